@@ -1,0 +1,110 @@
+"""Who is calling: partner API keys turned into a principal with a tenant and scopes.
+
+Ingest owns the keys; the other services ask it over gRPC and cache the answer briefly,
+keyed by a hash of the key so that no raw key sits in memory longer than the request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Annotated, Protocol
+
+import grpc
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from relint.grpc_client import READ_DEADLINE
+
+SCOPE_INGEST_WRITE = "ingest:write"
+SCOPE_GRAPH_READ = "graph:read"
+SCOPE_GRAPH_WRITE = "graph:write"
+SCOPE_ADMIN = "admin"
+ALL_SCOPES = (SCOPE_INGEST_WRITE, SCOPE_GRAPH_READ, SCOPE_GRAPH_WRITE, SCOPE_ADMIN)
+
+
+@dataclass(frozen=True)
+class Principal:
+    tenant_id: str
+    partner_id: str
+    scopes: frozenset[str]
+
+    def allows(self, scope: str) -> bool:
+        return scope in self.scopes or SCOPE_ADMIN in self.scopes
+
+
+class KeyVerifier(Protocol):
+    async def verify(self, key: str) -> Principal | None: ...
+
+
+class RemoteKeyVerifier:
+    """Verifies keys through ingest's ApiKeyService; answers are cached for `ttl` seconds."""
+
+    def __init__(self, channel: grpc.aio.Channel, ttl: float = 30.0, capacity: int = 10_000):
+        self._stub = ingest_pb2_grpc.ApiKeyServiceStub(channel)
+        self._ttl = ttl
+        self._capacity = capacity
+        self._cache: OrderedDict[str, tuple[float, Principal | None]] = OrderedDict()
+
+    async def verify(self, key: str) -> Principal | None:
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached and cached[0] > now:
+            return cached[1]
+        reply = await self._stub.VerifyApiKey(
+            ingest_pb2.VerifyApiKeyRequest(key=key), timeout=READ_DEADLINE
+        )
+        principal = (
+            Principal(reply.tenant_id, reply.partner_id, frozenset(reply.scopes))
+            if reply.valid
+            else None
+        )
+        self._cache[digest] = (now + self._ttl, principal)
+        self._cache.move_to_end(digest)
+        while len(self._cache) > self._capacity:
+            self._cache.popitem(last=False)
+        return principal
+
+
+_bearer = HTTPBearer(auto_error=False, description="A partner API key (rik_...)")
+
+
+async def authenticate(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or not credentials.credentials:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing API key: send 'Authorization: Bearer <key>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    verifier: KeyVerifier = request.app.state.key_verifier
+    try:
+        principal = await verifier.verify(credentials.credentials)
+    except grpc.aio.AioRpcError as error:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "cannot verify API keys right now; retry"
+        ) from error
+    if principal is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "invalid or revoked API key",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return principal
+
+
+def require_scope(scope: str) -> object:
+    """A FastAPI dependency giving the caller's principal if its key holds `scope`."""
+
+    async def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if not principal.allows(scope):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this key lacks the scope {scope}")
+        return principal
+
+    return Depends(dependency)

@@ -1,0 +1,112 @@
+"""The command line every service shares: `<service> serve` and `<service> migrate`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any, TypeVar
+
+import click
+import uvicorn
+from fastapi import FastAPI
+from pydantic import ValidationError
+
+from relint.db import migrate
+from relint.settings import DatabaseSettings, ServiceSettings
+from relint.telemetry import shutdown_tracing
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def load_settings(factory: Callable[[], S]) -> S:
+    """Reads settings, or exits with the reasons in words instead of a traceback."""
+    try:
+        return factory()
+    except (ValidationError, ValueError) as error:
+        click.echo(f"invalid settings: {error}", err=True)
+        sys.exit(2)
+
+
+def configure_logging(service: str, level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format=f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+class _DrainingServer(uvicorn.Server):
+    """Uvicorn that also tells gRPC to drain the moment SIGTERM or SIGINT arrives."""
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self._app = app
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        readiness = getattr(self._app.state, "readiness", None)
+        if readiness is not None:
+            readiness.accepting = False
+        grpc_server = getattr(self._app.state, "grpc_server", None)
+        if grpc_server is not None:
+            asyncio.get_running_loop().create_task(grpc_server.drain())
+        super().handle_exit(sig, frame)
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    config = uvicorn.Config(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level=settings.log_level.lower(),
+        lifespan="on",
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None,
+    )
+    server = _DrainingServer(config, app)
+    try:
+        server.run()
+    finally:
+        shutdown_tracing()
+    if not server.started:
+        sys.exit(1)
+
+
+def service_cli(
+    name: str,
+    *,
+    settings_factory: Callable[[], ServiceSettings],
+    app_factory: Callable[[Any], FastAPI],
+    migrations_dir: Path | None = None,
+) -> click.Group:
+    @click.group(name=name, help=f"The {name} service.")
+    def group() -> None:
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+    @group.command(help="Serve HTTP and gRPC in one process until SIGTERM or Ctrl-C.")
+    def serve_command() -> None:
+        settings = load_settings(settings_factory)
+        configure_logging(name, settings.log_level)
+        serve(app_factory(settings), settings)
+
+    serve_command.name = "serve"
+
+    if migrations_dir is not None:
+
+        @group.command(help="Bring the database schema to the latest revision.")
+        @click.option("--revision", default="head", show_default=True)
+        def migrate_command(revision: str) -> None:
+            settings = load_settings(settings_factory)
+            if not isinstance(settings, DatabaseSettings):
+                raise click.UsageError(f"{name} has no database")
+            configure_logging(name, settings.log_level)
+            migrate(migrations_dir, settings.database_url, revision)
+            click.echo(f"{name}: database at revision {revision}")
+
+        migrate_command.name = "migrate"
+
+    return group

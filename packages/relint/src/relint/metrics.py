@@ -1,0 +1,96 @@
+"""Prometheus metrics every service exposes on /metrics: HTTP and gRPC traffic, per route."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+HTTP_REQUESTS = Counter(
+    "relint_http_requests_total", "HTTP requests served.", ["method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "relint_http_request_duration_seconds", "HTTP request latency.", ["method", "route"]
+)
+GRPC_REQUESTS = Counter("relint_grpc_requests_total", "gRPC calls served.", ["method", "code"])
+GRPC_LATENCY = Histogram("relint_grpc_request_duration_seconds", "gRPC call latency.", ["method"])
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+class HttpMetricsMiddleware:
+    """Counts and times every HTTP request by its route template, not its raw path."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            HTTP_LATENCY.labels(scope["method"], template).observe(time.perf_counter() - started)
+            HTTP_REQUESTS.labels(scope["method"], template, str(status)).inc()
+
+
+class GrpcMetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Counts and times unary gRPC calls by method and status code."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        method = handler_call_details.method
+        inner = handler.unary_unary
+
+        async def observed(request: Any, servicer_context: grpc.aio.ServicerContext) -> Any:
+            started = time.perf_counter()
+            try:
+                reply = await inner(request, servicer_context)
+            except Exception:
+                code = servicer_context.code() or grpc.StatusCode.UNKNOWN
+                GRPC_REQUESTS.labels(method, _code_name(code)).inc()
+                raise
+            finally:
+                GRPC_LATENCY.labels(method).observe(time.perf_counter() - started)
+            GRPC_REQUESTS.labels(method, _code_name(servicer_context.code())).inc()
+            return reply
+
+        return grpc.unary_unary_rpc_method_handler(
+            observed,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+def _code_name(code: Any) -> str:
+    if code is None:
+        return "OK"
+    return getattr(code, "name", str(code))

@@ -1,0 +1,107 @@
+"""The gateway's gRPC clients of ingest, scoring and playbook: one batch call per method,
+each with a deadline; a failed call becomes a typed GraphQL error for the fields it feeds."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Sequence
+from typing import TypeVar
+
+import grpc
+from graphql import GraphQLError
+from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from relint.contracts.playbook.v1 import playbook_pb2, playbook_pb2_grpc
+from relint.contracts.scoring.v1 import scoring_pb2, scoring_pb2_grpc
+from relint.grpc_client import READ_DEADLINE, open_channel
+
+T = TypeVar("T")
+
+
+class UpstreamError(GraphQLError):
+    """A backing service failed; the rest of the answer stands."""
+
+    def __init__(self, service: str, error: grpc.aio.AioRpcError) -> None:
+        super().__init__(
+            f"{service} is unavailable for this part of the answer",
+            extensions={
+                "code": "UPSTREAM_UNAVAILABLE",
+                "service": service,
+                "status": error.code().name,
+            },
+        )
+
+
+async def _call(service: str, call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except grpc.aio.AioRpcError as error:
+        raise UpstreamError(service, error) from error
+
+
+class Backends:
+    def __init__(self, ingest: str, scoring: str, playbook: str) -> None:
+        self._channels = [open_channel(t) for t in (ingest, scoring, playbook)]
+        ingest_channel, scoring_channel, playbook_channel = self._channels
+        self.customers = ingest_pb2_grpc.CustomerServiceStub(ingest_channel)
+        self.interactions = ingest_pb2_grpc.InteractionServiceStub(ingest_channel)
+        self.relationships = scoring_pb2_grpc.RelationshipServiceStub(scoring_channel)
+        self.playbooks = playbook_pb2_grpc.PlaybookServiceStub(playbook_channel)
+        self.ingest_channel = ingest_channel
+
+    async def close(self) -> None:
+        for channel in self._channels:
+            await channel.close()
+
+    async def customers_by_id(
+        self, tenant_id: str, ids: Sequence[str]
+    ) -> list[ingest_pb2.Customer]:
+        request = ingest_pb2.BatchGetCustomersRequest(tenant_id=tenant_id, customer_ids=ids)
+        reply = await _call(
+            "ingest", self.customers.BatchGetCustomers(request, timeout=READ_DEADLINE)
+        )
+        return list(reply.customers)
+
+    async def customers_by_external_id(
+        self, tenant_id: str, external_ids: Sequence[str]
+    ) -> list[ingest_pb2.Customer]:
+        request = ingest_pb2.LookupCustomersRequest(tenant_id=tenant_id, external_ids=external_ids)
+        reply = await _call(
+            "ingest", self.customers.LookupCustomers(request, timeout=READ_DEADLINE)
+        )
+        return list(reply.customers)
+
+    async def list_customers(
+        self, tenant_id: str, page_size: int, page_token: str
+    ) -> ingest_pb2.ListCustomersResponse:
+        request = ingest_pb2.ListCustomersRequest(
+            tenant_id=tenant_id, page_size=page_size, page_token=page_token
+        )
+        return await _call("ingest", self.customers.ListCustomers(request, timeout=READ_DEADLINE))
+
+    async def recent_interactions(
+        self, tenant_id: str, customer_ids: Sequence[str], limit: int
+    ) -> list[ingest_pb2.Interaction]:
+        request = ingest_pb2.BatchListRecentInteractionsRequest(
+            tenant_id=tenant_id, customer_ids=customer_ids, limit_per_customer=limit
+        )
+        reply = await _call(
+            "ingest", self.interactions.BatchListRecentInteractions(request, timeout=READ_DEADLINE)
+        )
+        return list(reply.interactions)
+
+    async def relationships_of(
+        self, tenant_id: str, customer_ids: Sequence[str]
+    ) -> list[scoring_pb2.Relationship]:
+        request = scoring_pb2.BatchGetRelationshipsRequest(
+            tenant_id=tenant_id, customer_ids=customer_ids
+        )
+        reply = await _call(
+            "scoring", self.relationships.BatchGetRelationships(request, timeout=READ_DEADLINE)
+        )
+        return list(reply.relationships)
+
+    async def active_playbooks(self, tenant_ids: Sequence[str]) -> list[playbook_pb2.Playbook]:
+        request = playbook_pb2.BatchGetActivePlaybooksRequest(tenant_ids=tenant_ids)
+        reply = await _call(
+            "playbook", self.playbooks.BatchGetActivePlaybooks(request, timeout=READ_DEADLINE)
+        )
+        return list(reply.playbooks)

@@ -1,0 +1,38 @@
+"""What every resolver sees: the caller's tenant (from its token only) and the loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from graphql import GraphQLError
+from relint.auth import Principal
+from strawberry.fastapi import BaseContext
+
+from gateway.backends import Backends
+from gateway.loaders import Loaders
+
+
+@dataclass
+class GatewayContext(BaseContext):
+    backends: Backends
+    principal: Principal | None
+    auth_problem: str | None = None
+    _loaders: Loaders | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__()
+
+    @property
+    def tenant_id(self) -> str:
+        if self.principal is None:
+            raise GraphQLError(
+                self.auth_problem or "authentication required",
+                extensions={"code": "UNAUTHENTICATED"},
+            )
+        return self.principal.tenant_id
+
+    @property
+    def loaders(self) -> Loaders:
+        if self._loaders is None:
+            self._loaders = Loaders(self.backends, self.tenant_id)
+        return self._loaders

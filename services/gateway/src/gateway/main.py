@@ -1,0 +1,87 @@
+"""The gateway's wiring: gRPC clients, key verification and the GraphQL route."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import grpc
+from fastapi import FastAPI, Request
+from relint.app import Readiness, create_service_app
+from relint.auth import SCOPE_GRAPH_READ, KeyVerifier, Principal, RemoteKeyVerifier
+from relint.cache import connect_redis, ping
+from relint.grpc_server import GrpcServer
+from strawberry.fastapi import GraphQLRouter
+
+from gateway.backends import Backends
+from gateway.context import GatewayContext
+from gateway.schema import build_schema
+from gateway.settings import GatewaySettings
+
+
+async def _principal(request: Request) -> tuple[Principal | None, str | None]:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None, "authentication required: send 'Authorization: Bearer <key>'"
+    verifier: KeyVerifier = request.app.state.key_verifier
+    try:
+        principal = await verifier.verify(token.strip())
+    except grpc.aio.AioRpcError:
+        return None, "cannot verify the key right now; retry"
+    if principal is None:
+        return None, "invalid or revoked key"
+    if not principal.allows(SCOPE_GRAPH_READ):
+        return None, f"this key lacks the scope {SCOPE_GRAPH_READ}"
+    return principal, None
+
+
+async def get_context(request: Request) -> GatewayContext:
+    principal, problem = await _principal(request)
+    return GatewayContext(
+        backends=request.app.state.backends, principal=principal, auth_problem=problem
+    )
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+    schema = build_schema(
+        max_depth=settings.max_depth,
+        max_tokens=settings.max_tokens,
+        max_aliases=settings.max_aliases,
+        mask_errors=settings.mask_errors,
+    )
+    graphql = GraphQLRouter(
+        schema,
+        path="/graphql",
+        context_getter=get_context,
+        graphql_ide="graphiql" if settings.playground_enabled else None,
+        allow_queries_via_get=False,
+    )
+
+    @asynccontextmanager
+    async def lifespan(
+        app: FastAPI, server: GrpcServer, readiness: Readiness
+    ) -> AsyncIterator[None]:
+        backends = Backends(
+            settings.ingest_target, settings.scoring_target, settings.playbook_target
+        )
+        redis = connect_redis(settings.redis_url) if settings.redis_url else None
+        if redis is not None:
+            readiness.add("redis", lambda: ping(redis))
+        app.state.backends = backends
+        app.state.key_verifier = RemoteKeyVerifier(backends.ingest_channel)
+        try:
+            yield
+        finally:
+            await backends.close()
+            if redis is not None:
+                await redis.aclose()
+
+    return create_service_app(
+        name="gateway",
+        description="One customer-relationship graph over ingest, scoring and playbook.",
+        settings=settings,
+        lifespan=lifespan,
+        routers=[graphql],
+    )

@@ -1,0 +1,268 @@
+"""The customer-relationship graph: types, and the root fields that reach the services.
+
+Resolvers only shape data; fetching goes through the request's DataLoaders.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Annotated
+
+import strawberry
+from graphql import GraphQLError
+from relint.contracts.ingest.v1 import ingest_pb2
+from relint.contracts.playbook.v1 import playbook_pb2
+from relint.contracts.scoring.v1 import scoring_pb2
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.types import Info
+
+from gateway.context import GatewayContext
+
+MAX_PAGE = 100
+MAX_RECENT = 100
+
+GatewayInfo = Info[GatewayContext, None]
+
+
+def _time(stamp: object, present: bool = True) -> datetime | None:
+    if not present:
+        return None
+    return stamp.ToDatetime(tzinfo=UTC)  # type: ignore[attr-defined, no-any-return]
+
+
+@strawberry.type(description="The state of one customer's relationship.")
+class Relationship:
+    value: float = strawberry.field(
+        description="The Relationship Value: the cumulative, asymmetric effect of every "
+        "interaction."
+    )
+    interaction_count: int
+    last_interaction_at: datetime | None
+    last_contribution: float = strawberry.field(
+        description="How much the most recent interaction moved the value."
+    )
+    updated_at: datetime
+
+    @staticmethod
+    def of(message: scoring_pb2.Relationship) -> Relationship:
+        return Relationship(
+            value=message.value,
+            interaction_count=message.interaction_count,
+            last_interaction_at=_time(
+                message.last_interaction_at, message.HasField("last_interaction_at")
+            ),
+            last_contribution=message.last_contribution,
+            updated_at=_time(message.updated_at) or datetime.now(UTC),
+        )
+
+
+_DIRECTIONS = {ingest_pb2.DIRECTION_INBOUND: "inbound", ingest_pb2.DIRECTION_OUTBOUND: "outbound"}
+_AMOUNT_TYPES = {
+    ingest_pb2.AMOUNT_TYPE_REVENUE: "revenue",
+    ingest_pb2.AMOUNT_TYPE_COST_TO_SERVE: "cost_to_serve",
+    ingest_pb2.AMOUNT_TYPE_REFUND: "refund",
+}
+
+
+@strawberry.type(description="One touch between the company and the customer.")
+class Interaction:
+    id: strawberry.ID
+    occurred_at: datetime
+    channel: str
+    kind: str
+    direction: str | None
+    sentiment: float | None
+    amount: str | None = strawberry.field(description='Decimal string, e.g. "120.5".')
+    amount_type: str | None
+    currency: str | None
+    employee: str | None
+    text: str | None
+    source: str
+
+    @staticmethod
+    def of(message: ingest_pb2.Interaction) -> Interaction:
+        return Interaction(
+            id=strawberry.ID(message.id),
+            occurred_at=_time(message.occurred_at) or datetime.now(UTC),
+            channel=message.channel,
+            kind=message.kind,
+            direction=_DIRECTIONS.get(message.direction),
+            sentiment=message.sentiment if message.HasField("sentiment") else None,
+            amount=message.amount or None,
+            amount_type=_AMOUNT_TYPES.get(message.amount_type),
+            currency=message.currency or None,
+            employee=message.employee or None,
+            text=message.text or None,
+            source=message.source,
+        )
+
+
+@strawberry.type(description="A customer account and its relationship with the company.")
+class Customer:
+    id: strawberry.ID
+    external_id: str = strawberry.field(description="The tenant's own id for the account.")
+    name: str
+    first_seen_at: datetime
+    last_seen_at: datetime
+    interaction_count: int
+
+    @staticmethod
+    def of(message: ingest_pb2.Customer) -> Customer:
+        return Customer(
+            id=strawberry.ID(message.id),
+            external_id=message.external_id,
+            name=message.name,
+            first_seen_at=_time(message.first_seen_at) or datetime.now(UTC),
+            last_seen_at=_time(message.last_seen_at) or datetime.now(UTC),
+            interaction_count=message.interaction_count,
+        )
+
+    @strawberry.field(description="Null until scoring has applied an interaction.")
+    async def relationship(self, info: GatewayInfo) -> Relationship | None:
+        found = await info.context.loaders.relationships.load(str(self.id))
+        return Relationship.of(found) if found is not None else None
+
+    @strawberry.field(description="The most recent interactions, newest first (at most 100).")
+    async def recent_interactions(self, info: GatewayInfo, limit: int = 10) -> list[Interaction]:
+        if not 1 <= limit <= MAX_RECENT:
+            raise GraphQLError(f"limit must be 1..{MAX_RECENT}", extensions={"code": "BAD_INPUT"})
+        found = await info.context.loaders.recent_interactions.load((str(self.id), limit))
+        return [Interaction.of(m) for m in found]
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class CustomerEdge:
+    cursor: str
+    node: Customer
+
+
+@strawberry.type
+class CustomerConnection:
+    edges: list[CustomerEdge]
+    page_info: PageInfo
+
+
+@strawberry.type(description="A machine-checkable service standard.")
+class Standard:
+    key: str
+    title: str
+    team: str
+    relationship_types: list[str]
+    stages: list[str]
+    rule: str
+    description: str
+
+
+@strawberry.type(description="The tenant's active playbook version.")
+class Playbook:
+    name: str
+    version: int
+    standards: list[Standard]
+
+    @staticmethod
+    def of(message: playbook_pb2.Playbook) -> Playbook:
+        return Playbook(
+            name=message.name,
+            version=message.version,
+            standards=[
+                Standard(
+                    key=s.key,
+                    title=s.title,
+                    team=s.team,
+                    relationship_types=list(s.relationship_types),
+                    stages=list(s.stages),
+                    rule=s.rule,
+                    description=s.description,
+                )
+                for s in message.standards
+            ],
+        )
+
+
+def _cursor(token: str) -> str | None:
+    return token or None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="One customer, by its id or by the tenant's external id.")
+    async def customer(
+        self,
+        info: GatewayInfo,
+        id: strawberry.ID | None = None,
+        external_id: Annotated[str | None, strawberry.argument(name="externalId")] = None,
+    ) -> Customer | None:
+        if (id is None) == (external_id is None):
+            raise GraphQLError(
+                "give exactly one of id and externalId", extensions={"code": "BAD_INPUT"}
+            )
+        loaders = info.context.loaders
+        if id is not None:
+            found = await loaders.customers.load(str(id))
+        else:
+            found = await loaders.customers_by_external_id.load(str(external_id))
+        return Customer.of(found) if found is not None else None
+
+    @strawberry.field(description="The tenant's customers, a page at a time (at most 100).")
+    async def customers(
+        self, info: GatewayInfo, first: int = 20, after: str | None = None
+    ) -> CustomerConnection:
+        if not 1 <= first <= MAX_PAGE:
+            raise GraphQLError(f"first must be 1..{MAX_PAGE}", extensions={"code": "BAD_INPUT"})
+        context = info.context
+        page = await context.backends.list_customers(context.tenant_id, first, after or "")
+        context.loaders.prime(page.customers)
+        edges = [
+            CustomerEdge(
+                cursor=base64.urlsafe_b64encode(c.id.encode()).decode(), node=Customer.of(c)
+            )
+            for c in page.customers
+        ]
+        return CustomerConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=bool(page.next_page_token),
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
+
+    @strawberry.field(description="The tenant's active playbook.")
+    async def playbook(self, info: GatewayInfo) -> Playbook | None:
+        context = info.context
+        found = await context.backends.active_playbooks([context.tenant_id])
+        return Playbook.of(found[0]) if found else None
+
+
+def build_schema(
+    *, max_depth: int, max_tokens: int, max_aliases: int, mask_errors: bool
+) -> strawberry.Schema:
+    extensions: list[object] = [
+        QueryDepthLimiter(max_depth=max_depth),
+        MaxTokensLimiter(max_token_count=max_tokens),
+        MaxAliasesLimiter(max_alias_count=max_aliases),
+        ParserCache(maxsize=512),
+        ValidationCache(maxsize=512),
+    ]
+    if mask_errors:
+        extensions.append(
+            MaskErrors(should_mask_error=lambda e: not (e.extensions or {}).get("code"))
+        )
+    return strawberry.Schema(query=Query, extensions=extensions)  # type: ignore[arg-type]
+
+
+# The schema as published; its SDL is committed in services/gateway/schema.graphql.
+schema = build_schema(max_depth=10, max_tokens=2000, max_aliases=30, mask_errors=False)

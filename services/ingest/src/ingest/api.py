@@ -1,0 +1,110 @@
+"""Ingest's REST routes: parse, call the service, shape the response."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Body, HTTPException, Request, Response, status
+from pydantic import ValidationError
+from relint.auth import SCOPE_INGEST_WRITE, Principal, require_scope
+from relint.ratelimit import RateLimiter
+
+from ingest.schemas import (
+    EXAMPLE_INTERACTION,
+    BatchResult,
+    FieldError,
+    InteractionBatchIn,
+    InteractionIn,
+    ItemResult,
+)
+from ingest.service import IngestService
+
+MAX_ITEM_BYTES = 32 * 1024
+MAX_BATCH_BYTES = 512 * 1024
+
+router = APIRouter(prefix="/v1", tags=["interactions"])
+Writer = Annotated[Principal, require_scope(SCOPE_INGEST_WRITE)]
+
+
+def _service(request: Request) -> IngestService:
+    service: IngestService = request.app.state.ingest
+    return service
+
+
+async def _check_rate(request: Request, principal: Principal, cost: int) -> None:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    decision = await limiter.hit(f"ingest:{principal.partner_id}", cost)
+    if not decision.allowed:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"rate limit of {decision.limit} interactions a minute reached for this partner",
+            headers={"Retry-After": str(decision.retry_after)},
+        )
+
+
+def _errors(error: ValidationError, prefix: str) -> list[FieldError]:
+    found = []
+    for detail in error.errors(include_url=False):
+        path = prefix
+        for part in detail["loc"]:
+            path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
+        found.append(FieldError(path=path or "(item)", message=detail["msg"]))
+    return found
+
+
+@router.post(
+    "/interactions",
+    status_code=status.HTTP_201_CREATED,
+    summary="Record one interaction",
+    responses={
+        200: {"description": "Already stored under the same (source, source_id): the original id"},
+        413: {"description": "Larger than 32 KB"},
+        429: {"description": "Rate limit reached; see Retry-After"},
+    },
+)
+async def record_interaction(
+    request: Request,
+    response: Response,
+    principal: Writer,
+    interaction: Annotated[InteractionIn, Body(examples=[EXAMPLE_INTERACTION])],
+) -> ItemResult:
+    await _check_rate(request, principal, 1)
+    [result] = await _service(request).record(principal.tenant_id, [(0, interaction)])
+    if result.status == "duplicate":
+        response.status_code = status.HTTP_200_OK
+    return result
+
+
+@router.post(
+    "/interactions:batch",
+    summary="Record up to 1,000 interactions; each item is accepted, duplicate or rejected",
+    responses={413: {"description": "Larger than 512 KB"}, 429: {"description": "Rate limit"}},
+)
+async def record_batch(
+    request: Request, principal: Writer, batch: InteractionBatchIn
+) -> BatchResult:
+    await _check_rate(request, principal, len(batch.interactions))
+    valid: list[tuple[int, InteractionIn]] = []
+    rejected: list[ItemResult] = []
+    for index, raw in enumerate(batch.interactions):
+        where = f"interactions[{index}]"
+        if len(json.dumps(raw, separators=(",", ":"), default=str)) > MAX_ITEM_BYTES:
+            message = f"item larger than {MAX_ITEM_BYTES} bytes"
+            errors = [FieldError(path=where, message=message)]
+            rejected.append(ItemResult(index=index, status="rejected", errors=errors))
+            continue
+        try:
+            valid.append((index, InteractionIn.model_validate(raw)))
+        except ValidationError as error:
+            rejected.append(
+                ItemResult(index=index, status="rejected", errors=_errors(error, where))
+            )
+    stored = await _service(request).record(principal.tenant_id, valid) if valid else []
+    results = sorted([*stored, *rejected], key=lambda r: r.index)
+    return BatchResult(
+        accepted=sum(r.status == "accepted" for r in results),
+        duplicates=sum(r.status == "duplicate" for r in results),
+        rejected=len(rejected),
+        results=results,
+    )

@@ -1,0 +1,125 @@
+"""Ingest's gRPC servicers: parse the request, call the service, shape the reply."""
+
+from __future__ import annotations
+
+import base64
+
+import grpc
+from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from relint.grpc_server import GrpcServer
+
+from ingest.messages import customer_message, interaction_message
+from ingest.service import IngestService
+
+MAX_BATCH = 1000
+MAX_PAGE = 500
+MAX_RECENT = 100
+
+
+async def _require(context: grpc.aio.ServicerContext, ok: bool, message: str) -> None:
+    if not ok:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, message)
+
+
+class CustomerServicer(ingest_pb2_grpc.CustomerServiceServicer):
+    def __init__(self, service: IngestService) -> None:
+        self.service = service
+
+    async def BatchGetCustomers(
+        self, request: ingest_pb2.BatchGetCustomersRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.BatchGetCustomersResponse:
+        await _require(context, bool(request.tenant_id), "tenant_id is required")
+        await _require(context, len(request.customer_ids) <= MAX_BATCH, f"at most {MAX_BATCH} ids")
+        rows = await self.service.customers_by_id(request.tenant_id, list(request.customer_ids))
+        return ingest_pb2.BatchGetCustomersResponse(customers=[customer_message(r) for r in rows])
+
+    async def LookupCustomers(
+        self, request: ingest_pb2.LookupCustomersRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.LookupCustomersResponse:
+        await _require(context, bool(request.tenant_id), "tenant_id is required")
+        await _require(context, len(request.external_ids) <= MAX_BATCH, f"at most {MAX_BATCH} ids")
+        rows = await self.service.customers_by_external_id(
+            request.tenant_id, list(request.external_ids)
+        )
+        return ingest_pb2.LookupCustomersResponse(customers=[customer_message(r) for r in rows])
+
+    async def ListCustomers(
+        self, request: ingest_pb2.ListCustomersRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.ListCustomersResponse:
+        await _require(context, bool(request.tenant_id), "tenant_id is required")
+        await _require(context, 0 <= request.page_size <= MAX_PAGE, f"page_size 0..{MAX_PAGE}")
+        size = request.page_size or 50
+        try:
+            after = base64.urlsafe_b64decode(request.page_token.encode()).decode()
+        except ValueError:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "malformed page_token")
+        rows = await self.service.list_customers(request.tenant_id, after, size + 1)
+        token = ""
+        if len(rows) > size:
+            rows = rows[:size]
+            token = base64.urlsafe_b64encode(rows[-1].id.encode()).decode()
+        return ingest_pb2.ListCustomersResponse(
+            customers=[customer_message(r) for r in rows], next_page_token=token
+        )
+
+
+class InteractionServicer(ingest_pb2_grpc.InteractionServiceServicer):
+    def __init__(self, service: IngestService) -> None:
+        self.service = service
+
+    async def BatchListRecentInteractions(
+        self,
+        request: ingest_pb2.BatchListRecentInteractionsRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> ingest_pb2.BatchListRecentInteractionsResponse:
+        await _require(context, bool(request.tenant_id), "tenant_id is required")
+        await _require(context, len(request.customer_ids) <= MAX_BATCH, f"at most {MAX_BATCH} ids")
+        await _require(
+            context,
+            1 <= request.limit_per_customer <= MAX_RECENT,
+            f"limit_per_customer 1..{MAX_RECENT}",
+        )
+        rows = await self.service.recent_interactions(
+            request.tenant_id, list(request.customer_ids), request.limit_per_customer
+        )
+        return ingest_pb2.BatchListRecentInteractionsResponse(
+            interactions=[interaction_message(r) for r in rows]
+        )
+
+
+class ApiKeyServicer(ingest_pb2_grpc.ApiKeyServiceServicer):
+    def __init__(self, service: IngestService) -> None:
+        self.service = service
+
+    async def VerifyApiKey(
+        self, request: ingest_pb2.VerifyApiKeyRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.VerifyApiKeyResponse:
+        principal = await self.service.verify(request.key)
+        if principal is None:
+            return ingest_pb2.VerifyApiKeyResponse(valid=False)
+        return ingest_pb2.VerifyApiKeyResponse(
+            valid=True,
+            tenant_id=principal.tenant_id,
+            partner_id=principal.partner_id,
+            scopes=sorted(principal.scopes),
+        )
+
+
+def register(server: GrpcServer, service: IngestService) -> None:
+    descriptor = ingest_pb2.DESCRIPTOR.services_by_name
+    server.add(
+        lambda s: ingest_pb2_grpc.add_CustomerServiceServicer_to_server(
+            CustomerServicer(service), s
+        ),
+        [descriptor["CustomerService"].full_name],
+    )
+    server.add(
+        lambda s: ingest_pb2_grpc.add_InteractionServiceServicer_to_server(
+            InteractionServicer(service), s
+        ),
+        [descriptor["InteractionService"].full_name],
+    )
+    server.add(
+        lambda s: ingest_pb2_grpc.add_ApiKeyServiceServicer_to_server(ApiKeyServicer(service), s),
+        [descriptor["ApiKeyService"].full_name],
+    )

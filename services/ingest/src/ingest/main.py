@@ -1,0 +1,78 @@
+"""Ingest's wiring: the lifespan builds the database, relay, rate limiter and gRPC servicers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from relint.app import Readiness, create_service_app
+from relint.cache import connect_redis, ping
+from relint.db import Database
+from relint.grpc_server import GrpcServer
+from relint.limits import BodySizeLimitMiddleware
+from relint.ratelimit import RateLimiter
+
+from ingest import api, grpc_server
+from ingest.delivery import OutboxRelay, parse_subscribers
+from ingest.service import IngestService
+from ingest.settings import IngestSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: IngestSettings | None = None) -> FastAPI:
+    settings = settings or IngestSettings()
+    subscribers = parse_subscribers(settings.subscribers)
+
+    @asynccontextmanager
+    async def lifespan(
+        app: FastAPI, server: GrpcServer, readiness: Readiness
+    ) -> AsyncIterator[None]:
+        db = Database(settings.database_url, pool_size=settings.database_pool_size)
+        readiness.add("database", db.ping)
+        redis = connect_redis(settings.redis_url) if settings.redis_url else None
+        if redis is not None:
+            readiness.add("redis", lambda: ping(redis))
+        relay: OutboxRelay | None = None
+        service = IngestService(
+            db,
+            key_pepper=settings.key_pepper.get_secret_value(),
+            subscribers=list(subscribers),
+            on_accepted=lambda: relay.wake() if relay else None,
+        )
+        relay = OutboxRelay(
+            service,
+            subscribers,
+            batch_size=settings.outbox_batch_size,
+            poll_seconds=settings.outbox_poll_seconds,
+        )
+        app.state.ingest = service
+        app.state.key_verifier = service
+        app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute, 60, redis)
+        grpc_server.register(server, service)
+        await db.ping()
+        relay.start()
+        try:
+            yield
+        finally:
+            await relay.stop()
+            if redis is not None:
+                await redis.aclose()
+            await db.dispose()
+
+    app = create_service_app(
+        name="ingest",
+        description="Partner systems push customer interactions here; every accepted one is "
+        "stored with its outbox entries and delivered to the subscribers over gRPC.",
+        settings=settings,
+        lifespan=lifespan,
+        routers=[api.router],
+    )
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        default=api.MAX_BATCH_BYTES,
+        per_path={"/v1/interactions": api.MAX_ITEM_BYTES},
+    )
+    return app

@@ -1,0 +1,104 @@
+"""Ingest's tables: tenants, partners and their keys, customers, interactions, the outbox."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from relint.db import UtcDateTime, new_registry, utcnow
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class IngestTable(SQLModel, registry=new_registry()):
+    """Base of ingest's tables; their metadata is ingest's alone."""
+
+
+class Tenant(IngestTable, table=True):
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    name: str = Field(max_length=200, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class Partner(IngestTable, table=True):
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=36)
+    name: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class ApiKey(IngestTable, table=True):
+    """A partner's key. Only its public lookup id and a peppered hash of the secret are kept."""
+
+    __tablename__ = "api_key"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    lookup_id: str = Field(unique=True, max_length=32)
+    secret_hash: str = Field(max_length=64)
+    tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=36)
+    partner_id: str = Field(foreign_key="partner.id", index=True, max_length=36)
+    scopes: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class Customer(IngestTable, table=True):
+    __table_args__ = (UniqueConstraint("tenant_id", "external_id"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    tenant_id: str = Field(foreign_key="tenant.id", max_length=36)
+    external_id: str = Field(max_length=200)
+    name: str = Field(default="", max_length=300)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    first_seen_at: datetime = Field(sa_type=UtcDateTime)
+    last_seen_at: datetime = Field(sa_type=UtcDateTime)
+    interaction_count: int = Field(default=0, sa_type=BigInteger)
+
+
+class Interaction(IngestTable, table=True):
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "source", "source_id"),
+        Index("ix_interaction_customer_occurred", "tenant_id", "customer_id", "occurred_at"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    tenant_id: str = Field(foreign_key="tenant.id", max_length=36)
+    customer_id: str = Field(foreign_key="customer.id", max_length=36)
+    occurred_at: datetime = Field(sa_type=UtcDateTime)
+    channel: str = Field(max_length=32)
+    kind: str = Field(max_length=64)
+    direction: str = Field(max_length=16)
+    sentiment: float | None = None
+    # Money in millionths of the currency unit: exact, and fast to sum.
+    amount_micros: int | None = Field(default=None, sa_type=BigInteger)
+    amount_type: str | None = Field(default=None, max_length=16)
+    currency: str | None = Field(default=None, max_length=3)
+    employee: str | None = Field(default=None, max_length=200)
+    text: str | None = None
+    source: str = Field(max_length=100)
+    source_id: str | None = Field(default=None, max_length=200)
+    attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    traceparent: str = Field(default="", max_length=64)
+
+
+class OutboxEntry(IngestTable, table=True):
+    """An accepted interaction not yet acknowledged by one subscriber; deleted once it is."""
+
+    __tablename__ = "outbox_entry"
+    __table_args__ = (Index("ix_outbox_entry_subscriber_sequence", "subscriber", "sequence"),)
+
+    sequence: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    )
+    subscriber: str = Field(max_length=64)
+    interaction_id: str = Field(foreign_key="interaction.id", max_length=36)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

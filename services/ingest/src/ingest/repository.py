@@ -1,0 +1,189 @@
+"""Every SQL query of the ingest service, and nothing else."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from ingest.models import ApiKey, Customer, Interaction, OutboxEntry, Partner, Tenant
+
+
+class IngestRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # Tenants, partners, keys
+
+    async def tenant_by_name(self, name: str) -> Tenant | None:
+        return (
+            await self.session.execute(select(Tenant).where(col(Tenant.name) == name))
+        ).scalar_one_or_none()
+
+    async def partner_by_name(self, tenant_id: str, name: str) -> Partner | None:
+        query = select(Partner).where(
+            col(Partner.tenant_id) == tenant_id, col(Partner.name) == name
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def add(self, *rows: Any) -> None:
+        self.session.add_all(rows)
+        await self.session.flush()
+
+    async def key_by_lookup_id(self, lookup_id: str) -> ApiKey | None:
+        query = select(ApiKey).where(col(ApiKey.lookup_id) == lookup_id)
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def revoke_key(self, lookup_id: str, at: datetime) -> bool:
+        result = await self.session.execute(
+            update(ApiKey)
+            .where(col(ApiKey.lookup_id) == lookup_id, col(ApiKey.revoked_at).is_(None))
+            .values(revoked_at=at)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    # Customers
+
+    async def customers_by_external_id(
+        self, tenant_id: str, external_ids: Iterable[str]
+    ) -> dict[str, Customer]:
+        wanted = list(set(external_ids))
+        if not wanted:
+            return {}
+        query = select(Customer).where(
+            col(Customer.tenant_id) == tenant_id, col(Customer.external_id).in_(wanted)
+        )
+        rows = (await self.session.execute(query)).scalars()
+        return {row.external_id: row for row in rows}
+
+    async def customers_by_id(self, tenant_id: str, ids: Iterable[str]) -> list[Customer]:
+        wanted = list(set(ids))
+        if not wanted:
+            return []
+        query = select(Customer).where(
+            col(Customer.tenant_id) == tenant_id, col(Customer.id).in_(wanted)
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def list_customers(self, tenant_id: str, after_id: str, limit: int) -> list[Customer]:
+        query = (
+            select(Customer)
+            .where(col(Customer.tenant_id) == tenant_id, col(Customer.id) > after_id)
+            .order_by(col(Customer.id))
+            .limit(limit)
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def insert_customers(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(Customer), list(rows))
+
+    async def update_customer_activity(
+        self, customer_id: str, first: datetime, last: datetime, added: int, name: str | None
+    ) -> None:
+        values: dict[str, Any] = {
+            "first_seen_at": first,
+            "last_seen_at": last,
+            "interaction_count": col(Customer.interaction_count) + added,
+        }
+        if name:
+            values["name"] = name
+        await self.session.execute(
+            update(Customer).where(col(Customer.id) == customer_id).values(**values)
+        )
+
+    # Interactions
+
+    async def existing_source_ids(
+        self, tenant_id: str, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], str]:
+        by_source: dict[str, list[str]] = {}
+        for source, source_id in set(keys):
+            by_source.setdefault(source, []).append(source_id)
+        found: dict[tuple[str, str], str] = {}
+        for source, source_ids in by_source.items():
+            query = select(col(Interaction.source_id), col(Interaction.id)).where(
+                col(Interaction.tenant_id) == tenant_id,
+                col(Interaction.source) == source,
+                col(Interaction.source_id).in_(source_ids),
+            )
+            for stored_id, interaction_id in (await self.session.execute(query)).all():
+                found[(source, str(stored_id))] = interaction_id
+        return found
+
+    async def insert_interactions(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(Interaction), list(rows))
+
+    async def recent_interactions(
+        self, tenant_id: str, customer_ids: Sequence[str], per_customer: int
+    ) -> list[Interaction]:
+        if not customer_ids:
+            return []
+        rank = (
+            func.row_number()
+            .over(
+                partition_by=col(Interaction.customer_id),
+                order_by=(col(Interaction.occurred_at).desc(), col(Interaction.id).desc()),
+            )
+            .label("rank")
+        )
+        ranked = (
+            select(col(Interaction.id), rank)
+            .where(
+                col(Interaction.tenant_id) == tenant_id,
+                col(Interaction.customer_id).in_(list(set(customer_ids))),
+            )
+            .subquery()
+        )
+        query = (
+            select(Interaction)
+            .join(ranked, col(Interaction.id) == ranked.c.id)
+            .where(ranked.c.rank <= per_customer)
+            .order_by(col(Interaction.customer_id), col(Interaction.occurred_at).desc())
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    # Outbox
+
+    async def insert_outbox(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(OutboxEntry), list(rows))
+
+    async def pending(self, subscriber: str, limit: int) -> list[tuple[int, Interaction]]:
+        query = (
+            select(col(OutboxEntry.sequence), Interaction)
+            .join(Interaction, col(Interaction.id) == col(OutboxEntry.interaction_id))
+            .where(col(OutboxEntry.subscriber) == subscriber)
+            .order_by(col(OutboxEntry.sequence))
+            .limit(limit)
+        )
+        rows = (await self.session.execute(query)).all()
+        return [(int(seq or 0), row) for seq, row in rows]
+
+    async def acknowledge(self, subscriber: str, sequences: Sequence[int]) -> None:
+        await self.session.execute(
+            delete(OutboxEntry).where(
+                col(OutboxEntry.subscriber) == subscriber,
+                col(OutboxEntry.sequence).in_(list(sequences)),
+            )
+        )
+
+    async def backlog(self) -> dict[str, int]:
+        query = select(col(OutboxEntry.subscriber), func.count()).group_by(
+            col(OutboxEntry.subscriber)
+        )
+        return {name: int(count) for name, count in (await self.session.execute(query)).all()}
+
+    async def try_lead_relay(self, subscriber: str) -> bool:
+        """PostgreSQL only: one relay per subscriber across replicas, for this transaction."""
+        key = zlib.crc32(f"relint.outbox.{subscriber}".encode())
+        result = await self.session.execute(
+            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}
+        )
+        return bool(result.scalar_one())

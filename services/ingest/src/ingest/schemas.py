@@ -1,0 +1,112 @@
+"""The shapes of ingest's REST API: what partners send and what they get back."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from ingest.domain import kind_error, money_error
+
+Channel = Literal[
+    "marketing", "sales", "service", "social", "community", "finance", "operations", "email"
+]
+
+EXAMPLE_INTERACTION: dict[str, Any] = {
+    "customer": {"external_id": "cust-00042", "name": "Northwind Traders"},
+    "occurred_at": "2026-03-04T10:15:00+01:00",
+    "channel": "service",
+    "kind": "ticket_opened",
+    "direction": "inbound",
+    "sentiment": -0.6,
+    "amount": "35.00",
+    "amount_type": "cost_to_serve",
+    "currency": "EUR",
+    "employee": "emp-007",
+    "text": "The export keeps failing since the update.",
+    "source": "helpdesk",
+    "source_id": "helpdesk-000123",
+    "attributes": {"ticket_id": "T-123", "issue_type": "bug"},
+}
+
+
+class CustomerRef(BaseModel):
+    """Names the customer (account) the interaction belongs to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    external_id: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+        description="The tenant's own id for the customer account; created on first sight."
+    )
+    name: Annotated[str, Field(max_length=300)] | None = Field(
+        default=None, description="Display name; the latest non-empty one wins."
+    )
+
+
+class InteractionIn(BaseModel):
+    """One touch between the company and a customer, from any function."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_INTERACTION]})
+
+    customer: CustomerRef
+    occurred_at: AwareDatetime = Field(description="When it happened, with its time zone.")
+    channel: Channel
+    kind: Annotated[str, Field(min_length=1, max_length=64)] = Field(
+        description="Canonical kind within the channel (see the README's taxonomy)."
+    )
+    direction: Literal["inbound", "outbound"]
+    sentiment: Annotated[float, Field(ge=-1, le=1)] | None = None
+    amount: Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=6)] | None = None
+    amount_type: Literal["revenue", "cost_to_serve", "refund"] | None = None
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
+    employee: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    text: Annotated[str, Field(max_length=10_000)] | None = None
+    source: Annotated[str, Field(min_length=1, max_length=100)] = "api"
+    source_id: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        default=None,
+        description="The source system's own id; the same (source, source_id) is stored once.",
+    )
+    attributes: dict[str, Any] = Field(default_factory=dict, max_length=50)
+
+    @model_validator(mode="after")
+    def _check_taxonomy_and_money(self) -> InteractionIn:
+        for problem in (
+            kind_error(self.channel, self.kind),
+            money_error(self.amount, self.amount_type, self.currency),
+        ):
+            if problem:
+                raise ValueError(problem)
+        return self
+
+
+class InteractionBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    interactions: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=1000,
+        description="Up to 1,000 interactions (512 KB); each is judged on its own.",
+        json_schema_extra={"items": {"$ref": "#/components/schemas/InteractionIn"}},
+    )
+
+
+class FieldError(BaseModel):
+    path: str = Field(description="Where in the request, e.g. interactions[3].occurred_at")
+    message: str
+
+
+class ItemResult(BaseModel):
+    index: int
+    status: Literal["accepted", "duplicate", "rejected"]
+    id: str | None = Field(
+        default=None, description="The interaction's id (the original one for a duplicate)."
+    )
+    errors: list[FieldError] = Field(default_factory=list)
+
+
+class BatchResult(BaseModel):
+    accepted: int
+    duplicates: int
+    rejected: int
+    results: list[ItemResult]

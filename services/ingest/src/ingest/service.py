@@ -1,0 +1,297 @@
+"""Ingest's use cases: accept interactions with their outbox in one transaction, manage
+tenants and keys, answer identity queries, and hand the outbox to the relay."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from relint.auth import Principal
+from relint.db import Database, utcnow
+from relint.telemetry import current_traceparent
+from sqlalchemy.exc import IntegrityError
+
+from ingest import domain
+from ingest.models import ApiKey, Customer, Interaction, Partner, Tenant, new_id
+from ingest.repository import IngestRepository
+from ingest.schemas import InteractionIn, ItemResult
+
+log = logging.getLogger(__name__)
+
+# A concurrent writer may create the same customer or store the same source id between our
+# read and our insert; the unique constraint catches it and the whole batch is judged again.
+_WRITE_ATTEMPTS = 3
+
+Send = Callable[[list[tuple[int, Interaction]]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class TenantKey:
+    tenant_id: str
+    partner_id: str
+    api_key: str
+    scopes: list[str]
+
+
+class IngestService:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        key_pepper: str,
+        subscribers: Sequence[str],
+        on_accepted: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.db = db
+        self._pepper = key_pepper
+        self.subscribers = list(subscribers)
+        self._on_accepted = on_accepted
+
+    # Interactions
+
+    async def record(
+        self, tenant_id: str, items: Sequence[tuple[int, InteractionIn]]
+    ) -> list[ItemResult]:
+        """Stores the items not seen before, with one outbox entry per subscriber, atomically."""
+        for attempt in range(1, _WRITE_ATTEMPTS + 1):
+            try:
+                async with self.db.transaction() as session:
+                    results = await self._record(IngestRepository(session), tenant_id, items)
+                break
+            except IntegrityError:
+                if attempt == _WRITE_ATTEMPTS:
+                    raise
+                log.info("concurrent write on the same keys; judging the batch again")
+        if any(r.status == "accepted" for r in results):
+            self._on_accepted()
+        return results
+
+    async def _record(
+        self, repo: IngestRepository, tenant_id: str, items: Sequence[tuple[int, InteractionIn]]
+    ) -> list[ItemResult]:
+        received_at = utcnow()
+        traceparent = current_traceparent()
+        existing = await repo.existing_source_ids(
+            tenant_id, [(i.source, i.source_id) for _, i in items if i.source_id]
+        )
+        results: dict[int, ItemResult] = {}
+        fresh: list[tuple[str, InteractionIn]] = []
+        for index, item in items:
+            key = (item.source, item.source_id) if item.source_id else None
+            if key and key in existing:
+                results[index] = ItemResult(index=index, status="duplicate", id=existing[key])
+                continue
+            interaction_id = new_id()
+            if key:
+                existing[key] = interaction_id
+            fresh.append((interaction_id, item))
+            results[index] = ItemResult(index=index, status="accepted", id=interaction_id)
+        if fresh:
+            customers = await self._resolve_customers(repo, tenant_id, [i for _, i in fresh])
+            # Subscribers see each batch in time order, so per-customer order holds within it.
+            fresh.sort(key=lambda pair: pair[1].occurred_at)
+            await repo.insert_interactions(
+                [
+                    _interaction_row(
+                        interaction_id,
+                        tenant_id,
+                        customers[item.customer.external_id].id,
+                        item,
+                        received_at,
+                        traceparent,
+                    )
+                    for interaction_id, item in fresh
+                ]
+            )
+            await repo.insert_outbox(
+                [
+                    {
+                        "subscriber": name,
+                        "interaction_id": interaction_id,
+                        "created_at": received_at,
+                    }
+                    for name in self.subscribers
+                    for interaction_id, _ in fresh
+                ]
+            )
+        return [results[index] for index in sorted(results)]
+
+    async def _resolve_customers(
+        self, repo: IngestRepository, tenant_id: str, items: Sequence[InteractionIn]
+    ) -> dict[str, Customer]:
+        activity: dict[str, tuple[datetime, datetime, int, str | None]] = {}
+        for item in items:
+            ref = item.customer.external_id
+            first, last, count, name = activity.get(
+                ref, (item.occurred_at, item.occurred_at, 0, None)
+            )
+            activity[ref] = (
+                min(first, item.occurred_at),
+                max(last, item.occurred_at),
+                count + 1,
+                item.customer.name or name,
+            )
+        known = await repo.customers_by_external_id(tenant_id, activity)
+        await repo.insert_customers(
+            [
+                {
+                    "id": new_id(),
+                    "tenant_id": tenant_id,
+                    "external_id": ref,
+                    "name": name or "",
+                    "created_at": utcnow(),
+                    "first_seen_at": first,
+                    "last_seen_at": last,
+                    "interaction_count": count,
+                }
+                for ref, (first, last, count, name) in activity.items()
+                if ref not in known
+            ]
+        )
+        for ref, customer in known.items():
+            first, last, count, name = activity[ref]
+            await repo.update_customer_activity(
+                customer.id,
+                min(first, customer.first_seen_at),
+                max(last, customer.last_seen_at),
+                count,
+                name if name and name != customer.name else None,
+            )
+        return await repo.customers_by_external_id(tenant_id, activity)
+
+    # Delivery
+
+    async def deliver_next(self, subscriber: str, send: Send, limit: int) -> int:
+        """Sends the oldest undelivered entries of one subscriber; removes them once acknowledged.
+
+        Returns how many were delivered. On PostgreSQL an advisory lock makes one relay per
+        subscriber lead across replicas, so per-customer order survives scaling out.
+        """
+        if self.db.sqlite:
+            async with self.db.read() as session:
+                batch = await IngestRepository(session).pending(subscriber, limit)
+            if not batch:
+                return 0
+            await send(batch)
+            async with self.db.transaction() as session:
+                await IngestRepository(session).acknowledge(subscriber, [s for s, _ in batch])
+            return len(batch)
+        async with self.db.transaction() as session:
+            repo = IngestRepository(session)
+            if not await repo.try_lead_relay(subscriber):
+                return 0
+            batch = await repo.pending(subscriber, limit)
+            if batch:
+                await send(batch)
+                await repo.acknowledge(subscriber, [s for s, _ in batch])
+            return len(batch)
+
+    async def backlog(self) -> dict[str, int]:
+        async with self.db.read() as session:
+            return await IngestRepository(session).backlog()
+
+    # Identity reads
+
+    async def customers_by_id(self, tenant_id: str, ids: Sequence[str]) -> list[Customer]:
+        async with self.db.read() as session:
+            return await IngestRepository(session).customers_by_id(tenant_id, ids)
+
+    async def customers_by_external_id(
+        self, tenant_id: str, external_ids: Sequence[str]
+    ) -> list[Customer]:
+        async with self.db.read() as session:
+            found = await IngestRepository(session).customers_by_external_id(
+                tenant_id, external_ids
+            )
+        return list(found.values())
+
+    async def list_customers(self, tenant_id: str, after_id: str, limit: int) -> list[Customer]:
+        async with self.db.read() as session:
+            return await IngestRepository(session).list_customers(tenant_id, after_id, limit)
+
+    async def recent_interactions(
+        self, tenant_id: str, customer_ids: Sequence[str], per_customer: int
+    ) -> list[Interaction]:
+        async with self.db.read() as session:
+            return await IngestRepository(session).recent_interactions(
+                tenant_id, customer_ids, per_customer
+            )
+
+    # Tenants and keys
+
+    async def create_tenant_key(
+        self, tenant_name: str, partner_name: str, scopes: list[str]
+    ) -> TenantKey:
+        """Creates the tenant and partner if new, and issues the partner a new key."""
+        scopes = domain.validate_scopes(scopes)
+        issued = domain.issue_key(self._pepper)
+        async with self.db.transaction() as session:
+            repo = IngestRepository(session)
+            tenant = await repo.tenant_by_name(tenant_name)
+            if tenant is None:
+                tenant = Tenant(name=tenant_name)
+                await repo.add(tenant)
+            partner = await repo.partner_by_name(tenant.id, partner_name)
+            if partner is None:
+                partner = Partner(tenant_id=tenant.id, name=partner_name)
+                await repo.add(partner)
+            await repo.add(
+                ApiKey(
+                    lookup_id=issued.lookup_id,
+                    secret_hash=issued.secret_hash,
+                    tenant_id=tenant.id,
+                    partner_id=partner.id,
+                    scopes=" ".join(scopes),
+                )
+            )
+            return TenantKey(tenant.id, partner.id, issued.raw, scopes)
+
+    async def revoke_key(self, lookup_id: str) -> bool:
+        async with self.db.transaction() as session:
+            return await IngestRepository(session).revoke_key(lookup_id, utcnow())
+
+    async def verify(self, raw_key: str) -> Principal | None:
+        parsed = domain.parse_key(raw_key)
+        if parsed is None:
+            return None
+        lookup_id, secret = parsed
+        async with self.db.read() as session:
+            key = await IngestRepository(session).key_by_lookup_id(lookup_id)
+        if key is None or key.revoked_at is not None:
+            return None
+        if not domain.secret_matches(secret, key.secret_hash, self._pepper):
+            return None
+        return Principal(key.tenant_id, key.partner_id, frozenset(key.scopes.split()))
+
+
+def _interaction_row(
+    interaction_id: str,
+    tenant_id: str,
+    customer_id: str,
+    item: InteractionIn,
+    received_at: datetime,
+    traceparent: str,
+) -> dict[str, Any]:
+    return {
+        "id": interaction_id,
+        "tenant_id": tenant_id,
+        "customer_id": customer_id,
+        "occurred_at": item.occurred_at,
+        "channel": item.channel,
+        "kind": item.kind,
+        "direction": item.direction,
+        "sentiment": item.sentiment,
+        "amount_micros": domain.to_micros(item.amount) if item.amount is not None else None,
+        "amount_type": item.amount_type,
+        "currency": item.currency,
+        "employee": item.employee,
+        "text": item.text,
+        "source": item.source,
+        "source_id": item.source_id,
+        "attributes": item.attributes,
+        "received_at": received_at,
+        "traceparent": traceparent,
+    }

@@ -1,0 +1,16 @@
+"""Scoring's settings, read from SCORING_* environment variables."""
+
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+from relint.settings import DatabaseSettings
+
+
+class ScoringSettings(DatabaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SCORING_", extra="ignore")
+
+    http_port: int = 8002
+    grpc_port: int = 50052
+    database_url: str = "sqlite+aiosqlite:///./var/scoring.db"
+    # Ingest's gRPC address, to verify the API keys of REST callers.
+    ingest_target: str = "127.0.0.1:50051"
