@@ -1,0 +1,93 @@
+"""Fixtures every suite shares: a fresh database per test on SQLite or the real PostgreSQL,
+and the real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+
+from relint.db import Database, migrate
+
+POSTGRES_ADMIN = os.environ.get(
+    "RELINT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("RELINT_TEST_REDIS", "redis://127.0.0.1:6379/15")
+
+
+class PostgresDatabases:
+    """Creates uniquely named databases on the real server and drops them afterwards."""
+
+    def __init__(self) -> None:
+        self.created: list[str] = []
+
+    def create(self, label: str) -> str:
+        name = f"relint_test_{label}_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        self.created.append(name)
+        base = POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+        return f"{base}/{name}"
+
+    def drop_all(self) -> None:
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
+            for name in self.created:
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.created.clear()
+
+
+@pytest.fixture
+def postgres_databases() -> Iterator[PostgresDatabases]:
+    databases = PostgresDatabases()
+    try:
+        yield databases
+    finally:
+        databases.drop_all()
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    client = redis.Redis.from_url(REDIS_URL)
+    client.ping()
+    client.flushdb()
+    yield REDIS_URL
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url_factory(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_databases: PostgresDatabases
+) -> Callable[[str], str]:
+    """Makes empty database URLs on the backend of this parametrization."""
+    if request.param == "sqlite":
+        return lambda label: f"sqlite+aiosqlite:///{tmp_path / (label + '.db')}"
+    return postgres_databases.create
+
+
+async def migrated(migrations_dir: Path, url: str) -> Database:
+    # Alembic's env runs its own event loop, so it runs in a thread here.
+    await asyncio.to_thread(migrate, migrations_dir, url)
+    return Database(url)
+
+
+@pytest.fixture
+async def database_factory(
+    database_url_factory: Callable[[str], str],
+) -> AsyncIterator[Callable[[Path, str], Awaitable[Database]]]:
+    opened: list[Database] = []
+
+    async def make(migrations_dir: Path, label: str) -> Database:
+        db = await migrated(migrations_dir, database_url_factory(label))
+        opened.append(db)
+        return db
+
+    yield make
+    for db in opened:
+        await db.dispose()

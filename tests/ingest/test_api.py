@@ -1,0 +1,159 @@
+"""Ingest's REST API through its real FastAPI app, lifespan included, on SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from ingest.main import MIGRATIONS, create_app
+from ingest.schemas import EXAMPLE_INTERACTION
+from ingest.service import IngestService
+from ingest.settings import IngestSettings
+from relint.db import migrate
+
+
+@pytest.fixture
+async def app(tmp_path: Path) -> AsyncIterator[FastAPI]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'ingest.db'}"
+    await asyncio.to_thread(migrate, MIGRATIONS, url)
+    settings = IngestSettings(
+        database_url=url, grpc_port=0, subscribers="scoring=127.0.0.1:9", rate_limit_per_minute=50
+    )
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as http:
+        yield http
+
+
+async def key(app: FastAPI, scopes: list[str] | None = None, tenant: str = "acme") -> dict[str, str]:
+    service: IngestService = app.state.ingest
+    issued = await service.create_tenant_key(tenant, "crm", scopes or ["ingest:write"])
+    return {"Authorization": f"Bearer {issued.api_key}"}
+
+
+def interaction(**changes: Any) -> dict[str, Any]:
+    return {**EXAMPLE_INTERACTION, **changes}
+
+
+async def test_an_interaction_needs_a_valid_key_with_the_write_scope(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    missing = await client.post("/v1/interactions", json=interaction())
+    assert missing.status_code == 401
+    wrong = await client.post(
+        "/v1/interactions", json=interaction(), headers={"Authorization": "Bearer rik_nope"}
+    )
+    assert wrong.status_code == 401
+    reader = await client.post(
+        "/v1/interactions", json=interaction(), headers=await key(app, ["graph:read"])
+    )
+    assert reader.status_code == 403
+    assert "ingest:write" in reader.json()["detail"]
+
+
+async def test_one_interaction_is_created_then_recognised_as_a_duplicate(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    headers = await key(app)
+    created = await client.post("/v1/interactions", json=interaction(), headers=headers)
+    assert created.status_code == 201
+    assert created.json()["status"] == "accepted"
+    again = await client.post("/v1/interactions", json=interaction(), headers=headers)
+    assert again.status_code == 200
+    assert again.json() == {**created.json(), "status": "duplicate"}
+
+
+async def test_an_invalid_interaction_names_the_field(app: FastAPI, client: httpx.AsyncClient) -> None:
+    headers = await key(app)
+    bad = await client.post(
+        "/v1/interactions", json=interaction(channel="sales", kind="ticket_opened"), headers=headers
+    )
+    assert bad.status_code == 422
+    assert "not a kind of channel 'sales'" in json.dumps(bad.json())
+    naive = await client.post(
+        "/v1/interactions", json=interaction(occurred_at="2026-01-01T10:00:00"), headers=headers
+    )
+    assert naive.status_code == 422
+    assert naive.json()["detail"][0]["loc"] == ["body", "occurred_at"]
+
+
+async def test_a_batch_answers_per_item_and_stores_the_valid_ones(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    headers = await key(app)
+    items = [
+        interaction(source_id="a"),
+        interaction(source_id="b", occurred_at="yesterday"),
+        interaction(source_id="a"),
+        interaction(source_id="c", amount="5", amount_type=None),
+        interaction(source_id="d", channel="finance", kind="refund", amount_type="refund"),
+    ]
+    answer = await client.post("/v1/interactions:batch", json={"interactions": items}, headers=headers)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert [r["status"] for r in body["results"]] == [
+        "accepted",
+        "rejected",
+        "duplicate",
+        "rejected",
+        "accepted",
+    ]
+    assert (body["accepted"], body["duplicates"], body["rejected"]) == (2, 1, 2)
+    assert body["results"][1]["errors"][0]["path"] == "interactions[1].occurred_at"
+    assert "together" in body["results"][3]["errors"][0]["message"]
+    assert body["results"][2]["id"] == body["results"][0]["id"]
+
+
+async def test_size_limits_are_enforced_with_413(app: FastAPI, client: httpx.AsyncClient) -> None:
+    headers = await key(app)
+    too_big = interaction(text="x" * 9_000, attributes={f"k{i}": "y" * 900 for i in range(40)})
+    single = await client.post("/v1/interactions", json=too_big, headers=headers)
+    assert single.status_code == 413
+    in_batch = await client.post(
+        "/v1/interactions:batch", json={"interactions": [too_big, interaction()]}, headers=headers
+    )
+    assert in_batch.status_code == 200
+    assert [r["status"] for r in in_batch.json()["results"]] == ["rejected", "accepted"]
+    huge = {"interactions": [interaction(source_id=str(i), text="z" * 9000) for i in range(60)]}
+    assert (await client.post("/v1/interactions:batch", json=huge, headers=headers)).status_code == 413
+    many = {"interactions": [interaction(source_id=str(i)) for i in range(1001)]}
+    assert (await client.post("/v1/interactions:batch", json=many, headers=headers)).status_code in (
+        413,
+        422,
+    )
+
+
+async def test_the_rate_limit_answers_429_with_retry_after(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    headers = await key(app)
+    batch = {"interactions": [interaction(source_id=str(i)) for i in range(50)]}
+    assert (await client.post("/v1/interactions:batch", json=batch, headers=headers)).status_code == 200
+    limited = await client.post("/v1/interactions", json=interaction(source_id="x"), headers=headers)
+    assert limited.status_code == 429
+    assert int(limited.headers["Retry-After"]) >= 1
+
+
+async def test_operations_endpoints(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok"}
+    metrics = await client.get("/metrics")
+    assert "relint_http_requests_total" in metrics.text
+    schema = (await client.get("/openapi.json")).json()
+    assert "/v1/interactions:batch" in schema["paths"]
+    assert schema["components"]["schemas"]["InteractionIn"]["examples"]

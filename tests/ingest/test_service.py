@@ -1,0 +1,182 @@
+"""Ingest's use cases against real SQLite and real PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from ingest.main import MIGRATIONS
+from ingest.models import Customer, Interaction, OutboxEntry
+from ingest.schemas import InteractionIn
+from ingest.service import IngestService
+from relint.db import Database
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+def item(ref: str, minutes: int, source_id: str | None = None, kind: str = "purchase") -> InteractionIn:
+    return InteractionIn.model_validate(
+        {
+            "customer": {"external_id": ref, "name": f"Company {ref}"},
+            "occurred_at": (T0 + timedelta(minutes=minutes)).isoformat(),
+            "channel": "sales",
+            "kind": kind,
+            "direction": "inbound",
+            "amount": "100.50",
+            "amount_type": "revenue",
+            "currency": "EUR",
+            "source": "crm",
+            "source_id": source_id,
+        }
+    )
+
+
+@pytest.fixture
+async def service(database_factory: Callable[[Path, str], Awaitable[Database]]) -> IngestService:
+    db = await database_factory(MIGRATIONS, "ingest")
+    return IngestService(db, key_pepper="test", subscribers=["scoring", "playbook"])
+
+
+async def count(db: Database, model: type) -> int:
+    async with db.read() as session:
+        return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
+
+
+async def test_accepted_interactions_are_stored_with_one_outbox_entry_per_subscriber(
+    service: IngestService,
+) -> None:
+    tenant = (await service.create_tenant_key("acme", "crm", ["ingest:write"])).tenant_id
+    results = await service.record(tenant, [(0, item("c1", 0, "a")), (1, item("c2", 5, "b"))])
+    assert [r.status for r in results] == ["accepted", "accepted"]
+    assert await count(service.db, Interaction) == 2
+    assert await count(service.db, OutboxEntry) == 4
+    customers = await service.customers_by_external_id(tenant, ["c1", "c2"])
+    assert sorted(c.name for c in customers) == ["Company c1", "Company c2"]
+
+
+async def test_the_same_source_id_is_stored_once_and_answers_with_the_original_id(
+    service: IngestService,
+) -> None:
+    tenant = (await service.create_tenant_key("acme", "crm", ["ingest:write"])).tenant_id
+    [first] = await service.record(tenant, [(0, item("c1", 0, "same"))])
+    again = await service.record(tenant, [(0, item("c1", 0, "same")), (1, item("c1", 1, "same"))])
+    assert [(r.status, r.id) for r in again] == [("duplicate", first.id), ("duplicate", first.id)]
+    assert await count(service.db, Interaction) == 1
+    customer = (await service.customers_by_external_id(tenant, ["c1"]))[0]
+    assert customer.interaction_count == 1
+
+
+async def test_tenants_do_not_share_customers_or_source_ids(service: IngestService) -> None:
+    a = (await service.create_tenant_key("a", "crm", ["ingest:write"])).tenant_id
+    b = (await service.create_tenant_key("b", "crm", ["ingest:write"])).tenant_id
+    [in_a] = await service.record(a, [(0, item("c1", 0, "x"))])
+    [in_b] = await service.record(b, [(0, item("c1", 0, "x"))])
+    assert in_a.status == in_b.status == "accepted"
+    assert in_a.id != in_b.id
+    [customer_a] = await service.customers_by_external_id(a, ["c1"])
+    assert await service.customers_by_id(b, [customer_a.id]) == []
+
+
+async def test_customer_activity_spans_all_its_interactions(service: IngestService) -> None:
+    tenant = (await service.create_tenant_key("acme", "crm", ["ingest:write"])).tenant_id
+    await service.record(tenant, [(0, item("c1", 60, "late"))])
+    await service.record(tenant, [(0, item("c1", 0, "early")), (1, item("c1", 120, "later"))])
+    [customer] = await service.customers_by_external_id(tenant, ["c1"])
+    assert customer.first_seen_at == T0
+    assert customer.last_seen_at == T0 + timedelta(minutes=120)
+    assert customer.interaction_count == 3
+
+
+async def test_delivery_sends_in_acceptance_order_and_removes_only_what_was_acknowledged(
+    service: IngestService,
+) -> None:
+    tenant = (await service.create_tenant_key("acme", "crm", ["ingest:write"])).tenant_id
+    # A batch is stored in time order, whatever order it arrived in.
+    await service.record(tenant, [(0, item("c1", 30, "b")), (1, item("c1", 10, "a"))])
+    await service.record(tenant, [(0, item("c1", 20, "c"))])
+    seen: list[str] = []
+
+    async def send(batch: list[tuple[int, Interaction]]) -> None:
+        seen.extend(row.source_id or "" for _, row in batch)
+
+    assert await service.deliver_next("scoring", send, limit=2) == 2
+    assert await service.deliver_next("scoring", send, limit=2) == 1
+    assert await service.deliver_next("scoring", send, limit=2) == 0
+    assert seen == ["a", "b", "c"]
+    # The other subscriber's entries are untouched.
+    assert await service.backlog() == {"playbook": 3}
+
+
+async def test_a_failed_delivery_loses_nothing(service: IngestService) -> None:
+    tenant = (await service.create_tenant_key("acme", "crm", ["ingest:write"])).tenant_id
+    await service.record(tenant, [(0, item("c1", 0, "a"))])
+
+    async def broken(batch: list[tuple[int, Interaction]]) -> None:
+        raise ConnectionError("subscriber down")
+
+    with pytest.raises(ConnectionError):
+        await service.deliver_next("scoring", broken, limit=10)
+    assert await service.backlog() == {"scoring": 1, "playbook": 1}
+    delivered: list[str] = []
+
+    async def working(batch: list[tuple[int, Interaction]]) -> None:
+        delivered.extend(row.id for _, row in batch)
+
+    assert await service.deliver_next("scoring", working, limit=10) == 1
+    assert len(delivered) == 1
+
+
+async def test_keys_verify_until_revoked(service: IngestService) -> None:
+    issued = await service.create_tenant_key("acme", "crm", ["ingest:write", "graph:read"])
+    principal = await service.verify(issued.api_key)
+    assert principal is not None
+    assert principal.tenant_id == issued.tenant_id
+    assert principal.scopes == frozenset({"ingest:write", "graph:read"})
+    assert await service.verify(issued.api_key + "x") is None
+    assert await service.verify("not a key") is None
+    lookup_id = issued.api_key.split("_")[1]
+    assert await service.revoke_key(lookup_id)
+    assert await service.verify(issued.api_key) is None
+    assert not await service.revoke_key(lookup_id)
+
+
+async def test_a_second_key_for_the_same_partner_keeps_the_tenant(service: IngestService) -> None:
+    first = await service.create_tenant_key("acme", "crm", ["ingest:write"])
+    second = await service.create_tenant_key("acme", "crm", ["graph:read"])
+    assert (first.tenant_id, first.partner_id) == (second.tenant_id, second.partner_id)
+    assert first.api_key != second.api_key
+    assert await service.verify(first.api_key) is not None
+
+
+async def test_recent_interactions_are_newest_first_and_bounded(service: IngestService) -> None:
+    tenant = (await service.create_tenant_key("acme", "crm", ["ingest:write"])).tenant_id
+    await service.record(
+        tenant, [(i, item(ref, i, f"{ref}-{i}")) for ref in ("c1", "c2") for i in range(5)]
+    )
+    customers = await service.customers_by_external_id(tenant, ["c1", "c2"])
+    rows = await service.recent_interactions(tenant, [c.id for c in customers], 2)
+    by_customer: dict[str, list[datetime]] = {}
+    for row in rows:
+        by_customer.setdefault(row.customer_id, []).append(row.occurred_at)
+    assert sorted(len(v) for v in by_customer.values()) == [2, 2]
+    for stamps in by_customer.values():
+        assert stamps == sorted(stamps, reverse=True)
+        assert stamps[0] == T0 + timedelta(minutes=4)
+
+
+async def test_customers_page_through_without_gaps(service: IngestService) -> None:
+    tenant = (await service.create_tenant_key("acme", "crm", ["ingest:write"])).tenant_id
+    await service.record(tenant, [(i, item(f"c{i}", i, f"s{i}")) for i in range(7)])
+    seen: list[str] = []
+    after = ""
+    while True:
+        page = await service.list_customers(tenant, after, 3)
+        if not page:
+            break
+        seen.extend(c.external_id for c in page)
+        after = page[-1].id
+    assert sorted(seen) == sorted(f"c{i}" for i in range(7))
