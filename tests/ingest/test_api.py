@@ -38,7 +38,9 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-async def key(app: FastAPI, scopes: list[str] | None = None, tenant: str = "acme") -> dict[str, str]:
+async def key(
+    app: FastAPI, scopes: list[str] | None = None, tenant: str = "acme"
+) -> dict[str, str]:
     service: IngestService = app.state.ingest
     issued = await service.create_tenant_key(tenant, "crm", scopes or ["ingest:write"])
     return {"Authorization": f"Bearer {issued.api_key}"}
@@ -76,7 +78,9 @@ async def test_one_interaction_is_created_then_recognised_as_a_duplicate(
     assert again.json() == {**created.json(), "status": "duplicate"}
 
 
-async def test_an_invalid_interaction_names_the_field(app: FastAPI, client: httpx.AsyncClient) -> None:
+async def test_an_invalid_interaction_names_the_field(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
     headers = await key(app)
     bad = await client.post(
         "/v1/interactions", json=interaction(channel="sales", kind="ticket_opened"), headers=headers
@@ -101,7 +105,9 @@ async def test_a_batch_answers_per_item_and_stores_the_valid_ones(
         interaction(source_id="c", amount="5", amount_type=None),
         interaction(source_id="d", channel="finance", kind="refund", amount_type="refund"),
     ]
-    answer = await client.post("/v1/interactions:batch", json={"interactions": items}, headers=headers)
+    answer = await client.post(
+        "/v1/interactions:batch", json={"interactions": items}, headers=headers
+    )
     assert answer.status_code == 200
     body = answer.json()
     assert [r["status"] for r in body["results"]] == [
@@ -128,9 +134,13 @@ async def test_size_limits_are_enforced_with_413(app: FastAPI, client: httpx.Asy
     assert in_batch.status_code == 200
     assert [r["status"] for r in in_batch.json()["results"]] == ["rejected", "accepted"]
     huge = {"interactions": [interaction(source_id=str(i), text="z" * 9000) for i in range(60)]}
-    assert (await client.post("/v1/interactions:batch", json=huge, headers=headers)).status_code == 413
+    assert (
+        await client.post("/v1/interactions:batch", json=huge, headers=headers)
+    ).status_code == 413
     many = {"interactions": [interaction(source_id=str(i)) for i in range(1001)]}
-    assert (await client.post("/v1/interactions:batch", json=many, headers=headers)).status_code in (
+    assert (
+        await client.post("/v1/interactions:batch", json=many, headers=headers)
+    ).status_code in (
         413,
         422,
     )
@@ -141,8 +151,12 @@ async def test_the_rate_limit_answers_429_with_retry_after(
 ) -> None:
     headers = await key(app)
     batch = {"interactions": [interaction(source_id=str(i)) for i in range(50)]}
-    assert (await client.post("/v1/interactions:batch", json=batch, headers=headers)).status_code == 200
-    limited = await client.post("/v1/interactions", json=interaction(source_id="x"), headers=headers)
+    assert (
+        await client.post("/v1/interactions:batch", json=batch, headers=headers)
+    ).status_code == 200
+    limited = await client.post(
+        "/v1/interactions", json=interaction(source_id="x"), headers=headers
+    )
     assert limited.status_code == 429
     assert int(limited.headers["Retry-After"]) >= 1
 

@@ -20,7 +20,9 @@ def test_a_hash_is_useless_without_the_pepper() -> None:
     assert not domain.secret_matches(secret, issued.secret_hash, "another pepper")
 
 
-@pytest.mark.parametrize("raw", ["", "rik_", "sk_0123456789abcdef_x", "rik_short_secret", "rik_0123456789abcdef_"])
+@pytest.mark.parametrize(
+    "raw", ["", "rik_", "sk_0123456789abcdef_x", "rik_short_secret", "rik_0123456789abcdef_"]
+)
 def test_malformed_keys_do_not_parse(raw: str) -> None:
     assert domain.parse_key(raw) is None
 
@@ -39,7 +41,8 @@ def test_scopes_are_checked() -> None:
 def test_kind_must_belong_to_its_channel() -> None:
     assert domain.kind_error("service", "ticket_opened") is None
     problem = domain.kind_error("sales", "ticket_opened")
-    assert problem is not None and "purchase" in problem
+    assert problem is not None
+    assert "purchase" in problem
 
 
 def test_money_goes_together() -> None:

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ingest.main import MIGRATIONS
-from ingest.models import Customer, Interaction, OutboxEntry
+from ingest.models import Interaction, OutboxEntry
 from ingest.schemas import InteractionIn
 from ingest.service import IngestService
 from relint.db import Database
@@ -18,7 +18,9 @@ from relint.db import Database
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
-def item(ref: str, minutes: int, source_id: str | None = None, kind: str = "purchase") -> InteractionIn:
+def item(
+    ref: str, minutes: int, source_id: str | None = None, kind: str = "purchase"
+) -> InteractionIn:
     return InteractionIn.model_validate(
         {
             "customer": {"external_id": ref, "name": f"Company {ref}"},

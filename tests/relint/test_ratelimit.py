@@ -8,9 +8,11 @@ async def test_memory_limiter_allows_up_to_the_limit() -> None:
     limiter = RateLimiter(limit=5, window_seconds=60)
     assert (await limiter.hit("a", 4)).allowed
     decision = await limiter.hit("a", 1)
-    assert decision.allowed and decision.remaining == 0
+    assert decision.allowed
+    assert decision.remaining == 0
     refused = await limiter.hit("a", 1)
-    assert not refused.allowed and 1 <= refused.retry_after <= 60
+    assert not refused.allowed
+    assert 1 <= refused.retry_after <= 60
     assert (await limiter.hit("b", 5)).allowed
 
 

@@ -24,9 +24,11 @@ async def channel(tmp_path: Path) -> AsyncIterator[grpc.aio.Channel]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'scoring.db'}"
     await asyncio.to_thread(migrate, MIGRATIONS, url)
     app: FastAPI = create_app(ScoringSettings(database_url=url, grpc_port=0))
-    async with app.router.lifespan_context(app):
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.state.grpc_port}") as opened:
-            yield opened
+    async with (
+        app.router.lifespan_context(app),
+        grpc.aio.insecure_channel(f"127.0.0.1:{app.state.grpc_port}") as opened,
+    ):
+        yield opened
 
 
 def interaction(n: int, kind: str = "purchase") -> ingest_pb2.Interaction:

@@ -8,6 +8,7 @@ from typing import TypeVar
 
 import grpc
 from graphql import GraphQLError
+
 from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from relint.contracts.playbook.v1 import playbook_pb2, playbook_pb2_grpc
 from relint.contracts.scoring.v1 import scoring_pb2, scoring_pb2_grpc

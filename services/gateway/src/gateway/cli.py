@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from relint.cli import service_cli
 
 from gateway.main import create_app
 from gateway.schema import schema
 from gateway.settings import GatewaySettings
+from relint.cli import service_cli
 
 SDL_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graphql import GraphQLError
-from relint.auth import Principal
 from strawberry.fastapi import BaseContext
 
 from gateway.backends import Backends
 from gateway.loaders import Loaders
+from relint.auth import Principal
 
 
 @dataclass

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from relint.contracts.ingest.v1 import ingest_pb2
-from relint.contracts.scoring.v1 import scoring_pb2
 from strawberry.dataloader import DataLoader
 
 from gateway.backends import Backends
+from relint.contracts.ingest.v1 import ingest_pb2
+from relint.contracts.scoring.v1 import scoring_pb2
 
 RecentKey = tuple[str, int]
 

@@ -7,16 +7,16 @@ from contextlib import asynccontextmanager
 
 import grpc
 from fastapi import FastAPI, Request
-from relint.app import Readiness, create_service_app
-from relint.auth import SCOPE_GRAPH_READ, KeyVerifier, Principal, RemoteKeyVerifier
-from relint.cache import connect_redis, ping
-from relint.grpc_server import GrpcServer
 from strawberry.fastapi import GraphQLRouter
 
 from gateway.backends import Backends
 from gateway.context import GatewayContext
 from gateway.schema import build_schema
 from gateway.settings import GatewaySettings
+from relint.app import Readiness, create_service_app
+from relint.auth import SCOPE_GRAPH_READ, KeyVerifier, Principal, RemoteKeyVerifier
+from relint.cache import connect_redis, ping
+from relint.grpc_server import GrpcServer
 
 
 async def _principal(request: Request) -> tuple[Principal | None, str | None]:

@@ -6,25 +6,27 @@ Resolvers only shape data; fetching goes through the request's DataLoaders.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
 import strawberry
 from graphql import GraphQLError
-from relint.contracts.ingest.v1 import ingest_pb2
-from relint.contracts.playbook.v1 import playbook_pb2
-from relint.contracts.scoring.v1 import scoring_pb2
 from strawberry.extensions import (
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
+    SchemaExtension,
     ValidationCache,
 )
 from strawberry.types import Info
 
 from gateway.context import GatewayContext
+from relint.contracts.ingest.v1 import ingest_pb2
+from relint.contracts.playbook.v1 import playbook_pb2
+from relint.contracts.scoring.v1 import scoring_pb2
 
 MAX_PAGE = 100
 MAX_RECENT = 100
@@ -247,21 +249,29 @@ class Query:
         return Playbook.of(found[0]) if found else None
 
 
+def _is_unexpected(error: GraphQLError) -> bool:
+    """An exception a resolver did not mean to show: anything but a GraphQLError. Query
+    validation and limit errors (no original error) and typed errors pass unmasked."""
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)
+
+
 def build_schema(
     *, max_depth: int, max_tokens: int, max_aliases: int, mask_errors: bool
 ) -> strawberry.Schema:
-    extensions: list[object] = [
-        QueryDepthLimiter(max_depth=max_depth),
-        MaxTokensLimiter(max_token_count=max_tokens),
-        MaxAliasesLimiter(max_alias_count=max_aliases),
-        ParserCache(maxsize=512),
-        ValidationCache(maxsize=512),
+    # Factories, not instances: Strawberry builds fresh extensions for every request, so no
+    # state leaks between concurrent requests. The parser and validation caches are shared
+    # across instances by size.
+    extensions: list[Callable[[], SchemaExtension]] = [
+        lambda: QueryDepthLimiter(max_depth=max_depth),
+        lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+        lambda: ParserCache(maxsize=512),
+        lambda: ValidationCache(maxsize=512),
     ]
     if mask_errors:
-        extensions.append(
-            MaskErrors(should_mask_error=lambda e: not (e.extensions or {}).get("code"))
-        )
-    return strawberry.Schema(query=Query, extensions=extensions)  # type: ignore[arg-type]
+        extensions.append(lambda: MaskErrors(should_mask_error=_is_unexpected))
+    return strawberry.Schema(query=Query, extensions=extensions)
 
 
 # The schema as published; its SDL is committed in services/gateway/schema.graphql.

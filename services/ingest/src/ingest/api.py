@@ -7,8 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Request, Response, status
 from pydantic import ValidationError
-from relint.auth import SCOPE_INGEST_WRITE, Principal, require_scope
-from relint.ratelimit import RateLimiter
 
 from ingest.schemas import (
     EXAMPLE_INTERACTION,
@@ -19,6 +17,8 @@ from ingest.schemas import (
     ItemResult,
 )
 from ingest.service import IngestService
+from relint.auth import SCOPE_INGEST_WRITE, Principal, require_scope
+from relint.ratelimit import RateLimiter
 
 MAX_ITEM_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 512 * 1024

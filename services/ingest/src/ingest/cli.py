@@ -6,13 +6,13 @@ import asyncio
 import json
 
 import click
-from relint.auth import ALL_SCOPES, SCOPE_GRAPH_READ, SCOPE_INGEST_WRITE
-from relint.cli import load_settings, service_cli
-from relint.db import Database
 
 from ingest.main import MIGRATIONS, create_app
 from ingest.service import IngestService
 from ingest.settings import IngestSettings
+from relint.auth import ALL_SCOPES, SCOPE_GRAPH_READ, SCOPE_INGEST_WRITE
+from relint.cli import load_settings, service_cli
+from relint.db import Database
 
 main = service_cli(
     "ingest", settings_factory=IngestSettings, app_factory=create_app, migrations_dir=MIGRATIONS

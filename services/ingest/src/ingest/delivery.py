@@ -10,13 +10,13 @@ import logging
 import grpc
 from opentelemetry import trace
 from prometheus_client import Counter
-from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
-from relint.grpc_client import WRITE_DEADLINE, open_channel
-from relint.telemetry import context_from_traceparent, tracer
 
 from ingest.messages import interaction_message
 from ingest.models import Interaction
 from ingest.service import IngestService
+from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from relint.grpc_client import WRITE_DEADLINE, open_channel
+from relint.telemetry import context_from_traceparent, tracer
 
 log = logging.getLogger(__name__)
 

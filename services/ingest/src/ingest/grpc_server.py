@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 
 import grpc
-from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
-from relint.grpc_server import GrpcServer
 
 from ingest.messages import customer_message, interaction_message
 from ingest.service import IngestService
+from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from relint.grpc_server import GrpcServer
 
 MAX_BATCH = 1000
 MAX_PAGE = 500

@@ -7,17 +7,17 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+
+from ingest import api, grpc_server
+from ingest.delivery import OutboxRelay, parse_subscribers
+from ingest.service import IngestService
+from ingest.settings import IngestSettings
 from relint.app import Readiness, create_service_app
 from relint.cache import connect_redis, ping
 from relint.db import Database
 from relint.grpc_server import GrpcServer
 from relint.limits import BodySizeLimitMiddleware
 from relint.ratelimit import RateLimiter
-
-from ingest import api, grpc_server
-from ingest.delivery import OutboxRelay, parse_subscribers
-from ingest.service import IngestService
-from ingest.settings import IngestSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

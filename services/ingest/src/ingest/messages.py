@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from google.protobuf.struct_pb2 import Struct
 from google.protobuf.timestamp_pb2 import Timestamp
-from relint.contracts.ingest.v1 import ingest_pb2
 
 from ingest.domain import from_micros
 from ingest.models import Customer, Interaction
+from relint.contracts.ingest.v1 import ingest_pb2
 
 _DIRECTIONS = {"inbound": ingest_pb2.DIRECTION_INBOUND, "outbound": ingest_pb2.DIRECTION_OUTBOUND}
 _AMOUNT_TYPES = {

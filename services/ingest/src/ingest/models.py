@@ -6,9 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from relint.db import UtcDateTime, new_registry, utcnow
 from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from relint.db import UtcDateTime, new_registry, utcnow
 
 
 def new_id() -> str:

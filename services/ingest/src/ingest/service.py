@@ -9,15 +9,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from relint.auth import Principal
-from relint.db import Database, utcnow
-from relint.telemetry import current_traceparent
 from sqlalchemy.exc import IntegrityError
 
 from ingest import domain
 from ingest.models import ApiKey, Customer, Interaction, Partner, Tenant, new_id
 from ingest.repository import IngestRepository
 from ingest.schemas import InteractionIn, ItemResult
+from relint.auth import Principal
+from relint.db import Database, utcnow
+from relint.telemetry import current_traceparent
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel
-from relint.auth import SCOPE_GRAPH_READ, Principal, require_scope
 
+from relint.auth import SCOPE_GRAPH_READ, Principal, require_scope
 from scoring.service import ScoringService
 
 router = APIRouter(prefix="/v1", tags=["relationships"])

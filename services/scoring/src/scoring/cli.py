@@ -1,7 +1,6 @@
 """`scoring serve | migrate`: the scoring service's command line."""
 
 from relint.cli import service_cli
-
 from scoring.main import MIGRATIONS, create_app
 from scoring.settings import ScoringSettings
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import grpc
+
 from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from relint.contracts.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from relint.grpc_server import GrpcServer
-
 from scoring.messages import delivered, relationship_message
 from scoring.service import ScoringService
 

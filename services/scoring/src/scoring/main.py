@@ -7,13 +7,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+
 from relint.app import Readiness, create_service_app
 from relint.auth import RemoteKeyVerifier
 from relint.cache import connect_redis, ping
 from relint.db import Database
 from relint.grpc_client import open_channel
 from relint.grpc_server import GrpcServer
-
 from scoring import api, grpc_server
 from scoring.service import ScoringService
 from scoring.settings import ScoringSettings

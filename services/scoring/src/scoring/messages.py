@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC
 
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from relint.contracts.ingest.v1 import ingest_pb2
 from relint.contracts.scoring.v1 import scoring_pb2
-
 from scoring.models import Relationship
 from scoring.service import Delivered
 

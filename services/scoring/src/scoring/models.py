@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from relint.db import UtcDateTime, new_registry, utcnow
 from sqlmodel import Field, SQLModel
+
+from relint.db import UtcDateTime, new_registry, utcnow
 
 
 class ScoringTable(SQLModel, registry=new_registry()):

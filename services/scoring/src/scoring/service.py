@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from relint.db import Database, utcnow
-from relint.telemetry import context_from_traceparent, tracer
 from sqlmodel import col
 
+from relint.db import Database, utcnow
+from relint.telemetry import context_from_traceparent, tracer
 from scoring.domain import Touch, contribution
 from scoring.models import Relationship
 from scoring.repository import ScoringRepository

@@ -7,10 +7,11 @@ Create Date: 2026-11-23 00:29:09.052480
 
 from collections.abc import Sequence
 
-import relint.db
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
+
+import relint.db
 
 revision: str = "0001"
 down_revision: str | None = None

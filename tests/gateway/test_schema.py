@@ -1,0 +1,281 @@
+"""The graph over fake backends: batching per level, limits, typed errors, the committed SDL."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+from graphql import GraphQLError
+
+from gateway.backends import UpstreamError
+from gateway.cli import SDL_FILE, sdl
+from gateway.context import GatewayContext
+from gateway.schema import build_schema
+from relint.auth import SCOPE_GRAPH_READ, Principal
+from relint.contracts.ingest.v1 import ingest_pb2
+from relint.contracts.playbook.v1 import playbook_pb2
+from relint.contracts.scoring.v1 import scoring_pb2
+
+TENANT = "tenant-a"
+
+
+def _stamp(seconds: int) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromSeconds(seconds)
+    return stamp
+
+
+class FakeRpcError(grpc.aio.AioRpcError):
+    def __init__(self) -> None:
+        super().__init__(
+            grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), grpc.aio.Metadata(), "down"
+        )
+
+
+class FakeBackends:
+    """Answers like the services would, counts every RPC, and checks the tenant it is given."""
+
+    def __init__(self, customers: int = 150, scoring_down: bool = False) -> None:
+        self.calls: Counter[str] = Counter()
+        self.scoring_down = scoring_down
+        self.customers = [
+            ingest_pb2.Customer(
+                id=f"c{n:04d}",
+                tenant_id=TENANT,
+                external_id=f"cust-{n:05d}",
+                name=f"Customer {n}",
+                first_seen_at=_stamp(1_700_000_000),
+                last_seen_at=_stamp(1_700_000_000 + n),
+                interaction_count=n,
+            )
+            for n in range(customers)
+        ]
+
+    def _tenant(self, tenant_id: str) -> None:
+        assert tenant_id == TENANT
+
+    async def customers_by_id(self, tenant_id: str, ids: Sequence[str]) -> list[Any]:
+        self._tenant(tenant_id)
+        self.calls["BatchGetCustomers"] += 1
+        return [c for c in self.customers if c.id in set(ids)]
+
+    async def customers_by_external_id(self, tenant_id: str, refs: Sequence[str]) -> list[Any]:
+        self._tenant(tenant_id)
+        self.calls["LookupCustomers"] += 1
+        return [c for c in self.customers if c.external_id in set(refs)]
+
+    async def list_customers(
+        self, tenant_id: str, page_size: int, page_token: str
+    ) -> ingest_pb2.ListCustomersResponse:
+        self._tenant(tenant_id)
+        self.calls["ListCustomers"] += 1
+        start = int(page_token or 0)
+        page = self.customers[start : start + page_size]
+        following = start + page_size
+        return ingest_pb2.ListCustomersResponse(
+            customers=page,
+            next_page_token=str(following) if following < len(self.customers) else "",
+        )
+
+    async def recent_interactions(
+        self, tenant_id: str, customer_ids: Sequence[str], limit: int
+    ) -> list[Any]:
+        self._tenant(tenant_id)
+        self.calls["BatchListRecentInteractions"] += 1
+        return [
+            ingest_pb2.Interaction(
+                id=f"{cid}-{k}",
+                tenant_id=TENANT,
+                customer_id=cid,
+                occurred_at=_stamp(1_700_000_000 + k),
+                channel="service",
+                kind="ticket_opened",
+                source="crm",
+            )
+            for cid in customer_ids
+            for k in range(limit)
+        ]
+
+    async def relationships_of(self, tenant_id: str, customer_ids: Sequence[str]) -> list[Any]:
+        self._tenant(tenant_id)
+        self.calls["BatchGetRelationships"] += 1
+        if self.scoring_down:
+            raise UpstreamError("scoring", FakeRpcError())
+        return [
+            scoring_pb2.Relationship(
+                tenant_id=TENANT,
+                customer_id=cid,
+                value=float(len(cid)),
+                interaction_count=1,
+                updated_at=_stamp(1_700_000_000),
+            )
+            for cid in customer_ids
+        ]
+
+    async def active_playbooks(self, tenant_ids: Sequence[str]) -> list[Any]:
+        self.calls["BatchGetActivePlaybooks"] += 1
+        return [
+            playbook_pb2.Playbook(
+                tenant_id=t,
+                name="Default playbook",
+                version=0,
+                standards=[playbook_pb2.Standard(key="s1", title="Respond fast", rule="x")],
+            )
+            for t in tenant_ids
+        ]
+
+
+def _context(backends: FakeBackends, principal: Principal | None = None) -> GatewayContext:
+    return GatewayContext(
+        backends=backends,  # type: ignore[arg-type]
+        principal=principal or Principal(TENANT, "partner-1", frozenset({SCOPE_GRAPH_READ})),
+    )
+
+
+SCHEMA = build_schema(max_depth=6, max_tokens=400, max_aliases=5, mask_errors=True)
+
+
+async def _run(query: str, backends: FakeBackends, **variables: Any) -> Any:
+    return await SCHEMA.execute(query, variable_values=variables, context_value=_context(backends))
+
+
+async def test_a_page_of_customers_costs_one_rpc_per_backend_per_level() -> None:
+    backends = FakeBackends()
+    result = await _run(
+        """{ customers(first: 100) { edges { node { id name
+              relationship { value }
+              recentInteractions(limit: 3) { kind } } } pageInfo { hasNextPage endCursor } } }""",
+        backends,
+    )
+    assert result.errors is None
+    edges = result.data["customers"]["edges"]
+    assert len(edges) == 100
+    assert all(len(e["node"]["recentInteractions"]) == 3 for e in edges)
+    assert edges[0]["node"]["relationship"]["value"] == float(len("c0000"))
+    assert result.data["customers"]["pageInfo"]["hasNextPage"] is True
+    assert backends.calls == Counter(
+        {"ListCustomers": 1, "BatchGetRelationships": 1, "BatchListRecentInteractions": 1}
+    )
+
+
+async def test_customer_by_external_id_batches_lookups_and_reuses_them() -> None:
+    backends = FakeBackends()
+    result = await _run(
+        """{ a: customer(externalId: "cust-00001") { id relationship { value } }
+             b: customer(externalId: "cust-00002") { id relationship { value } }
+             c: customer(externalId: "nobody") { id } }""",
+        backends,
+    )
+    assert result.errors is None
+    assert result.data["a"]["id"] == "c0001"
+    assert result.data["b"]["relationship"]["value"] == 5.0
+    assert result.data["c"] is None
+    assert backends.calls == Counter({"LookupCustomers": 1, "BatchGetRelationships": 1})
+
+
+async def test_a_down_backend_leaves_the_rest_of_the_answer() -> None:
+    backends = FakeBackends(scoring_down=True)
+    result = await _run(
+        '{ customer(externalId: "cust-00003") { name relationship { value } } }', backends
+    )
+    assert result.data == {"customer": {"name": "Customer 3", "relationship": None}}
+    assert result.errors is not None
+    assert len(result.errors) == 1
+    assert result.errors[0].extensions == {
+        "code": "UPSTREAM_UNAVAILABLE",
+        "service": "scoring",
+        "status": "UNAVAILABLE",
+    }
+    assert result.errors[0].path == ["customer", "relationship"]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("{ customers(first: 101) { edges { cursor } } }", "first must be 1..100"),
+        ("{ customers(first: 0) { edges { cursor } } }", "first must be 1..100"),
+        ('{ customer(id: "c1", externalId: "x") { id } }', "give exactly one of id and externalId"),
+        ("{ customer { id } }", "give exactly one of id and externalId"),
+        (
+            '{ customer(id: "c0001") { recentInteractions(limit: 101) { id } } }',
+            "limit must be 1..100",
+        ),
+    ],
+)
+async def test_bad_arguments_get_a_precise_error(query: str, message: str) -> None:
+    result = await _run(query, FakeBackends())
+    assert result.errors is not None
+    assert result.errors[0].message == message
+    assert result.errors[0].extensions == {"code": "BAD_INPUT"}
+
+
+async def test_aliases_and_tokens_are_limited() -> None:
+    deep = "{ customers { edges { node { relationship { value } } } } }"
+    assert (await _run(deep, FakeBackends())).errors is None
+    aliases = "{ " + " ".join(f'a{n}: customer(id: "c{n}") {{ id }}' for n in range(6)) + " }"
+    result = await _run(aliases, FakeBackends())
+    assert result.errors is not None
+    assert "aliases" in result.errors[0].message
+    tokens = "{ customers { edges { node { " + "id " * 400 + "} } } }"
+    result = await _run(tokens, FakeBackends())
+    assert result.errors is not None
+    assert "token" in result.errors[0].message.lower()
+
+
+async def test_depth_beyond_the_limit_is_refused() -> None:
+    narrow = build_schema(max_depth=3, max_tokens=400, max_aliases=5, mask_errors=True)
+    result = await narrow.execute(
+        "{ customers { edges { node { relationship { value } } } } }",
+        context_value=_context(FakeBackends()),
+    )
+    assert result.errors is not None
+    assert "exceeds maximum operation depth" in result.errors[0].message
+
+
+async def test_without_a_principal_every_data_field_is_refused() -> None:
+    backends = FakeBackends()
+    context = GatewayContext(
+        backends=backends,  # type: ignore[arg-type]
+        principal=None,
+        auth_problem="invalid or revoked key",
+    )
+    result = await SCHEMA.execute(
+        "{ customers { edges { cursor } } playbook { name } }", context_value=context
+    )
+    assert result.errors is not None
+    codes = {e.extensions["code"] for e in result.errors if e.extensions}
+    assert codes == {"UNAUTHENTICATED"}
+    assert backends.calls == Counter()
+
+
+async def test_unexpected_errors_are_masked_outside_development() -> None:
+    class Broken(FakeBackends):
+        async def list_customers(self, *args: Any) -> Any:
+            raise RuntimeError("password=hunter2 in a stack trace")
+
+    result = await _run("{ customers { edges { cursor } } }", Broken())
+    assert result.errors is not None
+    assert result.errors[0].message == "Unexpected error."
+    assert "hunter2" not in str(result.errors)
+
+
+async def test_the_playbook_is_read_for_the_callers_tenant() -> None:
+    backends = FakeBackends()
+    result = await _run("{ playbook { name version standards { key title } } }", backends)
+    assert result.errors is None
+    assert result.data["playbook"]["standards"] == [{"key": "s1", "title": "Respond fast"}]
+
+
+def test_the_committed_sdl_is_the_schema() -> None:
+    assert SDL_FILE.read_text() == sdl(), (
+        "services/gateway/schema.graphql is stale: run `uv run gateway export-schema` "
+        "and review the change"
+    )
+
+
+def test_upstream_error_is_a_graphql_error() -> None:
+    assert issubclass(UpstreamError, GraphQLError)
