@@ -41,7 +41,12 @@ def configure_logging(service: str, level: str) -> None:
 
 
 class _DrainingServer(uvicorn.Server):
-    """Uvicorn that also tells gRPC to drain the moment SIGTERM or SIGINT arrives."""
+    """Uvicorn that also tells gRPC to drain the moment SIGTERM or SIGINT arrives.
+
+    Uvicorn re-raises a captured signal after its graceful shutdown, which would kill the
+    process before traces are flushed and report a clean stop as death by signal. A stop
+    we have drained is a success: the signal is consumed here and the process exits 0.
+    """
 
     def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
         super().__init__(config)
@@ -55,6 +60,7 @@ class _DrainingServer(uvicorn.Server):
         if grpc_server is not None:
             asyncio.get_running_loop().create_task(grpc_server.drain())
         super().handle_exit(sig, frame)
+        self._captured_signals.clear()
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:

@@ -1,0 +1,3 @@
+from playbook.cli import main
+
+main()

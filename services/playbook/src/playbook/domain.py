@@ -1,0 +1,524 @@
+"""Playbook's pure rules: what a machine-checkable service standard is, what makes a playbook
+valid, the default playbook every tenant starts with, and the plain-dict form of a draft.
+
+No I/O and no framework here; everything is tested directly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar, Final, get_type_hints
+
+from relint.taxonomy import CHANNELS, KINDS
+
+RELATIONSHIP_TYPES: Final = ("acquaintance", "fair_weather_friend", "bff", "partner")
+
+# Knapp's model: five stages of coming together, then five of coming apart.
+KNAPP_STAGES: Final = (
+    "initiating",
+    "experimenting",
+    "intensifying",
+    "integrating",
+    "bonding",
+    "differentiating",
+    "circumscribing",
+    "stagnating",
+    "avoiding",
+    "terminating",
+)
+
+# The team of a universal precept, which binds the whole company.
+COMPANY: Final = "company"
+
+# Ten years: a longer duration is a typo, not a standard.
+MAX_DAYS: Final = 3650
+MAX_HOURS: Final = MAX_DAYS * 24
+MAX_STANDARDS: Final = 500
+MAX_NAME_LENGTH: Final = 200
+MAX_KEY_LENGTH: Final = 64
+MAX_DESCRIPTION_LENGTH: Final = 2000
+_KEY = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+
+@dataclass(frozen=True)
+class Touchpoint:
+    """A kind of interaction on a channel, named in the canonical taxonomy."""
+
+    channel: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class RespondWithin:
+    """Every `trigger` gets a first response within `within_hours`."""
+
+    kind: ClassVar[str] = "respond_within"
+    trigger: Touchpoint
+    within_hours: int
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """At least one `of` touch every `every_days`."""
+
+    kind: ClassVar[str] = "cadence"
+    every_days: int
+    of: Touchpoint
+
+
+@dataclass(frozen=True)
+class NoticeBefore:
+    """The customer hears of an `event` at least `days` before it takes effect."""
+
+    kind: ClassVar[str] = "notice_before"
+    days: int
+    event: Touchpoint
+
+
+@dataclass(frozen=True)
+class FollowUpAfter:
+    """Every `trigger` is followed by a `follow_up` within `within_days`."""
+
+    kind: ClassVar[str] = "follow_up_after"
+    trigger: Touchpoint
+    within_days: int
+    follow_up: Touchpoint
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most `at_most` touches on `channel` in any `per_days` days."""
+
+    kind: ClassVar[str] = "limit"
+    at_most: int
+    per_days: int
+    channel: str
+
+
+Rule = RespondWithin | Cadence | NoticeBefore | FollowUpAfter | Limit
+
+RULES: Final[dict[str, type[Rule]]] = {
+    rule.kind: rule for rule in (RespondWithin, Cadence, NoticeBefore, FollowUpAfter, Limit)
+}
+RULE_KINDS: Final = tuple(RULES)
+
+
+@dataclass(frozen=True)
+class Standard:
+    """One written guideline. Empty `relationship_types` or `stages` mean all of them."""
+
+    key: str
+    title: str
+    team: str
+    relationship_types: tuple[str, ...]
+    stages: tuple[str, ...]
+    rule: Rule
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class PlaybookDraft:
+    """A playbook as written, before it is published as a tenant's next version."""
+
+    name: str
+    standards: tuple[Standard, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What is wrong with a draft, and where: e.g. standards[2].rule.within_hours."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+class InvalidPlaybook(ValueError):
+    """A draft that cannot be read or published; `problems` says every reason."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(str(p) for p in self.problems))
+
+
+# Validation
+
+
+def validate(draft: PlaybookDraft) -> list[Problem]:
+    """Every problem of the draft; an empty list means it can be published."""
+    problems = list(_text_problems(draft.name, "name", MAX_NAME_LENGTH))
+    if not draft.standards:
+        problems.append(Problem("standards", "a playbook needs at least one standard"))
+    if len(draft.standards) > MAX_STANDARDS:
+        problems.append(Problem("standards", f"at most {MAX_STANDARDS} standards"))
+    first_at: dict[str, int] = {}
+    for index, standard in enumerate(draft.standards):
+        path = f"standards[{index}]"
+        problems.extend(_standard_problems(standard, path))
+        if standard.key in first_at:
+            problems.append(
+                Problem(
+                    f"{path}.key",
+                    f"duplicate key {standard.key!r}, first used by "
+                    f"standards[{first_at[standard.key]}]",
+                )
+            )
+        first_at.setdefault(standard.key, index)
+    return problems
+
+
+def _standard_problems(standard: Standard, path: str) -> Iterator[Problem]:
+    if not _KEY.fullmatch(standard.key) or len(standard.key) > MAX_KEY_LENGTH:
+        yield Problem(
+            f"{path}.key",
+            f"must be 1 to {MAX_KEY_LENGTH} lowercase letters, digits, '_' or '-', "
+            "starting with a letter or digit",
+        )
+    yield from _text_problems(standard.title, f"{path}.title", MAX_NAME_LENGTH)
+    yield from _text_problems(standard.team, f"{path}.team", MAX_KEY_LENGTH)
+    yield from _names_problems(
+        standard.relationship_types,
+        f"{path}.relationship_types",
+        RELATIONSHIP_TYPES,
+        "relationship type",
+    )
+    yield from _names_problems(standard.stages, f"{path}.stages", KNAPP_STAGES, "stage")
+    if len(standard.description) > MAX_DESCRIPTION_LENGTH:
+        yield Problem(f"{path}.description", f"at most {MAX_DESCRIPTION_LENGTH} characters")
+    yield from _rule_problems(standard.rule, f"{path}.rule")
+
+
+def _text_problems(value: str, path: str, max_length: int) -> Iterator[Problem]:
+    if not value.strip():
+        yield Problem(path, "must not be empty")
+    elif len(value) > max_length:
+        yield Problem(path, f"at most {max_length} characters")
+
+
+def _names_problems(
+    names: Sequence[str], path: str, known: Sequence[str], what: str
+) -> Iterator[Problem]:
+    seen: set[str] = set()
+    for index, name in enumerate(names):
+        if name not in known:
+            yield Problem(f"{path}[{index}]", f"unknown {what} {name!r}; known: {', '.join(known)}")
+        elif name in seen:
+            yield Problem(f"{path}[{index}]", f"{name!r} is listed twice")
+        seen.add(name)
+
+
+def _rule_problems(rule: Rule, path: str) -> Iterator[Problem]:
+    if rule.kind not in RULES:
+        yield Problem(f"{path}.kind", f"unknown rule kind {rule.kind!r}; known: {_known_rules()}")
+        return
+    for field in fields(rule):
+        value = getattr(rule, field.name)
+        at = f"{path}.{field.name}"
+        if isinstance(value, Touchpoint):
+            yield from _touchpoint_problems(value, at)
+        elif field.name == "channel":
+            if value not in CHANNELS:
+                yield Problem(at, f"unknown channel {value!r}; known: {', '.join(CHANNELS)}")
+        elif field.name == "at_most":
+            if value < 0:
+                yield Problem(at, "must not be negative")
+        elif field.name.endswith("hours"):
+            yield from _duration_problems(value, at, MAX_HOURS, "hours")
+        elif field.name.endswith("days"):
+            yield from _duration_problems(value, at, MAX_DAYS, "days")
+
+
+def _duration_problems(value: int, path: str, maximum: int, unit: str) -> Iterator[Problem]:
+    if value <= 0:
+        yield Problem(path, "must be positive")
+    elif value > maximum:
+        yield Problem(path, f"at most {maximum} {unit} ({MAX_DAYS} days)")
+
+
+def _touchpoint_problems(touchpoint: Touchpoint, path: str) -> Iterator[Problem]:
+    if touchpoint.channel not in CHANNELS:
+        yield Problem(
+            f"{path}.channel",
+            f"unknown channel {touchpoint.channel!r}; known: {', '.join(CHANNELS)}",
+        )
+    elif touchpoint.kind not in KINDS[touchpoint.channel]:
+        yield Problem(
+            f"{path}.kind",
+            f"{touchpoint.kind!r} is not a kind of channel {touchpoint.channel!r}; "
+            f"allowed: {', '.join(KINDS[touchpoint.channel])}",
+        )
+
+
+def _known_rules() -> str:
+    return ", ".join(RULE_KINDS)
+
+
+# The human sentence of a rule, for standards written without a description
+
+
+def describe(rule: Rule) -> str:
+    match rule:
+        case RespondWithin(trigger, within_hours):
+            return (
+                f"Every {_words(trigger)} gets a first response within "
+                f"{_count(within_hours, 'hour')}."
+            )
+        case Cadence(every_days, of):
+            return f"At least one {_words(of)} every {_count(every_days, 'day')}."
+        case NoticeBefore(days, event):
+            return f"The customer hears of a {_words(event)} {_count(days, 'day')} ahead."
+        case FollowUpAfter(trigger, within_days, follow_up):
+            return (
+                f"Every {_words(trigger)} is followed by a {_words(follow_up)} within "
+                f"{_count(within_days, 'day')}."
+            )
+        case Limit(at_most, per_days, channel):
+            return (
+                f"No more than {_count(at_most, channel + ' touch')} in {_count(per_days, 'day')}."
+            )
+
+
+def sentence(standard: Standard) -> str:
+    """The standard's own description, or the sentence its rule says."""
+    return standard.description or describe(standard.rule)
+
+
+def _words(touchpoint: Touchpoint) -> str:
+    return f"{touchpoint.channel} {touchpoint.kind.replace('_', ' ')}"
+
+
+def _count(n: int, unit: str) -> str:
+    if n == 1:
+        return f"1 {unit}"
+    return f"{n} {unit}es" if unit.endswith("ch") else f"{n} {unit}s"
+
+
+# Plain dicts, for JSON bodies, stored documents and YAML files
+
+
+def draft_to_dict(draft: PlaybookDraft) -> dict[str, Any]:
+    return {"name": draft.name, "standards": [standard_to_dict(s) for s in draft.standards]}
+
+
+def standard_to_dict(standard: Standard) -> dict[str, Any]:
+    return {
+        "key": standard.key,
+        "title": standard.title,
+        "team": standard.team,
+        "relationship_types": list(standard.relationship_types),
+        "stages": list(standard.stages),
+        "rule": {"kind": standard.rule.kind, **asdict(standard.rule)},
+        "description": standard.description,
+    }
+
+
+def draft_from_dict(data: object) -> PlaybookDraft:
+    """Reads a draft from plain data; raises InvalidPlaybook naming every misshapen field.
+
+    It checks shape only (fields, types, rule kinds); `validate` judges the content.
+    """
+    problems: list[Problem] = []
+    given = _fields(data, "", {"name", "standards"}, set(), problems)
+    name = _text(given, "name", "", problems)
+    standards: list[Standard] = []
+    raw_standards = given.get("standards", [])
+    if isinstance(raw_standards, list):
+        for index, item in enumerate(raw_standards):
+            standard = _standard(item, f"standards[{index}]", problems)
+            if standard is not None:
+                standards.append(standard)
+    else:
+        problems.append(Problem("standards", "must be a list"))
+    if problems:
+        raise InvalidPlaybook(problems)
+    return PlaybookDraft(name=name, standards=tuple(standards))
+
+
+def _standard(data: object, path: str, problems: list[Problem]) -> Standard | None:
+    given = _fields(
+        data,
+        path,
+        {"key", "title", "team", "rule"},
+        {"relationship_types", "stages", "description"},
+        problems,
+    )
+    if not given:
+        return None
+    rule = _rule(given["rule"], f"{path}.rule", problems) if "rule" in given else None
+    key = _text(given, "key", path, problems)
+    title = _text(given, "title", path, problems)
+    team = _text(given, "team", path, problems)
+    relationship_types = _names(given, "relationship_types", path, problems)
+    stages = _names(given, "stages", path, problems)
+    description = _text(given, "description", path, problems)
+    if rule is None:
+        return None
+    return Standard(key, title, team, relationship_types, stages, rule, description)
+
+
+def _rule(data: object, path: str, problems: list[Problem]) -> Rule | None:
+    if not isinstance(data, Mapping):
+        problems.append(Problem(path, "must be an object"))
+        return None
+    kind = data.get("kind")
+    if kind is None:
+        problems.append(Problem(f"{path}.kind", f"required; one of {_known_rules()}"))
+        return None
+    rule = RULES.get(kind) if isinstance(kind, str) else None
+    if rule is None:
+        problems.append(
+            Problem(f"{path}.kind", f"unknown rule kind {kind!r}; known: {_known_rules()}")
+        )
+        return None
+    names = [field.name for field in fields(rule)]
+    given = _fields(data, path, {"kind", *names}, set(), problems)
+    hints = get_type_hints(rule)
+    values: dict[str, Any] = {}
+    for name in (name for name in names if name in given):
+        if hints[name] is Touchpoint:
+            values[name] = _touchpoint(given[name], f"{path}.{name}", problems)
+        elif hints[name] is int:
+            values[name] = _whole(given, name, path, problems)
+        else:
+            values[name] = _text(given, name, path, problems)
+    # A missing field is already reported; without it there is no rule to build.
+    return rule(**values) if len(values) == len(names) else None
+
+
+def _touchpoint(data: object, path: str, problems: list[Problem]) -> Touchpoint:
+    given = _fields(data, path, {"channel", "kind"}, set(), problems)
+    return Touchpoint(
+        channel=_text(given, "channel", path, problems),
+        kind=_text(given, "kind", path, problems),
+    )
+
+
+def _fields(
+    data: object, path: str, required: set[str], optional: set[str], problems: list[Problem]
+) -> Mapping[str, Any]:
+    """The object at `path`, after reporting its missing and unknown fields."""
+    if not isinstance(data, Mapping):
+        problems.append(Problem(path or "(draft)", "must be an object"))
+        return {}
+    for name in sorted(required - set(data)):
+        problems.append(Problem(_at(path, name), "required"))
+    for name in data:
+        if name not in required and name not in optional:
+            problems.append(Problem(_at(path, str(name)), "unknown field"))
+    return data
+
+
+def _text(given: Mapping[str, Any], name: str, path: str, problems: list[Problem]) -> str:
+    value = given.get(name, "")
+    if not isinstance(value, str):
+        problems.append(Problem(_at(path, name), "must be a string"))
+        return ""
+    return value
+
+
+def _whole(given: Mapping[str, Any], name: str, path: str, problems: list[Problem]) -> int:
+    value = given[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        problems.append(Problem(_at(path, name), "must be a whole number"))
+        return 0
+    return value
+
+
+def _names(
+    given: Mapping[str, Any], name: str, path: str, problems: list[Problem]
+) -> tuple[str, ...]:
+    value = given.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        problems.append(Problem(_at(path, name), "must be a list of strings"))
+        return ()
+    return tuple(value)
+
+
+def _at(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+# The playbook of a tenant that has not published one
+
+DEFAULT_PLAYBOOK: Final = PlaybookDraft(
+    name="Default playbook",
+    standards=(
+        Standard(
+            key="answer-complaints",
+            title="Answer every complaint within a day",
+            team=COMPANY,
+            relationship_types=(),
+            stages=(),
+            rule=RespondWithin(Touchpoint("service", "complaint"), within_hours=24),
+            description="Whoever hears a complaint, from any customer, sees that it gets a "
+            "first answer within 24 hours.",
+        ),
+        Standard(
+            key="first-response",
+            title="First response to BFF and Partner tickets within 4 hours",
+            team="service",
+            relationship_types=("bff", "partner"),
+            stages=(),
+            rule=RespondWithin(Touchpoint("service", "ticket_opened"), within_hours=4),
+            description="A service ticket opened by a BFF or a Partner gets its first "
+            "response within 4 hours.",
+        ),
+        Standard(
+            key="partner-business-review",
+            title="A business review with every Partner every 90 days",
+            team="sales",
+            relationship_types=("partner",),
+            stages=(),
+            rule=Cadence(every_days=90, of=Touchpoint("sales", "business_review")),
+            description="Every Partner has a business review with us at least every 90 days.",
+        ),
+        Standard(
+            key="price-change-notice",
+            title="60 days' notice of a price or term change",
+            team="finance",
+            relationship_types=("bff", "partner"),
+            stages=(),
+            rule=NoticeBefore(days=60, event=Touchpoint("finance", "price_change")),
+            description="BFFs and Partners hear of a price or term change at least 60 days "
+            "before it takes effect; a surprise feels like betrayal.",
+        ),
+        Standard(
+            key="complaint-check-in",
+            title="A check-in within 2 days after a complaint",
+            team="service",
+            relationship_types=(),
+            stages=(),
+            rule=FollowUpAfter(
+                trigger=Touchpoint("service", "complaint"),
+                within_days=2,
+                follow_up=Touchpoint("service", "check_in"),
+            ),
+            description="Once a complaint is resolved, the customer gets a check-in within "
+            "2 days to make sure it stays resolved.",
+        ),
+        Standard(
+            key="acquaintance-marketing-limit",
+            title="No more than 3 marketing touches a week for Acquaintances",
+            team="marketing",
+            relationship_types=("acquaintance",),
+            stages=(),
+            rule=Limit(at_most=3, per_days=7, channel="marketing"),
+            description="Acquaintances like the service as it is; more than 3 marketing "
+            "touches in a week turns it into noise.",
+        ),
+        Standard(
+            key="acquaintance-conversion",
+            title="A conversion program touch each quarter for Acquaintances",
+            team="sales",
+            relationship_types=("acquaintance",),
+            stages=(),
+            rule=Cadence(every_days=90, of=Touchpoint("sales", "call")),
+            description="Each quarter, every Acquaintance hears from the conversion program "
+            "that recruits BFFs and Partners.",
+        ),
+    ),
+)

@@ -1,0 +1,17 @@
+"""Playbook's settings, read from PLAYBOOK_* environment variables."""
+
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from relint.settings import DatabaseSettings
+
+
+class PlaybookSettings(DatabaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PLAYBOOK_", extra="ignore")
+
+    http_port: int = 8003
+    grpc_port: int = 50053
+    database_url: str = "sqlite+aiosqlite:///./var/playbook.db"
+    # Ingest's gRPC address, to verify the API keys of REST callers.
+    ingest_target: str = "127.0.0.1:50051"

@@ -1,0 +1,235 @@
+"""The slice, end to end, with the four services as real processes: an interaction POSTed to
+ingest is stored with its outbox record, delivered to scoring over gRPC, scored, and read
+back through the gateway's graph. Once on the embedded default (SQLite) and once on the
+production stores (PostgreSQL and Redis); then a trace that crosses every hop."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from relint_devstack.launcher import SERVICES, Stack
+from scoring.domain import Touch, contribution
+
+pytestmark = pytest.mark.e2e
+
+QUERY = """query ($ref: String!) {
+  customer(externalId: $ref) {
+    name interactionCount
+    relationship { value interactionCount }
+    recentInteractions(limit: 5) { kind channel sentiment }
+  }
+}"""
+
+
+def _interaction(source_id: str, kind: str, sentiment: float) -> dict[str, Any]:
+    return {
+        "customer": {"external_id": "acme", "name": "Acme Ltd"},
+        "occurred_at": "2026-11-01T09:30:00+01:00",
+        "channel": "sales" if kind == "purchase" else "service",
+        "kind": kind,
+        "direction": "inbound",
+        "sentiment": sentiment,
+        "source": "crm",
+        "source_id": source_id,
+        **(
+            {"amount": "1200.00", "amount_type": "revenue", "currency": "EUR"}
+            if kind == "purchase"
+            else {}
+        ),
+    }
+
+
+def _graph(stack: Stack, key: str) -> dict[str, Any]:
+    reply = httpx.post(
+        stack.url("gateway") + "/graphql",
+        json={"query": QUERY, "variables": {"ref": "acme"}},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=10,
+    )
+    assert reply.status_code == 200, reply.text
+    body: dict[str, Any] = reply.json()
+    assert "errors" not in body, body
+    return body
+
+
+def _wait_for_count(stack: Stack, key: str, count: int, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        customer = _graph(stack, key)["data"]["customer"]
+        relationship = customer and customer["relationship"]
+        if relationship and relationship["interactionCount"] == count:
+            return customer  # type: ignore[no-any-return]
+        assert time.monotonic() < deadline, f"not scored after {timeout}s: {customer}"
+        time.sleep(0.2)
+
+
+def _health(stack: Stack, service: str) -> int:
+    with grpc.insecure_channel(stack.grpc_target(service)) as channel:
+        reply = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=""), timeout=5
+        )
+        return int(reply.status)
+
+
+def _exercise_the_slice(stack: Stack) -> None:
+    stack.migrate()
+    issued = stack.issue_key("acme-corp", "crm", ("ingest:write", "graph:read"))
+    key = str(issued["api_key"])
+    headers = {"Authorization": f"Bearer {key}"}
+    with stack.running():
+        for service in SERVICES:
+            assert _health(stack, service) == health_pb2.HealthCheckResponse.SERVING
+
+        first = httpx.post(
+            stack.url("ingest") + "/v1/interactions",
+            json=_interaction("deal-1", "purchase", 0.6),
+            headers=headers,
+            timeout=10,
+        )
+        assert first.status_code == 201, first.text
+        batch = httpx.post(
+            stack.url("ingest") + "/v1/interactions:batch",
+            json={
+                "interactions": [
+                    _interaction("ticket-9", "complaint", -0.8),
+                    _interaction("deal-1", "purchase", 0.6),  # the retry of a duplicate
+                    {"channel": "nowhere"},
+                ]
+            },
+            headers=headers,
+            timeout=10,
+        )
+        assert batch.status_code == 200, batch.text
+        statuses = [item["status"] for item in batch.json()["results"]]
+        assert statuses == ["accepted", "duplicate", "rejected"]
+
+        customer = _wait_for_count(stack, key, 2)
+        expected = contribution(Touch("purchase", 0.6, 1200.0)) + contribution(
+            Touch("complaint", -0.8, 0.0)
+        )
+        assert customer["name"] == "Acme Ltd"
+        assert customer["relationship"]["value"] == pytest.approx(expected)
+        assert [i["kind"] for i in customer["recentInteractions"]] in (
+            ["purchase", "complaint"],
+            ["complaint", "purchase"],
+        )
+
+        # Another tenant's key sees nothing of acme-corp.
+        other = str(stack.issue_key("other-corp", "crm", ("graph:read",))["api_key"])
+        assert _graph(stack, other)["data"]["customer"] is None
+
+        processes = dict(stack.processes)
+    codes = {name: process.returncode for name, process in processes.items()}
+    assert codes == dict.fromkeys(SERVICES, 0), "a service did not stop cleanly on SIGTERM"
+
+
+def test_the_slice_on_the_embedded_default(tmp_path: Path) -> None:
+    _exercise_the_slice(Stack.on_free_ports(tmp_path))
+
+
+@pytest.mark.postgres
+def test_the_slice_on_postgresql_and_redis(
+    tmp_path: Path, postgres_databases: Any, redis_url: str
+) -> None:
+    urls = {name: postgres_databases.create(name) for name in ("ingest", "scoring", "playbook")}
+    _exercise_the_slice(Stack.on_free_ports(tmp_path, database_urls=urls, redis_url=redis_url))
+
+
+class _Collector:
+    """A minimal OTLP/HTTP receiver: keeps every span it is sent."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[str, str, bytes]] = []  # (service, span name, trace id)
+        self._lock = threading.Lock()
+        collector = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                request = ExportTraceServiceRequest.FromString(body)
+                with collector._lock:
+                    for resource_spans in request.resource_spans:
+                        service = next(
+                            (
+                                a.value.string_value
+                                for a in resource_spans.resource.attributes
+                                if a.key == "service.name"
+                            ),
+                            "",
+                        )
+                        for scope in resource_spans.scope_spans:
+                            for span in scope.spans:
+                                collector.spans.append((service, span.name, span.trace_id))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def snapshot(self) -> list[tuple[str, str, bytes]]:
+        with self._lock:
+            return list(self.spans)
+
+
+@pytest.fixture
+def collector() -> Iterator[_Collector]:
+    running = _Collector()
+    yield running
+    running.server.shutdown()
+
+
+def test_one_trace_crosses_ingest_and_scoring(tmp_path: Path, collector: _Collector) -> None:
+    stack = Stack.on_free_ports(
+        tmp_path,
+        extra_env={
+            "OTEL_EXPORTER_OTLP_ENDPOINT": collector.url,
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+            "OTEL_BSP_SCHEDULE_DELAY": "100",
+        },
+    )
+    stack.migrate()
+    key = str(stack.issue_key("acme-corp", "crm", ("ingest:write", "graph:read"))["api_key"])
+    with stack.running():
+        reply = httpx.post(
+            stack.url("ingest") + "/v1/interactions",
+            json=_interaction("deal-1", "purchase", 0.6),
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=10,
+        )
+        assert reply.status_code == 201, reply.text
+        _wait_for_count(stack, key, 1)
+        deadline = time.monotonic() + 20
+        while True:
+            spans = collector.snapshot()
+            posts = [t for s, n, t in spans if s == "ingest" and n.startswith("POST /v1/inter")]
+            applies = [
+                t for s, n, t in spans if s == "scoring" and n == "scoring apply interaction"
+            ]
+            if posts and applies:
+                break
+            assert time.monotonic() < deadline, (
+                f"spans seen: {sorted({(s, n) for s, n, _ in spans})}"
+            )
+            time.sleep(0.2)
+    assert applies[0] in posts, "scoring's span is not in the trace of the POST that caused it"
+    # The gateway's read reaches scoring over gRPC inside the trace of the GraphQL request.
+    spans = collector.snapshot()
+    graphql = {t for s, n, t in spans if s == "gateway" and n.startswith("POST /graphql")}
+    reads = {t for s, n, t in spans if s == "scoring" and n.endswith("/BatchGetRelationships")}
+    assert graphql & reads, sorted({(s, n) for s, n, _ in spans})

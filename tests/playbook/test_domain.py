@@ -1,0 +1,277 @@
+"""Playbook's pure rules: validation at its boundaries, the default playbook, the dict form."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from playbook.domain import (
+    DEFAULT_PLAYBOOK,
+    KNAPP_STAGES,
+    MAX_DAYS,
+    MAX_HOURS,
+    RELATIONSHIP_TYPES,
+    RULE_KINDS,
+    Cadence,
+    FollowUpAfter,
+    InvalidPlaybook,
+    Limit,
+    NoticeBefore,
+    PlaybookDraft,
+    Problem,
+    RespondWithin,
+    Rule,
+    Standard,
+    Touchpoint,
+    describe,
+    draft_from_dict,
+    draft_to_dict,
+    validate,
+)
+from relint.taxonomy import KINDS
+
+TICKET = Touchpoint("service", "ticket_opened")
+
+
+def standard(key: str = "s1", rule: Rule | None = None, **changes: Any) -> Standard:
+    base = Standard(
+        key=key,
+        title="A standard",
+        team="service",
+        relationship_types=("bff",),
+        stages=(),
+        rule=rule or RespondWithin(TICKET, within_hours=4),
+    )
+    return replace(base, **changes)
+
+
+def draft(*standards: Standard) -> PlaybookDraft:
+    return PlaybookDraft(name="Ours", standards=standards or (standard(),))
+
+
+def paths(problems: list[Problem]) -> list[str]:
+    return [p.path for p in problems]
+
+
+def test_the_default_playbook_is_valid_and_holds_the_products_standards() -> None:
+    assert validate(DEFAULT_PLAYBOOK) == []
+    rules = {s.key: s.rule for s in DEFAULT_PLAYBOOK.standards}
+    assert rules["first-response"] == RespondWithin(TICKET, within_hours=4)
+    assert rules["partner-business-review"] == Cadence(90, Touchpoint("sales", "business_review"))
+    assert rules["price-change-notice"] == NoticeBefore(60, Touchpoint("finance", "price_change"))
+    assert isinstance(rules["complaint-check-in"], FollowUpAfter)
+    assert rules["complaint-check-in"].within_days == 2
+    assert rules["acquaintance-marketing-limit"] == Limit(3, 7, "marketing")
+    assert isinstance(rules["acquaintance-conversion"], Cadence)
+    assert {s.rule.kind for s in DEFAULT_PLAYBOOK.standards} == set(RULE_KINDS)
+    assert any(s.team == "company" for s in DEFAULT_PLAYBOOK.standards)
+
+
+def test_the_default_playbook_survives_the_dict_and_json_round_trip() -> None:
+    plain = draft_to_dict(DEFAULT_PLAYBOOK)
+    assert draft_from_dict(plain) == DEFAULT_PLAYBOOK
+    assert draft_from_dict(json.loads(json.dumps(plain))) == DEFAULT_PLAYBOOK
+    assert plain["standards"][1]["rule"] == {
+        "kind": "respond_within",
+        "trigger": {"channel": "service", "kind": "ticket_opened"},
+        "within_hours": 4,
+    }
+
+
+@pytest.mark.parametrize(
+    ("rule", "field", "too_big"),
+    [
+        (RespondWithin(TICKET, within_hours=1), "within_hours", MAX_HOURS + 1),
+        (Cadence(every_days=1, of=TICKET), "every_days", MAX_DAYS + 1),
+        (NoticeBefore(days=1, event=TICKET), "days", MAX_DAYS + 1),
+        (FollowUpAfter(TICKET, within_days=1, follow_up=TICKET), "within_days", MAX_DAYS + 1),
+        (Limit(at_most=3, per_days=1, channel="marketing"), "per_days", MAX_DAYS + 1),
+    ],
+)
+def test_durations_are_positive_and_at_most_ten_years(rule: Any, field: str, too_big: int) -> None:
+    path = f"standards[0].rule.{field}"
+    assert validate(draft(standard(rule=rule))) == []
+    assert validate(draft(standard(rule=replace(rule, **{field: too_big - 1})))) == []
+    for bad in (0, -1, too_big):
+        problems = validate(draft(standard(rule=replace(rule, **{field: bad}))))
+        assert paths(problems) == [path], bad
+
+
+def test_a_limit_may_be_zero_but_not_negative() -> None:
+    assert validate(draft(standard(rule=Limit(0, 7, "marketing")))) == []
+    problems = validate(draft(standard(rule=Limit(-1, 7, "marketing"))))
+    assert paths(problems) == ["standards[0].rule.at_most"]
+
+
+def test_types_and_stages_must_be_known_and_listed_once() -> None:
+    problems = validate(
+        draft(
+            standard(
+                relationship_types=("bff", "frenemy", "bff"),
+                stages=("bonding", "sulking"),
+            )
+        )
+    )
+    assert paths(problems) == [
+        "standards[0].relationship_types[1]",
+        "standards[0].relationship_types[2]",
+        "standards[0].stages[1]",
+    ]
+    assert "frenemy" in problems[0].reason
+    assert "twice" in problems[1].reason
+    every = standard(relationship_types=RELATIONSHIP_TYPES, stages=KNAPP_STAGES)
+    assert validate(draft(every)) == []
+
+
+def test_rules_reference_canonical_channels_and_kinds() -> None:
+    problems = validate(
+        draft(
+            standard("a", RespondWithin(Touchpoint("sales", "ticket_opened"), 4)),
+            standard("b", Cadence(30, Touchpoint("carrier_pigeon", "coo"))),
+            standard("c", Limit(3, 7, "fax")),
+        )
+    )
+    assert paths(problems) == [
+        "standards[0].rule.trigger.kind",
+        "standards[1].rule.of.channel",
+        "standards[2].rule.channel",
+    ]
+    assert "not a kind of channel 'sales'" in problems[0].reason
+
+
+def test_keys_are_unique_and_teams_names_and_titles_not_empty() -> None:
+    problems = validate(
+        PlaybookDraft(
+            name=" ",
+            standards=(
+                standard("same"),
+                standard("other", team=""),
+                standard("same", title=""),
+                standard("Not A Key"),
+            ),
+        )
+    )
+    assert paths(problems) == [
+        "name",
+        "standards[1].team",
+        "standards[2].title",
+        "standards[2].key",
+        "standards[3].key",
+    ]
+    assert "standards[0]" in problems[3].reason
+
+
+def test_a_playbook_needs_a_standard() -> None:
+    assert paths(validate(PlaybookDraft("Empty", ()))) == ["standards"]
+
+
+def test_an_unknown_rule_kind_is_named_by_its_path() -> None:
+    plain = draft_to_dict(draft())
+    plain["standards"][0]["rule"] = {"kind": "vibes", "within_hours": 4}
+    with pytest.raises(InvalidPlaybook) as invalid:
+        draft_from_dict(plain)
+    [problem] = invalid.value.problems
+    assert problem.path == "standards[0].rule.kind"
+    assert "respond_within" in problem.reason
+
+
+def test_misshapen_dicts_name_every_field() -> None:
+    plain: dict[str, Any] = {
+        "name": 7,
+        "color": "blue",
+        "standards": [
+            {"key": "a", "title": "A", "rule": {"kind": "limit", "at_most": True, "per_days": 7}},
+            {
+                "key": "b",
+                "title": "B",
+                "team": "sales",
+                "stages": "bonding",
+                "rule": {
+                    "kind": "cadence",
+                    "every_days": "90",
+                    "of": {"channel": "sales"},
+                    "often": 1,
+                },
+            },
+            "not a standard",
+        ],
+    }
+    with pytest.raises(InvalidPlaybook) as invalid:
+        draft_from_dict(plain)
+    assert sorted(paths(invalid.value.problems)) == sorted(
+        [
+            "color",
+            "name",
+            "standards[0].team",
+            "standards[0].rule.channel",
+            "standards[0].rule.at_most",
+            "standards[1].stages",
+            "standards[1].rule.often",
+            "standards[1].rule.every_days",
+            "standards[1].rule.of.kind",
+            "standards[2]",
+        ]
+    )
+    with pytest.raises(InvalidPlaybook) as not_an_object:
+        draft_from_dict(["a list"])
+    assert paths(not_an_object.value.problems) == ["(draft)"]
+
+
+def test_optional_fields_default_to_every_type_every_stage_and_no_description() -> None:
+    read = draft_from_dict(
+        {
+            "name": "Minimal",
+            "standards": [
+                {
+                    "key": "k",
+                    "title": "T",
+                    "team": "company",
+                    "rule": {"kind": "limit", "at_most": 1, "per_days": 1, "channel": "email"},
+                }
+            ],
+        }
+    )
+    [only] = read.standards
+    assert (only.relationship_types, only.stages, only.description) == ((), (), "")
+    assert describe(only.rule) == "No more than 1 email touch in 1 day."
+
+
+def test_every_rule_has_a_sentence() -> None:
+    sentences = [describe(s.rule) for s in DEFAULT_PLAYBOOK.standards]
+    assert sentences[1] == "Every service ticket opened gets a first response within 4 hours."
+    assert sentences[5] == "No more than 3 marketing touches in 7 days."
+
+
+touchpoints = st.sampled_from(
+    [Touchpoint(channel, kind) for channel, kinds in KINDS.items() for kind in kinds]
+)
+days = st.integers(1, MAX_DAYS)
+rules = st.one_of(
+    st.builds(RespondWithin, touchpoints, st.integers(1, MAX_HOURS)),
+    st.builds(Cadence, days, touchpoints),
+    st.builds(NoticeBefore, days, touchpoints),
+    st.builds(FollowUpAfter, touchpoints, days, touchpoints),
+    st.builds(Limit, st.integers(0, 100), days, st.sampled_from(list(KINDS))),
+)
+standards = st.builds(
+    Standard,
+    key=st.from_regex(r"[a-z0-9][a-z0-9_-]{0,20}", fullmatch=True),
+    title=st.text(min_size=1, max_size=40).filter(str.strip),
+    team=st.sampled_from(["company", "sales", "service", "marketing"]),
+    relationship_types=st.lists(st.sampled_from(RELATIONSHIP_TYPES), unique=True).map(tuple),
+    stages=st.lists(st.sampled_from(KNAPP_STAGES), unique=True).map(tuple),
+    rule=rules,
+    description=st.text(max_size=80),
+)
+
+
+@given(st.lists(standards, min_size=1, max_size=8, unique_by=lambda s: s.key))
+def test_any_valid_draft_round_trips_through_json(items: list[Standard]) -> None:
+    written = PlaybookDraft(name="Generated", standards=tuple(items))
+    assert validate(written) == []
+    assert draft_from_dict(json.loads(json.dumps(draft_to_dict(written)))) == written

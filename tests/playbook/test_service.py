@@ -1,0 +1,91 @@
+"""Playbook's use cases against real SQLite and real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from playbook.domain import DEFAULT_PLAYBOOK, InvalidPlaybook, Limit, PlaybookDraft
+from playbook.main import MIGRATIONS
+from playbook.service import PlaybookService
+from relint.db import Database
+
+
+@pytest.fixture
+async def service(
+    database_factory: Callable[[Path, str], Awaitable[Database]],
+) -> PlaybookService:
+    return PlaybookService(await database_factory(MIGRATIONS, "playbook"))
+
+
+def draft(name: str) -> PlaybookDraft:
+    return replace(DEFAULT_PLAYBOOK, name=name, standards=DEFAULT_PLAYBOOK.standards[:3])
+
+
+async def test_a_tenant_that_never_published_follows_the_default_as_version_0(
+    service: PlaybookService,
+) -> None:
+    first, second = await service.active_playbooks(["t1", "t2", "t1"])
+    assert (first.tenant_id, second.tenant_id) == ("t1", "t2")
+    assert (first.version, first.created_at) == (0, None)
+    assert first.standards == DEFAULT_PLAYBOOK.standards
+    assert first.id != second.id
+    [again] = await service.active_playbooks(["t1"])
+    assert again.id == first.id
+
+
+async def test_each_publish_is_the_next_version_and_becomes_active(
+    service: PlaybookService,
+) -> None:
+    one = await service.publish("t1", draft("First"))
+    two = await service.publish("t1", draft("Second"))
+    other = await service.publish("t2", draft("Theirs"))
+    assert (one.version, two.version, other.version) == (1, 2, 1)
+    assert two.created_at is not None
+    active = {p.tenant_id: p for p in await service.active_playbooks(["t1", "t2", "t3"])}
+    assert (active["t1"].name, active["t1"].version) == ("Second", 2)
+    assert active["t1"].standards == draft("Second").standards
+    assert active["t1"].id == two.id
+    assert (active["t2"].name, active["t3"].version) == ("Theirs", 0)
+
+
+async def test_an_invalid_draft_is_refused_and_writes_nothing(service: PlaybookService) -> None:
+    broken = replace(
+        DEFAULT_PLAYBOOK,
+        standards=(replace(DEFAULT_PLAYBOOK.standards[0], rule=Limit(3, 0, "marketing")),),
+    )
+    with pytest.raises(InvalidPlaybook) as refused:
+        await service.publish("t1", broken)
+    assert [p.path for p in refused.value.problems] == ["standards[0].rule.per_days"]
+    assert [p.version for p in await service.versions("t1")] == [0]
+    [active] = await service.active_playbooks(["t1"])
+    assert active.version == 0
+
+
+async def test_every_version_stays_readable(service: PlaybookService) -> None:
+    await service.publish("t1", draft("First"))
+    await service.publish("t1", draft("Second"))
+    history = await service.versions("t1")
+    assert [(p.version, p.name) for p in history] == [
+        (0, DEFAULT_PLAYBOOK.name),
+        (1, "First"),
+        (2, "Second"),
+    ]
+    first = await service.version("t1", 1)
+    assert first is not None
+    assert (first.name, first.standards) == ("First", draft("First").standards)
+    default = await service.version("t1", 0)
+    assert default is not None
+    assert default.standards == DEFAULT_PLAYBOOK.standards
+    assert await service.version("t1", 3) is None
+    assert await service.version("t2", 1) is None
+
+
+async def test_concurrent_publishes_take_distinct_versions(service: PlaybookService) -> None:
+    published = await asyncio.gather(*(service.publish("t1", draft(f"v{n}")) for n in range(4)))
+    assert sorted(p.version for p in published) == [1, 2, 3, 4]
+    assert [p.version for p in await service.versions("t1")] == [0, 1, 2, 3, 4]
