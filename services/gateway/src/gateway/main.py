@@ -15,8 +15,8 @@ from gateway.schema import build_schema
 from gateway.settings import GatewaySettings
 from relint.app import Readiness, create_service_app
 from relint.auth import SCOPE_GRAPH_READ, KeyVerifier, Principal, RemoteKeyVerifier
-from relint.cache import connect_redis, ping
 from relint.grpc_server import GrpcServer
+from relint.stores import open_stores
 
 
 async def _principal(request: Request) -> tuple[Principal | None, str | None]:
@@ -66,17 +66,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         backends = Backends(
             settings.ingest_target, settings.scoring_target, settings.playbook_target
         )
-        redis = connect_redis(settings.redis_url) if settings.redis_url else None
-        if redis is not None:
-            readiness.add("redis", lambda: ping(redis))
         app.state.backends = backends
         app.state.key_verifier = RemoteKeyVerifier(backends.ingest_channel)
         try:
-            yield
+            async with open_stores(settings, readiness):
+                yield
         finally:
             await backends.close()
-            if redis is not None:
-                await redis.aclose()
 
     return create_service_app(
         name="gateway",

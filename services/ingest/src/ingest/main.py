@@ -13,11 +13,10 @@ from ingest.delivery import OutboxRelay, parse_subscribers
 from ingest.service import IngestService
 from ingest.settings import IngestSettings
 from relint.app import Readiness, create_service_app
-from relint.cache import connect_redis, ping
-from relint.db import Database
 from relint.grpc_server import GrpcServer
 from relint.limits import BodySizeLimitMiddleware
 from relint.ratelimit import RateLimiter
+from relint.stores import open_stores
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -30,37 +29,29 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     async def lifespan(
         app: FastAPI, server: GrpcServer, readiness: Readiness
     ) -> AsyncIterator[None]:
-        db = Database(settings.database_url, pool_size=settings.database_pool_size)
-        readiness.add("database", db.ping)
-        redis = connect_redis(settings.redis_url) if settings.redis_url else None
-        if redis is not None:
-            readiness.add("redis", lambda: ping(redis))
-        relay: OutboxRelay | None = None
-        service = IngestService(
-            db,
-            key_pepper=settings.key_pepper.get_secret_value(),
-            subscribers=list(subscribers),
-            on_accepted=lambda: relay.wake() if relay else None,
-        )
-        relay = OutboxRelay(
-            service,
-            subscribers,
-            batch_size=settings.outbox_batch_size,
-            poll_seconds=settings.outbox_poll_seconds,
-        )
-        app.state.ingest = service
-        app.state.key_verifier = service
-        app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute, 60, redis)
-        grpc_server.register(server, service)
-        await db.ping()
-        relay.start()
-        try:
-            yield
-        finally:
-            await relay.stop()
-            if redis is not None:
-                await redis.aclose()
-            await db.dispose()
+        async with open_stores(settings, readiness) as stores:
+            relay: OutboxRelay | None = None
+            service = IngestService(
+                stores.db,
+                key_pepper=settings.key_pepper.get_secret_value(),
+                subscribers=list(subscribers),
+                on_accepted=lambda: relay.wake() if relay else None,
+            )
+            relay = OutboxRelay(
+                service,
+                subscribers,
+                batch_size=settings.outbox_batch_size,
+                poll_seconds=settings.outbox_poll_seconds,
+            )
+            app.state.ingest = service
+            app.state.key_verifier = service
+            app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute, 60, stores.redis)
+            grpc_server.register(server, service)
+            relay.start()
+            try:
+                yield
+            finally:
+                await relay.stop()
 
     app = create_service_app(
         name="ingest",

@@ -13,11 +13,10 @@ from playbook.service import PlaybookService
 from playbook.settings import PlaybookSettings
 from relint.app import Readiness, create_service_app
 from relint.auth import RemoteKeyVerifier
-from relint.cache import connect_redis, ping
-from relint.db import Database
 from relint.grpc_client import open_channel
 from relint.grpc_server import GrpcServer
 from relint.limits import BodySizeLimitMiddleware
+from relint.stores import open_stores
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -29,24 +28,15 @@ def create_app(settings: PlaybookSettings | None = None) -> FastAPI:
     async def lifespan(
         app: FastAPI, server: GrpcServer, readiness: Readiness
     ) -> AsyncIterator[None]:
-        db = Database(settings.database_url, pool_size=settings.database_pool_size)
-        readiness.add("database", db.ping)
-        redis = connect_redis(settings.redis_url) if settings.redis_url else None
-        if redis is not None:
-            readiness.add("redis", lambda: ping(redis))
-        ingest = open_channel(settings.ingest_target)
-        service = PlaybookService(db)
-        app.state.playbook = service
-        app.state.key_verifier = RemoteKeyVerifier(ingest)
-        grpc_server.register(server, service)
-        await db.ping()
-        try:
+        async with (
+            open_stores(settings, readiness) as stores,
+            open_channel(settings.ingest_target) as ingest,
+        ):
+            service = PlaybookService(stores.db)
+            app.state.playbook = service
+            app.state.key_verifier = RemoteKeyVerifier(ingest)
+            grpc_server.register(server, service)
             yield
-        finally:
-            await ingest.close()
-            if redis is not None:
-                await redis.aclose()
-            await db.dispose()
 
     app = create_service_app(
         name="playbook",

@@ -10,10 +10,9 @@ from fastapi import FastAPI
 
 from relint.app import Readiness, create_service_app
 from relint.auth import RemoteKeyVerifier
-from relint.cache import connect_redis, ping
-from relint.db import Database
 from relint.grpc_client import open_channel
 from relint.grpc_server import GrpcServer
+from relint.stores import open_stores
 from scoring import api, grpc_server
 from scoring.service import ScoringService
 from scoring.settings import ScoringSettings
@@ -28,24 +27,15 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
     async def lifespan(
         app: FastAPI, server: GrpcServer, readiness: Readiness
     ) -> AsyncIterator[None]:
-        db = Database(settings.database_url, pool_size=settings.database_pool_size)
-        readiness.add("database", db.ping)
-        redis = connect_redis(settings.redis_url) if settings.redis_url else None
-        if redis is not None:
-            readiness.add("redis", lambda: ping(redis))
-        ingest = open_channel(settings.ingest_target)
-        service = ScoringService(db)
-        app.state.scoring = service
-        app.state.key_verifier = RemoteKeyVerifier(ingest)
-        grpc_server.register(server, service)
-        await db.ping()
-        try:
+        async with (
+            open_stores(settings, readiness) as stores,
+            open_channel(settings.ingest_target) as ingest,
+        ):
+            service = ScoringService(stores.db)
+            app.state.scoring = service
+            app.state.key_verifier = RemoteKeyVerifier(ingest)
+            grpc_server.register(server, service)
             yield
-        finally:
-            await ingest.close()
-            if redis is not None:
-                await redis.aclose()
-            await db.dispose()
 
     return create_service_app(
         name="scoring",
