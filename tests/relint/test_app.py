@@ -49,9 +49,10 @@ def build(check_ok: dict[str, bool]) -> FastAPI:
 async def test_readiness_follows_dependencies_and_draining() -> None:
     state = {"value": True}
     app = build(state)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://x"
-    ) as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as client,
+    ):
         assert (await client.get("/readyz")).status_code == 200
         state["value"] = False
         failing = await client.get("/readyz")
@@ -75,9 +76,10 @@ async def test_readiness_follows_dependencies_and_draining() -> None:
 
 async def test_bodies_over_the_limit_are_refused_even_without_content_length() -> None:
     app = build({"value": True})
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://x"
-    ) as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as client,
+    ):
         assert (await client.post("/echo", content=b"x" * 100)).json() == {"bytes": 100}
         assert (await client.post("/echo", content=b"x" * 101)).status_code == 413
 
@@ -92,9 +94,10 @@ async def test_bodies_over_the_limit_are_refused_even_without_content_length() -
 
 async def test_metrics_count_requests_by_route_template() -> None:
     app = build({"value": True})
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://x"
-    ) as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as client,
+    ):
         await client.post("/echo", content=b"1")
         text = (await client.get("/metrics")).text
     assert 'relint_http_requests_total{method="POST",route="/echo",status="200"}' in text
