@@ -80,14 +80,17 @@ async def test_bodies_over_the_limit_are_refused_even_without_content_length() -
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as client,
     ):
-        assert (await client.post("/echo", content=b"x" * 100)).json() == {"bytes": 100}
-        assert (await client.post("/echo", content=b"x" * 101)).status_code == 413
+        json_body = {"Content-Type": "application/json"}
+        small = await client.post("/echo", content=b"x" * 100, headers=json_body)
+        assert small.json() == {"bytes": 100}
+        large = await client.post("/echo", content=b"x" * 101, headers=json_body)
+        assert large.status_code == 413
 
         async def chunks() -> AsyncIterator[bytes]:
             for _ in range(5):
                 yield b"y" * 40
 
-        streamed = await client.post("/echo", content=chunks())
+        streamed = await client.post("/echo", content=chunks(), headers=json_body)
         assert streamed.status_code == 413
         assert "larger than 100 bytes" in streamed.json()["detail"]
 

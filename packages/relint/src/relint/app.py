@@ -16,6 +16,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from relint import metrics
+from relint.errors import install_error_handlers
 from relint.grpc_server import GrpcServer
 from relint.settings import ServiceSettings
 from relint.telemetry import configure_tracing, tracing_enabled
@@ -108,6 +109,7 @@ def create_service_app(
 
     app = FastAPI(title=name, description=description, version=version, lifespan=app_lifespan)
     app.state.settings = settings
+    install_error_handlers(app)
     app.add_middleware(metrics.HttpMetricsMiddleware)
     app.include_router(health_router)
     app.include_router(metrics.router)

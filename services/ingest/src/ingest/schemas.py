@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ingest.domain import kind_error, money_error
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_AHEAD = timedelta(days=1)
 
 Channel = Literal[
     "marketing", "sales", "service", "social", "community", "finance", "operations", "email"
@@ -69,14 +81,29 @@ class InteractionIn(BaseModel):
     )
     attributes: dict[str, Any] = Field(default_factory=dict, max_length=50)
 
+    @field_validator("occurred_at")
+    @classmethod
+    def _plausible_time(cls, value: datetime) -> datetime:
+        if value < EARLIEST:
+            raise ValueError("must not be before 1970-01-01T00:00:00Z")
+        if value > datetime.now(UTC) + MAX_AHEAD:
+            raise ValueError("must not be more than a day in the future")
+        return value
+
+    @field_validator("kind")
+    @classmethod
+    def _canonical_kind(cls, value: str, info: ValidationInfo) -> str:
+        channel = info.data.get("channel")
+        problem = kind_error(channel, value) if channel else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
     @model_validator(mode="after")
-    def _check_taxonomy_and_money(self) -> InteractionIn:
-        for problem in (
-            kind_error(self.channel, self.kind),
-            money_error(self.amount, self.amount_type, self.currency),
-        ):
-            if problem:
-                raise ValueError(problem)
+    def _check_money(self) -> InteractionIn:
+        problem = money_error(self.amount, self.amount_type, self.currency)
+        if problem:
+            raise ValueError(problem)
         return self
 
 

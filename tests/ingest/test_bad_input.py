@@ -1,0 +1,148 @@
+"""Bad input and bad moments: a precise 4xx naming what is wrong, a 503 with Retry-After
+when the database is away, and never a 500 or a half-written request."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import psycopg
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from ingest.main import MIGRATIONS, create_app
+from ingest.schemas import EXAMPLE_INTERACTION
+from ingest.service import IngestService
+from ingest.settings import IngestSettings
+from relint.db import migrate
+from tests.conftest import POSTGRES_ADMIN
+
+BATCH = "/v1/interactions:batch"
+
+
+@pytest.fixture
+async def app(database_url_factory) -> AsyncIterator[FastAPI]:  # type: ignore[no-untyped-def]
+    url = database_url_factory("ingest")
+    await asyncio.to_thread(migrate, MIGRATIONS, url)
+    settings = IngestSettings(database_url=url, grpc_port=0, subscribers="scoring=127.0.0.1:9")
+    application = create_app(settings)
+    application.state.database_url = url
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    service: IngestService = app.state.ingest
+    issued = await service.create_tenant_key("acme", "crm", ["ingest:write"])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://ingest",
+        headers={"Authorization": f"Bearer {issued.api_key}"},
+    ) as http:
+        yield http
+
+
+async def _stored(app: FastAPI) -> tuple[int, int]:
+    service: IngestService = app.state.ingest
+    async with service.db.read() as session:
+        interactions = (await session.execute(text("SELECT count(*) FROM interaction"))).scalar()
+        outbox = (await session.execute(text("SELECT count(*) FROM outbox_entry"))).scalar()
+    return int(interactions or 0), int(outbox or 0)
+
+
+async def test_malformed_json_is_a_400_naming_the_position(client: httpx.AsyncClient) -> None:
+    body = b'{"customer": {"external_id": "c1"},\n "channel": }'
+    reply = await client.post(
+        "/v1/interactions", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert reply.status_code == 400
+    assert reply.json()["detail"].startswith("malformed JSON at line 2, column 13")
+
+
+async def test_a_body_that_is_not_json_is_a_415(client: httpx.AsyncClient) -> None:
+    payload = json.dumps(EXAMPLE_INTERACTION)
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+        headers = {"Content-Type": content_type} if content_type else {}
+        reply = await client.post(BATCH, content=payload, headers=headers)
+        assert reply.status_code == 415, content_type
+        assert "application/json" in reply.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "reason"),
+    [
+        ({"occurred_at": "1969-12-31T23:59:59Z"}, "occurred_at", "before 1970"),
+        (
+            {"occurred_at": (datetime.now(UTC) + timedelta(days=2)).isoformat()},
+            "occurred_at",
+            "more than a day in the future",
+        ),
+        ({"occurred_at": "2026-01-01T10:00:00"}, "occurred_at", "timezone"),
+        ({"channel": "sales", "kind": "ticket_opened"}, "kind", "not a kind of channel 'sales'"),
+        ({"channel": "telepathy"}, "channel", "Input should be"),
+        ({"sentiment": 3}, "sentiment", "less than or equal to 1"),
+        ({"customer": None}, "customer", "valid dictionary"),
+        ({"unknown_field": 1}, "unknown_field", "Extra inputs"),
+    ],
+)
+async def test_each_bad_field_is_named(
+    client: httpx.AsyncClient, changes: dict[str, object], field: str, reason: str
+) -> None:
+    single = await client.post("/v1/interactions", json={**EXAMPLE_INTERACTION, **changes})
+    assert single.status_code == 422
+    problem = single.json()["detail"][0]
+    assert problem["loc"][:2] == ["body", field]
+    assert reason in problem["msg"]
+    batch = await client.post(BATCH, json={"interactions": [{**EXAMPLE_INTERACTION, **changes}]})
+    assert batch.status_code == 200
+    [item] = batch.json()["results"]
+    assert item["status"] == "rejected"
+    assert item["errors"][0]["path"].startswith(f"interactions[0].{field}")
+
+
+async def test_a_day_ahead_is_still_accepted(client: httpx.AsyncClient) -> None:
+    soon = (datetime.now(UTC) + timedelta(hours=23)).isoformat()
+    reply = await client.post("/v1/interactions", json={**EXAMPLE_INTERACTION, "occurred_at": soon})
+    assert reply.status_code == 201
+
+
+async def test_rejected_items_write_nothing(app: FastAPI, client: httpx.AsyncClient) -> None:
+    bad = {**EXAMPLE_INTERACTION, "kind": "nope"}
+    await client.post("/v1/interactions", json=bad)
+    await client.post(BATCH, json={"interactions": [bad, bad]})
+    await client.post(
+        "/v1/interactions", content=b"{", headers={"Content-Type": "application/json"}
+    )
+    assert await _stored(app) == (0, 0)
+
+
+@pytest.mark.parametrize("database_url_factory", ["postgres"], indirect=True)
+async def test_a_database_outage_is_a_503_with_retry_after_and_writes_nothing(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    name = app.state.database_url.rsplit("/", 1)[1]
+    stored = await client.post("/v1/interactions", json=EXAMPLE_INTERACTION)
+    assert stored.status_code == 201
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+        )
+        try:
+            batch = [{**EXAMPLE_INTERACTION, "source_id": f"during-{n}"} for n in range(5)]
+            # The first meets a pooled connection that was cut, the next cannot connect.
+            for _ in range(2):
+                reply = await client.post(BATCH, json={"interactions": batch})
+                assert reply.status_code == 503
+                assert reply.headers["Retry-After"] == "5"
+                assert "nothing was written" in reply.json()["detail"]
+        finally:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+    assert await _stored(app) == (1, 1)
+    again = await client.post(BATCH, json={"interactions": batch})
+    assert again.json()["accepted"] == 5
