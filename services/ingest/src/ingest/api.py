@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException, Request, Response, status
+from fastapi import APIRouter, Body, Header, HTTPException, Request, Response, status
 from pydantic import ValidationError
 
 from ingest.schemas import (
@@ -25,6 +25,24 @@ MAX_BATCH_BYTES = 512 * 1024
 
 router = APIRouter(prefix="/v1", tags=["interactions"])
 Writer = Annotated[Principal, require_scope(SCOPE_INGEST_WRITE)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=150,
+        description="For senders without their own ids: an interaction without source_id is "
+        "stored under this key (a batch's items under KEY:index), so a retry with the same "
+        "key is stored once and answered with the original id.",
+    ),
+]
+
+
+def _keyed(interaction: InteractionIn, key: str | None, suffix: str = "") -> InteractionIn:
+    """The source id an Idempotency-Key gives an interaction that has none of its own."""
+    if key is None or interaction.source_id is not None:
+        return interaction
+    return interaction.model_copy(update={"source_id": key + suffix})
 
 
 def _service(request: Request) -> IngestService:
@@ -68,8 +86,15 @@ async def record_interaction(
     response: Response,
     principal: Writer,
     interaction: Annotated[InteractionIn, Body(examples=[EXAMPLE_INTERACTION])],
+    idempotency_key: IdempotencyKey = None,
 ) -> ItemResult:
     await _check_rate(request, principal, 1)
+    if idempotency_key and interaction.source_id not in (None, idempotency_key):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "Idempotency-Key and source_id disagree: send one, or the same value in both",
+        )
+    interaction = _keyed(interaction, idempotency_key)
     [result] = await _service(request).record(principal.tenant_id, [(0, interaction)])
     if result.status == "duplicate":
         response.status_code = status.HTTP_200_OK
@@ -82,7 +107,10 @@ async def record_interaction(
     responses={413: {"description": "Larger than 512 KB"}, 429: {"description": "Rate limit"}},
 )
 async def record_batch(
-    request: Request, principal: Writer, batch: InteractionBatchIn
+    request: Request,
+    principal: Writer,
+    batch: InteractionBatchIn,
+    idempotency_key: IdempotencyKey = None,
 ) -> BatchResult:
     await _check_rate(request, principal, len(batch.interactions))
     valid: list[tuple[int, InteractionIn]] = []
@@ -95,7 +123,8 @@ async def record_batch(
             rejected.append(ItemResult(index=index, status="rejected", errors=errors))
             continue
         try:
-            valid.append((index, InteractionIn.model_validate(raw)))
+            item = InteractionIn.model_validate(raw)
+            valid.append((index, _keyed(item, idempotency_key, f":{index}")))
         except ValidationError as error:
             rejected.append(
                 ItemResult(index=index, status="rejected", errors=_errors(error, where))
