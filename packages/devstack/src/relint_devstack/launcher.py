@@ -134,9 +134,12 @@ class Stack:
         return issued
 
     def start(self) -> None:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
         for service in SERVICES:
-            log = (self.log_dir / f"{service}.log").open("ab")
+            self.start_service(service)
+
+    def start_service(self, service: str) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with (self.log_dir / f"{service}.log").open("ab") as log:
             self.processes[service] = subprocess.Popen(  # noqa: S603
                 [sys.executable, "-m", service, "serve"],
                 env=self.env(service),
@@ -144,7 +147,6 @@ class Stack:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches the launcher, which stops them in order
             )
-            log.close()
 
     def exited(self) -> dict[str, int]:
         return {
