@@ -8,7 +8,7 @@ import json
 import click
 
 from ingest.main import MIGRATIONS, create_app
-from ingest.service import IngestService
+from ingest.service import IngestService, TenantKey
 from ingest.settings import IngestSettings
 from relint.auth import ALL_SCOPES, SCOPE_GRAPH_READ, SCOPE_INGEST_WRITE
 from relint.cli import load_settings, service_cli
@@ -43,21 +43,51 @@ def _service(settings: IngestSettings) -> tuple[Database, IngestService]:
 def issue_key(tenant: str, partner: str, scopes: tuple[str, ...]) -> None:
     settings = load_settings(IngestSettings)
 
-    async def run() -> dict[str, object]:
+    async def run() -> TenantKey:
         db, service = _service(settings)
         try:
-            issued = await service.create_tenant_key(tenant, partner, list(scopes))
+            return await service.create_tenant_key(tenant, partner, list(scopes))
         finally:
             await db.dispose()
-        return {
-            "tenant_id": issued.tenant_id,
-            "partner_id": issued.partner_id,
-            "scopes": issued.scopes,
-            "api_key": issued.api_key,
-        }
 
-    click.echo(json.dumps(asyncio.run(run())))
+    _show(asyncio.run(run()))
+
+
+def _show(issued: TenantKey) -> None:
+    click.echo(
+        json.dumps(
+            {
+                "tenant_id": issued.tenant_id,
+                "partner_id": issued.partner_id,
+                "scopes": issued.scopes,
+                "lookup_id": issued.lookup_id,
+                "api_key": issued.api_key,
+            }
+        )
+    )
     click.echo("The key is shown once; only its hash is stored.", err=True)
+
+
+@admin.command(
+    "rotate-key",
+    help="Issue a successor of a key (same partner and scopes); the old key stays valid "
+    "until revoked.",
+)
+@click.argument("lookup_id")
+def rotate_key(lookup_id: str) -> None:
+    settings = load_settings(IngestSettings)
+
+    async def run() -> TenantKey | None:
+        db, service = _service(settings)
+        try:
+            return await service.rotate_key(lookup_id)
+        finally:
+            await db.dispose()
+
+    issued = asyncio.run(run())
+    if issued is None:
+        raise click.ClickException(f"no active key {lookup_id}")
+    _show(issued)
 
 
 @admin.command("revoke-key", help="Revoke a key by its lookup id (the part after 'rik_').")

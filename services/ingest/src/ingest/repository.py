@@ -39,13 +39,22 @@ class IngestRepository:
         query = select(ApiKey).where(col(ApiKey.lookup_id) == lookup_id)
         return (await self.session.execute(query)).scalar_one_or_none()
 
-    async def revoke_key(self, lookup_id: str, at: datetime) -> bool:
-        result = await self.session.execute(
-            update(ApiKey)
-            .where(col(ApiKey.lookup_id) == lookup_id, col(ApiKey.revoked_at).is_(None))
-            .values(revoked_at=at)
-        )
+    async def revoke_key(self, lookup_id: str, at: datetime, tenant_id: str | None = None) -> bool:
+        conditions = [col(ApiKey.lookup_id) == lookup_id, col(ApiKey.revoked_at).is_(None)]
+        if tenant_id is not None:
+            conditions.append(col(ApiKey.tenant_id) == tenant_id)
+        result = await self.session.execute(update(ApiKey).where(*conditions).values(revoked_at=at))
         return bool(getattr(result, "rowcount", 0))
+
+    async def keys_of_tenant(self, tenant_id: str) -> list[tuple[ApiKey, str]]:
+        """Every key of the tenant, newest first, with its partner's name."""
+        query = (
+            select(ApiKey, col(Partner.name))
+            .join(Partner, col(Partner.id) == col(ApiKey.partner_id))
+            .where(col(ApiKey.tenant_id) == tenant_id)
+            .order_by(col(ApiKey.created_at).desc(), col(ApiKey.lookup_id))
+        )
+        return [(key, name) for key, name in (await self.session.execute(query)).all()]
 
     # Customers
 

@@ -34,6 +34,18 @@ class TenantKey:
     partner_id: str
     api_key: str
     scopes: list[str]
+    lookup_id: str = ""
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """What may be shown of a key after it was issued: never the key itself."""
+
+    lookup_id: str
+    partner: str
+    scopes: list[str]
+    created_at: datetime
+    revoked_at: datetime | None
 
 
 class IngestService:
@@ -227,7 +239,6 @@ class IngestService:
     ) -> TenantKey:
         """Creates the tenant and partner if new, and issues the partner a new key."""
         scopes = domain.validate_scopes(scopes)
-        issued = domain.issue_key(self._pepper)
         async with self.db.transaction() as session:
             repo = IngestRepository(session)
             tenant = await repo.tenant_by_name(tenant_name)
@@ -238,20 +249,58 @@ class IngestService:
             if partner is None:
                 partner = Partner(tenant_id=tenant.id, name=partner_name)
                 await repo.add(partner)
-            await repo.add(
-                ApiKey(
-                    lookup_id=issued.lookup_id,
-                    secret_hash=issued.secret_hash,
-                    tenant_id=tenant.id,
-                    partner_id=partner.id,
-                    scopes=" ".join(scopes),
-                )
-            )
-            return TenantKey(tenant.id, partner.id, issued.raw, scopes)
+            return await self._add_key(repo, tenant.id, partner.id, scopes)
 
-    async def revoke_key(self, lookup_id: str) -> bool:
+    async def _add_key(
+        self, repo: IngestRepository, tenant_id: str, partner_id: str, scopes: list[str]
+    ) -> TenantKey:
+        issued = domain.issue_key(self._pepper)
+        await repo.add(
+            ApiKey(
+                lookup_id=issued.lookup_id,
+                secret_hash=issued.secret_hash,
+                tenant_id=tenant_id,
+                partner_id=partner_id,
+                scopes=" ".join(scopes),
+            )
+        )
+        return TenantKey(tenant_id, partner_id, issued.raw, scopes, issued.lookup_id)
+
+    async def issue_key(self, tenant_id: str, partner_name: str, scopes: list[str]) -> TenantKey:
+        """A new key for a partner of an existing tenant (the partner is created if new)."""
+        scopes = domain.validate_scopes(scopes)
         async with self.db.transaction() as session:
-            return await IngestRepository(session).revoke_key(lookup_id, utcnow())
+            repo = IngestRepository(session)
+            partner = await repo.partner_by_name(tenant_id, partner_name)
+            if partner is None:
+                partner = Partner(tenant_id=tenant_id, name=partner_name)
+                await repo.add(partner)
+            return await self._add_key(repo, tenant_id, partner.id, scopes)
+
+    async def rotate_key(self, lookup_id: str, tenant_id: str | None = None) -> TenantKey | None:
+        """A new key with the same partner and scopes; the old one stays valid until revoked,
+        so a partner can switch without a gap. None if no such active key (in the tenant)."""
+        async with self.db.transaction() as session:
+            repo = IngestRepository(session)
+            old = await repo.key_by_lookup_id(lookup_id)
+            if old is None or old.revoked_at is not None:
+                return None
+            if tenant_id is not None and old.tenant_id != tenant_id:
+                return None
+            return await self._add_key(repo, old.tenant_id, old.partner_id, old.scopes.split())
+
+    async def keys(self, tenant_id: str) -> list[KeyInfo]:
+        async with self.db.read() as session:
+            rows = await IngestRepository(session).keys_of_tenant(tenant_id)
+        return [
+            KeyInfo(k.lookup_id, partner, k.scopes.split(), k.created_at, k.revoked_at)
+            for k, partner in rows
+        ]
+
+    async def revoke_key(self, lookup_id: str, tenant_id: str | None = None) -> bool:
+        """Revokes an active key; with a tenant, only a key of that tenant."""
+        async with self.db.transaction() as session:
+            return await IngestRepository(session).revoke_key(lookup_id, utcnow(), tenant_id)
 
     async def verify(self, raw_key: str) -> Principal | None:
         parsed = domain.parse_key(raw_key)

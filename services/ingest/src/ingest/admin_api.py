@@ -1,0 +1,109 @@
+"""Ingest's admin routes: a tenant's admin manages its partners' keys. A key is shown once,
+when it is issued; afterwards only its lookup id, partner, scopes and dates are."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Request, Response, status
+from pydantic import BaseModel, Field
+
+from ingest.service import IngestService, KeyInfo, TenantKey
+from relint.auth import ALL_SCOPES, SCOPE_ADMIN, Principal, require_scope
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+Admin = Annotated[Principal, require_scope(SCOPE_ADMIN)]
+LookupId = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$", description="The part after 'rik_'")]
+
+
+class KeyRequest(BaseModel):
+    partner: Annotated[str, Field(min_length=1, max_length=200)]
+    scopes: Annotated[list[str], Field(min_length=1, max_length=len(ALL_SCOPES))] = Field(
+        description=f"Some of {', '.join(ALL_SCOPES)}"
+    )
+
+
+class IssuedKeyOut(BaseModel):
+    api_key: str = Field(description="Shown once: only its hash is stored")
+    lookup_id: str
+    partner_id: str
+    scopes: list[str]
+
+
+class KeyOut(BaseModel):
+    lookup_id: str
+    partner: str
+    scopes: list[str]
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class KeysOut(BaseModel):
+    keys: list[KeyOut]
+
+
+def _service(request: Request) -> IngestService:
+    service: IngestService = request.app.state.ingest
+    return service
+
+
+def _issued(key: TenantKey) -> IssuedKeyOut:
+    return IssuedKeyOut(
+        api_key=key.api_key, lookup_id=key.lookup_id, partner_id=key.partner_id, scopes=key.scopes
+    )
+
+
+def _key(info: KeyInfo) -> KeyOut:
+    return KeyOut(
+        lookup_id=info.lookup_id,
+        partner=info.partner,
+        scopes=info.scopes,
+        created_at=info.created_at,
+        revoked_at=info.revoked_at,
+    )
+
+
+@router.get("/keys", summary="The tenant's keys, newest first (never the keys themselves)")
+async def list_keys(request: Request, principal: Admin) -> KeysOut:
+    return KeysOut(keys=[_key(k) for k in await _service(request).keys(principal.tenant_id)])
+
+
+@router.post(
+    "/keys",
+    status_code=status.HTTP_201_CREATED,
+    summary="Issue a key to a partner of this tenant (created if new)",
+    responses={422: {"description": "Unknown scope or bad partner name"}},
+)
+async def issue_key(request: Request, principal: Admin, body: KeyRequest) -> IssuedKeyOut:
+    try:
+        issued = await _service(request).issue_key(principal.tenant_id, body.partner, body.scopes)
+    except ValueError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
+    return _issued(issued)
+
+
+@router.post(
+    "/keys/{lookup_id}:rotate",
+    status_code=status.HTTP_201_CREATED,
+    summary="Issue a successor with the same partner and scopes; the old key stays valid "
+    "until you revoke it",
+    responses={404: {"description": "No active key with this lookup id in this tenant"}},
+)
+async def rotate_key(request: Request, principal: Admin, lookup_id: LookupId) -> IssuedKeyOut:
+    issued = await _service(request).rotate_key(lookup_id, principal.tenant_id)
+    if issued is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no active key {lookup_id}")
+    return _issued(issued)
+
+
+@router.delete(
+    "/keys/{lookup_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Revoke a key at once",
+    responses={404: {"description": "No active key with this lookup id in this tenant"}},
+)
+async def revoke_key(request: Request, principal: Admin, lookup_id: LookupId) -> Response:
+    if not await _service(request).revoke_key(lookup_id, principal.tenant_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no active key {lookup_id}")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

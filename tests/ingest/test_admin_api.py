@@ -1,0 +1,159 @@
+"""Key management through the admin API: issue, list, rotate with overlap, revoke — each
+confined to the caller's tenant, each answered precisely."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from fastapi import FastAPI
+
+from ingest.cli import main
+from ingest.main import MIGRATIONS, create_app
+from ingest.schemas import EXAMPLE_INTERACTION
+from ingest.service import IngestService
+from ingest.settings import IngestSettings
+from relint.db import migrate
+
+
+@pytest.fixture
+async def app(tmp_path: Path) -> AsyncIterator[FastAPI]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'ingest.db'}"
+    await asyncio.to_thread(migrate, MIGRATIONS, url)
+    application = create_app(
+        IngestSettings(database_url=url, grpc_port=0, subscribers="scoring=127.0.0.1:9")
+    )
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as client:
+        yield client
+
+
+async def _bearer(app: FastAPI, tenant: str, scopes: list[str]) -> dict[str, str]:
+    service: IngestService = app.state.ingest
+    issued = await service.create_tenant_key(tenant, "operator", scopes)
+    return {"Authorization": f"Bearer {issued.api_key}"}
+
+
+async def _post_works(http: httpx.AsyncClient, key: str) -> int:
+    reply = await http.post(
+        "/v1/interactions",
+        json=EXAMPLE_INTERACTION,
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    return reply.status_code
+
+
+async def test_issue_rotate_and_revoke_with_an_overlap(
+    app: FastAPI, http: httpx.AsyncClient
+) -> None:
+    admin = await _bearer(app, "acme", ["admin"])
+    issued = await http.post(
+        "/v1/admin/keys", json={"partner": "helpdesk", "scopes": ["ingest:write"]}, headers=admin
+    )
+    assert issued.status_code == 201
+    old = issued.json()
+    assert old["api_key"].startswith(f"rik_{old['lookup_id']}_")
+    assert await _post_works(http, old["api_key"]) == 201
+
+    rotated = await http.post(f"/v1/admin/keys/{old['lookup_id']}:rotate", headers=admin)
+    assert rotated.status_code == 201
+    new = rotated.json()
+    assert new["lookup_id"] != old["lookup_id"]
+    assert (new["partner_id"], new["scopes"]) == (old["partner_id"], ["ingest:write"])
+    # Both valid until the old one is revoked.
+    assert await _post_works(http, old["api_key"]) in (200, 201)
+    assert await _post_works(http, new["api_key"]) in (200, 201)
+
+    revoked = await http.delete(f"/v1/admin/keys/{old['lookup_id']}", headers=admin)
+    assert revoked.status_code == 204
+    assert await _post_works(http, old["api_key"]) == 401
+    assert await _post_works(http, new["api_key"]) == 200
+
+    listed = (await http.get("/v1/admin/keys", headers=admin)).json()["keys"]
+    by_id = {k["lookup_id"]: k for k in listed}
+    assert by_id[old["lookup_id"]]["revoked_at"] is not None
+    assert by_id[new["lookup_id"]]["revoked_at"] is None
+    assert by_id[new["lookup_id"]]["partner"] == "helpdesk"
+    assert all("api_key" not in k for k in listed), "a key is shown once, never listed"
+
+    again = await http.delete(f"/v1/admin/keys/{old['lookup_id']}", headers=admin)
+    assert again.status_code == 404
+    assert (
+        await http.post(f"/v1/admin/keys/{old['lookup_id']}:rotate", headers=admin)
+    ).status_code == 404
+
+
+async def test_a_tenant_cannot_see_or_touch_another_tenants_keys(
+    app: FastAPI, http: httpx.AsyncClient
+) -> None:
+    acme = await _bearer(app, "acme", ["admin"])
+    rival = await _bearer(app, "rival", ["admin"])
+    theirs = (
+        await http.post(
+            "/v1/admin/keys", json={"partner": "crm", "scopes": ["graph:read"]}, headers=acme
+        )
+    ).json()
+    lookup = theirs["lookup_id"]
+    assert (await http.delete(f"/v1/admin/keys/{lookup}", headers=rival)).status_code == 404
+    assert (await http.post(f"/v1/admin/keys/{lookup}:rotate", headers=rival)).status_code == 404
+    rival_keys = (await http.get("/v1/admin/keys", headers=rival)).json()["keys"]
+    assert lookup not in {k["lookup_id"] for k in rival_keys}
+    acme_keys = (await http.get("/v1/admin/keys", headers=acme)).json()["keys"]
+    assert lookup in {k["lookup_id"] for k in acme_keys}
+
+
+async def test_admin_routes_need_the_admin_scope(app: FastAPI, http: httpx.AsyncClient) -> None:
+    writer = await _bearer(app, "acme", ["ingest:write", "graph:read"])
+    assert (await http.get("/v1/admin/keys")).status_code == 401
+    assert (await http.get("/v1/admin/keys", headers=writer)).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"partner": "crm", "scopes": ["root"]}, 422),
+        ({"partner": "crm", "scopes": []}, 422),
+        ({"partner": "", "scopes": ["admin"]}, 422),
+        ({"scopes": ["admin"]}, 422),
+    ],
+)
+async def test_bad_key_requests_are_refused(
+    app: FastAPI, http: httpx.AsyncClient, body: dict[str, object], status: int
+) -> None:
+    admin = await _bearer(app, "acme", ["admin"])
+    before = len((await http.get("/v1/admin/keys", headers=admin)).json()["keys"])
+    assert (await http.post("/v1/admin/keys", json=body, headers=admin)).status_code == status
+    assert len((await http.get("/v1/admin/keys", headers=admin)).json()["keys"]) == before
+    assert (await http.delete("/v1/admin/keys/not-a-lookup", headers=admin)).status_code == 422
+
+
+def test_the_cli_issues_rotates_and_revokes(tmp_path: Path) -> None:
+    env = {"INGEST_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"}
+    runner = CliRunner()
+    assert runner.invoke(main, ["migrate"], env=env).exit_code == 0
+    issued = runner.invoke(
+        main, ["admin", "issue-key", "--tenant", "acme", "--partner", "crm"], env=env
+    )
+    assert issued.exit_code == 0, issued.output
+    first = json.loads(issued.stdout.strip().splitlines()[0])
+    rotated = runner.invoke(main, ["admin", "rotate-key", first["lookup_id"]], env=env)
+    assert rotated.exit_code == 0, rotated.output
+    second = json.loads(rotated.stdout.strip().splitlines()[0])
+    assert second["partner_id"] == first["partner_id"]
+    assert second["lookup_id"] != first["lookup_id"]
+    revoked = runner.invoke(main, ["admin", "revoke-key", first["lookup_id"]], env=env)
+    assert revoked.exit_code == 0
+    missing = runner.invoke(main, ["admin", "rotate-key", first["lookup_id"]], env=env)
+    assert missing.exit_code != 0
+    assert "no active key" in missing.output
