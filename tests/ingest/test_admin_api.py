@@ -3,10 +3,10 @@ confined to the caller's tenant, each answered precisely."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -14,28 +14,22 @@ from click.testing import CliRunner
 from fastapi import FastAPI
 
 from ingest.cli import main
-from ingest.main import MIGRATIONS, create_app
 from ingest.schemas import EXAMPLE_INTERACTION
 from ingest.service import IngestService
-from ingest.settings import IngestSettings
-from relint.db import migrate
+
+if TYPE_CHECKING:
+    from tests.ingest.conftest import AsgiClient, RunningIngest
 
 
 @pytest.fixture
-async def app(tmp_path: Path) -> AsyncIterator[FastAPI]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'ingest.db'}"
-    await asyncio.to_thread(migrate, MIGRATIONS, url)
-    application = create_app(
-        IngestSettings(database_url=url, grpc_port=0, subscribers="scoring=127.0.0.1:9")
-    )
-    async with application.router.lifespan_context(application):
+async def app(tmp_path: Path, running_ingest: RunningIngest) -> AsyncIterator[FastAPI]:
+    async with running_ingest(f"sqlite+aiosqlite:///{tmp_path / 'ingest.db'}") as application:
         yield application
 
 
 @pytest.fixture
-async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as client:
+async def http(app: FastAPI, asgi_client: AsgiClient) -> AsyncIterator[httpx.AsyncClient]:
+    async with asgi_client(app) as client:
         yield client
 
 

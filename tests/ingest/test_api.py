@@ -2,39 +2,32 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from ingest.main import MIGRATIONS, create_app
 from ingest.schemas import EXAMPLE_INTERACTION
 from ingest.service import IngestService
-from ingest.settings import IngestSettings
-from relint.db import migrate
+
+if TYPE_CHECKING:
+    from tests.ingest.conftest import AsgiClient, RunningIngest
 
 
 @pytest.fixture
-async def app(tmp_path: Path) -> AsyncIterator[FastAPI]:
+async def app(tmp_path: Path, running_ingest: RunningIngest) -> AsyncIterator[FastAPI]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'ingest.db'}"
-    await asyncio.to_thread(migrate, MIGRATIONS, url)
-    settings = IngestSettings(
-        database_url=url, grpc_port=0, subscribers="scoring=127.0.0.1:9", rate_limit_per_minute=50
-    )
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
+    async with running_ingest(url, rate_limit_per_minute=50) as application:
         yield application
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as http:
+async def client(app: FastAPI, asgi_client: AsgiClient) -> AsyncIterator[httpx.AsyncClient]:
+    async with asgi_client(app) as http:
         yield http
 
 

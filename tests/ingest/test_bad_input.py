@@ -3,10 +3,10 @@ when the database is away, and never a 500 or a half-written request."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import httpx
 import psycopg
@@ -14,36 +14,29 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from ingest.main import MIGRATIONS, create_app
 from ingest.schemas import EXAMPLE_INTERACTION
 from ingest.service import IngestService
-from ingest.settings import IngestSettings
-from relint.db import migrate
 from tests.conftest import POSTGRES_ADMIN
+
+if TYPE_CHECKING:
+    from tests.ingest.conftest import AsgiClient, RunningIngest
 
 BATCH = "/v1/interactions:batch"
 
 
 @pytest.fixture
-async def app(database_url_factory) -> AsyncIterator[FastAPI]:  # type: ignore[no-untyped-def]
+async def app(
+    database_url_factory: Callable[[str], str], running_ingest: RunningIngest
+) -> AsyncIterator[FastAPI]:
     url = database_url_factory("ingest")
-    await asyncio.to_thread(migrate, MIGRATIONS, url)
-    settings = IngestSettings(database_url=url, grpc_port=0, subscribers="scoring=127.0.0.1:9")
-    application = create_app(settings)
-    application.state.database_url = url
-    async with application.router.lifespan_context(application):
+    async with running_ingest(url) as application:
+        application.state.database_url = url
         yield application
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    service: IngestService = app.state.ingest
-    issued = await service.create_tenant_key("acme", "crm", ["ingest:write"])
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://ingest",
-        headers={"Authorization": f"Bearer {issued.api_key}"},
-    ) as http:
+async def client(app: FastAPI, asgi_client: AsgiClient) -> AsyncIterator[httpx.AsyncClient]:
+    async with asgi_client(app, tenant="acme") as http:
         yield http
 
 

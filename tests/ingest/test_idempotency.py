@@ -7,21 +7,23 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from ingest.main import MIGRATIONS, create_app
+from ingest.main import MIGRATIONS
 from ingest.models import Interaction, OutboxEntry
 from ingest.schemas import EXAMPLE_INTERACTION, InteractionIn
 from ingest.service import IngestService
-from ingest.settings import IngestSettings
 from relint.db import Database, migrate
+
+if TYPE_CHECKING:
+    from tests.ingest.conftest import AsgiClient, RunningIngest
 
 SUBSCRIBERS = ["scoring", "playbook"]
 _runs = itertools.count()
@@ -90,21 +92,14 @@ def test_any_retries_of_any_subset_store_each_item_once(
 
 
 @pytest.fixture
-async def client(tmp_path: Any) -> AsyncIterator[httpx.AsyncClient]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'ingest.db'}"
-    await asyncio.to_thread(migrate, MIGRATIONS, url)
-    app: FastAPI = create_app(
-        IngestSettings(database_url=url, grpc_port=0, subscribers="scoring=127.0.0.1:9")
-    )
-    async with app.router.lifespan_context(app):
-        service: IngestService = app.state.ingest
-        issued = await service.create_tenant_key("acme", "crm", ["ingest:write"])
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://ingest",
-            headers={"Authorization": f"Bearer {issued.api_key}"},
-        ) as http:
-            yield http
+async def client(
+    tmp_path: Path, running_ingest: RunningIngest, asgi_client: AsgiClient
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with (
+        running_ingest(f"sqlite+aiosqlite:///{tmp_path / 'ingest.db'}") as app,
+        asgi_client(app, tenant="acme") as http,
+    ):
+        yield http
 
 
 def _without_source_id() -> dict[str, Any]:
