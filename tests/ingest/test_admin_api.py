@@ -12,6 +12,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from ingest.cli import main
 from ingest.schemas import EXAMPLE_INTERACTION
@@ -151,3 +152,60 @@ def test_the_cli_issues_rotates_and_revokes(tmp_path: Path) -> None:
     missing = runner.invoke(main, ["admin", "rotate-key", first["lookup_id"]], env=env)
     assert missing.exit_code != 0
     assert "no active key" in missing.output
+
+
+async def test_a_tenant_maps_its_own_kinds_onto_the_taxonomy(
+    app: FastAPI, http: httpx.AsyncClient
+) -> None:
+    admin = await _bearer(app, "acme", ["admin", "ingest:write"])
+    rival = await _bearer(app, "rival", ["admin", "ingest:write"])
+    own_kind = {**EXAMPLE_INTERACTION, "kind": "Case Created", "source_id": "case-1"}
+    before = await http.post("/v1/interactions", json=own_kind, headers=admin)
+    assert before.status_code == 422
+    assert before.json()["detail"][0]["loc"] == ["body", "kind"]
+    assert "PUT /v1/admin/kind-mappings" in before.json()["detail"][0]["msg"]
+
+    table = {
+        "mappings": [{"channel": "service", "source_kind": "Case Created", "kind": "ticket_opened"}]
+    }
+    put = await http.put("/v1/admin/kind-mappings", json=table, headers=admin)
+    assert put.status_code == 200
+    assert (await http.get("/v1/admin/kind-mappings", headers=admin)).json() == table
+
+    stored = await http.post("/v1/interactions", json=own_kind, headers=admin)
+    assert stored.status_code == 201
+    service: IngestService = app.state.ingest
+    async with service.db.read() as session:
+        kind, attributes = (
+            await session.execute(
+                text("SELECT kind, attributes FROM interaction WHERE source_id = 'case-1'")
+            )
+        ).one()
+    assert kind == "ticket_opened"
+    assert (json.loads(attributes) if isinstance(attributes, str) else attributes)[
+        "source_kind"
+    ] == "Case Created"
+
+    # Another tenant's table is its own.
+    theirs = await http.post(
+        "/v1/interactions:batch", json={"interactions": [own_kind]}, headers=rival
+    )
+    [item] = theirs.json()["results"]
+    assert item["status"] == "rejected"
+    assert item["errors"][0]["path"] == "interactions[0].kind"
+    assert (await http.get("/v1/admin/kind-mappings", headers=rival)).json() == {"mappings": []}
+
+
+async def test_a_bad_mapping_table_is_refused_whole(app: FastAPI, http: httpx.AsyncClient) -> None:
+    admin = await _bearer(app, "acme", ["admin"])
+    good = {"channel": "service", "source_kind": "Case Created", "kind": "ticket_opened"}
+    await http.put("/v1/admin/kind-mappings", json={"mappings": [good]}, headers=admin)
+    bad = {"channel": "sales", "source_kind": "Deal Won", "kind": "ticket_opened"}
+    reply = await http.put(
+        "/v1/admin/kind-mappings",
+        json={"mappings": [{**good, "source_kind": "Escalation"}, bad]},
+        headers=admin,
+    )
+    assert reply.status_code == 422
+    assert reply.json()["detail"][0].startswith("mappings[1].kind:")
+    assert (await http.get("/v1/admin/kind-mappings", headers=admin)).json() == {"mappings": [good]}

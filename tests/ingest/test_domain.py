@@ -38,11 +38,35 @@ def test_scopes_are_checked() -> None:
         domain.validate_scopes([])
 
 
-def test_kind_must_belong_to_its_channel() -> None:
-    assert domain.kind_error("service", "ticket_opened") is None
-    problem = domain.kind_error("sales", "ticket_opened")
+def test_kind_must_belong_to_its_channel_or_be_mapped() -> None:
+    mapping = {("service", "Case Created"): "ticket_opened"}
+    assert domain.mapped_kind("service", "ticket_opened", {}) == ("ticket_opened", None)
+    assert domain.mapped_kind("service", "Case Created", mapping) == ("ticket_opened", None)
+    kind, problem = domain.mapped_kind("sales", "Case Created", mapping)
+    assert kind is None
     assert problem is not None
+    assert "'Case Created' is not a kind of channel 'sales'" in problem
     assert "purchase" in problem
+
+
+def test_a_mapping_table_is_checked_whole() -> None:
+    assert domain.mapping_errors([("service", "Case Created", "ticket_opened")]) == []
+    problems = domain.mapping_errors(
+        [
+            ("service", "Case Created", "ticket_opened"),
+            ("service", "Case Created", "complaint"),
+            ("telepathy", "x", "y"),
+            ("sales", "Deal Won", "ticket_opened"),
+            ("sales", "purchase", "renewal"),
+        ]
+    )
+    assert problems == [
+        "mappings[1]: 'Case Created' of 'service' is mapped twice",
+        "mappings[2].channel: unknown channel 'telepathy'",
+        "mappings[3].kind: 'ticket_opened' is not a kind of channel 'sales'; allowed: "
+        + ", ".join(domain.KINDS["sales"]),
+        "mappings[4].source_kind: 'purchase' is already canonical",
+    ]
 
 
 def test_money_goes_together() -> None:

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Request, Response, status
 from pydantic import BaseModel, Field
 
-from ingest.service import IngestService, KeyInfo, TenantKey
+from ingest.service import IngestService, InvalidKindMappings, KeyInfo, TenantKey
 from relint.auth import ALL_SCOPES, SCOPE_ADMIN, Principal, require_scope
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -107,3 +107,41 @@ async def revoke_key(request: Request, principal: Admin, lookup_id: LookupId) ->
     if not await _service(request).revoke_key(lookup_id, principal.tenant_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no active key {lookup_id}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+class KindMappingIn(BaseModel):
+    channel: Annotated[str, Field(min_length=1, max_length=32)]
+    source_kind: Annotated[str, Field(min_length=1, max_length=64)] = Field(
+        description="The tenant's own name, as its systems send it"
+    )
+    kind: Annotated[str, Field(min_length=1, max_length=64)] = Field(
+        description="The canonical kind of the channel it means"
+    )
+
+
+class KindMappingsIn(BaseModel):
+    mappings: Annotated[list[KindMappingIn], Field(max_length=1000)]
+
+
+@router.get("/kind-mappings", summary="The tenant's own kinds and the canonical kinds they mean")
+async def kind_mappings(request: Request, principal: Admin) -> KindMappingsIn:
+    rows = await _service(request).kind_mappings(principal.tenant_id)
+    return KindMappingsIn(
+        mappings=[KindMappingIn(channel=c, source_kind=s, kind=k) for c, s, k in rows]
+    )
+
+
+@router.put(
+    "/kind-mappings",
+    summary="Replace the tenant's whole mapping table; all of it is taken, or none",
+    responses={422: {"description": "Every problem, each with its position"}},
+)
+async def replace_kind_mappings(
+    request: Request, principal: Admin, body: KindMappingsIn
+) -> KindMappingsIn:
+    entries = [(m.channel, m.source_kind, m.kind) for m in body.mappings]
+    try:
+        await _service(request).replace_kind_mappings(principal.tenant_id, entries)
+    except InvalidKindMappings as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, error.problems) from error
+    return body

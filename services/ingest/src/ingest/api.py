@@ -96,6 +96,14 @@ async def record_interaction(
         )
     interaction = _keyed(interaction, idempotency_key)
     [result] = await _service(request).record(principal.tenant_id, [(0, interaction)])
+    if result.status == "rejected":
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [
+                {"loc": ["body", *e.path.split(".")], "msg": e.message, "type": "value_error"}
+                for e in result.errors
+            ],
+        )
     if result.status == "duplicate":
         response.status_code = status.HTTP_200_OK
     return result
@@ -130,6 +138,9 @@ async def record_batch(
                 ItemResult(index=index, status="rejected", errors=_errors(error, where))
             )
     stored = await _service(request).record(principal.tenant_id, valid) if valid else []
+    for result in stored:  # the service names fields within the item
+        for problem in result.errors:
+            problem.path = f"interactions[{result.index}].{problem.path}"
     results = sorted([*stored, *rejected], key=lambda r: r.index)
     return BatchResult(
         accepted=sum(r.status == "accepted" for r in results),

@@ -61,11 +61,41 @@ def validate_scopes(scopes: list[str]) -> list[str]:
     return sorted(set(scopes))
 
 
-def kind_error(channel: str, kind: str) -> str | None:
-    """Why (channel, kind) is not in the canonical taxonomy, or None if it is."""
-    if is_canonical(channel, kind):
-        return None
+def kind_error(channel: str, kind: str) -> str:
+    """Why (channel, kind) is not in the canonical taxonomy."""
     return f"'{kind}' is not a kind of channel '{channel}'; allowed: {', '.join(KINDS[channel])}"
+
+
+KindMap = dict[tuple[str, str], str]
+
+
+def mapped_kind(channel: str, kind: str, mapping: KindMap) -> tuple[str | None, str | None]:
+    """(the canonical kind, None) for a canonical or mapped kind, else (None, the reason)."""
+    if is_canonical(channel, kind):
+        return kind, None
+    canonical = mapping.get((channel, kind))
+    if canonical is not None:
+        return canonical, None
+    return None, kind_error(channel, kind) + " (or map it: PUT /v1/admin/kind-mappings)"
+
+
+def mapping_errors(entries: list[tuple[str, str, str]]) -> list[str]:
+    """Why a tenant's mapping table (channel, source kind, canonical kind) cannot be taken."""
+    problems = []
+    seen: set[tuple[str, str]] = set()
+    for position, (channel, source_kind, kind) in enumerate(entries):
+        where = f"mappings[{position}]"
+        if channel not in KINDS:
+            problems.append(f"{where}.channel: unknown channel '{channel}'")
+            continue
+        if not is_canonical(channel, kind):
+            problems.append(f"{where}.kind: {kind_error(channel, kind)}")
+        if is_canonical(channel, source_kind):
+            problems.append(f"{where}.source_kind: '{source_kind}' is already canonical")
+        if (channel, source_kind) in seen:
+            problems.append(f"{where}: '{source_kind}' of '{channel}' is mapped twice")
+        seen.add((channel, source_kind))
+    return problems
 
 
 def money_error(

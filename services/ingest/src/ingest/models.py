@@ -35,6 +35,20 @@ class Partner(IngestTable, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
+class KindMapping(IngestTable, table=True):
+    """A tenant's own name for a kind of a channel, mapped onto the canonical taxonomy."""
+
+    __tablename__ = "kind_mapping"
+    __table_args__ = (UniqueConstraint("tenant_id", "channel", "source_kind"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=36)
+    channel: str = Field(max_length=32)
+    source_kind: str = Field(max_length=64)
+    kind: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
 class ApiKey(IngestTable, table=True):
     """A partner's key. Only its public lookup id and a peppered hash of the secret are kept."""
 

@@ -11,7 +11,15 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from ingest.models import ApiKey, Customer, Interaction, OutboxEntry, Partner, Tenant
+from ingest.models import (
+    ApiKey,
+    Customer,
+    Interaction,
+    KindMapping,
+    OutboxEntry,
+    Partner,
+    Tenant,
+)
 
 
 class IngestRepository:
@@ -55,6 +63,20 @@ class IngestRepository:
             .order_by(col(ApiKey.created_at).desc(), col(ApiKey.lookup_id))
         )
         return [(key, name) for key, name in (await self.session.execute(query)).all()]
+
+    async def kind_mappings(self, tenant_id: str) -> list[KindMapping]:
+        query = (
+            select(KindMapping)
+            .where(col(KindMapping.tenant_id) == tenant_id)
+            .order_by(col(KindMapping.channel), col(KindMapping.source_kind))
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def replace_kind_mappings(self, tenant_id: str, rows: Sequence[KindMapping]) -> None:
+        await self.session.execute(
+            delete(KindMapping).where(col(KindMapping.tenant_id) == tenant_id)
+        )
+        await self.add(*rows)
 
     # Customers
 

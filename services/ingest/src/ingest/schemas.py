@@ -11,12 +11,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from ingest.domain import kind_error, money_error
+from ingest.domain import money_error
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_AHEAD = timedelta(days=1)
@@ -65,7 +64,8 @@ class InteractionIn(BaseModel):
     occurred_at: AwareDatetime = Field(description="When it happened, with its time zone.")
     channel: Channel
     kind: Annotated[str, Field(min_length=1, max_length=64)] = Field(
-        description="Canonical kind within the channel (see the README's taxonomy)."
+        description="A canonical kind of the channel (see the README's taxonomy), or the "
+        "tenant's own name for one, mapped with PUT /v1/admin/kind-mappings."
     )
     direction: Literal["inbound", "outbound"]
     sentiment: Annotated[float, Field(ge=-1, le=1)] | None = None
@@ -88,15 +88,6 @@ class InteractionIn(BaseModel):
             raise ValueError("must not be before 1970-01-01T00:00:00Z")
         if value > datetime.now(UTC) + MAX_AHEAD:
             raise ValueError("must not be more than a day in the future")
-        return value
-
-    @field_validator("kind")
-    @classmethod
-    def _canonical_kind(cls, value: str, info: ValidationInfo) -> str:
-        channel = info.data.get("channel")
-        problem = kind_error(channel, value) if channel else None
-        if problem:
-            raise ValueError(problem)
         return value
 
     @model_validator(mode="after")

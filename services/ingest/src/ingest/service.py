@@ -12,11 +12,12 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from ingest import domain
-from ingest.models import ApiKey, Customer, Interaction, Partner, Tenant, new_id
+from ingest.models import ApiKey, Customer, Interaction, KindMapping, Partner, Tenant, new_id
 from ingest.repository import IngestRepository
-from ingest.schemas import InteractionIn, ItemResult
+from ingest.schemas import FieldError, InteractionIn, ItemResult
 from relint.auth import Principal
 from relint.db import Database, utcnow
+from relint.taxonomy import is_canonical
 from relint.telemetry import current_traceparent
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,12 @@ log = logging.getLogger(__name__)
 _WRITE_ATTEMPTS = 3
 
 Send = Callable[[list[tuple[int, Interaction]]], Awaitable[None]]
+
+
+class InvalidKindMappings(ValueError):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -86,10 +93,11 @@ class IngestService:
     ) -> list[ItemResult]:
         received_at = utcnow()
         traceparent = current_traceparent()
+        results: dict[int, ItemResult] = {}
+        items = await self._map_kinds(repo, tenant_id, items, results)
         existing = await repo.existing_source_ids(
             tenant_id, [(i.source, i.source_id) for _, i in items if i.source_id]
         )
-        results: dict[int, ItemResult] = {}
         fresh: list[tuple[str, InteractionIn]] = []
         for index, item in items:
             key = (item.source, item.source_id) if item.source_id else None
@@ -130,6 +138,55 @@ class IngestService:
                 ]
             )
         return [results[index] for index in sorted(results)]
+
+    async def _map_kinds(
+        self,
+        repo: IngestRepository,
+        tenant_id: str,
+        items: Sequence[tuple[int, InteractionIn]],
+        results: dict[int, ItemResult],
+    ) -> list[tuple[int, InteractionIn]]:
+        """The items with the tenant's own kinds mapped onto the taxonomy (the original kept
+        as attributes.source_kind); an item whose kind is neither is rejected into results."""
+        mapping: domain.KindMap | None = None
+        mapped: list[tuple[int, InteractionIn]] = []
+        for index, item in items:
+            if not is_canonical(item.channel, item.kind) and mapping is None:
+                rows = await repo.kind_mappings(tenant_id)
+                mapping = {(m.channel, m.source_kind): m.kind for m in rows}
+            kind, problem = domain.mapped_kind(item.channel, item.kind, mapping or {})
+            if kind is None:
+                error = FieldError(path="kind", message=problem or "unknown kind")
+                results[index] = ItemResult(index=index, status="rejected", errors=[error])
+            elif kind != item.kind:
+                attributes = {**item.attributes, "source_kind": item.kind}
+                mapped.append(
+                    (index, item.model_copy(update={"kind": kind, "attributes": attributes}))
+                )
+            else:
+                mapped.append((index, item))
+        return mapped
+
+    async def kind_mappings(self, tenant_id: str) -> list[tuple[str, str, str]]:
+        async with self.db.read() as session:
+            rows = await IngestRepository(session).kind_mappings(tenant_id)
+        return [(m.channel, m.source_kind, m.kind) for m in rows]
+
+    async def replace_kind_mappings(
+        self, tenant_id: str, entries: list[tuple[str, str, str]]
+    ) -> None:
+        """Replaces the tenant's whole mapping table at once, or raises with every problem."""
+        problems = domain.mapping_errors(entries)
+        if problems:
+            raise InvalidKindMappings(problems)
+        async with self.db.transaction() as session:
+            await IngestRepository(session).replace_kind_mappings(
+                tenant_id,
+                [
+                    KindMapping(tenant_id=tenant_id, channel=c, source_kind=s, kind=k)
+                    for c, s, k in entries
+                ],
+            )
 
     async def _resolve_customers(
         self, repo: IngestRepository, tenant_id: str, items: Sequence[InteractionIn]
