@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import Integer, String, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -20,6 +21,15 @@ from ingest.models import (
     Partner,
     Tenant,
 )
+
+
+@dataclass(frozen=True)
+class CustomerActivity:
+    id: str
+    first: datetime
+    last: datetime
+    added: int
+    name: str | None
 
 
 class IngestRepository:
@@ -114,18 +124,33 @@ class IngestRepository:
         if rows:
             await self.session.execute(insert(Customer), list(rows))
 
-    async def update_customer_activity(
-        self, customer_id: str, first: datetime, last: datetime, added: int, name: str | None
-    ) -> None:
-        values: dict[str, Any] = {
-            "first_seen_at": first,
-            "last_seen_at": last,
-            "interaction_count": col(Customer.interaction_count) + added,
-        }
-        if name:
-            values["name"] = name
+    async def update_customers_activity(self, rows: Sequence[CustomerActivity]) -> None:
+        """One statement for all: the span of activity, the count added, a new name if any."""
+        if not rows:
+            return
+        table: Any = Customer.__table__  # type: ignore[attr-defined]
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(
+                first_seen_at=bindparam("b_first"),
+                last_seen_at=bindparam("b_last"),
+                interaction_count=table.c.interaction_count + bindparam("b_added", type_=Integer),
+                name=func.coalesce(bindparam("b_name", type_=String), table.c.name),
+            )
+        )
         await self.session.execute(
-            update(Customer).where(col(Customer.id) == customer_id).values(**values)
+            statement,
+            [
+                {
+                    "b_id": r.id,
+                    "b_first": r.first,
+                    "b_last": r.last,
+                    "b_added": r.added,
+                    "b_name": r.name,
+                }
+                for r in rows
+            ],
         )
 
     # Interactions

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ingest import domain
 from ingest.models import ApiKey, Customer, Interaction, KindMapping, Partner, Tenant, new_id
-from ingest.repository import IngestRepository
+from ingest.repository import CustomerActivity, IngestRepository
 from ingest.schemas import FieldError, InteractionIn, ItemResult
 from relint.auth import Principal
 from relint.db import Database, utcnow
@@ -220,15 +220,19 @@ class IngestService:
                 if ref not in known
             ]
         )
+        updates = []
         for ref, customer in known.items():
             first, last, count, name = activity[ref]
-            await repo.update_customer_activity(
-                customer.id,
-                min(first, customer.first_seen_at),
-                max(last, customer.last_seen_at),
-                count,
-                name if name and name != customer.name else None,
+            updates.append(
+                CustomerActivity(
+                    customer.id,
+                    min(first, customer.first_seen_at),
+                    max(last, customer.last_seen_at),
+                    count,
+                    name if name and name != customer.name else None,
+                )
             )
+        await repo.update_customers_activity(updates)
         return await repo.customers_by_external_id(tenant_id, activity)
 
     # Delivery
@@ -290,6 +294,11 @@ class IngestService:
             )
 
     # Tenants and keys
+
+    async def tenant_id(self, name: str) -> str | None:
+        async with self.db.read() as session:
+            tenant = await IngestRepository(session).tenant_by_name(name)
+        return tenant.id if tenant else None
 
     async def create_tenant_key(
         self, tenant_name: str, partner_name: str, scopes: list[str]
