@@ -64,6 +64,10 @@ class Database:
             options["connect_args"] = {"timeout": 30}
         else:
             options.update(pool_size=pool_size, max_overflow=pool_size)
+            # psycopg prepares statements it sees often; PostgreSQL then may settle on a
+            # generic plan, which for "IN (<1,000 parameters>)" is a sequential scan that
+            # grows with the table. Custom plans keep using the indexes.
+            options["connect_args"] = {"options": "-c plan_cache_mode=force_custom_plan"}
         self.engine: AsyncEngine = create_async_engine(url, **options)
         if self.sqlite:
             _configure_sqlite(self.engine)
