@@ -101,6 +101,9 @@ async def test_metrics_count_requests_by_route_template() -> None:
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as client,
     ):
-        await client.post("/echo", content=b"1")
+        await client.post("/echo", content=b"1", headers={"Content-Type": "application/json"})
+        await client.post("/echo", content=b"1", headers={"Content-Type": "text/plain"})
         text = (await client.get("/metrics")).text
     assert 'relint_http_requests_total{method="POST",route="/echo",status="200"}' in text
+    # Refused before routing: counted without a route, so raw paths never become labels.
+    assert 'relint_http_requests_total{method="POST",route="unmatched",status="415"}' in text
