@@ -152,6 +152,11 @@ async def test_the_rate_limit_answers_429_with_retry_after(
     )
     assert limited.status_code == 429
     assert int(limited.headers["Retry-After"]) >= 1
+    assert "for this key" in limited.json()["detail"]
+    # Limits are per key: another key, even of the same partner, has its own budget.
+    other = await key(app)
+    again = await client.post("/v1/interactions", json=interaction(source_id="y"), headers=other)
+    assert again.status_code == 201
 
 
 async def test_operations_endpoints(client: httpx.AsyncClient) -> None:

@@ -31,6 +31,9 @@ class Principal:
     tenant_id: str
     partner_id: str
     scopes: frozenset[str]
+    # The key's public lookup id where the verifier knows it (ingest does): rate limits
+    # are per key, so a rotated successor does not share its predecessor's budget.
+    key_id: str = ""
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes or SCOPE_ADMIN in self.scopes

@@ -52,11 +52,11 @@ def _service(request: Request) -> IngestService:
 
 async def _check_rate(request: Request, principal: Principal, cost: int) -> None:
     limiter: RateLimiter = request.app.state.rate_limiter
-    decision = await limiter.hit(f"ingest:{principal.partner_id}", cost)
+    decision = await limiter.hit(f"ingest:key:{principal.key_id or principal.partner_id}", cost)
     if not decision.allowed:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
-            f"rate limit of {decision.limit} interactions a minute reached for this partner",
+            f"rate limit of {decision.limit} interactions a minute reached for this key",
             headers={"Retry-After": str(decision.retry_after)},
         )
 

@@ -379,7 +379,9 @@ class IngestService:
             return None
         if not domain.secret_matches(secret, key.secret_hash, self._pepper):
             return None
-        return Principal(key.tenant_id, key.partner_id, frozenset(key.scopes.split()))
+        return Principal(
+            key.tenant_id, key.partner_id, frozenset(key.scopes.split()), key.lookup_id
+        )
 
 
 def _interaction_row(
