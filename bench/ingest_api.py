@@ -1,0 +1,171 @@
+"""Ingest's API against its baselines, measured in the same run on the same machine:
+
+1. batch ingest into PostgreSQL through the HTTP API (interactions/s) beside the raw
+   `COPY` rate of the same rows into a table of the same structure (goal: >= 0.5);
+2. single-interaction POSTs from 32 concurrent clients (requests/s, p99) beside a bare
+   FastAPI endpoint that parses the same body and does nothing else (goal: >= 0.3, p99
+   under 100 ms).
+
+    uv run python bench/ingest_api.py [--customers 300] [--seconds 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from relint_devstack.demo import DemoConfig, generate
+from relint_devstack.demo_cli import load_async
+from relint_devstack.launcher import Stack, free_port
+
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+BARE_APP = """
+from fastapi import FastAPI, status
+from ingest.schemas import InteractionIn
+app = FastAPI()
+@app.post("/v1/interactions", status_code=status.HTTP_201_CREATED)
+async def record(interaction: InteractionIn) -> dict[str, str]:
+    return {"status": "accepted"}
+"""
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{url} exited while starting")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise SystemExit(f"{url} not up after 30 s")
+
+
+async def hammer(url: str, key: str, items: list[dict[str, Any]], seconds: float) -> list[float]:
+    """32 clients POST one interaction at a time for `seconds`; returns the latencies."""
+    latencies: list[float] = []
+    stop = time.monotonic() + seconds
+    counter = iter(range(10**9))
+    limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+    async with httpx.AsyncClient(
+        base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30, limits=limits
+    ) as client:
+
+        async def one_client() -> None:
+            while time.monotonic() < stop:
+                n = next(counter)
+                body = {**items[n % len(items)], "source_id": f"single-{uuid.uuid4().hex}"}
+                started = time.perf_counter()
+                reply = await client.post("/v1/interactions", json=body)
+                latencies.append(time.perf_counter() - started)
+                if reply.status_code not in (200, 201):
+                    raise SystemExit(f"{reply.status_code}: {reply.text[:300]}")
+
+        await asyncio.gather(*(one_client() for _ in range(32)))
+    return latencies
+
+
+def summary(latencies: list[float], seconds: float) -> tuple[float, float]:
+    p99 = statistics.quantiles(latencies, n=100)[98] * 1000
+    return len(latencies) / seconds, p99
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=300)
+    parser.add_argument("--seconds", type=float, default=15)
+    args = parser.parse_args()
+    _, stream = generate(DemoConfig(customers=args.customers, seed=7))
+    items = list(stream)
+    database = f"relint_apibench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{database}"')
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
+    try:
+        with tempfile.TemporaryDirectory(prefix="relint-apibench-") as tmp:
+            stack = Stack.on_free_ports(Path(tmp), database_urls={"ingest": url})
+            stack.run_cli("ingest", "migrate")
+            key = str(stack.issue_key("bench", "bench", ("ingest:write",))["api_key"])
+            env = {**stack.env("ingest"), "INGEST_LOG_LEVEL": "warning"}
+            ingest = subprocess.Popen(
+                [sys.executable, "-m", "ingest", "serve"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                wait_ready(stack.url("ingest") + "/healthz", ingest)
+                report = asyncio.run(load_async(stack.url("ingest"), key, items, concurrency=4))
+                api_rate = report.accepted / report.seconds
+                latencies = asyncio.run(hammer(stack.url("ingest"), key, items, args.seconds))
+                ingest_rps, ingest_p99 = summary(latencies, args.seconds)
+            finally:
+                ingest.terminate()
+                ingest.wait(30)
+
+            bare_port = free_port()
+            (Path(tmp) / "bare_app.py").write_text(BARE_APP)
+            bare = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "bare_app:app",
+                    "--port",
+                    str(bare_port),
+                    "--log-level",
+                    "warning",
+                    "--no-access-log",
+                ],
+                cwd=tmp,
+                env={**os.environ, "PYTHONPATH": tmp},
+            )
+            try:
+                bare_url = f"http://127.0.0.1:{bare_port}"
+                wait_ready(bare_url + "/docs", bare)
+                latencies = asyncio.run(hammer(bare_url, key, items, args.seconds))
+                bare_rps, bare_p99 = summary(latencies, args.seconds)
+            finally:
+                bare.terminate()
+                bare.wait(30)
+
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{database}") as db:
+            with db.cursor().copy("COPY interaction TO STDOUT") as copy:
+                rows = b"".join(bytes(chunk) for chunk in copy)
+            count = db.execute("SELECT count(*) FROM interaction").fetchone()
+            db.execute("CREATE TABLE interaction_raw (LIKE interaction INCLUDING ALL)")
+            db.commit()
+            started = time.perf_counter()
+            with db.cursor().copy("COPY interaction_raw FROM STDIN") as copy:
+                copy.write(rows)
+            db.commit()
+            copy_seconds = time.perf_counter() - started
+        copy_rate = (count[0] if count else 0) / copy_seconds
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+    print(f"PostgreSQL; {len(items)} demo interactions ({args.customers} customers)")
+    print(f"batch API          {api_rate:9.0f} interactions/s (batches of 1,000, 4 in flight)")
+    print(f"raw COPY           {copy_rate:9.0f} rows/s into a table of the same structure")
+    print(f"API / COPY         {api_rate / copy_rate:9.3f}   (goal >= 0.5)")
+    print(f"single POST, 32 clients: ingest {ingest_rps:6.0f} req/s p99 {ingest_p99:6.1f} ms")
+    print(f"                         bare   {bare_rps:6.0f} req/s p99 {bare_p99:6.1f} ms")
+    print(f"ingest / bare      {ingest_rps / bare_rps:9.3f}   (goal >= 0.3, p99 < 100 ms)")
+
+
+if __name__ == "__main__":
+    main()
