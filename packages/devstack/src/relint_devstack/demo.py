@@ -99,19 +99,75 @@ class Profile:
     churn: float  # chance of leaving within the two years
 
 
+# Revenue per month ~30 / ~30 / ~250 / ~500 and cost to serve ~15 / ~25 / ~35 / ~45: the
+# top customers bring ~16x and cost ~3x what the bottom ones do (the articles' benchmark),
+# through volume and care, not through price. Fair-weather friends buy when there is a
+# deal, ask for discounts and take more service than they pay for.
 PROFILES: dict[str, Profile] = {
-    # Revenue per month ~35 / ~70 / ~300 / ~600 and cost to serve ~15 / ~20 / ~35 / ~45:
-    # the top customers bring ~16x and cost ~3x what the bottom ones do (the articles'
-    # benchmark), through volume and care, not through price. Fair-weather friends buy
-    # when there is a deal, ask for discounts and take service for what they bring.
     "acquaintance": Profile(
-        0.3, 100, 0.05, 0.18, 70, 2.0, 0.10, 0.02, 0.01, 0.03, 0.1, 0.4, 0.15, 0.35
+        purchases=0.3,
+        order_value=100,
+        promo_buying=0.05,
+        tickets=0.2,
+        ticket_cost=70,
+        newsletters=3.0,
+        marketing_response=0.10,
+        discount_asks=0.02,
+        advocacy=0.01,
+        community=0.03,
+        care=0.1,
+        emails=0.4,
+        sentiment=0.15,
+        churn=0.35,
     ),
     "fair_weather_friend": Profile(
-        0.15, 110, 0.85, 0.3, 80, 4.0, 0.45, 0.25, 0.03, 0.08, 0.2, 0.5, 0.1, 0.45
+        purchases=0.1,
+        order_value=110,
+        promo_buying=0.85,
+        tickets=0.35,
+        ticket_cost=80,
+        newsletters=4.5,
+        marketing_response=0.45,
+        discount_asks=0.25,
+        advocacy=0.03,
+        community=0.08,
+        care=0.2,
+        emails=0.5,
+        sentiment=0.1,
+        churn=0.45,
     ),
-    "bff": Profile(1.3, 200, 0.2, 0.4, 80, 2.5, 0.25, 0.05, 0.25, 0.6, 0.6, 2.0, 0.45, 0.12),
-    "partner": Profile(1.8, 280, 0.25, 0.45, 85, 1.5, 0.2, 0.03, 0.35, 1.0, 0.9, 2.5, 0.5, 0.08),
+    "bff": Profile(
+        purchases=1.3,
+        order_value=190,
+        promo_buying=0.2,
+        tickets=0.3,
+        ticket_cost=80,
+        newsletters=3.0,
+        marketing_response=0.25,
+        discount_asks=0.05,
+        advocacy=0.25,
+        community=0.6,
+        care=0.6,
+        emails=2.0,
+        sentiment=0.45,
+        churn=0.12,
+    ),
+    "partner": Profile(
+        purchases=1.8,
+        order_value=220,
+        promo_buying=0.25,
+        tickets=0.3,
+        ticket_cost=80,
+        newsletters=2.0,
+        marketing_response=0.2,
+        discount_asks=0.03,
+        advocacy=0.35,
+        community=1.0,
+        care=0.8,
+        emails=2.5,
+        sentiment=0.5,
+        churn=0.08,
+    ),
 }
 
 
@@ -203,8 +259,9 @@ _OFFSETS = (-5, -3, 0, 1, 1, 1, 2, 5, 8, 10)
 def office_hours(at: datetime, offset_hours: int) -> datetime:
     """`at`, or the next morning if it falls outside 08:00-18:00 local time.
 
-    Monotonic (an earlier moment never maps after a later one) and at most 14 hours forward,
-    so a customer's events keep their order: the night's events land 08:00-09:00 next day.
+    Only ever forward, by at most 14 hours: the night's events land 08:00-09:00 next day, in
+    their order. Follow-ups are scheduled from the moment what they follow was mapped to, so
+    a reply never lands before its question.
     """
     zone = timezone(timedelta(hours=offset_hours))
     local = at.astimezone(zone)
@@ -221,8 +278,12 @@ def office_hours(at: datetime, offset_hours: int) -> datetime:
 def _calendar(
     config: DemoConfig, rng: random.Random
 ) -> tuple[tuple[Promotion, ...], tuple[Outage, ...], tuple[datetime, ...]]:
-    sales = (("Spring sale", 3, 10, 10, 15), ("Summer deals", 6, 20, 10, 10))
-    sales += (("Black Friday week", 11, 24, 8, 25),)
+    # name, month, day, length in days, discount in percent
+    sales = (
+        ("Spring sale", 3, 10, 10, 15),
+        ("Summer deals", 6, 20, 10, 10),
+        ("Black Friday week", 11, 24, 8, 25),
+    )
     promotions = []
     for year in range(config.start.year, config.end.year + 1):
         for name, month, day, length, pct in sales:
@@ -239,8 +300,11 @@ def _calendar(
                 starts.replace(microsecond=0), round(rng.uniform(1, 8), 1), rng.uniform(0.1, 0.4)
             )
         )
+    # The yearly price review takes effect in mid-January and is announced up to 60 days ahead.
     reviews = tuple(
-        config.start + timedelta(days=365 * n + 75) for n in range(1, config.days // 365 + 1)
+        review
+        for n in range(1, config.days // 365 + 2)
+        if (review := config.start + timedelta(days=365 * n + 75)) - timedelta(days=60) < config.end
     )
     return tuple(promotions), tuple(sorted(outages, key=lambda o: o.starts)), reviews
 
@@ -305,19 +369,19 @@ def _truth(config: DemoConfig) -> DemoTruth:
 _PRODUCTS = ("analytics", "storage", "the starter kit", "the support plan", "the integration pack")
 _PROBLEMS = {
     "billing_error": (
-        "we were charged twice this month",
-        "the invoice shows seats we never ordered",
-        "our discount is missing from the invoice",
+        "we were charged twice this month.",
+        "the invoice shows seats we never ordered.",
+        "our discount is missing from the invoice.",
     ),
     "outage": (
-        "the service was down all morning",
-        "nobody here can log in since 9am",
-        "the dashboard times out again",
+        "the service was down all morning.",
+        "nobody here can log in since 9am.",
+        "the dashboard times out again.",
     ),
     "data_loss": (
-        "records we entered yesterday are gone",
-        "half of last week's orders vanished",
-        "the import wiped our customer notes",
+        "records we entered yesterday are gone.",
+        "half of last week's orders vanished.",
+        "the import wiped our customer notes.",
     ),
     "how_to": (
         "how do we export the monthly report?",
@@ -326,13 +390,13 @@ _PROBLEMS = {
     ),
     "feature_request": (
         "could you add an API for bulk updates?",
-        "we would love a weekly summary email",
+        "we would love a weekly summary email.",
         "can the report be filtered by region?",
     ),
     "password_reset": (
-        "a colleague cannot log in",
-        "the reset link has expired",
-        "our admin is locked out",
+        "a colleague cannot log in.",
+        "the reset link has expired.",
+        "our admin is locked out.",
     ),
 }
 _TEXTS: dict[str, tuple[str, ...]] = {
@@ -366,7 +430,7 @@ _TEXTS: dict[str, tuple[str, ...]] = {
     "webinar_attended": ("Joined the webinar on getting more out of {product}.",),
     "marketing_event": ("Visited our stand at the trade fair.",),
     "newsletter": ("Newsletter: what's new in {product}.", "Tips: five ways to use {product}."),
-    "promo_mail": ("{promotion}: {pct}% off {product}, this week only.",),
+    "promo_mail": ("{promotion}: {pct}% off across the range, this week only.",),
     "ticket_opened": ("{problem}", "Ticket: {problem}", "Urgent: {problem}"),
     "ticket_resolved": ("Resolved: {issue}.", "Fixed the {issue} problem and confirmed."),
     "ticket_escalated": ("Escalated the {issue} ticket, still no answer after {days} days.",),
@@ -388,12 +452,10 @@ _TEXTS: dict[str, tuple[str, ...]] = {
         "A few ideas for {product}.",
     ),
     "email_received": ("Thanks, that works for us.", "Question about {product}.", "Sounds good."),
-    "invoice_sent": ("Invoice for {product}.",),
     "delivery": ("Delivered {product}.",),
     "delivery_late": ("Delivery of {product} is running late.",),
     "refund": ("Refunded the overcharge.", "Refund for the late delivery."),
     "credit_note": ("Credit note for the unused part of the contract.",),
-    "payment_failed": ("Card payment declined.",),
     "outage": ("Incident notice: service unavailable for {hours} hours; we are sorry.",),
 }
 _REVIEWS = {
@@ -439,6 +501,11 @@ _CANCELLATIONS = {
     "slow_service_response": "Cancelling our contract; support is far too slow for us.",
     "neglect": "We have decided not to renew; we no longer see the value.",
 }
+_UNANSWERED = (
+    "Is anyone still looking after our account?",
+    "Following up again on my last email.",
+    "Who is our contact now?",
+)
 _SOCIAL_COMPLAINTS = (
     "Service has gone downhill lately. Looking at alternatives.",
     "Still waiting for support to get back to us. Not impressed.",
@@ -603,7 +670,7 @@ class _Month:
         """A sentiment: the type's base, better with a star owner, souring with the drift."""
         drift = self.drift_mid if at is None else self.drift(at)
         bonus = 0.15 if self.star else 0.0
-        return self.rng.gauss(base + bonus - 1.0 * drift, spread)
+        return self.rng.gauss(base + bonus - 0.7 * drift, spread)
 
     # -- one month -------------------------------------------------------------------------
     def run(self) -> None:
@@ -654,22 +721,25 @@ class _Month:
         self,
         at: datetime,
         value: float,
-        *,
-        text: str,
+        words_key: str,
         attributes: dict[str, Any] | None = None,
+        **words: Any,
     ) -> None:
-        """A purchase and what follows it: invoice, payment, delivery."""
+        """A purchase and what follows it: quote, invoice, payment, delivery."""
         rng, owner = self.rng, self.customer.owner
         drift = self.drift(at)
+        words["product"] = product = rng.choice(_PRODUCTS)
         if value > 400 and rng.random() < 0.6:
-            self.add(
+            quoted = self.add(
                 at - timedelta(days=rng.uniform(3, 10)),
                 "sales",
                 "quote",
                 "outbound",
                 employee=owner,
-                text=self.say("quote"),
+                text=self.say("quote", product=product),
             )
+            if quoted is not None:
+                at = max(at, quoted + timedelta(hours=1))
         bought = self.add(
             at,
             "sales",
@@ -679,7 +749,7 @@ class _Month:
             amount=value,
             amount_type="revenue",
             employee=owner,
-            text=text,
+            text=self.say(words_key, **words),
             attributes=attributes,
         )
         if bought is None:
@@ -705,7 +775,7 @@ class _Month:
                 "outbound",
                 amount=rng.uniform(10, 30),
                 amount_type="cost_to_serve",
-                text=self.say("delivery_late"),
+                text=self.say("delivery_late", product=product),
             )
             delivered += timedelta(days=rng.uniform(3, 8))
             if rng.random() < 0.3:
@@ -718,7 +788,13 @@ class _Month:
                     amount_type="refund",
                     text=self.say("refund"),
                 )
-        self.add(delivered, "operations", "delivery", "outbound", text=self.say("delivery"))
+        self.add(
+            delivered,
+            "operations",
+            "delivery",
+            "outbound",
+            text=self.say("delivery", product=product),
+        )
 
     def purchases(self) -> None:
         p, rng, state = self.profile, self.rng, self.state
@@ -727,7 +803,7 @@ class _Month:
         rate = p.purchases * (0.5 + state.engagement) * self.fade * growth
         for at in self.times(rate):
             value = rng.lognormvariate(math.log(p.order_value), 0.4)
-            self.order(at, value, text=self.say("purchase"))
+            self.order(at, value, "purchase")
         for at in self.times(p.discount_asks * (1 + self.drift_mid)):
             asked = self.add(
                 at,
@@ -768,7 +844,7 @@ class _Month:
                 continue
             length = (promo.ends - promo.starts).total_seconds() / 86400
             at = promo.starts + timedelta(days=rng.uniform(0.2, length))
-            self.add(
+            responded = self.add(
                 at - timedelta(hours=rng.uniform(1, 24)),
                 "marketing",
                 "campaign_response",
@@ -777,12 +853,15 @@ class _Month:
                 text=self.say("campaign_response", **words),
                 attributes={"campaign": promo.name},
             )
+            if responded is not None:
+                at = max(at, responded + timedelta(minutes=rng.uniform(10, 120)))
             value = rng.lognormvariate(math.log(p.order_value * 1.3), 0.3)
             self.order(
                 at,
                 value * (1 - promo.discount_pct / 100),
-                text=self.say("promo_purchase", **words),
-                attributes={"campaign": promo.name, "discount_pct": promo.discount_pct},
+                "promo_purchase",
+                {"campaign": promo.name, "discount_pct": promo.discount_pct},
+                **words,
             )
 
     def engagement(self) -> None:
@@ -863,9 +942,11 @@ class _Month:
                 sentiment=self.mood(0.4),
                 text=self.say("marketing_event"),
             )
-        if rng.random() < (0.004 if self.drift_mid == 0 else 0.25 * self.drift_mid):
-            if self.add(self.some_time(), "marketing", "unsubscribe", "inbound") is not None:
-                state.unsubscribed = True
+        leaving = 0.004 if self.drift_mid == 0 else 0.25 * self.drift_mid
+        if rng.random() < leaving and self.add(
+            self.some_time(), "marketing", "unsubscribe", "inbound"
+        ):
+            state.unsubscribed = True
 
     # -- service ---------------------------------------------------------------------------
     def service(self) -> None:
@@ -1074,7 +1155,7 @@ class _Month:
                     "inbound",
                     employee=owner,
                     sentiment=self.mood(0.0, at),
-                    text="Is anyone still looking after our account?",
+                    text=rng.choice(_UNANSWERED),
                 )
             return
         for at in self.times(p.care):
@@ -1086,7 +1167,7 @@ class _Month:
                 employee=owner,
                 sentiment=self.mood(p.sentiment, at),
                 text=self.say("check_in"),
-                amount=rng.uniform(8, 15),
+                amount=rng.uniform(5, 10),
                 amount_type="cost_to_serve",
             )
         for at in self.times(p.emails):
@@ -1128,7 +1209,7 @@ class _Month:
                 "outbound",
                 employee=owner,
                 sentiment=self.mood(p.sentiment),
-                amount=rng.uniform(60, 120),
+                amount=rng.uniform(30, 60),
                 amount_type="cost_to_serve",
                 text=self.say("business_review"),
             )
@@ -1151,7 +1232,7 @@ class _Month:
                 continue
             if self.cause == "price_increase_without_notice":
                 continue  # theirs comes unannounced (below)
-            self.add(
+            told = self.add(
                 announced,
                 "finance",
                 "price_change",
@@ -1159,9 +1240,9 @@ class _Month:
                 text=f"New price list from {review:%d %B %Y}: +4% on most products.",
                 attributes={"notice_days": notice, "increase_pct": 4},
             )
-            if top:
+            if told is not None and top and self.cause != "neglect":
                 self.add(
-                    announced + timedelta(days=rng.uniform(0, 5)),
+                    told + timedelta(days=rng.uniform(0, 5)),
                     "email",
                     "email_sent",
                     "outbound",
@@ -1173,7 +1254,7 @@ class _Month:
             raised = churned_at - timedelta(days=DRIFT_DAYS - 5)
             if self.begin <= raised < self.end:
                 pct = rng.choice((12, 15, 20))
-                self.add(
+                changed = self.add(
                     raised,
                     "finance",
                     "price_change",
@@ -1182,7 +1263,7 @@ class _Month:
                     attributes={"notice_days": 0, "increase_pct": pct},
                 )
                 self.add(
-                    raised + timedelta(days=rng.uniform(3, 10)),
+                    (changed or raised) + timedelta(days=rng.uniform(3, 10)),
                     "service",
                     "complaint",
                     "inbound",
@@ -1217,7 +1298,7 @@ class _Month:
             "cancellation",
             "inbound",
             employee=customer.owner,
-            sentiment=self.mood(-0.4, churned_at, 0.15),
+            sentiment=self.mood(-0.1, churned_at, 0.15),
             text=_CANCELLATIONS[cause],
             attributes={"reason": cause},
             final=True,
@@ -1229,7 +1310,7 @@ class _Month:
                 "review",
                 "inbound",
                 sentiment=self.mood(-0.7, churned_at, 0.1),
-                text="Left them after years. " + rng.choice(_SOCIAL_COMPLAINTS),
+                text="We just left them. " + rng.choice(_SOCIAL_COMPLAINTS),
                 attributes={"stars": 1},
                 final=True,
             )

@@ -23,7 +23,10 @@ from relint_devstack.demo import DemoConfig, generate, write_jsonl
 
 MAX_ITEMS = 1000
 MAX_BYTES = 450_000  # under ingest's 512 KB batch limit, with room for the envelope
-ATTEMPTS = 8
+MAX_REASONS = 5
+ATTEMPTS = 8  # for server errors and lost connections
+RATE_LIMIT_WAIT = 600.0  # seconds a batch may spend waiting out 429s before giving up
+MAX_DELAY = 10.0
 
 
 @dataclass
@@ -32,6 +35,7 @@ class LoadReport:
     duplicates: int = 0
     rejected: int = 0
     seconds: float = 0.0
+    retries: int = 0
     rejections: list[str] = field(default_factory=list)  # the first few reasons
 
 
@@ -54,33 +58,62 @@ def batches(items: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         yield batch
 
 
+def _retry_after(reply: httpx.Response) -> float | None:
+    try:
+        return max(0.0, float(reply.headers.get("retry-after", "")))
+    except ValueError:
+        return None
+
+
+def _count(body: dict[str, Any], batch: list[dict[str, Any]], report: LoadReport) -> None:
+    report.accepted += body["accepted"]
+    report.duplicates += body["duplicates"]
+    report.rejected += body["rejected"]
+    for result in body["results"]:
+        if result["status"] == "rejected" and len(report.rejections) < MAX_REASONS:
+            index = result["index"]
+            source_id = batch[index].get("source_id") if 0 <= index < len(batch) else None
+            errors = "; ".join(f"{e['path']}: {e['message']}" for e in result["errors"])
+            report.rejections.append(f"{source_id or f'item {index}'}: {errors}")
+
+
 async def _send(client: httpx.AsyncClient, batch: list[dict[str, Any]], report: LoadReport) -> None:
-    delay = 0.2
-    for attempt in range(1, ATTEMPTS + 1):
+    """Posts one batch until ingest has judged every item in it.
+
+    429s are waited out as Retry-After asks, up to RATE_LIMIT_WAIT in all; 5xx answers and
+    lost connections are retried ATTEMPTS times with exponential backoff; any other answer
+    (a bad key, a malformed batch) cannot be fixed by retrying and stops the load.
+    """
+    delay, failures, waited = 0.2, 0, 0.0
+    while True:
         try:
             reply = await client.post("/v1/interactions:batch", json={"interactions": batch})
         except httpx.TransportError as error:
-            problem = f"{type(error).__name__}: {error}"
+            problem, pause, limited = f"{type(error).__name__}: {error}", None, False
         else:
             if reply.status_code == 200:
-                body = reply.json()
-                report.accepted += body["accepted"]
-                report.duplicates += body["duplicates"]
-                report.rejected += body["rejected"]
-                for result in body["results"]:
-                    if result["status"] == "rejected" and len(report.rejections) < 5:
-                        report.rejections.append(json.dumps(result["errors"]))
+                _count(reply.json(), batch, report)
                 return
             if reply.status_code != 429 and reply.status_code < 500:
                 raise LoadError(f"ingest answered {reply.status_code}: {reply.text[:500]}")
-            problem = f"HTTP {reply.status_code}"
-            retry_after = reply.headers.get("retry-after", "")
-            if retry_after.isdigit():
-                delay = max(delay, float(retry_after))
-        if attempt == ATTEMPTS:
+            problem, pause = f"HTTP {reply.status_code}", _retry_after(reply)
+            limited = reply.status_code == 429
+        if limited:
+            if pause is None:
+                pause, delay = delay, min(delay * 2, MAX_DELAY)
+            pause = max(pause, 0.05)
+            if waited + pause > RATE_LIMIT_WAIT:
+                raise LoadError(f"still rate limited after waiting {waited:.0f}s")
+            report.retries += 1
+            waited += pause
+            await asyncio.sleep(pause)
+            continue
+        failures += 1
+        if failures == ATTEMPTS:
             raise LoadError(f"gave up on a batch after {ATTEMPTS} attempts: {problem}")
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 10.0)
+        report.retries += 1
+        await asyncio.sleep(delay if pause is None else max(delay, pause))
+        delay = min(delay * 2, MAX_DELAY)
 
 
 async def load_async(
@@ -110,16 +143,17 @@ async def load_async(
         try:
             for batch in batches(items):
                 await slots.acquire()
-                task = asyncio.create_task(send(batch))
-                pending.add(task)
-                task.add_done_callback(pending.discard)
+                # A batch that failed for good stops the load (its error is raised here).
                 for done in [t for t in pending if t.done()]:
+                    pending.discard(done)
                     done.result()
-            for task in list(pending):
-                await task
+                pending.add(asyncio.create_task(send(batch)))
+            await asyncio.gather(*pending)
+            pending.clear()
         finally:
             for task in pending:
                 task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -161,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"load failed: {error}")
     print(
         f"accepted {report.accepted}, duplicates {report.duplicates}, "
-        f"rejected {report.rejected} in {report.seconds:.1f}s"
+        f"rejected {report.rejected} in {report.seconds:.1f}s ({report.retries} retries)"
     )
     for reason in report.rejections:
         print(f"  rejected: {reason}")
