@@ -14,14 +14,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
-import psycopg
-
 from relint_devstack.demo import DemoConfig, write_jsonl
-
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+from relint_devstack.scratch import scratch_databases
 
 
 def ingest(env: dict[str, str], *args: str) -> str:
@@ -51,23 +48,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="relint-bulk-") as tmp:
         data = Path(tmp) / "history.jsonl"
         rows = write_jsonl(DemoConfig(customers=args.customers, seed=7), data)
-        database = f"relint_bulk_{uuid.uuid4().hex[:8]}"
-        if args.postgres:
-            with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-                admin.execute(f'CREATE DATABASE "{database}"')
-            url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
-        else:
-            url = f"sqlite+aiosqlite:///{Path(tmp) / 'ingest.db'}"
-        env = {**os.environ, "INGEST_DATABASE_URL": url, "INGEST_LOG_LEVEL": "warning"}
-        try:
+        with ExitStack() as cleanup:
+            if args.postgres:
+                url = cleanup.enter_context(scratch_databases("relint_bulk", ("ingest",)))["ingest"]
+            else:
+                url = f"sqlite+aiosqlite:///{Path(tmp) / 'ingest.db'}"
+            env = {**os.environ, "INGEST_DATABASE_URL": url, "INGEST_LOG_LEVEL": "warning"}
             ingest(env, "migrate")
             ingest(env, "admin", "issue-key", "--tenant", "bench", "--partner", "bench")
             first_seconds, first = timed_import(env, data)
             again_seconds, again = timed_import(env, data)
-        finally:
-            if args.postgres:
-                with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-                    admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
     store = "PostgreSQL" if args.postgres else "SQLite (embedded default)"
     print(f"store: {store}; {rows} rows ({args.customers} demo customers)")
     print(f"first import   {first_seconds:7.1f}s  {rows / first_seconds:8.0f} rows/s  {first}")

@@ -16,9 +16,6 @@ import sqlite3
 import statistics
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,25 +24,11 @@ import httpx
 import psycopg
 
 from relint_devstack.demo import DemoConfig, generate
-from relint_devstack.launcher import Stack, delivered_to
+from relint_devstack.launcher import DATABASE_SERVICES, Stack, delivered_to
+from relint_devstack.scratch import scratch_databases
 
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/13"
 BATCH = 100
-
-
-@contextmanager
-def postgres_urls() -> Iterator[dict[str, str]]:
-    names = {s: f"relint_lag_{s}_{uuid.uuid4().hex[:8]}" for s in ("ingest", "scoring", "playbook")}
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-        for name in names.values():
-            admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield {s: f"postgresql+psycopg://postgres@127.0.0.1:5432/{n}" for s, n in names.items()}
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-            for name in names.values():
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def offer(url: str, key: str, items: list[dict[str, Any]], rate: float) -> float:
@@ -123,7 +106,7 @@ def main() -> None:
         if args.sqlite:
             run(args, Path(tmp), None)
         else:
-            with postgres_urls() as urls:
+            with scratch_databases("relint_lag", DATABASE_SERVICES) as urls:
                 run(args, Path(tmp), urls)
 
 

@@ -29,8 +29,8 @@ import psycopg
 from relint_devstack.demo import DemoConfig, generate
 from relint_devstack.demo_cli import load_async
 from relint_devstack.launcher import Stack, free_port
+from relint_devstack.scratch import scratch_databases
 
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 BARE_APP = """
 from fastapi import FastAPI, status
 from ingest.schemas import InteractionIn
@@ -90,11 +90,8 @@ def main() -> None:
     args = parser.parse_args()
     _, stream = generate(DemoConfig(customers=args.customers, seed=7))
     items = list(stream)
-    database = f"relint_apibench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{database}"')
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
-    try:
+    with scratch_databases("relint_apibench", ("ingest",)) as urls:
+        url = urls["ingest"]
         with tempfile.TemporaryDirectory(prefix="relint-apibench-") as tmp:
             stack = Stack.on_free_ports(Path(tmp), database_urls={"ingest": url})
             stack.run_cli("ingest", "migrate")
@@ -142,7 +139,7 @@ def main() -> None:
                 bare.terminate()
                 bare.wait(30)
 
-        with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{database}") as db:
+        with psycopg.connect(url.replace("+psycopg", "")) as db:
             with db.cursor().copy("COPY interaction TO STDOUT") as copy:
                 rows = b"".join(bytes(chunk) for chunk in copy)
             count = db.execute("SELECT count(*) FROM interaction").fetchone()
@@ -154,9 +151,6 @@ def main() -> None:
             db.commit()
             copy_seconds = time.perf_counter() - started
         copy_rate = (count[0] if count else 0) / copy_seconds
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
     print(f"PostgreSQL; {len(items)} demo interactions ({args.customers} customers)")
     print(f"batch API          {api_rate:9.0f} interactions/s (batches of 1,000, 4 in flight)")

@@ -14,38 +14,18 @@ import argparse
 import statistics
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 
 from relint_devstack.demo import DemoConfig, generate
-from relint_devstack.launcher import Stack, delivered_to
+from relint_devstack.launcher import DATABASE_SERVICES, Stack, delivered_to
+from relint_devstack.scratch import scratch_databases
 
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/14"
 PAGE_QUERY = """{ customers(first: 100) { edges { node { externalId
   relationship { value interactionCount } recentInteractions(limit: 3) { kind } } } } }"""
-
-
-@contextmanager
-def postgres_urls() -> Iterator[dict[str, str]]:
-    names = {
-        s: f"relint_bench_{s}_{uuid.uuid4().hex[:8]}" for s in ("ingest", "scoring", "playbook")
-    }
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
-        for name in names.values():
-            connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield {s: f"postgresql+psycopg://postgres@127.0.0.1:5432/{n}" for s, n in names.items()}
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
-            for name in names.values():
-                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def post_singles(client: httpx.Client, items: list[dict[str, Any]]) -> float:
@@ -145,7 +125,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="relint-bench-") as tmp:
         if args.postgres:
-            with postgres_urls() as urls:
+            with scratch_databases("relint_bench", DATABASE_SERVICES) as urls:
                 run(args, Path(tmp), urls)
         else:
             run(args, Path(tmp), None)
