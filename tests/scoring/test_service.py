@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -78,3 +79,25 @@ async def test_tenants_are_isolated(service: ScoringService) -> None:
     await service.apply([delivered(0, "c1", "t1"), delivered(1, "c1", "t2")])
     assert [r.tenant_id for r in await service.relationships("t1", ["c1"])] == ["t1"]
     assert await service.relationships("t3", ["c1"]) == []
+
+
+async def test_an_interaction_delivered_again_under_a_merged_customer_moves(
+    service: ScoringService,
+) -> None:
+    """Ingest merged c2 into c1 and delivers c2's interactions again with c1 as customer."""
+    await service.apply([delivered(n, "c1") for n in range(3)])
+    moved = [delivered(n, "c2") for n in range(3, 6)]
+    await service.apply(moved)
+    again = [replace(d, customer_id="c1") for d in moved]
+    result = await service.apply(again)
+    assert (result.applied, result.duplicates, result.moved) == (0, 0, 3)
+    assert (await service.apply(again)).duplicates == 3  # and only once
+    by_customer = {r.customer_id: r for r in await service.relationships("t1", ["c1", "c2"])}
+    expected = sum(
+        contribution(Touch(d.kind, d.sentiment, d.revenue))
+        for d in [delivered(n, "c1") for n in range(3)] + moved
+    )
+    assert by_customer["c1"].value == pytest.approx(expected)
+    assert by_customer["c1"].interaction_count == 6
+    assert by_customer["c2"].interaction_count == 0
+    assert by_customer["c2"].value == pytest.approx(0.0, abs=1e-6)

@@ -9,7 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Request, Response, status
 from pydantic import BaseModel, Field
 
-from ingest.service import IngestService, InvalidKindMappings, KeyInfo, TenantKey
+from ingest.deps import service_of
+from ingest.service import InvalidKindMappings, KeyInfo, TenantKey
 from relint.auth import ALL_SCOPES, SCOPE_ADMIN, Principal, require_scope
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -43,11 +44,6 @@ class KeysOut(BaseModel):
     keys: list[KeyOut]
 
 
-def _service(request: Request) -> IngestService:
-    service: IngestService = request.app.state.ingest
-    return service
-
-
 def _issued(key: TenantKey) -> IssuedKeyOut:
     return IssuedKeyOut(
         api_key=key.api_key, lookup_id=key.lookup_id, partner_id=key.partner_id, scopes=key.scopes
@@ -66,7 +62,7 @@ def _key(info: KeyInfo) -> KeyOut:
 
 @router.get("/keys", summary="The tenant's keys, newest first (never the keys themselves)")
 async def list_keys(request: Request, principal: Admin) -> KeysOut:
-    return KeysOut(keys=[_key(k) for k in await _service(request).keys(principal.tenant_id)])
+    return KeysOut(keys=[_key(k) for k in await service_of(request).keys(principal.tenant_id)])
 
 
 @router.post(
@@ -77,7 +73,7 @@ async def list_keys(request: Request, principal: Admin) -> KeysOut:
 )
 async def issue_key(request: Request, principal: Admin, body: KeyRequest) -> IssuedKeyOut:
     try:
-        issued = await _service(request).issue_key(principal.tenant_id, body.partner, body.scopes)
+        issued = await service_of(request).issue_key(principal.tenant_id, body.partner, body.scopes)
     except ValueError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
     return _issued(issued)
@@ -91,7 +87,7 @@ async def issue_key(request: Request, principal: Admin, body: KeyRequest) -> Iss
     responses={404: {"description": "No active key with this lookup id in this tenant"}},
 )
 async def rotate_key(request: Request, principal: Admin, lookup_id: LookupId) -> IssuedKeyOut:
-    issued = await _service(request).rotate_key(lookup_id, principal.tenant_id)
+    issued = await service_of(request).rotate_key(lookup_id, principal.tenant_id)
     if issued is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no active key {lookup_id}")
     return _issued(issued)
@@ -104,7 +100,7 @@ async def rotate_key(request: Request, principal: Admin, lookup_id: LookupId) ->
     responses={404: {"description": "No active key with this lookup id in this tenant"}},
 )
 async def revoke_key(request: Request, principal: Admin, lookup_id: LookupId) -> Response:
-    if not await _service(request).revoke_key(lookup_id, principal.tenant_id):
+    if not await service_of(request).revoke_key(lookup_id, principal.tenant_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no active key {lookup_id}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -125,7 +121,7 @@ class KindMappingsIn(BaseModel):
 
 @router.get("/kind-mappings", summary="The tenant's own kinds and the canonical kinds they mean")
 async def kind_mappings(request: Request, principal: Admin) -> KindMappingsIn:
-    rows = await _service(request).kind_mappings(principal.tenant_id)
+    rows = await service_of(request).kind_mappings(principal.tenant_id)
     return KindMappingsIn(
         mappings=[KindMappingIn(channel=c, source_kind=s, kind=k) for c, s, k in rows]
     )
@@ -141,7 +137,7 @@ async def replace_kind_mappings(
 ) -> KindMappingsIn:
     entries = [(m.channel, m.source_kind, m.kind) for m in body.mappings]
     try:
-        await _service(request).replace_kind_mappings(principal.tenant_id, entries)
+        await service_of(request).replace_kind_mappings(principal.tenant_id, entries)
     except InvalidKindMappings as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, error.problems) from error
     return body

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Header, HTTPException, Request, Response, status
 from pydantic import ValidationError
 
+from ingest.deps import service_of
 from ingest.schemas import (
     EXAMPLE_INTERACTION,
     BatchResult,
@@ -16,7 +17,6 @@ from ingest.schemas import (
     InteractionIn,
     ItemResult,
 )
-from ingest.service import IngestService
 from relint.auth import SCOPE_INGEST_WRITE, Principal, require_scope
 from relint.ratelimit import RateLimiter
 
@@ -43,11 +43,6 @@ def _keyed(interaction: InteractionIn, key: str | None, suffix: str = "") -> Int
     if key is None or interaction.source_id is not None:
         return interaction
     return interaction.model_copy(update={"source_id": key + suffix})
-
-
-def _service(request: Request) -> IngestService:
-    service: IngestService = request.app.state.ingest
-    return service
 
 
 async def _check_rate(request: Request, principal: Principal, cost: int) -> None:
@@ -95,7 +90,7 @@ async def record_interaction(
             "Idempotency-Key and source_id disagree: send one, or the same value in both",
         )
     interaction = _keyed(interaction, idempotency_key)
-    [result] = await _service(request).record(principal.tenant_id, [(0, interaction)])
+    [result] = await service_of(request).record(principal.tenant_id, [(0, interaction)])
     if result.status == "rejected":
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -137,7 +132,7 @@ async def record_batch(
             rejected.append(
                 ItemResult(index=index, status="rejected", errors=_errors(error, where))
             )
-    stored = await _service(request).record(principal.tenant_id, valid) if valid else []
+    stored = await service_of(request).record(principal.tenant_id, valid) if valid else []
     for result in stored:  # the service names fields within the item
         for problem in result.errors:
             problem.path = f"interactions[{result.index}].{problem.path}"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from ingest import admin_api, api, grpc_server
+from ingest import admin_api, api, customers_api, grpc_server
 from ingest.delivery import OutboxRelay, parse_subscribers
 from ingest.service import IngestService
 from ingest.settings import IngestSettings
@@ -59,7 +59,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         "stored with its outbox entries and delivered to the subscribers over gRPC.",
         settings=settings,
         lifespan=lifespan,
-        routers=[api.router, admin_api.router],
+        routers=[api.router, customers_api.router, admin_api.router],
     )
     app.add_middleware(
         BodySizeLimitMiddleware,

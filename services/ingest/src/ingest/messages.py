@@ -56,7 +56,7 @@ def customer_message(row: Customer) -> ingest_pb2.Customer:
     return ingest_pb2.Customer(
         id=row.id,
         tenant_id=row.tenant_id,
-        external_id=row.external_id,
+        external_id=row.external_id or "",
         name=row.name,
         created_at=_timestamp(row.created_at),
         first_seen_at=_timestamp(row.first_seen_at),

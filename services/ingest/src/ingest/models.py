@@ -1,4 +1,5 @@
-"""Ingest's tables: tenants, partners and their keys, customers, interactions, the outbox."""
+"""Ingest's tables: tenants, partners and their keys, customers with their identifiers,
+contacts and merges, interactions, the outbox."""
 
 from __future__ import annotations
 
@@ -65,16 +66,71 @@ class ApiKey(IngestTable, table=True):
 
 
 class Customer(IngestTable, table=True):
+    """An account. Without an external id it is provisional: known only by its identifiers
+    (a source's id, a contact, a domain) until the tenant's own id for it arrives."""
+
     __table_args__ = (UniqueConstraint("tenant_id", "external_id"),)
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     tenant_id: str = Field(foreign_key="tenant.id", max_length=36)
-    external_id: str = Field(max_length=200)
+    external_id: str | None = Field(default=None, max_length=200)
     name: str = Field(default="", max_length=300)
+    # Set once this customer was merged into another; every lookup follows it (one hop).
+    merged_into_id: str | None = Field(default=None, max_length=36, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     first_seen_at: datetime = Field(sa_type=UtcDateTime)
     last_seen_at: datetime = Field(sa_type=UtcDateTime)
     interaction_count: int = Field(default=0, sa_type=BigInteger)
+
+
+class CustomerIdentifier(IngestTable, table=True):
+    """Another name of a customer: a source system's id for the account (scheme = the
+    source's name) or an email domain the account owns (scheme = "domain")."""
+
+    __tablename__ = "customer_identifier"
+    __table_args__ = (UniqueConstraint("tenant_id", "scheme", "value"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    tenant_id: str = Field(foreign_key="tenant.id", max_length=36)
+    scheme: str = Field(max_length=100)
+    value: str = Field(max_length=254)
+    customer_id: str = Field(foreign_key="customer.id", index=True, max_length=36)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class Contact(IngestTable, table=True):
+    """A person at a customer, known by email address and/or the tenant's user id."""
+
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "email"),
+        UniqueConstraint("tenant_id", "external_id"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    tenant_id: str = Field(foreign_key="tenant.id", max_length=36)
+    customer_id: str | None = Field(
+        default=None, foreign_key="customer.id", index=True, max_length=36
+    )
+    email: str | None = Field(default=None, max_length=254)
+    external_id: str | None = Field(default=None, max_length=200)
+    name: str = Field(default="", max_length=300)
+    traits: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class CustomerMerge(IngestTable, table=True):
+    """A recorded merge: two customers found to be one account, and why."""
+
+    __tablename__ = "customer_merge"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=36)
+    merged_id: str = Field(foreign_key="customer.id", max_length=36)
+    into_id: str = Field(foreign_key="customer.id", index=True, max_length=36)
+    reason: str = Field(max_length=500)
+    interactions_moved: int = Field(default=0, sa_type=BigInteger)
+    merged_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
 class Interaction(IngestTable, table=True):
@@ -86,6 +142,7 @@ class Interaction(IngestTable, table=True):
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     tenant_id: str = Field(foreign_key="tenant.id", max_length=36)
     customer_id: str = Field(foreign_key="customer.id", max_length=36)
+    contact_id: str | None = Field(default=None, foreign_key="contact.id", max_length=36)
     occurred_at: datetime = Field(sa_type=UtcDateTime)
     channel: str = Field(max_length=32)
     kind: str = Field(max_length=64)

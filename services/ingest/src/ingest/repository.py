@@ -14,7 +14,10 @@ from sqlmodel import col
 
 from ingest.models import (
     ApiKey,
+    Contact,
     Customer,
+    CustomerIdentifier,
+    CustomerMerge,
     Interaction,
     KindMapping,
     OutboxEntry,
@@ -93,14 +96,13 @@ class IngestRepository:
     async def customers_by_external_id(
         self, tenant_id: str, external_ids: Iterable[str]
     ) -> dict[str, Customer]:
-        wanted = list(set(external_ids))
-        if not wanted:
-            return {}
-        query = select(Customer).where(
-            col(Customer.tenant_id) == tenant_id, col(Customer.external_id).in_(wanted)
-        )
-        rows = (await self.session.execute(query)).scalars()
-        return {row.external_id: row for row in rows}
+        """By external id; a merged customer's id gives the customer it was merged into."""
+        found = await self.customers_for_identity(tenant_id, (), external_ids)
+        return {
+            c.external_id: found[c.merged_into_id] if c.merged_into_id else c
+            for c in found.values()
+            if c.external_id
+        }
 
     async def customers_by_id(self, tenant_id: str, ids: Iterable[str]) -> list[Customer]:
         wanted = list(set(ids))
@@ -114,11 +116,173 @@ class IngestRepository:
     async def list_customers(self, tenant_id: str, after_id: str, limit: int) -> list[Customer]:
         query = (
             select(Customer)
-            .where(col(Customer.tenant_id) == tenant_id, col(Customer.id) > after_id)
+            .where(
+                col(Customer.tenant_id) == tenant_id,
+                col(Customer.id) > after_id,
+                col(Customer.merged_into_id).is_(None),
+            )
             .order_by(col(Customer.id))
             .limit(limit)
         )
         return list((await self.session.execute(query)).scalars())
+
+    async def customers_for_identity(
+        self, tenant_id: str, ids: Iterable[str], external_ids: Iterable[str]
+    ) -> dict[str, Customer]:
+        """The customers with these ids or external ids, and the ones they were merged into."""
+        wanted_ids, wanted_external = list(set(ids)), list(set(external_ids))
+        found: dict[str, Customer] = {}
+        for column, values in ((Customer.id, wanted_ids), (Customer.external_id, wanted_external)):
+            if values:
+                query = select(Customer).where(
+                    col(Customer.tenant_id) == tenant_id, col(column).in_(values)
+                )
+                found.update((c.id, c) for c in (await self.session.execute(query)).scalars())
+        survivors = {c.merged_into_id for c in found.values() if c.merged_into_id} - set(found)
+        if survivors:
+            found.update((c.id, c) for c in await self.customers_by_id(tenant_id, survivors))
+        return found
+
+    async def identifier_owners(
+        self, tenant_id: str, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], str]:
+        by_scheme: dict[str, list[str]] = {}
+        for scheme, value in set(keys):
+            by_scheme.setdefault(scheme, []).append(value)
+        found: dict[tuple[str, str], str] = {}
+        for scheme, values in by_scheme.items():
+            query = select(
+                col(CustomerIdentifier.value), col(CustomerIdentifier.customer_id)
+            ).where(
+                col(CustomerIdentifier.tenant_id) == tenant_id,
+                col(CustomerIdentifier.scheme) == scheme,
+                col(CustomerIdentifier.value).in_(values),
+            )
+            for value, customer_id in (await self.session.execute(query)).all():
+                found[(scheme, value)] = customer_id
+        return found
+
+    async def identifiers_of(self, customer_ids: Sequence[str]) -> list[CustomerIdentifier]:
+        query = (
+            select(CustomerIdentifier)
+            .where(col(CustomerIdentifier.customer_id).in_(list(customer_ids)))
+            .order_by(col(CustomerIdentifier.scheme), col(CustomerIdentifier.value))
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def contacts_matching(
+        self, tenant_id: str, emails: Iterable[str], external_ids: Iterable[str]
+    ) -> list[Contact]:
+        found: dict[str, Contact] = {}
+        for column, values in (
+            (Contact.email, set(emails)),
+            (Contact.external_id, set(external_ids)),
+        ):
+            if values:
+                query = select(Contact).where(
+                    col(Contact.tenant_id) == tenant_id, col(column).in_(list(values))
+                )
+                found.update((c.id, c) for c in (await self.session.execute(query)).scalars())
+        return list(found.values())
+
+    async def contacts_of(self, customer_ids: Sequence[str]) -> list[Contact]:
+        query = (
+            select(Contact)
+            .where(col(Contact.customer_id).in_(list(customer_ids)))
+            .order_by(col(Contact.email), col(Contact.external_id))
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def merges_into(self, tenant_id: str, customer_ids: Sequence[str]) -> list[CustomerMerge]:
+        query = (
+            select(CustomerMerge)
+            .where(
+                col(CustomerMerge.tenant_id) == tenant_id,
+                col(CustomerMerge.into_id).in_(list(customer_ids)),
+            )
+            .order_by(col(CustomerMerge.merged_at))
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def list_merges(self, tenant_id: str, limit: int) -> list[CustomerMerge]:
+        query = (
+            select(CustomerMerge)
+            .where(col(CustomerMerge.tenant_id) == tenant_id)
+            .order_by(col(CustomerMerge.merged_at).desc(), col(CustomerMerge.id))
+            .limit(limit)
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def set_external_ids(self, adopted: dict[str, str]) -> None:
+        for customer_id, external_id in adopted.items():
+            await self.session.execute(
+                update(Customer)
+                .where(col(Customer.id) == customer_id)
+                .values(external_id=external_id)
+            )
+
+    async def insert_identifiers(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(CustomerIdentifier), list(rows))
+
+    async def insert_contacts(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(Contact), list(rows))
+
+    async def update_contact(self, contact_id: str, values: dict[str, Any]) -> None:
+        await self.session.execute(
+            update(Contact).where(col(Contact.id) == contact_id).values(values)
+        )
+
+    async def merge_customer(
+        self, tenant_id: str, merged_id: str, into_id: str, reason: str, at: datetime
+    ) -> list[str]:
+        """Moves everything of one customer to another and records why; returns the ids of
+        the interactions that moved, so subscribers can be told."""
+        moved = list(
+            (
+                await self.session.execute(
+                    select(col(Interaction.id)).where(
+                        col(Interaction.tenant_id) == tenant_id,
+                        col(Interaction.customer_id) == merged_id,
+                    )
+                )
+            ).scalars()
+        )
+        if moved:
+            await self.session.execute(
+                update(Interaction)
+                .where(
+                    col(Interaction.tenant_id) == tenant_id,
+                    col(Interaction.customer_id) == merged_id,
+                )
+                .values(customer_id=into_id)
+            )
+        for table in (Contact, CustomerIdentifier):
+            await self.session.execute(
+                update(table).where(col(table.customer_id) == merged_id).values(customer_id=into_id)
+            )
+        await self.session.execute(
+            update(Customer)
+            .where(col(Customer.merged_into_id) == merged_id)
+            .values(merged_into_id=into_id)
+        )
+        await self.session.execute(
+            update(Customer)
+            .where(col(Customer.id) == merged_id)
+            .values(merged_into_id=into_id, interaction_count=0)
+        )
+        await self.add(
+            CustomerMerge(
+                tenant_id=tenant_id,
+                merged_id=merged_id,
+                into_id=into_id,
+                reason=reason[:500],
+                interactions_moved=len(moved),
+                merged_at=at,
+            )
+        )
+        return moved
 
     async def insert_customers(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:

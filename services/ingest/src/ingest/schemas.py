@@ -26,6 +26,7 @@ Channel = Literal[
 
 EXAMPLE_INTERACTION: dict[str, Any] = {
     "customer": {"external_id": "cust-00042", "name": "Northwind Traders"},
+    "contact": {"email": "ana@northwind.example", "name": "Ana Lima"},
     "occurred_at": "2026-03-04T10:15:00+01:00",
     "channel": "service",
     "kind": "ticket_opened",
@@ -42,17 +43,76 @@ EXAMPLE_INTERACTION: dict[str, Any] = {
 }
 
 
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
+Email = Annotated[str, Field(max_length=254, pattern=EMAIL_PATTERN)]
+Domain = Annotated[
+    str, Field(max_length=253, pattern=r"^@?[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+\.?$")
+]
+SchemeName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
 class CustomerRef(BaseModel):
-    """Names the customer (account) the interaction belongs to."""
+    """Names the customer (account) the interaction belongs to, by any identifier the sender
+    knows; at least one. Resolution rules: README, "Identity resolution"."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"external_id": "cust-00042", "name": "Northwind Traders"},
+                {"ids": {"hubspot": "8812734"}, "email": "ana@northwind.example"},
+                {"domain": "northwind.example"},
+            ]
+        },
+    )
 
-    external_id: Annotated[str, Field(min_length=1, max_length=200)] = Field(
-        description="The tenant's own id for the customer account; created on first sight."
+    id: Annotated[str, Field(min_length=1, max_length=36)] | None = Field(
+        default=None, description="Relint's own id for the customer; must exist."
+    )
+    external_id: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        default=None,
+        description="The tenant's own id for the account; the account is created on first "
+        "sight (or a provisional account known by the other identifiers takes it).",
+    )
+    ids: dict[SchemeName, Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=dict,
+        max_length=10,
+        description="Source systems' ids for the account, by source name, e.g. "
+        '{"hubspot": "8812734"}; linked to the account once known.',
+    )
+    email: Email | None = Field(
+        default=None, description="The address of a contact at the customer."
+    )
+    domain: Domain | None = Field(
+        default=None, description="An email domain the account owns, e.g. northwind.example."
     )
     name: Annotated[str, Field(max_length=300)] | None = Field(
         default=None, description="Display name; the latest non-empty one wins."
     )
+
+    @model_validator(mode="after")
+    def _names_someone(self) -> CustomerRef:
+        if not (self.id or self.external_id or self.ids or self.email or self.domain):
+            raise ValueError("name the customer by id, external_id, ids, email or domain")
+        return self
+
+
+class ContactRef(BaseModel):
+    """The person at the customer the interaction was with; created on first sight."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email | None = None
+    external_id: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        default=None, description="The tenant's own id for the person (e.g. a user id)."
+    )
+    name: Annotated[str, Field(max_length=300)] | None = None
+
+    @model_validator(mode="after")
+    def _names_someone(self) -> ContactRef:
+        if not (self.email or self.external_id):
+            raise ValueError("name the contact by email or external_id")
+        return self
 
 
 class InteractionIn(BaseModel):
@@ -61,6 +121,7 @@ class InteractionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_INTERACTION]})
 
     customer: CustomerRef
+    contact: ContactRef | None = None
     occurred_at: AwareDatetime = Field(description="When it happened, with its time zone.")
     channel: Channel
     kind: Annotated[str, Field(min_length=1, max_length=64)] = Field(

@@ -11,8 +11,19 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from ingest import domain
-from ingest.models import ApiKey, Customer, Interaction, KindMapping, Partner, Tenant, new_id
+from ingest import domain, identity
+from ingest.models import (
+    ApiKey,
+    Contact,
+    Customer,
+    CustomerIdentifier,
+    CustomerMerge,
+    Interaction,
+    KindMapping,
+    Partner,
+    Tenant,
+    new_id,
+)
 from ingest.repository import CustomerActivity, IngestRepository
 from ingest.schemas import FieldError, InteractionIn, ItemResult
 from relint.auth import Principal
@@ -42,6 +53,21 @@ class TenantKey:
     api_key: str
     scopes: list[str]
     lookup_id: str = ""
+
+
+@dataclass(frozen=True)
+class CustomerProfile:
+    """A customer with every name it is known by and the merges that made it."""
+
+    customer: Customer
+    identifiers: list[CustomerIdentifier]
+    contacts: list[Contact]
+    merged_from: list[CustomerMerge]
+    asked_for: str
+
+
+class MergeRefused(ValueError):
+    """A merge that cannot be done, with the reason."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +124,7 @@ class IngestService:
         existing = await repo.existing_source_ids(
             tenant_id, [(i.source, i.source_id) for _, i in items if i.source_id]
         )
-        fresh: list[tuple[str, InteractionIn]] = []
+        fresh: list[tuple[int, str, InteractionIn, identity.Names]] = []
         for index, item in items:
             key = (item.source, item.source_id) if item.source_id else None
             if key and key in existing:
@@ -107,37 +133,73 @@ class IngestService:
             interaction_id = new_id()
             if key:
                 existing[key] = interaction_id
-            fresh.append((interaction_id, item))
+            fresh.append((index, interaction_id, item, _names(item)))
             results[index] = ItemResult(index=index, status="accepted", id=interaction_id)
-        if fresh:
-            customers = await self._resolve_customers(repo, tenant_id, [i for _, i in fresh])
-            # Subscribers see each batch in time order, so per-customer order holds within it.
-            fresh.sort(key=lambda pair: pair[1].occurred_at)
-            await repo.insert_interactions(
-                [
-                    _interaction_row(
-                        interaction_id,
-                        tenant_id,
-                        customers[item.customer.external_id].id,
-                        item,
-                        received_at,
-                        traceparent,
-                    )
-                    for interaction_id, item in fresh
-                ]
-            )
-            await repo.insert_outbox(
-                [
-                    {
-                        "subscriber": name,
-                        "interaction_id": interaction_id,
-                        "created_at": received_at,
-                    }
-                    for name in self.subscribers
-                    for interaction_id, _ in fresh
-                ]
-            )
+        if not fresh:
+            return [results[index] for index in sorted(results)]
+        book, known = await self._identity_book(repo, tenant_id, [n for *_, n in fresh])
+        resolved: list[tuple[str, str | None, str, InteractionIn]] = []
+        for index, interaction_id, item, names in fresh:
+            try:
+                customer_id, contact_id = book.resolve(names)
+            except identity.UnknownCustomer as error:
+                problem = FieldError(path="customer.id", message=str(error))
+                results[index] = ItemResult(index=index, status="rejected", errors=[problem])
+                continue
+            resolved.append((customer_id, contact_id, interaction_id, item))
+        # Later items may have merged the account an earlier one resolved to.
+        resolved = [(book.survivor(c), p, i, item) for c, p, i, item in resolved]
+        activity = {c: _Activity(item.occurred_at, item.occurred_at) for c, _, _, item in resolved}
+        for customer_id, _, _, item in resolved:
+            activity[customer_id].add(item.occurred_at)
+        moved = await _write_identities(repo, tenant_id, book, known, activity, received_at)
+        # Subscribers see each batch in time order, so per-customer order holds within it.
+        resolved.sort(key=lambda entry: entry[3].occurred_at)
+        await repo.insert_interactions(
+            [
+                _interaction_row(i, tenant_id, c, p, item, received_at, traceparent)
+                for c, p, i, item in resolved
+            ]
+        )
+        await repo.insert_outbox(
+            [
+                {"subscriber": name, "interaction_id": interaction_id, "created_at": received_at}
+                for name in self.subscribers
+                for interaction_id in [*moved, *(i for _, _, i, _ in resolved)]
+            ]
+        )
         return [results[index] for index in sorted(results)]
+
+    async def _identity_book(
+        self, repo: IngestRepository, tenant_id: str, names: Sequence[identity.Names]
+    ) -> tuple[identity.IdentityBook, dict[str, Customer]]:
+        """What the database knows of these identifiers, in a few queries for the batch: the
+        book to resolve with, and the customer rows it was built from."""
+        pairs = {pair for n in names for pair in n.identifiers()}
+        emails = {e for n in names for e in (*n.emails, n.contact_email) if e}
+        users = {n.contact_external_id for n in names if n.contact_external_id}
+        owners = await repo.identifier_owners(tenant_id, pairs) if pairs else {}
+        contacts = await repo.contacts_matching(tenant_id, emails, users) if emails or users else []
+        customers = await repo.customers_for_identity(
+            tenant_id,
+            {n.customer_id for n in names if n.customer_id}
+            | set(owners.values())
+            | {c.customer_id for c in contacts if c.customer_id},
+            {n.external_id for n in names if n.external_id},
+        )
+        book = identity.IdentityBook(
+            accounts={
+                c.id: identity.Account(c.id, c.external_id, c.name, c.merged_into_id)
+                for c in customers.values()
+            },
+            identifiers=owners,
+            contacts=[
+                identity.Person(c.id, c.customer_id, c.email, c.external_id, c.name)
+                for c in contacts
+            ],
+            new_id=new_id,
+        )
+        return book, customers
 
     async def _map_kinds(
         self,
@@ -188,53 +250,6 @@ class IngestService:
                 ],
             )
 
-    async def _resolve_customers(
-        self, repo: IngestRepository, tenant_id: str, items: Sequence[InteractionIn]
-    ) -> dict[str, Customer]:
-        activity: dict[str, tuple[datetime, datetime, int, str | None]] = {}
-        for item in items:
-            ref = item.customer.external_id
-            first, last, count, name = activity.get(
-                ref, (item.occurred_at, item.occurred_at, 0, None)
-            )
-            activity[ref] = (
-                min(first, item.occurred_at),
-                max(last, item.occurred_at),
-                count + 1,
-                item.customer.name or name,
-            )
-        known = await repo.customers_by_external_id(tenant_id, activity)
-        await repo.insert_customers(
-            [
-                {
-                    "id": new_id(),
-                    "tenant_id": tenant_id,
-                    "external_id": ref,
-                    "name": name or "",
-                    "created_at": utcnow(),
-                    "first_seen_at": first,
-                    "last_seen_at": last,
-                    "interaction_count": count,
-                }
-                for ref, (first, last, count, name) in activity.items()
-                if ref not in known
-            ]
-        )
-        updates = []
-        for ref, customer in known.items():
-            first, last, count, name = activity[ref]
-            updates.append(
-                CustomerActivity(
-                    customer.id,
-                    min(first, customer.first_seen_at),
-                    max(last, customer.last_seen_at),
-                    count,
-                    name if name and name != customer.name else None,
-                )
-            )
-        await repo.update_customers_activity(updates)
-        return await repo.customers_by_external_id(tenant_id, activity)
-
     # Delivery
 
     async def deliver_next(self, subscriber: str, send: Send, limit: int) -> int:
@@ -280,6 +295,69 @@ class IngestService:
                 tenant_id, external_ids
             )
         return list(found.values())
+
+    async def customer_profile(self, tenant_id: str, customer_id: str) -> CustomerProfile | None:
+        """The customer (the survivor, if it was merged) with identifiers, contacts, merges."""
+        async with self.db.read() as session:
+            repo = IngestRepository(session)
+            found = await repo.customers_for_identity(tenant_id, [customer_id], [])
+            asked = found.get(customer_id)
+            if asked is None:
+                return None
+            customer = found[asked.merged_into_id] if asked.merged_into_id else asked
+            return CustomerProfile(
+                customer=customer,
+                identifiers=await repo.identifiers_of([customer.id]),
+                contacts=await repo.contacts_of([customer.id]),
+                merged_from=await repo.merges_into(tenant_id, [customer.id]),
+                asked_for=customer_id,
+            )
+
+    async def merge_customers(
+        self, tenant_id: str, merged_id: str, into_id: str, reason: str
+    ) -> CustomerMerge:
+        """Merges one customer into another on request: its interactions, contacts and
+        identifiers move, subscribers are told again, and the merge is recorded."""
+        if merged_id == into_id:
+            raise MergeRefused("a customer cannot be merged into itself")
+        now = utcnow()
+        async with self.db.transaction() as session:
+            repo = IngestRepository(session)
+            found = await repo.customers_for_identity(tenant_id, [merged_id, into_id], [])
+            for label, wanted in (("customer", merged_id), ("into", into_id)):
+                if wanted not in found:
+                    raise LookupError(f"{label}: no customer with id {wanted!r}")
+                if found[wanted].merged_into_id:
+                    survivor = found[wanted].merged_into_id
+                    raise MergeRefused(f"{label}: {wanted} was already merged into {survivor}")
+            merged, into = found[merged_id], found[into_id]
+            # Read before the merge: its UPDATEs also refresh these loaded rows.
+            combined = CustomerActivity(
+                into_id,
+                min(into.first_seen_at, merged.first_seen_at),
+                max(into.last_seen_at, merged.last_seen_at),
+                merged.interaction_count,
+                None,
+            )
+            moved = await repo.merge_customer(tenant_id, merged_id, into_id, reason, now)
+            await repo.update_customers_activity([combined])
+            await repo.insert_outbox(
+                [
+                    {"subscriber": name, "interaction_id": interaction_id, "created_at": now}
+                    for name in self.subscribers
+                    for interaction_id in moved
+                ]
+            )
+            [record] = [
+                m for m in await repo.merges_into(tenant_id, [into_id]) if m.merged_id == merged_id
+            ]
+        if moved:
+            self._on_accepted()
+        return record
+
+    async def merges(self, tenant_id: str, limit: int) -> list[CustomerMerge]:
+        async with self.db.read() as session:
+            return await IngestRepository(session).list_merges(tenant_id, limit)
 
     async def list_customers(self, tenant_id: str, after_id: str, limit: int) -> list[Customer]:
         async with self.db.read() as session:
@@ -384,10 +462,139 @@ class IngestService:
         )
 
 
+@dataclass
+class _Activity:
+    """A customer's span and count of interactions within one write."""
+
+    first: datetime
+    last: datetime
+    count: int = 0
+
+    def add(self, at: datetime) -> None:
+        self.first, self.last, self.count = min(self.first, at), max(self.last, at), self.count + 1
+
+    def absorb(self, row: Customer) -> None:
+        self.first = min(self.first, row.first_seen_at)
+        self.last = max(self.last, row.last_seen_at)
+        self.count += row.interaction_count
+
+
+def _names(item: InteractionIn) -> identity.Names:
+    ref, contact = item.customer, item.contact
+    return identity.names_of(
+        customer_id=ref.id,
+        external_id=ref.external_id,
+        name=ref.name,
+        ids=ref.ids.items(),
+        emails=[ref.email] if ref.email else [],
+        domain=ref.domain,
+        contact_email=contact.email if contact else None,
+        contact_external_id=contact.external_id if contact else None,
+        contact_name=contact.name if contact else None,
+    )
+
+
+async def _write_identities(
+    repo: IngestRepository,
+    tenant_id: str,
+    book: identity.IdentityBook,
+    known: dict[str, Customer],
+    activity: dict[str, _Activity],
+    now: datetime,
+) -> list[str]:
+    """Writes what the book recorded, in foreign-key order; returns the ids of interactions
+    that merges moved to another customer, so that subscribers are told again."""
+    for merge in book.merges:  # a merged account's history goes to its survivor
+        row = known.get(merge.merged_id)
+        if row is not None:
+            survivor = book.survivor(merge.merged_id)
+            activity.setdefault(survivor, _Activity(row.first_seen_at, row.last_seen_at))
+            activity[survivor].absorb(row)
+    new_accounts = book.new_accounts()
+    await repo.insert_customers(
+        [
+            {
+                "id": a.id,
+                "tenant_id": tenant_id,
+                "external_id": a.external_id,
+                "name": a.name,
+                "created_at": now,
+                "first_seen_at": activity[a.id].first if a.id in activity else now,
+                "last_seen_at": activity[a.id].last if a.id in activity else now,
+                "interaction_count": activity[a.id].count if a.id in activity else 0,
+            }
+            for a in new_accounts
+        ]
+    )
+    await repo.set_external_ids(book.adopted)
+    moved: list[str] = []
+    for merge in book.merges:
+        moved += await repo.merge_customer(
+            tenant_id, merge.merged_id, merge.into_id, merge.reason, now
+        )
+    await repo.insert_identifiers(
+        [
+            {
+                "id": new_id(),
+                "tenant_id": tenant_id,
+                "scheme": scheme,
+                "value": value,
+                "customer_id": book.survivor(customer),
+                "created_at": now,
+            }
+            for scheme, value, customer in book.links
+        ]
+    )
+    await repo.insert_contacts(
+        [
+            {
+                "id": p.id,
+                "tenant_id": tenant_id,
+                "customer_id": book.survivor(p.customer_id) if p.customer_id else None,
+                "email": p.email,
+                "external_id": p.external_id,
+                "name": p.name,
+                "traits": {},
+                "created_at": now,
+                "updated_at": now,
+            }
+            for p in book.new_contacts()
+        ]
+    )
+    for p in book.changed_contacts():
+        await repo.update_contact(
+            p.id,
+            {
+                "customer_id": book.survivor(p.customer_id) if p.customer_id else None,
+                "email": p.email,
+                "external_id": p.external_id,
+                "name": p.name,
+                "updated_at": now,
+            },
+        )
+    updates = []
+    for customer_id, account in book.accounts.items():
+        row = known.get(customer_id)
+        if row is None or account.merged_into is not None:
+            continue
+        renamed = account.name if account.name and account.name != row.name else None
+        span = activity.get(customer_id)
+        if span is None and renamed is None:
+            continue
+        first = min(span.first, row.first_seen_at) if span else row.first_seen_at
+        last = max(span.last, row.last_seen_at) if span else row.last_seen_at
+        updates.append(
+            CustomerActivity(customer_id, first, last, span.count if span else 0, renamed)
+        )
+    await repo.update_customers_activity(updates)
+    return moved
+
+
 def _interaction_row(
     interaction_id: str,
     tenant_id: str,
     customer_id: str,
+    contact_id: str | None,
     item: InteractionIn,
     received_at: datetime,
     traceparent: str,
@@ -396,6 +603,7 @@ def _interaction_row(
         "id": interaction_id,
         "tenant_id": tenant_id,
         "customer_id": customer_id,
+        "contact_id": contact_id,
         "occurred_at": item.occurred_at,
         "channel": item.channel,
         "kind": item.kind,

@@ -16,14 +16,25 @@ class ScoringRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def applied_ids(self, interaction_ids: Iterable[str]) -> set[str]:
+    async def applied(self, interaction_ids: Iterable[str]) -> dict[str, tuple[str, float]]:
+        """The customer and contribution of each interaction already applied."""
         wanted = list(set(interaction_ids))
         if not wanted:
-            return set()
-        query = select(col(AppliedInteraction.interaction_id)).where(
-            col(AppliedInteraction.interaction_id).in_(wanted)
+            return {}
+        query = select(
+            col(AppliedInteraction.interaction_id),
+            col(AppliedInteraction.customer_id),
+            col(AppliedInteraction.contribution),
+        ).where(col(AppliedInteraction.interaction_id).in_(wanted))
+        rows = (await self.session.execute(query)).all()
+        return {str(i): (str(c), float(v)) for i, c, v in rows}
+
+    async def move_applied(self, interaction_id: str, customer_id: str) -> None:
+        await self.session.execute(
+            update(AppliedInteraction)
+            .where(col(AppliedInteraction.interaction_id) == interaction_id)
+            .values(customer_id=customer_id)
         )
-        return set((await self.session.execute(query)).scalars())
 
     async def insert_applied(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:

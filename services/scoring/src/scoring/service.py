@@ -35,6 +35,8 @@ class Delivered:
 class ApplyResult:
     applied: int = 0
     duplicates: int = 0
+    # Applied before under another customer, which ingest has since merged into this one.
+    moved: int = 0
 
 
 @dataclass
@@ -44,6 +46,17 @@ class _Change:
     last_at: datetime | None = None
     last_contribution: float = 0.0
     touched: list[str] = field(default_factory=list)
+
+
+def _move(
+    changes: dict[tuple[str, str], _Change], tenant_id: str, old: str, new: str, effect: float
+) -> None:
+    gone = changes.setdefault((tenant_id, old), _Change())
+    gone.value -= effect
+    gone.count -= 1
+    came = changes.setdefault((tenant_id, new), _Change())
+    came.value += effect
+    came.count += 1
 
 
 class ScoringService:
@@ -56,21 +69,29 @@ class ScoringService:
         result = ApplyResult()
         async with self.db.transaction() as session:
             repo = ScoringRepository(session)
-            seen = await repo.applied_ids(d.interaction_id for d in batch)
+            seen = await repo.applied(d.interaction_id for d in batch)
             applied_rows: list[dict[str, Any]] = []
             changes: dict[tuple[str, str], _Change] = {}
             now = utcnow()
             for item in batch:
                 if item.interaction_id in seen:
-                    result.duplicates += 1
+                    owner, effect = seen[item.interaction_id]
+                    if owner == item.customer_id:
+                        result.duplicates += 1
+                        continue
+                    # The customer was merged into another: its effect moves along.
+                    _move(changes, item.tenant_id, owner, item.customer_id, effect)
+                    await repo.move_applied(item.interaction_id, item.customer_id)
+                    seen[item.interaction_id] = (item.customer_id, effect)
+                    result.moved += 1
                     continue
-                seen.add(item.interaction_id)
                 with self._tracer.start_as_current_span(
                     "scoring apply interaction",
                     context=context_from_traceparent(item.traceparent),
                     attributes={"interaction.id": item.interaction_id, "kind": item.kind},
                 ):
                     effect = contribution(Touch(item.kind, item.sentiment, item.revenue))
+                seen[item.interaction_id] = (item.customer_id, effect)
                 change = changes.setdefault((item.tenant_id, item.customer_id), _Change())
                 change.value += effect
                 change.count += 1
