@@ -79,7 +79,9 @@ async def test_a_body_that_is_not_json_is_a_415(client: httpx.AsyncClient) -> No
         ({"channel": "sales", "kind": "ticket_opened"}, "kind", "not a kind of channel 'sales'"),
         ({"channel": "telepathy"}, "channel", "Input should be"),
         ({"sentiment": 3}, "sentiment", "less than or equal to 1"),
-        ({"customer": None}, "customer", "valid dictionary"),
+        ({"customer": None, "contact": None}, "customer", "name the customer"),
+        ({"customer": {"name": "x"}}, "customer", "name the customer by id"),
+        ({"contact": {"name": "Ana"}}, "contact", "name the contact by email"),
         ({"unknown_field": 1}, "unknown_field", "Extra inputs"),
     ],
 )

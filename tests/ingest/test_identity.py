@@ -86,7 +86,8 @@ def test_a_new_external_id_is_taken_by_the_provisional_account_it_arrives_with()
     customer, _ = b.resolve(names_of(external_id="ACME-1", domain="acme.example"))
     assert customer == "prov"
     assert b.adopted == {"prov": "ACME-1"}
-    assert b.merges == [] and b.new_accounts() == []
+    assert b.merges == []
+    assert b.new_accounts() == []
 
 
 def test_known_account_absorbs_a_provisional_one_with_a_recorded_reason() -> None:
@@ -113,14 +114,17 @@ def test_two_known_accounts_are_never_merged_by_an_interaction() -> None:
     )
     customer, _ = b.resolve(names_of(external_id="acme", domain="globex.example"))
     assert customer == "a"
-    assert b.merges == [] and b.identifiers[("domain", "globex.example")] == "b"
+    assert b.merges == []
+    assert b.identifiers[("domain", "globex.example")] == "b"
 
 
 def test_a_new_external_id_beside_a_known_account_makes_a_new_account() -> None:
     b = book([Account("b", "globex")], identifiers={("domain", "globex.example"): "b"})
     customer, _ = b.resolve(names_of(external_id="globex-uk", domain="globex.example"))
-    assert customer == "new-1" and b.accounts["new-1"].external_id == "globex-uk"
-    assert b.adopted == {} and b.merges == []
+    assert customer == "new-1"
+    assert b.accounts["new-1"].external_id == "globex-uk"
+    assert b.adopted == {}
+    assert b.merges == []
 
 
 def test_a_contact_keeps_its_account_and_gains_what_it_lacked() -> None:

@@ -45,7 +45,7 @@ def _keyed(interaction: InteractionIn, key: str | None, suffix: str = "") -> Int
     return interaction.model_copy(update={"source_id": key + suffix})
 
 
-async def _check_rate(request: Request, principal: Principal, cost: int) -> None:
+async def check_rate(request: Request, principal: Principal, cost: int) -> None:
     limiter: RateLimiter = request.app.state.rate_limiter
     decision = await limiter.hit(f"ingest:key:{principal.key_id or principal.partner_id}", cost)
     if not decision.allowed:
@@ -83,7 +83,7 @@ async def record_interaction(
     interaction: Annotated[InteractionIn, Body(examples=[EXAMPLE_INTERACTION])],
     idempotency_key: IdempotencyKey = None,
 ) -> ItemResult:
-    await _check_rate(request, principal, 1)
+    await check_rate(request, principal, 1)
     if idempotency_key and interaction.source_id not in (None, idempotency_key):
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -115,7 +115,7 @@ async def record_batch(
     batch: InteractionBatchIn,
     idempotency_key: IdempotencyKey = None,
 ) -> BatchResult:
-    await _check_rate(request, principal, len(batch.interactions))
+    await check_rate(request, principal, len(batch.interactions))
     valid: list[tuple[int, InteractionIn]] = []
     rejected: list[ItemResult] = []
     for index, raw in enumerate(batch.interactions):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 DOMAIN_SCHEME = "domain"
 
@@ -103,6 +104,7 @@ class Person:
     name: str = ""
     new: bool = False
     changed: bool = False
+    traits: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -284,7 +286,7 @@ class IdentityBook:
                 self.identifiers[key] = customer
                 self.links.append((key[0], key[1], customer))
 
-    def _contact(self, names: Names, customer: str) -> str | None:
+    def _contact(self, names: Names, customer: str | None) -> str | None:
         address, user = names.contact_address, names.contact_external_id
         if not address and not user:
             return None
@@ -296,7 +298,7 @@ class IdentityBook:
             person.new = True
         else:
             self._complete(person, address, user, names.contact_name)
-            if person.customer_id is None:
+            if person.customer_id is None and customer is not None:
                 person.customer_id, person.changed = customer, True
         if person.email:
             self._by_email[person.email] = person
@@ -315,12 +317,22 @@ class IdentityBook:
         if name and name != person.name:
             person.name, person.changed = name, True
 
+    def contact(self, names: Names, traits: dict[str, Any] | None = None) -> str | None:
+        """Creates or completes a contact without placing it at an account (Segment
+        `identify`); its traits are merged into the ones it had."""
+        contact_id = self._contact(names, None)
+        if contact_id is not None and traits:
+            person = self._person(contact_id)
+            person.traits, person.changed = {**person.traits, **traits}, True
+        return contact_id
+
     def place(self, person_names: Names, customer: str) -> str:
         """Puts a contact at an account on the sender's word (Segment `group`): it moves there,
         and the provisional account it was at, if any, is merged into that account."""
         contact_id = self._contact(person_names, customer)
-        assert contact_id is not None, "place() needs a contact email or user id"
-        person = next(p for p in self._by_id_contacts() if p.id == contact_id)
+        if contact_id is None:
+            raise ValueError("place() needs a contact email or user id")
+        person = self._person(contact_id)
         current = self.survivor(person.customer_id) if person.customer_id else None
         if current is not None and current != customer:
             if self.accounts[current].external_id is None:
@@ -329,6 +341,47 @@ class IdentityBook:
                 self._merge(current, customer, reason)
             person.customer_id, person.changed = customer, True
         return contact_id
+
+    def alias(self, previous_id: str, user_id: str) -> bool:
+        """The contact known as previous_id is known as user_id from now on (Segment `alias`).
+        False when there is no such contact or another one already has user_id."""
+        person = self._by_user.get(previous_id)
+        if person is None or user_id in self._by_user:
+            return False
+        del self._by_user[previous_id]
+        person.external_id, person.changed = user_id, True
+        self._by_user[user_id] = person
+        return True
+
+    def _person(self, contact_id: str) -> Person:
+        return next(p for p in self._by_id_contacts() if p.id == contact_id)
+
+
+@dataclass(frozen=True)
+class ContactUpdate:
+    """What a sender says about a person, outside any interaction (Segment `identify`,
+    `group`, `alias`): the person, the account they are at, their traits, a former id."""
+
+    contact: Names
+    account: Names | None = None
+    traits: dict[str, Any] = field(default_factory=dict)
+    previous_id: str | None = None
+
+    def names(self) -> list[Names]:
+        """Everything to look up before applying it."""
+        found = [self.contact, *([self.account] if self.account else [])]
+        if self.previous_id:
+            found.append(Names(contact_external_id=self.previous_id))
+        return found
+
+    def apply(self, book: IdentityBook) -> None:
+        if self.previous_id and self.contact.contact_external_id:
+            book.alias(self.previous_id, self.contact.contact_external_id)
+            return
+        if self.account is not None:
+            customer, _ = book.resolve(self.account)
+            book.place(self.contact, customer)
+        book.contact(self.contact, self.traits)
 
 
 def names_of(

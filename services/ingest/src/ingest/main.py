@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from ingest import admin_api, api, customers_api, grpc_server
+from ingest import admin_api, api, customers_api, grpc_server, segment_api
 from ingest.delivery import OutboxRelay, parse_subscribers
 from ingest.service import IngestService
 from ingest.settings import IngestSettings
@@ -59,11 +59,13 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         "stored with its outbox entries and delivered to the subscribers over gRPC.",
         settings=settings,
         lifespan=lifespan,
-        routers=[api.router, customers_api.router, admin_api.router],
+        routers=[api.router, customers_api.router, admin_api.router, segment_api.router],
     )
+    app.add_exception_handler(segment_api.SegmentError, segment_api.segment_error_handler)
+    single = {f"/v1/{kind}": api.MAX_ITEM_BYTES for kind in segment_api.SINGLE_CALLS}
     app.add_middleware(
         BodySizeLimitMiddleware,
         default=api.MAX_BATCH_BYTES,
-        per_path={"/v1/interactions": api.MAX_ITEM_BYTES},
+        per_path={"/v1/interactions": api.MAX_ITEM_BYTES, **single},
     )
     return app

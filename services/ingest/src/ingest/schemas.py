@@ -11,6 +11,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -120,8 +121,12 @@ class InteractionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_INTERACTION]})
 
-    customer: CustomerRef
+    # The contact comes first so that the customer's check can see it.
     contact: ContactRef | None = None
+    customer: CustomerRef | None = Field(
+        description="The account; may be null when `contact` is given, and the contact's "
+        "account (or a new provisional one) is meant."
+    )
     occurred_at: AwareDatetime = Field(description="When it happened, with its time zone.")
     channel: Channel
     kind: Annotated[str, Field(min_length=1, max_length=64)] = Field(
@@ -149,6 +154,20 @@ class InteractionIn(BaseModel):
             raise ValueError("must not be before 1970-01-01T00:00:00Z")
         if value > datetime.now(UTC) + MAX_AHEAD:
             raise ValueError("must not be more than a day in the future")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _customer_from_contact(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "customer" not in data and data.get("contact"):
+            return {**data, "customer": None}
+        return data
+
+    @field_validator("customer")
+    @classmethod
+    def _someone_is_named(cls, value: CustomerRef | None, info: ValidationInfo) -> Any:
+        if value is None and info.data.get("contact") is None:
+            raise ValueError("name the customer, or at least the contact")
         return value
 
     @model_validator(mode="after")

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from ingest import domain, identity
+from ingest.identity import ContactUpdate
 from ingest.models import (
     ApiKey,
     Contact,
@@ -98,13 +99,18 @@ class IngestService:
     # Interactions
 
     async def record(
-        self, tenant_id: str, items: Sequence[tuple[int, InteractionIn]]
+        self,
+        tenant_id: str,
+        items: Sequence[tuple[int, InteractionIn]],
+        updates: Sequence[ContactUpdate] = (),
     ) -> list[ItemResult]:
-        """Stores the items not seen before, with one outbox entry per subscriber, atomically."""
+        """Stores the items not seen before, with one outbox entry per subscriber, and applies
+        the contact updates (first, in order), all in one transaction."""
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
             try:
                 async with self.db.transaction() as session:
-                    results = await self._record(IngestRepository(session), tenant_id, items)
+                    repo = IngestRepository(session)
+                    results = await self._record(repo, tenant_id, items, updates)
                 break
             except IntegrityError:
                 if attempt == _WRITE_ATTEMPTS:
@@ -115,7 +121,11 @@ class IngestService:
         return results
 
     async def _record(
-        self, repo: IngestRepository, tenant_id: str, items: Sequence[tuple[int, InteractionIn]]
+        self,
+        repo: IngestRepository,
+        tenant_id: str,
+        items: Sequence[tuple[int, InteractionIn]],
+        updates: Sequence[ContactUpdate],
     ) -> list[ItemResult]:
         received_at = utcnow()
         traceparent = current_traceparent()
@@ -135,18 +145,27 @@ class IngestService:
                 existing[key] = interaction_id
             fresh.append((index, interaction_id, item, _names(item)))
             results[index] = ItemResult(index=index, status="accepted", id=interaction_id)
-        if not fresh:
+        if not fresh and not updates:
             return [results[index] for index in sorted(results)]
-        book, known = await self._identity_book(repo, tenant_id, [n for *_, n in fresh])
+        book, known = await self._identity_book(
+            repo, tenant_id, [n for *_, n in fresh] + [n for u in updates for n in u.names()]
+        )
+        for update in updates:
+            update.apply(book)
         resolved: list[tuple[str, str | None, str, InteractionIn]] = []
+        refused: dict[str, ItemResult] = {}
         for index, interaction_id, item, names in fresh:
             try:
                 customer_id, contact_id = book.resolve(names)
             except identity.UnknownCustomer as error:
                 problem = FieldError(path="customer.id", message=str(error))
                 results[index] = ItemResult(index=index, status="rejected", errors=[problem])
+                refused[interaction_id] = results[index]
                 continue
             resolved.append((customer_id, contact_id, interaction_id, item))
+        for index, result in results.items():  # a repeat of a refused item is refused too
+            if result.status == "duplicate" and result.id in refused:
+                results[index] = refused[result.id].model_copy(update={"index": index})
         # Later items may have merged the account an earlier one resolved to.
         resolved = [(book.survivor(c), p, i, item) for c, p, i, item in resolved]
         activity = {c: _Activity(item.occurred_at, item.occurred_at) for c, _, _, item in resolved}
@@ -194,7 +213,9 @@ class IngestService:
             },
             identifiers=owners,
             contacts=[
-                identity.Person(c.id, c.customer_id, c.email, c.external_id, c.name)
+                identity.Person(
+                    c.id, c.customer_id, c.email, c.external_id, c.name, traits=dict(c.traits or {})
+                )
                 for c in contacts
             ],
             new_id=new_id,
@@ -482,12 +503,12 @@ class _Activity:
 def _names(item: InteractionIn) -> identity.Names:
     ref, contact = item.customer, item.contact
     return identity.names_of(
-        customer_id=ref.id,
-        external_id=ref.external_id,
-        name=ref.name,
-        ids=ref.ids.items(),
-        emails=[ref.email] if ref.email else [],
-        domain=ref.domain,
+        customer_id=ref.id if ref else None,
+        external_id=ref.external_id if ref else None,
+        name=ref.name if ref else None,
+        ids=ref.ids.items() if ref else (),
+        emails=[ref.email] if ref and ref.email else [],
+        domain=ref.domain if ref else None,
         contact_email=contact.email if contact else None,
         contact_external_id=contact.external_id if contact else None,
         contact_name=contact.name if contact else None,
@@ -554,7 +575,7 @@ async def _write_identities(
                 "email": p.email,
                 "external_id": p.external_id,
                 "name": p.name,
-                "traits": {},
+                "traits": p.traits,
                 "created_at": now,
                 "updated_at": now,
             }
@@ -569,6 +590,7 @@ async def _write_identities(
                 "email": p.email,
                 "external_id": p.external_id,
                 "name": p.name,
+                "traits": p.traits,
                 "updated_at": now,
             },
         )
