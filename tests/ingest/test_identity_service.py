@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
@@ -138,7 +137,8 @@ async def test_a_provisional_account_is_merged_when_its_owner_is_named(
     assert outbox_after - outbox_before == 2 + 1
     # The old id still answers, with the survivor.
     redirected = await service.customer_profile(tenant, merge.merged_id)
-    assert redirected is not None and redirected.customer.id == known.id
+    assert redirected is not None
+    assert redirected.customer.id == known.id
     listed = await service.list_customers(tenant, "", 100)
     assert [c.id for c in listed] == [known.id]
 
@@ -218,7 +218,8 @@ async def test_merge_on_request_through_the_admin_api(
         profile = await http.get(f"/v1/customers/{by_ref['B']}", headers=reader)
         assert profile.status_code == 200
         shown = profile.json()
-        assert shown["id"] == by_ref["A"] and shown["redirected_from"] == by_ref["B"]
+        assert shown["id"] == by_ref["A"]
+        assert shown["redirected_from"] == by_ref["B"]
         assert shown["interaction_count"] == 2
         assert [m["reason"] for m in shown["merged_from"]] == ["same company, two CRM records"]
         listed = await http.get("/v1/admin/merges", headers=admin)
