@@ -209,3 +209,84 @@ async def test_a_bad_mapping_table_is_refused_whole(app: FastAPI, http: httpx.As
     assert reply.status_code == 422
     assert reply.json()["detail"][0].startswith("mappings[1].kind:")
     assert (await http.get("/v1/admin/kind-mappings", headers=admin)).json() == {"mappings": [good]}
+
+
+async def test_a_tenant_admin_manages_its_tenant_and_partners(
+    app: FastAPI, http: httpx.AsyncClient
+) -> None:
+    admin = await _bearer(app, "acme", ["admin"])
+    other = await _bearer(app, "globex", ["admin"])
+    tenant = (await http.get("/v1/admin/tenant", headers=admin)).json()
+    assert (tenant["name"], tenant["email_domains"]) == ("acme", [])
+    patched = await http.patch(
+        "/v1/admin/tenant",
+        json={"email_domains": ["Acme.example", "@mail.acme.example", "acme.example"]},
+        headers=admin,
+    )
+    assert patched.json()["email_domains"] == ["acme.example", "mail.acme.example"]
+    bad = await http.patch(
+        "/v1/admin/tenant", json={"email_domains": ["not a domain"]}, headers=admin
+    )
+    assert bad.status_code == 422
+    assert bad.json()["detail"] == "not a mail domain: 'not a domain'"
+    taken = await http.patch("/v1/admin/tenant", json={"name": "globex"}, headers=admin)
+    assert taken.status_code == 409
+
+    added = await http.post("/v1/admin/partners", json={"name": "billing"}, headers=admin)
+    assert added.status_code == 201
+    partner_id = added.json()["id"]
+    again = await http.post("/v1/admin/partners", json={"name": "billing"}, headers=admin)
+    assert again.status_code == 409
+    key = await http.post(
+        "/v1/admin/keys", json={"partner": "billing", "scopes": ["ingest:write"]}, headers=admin
+    )
+    partner_key = key.json()["api_key"]
+    assert await _post_works(http, partner_key) == 201
+    listed = (await http.get("/v1/admin/partners", headers=admin)).json()["partners"]
+    assert {p["name"]: p["active_keys"] for p in listed} == {"billing": 1, "operator": 1}
+    # Another tenant can neither see nor remove it.
+    assert [
+        p["name"] for p in (await http.get("/v1/admin/partners", headers=other)).json()["partners"]
+    ] == ["operator"]
+    assert (await http.delete(f"/v1/admin/partners/{partner_id}", headers=other)).status_code == 404
+    # Removing a partner revokes its keys at once, and it gets no new ones.
+    assert (await http.delete(f"/v1/admin/partners/{partner_id}", headers=admin)).status_code == 204
+    assert await _post_works(http, partner_key) == 401
+    refused = await http.post(
+        "/v1/admin/keys", json={"partner": "billing", "scopes": ["ingest:write"]}, headers=admin
+    )
+    assert refused.status_code == 409
+    assert (await http.delete(f"/v1/admin/partners/{partner_id}", headers=admin)).status_code == 404
+
+
+def test_the_cli_creates_tenants_and_manages_partners(tmp_path: Path) -> None:
+    env = {"INGEST_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"}
+    runner = CliRunner()
+    assert runner.invoke(main, ["migrate"], env=env).exit_code == 0
+    created = runner.invoke(
+        main, ["admin", "create-tenant", "acme", "--email-domain", "acme.example"], env=env
+    )
+    assert created.exit_code == 0, created.output
+    first = json.loads(created.stdout.strip().splitlines()[0])
+    assert first["scopes"] == ["admin"]
+    assert first["api_key"].startswith("rik_")
+    twice = runner.invoke(main, ["admin", "create-tenant", "acme"], env=env)
+    assert twice.exit_code != 0
+    assert "a tenant named 'acme' exists" in twice.output
+    bad = runner.invoke(main, ["admin", "create-tenant", "x", "--email-domain", "nope"], env=env)
+    assert bad.exit_code == 2
+    assert "not a mail domain" in bad.output
+    runner.invoke(main, ["admin", "issue-key", "--tenant", "acme", "--partner", "crm"], env=env)
+    tenants = runner.invoke(main, ["admin", "tenants"], env=env)
+    assert "acme  partners=2 keys=2 domains=acme.example" in tenants.output
+    domains = runner.invoke(
+        main, ["admin", "set-email-domains", "--tenant", "acme", "acme.example", "acme.io"], env=env
+    )
+    assert domains.output.strip() == "acme: acme.example, acme.io"
+    removed = runner.invoke(main, ["admin", "remove-partner", "--tenant", "acme", "crm"], env=env)
+    assert removed.exit_code == 0, removed.output
+    partners = runner.invoke(main, ["admin", "partners", "--tenant", "acme"], env=env)
+    assert "crm  keys=0  removed" in partners.output
+    assert "operator  keys=1  active" in partners.output
+    unknown = runner.invoke(main, ["admin", "partners", "--tenant", "nope"], env=env)
+    assert "no tenant 'nope'" in unknown.output

@@ -1,5 +1,7 @@
-"""Ingest's admin routes: a tenant's admin manages its partners' keys. A key is shown once,
-when it is issued; afterwards only its lookup id, partner, scopes and dates are."""
+"""Ingest's admin routes: a tenant's admin manages its own tenant settings, its partners and
+their keys, and its kind mappings. A key is shown once, when it is issued; afterwards only its
+lookup id, partner, scopes and dates are. Creating tenants is the platform operator's job
+(`ingest admin create-tenant`), so no API credential ever reaches across tenants."""
 
 from __future__ import annotations
 
@@ -10,7 +12,14 @@ from fastapi import APIRouter, HTTPException, Path, Request, Response, status
 from pydantic import BaseModel, Field
 
 from ingest.deps import service_of
-from ingest.service import InvalidKindMappings, KeyInfo, TenantKey
+from ingest.service import (
+    Conflict,
+    InvalidKindMappings,
+    KeyInfo,
+    PartnerInfo,
+    TenantInfo,
+    TenantKey,
+)
 from relint.auth import ALL_SCOPES, SCOPE_ADMIN, Principal, require_scope
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -60,6 +69,112 @@ def _key(info: KeyInfo) -> KeyOut:
     )
 
 
+class TenantOut(BaseModel):
+    id: str
+    name: str
+    email_domains: list[str] = Field(
+        description="The company's own mail domains: mail from them is outbound"
+    )
+    created_at: datetime
+
+
+class TenantPatch(BaseModel):
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    email_domains: (
+        Annotated[list[Annotated[str, Field(max_length=253)]], Field(max_length=50)] | None
+    ) = None
+
+
+class PartnerIn(BaseModel):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class PartnerOut(BaseModel):
+    id: str
+    name: str
+    created_at: datetime
+    removed_at: datetime | None
+    active_keys: int
+
+
+class PartnersOut(BaseModel):
+    partners: list[PartnerOut]
+
+
+def _tenant(info: TenantInfo) -> TenantOut:
+    return TenantOut(
+        id=info.id, name=info.name, email_domains=info.email_domains, created_at=info.created_at
+    )
+
+
+def _partner(info: PartnerInfo) -> PartnerOut:
+    return PartnerOut(
+        id=info.id,
+        name=info.name,
+        created_at=info.created_at,
+        removed_at=info.removed_at,
+        active_keys=info.active_keys,
+    )
+
+
+@router.get("/tenant", summary="The caller's tenant and its settings")
+async def get_tenant(request: Request, principal: Admin) -> TenantOut:
+    info = await service_of(request).tenant(principal.tenant_id)
+    if info is None:  # pragma: no cover - a key always belongs to a tenant
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such tenant")
+    return _tenant(info)
+
+
+@router.patch(
+    "/tenant",
+    summary="Rename the tenant or set its own mail domains",
+    responses={409: {"description": "The name is taken"}, 422: {"description": "Bad domain"}},
+)
+async def update_tenant(request: Request, principal: Admin, body: TenantPatch) -> TenantOut:
+    try:
+        info = await service_of(request).update_tenant(
+            principal.tenant_id, body.name, body.email_domains
+        )
+    except Conflict as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
+    except ValueError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
+    return _tenant(info)
+
+
+@router.get("/partners", summary="The tenant's partners, each with its number of active keys")
+async def list_partners(request: Request, principal: Admin) -> PartnersOut:
+    rows = await service_of(request).partners(principal.tenant_id)
+    return PartnersOut(partners=[_partner(p) for p in rows])
+
+
+@router.post(
+    "/partners",
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a partner (a system or company that sends data)",
+    responses={409: {"description": "A partner with this name exists"}},
+)
+async def add_partner(request: Request, principal: Admin, body: PartnerIn) -> PartnerOut:
+    try:
+        return _partner(await service_of(request).add_partner(principal.tenant_id, body.name))
+    except Conflict as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
+
+
+@router.delete(
+    "/partners/{partner_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove a partner: every key of it is revoked at once",
+    responses={404: {"description": "No such active partner in this tenant"}},
+)
+async def remove_partner(
+    request: Request, principal: Admin, partner_id: Annotated[str, Path(max_length=36)]
+) -> Response:
+    if not await service_of(request).remove_partner(principal.tenant_id, partner_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no active partner {partner_id}")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 @router.get("/keys", summary="The tenant's keys, newest first (never the keys themselves)")
 async def list_keys(request: Request, principal: Admin) -> KeysOut:
     return KeysOut(keys=[_key(k) for k in await service_of(request).keys(principal.tenant_id)])
@@ -69,11 +184,16 @@ async def list_keys(request: Request, principal: Admin) -> KeysOut:
     "/keys",
     status_code=status.HTTP_201_CREATED,
     summary="Issue a key to a partner of this tenant (created if new)",
-    responses={422: {"description": "Unknown scope or bad partner name"}},
+    responses={
+        409: {"description": "The partner was removed"},
+        422: {"description": "Unknown scope or bad partner name"},
+    },
 )
 async def issue_key(request: Request, principal: Admin, body: KeyRequest) -> IssuedKeyOut:
     try:
         issued = await service_of(request).issue_key(principal.tenant_id, body.partner, body.scopes)
+    except Conflict as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
     except ValueError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
     return _issued(issued)

@@ -7,16 +7,18 @@ import csv
 import json
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
 from ingest import bulk
 from ingest.delivery import parse_subscribers
 from ingest.main import MIGRATIONS, create_app
-from ingest.service import IngestService, TenantKey
+from ingest.service import Conflict, IngestService, PartnerInfo, TenantKey
 from ingest.settings import IngestSettings
-from relint.auth import ALL_SCOPES, SCOPE_GRAPH_READ, SCOPE_INGEST_WRITE
+from relint.auth import ALL_SCOPES, SCOPE_ADMIN, SCOPE_GRAPH_READ, SCOPE_INGEST_WRITE
 from relint.cli import load_settings, service_cli
 from relint.db import Database
 
@@ -35,6 +37,104 @@ def _service(settings: IngestSettings) -> tuple[Database, IngestService]:
     return db, IngestService(db, key_pepper=settings.key_pepper.get_secret_value(), subscribers=[])
 
 
+T = TypeVar("T")
+
+
+def _with_service(use: Callable[[IngestService], Awaitable[T]]) -> T:
+    """Runs one use of the service against the configured database, then closes it."""
+    settings = load_settings(IngestSettings)
+
+    async def run() -> T:
+        db, service = _service(settings)
+        try:
+            return await use(service)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+def _tenant_id(service: IngestService, name: str) -> Awaitable[str]:
+    async def find() -> str:
+        tenant_id = await service.tenant_id(name)
+        if tenant_id is None:
+            raise click.ClickException(f"no tenant {name!r}")
+        return tenant_id
+
+    return find()
+
+
+@admin.command(
+    "create-tenant",
+    help="Create a tenant and issue its first admin key (partner 'operator'); everything "
+    "inside the tenant is then managed through the admin API with that key.",
+)
+@click.argument("name")
+@click.option("--email-domain", "domains", multiple=True, help="The company's own mail domain.")
+def create_tenant(name: str, domains: tuple[str, ...]) -> None:
+    async def use(service: IngestService) -> TenantKey:
+        try:
+            await service.create_tenant(name, domains)
+        except Conflict as error:
+            raise click.ClickException(str(error)) from error
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--email-domain") from error
+        return await service.create_tenant_key(name, "operator", [SCOPE_ADMIN])
+
+    _show(_with_service(use))
+
+
+@admin.command("tenants", help="List the tenants with their partners and active keys.")
+def list_tenants() -> None:
+    for info in _with_service(lambda service: service.tenants()):
+        domains = ",".join(info.email_domains) or "-"
+        click.echo(
+            f"{info.id}  {info.name}  partners={info.partners} keys={info.active_keys} "
+            f"domains={domains}"
+        )
+
+
+@admin.command("set-email-domains", help="Set the tenant's own mail domains (replaces all).")
+@click.option("--tenant", required=True)
+@click.argument("domains", nargs=-1)
+def set_email_domains(tenant: str, domains: tuple[str, ...]) -> None:
+    async def use(service: IngestService) -> list[str]:
+        try:
+            info = await service.update_tenant(
+                await _tenant_id(service, tenant), email_domains=domains
+            )
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="DOMAINS") from error
+        return info.email_domains
+
+    click.echo(f"{tenant}: {', '.join(_with_service(use)) or 'no own domains'}")
+
+
+@admin.command("partners", help="List a tenant's partners and their active keys.")
+@click.option("--tenant", required=True)
+def list_partners(tenant: str) -> None:
+    async def use(service: IngestService) -> list[PartnerInfo]:
+        return await service.partners(await _tenant_id(service, tenant))
+
+    for partner in _with_service(use):
+        state = f"removed {partner.removed_at:%Y-%m-%d}" if partner.removed_at else "active"
+        click.echo(f"{partner.id}  {partner.name}  keys={partner.active_keys}  {state}")
+
+
+@admin.command("remove-partner", help="Remove a partner: all its keys are revoked at once.")
+@click.option("--tenant", required=True)
+@click.argument("partner")
+def remove_partner(tenant: str, partner: str) -> None:
+    async def use(service: IngestService) -> bool:
+        tenant_id = await _tenant_id(service, tenant)
+        found = [p for p in await service.partners(tenant_id) if partner in (p.name, p.id)]
+        return bool(found) and await service.remove_partner(tenant_id, found[0].id)
+
+    if not _with_service(use):
+        raise click.ClickException(f"no active partner {partner!r} in {tenant!r}")
+    click.echo(f"removed {partner}; its keys are revoked")
+
+
 @admin.command("issue-key", help="Create TENANT and PARTNER if new, and issue the partner a key.")
 @click.option("--tenant", required=True)
 @click.option("--partner", required=True)
@@ -47,16 +147,13 @@ def _service(settings: IngestSettings) -> tuple[Database, IngestService]:
     show_default=True,
 )
 def issue_key(tenant: str, partner: str, scopes: tuple[str, ...]) -> None:
-    settings = load_settings(IngestSettings)
-
-    async def run() -> TenantKey:
-        db, service = _service(settings)
+    async def use(service: IngestService) -> TenantKey:
         try:
             return await service.create_tenant_key(tenant, partner, list(scopes))
-        finally:
-            await db.dispose()
+        except Conflict as error:
+            raise click.ClickException(str(error)) from error
 
-    _show(asyncio.run(run()))
+    _show(_with_service(use))
 
 
 def _show(issued: TenantKey) -> None:
@@ -81,16 +178,7 @@ def _show(issued: TenantKey) -> None:
 )
 @click.argument("lookup_id")
 def rotate_key(lookup_id: str) -> None:
-    settings = load_settings(IngestSettings)
-
-    async def run() -> TenantKey | None:
-        db, service = _service(settings)
-        try:
-            return await service.rotate_key(lookup_id)
-        finally:
-            await db.dispose()
-
-    issued = asyncio.run(run())
+    issued = _with_service(lambda service: service.rotate_key(lookup_id))
     if issued is None:
         raise click.ClickException(f"no active key {lookup_id}")
     _show(issued)
@@ -99,16 +187,7 @@ def rotate_key(lookup_id: str) -> None:
 @admin.command("revoke-key", help="Revoke a key by its lookup id (the part after 'rik_').")
 @click.argument("lookup_id")
 def revoke_key(lookup_id: str) -> None:
-    settings = load_settings(IngestSettings)
-
-    async def run() -> bool:
-        db, service = _service(settings)
-        try:
-            return await service.revoke_key(lookup_id)
-        finally:
-            await db.dispose()
-
-    if not asyncio.run(run()):
+    if not _with_service(lambda service: service.revoke_key(lookup_id)):
         raise click.ClickException(f"no active key {lookup_id}")
     click.echo(f"revoked {lookup_id}")
 

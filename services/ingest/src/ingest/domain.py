@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -15,6 +17,7 @@ from relint.auth import ALL_SCOPES
 from relint.taxonomy import AMOUNT_TYPES, KINDS, is_canonical
 
 KEY_PREFIX = "rik"
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _LOOKUP_BYTES = 8
 _SECRET_BYTES = 24
 MICROS = Decimal(1_000_000)
@@ -50,6 +53,21 @@ def parse_key(raw: str) -> tuple[str, str] | None:
 
 def secret_matches(secret: str, stored_hash: str, pepper: str) -> bool:
     return hmac.compare_digest(hash_secret(secret, pepper), stored_hash)
+
+
+def validate_domains(domains: Iterable[str]) -> list[str]:
+    """The tenant's own mail domains, normalised, or ValueError naming the bad one."""
+    found: list[str] = []
+    for raw in domains:
+        value = raw.strip().lower().removeprefix("@").rstrip(".")
+        labels = value.split(".")
+        if len(labels) < 2 or not all(_LABEL.fullmatch(label) for label in labels):
+            raise ValueError(f"not a mail domain: {raw!r}")
+        if value not in found:
+            found.append(value)
+    if len(found) > 50:
+        raise ValueError("at most 50 email domains")
+    return found
 
 
 def validate_scopes(scopes: list[str]) -> list[str]:

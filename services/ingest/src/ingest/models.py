@@ -24,6 +24,8 @@ class IngestTable(SQLModel, registry=new_registry()):
 class Tenant(IngestTable, table=True):
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     name: str = Field(max_length=200, unique=True)
+    # The company's own mail domains: mail from them is outbound, and never names a customer.
+    email_domains: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
@@ -34,6 +36,8 @@ class Partner(IngestTable, table=True):
     tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=36)
     name: str = Field(max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    # A removed partner's keys are all revoked and it cannot be issued new ones.
+    removed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class KindMapping(IngestTable, table=True):

@@ -52,6 +52,57 @@ class IngestRepository:
         )
         return (await self.session.execute(query)).scalar_one_or_none()
 
+    async def tenant_by_id(self, tenant_id: str) -> Tenant | None:
+        return await self.session.get(Tenant, tenant_id)
+
+    async def tenants(self) -> list[tuple[Tenant, int, int]]:
+        """Every tenant with its number of partners and of active keys."""
+        partners = (
+            select(func.count())
+            .where(col(Partner.tenant_id) == col(Tenant.id), col(Partner.removed_at).is_(None))
+            .scalar_subquery()
+        )
+        keys = (
+            select(func.count())
+            .where(col(ApiKey.tenant_id) == col(Tenant.id), col(ApiKey.revoked_at).is_(None))
+            .scalar_subquery()
+        )
+        query = select(Tenant, partners, keys).order_by(col(Tenant.name))
+        return [(t, int(p), int(k)) for t, p, k in (await self.session.execute(query)).all()]
+
+    async def partners_of(self, tenant_id: str) -> list[tuple[Partner, int]]:
+        """The tenant's partners by name, each with its number of active keys."""
+        keys = (
+            select(func.count())
+            .where(col(ApiKey.partner_id) == col(Partner.id), col(ApiKey.revoked_at).is_(None))
+            .scalar_subquery()
+        )
+        query = (
+            select(Partner, keys)
+            .where(col(Partner.tenant_id) == tenant_id)
+            .order_by(col(Partner.name))
+        )
+        return [(p, int(k)) for p, k in (await self.session.execute(query)).all()]
+
+    async def remove_partner(self, tenant_id: str, partner_id: str, at: datetime) -> bool:
+        result = await self.session.execute(
+            update(Partner)
+            .where(
+                col(Partner.id) == partner_id,
+                col(Partner.tenant_id) == tenant_id,
+                col(Partner.removed_at).is_(None),
+            )
+            .values(removed_at=at)
+        )
+        if not getattr(result, "rowcount", 0):
+            return False
+        await self.session.execute(
+            update(ApiKey)
+            .where(col(ApiKey.partner_id) == partner_id, col(ApiKey.revoked_at).is_(None))
+            .values(revoked_at=at)
+        )
+        return True
+
     async def add(self, *rows: Any) -> None:
         self.session.add_all(rows)
         await self.session.flush()

@@ -67,6 +67,29 @@ class CustomerProfile:
     asked_for: str
 
 
+class Conflict(ValueError):
+    """The request contradicts what is stored (a name taken, a partner removed)."""
+
+
+@dataclass(frozen=True)
+class TenantInfo:
+    id: str
+    name: str
+    email_domains: list[str]
+    created_at: datetime
+    partners: int = 0
+    active_keys: int = 0
+
+
+@dataclass(frozen=True)
+class PartnerInfo:
+    id: str
+    name: str
+    created_at: datetime
+    removed_at: datetime | None
+    active_keys: int
+
+
 class MergeRefused(ValueError):
     """A merge that cannot be done, with the reason."""
 
@@ -399,6 +422,63 @@ class IngestService:
             tenant = await IngestRepository(session).tenant_by_name(name)
         return tenant.id if tenant else None
 
+    async def create_tenant(self, name: str, email_domains: Sequence[str] = ()) -> TenantInfo:
+        domains = domain.validate_domains(email_domains)
+        async with self.db.transaction() as session:
+            repo = IngestRepository(session)
+            if await repo.tenant_by_name(name) is not None:
+                raise Conflict(f"a tenant named {name!r} exists")
+            tenant = Tenant(name=name, email_domains=domains)
+            await repo.add(tenant)
+            return _tenant_info(tenant)
+
+    async def tenants(self) -> list[TenantInfo]:
+        async with self.db.read() as session:
+            rows = await IngestRepository(session).tenants()
+        return [_tenant_info(t, partners, keys) for t, partners, keys in rows]
+
+    async def tenant(self, tenant_id: str) -> TenantInfo | None:
+        async with self.db.read() as session:
+            tenant = await IngestRepository(session).tenant_by_id(tenant_id)
+        return _tenant_info(tenant) if tenant else None
+
+    async def update_tenant(
+        self, tenant_id: str, name: str | None = None, email_domains: Sequence[str] | None = None
+    ) -> TenantInfo:
+        domains = domain.validate_domains(email_domains) if email_domains is not None else None
+        async with self.db.transaction() as session:
+            repo = IngestRepository(session)
+            tenant = await repo.tenant_by_id(tenant_id)
+            if tenant is None:
+                raise LookupError(f"no tenant {tenant_id}")
+            if name is not None and name != tenant.name:
+                if await repo.tenant_by_name(name) is not None:
+                    raise Conflict(f"a tenant named {name!r} exists")
+                tenant.name = name
+            if domains is not None:
+                tenant.email_domains = domains
+            await session.flush()
+            return _tenant_info(tenant)
+
+    async def partners(self, tenant_id: str) -> list[PartnerInfo]:
+        async with self.db.read() as session:
+            rows = await IngestRepository(session).partners_of(tenant_id)
+        return [PartnerInfo(p.id, p.name, p.created_at, p.removed_at, keys) for p, keys in rows]
+
+    async def add_partner(self, tenant_id: str, name: str) -> PartnerInfo:
+        async with self.db.transaction() as session:
+            repo = IngestRepository(session)
+            if await repo.partner_by_name(tenant_id, name) is not None:
+                raise Conflict(f"a partner named {name!r} exists")
+            partner = Partner(tenant_id=tenant_id, name=name)
+            await repo.add(partner)
+            return PartnerInfo(partner.id, partner.name, partner.created_at, None, 0)
+
+    async def remove_partner(self, tenant_id: str, partner_id: str) -> bool:
+        """Revokes every key of the partner at once; it can be issued no new ones."""
+        async with self.db.transaction() as session:
+            return await IngestRepository(session).remove_partner(tenant_id, partner_id, utcnow())
+
     async def create_tenant_key(
         self, tenant_name: str, partner_name: str, scopes: list[str]
     ) -> TenantKey:
@@ -414,6 +494,8 @@ class IngestService:
             if partner is None:
                 partner = Partner(tenant_id=tenant.id, name=partner_name)
                 await repo.add(partner)
+            if partner.removed_at is not None:
+                raise Conflict(f"partner {partner_name!r} was removed; it gets no new keys")
             return await self._add_key(repo, tenant.id, partner.id, scopes)
 
     async def _add_key(
@@ -440,6 +522,8 @@ class IngestService:
             if partner is None:
                 partner = Partner(tenant_id=tenant_id, name=partner_name)
                 await repo.add(partner)
+            if partner.removed_at is not None:
+                raise Conflict(f"partner {partner_name!r} was removed; it gets no new keys")
             return await self._add_key(repo, tenant_id, partner.id, scopes)
 
     async def rotate_key(self, lookup_id: str, tenant_id: str | None = None) -> TenantKey | None:
@@ -498,6 +582,12 @@ class _Activity:
         self.first = min(self.first, row.first_seen_at)
         self.last = max(self.last, row.last_seen_at)
         self.count += row.interaction_count
+
+
+def _tenant_info(tenant: Tenant, partners: int = 0, keys: int = 0) -> TenantInfo:
+    return TenantInfo(
+        tenant.id, tenant.name, list(tenant.email_domains or []), tenant.created_at, partners, keys
+    )
 
 
 def _names(item: InteractionIn) -> identity.Names:
