@@ -195,3 +195,12 @@ def test_any_sequence_resolves_to_consistent_survivors(sequence: list[object]) -
         pytest.fail("resolution did not converge")
     again = [b.resolve(n)[0] for n in sequence]  # type: ignore[arg-type]
     assert again == [b.survivor(c) for c, _ in resolved]
+
+
+def test_the_tenants_own_domains_never_stand_for_a_customer() -> None:
+    b = book()
+    b.own_domains = frozenset({"acme.example"})
+    first, _ = b.resolve(names_of(external_id="c1", emails=["rep@acme.example"]))
+    second, _ = b.resolve(names_of(emails=["boss@mail.acme.example"]))
+    assert first != second
+    assert b.links == []

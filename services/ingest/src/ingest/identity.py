@@ -82,6 +82,11 @@ def is_account_domain(domain: str) -> bool:
     return "." in domain and domain not in PUBLIC_EMAIL_DOMAINS
 
 
+def is_own_domain(domain: str, own_domains: Iterable[str]) -> bool:
+    """Whether a domain is one of the company's own, or a subdomain of one."""
+    return any(domain == own or domain.endswith("." + own) for own in own_domains)
+
+
 class UnknownCustomer(LookupError):
     """An item named a customer id that the tenant does not have."""
 
@@ -168,6 +173,8 @@ class IdentityBook:
     identifiers: dict[tuple[str, str], str]
     contacts: list[Person]
     new_id: Callable[[], str]
+    # The tenant's own mail domains: its employees' addresses name no customer.
+    own_domains: frozenset[str] = frozenset()
     adopted: dict[str, str] = field(default_factory=dict)
     links: list[tuple[str, str, str]] = field(default_factory=list)
     merges: list[Merge] = field(default_factory=list)
@@ -240,7 +247,7 @@ class IdentityBook:
         person = self._by_user.get(user) if user else None
         if person is not None and person.customer_id:
             found.append((f"contact user {user!r}", person.customer_id))
-        domain = names.account_domain
+        domain = self._domain(names)
         if domain and (DOMAIN_SCHEME, domain) in self.identifiers:
             found.append((f"domain {domain}", self.identifiers[(DOMAIN_SCHEME, domain)]))
         return [(label, self.survivor(customer)) for label, customer in found]
@@ -280,8 +287,16 @@ class IdentityBook:
                 person.customer_id = into
         self.merges.append(Merge(merged, into, reason))
 
+    def _domain(self, names: Names) -> str | None:
+        domain = names.account_domain
+        if domain is None or is_own_domain(domain, self.own_domains):
+            return None
+        return domain
+
     def _link(self, names: Names, customer: str) -> None:
         for key in names.identifiers():
+            if key[0] == DOMAIN_SCHEME and self._domain(names) is None:
+                continue
             if key not in self.identifiers:
                 self.identifiers[key] = customer
                 self.links.append((key[0], key[1], customer))

@@ -222,6 +222,7 @@ class IngestService:
         users = {n.contact_external_id for n in names if n.contact_external_id}
         owners = await repo.identifier_owners(tenant_id, pairs) if pairs else {}
         contacts = await repo.contacts_matching(tenant_id, emails, users) if emails or users else []
+        tenant = await repo.tenant_by_id(tenant_id)
         customers = await repo.customers_for_identity(
             tenant_id,
             {n.customer_id for n in names if n.customer_id}
@@ -242,6 +243,7 @@ class IngestService:
                 for c in contacts
             ],
             new_id=new_id,
+            own_domains=frozenset(tenant.email_domains or []) if tenant else frozenset(),
         )
         return book, customers
 
