@@ -182,3 +182,19 @@ async def test_customers_page_through_without_gaps(service: IngestService) -> No
         seen.extend(c.external_id for c in page)
         after = page[-1].id
     assert sorted(seen) == sorted(f"c{i}" for i in range(7))
+
+
+async def test_pending_interactions_reach_a_subscriber_in_time_order_across_requests(
+    service: IngestService,
+) -> None:
+    tenant = (await service.create_tenant_key("acme", "crm", ["ingest:write"])).tenant_id
+    # A partner sends a late correction after newer interactions of the same customer.
+    await service.record(tenant, [(0, item("c1", 60, "new-1")), (1, item("c1", 90, "new-2"))])
+    await service.record(tenant, [(0, item("c1", 30, "late")), (1, item("c2", 0, "other"))])
+    sent: list[tuple[str, int]] = []
+
+    async def send(batch: list[tuple[int, Interaction]]) -> None:
+        sent.extend((row.source_id or "", sequence) for sequence, row in batch)
+
+    assert await service.deliver_next("scoring", send, limit=10) == 4
+    assert [source_id for source_id, _ in sent] == ["other", "late", "new-1", "new-2"]

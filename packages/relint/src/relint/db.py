@@ -7,16 +7,19 @@ writers queue on the busy timeout instead of failing on a lock upgrade.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy import JSON, DateTime, MetaData, Table, event, insert, text
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -153,3 +156,38 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# Below this many rows COPY's extra round trips cost more than one INSERT.
+COPY_FROM_ROWS = 50
+
+
+async def bulk_insert(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Inserts many rows in the session's transaction: with `COPY` on PostgreSQL (an order of
+    magnitude faster than INSERT for large batches), with one executemany elsewhere. Every
+    row must have the same keys, each a column of the table."""
+    if not rows:
+        return
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql" or len(rows) < COPY_FROM_ROWS:
+        await session.execute(insert(table), list(rows))
+        return
+    names = list(rows[0])
+    columns = [table.c[name] for name in names]
+    as_json = [isinstance(column.type, JSON) for column in columns]
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    statement = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
+    try:
+        async with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                await copy.write_row(
+                    [
+                        json.dumps(row[name]) if encode and row[name] is not None else row[name]
+                        for name, encode in zip(names, as_json, strict=True)
+                    ]
+                )
+    except psycopg.Error as error:
+        # The driver's own error, as SQLAlchemy would have raised it (IntegrityError,
+        # OperationalError, ...), so callers handle COPY and INSERT failures alike.
+        raise DBAPIError.instance(statement, None, error, psycopg.Error) from error

@@ -8,7 +8,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import (
+    Integer,
+    String,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -24,6 +35,12 @@ from ingest.models import (
     Partner,
     Tenant,
 )
+from relint.db import bulk_insert
+
+
+def _table(model: type[Any]) -> Table:
+    table: Table = model.__table__
+    return table
 
 
 @dataclass(frozen=True)
@@ -336,13 +353,16 @@ class IngestRepository:
         return moved
 
     async def insert_customers(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            await self.session.execute(insert(Customer), list(rows))
+        if rows:  # in a fixed order, so concurrent batches wait rather than deadlock
+            ordered = sorted(rows, key=lambda r: (r["external_id"] or "", r["id"]))
+            await self.session.execute(insert(Customer), ordered)
 
     async def update_customers_activity(self, rows: Sequence[CustomerActivity]) -> None:
-        """One statement for all: the span of activity, the count added, a new name if any."""
+        """One statement for all: the span of activity, the count added, a new name if any.
+        Rows are locked in id order, so concurrent batches cannot deadlock on them."""
         if not rows:
             return
+        rows = sorted(rows, key=lambda r: r.id)
         table: Any = Customer.__table__  # type: ignore[attr-defined]
         statement = (
             update(table)
@@ -388,8 +408,7 @@ class IngestRepository:
         return found
 
     async def insert_interactions(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            await self.session.execute(insert(Interaction), list(rows))
+        await bulk_insert(self.session, _table(Interaction), rows)
 
     async def recent_interactions(
         self, tenant_id: str, customer_ids: Sequence[str], per_customer: int
@@ -423,8 +442,7 @@ class IngestRepository:
     # Outbox
 
     async def insert_outbox(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            await self.session.execute(insert(OutboxEntry), list(rows))
+        await bulk_insert(self.session, _table(OutboxEntry), rows)
 
     async def pending(self, subscriber: str, limit: int) -> list[tuple[int, Interaction]]:
         query = (
@@ -435,7 +453,11 @@ class IngestRepository:
             .limit(limit)
         )
         rows = (await self.session.execute(query)).all()
-        return [(int(seq or 0), row) for seq, row in rows]
+        # The oldest entries, then in time order: interactions of one customer that arrived
+        # in different requests still reach the subscriber in occurred_at order when they
+        # are pending together.
+        pending = [(int(seq or 0), row) for seq, row in rows]
+        return sorted(pending, key=lambda entry: (entry[1].occurred_at, entry[0]))
 
     async def acknowledge(self, subscriber: str, sequences: Sequence[int]) -> None:
         await self.session.execute(
