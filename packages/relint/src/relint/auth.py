@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Protocol
 
@@ -43,34 +44,55 @@ class KeyVerifier(Protocol):
     async def verify(self, key: str) -> Principal | None: ...
 
 
+class KeyCache:
+    """Verification answers by key digest for `ttl` seconds, least recently used evicted.
+    The raw key is never kept, only its SHA-256."""
+
+    def __init__(self, ttl: float, capacity: int = 10_000) -> None:
+        self.ttl = ttl
+        self._capacity = capacity
+        self._entries: OrderedDict[str, tuple[float, Principal | None]] = OrderedDict()
+
+    async def get_or_verify(
+        self, key: str, verify: Callable[[str], Awaitable[Principal | None]]
+    ) -> Principal | None:
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        now = time.monotonic()
+        cached = self._entries.get(digest)
+        if cached and cached[0] > now:
+            return cached[1]
+        principal = await verify(key)
+        if self.ttl > 0:
+            self._entries[digest] = (now + self.ttl, principal)
+            self._entries.move_to_end(digest)
+            while len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)
+        return principal
+
+    def forget(self, matches: Callable[[Principal], bool]) -> None:
+        """Drops the cached answers whose principal matches (a revoked key, a removed partner)."""
+        for digest, (_, principal) in list(self._entries.items()):
+            if principal is not None and matches(principal):
+                del self._entries[digest]
+
+
 class RemoteKeyVerifier:
     """Verifies keys through ingest's ApiKeyService; answers are cached for `ttl` seconds."""
 
     def __init__(self, channel: grpc.aio.Channel, ttl: float = 30.0, capacity: int = 10_000):
         self._stub = ingest_pb2_grpc.ApiKeyServiceStub(channel)
-        self._ttl = ttl
-        self._capacity = capacity
-        self._cache: OrderedDict[str, tuple[float, Principal | None]] = OrderedDict()
+        self._cache = KeyCache(ttl, capacity)
 
     async def verify(self, key: str) -> Principal | None:
-        digest = hashlib.sha256(key.encode()).hexdigest()
-        now = time.monotonic()
-        cached = self._cache.get(digest)
-        if cached and cached[0] > now:
-            return cached[1]
+        return await self._cache.get_or_verify(key, self._ask_ingest)
+
+    async def _ask_ingest(self, key: str) -> Principal | None:
         reply = await self._stub.VerifyApiKey(
             ingest_pb2.VerifyApiKeyRequest(key=key), timeout=READ_DEADLINE
         )
-        principal = (
-            Principal(reply.tenant_id, reply.partner_id, frozenset(reply.scopes))
-            if reply.valid
-            else None
-        )
-        self._cache[digest] = (now + self._ttl, principal)
-        self._cache.move_to_end(digest)
-        while len(self._cache) > self._capacity:
-            self._cache.popitem(last=False)
-        return principal
+        if not reply.valid:
+            return None
+        return Principal(reply.tenant_id, reply.partner_id, frozenset(reply.scopes))
 
 
 _bearer = HTTPBearer(auto_error=False, description="A partner API key (rik_...)")

@@ -90,7 +90,7 @@ async def record_interaction(
             "Idempotency-Key and source_id disagree: send one, or the same value in both",
         )
     interaction = _keyed(interaction, idempotency_key)
-    [result] = await service_of(request).record(principal.tenant_id, [(0, interaction)])
+    result = await service_of(request).record_one(principal.tenant_id, interaction)
     if result.status == "rejected":
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,

@@ -36,6 +36,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                 key_pepper=settings.key_pepper.get_secret_value(),
                 subscribers=list(subscribers),
                 on_accepted=lambda: relay.wake() if relay else None,
+                key_cache_seconds=settings.key_cache_seconds,
             )
             relay = OutboxRelay(
                 service,

@@ -4,7 +4,7 @@ tenants and keys, answer identity queries, and hand the outbox to the relay."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from ingest import domain, identity
+from ingest.group_commit import GroupCommit
 from ingest.identity import ContactUpdate
 from ingest.models import (
     ApiKey,
@@ -27,7 +28,7 @@ from ingest.models import (
 )
 from ingest.repository import CustomerActivity, IngestRepository
 from ingest.schemas import FieldError, InteractionIn, ItemResult
-from relint.auth import Principal
+from relint.auth import KeyCache, Principal
 from relint.db import Database, utcnow
 from relint.taxonomy import is_canonical
 from relint.telemetry import current_traceparent
@@ -113,9 +114,15 @@ class IngestService:
         key_pepper: str,
         subscribers: Sequence[str],
         on_accepted: Callable[[], None] = lambda: None,
+        key_cache_seconds: float = 0.0,
     ) -> None:
         self.db = db
         self._pepper = key_pepper
+        # This process forgets a revoked key at once; other replicas within the TTL.
+        self._keys = KeyCache(key_cache_seconds)
+        self._group_commit = GroupCommit(
+            lambda tenant_id, items, traces: self.record(tenant_id, items, (), traces)
+        )
         self.subscribers = list(subscribers)
         self._on_accepted = on_accepted
 
@@ -126,14 +133,18 @@ class IngestService:
         tenant_id: str,
         items: Sequence[tuple[int, InteractionIn]],
         updates: Sequence[ContactUpdate] = (),
+        traceparents: Mapping[int, str] | None = None,
     ) -> list[ItemResult]:
         """Stores the items not seen before, with one outbox entry per subscriber, and applies
-        the contact updates (first, in order), all in one transaction."""
+        the contact updates (first, in order), all in one transaction. Each item carries the
+        trace it was sent in (by index), else the current one."""
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
             try:
                 async with self.db.transaction() as session:
                     repo = IngestRepository(session)
-                    results = await self._record(repo, tenant_id, items, updates)
+                    results = await self._record(
+                        repo, tenant_id, items, updates, traceparents or {}
+                    )
                 break
             except IntegrityError:
                 if attempt == _WRITE_ATTEMPTS:
@@ -143,12 +154,17 @@ class IngestService:
             self._on_accepted()
         return results
 
+    async def record_one(self, tenant_id: str, item: InteractionIn) -> ItemResult:
+        """One interaction; concurrent ones of the tenant share a transaction (group commit)."""
+        return await self._group_commit.submit(tenant_id, item)
+
     async def _record(
         self,
         repo: IngestRepository,
         tenant_id: str,
         items: Sequence[tuple[int, InteractionIn]],
         updates: Sequence[ContactUpdate],
+        traceparents: Mapping[int, str],
     ) -> list[ItemResult]:
         received_at = utcnow()
         traceparent = current_traceparent()
@@ -176,6 +192,7 @@ class IngestService:
         for update in updates:
             update.apply(book)
         resolved: list[tuple[str, str | None, str, InteractionIn]] = []
+        trace_of: dict[str, str] = {}
         refused: dict[str, ItemResult] = {}
         for index, interaction_id, item, names in fresh:
             try:
@@ -186,6 +203,7 @@ class IngestService:
                 refused[interaction_id] = results[index]
                 continue
             resolved.append((customer_id, contact_id, interaction_id, item))
+            trace_of[interaction_id] = traceparents.get(index, traceparent)
         for index, result in results.items():  # a repeat of a refused item is refused too
             if result.status == "duplicate" and result.id in refused:
                 results[index] = refused[result.id].model_copy(update={"index": index})
@@ -199,7 +217,7 @@ class IngestService:
         resolved.sort(key=lambda entry: entry[3].occurred_at)
         await repo.insert_interactions(
             [
-                _interaction_row(i, tenant_id, c, p, item, received_at, traceparent)
+                _interaction_row(i, tenant_id, c, p, item, received_at, trace_of[i])
                 for c, p, i, item in resolved
             ]
         )
@@ -479,7 +497,11 @@ class IngestService:
     async def remove_partner(self, tenant_id: str, partner_id: str) -> bool:
         """Revokes every key of the partner at once; it can be issued no new ones."""
         async with self.db.transaction() as session:
-            return await IngestRepository(session).remove_partner(tenant_id, partner_id, utcnow())
+            removed = await IngestRepository(session).remove_partner(
+                tenant_id, partner_id, utcnow()
+            )
+        self._keys.forget(lambda principal: principal.partner_id == partner_id)
+        return removed
 
     async def create_tenant_key(
         self, tenant_name: str, partner_name: str, scopes: list[str]
@@ -551,9 +573,14 @@ class IngestService:
     async def revoke_key(self, lookup_id: str, tenant_id: str | None = None) -> bool:
         """Revokes an active key; with a tenant, only a key of that tenant."""
         async with self.db.transaction() as session:
-            return await IngestRepository(session).revoke_key(lookup_id, utcnow(), tenant_id)
+            revoked = await IngestRepository(session).revoke_key(lookup_id, utcnow(), tenant_id)
+        self._keys.forget(lambda principal: principal.key_id == lookup_id)
+        return revoked
 
     async def verify(self, raw_key: str) -> Principal | None:
+        return await self._keys.get_or_verify(raw_key, self._verify)
+
+    async def _verify(self, raw_key: str) -> Principal | None:
         parsed = domain.parse_key(raw_key)
         if parsed is None:
             return None

@@ -25,3 +25,6 @@ class IngestSettings(DatabaseSettings):
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     # Interactions a partner may push per minute (a batch counts each item).
     rate_limit_per_minute: int = Field(default=120_000, ge=1)
+    # How long a key's verification is cached in each process; a revocation made through
+    # this process applies at once, through another replica within this time.
+    key_cache_seconds: float = Field(default=5.0, ge=0, le=300)
