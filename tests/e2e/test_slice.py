@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from relint_devstack.launcher import SERVICES, Stack
 from scoring.domain import Touch, contribution
 
 pytestmark = pytest.mark.e2e
+# Recent, so that the value read back has hardly faded.
+OCCURRED = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
 
 QUERY = """query ($ref: String!) {
   customer(externalId: $ref) {
@@ -35,7 +38,7 @@ QUERY = """query ($ref: String!) {
 def _interaction(source_id: str, kind: str, sentiment: float) -> dict[str, Any]:
     return {
         "customer": {"external_id": "acme", "name": "Acme Ltd"},
-        "occurred_at": "2026-11-01T09:30:00+01:00",
+        "occurred_at": OCCURRED.isoformat(),
         "channel": "sales" if kind == "purchase" else "service",
         "kind": kind,
         "direction": "inbound",
@@ -119,7 +122,8 @@ def _exercise_the_slice(stack: Stack) -> None:
             Touch("complaint", -0.8, 0.0)
         )
         assert customer["name"] == "Acme Ltd"
-        assert customer["relationship"]["value"] == pytest.approx(expected)
+        # Read moments later, the contributions have faded by a few minutes' worth.
+        assert customer["relationship"]["value"] == pytest.approx(expected, rel=1e-4)
         assert [i["kind"] for i in customer["recentInteractions"]] in (
             ["purchase", "complaint"],
             ["complaint", "purchase"],

@@ -49,13 +49,67 @@ async def test_delivered_interactions_move_the_value_once(channel: grpc.aio.Chan
     assert (first.applied, first.duplicates) == (2, 0)
     assert (again.applied, again.duplicates) == (0, 2)
     relationships = scoring_pb2_grpc.RelationshipServiceStub(channel)
+    as_of = Timestamp()
+    as_of.FromSeconds(1_760_000_002)
     reply = await relationships.BatchGetRelationships(
-        scoring_pb2.BatchGetRelationshipsRequest(tenant_id="t1", customer_ids=["c1", "nobody"]),
+        scoring_pb2.BatchGetRelationshipsRequest(
+            tenant_id="t1", customer_ids=["c1", "nobody"], as_of=as_of
+        ),
         timeout=5,
     )
     [relationship] = reply.relationships
     assert relationship.value == pytest.approx(3.0 - 8.0)
     assert relationship.interaction_count == 2
+    assert relationship.as_of == as_of
+    now = await relationships.BatchGetRelationships(
+        scoring_pb2.BatchGetRelationshipsRequest(tenant_id="t1", customer_ids=["c1"]), timeout=5
+    )
+    # A year on, the complaint weighs more than the purchase: grievance fades slower.
+    assert -5.0 < now.relationships[0].value < 0
+
+
+async def test_timeline_explanation_and_alerts_over_grpc(channel: grpc.aio.Channel) -> None:
+    subscriber = ingest_pb2_grpc.InteractionSubscriberServiceStub(channel)
+    await subscriber.DeliverInteractions(
+        ingest_pb2.DeliverInteractionsRequest(
+            interactions=[interaction(0), interaction(86_400, "complaint")]
+        ),
+        timeout=5,
+    )
+    stub = scoring_pb2_grpc.RelationshipServiceStub(channel)
+    start, end = Timestamp(), Timestamp()
+    start.FromSeconds(1_760_000_000 - 3_600)
+    end.FromSeconds(1_760_000_000 + 2 * 86_400)
+    timeline = await stub.GetRelationshipTimeline(
+        scoring_pb2.GetRelationshipTimelineRequest(
+            tenant_id="t1", customer_id="c1", start=start, end=end, points=3
+        ),
+        timeout=5,
+    )
+    assert next(round(p.value, 3) for p in timeline.points) == 0.0
+    assert timeline.points[-1].value < 0 < timeline.points[1].value
+    explained = await stub.ExplainRelationship(
+        scoring_pb2.ExplainRelationshipRequest(
+            tenant_id="t1", customer_id="c1", start=start, end=end
+        ),
+        timeout=5,
+    )
+    assert [d.reason for d in explained.drivers] == ["complaint", "purchase"]
+    assert explained.sentence.startswith("It fell ")
+    with pytest.raises(grpc.aio.AioRpcError) as backwards:
+        await stub.ExplainRelationship(
+            scoring_pb2.ExplainRelationshipRequest(
+                tenant_id="t1", customer_id="c1", start=end, end=start
+            ),
+            timeout=5,
+        )
+    assert backwards.value.details() == "start must be before end"
+    alerts = await stub.ListAlerts(scoring_pb2.ListAlertsRequest(tenant_id="t1"), timeout=5)
+    assert list(alerts.alerts) == []
+    missing = await stub.AcknowledgeAlert(
+        scoring_pb2.AcknowledgeAlertRequest(tenant_id="t1", alert_id="nope"), timeout=5
+    )
+    assert not missing.acknowledged
 
 
 async def test_malformed_requests_are_refused(channel: grpc.aio.Channel) -> None:

@@ -1,7 +1,9 @@
-"""Scoring's use cases against real SQLite and real PostgreSQL."""
+"""Scoring's use cases against real SQLite and real PostgreSQL: exactly-once apply, order
+independence with late events, as-of reads, stages with alerts, types, settings."""
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -9,19 +11,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from relint.db import Database
-from scoring.domain import Touch, contribution
+from scoring.domain import DEFAULT_TABLE, Applied, Touch, contribution, value_at
 from scoring.main import MIGRATIONS
-from scoring.service import Delivered, ScoringService
+from scoring.service import Delivered, InvalidSettings, ScoringService
+from scoring.worker import ScoringWorker
 
 T0 = datetime(2026, 2, 1, tzinfo=UTC)
 KINDS = ["purchase", "complaint", "ticket_opened", "ticket_resolved", "renewal", "refund"]
 
 
-def delivered(n: int, customer: str = "c1", tenant: str = "t1") -> Delivered:
+def delivered(n: int, customer: str = "c1", tenant: str = "t1", **changes: object) -> Delivered:
     kind = KINDS[n % len(KINDS)]
-    return Delivered(
+    item = Delivered(
         interaction_id=f"{tenant}-{customer}-{n}",
         tenant_id=tenant,
         customer_id=customer,
@@ -30,7 +35,21 @@ def delivered(n: int, customer: str = "c1", tenant: str = "t1") -> Delivered:
         kind=kind,
         sentiment=((n % 5) - 2) / 2,
         revenue=float(n * 10),
+        direction="inbound",
     )
+    return replace(item, **changes)  # type: ignore[arg-type]
+
+
+def expected_value(items: list[Delivered], at: datetime) -> float:
+    history = [
+        Applied(
+            d.interaction_id,
+            d.occurred_at,
+            contribution(Touch(d.kind, d.sentiment, d.revenue, d.channel, d.outcome, d.refund)),
+        )
+        for d in items
+    ]
+    return value_at(DEFAULT_TABLE, history, at)
 
 
 @pytest.fixture
@@ -38,41 +57,87 @@ async def service(database_factory: Callable[[Path, str], Awaitable[Database]]) 
     return ScoringService(await database_factory(MIGRATIONS, "scoring"))
 
 
-async def test_value_is_the_sum_of_contributions(service: ScoringService) -> None:
+async def test_value_is_the_faded_sum_of_contributions(service: ScoringService) -> None:
     batch = [delivered(n) for n in range(12)]
     result = await service.apply(batch)
     assert (result.applied, result.duplicates) == (12, 0)
-    [relationship] = await service.relationships("t1", ["c1"])
-    expected = sum(contribution(Touch(d.kind, d.sentiment, d.revenue)) for d in batch)
-    assert relationship.value == pytest.approx(expected)
-    assert relationship.interaction_count == 12
-    assert relationship.last_interaction_at == T0 + timedelta(hours=11)
+    [now] = await service.relationships("t1", ["c1"])
+    assert now.value == pytest.approx(expected_value(batch, now.as_of), rel=1e-9)
+    assert now.interaction_count == 12
+    assert now.last_interaction_at == T0 + timedelta(hours=11)
+    # As of a past moment: only what had happened by then, faded to then.
+    as_of = T0 + timedelta(hours=5, minutes=30)
+    [then] = await service.relationships("t1", ["c1"], as_of)
+    assert then.value == pytest.approx(expected_value(batch[:6], as_of), rel=1e-12)
+    assert (then.interaction_count, then.as_of) == (6, as_of)
+    assert await service.relationships("t1", ["c1"], T0 - timedelta(days=1)) == []
 
 
 async def test_applying_again_changes_nothing(service: ScoringService) -> None:
     batch = [delivered(n) for n in range(6)]
     await service.apply(batch)
-    [before] = await service.relationships("t1", ["c1"])
+    [before] = await service.relationships("t1", ["c1"], T0 + timedelta(days=1))
     again = await service.apply(batch + batch[:2])
     assert (again.applied, again.duplicates) == (0, 8)
-    [after] = await service.relationships("t1", ["c1"])
+    [after] = await service.relationships("t1", ["c1"], T0 + timedelta(days=1))
     assert (after.value, after.interaction_count) == (before.value, before.interaction_count)
 
 
-async def test_any_arrival_order_gives_the_same_state(service: ScoringService) -> None:
-    in_order = [delivered(n, "ordered") for n in range(20)]
-    await service.apply(in_order)
-    shuffled = [delivered(n, "shuffled") for n in range(20)]
-    random.Random(3).shuffle(shuffled)
-    for start in range(0, 20, 7):
-        await service.apply(shuffled[start : start + 7])
-    ordered, mixed = sorted(
-        await service.relationships("t1", ["ordered", "shuffled"]), key=lambda r: r.customer_id
+async def _state(service: ScoringService, customer: str) -> tuple[object, ...]:
+    await ScoringWorker(service).run_once()
+    [now] = await service.relationships("t1", [customer])
+    async with service.db.read() as session:
+        from scoring.repository import ScoringRepository
+
+        changes = await ScoringRepository(session).state_changes("t1", [customer])
+    stage_history = [(c.at, c.current) for c in changes if c.dimension == "stage"]
+    return (
+        round(now.value, 6),
+        now.interaction_count,
+        now.first_interaction_at,
+        now.last_interaction_at,
+        now.last_contribution,
+        now.stage,
+        stage_history,
     )
-    assert mixed.value == pytest.approx(ordered.value)
-    assert mixed.interaction_count == ordered.interaction_count
-    assert mixed.last_interaction_at == ordered.last_interaction_at
-    assert mixed.last_contribution == ordered.last_contribution
+
+
+async def test_any_arrival_order_with_late_events_gives_the_same_state(
+    service: ScoringService,
+) -> None:
+    """Time order against a shuffled order delivered in several batches, where later batches
+    bring interactions older than those already evaluated (late events: a replay)."""
+    spread = [dict(occurred_at=T0 + timedelta(days=3 * n)) for n in range(40)]
+    in_order = [delivered(n, "ordered", **spread[n]) for n in range(40)]
+    await service.apply(in_order)
+    shuffled = [delivered(n, "shuffled", **spread[n]) for n in range(40)]
+    random.Random(3).shuffle(shuffled)
+    for start in range(0, 40, 9):
+        await service.apply(shuffled[start : start + 9])
+        await ScoringWorker(service).run_once()  # evaluate between batches: later ones are late
+    ordered, mixed = await _state(service, "ordered"), await _state(service, "shuffled")
+    assert mixed == ordered
+    assert ordered[5]  # a stage was evaluated
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+async def test_retries_of_any_subset_apply_each_once(
+    service: ScoringService, data: st.DataObject
+) -> None:
+    customer = f"c{data.draw(st.integers(0, 10**9))}"
+    items = [delivered(n, customer) for n in range(8)]
+    deliveries = data.draw(
+        st.lists(st.lists(st.sampled_from(items), min_size=1, max_size=8), min_size=1, max_size=5)
+    )
+    for batch in [items, *deliveries]:
+        await service.apply(batch)
+    at = T0 + timedelta(days=2)
+    [state] = await service.relationships("t1", [customer], at)
+    assert state.interaction_count == 8
+    assert state.value == pytest.approx(expected_value(items, at), rel=1e-12)
 
 
 async def test_tenants_are_isolated(service: ScoringService) -> None:
@@ -85,7 +150,8 @@ async def test_an_interaction_delivered_again_under_a_merged_customer_moves(
     service: ScoringService,
 ) -> None:
     """Ingest merged c2 into c1 and delivers c2's interactions again with c1 as customer."""
-    await service.apply([delivered(n, "c1") for n in range(3)])
+    kept = [delivered(n, "c1") for n in range(3)]
+    await service.apply(kept)
     moved = [delivered(n, "c2") for n in range(3, 6)]
     await service.apply(moved)
     again = [replace(d, customer_id="c1") for d in moved]
@@ -93,11 +159,87 @@ async def test_an_interaction_delivered_again_under_a_merged_customer_moves(
     assert (result.applied, result.duplicates, result.moved) == (0, 0, 3)
     assert (await service.apply(again)).duplicates == 3  # and only once
     by_customer = {r.customer_id: r for r in await service.relationships("t1", ["c1", "c2"])}
-    expected = sum(
-        contribution(Touch(d.kind, d.sentiment, d.revenue))
-        for d in [delivered(n, "c1") for n in range(3)] + moved
-    )
-    assert by_customer["c1"].value == pytest.approx(expected)
+    at = by_customer["c1"].as_of
+    assert by_customer["c1"].value == pytest.approx(expected_value(kept + moved, at), rel=1e-9)
     assert by_customer["c1"].interaction_count == 6
     assert by_customer["c2"].interaction_count == 0
-    assert by_customer["c2"].value == pytest.approx(0.0, abs=1e-6)
+    assert by_customer["c2"].value == pytest.approx(0.0, abs=1e-9)
+
+
+async def test_a_move_into_the_coming_apart_half_raises_one_alert(
+    service: ScoringService,
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = now - timedelta(days=400)
+    history = [
+        delivered(n, "c9", kind="purchase", occurred_at=start + timedelta(days=10 * n))
+        for n in range(38)
+    ]
+    history += [
+        delivered(100, "c9", kind="complaint", occurred_at=now - timedelta(days=3)),
+        delivered(101, "c9", kind="ticket_escalated", occurred_at=now - timedelta(days=2)),
+    ]
+    await service.apply(history)
+    worker = ScoringWorker(service)
+    await worker.run_once()
+    [state] = await service.relationships("t1", ["c9"])
+    assert state.stage == "differentiating"
+    assert state.stage_reason == "2 grievances in 60 days (complaint, ticket escalated)"
+    [alert] = await service.alerts("t1", ["c9"])
+    assert (alert.kind, alert.severity) == ("stage_change", "warning")
+    assert alert.reason.startswith("moved from ")
+    assert "to differentiating: 2 grievances in 60 days" in alert.reason
+    await service.mark_all_dirty()
+    await worker.run_once()  # evaluated again: the same transition, no second alert
+    assert len(await service.alerts("t1", ["c9"])) == 1
+    assert await service.acknowledge("t1", alert.id, "ana")
+    assert not await service.acknowledge("t1", alert.id, "ana")
+    assert not await service.acknowledge("t2", alert.id, "eve")
+    assert await service.alerts("t1", open_only=True) == []
+
+
+async def test_types_are_placed_with_reasons_and_follow_the_tenants_rules(
+    service: ScoringService,
+) -> None:
+    now = datetime.now(UTC)
+    items = []
+    for c in range(20):
+        for n in range(5 + c):
+            items.append(
+                delivered(
+                    1000 * c + n,
+                    f"k{c:02d}",
+                    kind="purchase",
+                    sentiment=None,
+                    revenue=100.0 * (c + 1),
+                    occurred_at=now - timedelta(days=300 - 10 * n),
+                )
+            )
+    await service.apply(items)
+    await ScoringWorker(service).run_once()
+    states = {
+        r.customer_id: r
+        for r in await service.relationships("t1", [f"k{c:02d}" for c in range(20)])
+    }
+    assert states["k19"].relationship_type == "BFF"
+    assert states["k19"].type_reason.startswith("revenue in the top 35%")
+    assert states["k00"].relationship_type == "Acquaintance"
+    # The tenant renames its types and adds a threshold of its own: everyone is placed again.
+    rules = [
+        {"name": "Key account", "when": [{"feature": "revenue", "at_least": 20_000}]},
+        {"name": "Everyone else"},
+    ]
+    with pytest.raises(InvalidSettings) as bad:
+        await service.put_settings("t1", None, [{"name": "Only", "when": [{"feature": "mood"}]}])
+    assert bad.value.problems[0].startswith("types[0].when[0].feature: one of engagement")
+    await service.put_settings("t1", {"weights": {"purchase": 1.0}}, rules)
+    await ScoringWorker(service).run_once()
+    states = {
+        r.customer_id: r
+        for r in await service.relationships("t1", [f"k{c:02d}" for c in range(20)])
+    }
+    assert states["k19"].relationship_type == "Key account"
+    assert states["k00"].relationship_type == "Everyone else"
+    # The new weights were applied to the whole history.
+    [k00] = await service.relationships("t1", ["k00"], now)
+    assert k00.last_contribution == pytest.approx(1.0 + 0.5 * math.log10(101))

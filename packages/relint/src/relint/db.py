@@ -158,6 +158,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def table_of(model: type[Any]) -> Table:
+    """The SQLAlchemy table of a SQLModel table class."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
 # Below this many rows COPY's extra round trips cost more than one INSERT.
 COPY_FROM_ROWS = 50
 

@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import (
     Integer,
     String,
-    Table,
     bindparam,
     delete,
     func,
@@ -35,12 +34,7 @@ from ingest.models import (
     Partner,
     Tenant,
 )
-from relint.db import bulk_insert
-
-
-def _table(model: type[Any]) -> Table:
-    table: Table = model.__table__
-    return table
+from relint.db import bulk_insert, table_of
 
 
 @dataclass(frozen=True)
@@ -408,7 +402,7 @@ class IngestRepository:
         return found
 
     async def insert_interactions(self, rows: Sequence[dict[str, Any]]) -> None:
-        await bulk_insert(self.session, _table(Interaction), rows)
+        await bulk_insert(self.session, table_of(Interaction), rows)
 
     async def recent_interactions(
         self, tenant_id: str, customer_ids: Sequence[str], per_customer: int
@@ -442,7 +436,7 @@ class IngestRepository:
     # Outbox
 
     async def insert_outbox(self, rows: Sequence[dict[str, Any]]) -> None:
-        await bulk_insert(self.session, _table(OutboxEntry), rows)
+        await bulk_insert(self.session, table_of(OutboxEntry), rows)
 
     async def pending(self, subscriber: str, limit: int) -> list[tuple[int, Interaction]]:
         query = (

@@ -2,46 +2,269 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, status
-from pydantic import BaseModel
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
+from pydantic import AwareDatetime, BaseModel, Field
 
-from relint.auth import SCOPE_GRAPH_READ, Principal, require_scope
-from scoring.service import ScoringService
+from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_READ, SCOPE_GRAPH_WRITE, Principal, require_scope
+from scoring import relationship_types
+from scoring.service import InvalidSettings, RelationshipView, ScoringService
+from scoring.stages import is_coming_apart
 
 router = APIRouter(prefix="/v1", tags=["relationships"])
 Reader = Annotated[Principal, require_scope(SCOPE_GRAPH_READ)]
+Writer = Annotated[Principal, require_scope(SCOPE_GRAPH_WRITE)]
+Admin = Annotated[Principal, require_scope(SCOPE_ADMIN)]
+CustomerId = Annotated[str, Path(min_length=1, max_length=36)]
+AsOf = Annotated[
+    AwareDatetime | None,
+    Query(description="The state as it stood then (with a zone); now when omitted."),
+]
+
+
+def _service(request: Request) -> ScoringService:
+    service: ScoringService = request.app.state.scoring
+    return service
 
 
 class RelationshipOut(BaseModel):
     customer_id: str
+    as_of: datetime
     value: float
     interaction_count: int
+    first_interaction_at: datetime | None
     last_interaction_at: datetime | None
     last_contribution: float
+    relationship_type: str = Field(description="Empty until the customer is first placed")
+    type_reason: str
+    stage: str = Field(description="One of Knapp's ten stages; empty until first evaluated")
+    stage_since: datetime | None
+    stage_reason: str
+    coming_apart: bool
     updated_at: datetime
+
+
+def _relationship(view: RelationshipView) -> RelationshipOut:
+    return RelationshipOut(
+        customer_id=view.customer_id,
+        as_of=view.as_of,
+        value=round(view.value, 6),
+        interaction_count=view.interaction_count,
+        first_interaction_at=view.first_interaction_at,
+        last_interaction_at=view.last_interaction_at,
+        last_contribution=view.last_contribution,
+        relationship_type=view.relationship_type,
+        type_reason=view.type_reason,
+        stage=view.stage,
+        stage_since=view.stage_since,
+        stage_reason=view.stage_reason,
+        coming_apart=is_coming_apart(view.stage),
+        updated_at=view.updated_at,
+    )
 
 
 @router.get(
     "/customers/{customer_id}/relationship",
-    summary="A customer's Relationship Value and what last moved it",
-    responses={404: {"description": "No interaction of this customer has been applied yet"}},
+    summary="A customer's Relationship Value, type and stage, now or as of a past moment",
+    responses={404: {"description": "No interaction of this customer applied (by then)"}},
 )
-async def relationship(customer_id: str, request: Request, principal: Reader) -> RelationshipOut:
-    service: ScoringService = request.app.state.scoring
-    rows = await service.relationships(principal.tenant_id, [customer_id])
-    if not rows:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, f"no relationship for customer {customer_id}"
+async def relationship(
+    customer_id: CustomerId, request: Request, principal: Reader, as_of: AsOf = None
+) -> RelationshipOut:
+    views = await _service(request).relationships(principal.tenant_id, [customer_id], as_of)
+    if not views:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no relationship for {customer_id}")
+    return _relationship(views[0])
+
+
+class DriverOut(BaseModel):
+    interaction_id: str
+    occurred_at: datetime
+    reason: str
+    effect: float
+
+
+class ExplanationOut(BaseModel):
+    start: datetime
+    end: datetime
+    start_value: float
+    end_value: float
+    change: float
+    sentence: str = Field(description='e.g. "It fell 18.2 points: a complaint on 3 Mar (-8.1)"')
+    drivers: list[DriverOut] = Field(description="The interactions in the period, strongest first")
+    fading: float = Field(description="What fading of older interactions did in the period")
+    top_contributions: list[DriverOut] = Field(description="What the value at `end` is made of")
+
+
+@router.get(
+    "/customers/{customer_id}/explanation",
+    summary="Why the value moved over a period, in words",
+    responses={422: {"description": "start not before end"}},
+)
+async def explanation(
+    customer_id: CustomerId,
+    request: Request,
+    principal: Reader,
+    start: Annotated[AwareDatetime | None, Query(description="Default: 30 days before end")] = None,
+    end: Annotated[AwareDatetime | None, Query(description="Default: now")] = None,
+    top: Annotated[int, Query(ge=1, le=20)] = 5,
+) -> ExplanationOut:
+    end = end or datetime.now(UTC)
+    start = start or end - timedelta(days=30)
+    if start >= end:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "start must be before end")
+    service = _service(request)
+    found = await service.explanation(principal.tenant_id, customer_id, start, end, top)
+    made_of = await service.top_contributions(principal.tenant_id, customer_id, end, top)
+    return ExplanationOut(
+        start=start,
+        end=end,
+        start_value=round(found.start, 6),
+        end_value=round(found.end, 6),
+        change=round(found.change, 6),
+        sentence=found.sentence(),
+        drivers=[DriverOut(**vars(d)) for d in found.drivers],
+        fading=round(found.fading, 6),
+        top_contributions=[DriverOut(**vars(d)) for d in made_of],
+    )
+
+
+class TimelinePointOut(BaseModel):
+    at: datetime
+    value: float
+    relationship_type: str
+    stage: str
+
+
+@router.get(
+    "/customers/{customer_id}/timeline",
+    summary="Value, type and stage at evenly spaced moments of a period",
+)
+async def timeline(
+    customer_id: CustomerId,
+    request: Request,
+    principal: Reader,
+    start: Annotated[AwareDatetime | None, Query(description="Default: a year before end")] = None,
+    end: Annotated[AwareDatetime | None, Query(description="Default: now")] = None,
+    points: Annotated[int, Query(ge=2, le=500)] = 60,
+) -> list[TimelinePointOut]:
+    end = end or datetime.now(UTC)
+    start = start or end - timedelta(days=365)
+    if start >= end:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "start must be before end")
+    found = await _service(request).timeline(principal.tenant_id, customer_id, start, end, points)
+    return [
+        TimelinePointOut(
+            at=p.at, value=round(p.value, 6), relationship_type=p.relationship_type, stage=p.stage
         )
-    row = rows[0]
-    return RelationshipOut(
-        customer_id=row.customer_id,
-        value=row.value,
-        interaction_count=row.interaction_count,
-        last_interaction_at=row.last_interaction_at,
-        last_contribution=row.last_contribution,
-        updated_at=row.updated_at,
+        for p in found
+    ]
+
+
+class AlertOut(BaseModel):
+    id: str
+    customer_id: str
+    kind: str
+    severity: str
+    reason: str
+    raised_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+
+
+@router.get("/alerts", summary="The tenant's alerts, newest first")
+async def alerts(
+    request: Request,
+    principal: Reader,
+    customer_id: Annotated[str | None, Query(max_length=36)] = None,
+    open_only: bool = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[AlertOut]:
+    rows = await _service(request).alerts(
+        principal.tenant_id, [customer_id] if customer_id else None, open_only, limit
+    )
+    return [
+        AlertOut(
+            id=a.id,
+            customer_id=a.customer_id,
+            kind=a.kind,
+            severity=a.severity,
+            reason=a.reason,
+            raised_at=a.raised_at,
+            acknowledged_at=a.acknowledged_at,
+            acknowledged_by=a.acknowledged_by,
+        )
+        for a in rows
+    ]
+
+
+@router.post(
+    "/alerts/{alert_id}:acknowledge",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Acknowledge an alert",
+    responses={404: {"description": "No open alert with this id in the tenant"}},
+)
+async def acknowledge(
+    request: Request, principal: Writer, alert_id: Annotated[str, Path(max_length=36)]
+) -> None:
+    if not await _service(request).acknowledge(principal.tenant_id, alert_id, principal.partner_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no open alert {alert_id}")
+
+
+class SettingsIn(BaseModel):
+    weights: dict[str, Any] | None = Field(
+        default=None,
+        description="Overrides of the weight table: {'weights': {'complaint': -5, "
+        "'sales.purchase': 3}, 'negativity': 2, 'sentiment_weight': 2, 'revenue_weight': "
+        "0.5, 'half_life_good_days': 180, 'half_life_bad_days': 365}; null: the defaults",
+        json_schema_extra={"example": {"weights": {"complaint": -5}, "negativity": 2.5}},
+    )
+    types: Annotated[list[dict[str, Any]], Field(max_length=10)] | None = Field(
+        default=None,
+        description="The relationship types in order, the last a catch-all: [{'name', "
+        "'description', 'when': [{'feature': 'revenue', 'at_least_percentile': 75}]}]; "
+        "null: the default four",
+    )
+
+
+class SettingsOut(BaseModel):
+    weights: dict[str, float]
+    negativity: float
+    sentiment_weight: float
+    revenue_weight: float
+    half_life_good_days: float
+    half_life_bad_days: float
+    types: list[dict[str, Any]]
+
+
+@router.get("/settings", summary="The tenant's weight table and relationship types")
+async def get_settings(request: Request, principal: Reader) -> SettingsOut:
+    return _settings(await _service(request).rules(principal.tenant_id))
+
+
+@router.put(
+    "/settings",
+    summary="Replace the tenant's weights and types; its history is weighed again",
+    responses={422: {"description": "Every problem, each with its path; nothing changed"}},
+)
+async def put_settings(request: Request, principal: Admin, body: SettingsIn) -> SettingsOut:
+    try:
+        rules = await _service(request).put_settings(principal.tenant_id, body.weights, body.types)
+    except InvalidSettings as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, error.problems) from error
+    return _settings(rules)
+
+
+def _settings(rules: Any) -> SettingsOut:
+    table = rules.weights
+    return SettingsOut(
+        weights=dict(table.weights),
+        negativity=table.negativity,
+        sentiment_weight=table.sentiment_weight,
+        revenue_weight=table.revenue_weight,
+        half_life_good_days=table.half_life_good_days,
+        half_life_bad_days=table.half_life_bad_days,
+        types=relationship_types.rules_to_config(rules.types),
     )

@@ -1,16 +1,28 @@
-"""Scoring's pure rules: the signed contribution of one interaction to the Relationship Value.
+"""The Relationship Value: what one interaction contributes, how contributions fade, and how
+a value and its change are explained. Pure rules, no I/O; every function is tested directly.
 
-This is the first, simple rule: a weight per kind, nudged by sentiment, with bad interactions
-weighing twice what good ones do (the articles' asymmetry). The value is the sum of
-contributions, so applying a set in any order gives the same value.
+- Each interaction gets a signed contribution from the tenant's weight table: a weight per
+  channel x kind (falling back to the kind alone), scaled by the outcome when the sender
+  gave one, nudged by sentiment, plus money (revenue adds, a refund takes away, both with
+  diminishing returns). Bad contributions weigh `negativity` times their size: one bad
+  interaction undoes the goodwill of several good ones.
+- The value is the sum of contributions, each fading with a half-life: goodwill fades
+  faster than grievance (by default 180 against 365 days), so trust lost recovers slowly.
+- Because the value is a sum of independent terms, applying a set of interactions in any
+  order gives the same value, and as-of reads need nothing but the history.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
-# Weights per canonical kind; kinds not listed are neutral (0).
+from relint.taxonomy import CHANNELS, KINDS
+
+# Default weights per canonical kind; kinds not listed are neutral (0).
 KIND_WEIGHTS: dict[str, float] = {
     # goodwill and commitment
     "contract_signed": 4.0,
@@ -58,11 +70,50 @@ KIND_WEIGHTS: dict[str, float] = {
     "usage_decrease": -2.0,
     "price_change": -1.0,
     "cancellation": -10.0,
+    "violation": -3.0,  # a missed playbook standard (reported by the playbook service)
 }
 
-SENTIMENT_WEIGHT = 2.0
-# One bad interaction undoes the goodwill of two equally good ones.
-NEGATIVITY = 2.0
+# attributes.outcome, when a sender gives one, adds to the weight: a won deal or a resolved
+# complaint counts for more than the bare event, a lost one against.
+OUTCOMES: dict[str, float] = {
+    "won": 2.0,
+    "positive": 1.0,
+    "resolved": 1.0,
+    "neutral": 0.0,
+    "unresolved": -1.5,
+    "negative": -1.0,
+    "lost": -2.0,
+}
+
+# Words for a manager, by kind; the kind's own name otherwise.
+_WORDS = {
+    "ticket_opened": "a ticket opened",
+    "ticket_escalated": "an escalated ticket",
+    "ticket_reopened": "a reopened ticket",
+    "ticket_resolved": "a resolved ticket",
+    "discount_refused": "a refused discount",
+    "delivery_late": "a late delivery",
+    "payment_failed": "a failed payment",
+    "invoice_overdue": "an overdue invoice",
+    "usage_decrease": "falling usage",
+    "usage_increase": "rising usage",
+    "price_change": "a price change",
+    "social_complaint": "a complaint on social media",
+    "business_review": "a business review",
+    "contract_signed": "a signed contract",
+    "co_marketing": "co-marketing",
+    "violation": "a missed service standard",
+}
+
+DAY = 86_400.0
+# Contributions are stored relative to this instant (see `ValueModel.mass`).
+EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+class InvalidWeights(ValueError):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -72,13 +123,239 @@ class Touch:
     kind: str
     sentiment: float | None = None
     revenue: float = 0.0
+    channel: str = ""
+    outcome: str | None = None
+    refund: float = 0.0
 
 
-def contribution(touch: Touch) -> float:
-    raw = KIND_WEIGHTS.get(touch.kind, 0.0)
-    if touch.sentiment is not None:
-        raw += SENTIMENT_WEIGHT * max(-1.0, min(1.0, touch.sentiment))
-    if touch.revenue > 0:
-        # Money counts, with diminishing returns: 100 adds 1, 10,000 adds 2.
-        raw += math.log10(1 + touch.revenue) / 2
-    return round(raw * NEGATIVITY if raw < 0 else raw, 6)
+@dataclass(frozen=True)
+class Contribution:
+    value: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class WeightTable:
+    """A tenant's weights: defaults unless it configured its own (`from_config`)."""
+
+    weights: Mapping[str, float] = field(default_factory=lambda: dict(KIND_WEIGHTS))
+    sentiment_weight: float = 2.0
+    revenue_weight: float = 0.5
+    negativity: float = 2.0
+    half_life_good_days: float = 180.0
+    half_life_bad_days: float = 365.0
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> WeightTable:
+        """A table from a tenant's configuration, or InvalidWeights naming every problem.
+        `weights` keys are `kind` or `channel.kind`; they override the defaults."""
+        problems: list[str] = []
+        known = {k for kinds in KINDS.values() for k in kinds} | {"violation"}
+        weights = dict(KIND_WEIGHTS)
+        for key, raw in dict(config.get("weights", {})).items():
+            channel, _, kind = key.rpartition(".")
+            if channel and channel not in CHANNELS:
+                problems.append(f"weights.{key}: unknown channel {channel!r}")
+            elif channel and kind not in KINDS[channel]:
+                problems.append(f"weights.{key}: {kind!r} is not a kind of {channel!r}")
+            elif not channel and kind not in known:
+                problems.append(f"weights.{key}: unknown kind {kind!r}")
+            elif not isinstance(raw, int | float) or isinstance(raw, bool) or abs(raw) > 100:
+                problems.append(f"weights.{key}: must be a number between -100 and 100")
+            else:
+                weights[key] = float(raw)
+        bounds = {
+            "sentiment_weight": (0.0, 10.0),
+            "revenue_weight": (0.0, 10.0),
+            "negativity": (1.0, 10.0),
+            "half_life_good_days": (30.0, 3650.0),
+            "half_life_bad_days": (30.0, 3650.0),
+        }
+        numbers: dict[str, float] = {}
+        for name, (low, high) in bounds.items():
+            if name not in config:
+                continue
+            raw = config[name]
+            if not isinstance(raw, int | float) or isinstance(raw, bool) or not low <= raw <= high:
+                problems.append(f"{name}: must be a number from {low:g} to {high:g}")
+            else:
+                numbers[name] = float(raw)
+        unknown = set(config) - set(bounds) - {"weights"}
+        problems += [f"{name}: unknown setting" for name in sorted(unknown)]
+        if problems:
+            raise InvalidWeights(problems)
+        return cls(weights=weights, **numbers)
+
+    def weight(self, channel: str, kind: str) -> float:
+        return self.weights.get(f"{channel}.{kind}", self.weights.get(kind, 0.0))
+
+    def contribution(self, touch: Touch) -> Contribution:
+        base = self.weight(touch.channel, touch.kind)
+        parts = [words(touch.kind)]
+        if touch.outcome in OUTCOMES:
+            base += OUTCOMES[touch.outcome]
+            parts.append(f"({touch.outcome})")
+        raw = base
+        if touch.sentiment is not None:
+            sentiment = max(-1.0, min(1.0, touch.sentiment))
+            raw += self.sentiment_weight * sentiment
+            if abs(sentiment) >= 0.5:
+                parts.append("with very negative words" if sentiment < 0 else "with warm words")
+        if touch.revenue > 0:
+            # Money counts with diminishing returns: 100 adds 1, 10,000 adds 2 (by default).
+            raw += self.revenue_weight * math.log10(1 + touch.revenue)
+        if touch.refund > 0:
+            raw -= self.revenue_weight * math.log10(1 + touch.refund)
+        value = raw * self.negativity if raw < 0 else raw
+        return Contribution(round(value, 6), " ".join(parts))
+
+    def half_life_days(self, value: float) -> float:
+        return self.half_life_bad_days if value < 0 else self.half_life_good_days
+
+
+def words(kind: str) -> str:
+    return _WORDS.get(kind, kind.replace("_", " "))
+
+
+def contribution(touch: Touch, table: WeightTable | None = None) -> float:
+    """The signed contribution with the default table (or the given one)."""
+    return (table or DEFAULT_TABLE).contribution(touch).value
+
+
+DEFAULT_TABLE = WeightTable()
+
+
+@dataclass(frozen=True)
+class Applied:
+    """One applied interaction, as the value model sees it."""
+
+    interaction_id: str
+    occurred_at: datetime
+    contribution: float
+    reason: str = ""
+
+
+def _days(later: datetime, earlier: datetime) -> float:
+    return (later - earlier).total_seconds() / DAY
+
+
+def faded(table: WeightTable, value: float, age_days: float) -> float:
+    """What is left of a contribution after `age_days` (all of it before it happened: 0)."""
+    if age_days < 0:
+        return 0.0
+    return float(value * 0.5 ** (age_days / table.half_life_days(value)))
+
+
+def value_at(table: WeightTable, history: Iterable[Applied], at: datetime) -> float:
+    """The Relationship Value at `at`: every contribution up to then, each faded."""
+    return math.fsum(
+        faded(table, a.contribution, _days(at, a.occurred_at))
+        for a in history
+        if a.occurred_at <= at
+    )
+
+
+def mass(table: WeightTable, value: float, occurred_at: datetime) -> tuple[float, float]:
+    """A contribution as (good, bad) mass at EPOCH: the value at any later time t is
+    good * 2^(-(t-EPOCH)/h_good) + bad * 2^(-(t-EPOCH)/h_bad). Masses add, so the current
+    value is kept per customer with two sums whatever the order of arrival."""
+    half_life = table.half_life_days(value)
+    scaled = value * 2.0 ** (_days(occurred_at, EPOCH) / half_life)
+    return (0.0, scaled) if value < 0 else (scaled, 0.0)
+
+
+def value_from_mass(table: WeightTable, good: float, bad: float, at: datetime) -> float:
+    age = _days(at, EPOCH)
+    good_left: float = 2.0 ** (-age / table.half_life_good_days)
+    bad_left: float = 2.0 ** (-age / table.half_life_bad_days)
+    return good * good_left + bad * bad_left
+
+
+@dataclass(frozen=True)
+class Driver:
+    """One interaction's share of a change: what it was, when, and how much it moved."""
+
+    interaction_id: str
+    occurred_at: datetime
+    reason: str
+    effect: float
+
+
+@dataclass(frozen=True)
+class Explanation:
+    start: float
+    end: float
+    drivers: list[Driver]
+    fading: float
+
+    @property
+    def change(self) -> float:
+        return self.end - self.start
+
+    def sentence(self) -> str:
+        """In words a manager understands: "It fell 18.2 points: a complaint on 3 Mar
+        (-8.1), an escalated ticket on 5 Mar (-3.9); older goodwill faded (-2.0)."""
+        if abs(self.change) < 0.05:
+            return "It held steady."
+        verb = "rose" if self.change > 0 else "fell"
+        items = [
+            f"{d.reason} on {d.occurred_at:%-d %b %Y} ({d.effect:+.1f})"
+            for d in self.drivers
+            if abs(d.effect) >= 0.05
+        ]
+        text = f"It {verb} {abs(self.change):.1f} points"
+        if items:
+            text += ": " + ", ".join(items)
+        if abs(self.fading) >= 0.05:
+            what = "older goodwill faded" if self.fading < 0 else "older grievances faded"
+            text += f"{';' if items else ':'} {what} ({self.fading:+.1f})"
+        return text + "."
+
+
+def explain(
+    table: WeightTable,
+    history: Sequence[Applied],
+    start: datetime,
+    end: datetime,
+    top: int = 5,
+) -> Explanation:
+    """Why the value moved from `start` to `end`: the interactions in between by how much
+    they moved it (as of `end`), strongest first, and the fading of everything older."""
+    drivers: list[Driver] = []
+    fading: list[float] = []
+    for a in history:
+        if a.occurred_at > end:
+            continue
+        if a.occurred_at <= start:
+            fading.append(
+                faded(table, a.contribution, _days(end, a.occurred_at))
+                - faded(table, a.contribution, _days(start, a.occurred_at))
+            )
+        else:
+            effect = faded(table, a.contribution, _days(end, a.occurred_at))
+            drivers.append(Driver(a.interaction_id, a.occurred_at, a.reason, effect))
+    drivers.sort(key=lambda d: (-abs(d.effect), d.occurred_at, d.interaction_id))
+    return Explanation(
+        start=value_at(table, history, start),
+        end=value_at(table, history, end),
+        drivers=drivers[:top],
+        fading=math.fsum(fading),
+    )
+
+
+def top_contributions(
+    table: WeightTable, history: Sequence[Applied], at: datetime, top: int = 5
+) -> list[Driver]:
+    """What the value at `at` is made of: the interactions that weigh most in it now."""
+    drivers = [
+        Driver(
+            a.interaction_id,
+            a.occurred_at,
+            a.reason,
+            faded(table, a.contribution, _days(at, a.occurred_at)),
+        )
+        for a in history
+        if a.occurred_at <= at
+    ]
+    drivers.sort(key=lambda d: (-abs(d.effect), d.occurred_at, d.interaction_id))
+    return drivers[:top]

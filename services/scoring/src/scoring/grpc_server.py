@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from relint.contracts.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from relint.grpc_server import GrpcServer
-from scoring.messages import delivered, relationship_message
+from scoring.messages import (
+    alert_message,
+    delivered,
+    explanation_message,
+    relationship_message,
+    timeline_point,
+)
 from scoring.service import ScoringService
 
 MAX_BATCH = 1000
 
 
 class SubscriberServicer(ingest_pb2_grpc.InteractionSubscriberServiceServicer):
-    def __init__(self, service: ScoringService) -> None:
+    def __init__(self, service: ScoringService, on_applied: Callable[[], None]) -> None:
         self.service = service
+        self.on_applied = on_applied
 
     async def DeliverInteractions(
         self, request: ingest_pb2.DeliverInteractionsRequest, context: grpc.aio.ServicerContext
@@ -31,6 +42,8 @@ class SubscriberServicer(ingest_pb2_grpc.InteractionSubscriberServiceServicer):
                     f"interactions[{position}] needs id, tenant_id, customer_id and occurred_at",
                 )
         result = await self.service.apply([delivered(item) for item in request.interactions])
+        if result.applied or result.moved:
+            self.on_applied()
         return ingest_pb2.DeliverInteractionsResponse(
             applied=result.applied, duplicates=result.duplicates
         )
@@ -47,16 +60,99 @@ class RelationshipServicer(scoring_pb2_grpc.RelationshipServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "tenant_id is required")
         if len(request.customer_ids) > MAX_BATCH:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_BATCH} ids")
-        rows = await self.service.relationships(request.tenant_id, list(request.customer_ids))
+        as_of = _time(request.as_of) if request.HasField("as_of") else None
+        views = await self.service.relationships(
+            request.tenant_id, list(request.customer_ids), as_of
+        )
         return scoring_pb2.BatchGetRelationshipsResponse(
-            relationships=[relationship_message(r) for r in rows]
+            relationships=[relationship_message(v) for v in views]
         )
 
+    async def GetRelationshipTimeline(
+        self,
+        request: scoring_pb2.GetRelationshipTimelineRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> scoring_pb2.GetRelationshipTimelineResponse:
+        await _require(
+            context,
+            bool(request.tenant_id and request.customer_id),
+            "tenant_id and customer_id are required",
+        )
+        end = _time(request.end) if request.HasField("end") else datetime.now(UTC)
+        start = _time(request.start) if request.HasField("start") else end - timedelta(days=365)
+        await _require(context, start < end, "start must be before end")
+        await _require(context, request.points in (0, *range(2, 501)), "points: 2 to 500")
+        points = await self.service.timeline(
+            request.tenant_id, request.customer_id, start, end, request.points or 60
+        )
+        return scoring_pb2.GetRelationshipTimelineResponse(
+            points=[timeline_point(p) for p in points]
+        )
 
-def register(server: GrpcServer, service: ScoringService) -> None:
+    async def ExplainRelationship(
+        self, request: scoring_pb2.ExplainRelationshipRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.ExplainRelationshipResponse:
+        await _require(
+            context,
+            bool(request.tenant_id and request.customer_id),
+            "tenant_id and customer_id are required",
+        )
+        end = _time(request.end) if request.HasField("end") else datetime.now(UTC)
+        start = _time(request.start) if request.HasField("start") else end - timedelta(days=30)
+        await _require(context, start < end, "start must be before end")
+        await _require(context, 0 <= request.top <= 20, "top: 1 to 20")
+        top = request.top or 5
+        explanation = await self.service.explanation(
+            request.tenant_id, request.customer_id, start, end, top
+        )
+        contributions = await self.service.top_contributions(
+            request.tenant_id, request.customer_id, end, top
+        )
+        return explanation_message(explanation, contributions)
+
+    async def ListAlerts(
+        self, request: scoring_pb2.ListAlertsRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.ListAlertsResponse:
+        await _require(context, bool(request.tenant_id), "tenant_id is required")
+        await _require(context, len(request.customer_ids) <= MAX_BATCH, f"at most {MAX_BATCH} ids")
+        await _require(context, 0 <= request.limit <= 1000, "limit: 1 to 1,000")
+        alerts = await self.service.alerts(
+            request.tenant_id,
+            list(request.customer_ids) or None,
+            request.open_only,
+            request.limit or 100,
+        )
+        return scoring_pb2.ListAlertsResponse(alerts=[alert_message(a) for a in alerts])
+
+    async def AcknowledgeAlert(
+        self, request: scoring_pb2.AcknowledgeAlertRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.AcknowledgeAlertResponse:
+        await _require(
+            context,
+            bool(request.tenant_id and request.alert_id),
+            "tenant_id and alert_id are required",
+        )
+        done = await self.service.acknowledge(
+            request.tenant_id, request.alert_id, request.acknowledged_by[:200]
+        )
+        return scoring_pb2.AcknowledgeAlertResponse(acknowledged=done)
+
+
+def _time(stamp: Timestamp) -> datetime:
+    return stamp.ToDatetime(tzinfo=UTC)
+
+
+async def _require(context: grpc.aio.ServicerContext, condition: bool, message: str) -> None:
+    if not condition:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, message)
+
+
+def register(
+    server: GrpcServer, service: ScoringService, on_applied: Callable[[], None] = lambda: None
+) -> None:
     server.add(
         lambda s: ingest_pb2_grpc.add_InteractionSubscriberServiceServicer_to_server(
-            SubscriberServicer(service), s
+            SubscriberServicer(service, on_applied), s
         ),
         [ingest_pb2.DESCRIPTOR.services_by_name["InteractionSubscriberService"].full_name],
     )

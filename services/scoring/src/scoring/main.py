@@ -16,6 +16,7 @@ from relint.stores import open_stores
 from scoring import api, grpc_server
 from scoring.service import ScoringService
 from scoring.settings import ScoringSettings
+from scoring.worker import ScoringWorker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -32,10 +33,15 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
             open_channel(settings.ingest_target) as ingest,
         ):
             service = ScoringService(stores.db)
+            worker = ScoringWorker(service, classify_seconds=settings.classify_seconds)
             app.state.scoring = service
             app.state.key_verifier = RemoteKeyVerifier(ingest)
-            grpc_server.register(server, service)
-            yield
+            grpc_server.register(server, service, on_applied=worker.wake)
+            worker.start()
+            try:
+                yield
+            finally:
+                await worker.stop()
 
     return create_service_app(
         name="scoring",

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from relint.contracts.ingest.v1 import ingest_pb2
 from relint.contracts.scoring.v1 import scoring_pb2
-from scoring.models import Relationship
-from scoring.service import Delivered
+from scoring.domain import Driver, Explanation
+from scoring.models import Alert
+from scoring.service import Delivered, RelationshipView, TimelinePoint
+from scoring.stages import is_coming_apart
+
+_AMOUNT_FIELDS = {
+    ingest_pb2.AMOUNT_TYPE_REVENUE: "revenue",
+    ingest_pb2.AMOUNT_TYPE_REFUND: "refund",
+    ingest_pb2.AMOUNT_TYPE_COST_TO_SERVE: "cost",
+}
+_DIRECTIONS = {ingest_pb2.DIRECTION_INBOUND: "inbound", ingest_pb2.DIRECTION_OUTBOUND: "outbound"}
 
 
 def delivered(message: ingest_pb2.Interaction) -> Delivered:
-    revenue = 0.0
-    if message.amount and message.amount_type == ingest_pb2.AMOUNT_TYPE_REVENUE:
-        revenue = float(message.amount)
+    money = {"revenue": 0.0, "refund": 0.0, "cost": 0.0}
+    if message.amount and message.amount_type in _AMOUNT_FIELDS:
+        money[_AMOUNT_FIELDS[message.amount_type]] = float(message.amount)
+    outcome = message.attributes.fields.get("outcome")
     return Delivered(
         interaction_id=message.id,
         tenant_id=message.tenant_id,
@@ -24,24 +34,87 @@ def delivered(message: ingest_pb2.Interaction) -> Delivered:
         channel=message.channel,
         kind=message.kind,
         sentiment=message.sentiment if message.HasField("sentiment") else None,
-        revenue=revenue,
         traceparent=message.traceparent,
+        direction=_DIRECTIONS.get(message.direction, ""),
+        outcome=outcome.string_value[:32] if outcome and outcome.string_value else None,
+        employee=message.employee or None,
+        **money,
     )
 
 
-def relationship_message(row: Relationship) -> scoring_pb2.Relationship:
+def timestamp(value: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def relationship_message(view: RelationshipView) -> scoring_pb2.Relationship:
     message = scoring_pb2.Relationship(
-        tenant_id=row.tenant_id,
-        customer_id=row.customer_id,
-        value=round(row.value, 6),
-        interaction_count=row.interaction_count,
-        last_contribution=row.last_contribution,
+        tenant_id=view.tenant_id,
+        customer_id=view.customer_id,
+        value=round(view.value, 6),
+        interaction_count=view.interaction_count,
+        last_contribution=view.last_contribution,
+        as_of=timestamp(view.as_of),
+        updated_at=timestamp(view.updated_at),
+        relationship_type=view.relationship_type,
+        type_reason=view.type_reason,
+        stage=view.stage,
+        stage_reason=view.stage_reason,
+        coming_apart=is_coming_apart(view.stage),
     )
-    updated = Timestamp()
-    updated.FromDatetime(row.updated_at)
-    message.updated_at.CopyFrom(updated)
-    if row.last_interaction_at is not None:
-        last = Timestamp()
-        last.FromDatetime(row.last_interaction_at)
-        message.last_interaction_at.CopyFrom(last)
+    if view.last_interaction_at is not None:
+        message.last_interaction_at.CopyFrom(timestamp(view.last_interaction_at))
+    if view.first_interaction_at is not None:
+        message.first_interaction_at.CopyFrom(timestamp(view.first_interaction_at))
+    if view.stage_since is not None:
+        message.stage_since.CopyFrom(timestamp(view.stage_since))
+    return message
+
+
+def timeline_point(point: TimelinePoint) -> scoring_pb2.TimelinePoint:
+    return scoring_pb2.TimelinePoint(
+        at=timestamp(point.at),
+        value=round(point.value, 6),
+        relationship_type=point.relationship_type,
+        stage=point.stage,
+    )
+
+
+def driver_message(driver: Driver) -> scoring_pb2.Driver:
+    return scoring_pb2.Driver(
+        interaction_id=driver.interaction_id,
+        occurred_at=timestamp(driver.occurred_at),
+        reason=driver.reason,
+        effect=round(driver.effect, 6),
+    )
+
+
+def explanation_message(
+    explanation: Explanation, top: list[Driver]
+) -> scoring_pb2.ExplainRelationshipResponse:
+    return scoring_pb2.ExplainRelationshipResponse(
+        start_value=round(explanation.start, 6),
+        end_value=round(explanation.end, 6),
+        change=round(explanation.change, 6),
+        drivers=[driver_message(d) for d in explanation.drivers],
+        fading=round(explanation.fading, 6),
+        sentence=explanation.sentence(),
+        top_contributions=[driver_message(d) for d in top],
+    )
+
+
+def alert_message(alert: Alert) -> scoring_pb2.Alert:
+    message = scoring_pb2.Alert(
+        id=alert.id,
+        tenant_id=alert.tenant_id,
+        customer_id=alert.customer_id,
+        kind=alert.kind,
+        severity=alert.severity,
+        reason=alert.reason,
+        raised_at=timestamp(alert.raised_at),
+        acknowledged_by=alert.acknowledged_by or "",
+    )
+    if alert.acknowledged_at is not None:
+        message.acknowledged_at.CopyFrom(timestamp(alert.acknowledged_at))
     return message

@@ -1,9 +1,13 @@
-"""Scoring's tables: each customer's relationship state and the interactions applied to it."""
+"""Scoring's tables: each customer's relationship state, the interactions applied to it, the
+history of its type and stage, alerts, and each tenant's settings."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from relint.db import UtcDateTime, new_registry, utcnow
@@ -13,13 +17,30 @@ class ScoringTable(SQLModel, registry=new_registry()):
     """Base of scoring's tables; their metadata is scoring's alone."""
 
 
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
 class Relationship(ScoringTable, table=True):
     tenant_id: str = Field(primary_key=True, max_length=36)
     customer_id: str = Field(primary_key=True, max_length=36)
+    # The value at `updated_at`, for ordering; reads compute it at the moment asked.
     value: float = 0.0
+    # The value as two sums of contributions scaled to scoring.domain.EPOCH (see `mass`).
+    good_mass: float = 0.0
+    bad_mass: float = 0.0
     interaction_count: int = 0
+    first_interaction_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     last_interaction_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     last_contribution: float = 0.0
+    relationship_type: str = Field(default="", max_length=60)
+    type_reason: str = Field(default="", max_length=500)
+    stage: str = Field(default="", max_length=32)
+    stage_since: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    stage_reason: str = Field(default="", max_length=500)
+    # Set when interactions arrived that the stage has not been evaluated with: the
+    # earliest of them, so a late one makes the stage be evaluated again from there.
+    dirty_since: datetime | None = Field(default=None, sa_type=UtcDateTime, index=True)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
@@ -34,5 +55,62 @@ class AppliedInteraction(ScoringTable, table=True):
     occurred_at: datetime = Field(sa_type=UtcDateTime)
     channel: str = Field(max_length=32)
     kind: str = Field(max_length=64)
+    direction: str = Field(default="", max_length=16)
+    sentiment: float | None = None
+    revenue: float = 0.0
+    refund: float = 0.0
+    cost: float = 0.0
+    outcome: str | None = Field(default=None, max_length=32)
+    employee: str | None = Field(default=None, max_length=200)
     contribution: float
+    # Why it counts, in words ("a complaint with very negative words").
+    reason: str = Field(default="", max_length=200)
     applied_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class StateChange(ScoringTable, table=True):
+    """A change of a customer's relationship type or stage, with its reason: the history
+    that as-of reads and timelines come from."""
+
+    __tablename__ = "state_change"
+    __table_args__ = (
+        Index("ix_state_change_customer", "tenant_id", "customer_id", "dimension", "at"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    tenant_id: str = Field(max_length=36)
+    customer_id: str = Field(max_length=36)
+    dimension: str = Field(max_length=16)  # "type" or "stage"
+    at: datetime = Field(sa_type=UtcDateTime)
+    previous: str | None = Field(default=None, max_length=60)
+    current: str = Field(max_length=60)
+    reason: str = Field(default="", max_length=500)
+
+
+class Alert(ScoringTable, table=True):
+    """Something a manager should look at; one per dedup key, acknowledgeable."""
+
+    __table_args__ = (UniqueConstraint("tenant_id", "dedup_key"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    tenant_id: str = Field(max_length=36, index=True)
+    customer_id: str = Field(max_length=36, index=True)
+    kind: str = Field(max_length=32)  # stage_change, at_risk, out_of_pattern
+    severity: str = Field(max_length=16)  # info, warning, critical
+    reason: str = Field(max_length=500)
+    dedup_key: str = Field(max_length=200)
+    raised_at: datetime = Field(sa_type=UtcDateTime)
+    acknowledged_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    acknowledged_by: str | None = Field(default=None, max_length=200)
+
+
+class TenantSettings(ScoringTable, table=True):
+    """A tenant's own weight table and relationship types (defaults when absent)."""
+
+    __tablename__ = "tenant_settings"
+
+    tenant_id: str = Field(primary_key=True, max_length=36)
+    weights: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    types: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    version: int = 1
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import Float, Integer, bindparam, case, delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from scoring.models import AppliedInteraction, Relationship
+from relint.db import UtcDateTime, bulk_insert, table_of
+from scoring.models import Alert, AppliedInteraction, Relationship, StateChange, TenantSettings
 
 
 class ScoringRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    # Applied interactions
 
     async def applied(self, interaction_ids: Iterable[str]) -> dict[str, tuple[str, float]]:
         """The customer and contribution of each interaction already applied."""
@@ -37,8 +41,54 @@ class ScoringRepository:
         )
 
     async def insert_applied(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            await self.session.execute(insert(AppliedInteraction), list(rows))
+        await bulk_insert(self.session, table_of(AppliedInteraction), rows)
+
+    async def history(
+        self, tenant_id: str, customer_ids: Sequence[str], until: datetime | None = None
+    ) -> list[AppliedInteraction]:
+        """The customers' applied interactions in time order (up to `until`)."""
+        if not customer_ids:
+            return []
+        conditions = [
+            col(AppliedInteraction.tenant_id) == tenant_id,
+            col(AppliedInteraction.customer_id).in_(list(set(customer_ids))),
+        ]
+        if until is not None:
+            conditions.append(col(AppliedInteraction.occurred_at) <= until)
+        query = (
+            select(AppliedInteraction)
+            .where(*conditions)
+            .order_by(
+                col(AppliedInteraction.customer_id),
+                col(AppliedInteraction.occurred_at),
+                col(AppliedInteraction.interaction_id),
+            )
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def tenant_window(
+        self, tenant_id: str, start: datetime, end: datetime
+    ) -> list[AppliedInteraction]:
+        """Every applied interaction of the tenant with start < occurred_at <= end."""
+        query = select(AppliedInteraction).where(
+            col(AppliedInteraction.tenant_id) == tenant_id,
+            col(AppliedInteraction.occurred_at) > start,
+            col(AppliedInteraction.occurred_at) <= end,
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def update_contributions(self, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        table = table_of(AppliedInteraction)
+        await self.session.execute(
+            update(table)
+            .where(table.c.interaction_id == bindparam("b_id"))
+            .values(contribution=bindparam("b_value"), reason=bindparam("b_reason")),
+            list(rows),
+        )
+
+    # Relationships
 
     async def relationships(
         self, keys: Iterable[tuple[str, str]]
@@ -63,18 +113,217 @@ class ScoringRepository:
         )
         return list((await self.session.execute(query)).scalars())
 
-    async def insert_relationships(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            await self.session.execute(insert(Relationship), list(rows))
+    async def tenant_relationships(self, tenant_id: str) -> list[Relationship]:
+        query = select(Relationship).where(col(Relationship.tenant_id) == tenant_id)
+        return list((await self.session.execute(query)).scalars())
 
-    async def update_relationship(
-        self, tenant_id: str, customer_id: str, values: dict[str, Any]
-    ) -> None:
-        await self.session.execute(
-            update(Relationship)
-            .where(
-                col(Relationship.tenant_id) == tenant_id,
-                col(Relationship.customer_id) == customer_id,
+    async def insert_relationships(self, rows: Sequence[dict[str, Any]]) -> None:
+        await bulk_insert(self.session, table_of(Relationship), rows)
+
+    async def add_to_relationships(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Adds each batch's effect to existing relationships in one statement, as increments
+        in SQL so that concurrent applies cannot lose one another's; rows are taken in key
+        order so they cannot deadlock either."""
+        if not rows:
+            return
+        t = table_of(Relationship)
+        first = bindparam("b_first", type_=UtcDateTime())
+        last = bindparam("b_last", type_=UtcDateTime())
+        dirty = bindparam("b_dirty", type_=UtcDateTime())
+        statement = (
+            update(t)
+            .where(t.c.tenant_id == bindparam("b_tenant"), t.c.customer_id == bindparam("b_id"))
+            .values(
+                good_mass=t.c.good_mass + bindparam("b_good", type_=Float()),
+                bad_mass=t.c.bad_mass + bindparam("b_bad", type_=Float()),
+                interaction_count=t.c.interaction_count + bindparam("b_count", type_=Integer()),
+                first_interaction_at=case(
+                    (t.c.first_interaction_at.is_(None), first),
+                    (t.c.first_interaction_at > first, first),
+                    else_=t.c.first_interaction_at,
+                ),
+                last_contribution=case(
+                    (t.c.last_interaction_at.is_(None), bindparam("b_last_value", type_=Float())),
+                    (t.c.last_interaction_at <= last, bindparam("b_last_value", type_=Float())),
+                    else_=t.c.last_contribution,
+                ),
+                last_interaction_at=case(
+                    (t.c.last_interaction_at.is_(None), last),
+                    (t.c.last_interaction_at < last, last),
+                    else_=t.c.last_interaction_at,
+                ),
+                dirty_since=case(
+                    (t.c.dirty_since.is_(None), dirty),
+                    (t.c.dirty_since > dirty, dirty),
+                    else_=t.c.dirty_since,
+                ),
+                value=bindparam("b_value", type_=Float()),
+                updated_at=bindparam("b_now", type_=UtcDateTime()),
             )
+        )
+        ordered = sorted(rows, key=lambda r: (r["b_tenant"], r["b_id"]))
+        await self.session.execute(statement, ordered)
+
+    async def set_masses(self, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        t = table_of(Relationship)
+        await self.session.execute(
+            update(t)
+            .where(t.c.tenant_id == bindparam("b_tenant"), t.c.customer_id == bindparam("b_id"))
+            .values(
+                good_mass=bindparam("b_good"),
+                bad_mass=bindparam("b_bad"),
+                value=bindparam("b_value"),
+            ),
+            sorted(rows, key=lambda r: (r["b_tenant"], r["b_id"])),
+        )
+
+    async def mark_dirty(self, tenant_id: str | None) -> None:
+        """Marks every relationship (of the tenant) for evaluation from its start."""
+        t = table_of(Relationship)
+        statement = update(t).values(dirty_since=t.c.first_interaction_at)
+        if tenant_id is not None:
+            statement = statement.where(t.c.tenant_id == tenant_id)
+        await self.session.execute(statement)
+
+    async def dirty(self, limit: int) -> list[Relationship]:
+        query = (
+            select(Relationship)
+            .where(col(Relationship.dirty_since).is_not(None))
+            .order_by(col(Relationship.dirty_since))
+            .limit(limit)
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def save_stage(
+        self,
+        tenant_id: str,
+        customer_id: str,
+        values: dict[str, Any],
+        seen_dirty: datetime | None,
+    ) -> None:
+        """Stores an evaluated stage; clears the dirty mark only if no newer interaction
+        marked it meanwhile (it is then evaluated again)."""
+        t = table_of(Relationship)
+        await self.session.execute(
+            update(t)
+            .where(t.c.tenant_id == tenant_id, t.c.customer_id == customer_id)
             .values(**values)
         )
+        if seen_dirty is not None:
+            await self.session.execute(
+                update(t)
+                .where(
+                    t.c.tenant_id == tenant_id,
+                    t.c.customer_id == customer_id,
+                    t.c.dirty_since == seen_dirty,
+                )
+                .values(dirty_since=None)
+            )
+
+    async def set_types(self, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        t = table_of(Relationship)
+        await self.session.execute(
+            update(t)
+            .where(t.c.tenant_id == bindparam("b_tenant"), t.c.customer_id == bindparam("b_id"))
+            .values(relationship_type=bindparam("b_type"), type_reason=bindparam("b_reason")),
+            sorted(rows, key=lambda r: (r["b_tenant"], r["b_id"])),
+        )
+
+    async def tenants(self) -> list[str]:
+        query = select(col(Relationship.tenant_id)).distinct()
+        return [str(t) for t in (await self.session.execute(query)).scalars()]
+
+    # History of types and stages
+
+    async def replace_stage_history(
+        self, tenant_id: str, customer_id: str, rows: Sequence[dict[str, Any]]
+    ) -> None:
+        await self.session.execute(
+            delete(StateChange).where(
+                col(StateChange.tenant_id) == tenant_id,
+                col(StateChange.customer_id) == customer_id,
+                col(StateChange.dimension) == "stage",
+            )
+        )
+        await bulk_insert(self.session, table_of(StateChange), rows)
+
+    async def insert_state_changes(self, rows: Sequence[dict[str, Any]]) -> None:
+        await bulk_insert(self.session, table_of(StateChange), rows)
+
+    async def state_changes(
+        self,
+        tenant_id: str,
+        customer_ids: Sequence[str],
+        until: datetime | None = None,
+    ) -> list[StateChange]:
+        if not customer_ids:
+            return []
+        conditions = [
+            col(StateChange.tenant_id) == tenant_id,
+            col(StateChange.customer_id).in_(list(set(customer_ids))),
+        ]
+        if until is not None:
+            conditions.append(col(StateChange.at) <= until)
+        query = (
+            select(StateChange)
+            .where(*conditions)
+            .order_by(col(StateChange.customer_id), col(StateChange.at), col(StateChange.id))
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    # Alerts
+
+    async def raise_alerts(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Inserts the alerts whose dedup key is new; returns how many were new."""
+        if not rows:
+            return 0
+        tenant = rows[0]["tenant_id"]
+        keys = [r["dedup_key"] for r in rows]
+        query = select(col(Alert.dedup_key)).where(
+            col(Alert.tenant_id) == tenant, col(Alert.dedup_key).in_(keys)
+        )
+        known = set((await self.session.execute(query)).scalars())
+        fresh = [r for r in rows if r["dedup_key"] not in known]
+        await bulk_insert(self.session, table_of(Alert), fresh)
+        return len(fresh)
+
+    async def alerts(
+        self, tenant_id: str, customer_ids: Sequence[str] | None, open_only: bool, limit: int
+    ) -> list[Alert]:
+        conditions = [col(Alert.tenant_id) == tenant_id]
+        if customer_ids is not None:
+            conditions.append(col(Alert.customer_id).in_(list(set(customer_ids))))
+        if open_only:
+            conditions.append(col(Alert.acknowledged_at).is_(None))
+        query = (
+            select(Alert)
+            .where(*conditions)
+            .order_by(col(Alert.raised_at).desc(), col(Alert.id))
+            .limit(limit)
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def acknowledge(self, tenant_id: str, alert_id: str, who: str, at: datetime) -> bool:
+        result = await self.session.execute(
+            update(Alert)
+            .where(
+                col(Alert.tenant_id) == tenant_id,
+                col(Alert.id) == alert_id,
+                col(Alert.acknowledged_at).is_(None),
+            )
+            .values(acknowledged_at=at, acknowledged_by=who)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    # Settings
+
+    async def settings(self, tenant_id: str) -> TenantSettings | None:
+        return await self.session.get(TenantSettings, tenant_id)
+
+    async def count_relationships(self, tenant_id: str) -> int:
+        query = select(func.count()).where(col(Relationship.tenant_id) == tenant_id)
+        return int((await self.session.execute(query)).scalar_one())

@@ -1,19 +1,57 @@
-"""Scoring's use cases: apply delivered interactions exactly once, read relationships."""
+"""Scoring's use cases: apply delivered interactions exactly once, keep each customer's
+value, stage and type with their history, raise alerts, and answer "as of" any moment.
+
+Applying is cheap and commutative (a contribution and two sums per customer), so it keeps up
+with the stream; stages and types, which depend on the order and on the whole tenant, are
+evaluated just after by `evaluate_stages` and `classify`, which the service's worker runs
+continuously. A late interaction marks its customer dirty from its own time, and the stage
+history is evaluated again from the customer's history — the same history gives the same
+stages whatever order it arrived in.
+"""
 
 from __future__ import annotations
 
+import logging
+import time
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
-
-from sqlmodel import col
 
 from relint.db import Database, utcnow
 from relint.telemetry import context_from_traceparent, tracer
-from scoring.domain import Touch, contribution
-from scoring.models import Relationship
+from scoring import relationship_types as types
+from scoring import stages
+from scoring.domain import (
+    Applied,
+    Explanation,
+    InvalidWeights,
+    Touch,
+    WeightTable,
+    explain,
+    faded,
+    mass,
+    top_contributions,
+    value_at,
+    value_from_mass,
+)
+from scoring.models import (
+    Alert,
+    AppliedInteraction,
+    Relationship,
+    StateChange,
+    TenantSettings,
+    new_id,
+)
 from scoring.repository import ScoringRepository
+
+log = logging.getLogger(__name__)
+
+SETTINGS_TTL_SECONDS = 10.0
+# A stage change older than this when it is found (a replay of old history) is recorded
+# but raises no alert: nobody can act on it any more.
+ALERT_HORIZON = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -29,6 +67,11 @@ class Delivered:
     sentiment: float | None = None
     revenue: float = 0.0
     traceparent: str = ""
+    direction: str = ""
+    refund: float = 0.0
+    cost: float = 0.0
+    outcome: str | None = None
+    employee: str | None = None
 
 
 @dataclass
@@ -41,48 +84,159 @@ class ApplyResult:
 
 @dataclass
 class _Change:
-    value: float = 0.0
+    good: float = 0.0
+    bad: float = 0.0
     count: int = 0
-    last_at: datetime | None = None
-    last_contribution: float = 0.0
-    touched: list[str] = field(default_factory=list)
+    first: datetime | None = None
+    last: datetime | None = None
+    last_value: float = 0.0
+
+    def add(self, good: float, bad: float, at: datetime, value: float, count: int = 1) -> None:
+        self.good += good
+        self.bad += bad
+        self.count += count
+        self.first = at if self.first is None else min(self.first, at)
+        if self.last is None or at >= self.last:
+            self.last, self.last_value = at, value
 
 
-def _move(
-    changes: dict[tuple[str, str], _Change], tenant_id: str, old: str, new: str, effect: float
-) -> None:
-    gone = changes.setdefault((tenant_id, old), _Change())
-    gone.value -= effect
-    gone.count -= 1
-    came = changes.setdefault((tenant_id, new), _Change())
-    came.value += effect
-    came.count += 1
+@dataclass(frozen=True)
+class TenantRules:
+    weights: WeightTable = field(default_factory=WeightTable)
+    types: tuple[types.TypeRule, ...] = types.DEFAULT_RULES
+    version: int = 0
+
+
+@dataclass(frozen=True)
+class RelationshipView:
+    """A customer's relationship at a moment (now, or as of a past one)."""
+
+    tenant_id: str
+    customer_id: str
+    as_of: datetime
+    value: float
+    interaction_count: int
+    first_interaction_at: datetime | None
+    last_interaction_at: datetime | None
+    last_contribution: float
+    relationship_type: str
+    type_reason: str
+    stage: str
+    stage_since: datetime | None
+    stage_reason: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class TimelinePoint:
+    at: datetime
+    value: float
+    relationship_type: str
+    stage: str
+
+
+class InvalidSettings(ValueError):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
 
 
 class ScoringService:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._tracer = tracer("scoring.service")
+        self._rules: dict[str, tuple[float, TenantRules]] = {}
+        # Tenants with interactions applied since their types were last classified.
+        self.unclassified: set[str] = set()
+
+    # Settings
+
+    async def rules(self, tenant_id: str) -> TenantRules:
+        cached = self._rules.get(tenant_id)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        async with self.db.read() as session:
+            row = await ScoringRepository(session).settings(tenant_id)
+        rules = TenantRules()
+        if row is not None:
+            rules = TenantRules(
+                WeightTable.from_config(row.weights),
+                types.rules_from_config(row.types) if row.types else types.DEFAULT_RULES,
+                row.version,
+            )
+        self._rules[tenant_id] = (time.monotonic() + SETTINGS_TTL_SECONDS, rules)
+        return rules
+
+    @staticmethod
+    def validate_settings(
+        weights: dict[str, Any] | None, type_rules: list[dict[str, Any]] | None
+    ) -> TenantRules:
+        problems: list[str] = []
+        table, rules = WeightTable(), types.DEFAULT_RULES
+        try:
+            table = WeightTable.from_config(weights or {})
+        except InvalidWeights as error:
+            problems += error.problems
+        try:
+            rules = types.rules_from_config(type_rules) if type_rules else types.DEFAULT_RULES
+        except types.InvalidTypeRules as error:
+            problems += error.problems
+        if problems:
+            raise InvalidSettings(problems)
+        return TenantRules(table, rules)
+
+    async def put_settings(
+        self,
+        tenant_id: str,
+        weights: dict[str, Any] | None,
+        type_rules: list[dict[str, Any]] | None,
+    ) -> TenantRules:
+        """Replaces the tenant's weights and types (None: the defaults), then weighs its whole
+        history again and places its customers again, so every number follows the rules."""
+        rules = self.validate_settings(weights, type_rules)
+        async with self.db.transaction() as session:
+            repo = ScoringRepository(session)
+            row = await repo.settings(tenant_id)
+            if row is None:
+                row = TenantSettings(tenant_id=tenant_id)
+                session.add(row)
+            row.weights = weights or {}
+            row.types = type_rules or []
+            row.version += 1
+            row.updated_at = utcnow()
+        self._rules.pop(tenant_id, None)
+        await self.recompute(tenant_id)
+        self.unclassified.add(tenant_id)
+        return rules
+
+    # Applying the stream
 
     async def apply(self, batch: Sequence[Delivered]) -> ApplyResult:
-        """Applies each interaction not applied before, in the order given, in one transaction."""
+        """Applies each interaction not applied before, in one transaction."""
         result = ApplyResult()
+        rules = {t: await self.rules(t) for t in {d.tenant_id for d in batch}}
+        now = utcnow()
         async with self.db.transaction() as session:
             repo = ScoringRepository(session)
             seen = await repo.applied(d.interaction_id for d in batch)
-            applied_rows: list[dict[str, Any]] = []
-            changes: dict[tuple[str, str], _Change] = {}
-            now = utcnow()
+            rows: list[dict[str, Any]] = []
+            changes: dict[tuple[str, str], _Change] = defaultdict(_Change)
             for item in batch:
-                if item.interaction_id in seen:
-                    owner, effect = seen[item.interaction_id]
+                table = rules[item.tenant_id].weights
+                known = seen.get(item.interaction_id)
+                if known is not None:
+                    owner, earlier = known
                     if owner == item.customer_id:
                         result.duplicates += 1
                         continue
                     # The customer was merged into another: its effect moves along.
-                    _move(changes, item.tenant_id, owner, item.customer_id, effect)
+                    good, bad = mass(table, earlier, item.occurred_at)
+                    changes[(item.tenant_id, owner)].add(-good, -bad, item.occurred_at, 0.0, -1)
+                    changes[(item.tenant_id, item.customer_id)].add(
+                        good, bad, item.occurred_at, earlier
+                    )
                     await repo.move_applied(item.interaction_id, item.customer_id)
-                    seen[item.interaction_id] = (item.customer_id, effect)
+                    seen[item.interaction_id] = (item.customer_id, earlier)
                     result.moved += 1
                     continue
                 with self._tracer.start_as_current_span(
@@ -90,67 +244,467 @@ class ScoringService:
                     context=context_from_traceparent(item.traceparent),
                     attributes={"interaction.id": item.interaction_id, "kind": item.kind},
                 ):
-                    effect = contribution(Touch(item.kind, item.sentiment, item.revenue))
-                seen[item.interaction_id] = (item.customer_id, effect)
-                change = changes.setdefault((item.tenant_id, item.customer_id), _Change())
-                change.value += effect
-                change.count += 1
-                if change.last_at is None or item.occurred_at >= change.last_at:
-                    change.last_at = item.occurred_at
-                    change.last_contribution = effect
-                applied_rows.append(
-                    {
-                        "interaction_id": item.interaction_id,
-                        "tenant_id": item.tenant_id,
-                        "customer_id": item.customer_id,
-                        "occurred_at": item.occurred_at,
-                        "channel": item.channel,
-                        "kind": item.kind,
-                        "contribution": effect,
-                        "applied_at": now,
-                    }
+                    effect = table.contribution(_touch(item))
+                seen[item.interaction_id] = (item.customer_id, effect.value)
+                good, bad = mass(table, effect.value, item.occurred_at)
+                changes[(item.tenant_id, item.customer_id)].add(
+                    good, bad, item.occurred_at, effect.value
                 )
-            result.applied = len(applied_rows)
-            await repo.insert_applied(applied_rows)
-            await self._merge(repo, changes, now)
+                rows.append(_applied_row(item, effect.value, effect.reason, now))
+            result.applied = len(rows)
+            await repo.insert_applied(rows)
+            await self._add(repo, changes, rules, now)
+        self.unclassified.update(rules)
         return result
 
-    async def _merge(
-        self, repo: ScoringRepository, changes: dict[tuple[str, str], _Change], now: datetime
+    async def _add(
+        self,
+        repo: ScoringRepository,
+        changes: dict[tuple[str, str], _Change],
+        rules: dict[str, TenantRules],
+        now: datetime,
     ) -> None:
         current = await repo.relationships(changes)
-        fresh = []
+        fresh, updates = [], []
         for (tenant_id, customer_id), change in changes.items():
+            table = rules[tenant_id].weights
             existing = current.get((tenant_id, customer_id))
             if existing is None:
                 fresh.append(
                     {
                         "tenant_id": tenant_id,
                         "customer_id": customer_id,
-                        "value": round(change.value, 6),
+                        "good_mass": change.good,
+                        "bad_mass": change.bad,
+                        "value": value_from_mass(table, change.good, change.bad, now),
                         "interaction_count": change.count,
-                        "last_interaction_at": change.last_at,
-                        "last_contribution": change.last_contribution,
+                        "first_interaction_at": change.first,
+                        "last_interaction_at": change.last,
+                        "last_contribution": change.last_value,
+                        "dirty_since": change.first,
                         "updated_at": now,
                     }
                 )
                 continue
-            # Increments in SQL, so a concurrent apply for the same customer cannot be lost.
-            values: dict[str, Any] = {
-                "value": col(Relationship.value) + round(change.value, 6),
-                "interaction_count": col(Relationship.interaction_count) + change.count,
-                "updated_at": now,
-            }
-            if existing.last_interaction_at is None or (
-                change.last_at is not None and change.last_at >= existing.last_interaction_at
-            ):
-                values["last_interaction_at"] = change.last_at
-                values["last_contribution"] = change.last_contribution
-            await repo.update_relationship(tenant_id, customer_id, values)
+            good, bad = existing.good_mass + change.good, existing.bad_mass + change.bad
+            updates.append(
+                {
+                    "b_tenant": tenant_id,
+                    "b_id": customer_id,
+                    "b_good": change.good,
+                    "b_bad": change.bad,
+                    "b_count": change.count,
+                    "b_first": change.first,
+                    "b_last": change.last,
+                    "b_last_value": change.last_value,
+                    "b_dirty": change.first,
+                    "b_value": value_from_mass(table, good, bad, now),
+                    "b_now": now,
+                }
+            )
         await repo.insert_relationships(fresh)
+        await repo.add_to_relationships(updates)
+
+    async def recompute(self, tenant_id: str) -> int:
+        """Weighs the tenant's whole history again with its current rules: contributions,
+        reasons and value sums; every customer is marked for stage evaluation."""
+        self._rules.pop(tenant_id, None)
+        table = (await self.rules(tenant_id)).weights
+        async with self.db.transaction() as session:
+            repo = ScoringRepository(session)
+            relationships = await repo.tenant_relationships(tenant_id)
+            history = await repo.history(tenant_id, [r.customer_id for r in relationships])
+            sums: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+            weighed = []
+            for row in history:
+                effect = table.contribution(_touch_of(row))
+                weighed.append(
+                    {"b_id": row.interaction_id, "b_value": effect.value, "b_reason": effect.reason}
+                )
+                good, bad = mass(table, effect.value, row.occurred_at)
+                sums[row.customer_id][0] += good
+                sums[row.customer_id][1] += bad
+            await repo.update_contributions(weighed)
+            now = utcnow()
+            await repo.set_masses(
+                [
+                    {
+                        "b_tenant": tenant_id,
+                        "b_id": r.customer_id,
+                        "b_good": sums[r.customer_id][0],
+                        "b_bad": sums[r.customer_id][1],
+                        "b_value": value_from_mass(
+                            table, sums[r.customer_id][0], sums[r.customer_id][1], now
+                        ),
+                    }
+                    for r in relationships
+                ]
+            )
+            await repo.mark_dirty(tenant_id)
+        return len(history)
+
+    # Stages
+
+    async def evaluate_stages(self, limit: int = 200, now: datetime | None = None) -> int:
+        """Evaluates the stage history of up to `limit` customers marked dirty, from their
+        whole history; records transitions and raises an alert for a recent move into the
+        coming-apart half. Returns how many customers were evaluated."""
+        now = now or utcnow()
+        async with self.db.read() as session:
+            dirty = await ScoringRepository(session).dirty(limit)
+        by_tenant: dict[str, list[Relationship]] = defaultdict(list)
+        for r in dirty:
+            by_tenant[r.tenant_id].append(r)
+        for tenant_id, relationships in by_tenant.items():
+            table = (await self.rules(tenant_id)).weights
+            async with self.db.transaction() as session:
+                repo = ScoringRepository(session)
+                history = await repo.history(tenant_id, [r.customer_id for r in relationships])
+                per_customer: dict[str, list[AppliedInteraction]] = defaultdict(list)
+                for row in history:
+                    per_customer[row.customer_id].append(row)
+                alerts: list[dict[str, Any]] = []
+                for r in relationships:
+                    moments = _moments(table, per_customer[r.customer_id])
+                    transitions = stages.timeline(moments, now)
+                    await repo.replace_stage_history(
+                        tenant_id,
+                        r.customer_id,
+                        [
+                            {
+                                "id": new_id(),
+                                "tenant_id": tenant_id,
+                                "customer_id": r.customer_id,
+                                "dimension": "stage",
+                                "at": t.at,
+                                "previous": t.previous,
+                                "current": t.stage,
+                                "reason": t.reason[:500],
+                            }
+                            for t in transitions
+                        ],
+                    )
+                    latest = transitions[-1] if transitions else None
+                    if latest is not None and _warns(latest, now):
+                        alerts.append(_stage_alert(tenant_id, r.customer_id, latest, now))
+                    await repo.save_stage(
+                        tenant_id,
+                        r.customer_id,
+                        {
+                            "stage": latest.stage if latest else "",
+                            "stage_since": latest.at if latest else None,
+                            "stage_reason": latest.reason[:500] if latest else "",
+                        },
+                        r.dirty_since,
+                    )
+                await repo.raise_alerts(alerts)
+        return len(dirty)
+
+    # Types
+
+    async def classify(self, tenant_id: str, at: datetime | None = None) -> int:
+        """Places every customer of the tenant on the value map as of `at` (now) with the
+        tenant's rules; records each change of type with its reason. Returns the changes."""
+        at = at or utcnow()
+        rules = (await self.rules(tenant_id)).types
+        async with self.db.transaction() as session:
+            repo = ScoringRepository(session)
+            relationships = await repo.tenant_relationships(tenant_id)
+            window = await repo.tenant_window(tenant_id, at - types.WINDOW, at)
+            touches: dict[str, list[types.Touchpoint]] = defaultdict(list)
+            for row in window:
+                touches[row.customer_id].append(_touchpoint(row))
+            present = [
+                r
+                for r in relationships
+                if r.first_interaction_at is not None and r.first_interaction_at <= at
+            ]
+            features = {r.customer_id: types.features(touches[r.customer_id], at) for r in present}
+            distribution = types.Distribution.of(features.values())
+            changes, updates = [], []
+            for r in present:
+                call = types.classify(features[r.customer_id], distribution, rules)
+                if call.name != r.relationship_type:
+                    changes.append(
+                        {
+                            "id": new_id(),
+                            "tenant_id": tenant_id,
+                            "customer_id": r.customer_id,
+                            "dimension": "type",
+                            "at": at,
+                            "previous": r.relationship_type or None,
+                            "current": call.name,
+                            "reason": call.reason[:500],
+                        }
+                    )
+                    updates.append(
+                        {
+                            "b_tenant": tenant_id,
+                            "b_id": r.customer_id,
+                            "b_type": call.name,
+                            "b_reason": call.reason[:500],
+                        }
+                    )
+            await repo.insert_state_changes(changes)
+            await repo.set_types(updates)
+        return len(changes)
+
+    async def classify_tenant(self, tenant_id: str) -> int:
+        """Classifies now; a tenant never classified before gets its type history first."""
+        async with self.db.read() as session:
+            relationships = await ScoringRepository(session).tenant_relationships(tenant_id)
+        if any(r.relationship_type for r in relationships):
+            return await self.classify(tenant_id)
+        return await self.classify_history(tenant_id)
+
+    async def mark_all_dirty(self) -> None:
+        """Every customer's stage is evaluated again (the daily clock: silence counts)."""
+        async with self.db.transaction() as session:
+            await ScoringRepository(session).mark_dirty(None)
+
+    async def classify_history(self, tenant_id: str, now: datetime | None = None) -> int:
+        """Types at every month end from the tenant's first interaction, then now: the type
+        history as-of reads need, for a tenant whose history arrived at once."""
+        now = now or utcnow()
+        async with self.db.read() as session:
+            relationships = await ScoringRepository(session).tenant_relationships(tenant_id)
+        firsts = [r.first_interaction_at for r in relationships if r.first_interaction_at]
+        if not firsts:
+            return 0
+        changes = 0
+        for month_end in _month_ends(min(firsts), now):
+            changes += await self.classify(tenant_id, month_end)
+        return changes + await self.classify(tenant_id, now)
+
+    # Reads
 
     async def relationships(
-        self, tenant_id: str, customer_ids: Sequence[str]
-    ) -> list[Relationship]:
+        self, tenant_id: str, customer_ids: Sequence[str], as_of: datetime | None = None
+    ) -> list[RelationshipView]:
+        """The customers' relationships now, or as they stood at `as_of`."""
+        table = (await self.rules(tenant_id)).weights
         async with self.db.read() as session:
-            return await ScoringRepository(session).relationships_of(tenant_id, customer_ids)
+            repo = ScoringRepository(session)
+            rows = await repo.relationships_of(tenant_id, customer_ids)
+            if as_of is None:
+                now = utcnow()
+                return [
+                    _view(r, now, value_from_mass(table, r.good_mass, r.bad_mass, now))
+                    for r in rows
+                ]
+            ids = [r.customer_id for r in rows]
+            history = await repo.history(tenant_id, ids, as_of)
+            changes = await repo.state_changes(tenant_id, ids, as_of)
+        per_customer: dict[str, list[AppliedInteraction]] = defaultdict(list)
+        for row in history:
+            per_customer[row.customer_id].append(row)
+        latest: dict[tuple[str, str], StateChange] = {}
+        for change in changes:
+            latest[(change.customer_id, change.dimension)] = change
+        views = []
+        for r in rows:
+            past = per_customer[r.customer_id]
+            if not past:
+                continue
+            type_change = latest.get((r.customer_id, "type"))
+            stage_change = latest.get((r.customer_id, "stage"))
+            views.append(
+                RelationshipView(
+                    tenant_id=tenant_id,
+                    customer_id=r.customer_id,
+                    as_of=as_of,
+                    value=value_at(table, _applied(past), as_of),
+                    interaction_count=len(past),
+                    first_interaction_at=past[0].occurred_at,
+                    last_interaction_at=past[-1].occurred_at,
+                    last_contribution=past[-1].contribution,
+                    relationship_type=type_change.current if type_change else "",
+                    type_reason=type_change.reason if type_change else "",
+                    stage=stage_change.current if stage_change else "",
+                    stage_since=stage_change.at if stage_change else None,
+                    stage_reason=stage_change.reason if stage_change else "",
+                    updated_at=as_of,
+                )
+            )
+        return views
+
+    async def explanation(
+        self, tenant_id: str, customer_id: str, start: datetime, end: datetime, top: int = 5
+    ) -> Explanation:
+        table = (await self.rules(tenant_id)).weights
+        async with self.db.read() as session:
+            history = await ScoringRepository(session).history(tenant_id, [customer_id], end)
+        return explain(table, _applied(history), start, end, top)
+
+    async def top_contributions(
+        self, tenant_id: str, customer_id: str, at: datetime, top: int = 5
+    ) -> list[Any]:
+        table = (await self.rules(tenant_id)).weights
+        async with self.db.read() as session:
+            history = await ScoringRepository(session).history(tenant_id, [customer_id], at)
+        return top_contributions(table, _applied(history), at, top)
+
+    async def timeline(
+        self, tenant_id: str, customer_id: str, start: datetime, end: datetime, points: int = 60
+    ) -> list[TimelinePoint]:
+        """Value, type and stage at `points` evenly spaced moments from start to end."""
+        points = max(2, min(points, 500))
+        table = (await self.rules(tenant_id)).weights
+        async with self.db.read() as session:
+            repo = ScoringRepository(session)
+            history = _applied(await repo.history(tenant_id, [customer_id], end))
+            changes = await repo.state_changes(tenant_id, [customer_id], end)
+        step = (end - start) / (points - 1)
+        result = []
+        for n in range(points):
+            at = start + step * n
+            kind = [c for c in changes if c.dimension == "type" and c.at <= at]
+            stage = [c for c in changes if c.dimension == "stage" and c.at <= at]
+            result.append(
+                TimelinePoint(
+                    at,
+                    value_at(table, history, at),
+                    kind[-1].current if kind else "",
+                    stage[-1].current if stage else "",
+                )
+            )
+        return result
+
+    async def alerts(
+        self,
+        tenant_id: str,
+        customer_ids: Sequence[str] | None = None,
+        open_only: bool = False,
+        limit: int = 100,
+    ) -> list[Alert]:
+        async with self.db.read() as session:
+            return await ScoringRepository(session).alerts(
+                tenant_id, customer_ids, open_only, limit
+            )
+
+    async def acknowledge(self, tenant_id: str, alert_id: str, who: str) -> bool:
+        async with self.db.transaction() as session:
+            return await ScoringRepository(session).acknowledge(tenant_id, alert_id, who, utcnow())
+
+    async def tenants(self) -> list[str]:
+        async with self.db.read() as session:
+            return await ScoringRepository(session).tenants()
+
+
+def _touch(item: Delivered) -> Touch:
+    return Touch(item.kind, item.sentiment, item.revenue, item.channel, item.outcome, item.refund)
+
+
+def _touch_of(row: AppliedInteraction) -> Touch:
+    return Touch(row.kind, row.sentiment, row.revenue, row.channel, row.outcome, row.refund)
+
+
+def _touchpoint(row: AppliedInteraction) -> types.Touchpoint:
+    return types.Touchpoint(
+        row.occurred_at, row.channel, row.kind, row.revenue, row.refund, row.cost, row.sentiment
+    )
+
+
+def _applied_row(item: Delivered, value: float, reason: str, now: datetime) -> dict[str, Any]:
+    return {
+        "interaction_id": item.interaction_id,
+        "tenant_id": item.tenant_id,
+        "customer_id": item.customer_id,
+        "occurred_at": item.occurred_at,
+        "channel": item.channel,
+        "kind": item.kind,
+        "direction": item.direction,
+        "sentiment": item.sentiment,
+        "revenue": item.revenue,
+        "refund": item.refund,
+        "cost": item.cost,
+        "outcome": item.outcome,
+        "employee": item.employee,
+        "contribution": value,
+        "reason": reason[:200],
+        "applied_at": now,
+    }
+
+
+def _applied(rows: Sequence[AppliedInteraction]) -> list[Applied]:
+    return [Applied(r.interaction_id, r.occurred_at, r.contribution, r.reason) for r in rows]
+
+
+def _moments(table: WeightTable, rows: Sequence[AppliedInteraction]) -> list[stages.Moment]:
+    """The customer's interactions in time order with the value just after each."""
+    moments: list[stages.Moment] = []
+    good = bad = 0.0
+    previous: datetime | None = None
+    for row in sorted(rows, key=lambda r: (r.occurred_at, r.interaction_id)):
+        if previous is not None:
+            days = (row.occurred_at - previous).total_seconds() / 86_400
+            good = faded(table, good, days) if good > 0 else 0.0
+            bad = faded(table, bad, days) if bad < 0 else 0.0
+        if row.contribution < 0:
+            bad += row.contribution
+        else:
+            good += row.contribution
+        previous = row.occurred_at
+        moments.append(
+            stages.Moment(row.occurred_at, row.kind, row.channel, row.direction, good + bad)
+        )
+    return moments
+
+
+def _warns(transition: stages.Transition, now: datetime) -> bool:
+    return (
+        stages.is_coming_apart(transition.stage)
+        and (transition.previous is None or not stages.is_coming_apart(transition.previous))
+        and transition.at >= now - ALERT_HORIZON
+    )
+
+
+def _stage_alert(
+    tenant_id: str, customer_id: str, transition: stages.Transition, now: datetime
+) -> dict[str, Any]:
+    severity = "critical" if transition.stage in ("avoiding", "terminating") else "warning"
+    return {
+        "id": new_id(),
+        "tenant_id": tenant_id,
+        "customer_id": customer_id,
+        "kind": "stage_change",
+        "severity": severity,
+        "reason": f"moved from {transition.previous or 'nothing'} to {transition.stage}: "
+        f"{transition.reason}"[:500],
+        "dedup_key": f"stage:{customer_id}:{transition.stage}:{transition.at.isoformat()}",
+        "raised_at": now,
+        "acknowledged_at": None,
+        "acknowledged_by": None,
+    }
+
+
+def _view(row: Relationship, now: datetime, value: float) -> RelationshipView:
+    return RelationshipView(
+        tenant_id=row.tenant_id,
+        customer_id=row.customer_id,
+        as_of=now,
+        value=value,
+        interaction_count=row.interaction_count,
+        first_interaction_at=row.first_interaction_at,
+        last_interaction_at=row.last_interaction_at,
+        last_contribution=row.last_contribution,
+        relationship_type=row.relationship_type,
+        type_reason=row.type_reason,
+        stage=row.stage,
+        stage_since=row.stage_since,
+        stage_reason=row.stage_reason,
+        updated_at=row.updated_at,
+    )
+
+
+def _month_ends(start: datetime, end: datetime) -> list[datetime]:
+    points: list[datetime] = []
+    year, month = start.year, start.month
+    while True:
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        point = start.replace(
+            year=year, month=month, day=1, hour=0, minute=0, second=0, microsecond=0
+        )
+        if point > end:
+            return points
+        points.append(point)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from relint.settings import DatabaseSettings
@@ -15,3 +16,5 @@ class ScoringSettings(DatabaseSettings):
     database_url: str = "sqlite+aiosqlite:///./var/scoring.db"
     # Ingest's gRPC address, to verify the API keys of REST callers.
     ingest_target: str = "127.0.0.1:50051"
+    # How often each tenant's customers are placed on the value map again (when they changed).
+    classify_seconds: float = Field(default=30.0, gt=0)

@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Relationship(_message.Message):
-    __slots__ = ("tenant_id", "customer_id", "value", "interaction_count", "last_interaction_at", "updated_at", "last_contribution")
+    __slots__ = ("tenant_id", "customer_id", "value", "interaction_count", "last_interaction_at", "updated_at", "last_contribution", "as_of", "first_interaction_at", "relationship_type", "type_reason", "stage", "stage_since", "stage_reason", "coming_apart")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -18,6 +18,14 @@ class Relationship(_message.Message):
     LAST_INTERACTION_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     LAST_CONTRIBUTION_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    FIRST_INTERACTION_AT_FIELD_NUMBER: _ClassVar[int]
+    RELATIONSHIP_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TYPE_REASON_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    STAGE_SINCE_FIELD_NUMBER: _ClassVar[int]
+    STAGE_REASON_FIELD_NUMBER: _ClassVar[int]
+    COMING_APART_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     customer_id: str
     value: float
@@ -25,18 +33,160 @@ class Relationship(_message.Message):
     last_interaction_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
     last_contribution: float
-    def __init__(self, tenant_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., value: _Optional[float] = ..., interaction_count: _Optional[int] = ..., last_interaction_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_contribution: _Optional[float] = ...) -> None: ...
+    as_of: _timestamp_pb2.Timestamp
+    first_interaction_at: _timestamp_pb2.Timestamp
+    relationship_type: str
+    type_reason: str
+    stage: str
+    stage_since: _timestamp_pb2.Timestamp
+    stage_reason: str
+    coming_apart: bool
+    def __init__(self, tenant_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., value: _Optional[float] = ..., interaction_count: _Optional[int] = ..., last_interaction_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_contribution: _Optional[float] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_interaction_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., relationship_type: _Optional[str] = ..., type_reason: _Optional[str] = ..., stage: _Optional[str] = ..., stage_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stage_reason: _Optional[str] = ..., coming_apart: _Optional[bool] = ...) -> None: ...
 
 class BatchGetRelationshipsRequest(_message.Message):
-    __slots__ = ("tenant_id", "customer_ids")
+    __slots__ = ("tenant_id", "customer_ids", "as_of")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_IDS_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     customer_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, tenant_id: _Optional[str] = ..., customer_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    as_of: _timestamp_pb2.Timestamp
+    def __init__(self, tenant_id: _Optional[str] = ..., customer_ids: _Optional[_Iterable[str]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class BatchGetRelationshipsResponse(_message.Message):
     __slots__ = ("relationships",)
     RELATIONSHIPS_FIELD_NUMBER: _ClassVar[int]
     relationships: _containers.RepeatedCompositeFieldContainer[Relationship]
     def __init__(self, relationships: _Optional[_Iterable[_Union[Relationship, _Mapping]]] = ...) -> None: ...
+
+class GetRelationshipTimelineRequest(_message.Message):
+    __slots__ = ("tenant_id", "customer_id", "start", "end", "points")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    customer_id: str
+    start: _timestamp_pb2.Timestamp
+    end: _timestamp_pb2.Timestamp
+    points: int
+    def __init__(self, tenant_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., points: _Optional[int] = ...) -> None: ...
+
+class TimelinePoint(_message.Message):
+    __slots__ = ("at", "value", "relationship_type", "stage")
+    AT_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    RELATIONSHIP_TYPE_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    at: _timestamp_pb2.Timestamp
+    value: float
+    relationship_type: str
+    stage: str
+    def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., value: _Optional[float] = ..., relationship_type: _Optional[str] = ..., stage: _Optional[str] = ...) -> None: ...
+
+class GetRelationshipTimelineResponse(_message.Message):
+    __slots__ = ("points",)
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    points: _containers.RepeatedCompositeFieldContainer[TimelinePoint]
+    def __init__(self, points: _Optional[_Iterable[_Union[TimelinePoint, _Mapping]]] = ...) -> None: ...
+
+class ExplainRelationshipRequest(_message.Message):
+    __slots__ = ("tenant_id", "customer_id", "start", "end", "top")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    TOP_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    customer_id: str
+    start: _timestamp_pb2.Timestamp
+    end: _timestamp_pb2.Timestamp
+    top: int
+    def __init__(self, tenant_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., top: _Optional[int] = ...) -> None: ...
+
+class Driver(_message.Message):
+    __slots__ = ("interaction_id", "occurred_at", "reason", "effect")
+    INTERACTION_ID_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    EFFECT_FIELD_NUMBER: _ClassVar[int]
+    interaction_id: str
+    occurred_at: _timestamp_pb2.Timestamp
+    reason: str
+    effect: float
+    def __init__(self, interaction_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ..., effect: _Optional[float] = ...) -> None: ...
+
+class ExplainRelationshipResponse(_message.Message):
+    __slots__ = ("start_value", "end_value", "change", "drivers", "fading", "sentence", "top_contributions")
+    START_VALUE_FIELD_NUMBER: _ClassVar[int]
+    END_VALUE_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    DRIVERS_FIELD_NUMBER: _ClassVar[int]
+    FADING_FIELD_NUMBER: _ClassVar[int]
+    SENTENCE_FIELD_NUMBER: _ClassVar[int]
+    TOP_CONTRIBUTIONS_FIELD_NUMBER: _ClassVar[int]
+    start_value: float
+    end_value: float
+    change: float
+    drivers: _containers.RepeatedCompositeFieldContainer[Driver]
+    fading: float
+    sentence: str
+    top_contributions: _containers.RepeatedCompositeFieldContainer[Driver]
+    def __init__(self, start_value: _Optional[float] = ..., end_value: _Optional[float] = ..., change: _Optional[float] = ..., drivers: _Optional[_Iterable[_Union[Driver, _Mapping]]] = ..., fading: _Optional[float] = ..., sentence: _Optional[str] = ..., top_contributions: _Optional[_Iterable[_Union[Driver, _Mapping]]] = ...) -> None: ...
+
+class Alert(_message.Message):
+    __slots__ = ("id", "tenant_id", "customer_id", "kind", "severity", "reason", "raised_at", "acknowledged_at", "acknowledged_by")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    RAISED_AT_FIELD_NUMBER: _ClassVar[int]
+    ACKNOWLEDGED_AT_FIELD_NUMBER: _ClassVar[int]
+    ACKNOWLEDGED_BY_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    tenant_id: str
+    customer_id: str
+    kind: str
+    severity: str
+    reason: str
+    raised_at: _timestamp_pb2.Timestamp
+    acknowledged_at: _timestamp_pb2.Timestamp
+    acknowledged_by: str
+    def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., kind: _Optional[str] = ..., severity: _Optional[str] = ..., reason: _Optional[str] = ..., raised_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., acknowledged_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., acknowledged_by: _Optional[str] = ...) -> None: ...
+
+class ListAlertsRequest(_message.Message):
+    __slots__ = ("tenant_id", "customer_ids", "open_only", "limit")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_IDS_FIELD_NUMBER: _ClassVar[int]
+    OPEN_ONLY_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    customer_ids: _containers.RepeatedScalarFieldContainer[str]
+    open_only: bool
+    limit: int
+    def __init__(self, tenant_id: _Optional[str] = ..., customer_ids: _Optional[_Iterable[str]] = ..., open_only: _Optional[bool] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListAlertsResponse(_message.Message):
+    __slots__ = ("alerts",)
+    ALERTS_FIELD_NUMBER: _ClassVar[int]
+    alerts: _containers.RepeatedCompositeFieldContainer[Alert]
+    def __init__(self, alerts: _Optional[_Iterable[_Union[Alert, _Mapping]]] = ...) -> None: ...
+
+class AcknowledgeAlertRequest(_message.Message):
+    __slots__ = ("tenant_id", "alert_id", "acknowledged_by")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    ALERT_ID_FIELD_NUMBER: _ClassVar[int]
+    ACKNOWLEDGED_BY_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    alert_id: str
+    acknowledged_by: str
+    def __init__(self, tenant_id: _Optional[str] = ..., alert_id: _Optional[str] = ..., acknowledged_by: _Optional[str] = ...) -> None: ...
+
+class AcknowledgeAlertResponse(_message.Message):
+    __slots__ = ("acknowledged",)
+    ACKNOWLEDGED_FIELD_NUMBER: _ClassVar[int]
+    acknowledged: bool
+    def __init__(self, acknowledged: _Optional[bool] = ...) -> None: ...

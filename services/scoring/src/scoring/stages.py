@@ -1,0 +1,238 @@
+"""Knapp's relational stages, inferred from the pattern of a customer's interactions.
+
+Coming together: initiating, experimenting, intensifying, integrating, bonding. Coming
+apart: differentiating, circumscribing, stagnating, avoiding, terminating. The stage at a
+moment depends only on the interactions up to it, so a late interaction is handled by
+evaluating the customer again from that moment (`timeline`), and the same history gives the
+same stages whatever order it arrived in.
+
+The signal rules, tried in this order (the first that holds decides):
+
+1. terminating — a cancellation in the last 90 days with no commitment since, or silence
+   longer than 6x the customer's own cadence (and at least 180 days).
+2. avoiding — silence longer than 3x the cadence (and at least 60 days), or in the last 60
+   days at least two approaches from the company and none from the customer.
+3. stagnating — customer for 6 months or more, activity in the last 30 days below 35% of
+   its usual rate, and no commitment in the last 180 days.
+4. circumscribing — activity below half the usual rate over at least two channels fewer than
+   usual.
+5. differentiating — two or more grievances (complaint, escalation, reopened ticket, refund,
+   refused discount, public complaint) in the last 60 days, or the value fell by more than
+   25% over the last 60 days.
+6. initiating — customer for less than 30 days, or at most two interactions.
+7. experimenting — no commitment yet (purchase, contract, renewal, upsell), or customer for
+   less than 90 days.
+8. bonding — a bond in the last year (signed contract, renewal, referral, co-marketing) and
+   customer for a year or more.
+9. integrating — two or more commitments in the last year over three or more channels in
+   the last 180 days.
+10. intensifying — otherwise: committed and growing.
+
+"Usual rate" is the customer's interactions per 30 days over the 180 days before the last 30;
+"cadence" the median gap between its interactions in the last year.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+COMING_TOGETHER = ("initiating", "experimenting", "intensifying", "integrating", "bonding")
+COMING_APART = ("differentiating", "circumscribing", "stagnating", "avoiding", "terminating")
+STAGES = COMING_TOGETHER + COMING_APART
+
+COMMITMENTS = frozenset({"purchase", "contract_signed", "renewal", "upsell"})
+BONDS = frozenset({"contract_signed", "renewal", "referral", "co_marketing"})
+GRIEVANCES = frozenset(
+    {
+        "complaint",
+        "social_complaint",
+        "ticket_escalated",
+        "ticket_reopened",
+        "refund",
+        "discount_refused",
+    }
+)
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Moment:
+    """What the stage rules need of one interaction."""
+
+    at: datetime
+    kind: str
+    channel: str
+    direction: str
+    value_after: float  # the Relationship Value just after it
+
+
+@dataclass(frozen=True)
+class StageCall:
+    stage: str
+    reason: str
+
+
+def is_coming_apart(stage: str) -> bool:
+    return stage in COMING_APART
+
+
+class History:
+    """A customer's moments with the indexes the rules need, so that evaluating a stage
+    costs the size of the windows it looks at, not of the whole history."""
+
+    def __init__(self, moments: Sequence[Moment]) -> None:
+        self.moments = moments
+        self.times = [m.at for m in moments]
+        self.commitments = [m.at for m in moments if m.kind in COMMITMENTS]
+        self.cancellations = [m.at for m in moments if m.kind == "cancellation"]
+
+    def index(self, at: datetime) -> int:
+        """How many moments happened at or before `at`."""
+        return bisect.bisect_right(self.times, at)
+
+    def since(self, start: datetime, end_index: int) -> Sequence[Moment]:
+        return self.moments[self.index(start) : end_index]
+
+    def count(self, start: datetime, end: datetime) -> int:
+        return self.index(end) - self.index(start)
+
+    def value_before(self, at: datetime) -> float:
+        index = self.index(at)
+        return self.moments[index - 1].value_after if index else 0.0
+
+
+def _last(times: Sequence[datetime], at: datetime) -> datetime | None:
+    index = bisect.bisect_right(times, at)
+    return times[index - 1] if index else None
+
+
+def stage_at(
+    history: Sequence[Moment] | History, at: datetime, value_at: float | None = None
+) -> StageCall:
+    """The stage at `at` from the interactions up to then (`history` sorted by time).
+    `value_at` is the value at `at` (defaults to the value after the last interaction)."""
+    h = history if isinstance(history, History) else History(history)
+    end = h.index(at)
+    if not end:
+        return StageCall("initiating", "no interactions yet")
+    first, last = h.times[0], h.times[end - 1]
+    tenure = (at - first) / DAY
+    silence = (at - last) / DAY
+    year = h.since(at - 365 * DAY, end)
+    gaps = [(b.at - a.at) / DAY for a, b in itertools.pairwise(year)]
+    cadence = statistics.median(gaps) if len(gaps) >= 2 else None
+    recent = h.count(at - 30 * DAY, at)
+    usual = h.count(at - 210 * DAY, at - 30 * DAY) / 6
+    last_commitment = _last(h.commitments, at)
+    value_now = h.moments[end - 1].value_after if value_at is None else value_at
+
+    cancelled = _last(h.cancellations, at)
+    if (
+        cancelled is not None
+        and cancelled > at - 90 * DAY
+        and (last_commitment is None or last_commitment < cancelled)
+    ):
+        return StageCall("terminating", f"cancelled on {cancelled:%-d %b %Y}")
+    if cadence is not None and silence > max(180.0, 6 * cadence):
+        return StageCall(
+            "terminating", f"silent for {silence:.0f} days, {silence / cadence:.0f}x its cadence"
+        )
+    if cadence is not None and silence > max(60.0, 3 * cadence):
+        return StageCall(
+            "avoiding", f"silent for {silence:.0f} days, {silence / cadence:.0f}x its cadence"
+        )
+    window = h.since(at - 60 * DAY, end)
+    outbound = sum(m.direction == "outbound" for m in window)
+    if outbound >= 2 and not any(m.direction == "inbound" for m in window):
+        return StageCall("avoiding", f"{outbound} approaches in 60 days, no answer")
+    committed_lately = last_commitment is not None and last_commitment > at - 180 * DAY
+    if tenure >= 180 and usual >= 2 and recent < 0.35 * usual and not committed_lately:
+        return StageCall(
+            "stagnating",
+            f"{recent} interactions in 30 days against {usual:.1f} usually, "
+            "no commitment in 6 months",
+        )
+    if usual >= 2 and recent < 0.5 * usual:
+        month = h.since(at - 30 * DAY, end)
+        now_channels = {m.channel for m in month}
+        before = {m.channel for m in h.since(at - 210 * DAY, h.index(at - 30 * DAY))}
+        if len(now_channels) <= len(before) - 2:
+            return StageCall(
+                "circumscribing",
+                f"activity at {recent / usual:.0%} of usual over "
+                f"{len(now_channels)} channels instead of {len(before)}",
+            )
+    grievances = [m for m in window if m.kind in GRIEVANCES]
+    if len(grievances) >= 2:
+        kinds = ", ".join(sorted({m.kind.replace("_", " ") for m in grievances}))
+        return StageCall("differentiating", f"{len(grievances)} grievances in 60 days ({kinds})")
+    before_value = h.value_before(at - 60 * DAY)
+    if before_value > 0 and value_now < 0.75 * before_value:
+        return StageCall(
+            "differentiating",
+            f"value fell {1 - value_now / before_value:.0%} in 60 days",
+        )
+    if tenure < 30 or end <= 2:
+        return StageCall("initiating", f"customer for {tenure:.0f} days, {end} interactions")
+    if last_commitment is None or tenure < 90:
+        why = "no commitment yet" if last_commitment is None else f"customer for {tenure:.0f} days"
+        return StageCall("experimenting", why)
+    bonds = [m for m in year if m.kind in BONDS]
+    if bonds and tenure >= 365:
+        return StageCall(
+            "bonding",
+            f"{bonds[-1].kind.replace('_', ' ')} on {bonds[-1].at:%-d %b %Y}, "
+            f"customer for {tenure / 365:.1f} years",
+        )
+    half_year = h.since(at - 180 * DAY, end)
+    channels = {m.channel for m in half_year}
+    year_commitments = sum(m.kind in COMMITMENTS for m in year)
+    if year_commitments >= 2 and len(channels) >= 3:
+        return StageCall(
+            "integrating",
+            f"{year_commitments} commitments in a year over {len(channels)} channels",
+        )
+    return StageCall("intensifying", "committed and growing")
+
+
+@dataclass(frozen=True)
+class Transition:
+    at: datetime
+    stage: str
+    previous: str | None
+    reason: str
+
+
+def timeline(
+    history: Sequence[Moment], until: datetime, step: timedelta = timedelta(days=7)
+) -> list[Transition]:
+    """Every change of stage from the first interaction to `until`, evaluated at each
+    interaction and on a weekly grid between them (so silence moves the stage too)."""
+    if not history:
+        return []
+    indexed = History(history)
+    points = sorted({m.at for m in history} | set(_grid(history[0].at, until, step)))
+    transitions: list[Transition] = []
+    current: str | None = None
+    for point in points:
+        if point > until:
+            break
+        call = stage_at(indexed, point)
+        if call.stage != current:
+            transitions.append(Transition(point, call.stage, current, call.reason))
+            current = call.stage
+    return transitions
+
+
+def _grid(start: datetime, end: datetime, step: timedelta) -> list[datetime]:
+    points = []
+    point = start + step
+    while point <= end:
+        points.append(point)
+        point += step
+    return points

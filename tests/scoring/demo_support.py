@@ -1,0 +1,72 @@
+"""The demo company as scoring sees it, for tests that check rules against the hidden truth."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from relint_devstack.demo import DemoConfig, DemoTruth, generate
+from scoring.domain import DEFAULT_TABLE, Touch
+from scoring.relationship_types import Touchpoint
+from scoring.stages import Moment
+
+
+def _money(item: dict[str, Any], kind: str) -> float:
+    return float(item.get("amount") or 0) if item.get("amount_type") == kind else 0.0
+
+
+@cache
+def demo(customers: int, seed: int) -> tuple[DemoTruth, dict[str, list[dict[str, Any]]]]:
+    truth, stream = generate(DemoConfig(customers=customers, seed=seed))
+    items: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for item in stream:
+        items[item["customer"]["external_id"]].append(item)
+    return truth, dict(items)
+
+
+def touchpoints(items: list[dict[str, Any]]) -> list[Touchpoint]:
+    return [
+        Touchpoint(
+            datetime.fromisoformat(i["occurred_at"]),
+            i["channel"],
+            i["kind"],
+            _money(i, "revenue"),
+            _money(i, "refund"),
+            _money(i, "cost_to_serve"),
+            i.get("sentiment"),
+        )
+        for i in items
+    ]
+
+
+def moments(items: list[dict[str, Any]]) -> list[Moment]:
+    """The customer's interactions in time order with the value just after each."""
+    ordered = sorted(items, key=lambda i: datetime.fromisoformat(i["occurred_at"]))
+    result: list[Moment] = []
+    good = bad = 0.0
+    previous: datetime | None = None
+    for i in ordered:
+        at = datetime.fromisoformat(i["occurred_at"])
+        if previous is not None:
+            days = (at - previous).total_seconds() / 86_400
+            good *= 0.5 ** (days / DEFAULT_TABLE.half_life_good_days)
+            bad *= 0.5 ** (days / DEFAULT_TABLE.half_life_bad_days)
+        value = DEFAULT_TABLE.contribution(
+            Touch(
+                i["kind"],
+                i.get("sentiment"),
+                _money(i, "revenue"),
+                i["channel"],
+                (i.get("attributes") or {}).get("outcome"),
+                _money(i, "refund"),
+            )
+        ).value
+        if value < 0:
+            bad += value
+        else:
+            good += value
+        previous = at
+        result.append(Moment(at, i["kind"], i["channel"], i["direction"], good + bad))
+    return result

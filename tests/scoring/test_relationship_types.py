@@ -1,0 +1,72 @@
+"""Relationship types: the default rules recover the demo company's hidden types, and a
+tenant's own rules are validated with every problem named."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from scoring.relationship_types import (
+    DEFAULT_RULES,
+    Distribution,
+    Features,
+    InvalidTypeRules,
+    classify,
+    features,
+    rules_from_config,
+    rules_to_config,
+)
+from tests.scoring.demo_support import demo, touchpoints
+
+HIDDEN = {
+    "acquaintance": "Acquaintance",
+    "fair_weather_friend": "Fair-Weather Friend",
+    "bff": "BFF",
+    "partner": "Partner",
+}
+
+
+@pytest.mark.parametrize(("customers", "seed"), [(300, 7), (200, 11)])
+def test_the_default_rules_recover_the_hidden_types(customers: int, seed: int) -> None:
+    truth, items = demo(customers, seed)
+    end = truth.config.end
+    active = [c for c in truth.customers if not c.churned and c.external_id in items]
+    placed = {c.external_id: features(touchpoints(items[c.external_id]), end) for c in active}
+    distribution = Distribution.of(placed.values())
+    outcome = Counter(
+        (HIDDEN[c.relationship_type], classify(placed[c.external_id], distribution).name)
+        for c in active
+    )
+    right = sum(n for (hidden, found), n in outcome.items() if hidden == found)
+    assert right / sum(outcome.values()) >= 0.85, outcome
+    for name in HIDDEN.values():  # every type is found, and mostly right
+        found = sum(n for (_, f), n in outcome.items() if f == name)
+        assert outcome[(name, name)] >= 0.6 * found, (name, outcome)
+
+
+def test_a_reason_names_the_thresholds() -> None:
+    people = [Features(10, revenue, 0, revenue, 0) for revenue in range(0, 1000, 10)]
+    call = classify(Features(10, 990, 0, 990, 0), Distribution.of(people))
+    assert call.name == "BFF"
+    assert call.reason == "revenue in the top 35% (990 against 650)"
+
+
+def test_rules_round_trip_and_bad_rules_are_named() -> None:
+    assert rules_from_config(rules_to_config(DEFAULT_RULES)) == DEFAULT_RULES
+    with pytest.raises(InvalidTypeRules) as raised:
+        rules_from_config(
+            [
+                {"name": "A", "when": [{"feature": "revenue", "at_least_percentile": 120}]},
+                {"name": "A", "when": [{"feature": "profit"}]},
+                {"name": "", "when": []},
+                {"name": "Rest", "when": [{"feature": "advocacy", "at_least": 1}]},
+            ]
+        )
+    assert raised.value.problems == [
+        "types[0].when[0].at_least_percentile: a percentile from 0 to 100",
+        "types[1].name: 'A' appears twice",
+        "types[1].when[0]: exactly one of at_least_percentile, below_percentile, at_least, below",
+        "types[2].name: a name of 1 to 60 characters",
+        "types: the last type must have no conditions (it takes everyone else)",
+    ]

@@ -1,0 +1,85 @@
+"""Knapp's stages: each signal rule at work, and on the demo company the coming-apart half
+comes before churn far more often than it shows in retained customers."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from scoring.stages import Moment, is_coming_apart, stage_at, timeline
+from tests.scoring.demo_support import demo, moments
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+CHANNELS = ("sales", "service", "email")
+
+
+def regular(
+    days: int, every: int = 7, kind: str = "purchase", start: datetime = T0
+) -> list[Moment]:
+    return [
+        Moment(start + timedelta(days=d), kind, CHANNELS[n % 3], "inbound", 10.0)
+        for n, d in enumerate(range(0, days, every))
+    ]
+
+
+def test_each_rule() -> None:
+    assert stage_at([], T0).stage == "initiating"
+    assert stage_at(regular(10, 5), T0 + timedelta(days=10)).stage == "initiating"
+    browsing = regular(60, 7, "email_opened")
+    assert stage_at(browsing, T0 + timedelta(days=60)).reason == "no commitment yet"
+    steady = regular(400, 7)
+    assert stage_at(steady, T0 + timedelta(days=400)).stage == "integrating"
+    bonded = [*steady, Moment(T0 + timedelta(days=398), "renewal", "sales", "inbound", 12.0)]
+    assert stage_at(bonded, T0 + timedelta(days=400)).stage == "bonding"
+    silent = stage_at(steady, T0 + timedelta(days=470))
+    assert (silent.stage, silent.reason) == ("avoiding", "silent for 71 days, 10x its cadence")
+    assert stage_at(steady, T0 + timedelta(days=600)).stage == "terminating"
+    cancelled = [*steady, Moment(T0 + timedelta(days=399.5), "cancellation", "sales", "inbound", 0)]
+    assert stage_at(cancelled, T0 + timedelta(days=400)).reason == "cancelled on 4 Feb 2026"
+    upset = [
+        *steady,
+        Moment(T0 + timedelta(days=395), "complaint", "service", "inbound", 5.0),
+        Moment(T0 + timedelta(days=396), "refund", "finance", "inbound", 2.0),
+    ]
+    assert stage_at(upset, T0 + timedelta(days=400)).stage == "differentiating"
+    unanswered = [
+        *regular(200, 7),
+        *[
+            Moment(T0 + timedelta(days=d), "email_sent", "marketing", "outbound", 10.0)
+            for d in (260, 280)
+        ],
+    ]
+    assert (
+        stage_at(unanswered, T0 + timedelta(days=285)).reason
+        == "2 approaches in 60 days, no answer"
+    )
+
+
+def test_a_timeline_records_each_change_once_with_its_reason() -> None:
+    history = regular(400, 7)
+    changes = timeline(history, T0 + timedelta(days=600))
+    assert [c.stage for c in changes][:2] == ["initiating", "experimenting"]
+    assert changes[-1].stage == "terminating"
+    assert all(a.stage != b.stage for a, b in itertools.pairwise(changes))
+    assert changes[0].previous is None
+    assert changes[1].previous == "initiating"
+
+
+def test_on_the_demo_company_coming_apart_precedes_churn() -> None:
+    truth, items = demo(200, 11)
+    before_churn, retained = Counter(), Counter()
+    for customer in truth.customers:
+        history = moments(items.get(customer.external_id, []))
+        if customer.churned and customer.churned_at:
+            at = customer.churned_at - timedelta(days=30)
+            before_churn[is_coming_apart(stage_at(history, at).stage)] += 1
+        else:
+            at = truth.config.end - timedelta(days=30)
+            retained[is_coming_apart(stage_at(history, at).stage)] += 1
+    churn_share = before_churn[True] / sum(before_churn.values())
+    retained_share = retained[True] / sum(retained.values())
+    # Measured: 82% of churned customers were coming apart 30 days before they left,
+    # against 23% of retained ones at the same distance from the end.
+    assert churn_share >= 0.75
+    assert retained_share <= 0.30
