@@ -23,6 +23,8 @@ things = Table(
     Column("score", Float),
     Column("note", String),
     Column("attributes", JSON),
+    Column("label", String, nullable=False, default="none"),
+    Column("token", String, nullable=False, default=lambda: "made"),
 )
 
 
@@ -57,7 +59,10 @@ async def test_bulk_insert_reads_back_the_same_rows(
                 dict(r._mapping)
                 for r in await session.execute(select(things).order_by(things.c.id))
             ]
-        assert [{**r, "at": r["at"].astimezone(UTC)} for r in stored] == wanted
+        # Defaults of columns the rows leave out apply, as with INSERT.
+        assert [{**r, "at": r["at"].astimezone(UTC)} for r in stored] == [
+            {**w, "label": "none", "token": "made"} for w in wanted
+        ]
         # A batch that breaks a constraint leaves nothing of itself behind.
         with pytest.raises(IntegrityError):
             async with db.transaction() as session:

@@ -158,6 +158,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _default(default: Any) -> Any:
+    """A column default's value for one row (a callable one is called, as the ORM would)."""
+    if getattr(default, "is_callable", False):
+        return default.arg(None)
+    return default.arg
+
+
 def table_of(model: type[Any]) -> Table:
     """The SQLAlchemy table of a SQLModel table class."""
     table: Table = model.__table__  # type: ignore[attr-defined]
@@ -178,7 +185,14 @@ async def bulk_insert(session: AsyncSession, table: Table, rows: Sequence[dict[s
     if connection.dialect.name != "postgresql" or len(rows) < COPY_FROM_ROWS:
         await session.execute(insert(table), list(rows))
         return
-    names = list(rows[0])
+    given = list(rows[0])
+    # COPY does not apply the column defaults the ORM would: add them as values.
+    defaults = {
+        column.name: column.default
+        for column in table.columns
+        if column.name not in given and column.default is not None
+    }
+    names = given + list(defaults)
     columns = [table.c[name] for name in names]
     as_json = [isinstance(column.type, JSON) for column in columns]
     raw = await connection.get_raw_connection()
@@ -186,7 +200,8 @@ async def bulk_insert(session: AsyncSession, table: Table, rows: Sequence[dict[s
     statement = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
     try:
         async with driver.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
+            for given_row in rows:
+                row = {**given_row, **{n: _default(d) for n, d in defaults.items()}}
                 await copy.write_row(
                     [
                         json.dumps(row[name]) if encode and row[name] is not None else row[name]

@@ -179,10 +179,23 @@ class ScoringRepository:
             sorted(rows, key=lambda r: (r["b_tenant"], r["b_id"])),
         )
 
-    async def mark_dirty(self, tenant_id: str | None) -> None:
-        """Marks every relationship (of the tenant) for evaluation from its start."""
+    async def mark_dirty(self, tenant_id: str | None, since: datetime | None = None) -> None:
+        """Marks relationships (of the tenant) for evaluation from `since` (from their start
+        without it), keeping an earlier mark."""
         t = table_of(Relationship)
-        statement = update(t).values(dirty_since=t.c.first_interaction_at)
+        start: Any = t.c.first_interaction_at
+        if since is not None:
+            moment = bindparam("b_since", since, type_=UtcDateTime())
+            start = case(
+                (t.c.first_interaction_at > moment, t.c.first_interaction_at), else_=moment
+            )
+        statement = update(t).values(
+            dirty_since=case(
+                (t.c.dirty_since.is_(None), start),
+                (t.c.dirty_since > start, start),
+                else_=t.c.dirty_since,
+            )
+        )
         if tenant_id is not None:
             statement = statement.where(t.c.tenant_id == tenant_id)
         await self.session.execute(statement)
@@ -240,16 +253,45 @@ class ScoringRepository:
     # History of types and stages
 
     async def replace_stage_history(
-        self, tenant_id: str, customer_id: str, rows: Sequence[dict[str, Any]]
+        self,
+        tenant_id: str,
+        customer_id: str,
+        since: datetime | None,
+        rows: Sequence[dict[str, Any]],
     ) -> None:
-        await self.session.execute(
-            delete(StateChange).where(
+        """Replaces the customer's stage changes from `since` on (all, without it)."""
+        conditions = [
+            col(StateChange.tenant_id) == tenant_id,
+            col(StateChange.customer_id) == customer_id,
+            col(StateChange.dimension) == "stage",
+        ]
+        if since is not None:
+            conditions.append(col(StateChange.at) >= since)
+        await self.session.execute(delete(StateChange).where(*conditions))
+        await bulk_insert(self.session, table_of(StateChange), rows)
+
+    async def stages_before(
+        self, tenant_id: str, since: dict[str, datetime | None]
+    ) -> dict[str, StateChange]:
+        """Each customer's last stage change before its own moment."""
+        found: dict[str, StateChange] = {}
+        wanted = [c for c, at in since.items() if at is not None]
+        if not wanted:
+            return found
+        query = (
+            select(StateChange)
+            .where(
                 col(StateChange.tenant_id) == tenant_id,
-                col(StateChange.customer_id) == customer_id,
+                col(StateChange.customer_id).in_(wanted),
                 col(StateChange.dimension) == "stage",
             )
+            .order_by(col(StateChange.customer_id), col(StateChange.at))
         )
-        await bulk_insert(self.session, table_of(StateChange), rows)
+        for change in (await self.session.execute(query)).scalars():
+            limit = since[change.customer_id]
+            if limit is not None and change.at < limit:
+                found[change.customer_id] = change
+        return found
 
     async def insert_state_changes(self, rows: Sequence[dict[str, Any]]) -> None:
         await bulk_insert(self.session, table_of(StateChange), rows)

@@ -346,9 +346,10 @@ class ScoringService:
     # Stages
 
     async def evaluate_stages(self, limit: int = 200, now: datetime | None = None) -> int:
-        """Evaluates the stage history of up to `limit` customers marked dirty, from their
-        whole history; records transitions and raises an alert for a recent move into the
-        coming-apart half. Returns how many customers were evaluated."""
+        """Evaluates the stages of up to `limit` customers marked dirty, from the earliest
+        moment their history changed (a late interaction replays from its time); records
+        the transitions and raises an alert for a recent move into the coming-apart half.
+        One short transaction per customer. Returns how many customers were evaluated."""
         now = now or utcnow()
         async with self.db.read() as session:
             dirty = await ScoringRepository(session).dirty(limit)
@@ -357,48 +358,69 @@ class ScoringService:
             by_tenant[r.tenant_id].append(r)
         for tenant_id, relationships in by_tenant.items():
             table = (await self.rules(tenant_id)).weights
-            async with self.db.transaction() as session:
+            ids = sorted(r.customer_id for r in relationships)
+            async with self.db.read() as session:
                 repo = ScoringRepository(session)
-                history = await repo.history(tenant_id, [r.customer_id for r in relationships])
-                per_customer: dict[str, list[AppliedInteraction]] = defaultdict(list)
-                for row in history:
-                    per_customer[row.customer_id].append(row)
-                alerts: list[dict[str, Any]] = []
-                for r in relationships:
-                    moments = _moments(table, per_customer[r.customer_id])
-                    transitions = stages.timeline(moments, now)
-                    await repo.replace_stage_history(
-                        tenant_id,
-                        r.customer_id,
-                        [
-                            {
-                                "id": new_id(),
-                                "tenant_id": tenant_id,
-                                "customer_id": r.customer_id,
-                                "dimension": "stage",
-                                "at": t.at,
-                                "previous": t.previous,
-                                "current": t.stage,
-                                "reason": t.reason[:500],
-                            }
-                            for t in transitions
-                        ],
-                    )
-                    latest = transitions[-1] if transitions else None
-                    if latest is not None and _warns(latest, now):
-                        alerts.append(_stage_alert(tenant_id, r.customer_id, latest, now))
-                    await repo.save_stage(
-                        tenant_id,
-                        r.customer_id,
-                        {
-                            "stage": latest.stage if latest else "",
-                            "stage_since": latest.at if latest else None,
-                            "stage_reason": latest.reason[:500] if latest else "",
-                        },
-                        r.dirty_since,
-                    )
-                await repo.raise_alerts(alerts)
+                history = await repo.history(tenant_id, ids)
+                before = await repo.stages_before(
+                    tenant_id, {r.customer_id: r.dirty_since for r in relationships}
+                )
+            per_customer: dict[str, list[AppliedInteraction]] = defaultdict(list)
+            for row in history:
+                per_customer[row.customer_id].append(row)
+            for r in sorted(relationships, key=lambda r: r.customer_id):
+                await self._evaluate(
+                    table, r, per_customer[r.customer_id], before.get(r.customer_id), now
+                )
         return len(dirty)
+
+    async def _evaluate(
+        self,
+        table: WeightTable,
+        relationship: Relationship,
+        history: Sequence[AppliedInteraction],
+        before: StateChange | None,
+        now: datetime,
+    ) -> None:
+        since = relationship.dirty_since
+        transitions = stages.timeline(
+            _moments(table, history), now, since=since, current=before.current if before else None
+        )
+        latest = transitions[-1] if transitions else None
+        async with self.db.transaction() as session:
+            repo = ScoringRepository(session)
+            await repo.replace_stage_history(
+                relationship.tenant_id,
+                relationship.customer_id,
+                since,
+                [
+                    {
+                        "id": new_id(),
+                        "tenant_id": relationship.tenant_id,
+                        "customer_id": relationship.customer_id,
+                        "dimension": "stage",
+                        "at": t.at,
+                        "previous": t.previous,
+                        "current": t.stage,
+                        "reason": t.reason[:500],
+                    }
+                    for t in transitions
+                ],
+            )
+            if latest is not None and _warns(latest, now):
+                await repo.raise_alerts(
+                    [_stage_alert(relationship.tenant_id, relationship.customer_id, latest, now)]
+                )
+            values: dict[str, Any] = {}
+            if latest is not None:
+                values = {
+                    "stage": latest.stage,
+                    "stage_since": latest.at,
+                    "stage_reason": latest.reason[:500],
+                }
+            elif before is None:
+                values = {"stage": "", "stage_since": None, "stage_reason": ""}
+            await repo.save_stage(relationship.tenant_id, relationship.customer_id, values, since)
 
     # Types
 
@@ -457,10 +479,11 @@ class ScoringService:
             return await self.classify(tenant_id)
         return await self.classify_history(tenant_id)
 
-    async def mark_all_dirty(self) -> None:
-        """Every customer's stage is evaluated again (the daily clock: silence counts)."""
+    async def mark_all_dirty(self, since: datetime | None = None) -> None:
+        """Every customer's stage is evaluated again from `since` (default: from its start);
+        the daily clock passes the last days, so that silence moves stages too."""
         async with self.db.transaction() as session:
-            await ScoringRepository(session).mark_dirty(None)
+            await ScoringRepository(session).mark_dirty(None, since)
 
     async def classify_history(self, tenant_id: str, now: datetime | None = None) -> int:
         """Types at every month end from the tenant's first interaction, then now: the type

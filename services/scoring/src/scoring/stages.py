@@ -209,16 +209,24 @@ class Transition:
 
 
 def timeline(
-    history: Sequence[Moment], until: datetime, step: timedelta = timedelta(days=7)
+    history: Sequence[Moment],
+    until: datetime,
+    step: timedelta = timedelta(days=7),
+    since: datetime | None = None,
+    current: str | None = None,
 ) -> list[Transition]:
     """Every change of stage from the first interaction to `until`, evaluated at each
-    interaction and on a weekly grid between them (so silence moves the stage too)."""
+    interaction and on a weekly grid between them (so silence moves the stage too). With
+    `since`, only moments from then on are evaluated, starting from the `current` stage:
+    the stage at a moment depends only on what happened up to it, so earlier moments keep
+    the stages they had (a replay from a late interaction's time)."""
     if not history:
         return []
     indexed = History(history)
     points = sorted({m.at for m in history} | set(_grid(history[0].at, until, step)))
+    if since is not None:
+        points = points[bisect.bisect_left(points, since) :]
     transitions: list[Transition] = []
-    current: str | None = None
     for point in points:
         if point > until:
             break

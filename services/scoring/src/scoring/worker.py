@@ -1,6 +1,9 @@
-"""Scoring's worker: evaluates the stages of customers with new interactions as they come,
-places each tenant's customers on the value map after it received interactions, and once a
-day looks at everyone again so that silence moves stages too."""
+"""Scoring's worker: evaluates the stages of customers with new interactions, places each
+tenant's customers on the value map after it received interactions, and once a day looks at
+everyone's last days again so that silence moves stages too.
+
+It gives way to the stream: while interactions are being applied it runs at most one pass
+every `busy_seconds`, so applying keeps its speed and the stage lags by seconds at most."""
 
 from __future__ import annotations
 
@@ -8,7 +11,9 @@ import asyncio
 import contextlib
 import logging
 import time
+from datetime import timedelta
 
+from relint.db import utcnow
 from scoring.service import ScoringService
 
 log = logging.getLogger(__name__)
@@ -23,16 +28,23 @@ class ScoringWorker:
         classify_seconds: float = 30.0,
         clock_seconds: float = 86_400.0,
         batch: int = 200,
+        quiet_seconds: float = 0.2,
+        busy_seconds: float = 2.0,
     ) -> None:
         self.service = service
         self.idle_seconds = idle_seconds
         self.classify_seconds = classify_seconds
         self.clock_seconds = clock_seconds
         self.batch = batch
+        self.quiet_seconds = quiet_seconds
+        self.busy_seconds = busy_seconds
+        self._last_applied = 0.0
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
+        """Interactions were applied: there is work, once the stream pauses."""
+        self._last_applied = time.monotonic()
         self._wake.set()
 
     def start(self) -> None:
@@ -59,16 +71,21 @@ class ScoringWorker:
             await self.service.classify_tenant(tenant_id)
 
     async def _run(self) -> None:
-        last_classified = last_clock = time.monotonic()
+        last_classified = last_clock = last_pass = time.monotonic()
         while True:
+            quiet = time.monotonic() - self._last_applied
+            if quiet < self.quiet_seconds and time.monotonic() - last_pass < self.busy_seconds:
+                await asyncio.sleep(self.quiet_seconds - quiet)
+                continue
             try:
                 done = await self.service.evaluate_stages(self.batch)
-                now = time.monotonic()
+                now = last_pass = time.monotonic()
                 if now - last_classified >= self.classify_seconds and not done:
                     await self._classify()
                     last_classified = now
                 if now - last_clock >= self.clock_seconds:
-                    await self.service.mark_all_dirty()
+                    since = utcnow() - timedelta(seconds=self.clock_seconds) - timedelta(days=7)
+                    await self.service.mark_all_dirty(since)
                     last_clock = now
                 if done:
                     continue
