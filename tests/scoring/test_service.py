@@ -185,17 +185,21 @@ async def test_a_move_into_the_coming_apart_half_raises_one_alert(
     [state] = await service.relationships("t1", ["c9"])
     assert state.stage == "differentiating"
     assert state.stage_reason == "2 grievances in 60 days (complaint, ticket escalated)"
-    [alert] = await service.alerts("t1", ["c9"])
+    raised = await service.alerts("t1", ["c9"])
+    [alert] = [a for a in raised if a.kind == "stage_change"]
     assert (alert.kind, alert.severity) == ("stage_change", "warning")
+    # The same two grievances are also out of the customer's own pattern.
+    [unusual] = [a for a in raised if a.kind == "out_of_pattern"]
+    assert unusual.reason.startswith("value swing: value fell ")
     assert alert.reason.startswith("moved from ")
     assert "to differentiating: 2 grievances in 60 days" in alert.reason
     await service.mark_all_dirty()
     await worker.run_once()  # evaluated again: the same transition, no second alert
-    assert len(await service.alerts("t1", ["c9"])) == 1
+    assert len(await service.alerts("t1", ["c9"])) == 2
     assert await service.acknowledge("t1", alert.id, "ana")
     assert not await service.acknowledge("t1", alert.id, "ana")
     assert not await service.acknowledge("t2", alert.id, "eve")
-    assert await service.alerts("t1", open_only=True) == []
+    assert await service.alerts("t1", open_only=True) == [unusual]
 
 
 async def test_types_are_placed_with_reasons_and_follow_the_tenants_rules(

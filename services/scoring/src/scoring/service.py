@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,8 +21,8 @@ from typing import Any
 
 from relint.db import Database, utcnow
 from relint.telemetry import context_from_traceparent, tracer
+from scoring import patterns, stages
 from scoring import relationship_types as types
-from scoring import stages
 from scoring.domain import (
     Applied,
     Explanation,
@@ -52,6 +52,7 @@ SETTINGS_TTL_SECONDS = 10.0
 # A stage change older than this when it is found (a replay of old history) is recorded
 # but raises no alert: nobody can act on it any more.
 ALERT_HORIZON = timedelta(days=30)
+DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -383,9 +384,11 @@ class ScoringService:
         now: datetime,
     ) -> None:
         since = relationship.dirty_since
+        moments = _moments(table, history)
         transitions = stages.timeline(
-            _moments(table, history), now, since=since, current=before.current if before else None
+            moments, now, since=since, current=before.current if before else None
         )
+        unusual = patterns.exceptions(relationship.customer_id, moments, now)
         latest = transitions[-1] if transitions else None
         async with self.db.transaction() as session:
             repo = ScoringRepository(session)
@@ -407,10 +410,15 @@ class ScoringService:
                     for t in transitions
                 ],
             )
+            alerts = [
+                _pattern_alert(relationship.tenant_id, relationship.customer_id, e, now)
+                for e in unusual
+            ]
             if latest is not None and _warns(latest, now):
-                await repo.raise_alerts(
-                    [_stage_alert(relationship.tenant_id, relationship.customer_id, latest, now)]
+                alerts.append(
+                    _stage_alert(relationship.tenant_id, relationship.customer_id, latest, now)
                 )
+            await repo.raise_alerts(alerts)
             values: dict[str, Any] = {}
             if latest is not None:
                 values = {
@@ -469,6 +477,24 @@ class ScoringService:
                     )
             await repo.insert_state_changes(changes)
             await repo.set_types(updates)
+            if at >= utcnow() - ALERT_HORIZON:  # cohort exceptions only for the present
+                recent = Counter(
+                    row.customer_id for row in window if row.occurred_at > at - 90 * DAY
+                )
+                cohorts = {
+                    r.customer_id: (
+                        next(
+                            (u["b_type"] for u in updates if u["b_id"] == r.customer_id),
+                            r.relationship_type,
+                        ),
+                        r.stage,
+                    )
+                    for r in present
+                }
+                found = patterns.cohort_exceptions(dict(recent), cohorts, at)
+                await repo.raise_alerts(
+                    [_pattern_alert(tenant_id, c, e, at) for c, e in sorted(found.items())]
+                )
         return len(changes)
 
     async def classify_tenant(self, tenant_id: str) -> int:
@@ -695,6 +721,23 @@ def _stage_alert(
         "reason": f"moved from {transition.previous or 'nothing'} to {transition.stage}: "
         f"{transition.reason}"[:500],
         "dedup_key": f"stage:{customer_id}:{transition.stage}:{transition.at.isoformat()}",
+        "raised_at": now,
+        "acknowledged_at": None,
+        "acknowledged_by": None,
+    }
+
+
+def _pattern_alert(
+    tenant_id: str, customer_id: str, found: patterns.Exception_, now: datetime
+) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "tenant_id": tenant_id,
+        "customer_id": customer_id,
+        "kind": "out_of_pattern",
+        "severity": found.severity,
+        "reason": f"{found.kind.replace('_', ' ')}: {found.reason}"[:500],
+        "dedup_key": found.key,
         "raised_at": now,
         "acknowledged_at": None,
         "acknowledged_by": None,
