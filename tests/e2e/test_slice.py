@@ -29,7 +29,8 @@ OCCURRED = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
 QUERY = """query ($ref: String!) {
   customer(externalId: $ref) {
     name interactionCount
-    relationship { value interactionCount }
+    relationship { value interactionCount
+      explanation { sentence drivers { reason } } }
     recentInteractions(limit: 5) { kind channel sentiment }
   }
 }"""
@@ -124,6 +125,12 @@ def _exercise_the_slice(stack: Stack) -> None:
         assert customer["name"] == "Acme Ltd"
         # Read moments later, the contributions have faded by a few minutes' worth.
         assert customer["relationship"]["value"] == pytest.approx(expected, rel=1e-4)
+        explained = customer["relationship"]["explanation"]
+        assert explained["sentence"].startswith("It fell 5.5 points: ")
+        assert [d["reason"] for d in explained["drivers"]] == [
+            "complaint with very negative words",
+            "purchase with warm words",
+        ]
         assert [i["kind"] for i in customer["recentInteractions"]] in (
             ["purchase", "complaint"],
             ["complaint", "purchase"],

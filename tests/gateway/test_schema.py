@@ -100,7 +100,9 @@ class FakeBackends:
             for k in range(limit)
         ]
 
-    async def relationships_of(self, tenant_id: str, customer_ids: Sequence[str]) -> list[Any]:
+    async def relationships_of(
+        self, tenant_id: str, customer_ids: Sequence[str], as_of: Any = None
+    ) -> list[Any]:
         self._tenant(tenant_id)
         self.calls["BatchGetRelationships"] += 1
         if self.scoring_down:
@@ -109,11 +111,31 @@ class FakeBackends:
             scoring_pb2.Relationship(
                 tenant_id=TENANT,
                 customer_id=cid,
-                value=float(len(cid)),
+                value=float(len(cid)) if as_of is None else -1.0,
                 interaction_count=1,
                 updated_at=_stamp(1_700_000_000),
+                relationship_type="BFF",
+                stage="integrating",
             )
             for cid in customer_ids
+        ]
+
+    async def alerts(
+        self, tenant_id: str, customer_ids: Sequence[str], open_only: bool, limit: int
+    ) -> list[Any]:
+        self._tenant(tenant_id)
+        self.calls["ListAlerts"] += 1
+        return [
+            scoring_pb2.Alert(
+                id=f"a-{cid}",
+                tenant_id=TENANT,
+                customer_id=cid,
+                kind="stage_change",
+                severity="warning",
+                reason="moved apart",
+                raised_at=_stamp(1_700_000_000),
+            )
+            for cid in customer_ids[:limit]
         ]
 
     async def active_playbooks(self, tenant_ids: Sequence[str]) -> list[Any]:
@@ -279,3 +301,28 @@ def test_the_committed_sdl_is_the_schema() -> None:
 
 def test_upstream_error_is_a_graphql_error() -> None:
     assert issubclass(UpstreamError, GraphQLError)
+
+
+async def test_a_page_with_relationships_and_alerts_costs_one_call_per_service() -> None:
+    backends = FakeBackends()
+    result = await _run(
+        """{ customers(first: 100) { edges { node {
+              relationship { value relationshipType stage comingApart }
+              past: relationship(asOf: "2025-01-01T00:00:00Z") { value }
+              alerts(openOnly: true) { kind reason }
+        } } } }""",
+        backends,
+    )
+    assert result.errors is None
+    nodes = [e["node"] for e in result.data["customers"]["edges"]]
+    assert len(nodes) == 100
+    assert nodes[0]["relationship"] == {
+        "value": 5.0,
+        "relationshipType": "BFF",
+        "stage": "integrating",
+        "comingApart": False,
+    }
+    assert nodes[0]["past"] == {"value": -1.0}
+    assert nodes[0]["alerts"] == [{"kind": "stage_change", "reason": "moved apart"}]
+    assert backends.calls["BatchGetRelationships"] == 2  # one per asOf
+    assert backends.calls["ListAlerts"] == 1

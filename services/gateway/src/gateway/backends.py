@@ -4,6 +4,7 @@ each with a deadline; a failed call becomes a typed GraphQL error for the fields
 from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
+from datetime import datetime
 from typing import TypeVar
 
 import grpc
@@ -90,15 +91,53 @@ class Backends:
         return list(reply.interactions)
 
     async def relationships_of(
-        self, tenant_id: str, customer_ids: Sequence[str]
+        self, tenant_id: str, customer_ids: Sequence[str], as_of: datetime | None = None
     ) -> list[scoring_pb2.Relationship]:
         request = scoring_pb2.BatchGetRelationshipsRequest(
             tenant_id=tenant_id, customer_ids=customer_ids
         )
+        if as_of is not None:
+            request.as_of.FromDatetime(as_of)
         reply = await _call(
             "scoring", self.relationships.BatchGetRelationships(request, timeout=READ_DEADLINE)
         )
         return list(reply.relationships)
+
+    async def timeline(
+        self, tenant_id: str, customer_id: str, start: datetime, end: datetime, points: int
+    ) -> list[scoring_pb2.TimelinePoint]:
+        request = scoring_pb2.GetRelationshipTimelineRequest(
+            tenant_id=tenant_id, customer_id=customer_id, points=points
+        )
+        request.start.FromDatetime(start)
+        request.end.FromDatetime(end)
+        reply = await _call(
+            "scoring", self.relationships.GetRelationshipTimeline(request, timeout=READ_DEADLINE)
+        )
+        return list(reply.points)
+
+    async def explain(
+        self, tenant_id: str, customer_id: str, start: datetime, end: datetime, top: int
+    ) -> scoring_pb2.ExplainRelationshipResponse:
+        request = scoring_pb2.ExplainRelationshipRequest(
+            tenant_id=tenant_id, customer_id=customer_id, top=top
+        )
+        request.start.FromDatetime(start)
+        request.end.FromDatetime(end)
+        return await _call(
+            "scoring", self.relationships.ExplainRelationship(request, timeout=READ_DEADLINE)
+        )
+
+    async def alerts(
+        self, tenant_id: str, customer_ids: Sequence[str], open_only: bool, limit: int
+    ) -> list[scoring_pb2.Alert]:
+        request = scoring_pb2.ListAlertsRequest(
+            tenant_id=tenant_id, customer_ids=customer_ids, open_only=open_only, limit=limit
+        )
+        reply = await _call(
+            "scoring", self.relationships.ListAlerts(request, timeout=READ_DEADLINE)
+        )
+        return list(reply.alerts)
 
     async def active_playbooks(self, tenant_ids: Sequence[str]) -> list[playbook_pb2.Playbook]:
         request = playbook_pb2.BatchGetActivePlaybooksRequest(tenant_ids=tenant_ids)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 
 from strawberry.dataloader import DataLoader
 
@@ -13,6 +14,10 @@ from relint.contracts.ingest.v1 import ingest_pb2
 from relint.contracts.scoring.v1 import scoring_pb2
 
 RecentKey = tuple[str, int]
+RelationshipKey = tuple[str, datetime | None]
+AlertKey = tuple[str, bool]
+# Alerts fetched for a page of customers at most; each customer shows its newest.
+ALERTS_PER_BATCH = 1000
 
 
 class Loaders:
@@ -22,6 +27,7 @@ class Loaders:
         self.customers = DataLoader(self._customers, max_batch_size=1000)
         self.customers_by_external_id = DataLoader(self._by_external_id, max_batch_size=1000)
         self.relationships = DataLoader(self._relationships, max_batch_size=1000)
+        self.alerts = DataLoader(self._alerts, max_batch_size=1000)
         self.recent_interactions = DataLoader(self._recent, max_batch_size=1000)
 
     def prime(self, customers: Sequence[ingest_pb2.Customer]) -> None:
@@ -39,10 +45,29 @@ class Loaders:
         by_ref = {c.external_id: c for c in found}
         return [by_ref.get(r) for r in refs]
 
-    async def _relationships(self, ids: list[str]) -> list[scoring_pb2.Relationship | None]:
-        found = await self._backends.relationships_of(self._tenant_id, ids)
-        by_id = {r.customer_id: r for r in found}
-        return [by_id.get(i) for i in ids]
+    async def _relationships(
+        self, keys: list[RelationshipKey]
+    ) -> list[scoring_pb2.Relationship | None]:
+        # One call per distinct as_of in the batch; a query normally asks for one.
+        grouped: dict[datetime | None, list[str]] = defaultdict(list)
+        for customer_id, as_of in keys:
+            grouped[as_of].append(customer_id)
+        found: dict[RelationshipKey, scoring_pb2.Relationship] = {}
+        for as_of, ids in grouped.items():
+            for r in await self._backends.relationships_of(self._tenant_id, ids, as_of):
+                found[(r.customer_id, as_of)] = r
+        return [found.get(key) for key in keys]
+
+    async def _alerts(self, keys: list[AlertKey]) -> list[list[scoring_pb2.Alert]]:
+        grouped: dict[bool, list[str]] = defaultdict(list)
+        for customer_id, open_only in keys:
+            grouped[open_only].append(customer_id)
+        found: dict[AlertKey, list[scoring_pb2.Alert]] = defaultdict(list)
+        for open_only, ids in grouped.items():
+            alerts = await self._backends.alerts(self._tenant_id, ids, open_only, ALERTS_PER_BATCH)
+            for alert in alerts:
+                found[(alert.customer_id, open_only)].append(alert)
+        return [found[key] for key in keys]
 
     async def _recent(self, keys: list[RecentKey]) -> list[list[ingest_pb2.Interaction]]:
         # One call per distinct limit in the batch; a query normally asks for one.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import strawberry
@@ -40,30 +40,191 @@ def _time(stamp: object, present: bool = True) -> datetime | None:
     return stamp.ToDatetime(tzinfo=UTC)  # type: ignore[attr-defined, no-any-return]
 
 
-@strawberry.type(description="The state of one customer's relationship.")
+@strawberry.type(description="One interaction's share of a change of the value.")
+class Driver:
+    interaction_id: str
+    occurred_at: datetime
+    reason: str
+    effect: float
+
+
+@strawberry.type(description="Why the value moved over a period.")
+class Explanation:
+    start_value: float
+    end_value: float
+    change: float
+    sentence: str = strawberry.field(
+        description='In words, e.g. "It fell 18.2 points: a complaint on 3 Mar 2026 (-8.1)."'
+    )
+    drivers: list[Driver] = strawberry.field(
+        description="The period's interactions, strongest first"
+    )
+    fading: float = strawberry.field(description="What fading of older interactions did")
+    top_contributions: list[Driver] = strawberry.field(
+        description="What the value at the end of the period is made of"
+    )
+
+
+@strawberry.type(description="The relationship at one moment of a timeline.")
+class TimelinePoint:
+    at: datetime
+    value: float
+    relationship_type: str
+    stage: str
+
+
+@strawberry.type(description="Something a manager should look at.")
+class Alert:
+    id: strawberry.ID
+    customer_id: strawberry.ID
+    kind: str = strawberry.field(description="stage_change, at_risk or out_of_pattern")
+    severity: str = strawberry.field(description="info, warning or critical")
+    reason: str
+    raised_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+
+    @staticmethod
+    def of(message: scoring_pb2.Alert) -> Alert:
+        return Alert(
+            id=strawberry.ID(message.id),
+            customer_id=strawberry.ID(message.customer_id),
+            kind=message.kind,
+            severity=message.severity,
+            reason=message.reason,
+            raised_at=_time(message.raised_at) or datetime.now(UTC),
+            acknowledged_at=_time(message.acknowledged_at, message.HasField("acknowledged_at")),
+            acknowledged_by=message.acknowledged_by or None,
+        )
+
+
+MAX_TIMELINE_POINTS = 500
+MAX_ALERTS = 100
+
+
+@strawberry.type(description="The state of one customer's relationship, now or as of a moment.")
 class Relationship:
+    customer_id: strawberry.Private[str]
+    as_of: datetime = strawberry.field(description="The moment this state describes.")
     value: float = strawberry.field(
-        description="The Relationship Value: the cumulative, asymmetric effect of every "
-        "interaction."
+        description="The Relationship Value: the cumulative, asymmetric, fading effect of "
+        "every interaction."
     )
     interaction_count: int
+    first_interaction_at: datetime | None
     last_interaction_at: datetime | None
     last_contribution: float = strawberry.field(
         description="How much the most recent interaction moved the value."
+    )
+    relationship_type: str = strawberry.field(
+        description="Acquaintance, Fair-Weather Friend, BFF, Partner (or the tenant's own); "
+        "empty until first placed."
+    )
+    type_reason: str
+    stage: str = strawberry.field(description="One of Knapp's ten stages; empty until evaluated.")
+    stage_since: datetime | None
+    stage_reason: str
+    coming_apart: bool = strawberry.field(
+        description="Whether the stage is in the coming-apart half."
     )
     updated_at: datetime
 
     @staticmethod
     def of(message: scoring_pb2.Relationship) -> Relationship:
         return Relationship(
+            customer_id=message.customer_id,
+            as_of=_time(message.as_of, message.HasField("as_of")) or datetime.now(UTC),
             value=message.value,
             interaction_count=message.interaction_count,
+            first_interaction_at=_time(
+                message.first_interaction_at, message.HasField("first_interaction_at")
+            ),
             last_interaction_at=_time(
                 message.last_interaction_at, message.HasField("last_interaction_at")
             ),
             last_contribution=message.last_contribution,
+            relationship_type=message.relationship_type,
+            type_reason=message.type_reason,
+            stage=message.stage,
+            stage_since=_time(message.stage_since, message.HasField("stage_since")),
+            stage_reason=message.stage_reason,
+            coming_apart=message.coming_apart,
             updated_at=_time(message.updated_at) or datetime.now(UTC),
         )
+
+    @strawberry.field(
+        description="Why the value moved from `start` (default: 30 days before "
+        "`end`) to `end` (default: this state's moment)."
+    )
+    async def explanation(
+        self,
+        info: GatewayInfo,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        top: int = 5,
+    ) -> Explanation:
+        if not 1 <= top <= 20:
+            raise GraphQLError("top must be 1..20", extensions={"code": "BAD_INPUT"})
+        end = end or self.as_of
+        start = start or end - timedelta(days=30)
+        if start >= end:
+            raise GraphQLError("start must be before end", extensions={"code": "BAD_INPUT"})
+        context = info.context
+        found = await context.backends.explain(context.tenant_id, self.customer_id, start, end, top)
+
+        def drivers(items: list[scoring_pb2.Driver]) -> list[Driver]:
+            return [
+                Driver(
+                    interaction_id=d.interaction_id,
+                    occurred_at=_time(d.occurred_at) or end,
+                    reason=d.reason,
+                    effect=d.effect,
+                )
+                for d in items
+            ]
+
+        return Explanation(
+            start_value=found.start_value,
+            end_value=found.end_value,
+            change=found.change,
+            sentence=found.sentence,
+            drivers=drivers(list(found.drivers)),
+            fading=found.fading,
+            top_contributions=drivers(list(found.top_contributions)),
+        )
+
+    @strawberry.field(
+        description="Value, type and stage at evenly spaced moments from `start` "
+        "(default: a year before `end`) to `end` (default: this state's moment), 2 to 500 points."
+    )
+    async def timeline(
+        self,
+        info: GatewayInfo,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        points: int = 60,
+    ) -> list[TimelinePoint]:
+        if not 2 <= points <= MAX_TIMELINE_POINTS:
+            raise GraphQLError(
+                f"points must be 2..{MAX_TIMELINE_POINTS}", extensions={"code": "BAD_INPUT"}
+            )
+        end = end or self.as_of
+        start = start or end - timedelta(days=365)
+        if start >= end:
+            raise GraphQLError("start must be before end", extensions={"code": "BAD_INPUT"})
+        context = info.context
+        found = await context.backends.timeline(
+            context.tenant_id, self.customer_id, start, end, points
+        )
+        return [
+            TimelinePoint(
+                at=_time(p.at) or end,
+                value=p.value,
+                relationship_type=p.relationship_type,
+                stage=p.stage,
+            )
+            for p in found
+        ]
 
 
 _DIRECTIONS = {ingest_pb2.DIRECTION_INBOUND: "inbound", ingest_pb2.DIRECTION_OUTBOUND: "outbound"}
@@ -127,10 +288,26 @@ class Customer:
             interaction_count=message.interaction_count,
         )
 
-    @strawberry.field(description="Null until scoring has applied an interaction.")
-    async def relationship(self, info: GatewayInfo) -> Relationship | None:
-        found = await info.context.loaders.relationships.load(str(self.id))
+    @strawberry.field(
+        description="Now, or as it stood at `asOf`; null until scoring has applied an "
+        "interaction (by then)."
+    )
+    async def relationship(
+        self,
+        info: GatewayInfo,
+        as_of: Annotated[datetime | None, strawberry.argument(name="asOf")] = None,
+    ) -> Relationship | None:
+        found = await info.context.loaders.relationships.load((str(self.id), as_of))
         return Relationship.of(found) if found is not None else None
+
+    @strawberry.field(description="The customer's alerts, newest first (at most 100).")
+    async def alerts(
+        self, info: GatewayInfo, open_only: bool = False, limit: int = 20
+    ) -> list[Alert]:
+        if not 1 <= limit <= MAX_ALERTS:
+            raise GraphQLError(f"limit must be 1..{MAX_ALERTS}", extensions={"code": "BAD_INPUT"})
+        found = await info.context.loaders.alerts.load((str(self.id), open_only))
+        return [Alert.of(a) for a in found[:limit]]
 
     @strawberry.field(description="The most recent interactions, newest first (at most 100).")
     async def recent_interactions(self, info: GatewayInfo, limit: int = 10) -> list[Interaction]:
@@ -241,6 +418,16 @@ class Query:
                 end_cursor=edges[-1].cursor if edges else None,
             ),
         )
+
+    @strawberry.field(description="The tenant's alerts, newest first (at most 100).")
+    async def alerts(
+        self, info: GatewayInfo, open_only: bool = False, limit: int = 20
+    ) -> list[Alert]:
+        if not 1 <= limit <= MAX_ALERTS:
+            raise GraphQLError(f"limit must be 1..{MAX_ALERTS}", extensions={"code": "BAD_INPUT"})
+        context = info.context
+        found = await context.backends.alerts(context.tenant_id, [], open_only, limit)
+        return [Alert.of(a) for a in found]
 
     @strawberry.field(description="The tenant's active playbook.")
     async def playbook(self, info: GatewayInfo) -> Playbook | None:
