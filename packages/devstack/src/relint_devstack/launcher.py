@@ -223,7 +223,11 @@ EXAMPLE_QUERY = """query Customer360 {
   customer(externalId: "%s") {
     name
     interactionCount
-    relationship { value interactionCount lastInteractionAt lastContribution }
+    relationship {
+      value relationshipType typeReason stage stageReason comingApart
+      explanation { sentence }
+    }
+    alerts(limit: 3) { kind severity reason }
     recentInteractions(limit: 3) { occurredAt channel kind text }
   }
 }"""
@@ -245,7 +249,7 @@ Demo partner API key (scopes ingest:write graph:read graph:write):
   {key}
 In the playground, set the header:  {{"Authorization": "Bearer {key}"}}
 
-Example query:
+Example query (types appear about 30 s after loading, stages as the stream settles):
 {query}
 
 Or from a shell:
