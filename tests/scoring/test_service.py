@@ -247,3 +247,20 @@ async def test_types_are_placed_with_reasons_and_follow_the_tenants_rules(
     # The new weights were applied to the whole history.
     [k00] = await service.relationships("t1", ["k00"], now)
     assert k00.last_contribution == pytest.approx(1.0 + 0.5 * math.log10(101))
+
+
+async def test_an_import_of_old_history_raises_no_alerts_about_the_present(
+    service: ScoringService,
+) -> None:
+    """A year-old history: its customer looks silent today, but the tenant's data is not
+    current, so nothing about the present is alerted; the stage is still evaluated."""
+    start = datetime.now(UTC) - timedelta(days=700)
+    history = [
+        delivered(n, "old", kind="purchase", occurred_at=start + timedelta(days=7 * n))
+        for n in range(40)
+    ]
+    await service.apply(history)
+    await ScoringWorker(service).run_once()
+    [state] = await service.relationships("t1", ["old"])
+    assert state.stage == "terminating"
+    assert await service.alerts("t1") == []

@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
@@ -282,8 +283,12 @@ def _load_demo(stack: Stack, key: str, customers: int, seed: int) -> None:
     if marker.exists():
         print(f"demo data already loaded ({customers} customers, seed {seed})")
         return
-    print(f"loading demo data: {customers} customers over two years, seed {seed} ...")
-    report = load(stack.url("ingest"), key, DemoConfig(customers=customers, seed=seed))
+    print(f"loading demo data: {customers} customers over the last two years, seed {seed} ...")
+    # The two years end yesterday, so that the demo company is current: stages, silences and
+    # alerts are judged against today as they would be for a live tenant.
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = today - timedelta(days=731)
+    report = load(stack.url("ingest"), key, DemoConfig(customers=customers, seed=seed, start=start))
     if report.rejected:
         raise StackError(f"the demo loader had {report.rejected} items rejected")
     marker.write_text(json.dumps({"accepted": report.accepted}))

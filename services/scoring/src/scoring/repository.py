@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Float, Integer, bindparam, case, delete, func, select, tuple_, update
@@ -245,6 +245,16 @@ class ScoringRepository:
             .values(relationship_type=bindparam("b_type"), type_reason=bindparam("b_reason")),
             sorted(rows, key=lambda r: (r["b_tenant"], r["b_id"])),
         )
+
+    async def frontier(self, tenant_id: str) -> datetime | None:
+        """The tenant's latest interaction: how current its data is."""
+        query = select(func.max(col(Relationship.last_interaction_at))).where(
+            col(Relationship.tenant_id) == tenant_id
+        )
+        found: datetime | None = (await self.session.execute(query)).scalar_one_or_none()
+        if found is not None and found.tzinfo is None:  # SQLite's max() loses the type
+            found = found.replace(tzinfo=UTC)
+        return found
 
     async def tenants(self) -> list[str]:
         query = select(col(Relationship.tenant_id)).distinct()

@@ -52,6 +52,10 @@ SETTINGS_TTL_SECONDS = 10.0
 # A stage change older than this when it is found (a replay of old history) is recorded
 # but raises no alert: nobody can act on it any more.
 ALERT_HORIZON = timedelta(days=30)
+# Alerts about the present (silence, a recent move apart) are raised only while the tenant's
+# data is current: during an import of history, "silent since the last imported month" is
+# not news. The daily clock pass raises them once the data has caught up.
+CURRENT_DATA = timedelta(days=3)
 DAY = timedelta(days=1)
 
 
@@ -362,6 +366,8 @@ class ScoringService:
             ids = sorted(r.customer_id for r in relationships)
             async with self.db.read() as session:
                 repo = ScoringRepository(session)
+                frontier = await repo.frontier(tenant_id)
+                current = frontier is not None and frontier >= now - CURRENT_DATA
                 history = await repo.history(tenant_id, ids)
                 before = await repo.stages_before(
                     tenant_id, {r.customer_id: r.dirty_since for r in relationships}
@@ -371,7 +377,7 @@ class ScoringService:
                 per_customer[row.customer_id].append(row)
             for r in sorted(relationships, key=lambda r: r.customer_id):
                 await self._evaluate(
-                    table, r, per_customer[r.customer_id], before.get(r.customer_id), now
+                    table, r, per_customer[r.customer_id], before.get(r.customer_id), now, current
                 )
         return len(dirty)
 
@@ -382,13 +388,14 @@ class ScoringService:
         history: Sequence[AppliedInteraction],
         before: StateChange | None,
         now: datetime,
+        alerting: bool = True,
     ) -> None:
         since = relationship.dirty_since
         moments = _moments(table, history)
         transitions = stages.timeline(
             moments, now, since=since, current=before.current if before else None
         )
-        unusual = patterns.exceptions(relationship.customer_id, moments, now)
+        unusual = patterns.exceptions(relationship.customer_id, moments, now) if alerting else []
         latest = transitions[-1] if transitions else None
         async with self.db.transaction() as session:
             repo = ScoringRepository(session)
@@ -414,7 +421,7 @@ class ScoringService:
                 _pattern_alert(relationship.tenant_id, relationship.customer_id, e, now)
                 for e in unusual
             ]
-            if latest is not None and _warns(latest, now):
+            if alerting and latest is not None and _warns(latest, now):
                 alerts.append(
                     _stage_alert(relationship.tenant_id, relationship.customer_id, latest, now)
                 )
@@ -477,7 +484,14 @@ class ScoringService:
                     )
             await repo.insert_state_changes(changes)
             await repo.set_types(updates)
-            if at >= utcnow() - ALERT_HORIZON:  # cohort exceptions only for the present
+            frontier = max(
+                (r.last_interaction_at for r in present if r.last_interaction_at), default=None
+            )
+            if (
+                at >= utcnow() - ALERT_HORIZON  # cohort exceptions only for the present
+                and frontier is not None
+                and frontier >= at - CURRENT_DATA
+            ):
                 recent = Counter(
                     row.customer_id for row in window if row.occurred_at > at - 90 * DAY
                 )

@@ -29,7 +29,7 @@ The signal rules, tried in this order (the first that holds decides):
 10. intensifying — otherwise: committed and growing.
 
 "Usual rate" is the customer's interactions per 30 days over the 180 days before the last 30;
-"cadence" the median gap between its interactions in the last year.
+"cadence" the median gap between its interactions in its last active year.
 """
 
 from __future__ import annotations
@@ -124,7 +124,9 @@ def stage_at(
     tenure = (at - first) / DAY
     silence = (at - last) / DAY
     year = h.since(at - 365 * DAY, end)
-    gaps = [(b.at - a.at) / DAY for a, b in itertools.pairwise(year)]
+    # The cadence of its last active year, however long ago that ended.
+    active_year = h.since(last - 365 * DAY, end)
+    gaps = [(b.at - a.at) / DAY for a, b in itertools.pairwise(active_year)]
     cadence = statistics.median(gaps) if len(gaps) >= 2 else None
     recent = h.count(at - 30 * DAY, at)
     usual = h.count(at - 210 * DAY, at - 30 * DAY) / 6
