@@ -185,6 +185,10 @@ async def test_a_move_into_the_coming_apart_half_raises_one_alert(
     [state] = await service.relationships("t1", ["c9"])
     assert state.stage == "differentiating"
     assert state.stage_reason == "2 grievances in 60 days (complaint, ticket escalated)"
+    [riskiest] = await service.at_risk("t1", 1)
+    assert riskiest.customer_id == "c9"
+    assert riskiest.risk > 0.2
+    assert riskiest.risk_reasons[:2] == ("stage differentiating", "2 grievances in 90 days")
     raised = await service.alerts("t1", ["c9"])
     [alert] = [a for a in raised if a.kind == "stage_change"]
     assert (alert.kind, alert.severity) == ("stage_change", "warning")

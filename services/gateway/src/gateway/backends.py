@@ -139,6 +139,13 @@ class Backends:
         )
         return list(reply.alerts)
 
+    async def at_risk(self, tenant_id: str, limit: int) -> list[scoring_pb2.Relationship]:
+        request = scoring_pb2.ListAtRiskRequest(tenant_id=tenant_id, limit=limit)
+        reply = await _call(
+            "scoring", self.relationships.ListAtRisk(request, timeout=READ_DEADLINE)
+        )
+        return list(reply.relationships)
+
     async def active_playbooks(self, tenant_ids: Sequence[str]) -> list[playbook_pb2.Playbook]:
         request = playbook_pb2.BatchGetActivePlaybooksRequest(tenant_ids=tenant_ids)
         reply = await _call(

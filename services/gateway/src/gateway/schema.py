@@ -127,6 +127,8 @@ class Relationship:
     coming_apart: bool = strawberry.field(
         description="Whether the stage is in the coming-apart half."
     )
+    risk: float = strawberry.field(description="How likely the relationship is to end, 0 to 1.")
+    risk_reasons: list[str] = strawberry.field(description="Why, strongest first.")
     updated_at: datetime
 
     @staticmethod
@@ -149,6 +151,8 @@ class Relationship:
             stage_since=_time(message.stage_since, message.HasField("stage_since")),
             stage_reason=message.stage_reason,
             coming_apart=message.coming_apart,
+            risk=message.risk,
+            risk_reasons=list(message.risk_reasons),
             updated_at=_time(message.updated_at) or datetime.now(UTC),
         )
 
@@ -428,6 +432,17 @@ class Query:
         context = info.context
         found = await context.backends.alerts(context.tenant_id, [], open_only, limit)
         return [Alert.of(a) for a in found]
+
+    @strawberry.field(description="The customers most likely to end, riskiest first (at most 100).")
+    async def at_risk(self, info: GatewayInfo, limit: int = 20) -> list[Customer]:
+        if not 1 <= limit <= MAX_PAGE:
+            raise GraphQLError(f"limit must be 1..{MAX_PAGE}", extensions={"code": "BAD_INPUT"})
+        context = info.context
+        ranked = await context.backends.at_risk(context.tenant_id, limit)
+        for relationship in ranked:  # their relationship needs no second call
+            context.loaders.relationships.prime((relationship.customer_id, None), relationship)
+        found = await context.loaders.customers.load_many([r.customer_id for r in ranked])
+        return [Customer.of(c) for c in found if c is not None]
 
     @strawberry.field(description="The tenant's active playbook.")
     async def playbook(self, info: GatewayInfo) -> Playbook | None:

@@ -43,6 +43,8 @@ class RelationshipOut(BaseModel):
     stage_since: datetime | None
     stage_reason: str
     coming_apart: bool
+    risk: float = Field(description="How likely the relationship is to end, 0 to 1")
+    risk_reasons: list[str] = Field(description="Why, strongest first")
     updated_at: datetime
 
 
@@ -61,6 +63,8 @@ def _relationship(view: RelationshipView) -> RelationshipOut:
         stage_since=view.stage_since,
         stage_reason=view.stage_reason,
         coming_apart=is_coming_apart(view.stage),
+        risk=round(view.risk, 6),
+        risk_reasons=list(view.risk_reasons),
         updated_at=view.updated_at,
     )
 
@@ -77,6 +81,13 @@ async def relationship(
     if not views:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no relationship for {customer_id}")
     return _relationship(views[0])
+
+
+@router.get("/at-risk", summary="The customers most likely to end, riskiest first, with reasons")
+async def at_risk(
+    request: Request, principal: Reader, limit: Annotated[int, Query(ge=1, le=500)] = 50
+) -> list[RelationshipOut]:
+    return [_relationship(v) for v in await _service(request).at_risk(principal.tenant_id, limit)]
 
 
 class DriverOut(BaseModel):

@@ -137,6 +137,16 @@ class RelationshipServicer(scoring_pb2_grpc.RelationshipServiceServicer):
         )
         return scoring_pb2.AcknowledgeAlertResponse(acknowledged=done)
 
+    async def ListAtRisk(
+        self, request: scoring_pb2.ListAtRiskRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.ListAtRiskResponse:
+        await _require(context, bool(request.tenant_id), "tenant_id is required")
+        await _require(context, 0 <= request.limit <= 500, "limit: 1 to 500")
+        views = await self.service.at_risk(request.tenant_id, request.limit or 50)
+        return scoring_pb2.ListAtRiskResponse(
+            relationships=[relationship_message(v) for v in views]
+        )
+
 
 def _time(stamp: Timestamp) -> datetime:
     return stamp.ToDatetime(tzinfo=UTC)

@@ -62,6 +62,8 @@ def relationship_message(view: RelationshipView) -> scoring_pb2.Relationship:
         stage=view.stage,
         stage_reason=view.stage_reason,
         coming_apart=is_coming_apart(view.stage),
+        risk=round(view.risk, 6),
+        risk_reasons=list(view.risk_reasons),
     )
     if view.last_interaction_at is not None:
         message.last_interaction_at.CopyFrom(timestamp(view.last_interaction_at))

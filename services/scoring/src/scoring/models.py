@@ -38,6 +38,9 @@ class Relationship(ScoringTable, table=True):
     stage: str = Field(default="", max_length=32)
     stage_since: datetime | None = Field(default=None, sa_type=UtcDateTime)
     stage_reason: str = Field(default="", max_length=500)
+    # How likely the relationship is to end (0..1), and why, strongest reason first.
+    risk: float = Field(default=0.0, index=True)
+    risk_reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     # Set when interactions arrived that the stage has not been evaluated with: the
     # earliest of them, so a late one makes the stage be evaluated again from there.
     dirty_since: datetime | None = Field(default=None, sa_type=UtcDateTime, index=True)

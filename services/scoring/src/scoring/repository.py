@@ -246,6 +246,15 @@ class ScoringRepository:
             sorted(rows, key=lambda r: (r["b_tenant"], r["b_id"])),
         )
 
+    async def riskiest(self, tenant_id: str, limit: int) -> list[Relationship]:
+        query = (
+            select(Relationship)
+            .where(col(Relationship.tenant_id) == tenant_id, col(Relationship.risk) > 0)
+            .order_by(col(Relationship.risk).desc(), col(Relationship.customer_id))
+            .limit(limit)
+        )
+        return list((await self.session.execute(query)).scalars())
+
     async def frontier(self, tenant_id: str) -> datetime | None:
         """The tenant's latest interaction: how current its data is."""
         query = select(func.max(col(Relationship.last_interaction_at))).where(

@@ -21,7 +21,7 @@ from typing import Any
 
 from relint.db import Database, utcnow
 from relint.telemetry import context_from_traceparent, tracer
-from scoring import patterns, stages
+from scoring import patterns, risk, stages
 from scoring import relationship_types as types
 from scoring.domain import (
     Applied,
@@ -130,6 +130,8 @@ class RelationshipView:
     stage_since: datetime | None
     stage_reason: str
     updated_at: datetime
+    risk: float = 0.0
+    risk_reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -396,6 +398,10 @@ class ScoringService:
             moments, now, since=since, current=before.current if before else None
         )
         unusual = patterns.exceptions(relationship.customer_id, moments, now) if alerting else []
+        stage_now = (
+            transitions[-1].stage if transitions else (before.current if before else "")
+        ) or relationship.stage
+        assessed = risk.assess(moments, now, stage_now)
         latest = transitions[-1] if transitions else None
         async with self.db.transaction() as session:
             repo = ScoringRepository(session)
@@ -426,15 +432,15 @@ class ScoringService:
                     _stage_alert(relationship.tenant_id, relationship.customer_id, latest, now)
                 )
             await repo.raise_alerts(alerts)
-            values: dict[str, Any] = {}
+            values: dict[str, Any] = {"risk": assessed.score, "risk_reasons": assessed.reasons}
             if latest is not None:
-                values = {
+                values |= {
                     "stage": latest.stage,
                     "stage_since": latest.at,
                     "stage_reason": latest.reason[:500],
                 }
             elif before is None:
-                values = {"stage": "", "stage_since": None, "stage_reason": ""}
+                values |= {"stage": "", "stage_since": None, "stage_reason": ""}
             await repo.save_stage(relationship.tenant_id, relationship.customer_id, values, since)
 
     # Types
@@ -571,6 +577,8 @@ class ScoringService:
                 continue
             type_change = latest.get((r.customer_id, "type"))
             stage_change = latest.get((r.customer_id, "stage"))
+            stage_then = stage_change.current if stage_change else ""
+            assessed = risk.assess(_moments(table, past), as_of, stage_then)
             views.append(
                 RelationshipView(
                     tenant_id=tenant_id,
@@ -587,9 +595,19 @@ class ScoringService:
                     stage_since=stage_change.at if stage_change else None,
                     stage_reason=stage_change.reason if stage_change else "",
                     updated_at=as_of,
+                    risk=assessed.score,
+                    risk_reasons=tuple(assessed.reasons),
                 )
             )
         return views
+
+    async def at_risk(self, tenant_id: str, limit: int = 50) -> list[RelationshipView]:
+        """The tenant's customers most likely to end, riskiest first, with their reasons."""
+        table = (await self.rules(tenant_id)).weights
+        async with self.db.read() as session:
+            rows = await ScoringRepository(session).riskiest(tenant_id, limit)
+        now = utcnow()
+        return [_view(r, now, value_from_mass(table, r.good_mass, r.bad_mass, now)) for r in rows]
 
     async def explanation(
         self, tenant_id: str, customer_id: str, start: datetime, end: datetime, top: int = 5
@@ -774,6 +792,8 @@ def _view(row: Relationship, now: datetime, value: float) -> RelationshipView:
         stage_since=row.stage_since,
         stage_reason=row.stage_reason,
         updated_at=row.updated_at,
+        risk=row.risk,
+        risk_reasons=tuple(row.risk_reasons or ()),
     )
 
 

@@ -70,12 +70,23 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("applied_interaction", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column("direction", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False)
+            sa.Column(
+                "direction",
+                sqlmodel.sql.sqltypes.AutoString(length=16),
+                nullable=False,
+                server_default="",
+            )
         )
         batch_op.add_column(sa.Column("sentiment", sa.Float(), nullable=True))
-        batch_op.add_column(sa.Column("revenue", sa.Float(), nullable=False))
-        batch_op.add_column(sa.Column("refund", sa.Float(), nullable=False))
-        batch_op.add_column(sa.Column("cost", sa.Float(), nullable=False))
+        batch_op.add_column(
+            sa.Column("revenue", sa.Float(), nullable=False, server_default=sa.text("0"))
+        )
+        batch_op.add_column(
+            sa.Column("refund", sa.Float(), nullable=False, server_default=sa.text("0"))
+        )
+        batch_op.add_column(
+            sa.Column("cost", sa.Float(), nullable=False, server_default=sa.text("0"))
+        )
         batch_op.add_column(
             sa.Column("outcome", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True)
         )
@@ -83,31 +94,58 @@ def upgrade() -> None:
             sa.Column("employee", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True)
         )
         batch_op.add_column(
-            sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False)
+            sa.Column(
+                "reason",
+                sqlmodel.sql.sqltypes.AutoString(length=200),
+                nullable=False,
+                server_default="",
+            )
         )
 
     with op.batch_alter_table("relationship", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("good_mass", sa.Float(), nullable=False))
-        batch_op.add_column(sa.Column("bad_mass", sa.Float(), nullable=False))
+        batch_op.add_column(
+            sa.Column("good_mass", sa.Float(), nullable=False, server_default=sa.text("0"))
+        )
+        batch_op.add_column(
+            sa.Column("bad_mass", sa.Float(), nullable=False, server_default=sa.text("0"))
+        )
         batch_op.add_column(
             sa.Column("first_interaction_at", relint.db.UtcDateTime(timezone=True), nullable=True)
         )
         batch_op.add_column(
             sa.Column(
-                "relationship_type", sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False
+                "relationship_type",
+                sqlmodel.sql.sqltypes.AutoString(length=60),
+                nullable=False,
+                server_default="",
             )
         )
         batch_op.add_column(
-            sa.Column("type_reason", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False)
+            sa.Column(
+                "type_reason",
+                sqlmodel.sql.sqltypes.AutoString(length=500),
+                nullable=False,
+                server_default="",
+            )
         )
         batch_op.add_column(
-            sa.Column("stage", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False)
+            sa.Column(
+                "stage",
+                sqlmodel.sql.sqltypes.AutoString(length=32),
+                nullable=False,
+                server_default="",
+            )
         )
         batch_op.add_column(
             sa.Column("stage_since", relint.db.UtcDateTime(timezone=True), nullable=True)
         )
         batch_op.add_column(
-            sa.Column("stage_reason", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False)
+            sa.Column(
+                "stage_reason",
+                sqlmodel.sql.sqltypes.AutoString(length=500),
+                nullable=False,
+                server_default="",
+            )
         )
         batch_op.add_column(
             sa.Column("dirty_since", relint.db.UtcDateTime(timezone=True), nullable=True)

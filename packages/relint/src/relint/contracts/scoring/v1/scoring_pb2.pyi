@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Relationship(_message.Message):
-    __slots__ = ("tenant_id", "customer_id", "value", "interaction_count", "last_interaction_at", "updated_at", "last_contribution", "as_of", "first_interaction_at", "relationship_type", "type_reason", "stage", "stage_since", "stage_reason", "coming_apart")
+    __slots__ = ("tenant_id", "customer_id", "value", "interaction_count", "last_interaction_at", "updated_at", "last_contribution", "as_of", "first_interaction_at", "relationship_type", "type_reason", "stage", "stage_since", "stage_reason", "coming_apart", "risk", "risk_reasons")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -26,6 +26,8 @@ class Relationship(_message.Message):
     STAGE_SINCE_FIELD_NUMBER: _ClassVar[int]
     STAGE_REASON_FIELD_NUMBER: _ClassVar[int]
     COMING_APART_FIELD_NUMBER: _ClassVar[int]
+    RISK_FIELD_NUMBER: _ClassVar[int]
+    RISK_REASONS_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     customer_id: str
     value: float
@@ -41,7 +43,23 @@ class Relationship(_message.Message):
     stage_since: _timestamp_pb2.Timestamp
     stage_reason: str
     coming_apart: bool
-    def __init__(self, tenant_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., value: _Optional[float] = ..., interaction_count: _Optional[int] = ..., last_interaction_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_contribution: _Optional[float] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_interaction_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., relationship_type: _Optional[str] = ..., type_reason: _Optional[str] = ..., stage: _Optional[str] = ..., stage_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stage_reason: _Optional[str] = ..., coming_apart: _Optional[bool] = ...) -> None: ...
+    risk: float
+    risk_reasons: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, tenant_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., value: _Optional[float] = ..., interaction_count: _Optional[int] = ..., last_interaction_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_contribution: _Optional[float] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_interaction_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., relationship_type: _Optional[str] = ..., type_reason: _Optional[str] = ..., stage: _Optional[str] = ..., stage_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stage_reason: _Optional[str] = ..., coming_apart: _Optional[bool] = ..., risk: _Optional[float] = ..., risk_reasons: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListAtRiskRequest(_message.Message):
+    __slots__ = ("tenant_id", "limit")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    limit: int
+    def __init__(self, tenant_id: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListAtRiskResponse(_message.Message):
+    __slots__ = ("relationships",)
+    RELATIONSHIPS_FIELD_NUMBER: _ClassVar[int]
+    relationships: _containers.RepeatedCompositeFieldContainer[Relationship]
+    def __init__(self, relationships: _Optional[_Iterable[_Union[Relationship, _Mapping]]] = ...) -> None: ...
 
 class BatchGetRelationshipsRequest(_message.Message):
     __slots__ = ("tenant_id", "customer_ids", "as_of")

@@ -59,6 +59,11 @@ class RelationshipServiceStub:
                 request_serializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.AcknowledgeAlertRequest.SerializeToString,
                 response_deserializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.AcknowledgeAlertResponse.FromString,
                 _registered_method=True)
+        self.ListAtRisk = channel.unary_unary(
+                '/scoring.v1.RelationshipService/ListAtRisk',
+                request_serializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListAtRiskRequest.SerializeToString,
+                response_deserializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListAtRiskResponse.FromString,
+                _registered_method=True)
 
 
 class RelationshipServiceServicer:
@@ -94,6 +99,12 @@ class RelationshipServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAtRisk(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RelationshipServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -121,6 +132,11 @@ def add_RelationshipServiceServicer_to_server(servicer, server):
                     servicer.AcknowledgeAlert,
                     request_deserializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.AcknowledgeAlertRequest.FromString,
                     response_serializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.AcknowledgeAlertResponse.SerializeToString,
+            ),
+            'ListAtRisk': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAtRisk,
+                    request_deserializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListAtRiskRequest.FromString,
+                    response_serializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListAtRiskResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -258,6 +274,33 @@ class RelationshipService:
             '/scoring.v1.RelationshipService/AcknowledgeAlert',
             relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.AcknowledgeAlertRequest.SerializeToString,
             relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.AcknowledgeAlertResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAtRisk(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scoring.v1.RelationshipService/ListAtRisk',
+            relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListAtRiskRequest.SerializeToString,
+            relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListAtRiskResponse.FromString,
             options,
             channel_credentials,
             insecure,
