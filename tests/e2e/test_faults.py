@@ -152,11 +152,12 @@ def test_postgresql_restart_mid_load_loses_and_doubles_nothing(
             assert (report.accepted + report.duplicates, report.rejected) == (total, 0), report
             assert report.retries > 0, "the outage was not felt: the test proves nothing"
 
+            # Drained when the outbox is empty (the delivered counter can fall short by a
+            # batch whose acknowledgement committed as the connection was cut).
             deadline = time.monotonic() + 60
-            while delivered_to(stack, "scoring") < total:
+            while pending := _pending(urls["ingest"]):
                 assert time.monotonic() < deadline, (
-                    f"the outbox did not drain: {delivered_to(stack, 'scoring'):.0f} of "
-                    f"{total} delivered, {_pending(urls['ingest'])} pending\n" + _logs(stack)
+                    f"the outbox did not drain: {pending} pending\n" + _logs(stack)
                 )
                 time.sleep(0.2)
             customers = _customers(stack, tenant)

@@ -1,0 +1,133 @@
+"""The retention models: our fitters reproduce the published estimates on the CDNOW 1/10
+sample, forecast its holdout, and recover the parameters of simulated customers."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.stats import rankdata
+
+from scoring import retention as R
+
+DATA = Path(__file__).parents[1] / "data" / "cdnow" / "CDNOW_sample.txt"
+START, CALIBRATION_END = date(1997, 1, 1), date(1997, 9, 30)
+
+
+def cdnow() -> tuple[list[str], np.ndarray, np.ndarray]:
+    rows = [line.split() for line in DATA.read_text().splitlines()]
+    weeks = np.array(
+        [(date(int(r[2][:4]), int(r[2][4:6]), int(r[2][6:])) - START).days / 7 for r in rows]
+    )
+    return [r[1] for r in rows], weeks, np.array([float(r[4]) for r in rows])
+
+
+def auc(score: np.ndarray, positive: np.ndarray) -> float:
+    ranks = rankdata(score)
+    n1, n0 = positive.sum(), (~positive).sum()
+    return float((ranks[positive].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def calibration() -> R.RFM:
+    ids, weeks, amounts = cdnow()
+    cutoff = (CALIBRATION_END - START).days / 7
+    # The paper's split: one purchase a customer a day, 39 weeks of calibration.
+    customers, data = R.rfm(ids, weeks, cutoff, amounts, period_bucket=1 / 7)
+    assert len(customers) == 2357
+    return data
+
+
+def test_bgnbd_reproduces_the_published_estimates() -> None:
+    fitted = R.fit_bgnbd(calibration())
+    # Fader, Hardie & Lee (2005): r 0.243, alpha 4.414, a 0.793, b 2.426; LL -9582.4.
+    assert fitted.r == pytest.approx(0.243, abs=0.001)
+    assert fitted.alpha == pytest.approx(4.414, abs=0.002)
+    assert fitted.a == pytest.approx(0.793, abs=0.001)
+    assert fitted.b == pytest.approx(2.426, abs=0.002)
+    assert fitted.log_likelihood == pytest.approx(-9582.4, abs=0.1)
+
+
+def test_pareto_nbd_and_gamma_gamma_reproduce_the_published_estimates() -> None:
+    data = calibration()
+    pareto = R.fit_pareto_nbd(data)
+    # Fader & Hardie's note on the Pareto/NBD: r 0.55, alpha 10.58, s 0.61, beta 11.67.
+    assert (round(pareto.r, 2), round(pareto.alpha, 2)) == (0.55, 10.58)
+    assert (round(pareto.s, 2), round(pareto.beta, 2)) == (0.61, 11.67)
+    assert data.monetary is not None
+    spend = R.fit_gamma_gamma(data.frequency, data.monetary)
+    # Fader, Hardie & Lee (2005, RFM and CLV): p 6.25, q 3.74, v 15.44.
+    assert (round(spend.p, 2), round(spend.q, 2), round(spend.v, 2)) == (6.25, 3.74, 15.44)
+
+
+def test_the_holdout_forecast_and_ranking() -> None:
+    ids, weeks, amounts = cdnow()
+    data = calibration()
+    fitted = R.fit_bgnbd(data)
+    cutoff = (CALIBRATION_END - START).days / 7
+    customers, _ = R.rfm(ids, weeks, cutoff, amounts, period_bucket=1 / 7)
+    day = np.floor(weeks * 7)
+    holdout = {c: set() for c in customers}
+    for customer, d, w in zip(ids, day, weeks, strict=True):
+        if cutoff < w <= cutoff + 39:
+            holdout[customer].add(d)
+    actual = np.array([len(holdout[c]) for c in customers], dtype=float)
+    predicted = R.bgnbd_expected_purchases(fitted, data, 39.0)
+    pareto = R.pareto_nbd_expected_purchases(R.fit_pareto_nbd(data), data, 39.0)
+    # The issue's reference figures for this split: both under-predict the holdout count by
+    # 11-12%, and rank "active again" with an AUC of about 0.773 (BG/NBD), 0.779 (Pareto/NBD).
+    assert actual.sum() == 1882
+    assert predicted.sum() / actual.sum() == pytest.approx(0.878, abs=0.005)
+    assert pareto.sum() / actual.sum() == pytest.approx(0.885, abs=0.005)
+    assert auc(predicted, actual > 0) == pytest.approx(0.773, abs=0.002)
+    assert auc(pareto, actual > 0) == pytest.approx(0.779, abs=0.002)
+    alive = R.bgnbd_probability_alive(fitted, data)
+    assert np.all((alive >= 0) & (alive <= 1))
+    assert np.all(alive[data.frequency == 0] == 1.0)
+    assert np.all(
+        np.diff([R.bgnbd_expected_purchases(fitted, data, h).sum() for h in (1, 10, 39, 78)]) > 0
+    )
+    assert data.monetary is not None
+    value = R.lifetime_value(
+        fitted, R.fit_gamma_gamma(data.frequency, data.monetary), data, 52, 0.01
+    )
+    assert np.all(value >= 0)
+    assert value[data.frequency > 3].mean() > value[data.frequency == 0].mean()
+
+
+def simulate_bgnbd(
+    n: int, r: float, alpha: float, a: float, b: float, T: float, seed: int
+) -> R.RFM:
+    """Customers drawn from the BG/NBD story, observed for T periods from their first purchase."""
+    rng = np.random.default_rng(seed)
+    rate = rng.gamma(r, 1 / alpha, n)
+    drop = rng.beta(a, b, n)
+    x, tx = np.zeros(n), np.zeros(n)
+    for i in range(n):
+        t = 0.0
+        while True:
+            t += rng.exponential(1 / rate[i])
+            if t > T:
+                break
+            x[i] += 1
+            tx[i] = t
+            if rng.random() < drop[i]:
+                break
+    return R.RFM(x, tx, np.full(n, T))
+
+
+def test_the_fit_recovers_simulated_parameters() -> None:
+    data = simulate_bgnbd(6000, r=0.5, alpha=6.0, a=0.8, b=2.5, T=52.0, seed=11)
+    fitted = R.fit_bgnbd(data)
+    assert fitted.r == pytest.approx(0.5, rel=0.15)
+    assert fitted.alpha == pytest.approx(6.0, rel=0.2)
+    assert fitted.a == pytest.approx(0.8, rel=0.3)
+    assert fitted.b == pytest.approx(2.5, rel=0.35)
+    # Nearby points are worse: the optimum is a maximum.
+    best = np.array([fitted.r, fitted.alpha, fitted.a, fitted.b])
+    at_best = R._bgnbd_ll(best, data.frequency, data.recency, data.age).sum()
+    for k in range(4):
+        moved = best.copy()
+        moved[k] *= 1.05
+        assert R._bgnbd_ll(moved, data.frequency, data.recency, data.age).sum() < at_best
