@@ -104,9 +104,7 @@ def _bgnbd_ll(params: Array, x: Array, tx: Array, T: Array) -> Array:
     return result
 
 
-def _fit(
-    objective: object, start: Sequence[float], data: tuple[Array, ...]
-) -> tuple[Array, float]:
+def _fit(objective: object, start: Sequence[float], data: tuple[Array, ...]) -> tuple[Array, float]:
     """Maximises the summed log-likelihood over log-parameters: a quasi-Newton search, then
     a Nelder-Mead polish from where it stopped (robust where the surface is flat)."""
 
