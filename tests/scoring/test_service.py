@@ -268,3 +268,44 @@ async def test_an_import_of_old_history_raises_no_alerts_about_the_present(
     [state] = await service.relationships("t1", ["old"])
     assert state.stage == "terminating"
     assert await service.alerts("t1") == []
+
+
+async def test_the_tenants_retention_model_feeds_each_customers_outlook(
+    service: ScoringService,
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    items = []
+    for c in range(40):
+        every = 10 + c  # steady buyers, each at its own pace; the last ones stopped early
+        stop = 300 if c < 30 else 120
+        for n, day in enumerate(range(5, stop, every)):
+            items.append(
+                delivered(
+                    1000 * c + n,
+                    f"b{c:02d}",
+                    kind="purchase",
+                    revenue=50.0 + c,
+                    sentiment=None,
+                    occurred_at=now - timedelta(days=310 - day),
+                )
+            )
+    await service.apply(items)
+    await ScoringWorker(service).run_once()
+    model = await service.fit_retention("t1")
+    assert model is not None
+    assert model.customers == 40
+    assert set(model.bgnbd) == {"r", "alpha", "a", "b"}
+    assert set(model.gamma_gamma) == {"p", "q", "v"}
+    await service.mark_all_dirty()
+    await ScoringWorker(service).run_once()
+    states = {r.customer_id: r for r in await service.relationships("t1", ["b00", "b39"])}
+    steady, stopped = states["b00"], states["b39"]
+    assert steady.p_alive is not None
+    assert stopped.p_alive is not None
+    assert steady.p_alive > stopped.p_alive
+    assert steady.expected_purchases is not None
+    assert steady.expected_purchases > 1
+    assert steady.lifetime_value is not None
+    assert steady.lifetime_value > 0
+    assert stopped.risk > steady.risk
+    assert stopped.risk_reasons[-1].startswith("purchase model: ")

@@ -129,6 +129,13 @@ class Relationship:
     )
     risk: float = strawberry.field(description="How likely the relationship is to end, 0 to 1.")
     risk_reasons: list[str] = strawberry.field(description="Why, strongest first.")
+    p_alive: float | None = strawberry.field(
+        description="Probability the customer still buys (the tenant's retention model)."
+    )
+    expected_purchases: float | None = strawberry.field(description="Expected in 90 days.")
+    lifetime_value: float | None = strawberry.field(
+        description="Value over the next year, discounted 10% a year."
+    )
     updated_at: datetime
 
     @staticmethod
@@ -153,6 +160,11 @@ class Relationship:
             coming_apart=message.coming_apart,
             risk=message.risk,
             risk_reasons=list(message.risk_reasons),
+            p_alive=message.p_alive if message.HasField("p_alive") else None,
+            expected_purchases=(
+                message.expected_purchases if message.HasField("expected_purchases") else None
+            ),
+            lifetime_value=message.lifetime_value if message.HasField("lifetime_value") else None,
             updated_at=_time(message.updated_at) or datetime.now(UTC),
         )
 

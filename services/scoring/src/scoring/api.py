@@ -45,6 +45,9 @@ class RelationshipOut(BaseModel):
     coming_apart: bool
     risk: float = Field(description="How likely the relationship is to end, 0 to 1")
     risk_reasons: list[str] = Field(description="Why, strongest first")
+    p_alive: float | None = Field(description="Probability the customer still buys (model)")
+    expected_purchases: float | None = Field(description="Expected purchases in 90 days")
+    lifetime_value: float | None = Field(description="Value over the next year, discounted")
     updated_at: datetime
 
 
@@ -65,6 +68,9 @@ def _relationship(view: RelationshipView) -> RelationshipOut:
         coming_apart=is_coming_apart(view.stage),
         risk=round(view.risk, 6),
         risk_reasons=list(view.risk_reasons),
+        p_alive=view.p_alive,
+        expected_purchases=view.expected_purchases,
+        lifetime_value=view.lifetime_value,
         updated_at=view.updated_at,
     )
 

@@ -65,6 +65,12 @@ def relationship_message(view: RelationshipView) -> scoring_pb2.Relationship:
         risk=round(view.risk, 6),
         risk_reasons=list(view.risk_reasons),
     )
+    if view.p_alive is not None:
+        message.p_alive = view.p_alive
+    if view.expected_purchases is not None:
+        message.expected_purchases = view.expected_purchases
+    if view.lifetime_value is not None:
+        message.lifetime_value = view.lifetime_value
     if view.last_interaction_at is not None:
         message.last_interaction_at.CopyFrom(timestamp(view.last_interaction_at))
     if view.first_interaction_at is not None:

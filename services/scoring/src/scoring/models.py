@@ -41,6 +41,11 @@ class Relationship(ScoringTable, table=True):
     # How likely the relationship is to end (0..1), and why, strongest reason first.
     risk: float = Field(default=0.0, index=True)
     risk_reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    # From the tenant's retention model (None until it has one): the probability the
+    # customer still buys, its expected purchases in 90 days and its value over a year.
+    p_alive: float | None = None
+    expected_purchases: float | None = None
+    lifetime_value: float | None = None
     # Set when interactions arrived that the stage has not been evaluated with: the
     # earliest of them, so a late one makes the stage be evaluated again from there.
     dirty_since: datetime | None = Field(default=None, sa_type=UtcDateTime, index=True)
@@ -117,3 +122,15 @@ class TenantSettings(ScoringTable, table=True):
     types: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     version: int = 1
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class RetentionModel(ScoringTable, table=True):
+    """A tenant's fitted BG/NBD and Gamma-Gamma parameters (weekly periods)."""
+
+    __tablename__ = "retention_model"
+
+    tenant_id: str = Field(primary_key=True, max_length=36)
+    bgnbd: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON))
+    gamma_gamma: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON))
+    customers: int = 0
+    fitted_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

@@ -11,7 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from relint.db import UtcDateTime, bulk_insert, table_of
-from scoring.models import Alert, AppliedInteraction, Relationship, StateChange, TenantSettings
+from scoring.models import (
+    Alert,
+    AppliedInteraction,
+    Relationship,
+    RetentionModel,
+    StateChange,
+    TenantSettings,
+)
 
 
 class ScoringRepository:
@@ -254,6 +261,27 @@ class ScoringRepository:
             .limit(limit)
         )
         return list((await self.session.execute(query)).scalars())
+
+    async def purchases(
+        self, tenant_id: str, kinds: Iterable[str], until: datetime
+    ) -> list[tuple[str, datetime, float]]:
+        """Every purchase-like interaction of the tenant up to `until`."""
+        query = select(
+            col(AppliedInteraction.customer_id),
+            col(AppliedInteraction.occurred_at),
+            col(AppliedInteraction.revenue),
+        ).where(
+            col(AppliedInteraction.tenant_id) == tenant_id,
+            col(AppliedInteraction.kind).in_(list(kinds)),
+            col(AppliedInteraction.occurred_at) <= until,
+        )
+        return [(str(c), at, float(r)) for c, at, r in (await self.session.execute(query)).all()]
+
+    async def retention_model(self, tenant_id: str) -> RetentionModel | None:
+        return await self.session.get(RetentionModel, tenant_id)
+
+    async def save_retention_model(self, model: RetentionModel) -> None:
+        await self.session.merge(model)
 
     async def frontier(self, tenant_id: str) -> datetime | None:
         """The tenant's latest interaction: how current its data is."""

@@ -19,11 +19,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
+
 from relint.db import Database, utcnow
 from relint.telemetry import context_from_traceparent, tracer
-from scoring import patterns, risk, stages
+from scoring import patterns, retention, risk, stages
 from scoring import relationship_types as types
 from scoring.domain import (
+    EPOCH,
     Applied,
     Explanation,
     InvalidWeights,
@@ -40,6 +43,7 @@ from scoring.models import (
     Alert,
     AppliedInteraction,
     Relationship,
+    RetentionModel,
     StateChange,
     TenantSettings,
     new_id,
@@ -56,6 +60,12 @@ ALERT_HORIZON = timedelta(days=30)
 # data is current: during an import of history, "silent since the last imported month" is
 # not news. The daily clock pass raises them once the data has caught up.
 CURRENT_DATA = timedelta(days=3)
+# What the retention model counts as a purchase; a tenant needs this many buying customers.
+PURCHASE_KINDS = ("purchase", "renewal", "upsell")
+MIN_BUYERS = 30
+WEEK = timedelta(days=7)
+VALUE_HORIZON_WEEKS = 52
+WEEKLY_DISCOUNT = 0.10 / 52  # 10% a year
 DAY = timedelta(days=1)
 
 
@@ -132,6 +142,9 @@ class RelationshipView:
     updated_at: datetime
     risk: float = 0.0
     risk_reasons: tuple[str, ...] = ()
+    p_alive: float | None = None
+    expected_purchases: float | None = None
+    lifetime_value: float | None = None
 
 
 @dataclass(frozen=True)
@@ -370,6 +383,7 @@ class ScoringService:
                 repo = ScoringRepository(session)
                 frontier = await repo.frontier(tenant_id)
                 current = frontier is not None and frontier >= now - CURRENT_DATA
+                model = await repo.retention_model(tenant_id)
                 history = await repo.history(tenant_id, ids)
                 before = await repo.stages_before(
                     tenant_id, {r.customer_id: r.dirty_since for r in relationships}
@@ -379,7 +393,13 @@ class ScoringService:
                 per_customer[row.customer_id].append(row)
             for r in sorted(relationships, key=lambda r: r.customer_id):
                 await self._evaluate(
-                    table, r, per_customer[r.customer_id], before.get(r.customer_id), now, current
+                    table,
+                    r,
+                    per_customer[r.customer_id],
+                    before.get(r.customer_id),
+                    now,
+                    current,
+                    model,
                 )
         return len(dirty)
 
@@ -391,6 +411,7 @@ class ScoringService:
         before: StateChange | None,
         now: datetime,
         alerting: bool = True,
+        model: RetentionModel | None = None,
     ) -> None:
         since = relationship.dirty_since
         moments = _moments(table, history)
@@ -401,7 +422,8 @@ class ScoringService:
         stage_now = (
             transitions[-1].stage if transitions else (before.current if before else "")
         ) or relationship.stage
-        assessed = risk.assess(moments, now, stage_now)
+        outlook = _outlook(model, history, now)
+        assessed = risk.assess(moments, now, stage_now, outlook.get("p_alive"))
         latest = transitions[-1] if transitions else None
         async with self.db.transaction() as session:
             repo = ScoringRepository(session)
@@ -432,7 +454,11 @@ class ScoringService:
                     _stage_alert(relationship.tenant_id, relationship.customer_id, latest, now)
                 )
             await repo.raise_alerts(alerts)
-            values: dict[str, Any] = {"risk": assessed.score, "risk_reasons": assessed.reasons}
+            values: dict[str, Any] = {
+                "risk": assessed.score,
+                "risk_reasons": assessed.reasons,
+                **outlook,
+            }
             if latest is not None:
                 values |= {
                     "stage": latest.stage,
@@ -518,12 +544,41 @@ class ScoringService:
         return len(changes)
 
     async def classify_tenant(self, tenant_id: str) -> int:
-        """Classifies now; a tenant never classified before gets its type history first."""
+        """Fits the tenant's retention model and classifies now; a tenant never classified
+        before gets its type history first."""
+        await self.fit_retention(tenant_id)
         async with self.db.read() as session:
             relationships = await ScoringRepository(session).tenant_relationships(tenant_id)
         if any(r.relationship_type for r in relationships):
             return await self.classify(tenant_id)
         return await self.classify_history(tenant_id)
+
+    async def fit_retention(
+        self, tenant_id: str, at: datetime | None = None
+    ) -> RetentionModel | None:
+        """BG/NBD and Gamma-Gamma on the tenant's purchases (weekly, one a day), as of `at`;
+        None while fewer than MIN_BUYERS customers bought."""
+        at = at or utcnow()
+        async with self.db.read() as session:
+            bought = await ScoringRepository(session).purchases(tenant_id, PURCHASE_KINDS, at)
+        customers, data = _rfm(bought, at)
+        if len(customers) < MIN_BUYERS:
+            return None
+        bg = retention.fit_bgnbd(data)
+        model = RetentionModel(
+            tenant_id=tenant_id,
+            bgnbd={"r": bg.r, "alpha": bg.alpha, "a": bg.a, "b": bg.b},
+            customers=len(customers),
+            fitted_at=at,
+        )
+        assert data.monetary is not None
+        if int(np.sum(data.frequency > 0)) >= MIN_BUYERS:
+            spend = retention.fit_gamma_gamma(data.frequency, data.monetary)
+            if spend.q > 1:
+                model.gamma_gamma = {"p": spend.p, "q": spend.q, "v": spend.v}
+        async with self.db.transaction() as session:
+            await ScoringRepository(session).save_retention_model(model)
+        return model
 
     async def mark_all_dirty(self, since: datetime | None = None) -> None:
         """Every customer's stage is evaluated again from `since` (default: from its start);
@@ -759,6 +814,45 @@ def _stage_alert(
     }
 
 
+def _rfm(
+    bought: Sequence[tuple[str, datetime, float]], at: datetime
+) -> tuple[list[str], retention.RFM]:
+    weeks = np.array([(when - EPOCH) / WEEK for _, when, _ in bought], dtype=float)
+    return retention.rfm(
+        [c for c, _, _ in bought],
+        weeks,
+        (at - EPOCH) / WEEK,
+        np.array([r for _, _, r in bought], dtype=float),
+        period_bucket=1 / 7,
+    )
+
+
+def _outlook(
+    model: RetentionModel | None, history: Sequence[AppliedInteraction], now: datetime
+) -> dict[str, float | None]:
+    """The customer's purchase outlook from the tenant's model (nothing without one)."""
+    bought = [
+        (r.customer_id, r.occurred_at, r.revenue) for r in history if r.kind in PURCHASE_KINDS
+    ]
+    if model is None or not model.bgnbd or not bought:
+        return {"p_alive": None, "expected_purchases": None, "lifetime_value": None}
+    _, data = _rfm(bought, now)
+    bg = retention.BGNBD(**model.bgnbd, log_likelihood=0.0)
+    p_alive = float(retention.bgnbd_probability_alive(bg, data)[0])
+    expected = float(retention.bgnbd_expected_purchases(bg, data, 90 / 7)[0])
+    value = None
+    if model.gamma_gamma:
+        spend = retention.GammaGamma(**model.gamma_gamma, log_likelihood=0.0)
+        value = float(
+            retention.lifetime_value(bg, spend, data, VALUE_HORIZON_WEEKS, WEEKLY_DISCOUNT)[0]
+        )
+    return {
+        "p_alive": round(p_alive, 6),
+        "expected_purchases": round(expected, 6),
+        "lifetime_value": round(value, 2) if value is not None else None,
+    }
+
+
 def _pattern_alert(
     tenant_id: str, customer_id: str, found: patterns.Exception_, now: datetime
 ) -> dict[str, Any]:
@@ -794,6 +888,9 @@ def _view(row: Relationship, now: datetime, value: float) -> RelationshipView:
         updated_at=row.updated_at,
         risk=row.risk,
         risk_reasons=tuple(row.risk_reasons or ()),
+        p_alive=row.p_alive,
+        expected_purchases=row.expected_purchases,
+        lifetime_value=row.lifetime_value,
     )
 
 
