@@ -131,3 +131,15 @@ def test_the_fit_recovers_simulated_parameters() -> None:
         moved = best.copy()
         moved[k] *= 1.05
         assert R._bgnbd_ll(moved, data.frequency, data.recency, data.age).sum() < at_best
+
+
+def test_rfm_is_the_same_whatever_the_origin_of_time() -> None:
+    """Scoring counts weeks from 2020, so history before then has negative times."""
+    ids, weeks, amounts = cdnow()
+    cutoff = (CALIBRATION_END - START).days / 7
+    _, from_1997 = R.rfm(ids, weeks, cutoff, amounts, period_bucket=1 / 7)
+    shift = 1200.0
+    _, from_2020 = R.rfm(ids, weeks - shift, cutoff - shift, amounts, period_bucket=1 / 7)
+    assert from_2020.frequency.sum() == from_1997.frequency.sum() == 2457
+    np.testing.assert_allclose(from_2020.recency, from_1997.recency, atol=1e-6)
+    np.testing.assert_allclose(from_2020.age, from_1997.age, atol=1e-6)

@@ -49,8 +49,8 @@ def rfm(
     money = np.zeros_like(t) if amounts is None else np.asarray(amounts, dtype=float)
     keep = t <= cutoff
     ids, t, money = ids[keep], t[keep], money[keep]
-    if period_bucket:
-        t = np.floor(t / period_bucket) * period_bucket
+    if period_bucket:  # rounded first: t / bucket is a whole number plus float noise
+        t = np.floor(np.round(t / period_bucket, 6)) * period_bucket
     order = np.lexsort((t, ids))
     ids, t, money = ids[order], t[order], money[order]
     # Merge purchases of one customer in one bucket.
@@ -64,7 +64,7 @@ def rfm(
     customer = np.cumsum(first) - 1
     start = t[first]
     count = np.bincount(customer)
-    last = np.zeros(len(start))
+    last = np.full(len(start), -np.inf)
     np.maximum.at(last, customer, t)
     repeat_money = np.bincount(customer, weights=np.where(first, 0.0, money))
     frequency = (count - 1).astype(float)
@@ -200,7 +200,8 @@ def _pareto_ll(params: Array, x: Array, tx: Array, T: Array) -> Array:
         # log(exp(a1) - exp(a2)), a1 >= a2
         log_a0 = a1 + np.log1p(-np.exp(np.minimum(a2 - a1, 0.0)))
         second = np.log(s) - np.log(rsx) + log_a0
-    result: Array = common + np.logaddexp(first, second)
+        # Where the series does not converge the result is NaN: the fitter steps away.
+        result: Array = common + np.logaddexp(first, second)
     return result
 
 

@@ -127,7 +127,7 @@ def stage_at(
     # The cadence of its last active year, however long ago that ended.
     active_year = h.since(last - 365 * DAY, end)
     gaps = [(b.at - a.at) / DAY for a, b in itertools.pairwise(active_year)]
-    cadence = statistics.median(gaps) if len(gaps) >= 2 else None
+    cadence = max(statistics.median(gaps), 0.5) if len(gaps) >= 2 else None
     recent = h.count(at - 30 * DAY, at)
     usual = h.count(at - 210 * DAY, at - 30 * DAY) / 6
     last_commitment = _last(h.commitments, at)

@@ -1,0 +1,61 @@
+"""The backtest on the CDNOW sample (the paper's split) and on a generic CSV."""
+
+from __future__ import annotations
+
+import csv
+import random
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from relint_devstack.backtest import main
+
+CDNOW = Path(__file__).parents[1] / "data" / "cdnow" / "CDNOW_sample.txt"
+
+
+def _rows(output: str) -> dict[str, list[float]]:
+    found = {}
+    for line in output.splitlines():
+        for name in ("relint score", "BG/NBD (plain)", "Pareto/NBD (plain)"):
+            if line.startswith(name):
+                found[name] = [float(v) for v in line[len(name) :].split()]
+    return found
+
+
+def test_the_cdnow_backtest_reproduces_the_baselines(capsys: pytest.CaptureFixture[str]) -> None:
+    main([str(CDNOW), "--format", "cdnow", "--cutoff", "1997-09-30", "--horizon-weeks", "39"])
+    output = capsys.readouterr().out
+    assert output.startswith("2357 customers; 4960 purchases up to 1997-09-30, 1882 purchase")
+    rows = _rows(output)
+    # AUC, top-decile lift, predicted, actual, ratio.
+    assert rows["BG/NBD (plain)"][0] == pytest.approx(0.772, abs=0.002)
+    assert rows["Pareto/NBD (plain)"][0] == pytest.approx(0.779, abs=0.002)
+    assert rows["Pareto/NBD (plain)"][4] == pytest.approx(0.865, abs=0.01)
+    ours = rows["relint score"]
+    assert ours[3] == 1882
+    # Measured 2026-11-23: AUC 0.704 — below both baselines on this purchase-only file (the
+    # issue's goal is not met yet); the aggregate forecast is the tenant model's, 0.866.
+    assert 0.6 < ours[0] < 0.8
+    assert ours[4] == pytest.approx(0.866, abs=0.01)
+
+
+def test_a_generic_csv_works_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Orders of 300 simulated customers: each buys at its own pace until it drops out."""
+    rng = random.Random(5)
+    path = tmp_path / "orders.csv"
+    start = datetime(2024, 1, 1)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["customer", "date", "amount"])
+        for c in range(300):
+            day, pace = rng.uniform(0, 60), rng.uniform(5, 60)
+            while day < 540:
+                writer.writerow([f"c{c}", (start + timedelta(days=day)).date().isoformat(), 20])
+                if rng.random() < 0.15:
+                    break
+                day += rng.expovariate(1 / pace)
+    main([str(path), "--cutoff", "2024-12-31", "--horizon-weeks", "25"])
+    rows = _rows(capsys.readouterr().out)
+    assert set(rows) == {"relint score", "BG/NBD (plain)", "Pareto/NBD (plain)"}
+    assert all(0.5 < values[0] <= 1 for values in rows.values())  # every AUC is informative
