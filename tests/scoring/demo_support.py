@@ -70,3 +70,16 @@ def moments(items: list[dict[str, Any]]) -> list[Moment]:
         previous = at
         result.append(Moment(at, i["kind"], i["channel"], i["direction"], good + bad))
     return result
+
+
+def features_of_active(customers: int, seed: int) -> tuple[DemoTruth, dict[str, Any]]:
+    """The value-map features, at the end, of the customers still active then."""
+    from scoring.relationship_types import features
+
+    truth, items = demo(customers, seed)
+    end = truth.config.end
+    return truth, {
+        c.external_id: features(touchpoints(items[c.external_id]), end)
+        for c in truth.customers
+        if not c.churned and c.external_id in items
+    }

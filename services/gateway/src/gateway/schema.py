@@ -136,6 +136,10 @@ class Relationship:
     lifetime_value: float | None = strawberry.field(
         description="Value over the next year, discounted 10% a year."
     )
+    potential: float | None = strawberry.field(
+        description="Revenue a year it could bring: it behaves like the best customers."
+    )
+    potential_reason: str
     updated_at: datetime
 
     @staticmethod
@@ -165,6 +169,8 @@ class Relationship:
                 message.expected_purchases if message.HasField("expected_purchases") else None
             ),
             lifetime_value=message.lifetime_value if message.HasField("lifetime_value") else None,
+            potential=message.potential if message.HasField("potential") else None,
+            potential_reason=message.potential_reason,
             updated_at=_time(message.updated_at) or datetime.now(UTC),
         )
 

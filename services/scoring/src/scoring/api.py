@@ -48,6 +48,8 @@ class RelationshipOut(BaseModel):
     p_alive: float | None = Field(description="Probability the customer still buys (model)")
     expected_purchases: float | None = Field(description="Expected purchases in 90 days")
     lifetime_value: float | None = Field(description="Value over the next year, discounted")
+    potential: float | None = Field(description="Revenue a year it could bring, like the best")
+    potential_reason: str
     updated_at: datetime
 
 
@@ -71,6 +73,8 @@ def _relationship(view: RelationshipView) -> RelationshipOut:
         p_alive=view.p_alive,
         expected_purchases=view.expected_purchases,
         lifetime_value=view.lifetime_value,
+        potential=view.potential,
+        potential_reason=view.potential_reason,
         updated_at=view.updated_at,
     )
 
@@ -94,6 +98,17 @@ async def at_risk(
     request: Request, principal: Reader, limit: Annotated[int, Query(ge=1, le=500)] = 50
 ) -> list[RelationshipOut]:
     return [_relationship(v) for v in await _service(request).at_risk(principal.tenant_id, limit)]
+
+
+@router.get(
+    "/potential",
+    summary="Customers who behave like the best ones but bring less, most potential first",
+)
+async def with_potential(
+    request: Request, principal: Reader, limit: Annotated[int, Query(ge=1, le=500)] = 50
+) -> list[RelationshipOut]:
+    found = await _service(request).with_potential(principal.tenant_id, limit)
+    return [_relationship(v) for v in found]
 
 
 class DriverOut(BaseModel):

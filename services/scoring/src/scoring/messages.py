@@ -71,6 +71,9 @@ def relationship_message(view: RelationshipView) -> scoring_pb2.Relationship:
         message.expected_purchases = view.expected_purchases
     if view.lifetime_value is not None:
         message.lifetime_value = view.lifetime_value
+    if view.potential is not None:
+        message.potential = view.potential
+    message.potential_reason = view.potential_reason
     if view.last_interaction_at is not None:
         message.last_interaction_at.CopyFrom(timestamp(view.last_interaction_at))
     if view.first_interaction_at is not None:

@@ -46,6 +46,9 @@ class Relationship(ScoringTable, table=True):
     p_alive: float | None = None
     expected_purchases: float | None = None
     lifetime_value: float | None = None
+    # Revenue a year it could bring, behaving like the best customers (see potential.py).
+    potential: float | None = None
+    potential_reason: str = Field(default="", max_length=500)
     # Set when interactions arrived that the stage has not been evaluated with: the
     # earliest of them, so a late one makes the stage be evaluated again from there.
     dirty_since: datetime | None = Field(default=None, sa_type=UtcDateTime, index=True)

@@ -253,6 +253,26 @@ class ScoringRepository:
             sorted(rows, key=lambda r: (r["b_tenant"], r["b_id"])),
         )
 
+    async def set_potentials(self, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        t = table_of(Relationship)
+        await self.session.execute(
+            update(t)
+            .where(t.c.tenant_id == bindparam("b_tenant"), t.c.customer_id == bindparam("b_id"))
+            .values(potential=bindparam("b_amount"), potential_reason=bindparam("b_reason")),
+            sorted(rows, key=lambda r: (r["b_tenant"], r["b_id"])),
+        )
+
+    async def most_potential(self, tenant_id: str, limit: int) -> list[Relationship]:
+        query = (
+            select(Relationship)
+            .where(col(Relationship.tenant_id) == tenant_id, col(Relationship.potential) > 0)
+            .order_by(col(Relationship.potential).desc(), col(Relationship.customer_id))
+            .limit(limit)
+        )
+        return list((await self.session.execute(query)).scalars())
+
     async def riskiest(self, tenant_id: str, limit: int) -> list[Relationship]:
         query = (
             select(Relationship)

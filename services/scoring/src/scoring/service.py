@@ -23,7 +23,7 @@ import numpy as np
 
 from relint.db import Database, utcnow
 from relint.telemetry import context_from_traceparent, tracer
-from scoring import patterns, retention, risk, stages
+from scoring import patterns, potential, retention, risk, stages
 from scoring import relationship_types as types
 from scoring.domain import (
     EPOCH,
@@ -145,6 +145,8 @@ class RelationshipView:
     p_alive: float | None = None
     expected_purchases: float | None = None
     lifetime_value: float | None = None
+    potential: float | None = None
+    potential_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -516,6 +518,23 @@ class ScoringService:
                     )
             await repo.insert_state_changes(changes)
             await repo.set_types(updates)
+            if at >= utcnow() - ALERT_HORIZON:  # potential is about the present
+                promising = potential.potentials(features)
+                await repo.set_potentials(
+                    [
+                        {
+                            "b_tenant": tenant_id,
+                            "b_id": r.customer_id,
+                            "b_amount": promising[r.customer_id].amount
+                            if r.customer_id in promising
+                            else None,
+                            "b_reason": promising[r.customer_id].reason[:500]
+                            if r.customer_id in promising
+                            else "",
+                        }
+                        for r in present
+                    ]
+                )
             frontier = max(
                 (r.last_interaction_at for r in present if r.last_interaction_at), default=None
             )
@@ -661,6 +680,14 @@ class ScoringService:
         table = (await self.rules(tenant_id)).weights
         async with self.db.read() as session:
             rows = await ScoringRepository(session).riskiest(tenant_id, limit)
+        now = utcnow()
+        return [_view(r, now, value_from_mass(table, r.good_mass, r.bad_mass, now)) for r in rows]
+
+    async def with_potential(self, tenant_id: str, limit: int = 50) -> list[RelationshipView]:
+        """Customers who behave like the best ones but bring less, most potential first."""
+        table = (await self.rules(tenant_id)).weights
+        async with self.db.read() as session:
+            rows = await ScoringRepository(session).most_potential(tenant_id, limit)
         now = utcnow()
         return [_view(r, now, value_from_mass(table, r.good_mass, r.bad_mass, now)) for r in rows]
 
@@ -891,6 +918,8 @@ def _view(row: Relationship, now: datetime, value: float) -> RelationshipView:
         p_alive=row.p_alive,
         expected_purchases=row.expected_purchases,
         lifetime_value=row.lifetime_value,
+        potential=row.potential,
+        potential_reason=row.potential_reason,
     )
 
 
