@@ -264,20 +264,13 @@ class ScoringRepository:
             sorted(rows, key=lambda r: (r["b_tenant"], r["b_id"])),
         )
 
-    async def most_potential(self, tenant_id: str, limit: int) -> list[Relationship]:
+    async def ranked(self, tenant_id: str, by: str, limit: int) -> list[Relationship]:
+        """The tenant's relationships with the highest positive `by` (risk, potential)."""
+        column = table_of(Relationship).c[by]
         query = (
             select(Relationship)
-            .where(col(Relationship.tenant_id) == tenant_id, col(Relationship.potential) > 0)
-            .order_by(col(Relationship.potential).desc(), col(Relationship.customer_id))
-            .limit(limit)
-        )
-        return list((await self.session.execute(query)).scalars())
-
-    async def riskiest(self, tenant_id: str, limit: int) -> list[Relationship]:
-        query = (
-            select(Relationship)
-            .where(col(Relationship.tenant_id) == tenant_id, col(Relationship.risk) > 0)
-            .order_by(col(Relationship.risk).desc(), col(Relationship.customer_id))
+            .where(col(Relationship.tenant_id) == tenant_id, column > 0)
+            .order_by(column.desc(), col(Relationship.customer_id))
             .limit(limit)
         )
         return list((await self.session.execute(query)).scalars())

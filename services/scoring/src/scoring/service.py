@@ -677,17 +677,16 @@ class ScoringService:
 
     async def at_risk(self, tenant_id: str, limit: int = 50) -> list[RelationshipView]:
         """The tenant's customers most likely to end, riskiest first, with their reasons."""
-        table = (await self.rules(tenant_id)).weights
-        async with self.db.read() as session:
-            rows = await ScoringRepository(session).riskiest(tenant_id, limit)
-        now = utcnow()
-        return [_view(r, now, value_from_mass(table, r.good_mass, r.bad_mass, now)) for r in rows]
+        return await self._ranked(tenant_id, "risk", limit)
 
     async def with_potential(self, tenant_id: str, limit: int = 50) -> list[RelationshipView]:
         """Customers who behave like the best ones but bring less, most potential first."""
+        return await self._ranked(tenant_id, "potential", limit)
+
+    async def _ranked(self, tenant_id: str, by: str, limit: int) -> list[RelationshipView]:
         table = (await self.rules(tenant_id)).weights
         async with self.db.read() as session:
-            rows = await ScoringRepository(session).most_potential(tenant_id, limit)
+            rows = await ScoringRepository(session).ranked(tenant_id, by, limit)
         now = utcnow()
         return [_view(r, now, value_from_mass(table, r.good_mass, r.bad_mass, now)) for r in rows]
 
