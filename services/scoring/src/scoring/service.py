@@ -565,7 +565,10 @@ class ScoringService:
     async def classify_tenant(self, tenant_id: str) -> int:
         """Fits the tenant's retention model and classifies now; a tenant never classified
         before gets its type history first."""
-        await self.fit_retention(tenant_id)
+        if await self.fit_retention(tenant_id) is not None:
+            # Every customer's outlook and risk are refreshed with the new model.
+            async with self.db.transaction() as session:
+                await ScoringRepository(session).mark_dirty(tenant_id, utcnow() - DAY)
         async with self.db.read() as session:
             relationships = await ScoringRepository(session).tenant_relationships(tenant_id)
         if any(r.relationship_type for r in relationships):

@@ -63,6 +63,9 @@ class ScoringWorker:
         while (done := await self.service.evaluate_stages(self.batch)) > 0:
             evaluated += done
         await self._classify()
+        # A fresh retention model marks everyone for a new outlook: evaluate them now.
+        while (done := await self.service.evaluate_stages(self.batch)) > 0:
+            evaluated += done
         return evaluated
 
     async def _classify(self) -> None:
