@@ -97,17 +97,20 @@ class ScoringRepository:
 
     # Relationships
 
-    async def relationships(
+    async def masses(
         self, keys: Iterable[tuple[str, str]]
-    ) -> dict[tuple[str, str], Relationship]:
+    ) -> dict[tuple[str, str], tuple[float, float]]:
+        """The value sums of these relationships, for those that exist (no ORM objects: this
+        is on the apply path)."""
         wanted = list(set(keys))
         if not wanted:
             return {}
-        query = select(Relationship).where(
-            tuple_(col(Relationship.tenant_id), col(Relationship.customer_id)).in_(wanted)
+        t = table_of(Relationship)
+        query = select(t.c.tenant_id, t.c.customer_id, t.c.good_mass, t.c.bad_mass).where(
+            tuple_(t.c.tenant_id, t.c.customer_id).in_(wanted)
         )
-        rows = (await self.session.execute(query)).scalars()
-        return {(r.tenant_id, r.customer_id): r for r in rows}
+        rows = (await self.session.execute(query)).all()
+        return {(str(a), str(b)): (float(g), float(d)) for a, b, g, d in rows}
 
     async def relationships_of(
         self, tenant_id: str, customer_ids: Sequence[str]

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from relint.db import Database, utcnow
-from relint.telemetry import context_from_traceparent, tracer
+from relint.telemetry import context_from_traceparent, tracer, tracing_enabled
 from scoring import patterns, potential, retention, risk, stages
 from scoring import relationship_types as types
 from scoring.domain import (
@@ -238,6 +238,7 @@ class ScoringService:
         result = ApplyResult()
         rules = {t: await self.rules(t) for t in {d.tenant_id for d in batch}}
         now = utcnow()
+        tracing = tracing_enabled()
         async with self.db.transaction() as session:
             repo = ScoringRepository(session)
             seen = await repo.applied(d.interaction_id for d in batch)
@@ -261,11 +262,14 @@ class ScoringService:
                     seen[item.interaction_id] = (item.customer_id, earlier)
                     result.moved += 1
                     continue
-                with self._tracer.start_as_current_span(
-                    "scoring apply interaction",
-                    context=context_from_traceparent(item.traceparent),
-                    attributes={"interaction.id": item.interaction_id, "kind": item.kind},
-                ):
+                if tracing:  # a span per interaction joins the trace that accepted it
+                    with self._tracer.start_as_current_span(
+                        "scoring apply interaction",
+                        context=context_from_traceparent(item.traceparent),
+                        attributes={"interaction.id": item.interaction_id, "kind": item.kind},
+                    ):
+                        effect = table.contribution(_touch(item))
+                else:
                     effect = table.contribution(_touch(item))
                 seen[item.interaction_id] = (item.customer_id, effect.value)
                 good, bad = mass(table, effect.value, item.occurred_at)
@@ -286,7 +290,7 @@ class ScoringService:
         rules: dict[str, TenantRules],
         now: datetime,
     ) -> None:
-        current = await repo.relationships(changes)
+        current = await repo.masses(changes)
         fresh, updates = [], []
         for (tenant_id, customer_id), change in changes.items():
             table = rules[tenant_id].weights
@@ -308,7 +312,7 @@ class ScoringService:
                     }
                 )
                 continue
-            good, bad = existing.good_mass + change.good, existing.bad_mass + change.bad
+            good, bad = existing[0] + change.good, existing[1] + change.bad
             updates.append(
                 {
                     "b_tenant": tenant_id,
