@@ -19,7 +19,7 @@ def _rows(output: str) -> dict[str, list[float]]:
     for line in output.splitlines():
         for name in ("relint score", "BG/NBD (plain)", "Pareto/NBD (plain)"):
             if line.startswith(name):
-                found[name] = [float(v) for v in line[len(name) :].split()]
+                found[name] = [float(v) for v in line[26:].split()]
     return found
 
 
@@ -34,10 +34,15 @@ def test_the_cdnow_backtest_reproduces_the_baselines(capsys: pytest.CaptureFixtu
     assert rows["Pareto/NBD (plain)"][4] == pytest.approx(0.865, abs=0.01)
     ours = rows["relint score"]
     assert ours[3] == 1882
-    # Measured 2026-11-23: AUC 0.704 — below both baselines on this purchase-only file (the
-    # issue's goal is not met yet); the aggregate forecast is the tenant model's, 0.866.
-    assert 0.6 < ours[0] < 0.8
-    assert ours[4] == pytest.approx(0.866, abs=0.01)
+    # The tenant's model is the one that ranked its own later purchases better (Pareto/NBD
+    # here), and the other signals get the weight learned on the calibration period — none
+    # on CDNOW, whose 39 calibration weeks hold no earlier horizon to learn it on. So our
+    # score ranks as well as the best baseline: 0.779.
+    assert "tenant model pareto_nbd" in output
+    assert "relint score (w=0)" in output
+    best = max(rows["BG/NBD (plain)"][0], rows["Pareto/NBD (plain)"][0])
+    assert ours[0] >= best
+    assert ours[4] == pytest.approx(0.865, abs=0.01)
 
 
 def test_a_generic_csv_works_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -43,8 +43,9 @@ from relint.db import Database, migrate
 from scoring import retention
 from scoring.main import MIGRATIONS as SCORING_MIGRATIONS
 from scoring.messages import delivered
+from scoring.models import RetentionModel
 from scoring.repository import ScoringRepository
-from scoring.service import ScoringService
+from scoring.service import ScoringService, purchase_model
 
 WEEK = timedelta(days=7)
 
@@ -146,11 +147,17 @@ async def _import(
     return scoring, tenant, [ingest_db, scoring_db]
 
 
-async def run(path: Path, kind: str, cutoff: datetime, horizon_weeks: float) -> dict[str, object]:
-    history = read_history(path, kind)
-    end = cutoff + horizon_weeks * WEEK
+@dataclass(frozen=True)
+class Scored:
+    """What scoring made of the history up to a cutoff, per customer (external ids)."""
+
+    order: list[str]
+    model: RetentionModel
+    shift: np.ndarray  # what the other signals add to the risk's log-odds
+
+
+async def _score(history: Sequence[Purchase], cutoff: datetime) -> Scored:
     with tempfile.TemporaryDirectory(prefix="relint-backtest-") as tmp:
-        started = time.perf_counter()
         scoring, tenant, databases = await _import(history, cutoff, Path(tmp))
         try:
             model = await scoring.fit_retention(tenant, cutoff)
@@ -170,29 +177,69 @@ async def run(path: Path, kind: str, cutoff: datetime, horizon_weeks: float) -> 
         finally:
             for db in databases:
                 await db.dispose()
-        seconds = time.perf_counter() - started
+    return Scored(
+        [external[r.customer_id] for r in rows],
+        model,
+        np.array([_signals(r.risk, r.p_alive) for r in rows]),
+    )
 
-    order = [external[r.customer_id] for r in rows]
-    baselines = _baselines(history, cutoff, horizon_weeks, order)
+
+def _active(
+    history: Sequence[Purchase], order: list[str], start: datetime, end: datetime
+) -> np.ndarray:
     days: dict[str, set[date]] = {c: set() for c in order}
     for p in history:
-        if cutoff < p.at <= end and p.customer in days:
+        if start < p.at <= end and p.customer in days:
             days[p.customer].add(p.at.date())
-    actual = np.array([float(len(days[c])) for c in order])
+    return np.array([float(len(days[c])) for c in order])
+
+
+WEIGHTS = (0.0, 0.25, 0.5, 1.0)
+
+
+async def _signal_weight(history: Sequence[Purchase], cutoff: datetime, horizon: float) -> float:
+    """How much the other signals should count, learned on the calibration period alone:
+    scored as of an earlier cutoff, the weight whose ranking of the following weeks was best
+    (the smallest on a tie; 0 when there is too little history)."""
+    earlier = cutoff - horizon * WEEK
+    if sum(1 for p in history if p.at <= earlier) < 100:
+        return 0.0
+    scored = await _score(history, earlier)
+    baselines = _baselines(history, earlier, horizon, scored.order)
+    expected = retention.expected_purchases(purchase_model(scored.model), baselines.data, horizon)
+    positive = _active(history, scored.order, earlier, cutoff) > 0
+    results = {w: auc(expected * np.exp(-w * scored.shift), positive) for w in WEIGHTS}
+    return max(WEIGHTS, key=lambda w: (round(results[w], 4), -w))
+
+
+async def run(path: Path, kind: str, cutoff: datetime, horizon_weeks: float) -> dict[str, object]:
+    history = read_history(path, kind)
+    end = cutoff + horizon_weeks * WEEK
+    started = time.perf_counter()
+    weight = await _signal_weight(history, cutoff, horizon_weeks)
+    scored = await _score(history, cutoff)
+    seconds = time.perf_counter() - started
+    order = scored.order
+    baselines = _baselines(history, cutoff, horizon_weeks, order)
+    actual = _active(history, order, cutoff, end)
     positive = actual > 0
-    # Ours: scoring's own tenant model for the horizon, discounted by the relationship's risk
-    # (stage, silence against its cadence, grievances, ...), as scoring evaluated it.
-    tenant_model = retention.BGNBD(**model.bgnbd, log_likelihood=0.0)
-    expected = retention.bgnbd_expected_purchases(tenant_model, baselines.data, horizon_weeks)
-    # What the other signals add beyond the purchase model: the shift of the risk's log-odds
-    # from the model's own 1 - P(alive); a positive shift lowers the score.
-    shift = np.array([_signals(r.risk, r.p_alive) for r in rows])
-    ours = Scores("relint score", expected * np.exp(-shift), float(expected.sum()))
+    # Ours: scoring's own tenant model (the one that ranked the tenant's later purchases
+    # better) for the horizon, with the other signals (stage, silence against its cadence,
+    # grievances, ...) at the weight learned on the calibration period.
+    expected = retention.expected_purchases(
+        purchase_model(scored.model), baselines.data, horizon_weeks
+    )
+    ours = Scores(
+        f"relint score (w={weight:g})",
+        expected * np.exp(-weight * scored.shift),
+        float(expected.sum()),
+    )
     report: dict[str, object] = {
         "customers": len(order),
         "calibration_purchases": sum(1 for p in history if p.at <= cutoff),
         "holdout_purchases": int(actual.sum()),
         "seconds_to_import_and_score": round(seconds, 1),
+        "model": scored.model.kind,
         "results": [],
     }
     for scores in (ours, baselines.bgnbd, baselines.pareto):
@@ -270,7 +317,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{report['customers']} customers; {report['calibration_purchases']} purchases up to "
         f"{args.cutoff}, {report['holdout_purchases']} purchase days in the next "
         f"{args.horizon_weeks:g} weeks; imported and scored in "
-        f"{report['seconds_to_import_and_score']} s"
+        f"{report['seconds_to_import_and_score']} s; tenant model {report['model']}"
     )
     header = ("AUC", "top-10% lift", "predicted", "actual", "ratio")
     print(
@@ -279,7 +326,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f" {header[4]:>6s}")
     for r in report["results"]:  # type: ignore[attr-defined]
         print(
-            f"{r['model']:22s} {r['auc']:6.3f} {r['top_decile_lift']:13.2f} "
+            f"{r['model']:26s} {r['auc']:6.3f} {r['top_decile_lift']:13.2f} "
             f"{r['predicted']:10d} {r['actual']:7d} {r['predicted_over_actual']:6.3f}"
         )
 

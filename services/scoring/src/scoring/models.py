@@ -133,7 +133,11 @@ class RetentionModel(ScoringTable, table=True):
     __tablename__ = "retention_model"
 
     tenant_id: str = Field(primary_key=True, max_length=36)
+    # Which model forecasts for the tenant: the one that ranked its own later purchases
+    # better ("bgnbd" or "pareto_nbd"); both are kept.
+    kind: str = Field(default="bgnbd", max_length=16)
     bgnbd: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON))
+    pareto_nbd: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON))
     gamma_gamma: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON))
     customers: int = 0
     fitted_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

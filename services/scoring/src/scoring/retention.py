@@ -285,7 +285,11 @@ def gamma_gamma_expected_spend(g: GammaGamma, frequency: Array, monetary: Array)
 
 
 def lifetime_value(
-    bg: BGNBD, gg: GammaGamma, data: RFM, horizon: int, discount_per_period: float = 0.0
+    bg: BGNBD | ParetoNBD,
+    gg: GammaGamma,
+    data: RFM,
+    horizon: int,
+    discount_per_period: float = 0.0,
 ) -> Array:
     """Discounted value over `horizon` periods: the expected purchases of each period (the
     difference of cumulative expectations) times the expected spend, discounted per period."""
@@ -294,8 +298,60 @@ def lifetime_value(
     total = np.zeros(len(data.frequency))
     previous = np.zeros(len(data.frequency))
     for period in range(1, horizon + 1):
-        cumulative = bgnbd_expected_purchases(bg, data, float(period))
+        cumulative = expected_purchases(bg, data, float(period))
         total += (cumulative - previous) / (1 + discount_per_period) ** period
         previous = cumulative
     value: Array = total * spend
     return value
+
+
+def probability_alive(model: BGNBD | ParetoNBD, data: RFM) -> Array:
+    if isinstance(model, BGNBD):
+        return bgnbd_probability_alive(model, data)
+    return pareto_nbd_probability_alive(model, data)
+
+
+def expected_purchases(model: BGNBD | ParetoNBD, data: RFM, horizon: float) -> Array:
+    if isinstance(model, BGNBD):
+        return bgnbd_expected_purchases(model, data, horizon)
+    return pareto_nbd_expected_purchases(model, data, horizon)
+
+
+def _auc(score: Array, positive: NDArray[np.bool_]) -> float:
+    order = np.argsort(score, kind="stable")
+    ranks = np.empty(len(score))
+    ranks[order] = np.arange(1, len(score) + 1)
+    # Average ranks over ties, as the Mann-Whitney statistic wants.
+    _, inverse, counts = np.unique(score, return_inverse=True, return_counts=True)
+    sums = np.bincount(inverse, weights=ranks)
+    ranks = (sums / counts)[inverse]
+    n1, n0 = int(positive.sum()), int((~positive).sum())
+    if not n1 or not n0:
+        return 0.5
+    return float((ranks[positive].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def select_model(
+    customer_ids: Sequence[str],
+    times: Array,
+    cutoff: float,
+    period_bucket: float | None = None,
+) -> tuple[str, dict[str, float]]:
+    """Which of BG/NBD and Pareto/NBD ranks "buys again" better on this tenant's own data:
+    both are fitted on the first two thirds of the history and judged by the AUC of their
+    forecast for the last third. Returns the winner ("bgnbd" on a tie) and both AUCs."""
+    ids = np.asarray(customer_ids)
+    t = np.asarray(times, dtype=float)
+    split = cutoff - (cutoff - float(t.min())) / 3
+    early_ids, early = rfm(list(ids), t, split, None, period_bucket)
+    later = set(ids[(t > split) & (t <= cutoff)].tolist())
+    active = np.array([c in later for c in early_ids])
+    horizon = cutoff - split
+    scores = {
+        "bgnbd": _auc(bgnbd_expected_purchases(fit_bgnbd(early), early, horizon), active),
+        "pareto_nbd": _auc(
+            pareto_nbd_expected_purchases(fit_pareto_nbd(early), early, horizon), active
+        ),
+    }
+    winner = "pareto_nbd" if scores["pareto_nbd"] > scores["bgnbd"] else "bgnbd"
+    return winner, scores

@@ -582,8 +582,9 @@ class ScoringService:
     async def fit_retention(
         self, tenant_id: str, at: datetime | None = None
     ) -> RetentionModel | None:
-        """BG/NBD and Gamma-Gamma on the tenant's purchases (weekly, one a day), as of `at`;
-        None while fewer than MIN_BUYERS customers bought."""
+        """BG/NBD, Pareto/NBD and Gamma-Gamma on the tenant's purchases (weekly, one a day),
+        as of `at`; the one of the first two that ranks the tenant's own later purchases
+        better forecasts. None while fewer than MIN_BUYERS customers bought."""
         at = at or utcnow()
         async with self.db.read() as session:
             bought = await ScoringRepository(session).purchases(tenant_id, PURCHASE_KINDS, at)
@@ -591,9 +592,18 @@ class ScoringService:
         if len(customers) < MIN_BUYERS:
             return None
         bg = retention.fit_bgnbd(data)
+        pareto = retention.fit_pareto_nbd(data)
+        kind, _ = retention.select_model(
+            [c for c, _, _ in bought],
+            np.array([(when - EPOCH) / WEEK for _, when, _ in bought], dtype=float),
+            (at - EPOCH) / WEEK,
+            period_bucket=1 / 7,
+        )
         model = RetentionModel(
             tenant_id=tenant_id,
+            kind=kind,
             bgnbd={"r": bg.r, "alpha": bg.alpha, "a": bg.a, "b": bg.b},
+            pareto_nbd={"r": pareto.r, "alpha": pareto.alpha, "s": pareto.s, "beta": pareto.beta},
             customers=len(customers),
             fitted_at=at,
         )
@@ -860,6 +870,13 @@ def _rfm(
     )
 
 
+def purchase_model(model: RetentionModel) -> retention.BGNBD | retention.ParetoNBD:
+    """The tenant's forecasting purchase model."""
+    if model.kind == "pareto_nbd" and model.pareto_nbd:
+        return retention.ParetoNBD(**model.pareto_nbd, log_likelihood=0.0)
+    return retention.BGNBD(**model.bgnbd, log_likelihood=0.0)
+
+
 def _outlook(
     model: RetentionModel | None, history: Sequence[AppliedInteraction], now: datetime
 ) -> dict[str, float | None]:
@@ -870,14 +887,16 @@ def _outlook(
     if model is None or not model.bgnbd or not bought:
         return {"p_alive": None, "expected_purchases": None, "lifetime_value": None}
     _, data = _rfm(bought, now)
-    bg = retention.BGNBD(**model.bgnbd, log_likelihood=0.0)
-    p_alive = float(retention.bgnbd_probability_alive(bg, data)[0])
-    expected = float(retention.bgnbd_expected_purchases(bg, data, 90 / 7)[0])
+    purchases = purchase_model(model)
+    p_alive = float(retention.probability_alive(purchases, data)[0])
+    expected = float(retention.expected_purchases(purchases, data, 90 / 7)[0])
     value = None
     if model.gamma_gamma:
         spend = retention.GammaGamma(**model.gamma_gamma, log_likelihood=0.0)
         value = float(
-            retention.lifetime_value(bg, spend, data, VALUE_HORIZON_WEEKS, WEEKLY_DISCOUNT)[0]
+            retention.lifetime_value(purchases, spend, data, VALUE_HORIZON_WEEKS, WEEKLY_DISCOUNT)[
+                0
+            ]
         )
     return {
         "p_alive": round(p_alive, 6),
