@@ -6,7 +6,22 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Float, Integer, bindparam, case, delete, func, select, tuple_, update
+from sqlalchemy import (
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    case,
+    delete,
+    func,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -18,6 +33,15 @@ from scoring.models import (
     RetentionModel,
     StateChange,
     TenantSettings,
+)
+
+# The temporary table a recompute's contributions are copied into (PostgreSQL).
+_REWEIGHED = Table(
+    "reweighed",
+    MetaData(),
+    Column("b_id", String(36), primary_key=True),
+    Column("b_value", Float),
+    Column("b_reason", String(200)),
 )
 
 
@@ -85,14 +109,32 @@ class ScoringRepository:
         return list((await self.session.execute(query)).scalars())
 
     async def update_contributions(self, rows: Sequence[dict[str, Any]]) -> None:
+        """New contributions and reasons for many applied interactions: on PostgreSQL copied
+        into a temporary table and joined in one UPDATE (one statement per row otherwise)."""
         if not rows:
             return
+        connection = await self.session.connection()
         table = table_of(AppliedInteraction)
+        if connection.dialect.name != "postgresql":
+            await self.session.execute(
+                update(table)
+                .where(table.c.interaction_id == bindparam("b_id"))
+                .values(contribution=bindparam("b_value"), reason=bindparam("b_reason")),
+                list(rows),
+            )
+            return
         await self.session.execute(
-            update(table)
-            .where(table.c.interaction_id == bindparam("b_id"))
-            .values(contribution=bindparam("b_value"), reason=bindparam("b_reason")),
-            list(rows),
+            text(
+                "CREATE TEMP TABLE IF NOT EXISTS reweighed (b_id varchar(36) PRIMARY KEY, "
+                "b_value double precision, b_reason varchar(200)) ON COMMIT DROP"
+            )
+        )
+        await bulk_insert(self.session, _REWEIGHED, rows)
+        await self.session.execute(
+            text(
+                "UPDATE applied_interaction SET contribution = r.b_value, reason = r.b_reason "
+                "FROM reweighed r WHERE applied_interaction.interaction_id = r.b_id"
+            )
         )
 
     # Relationships
