@@ -100,7 +100,8 @@ def _bgnbd_ll(params: Array, x: Array, tx: Array, T: Array) -> Array:
             - (r + x) * np.log(alpha + tx),
             -np.inf,
         )
-    result: Array = common + np.logaddexp(term1, term2)
+        # Off the valid region the result is NaN: the fitter steps away.
+        result: Array = common + np.logaddexp(term1, term2)
     return result
 
 
