@@ -8,7 +8,7 @@ from functools import cache
 from typing import Any
 
 from relint_devstack.demo import DemoConfig, DemoTruth, generate
-from scoring.domain import DEFAULT_TABLE, Touch
+from scoring.domain import DEFAULT_TABLE, Touch, values_after
 from scoring.relationship_types import Touchpoint
 from scoring.stages import Moment
 
@@ -44,16 +44,9 @@ def touchpoints(items: list[dict[str, Any]]) -> list[Touchpoint]:
 def moments(items: list[dict[str, Any]]) -> list[Moment]:
     """The customer's interactions in time order with the value just after each."""
     ordered = sorted(items, key=lambda i: datetime.fromisoformat(i["occurred_at"]))
-    result: list[Moment] = []
-    good = bad = 0.0
-    previous: datetime | None = None
-    for i in ordered:
-        at = datetime.fromisoformat(i["occurred_at"])
-        if previous is not None:
-            days = (at - previous).total_seconds() / 86_400
-            good *= 0.5 ** (days / DEFAULT_TABLE.half_life_good_days)
-            bad *= 0.5 ** (days / DEFAULT_TABLE.half_life_bad_days)
-        value = DEFAULT_TABLE.contribution(
+    times = [datetime.fromisoformat(i["occurred_at"]) for i in ordered]
+    contributions = [
+        DEFAULT_TABLE.contribution(
             Touch(
                 i["kind"],
                 i.get("sentiment"),
@@ -63,13 +56,13 @@ def moments(items: list[dict[str, Any]]) -> list[Moment]:
                 _money(i, "refund"),
             )
         ).value
-        if value < 0:
-            bad += value
-        else:
-            good += value
-        previous = at
-        result.append(Moment(at, i["kind"], i["channel"], i["direction"], good + bad))
-    return result
+        for i in ordered
+    ]
+    after = values_after(DEFAULT_TABLE, list(zip(times, contributions, strict=True)))
+    return [
+        Moment(at, i["kind"], i["channel"], i["direction"], value)
+        for at, i, value in zip(times, ordered, after, strict=True)
+    ]
 
 
 def features_of_active(customers: int, seed: int) -> tuple[DemoTruth, dict[str, Any]]:

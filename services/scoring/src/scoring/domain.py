@@ -264,6 +264,26 @@ def mass(table: WeightTable, value: float, occurred_at: datetime) -> tuple[float
     return (0.0, scaled) if value < 0 else (scaled, 0.0)
 
 
+def values_after(table: WeightTable, history: Sequence[tuple[datetime, float]]) -> list[float]:
+    """The value just after each contribution of a time-ordered history, in one pass: good
+    and bad sums each fade with their own half-life between contributions."""
+    values: list[float] = []
+    good = bad = 0.0
+    previous: datetime | None = None
+    for at, contribution in history:
+        if previous is not None:
+            days = _days(at, previous)
+            good = faded(table, good, days) if good > 0 else 0.0
+            bad = faded(table, bad, days) if bad < 0 else 0.0
+        if contribution < 0:
+            bad += contribution
+        else:
+            good += contribution
+        previous = at
+        values.append(good + bad)
+    return values
+
+
 def value_from_mass(table: WeightTable, good: float, bad: float, at: datetime) -> float:
     age = _days(at, EPOCH)
     good_left: float = 2.0 ** (-age / table.half_life_good_days)

@@ -33,11 +33,11 @@ from scoring.domain import (
     Touch,
     WeightTable,
     explain,
-    faded,
     mass,
     top_contributions,
     value_at,
     value_from_mass,
+    values_after,
 )
 from scoring.models import (
     Alert,
@@ -811,23 +811,12 @@ def _applied(rows: Sequence[AppliedInteraction]) -> list[Applied]:
 
 def _moments(table: WeightTable, rows: Sequence[AppliedInteraction]) -> list[stages.Moment]:
     """The customer's interactions in time order with the value just after each."""
-    moments: list[stages.Moment] = []
-    good = bad = 0.0
-    previous: datetime | None = None
-    for row in sorted(rows, key=lambda r: (r.occurred_at, r.interaction_id)):
-        if previous is not None:
-            days = (row.occurred_at - previous).total_seconds() / 86_400
-            good = faded(table, good, days) if good > 0 else 0.0
-            bad = faded(table, bad, days) if bad < 0 else 0.0
-        if row.contribution < 0:
-            bad += row.contribution
-        else:
-            good += row.contribution
-        previous = row.occurred_at
-        moments.append(
-            stages.Moment(row.occurred_at, row.kind, row.channel, row.direction, good + bad)
-        )
-    return moments
+    ordered = sorted(rows, key=lambda r: (r.occurred_at, r.interaction_id))
+    after = values_after(table, [(r.occurred_at, r.contribution) for r in ordered])
+    return [
+        stages.Moment(r.occurred_at, r.kind, r.channel, r.direction, value)
+        for r, value in zip(ordered, after, strict=True)
+    ]
 
 
 def _warns(transition: stages.Transition, now: datetime) -> bool:
