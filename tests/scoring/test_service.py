@@ -310,3 +310,36 @@ async def test_the_tenants_retention_model_feeds_each_customers_outlook(
     assert steady.lifetime_value > 0
     assert stopped.risk > steady.risk
     assert stopped.risk_reasons[-1].startswith("purchase model: ")
+
+
+async def test_the_worker_reckons_off_the_event_loop(
+    service: ScoringService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stages, risk and types are CPU work; done on the event loop they would starve the
+    reads that share it (after a large load, read RPCs timed out for tens of seconds)."""
+    import threading
+
+    import scoring.service as module
+
+    loop_thread = threading.get_ident()
+    seen: dict[str, set[int]] = {"assess": set(), "place": set()}
+    assess, place = module._assess, module._place
+
+    def recording_assess(*args: object, **kwargs: object) -> object:
+        seen["assess"].add(threading.get_ident())
+        return assess(*args, **kwargs)  # type: ignore[arg-type]
+
+    def recording_place(*args: object, **kwargs: object) -> object:
+        seen["place"].add(threading.get_ident())
+        return place(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(module, "_assess", recording_assess)
+    monkeypatch.setattr(module, "_place", recording_place)
+    await service.apply([delivered(n, f"c{n % 3}") for n in range(12)])
+    await ScoringWorker(service).run_once()
+    assert seen["assess"]
+    assert loop_thread not in seen["assess"]
+    assert seen["place"]
+    assert loop_thread not in seen["place"]
+    [state] = await service.relationships("t1", ["c1"])
+    assert state.relationship_type  # placed, and stored by the loop afterwards

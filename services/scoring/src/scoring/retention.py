@@ -179,23 +179,25 @@ def _pareto_ll(params: Array, x: Array, tx: Array, T: Array) -> Array:
     rsx = r + s + x
     common = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
     first = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
-    if alpha >= beta:
-        z1, z2, b_arg, base1, base2 = (
-            (alpha - beta) / (alpha + tx),
-            (alpha - beta) / (alpha + T),
-            s + 1,
-            alpha + tx,
-            alpha + T,
-        )
-    else:
-        z1, z2, b_arg, base1, base2 = (
-            (beta - alpha) / (beta + tx),
-            (beta - alpha) / (beta + T),
-            r + x,
-            beta + tx,
-            beta + T,
-        )
+    # The optimiser may try parameters where these overflow; the likelihood is then NaN
+    # and the step is refused, so the warnings say nothing.
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if alpha >= beta:
+            z1, z2, b_arg, base1, base2 = (
+                (alpha - beta) / (alpha + tx),
+                (alpha - beta) / (alpha + T),
+                s + 1,
+                alpha + tx,
+                alpha + T,
+            )
+        else:
+            z1, z2, b_arg, base1, base2 = (
+                (beta - alpha) / (beta + tx),
+                (beta - alpha) / (beta + T),
+                r + x,
+                beta + tx,
+                beta + T,
+            )
         a1 = np.log(hyp2f1(rsx, b_arg, rsx + 1, z1)) - rsx * np.log(base1)
         a2 = np.log(hyp2f1(rsx, b_arg, rsx + 1, z2)) - rsx * np.log(base2)
         # log(exp(a1) - exp(a2)), a1 >= a2

@@ -11,6 +11,7 @@ stages whatever order it arrived in.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter, defaultdict
@@ -397,46 +398,24 @@ class ScoringService:
             per_customer: dict[str, list[AppliedInteraction]] = defaultdict(list)
             for row in history:
                 per_customer[row.customer_id].append(row)
-            for r in sorted(relationships, key=lambda r: r.customer_id):
-                await self._evaluate(
-                    table,
-                    r,
-                    per_customer[r.customer_id],
-                    before.get(r.customer_id),
-                    now,
-                    current,
-                    model,
-                )
+            # The reckoning is CPU work: off the event loop, so reads keep being answered.
+            ordered = sorted(relationships, key=lambda r: r.customer_id)
+            found = await asyncio.to_thread(
+                _assess_all, table, ordered, per_customer, before, now, current, model
+            )
+            for assessment in found:
+                await self._store_assessment(assessment)
         return len(dirty)
 
-    async def _evaluate(
-        self,
-        table: WeightTable,
-        relationship: Relationship,
-        history: Sequence[AppliedInteraction],
-        before: StateChange | None,
-        now: datetime,
-        alerting: bool = True,
-        model: RetentionModel | None = None,
-    ) -> None:
-        since = relationship.dirty_since
-        moments = _moments(table, history)
-        transitions = stages.timeline(
-            moments, now, since=since, current=before.current if before else None
-        )
-        unusual = patterns.exceptions(relationship.customer_id, moments, now) if alerting else []
-        stage_now = (
-            transitions[-1].stage if transitions else (before.current if before else "")
-        ) or relationship.stage
-        outlook = _outlook(model, history, now)
-        assessed = risk.assess(moments, now, stage_now, outlook.get("p_alive"))
-        latest = transitions[-1] if transitions else None
+    async def _store_assessment(self, found: Assessment) -> None:
+        relationship, now = found.relationship, found.now
+        latest = found.transitions[-1] if found.transitions else None
         async with self.db.transaction() as session:
             repo = ScoringRepository(session)
             await repo.replace_stage_history(
                 relationship.tenant_id,
                 relationship.customer_id,
-                since,
+                found.since,
                 [
                     {
                         "id": new_id(),
@@ -448,22 +427,22 @@ class ScoringService:
                         "current": t.stage,
                         "reason": t.reason[:500],
                     }
-                    for t in transitions
+                    for t in found.transitions
                 ],
             )
             alerts = [
                 _pattern_alert(relationship.tenant_id, relationship.customer_id, e, now)
-                for e in unusual
+                for e in found.unusual
             ]
-            if alerting and latest is not None and _warns(latest, now):
+            if found.alerting and latest is not None and _warns(latest, now):
                 alerts.append(
                     _stage_alert(relationship.tenant_id, relationship.customer_id, latest, now)
                 )
             await repo.raise_alerts(alerts)
             values: dict[str, Any] = {
-                "risk": assessed.score,
-                "risk_reasons": assessed.reasons,
-                **outlook,
+                "risk": found.assessed.score,
+                "risk_reasons": found.assessed.reasons,
+                **found.outlook,
             }
             if latest is not None:
                 values |= {
@@ -471,9 +450,11 @@ class ScoringService:
                     "stage_since": latest.at,
                     "stage_reason": latest.reason[:500],
                 }
-            elif before is None:
+            elif not found.had_stage:
                 values |= {"stage": "", "stage_since": None, "stage_reason": ""}
-            await repo.save_stage(relationship.tenant_id, relationship.customer_id, values, since)
+            await repo.save_stage(
+                relationship.tenant_id, relationship.customer_id, values, found.since
+            )
 
     # Types
 
@@ -482,89 +463,23 @@ class ScoringService:
         tenant's rules; records each change of type with its reason. Returns the changes."""
         at = at or utcnow()
         rules = (await self.rules(tenant_id)).types
-        async with self.db.transaction() as session:
+        async with self.db.read() as session:
             repo = ScoringRepository(session)
             relationships = await repo.tenant_relationships(tenant_id)
             window = await repo.tenant_window(tenant_id, at - types.WINDOW, at)
-            touches: dict[str, list[types.Touchpoint]] = defaultdict(list)
-            for row in window:
-                touches[row.customer_id].append(_touchpoint(row))
-            present = [
-                r
-                for r in relationships
-                if r.first_interaction_at is not None and r.first_interaction_at <= at
-            ]
-            features = {r.customer_id: types.features(touches[r.customer_id], at) for r in present}
-            distribution = types.Distribution.of(features.values())
-            changes, updates = [], []
-            for r in present:
-                call = types.classify(features[r.customer_id], distribution, rules)
-                if call.name != r.relationship_type:
-                    changes.append(
-                        {
-                            "id": new_id(),
-                            "tenant_id": tenant_id,
-                            "customer_id": r.customer_id,
-                            "dimension": "type",
-                            "at": at,
-                            "previous": r.relationship_type or None,
-                            "current": call.name,
-                            "reason": call.reason[:500],
-                        }
-                    )
-                    updates.append(
-                        {
-                            "b_tenant": tenant_id,
-                            "b_id": r.customer_id,
-                            "b_type": call.name,
-                            "b_reason": call.reason[:500],
-                        }
-                    )
-            await repo.insert_state_changes(changes)
-            await repo.set_types(updates)
-            if at >= utcnow() - ALERT_HORIZON:  # potential is about the present
-                promising = potential.potentials(features)
-                await repo.set_potentials(
-                    [
-                        {
-                            "b_tenant": tenant_id,
-                            "b_id": r.customer_id,
-                            "b_amount": promising[r.customer_id].amount
-                            if r.customer_id in promising
-                            else None,
-                            "b_reason": promising[r.customer_id].reason[:500]
-                            if r.customer_id in promising
-                            else "",
-                        }
-                        for r in present
-                    ]
-                )
-            frontier = max(
-                (r.last_interaction_at for r in present if r.last_interaction_at), default=None
-            )
-            if (
-                at >= utcnow() - ALERT_HORIZON  # cohort exceptions only for the present
-                and frontier is not None
-                and frontier >= at - CURRENT_DATA
-            ):
-                recent = Counter(
-                    row.customer_id for row in window if row.occurred_at > at - 90 * DAY
-                )
-                cohorts = {
-                    r.customer_id: (
-                        next(
-                            (u["b_type"] for u in updates if u["b_id"] == r.customer_id),
-                            r.relationship_type,
-                        ),
-                        r.stage,
-                    )
-                    for r in present
-                }
-                found = patterns.cohort_exceptions(dict(recent), cohorts, at)
-                await repo.raise_alerts(
-                    [_pattern_alert(tenant_id, c, e, at) for c, e in sorted(found.items())]
-                )
-        return len(changes)
+        present_only = at >= utcnow() - ALERT_HORIZON
+        # The reckoning is CPU work: off the event loop, so reads keep being answered.
+        placed = await asyncio.to_thread(
+            _place, tenant_id, relationships, window, rules, at, present_only
+        )
+        async with self.db.transaction() as session:
+            repo = ScoringRepository(session)
+            await repo.insert_state_changes(placed.changes)
+            await repo.set_types(placed.updates)
+            if placed.potentials is not None:
+                await repo.set_potentials(placed.potentials)
+            await repo.raise_alerts(placed.alerts)
+        return len(placed.changes)
 
     async def classify_tenant(self, tenant_id: str) -> int:
         """Fits the tenant's retention model and classifies now; a tenant never classified
@@ -588,30 +503,9 @@ class ScoringService:
         at = at or utcnow()
         async with self.db.read() as session:
             bought = await ScoringRepository(session).purchases(tenant_id, PURCHASE_KINDS, at)
-        customers, data = _rfm(bought, at)
-        if len(customers) < MIN_BUYERS:
+        model = await asyncio.to_thread(_fit_retention, tenant_id, bought, at)
+        if model is None:
             return None
-        bg = retention.fit_bgnbd(data)
-        pareto = retention.fit_pareto_nbd(data)
-        kind, _ = retention.select_model(
-            [c for c, _, _ in bought],
-            np.array([(when - EPOCH) / WEEK for _, when, _ in bought], dtype=float),
-            (at - EPOCH) / WEEK,
-            period_bucket=1 / 7,
-        )
-        model = RetentionModel(
-            tenant_id=tenant_id,
-            kind=kind,
-            bgnbd={"r": bg.r, "alpha": bg.alpha, "a": bg.a, "b": bg.b},
-            pareto_nbd={"r": pareto.r, "alpha": pareto.alpha, "s": pareto.s, "beta": pareto.beta},
-            customers=len(customers),
-            fitted_at=at,
-        )
-        assert data.monetary is not None
-        if int(np.sum(data.frequency > 0)) >= MIN_BUYERS:
-            spend = retention.fit_gamma_gamma(data.frequency, data.monetary)
-            if spend.q > 1:
-                model.gamma_gamma = {"p": spend.p, "q": spend.q, "v": spend.v}
         async with self.db.transaction() as session:
             await ScoringRepository(session).save_retention_model(model)
         return model
@@ -856,6 +750,186 @@ def _rfm(
         (at - EPOCH) / WEEK,
         np.array([r for _, _, r in bought], dtype=float),
         period_bucket=1 / 7,
+    )
+
+
+def _fit_retention(
+    tenant_id: str, bought: list[tuple[str, datetime, float]], at: datetime
+) -> RetentionModel | None:
+    customers, data = _rfm(bought, at)
+    if len(customers) < MIN_BUYERS:
+        return None
+    bg = retention.fit_bgnbd(data)
+    pareto = retention.fit_pareto_nbd(data)
+    kind, _ = retention.select_model(
+        [c for c, _, _ in bought],
+        np.array([(when - EPOCH) / WEEK for _, when, _ in bought], dtype=float),
+        (at - EPOCH) / WEEK,
+        period_bucket=1 / 7,
+    )
+    model = RetentionModel(
+        tenant_id=tenant_id,
+        kind=kind,
+        bgnbd={"r": bg.r, "alpha": bg.alpha, "a": bg.a, "b": bg.b},
+        pareto_nbd={"r": pareto.r, "alpha": pareto.alpha, "s": pareto.s, "beta": pareto.beta},
+        customers=len(customers),
+        fitted_at=at,
+    )
+    assert data.monetary is not None
+    if int(np.sum(data.frequency > 0)) >= MIN_BUYERS:
+        spend = retention.fit_gamma_gamma(data.frequency, data.monetary)
+        if spend.q > 1:
+            model.gamma_gamma = {"p": spend.p, "q": spend.q, "v": spend.v}
+    return model
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A tenant's customers placed on the value map: the rows `classify` stores."""
+
+    changes: list[dict[str, Any]]
+    updates: list[dict[str, Any]]
+    potentials: list[dict[str, Any]] | None
+    alerts: list[dict[str, Any]]
+
+
+def _place(
+    tenant_id: str,
+    relationships: Sequence[Relationship],
+    window: Sequence[AppliedInteraction],
+    rules: Sequence[types.TypeRule],
+    at: datetime,
+    present: bool,
+) -> Placement:
+    touches: dict[str, list[types.Touchpoint]] = defaultdict(list)
+    for row in window:
+        touches[row.customer_id].append(_touchpoint(row))
+    placed = [
+        r
+        for r in relationships
+        if r.first_interaction_at is not None and r.first_interaction_at <= at
+    ]
+    features = {r.customer_id: types.features(touches[r.customer_id], at) for r in placed}
+    distribution = types.Distribution.of(features.values())
+    changes, updates = [], []
+    new_types: dict[str, str] = {}
+    for r in placed:
+        call = types.classify(features[r.customer_id], distribution, rules)
+        if call.name != r.relationship_type:
+            new_types[r.customer_id] = call.name
+            changes.append(
+                {
+                    "id": new_id(),
+                    "tenant_id": tenant_id,
+                    "customer_id": r.customer_id,
+                    "dimension": "type",
+                    "at": at,
+                    "previous": r.relationship_type or None,
+                    "current": call.name,
+                    "reason": call.reason[:500],
+                }
+            )
+            updates.append(
+                {
+                    "b_tenant": tenant_id,
+                    "b_id": r.customer_id,
+                    "b_type": call.name,
+                    "b_reason": call.reason[:500],
+                }
+            )
+    if not present:  # potential and cohort exceptions are about the present
+        return Placement(changes, updates, None, [])
+    promising = potential.potentials(features)
+    potentials = [
+        {
+            "b_tenant": tenant_id,
+            "b_id": r.customer_id,
+            "b_amount": promising[r.customer_id].amount if r.customer_id in promising else None,
+            "b_reason": promising[r.customer_id].reason[:500] if r.customer_id in promising else "",
+        }
+        for r in placed
+    ]
+    alerts: list[dict[str, Any]] = []
+    frontier = max((r.last_interaction_at for r in placed if r.last_interaction_at), default=None)
+    if frontier is not None and frontier >= at - CURRENT_DATA:
+        recent = Counter(row.customer_id for row in window if row.occurred_at > at - 90 * DAY)
+        cohorts = {
+            r.customer_id: (new_types.get(r.customer_id, r.relationship_type), r.stage)
+            for r in placed
+        }
+        found = patterns.cohort_exceptions(dict(recent), cohorts, at)
+        alerts = [_pattern_alert(tenant_id, c, e, at) for c, e in sorted(found.items())]
+    return Placement(changes, updates, potentials, alerts)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What one customer's history says now: its stage transitions since the change, its
+    exceptions, its risk and outlook. Pure reckoning, stored by `_store_assessment`."""
+
+    relationship: Relationship
+    since: datetime | None
+    now: datetime
+    alerting: bool
+    had_stage: bool
+    transitions: list[stages.Transition]
+    unusual: list[patterns.Exception_]
+    assessed: risk.Risk
+    outlook: dict[str, float | None]
+
+
+def _assess_all(
+    table: WeightTable,
+    relationships: Sequence[Relationship],
+    histories: dict[str, list[AppliedInteraction]],
+    before: dict[str, StateChange],
+    now: datetime,
+    alerting: bool,
+    model: RetentionModel | None,
+) -> list[Assessment]:
+    return [
+        _assess(
+            table,
+            r,
+            histories[r.customer_id],
+            before.get(r.customer_id),
+            now,
+            alerting,
+            model,
+        )
+        for r in relationships
+    ]
+
+
+def _assess(
+    table: WeightTable,
+    relationship: Relationship,
+    history: Sequence[AppliedInteraction],
+    before: StateChange | None,
+    now: datetime,
+    alerting: bool = True,
+    model: RetentionModel | None = None,
+) -> Assessment:
+    since = relationship.dirty_since
+    moments = _moments(table, history)
+    transitions = stages.timeline(
+        moments, now, since=since, current=before.current if before else None
+    )
+    unusual = patterns.exceptions(relationship.customer_id, moments, now) if alerting else []
+    stage_now = (
+        transitions[-1].stage if transitions else (before.current if before else "")
+    ) or relationship.stage
+    outlook = _outlook(model, history, now)
+    return Assessment(
+        relationship=relationship,
+        since=since,
+        now=now,
+        alerting=alerting,
+        had_stage=before is not None,
+        transitions=list(transitions),
+        unusual=list(unusual),
+        assessed=risk.assess(moments, now, stage_now, outlook.get("p_alive")),
+        outlook=outlook,
     )
 
 
