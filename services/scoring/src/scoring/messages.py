@@ -80,6 +80,8 @@ def relationship_message(view: RelationshipView) -> scoring_pb2.Relationship:
         message.first_interaction_at.CopyFrom(timestamp(view.first_interaction_at))
     if view.stage_since is not None:
         message.stage_since.CopyFrom(timestamp(view.stage_since))
+    if view.type_since is not None:
+        message.type_since.CopyFrom(timestamp(view.type_since))
     return message
 
 

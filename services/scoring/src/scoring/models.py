@@ -35,6 +35,8 @@ class Relationship(ScoringTable, table=True):
     last_contribution: float = 0.0
     relationship_type: str = Field(default="", max_length=60)
     type_reason: str = Field(default="", max_length=500)
+    # Since when the customer has its type: the moment it was placed there.
+    type_since: datetime | None = Field(default=None, sa_type=UtcDateTime)
     stage: str = Field(default="", max_length=32)
     stage_since: datetime | None = Field(default=None, sa_type=UtcDateTime)
     stage_reason: str = Field(default="", max_length=500)

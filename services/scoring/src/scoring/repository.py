@@ -294,7 +294,11 @@ class ScoringRepository:
         await self.session.execute(
             update(t)
             .where(t.c.tenant_id == bindparam("b_tenant"), t.c.customer_id == bindparam("b_id"))
-            .values(relationship_type=bindparam("b_type"), type_reason=bindparam("b_reason")),
+            .values(
+                relationship_type=bindparam("b_type"),
+                type_reason=bindparam("b_reason"),
+                type_since=bindparam("b_since"),
+            ),
             sorted(rows, key=lambda r: (r["b_tenant"], r["b_id"])),
         )
 

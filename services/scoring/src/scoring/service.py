@@ -148,6 +148,7 @@ class RelationshipView:
     lifetime_value: float | None = None
     potential: float | None = None
     potential_reason: str = ""
+    type_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -582,6 +583,7 @@ class ScoringService:
                     updated_at=as_of,
                     risk=assessed.score,
                     risk_reasons=tuple(assessed.reasons),
+                    type_since=type_change.at if type_change else None,
                 )
             )
         return views
@@ -835,6 +837,7 @@ def _place(
                     "b_id": r.customer_id,
                     "b_type": call.name,
                     "b_reason": call.reason[:500],
+                    "b_since": at,
                 }
             )
     if not present:  # potential and cohort exceptions are about the present
@@ -1008,6 +1011,7 @@ def _view(row: Relationship, now: datetime, value: float) -> RelationshipView:
         lifetime_value=row.lifetime_value,
         potential=row.potential,
         potential_reason=row.potential_reason,
+        type_since=row.type_since,
     )
 
 

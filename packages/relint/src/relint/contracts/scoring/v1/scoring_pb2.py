@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)relint/contracts/scoring/v1/scoring.proto\x12\nscoring.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd3\x05\n\x0cRelationship\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\x01\x12\x19\n\x11interaction_count\x18\x04 \x01(\x03\x12\x37\n\x13last_interaction_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11last_contribution\x18\x07 \x01(\x01\x12)\n\x05\x61s_of\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x38\n\x14\x66irst_interaction_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11relationship_type\x18\n \x01(\t\x12\x13\n\x0btype_reason\x18\x0b \x01(\t\x12\r\n\x05stage\x18\x0c \x01(\t\x12/\n\x0bstage_since\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cstage_reason\x18\x0e \x01(\t\x12\x14\n\x0c\x63oming_apart\x18\x0f \x01(\x08\x12\x0c\n\x04risk\x18\x10 \x01(\x01\x12\x14\n\x0crisk_reasons\x18\x11 \x03(\t\x12\x14\n\x07p_alive\x18\x12 \x01(\x01H\x00\x88\x01\x01\x12\x1f\n\x12\x65xpected_purchases\x18\x13 \x01(\x01H\x01\x88\x01\x01\x12\x1b\n\x0elifetime_value\x18\x14 \x01(\x01H\x02\x88\x01\x01\x12\x16\n\tpotential\x18\x15 \x01(\x01H\x03\x88\x01\x01\x12\x18\n\x10potential_reason\x18\x16 \x01(\tB\n\n\x08_p_aliveB\x15\n\x13_expected_purchasesB\x11\n\x0f_lifetime_valueB\x0c\n\n_potential\"5\n\x11ListAtRiskRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"E\n\x12ListAtRiskResponse\x12/\n\rrelationships\x18\x01 \x03(\x0b\x32\x18.scoring.v1.Relationship\"r\n\x1c\x42\x61tchGetRelationshipsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ustomer_ids\x18\x02 \x03(\t\x12)\n\x05\x61s_of\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"P\n\x1d\x42\x61tchGetRelationshipsResponse\x12/\n\rrelationships\x18\x01 \x03(\x0b\x32\x18.scoring.v1.Relationship\"\xac\x01\n\x1eGetRelationshipTimelineRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12)\n\x05start\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06points\x18\x05 \x01(\x05\"p\n\rTimelinePoint\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05value\x18\x02 \x01(\x01\x12\x19\n\x11relationship_type\x18\x03 \x01(\t\x12\r\n\x05stage\x18\x04 \x01(\t\"L\n\x1fGetRelationshipTimelineResponse\x12)\n\x06points\x18\x01 \x03(\x0b\x32\x19.scoring.v1.TimelinePoint\"\xa5\x01\n\x1a\x45xplainRelationshipRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12)\n\x05start\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0b\n\x03top\x18\x05 \x01(\x05\"q\n\x06\x44river\x12\x16\n\x0einteraction_id\x18\x01 \x01(\t\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0e\n\x06\x65\x66\x66\x65\x63t\x18\x04 \x01(\x01\"\xcb\x01\n\x1b\x45xplainRelationshipResponse\x12\x13\n\x0bstart_value\x18\x01 \x01(\x01\x12\x11\n\tend_value\x18\x02 \x01(\x01\x12\x0e\n\x06\x63hange\x18\x03 \x01(\x01\x12#\n\x07\x64rivers\x18\x04 \x03(\x0b\x32\x12.scoring.v1.Driver\x12\x0e\n\x06\x66\x61\x64ing\x18\x05 \x01(\x01\x12\x10\n\x08sentence\x18\x06 \x01(\t\x12-\n\x11top_contributions\x18\x07 \x03(\x0b\x32\x12.scoring.v1.Driver\"\xe8\x01\n\x05\x41lert\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x10\n\x08severity\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12-\n\traised_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0f\x61\x63knowledged_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x61\x63knowledged_by\x18\t \x01(\t\"^\n\x11ListAlertsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ustomer_ids\x18\x02 \x03(\t\x12\x11\n\topen_only\x18\x03 \x01(\x08\x12\r\n\x05limit\x18\x04 \x01(\x05\"7\n\x12ListAlertsResponse\x12!\n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x11.scoring.v1.Alert\"W\n\x17\x41\x63knowledgeAlertRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x61lert_id\x18\x02 \x01(\t\x12\x17\n\x0f\x61\x63knowledged_by\x18\x03 \x01(\t\"0\n\x18\x41\x63knowledgeAlertResponse\x12\x14\n\x0c\x61\x63knowledged\x18\x01 \x01(\x08\x32\xd8\x04\n\x13RelationshipService\x12l\n\x15\x42\x61tchGetRelationships\x12(.scoring.v1.BatchGetRelationshipsRequest\x1a).scoring.v1.BatchGetRelationshipsResponse\x12r\n\x17GetRelationshipTimeline\x12*.scoring.v1.GetRelationshipTimelineRequest\x1a+.scoring.v1.GetRelationshipTimelineResponse\x12\x66\n\x13\x45xplainRelationship\x12&.scoring.v1.ExplainRelationshipRequest\x1a\'.scoring.v1.ExplainRelationshipResponse\x12K\n\nListAlerts\x12\x1d.scoring.v1.ListAlertsRequest\x1a\x1e.scoring.v1.ListAlertsResponse\x12]\n\x10\x41\x63knowledgeAlert\x12#.scoring.v1.AcknowledgeAlertRequest\x1a$.scoring.v1.AcknowledgeAlertResponse\x12K\n\nListAtRisk\x12\x1d.scoring.v1.ListAtRiskRequest\x1a\x1e.scoring.v1.ListAtRiskResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)relint/contracts/scoring/v1/scoring.proto\x12\nscoring.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x83\x06\n\x0cRelationship\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\x01\x12\x19\n\x11interaction_count\x18\x04 \x01(\x03\x12\x37\n\x13last_interaction_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11last_contribution\x18\x07 \x01(\x01\x12)\n\x05\x61s_of\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x38\n\x14\x66irst_interaction_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11relationship_type\x18\n \x01(\t\x12\x13\n\x0btype_reason\x18\x0b \x01(\t\x12\r\n\x05stage\x18\x0c \x01(\t\x12/\n\x0bstage_since\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cstage_reason\x18\x0e \x01(\t\x12\x14\n\x0c\x63oming_apart\x18\x0f \x01(\x08\x12\x0c\n\x04risk\x18\x10 \x01(\x01\x12\x14\n\x0crisk_reasons\x18\x11 \x03(\t\x12\x14\n\x07p_alive\x18\x12 \x01(\x01H\x00\x88\x01\x01\x12\x1f\n\x12\x65xpected_purchases\x18\x13 \x01(\x01H\x01\x88\x01\x01\x12\x1b\n\x0elifetime_value\x18\x14 \x01(\x01H\x02\x88\x01\x01\x12\x16\n\tpotential\x18\x15 \x01(\x01H\x03\x88\x01\x01\x12\x18\n\x10potential_reason\x18\x16 \x01(\t\x12.\n\ntype_since\x18\x17 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\n\n\x08_p_aliveB\x15\n\x13_expected_purchasesB\x11\n\x0f_lifetime_valueB\x0c\n\n_potential\"5\n\x11ListAtRiskRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"E\n\x12ListAtRiskResponse\x12/\n\rrelationships\x18\x01 \x03(\x0b\x32\x18.scoring.v1.Relationship\"r\n\x1c\x42\x61tchGetRelationshipsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ustomer_ids\x18\x02 \x03(\t\x12)\n\x05\x61s_of\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"P\n\x1d\x42\x61tchGetRelationshipsResponse\x12/\n\rrelationships\x18\x01 \x03(\x0b\x32\x18.scoring.v1.Relationship\"\xac\x01\n\x1eGetRelationshipTimelineRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12)\n\x05start\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06points\x18\x05 \x01(\x05\"p\n\rTimelinePoint\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05value\x18\x02 \x01(\x01\x12\x19\n\x11relationship_type\x18\x03 \x01(\t\x12\r\n\x05stage\x18\x04 \x01(\t\"L\n\x1fGetRelationshipTimelineResponse\x12)\n\x06points\x18\x01 \x03(\x0b\x32\x19.scoring.v1.TimelinePoint\"\xa5\x01\n\x1a\x45xplainRelationshipRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12)\n\x05start\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0b\n\x03top\x18\x05 \x01(\x05\"q\n\x06\x44river\x12\x16\n\x0einteraction_id\x18\x01 \x01(\t\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0e\n\x06\x65\x66\x66\x65\x63t\x18\x04 \x01(\x01\"\xcb\x01\n\x1b\x45xplainRelationshipResponse\x12\x13\n\x0bstart_value\x18\x01 \x01(\x01\x12\x11\n\tend_value\x18\x02 \x01(\x01\x12\x0e\n\x06\x63hange\x18\x03 \x01(\x01\x12#\n\x07\x64rivers\x18\x04 \x03(\x0b\x32\x12.scoring.v1.Driver\x12\x0e\n\x06\x66\x61\x64ing\x18\x05 \x01(\x01\x12\x10\n\x08sentence\x18\x06 \x01(\t\x12-\n\x11top_contributions\x18\x07 \x03(\x0b\x32\x12.scoring.v1.Driver\"\xe8\x01\n\x05\x41lert\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x10\n\x08severity\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12-\n\traised_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0f\x61\x63knowledged_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x61\x63knowledged_by\x18\t \x01(\t\"^\n\x11ListAlertsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ustomer_ids\x18\x02 \x03(\t\x12\x11\n\topen_only\x18\x03 \x01(\x08\x12\r\n\x05limit\x18\x04 \x01(\x05\"7\n\x12ListAlertsResponse\x12!\n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x11.scoring.v1.Alert\"W\n\x17\x41\x63knowledgeAlertRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x10\n\x08\x61lert_id\x18\x02 \x01(\t\x12\x17\n\x0f\x61\x63knowledged_by\x18\x03 \x01(\t\"0\n\x18\x41\x63knowledgeAlertResponse\x12\x14\n\x0c\x61\x63knowledged\x18\x01 \x01(\x08\x32\xd8\x04\n\x13RelationshipService\x12l\n\x15\x42\x61tchGetRelationships\x12(.scoring.v1.BatchGetRelationshipsRequest\x1a).scoring.v1.BatchGetRelationshipsResponse\x12r\n\x17GetRelationshipTimeline\x12*.scoring.v1.GetRelationshipTimelineRequest\x1a+.scoring.v1.GetRelationshipTimelineResponse\x12\x66\n\x13\x45xplainRelationship\x12&.scoring.v1.ExplainRelationshipRequest\x1a\'.scoring.v1.ExplainRelationshipResponse\x12K\n\nListAlerts\x12\x1d.scoring.v1.ListAlertsRequest\x1a\x1e.scoring.v1.ListAlertsResponse\x12]\n\x10\x41\x63knowledgeAlert\x12#.scoring.v1.AcknowledgeAlertRequest\x1a$.scoring.v1.AcknowledgeAlertResponse\x12K\n\nListAtRisk\x12\x1d.scoring.v1.ListAtRiskRequest\x1a\x1e.scoring.v1.ListAtRiskResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,37 +33,37 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'relint.contracts.scoring.v1
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_RELATIONSHIP']._serialized_start=91
-  _globals['_RELATIONSHIP']._serialized_end=814
-  _globals['_LISTATRISKREQUEST']._serialized_start=816
-  _globals['_LISTATRISKREQUEST']._serialized_end=869
-  _globals['_LISTATRISKRESPONSE']._serialized_start=871
-  _globals['_LISTATRISKRESPONSE']._serialized_end=940
-  _globals['_BATCHGETRELATIONSHIPSREQUEST']._serialized_start=942
-  _globals['_BATCHGETRELATIONSHIPSREQUEST']._serialized_end=1056
-  _globals['_BATCHGETRELATIONSHIPSRESPONSE']._serialized_start=1058
-  _globals['_BATCHGETRELATIONSHIPSRESPONSE']._serialized_end=1138
-  _globals['_GETRELATIONSHIPTIMELINEREQUEST']._serialized_start=1141
-  _globals['_GETRELATIONSHIPTIMELINEREQUEST']._serialized_end=1313
-  _globals['_TIMELINEPOINT']._serialized_start=1315
-  _globals['_TIMELINEPOINT']._serialized_end=1427
-  _globals['_GETRELATIONSHIPTIMELINERESPONSE']._serialized_start=1429
-  _globals['_GETRELATIONSHIPTIMELINERESPONSE']._serialized_end=1505
-  _globals['_EXPLAINRELATIONSHIPREQUEST']._serialized_start=1508
-  _globals['_EXPLAINRELATIONSHIPREQUEST']._serialized_end=1673
-  _globals['_DRIVER']._serialized_start=1675
-  _globals['_DRIVER']._serialized_end=1788
-  _globals['_EXPLAINRELATIONSHIPRESPONSE']._serialized_start=1791
-  _globals['_EXPLAINRELATIONSHIPRESPONSE']._serialized_end=1994
-  _globals['_ALERT']._serialized_start=1997
-  _globals['_ALERT']._serialized_end=2229
-  _globals['_LISTALERTSREQUEST']._serialized_start=2231
-  _globals['_LISTALERTSREQUEST']._serialized_end=2325
-  _globals['_LISTALERTSRESPONSE']._serialized_start=2327
-  _globals['_LISTALERTSRESPONSE']._serialized_end=2382
-  _globals['_ACKNOWLEDGEALERTREQUEST']._serialized_start=2384
-  _globals['_ACKNOWLEDGEALERTREQUEST']._serialized_end=2471
-  _globals['_ACKNOWLEDGEALERTRESPONSE']._serialized_start=2473
-  _globals['_ACKNOWLEDGEALERTRESPONSE']._serialized_end=2521
-  _globals['_RELATIONSHIPSERVICE']._serialized_start=2524
-  _globals['_RELATIONSHIPSERVICE']._serialized_end=3124
+  _globals['_RELATIONSHIP']._serialized_end=862
+  _globals['_LISTATRISKREQUEST']._serialized_start=864
+  _globals['_LISTATRISKREQUEST']._serialized_end=917
+  _globals['_LISTATRISKRESPONSE']._serialized_start=919
+  _globals['_LISTATRISKRESPONSE']._serialized_end=988
+  _globals['_BATCHGETRELATIONSHIPSREQUEST']._serialized_start=990
+  _globals['_BATCHGETRELATIONSHIPSREQUEST']._serialized_end=1104
+  _globals['_BATCHGETRELATIONSHIPSRESPONSE']._serialized_start=1106
+  _globals['_BATCHGETRELATIONSHIPSRESPONSE']._serialized_end=1186
+  _globals['_GETRELATIONSHIPTIMELINEREQUEST']._serialized_start=1189
+  _globals['_GETRELATIONSHIPTIMELINEREQUEST']._serialized_end=1361
+  _globals['_TIMELINEPOINT']._serialized_start=1363
+  _globals['_TIMELINEPOINT']._serialized_end=1475
+  _globals['_GETRELATIONSHIPTIMELINERESPONSE']._serialized_start=1477
+  _globals['_GETRELATIONSHIPTIMELINERESPONSE']._serialized_end=1553
+  _globals['_EXPLAINRELATIONSHIPREQUEST']._serialized_start=1556
+  _globals['_EXPLAINRELATIONSHIPREQUEST']._serialized_end=1721
+  _globals['_DRIVER']._serialized_start=1723
+  _globals['_DRIVER']._serialized_end=1836
+  _globals['_EXPLAINRELATIONSHIPRESPONSE']._serialized_start=1839
+  _globals['_EXPLAINRELATIONSHIPRESPONSE']._serialized_end=2042
+  _globals['_ALERT']._serialized_start=2045
+  _globals['_ALERT']._serialized_end=2277
+  _globals['_LISTALERTSREQUEST']._serialized_start=2279
+  _globals['_LISTALERTSREQUEST']._serialized_end=2373
+  _globals['_LISTALERTSRESPONSE']._serialized_start=2375
+  _globals['_LISTALERTSRESPONSE']._serialized_end=2430
+  _globals['_ACKNOWLEDGEALERTREQUEST']._serialized_start=2432
+  _globals['_ACKNOWLEDGEALERTREQUEST']._serialized_end=2519
+  _globals['_ACKNOWLEDGEALERTRESPONSE']._serialized_start=2521
+  _globals['_ACKNOWLEDGEALERTRESPONSE']._serialized_end=2569
+  _globals['_RELATIONSHIPSERVICE']._serialized_start=2572
+  _globals['_RELATIONSHIPSERVICE']._serialized_end=3172
 # @@protoc_insertion_point(module_scope)
