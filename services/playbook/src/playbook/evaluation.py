@@ -1,0 +1,383 @@
+"""Judging a customer's interactions against the playbook: what is owed (open obligations)
+and which standards were missed (violations). Pure and deterministic: the same history,
+standing and moment always give the same judgement, whatever order the history arrived in.
+
+The rules, per standard that applies to the customer (its type and stage are in the
+standard's scope, or the standard names none):
+
+- It binds from the moment the customer entered the scope: since it has its type when the
+  standard names types, since its stage when it names stages (the later of the two), and
+  over the whole history otherwise. Interactions before that are not judged by it.
+- respond_within: every trigger is answered by the first response after it, where a
+  response is any outbound interaction, or a resolved ticket. Due `within_hours` after the
+  trigger; answered at the due moment exactly is in time. One response answers every
+  trigger waiting before it.
+- follow_up_after: the same, but only the named follow-up touchpoint answers, within
+  `within_days`.
+- cadence: at least one `of` every `every_days`, counted from the last one (or from the
+  moment the standard started binding). Each full period without one is one violation.
+- notice_before: an `event` says how long ahead it was announced, in its attributes
+  (`notice_days`, or `effective_at` as an ISO date or moment). One without either takes
+  effect as it happens: no notice at all.
+- limit: at most `at_most` outbound touches on the channel in any `per_days` days; each
+  touch beyond that is a violation.
+
+A missed deadline is a violation as soon as the moment passes: the service judges again
+on a clock at `next_due_at`, not only when the next interaction arrives.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+from playbook.domain import (
+    Cadence,
+    FollowUpAfter,
+    Limit,
+    NoticeBefore,
+    RespondWithin,
+    Standard,
+    Touchpoint,
+)
+
+# Kinds that answer a customer whatever their recorded direction.
+ANSWERING_KINDS: Final = frozenset({"ticket_resolved"})
+
+
+@dataclass(frozen=True)
+class Touch:
+    """What the playbook keeps of one delivered interaction."""
+
+    id: str
+    occurred_at: datetime
+    channel: str
+    kind: str
+    direction: str = ""
+    employee: str = ""
+    # The source's own id, e.g. a ticket number, for people to find it.
+    reference: str = ""
+    # For announcements: how many days ahead the change was announced, when it says.
+    notice_days: float | None = None
+
+    def is_(self, touchpoint: Touchpoint) -> bool:
+        return self.channel == touchpoint.channel and self.kind == touchpoint.kind
+
+    @property
+    def answers(self) -> bool:
+        return self.direction == "outbound" or self.kind in ANSWERING_KINDS
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where the customer stands, as scoring sees it: type and stage, and since when."""
+
+    relationship_type: str = ""
+    type_since: datetime | None = None
+    stage: str = ""
+    stage_since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Obligation:
+    """Something owed to the customer under a standard, not yet done nor late."""
+
+    standard_key: str
+    due_at: datetime
+    opened_at: datetime
+    # The interaction that created it (a ticket, a complaint); empty for a cadence.
+    trigger_id: str
+    trigger_reference: str
+    employee: str
+    what: str
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A standard missed: when the thing was due, what it was about, and why it is missed."""
+
+    standard_key: str
+    due_at: datetime
+    interaction_ids: tuple[str, ...]
+    reason: str
+
+    @property
+    def key(self) -> str:
+        """Stable across evaluations: a violation found again is the same violation."""
+        trigger = self.interaction_ids[0] if self.interaction_ids else ""
+        return f"{self.standard_key}|{trigger}|{self.due_at.isoformat()}"
+
+
+@dataclass(frozen=True)
+class Judgement:
+    obligations: tuple[Obligation, ...]
+    violations: tuple[Violation, ...]
+    # The standards that bound the customer, each from when: violations of these with a
+    # due moment from then on that are no longer found were met after all (late events).
+    judged_from: dict[str, datetime | None]
+
+    @property
+    def next_due_at(self) -> datetime | None:
+        """When the judgement changes by the clock alone: the earliest open due moment."""
+        return min((o.due_at for o in self.obligations), default=None)
+
+
+def applies(standard: Standard, standing: Standing) -> bool:
+    return (
+        not standard.relationship_types or standing.relationship_type in standard.relationship_types
+    ) and (not standard.stages or standing.stage in standard.stages)
+
+
+def binds_from(standard: Standard, standing: Standing) -> datetime | None:
+    """When the standard started binding the customer: None for its whole history."""
+    moments = []
+    if standard.relationship_types and standing.type_since is not None:
+        moments.append(standing.type_since)
+    if standard.stages and standing.stage_since is not None:
+        moments.append(standing.stage_since)
+    return max(moments, default=None)
+
+
+def judge(
+    standards: Sequence[Standard],
+    standing: Standing,
+    touches: Sequence[Touch],
+    now: datetime,
+) -> Judgement:
+    """The customer's open obligations and violations under `standards` at `now`, from its
+    whole history (`touches`, in any order; only those up to `now` count)."""
+    history = sorted((t for t in touches if t.occurred_at <= now), key=_order)
+    obligations: list[Obligation] = []
+    violations: list[Violation] = []
+    judged_from: dict[str, datetime | None] = {}
+    for standard in standards:
+        if not applies(standard, standing):
+            continue
+        start = binds_from(standard, standing)
+        judged_from[standard.key] = start
+        found = _judge_one(standard, history, start, now)
+        for item in found:
+            if isinstance(item, Obligation):
+                obligations.append(item)
+            else:
+                violations.append(item)
+    return Judgement(tuple(obligations), tuple(violations), judged_from)
+
+
+def _order(touch: Touch) -> tuple[datetime, str]:
+    return touch.occurred_at, touch.id
+
+
+def _judge_one(
+    standard: Standard, history: Sequence[Touch], start: datetime | None, now: datetime
+) -> Iterator[Obligation | Violation]:
+    in_scope = [t for t in history if start is None or t.occurred_at >= start]
+    match standard.rule:
+        case RespondWithin(trigger, within_hours):
+            yield from _answered(
+                standard,
+                [t for t in in_scope if t.is_(trigger)],
+                [t for t in history if t.answers],
+                timedelta(hours=within_hours),
+                "first response",
+                now,
+            )
+        case FollowUpAfter(trigger, within_days, follow_up):
+            yield from _answered(
+                standard,
+                [t for t in in_scope if t.is_(trigger)],
+                [t for t in history if t.is_(follow_up)],
+                timedelta(days=within_days),
+                _words(follow_up),
+                now,
+            )
+        case Cadence(every_days, of):
+            yield from _cadence(standard, in_scope, of, timedelta(days=every_days), start, now)
+        case NoticeBefore(days, event):
+            yield from _notice(standard, [t for t in in_scope if t.is_(event)], days)
+        case Limit(at_most, per_days, channel):
+            yield from _limit(
+                standard,
+                [t for t in in_scope if t.channel == channel and t.direction != "inbound"],
+                at_most,
+                timedelta(days=per_days),
+            )
+
+
+def _answered(
+    standard: Standard,
+    triggers: Sequence[Touch],
+    answers: Sequence[Touch],
+    within: timedelta,
+    answer_words: str,
+    now: datetime,
+) -> Iterator[Obligation | Violation]:
+    """Each trigger against the first answer strictly after it."""
+    moments = [a.occurred_at for a in answers]
+    for trigger in triggers:
+        due = trigger.occurred_at + within
+        position = bisect.bisect_right(moments, trigger.occurred_at)
+        answer = answers[position] if position < len(answers) else None
+        what = f"{answer_words} to {_named(trigger)}"
+        if answer is not None and answer.occurred_at <= due:
+            continue
+        if answer is not None:
+            late = answer.occurred_at - due
+            yield Violation(
+                standard.key,
+                due,
+                (trigger.id, answer.id),
+                f"the {what} came {_span(late)} late (due {_when(due)}, {standard.title})",
+            )
+        elif now > due:
+            yield Violation(
+                standard.key,
+                due,
+                (trigger.id,),
+                f"no {what} (due {_when(due)}, {standard.title})",
+            )
+        else:
+            yield Obligation(
+                standard.key,
+                due,
+                trigger.occurred_at,
+                trigger.id,
+                trigger.reference,
+                trigger.employee,
+                what[0].upper() + what[1:],
+            )
+
+
+def _cadence(
+    standard: Standard,
+    in_scope: Sequence[Touch],
+    of: Touchpoint,
+    every: timedelta,
+    start: datetime | None,
+    now: datetime,
+) -> Iterator[Obligation | Violation]:
+    if not in_scope and start is None:
+        return  # no relationship to keep up yet
+    done = [t for t in in_scope if t.is_(of)]
+    anchor = start if start is not None else in_scope[0].occurred_at
+    last: Touch | None = None
+    for touch in [*done, None]:
+        until = touch.occurred_at if touch is not None else now
+        # Each full period without one is a missed one; due exactly then is in time.
+        while anchor + every < until:
+            due = anchor + every
+            since = f"since the last on {_when(last.occurred_at)}" if last else "so far"
+            yield Violation(
+                standard.key,
+                due,
+                (last.id,) if last else (),
+                f"no {_words(of)} in {_span(every)} {since} (due {_when(due)}, {standard.title})",
+            )
+            anchor = due
+        if touch is not None:
+            anchor, last = touch.occurred_at, touch
+    due = anchor + every
+    ago = f"last one {_span(now - last.occurred_at)} ago" if last else "none yet"
+    yield Obligation(
+        standard.key,
+        due,
+        anchor,
+        "",
+        "",
+        last.employee if last else "",
+        f"A {_words(of)} ({ago})",
+    )
+
+
+def _notice(standard: Standard, events: Sequence[Touch], days: int) -> Iterator[Violation]:
+    for event in events:
+        notice = event.notice_days if event.notice_days is not None else 0.0
+        if notice >= days:
+            continue
+        effective = event.occurred_at + timedelta(days=notice)
+        yield Violation(
+            standard.key,
+            effective - timedelta(days=days),
+            (event.id,),
+            f"{_named(event)} announced {_count_days(notice)} before it took effect; "
+            f"{days} days are owed ({standard.title})",
+        )
+
+
+def _limit(
+    standard: Standard, touches: Sequence[Touch], at_most: int, per: timedelta
+) -> Iterator[Violation]:
+    window: deque[Touch] = deque()
+    for touch in touches:
+        window.append(touch)
+        while window[0].occurred_at <= touch.occurred_at - per:
+            window.popleft()
+        if len(window) > at_most:
+            yield Violation(
+                standard.key,
+                touch.occurred_at,
+                (touch.id, *(t.id for t in list(window)[:-1])),
+                f"{len(window)} {touch.channel} touches within {_span(per)}, "
+                f"at most {at_most} allowed ({standard.title})",
+            )
+
+
+# Words
+
+
+def _words(touchpoint: Touchpoint) -> str:
+    return f"{touchpoint.channel} {touchpoint.kind.replace('_', ' ')}"
+
+
+def _named(touch: Touch) -> str:
+    name = f"{touch.channel} {touch.kind.replace('_', ' ')}"
+    return (
+        f"{name} #{touch.reference}"
+        if touch.reference
+        else f"the {name} of {_when(touch.occurred_at)}"
+    )
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _count_days(days: float) -> str:
+    whole = round(days, 1)
+    if whole == 0:
+        return "0 days"
+    return f"{whole:g} day" if whole == 1 else f"{whole:g} days"
+
+
+def _span(span: timedelta) -> str:
+    seconds = int(span.total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 2 * 3600:
+        return f"{seconds // 60} min"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"
+
+
+def notice_days(occurred_at: datetime, attributes: Mapping[str, object]) -> float | None:
+    """How many days ahead an announcement was made, from its attributes: `notice_days`, or
+    `effective_at` (an ISO date or moment; a date alone means its start, UTC). None when it
+    says neither, or says it in a form that cannot be read."""
+    given = attributes.get("notice_days")
+    if isinstance(given, int | float) and not isinstance(given, bool):
+        return max(float(given), 0.0)
+    effective = attributes.get("effective_at")
+    if not isinstance(effective, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(effective)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max((moment - occurred_at).total_seconds() / 86400, 0.0)

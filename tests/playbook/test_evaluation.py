@@ -1,0 +1,237 @@
+"""The judgement of every standard kind at its boundaries: due exactly now, one second late,
+answered exactly at the deadline, late events, scope, and order independence."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from playbook.domain import (
+    DEFAULT_PLAYBOOK,
+    Cadence,
+    FollowUpAfter,
+    Limit,
+    NoticeBefore,
+    RespondWithin,
+    Standard,
+    Touchpoint,
+)
+from playbook.evaluation import Standing, Touch, judge, notice_days
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+SECOND = timedelta(seconds=1)
+BFF = Standing("bff", T0 - timedelta(days=400), "integrating", T0 - timedelta(days=30))
+
+
+def standard(rule: object, types: tuple[str, ...] = (), stages: tuple[str, ...] = ()) -> Standard:
+    return Standard("s", "The standard", "service", types, stages, rule)  # type: ignore[arg-type]
+
+
+RESPOND = standard(RespondWithin(Touchpoint("service", "ticket_opened"), within_hours=4), ("bff",))
+TICKET = Touch("t1", T0, "service", "ticket_opened", "inbound", "ana", reference="123")
+
+
+def reply(at: datetime, id_: str = "r1") -> Touch:
+    return Touch(id_, at, "email", "email_sent", "outbound", "ana")
+
+
+def test_a_response_due_exactly_now_is_still_owed() -> None:
+    due = T0 + timedelta(hours=4)
+    judgement = judge([RESPOND], BFF, [TICKET], due)
+    assert judgement.violations == ()
+    [owed] = judgement.obligations
+    assert (owed.due_at, owed.trigger_reference, owed.employee) == (due, "123", "ana")
+    assert owed.what == "First response to service ticket opened #123"
+    assert judgement.next_due_at == due
+
+
+def test_one_second_past_the_deadline_is_a_violation() -> None:
+    due = T0 + timedelta(hours=4)
+    judgement = judge([RESPOND], BFF, [TICKET], due + SECOND)
+    assert judgement.obligations == ()
+    [missed] = judgement.violations
+    assert (missed.due_at, missed.interaction_ids) == (due, ("t1",))
+    assert missed.reason == (
+        "no first response to service ticket opened #123 (due 2026-03-02 13:00 UTC, The standard)"
+    )
+    assert judgement.next_due_at is None
+
+
+def test_an_answer_exactly_at_the_deadline_is_in_time_one_second_later_is_late() -> None:
+    due = T0 + timedelta(hours=4)
+    assert judge([RESPOND], BFF, [TICKET, reply(due)], due + timedelta(days=9)).violations == ()
+    [late] = judge(
+        [RESPOND], BFF, [TICKET, reply(due + SECOND)], due + timedelta(days=9)
+    ).violations
+    assert late.interaction_ids == ("t1", "r1")
+    assert "came 1 s late" in late.reason
+
+
+def test_a_late_delivered_answer_turns_the_violation_into_nothing() -> None:
+    """The same history in any arrival order judges the same: the violation judged before
+    the answer arrived is not in the judgement that has it (the service withdraws it)."""
+    later = T0 + timedelta(days=2)
+    before = judge([RESPOND], BFF, [TICKET], later)
+    after = judge([RESPOND], BFF, [TICKET, reply(T0 + timedelta(hours=1))], later)
+    assert len(before.violations) == 1
+    assert after.violations == ()
+    assert after.judged_from == {"s": BFF.type_since}
+
+
+def test_inbound_touches_do_not_answer_but_a_resolved_ticket_does() -> None:
+    inbound = Touch("i1", T0 + timedelta(hours=1), "email", "email_received", "inbound")
+    resolved = Touch("x1", T0 + timedelta(hours=2), "service", "ticket_resolved", "")
+    far = T0 + timedelta(days=3)
+    assert len(judge([RESPOND], BFF, [TICKET, inbound], far).violations) == 1
+    assert judge([RESPOND], BFF, [TICKET, inbound, resolved], far).violations == ()
+
+
+def test_one_response_answers_every_trigger_waiting_before_it() -> None:
+    second = Touch("t2", T0 + timedelta(hours=1), "service", "ticket_opened", "inbound")
+    judgement = judge(
+        [RESPOND], BFF, [TICKET, second, reply(T0 + timedelta(hours=2))], T0 + timedelta(days=1)
+    )
+    assert judgement.violations == ()
+    assert judgement.obligations == ()
+
+
+def test_a_standard_binds_only_in_its_scope_and_from_when_the_customer_entered_it() -> None:
+    acquaintance = Standing("acquaintance", T0 - timedelta(days=400))
+    assert judge([RESPOND], acquaintance, [TICKET], T0 + timedelta(days=1)).violations == ()
+    became_bff_after = Standing("bff", T0 + timedelta(hours=1))
+    judgement = judge([RESPOND], became_bff_after, [TICKET], T0 + timedelta(days=1))
+    assert judgement.violations == ()
+    assert judgement.judged_from == {"s": T0 + timedelta(hours=1)}
+    staged = standard(RESPOND.rule, ("bff",), ("bonding",))
+    assert judge([staged], BFF, [TICKET], T0 + timedelta(days=1)).judged_from == {}
+
+
+def test_follow_up_after_needs_the_named_follow_up() -> None:
+    rule = standard(
+        FollowUpAfter(Touchpoint("service", "complaint"), 2, Touchpoint("service", "check_in"))
+    )
+    complaint = Touch("c1", T0, "service", "complaint", "inbound")
+    check_in = Touch("k1", T0 + timedelta(days=2), "service", "check_in", "outbound")
+    assert (
+        judge(
+            [rule], Standing(), [complaint, reply(T0 + SECOND), check_in], T0 + timedelta(days=5)
+        ).violations
+        == ()
+    )
+    [missed] = judge(
+        [rule], Standing(), [complaint, reply(T0 + SECOND)], T0 + timedelta(days=2) + SECOND
+    ).violations
+    assert missed.reason.startswith("no service check in to the service complaint of 2026-03-02")
+    [owed] = judge([rule], Standing(), [complaint], T0 + timedelta(days=2)).obligations
+    assert owed.due_at == T0 + timedelta(days=2)
+
+
+def test_cadence_counts_each_missed_period_and_keeps_one_obligation_open() -> None:
+    rule = standard(Cadence(90, Touchpoint("sales", "business_review")), ("bff",))
+    start = BFF.type_since
+    assert start is not None
+    review = Touch("b1", start + timedelta(days=90), "sales", "business_review", "outbound", "bo")
+    # Exactly 90 days after the start: in time; then 200 quiet days are two missed reviews.
+    now = review.occurred_at + timedelta(days=200)
+    judgement = judge([rule], BFF, [review], now)
+    assert [v.due_at for v in judgement.violations] == [
+        review.occurred_at + timedelta(days=90),
+        review.occurred_at + timedelta(days=180),
+    ]
+    assert judgement.violations[0].interaction_ids == ("b1",)
+    [owed] = judgement.obligations
+    assert owed.due_at == review.occurred_at + timedelta(days=270)
+    assert owed.what == "A sales business review (last one 200 days ago)"
+    assert owed.employee == "bo"
+    # Due exactly now is not yet missed.
+    exactly = judge([rule], BFF, [review], review.occurred_at + timedelta(days=90))
+    assert exactly.violations == ()
+
+
+def test_cadence_without_a_start_counts_from_the_first_interaction() -> None:
+    rule = standard(Cadence(30, Touchpoint("sales", "call")))
+    first = Touch("p1", T0, "sales", "purchase", "inbound")
+    assert judge([rule], Standing(), [], T0).obligations == ()
+    [owed] = judge([rule], Standing(), [first], T0 + timedelta(days=10)).obligations
+    assert owed.due_at == T0 + timedelta(days=30)
+    [missed] = judge([rule], Standing(), [first], T0 + timedelta(days=30) + SECOND).violations
+    assert missed.interaction_ids == ()
+    assert "so far" in missed.reason
+
+
+def test_notice_before_reads_notice_days_or_effective_at() -> None:
+    rule = standard(NoticeBefore(60, Touchpoint("finance", "price_change")))
+    told = Touch("n1", T0, "finance", "price_change", "outbound", notice_days=60)
+    short = Touch("n2", T0, "finance", "price_change", "outbound", notice_days=59.5)
+    silent = Touch("n3", T0, "finance", "price_change", "outbound")
+    assert judge([rule], Standing(), [told], T0).violations == ()
+    [late] = judge([rule], Standing(), [short], T0).violations
+    assert late.reason.startswith(
+        "the finance price change of 2026-03-02 09:00 UTC announced 59.5 days"
+    )
+    assert late.due_at == T0 + timedelta(days=59.5) - timedelta(days=60)
+    [none] = judge([rule], Standing(), [silent], T0).violations
+    assert "announced 0 days before" in none.reason
+    assert (
+        notice_days(T0, {"effective_at": "2026-05-01"})
+        == (datetime(2026, 5, 1, tzinfo=UTC) - T0).total_seconds() / 86400
+    )
+    assert notice_days(T0, {"notice_days": 30}) == 30.0
+    assert notice_days(T0, {"notice_days": True}) is None
+    assert notice_days(T0, {"effective_at": "soon"}) is None
+    assert notice_days(T0, {}) is None
+
+
+def test_a_limit_counts_outbound_touches_in_any_window() -> None:
+    rule = standard(Limit(3, 7, "marketing"))
+    touches = [
+        Touch(f"m{i}", T0 + timedelta(days=2 * i), "marketing", "email_sent", "outbound")
+        for i in range(4)
+    ]
+    # Four touches within 6 days: the fourth breaks the limit.
+    [broken] = judge([rule], Standing(), touches, T0 + timedelta(days=30)).violations
+    assert broken.interaction_ids[0] == "m3"
+    assert broken.due_at == touches[3].occurred_at
+    # Exactly 7 days apart, the first has left the window; inbound opens never count.
+    spaced = [
+        *touches[:3],
+        Touch("m3", T0 + timedelta(days=7), "marketing", "email_sent", "outbound"),
+    ]
+    opened = Touch("o1", T0 + timedelta(days=3), "marketing", "email_opened", "inbound")
+    assert judge([rule], Standing(), [*spaced, opened], T0 + timedelta(days=30)).violations == ()
+
+
+def test_touches_after_now_are_not_judged_yet() -> None:
+    judgement = judge([RESPOND], BFF, [TICKET], T0 - SECOND)
+    assert judgement.obligations == ()
+    assert judgement.violations == ()
+
+
+@given(st.randoms(use_true_random=False), st.integers(0, 60))
+def test_the_judgement_does_not_depend_on_arrival_order(rng: random.Random, days: int) -> None:
+    kinds = [
+        ("service", "ticket_opened", "inbound"),
+        ("service", "complaint", "inbound"),
+        ("service", "check_in", "outbound"),
+        ("email", "email_sent", "outbound"),
+        ("sales", "business_review", "outbound"),
+        ("marketing", "email_sent", "outbound"),
+        ("finance", "price_change", "outbound"),
+    ]
+    touches = [
+        Touch(
+            f"x{i}",
+            T0 + timedelta(hours=rng.randrange(0, 24 * 200)),
+            *rng.choice(kinds),
+            notice_days=rng.choice([None, 10, 90]),
+        )
+        for i in range(40)
+    ]
+    now = T0 + timedelta(days=days * 4)
+    standing = Standing("partner", T0 - timedelta(days=1), "bonding", T0)
+    first = judge(DEFAULT_PLAYBOOK.standards, standing, touches, now)
+    rng.shuffle(touches)
+    assert judge(DEFAULT_PLAYBOOK.standards, standing, touches, now) == first
