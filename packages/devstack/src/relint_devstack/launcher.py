@@ -94,10 +94,14 @@ class Stack:
         if self.redis_url:
             values["REDIS_URL"] = self.redis_url
         if service == "ingest":
-            values["SUBSCRIBERS"] = f"scoring={self.grpc_target('scoring')}"
+            values["SUBSCRIBERS"] = (
+                f"scoring={self.grpc_target('scoring')},playbook={self.grpc_target('playbook')}"
+            )
             values["OUTBOX_POLL_SECONDS"] = "0.5"
         if service in ("scoring", "playbook"):
             values["INGEST_TARGET"] = self.grpc_target("ingest")
+        if service == "playbook":
+            values["SCORING_TARGET"] = self.grpc_target("scoring")
         if service == "gateway":
             for upstream in ("ingest", "scoring", "playbook"):
                 values[f"{upstream.upper()}_TARGET"] = self.grpc_target(upstream)

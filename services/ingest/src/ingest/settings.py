@@ -20,7 +20,7 @@ class IngestSettings(DatabaseSettings):
     # HMAC pepper for API key hashes; a database dump alone cannot be used to test keys.
     key_pepper: SecretStr = SecretStr("development-only-pepper")
     # Who receives every accepted interaction: "name=host:port,...".
-    subscribers: str = "scoring=127.0.0.1:50052"
+    subscribers: str = "scoring=127.0.0.1:50052,playbook=127.0.0.1:50053"
     outbox_batch_size: int = Field(default=500, ge=1, le=1000)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     # Interactions a partner may push per minute (a batch counts each item).

@@ -104,6 +104,8 @@ class Violation:
     due_at: datetime
     interaction_ids: tuple[str, ...]
     reason: str
+    # Who was on it: the employee of the interaction that made it due.
+    employee: str = ""
 
     @property
     def key(self) -> str:
@@ -232,6 +234,7 @@ def _answered(
                 due,
                 (trigger.id, answer.id),
                 f"the {what} came {_span(late)} late (due {_when(due)}, {standard.title})",
+                trigger.employee,
             )
         elif now > due:
             yield Violation(
@@ -239,6 +242,7 @@ def _answered(
                 due,
                 (trigger.id,),
                 f"no {what} (due {_when(due)}, {standard.title})",
+                trigger.employee,
             )
         else:
             yield Obligation(
@@ -305,6 +309,7 @@ def _notice(standard: Standard, events: Sequence[Touch], days: int) -> Iterator[
             (event.id,),
             f"{_named(event)} announced {_count_days(notice)} before it took effect; "
             f"{days} days are owed ({standard.title})",
+            event.employee,
         )
 
 
@@ -323,6 +328,7 @@ def _limit(
                 (touch.id, *(t.id for t in list(window)[:-1])),
                 f"{len(window)} {touch.channel} touches within {_span(per)}, "
                 f"at most {at_most} allowed ({standard.title})",
+                touch.employee,
             )
 
 

@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import grpc
 
-from playbook.messages import playbook_message
+from playbook.messages import delivered, playbook_message
 from playbook.service import PlaybookService
+from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from relint.contracts.playbook.v1 import playbook_pb2, playbook_pb2_grpc
 from relint.grpc_server import GrpcServer
+from relint.subscriber import refuse_bad_delivery
 
 MAX_BATCH = 1000
+
+
+class SubscriberServicer(ingest_pb2_grpc.InteractionSubscriberServiceServicer):
+    """Ingest's stream: every interaction is kept and its customer judged again."""
+
+    def __init__(self, service: PlaybookService, on_received: Callable[[], None]) -> None:
+        self.service = service
+        self.on_received = on_received
+
+    async def DeliverInteractions(
+        self, request: ingest_pb2.DeliverInteractionsRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.DeliverInteractionsResponse:
+        await refuse_bad_delivery(request, context)
+        result = await self.service.receive([delivered(item) for item in request.interactions])
+        if result.applied or result.moved:
+            self.on_received()
+        return ingest_pb2.DeliverInteractionsResponse(
+            applied=result.applied, duplicates=result.duplicates
+        )
 
 
 class PlaybookServicer(playbook_pb2_grpc.PlaybookServiceServicer):
@@ -36,10 +59,18 @@ class PlaybookServicer(playbook_pb2_grpc.PlaybookServiceServicer):
         )
 
 
-def register(server: GrpcServer, service: PlaybookService) -> None:
+def register(
+    server: GrpcServer, service: PlaybookService, on_received: Callable[[], None] = lambda: None
+) -> None:
     server.add(
         lambda s: playbook_pb2_grpc.add_PlaybookServiceServicer_to_server(
             PlaybookServicer(service), s
         ),
         [playbook_pb2.DESCRIPTOR.services_by_name["PlaybookService"].full_name],
+    )
+    server.add(
+        lambda s: ingest_pb2_grpc.add_InteractionSubscriberServiceServicer_to_server(
+            SubscriberServicer(service, on_received), s
+        ),
+        [ingest_pb2.DESCRIPTOR.services_by_name["InteractionSubscriberService"].full_name],
     )

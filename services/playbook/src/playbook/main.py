@@ -9,8 +9,10 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from playbook import api, grpc_server
+from playbook.scoring_client import GrpcScoring
 from playbook.service import PlaybookService
 from playbook.settings import PlaybookSettings
+from playbook.worker import PlaybookWorker
 from relint.app import Readiness, create_service_app
 from relint.auth import RemoteKeyVerifier
 from relint.grpc_client import open_channel
@@ -31,12 +33,22 @@ def create_app(settings: PlaybookSettings | None = None) -> FastAPI:
         async with (
             open_stores(settings, readiness) as stores,
             open_channel(settings.ingest_target) as ingest,
+            open_channel(settings.scoring_target) as scoring,
         ):
-            service = PlaybookService(stores.db)
+            service = PlaybookService(stores.db, GrpcScoring(scoring))
+            worker = PlaybookWorker(
+                service,
+                idle_seconds=settings.clock_seconds,
+                standings_seconds=settings.standings_seconds,
+            )
             app.state.playbook = service
             app.state.key_verifier = RemoteKeyVerifier(ingest)
-            grpc_server.register(server, service)
-            yield
+            grpc_server.register(server, service, on_received=worker.wake)
+            worker.start()
+            try:
+                yield
+            finally:
+                await worker.stop()
 
     app = create_service_app(
         name="playbook",

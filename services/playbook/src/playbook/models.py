@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from relint.db import UtcDateTime, new_registry, utcnow
@@ -32,3 +32,98 @@ class PlaybookVersion(PlaybookTable, table=True):
     name: str = Field(max_length=200)
     document: str = Field(sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class TouchRow(PlaybookTable, table=True):
+    """What the playbook keeps of one interaction delivered by ingest (evaluation.Touch)."""
+
+    __tablename__ = "touch"
+    __table_args__ = (Index("ix_touch_customer", "tenant_id", "customer_id", "occurred_at"),)
+
+    # Ingest's interaction id: a second delivery of it changes nothing.
+    id: str = Field(primary_key=True, max_length=36)
+    tenant_id: str = Field(max_length=36)
+    customer_id: str = Field(max_length=36)
+    occurred_at: datetime = Field(sa_type=UtcDateTime)
+    channel: str = Field(max_length=32)
+    kind: str = Field(max_length=64)
+    direction: str = Field(default="", max_length=16)
+    employee: str = Field(default="", max_length=200)
+    reference: str = Field(default="", max_length=200)
+    notice_days: float | None = None
+
+
+class CustomerState(PlaybookTable, table=True):
+    """Per customer: where it stands (from scoring), and when it must be judged again."""
+
+    __tablename__ = "customer_state"
+
+    tenant_id: str = Field(primary_key=True, max_length=36)
+    customer_id: str = Field(primary_key=True, max_length=36)
+    relationship_type: str = Field(default="", max_length=60)
+    type_since: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    stage: str = Field(default="", max_length=32)
+    stage_since: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # New interactions (or a new standing) not yet judged.
+    dirty: bool = Field(default=True, index=True)
+    # Counts the marks: a judgement clears `dirty` only if no mark came while it ran.
+    revision: int = 0
+    # The earliest open obligation: the clock judges again then.
+    next_due_at: datetime | None = Field(default=None, sa_type=UtcDateTime, index=True)
+    judged_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    playbook_version: int = 0
+
+
+class ObligationRow(PlaybookTable, table=True):
+    """Something owed to a customer under a standard, and by when; replaced on each
+    judgement of the customer."""
+
+    __tablename__ = "obligation"
+    __table_args__ = (
+        Index("ix_obligation_customer", "tenant_id", "customer_id"),
+        Index("ix_obligation_due", "tenant_id", "due_at"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    tenant_id: str = Field(max_length=36)
+    customer_id: str = Field(max_length=36)
+    standard_key: str = Field(max_length=64)
+    standard_title: str = Field(max_length=200)
+    team: str = Field(max_length=64)
+    relationship_type: str = Field(default="", max_length=60)
+    playbook_version: int
+    due_at: datetime = Field(sa_type=UtcDateTime)
+    opened_at: datetime = Field(sa_type=UtcDateTime)
+    trigger_id: str = Field(default="", max_length=36)
+    trigger_reference: str = Field(default="", max_length=200)
+    employee: str = Field(default="", max_length=200)
+    what: str = Field(max_length=500)
+
+
+class ViolationRow(PlaybookTable, table=True):
+    """A standard missed. Never deleted: withdrawn when a late-delivered interaction shows
+    the standard was met after all."""
+
+    __tablename__ = "violation"
+    __table_args__ = (
+        Index("ix_violation_customer", "tenant_id", "customer_id", "due_at"),
+        Index("ix_violation_detected", "tenant_id", "detected_at"),
+    )
+
+    # Derived from the tenant, the customer and the violation's key: found again, the same.
+    id: str = Field(primary_key=True, max_length=36)
+    tenant_id: str = Field(max_length=36)
+    customer_id: str = Field(max_length=36)
+    standard_key: str = Field(max_length=64)
+    standard_title: str = Field(max_length=200)
+    team: str = Field(max_length=64)
+    playbook_version: int
+    due_at: datetime = Field(sa_type=UtcDateTime)
+    detected_at: datetime = Field(sa_type=UtcDateTime)
+    interaction_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    employee: str = Field(default="", max_length=200)
+    reason: str = Field(max_length=500)
+    withdrawn_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    withdrawn_reason: str = Field(default="", max_length=500)
+    # When scoring acknowledged it as a negative signal; None while it is still owed.
+    signalled_at: datetime | None = Field(default=None, sa_type=UtcDateTime, index=True)

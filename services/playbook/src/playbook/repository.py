@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from playbook.models import PlaybookVersion
+from playbook.models import CustomerState, ObligationRow, PlaybookVersion, TouchRow, ViolationRow
+from relint.db import bulk_insert, table_of
 
 
 class PlaybookRepository:
@@ -60,3 +63,226 @@ class PlaybookRepository:
     async def add(self, row: PlaybookVersion) -> None:
         self.session.add(row)
         await self.session.flush()
+
+    # The delivered stream
+
+    async def touch_owners(self, ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """The (tenant, customer) of each interaction already kept."""
+        wanted = list(set(ids))
+        if not wanted:
+            return {}
+        query = select(col(TouchRow.id), col(TouchRow.tenant_id), col(TouchRow.customer_id)).where(
+            col(TouchRow.id).in_(wanted)
+        )
+        return {
+            row.id: (row.tenant_id, row.customer_id) for row in await self.session.execute(query)
+        }
+
+    async def add_touches(self, rows: Sequence[dict[str, Any]]) -> None:
+        await bulk_insert(self.session, table_of(TouchRow), rows)
+
+    async def move_touch(self, touch_id: str, customer_id: str) -> None:
+        await self.session.execute(
+            update(TouchRow).where(col(TouchRow.id) == touch_id).values(customer_id=customer_id)
+        )
+
+    async def touches(self, tenant_id: str, customer_ids: Sequence[str]) -> list[TouchRow]:
+        if not customer_ids:
+            return []
+        query = (
+            select(TouchRow)
+            .where(
+                col(TouchRow.tenant_id) == tenant_id,
+                col(TouchRow.customer_id).in_(list(set(customer_ids))),
+            )
+            .order_by(col(TouchRow.customer_id), col(TouchRow.occurred_at), col(TouchRow.id))
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    # Customers to judge
+
+    async def mark_dirty(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Each (tenant, customer) must be judged again; a new one gets its state row."""
+        wanted = sorted(set(keys))
+        if not wanted:
+            return
+        known = await self.states_of(wanted)
+        fresh = [
+            {"tenant_id": t, "customer_id": c, "dirty": True, "revision": 1}
+            for t, c in wanted
+            if (t, c) not in known
+        ]
+        await bulk_insert(self.session, table_of(CustomerState), fresh)
+        again: dict[str, list[str]] = {}
+        for tenant_id, customer_id in (k for k in wanted if k in known):
+            again.setdefault(tenant_id, []).append(customer_id)
+        for tenant_id, customer_ids in again.items():
+            await self.session.execute(
+                update(CustomerState)
+                .where(
+                    col(CustomerState.tenant_id) == tenant_id,
+                    col(CustomerState.customer_id).in_(customer_ids),
+                )
+                .values(dirty=True, revision=col(CustomerState.revision) + 1)
+            )
+
+    async def states_of(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], CustomerState]:
+        by_tenant: dict[str, list[str]] = {}
+        for tenant_id, customer_id in keys:
+            by_tenant.setdefault(tenant_id, []).append(customer_id)
+        found: dict[tuple[str, str], CustomerState] = {}
+        for tenant_id, customer_ids in by_tenant.items():
+            query = select(CustomerState).where(
+                col(CustomerState.tenant_id) == tenant_id,
+                col(CustomerState.customer_id).in_(customer_ids),
+            )
+            for state in (await self.session.execute(query)).scalars():
+                found[(state.tenant_id, state.customer_id)] = state
+        return found
+
+    async def due(self, now: datetime, limit: int) -> list[CustomerState]:
+        """Customers with unjudged interactions, or whose earliest deadline has passed."""
+        query = (
+            select(CustomerState)
+            .where(or_(col(CustomerState.dirty), col(CustomerState.next_due_at) < now))
+            .order_by(col(CustomerState.tenant_id), col(CustomerState.customer_id))
+            .limit(limit)
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def next_due_at(self) -> datetime | None:
+        """The earliest deadline of anyone: when the clock must judge next."""
+        query = select(func.min(CustomerState.next_due_at))
+        value: datetime | None = (await self.session.execute(query)).scalar_one_or_none()
+        return value
+
+    async def tenant_states(self, tenant_id: str) -> list[CustomerState]:
+        query = select(CustomerState).where(col(CustomerState.tenant_id) == tenant_id)
+        return list((await self.session.execute(query)).scalars())
+
+    async def tenants_judged(self) -> list[str]:
+        query = select(col(CustomerState.tenant_id)).distinct()
+        return list((await self.session.execute(query)).scalars())
+
+    async def save_state(
+        self, tenant_id: str, customer_id: str, judged_revision: int, values: dict[str, Any]
+    ) -> None:
+        """Stores a judgement's outcome; the customer stays dirty if it was marked again
+        since the judgement read it (`judged_revision`)."""
+        await self.session.execute(
+            update(CustomerState)
+            .where(
+                col(CustomerState.tenant_id) == tenant_id,
+                col(CustomerState.customer_id) == customer_id,
+            )
+            .values(
+                **values,
+                dirty=case((col(CustomerState.revision) == judged_revision, False), else_=True),
+            )
+        )
+
+    # Judgements
+
+    async def replace_obligations(
+        self, tenant_id: str, customer_id: str, rows: Sequence[dict[str, Any]]
+    ) -> None:
+        await self.session.execute(
+            delete(ObligationRow).where(
+                col(ObligationRow.tenant_id) == tenant_id,
+                col(ObligationRow.customer_id) == customer_id,
+            )
+        )
+        await bulk_insert(self.session, table_of(ObligationRow), rows)
+
+    async def customer_violations(self, tenant_id: str, customer_id: str) -> list[ViolationRow]:
+        query = select(ViolationRow).where(
+            col(ViolationRow.tenant_id) == tenant_id,
+            col(ViolationRow.customer_id) == customer_id,
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def add_violations(self, rows: Sequence[dict[str, Any]]) -> None:
+        await bulk_insert(self.session, table_of(ViolationRow), rows)
+
+    async def withdraw(self, ids: Sequence[str], at: datetime | None, reason: str) -> None:
+        """Withdraws the violations (or, with `at` None, restores them)."""
+        if ids:
+            await self.session.execute(
+                update(ViolationRow)
+                .where(col(ViolationRow.id).in_(list(ids)))
+                .values(withdrawn_at=at, withdrawn_reason=reason)
+            )
+
+    async def unsignalled(self, limit: int) -> list[ViolationRow]:
+        query = (
+            select(ViolationRow)
+            .where(
+                col(ViolationRow.signalled_at).is_(None), col(ViolationRow.withdrawn_at).is_(None)
+            )
+            .order_by(col(ViolationRow.detected_at), col(ViolationRow.id))
+            .limit(limit)
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def mark_signalled(self, ids: Sequence[str], at: datetime) -> None:
+        if ids:
+            await self.session.execute(
+                update(ViolationRow)
+                .where(col(ViolationRow.id).in_(list(ids)))
+                .values(signalled_at=at)
+            )
+
+    # Reads
+
+    async def obligations(
+        self,
+        tenant_id: str,
+        *,
+        customer_ids: Sequence[str] | None = None,
+        team: str | None = None,
+        employee: str | None = None,
+        limit: int = 100,
+    ) -> list[ObligationRow]:
+        conditions = [col(ObligationRow.tenant_id) == tenant_id]
+        if customer_ids is not None:
+            conditions.append(col(ObligationRow.customer_id).in_(list(set(customer_ids))))
+        if team is not None:
+            conditions.append(col(ObligationRow.team) == team)
+        if employee is not None:
+            conditions.append(col(ObligationRow.employee) == employee)
+        query = (
+            select(ObligationRow)
+            .where(*conditions)
+            .order_by(col(ObligationRow.due_at), col(ObligationRow.id))
+            .limit(limit)
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def violations(
+        self,
+        tenant_id: str,
+        *,
+        customer_ids: Sequence[str] | None = None,
+        team: str | None = None,
+        since: datetime | None = None,
+        include_withdrawn: bool = False,
+        limit: int = 100,
+    ) -> list[ViolationRow]:
+        conditions = [col(ViolationRow.tenant_id) == tenant_id]
+        if customer_ids is not None:
+            conditions.append(col(ViolationRow.customer_id).in_(list(set(customer_ids))))
+        if team is not None:
+            conditions.append(col(ViolationRow.team) == team)
+        if since is not None:
+            conditions.append(col(ViolationRow.due_at) >= since)
+        if not include_withdrawn:
+            conditions.append(col(ViolationRow.withdrawn_at).is_(None))
+        query = (
+            select(ViolationRow)
+            .where(*conditions)
+            .order_by(col(ViolationRow.due_at).desc(), col(ViolationRow.id))
+            .limit(limit)
+        )
+        return list((await self.session.execute(query)).scalars())

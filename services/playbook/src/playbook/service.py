@@ -3,15 +3,20 @@ version and the history. A tenant that never published follows the default playb
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from playbook import actions, evaluation
+from playbook.actions import Action, Missed, Outlook, Owed
 from playbook.domain import (
     DEFAULT_PLAYBOOK,
     InvalidPlaybook,
@@ -21,9 +26,17 @@ from playbook.domain import (
     draft_to_dict,
     validate,
 )
-from playbook.models import PlaybookVersion
+from playbook.evaluation import Judgement, Standing, Touch
+from playbook.models import (
+    CustomerState,
+    ObligationRow,
+    PlaybookVersion,
+    TouchRow,
+    ViolationRow,
+)
 from playbook.repository import PlaybookRepository
-from relint.db import Database
+from playbook.scoring_client import Scoring, ScoringUnavailable
+from relint.db import Database, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +82,34 @@ def _published(row: PlaybookVersion, draft: PlaybookDraft | None = None) -> Play
     )
 
 
+@dataclass(frozen=True)
+class Delivered:
+    """One interaction delivered by ingest, as the playbook keeps it."""
+
+    tenant_id: str
+    customer_id: str
+    touch: Touch
+
+
+@dataclass
+class ReceiveResult:
+    applied: int = 0
+    duplicates: int = 0
+    moved: int = 0
+
+
+@dataclass
+class JudgeResult:
+    judged: int = 0
+    violations: int = 0
+    withdrawn: int = 0
+    by_tenant: dict[str, int] = field(default_factory=dict)
+
+
 class PlaybookService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, scoring: Scoring | None = None) -> None:
         self.db = db
+        self.scoring = scoring
 
     async def active_playbooks(self, tenant_ids: Sequence[str]) -> list[Playbook]:
         """The newest version of each tenant, once per tenant, in the order asked."""
@@ -102,6 +140,9 @@ class PlaybookService:
                         document=document,
                     )
                     await repo.add(row)
+                    # Everyone is judged again under the new version.
+                    states = await repo.tenant_states(tenant_id)
+                    await repo.mark_dirty((tenant_id, s.customer_id) for s in states)
                 return _published(row, draft)
             except IntegrityError:
                 if attempt == _PUBLISH_ATTEMPTS:
@@ -121,3 +162,416 @@ class PlaybookService:
         async with self.db.read() as session:
             row = await PlaybookRepository(session).version(tenant_id, version)
         return _published(row) if row is not None else None
+
+    # The delivered stream
+
+    async def receive(self, batch: Sequence[Delivered]) -> ReceiveResult:
+        """Keeps each interaction not kept before, in one transaction, and marks its customer
+        to be judged again. A known one under another customer (a merge) moves there."""
+        result = ReceiveResult()
+        async with self.db.transaction() as session:
+            repo = PlaybookRepository(session)
+            owners = await repo.touch_owners(d.touch.id for d in batch)
+            rows: list[dict[str, Any]] = []
+            dirty: set[tuple[str, str]] = set()
+            for item in batch:
+                owner = owners.get(item.touch.id)
+                if owner == (item.tenant_id, item.customer_id):
+                    result.duplicates += 1
+                    continue
+                if owner is not None:
+                    if owner[0] != item.tenant_id:  # never across tenants
+                        result.duplicates += 1
+                        continue
+                    await repo.move_touch(item.touch.id, item.customer_id)
+                    dirty.add(owner)
+                    result.moved += 1
+                else:
+                    rows.append(_touch_row(item))
+                    result.applied += 1
+                owners[item.touch.id] = (item.tenant_id, item.customer_id)
+                dirty.add((item.tenant_id, item.customer_id))
+            await repo.add_touches(rows)
+            await repo.mark_dirty(dirty)
+        return result
+
+    # Judging
+
+    async def judge_due(self, limit: int = 500, now: datetime | None = None) -> JudgeResult:
+        """Judges up to `limit` customers that have new interactions or a passed deadline,
+        each under its tenant's active playbook and its standing from scoring (the last one
+        known when scoring does not answer). One short transaction per customer."""
+        now = now or utcnow()
+        result = JudgeResult()
+        async with self.db.read() as session:
+            due = await PlaybookRepository(session).due(now, limit)
+        by_tenant: dict[str, list[CustomerState]] = defaultdict(list)
+        for state in due:
+            by_tenant[state.tenant_id].append(state)
+        for tenant_id, states in by_tenant.items():
+            [playbook] = await self.active_playbooks([tenant_id])
+            standings = await self._standings(tenant_id, states)
+            ids = [s.customer_id for s in states]
+            async with self.db.read() as session:
+                repo = PlaybookRepository(session)
+                rows = await repo.touches(tenant_id, ids)
+            histories: dict[str, list[Touch]] = defaultdict(list)
+            for row in rows:
+                histories[row.customer_id].append(_touch(row))
+            # The judging is CPU work: off the event loop, so reads keep being answered.
+            judgements = await asyncio.to_thread(
+                _judge_all, playbook.standards, standings, histories, now
+            )
+            for state in states:
+                found = await self._store_judgement(
+                    playbook,
+                    state,
+                    standings[state.customer_id],
+                    judgements[state.customer_id],
+                    now,
+                )
+                result.violations += found[0]
+                result.withdrawn += found[1]
+            result.judged += len(states)
+            result.by_tenant[tenant_id] = len(states)
+        return result
+
+    async def _standings(
+        self, tenant_id: str, states: Sequence[CustomerState]
+    ) -> dict[str, Standing]:
+        known = {s.customer_id: _standing(s) for s in states}
+        if self.scoring is None:
+            return known
+        try:
+            outlooks = await self.scoring.outlooks(tenant_id, list(known))
+        except ScoringUnavailable as error:
+            log.warning("judging with the last known standings: %s", error)
+            return known
+        return {c: outlooks[c].standing if c in outlooks else known[c] for c in known}
+
+    async def _store_judgement(
+        self,
+        playbook: Playbook,
+        state: CustomerState,
+        standing: Standing,
+        judgement: Judgement,
+        now: datetime,
+    ) -> tuple[int, int]:
+        """Stores one customer's judgement; returns (new violations, withdrawn ones)."""
+        tenant_id, customer_id = state.tenant_id, state.customer_id
+        standards = {s.key: s for s in playbook.standards}
+        async with self.db.transaction() as session:
+            repo = PlaybookRepository(session)
+            await repo.replace_obligations(
+                tenant_id,
+                customer_id,
+                [
+                    _obligation_row(
+                        tenant_id, customer_id, o, standards, standing, playbook.version
+                    )
+                    for o in judgement.obligations
+                ],
+            )
+            existing = {v.id: v for v in await repo.customer_violations(tenant_id, customer_id)}
+            found = {_violation_id(tenant_id, customer_id, v): v for v in judgement.violations}
+            fresh = [
+                _violation_row(i, tenant_id, customer_id, v, standards, playbook.version, now)
+                for i, v in found.items()
+                if i not in existing
+            ]
+            await repo.add_violations(fresh)
+            restored = [i for i in found if i in existing and existing[i].withdrawn_at is not None]
+            await repo.withdraw(restored, None, "")
+            met = [
+                v.id
+                for v in existing.values()
+                if v.id not in found
+                and v.withdrawn_at is None
+                and v.playbook_version == playbook.version
+                and v.standard_key in judgement.judged_from
+                and _judged(v.due_at, judgement.judged_from[v.standard_key])
+            ]
+            await repo.withdraw(
+                met,
+                now,
+                "no longer found: interactions delivered late (or moved by a merge) show the "
+                "standard kept",
+            )
+            await repo.save_state(
+                tenant_id,
+                customer_id,
+                state.revision,
+                {
+                    "relationship_type": standing.relationship_type,
+                    "type_since": standing.type_since,
+                    "stage": standing.stage,
+                    "stage_since": standing.stage_since,
+                    "next_due_at": judgement.next_due_at,
+                    "judged_at": now,
+                    "playbook_version": playbook.version,
+                },
+            )
+        return len(fresh), len(met)
+
+    async def next_due_at(self) -> datetime | None:
+        async with self.db.read() as session:
+            return await PlaybookRepository(session).next_due_at()
+
+    async def refresh_standings(self) -> int:
+        """Asks scoring where every customer stands; those whose type or stage moved are
+        judged again. Returns how many moved."""
+        if self.scoring is None:
+            return 0
+        moved = 0
+        async with self.db.read() as session:
+            tenants = await PlaybookRepository(session).tenants_judged()
+        for tenant_id in tenants:
+            async with self.db.read() as session:
+                states = await PlaybookRepository(session).tenant_states(tenant_id)
+            try:
+                outlooks = await self.scoring.outlooks(tenant_id, [s.customer_id for s in states])
+            except ScoringUnavailable as error:
+                log.warning("standings not refreshed: %s", error)
+                return moved
+            changed = [
+                (tenant_id, s.customer_id)
+                for s in states
+                if s.customer_id in outlooks and outlooks[s.customer_id].standing != _standing(s)
+            ]
+            async with self.db.transaction() as session:
+                await PlaybookRepository(session).mark_dirty(changed)
+            moved += len(changed)
+        return moved
+
+    async def signal_violations(self, limit: int = 500) -> int:
+        """Hands scoring the violations it has not acknowledged yet, as negative signals
+        (at least once; scoring applies each once). Returns how many were acknowledged."""
+        if self.scoring is None:
+            return 0
+        async with self.db.read() as session:
+            pending = await PlaybookRepository(session).unsignalled(limit)
+        if not pending:
+            return 0
+        await self.scoring.signal(pending)
+        async with self.db.transaction() as session:
+            await PlaybookRepository(session).mark_signalled([v.id for v in pending], utcnow())
+        return len(pending)
+
+    # Reads
+
+    async def obligations(
+        self,
+        tenant_id: str,
+        *,
+        customer_ids: Sequence[str] | None = None,
+        team: str | None = None,
+        employee: str | None = None,
+        limit: int = 100,
+    ) -> list[ObligationRow]:
+        async with self.db.read() as session:
+            return await PlaybookRepository(session).obligations(
+                tenant_id, customer_ids=customer_ids, team=team, employee=employee, limit=limit
+            )
+
+    async def violations(
+        self,
+        tenant_id: str,
+        *,
+        customer_ids: Sequence[str] | None = None,
+        team: str | None = None,
+        since: datetime | None = None,
+        include_withdrawn: bool = False,
+        limit: int = 100,
+    ) -> list[ViolationRow]:
+        async with self.db.read() as session:
+            return await PlaybookRepository(session).violations(
+                tenant_id,
+                customer_ids=customer_ids,
+                team=team,
+                since=since,
+                include_withdrawn=include_withdrawn,
+                limit=limit,
+            )
+
+    async def next_best_actions(
+        self,
+        tenant_id: str,
+        customer_ids: Sequence[str],
+        limit: int = 10,
+        now: datetime | None = None,
+    ) -> dict[str, list[Action]]:
+        """Each customer's actions, most urgent first, from its open obligations, recent
+        violations and scoring's view (without it, from the playbook alone)."""
+        now = now or utcnow()
+        wanted = list(dict.fromkeys(customer_ids))
+        [playbook] = await self.active_playbooks([tenant_id])
+        async with self.db.read() as session:
+            repo = PlaybookRepository(session)
+            owed = await repo.obligations(tenant_id, customer_ids=wanted, limit=100 * len(wanted))
+            missed = await repo.violations(
+                tenant_id,
+                customer_ids=wanted,
+                since=now - actions.RECENT_VIOLATIONS,
+                limit=100 * len(wanted),
+            )
+        outlooks = await self._outlooks(tenant_id, wanted)
+        owed_by: dict[str, list[Owed]] = defaultdict(list)
+        for o in owed:
+            owed_by[o.customer_id].append(_owed(o))
+        missed_by: dict[str, list[Missed]] = defaultdict(list)
+        for v in missed:
+            missed_by[v.customer_id].append(Missed(v.standard_key, v.due_at, v.reason))
+        return {
+            c: actions.next_best_actions(
+                c, outlooks.get(c), owed_by[c], missed_by[c], playbook.standards, now, limit
+            )
+            for c in wanted
+        }
+
+    async def worklist(
+        self,
+        tenant_id: str,
+        *,
+        team: str | None = None,
+        employee: str | None = None,
+        limit: int = 100,
+        now: datetime | None = None,
+    ) -> list[Action]:
+        """A team's or an employee's open obligations across customers, ordered by urgency
+        and then by the customer's value."""
+        now = now or utcnow()
+        [playbook] = await self.active_playbooks([tenant_id])
+        async with self.db.read() as session:
+            # Deadlines first; ranking by value reorders within the urgent ones.
+            owed = await PlaybookRepository(session).obligations(
+                tenant_id, team=team, employee=employee, limit=limit * 5
+            )
+        outlooks = await self._outlooks(tenant_id, list({o.customer_id for o in owed}))
+        return actions.worklist([_owed(o) for o in owed], outlooks, playbook.standards, now, limit)
+
+    async def _outlooks(self, tenant_id: str, customer_ids: list[str]) -> dict[str, Outlook]:
+        if self.scoring is None or not customer_ids:
+            return {}
+        try:
+            return await self.scoring.outlooks(tenant_id, customer_ids)
+        except ScoringUnavailable as error:
+            log.warning("actions without scoring's view: %s", error)
+            return {}
+
+
+_VIOLATION_NAMESPACE = uuid.UUID("0b9f6f5e-3c1a-4f7e-9a57-2f7d4c8e1b63")
+
+
+def _judge_all(
+    standards: Sequence[Standard],
+    standings: dict[str, Standing],
+    histories: dict[str, list[Touch]],
+    now: datetime,
+) -> dict[str, Judgement]:
+    return {
+        customer_id: evaluation.judge(standards, standing, histories.get(customer_id, []), now)
+        for customer_id, standing in standings.items()
+    }
+
+
+def _judged(due_at: datetime, start: datetime | None) -> bool:
+    return start is None or due_at >= start
+
+
+def _violation_id(tenant_id: str, customer_id: str, violation: evaluation.Violation) -> str:
+    return str(uuid.uuid5(_VIOLATION_NAMESPACE, f"{tenant_id}|{customer_id}|{violation.key}"))
+
+
+def _touch_row(item: Delivered) -> dict[str, Any]:
+    t = item.touch
+    return {
+        "id": t.id,
+        "tenant_id": item.tenant_id,
+        "customer_id": item.customer_id,
+        "occurred_at": t.occurred_at,
+        "channel": t.channel,
+        "kind": t.kind,
+        "direction": t.direction,
+        "employee": t.employee[:200],
+        "reference": t.reference[:200],
+        "notice_days": t.notice_days,
+    }
+
+
+def _touch(row: TouchRow) -> Touch:
+    return Touch(
+        row.id,
+        row.occurred_at,
+        row.channel,
+        row.kind,
+        row.direction,
+        row.employee,
+        row.reference,
+        row.notice_days,
+    )
+
+
+def _standing(state: CustomerState) -> Standing:
+    return Standing(state.relationship_type, state.type_since, state.stage, state.stage_since)
+
+
+def _obligation_row(
+    tenant_id: str,
+    customer_id: str,
+    o: evaluation.Obligation,
+    standards: dict[str, Standard],
+    standing: Standing,
+    version: int,
+) -> dict[str, Any]:
+    standard = standards[o.standard_key]
+    return {
+        "id": str(uuid.uuid4()),
+        "tenant_id": tenant_id,
+        "customer_id": customer_id,
+        "standard_key": o.standard_key,
+        "standard_title": standard.title,
+        "team": standard.team,
+        "relationship_type": standing.relationship_type,
+        "playbook_version": version,
+        "due_at": o.due_at,
+        "opened_at": o.opened_at,
+        "trigger_id": o.trigger_id,
+        "trigger_reference": o.trigger_reference[:200],
+        "employee": o.employee[:200],
+        "what": o.what[:500],
+    }
+
+
+def _violation_row(
+    violation_id: str,
+    tenant_id: str,
+    customer_id: str,
+    v: evaluation.Violation,
+    standards: dict[str, Standard],
+    version: int,
+    now: datetime,
+) -> dict[str, Any]:
+    standard = standards[v.standard_key]
+    return {
+        "id": violation_id,
+        "tenant_id": tenant_id,
+        "customer_id": customer_id,
+        "standard_key": v.standard_key,
+        "standard_title": standard.title,
+        "team": standard.team,
+        "playbook_version": version,
+        "due_at": v.due_at,
+        "detected_at": now,
+        "interaction_ids": list(v.interaction_ids),
+        "employee": v.employee[:200],
+        "reason": v.reason[:500],
+        "withdrawn_at": None,
+        "withdrawn_reason": "",
+        "signalled_at": None,
+    }
+
+
+def _owed(row: ObligationRow) -> Owed:
+    return Owed(
+        row.customer_id, row.standard_key, row.due_at, row.opened_at, row.what, row.employee
+    )

@@ -15,3 +15,9 @@ class PlaybookSettings(DatabaseSettings):
     database_url: str = "sqlite+aiosqlite:///./var/playbook.db"
     # Ingest's gRPC address, to verify the API keys of REST callers.
     ingest_target: str = "127.0.0.1:50051"
+    # Scoring's gRPC address: where customers stand, and where violations go as signals.
+    scoring_target: str = "127.0.0.1:50052"
+    # The clock looks for passed deadlines at least this often (and wakes at each one).
+    clock_seconds: float = 5.0
+    # How often to ask scoring where every customer stands (type and stage move).
+    standings_seconds: float = 300.0

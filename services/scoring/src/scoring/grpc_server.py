@@ -11,6 +11,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from relint.contracts.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from relint.grpc_server import GrpcServer
+from relint.subscriber import refuse_bad_delivery
 from scoring.messages import (
     alert_message,
     delivered,
@@ -31,16 +32,7 @@ class SubscriberServicer(ingest_pb2_grpc.InteractionSubscriberServiceServicer):
     async def DeliverInteractions(
         self, request: ingest_pb2.DeliverInteractionsRequest, context: grpc.aio.ServicerContext
     ) -> ingest_pb2.DeliverInteractionsResponse:
-        if len(request.interactions) > MAX_BATCH:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_BATCH} a batch")
-        for position, item in enumerate(request.interactions):
-            if not (
-                item.id and item.tenant_id and item.customer_id and item.HasField("occurred_at")
-            ):
-                await context.abort(
-                    grpc.StatusCode.INVALID_ARGUMENT,
-                    f"interactions[{position}] needs id, tenant_id, customer_id and occurred_at",
-                )
+        await refuse_bad_delivery(request, context)
         result = await self.service.apply([delivered(item) for item in request.interactions])
         if result.applied or result.moved:
             self.on_applied()

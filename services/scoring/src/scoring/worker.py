@@ -8,18 +8,20 @@ every `busy_seconds`, so applying keeps its speed and the stage lags by seconds 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from datetime import timedelta
 
 from relint.db import utcnow
+from relint.worker import BackgroundWorker
 from scoring.service import ScoringService
 
 log = logging.getLogger(__name__)
 
 
-class ScoringWorker:
+class ScoringWorker(BackgroundWorker):
+    name = "scoring-worker"
+
     def __init__(
         self,
         service: ScoringService,
@@ -31,6 +33,7 @@ class ScoringWorker:
         quiet_seconds: float = 0.2,
         busy_seconds: float = 2.0,
     ) -> None:
+        super().__init__()
         self.service = service
         self.idle_seconds = idle_seconds
         self.classify_seconds = classify_seconds
@@ -39,22 +42,11 @@ class ScoringWorker:
         self.quiet_seconds = quiet_seconds
         self.busy_seconds = busy_seconds
         self._last_applied = 0.0
-        self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
 
     def wake(self) -> None:
         """Interactions were applied: there is work, once the stream pauses."""
         self._last_applied = time.monotonic()
-        self._wake.set()
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="scoring-worker")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        super().wake()
 
     async def run_once(self) -> int:
         """Evaluates every dirty customer and classifies the tenants that changed; returns
@@ -94,6 +86,4 @@ class ScoringWorker:
                     continue
             except Exception:  # a store away: log, wait, go on; nothing is lost (dirty marks)
                 log.exception("scoring worker pass failed; retrying")
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.idle_seconds)
+            await self.sleep(self.idle_seconds)

@@ -1,0 +1,216 @@
+"""Next best actions: for one customer, what to do now and why, ranked; for a team or an
+employee, the worklist across customers, ordered by urgency and value. Pure.
+
+Where the actions come from, most urgent first:
+- an open obligation (the playbook owes the customer something by a deadline): urgency
+  grows from 0.5 when it opens to 1.0 at its deadline;
+- a recent violation (missed in the last 30 days): make amends, 0.6;
+- a high risk of loss (scoring's risk 0.5 or more): call to save it, 0.5 to 0.9 with risk;
+- a relationship coming apart (Knapp's second half): repair it, 0.55;
+- potential (it behaves like the tenant's best customers but brings less): offer the
+  conversion program, 0.3.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+from playbook.domain import KNAPP_STAGES, Standard
+from playbook.evaluation import Standing
+
+RECENT_VIOLATIONS: Final = timedelta(days=30)
+AT_RISK: Final = 0.5
+COMING_APART: Final = frozenset(KNAPP_STAGES[5:])
+TYPE_NAMES: Final = {
+    "acquaintance": "Acquaintance",
+    "fair_weather_friend": "Fair-Weather Friend",
+    "bff": "BFF",
+    "partner": "Partner",
+}
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """What scoring says of the customer now."""
+
+    standing: Standing
+    value: float = 0.0
+    risk: float = 0.0
+    risk_reasons: tuple[str, ...] = ()
+    potential: float | None = None
+    potential_reason: str = ""
+
+
+@dataclass(frozen=True)
+class Owed:
+    """An open obligation, as the actions see it."""
+
+    customer_id: str
+    standard_key: str
+    due_at: datetime
+    opened_at: datetime
+    what: str
+    employee: str = ""
+
+
+@dataclass(frozen=True)
+class Missed:
+    """A violation, as the actions see it."""
+
+    standard_key: str
+    due_at: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class Action:
+    customer_id: str
+    kind: str  # obligation, amends, save, repair, grow
+    title: str
+    reason: str
+    urgency: float
+    due_at: datetime | None = None
+    standard_key: str = ""
+    employee: str = ""
+    value: float = 0.0
+
+
+def next_best_actions(
+    customer_id: str,
+    outlook: Outlook | None,
+    owed: Sequence[Owed],
+    missed: Sequence[Missed],
+    standards: Sequence[Standard],
+    now: datetime,
+    limit: int = 10,
+) -> list[Action]:
+    """The customer's actions, most urgent first (ties: earliest deadline, then title)."""
+    titles = {s.key: s.title for s in standards}
+    label = _type_label(outlook)
+    value = outlook.value if outlook else 0.0
+    actions = [_fulfil(o, titles, label, now, value) for o in owed]
+    for violation in missed:
+        if violation.due_at >= now - RECENT_VIOLATIONS:
+            actions.append(
+                Action(
+                    customer_id,
+                    "amends",
+                    f"Make amends: {titles.get(violation.standard_key, violation.standard_key)}",
+                    f"missed {_ago(now - violation.due_at)}: {violation.reason}",
+                    0.6,
+                    standard_key=violation.standard_key,
+                    value=value,
+                )
+            )
+    if outlook is not None:
+        actions.extend(_from_outlook(customer_id, outlook))
+    actions.sort(
+        key=lambda a: (-a.urgency, a.due_at or datetime.max.replace(tzinfo=now.tzinfo), a.title)
+    )
+    return actions[:limit]
+
+
+def worklist(
+    owed: Sequence[Owed],
+    outlooks: dict[str, Outlook],
+    standards: Sequence[Standard],
+    now: datetime,
+    limit: int = 100,
+) -> list[Action]:
+    """Open obligations across customers as actions: the most urgent first and, among
+    equally urgent ones (by tenths), the more valuable customer first."""
+    titles = {s.key: s.title for s in standards}
+    actions = [
+        _fulfil(
+            o,
+            titles,
+            _type_label(outlooks.get(o.customer_id)),
+            now,
+            outlooks[o.customer_id].value if o.customer_id in outlooks else 0.0,
+        )
+        for o in owed
+    ]
+    actions.sort(key=lambda a: (-math.floor(a.urgency * 10), -a.value, a.due_at, a.customer_id))
+    return actions[:limit]
+
+
+def _fulfil(owed: Owed, titles: dict[str, str], label: str, now: datetime, value: float) -> Action:
+    window = (owed.due_at - owed.opened_at).total_seconds()
+    left = (owed.due_at - now).total_seconds()
+    elapsed = 1.0 if window <= 0 else min(max(1 - left / window, 0.0), 1.0)
+    standard = titles.get(owed.standard_key, owed.standard_key)
+    due = f"overdue by {_span(-left)}" if left < 0 else f"due in {_span(left)}"
+    return Action(
+        owed.customer_id,
+        "obligation",
+        owed.what,
+        f"{due}, {label} standard: {standard}",
+        round(0.5 + 0.5 * elapsed, 4),
+        owed.due_at,
+        owed.standard_key,
+        owed.employee,
+        value,
+    )
+
+
+def _from_outlook(customer_id: str, outlook: Outlook) -> list[Action]:
+    actions = []
+    if outlook.risk >= AT_RISK:
+        reasons = "; ".join(outlook.risk_reasons[:3]) or "no reason given"
+        actions.append(
+            Action(
+                customer_id,
+                "save",
+                "Call to save the relationship",
+                f"risk of loss {outlook.risk:.0%}: {reasons}",
+                round(0.5 + 0.4 * outlook.risk, 4),
+                value=outlook.value,
+            )
+        )
+    stage = outlook.standing.stage
+    if stage in COMING_APART:
+        actions.append(
+            Action(
+                customer_id,
+                "repair",
+                "Repair the relationship",
+                f"it is coming apart: stage {stage}",
+                0.55,
+                value=outlook.value,
+            )
+        )
+    if outlook.potential:
+        actions.append(
+            Action(
+                customer_id,
+                "grow",
+                "Offer the conversion program",
+                outlook.potential_reason or f"could bring {outlook.potential:,.0f} more a year",
+                0.3,
+                value=outlook.value,
+            )
+        )
+    return actions
+
+
+def _type_label(outlook: Outlook | None) -> str:
+    if outlook is None or not outlook.standing.relationship_type:
+        return "company"
+    name = outlook.standing.relationship_type
+    return TYPE_NAMES.get(name, name.replace("_", " "))
+
+
+def _span(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{max(int(seconds // 60), 1)} min"
+    if seconds < 2 * 86400:
+        return f"{int(seconds // 3600)} h"
+    return f"{int(seconds // 86400)} days"
+
+
+def _ago(span: timedelta) -> str:
+    return f"{_span(span.total_seconds())} ago"

@@ -1,0 +1,117 @@
+"""What the playbook asks of scoring and tells it, over gRPC: where customers stand (type,
+stage, value, risk, potential) in batches, and each violation as a negative signal, through
+the same subscriber contract ingest delivers interactions with."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Protocol
+
+import grpc
+
+from playbook.actions import Outlook
+from playbook.evaluation import Standing
+from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from relint.contracts.scoring.v1 import scoring_pb2, scoring_pb2_grpc
+from relint.grpc_client import READ_DEADLINE, WRITE_DEADLINE
+
+# Scoring's own limit per BatchGetRelationships call.
+BATCH = 1000
+
+
+class ScoringUnavailable(Exception):
+    """Scoring did not answer; the caller keeps what it knew and tries again later."""
+
+
+class Scoring(Protocol):
+    """The playbook's view of scoring; tests give a fake, production the gRPC client."""
+
+    async def outlooks(self, tenant_id: str, customer_ids: Sequence[str]) -> dict[str, Outlook]:
+        """Scoring's view of each customer it knows; raises ScoringUnavailable."""
+        ...
+
+    async def signal(self, violations: Sequence[Signal]) -> None:
+        """Hands violations to scoring as negative signals; raises ScoringUnavailable."""
+        ...
+
+
+class Signal(Protocol):
+    id: str
+    tenant_id: str
+    customer_id: str
+    due_at: datetime
+    reason: str
+    employee: str
+
+
+class GrpcScoring:
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        self._relationships = scoring_pb2_grpc.RelationshipServiceStub(channel)
+        self._subscriber = ingest_pb2_grpc.InteractionSubscriberServiceStub(channel)
+
+    async def outlooks(self, tenant_id: str, customer_ids: Sequence[str]) -> dict[str, Outlook]:
+        found: dict[str, Outlook] = {}
+        for start in range(0, len(customer_ids), BATCH):
+            request = scoring_pb2.BatchGetRelationshipsRequest(
+                tenant_id=tenant_id, customer_ids=customer_ids[start : start + BATCH]
+            )
+            try:
+                reply = await self._relationships.BatchGetRelationships(
+                    request, timeout=READ_DEADLINE * 5
+                )
+            except grpc.aio.AioRpcError as error:
+                raise ScoringUnavailable(f"scoring: {error.code().name}") from error
+            for r in reply.relationships:
+                found[r.customer_id] = outlook(r)
+        return found
+
+    async def signal(self, violations: Sequence[Signal]) -> None:
+        if not violations:
+            return
+        request = ingest_pb2.DeliverInteractionsRequest(
+            interactions=[_violation_message(v) for v in violations]
+        )
+        try:
+            await self._subscriber.DeliverInteractions(request, timeout=WRITE_DEADLINE)
+        except grpc.aio.AioRpcError as error:
+            raise ScoringUnavailable(f"scoring: {error.code().name}") from error
+
+
+def outlook(r: scoring_pb2.Relationship) -> Outlook:
+    return Outlook(
+        standing=Standing(
+            relationship_type=r.relationship_type,
+            type_since=_moment(r, "type_since"),
+            stage=r.stage,
+            stage_since=_moment(r, "stage_since"),
+        ),
+        value=r.value,
+        risk=r.risk,
+        risk_reasons=tuple(r.risk_reasons),
+        potential=r.potential if r.HasField("potential") else None,
+        potential_reason=r.potential_reason,
+    )
+
+
+def _moment(r: scoring_pb2.Relationship, name: str) -> datetime | None:
+    return getattr(r, name).ToDatetime(tzinfo=UTC) if r.HasField(name) else None
+
+
+def _violation_message(v: Signal) -> ingest_pb2.Interaction:
+    """A violation as scoring weighs it: kind `violation`, at the moment it was due. Its id
+    is the violation's, so a second signal changes nothing."""
+    message = ingest_pb2.Interaction(
+        id=v.id,
+        tenant_id=v.tenant_id,
+        customer_id=v.customer_id,
+        channel="operations",
+        kind="violation",
+        direction=ingest_pb2.DIRECTION_OUTBOUND,
+        employee=v.employee,
+        text=v.reason[:500],
+        source="playbook",
+        source_id=v.id,
+    )
+    message.occurred_at.FromDatetime(v.due_at)
+    return message

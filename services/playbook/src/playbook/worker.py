@@ -1,0 +1,62 @@
+"""Playbook's worker: judges customers as their interactions arrive and when a deadline
+passes (the clock wakes at the earliest one), hands violations to scoring, and asks scoring
+now and then where customers stand, so that a new type or stage changes what is owed."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+
+from playbook.scoring_client import ScoringUnavailable
+from playbook.service import PlaybookService
+from relint.db import utcnow
+from relint.worker import BackgroundWorker
+
+log = logging.getLogger(__name__)
+
+
+class PlaybookWorker(BackgroundWorker):
+    name = "playbook-worker"
+
+    def __init__(
+        self,
+        service: PlaybookService,
+        *,
+        idle_seconds: float = 5.0,
+        standings_seconds: float = 300.0,
+        batch: int = 500,
+    ) -> None:
+        super().__init__()
+        self.service = service
+        self.idle_seconds = idle_seconds
+        self.standings_seconds = standings_seconds
+        self.batch = batch
+
+    async def run_once(self) -> int:
+        """Judges everyone due and signals every violation; returns how many customers were
+        judged. Tests and benchmarks call it directly."""
+        judged = 0
+        while (done := (await self.service.judge_due(self.batch)).judged) > 0:
+            judged += done
+        with contextlib.suppress(ScoringUnavailable):
+            while await self.service.signal_violations(self.batch):
+                pass
+        return judged
+
+    async def _run(self) -> None:
+        last_standings = time.monotonic()
+        while True:
+            try:
+                await self.run_once()
+                if time.monotonic() - last_standings >= self.standings_seconds:
+                    await self.service.refresh_standings()
+                    last_standings = time.monotonic()
+                wait = self.idle_seconds
+                next_due = await self.service.next_due_at()
+                if next_due is not None:
+                    wait = min(wait, max((next_due - utcnow()).total_seconds(), 0.0) + 0.001)
+            except Exception:  # a store or scoring away: log, wait, go on; dirty marks stay
+                log.exception("playbook worker pass failed; retrying")
+                wait = self.idle_seconds
+            await self.sleep(wait)

@@ -1,0 +1,221 @@
+"""The playbook judging the delivered stream, on real SQLite and real PostgreSQL: obligations,
+violations when a deadline passes (by the clock, not the next event), late events that
+withdraw a violation, merges, versions, signals to scoring, next best actions, worklists."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from playbook.actions import Outlook
+from playbook.domain import DEFAULT_PLAYBOOK
+from playbook.evaluation import Standing, Touch
+from playbook.main import MIGRATIONS
+from playbook.repository import PlaybookRepository
+from playbook.scoring_client import ScoringUnavailable, Signal
+from playbook.service import Delivered, PlaybookService
+from relint.db import Database
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+T0 = NOW - timedelta(days=10)
+SECOND = timedelta(seconds=1)
+
+
+@dataclass
+class FakeScoring:
+    """Scoring as the playbook sees it: standings it knows, and the signals it got."""
+
+    known: dict[tuple[str, str], Outlook] = field(default_factory=dict)
+    signalled: list[str] = field(default_factory=list)
+    up: bool = True
+
+    async def outlooks(self, tenant_id: str, customer_ids: Sequence[str]) -> dict[str, Outlook]:
+        if not self.up:
+            raise ScoringUnavailable("scoring: UNAVAILABLE")
+        return {c: self.known[(tenant_id, c)] for c in customer_ids if (tenant_id, c) in self.known}
+
+    async def signal(self, violations: Sequence[Signal]) -> None:
+        if not self.up:
+            raise ScoringUnavailable("scoring: UNAVAILABLE")
+        self.signalled.extend(v.id for v in violations)
+
+
+@pytest.fixture
+def scoring() -> FakeScoring:
+    bff = Standing("bff", T0 - timedelta(days=300), "integrating", T0 - timedelta(days=60))
+    return FakeScoring(
+        {
+            ("t1", "c1"): Outlook(bff, value=120.0),
+            ("t1", "c2"): Outlook(replace(bff, relationship_type="partner"), value=900.0),
+            ("t2", "c1"): Outlook(bff, value=5.0),
+        }
+    )
+
+
+@pytest.fixture
+async def service(
+    database_factory: Callable[[Path, str], Awaitable[Database]], scoring: FakeScoring
+) -> PlaybookService:
+    return PlaybookService(await database_factory(MIGRATIONS, "playbook"), scoring)
+
+
+def ticket(id_: str, at: datetime, customer: str = "c1", tenant: str = "t1") -> Delivered:
+    return Delivered(
+        tenant, customer, Touch(id_, at, "service", "ticket_opened", "inbound", "ana", id_.upper())
+    )
+
+
+def reply(id_: str, at: datetime, customer: str = "c1", tenant: str = "t1") -> Delivered:
+    return Delivered(tenant, customer, Touch(id_, at, "email", "email_sent", "outbound", "ana"))
+
+
+async def test_a_deadline_becomes_a_violation_when_it_passes_not_when_the_next_event_comes(
+    service: PlaybookService,
+) -> None:
+    opened = NOW - timedelta(hours=3)
+    due = opened + timedelta(hours=4)
+    assert (await service.receive([ticket("k1", opened)])).applied == 1
+    assert (await service.judge_due(now=NOW)).judged == 1
+    [owed] = await service.obligations("t1", customer_ids=["c1"])
+    assert (owed.standard_key, owed.due_at, owed.trigger_reference) == ("first-response", due, "K1")
+    assert owed.what == "First response to service ticket opened #K1"
+    assert await service.next_due_at() == due
+    # Due exactly now: nobody to judge yet. One second later the clock finds it.
+    assert (await service.judge_due(now=due)).judged == 0
+    result = await service.judge_due(now=due + SECOND)
+    assert (result.judged, result.violations) == (1, 1)
+    [missed] = await service.violations("t1")
+    assert (missed.standard_key, missed.due_at, missed.interaction_ids) == (
+        "first-response",
+        due,
+        ["k1"],
+    )
+    assert missed.detected_at == due + SECOND
+    assert missed.team == "service"
+    assert await service.obligations("t1") == []
+    # Judged again, it is the same violation, not a second one.
+    await service.receive([ticket("k1", opened)])
+    await service.judge_due(now=due + 2 * SECOND)
+    assert len(await service.violations("t1", include_withdrawn=True)) == 1
+
+
+async def test_a_late_event_after_the_deadline_was_judged_withdraws_the_violation(
+    service: PlaybookService,
+) -> None:
+    opened = T0
+    await service.receive([ticket("k1", opened)])
+    await service.judge_due(now=NOW)
+    [missed] = await service.violations("t1")
+    # The answer, sent an hour after the ticket, arrives days late.
+    await service.receive([reply("r1", opened + timedelta(hours=1))])
+    result = await service.judge_due(now=NOW)
+    assert result.withdrawn == 1
+    assert await service.violations("t1") == []
+    [withdrawn] = await service.violations("t1", include_withdrawn=True)
+    assert withdrawn.id == missed.id
+    assert withdrawn.withdrawn_reason.startswith("no longer found")
+
+
+async def test_duplicates_change_nothing_and_a_merge_moves_the_interaction(
+    service: PlaybookService,
+) -> None:
+    await service.receive([ticket("k1", T0, "c1")])
+    again = await service.receive([ticket("k1", T0, "c1")])
+    assert (again.applied, again.duplicates) == (0, 1)
+    await service.judge_due(now=NOW)
+    assert [v.customer_id for v in await service.violations("t1")] == ["c1"]
+    moved = await service.receive([ticket("k1", T0, "c2")])  # c1 was merged into c2
+    assert moved.moved == 1
+    await service.judge_due(now=NOW)
+    found = await service.violations("t1")
+    assert [v.customer_id for v in found if v.standard_key == "first-response"] == ["c2"]
+    # Another tenant cannot claim it.
+    assert (await service.receive([ticket("k1", T0, "c9", "t2")])).duplicates == 1
+
+
+async def test_a_customer_marked_while_being_judged_stays_to_be_judged(
+    service: PlaybookService,
+) -> None:
+    await service.receive([ticket("k1", T0)])
+    async with service.db.read() as session:
+        [state] = await PlaybookRepository(session).due(NOW, 10)
+    await service.receive([reply("r1", T0 + timedelta(hours=1))])  # arrives meanwhile
+    async with service.db.transaction() as session:
+        await PlaybookRepository(session).save_state("t1", "c1", state.revision, {})
+    async with service.db.read() as session:
+        [still] = await PlaybookRepository(session).due(NOW, 10)
+    assert still.dirty
+
+
+async def test_without_scoring_the_last_known_standing_is_used_and_signals_wait(
+    service: PlaybookService, scoring: FakeScoring
+) -> None:
+    await service.receive([ticket("k1", T0)])
+    await service.judge_due(now=NOW)
+    assert len(await service.violations("t1")) == 1
+    scoring.up = False
+    with pytest.raises(ScoringUnavailable):
+        await service.signal_violations()
+    await service.receive([ticket("k2", T0 + timedelta(days=1))])
+    await service.judge_due(now=NOW)  # still a BFF, as last known
+    assert len(await service.violations("t1")) == 2
+    scoring.up = True
+    assert await service.signal_violations() == 2
+    assert await service.signal_violations() == 0
+    assert len(scoring.signalled) == 2
+
+
+async def test_an_unknown_standing_binds_only_company_wide_standards(
+    service: PlaybookService,
+) -> None:
+    await service.receive([ticket("k1", T0, "c7")])  # scoring does not know c7 yet
+    complaint = Touch("p1", T0, "service", "complaint", "inbound")
+    await service.receive([Delivered("t1", "c7", complaint)])
+    await service.judge_due(now=NOW)
+    keys = sorted(v.standard_key for v in await service.violations("t1"))
+    assert keys == ["answer-complaints", "complaint-check-in"]
+
+
+async def test_a_new_version_judges_everyone_again_and_old_violations_stay(
+    service: PlaybookService,
+) -> None:
+    await service.receive([ticket("k1", T0)])
+    await service.judge_due(now=NOW)
+    [old] = await service.violations("t1")
+    assert old.playbook_version == 0
+    lenient = replace(
+        DEFAULT_PLAYBOOK,
+        standards=tuple(s for s in DEFAULT_PLAYBOOK.standards if s.key != "first-response"),
+    )
+    await service.publish("t1", lenient)
+    assert (await service.judge_due(now=NOW)).judged == 1
+    [kept] = await service.violations("t1")
+    assert kept.id == old.id  # judged under version 0; version 1 does not withdraw it
+
+
+async def test_next_best_actions_and_worklists_rank_by_urgency_then_value(
+    service: PlaybookService,
+) -> None:
+    soon = NOW - timedelta(hours=3)  # due in 1 h
+    later = NOW - timedelta(hours=1)  # due in 3 h
+    await service.receive([ticket("k1", later, "c1"), ticket("k2", soon, "c2")])
+    await service.judge_due(now=NOW)
+    actions = await service.next_best_actions("t1", ["c2", "c1"], now=NOW)
+    assert list(actions) == ["c2", "c1"]
+    first = actions["c2"][0]
+    assert (first.kind, first.urgency) == ("obligation", 0.875)  # 3 of its 4 hours gone
+    assert first.title == "First response to service ticket opened #K2"
+    assert first.reason.startswith("due in 1 h, Partner standard: First response to BFF")
+    assert [a.title for a in actions["c2"][1:]] == ["A sales business review (none yet)"]
+    work = await service.worklist("t1", team="service", now=NOW)
+    assert [(a.customer_id, a.standard_key) for a in work] == [
+        ("c2", "first-response"),
+        ("c1", "first-response"),
+    ]
+    assert await service.worklist("t1", employee="bob", now=NOW) == []
+    assert await service.next_best_actions("t2", ["c1"], now=NOW) == {"c1": []}
+    assert await service.obligations("t2") == []

@@ -1,0 +1,297 @@
+"""Playbook YAML files: the round trip, and every problem reported at its line and column."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from playbook.domain import (
+    DEFAULT_PLAYBOOK,
+    KNAPP_STAGES,
+    MAX_DAYS,
+    MAX_HOURS,
+    RELATIONSHIP_TYPES,
+    Cadence,
+    FollowUpAfter,
+    InvalidPlaybook,
+    Limit,
+    NoticeBefore,
+    PlaybookDraft,
+    RespondWithin,
+    Standard,
+    Touchpoint,
+)
+from playbook.yaml_io import MAX_DEPTH, MAX_YAML_BYTES, dump_draft, load_draft
+from relint.taxonomy import CHANNELS, KINDS
+
+# Line numbers, which the tests below point into:
+#  1 name   2 standards   3 key   4 title   5 team   6 relationship_types   7 stages
+#  8 bonding   9 integrating   10 rule   11 kind   12 trigger   13 within_hours
+VALID = """\
+name: Ours
+standards:
+  - key: first-response
+    title: First response within 4 hours
+    team: service
+    relationship_types: [bff, partner]
+    stages:
+      - bonding
+      - integrating
+    rule:
+      kind: respond_within
+      trigger: {channel: service, kind: ticket_opened}
+      within_hours: 4
+"""
+
+
+def changed(old: str, new: str) -> str:
+    assert old in VALID
+    return VALID.replace(old, new)
+
+
+def problems(text: str | bytes) -> list[tuple[str, str]]:
+    with pytest.raises(InvalidPlaybook) as invalid:
+        load_draft(text)
+    return [(p.path, p.reason) for p in invalid.value.problems]
+
+
+def test_a_valid_file_loads_from_text_and_bytes() -> None:
+    read = load_draft(VALID)
+    assert read == load_draft(VALID.encode())
+    [only] = read.standards
+    assert only == Standard(
+        key="first-response",
+        title="First response within 4 hours",
+        team="service",
+        relationship_types=("bff", "partner"),
+        stages=("bonding", "integrating"),
+        rule=RespondWithin(Touchpoint("service", "ticket_opened"), within_hours=4),
+    )
+
+
+def test_the_default_playbook_round_trips_through_a_readable_file() -> None:
+    text = dump_draft(DEFAULT_PLAYBOOK)
+    lines = text.splitlines()
+    assert lines[0] == (
+        "# Playbook: Default playbook. Edit and load with: playbook import FILE --tenant TENANT"
+    )
+    assert lines[1:5] == [
+        "name: Default playbook",
+        "standards:",
+        "  - key: answer-complaints",
+        "    title: Answer every complaint within a day",
+    ]
+    assert "    relationship_types: []" in lines
+    assert "      within_hours: 24" in lines
+    assert load_draft(text) == DEFAULT_PLAYBOOK
+
+
+def test_awkward_text_round_trips() -> None:
+    first = DEFAULT_PLAYBOOK.standards[0]
+    awkward = PlaybookDraft(
+        name="Spielbuch für Ärger: «ja»\n# not a comment",
+        standards=(
+            replace(first, title="Ответ на жалобу ☃ 🚀", team="yes"),
+            replace(
+                first,
+                key="second",
+                title="  padded: 'quoted' \"twice\" # hash  ",
+                team="null",
+                description="line one: here\n\n  indented # not a comment\ntrailing space \n",
+            ),
+            replace(first, key="third", title="on", description="\x85 odd\u2028breaks\r\n\t"),
+        ),
+    )
+    text = dump_draft(awkward)
+    assert text.startswith("# Playbook: Spielbuch für Ärger: «ja» # not a comment. Edit")
+    assert load_draft(text) == awkward
+
+
+texts = st.text(max_size=60)
+lines = texts.filter(str.strip)
+touchpoints = st.sampled_from(
+    [Touchpoint(channel, kind) for channel in CHANNELS for kind in KINDS[channel]]
+)
+days = st.integers(1, MAX_DAYS)
+rules = st.one_of(
+    st.builds(RespondWithin, touchpoints, st.integers(1, MAX_HOURS)),
+    st.builds(Cadence, days, touchpoints),
+    st.builds(NoticeBefore, days, touchpoints),
+    st.builds(FollowUpAfter, touchpoints, days, touchpoints),
+    st.builds(Limit, st.integers(0, 1000), days, st.sampled_from(CHANNELS)),
+)
+standards = st.builds(
+    Standard,
+    key=st.from_regex(r"[a-z0-9][a-z0-9_-]{0,20}", fullmatch=True),
+    title=lines,
+    team=lines,
+    relationship_types=st.lists(st.sampled_from(RELATIONSHIP_TYPES), unique=True).map(tuple),
+    stages=st.lists(st.sampled_from(KNAPP_STAGES), unique=True).map(tuple),
+    rule=rules,
+    description=texts,
+)
+drafts = st.builds(
+    PlaybookDraft,
+    name=lines,
+    standards=st.lists(standards, min_size=1, max_size=5, unique_by=lambda s: s.key).map(tuple),
+)
+
+
+@settings(max_examples=300)
+@given(drafts)
+def test_any_valid_draft_round_trips_through_yaml(draft: PlaybookDraft) -> None:
+    assert load_draft(dump_draft(draft)) == draft
+
+
+def test_a_wrong_duration_is_reported_at_its_value() -> None:
+    assert problems(changed("within_hours: 4", "within_hours: 0")) == [
+        ("standards[0].rule.within_hours", "line 13, column 21: must be positive")
+    ]
+
+
+def test_an_unknown_stage_is_reported_at_its_list_item() -> None:
+    [(path, reason)] = problems(changed("- integrating", "- sulking"))
+    assert path == "standards[0].stages[1]"
+    assert reason.startswith("line 9, column 9: unknown stage 'sulking'; known: initiating")
+
+
+def test_a_missing_field_is_reported_at_the_mapping_that_lacks_it() -> None:
+    assert problems(changed("    team: service\n", "")) == [
+        ("standards[0].team", "line 3, column 5: required")
+    ]
+    assert problems(changed("{channel: service, kind: ticket_opened}", "{channel: service}")) == [
+        ("standards[0].rule.trigger.kind", "line 12, column 16: required")
+    ]
+    assert problems(changed("name: Ours\n", "")) == [("name", "line 1, column 1: required")]
+
+
+def test_an_unknown_rule_kind_is_reported_at_the_kind() -> None:
+    [(path, reason)] = problems(changed("kind: respond_within", "kind: vibes"))
+    assert path == "standards[0].rule.kind"
+    assert reason.startswith("line 11, column 13: unknown rule kind 'vibes'; known: ")
+
+
+def test_content_and_shape_problems_point_at_their_nodes() -> None:
+    assert problems(changed("stages:\n      - bonding\n      - integrating\n", "stages: 3\n")) == [
+        ("standards[0].stages", "line 7, column 13: must be a list of strings")
+    ]
+    assert problems("name: Empty\nstandards: []\n") == [
+        ("standards", "line 2, column 12: a playbook needs at least one standard")
+    ]
+    assert problems(changed("    title:", "    colour: blue\n    title:")) == [
+        ("standards[0].colour", "line 4, column 13: unknown field")
+    ]
+    assert problems("- just\n- a list\n") == [("(draft)", "line 1, column 1: must be an object")]
+    assert problems("# only a comment\n") == [("(draft)", "line 1, column 1: must be an object")]
+
+
+TEXT = "must be a string"
+WHOLE = "must be a whole number"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path", "reason"),
+    [
+        # YAML 1.1 reads an unquoted yes, no, on or off as a boolean, which is not text.
+        ("title: First response within 4 hours", "title: yes", "title", f"column 12: {TEXT}"),
+        ("team: service", "team: off", "team", f"column 11: {TEXT}"),
+        ("team: service", "team: 1:30", "team", f"column 11: {TEXT}"),
+        ("team: service", "team:", "team", f"column 10: {TEXT}"),
+        ("within_hours: 4", 'within_hours: "4"', "rule.within_hours", f"column 21: {WHOLE}"),
+        ("within_hours: 4", "within_hours: 4.0", "rule.within_hours", f"column 21: {WHOLE}"),
+        ("within_hours: 4", "within_hours: true", "rule.within_hours", f"column 21: {WHOLE}"),
+    ],
+)
+def test_scalars_take_the_type_yaml_resolves(old: str, new: str, path: str, reason: str) -> None:
+    [(got_path, got_reason)] = problems(changed(old, new))
+    assert got_path == f"standards[0].{path}"
+    assert got_reason.endswith(reason)
+    assert got_reason.startswith(f"line {VALID.split(old)[0].count(chr(10)) + 1}, ")
+
+
+def test_quoted_yes_and_yaml_ints_read_as_written() -> None:
+    text = changed("title: First response within 4 hours", "title: 'yes'")
+    [only] = load_draft(text.replace("within_hours: 4", "within_hours: 0x18")).standards
+    assert only.title == "yes"
+    assert only.rule == RespondWithin(Touchpoint("service", "ticket_opened"), within_hours=24)
+
+
+def test_a_syntax_error_is_one_problem_at_its_line() -> None:
+    assert problems(changed("[bff, partner]", "[bff, partner")) == [
+        (
+            "(yaml)",
+            "line 7, column 11: while parsing a flow sequence, expected ',' or ']', but got ':'",
+        )
+    ]
+
+
+def test_duplicate_keys_are_refused_at_the_second() -> None:
+    assert problems(changed("    team: service\n", "    team: service\n    team: sales\n")) == [
+        ("standards[0].team", "line 6, column 5: duplicate key 'team', first at line 5")
+    ]
+
+
+def test_keys_must_be_text() -> None:
+    assert problems(changed("    team: service\n", "    team: service\n    yes: 1\n")) == [
+        ("standards[0]", "line 6, column 5: keys must be text; quote it")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column"),
+    [
+        ('a: &a ["lol", "lol"]\nb: &b [*a, *a]\nc: &c [*b, *b]\n', 1, 4),
+        ("name: Ours\nstandards: *undefined\n", 2, 12),
+        ("base: &base {team: sales}\nother:\n  <<: *base\n", 1, 7),
+    ],
+)
+def test_anchors_and_aliases_are_refused(text: str, line: int, column: int) -> None:
+    assert problems(text) == [
+        ("(yaml)", f"line {line}, column {column}: aliases and anchors are not allowed")
+    ]
+
+
+def test_tags_and_deep_nesting_are_refused() -> None:
+    assert problems(changed("within_hours: 4", "within_hours: !!int 4")) == [
+        ("(yaml)", "line 13, column 21: tags are not allowed; quote a value to make it text")
+    ]
+    assert problems("a: " + "[" * 100) == [
+        ("(yaml)", f"line 1, column {MAX_DEPTH + 3}: at most {MAX_DEPTH} levels of nesting")
+    ]
+
+
+def test_a_file_too_large_is_refused_where_it_passes_the_limit() -> None:
+    text = VALID + "#" * MAX_YAML_BYTES
+    column = MAX_YAML_BYTES - len(VALID.encode()) + 1
+    assert problems(text) == [
+        (
+            "(yaml)",
+            f"line 14, column {column}: a playbook file is at most {MAX_YAML_BYTES} bytes; "
+            f"this one has {len(text)}",
+        )
+    ]
+
+
+def test_two_documents_are_refused_at_the_second() -> None:
+    assert problems(VALID + "---\n" + VALID) == [
+        (
+            "(yaml)",
+            "line 14, column 1: expected a single document in the stream, "
+            "but found another document",
+        )
+    ]
+
+
+def test_unreadable_characters_are_refused_at_their_place() -> None:
+    assert problems(changed("team: service", "team: serv\x07ice").encode()) == [
+        ("(yaml)", "line 5, column 15: character #x0007 is not allowed")
+    ]
+    assert problems(changed("team: service", "team: servé").encode("latin-1")) == [
+        ("(yaml)", "line 5, column 15: the file is not UTF-8")
+    ]
+    assert problems(changed("within_hours: 4", "within_hours: " + "4" * 5000)) == [
+        ("standards[0].rule.within_hours", "line 13, column 21: too many digits")
+    ]
