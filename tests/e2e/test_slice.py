@@ -16,9 +16,11 @@ from typing import Any
 import grpc
 import httpx
 import pytest
+from click.testing import CliRunner
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from playbook.cli import main as playbook_cli
 from relint_devstack.launcher import SERVICES, Stack
 from scoring.domain import Touch, contribution
 
@@ -140,9 +142,52 @@ def _exercise_the_slice(stack: Stack) -> None:
         other = str(stack.issue_key("other-corp", "crm", ("graph:read",))["api_key"])
         assert _graph(stack, other)["data"]["customer"] is None
 
+        _exercise_the_playbook(stack, headers, str(other))
+
         processes = dict(stack.processes)
     codes = {name: process.returncode for name, process in processes.items()}
     assert codes == dict.fromkeys(SERVICES, 0), "a service did not stop cleanly on SIGTERM"
+
+
+def _exercise_the_playbook(stack: Stack, headers: dict[str, str], other: str) -> None:
+    """Ingest delivers to the playbook too: the complaint is owed an answer within a day;
+    a team publishes its playbook from a YAML file with the CLI and reads it back."""
+    deadline = time.monotonic() + 30
+    while True:
+        work = httpx.get(stack.url("playbook") + "/v1/worklist", headers=headers, timeout=10)
+        assert work.status_code == 200, work.text
+        owed = {a["standard_key"]: a for a in work.json()["actions"]}
+        if "answer-complaints" in owed:
+            break
+        assert time.monotonic() < deadline, f"no obligation after 30 s: {work.json()}"
+        time.sleep(0.2)
+    answer = owed["answer-complaints"]
+    assert answer["title"] == "First response to service complaint #ticket-9"
+    assert answer["due_at"] == (OCCURRED + timedelta(hours=24)).isoformat().replace("+00:00", "Z")
+    elsewhere = httpx.get(
+        stack.url("playbook") + "/v1/worklist",
+        headers={"Authorization": f"Bearer {other}"},
+        timeout=10,
+    )
+    assert elsewhere.json() == {"actions": []}
+
+    admin = str(stack.issue_key("acme-corp", "console", ("admin",))["api_key"])
+    options = ["--url", stack.url("playbook"), "--key", admin]
+    runner = CliRunner()
+    exported = runner.invoke(playbook_cli, ["export", *options])
+    assert exported.exit_code == 0, exported.output
+    path = stack.data_dir / "playbook.yaml"
+    path.write_text(exported.output.replace("within_hours: 24\n", "within_hours: 12\n"))
+    assert runner.invoke(playbook_cli, ["check", str(path)]).exit_code == 0
+    published = runner.invoke(playbook_cli, ["import", str(path), *options])
+    assert published.exit_code == 0, published.output
+    assert published.output.startswith("published version 1")
+    again = runner.invoke(playbook_cli, ["export", *options])
+    assert again.output == path.read_text()
+    path.write_text(again.output.replace("within_hours: 12\n", "within_hours: -1\n"))
+    refused = runner.invoke(playbook_cli, ["import", str(path), *options])
+    assert refused.exit_code == 1
+    assert "standards[0].rule.within_hours: line " in refused.output
 
 
 def test_the_slice_on_the_embedded_default(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,11 @@ import pytest
 from fastapi import FastAPI
 
 from playbook.domain import DEFAULT_PLAYBOOK, draft_to_dict
+from playbook.evaluation import Touch
 from playbook.main import MIGRATIONS, create_app
+from playbook.service import Delivered, PlaybookService
 from playbook.settings import PlaybookSettings
+from playbook.yaml_io import dump_draft
 from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_READ, Principal
 from relint.db import migrate
 
@@ -41,6 +45,7 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
         app.state.key_verifier = FakeKeyVerifier()
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://playbook") as http:
+            http.app = app  # type: ignore[attr-defined]
             yield http
 
 
@@ -141,8 +146,107 @@ async def test_every_route_is_documented(client: httpx.AsyncClient) -> None:
         ("/v1/playbook", "put"),
         ("/v1/playbook/versions", "get"),
         ("/v1/playbook/versions/{version}", "get"),
+        ("/v1/playbook.yaml", "get"),
+        ("/v1/playbook.yaml", "put"),
+        ("/v1/customers/{customer_id}/obligations", "get"),
+        ("/v1/customers/{customer_id}/violations", "get"),
+        ("/v1/customers/{customer_id}/next-best-actions", "get"),
+        ("/v1/violations", "get"),
+        ("/v1/worklist", "get"),
     ]
     for path, method in routes:
         assert paths[path][method]["summary"], (path, method)
     problems = paths["/v1/playbook"]["put"]["responses"]["422"]
     assert problems["content"]["application/json"]["schema"]["$ref"].endswith("ProblemsOut")
+
+
+YAML = {"Content-Type": "application/yaml"}
+
+
+async def test_a_yaml_file_round_trips_and_one_with_an_error_names_its_line(
+    client: httpx.AsyncClient,
+) -> None:
+    exported = await client.get("/v1/playbook.yaml", headers=READER)
+    assert exported.status_code == 200
+    assert exported.headers["content-type"].startswith("application/yaml")
+    assert exported.text == dump_draft(DEFAULT_PLAYBOOK)
+    edited = exported.text.replace("within_hours: 4\n", "within_hours: 2\n")
+    published = await client.put("/v1/playbook.yaml", content=edited, headers={**ADMIN, **YAML})
+    assert published.status_code == 201
+    assert published.json()["version"] == 1
+    again = await client.get("/v1/playbook.yaml", headers=READER)
+    assert "within_hours: 2\n" in again.text
+    assert (await client.get("/v1/playbook.yaml?version=0", headers=READER)).text == exported.text
+    assert (await client.get("/v1/playbook.yaml?version=7", headers=READER)).status_code == 404
+    line = next(
+        n for n, text in enumerate(edited.splitlines(), 1) if text.endswith("within_hours: 2")
+    )
+    broken = edited.replace("within_hours: 2\n", "within_hours: 0\n")
+    refused = await client.put("/v1/playbook.yaml", content=broken, headers={**ADMIN, **YAML})
+    assert refused.status_code == 422
+    [problem] = refused.json()["detail"]
+    assert problem["path"] == "standards[1].rule.within_hours"
+    assert problem["reason"].startswith(f"line {line}, column ")
+    assert problem["reason"].endswith("must be positive")
+    assert (await client.get("/v1/playbook", headers=READER)).json()["version"] == 1
+    as_json = await client.put("/v1/playbook.yaml", content=edited, headers=ADMIN)
+    assert as_json.status_code == 415
+    assert (
+        await client.put("/v1/playbook.yaml", content=edited, headers=READER)
+    ).status_code == 403
+
+
+async def test_obligations_violations_actions_and_worklists_per_tenant(
+    client: httpx.AsyncClient,
+) -> None:
+    service: PlaybookService = client.app.state.playbook  # type: ignore[attr-defined]
+    now = datetime.now(UTC)
+    complaint = Touch(
+        "k1", now - timedelta(hours=2), "service", "complaint", "inbound", "ana", "T-9"
+    )
+    old = Touch("k0", now - timedelta(days=9), "service", "complaint", "inbound", "ana", "T-1")
+    await service.receive([Delivered("acme", "c1", complaint), Delivered("acme", "c1", old)])
+    await service.judge_due()
+    owed = (await client.get("/v1/customers/c1/obligations", headers=READER)).json()
+    assert sorted(o["standard_key"] for o in owed["obligations"]) == [
+        "answer-complaints",
+        "complaint-check-in",
+    ]
+    missed = (await client.get("/v1/customers/c1/violations", headers=READER)).json()
+    assert sorted(v["standard_key"] for v in missed["violations"]) == [
+        "answer-complaints",
+        "complaint-check-in",
+    ]
+    assert all(v["interaction_ids"] == ["k0"] for v in missed["violations"])
+    actions = (await client.get("/v1/customers/c1/next-best-actions", headers=READER)).json()
+    # Two recent misses to make amends for, then what is owed, the nearest deadline first.
+    assert [a["kind"] for a in actions["actions"]] == [
+        "amends",
+        "amends",
+        "obligation",
+        "obligation",
+    ]
+    first = actions["actions"][2]
+    assert first["title"] == "First response to service complaint #T-9"
+    assert first["reason"].startswith("due in 21 h, company standard: Answer every complaint")
+    work = (await client.get("/v1/worklist?team=company", headers=READER)).json()
+    assert [a["standard_key"] for a in work["actions"]] == ["answer-complaints"]
+    by_team = (await client.get("/v1/violations?team=service", headers=READER)).json()
+    assert [v["standard_key"] for v in by_team["violations"]] == ["complaint-check-in"]
+    naive = await client.get("/v1/violations?since=2026-01-01T00:00:00", headers=READER)
+    assert naive.status_code == 422
+    # Another tenant sees none of it, by any path.
+    other = {"Authorization": "Bearer other-admin"}
+    KEYS["other-reader"] = Principal("globex", "crm", frozenset({SCOPE_GRAPH_READ}))
+    other = {"Authorization": "Bearer other-reader"}
+    for path in (
+        "/v1/customers/c1/obligations",
+        "/v1/customers/c1/violations",
+        "/v1/violations",
+    ):
+        body = (await client.get(path, headers=other)).json()
+        assert body == {path.rsplit("/", 1)[-1]: []}, path
+    assert (await client.get("/v1/worklist", headers=other)).json() == {"actions": []}
+    nothing = await client.get("/v1/customers/c1/next-best-actions", headers=other)
+    assert nothing.json() == {"actions": []}
+    assert (await client.get("/v1/worklist?limit=501", headers=READER)).status_code == 422

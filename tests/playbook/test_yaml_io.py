@@ -76,7 +76,8 @@ def test_the_default_playbook_round_trips_through_a_readable_file() -> None:
     text = dump_draft(DEFAULT_PLAYBOOK)
     lines = text.splitlines()
     assert lines[0] == (
-        "# Playbook: Default playbook. Edit and load with: playbook import FILE --tenant TENANT"
+        "# Playbook: Default playbook. "
+        "Edit, check with `playbook check FILE`, publish with `playbook import FILE`"
     )
     assert lines[1:5] == [
         "name: Default playbook",

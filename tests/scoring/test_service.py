@@ -343,3 +343,16 @@ async def test_the_worker_reckons_off_the_event_loop(
     assert loop_thread not in seen["place"]
     [state] = await service.relationships("t1", ["c1"])
     assert state.relationship_type  # placed, and stored by the loop afterwards
+
+
+async def test_a_playbook_violation_moves_the_value_but_is_no_interaction(
+    service: ScoringService,
+) -> None:
+    await service.apply([delivered(0, "c5", kind="purchase")])
+    [before] = await service.relationships("t1", ["c5"])
+    signal = delivered(1, "c5", channel="operations", kind="violation", sentiment=None, revenue=0.0)
+    await service.apply([signal])
+    [after] = await service.relationships("t1", ["c5"])
+    assert after.value < before.value  # missing a standard hurts the relationship
+    assert after.interaction_count == before.interaction_count == 1
+    assert after.last_interaction_at == before.last_interaction_at

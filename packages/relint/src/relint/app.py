@@ -83,6 +83,7 @@ def create_service_app(
     lifespan: ServiceLifespan,
     routers: Sequence[APIRouter] = (),
     version: str = "0.1.0",
+    non_json_paths: tuple[str, ...] = (),
 ) -> FastAPI:
     configure_tracing(name)
 
@@ -109,7 +110,7 @@ def create_service_app(
 
     app = FastAPI(title=name, description=description, version=version, lifespan=app_lifespan)
     app.state.settings = settings
-    install_error_handlers(app)
+    install_error_handlers(app, non_json_paths)
     app.add_middleware(metrics.HttpMetricsMiddleware)
     app.include_router(health_router)
     app.include_router(metrics.router)

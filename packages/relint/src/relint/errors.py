@@ -89,7 +89,8 @@ class JsonBodyMiddleware:
         await self.app(scope, receive, send)
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, non_json_paths: tuple[str, ...] = ()) -> None:
+    """`non_json_paths`: paths whose routes read another media type and check it."""
     app.add_exception_handler(RequestValidationError, _validation_error)
     for unavailable in (
         OperationalError,
@@ -100,4 +101,4 @@ def install_error_handlers(app: FastAPI) -> None:
         ConnectionError,
     ):
         app.add_exception_handler(unavailable, _store_unavailable)
-    app.add_middleware(JsonBodyMiddleware)
+    app.add_middleware(JsonBodyMiddleware, exempt_prefixes=non_json_paths)

@@ -5,19 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Path, Request, Response, status
+from fastapi import APIRouter, Body, HTTPException, Path, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
+from playbook.actions import Action
 from playbook.domain import (
     DEFAULT_PLAYBOOK,
     InvalidPlaybook,
+    PlaybookDraft,
     Standard,
     draft_from_dict,
     draft_to_dict,
     sentence,
     standard_to_dict,
 )
+from playbook.models import ObligationRow, ViolationRow
 from playbook.service import Playbook, PlaybookService
+from playbook.yaml_io import dump_draft, load_draft
 from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_READ, Principal, require_scope
 
 # Far above the largest valid draft (500 standards), far below what would hurt.
@@ -117,14 +121,94 @@ async def publish_playbook(
 ) -> PlaybookOut:
     try:
         draft = draft_from_dict(document)
+    except InvalidPlaybook as error:
+        raise _problems(error) from error
+    return await _publish(request, response, principal, draft)
+
+
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+
+
+@router.put(
+    "/playbook.yaml",
+    status_code=status.HTTP_201_CREATED,
+    summary="Publish a YAML file as the caller's next playbook version",
+    description="The body is the YAML file (Content-Type application/yaml), as `GET "
+    "/v1/playbook.yaml` writes it. Every problem is reported with its line and column; a "
+    "file with any problem publishes nothing.",
+    responses={
+        413: {"description": f"Larger than {MAX_DRAFT_BYTES} bytes"},
+        415: {"description": "Not application/yaml"},
+        422: {"model": ProblemsOut, "description": "The file's problems, each with its line"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/yaml": {"schema": {"type": "string"}}},
+        }
+    },
+)
+async def publish_playbook_yaml(
+    request: Request, response: Response, principal: Admin
+) -> PlaybookOut:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in YAML_TYPES:
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "send the file as application/yaml"
+        )
+    try:
+        draft = load_draft(await request.body())
+    except InvalidPlaybook as error:
+        raise _problems(error) from error
+    return await _publish(request, response, principal, draft)
+
+
+@router.get(
+    "/playbook.yaml",
+    summary="The caller's playbook (active, or `version`) as a YAML file to edit",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/yaml": {}}},
+        404: {"description": "The caller's tenant has no such version"},
+    },
+)
+async def export_playbook_yaml(
+    request: Request,
+    principal: Reader,
+    version: Annotated[int | None, Query(ge=0)] = None,
+) -> Response:
+    service = _service(request)
+    if version is None:
+        [playbook] = await service.active_playbooks([principal.tenant_id])
+    else:
+        found = await service.version(principal.tenant_id, version)
+        if found is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no playbook version {version}")
+        playbook = found
+    text = dump_draft(PlaybookDraft(playbook.name, playbook.standards))
+    return Response(
+        text,
+        media_type="application/yaml",
+        headers={"Content-Disposition": f'inline; filename="playbook-v{playbook.version}.yaml"'},
+    )
+
+
+async def _publish(
+    request: Request, response: Response, principal: Principal, draft: PlaybookDraft
+) -> PlaybookOut:
+    try:
         playbook = await _service(request).publish(principal.tenant_id, draft)
     except InvalidPlaybook as error:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            [{"path": p.path, "reason": p.reason} for p in error.problems],
-        ) from error
+        raise _problems(error) from error
     response.headers["Location"] = f"/v1/playbook/versions/{playbook.version}"
     return _playbook_out(playbook)
+
+
+def _problems(error: InvalidPlaybook) -> HTTPException:
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        [{"path": p.path, "reason": p.reason} for p in error.problems],
+    )
 
 
 @router.get(
@@ -158,3 +242,163 @@ async def playbook_version(
     if playbook is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no playbook version {version}")
     return _playbook_out(playbook)
+
+
+# Obligations, violations, next best actions, worklists
+
+MAX_PAGE = 500
+CustomerId = Annotated[str, Path(min_length=1, max_length=36)]
+
+
+class ObligationOut(BaseModel):
+    customer_id: str
+    standard_key: str
+    standard_title: str
+    team: str
+    due_at: datetime = Field(description="When it is missed; a violation one second later")
+    opened_at: datetime
+    what: str = Field(examples=["First response to service ticket opened #123"])
+    trigger_id: str = Field(description="The interaction that made it due; empty for a cadence")
+    trigger_reference: str = Field(description="The source's id of that interaction")
+    employee: str
+    playbook_version: int
+
+
+class ViolationOut(BaseModel):
+    id: str
+    customer_id: str
+    standard_key: str
+    standard_title: str
+    team: str
+    due_at: datetime = Field(description="When the standard was due")
+    detected_at: datetime = Field(description="When the playbook found it missed")
+    interaction_ids: list[str] = Field(description="The interactions involved")
+    employee: str
+    reason: str
+    playbook_version: int
+    withdrawn_at: datetime | None = Field(
+        description="Set when late-delivered interactions showed the standard kept"
+    )
+    withdrawn_reason: str
+
+
+class ActionOut(BaseModel):
+    customer_id: str
+    kind: str = Field(description="obligation, amends, save, repair or grow")
+    title: str = Field(examples=["First response to service ticket opened #123"])
+    reason: str = Field(examples=["due in 2 h, BFF standard: First response within 4 hours"])
+    urgency: float = Field(description="0 to 1; actions are ordered by it")
+    due_at: datetime | None
+    standard_key: str
+    employee: str
+
+
+class ObligationsOut(BaseModel):
+    obligations: list[ObligationOut]
+
+
+class ViolationsOut(BaseModel):
+    violations: list[ViolationOut]
+
+
+class ActionsOut(BaseModel):
+    actions: list[ActionOut]
+
+
+def _obligation_out(row: ObligationRow) -> ObligationOut:
+    return ObligationOut.model_validate(row, from_attributes=True)
+
+
+def _violation_out(row: ViolationRow) -> ViolationOut:
+    return ViolationOut.model_validate(row, from_attributes=True)
+
+
+def _action_out(action: Action) -> ActionOut:
+    return ActionOut.model_validate(action, from_attributes=True)
+
+
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+
+
+@router.get("/customers/{customer_id}/obligations", summary="What is owed to a customer, by when")
+async def customer_obligations(
+    customer_id: CustomerId, request: Request, principal: Reader, limit: Limit = 100
+) -> ObligationsOut:
+    rows = await _service(request).obligations(
+        principal.tenant_id, customer_ids=[customer_id], limit=limit
+    )
+    return ObligationsOut(obligations=[_obligation_out(r) for r in rows])
+
+
+@router.get("/customers/{customer_id}/violations", summary="The standards a customer saw missed")
+async def customer_violations(
+    customer_id: CustomerId,
+    request: Request,
+    principal: Reader,
+    include_withdrawn: bool = False,
+    limit: Limit = 100,
+) -> ViolationsOut:
+    rows = await _service(request).violations(
+        principal.tenant_id,
+        customer_ids=[customer_id],
+        include_withdrawn=include_withdrawn,
+        limit=limit,
+    )
+    return ViolationsOut(violations=[_violation_out(r) for r in rows])
+
+
+@router.get(
+    "/customers/{customer_id}/next-best-actions",
+    summary="What to do for a customer now, most urgent first, with reasons",
+)
+async def next_best_actions(
+    customer_id: CustomerId,
+    request: Request,
+    principal: Reader,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> ActionsOut:
+    found = await _service(request).next_best_actions(principal.tenant_id, [customer_id], limit)
+    return ActionsOut(actions=[_action_out(a) for a in found[customer_id]])
+
+
+@router.get(
+    "/violations",
+    summary="The tenant's violations, newest due first",
+)
+async def violations(
+    request: Request,
+    principal: Reader,
+    team: Annotated[str | None, Query(max_length=64)] = None,
+    since: datetime | None = None,
+    include_withdrawn: bool = False,
+    limit: Limit = 100,
+) -> ViolationsOut:
+    if since is not None and since.tzinfo is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "since needs a time zone")
+    rows = await _service(request).violations(
+        principal.tenant_id,
+        team=team,
+        since=since,
+        include_withdrawn=include_withdrawn,
+        limit=limit,
+    )
+    return ViolationsOut(violations=[_violation_out(r) for r in rows])
+
+
+@router.get(
+    "/worklist",
+    summary="A team's or an employee's open obligations across customers",
+    description="Ordered by urgency, then by the customer's Relationship Value. Give `team` "
+    "(sales, service, ... or company), `employee`, both, or neither for the whole tenant.",
+)
+async def worklist(
+    request: Request,
+    principal: Reader,
+    team: Annotated[str | None, Query(max_length=64)] = None,
+    employee: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Limit = 100,
+) -> ActionsOut:
+    found = await _service(request).worklist(
+        principal.tenant_id, team=team, employee=employee, limit=limit
+    )
+    return ActionsOut(actions=[_action_out(a) for a in found])

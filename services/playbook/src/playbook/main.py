@@ -57,6 +57,7 @@ def create_app(settings: PlaybookSettings | None = None) -> FastAPI:
         settings=settings,
         lifespan=lifespan,
         routers=[api.router],
+        non_json_paths=("/v1/playbook.yaml",),
     )
     app.add_middleware(BodySizeLimitMiddleware, default=api.MAX_DRAFT_BYTES)
     return app

@@ -89,7 +89,7 @@ def dump_draft(draft: PlaybookDraft) -> str:
     )
     return (
         f"# Playbook: {_one_line(draft.name)}. "
-        "Edit and load with: playbook import FILE --tenant TENANT\n" + body
+        "Edit, check with `playbook check FILE`, publish with `playbook import FILE`\n" + body
     )
 
 

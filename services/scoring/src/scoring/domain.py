@@ -18,7 +18,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from relint.taxonomy import CHANNELS, KINDS
 
@@ -72,6 +72,10 @@ KIND_WEIGHTS: dict[str, float] = {
     "cancellation": -10.0,
     "violation": -3.0,  # a missed playbook standard (reported by the playbook service)
 }
+
+# Kinds that are our own signals about a customer, not interactions with it: they move the
+# value but are not counted as interactions nor seen as contact by the stage rules.
+SIGNAL_KINDS: Final = frozenset({"violation"})
 
 # attributes.outcome, when a sender gives one, adds to the weight: a won deal or a resolved
 # complaint counts for more than the bare event, a lost one against.

@@ -28,6 +28,7 @@ from scoring import patterns, potential, retention, risk, stages
 from scoring import relationship_types as types
 from scoring.domain import (
     EPOCH,
+    SIGNAL_KINDS,
     Applied,
     Explanation,
     InvalidWeights,
@@ -111,6 +112,8 @@ class _Change:
         self.good += good
         self.bad += bad
         self.count += count
+        if count == 0:  # a signal of ours, not an interaction: no first or last contact
+            return
         self.first = at if self.first is None else min(self.first, at)
         if self.last is None or at >= self.last:
             self.last, self.last_value = at, value
@@ -256,9 +259,12 @@ class ScoringService:
                         continue
                     # The customer was merged into another: its effect moves along.
                     good, bad = mass(table, earlier, item.occurred_at)
-                    changes[(item.tenant_id, owner)].add(-good, -bad, item.occurred_at, 0.0, -1)
+                    counted = _counted(item.kind)
+                    changes[(item.tenant_id, owner)].add(
+                        -good, -bad, item.occurred_at, 0.0, -counted
+                    )
                     changes[(item.tenant_id, item.customer_id)].add(
-                        good, bad, item.occurred_at, earlier
+                        good, bad, item.occurred_at, earlier, counted
                     )
                     await repo.move_applied(item.interaction_id, item.customer_id)
                     seen[item.interaction_id] = (item.customer_id, earlier)
@@ -276,7 +282,7 @@ class ScoringService:
                 seen[item.interaction_id] = (item.customer_id, effect.value)
                 good, bad = mass(table, effect.value, item.occurred_at)
                 changes[(item.tenant_id, item.customer_id)].add(
-                    good, bad, item.occurred_at, effect.value
+                    good, bad, item.occurred_at, effect.value, _counted(item.kind)
                 )
                 rows.append(_applied_row(item, effect.value, effect.reason, now))
             result.applied = len(rows)
@@ -571,7 +577,7 @@ class ScoringService:
                     customer_id=r.customer_id,
                     as_of=as_of,
                     value=value_at(table, _applied(past), as_of),
-                    interaction_count=len(past),
+                    interaction_count=sum(_counted(r.kind) for r in past),
                     first_interaction_at=past[0].occurred_at,
                     last_interaction_at=past[-1].occurred_at,
                     last_contribution=past[-1].contribution,
@@ -709,10 +715,17 @@ def _moments(table: WeightTable, rows: Sequence[AppliedInteraction]) -> list[sta
     """The customer's interactions in time order with the value just after each."""
     ordered = sorted(rows, key=lambda r: (r.occurred_at, r.interaction_id))
     after = values_after(table, [(r.occurred_at, r.contribution) for r in ordered])
+    # Our own signals move the value but are no contact with the customer: no moment.
     return [
         stages.Moment(r.occurred_at, r.kind, r.channel, r.direction, value)
         for r, value in zip(ordered, after, strict=True)
+        if r.kind not in SIGNAL_KINDS
     ]
+
+
+def _counted(kind: str) -> int:
+    """1 for an interaction with the customer, 0 for one of our own signals about it."""
+    return 0 if kind in SIGNAL_KINDS else 1
 
 
 def _warns(transition: stages.Transition, now: datetime) -> bool:
