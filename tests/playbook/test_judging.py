@@ -145,10 +145,45 @@ async def test_a_customer_marked_while_being_judged_stays_to_be_judged(
         [state] = await PlaybookRepository(session).due(NOW, 10)
     await service.receive([reply("r1", T0 + timedelta(hours=1))])  # arrives meanwhile
     async with service.db.transaction() as session:
-        await PlaybookRepository(session).save_state("t1", "c1", state.revision, {})
+        await PlaybookRepository(session).save_states(
+            "t1",
+            [
+                {
+                    "b_customer": "c1",
+                    "b_revision": state.revision,
+                    "b_type": "bff",
+                    "b_type_since": None,
+                    "b_stage": "",
+                    "b_stage_since": None,
+                    "b_next_due": None,
+                    "b_judged": NOW,
+                    "b_version": 0,
+                }
+            ],
+        )
     async with service.db.read() as session:
         [still] = await PlaybookRepository(session).due(NOW, 10)
     assert still.dirty
+    assert still.relationship_type == "bff"  # the judgement's outcome is stored all the same
+    async with service.db.transaction() as session:
+        await PlaybookRepository(session).save_states(
+            "t1",
+            [
+                {
+                    "b_customer": "c1",
+                    "b_revision": still.revision,
+                    "b_type": "bff",
+                    "b_type_since": None,
+                    "b_stage": "",
+                    "b_stage_since": None,
+                    "b_next_due": None,
+                    "b_judged": NOW,
+                    "b_version": 0,
+                }
+            ],
+        )
+    async with service.db.read() as session:
+        assert await PlaybookRepository(session).due(NOW, 10) == []
 
 
 async def test_without_scoring_the_last_known_standing_is_used_and_signals_wait(

@@ -6,12 +6,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy import Row, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from playbook.models import CustomerState, ObligationRow, PlaybookVersion, TouchRow, ViolationRow
-from relint.db import bulk_insert, table_of
+from relint.db import UtcDateTime, bulk_insert, table_of
 
 
 class PlaybookRepository:
@@ -71,9 +71,8 @@ class PlaybookRepository:
         wanted = list(set(ids))
         if not wanted:
             return {}
-        query = select(col(TouchRow.id), col(TouchRow.tenant_id), col(TouchRow.customer_id)).where(
-            col(TouchRow.id).in_(wanted)
-        )
+        t = table_of(TouchRow)
+        query = select(t.c.id, t.c.tenant_id, t.c.customer_id).where(t.c.id.in_(wanted))
         return {
             row.id: (row.tenant_id, row.customer_id) for row in await self.session.execute(query)
         }
@@ -82,22 +81,32 @@ class PlaybookRepository:
         await bulk_insert(self.session, table_of(TouchRow), rows)
 
     async def move_touch(self, touch_id: str, customer_id: str) -> None:
+        t = table_of(TouchRow)
         await self.session.execute(
-            update(TouchRow).where(col(TouchRow.id) == touch_id).values(customer_id=customer_id)
+            update(t).where(t.c.id == touch_id).values(customer_id=customer_id)
         )
 
-    async def touches(self, tenant_id: str, customer_ids: Sequence[str]) -> list[TouchRow]:
+    async def touches(self, tenant_id: str, customer_ids: Sequence[str]) -> list[Row[Any]]:
+        """The customers' interactions as plain rows (no ORM objects: judging reads many)."""
         if not customer_ids:
             return []
+        t = table_of(TouchRow)
         query = (
-            select(TouchRow)
-            .where(
-                col(TouchRow.tenant_id) == tenant_id,
-                col(TouchRow.customer_id).in_(list(set(customer_ids))),
+            select(
+                t.c.customer_id,
+                t.c.id,
+                t.c.occurred_at,
+                t.c.channel,
+                t.c.kind,
+                t.c.direction,
+                t.c.employee,
+                t.c.reference,
+                t.c.notice_days,
             )
-            .order_by(col(TouchRow.customer_id), col(TouchRow.occurred_at), col(TouchRow.id))
+            .where(t.c.tenant_id == tenant_id, t.c.customer_id.in_(list(set(customer_ids))))
+            .order_by(t.c.customer_id, t.c.occurred_at, t.c.id)
         )
-        return list((await self.session.execute(query)).scalars())
+        return list(await self.session.execute(query))
 
     # Customers to judge
 
@@ -106,41 +115,35 @@ class PlaybookRepository:
         wanted = sorted(set(keys))
         if not wanted:
             return
-        known = await self.states_of(wanted)
-        fresh = [
-            {"tenant_id": t, "customer_id": c, "dirty": True, "revision": 1}
-            for t, c in wanted
-            if (t, c) not in known
-        ]
-        await bulk_insert(self.session, table_of(CustomerState), fresh)
-        again: dict[str, list[str]] = {}
-        for tenant_id, customer_id in (k for k in wanted if k in known):
-            again.setdefault(tenant_id, []).append(customer_id)
-        for tenant_id, customer_ids in again.items():
-            await self.session.execute(
-                update(CustomerState)
-                .where(
-                    col(CustomerState.tenant_id) == tenant_id,
-                    col(CustomerState.customer_id).in_(customer_ids),
-                )
-                .values(dirty=True, revision=col(CustomerState.revision) + 1)
-            )
-
-    async def states_of(
-        self, keys: Sequence[tuple[str, str]]
-    ) -> dict[tuple[str, str], CustomerState]:
+        t = table_of(CustomerState)
         by_tenant: dict[str, list[str]] = {}
-        for tenant_id, customer_id in keys:
+        for tenant_id, customer_id in wanted:
             by_tenant.setdefault(tenant_id, []).append(customer_id)
-        found: dict[tuple[str, str], CustomerState] = {}
         for tenant_id, customer_ids in by_tenant.items():
-            query = select(CustomerState).where(
-                col(CustomerState.tenant_id) == tenant_id,
-                col(CustomerState.customer_id).in_(customer_ids),
+            known = set(
+                (
+                    await self.session.execute(
+                        select(t.c.customer_id).where(
+                            t.c.tenant_id == tenant_id, t.c.customer_id.in_(customer_ids)
+                        )
+                    )
+                ).scalars()
             )
-            for state in (await self.session.execute(query)).scalars():
-                found[(state.tenant_id, state.customer_id)] = state
-        return found
+            await bulk_insert(
+                self.session,
+                t,
+                [
+                    {"tenant_id": tenant_id, "customer_id": c, "dirty": True, "revision": 1}
+                    for c in customer_ids
+                    if c not in known
+                ],
+            )
+            if known:
+                await self.session.execute(
+                    update(t)
+                    .where(t.c.tenant_id == tenant_id, t.c.customer_id.in_(sorted(known)))
+                    .values(dirty=True, revision=t.c.revision + 1)
+                )
 
     async def due(self, now: datetime, limit: int) -> list[CustomerState]:
         """Customers with unjudged interactions, or whose earliest deadline has passed."""
@@ -166,40 +169,49 @@ class PlaybookRepository:
         query = select(col(CustomerState.tenant_id)).distinct()
         return list((await self.session.execute(query)).scalars())
 
-    async def save_state(
-        self, tenant_id: str, customer_id: str, judged_revision: int, values: dict[str, Any]
-    ) -> None:
-        """Stores a judgement's outcome; the customer stays dirty if it was marked again
-        since the judgement read it (`judged_revision`)."""
+    async def save_states(self, tenant_id: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Stores judgements' outcomes (b_customer, b_revision, b_type, b_type_since, b_stage,
+        b_stage_since, b_next_due, b_judged, b_version); a customer stays dirty if it was
+        marked again since the judgement read it (its revision moved)."""
+        if not rows:
+            return
+        t = table_of(CustomerState)
         await self.session.execute(
-            update(CustomerState)
-            .where(
-                col(CustomerState.tenant_id) == tenant_id,
-                col(CustomerState.customer_id) == customer_id,
-            )
+            update(t)
+            .where(t.c.tenant_id == tenant_id, t.c.customer_id == bindparam("b_customer"))
             .values(
-                **values,
-                dirty=case((col(CustomerState.revision) == judged_revision, False), else_=True),
-            )
+                relationship_type=bindparam("b_type"),
+                type_since=bindparam("b_type_since", type_=UtcDateTime()),
+                stage=bindparam("b_stage"),
+                stage_since=bindparam("b_stage_since", type_=UtcDateTime()),
+                next_due_at=bindparam("b_next_due", type_=UtcDateTime()),
+                judged_at=bindparam("b_judged", type_=UtcDateTime()),
+                playbook_version=bindparam("b_version"),
+                dirty=case((t.c.revision == bindparam("b_revision"), False), else_=True),
+            ),
+            sorted(rows, key=lambda r: str(r["b_customer"])),
         )
 
     # Judgements
 
     async def replace_obligations(
-        self, tenant_id: str, customer_id: str, rows: Sequence[dict[str, Any]]
+        self, tenant_id: str, customer_ids: Sequence[str], rows: Sequence[dict[str, Any]]
     ) -> None:
+        """The customers' open obligations are now `rows`."""
         await self.session.execute(
             delete(ObligationRow).where(
                 col(ObligationRow.tenant_id) == tenant_id,
-                col(ObligationRow.customer_id) == customer_id,
+                col(ObligationRow.customer_id).in_(list(customer_ids)),
             )
         )
         await bulk_insert(self.session, table_of(ObligationRow), rows)
 
-    async def customer_violations(self, tenant_id: str, customer_id: str) -> list[ViolationRow]:
+    async def customers_violations(
+        self, tenant_id: str, customer_ids: Sequence[str]
+    ) -> list[ViolationRow]:
         query = select(ViolationRow).where(
             col(ViolationRow.tenant_id) == tenant_id,
-            col(ViolationRow.customer_id) == customer_id,
+            col(ViolationRow.customer_id).in_(list(customer_ids)),
         )
         return list((await self.session.execute(query)).scalars())
 
@@ -209,9 +221,10 @@ class PlaybookRepository:
     async def withdraw(self, ids: Sequence[str], at: datetime | None, reason: str) -> None:
         """Withdraws the violations (or, with `at` None, restores them)."""
         if ids:
+            t = table_of(ViolationRow)
             await self.session.execute(
-                update(ViolationRow)
-                .where(col(ViolationRow.id).in_(list(ids)))
+                update(t)
+                .where(t.c.id.in_(list(ids)))
                 .values(withdrawn_at=at, withdrawn_reason=reason)
             )
 
@@ -228,10 +241,9 @@ class PlaybookRepository:
 
     async def mark_signalled(self, ids: Sequence[str], at: datetime) -> None:
         if ids:
+            t = table_of(ViolationRow)
             await self.session.execute(
-                update(ViolationRow)
-                .where(col(ViolationRow.id).in_(list(ids)))
-                .values(signalled_at=at)
+                update(t).where(t.c.id.in_(list(ids))).values(signalled_at=at)
             )
 
     # Reads

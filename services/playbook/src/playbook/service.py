@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 
 from playbook import actions, evaluation
@@ -31,7 +32,6 @@ from playbook.models import (
     CustomerState,
     ObligationRow,
     PlaybookVersion,
-    TouchRow,
     ViolationRow,
 )
 from playbook.repository import PlaybookRepository
@@ -222,16 +222,11 @@ class PlaybookService:
             judgements = await asyncio.to_thread(
                 _judge_all, playbook.standards, standings, histories, now
             )
-            for state in states:
-                found = await self._store_judgement(
-                    playbook,
-                    state,
-                    standings[state.customer_id],
-                    judgements[state.customer_id],
-                    now,
-                )
-                result.violations += found[0]
-                result.withdrawn += found[1]
+            found, withdrawn = await self._store_judgements(
+                playbook, states, standings, judgements, now
+            )
+            result.violations += found
+            result.withdrawn += withdrawn
             result.judged += len(states)
             result.by_tenant[tenant_id] = len(states)
         return result
@@ -249,34 +244,38 @@ class PlaybookService:
             return known
         return {c: outlooks[c].standing if c in outlooks else known[c] for c in known}
 
-    async def _store_judgement(
+    async def _store_judgements(
         self,
         playbook: Playbook,
-        state: CustomerState,
-        standing: Standing,
-        judgement: Judgement,
+        states: Sequence[CustomerState],
+        standings: dict[str, Standing],
+        judgements: dict[str, Judgement],
         now: datetime,
     ) -> tuple[int, int]:
-        """Stores one customer's judgement; returns (new violations, withdrawn ones)."""
-        tenant_id, customer_id = state.tenant_id, state.customer_id
+        """Stores the judgements of one tenant's customers in one transaction; returns (new
+        violations, withdrawn ones)."""
+        tenant_id = playbook.tenant_id
         standards = {s.key: s for s in playbook.standards}
+        ids = [s.customer_id for s in states]
+        obligations: list[dict[str, Any]] = []
+        found: dict[str, tuple[str, evaluation.Violation]] = {}
+        for customer_id in ids:
+            judgement = judgements[customer_id]
+            obligations.extend(
+                _obligation_row(
+                    tenant_id, customer_id, o, standards, standings[customer_id], playbook.version
+                )
+                for o in judgement.obligations
+            )
+            for v in judgement.violations:
+                found[_violation_id(tenant_id, customer_id, v)] = (customer_id, v)
         async with self.db.transaction() as session:
             repo = PlaybookRepository(session)
-            await repo.replace_obligations(
-                tenant_id,
-                customer_id,
-                [
-                    _obligation_row(
-                        tenant_id, customer_id, o, standards, standing, playbook.version
-                    )
-                    for o in judgement.obligations
-                ],
-            )
-            existing = {v.id: v for v in await repo.customer_violations(tenant_id, customer_id)}
-            found = {_violation_id(tenant_id, customer_id, v): v for v in judgement.violations}
+            await repo.replace_obligations(tenant_id, ids, obligations)
+            existing = {v.id: v for v in await repo.customers_violations(tenant_id, ids)}
             fresh = [
-                _violation_row(i, tenant_id, customer_id, v, standards, playbook.version, now)
-                for i, v in found.items()
+                _violation_row(i, tenant_id, c, v, standards, playbook.version, now)
+                for i, (c, v) in found.items()
                 if i not in existing
             ]
             await repo.add_violations(fresh)
@@ -288,8 +287,8 @@ class PlaybookService:
                 if v.id not in found
                 and v.withdrawn_at is None
                 and v.playbook_version == playbook.version
-                and v.standard_key in judgement.judged_from
-                and _judged(v.due_at, judgement.judged_from[v.standard_key])
+                and v.standard_key in judgements[v.customer_id].judged_from
+                and _judged(v.due_at, judgements[v.customer_id].judged_from[v.standard_key])
             ]
             await repo.withdraw(
                 met,
@@ -297,19 +296,22 @@ class PlaybookService:
                 "no longer found: interactions delivered late (or moved by a merge) show the "
                 "standard kept",
             )
-            await repo.save_state(
+            await repo.save_states(
                 tenant_id,
-                customer_id,
-                state.revision,
-                {
-                    "relationship_type": standing.relationship_type,
-                    "type_since": standing.type_since,
-                    "stage": standing.stage,
-                    "stage_since": standing.stage_since,
-                    "next_due_at": judgement.next_due_at,
-                    "judged_at": now,
-                    "playbook_version": playbook.version,
-                },
+                [
+                    {
+                        "b_customer": s.customer_id,
+                        "b_revision": s.revision,
+                        "b_type": standings[s.customer_id].relationship_type,
+                        "b_type_since": standings[s.customer_id].type_since,
+                        "b_stage": standings[s.customer_id].stage,
+                        "b_stage_since": standings[s.customer_id].stage_since,
+                        "b_next_due": judgements[s.customer_id].next_due_at,
+                        "b_judged": now,
+                        "b_version": playbook.version,
+                    }
+                    for s in states
+                ],
             )
         return len(fresh), len(met)
 
@@ -498,7 +500,7 @@ def _touch_row(item: Delivered) -> dict[str, Any]:
     }
 
 
-def _touch(row: TouchRow) -> Touch:
+def _touch(row: Row[Any]) -> Touch:
     return Touch(
         row.id,
         row.occurred_at,

@@ -1,0 +1,161 @@
+"""Playbook's speed: judging the default playbook over a tenant's whole history from scratch,
+and keeping up with a live stream, on SQLite or PostgreSQL.
+
+Synthetic history: CUSTOMERS customers with INTERACTIONS interactions over two years (tickets,
+complaints, answers, check-ins, business reviews, marketing touches, price changes), each
+customer with a relationship type and stage as scoring would give them (in process, so the
+figure is the playbook's own). From scratch: every interaction received (as ingest delivers
+them, batches of 1,000) and every customer judged. Live: batches of 500 new interactions,
+each followed by judging the customers they touched. Goals (issue 5): 1,000,000 interactions
+for 50,000 customers judged from scratch in under 60 s; live >= 5,000 interactions/s.
+
+    uv run python bench/playbook_judge.py [--customers 50000] [--interactions 1000000] [--postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from playbook.actions import Outlook
+from playbook.evaluation import Standing, Touch
+from playbook.main import MIGRATIONS
+from playbook.scoring_client import Signal
+from playbook.service import Delivered, PlaybookService
+from relint.db import Database, migrate
+from relint_devstack.scratch import scratch_databases
+
+RECEIVE_BATCH = 1000
+LIVE_BATCH = 500
+NOW = datetime.now(UTC).replace(microsecond=0)
+KINDS = (
+    ("service", "ticket_opened", "inbound", 0.2),
+    ("service", "complaint", "inbound", 0.05),
+    ("email", "email_sent", "outbound", 0.25),
+    ("service", "ticket_resolved", "outbound", 0.15),
+    ("service", "check_in", "outbound", 0.05),
+    ("sales", "business_review", "outbound", 0.03),
+    ("sales", "call", "outbound", 0.07),
+    ("marketing", "email_sent", "outbound", 0.17),
+    ("finance", "price_change", "outbound", 0.03),
+)
+TYPES = ("acquaintance", "fair_weather_friend", "bff", "partner")
+STAGES = ("experimenting", "intensifying", "integrating", "bonding", "differentiating")
+
+
+class InProcessScoring:
+    """Scoring's answers, fixed per customer: the playbook's own speed is what is measured."""
+
+    def __init__(self, customers: Sequence[str], seed: int) -> None:
+        rng = random.Random(seed)
+        self.known = {
+            c: Outlook(
+                Standing(
+                    rng.choice(TYPES),
+                    NOW - timedelta(days=rng.randrange(30, 700)),
+                    rng.choice(STAGES),
+                    NOW - timedelta(days=rng.randrange(1, 200)),
+                ),
+                value=rng.uniform(-20, 200),
+            )
+            for c in customers
+        }
+
+    async def outlooks(self, tenant_id: str, customer_ids: Sequence[str]) -> dict[str, Outlook]:
+        return {c: self.known[c] for c in customer_ids if c in self.known}
+
+    async def signal(self, violations: Sequence[Signal]) -> None:
+        return None
+
+
+def history(tenant: str, customers: list[str], count: int, seed: int) -> list[Delivered]:
+    rng = random.Random(seed)
+    weights = [k[3] for k in KINDS]
+    span = int(timedelta(days=730).total_seconds())
+    items = []
+    for _ in range(count):
+        channel, kind, direction, _w = rng.choices(KINDS, weights)[0]
+        at = NOW - timedelta(seconds=rng.randrange(span))
+        items.append(
+            Delivered(
+                tenant,
+                rng.choice(customers),
+                Touch(
+                    str(uuid.uuid4()),
+                    at,
+                    channel,
+                    kind,
+                    direction,
+                    f"employee-{rng.randrange(40)}",
+                    f"T-{rng.randrange(10**6)}",
+                    rng.choice((None, 30.0, 60.0, 90.0)) if kind == "price_change" else None,
+                ),
+            )
+        )
+    return items
+
+
+async def run(url: str, label: str, customers: int, interactions: int) -> None:
+    tenant = str(uuid.uuid4())
+    names = [str(uuid.uuid4()) for _ in range(customers)]
+    past = history(tenant, names, interactions, seed=7)
+    live = history(tenant, names, max(interactions // 20, LIVE_BATCH), seed=8)
+    db = Database(url)
+    service = PlaybookService(db, InProcessScoring(names, seed=9))
+    try:
+        started = time.perf_counter()
+        for start in range(0, len(past), RECEIVE_BATCH):
+            await service.receive(past[start : start + RECEIVE_BATCH])
+        received = time.perf_counter() - started
+        judged = violations = 0
+        while (result := await service.judge_due(limit=2000, now=NOW)).judged:
+            judged += result.judged
+            violations += result.violations
+        scratch = time.perf_counter() - started
+
+        started = time.perf_counter()
+        for start in range(0, len(live), LIVE_BATCH):
+            await service.receive(live[start : start + LIVE_BATCH])
+            while (await service.judge_due(limit=2000, now=NOW)).judged:
+                pass
+        live_seconds = time.perf_counter() - started
+    finally:
+        await db.dispose()
+    print(f"{label}: {interactions:,} interactions, {customers:,} customers, default playbook")
+    print(
+        f"  from scratch   {scratch:7.1f} s  (receive {received:.1f} s, judge "
+        f"{scratch - received:.1f} s; {judged:,} customers, {violations:,} violations; "
+        f"goal < 60 s)  ratio goal/measured {60 / scratch:.2f}"
+    )
+    print(
+        f"  live           {len(live) / live_seconds:7.0f} interactions/s  (batches of "
+        f"{LIVE_BATCH}, each judged at once; goal >= 5,000)  ratio measured/goal "
+        f"{len(live) / live_seconds / 5000:.2f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=50_000)
+    parser.add_argument("--interactions", type=int, default=1_000_000)
+    parser.add_argument("--postgres", action="store_true")
+    args = parser.parse_args()
+    if args.postgres:
+        with scratch_databases("relint_playbookbench", ("playbook",)) as urls:
+            migrate(MIGRATIONS, urls["playbook"])
+            asyncio.run(run(urls["playbook"], "PostgreSQL", args.customers, args.interactions))
+    else:
+        with tempfile.TemporaryDirectory(prefix="relint-playbookdb-") as tmp:
+            url = f"sqlite+aiosqlite:///{tmp}/playbook.db"
+            migrate(MIGRATIONS, url)
+            asyncio.run(run(url, "SQLite", args.customers, args.interactions))
+
+
+if __name__ == "__main__":
+    main()
