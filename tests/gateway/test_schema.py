@@ -138,6 +138,52 @@ class FakeBackends:
             for cid in customer_ids[:limit]
         ]
 
+    async def customer_playbooks(
+        self, tenant_id: str, customer_ids: Sequence[str], actions_limit: int
+    ) -> list[Any]:
+        self._tenant(tenant_id)
+        self.calls["BatchGetCustomerPlaybooks"] += 1
+        return [
+            playbook_pb2.CustomerPlaybook(
+                customer_id=cid,
+                obligations=[
+                    playbook_pb2.Obligation(
+                        customer_id=cid,
+                        standard_key="first-response",
+                        what=f"First response to ticket #{cid}",
+                        due_at=_stamp(1_700_003_600),
+                        opened_at=_stamp(1_700_000_000),
+                        trigger_reference=cid,
+                    )
+                ],
+                violations=[
+                    playbook_pb2.Violation(
+                        id=f"v-{cid}",
+                        customer_id=cid,
+                        standard_key="answer-complaints",
+                        due_at=_stamp(1_699_000_000),
+                        detected_at=_stamp(1_699_000_001),
+                        interaction_ids=[f"{cid}-0"],
+                        reason="no first response",
+                    )
+                ],
+                next_best_actions=[
+                    playbook_pb2.Action(
+                        customer_id=cid, kind="obligation", title=f"Act {k}", urgency=1 - k / 10
+                    )
+                    for k in range(min(actions_limit, 5))
+                ],
+            )
+            for cid in customer_ids
+        ]
+
+    async def worklist(self, tenant_id: str, team: str, employee: str, limit: int) -> list[Any]:
+        self._tenant(tenant_id)
+        self.calls["ListWorklist"] += 1
+        return [
+            playbook_pb2.Action(customer_id="c0001", kind="obligation", title=f"{team}/{employee}")
+        ][:limit]
+
     async def active_playbooks(self, tenant_ids: Sequence[str]) -> list[Any]:
         self.calls["BatchGetActivePlaybooks"] += 1
         return [
@@ -170,6 +216,8 @@ async def test_a_page_of_customers_costs_one_rpc_per_backend_per_level() -> None
     result = await _run(
         """{ customers(first: 100) { edges { node { id name
               relationship { value }
+              obligations { what dueAt } violations { id interactionIds }
+              nextBestActions(limit: 3) { title }
               recentInteractions(limit: 3) { kind } } } pageInfo { hasNextPage endCursor } } }""",
         backends,
     )
@@ -177,10 +225,21 @@ async def test_a_page_of_customers_costs_one_rpc_per_backend_per_level() -> None
     edges = result.data["customers"]["edges"]
     assert len(edges) == 100
     assert all(len(e["node"]["recentInteractions"]) == 3 for e in edges)
+    first = edges[0]["node"]
+    assert first["obligations"] == [
+        {"what": "First response to ticket #c0000", "dueAt": "2023-11-14T23:13:20+00:00"}
+    ]
+    assert first["violations"] == [{"id": "v-c0000", "interactionIds": ["c0000-0"]}]
+    assert [a["title"] for a in first["nextBestActions"]] == ["Act 0", "Act 1", "Act 2"]
     assert edges[0]["node"]["relationship"]["value"] == float(len("c0000"))
     assert result.data["customers"]["pageInfo"]["hasNextPage"] is True
     assert backends.calls == Counter(
-        {"ListCustomers": 1, "BatchGetRelationships": 1, "BatchListRecentInteractions": 1}
+        {
+            "ListCustomers": 1,
+            "BatchGetRelationships": 1,
+            "BatchListRecentInteractions": 1,
+            "BatchGetCustomerPlaybooks": 1,
+        }
     )
 
 
@@ -326,3 +385,17 @@ async def test_a_page_with_relationships_and_alerts_costs_one_call_per_service()
     assert nodes[0]["alerts"] == [{"kind": "stage_change", "reason": "moved apart"}]
     assert backends.calls["BatchGetRelationships"] == 2  # one per asOf
     assert backends.calls["ListAlerts"] == 1
+
+
+async def test_the_worklist_and_bad_limits() -> None:
+    backends = FakeBackends()
+    result = await _run('{ worklist(team: "service") { title customerId } }', backends)
+    assert result.errors is None
+    assert result.data["worklist"] == [{"title": "service/", "customerId": "c0001"}]
+    bad = await _run(
+        '{ worklist(limit: 101) { title } customer(externalId: "cust-00001") '
+        "{ nextBestActions(limit: 51) { title } } }",
+        backends,
+    )
+    assert bad.errors is not None
+    assert {e.extensions["code"] for e in bad.errors} == {"BAD_INPUT"}

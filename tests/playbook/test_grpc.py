@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
@@ -15,6 +16,7 @@ from playbook.domain import DEFAULT_PLAYBOOK
 from playbook.main import MIGRATIONS, create_app
 from playbook.service import PlaybookService
 from playbook.settings import PlaybookSettings
+from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from relint.contracts.playbook.v1 import playbook_pb2, playbook_pb2_grpc
 from relint.db import migrate
 
@@ -75,3 +77,89 @@ async def test_health_is_serving_for_the_service(app: FastAPI) -> None:
         for name in ("", "playbook.v1.PlaybookService"):
             reply = await health.Check(health_pb2.HealthCheckRequest(service=name), timeout=5)
             assert reply.status == health_pb2.HealthCheckResponse.SERVING, name
+
+
+async def test_delivered_interactions_become_obligations_violations_and_actions(
+    app: FastAPI, stub: playbook_pb2_grpc.PlaybookServiceStub
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    def interaction(id_: str, at: datetime, customer: str) -> ingest_pb2.Interaction:
+        message = ingest_pb2.Interaction(
+            id=id_,
+            tenant_id="t1",
+            customer_id=customer,
+            channel="service",
+            kind="complaint",
+            direction=ingest_pb2.DIRECTION_INBOUND,
+            source_id=f"T-{id_}",
+        )
+        message.occurred_at.FromDatetime(at)
+        return message
+
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{app.state.grpc_port}") as channel:
+        subscriber = ingest_pb2_grpc.InteractionSubscriberServiceStub(channel)
+        batch = [
+            interaction("a", now - timedelta(hours=1), "c1"),
+            interaction("b", now - timedelta(days=5), "c2"),
+        ]
+        reply = await subscriber.DeliverInteractions(
+            ingest_pb2.DeliverInteractionsRequest(interactions=batch), timeout=5
+        )
+        assert (reply.applied, reply.duplicates) == (2, 0)
+        again = await subscriber.DeliverInteractions(
+            ingest_pb2.DeliverInteractionsRequest(interactions=batch[:1]), timeout=5
+        )
+        assert (again.applied, again.duplicates) == (0, 1)
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await subscriber.DeliverInteractions(
+                ingest_pb2.DeliverInteractionsRequest(
+                    interactions=[ingest_pb2.Interaction(id="x", tenant_id="t1")]
+                ),
+                timeout=5,
+            )
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "interactions[0] needs id, tenant_id, customer_id" in str(refused.value.details())
+    service: PlaybookService = app.state.playbook
+    await service.judge_due()
+    found = await stub.BatchGetCustomerPlaybooks(
+        playbook_pb2.BatchGetCustomerPlaybooksRequest(
+            tenant_id="t1", customer_ids=["c2", "c1", "c9"], actions_limit=3
+        ),
+        timeout=5,
+    )
+    assert [c.customer_id for c in found.customers] == ["c2", "c1", "c9"]
+    late, fresh, unknown = found.customers
+    assert sorted(v.standard_key for v in late.violations) == [
+        "answer-complaints",
+        "complaint-check-in",
+    ]
+    assert list(late.violations[0].interaction_ids) == ["b"]
+    assert sorted(o.standard_key for o in fresh.obligations) == [
+        "answer-complaints",
+        "complaint-check-in",
+    ]
+    assert fresh.next_best_actions[0].title == "First response to service complaint #T-a"
+    assert len(unknown.obligations) == len(unknown.violations) == 0
+    work = await stub.ListWorklist(
+        playbook_pb2.ListWorklistRequest(tenant_id="t1", team="company"), timeout=5
+    )
+    assert [(a.customer_id, a.standard_key) for a in work.actions] == [("c1", "answer-complaints")]
+    other = await stub.ListWorklist(playbook_pb2.ListWorklistRequest(tenant_id="t2"), timeout=5)
+    assert list(other.actions) == []
+    for bad, reason in (
+        (playbook_pb2.BatchGetCustomerPlaybooksRequest(customer_ids=["c1"]), "tenant_id"),
+        (
+            playbook_pb2.BatchGetCustomerPlaybooksRequest(
+                tenant_id="t1", customer_ids=["c1"], actions_limit=51
+            ),
+            "actions_limit must be 1..50",
+        ),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await stub.BatchGetCustomerPlaybooks(bad, timeout=5)
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert reason in str(error.value.details())
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await stub.ListWorklist(playbook_pb2.ListWorklistRequest(tenant_id="t1", limit=501))
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT

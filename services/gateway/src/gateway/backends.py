@@ -152,3 +152,23 @@ class Backends:
             "playbook", self.playbooks.BatchGetActivePlaybooks(request, timeout=READ_DEADLINE)
         )
         return list(reply.playbooks)
+
+    async def customer_playbooks(
+        self, tenant_id: str, customer_ids: Sequence[str], actions_limit: int
+    ) -> list[playbook_pb2.CustomerPlaybook]:
+        request = playbook_pb2.BatchGetCustomerPlaybooksRequest(
+            tenant_id=tenant_id, customer_ids=customer_ids, actions_limit=actions_limit
+        )
+        reply = await _call(
+            "playbook", self.playbooks.BatchGetCustomerPlaybooks(request, timeout=READ_DEADLINE)
+        )
+        return list(reply.customers)
+
+    async def worklist(
+        self, tenant_id: str, team: str, employee: str, limit: int
+    ) -> list[playbook_pb2.Action]:
+        request = playbook_pb2.ListWorklistRequest(
+            tenant_id=tenant_id, team=team, employee=employee, limit=limit
+        )
+        reply = await _call("playbook", self.playbooks.ListWorklist(request, timeout=READ_DEADLINE))
+        return list(reply.actions)

@@ -11,11 +11,14 @@ from strawberry.dataloader import DataLoader
 
 from gateway.backends import Backends
 from relint.contracts.ingest.v1 import ingest_pb2
+from relint.contracts.playbook.v1 import playbook_pb2
 from relint.contracts.scoring.v1 import scoring_pb2
 
 RecentKey = tuple[str, int]
 RelationshipKey = tuple[str, datetime | None]
 AlertKey = tuple[str, bool]
+# The playbook's view of a customer is fetched with this many actions; fields cut it.
+ACTIONS_PER_CUSTOMER = 50
 # Alerts fetched for a page of customers at most; each customer shows its newest.
 ALERTS_PER_BATCH = 1000
 
@@ -29,6 +32,7 @@ class Loaders:
         self.relationships = DataLoader(self._relationships, max_batch_size=1000)
         self.alerts = DataLoader(self._alerts, max_batch_size=1000)
         self.recent_interactions = DataLoader(self._recent, max_batch_size=1000)
+        self.customer_playbooks = DataLoader(self._customer_playbooks, max_batch_size=1000)
 
     def prime(self, customers: Sequence[ingest_pb2.Customer]) -> None:
         for customer in customers:
@@ -79,3 +83,10 @@ class Loaders:
             for item in await self._backends.recent_interactions(self._tenant_id, ids, limit):
                 found[(item.customer_id, limit)].append(item)
         return [found[key] for key in keys]
+
+    async def _customer_playbooks(
+        self, ids: list[str]
+    ) -> list[playbook_pb2.CustomerPlaybook | None]:
+        found = await self._backends.customer_playbooks(self._tenant_id, ids, ACTIONS_PER_CUSTOMER)
+        by_id = {c.customer_id: c for c in found}
+        return [by_id.get(i) for i in ids]

@@ -290,6 +290,91 @@ class Interaction:
         )
 
 
+MAX_ACTIONS = 50
+MAX_WORKLIST = 100
+
+
+@strawberry.type(description="Something owed to a customer under a standard, and by when.")
+class Obligation:
+    standard_key: str
+    standard_title: str
+    team: str
+    what: str
+    due_at: datetime = strawberry.field(description="Missed one second later.")
+    opened_at: datetime
+    trigger_reference: str | None = strawberry.field(
+        description="The source's id of the interaction that made it due (a ticket number)."
+    )
+    employee: str | None
+
+    @staticmethod
+    def of(message: playbook_pb2.Obligation) -> Obligation:
+        return Obligation(
+            standard_key=message.standard_key,
+            standard_title=message.standard_title,
+            team=message.team,
+            what=message.what,
+            due_at=_time(message.due_at) or datetime.now(UTC),
+            opened_at=_time(message.opened_at) or datetime.now(UTC),
+            trigger_reference=message.trigger_reference or None,
+            employee=message.employee or None,
+        )
+
+
+@strawberry.type(description="A standard of the playbook missed.")
+class Violation:
+    id: strawberry.ID
+    standard_key: str
+    standard_title: str
+    team: str
+    reason: str
+    due_at: datetime
+    detected_at: datetime
+    interaction_ids: list[strawberry.ID]
+    employee: str | None
+    playbook_version: int
+
+    @staticmethod
+    def of(message: playbook_pb2.Violation) -> Violation:
+        return Violation(
+            id=strawberry.ID(message.id),
+            standard_key=message.standard_key,
+            standard_title=message.standard_title,
+            team=message.team,
+            reason=message.reason,
+            due_at=_time(message.due_at) or datetime.now(UTC),
+            detected_at=_time(message.detected_at) or datetime.now(UTC),
+            interaction_ids=[strawberry.ID(i) for i in message.interaction_ids],
+            employee=message.employee or None,
+            playbook_version=message.playbook_version,
+        )
+
+
+@strawberry.type(description="What to do for a customer now, and why.")
+class Action:
+    customer_id: strawberry.ID
+    kind: str = strawberry.field(description="obligation, amends, save, repair or grow")
+    title: str
+    reason: str
+    urgency: float = strawberry.field(description="0 to 1; actions are ordered by it")
+    due_at: datetime | None
+    standard_key: str | None
+    employee: str | None
+
+    @staticmethod
+    def of(message: playbook_pb2.Action) -> Action:
+        return Action(
+            customer_id=strawberry.ID(message.customer_id),
+            kind=message.kind,
+            title=message.title,
+            reason=message.reason,
+            urgency=message.urgency,
+            due_at=_time(message.due_at, message.HasField("due_at")),
+            standard_key=message.standard_key or None,
+            employee=message.employee or None,
+        )
+
+
 @strawberry.type(description="A customer account and its relationship with the company.")
 class Customer:
     id: strawberry.ID
@@ -330,6 +415,25 @@ class Customer:
             raise GraphQLError(f"limit must be 1..{MAX_ALERTS}", extensions={"code": "BAD_INPUT"})
         found = await info.context.loaders.alerts.load((str(self.id), open_only))
         return [Alert.of(a) for a in found[:limit]]
+
+    @strawberry.field(description="What the playbook says is owed to the customer, by when.")
+    async def obligations(self, info: GatewayInfo) -> list[Obligation]:
+        found = await info.context.loaders.customer_playbooks.load(str(self.id))
+        return [Obligation.of(o) for o in found.obligations] if found else []
+
+    @strawberry.field(description="Standards of the playbook missed with this customer.")
+    async def violations(self, info: GatewayInfo) -> list[Violation]:
+        found = await info.context.loaders.customer_playbooks.load(str(self.id))
+        return [Violation.of(v) for v in found.violations] if found else []
+
+    @strawberry.field(
+        description="What to do for the customer now, most urgent first (at most 50)."
+    )
+    async def next_best_actions(self, info: GatewayInfo, limit: int = 3) -> list[Action]:
+        if not 1 <= limit <= MAX_ACTIONS:
+            raise GraphQLError(f"limit must be 1..{MAX_ACTIONS}", extensions={"code": "BAD_INPUT"})
+        found = await info.context.loaders.customer_playbooks.load(str(self.id))
+        return [Action.of(a) for a in found.next_best_actions[:limit]] if found else []
 
     @strawberry.field(description="The most recent interactions, newest first (at most 100).")
     async def recent_interactions(self, info: GatewayInfo, limit: int = 10) -> list[Interaction]:
@@ -461,6 +565,25 @@ class Query:
             context.loaders.relationships.prime((relationship.customer_id, None), relationship)
         found = await context.loaders.customers.load_many([r.customer_id for r in ranked])
         return [Customer.of(c) for c in found if c is not None]
+
+    @strawberry.field(
+        description="A team's or an employee's open obligations across customers, by "
+        "urgency then value (at most 100)."
+    )
+    async def worklist(
+        self,
+        info: GatewayInfo,
+        team: str | None = None,
+        employee: str | None = None,
+        limit: int = 20,
+    ) -> list[Action]:
+        if not 1 <= limit <= MAX_WORKLIST:
+            raise GraphQLError(f"limit must be 1..{MAX_WORKLIST}", extensions={"code": "BAD_INPUT"})
+        context = info.context
+        found = await context.backends.worklist(
+            context.tenant_id, team or "", employee or "", limit
+        )
+        return [Action.of(a) for a in found]
 
     @strawberry.field(description="The tenant's active playbook.")
     async def playbook(self, info: GatewayInfo) -> Playbook | None:

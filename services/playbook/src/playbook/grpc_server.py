@@ -6,7 +6,12 @@ from collections.abc import Callable
 
 import grpc
 
-from playbook.messages import delivered, playbook_message
+from playbook.messages import (
+    action_message,
+    customer_playbook_message,
+    delivered,
+    playbook_message,
+)
 from playbook.service import PlaybookService
 from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from relint.contracts.playbook.v1 import playbook_pb2, playbook_pb2_grpc
@@ -57,6 +62,49 @@ class PlaybookServicer(playbook_pb2_grpc.PlaybookServiceServicer):
         return playbook_pb2.BatchGetActivePlaybooksResponse(
             playbooks=[playbook_message(p) for p in playbooks]
         )
+
+    async def BatchGetCustomerPlaybooks(
+        self,
+        request: playbook_pb2.BatchGetCustomerPlaybooksRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> playbook_pb2.BatchGetCustomerPlaybooksResponse:
+        if not request.tenant_id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "tenant_id is required")
+        if len(request.customer_ids) > MAX_BATCH:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_BATCH} ids")
+        limit = request.actions_limit or 10
+        if not 1 <= limit <= MAX_ACTIONS:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"actions_limit must be 1..{MAX_ACTIONS}"
+            )
+        found = await self.service.customer_playbooks(
+            request.tenant_id, list(request.customer_ids), limit
+        )
+        return playbook_pb2.BatchGetCustomerPlaybooksResponse(
+            customers=[customer_playbook_message(c, view) for c, view in found.items()]
+        )
+
+    async def ListWorklist(
+        self, request: playbook_pb2.ListWorklistRequest, context: grpc.aio.ServicerContext
+    ) -> playbook_pb2.ListWorklistResponse:
+        if not request.tenant_id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "tenant_id is required")
+        limit = request.limit or 100
+        if not 1 <= limit <= MAX_WORKLIST:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"limit must be 1..{MAX_WORKLIST}"
+            )
+        found = await self.service.worklist(
+            request.tenant_id,
+            team=request.team or None,
+            employee=request.employee or None,
+            limit=limit,
+        )
+        return playbook_pb2.ListWorklistResponse(actions=[action_message(a) for a in found])
+
+
+MAX_ACTIONS = 50
+MAX_WORKLIST = 500
 
 
 def register(

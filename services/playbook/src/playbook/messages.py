@@ -7,9 +7,11 @@ from datetime import UTC
 
 from google.protobuf.json_format import MessageToDict
 
+from playbook.actions import Action
 from playbook.domain import Standard, sentence
 from playbook.evaluation import Touch, notice_days
-from playbook.service import Delivered, Playbook
+from playbook.models import ObligationRow, ViolationRow
+from playbook.service import CustomerPlaybook, Delivered, Playbook
 from relint.contracts.ingest.v1 import ingest_pb2
 from relint.contracts.playbook.v1 import playbook_pb2
 
@@ -57,4 +59,64 @@ def delivered(message: ingest_pb2.Interaction) -> Delivered:
             reference=message.source_id,
             notice_days=notice_days(occurred_at, attributes),
         ),
+    )
+
+
+def obligation_message(row: ObligationRow) -> playbook_pb2.Obligation:
+    message = playbook_pb2.Obligation(
+        customer_id=row.customer_id,
+        standard_key=row.standard_key,
+        standard_title=row.standard_title,
+        team=row.team,
+        what=row.what,
+        trigger_id=row.trigger_id,
+        trigger_reference=row.trigger_reference,
+        employee=row.employee,
+        playbook_version=row.playbook_version,
+    )
+    message.due_at.FromDatetime(row.due_at)
+    message.opened_at.FromDatetime(row.opened_at)
+    return message
+
+
+def violation_message(row: ViolationRow) -> playbook_pb2.Violation:
+    message = playbook_pb2.Violation(
+        id=row.id,
+        customer_id=row.customer_id,
+        standard_key=row.standard_key,
+        standard_title=row.standard_title,
+        team=row.team,
+        interaction_ids=list(row.interaction_ids),
+        employee=row.employee,
+        reason=row.reason,
+        playbook_version=row.playbook_version,
+    )
+    message.due_at.FromDatetime(row.due_at)
+    message.detected_at.FromDatetime(row.detected_at)
+    return message
+
+
+def action_message(action: Action) -> playbook_pb2.Action:
+    message = playbook_pb2.Action(
+        customer_id=action.customer_id,
+        kind=action.kind,
+        title=action.title,
+        reason=action.reason,
+        urgency=action.urgency,
+        standard_key=action.standard_key,
+        employee=action.employee,
+    )
+    if action.due_at is not None:
+        message.due_at.FromDatetime(action.due_at)
+    return message
+
+
+def customer_playbook_message(
+    customer_id: str, view: CustomerPlaybook
+) -> playbook_pb2.CustomerPlaybook:
+    return playbook_pb2.CustomerPlaybook(
+        customer_id=customer_id,
+        obligations=[obligation_message(o) for o in view.obligations],
+        violations=[violation_message(v) for v in view.violations],
+        next_best_actions=[action_message(a) for a in view.next_best_actions],
     )

@@ -98,6 +98,15 @@ class ReceiveResult:
     moved: int = 0
 
 
+@dataclass(frozen=True)
+class CustomerPlaybook:
+    """What the playbook says of one customer now."""
+
+    obligations: list[ObligationRow]
+    violations: list[ViolationRow]
+    next_best_actions: list[Action]
+
+
 @dataclass
 class JudgeResult:
     judged: int = 0
@@ -395,6 +404,43 @@ class PlaybookService:
                 limit=limit,
             )
 
+    async def customer_playbooks(
+        self,
+        tenant_id: str,
+        customer_ids: Sequence[str],
+        actions_limit: int = 10,
+        now: datetime | None = None,
+    ) -> dict[str, CustomerPlaybook]:
+        """Per customer (in the order asked): its open obligations, its open violations
+        (newest due first) and its next best actions, from the playbook and scoring's view
+        (without scoring, from the playbook alone)."""
+        now = now or utcnow()
+        wanted = list(dict.fromkeys(customer_ids))
+        [playbook] = await self.active_playbooks([tenant_id])
+        async with self.db.read() as session:
+            repo = PlaybookRepository(session)
+            owed = await repo.obligations(tenant_id, customer_ids=wanted, limit=100 * len(wanted))
+            missed = await repo.violations(tenant_id, customer_ids=wanted, limit=100 * len(wanted))
+        outlooks = await self._outlooks(tenant_id, wanted)
+        found = {c: CustomerPlaybook([], [], []) for c in wanted}
+        for o in owed:
+            found[o.customer_id].obligations.append(o)
+        for v in missed:
+            found[v.customer_id].violations.append(v)
+        for c, view in found.items():
+            view.next_best_actions.extend(
+                actions.next_best_actions(
+                    c,
+                    outlooks.get(c),
+                    [_owed(o) for o in view.obligations],
+                    [Missed(v.standard_key, v.due_at, v.reason) for v in view.violations],
+                    playbook.standards,
+                    now,
+                    actions_limit,
+                )
+            )
+        return found
+
     async def next_best_actions(
         self,
         tenant_id: str,
@@ -402,33 +448,9 @@ class PlaybookService:
         limit: int = 10,
         now: datetime | None = None,
     ) -> dict[str, list[Action]]:
-        """Each customer's actions, most urgent first, from its open obligations, recent
-        violations and scoring's view (without it, from the playbook alone)."""
-        now = now or utcnow()
-        wanted = list(dict.fromkeys(customer_ids))
-        [playbook] = await self.active_playbooks([tenant_id])
-        async with self.db.read() as session:
-            repo = PlaybookRepository(session)
-            owed = await repo.obligations(tenant_id, customer_ids=wanted, limit=100 * len(wanted))
-            missed = await repo.violations(
-                tenant_id,
-                customer_ids=wanted,
-                since=now - actions.RECENT_VIOLATIONS,
-                limit=100 * len(wanted),
-            )
-        outlooks = await self._outlooks(tenant_id, wanted)
-        owed_by: dict[str, list[Owed]] = defaultdict(list)
-        for o in owed:
-            owed_by[o.customer_id].append(_owed(o))
-        missed_by: dict[str, list[Missed]] = defaultdict(list)
-        for v in missed:
-            missed_by[v.customer_id].append(Missed(v.standard_key, v.due_at, v.reason))
-        return {
-            c: actions.next_best_actions(
-                c, outlooks.get(c), owed_by[c], missed_by[c], playbook.standards, now, limit
-            )
-            for c in wanted
-        }
+        """Each customer's actions, most urgent first (see `customer_playbooks`)."""
+        found = await self.customer_playbooks(tenant_id, customer_ids, limit, now)
+        return {c: view.next_best_actions for c, view in found.items()}
 
     async def worklist(
         self,

@@ -43,6 +43,124 @@ class Playbook(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., name: _Optional[str] = ..., version: _Optional[int] = ..., standards: _Optional[_Iterable[_Union[Standard, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
+class Obligation(_message.Message):
+    __slots__ = ("customer_id", "standard_key", "standard_title", "team", "due_at", "opened_at", "what", "trigger_id", "trigger_reference", "employee", "playbook_version")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    STANDARD_KEY_FIELD_NUMBER: _ClassVar[int]
+    STANDARD_TITLE_FIELD_NUMBER: _ClassVar[int]
+    TEAM_FIELD_NUMBER: _ClassVar[int]
+    DUE_AT_FIELD_NUMBER: _ClassVar[int]
+    OPENED_AT_FIELD_NUMBER: _ClassVar[int]
+    WHAT_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_ID_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    EMPLOYEE_FIELD_NUMBER: _ClassVar[int]
+    PLAYBOOK_VERSION_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    standard_key: str
+    standard_title: str
+    team: str
+    due_at: _timestamp_pb2.Timestamp
+    opened_at: _timestamp_pb2.Timestamp
+    what: str
+    trigger_id: str
+    trigger_reference: str
+    employee: str
+    playbook_version: int
+    def __init__(self, customer_id: _Optional[str] = ..., standard_key: _Optional[str] = ..., standard_title: _Optional[str] = ..., team: _Optional[str] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., opened_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., what: _Optional[str] = ..., trigger_id: _Optional[str] = ..., trigger_reference: _Optional[str] = ..., employee: _Optional[str] = ..., playbook_version: _Optional[int] = ...) -> None: ...
+
+class Violation(_message.Message):
+    __slots__ = ("id", "customer_id", "standard_key", "standard_title", "team", "due_at", "detected_at", "interaction_ids", "employee", "reason", "playbook_version")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    STANDARD_KEY_FIELD_NUMBER: _ClassVar[int]
+    STANDARD_TITLE_FIELD_NUMBER: _ClassVar[int]
+    TEAM_FIELD_NUMBER: _ClassVar[int]
+    DUE_AT_FIELD_NUMBER: _ClassVar[int]
+    DETECTED_AT_FIELD_NUMBER: _ClassVar[int]
+    INTERACTION_IDS_FIELD_NUMBER: _ClassVar[int]
+    EMPLOYEE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    PLAYBOOK_VERSION_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    customer_id: str
+    standard_key: str
+    standard_title: str
+    team: str
+    due_at: _timestamp_pb2.Timestamp
+    detected_at: _timestamp_pb2.Timestamp
+    interaction_ids: _containers.RepeatedScalarFieldContainer[str]
+    employee: str
+    reason: str
+    playbook_version: int
+    def __init__(self, id: _Optional[str] = ..., customer_id: _Optional[str] = ..., standard_key: _Optional[str] = ..., standard_title: _Optional[str] = ..., team: _Optional[str] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., detected_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., interaction_ids: _Optional[_Iterable[str]] = ..., employee: _Optional[str] = ..., reason: _Optional[str] = ..., playbook_version: _Optional[int] = ...) -> None: ...
+
+class Action(_message.Message):
+    __slots__ = ("customer_id", "kind", "title", "reason", "urgency", "due_at", "standard_key", "employee")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    URGENCY_FIELD_NUMBER: _ClassVar[int]
+    DUE_AT_FIELD_NUMBER: _ClassVar[int]
+    STANDARD_KEY_FIELD_NUMBER: _ClassVar[int]
+    EMPLOYEE_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    kind: str
+    title: str
+    reason: str
+    urgency: float
+    due_at: _timestamp_pb2.Timestamp
+    standard_key: str
+    employee: str
+    def __init__(self, customer_id: _Optional[str] = ..., kind: _Optional[str] = ..., title: _Optional[str] = ..., reason: _Optional[str] = ..., urgency: _Optional[float] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., standard_key: _Optional[str] = ..., employee: _Optional[str] = ...) -> None: ...
+
+class CustomerPlaybook(_message.Message):
+    __slots__ = ("customer_id", "obligations", "violations", "next_best_actions")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    OBLIGATIONS_FIELD_NUMBER: _ClassVar[int]
+    VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_BEST_ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    obligations: _containers.RepeatedCompositeFieldContainer[Obligation]
+    violations: _containers.RepeatedCompositeFieldContainer[Violation]
+    next_best_actions: _containers.RepeatedCompositeFieldContainer[Action]
+    def __init__(self, customer_id: _Optional[str] = ..., obligations: _Optional[_Iterable[_Union[Obligation, _Mapping]]] = ..., violations: _Optional[_Iterable[_Union[Violation, _Mapping]]] = ..., next_best_actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...) -> None: ...
+
+class BatchGetCustomerPlaybooksRequest(_message.Message):
+    __slots__ = ("tenant_id", "customer_ids", "actions_limit")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_IDS_FIELD_NUMBER: _ClassVar[int]
+    ACTIONS_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    customer_ids: _containers.RepeatedScalarFieldContainer[str]
+    actions_limit: int
+    def __init__(self, tenant_id: _Optional[str] = ..., customer_ids: _Optional[_Iterable[str]] = ..., actions_limit: _Optional[int] = ...) -> None: ...
+
+class BatchGetCustomerPlaybooksResponse(_message.Message):
+    __slots__ = ("customers",)
+    CUSTOMERS_FIELD_NUMBER: _ClassVar[int]
+    customers: _containers.RepeatedCompositeFieldContainer[CustomerPlaybook]
+    def __init__(self, customers: _Optional[_Iterable[_Union[CustomerPlaybook, _Mapping]]] = ...) -> None: ...
+
+class ListWorklistRequest(_message.Message):
+    __slots__ = ("tenant_id", "team", "employee", "limit")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    TEAM_FIELD_NUMBER: _ClassVar[int]
+    EMPLOYEE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    team: str
+    employee: str
+    limit: int
+    def __init__(self, tenant_id: _Optional[str] = ..., team: _Optional[str] = ..., employee: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListWorklistResponse(_message.Message):
+    __slots__ = ("actions",)
+    ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    actions: _containers.RepeatedCompositeFieldContainer[Action]
+    def __init__(self, actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...) -> None: ...
+
 class BatchGetActivePlaybooksRequest(_message.Message):
     __slots__ = ("tenant_ids",)
     TENANT_IDS_FIELD_NUMBER: _ClassVar[int]

@@ -39,6 +39,16 @@ class PlaybookServiceStub:
                 request_serializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.BatchGetActivePlaybooksRequest.SerializeToString,
                 response_deserializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.BatchGetActivePlaybooksResponse.FromString,
                 _registered_method=True)
+        self.BatchGetCustomerPlaybooks = channel.unary_unary(
+                '/playbook.v1.PlaybookService/BatchGetCustomerPlaybooks',
+                request_serializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.BatchGetCustomerPlaybooksRequest.SerializeToString,
+                response_deserializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.BatchGetCustomerPlaybooksResponse.FromString,
+                _registered_method=True)
+        self.ListWorklist = channel.unary_unary(
+                '/playbook.v1.PlaybookService/ListWorklist',
+                request_serializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.ListWorklistRequest.SerializeToString,
+                response_deserializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.ListWorklistResponse.FromString,
+                _registered_method=True)
 
 
 class PlaybookServiceServicer:
@@ -50,6 +60,20 @@ class PlaybookServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchGetCustomerPlaybooks(self, request, context):
+        """Per customer: open obligations, open violations and next best actions, in one call.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWorklist(self, request, context):
+        """A team's or an employee's open obligations across customers, by urgency then value.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PlaybookServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -57,6 +81,16 @@ def add_PlaybookServiceServicer_to_server(servicer, server):
                     servicer.BatchGetActivePlaybooks,
                     request_deserializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.BatchGetActivePlaybooksRequest.FromString,
                     response_serializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.BatchGetActivePlaybooksResponse.SerializeToString,
+            ),
+            'BatchGetCustomerPlaybooks': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetCustomerPlaybooks,
+                    request_deserializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.BatchGetCustomerPlaybooksRequest.FromString,
+                    response_serializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.BatchGetCustomerPlaybooksResponse.SerializeToString,
+            ),
+            'ListWorklist': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWorklist,
+                    request_deserializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.ListWorklistRequest.FromString,
+                    response_serializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.ListWorklistResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -86,6 +120,60 @@ class PlaybookService:
             '/playbook.v1.PlaybookService/BatchGetActivePlaybooks',
             relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.BatchGetActivePlaybooksRequest.SerializeToString,
             relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.BatchGetActivePlaybooksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetCustomerPlaybooks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/playbook.v1.PlaybookService/BatchGetCustomerPlaybooks',
+            relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.BatchGetCustomerPlaybooksRequest.SerializeToString,
+            relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.BatchGetCustomerPlaybooksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWorklist(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/playbook.v1.PlaybookService/ListWorklist',
+            relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.ListWorklistRequest.SerializeToString,
+            relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.ListWorklistResponse.FromString,
             options,
             channel_credentials,
             insecure,
