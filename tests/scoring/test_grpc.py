@@ -127,6 +127,15 @@ async def test_malformed_requests_are_refused(channel: grpc.aio.Channel) -> None
             scoring_pb2.BatchGetRelationshipsRequest(customer_ids=["c1"]), timeout=5
         )
     assert no_tenant.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.aio.AioRpcError) as no_since:
+        await relationships.ListAlertFeed(scoring_pb2.ListAlertFeedRequest(), timeout=5)
+    assert no_since.value.details() == "since is required"
+    since = Timestamp()
+    since.FromSeconds(0)
+    feed = await relationships.ListAlertFeed(
+        scoring_pb2.ListAlertFeedRequest(since=since), timeout=5
+    )
+    assert list(feed.alerts) == []
 
 
 async def test_health_is_serving_for_each_service(channel: grpc.aio.Channel) -> None:

@@ -356,3 +356,31 @@ async def test_a_playbook_violation_moves_the_value_but_is_no_interaction(
     assert after.value < before.value  # missing a standard hurts the relationship
     assert after.interaction_count == before.interaction_count == 1
     assert after.last_interaction_at == before.last_interaction_at
+
+
+async def test_the_alert_feed_lists_every_tenants_alerts_since_a_moment(
+    service: ScoringService,
+) -> None:
+    from scoring.repository import ScoringRepository
+
+    def alert(tenant: str, n: int) -> dict[str, object]:
+        return {
+            "id": f"{tenant}-a{n}",
+            "tenant_id": tenant,
+            "customer_id": "c1",
+            "kind": "at_risk",
+            "severity": "warning",
+            "reason": "quiet",
+            "dedup_key": f"k{n}",
+            "raised_at": T0 + timedelta(minutes=n),
+            "acknowledged_at": None,
+            "acknowledged_by": None,
+        }
+
+    async with service.db.transaction() as session:
+        repo = ScoringRepository(session)
+        await repo.raise_alerts([alert("t1", 1), alert("t1", 3)])
+        await repo.raise_alerts([alert("t2", 2)])
+    feed = await service.alert_feed(T0 + timedelta(minutes=2))
+    assert [a.id for a in feed] == ["t2-a2", "t1-a3"]
+    assert [a.id for a in await service.alert_feed(T0, limit=1)] == ["t1-a1"]

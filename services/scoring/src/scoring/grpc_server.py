@@ -116,6 +116,16 @@ class RelationshipServicer(scoring_pb2_grpc.RelationshipServiceServicer):
         )
         return scoring_pb2.ListAlertsResponse(alerts=[alert_message(a) for a in alerts])
 
+    async def ListAlertFeed(
+        self, request: scoring_pb2.ListAlertFeedRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.ListAlertFeedResponse:
+        await _require(context, request.HasField("since"), "since is required")
+        await _require(context, 0 <= request.limit <= 1000, "limit: 1 to 1,000")
+        alerts = await self.service.alert_feed(
+            request.since.ToDatetime(tzinfo=UTC), request.limit or 500
+        )
+        return scoring_pb2.ListAlertFeedResponse(alerts=[alert_message(a) for a in alerts])
+
     async def AcknowledgeAlert(
         self, request: scoring_pb2.AcknowledgeAlertRequest, context: grpc.aio.ServicerContext
     ) -> scoring_pb2.AcknowledgeAlertResponse:

@@ -112,7 +112,7 @@ class Alert(ScoringTable, table=True):
     severity: str = Field(max_length=16)  # info, warning, critical
     reason: str = Field(max_length=500)
     dedup_key: str = Field(max_length=200)
-    raised_at: datetime = Field(sa_type=UtcDateTime)
+    raised_at: datetime = Field(sa_type=UtcDateTime, index=True)
     acknowledged_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     acknowledged_by: str | None = Field(default=None, max_length=200)
 

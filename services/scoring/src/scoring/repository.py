@@ -442,6 +442,15 @@ class ScoringRepository:
         await bulk_insert(self.session, table_of(Alert), fresh)
         return len(fresh)
 
+    async def alert_feed(self, since: datetime, limit: int) -> list[Alert]:
+        query = (
+            select(Alert)
+            .where(col(Alert.raised_at) >= since)
+            .order_by(col(Alert.raised_at), col(Alert.id))
+            .limit(limit)
+        )
+        return list((await self.session.execute(query)).scalars())
+
     async def alerts(
         self, tenant_id: str, customer_ids: Sequence[str] | None, open_only: bool, limit: int
     ) -> list[Alert]:

@@ -663,6 +663,11 @@ class ScoringService:
                 tenant_id, customer_ids, open_only, limit
             )
 
+    async def alert_feed(self, since: datetime, limit: int = 500) -> list[Alert]:
+        """Every tenant's alerts raised at or after `since`, oldest first."""
+        async with self.db.read() as session:
+            return await ScoringRepository(session).alert_feed(since, limit)
+
     async def acknowledge(self, tenant_id: str, alert_id: str, who: str) -> bool:
         async with self.db.transaction() as session:
             return await ScoringRepository(session).acknowledge(tenant_id, alert_id, who, utcnow())

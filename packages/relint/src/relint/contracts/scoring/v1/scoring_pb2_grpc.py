@@ -64,6 +64,11 @@ class RelationshipServiceStub:
                 request_serializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListAtRiskRequest.SerializeToString,
                 response_deserializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListAtRiskResponse.FromString,
                 _registered_method=True)
+        self.ListAlertFeed = channel.unary_unary(
+                '/scoring.v1.RelationshipService/ListAlertFeed',
+                request_serializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListAlertFeedRequest.SerializeToString,
+                response_deserializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListAlertFeedResponse.FromString,
+                _registered_method=True)
 
 
 class RelationshipServiceServicer:
@@ -105,6 +110,14 @@ class RelationshipServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAlertFeed(self, request, context):
+        """Every tenant's alerts raised since a moment, oldest first: the feed the playbook's
+        webhook delivery reads. Internal: never exposed to partners.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RelationshipServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -137,6 +150,11 @@ def add_RelationshipServiceServicer_to_server(servicer, server):
                     servicer.ListAtRisk,
                     request_deserializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListAtRiskRequest.FromString,
                     response_serializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListAtRiskResponse.SerializeToString,
+            ),
+            'ListAlertFeed': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAlertFeed,
+                    request_deserializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListAlertFeedRequest.FromString,
+                    response_serializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListAlertFeedResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -301,6 +319,33 @@ class RelationshipService:
             '/scoring.v1.RelationshipService/ListAtRisk',
             relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListAtRiskRequest.SerializeToString,
             relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListAtRiskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAlertFeed(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scoring.v1.RelationshipService/ListAlertFeed',
+            relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListAlertFeedRequest.SerializeToString,
+            relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListAlertFeedResponse.FromString,
             options,
             channel_credentials,
             insecure,
