@@ -153,6 +153,11 @@ async def test_every_route_is_documented(client: httpx.AsyncClient) -> None:
         ("/v1/customers/{customer_id}/next-best-actions", "get"),
         ("/v1/violations", "get"),
         ("/v1/worklist", "get"),
+        ("/v1/webhooks", "post"),
+        ("/v1/webhooks", "get"),
+        ("/v1/webhooks/{subscription_id}", "delete"),
+        ("/v1/webhooks/{subscription_id}/deliveries", "get"),
+        ("/v1/webhooks/deliveries/{delivery_id}:replay", "post"),
     ]
     for path, method in routes:
         assert paths[path][method]["summary"], (path, method)
@@ -250,3 +255,33 @@ async def test_obligations_violations_actions_and_worklists_per_tenant(
     nothing = await client.get("/v1/customers/c1/next-best-actions", headers=other)
     assert nothing.json() == {"actions": []}
     assert (await client.get("/v1/worklist?limit=501", headers=READER)).status_code == 422
+
+
+async def test_webhook_subscriptions_over_rest(client: httpx.AsyncClient) -> None:
+    hook = {"url": "https://crm.example.com/hook", "kinds": ["violation", "at_risk"]}
+    assert (await client.post("/v1/webhooks", json=hook, headers=READER)).status_code == 403
+    created = await client.post("/v1/webhooks", json=hook, headers=ADMIN)
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["secret"].startswith("whsec_")
+    listed = (await client.get("/v1/webhooks", headers=ADMIN)).json()["subscriptions"]
+    assert [s["id"] for s in listed] == [body["id"]]
+    assert "secret" not in listed[0]
+    bad = await client.post(
+        "/v1/webhooks",
+        json={"url": "http://169.254.169.254/latest", "kinds": ["gossip"]},
+        headers=ADMIN,
+    )
+    assert bad.status_code == 422
+    assert [p.split(":")[0] for p in bad.json()["detail"]] == ["url", "kinds[0]"]
+    other = {"Authorization": "Bearer other-admin"}
+    assert (await client.get("/v1/webhooks", headers=other)).json() == {"subscriptions": []}
+    log = await client.get(f"/v1/webhooks/{body['id']}/deliveries", headers=other)
+    assert log.json() == {"deliveries": []}
+    assert (await client.delete(f"/v1/webhooks/{body['id']}", headers=other)).status_code == 404
+    missing = await client.post("/v1/webhooks/deliveries/nope:replay", headers=ADMIN)
+    assert missing.status_code == 404
+    bad_status = await client.get(f"/v1/webhooks/{body['id']}/deliveries?status=x", headers=ADMIN)
+    assert bad_status.status_code == 422
+    assert (await client.delete(f"/v1/webhooks/{body['id']}", headers=ADMIN)).status_code == 204
+    assert (await client.get("/v1/webhooks", headers=ADMIN)).json() == {"subscriptions": []}

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from playbook.actions import Outlook
+from playbook.alerts import Event
 from playbook.domain import DEFAULT_PLAYBOOK
 from playbook.evaluation import Standing, Touch
 from playbook.main import MIGRATIONS
@@ -32,6 +33,7 @@ class FakeScoring:
     known: dict[tuple[str, str], Outlook] = field(default_factory=dict)
     signalled: list[str] = field(default_factory=list)
     up: bool = True
+    feed: list[Event] = field(default_factory=list)
 
     async def outlooks(self, tenant_id: str, customer_ids: Sequence[str]) -> dict[str, Outlook]:
         if not self.up:
@@ -43,9 +45,20 @@ class FakeScoring:
             raise ScoringUnavailable("scoring: UNAVAILABLE")
         self.signalled.extend(v.id for v in violations)
 
+    async def alert_feed(self, since: datetime, limit: int) -> list[Event]:
+        if not self.up:
+            raise ScoringUnavailable("scoring: UNAVAILABLE")
+        return sorted(
+            (e for e in self.feed if e.occurred_at >= since), key=lambda e: e.occurred_at
+        )[:limit]
+
 
 @pytest.fixture
 def scoring() -> FakeScoring:
+    return fake_scoring()
+
+
+def fake_scoring() -> FakeScoring:
     bff = Standing("bff", T0 - timedelta(days=300), "integrating", T0 - timedelta(days=60))
     return FakeScoring(
         {

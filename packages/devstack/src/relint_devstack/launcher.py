@@ -102,6 +102,8 @@ class Stack:
             values["INGEST_TARGET"] = self.grpc_target("ingest")
         if service == "playbook":
             values["SCORING_TARGET"] = self.grpc_target("scoring")
+            # On one machine, webhook receivers are local: development only.
+            values["WEBHOOKS_ALLOW_PRIVATE"] = "true"
         if service == "gateway":
             for upstream in ("ingest", "scoring", "playbook"):
                 values[f"{upstream.upper()}_TARGET"] = self.grpc_target(upstream)

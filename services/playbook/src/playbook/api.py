@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, HTTPException, Path, Query, Request, Respon
 from pydantic import BaseModel, Field
 
 from playbook.actions import Action
+from playbook.alerts import ALERT_KINDS
 from playbook.domain import (
     DEFAULT_PLAYBOOK,
     InvalidPlaybook,
@@ -20,7 +21,8 @@ from playbook.domain import (
     standard_to_dict,
 )
 from playbook.models import ObligationRow, ViolationRow
-from playbook.service import Playbook, PlaybookService
+from playbook.service import InvalidSubscription, Playbook, PlaybookService
+from playbook.settings import PlaybookSettings
 from playbook.yaml_io import dump_draft, load_draft
 from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_READ, Principal, require_scope
 
@@ -402,3 +404,133 @@ async def worklist(
         principal.tenant_id, team=team, employee=employee, limit=limit
     )
     return ActionsOut(actions=[_action_out(a) for a in found])
+
+
+# Webhooks: alerts out
+
+
+class SubscriptionIn(BaseModel):
+    url: str = Field(max_length=2000, examples=["https://crm.example.com/hooks/relint"])
+    kinds: list[str] = Field(
+        max_length=len(ALERT_KINDS),
+        description=f"Alert kinds to receive: {', '.join(ALERT_KINDS)}",
+        examples=[["violation", "at_risk"]],
+    )
+    description: str = Field(default="", max_length=200)
+
+
+class SubscriptionOut(BaseModel):
+    id: str
+    url: str
+    kinds: list[str]
+    description: str
+    created_at: datetime
+
+
+class NewSubscriptionOut(SubscriptionOut):
+    secret: str = Field(
+        description="Signs every delivery (header Relint-Signature: t=<unix>,v1=<hex "
+        "HMAC-SHA256 of '<t>.<body>'>). Shown this once; store it."
+    )
+
+
+class SubscriptionsOut(BaseModel):
+    subscriptions: list[SubscriptionOut]
+
+
+class DeliveryOut(BaseModel):
+    id: str
+    event_id: str
+    kind: str
+    status: str = Field(description="pending, delivered or failed (gave up)")
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str
+    created_at: datetime
+    delivered_at: datetime | None
+    body: str = Field(description="The JSON sent")
+
+
+class DeliveriesOut(BaseModel):
+    deliveries: list[DeliveryOut]
+
+
+@router.post(
+    "/webhooks",
+    status_code=status.HTTP_201_CREATED,
+    summary="Subscribe a URL to alert kinds; the answer holds the signing secret, once",
+    responses={422: {"description": "Every problem of the subscription"}},
+)
+async def subscribe(body: SubscriptionIn, request: Request, principal: Admin) -> NewSubscriptionOut:
+    settings: PlaybookSettings = request.app.state.settings
+    try:
+        row, secret = await _service(request).subscribe(
+            principal.tenant_id,
+            body.url,
+            body.kinds,
+            body.description,
+            allow_private=settings.webhooks_allow_private,
+        )
+    except InvalidSubscription as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, error.problems) from error
+    return NewSubscriptionOut(
+        **SubscriptionOut.model_validate(row, from_attributes=True).model_dump(), secret=secret
+    )
+
+
+@router.get("/webhooks", summary="The tenant's webhook subscriptions (secrets are not shown)")
+async def subscriptions(request: Request, principal: Admin) -> SubscriptionsOut:
+    rows = await _service(request).subscriptions(principal.tenant_id)
+    return SubscriptionsOut(
+        subscriptions=[SubscriptionOut.model_validate(r, from_attributes=True) for r in rows]
+    )
+
+
+@router.delete(
+    "/webhooks/{subscription_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Unsubscribe; pending deliveries are not sent",
+    responses={404: {"description": "No such subscription of the caller's tenant"}},
+)
+async def unsubscribe(
+    subscription_id: Annotated[str, Path(max_length=36)], request: Request, principal: Admin
+) -> Response:
+    if not await _service(request).unsubscribe(principal.tenant_id, subscription_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such subscription")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/webhooks/{subscription_id}/deliveries",
+    summary="The delivery log of a subscription, newest first",
+)
+async def deliveries(
+    subscription_id: Annotated[str, Path(max_length=36)],
+    request: Request,
+    principal: Admin,
+    delivery_status: Annotated[
+        str | None, Query(alias="status", pattern="^(pending|delivered|failed)$")
+    ] = None,
+    limit: Limit = 100,
+) -> DeliveriesOut:
+    rows = await _service(request).deliveries(
+        principal.tenant_id, subscription_id, delivery_status, limit
+    )
+    return DeliveriesOut(
+        deliveries=[DeliveryOut.model_validate(r, from_attributes=True) for r in rows]
+    )
+
+
+@router.post(
+    "/webhooks/deliveries/{delivery_id}:replay",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Send a delivery again, from its first attempt",
+    responses={404: {"description": "No such delivery of the caller's tenant"}},
+)
+async def replay(
+    delivery_id: Annotated[str, Path(max_length=36)], request: Request, principal: Admin
+) -> dict[str, str]:
+    if not await _service(request).replay(principal.tenant_id, delivery_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such delivery")
+    return {"status": "pending"}

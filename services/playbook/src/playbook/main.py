@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 
 from playbook import api, grpc_server
@@ -34,10 +35,12 @@ def create_app(settings: PlaybookSettings | None = None) -> FastAPI:
             open_stores(settings, readiness) as stores,
             open_channel(settings.ingest_target) as ingest,
             open_channel(settings.scoring_target) as scoring,
+            httpx.AsyncClient(follow_redirects=False) as webhook_client,
         ):
             service = PlaybookService(stores.db, GrpcScoring(scoring))
             worker = PlaybookWorker(
                 service,
+                webhook_client=webhook_client,
                 idle_seconds=settings.clock_seconds,
                 standings_seconds=settings.standings_seconds,
             )

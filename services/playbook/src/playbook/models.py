@@ -127,3 +127,71 @@ class ViolationRow(PlaybookTable, table=True):
     withdrawn_reason: str = Field(default="", max_length=500)
     # When scoring acknowledged it as a negative signal; None while it is still owed.
     signalled_at: datetime | None = Field(default=None, sa_type=UtcDateTime, index=True)
+
+
+class AlertEvent(PlaybookTable, table=True):
+    """An alert to send out: the playbook's own (violations, deadlines approaching) and
+    scoring's (from its alert feed). Kept once per id; deliveries are made from it."""
+
+    __tablename__ = "alert_event"
+    __table_args__ = (Index("ix_alert_event_tenant", "tenant_id", "occurred_at"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    tenant_id: str = Field(max_length=36)
+    customer_id: str = Field(max_length=36)
+    # violation, deadline_approaching, at_risk, stage_change, out_of_pattern
+    kind: str = Field(max_length=32)
+    severity: str = Field(max_length=16)
+    reason: str = Field(max_length=500)
+    occurred_at: datetime = Field(sa_type=UtcDateTime)
+    source: str = Field(max_length=16)
+
+
+class WebhookSubscription(PlaybookTable, table=True):
+    """A partner's URL for some alert kinds. The secret signs each delivery (HMAC-SHA256);
+    it is shown once, at creation, and never returned again."""
+
+    __tablename__ = "webhook_subscription"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    tenant_id: str = Field(max_length=36, index=True)
+    url: str = Field(max_length=2000)
+    kinds: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    secret: str = Field(max_length=100)
+    description: str = Field(default="", max_length=200)
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class WebhookDelivery(PlaybookTable, table=True):
+    """One event to one subscription: the delivery log, retried with backoff."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "event_id"),
+        Index("ix_webhook_delivery_due", "status", "next_attempt_at"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    tenant_id: str = Field(max_length=36)
+    subscription_id: str = Field(max_length=36)
+    event_id: str = Field(max_length=36)
+    kind: str = Field(max_length=32)
+    body: str = Field(sa_type=Text)
+    # pending, delivered, failed (gave up after the last retry)
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    last_status_code: int | None = None
+    last_error: str = Field(default="", max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    delivered_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class FeedCursor(PlaybookTable, table=True):
+    """How far the playbook has read another service's alert feed."""
+
+    __tablename__ = "feed_cursor"
+
+    source: str = Field(primary_key=True, max_length=32)
+    since: datetime = Field(sa_type=UtcDateTime)

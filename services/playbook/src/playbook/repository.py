@@ -10,7 +10,17 @@ from sqlalchemy import Row, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from playbook.models import CustomerState, ObligationRow, PlaybookVersion, TouchRow, ViolationRow
+from playbook.models import (
+    AlertEvent,
+    CustomerState,
+    FeedCursor,
+    ObligationRow,
+    PlaybookVersion,
+    TouchRow,
+    ViolationRow,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from relint.db import UtcDateTime, bulk_insert, table_of
 
 
@@ -298,3 +308,101 @@ class PlaybookRepository:
             .limit(limit)
         )
         return list((await self.session.execute(query)).scalars())
+
+    # Alerts out
+
+    async def known_events(self, ids: Sequence[str]) -> set[str]:
+        if not ids:
+            return set()
+        t = table_of(AlertEvent)
+        query = select(t.c.id).where(t.c.id.in_(list(set(ids))))
+        return set((await self.session.execute(query)).scalars())
+
+    async def add_events(self, rows: Sequence[dict[str, Any]]) -> None:
+        await bulk_insert(self.session, table_of(AlertEvent), rows)
+
+    async def active_subscriptions(self, tenant_ids: Iterable[str]) -> list[WebhookSubscription]:
+        wanted = list(set(tenant_ids))
+        if not wanted:
+            return []
+        query = select(WebhookSubscription).where(
+            col(WebhookSubscription.tenant_id).in_(wanted), col(WebhookSubscription.active)
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def add_deliveries(self, rows: Sequence[dict[str, Any]]) -> None:
+        await bulk_insert(self.session, table_of(WebhookDelivery), rows)
+
+    async def cursor(self, source: str) -> datetime | None:
+        query = select(col(FeedCursor.since)).where(col(FeedCursor.source) == source)
+        value: datetime | None = (await self.session.execute(query)).scalar_one_or_none()
+        return value
+
+    async def set_cursor(self, source: str, since: datetime) -> None:
+        t = table_of(FeedCursor)
+        done = await self.session.execute(update(t).where(t.c.source == source).values(since=since))
+        if not done.rowcount:  # type: ignore[attr-defined]
+            await bulk_insert(self.session, t, [{"source": source, "since": since}])
+
+    async def add_subscription(self, row: WebhookSubscription) -> None:
+        self.session.add(row)
+        await self.session.flush()
+
+    async def subscriptions(self, tenant_id: str) -> list[WebhookSubscription]:
+        query = (
+            select(WebhookSubscription)
+            .where(col(WebhookSubscription.tenant_id) == tenant_id, col(WebhookSubscription.active))
+            .order_by(col(WebhookSubscription.created_at), col(WebhookSubscription.id))
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def deactivate_subscription(self, tenant_id: str, subscription_id: str) -> bool:
+        t = table_of(WebhookSubscription)
+        done = await self.session.execute(
+            update(t)
+            .where(t.c.tenant_id == tenant_id, t.c.id == subscription_id, t.c.active)
+            .values(active=False)
+        )
+        return bool(done.rowcount)  # type: ignore[attr-defined]
+
+    async def deliveries(
+        self, tenant_id: str, subscription_id: str, status: str | None, limit: int
+    ) -> list[WebhookDelivery]:
+        conditions = [
+            col(WebhookDelivery.tenant_id) == tenant_id,
+            col(WebhookDelivery.subscription_id) == subscription_id,
+        ]
+        if status is not None:
+            conditions.append(col(WebhookDelivery.status) == status)
+        query = (
+            select(WebhookDelivery)
+            .where(*conditions)
+            .order_by(col(WebhookDelivery.created_at).desc(), col(WebhookDelivery.id))
+            .limit(limit)
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def due_deliveries(self, now: datetime, limit: int) -> list[Row[Any]]:
+        """Pending deliveries whose time has come, with their subscription's URL and secret."""
+        d, s = table_of(WebhookDelivery), table_of(WebhookSubscription)
+        query = (
+            select(d.c.id, d.c.kind, d.c.body, d.c.attempts, s.c.url, s.c.secret)
+            .join(s, s.c.id == d.c.subscription_id)
+            .where(d.c.status == "pending", d.c.next_attempt_at <= now, s.c.active)
+            .order_by(d.c.next_attempt_at, d.c.id)
+            .limit(limit)
+        )
+        return list(await self.session.execute(query))
+
+    async def record_attempt(self, delivery_id: str, values: dict[str, Any]) -> None:
+        t = table_of(WebhookDelivery)
+        await self.session.execute(update(t).where(t.c.id == delivery_id).values(**values))
+
+    async def replay(self, tenant_id: str, delivery_id: str, now: datetime) -> bool:
+        t = table_of(WebhookDelivery)
+        done = await self.session.execute(
+            update(t)
+            .where(t.c.tenant_id == tenant_id, t.c.id == delivery_id)
+            .values(status="pending", attempts=0, next_attempt_at=now, delivered_at=None)
+        )
+        return bool(done.rowcount)  # type: ignore[attr-defined]

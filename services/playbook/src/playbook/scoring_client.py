@@ -11,6 +11,7 @@ from typing import Protocol
 import grpc
 
 from playbook.actions import Outlook
+from playbook.alerts import Event
 from playbook.evaluation import Standing
 from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from relint.contracts.scoring.v1 import scoring_pb2, scoring_pb2_grpc
@@ -33,6 +34,10 @@ class Scoring(Protocol):
 
     async def signal(self, violations: Sequence[Signal]) -> None:
         """Hands violations to scoring as negative signals; raises ScoringUnavailable."""
+        ...
+
+    async def alert_feed(self, since: datetime, limit: int) -> list[Event]:
+        """Every tenant's alerts raised since `since`, oldest first; ScoringUnavailable."""
         ...
 
 
@@ -76,6 +81,27 @@ class GrpcScoring:
             await self._subscriber.DeliverInteractions(request, timeout=WRITE_DEADLINE)
         except grpc.aio.AioRpcError as error:
             raise ScoringUnavailable(f"scoring: {error.code().name}") from error
+
+    async def alert_feed(self, since: datetime, limit: int) -> list[Event]:
+        request = scoring_pb2.ListAlertFeedRequest(limit=limit)
+        request.since.FromDatetime(since)
+        try:
+            reply = await self._relationships.ListAlertFeed(request, timeout=READ_DEADLINE * 5)
+        except grpc.aio.AioRpcError as error:
+            raise ScoringUnavailable(f"scoring: {error.code().name}") from error
+        return [
+            Event(
+                id=a.id,
+                tenant_id=a.tenant_id,
+                customer_id=a.customer_id,
+                kind=a.kind,
+                severity=a.severity,
+                reason=a.reason,
+                occurred_at=a.raised_at.ToDatetime(tzinfo=UTC),
+                source="scoring",
+            )
+            for a in reply.alerts
+        ]
 
 
 def outlook(r: scoring_pb2.Relationship) -> Outlook:

@@ -6,17 +6,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 
-from playbook import actions, evaluation
+from playbook import actions, alerts, evaluation
 from playbook.actions import Action, Missed, Outlook, Owed
 from playbook.domain import (
     DEFAULT_PLAYBOOK,
@@ -33,9 +35,12 @@ from playbook.models import (
     ObligationRow,
     PlaybookVersion,
     ViolationRow,
+    WebhookDelivery,
+    WebhookSubscription,
 )
 from playbook.repository import PlaybookRepository
 from playbook.scoring_client import Scoring, ScoringUnavailable
+from relint import webhooks
 from relint.db import Database, utcnow
 
 log = logging.getLogger(__name__)
@@ -43,6 +48,14 @@ log = logging.getLogger(__name__)
 # Two publishes for one tenant may both read the same last version; the unique constraint
 # refuses the second, which then numbers itself again.
 _PUBLISH_ATTEMPTS = 5
+# Violations are sent out as alerts when they are about the present, not an old history.
+ALERT_HORIZON = timedelta(days=7)
+# Scoring's alert feed: read again this far back each time, as alerts may commit late.
+SCORING_FEED = "scoring"
+FEED_OVERLAP = timedelta(minutes=5)
+MAX_SUBSCRIPTIONS = 50
+# Spreads retries; not for secrets.
+_JITTER = random.Random()  # noqa: S311
 # The default playbook gets a stable id per tenant, derived rather than stored.
 _DEFAULT_ID_NAMESPACE = uuid.UUID("6f0c1d5e-9a43-4d8e-8f52-0b7a3c2e4d19")
 
@@ -96,6 +109,12 @@ class ReceiveResult:
     applied: int = 0
     duplicates: int = 0
     moved: int = 0
+
+
+class InvalidSubscription(ValueError):
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
 
 
 @dataclass(frozen=True)
@@ -288,6 +307,18 @@ class PlaybookService:
                 if i not in existing
             ]
             await repo.add_violations(fresh)
+            events = [
+                alerts.violation_event(i, tenant_id, c, v, now)
+                for i, (c, v) in found.items()
+                if i not in existing and v.due_at >= now - ALERT_HORIZON
+            ]
+            for customer_id in ids:
+                events.extend(
+                    alerts.approaching(
+                        tenant_id, customer_id, judgements[customer_id].obligations, now
+                    )
+                )
+            await self._publish(repo, events, now)
             restored = [i for i in found if i in existing and existing[i].withdrawn_at is not None]
             await repo.withdraw(restored, None, "")
             met = [
@@ -315,7 +346,9 @@ class PlaybookService:
                         "b_type_since": standings[s.customer_id].type_since,
                         "b_stage": standings[s.customer_id].stage,
                         "b_stage_since": standings[s.customer_id].stage_since,
-                        "b_next_due": judgements[s.customer_id].next_due_at,
+                        "b_next_due": alerts.next_check_at(
+                            judgements[s.customer_id].obligations, now
+                        ),
                         "b_judged": now,
                         "b_version": playbook.version,
                     }
@@ -323,6 +356,174 @@ class PlaybookService:
                 ],
             )
         return len(fresh), len(met)
+
+    async def _publish(
+        self, repo: PlaybookRepository, events: Sequence[alerts.Event], now: datetime
+    ) -> int:
+        """Keeps the events not seen before and queues a delivery of each to every active
+        subscription of its tenant that wants its kind, in the caller's transaction (so an
+        alert is sent if and only if what raised it is stored). Returns the new events."""
+        if not events:
+            return 0
+        known = await repo.known_events([e.id for e in events])
+        fresh = list({e.id: e for e in events if e.id not in known}.values())
+        await repo.add_events([asdict(e) for e in fresh])
+        subscriptions = await repo.active_subscriptions({e.tenant_id for e in fresh})
+        deliveries = [
+            {
+                "id": str(uuid.uuid4()),
+                "tenant_id": e.tenant_id,
+                "subscription_id": sub.id,
+                "event_id": e.id,
+                "kind": e.kind,
+                "body": _event_body(e).decode(),
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_status_code": None,
+                "last_error": "",
+                "created_at": now,
+                "delivered_at": None,
+            }
+            for e in fresh
+            for sub in subscriptions
+            if sub.tenant_id == e.tenant_id and e.kind in sub.kinds
+        ]
+        await repo.add_deliveries(deliveries)
+        return len(fresh)
+
+    async def pull_scoring_alerts(self, limit: int = 500) -> int:
+        """Reads scoring's alert feed from where it stopped (a few minutes back, as alerts
+        may commit late; each is kept once) and queues their deliveries. Returns how many
+        were new. The first read starts a day back: older alerts were not sent then."""
+        if self.scoring is None:
+            return 0
+        async with self.db.read() as session:
+            cursor = await PlaybookRepository(session).cursor(SCORING_FEED)
+        since = (cursor or utcnow() - timedelta(days=1)) - FEED_OVERLAP
+        found = await self.scoring.alert_feed(since, limit)
+        events = [e for e in found if e.kind in alerts.SCORING_KINDS]
+        async with self.db.transaction() as session:
+            repo = PlaybookRepository(session)
+            new = await self._publish(repo, events, utcnow())
+            newest = max((e.occurred_at for e in found), default=None)
+            if newest is not None and (cursor is None or newest > cursor):
+                await repo.set_cursor(SCORING_FEED, newest)
+            elif cursor is None:
+                await repo.set_cursor(SCORING_FEED, since + FEED_OVERLAP)
+        return new
+
+    # Webhooks
+
+    async def subscribe(
+        self,
+        tenant_id: str,
+        url: str,
+        kinds: Sequence[str],
+        description: str = "",
+        *,
+        allow_private: bool = False,
+    ) -> tuple[WebhookSubscription, str]:
+        """A new subscription and its signing secret (shown this once); raises
+        InvalidSubscription naming every problem."""
+        problems = []
+        if (reason := webhooks.check_url(url, allow_private=allow_private)) is not None:
+            problems.append(f"url: {reason}")
+        if not kinds:
+            problems.append(f"kinds: at least one of {', '.join(alerts.ALERT_KINDS)}")
+        for position, kind in enumerate(kinds):
+            if kind not in alerts.ALERT_KINDS:
+                problems.append(
+                    f"kinds[{position}]: unknown kind {kind!r}; known: "
+                    f"{', '.join(alerts.ALERT_KINDS)}"
+                )
+        if len(description) > 200:
+            problems.append("description: at most 200 characters")
+        if problems:
+            raise InvalidSubscription(problems)
+        secret = webhooks.new_secret()
+        row = WebhookSubscription(
+            tenant_id=tenant_id,
+            url=url,
+            kinds=list(dict.fromkeys(kinds)),
+            secret=secret,
+            description=description,
+        )
+        async with self.db.transaction() as session:
+            repo = PlaybookRepository(session)
+            if len(await repo.subscriptions(tenant_id)) >= MAX_SUBSCRIPTIONS:
+                raise InvalidSubscription([f"at most {MAX_SUBSCRIPTIONS} subscriptions"])
+            await repo.add_subscription(row)
+        return row, secret
+
+    async def subscriptions(self, tenant_id: str) -> list[WebhookSubscription]:
+        async with self.db.read() as session:
+            return await PlaybookRepository(session).subscriptions(tenant_id)
+
+    async def unsubscribe(self, tenant_id: str, subscription_id: str) -> bool:
+        async with self.db.transaction() as session:
+            return await PlaybookRepository(session).deactivate_subscription(
+                tenant_id, subscription_id
+            )
+
+    async def deliveries(
+        self, tenant_id: str, subscription_id: str, status: str | None = None, limit: int = 100
+    ) -> list[WebhookDelivery]:
+        async with self.db.read() as session:
+            return await PlaybookRepository(session).deliveries(
+                tenant_id, subscription_id, status, limit
+            )
+
+    async def replay(self, tenant_id: str, delivery_id: str) -> bool:
+        """Sends a delivery again, from the first attempt (a partner fixed its endpoint)."""
+        async with self.db.transaction() as session:
+            return await PlaybookRepository(session).replay(tenant_id, delivery_id, utcnow())
+
+    async def send_webhooks(
+        self, client: httpx.AsyncClient, limit: int = 100, now: datetime | None = None
+    ) -> int:
+        """Attempts every delivery whose time has come (ten at a time), records each attempt,
+        and schedules a failed one again with backoff, until it gives up. Returns how many
+        were attempted."""
+        now = now or utcnow()
+        async with self.db.read() as session:
+            due = await PlaybookRepository(session).due_deliveries(now, limit)
+        if not due:
+            return 0
+        gate = asyncio.Semaphore(10)
+
+        async def attempt(row: Row[Any]) -> webhooks.Attempt:
+            async with gate:
+                return await webhooks.deliver(
+                    client,
+                    row.url,
+                    row.secret,
+                    row.kind,
+                    row.id,
+                    row.body.encode(),
+                    int(now.timestamp()),
+                )
+
+        attempts = await asyncio.gather(*(attempt(row) for row in due))
+        async with self.db.transaction() as session:
+            repo = PlaybookRepository(session)
+            for row, result in zip(due, attempts, strict=True):
+                made = row.attempts + 1
+                retry = None if result.delivered else webhooks.next_attempt_at(made, now, _JITTER)
+                await repo.record_attempt(
+                    row.id,
+                    {
+                        "attempts": made,
+                        "status": "delivered"
+                        if result.delivered
+                        else ("pending" if retry is not None else "failed"),
+                        "next_attempt_at": retry,
+                        "last_status_code": result.status_code,
+                        "last_error": result.error[:500],
+                        "delivered_at": now if result.delivered else None,
+                    },
+                )
+        return len(due)
 
     async def next_due_at(self) -> datetime | None:
         async with self.db.read() as session:
@@ -481,6 +682,21 @@ class PlaybookService:
         except ScoringUnavailable as error:
             log.warning("actions without scoring's view: %s", error)
             return {}
+
+
+def _event_body(event: alerts.Event) -> bytes:
+    return webhooks.event_body(
+        event.id,
+        event.kind,
+        event.tenant_id,
+        event.occurred_at,
+        {
+            "customer_id": event.customer_id,
+            "severity": event.severity,
+            "reason": event.reason,
+            "source": event.source,
+        },
+    )
 
 
 _VIOLATION_NAMESPACE = uuid.UUID("0b9f6f5e-3c1a-4f7e-9a57-2f7d4c8e1b63")

@@ -21,3 +21,6 @@ class PlaybookSettings(DatabaseSettings):
     clock_seconds: float = 5.0
     # How often to ask scoring where every customer stands (type and stage move).
     standings_seconds: float = 300.0
+    # Webhook URLs on private, loopback or link-local addresses and plain http: for
+    # development only (the embedded default turns it on).
+    webhooks_allow_private: bool = False

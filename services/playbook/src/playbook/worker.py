@@ -1,12 +1,15 @@
 """Playbook's worker: judges customers as their interactions arrive and when a deadline
-passes (the clock wakes at the earliest one), hands violations to scoring, and asks scoring
-now and then where customers stand, so that a new type or stage changes what is owed."""
+passes (the clock wakes at the earliest one), hands violations to scoring, asks scoring now
+and then where customers stand (a new type or stage changes what is owed), reads scoring's
+alert feed and sends every alert to the webhooks subscribed to it."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import time
+
+import httpx
 
 from playbook.scoring_client import ScoringUnavailable
 from playbook.service import PlaybookService
@@ -23,12 +26,14 @@ class PlaybookWorker(BackgroundWorker):
         self,
         service: PlaybookService,
         *,
+        webhook_client: httpx.AsyncClient | None = None,
         idle_seconds: float = 5.0,
         standings_seconds: float = 300.0,
         batch: int = 500,
     ) -> None:
         super().__init__()
         self.service = service
+        self.webhook_client = webhook_client
         self.idle_seconds = idle_seconds
         self.standings_seconds = standings_seconds
         self.batch = batch
@@ -41,6 +46,11 @@ class PlaybookWorker(BackgroundWorker):
             judged += done
         with contextlib.suppress(ScoringUnavailable):
             while await self.service.signal_violations(self.batch):
+                pass
+            while await self.service.pull_scoring_alerts(self.batch) == self.batch:
+                pass
+        if self.webhook_client is not None:
+            while await self.service.send_webhooks(self.webhook_client) == 100:
                 pass
         return judged
 

@@ -1,0 +1,140 @@
+"""Alerts out, on real SQLite and PostgreSQL, partners' endpoints mocked with respx: a
+violation and an approaching deadline raised by the playbook and scoring's alerts from its
+feed are each delivered once, signed, to the subscriptions that want their kind; failures
+are retried with backoff, logged, given up on, and can be replayed."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import respx
+
+from playbook.alerts import Event
+from playbook.main import MIGRATIONS
+from playbook.service import InvalidSubscription, PlaybookService
+from relint import webhooks
+from relint.db import Database
+from tests.playbook.test_judging import NOW, FakeScoring, fake_scoring, ticket
+
+HOOK = "https://crm.example.com/hooks/relint"
+OTHER = "https://ops.example.com/hook"
+
+
+@pytest.fixture
+def scoring() -> FakeScoring:
+    return fake_scoring()
+
+
+@pytest.fixture
+async def service(
+    database_factory: Callable[[Path, str], Awaitable[Database]], scoring: FakeScoring
+) -> PlaybookService:
+    return PlaybookService(await database_factory(MIGRATIONS, "playbook"), scoring)
+
+
+async def test_subscriptions_are_checked_and_tenants_kept_apart(service: PlaybookService) -> None:
+    row, secret = await service.subscribe("t1", HOOK, ["violation", "at_risk"], "CRM")
+    assert secret.startswith("whsec_")
+    assert [s.id for s in await service.subscriptions("t1")] == [row.id]
+    assert await service.subscriptions("t2") == []
+    with pytest.raises(InvalidSubscription) as refused:
+        await service.subscribe("t1", "http://10.0.0.1/x", ["violation", "nonsense"])
+    assert len(refused.value.problems) == 2
+    assert refused.value.problems[1].startswith("kinds[1]: unknown kind 'nonsense'")
+    with pytest.raises(InvalidSubscription):
+        await service.subscribe("t1", HOOK, [])
+    assert not await service.unsubscribe("t2", row.id)
+    assert await service.unsubscribe("t1", row.id)
+    assert await service.subscriptions("t1") == []
+
+
+@respx.mock
+async def test_alerts_are_delivered_signed_once_to_who_wants_them(
+    service: PlaybookService, scoring: FakeScoring
+) -> None:
+    crm, secret = await service.subscribe("t1", HOOK, ["violation", "deadline_approaching"])
+    ops, _ = await service.subscribe("t1", OTHER, ["at_risk"])
+    await service.subscribe("t2", OTHER, ["violation", "at_risk"])
+    hook = respx.post(HOOK).mock(return_value=httpx.Response(204))
+    other = respx.post(OTHER).mock(return_value=httpx.Response(200))
+
+    # A ticket 3 h 30 old: its 4 h response is due in 30 min; warned after 3 h.
+    await service.receive([ticket("k1", NOW - timedelta(hours=3, minutes=30))])
+    # One 2 days old: missed, and recent enough to be sent.
+    await service.receive([ticket("k2", NOW - timedelta(days=2))])
+    await service.judge_due(now=NOW)
+    scoring.feed.append(
+        Event("a-1", "t1", "c1", "at_risk", "warning", "quiet for 60 days", NOW, "scoring")
+    )
+    assert await service.pull_scoring_alerts() == 1
+    assert await service.pull_scoring_alerts() == 0  # read again (overlap): kept once
+    await service.judge_due(now=NOW)
+    async with httpx.AsyncClient() as client:
+        assert await service.send_webhooks(client) == 3
+        assert await service.send_webhooks(client) == 0
+    kinds = sorted(json.loads(c.request.content)["kind"] for c in hook.calls)
+    assert kinds == ["deadline_approaching", "violation"]
+    [sent] = [c.request for c in hook.calls if b'"violation"' in c.request.content]
+    assert webhooks.verify(
+        secret, sent.headers[webhooks.SIGNATURE_HEADER], sent.content, int(time.time())
+    )
+    assert sent.headers[webhooks.EVENT_HEADER] == "violation"
+    body = json.loads(sent.content)
+    assert body["tenant_id"] == "t1"
+    assert body["data"]["customer_id"] == "c1"
+    assert body["data"]["reason"].startswith("no first response to service ticket opened #K2")
+    assert [json.loads(c.request.content)["kind"] for c in other.calls] == ["at_risk"]
+    log = await service.deliveries("t1", crm.id)
+    assert {d.status for d in log} == {"delivered"}
+    assert all(d.last_status_code == 204 and d.attempts == 1 for d in log)
+    assert [d.kind for d in await service.deliveries("t1", ops.id)] == ["at_risk"]
+
+
+@respx.mock
+async def test_failures_are_retried_with_backoff_given_up_and_replayable(
+    service: PlaybookService,
+) -> None:
+    crm, _ = await service.subscribe("t1", HOOK, ["violation"])
+    route = respx.post(HOOK).mock(return_value=httpx.Response(503, text="down for maintenance"))
+    await service.receive([ticket("k2", NOW - timedelta(days=2))])
+    await service.judge_due(now=NOW)
+    moment = NOW
+    async with httpx.AsyncClient() as client:
+        for expected_wait in webhooks.RETRY_SCHEDULE:
+            assert await service.send_webhooks(client, now=moment) == 1
+            [delivery] = await service.deliveries("t1", crm.id)
+            assert delivery.status == "pending"
+            assert delivery.last_error.startswith("HTTP 503: down for maintenance")
+            assert delivery.next_attempt_at is not None
+            wait = (delivery.next_attempt_at - moment).total_seconds()
+            assert expected_wait <= wait <= expected_wait * 1.1
+            # Not before its time.
+            assert await service.send_webhooks(client, now=moment) == 0
+            moment = delivery.next_attempt_at
+        assert await service.send_webhooks(client, now=moment) == 1
+        [given_up] = await service.deliveries("t1", crm.id, status="failed")
+        assert given_up.attempts == webhooks.MAX_ATTEMPTS
+        assert route.call_count == webhooks.MAX_ATTEMPTS
+        # The partner fixed its endpoint; the log lets it have the alert again.
+        route.mock(return_value=httpx.Response(200))
+        assert not await service.replay("t2", given_up.id)
+        assert await service.replay("t1", given_up.id)
+        assert await service.send_webhooks(client) == 1
+    [delivered] = await service.deliveries("t1", crm.id)
+    assert (delivered.status, delivered.attempts) == ("delivered", 1)
+
+
+async def test_old_violations_of_an_imported_history_are_not_sent(
+    service: PlaybookService,
+) -> None:
+    crm, _ = await service.subscribe("t1", HOOK, ["violation"])
+    await service.receive([ticket("k9", NOW - timedelta(days=90))])
+    await service.judge_due(now=NOW)
+    assert len(await service.violations("t1")) == 1
+    assert await service.deliveries("t1", crm.id) == []
