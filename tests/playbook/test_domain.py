@@ -89,7 +89,11 @@ def test_the_default_playbook_survives_the_dict_and_json_round_trip() -> None:
         (RespondWithin(TICKET, within_hours=1), "within_hours", MAX_HOURS + 1),
         (Cadence(every_days=1, of=TICKET), "every_days", MAX_DAYS + 1),
         (NoticeBefore(days=1, event=TICKET), "days", MAX_DAYS + 1),
-        (FollowUpAfter(TICKET, within_days=1, follow_up=TICKET), "within_days", MAX_DAYS + 1),
+        (
+            FollowUpAfter(TICKET, within_days=1, follow_up=Touchpoint("service", "check_in")),
+            "within_days",
+            MAX_DAYS + 1,
+        ),
         (Limit(at_most=3, per_days=1, channel="marketing"), "per_days", MAX_DAYS + 1),
     ],
 )
@@ -273,5 +277,58 @@ standards = st.builds(
 @given(st.lists(standards, min_size=1, max_size=8, unique_by=lambda s: s.key))
 def test_any_valid_draft_round_trips_through_json(items: list[Standard]) -> None:
     written = PlaybookDraft(name="Generated", standards=tuple(items))
-    assert validate(written) == []
+    # Each generated standard is well formed; together they may contradict each other.
+    for problem in validate(written):
+        assert problem.reason.startswith(("conflicts", "cannot be kept", "circular")), problem
     assert draft_from_dict(json.loads(json.dumps(draft_to_dict(written)))) == written
+
+
+def _with(*standards: Standard) -> PlaybookDraft:
+    return PlaybookDraft(name="Ours", standards=standards)
+
+
+def _standard(key: str, rule: Rule, types: tuple[str, ...] = ()) -> Standard:
+    return Standard(key, key.title(), "service", types, (), rule)
+
+
+COMPLAINT = Touchpoint("service", "complaint")
+CHECK_IN = Touchpoint("service", "check_in")
+
+
+def test_the_same_subject_with_different_parameters_for_the_same_customers_conflicts() -> None:
+    fast = _standard("fast", RespondWithin(COMPLAINT, 4), ("bff",))
+    slow = _standard("slow", RespondWithin(COMPLAINT, 24))
+    [problem] = validate(_with(fast, slow))
+    assert problem.path == "standards[1].rule"
+    assert problem.reason.startswith("conflicts with standards[0] ('fast'): both judge")
+    # Scopes that never meet, or the very same rule twice, are no conflict.
+    partners = _standard("slow", RespondWithin(COMPLAINT, 24), ("partner",))
+    assert validate(_with(fast, partners)) == []
+    assert validate(_with(fast, _standard("again", RespondWithin(COMPLAINT, 4)))) == []
+
+
+def test_a_cadence_that_a_limit_forbids_is_refused() -> None:
+    daily = _standard("daily", Cadence(1, Touchpoint("marketing", "email_sent")))
+    limit = _standard("limit", Limit(3, 7, "marketing"))
+    [problem] = validate(_with(daily, limit))
+    assert problem.path == "standards[0].rule"
+    assert problem.reason == (
+        "cannot be kept together with standards[1]: one asks for a marketing touch every 1 "
+        "days (7 in 7 days), the other allows at most 3"
+    )
+    weekly = _standard("weekly", Cadence(7, Touchpoint("marketing", "email_sent")))
+    assert validate(_with(weekly, limit)) == []
+
+
+def test_circular_follow_ups_are_refused() -> None:
+    there = _standard("there", FollowUpAfter(COMPLAINT, 2, CHECK_IN))
+    back = _standard("back", FollowUpAfter(CHECK_IN, 2, COMPLAINT))
+    [problem] = validate(_with(there, back))
+    assert problem.reason == (
+        "circular follow-ups: standards[0] -> standards[1] -> standards[0]; each follow-up "
+        "triggers the next for ever"
+    )
+    [itself] = validate(_with(_standard("self", FollowUpAfter(CHECK_IN, 2, CHECK_IN))))
+    assert itself.reason.startswith("circular follow-ups: standards[0] -> standards[0]")
+    assert validate(_with(there)) == []
+    assert validate(DEFAULT_PLAYBOOK) == []

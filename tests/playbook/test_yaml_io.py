@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from playbook.domain import (
@@ -23,6 +23,7 @@ from playbook.domain import (
     RespondWithin,
     Standard,
     Touchpoint,
+    validate,
 )
 from playbook.yaml_io import MAX_DEPTH, MAX_YAML_BYTES, dump_draft, load_draft
 from relint.taxonomy import CHANNELS, KINDS
@@ -144,6 +145,7 @@ drafts = st.builds(
 @settings(max_examples=300)
 @given(drafts)
 def test_any_valid_draft_round_trips_through_yaml(draft: PlaybookDraft) -> None:
+    assume(not validate(draft))  # generated standards may contradict each other
     assert load_draft(dump_draft(draft)) == draft
 
 

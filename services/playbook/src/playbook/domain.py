@@ -168,7 +168,107 @@ def validate(draft: PlaybookDraft) -> list[Problem]:
                 )
             )
         first_at.setdefault(standard.key, index)
+    if not problems:  # consistency is judged between standards that are each well formed
+        problems.extend(_consistency_problems(draft.standards))
     return problems
+
+
+def _overlap(a: Standard, b: Standard) -> bool:
+    """Whether some customer can be in the scope of both standards."""
+
+    def meet(x: tuple[str, ...], y: tuple[str, ...]) -> bool:
+        return not x or not y or bool(set(x) & set(y))
+
+    return meet(a.relationship_types, b.relationship_types) and meet(a.stages, b.stages)
+
+
+def _subject(rule: Rule) -> tuple[str, object] | None:
+    """What a rule is about, for rules that must not be given twice with different
+    parameters for the same customer: the trigger, the event or the touch it counts."""
+    match rule:
+        case RespondWithin(trigger, _):
+            return (rule.kind, trigger)
+        case FollowUpAfter(trigger, _, follow_up):
+            return (rule.kind, (trigger, follow_up))
+        case NoticeBefore(_, event):
+            return (rule.kind, event)
+        case Cadence(_, of):
+            return (rule.kind, of)
+        case Limit(_, per_days, channel):
+            return (rule.kind, (channel, per_days))
+    return None
+
+
+def _consistency_problems(standards: Sequence[Standard]) -> Iterator[Problem]:
+    """Standards that contradict each other (the same subject with different parameters for
+    the same customers; a cadence more frequent than a limit on its channel allows) and
+    follow-ups that trigger each other in a circle."""
+    for i, a in enumerate(standards):
+        for j in range(i + 1, len(standards)):
+            b = standards[j]
+            if not _overlap(a, b):
+                continue
+            subject = _subject(a.rule)
+            if subject is not None and subject == _subject(b.rule) and a.rule != b.rule:
+                yield Problem(
+                    f"standards[{j}].rule",
+                    f"conflicts with standards[{i}] ({a.key!r}): both judge the same "
+                    f"{a.rule.kind.replace('_', ' ')} for the same customers with different "
+                    "parameters",
+                )
+            for x, y, at, other in ((a, b, i, j), (b, a, j, i)):
+                if isinstance(x.rule, Cadence) and isinstance(y.rule, Limit):
+                    needed = -(-y.rule.per_days // x.rule.every_days)  # ceiling
+                    if x.rule.of.channel == y.rule.channel and needed > y.rule.at_most:
+                        yield Problem(
+                            f"standards[{at}].rule",
+                            f"cannot be kept together with standards[{other}]: "
+                            f"one asks for a {x.rule.of.channel} touch every "
+                            f"{x.rule.every_days} days ({needed} in {y.rule.per_days} days), "
+                            f"the other allows at most {y.rule.at_most}",
+                        )
+    yield from _circles(standards)
+
+
+def _circles(standards: Sequence[Standard]) -> Iterator[Problem]:
+    """Follow-ups whose follow-up is another's trigger, round to the first: each would
+    demand the next for ever."""
+    edges: dict[int, list[int]] = {}
+    for i, a in enumerate(standards):
+        if not isinstance(a.rule, FollowUpAfter):
+            continue
+        edges[i] = [
+            j
+            for j, b in enumerate(standards)
+            if isinstance(b.rule, FollowUpAfter)
+            and b.rule.trigger == a.rule.follow_up
+            and _overlap(a, b)
+        ]
+    reported: set[frozenset[int]] = set()
+    for start in edges:
+        path = _path_back(start, edges)
+        if path is not None and frozenset(path) not in reported:
+            reported.add(frozenset(path))
+            chain = " -> ".join(f"standards[{k}]" for k in [*path, path[0]])
+            yield Problem(
+                f"standards[{path[0]}].rule",
+                f"circular follow-ups: {chain}; each follow-up triggers the next for ever",
+            )
+
+
+def _path_back(start: int, edges: dict[int, list[int]]) -> list[int] | None:
+    """A path from `start` through the follow-up edges back to `start`, if any."""
+    stack: list[tuple[int, list[int]]] = [(start, [start])]
+    seen: set[int] = set()
+    while stack:
+        node, path = stack.pop()
+        for following in edges.get(node, []):
+            if following == start:
+                return path
+            if following not in seen:
+                seen.add(following)
+                stack.append((following, [*path, following]))
+    return None
 
 
 def _standard_problems(standard: Standard, path: str) -> Iterator[Problem]:
