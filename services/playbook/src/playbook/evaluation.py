@@ -33,7 +33,7 @@ from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Final, NamedTuple
 
 from playbook.domain import (
     Cadence,
@@ -49,9 +49,8 @@ from playbook.domain import (
 ANSWERING_KINDS: Final = frozenset({"ticket_resolved"})
 
 
-@dataclass(frozen=True)
-class Touch:
-    """What the playbook keeps of one delivered interaction."""
+class Touch(NamedTuple):
+    """What the playbook keeps of one delivered interaction (a tuple: judging reads many)."""
 
     id: str
     occurred_at: datetime

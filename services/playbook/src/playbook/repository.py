@@ -218,12 +218,18 @@ class PlaybookRepository:
 
     async def customers_violations(
         self, tenant_id: str, customer_ids: Sequence[str]
-    ) -> list[ViolationRow]:
-        query = select(ViolationRow).where(
-            col(ViolationRow.tenant_id) == tenant_id,
-            col(ViolationRow.customer_id).in_(list(customer_ids)),
-        )
-        return list((await self.session.execute(query)).scalars())
+    ) -> list[Row[Any]]:
+        """What judging needs of the customers' violations, as plain rows."""
+        t = table_of(ViolationRow)
+        query = select(
+            t.c.id,
+            t.c.customer_id,
+            t.c.standard_key,
+            t.c.due_at,
+            t.c.playbook_version,
+            t.c.withdrawn_at,
+        ).where(t.c.tenant_id == tenant_id, t.c.customer_id.in_(list(customer_ids)))
+        return list(await self.session.execute(query))
 
     async def add_violations(self, rows: Sequence[dict[str, Any]]) -> None:
         await bulk_insert(self.session, table_of(ViolationRow), rows)

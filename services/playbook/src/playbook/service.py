@@ -739,16 +739,7 @@ def _touch_row(item: Delivered) -> dict[str, Any]:
 
 
 def _touch(row: Row[Any]) -> Touch:
-    return Touch(
-        row.id,
-        row.occurred_at,
-        row.channel,
-        row.kind,
-        row.direction,
-        row.employee,
-        row.reference,
-        row.notice_days,
-    )
+    return Touch._make(row[1:])
 
 
 def _standing(state: CustomerState) -> Standing:
