@@ -19,7 +19,7 @@ from playbook.domain import (
     Standard,
     Touchpoint,
 )
-from playbook.evaluation import Standing, Touch, judge, notice_days
+from playbook.evaluation import Standing, Touch, judge, notice_days, type_key
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
@@ -235,3 +235,12 @@ def test_the_judgement_does_not_depend_on_arrival_order(rng: random.Random, days
     first = judge(DEFAULT_PLAYBOOK.standards, standing, touches, now)
     rng.shuffle(touches)
     assert judge(DEFAULT_PLAYBOOK.standards, standing, touches, now) == first
+
+
+def test_scorings_type_names_become_the_keys_standards_use() -> None:
+    assert [type_key(n) for n in ("Fair-Weather Friend", "BFF", "Partner", " Key account ")] == [
+        "fair_weather_friend",
+        "bff",
+        "partner",
+        "key_account",
+    ]

@@ -45,12 +45,15 @@ class FakeScoring:
             raise ScoringUnavailable("scoring: UNAVAILABLE")
         self.signalled.extend(v.id for v in violations)
 
-    async def alert_feed(self, since: datetime, limit: int) -> list[Event]:
+    async def alert_feed(self, since: datetime, limit: int, after_id: str = "") -> list[Event]:
         if not self.up:
             raise ScoringUnavailable("scoring: UNAVAILABLE")
-        return sorted(
-            (e for e in self.feed if e.occurred_at >= since), key=lambda e: e.occurred_at
-        )[:limit]
+        ordered = sorted(self.feed, key=lambda e: (e.occurred_at, e.id))
+        return [
+            e
+            for e in ordered
+            if e.occurred_at > since or (e.occurred_at == since and e.id > after_id)
+        ][:limit]
 
 
 @pytest.fixture

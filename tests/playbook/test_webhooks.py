@@ -138,3 +138,18 @@ async def test_old_violations_of_an_imported_history_are_not_sent(
     await service.judge_due(now=NOW)
     assert len(await service.violations("t1")) == 1
     assert await service.deliveries("t1", crm.id) == []
+
+
+async def test_the_feed_is_read_page_by_page_even_when_alerts_share_a_moment(
+    service: PlaybookService, scoring: FakeScoring
+) -> None:
+    """Scoring raises a cohort's alerts at one moment; paging by (moment, id) reads them all,
+    once, and ends."""
+    crm, _ = await service.subscribe("t1", HOOK, ["out_of_pattern"])
+    scoring.feed.extend(
+        Event(f"a-{n:04d}", "t1", f"c{n}", "out_of_pattern", "info", "unusual", NOW, "scoring")
+        for n in range(1200)
+    )
+    assert await service.pull_scoring_alerts(page=500) == 1200
+    assert await service.pull_scoring_alerts(page=500) == 0
+    assert len(await service.deliveries("t1", crm.id, limit=500)) == 500

@@ -384,3 +384,6 @@ async def test_the_alert_feed_lists_every_tenants_alerts_since_a_moment(
     feed = await service.alert_feed(T0 + timedelta(minutes=2))
     assert [a.id for a in feed] == ["t2-a2", "t1-a3"]
     assert [a.id for a in await service.alert_feed(T0, limit=1)] == ["t1-a1"]
+    # The next page: after the last one read, at its moment.
+    page = await service.alert_feed(T0 + timedelta(minutes=1), limit=1, after_id="t1-a1")
+    assert [a.id for a in page] == ["t2-a2"]

@@ -29,6 +29,7 @@ on a clock at `next_due_at`, not only when the next interaction arrives.
 from __future__ import annotations
 
 import bisect
+import re
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -125,6 +126,12 @@ class Judgement:
     def next_due_at(self) -> datetime | None:
         """When the judgement changes by the clock alone: the earliest open due moment."""
         return min((o.due_at for o in self.obligations), default=None)
+
+
+def type_key(name: str) -> str:
+    """A relationship type as standards name it, from scoring's display name: "Fair-Weather
+    Friend" is fair_weather_friend, "BFF" is bff."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
 def applies(standard: Standard, standing: Standing) -> bool:

@@ -12,7 +12,7 @@ import grpc
 
 from playbook.actions import Outlook
 from playbook.alerts import Event
-from playbook.evaluation import Standing
+from playbook.evaluation import Standing, type_key
 from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from relint.contracts.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from relint.grpc_client import READ_DEADLINE, WRITE_DEADLINE
@@ -36,8 +36,9 @@ class Scoring(Protocol):
         """Hands violations to scoring as negative signals; raises ScoringUnavailable."""
         ...
 
-    async def alert_feed(self, since: datetime, limit: int) -> list[Event]:
-        """Every tenant's alerts raised since `since`, oldest first; ScoringUnavailable."""
+    async def alert_feed(self, since: datetime, limit: int, after_id: str = "") -> list[Event]:
+        """A page of every tenant's alerts raised since `since` (after `after_id` at
+        `since` itself), in (raised_at, id) order; raises ScoringUnavailable."""
         ...
 
 
@@ -82,8 +83,8 @@ class GrpcScoring:
         except grpc.aio.AioRpcError as error:
             raise ScoringUnavailable(f"scoring: {error.code().name}") from error
 
-    async def alert_feed(self, since: datetime, limit: int) -> list[Event]:
-        request = scoring_pb2.ListAlertFeedRequest(limit=limit)
+    async def alert_feed(self, since: datetime, limit: int, after_id: str = "") -> list[Event]:
+        request = scoring_pb2.ListAlertFeedRequest(limit=limit, after_id=after_id)
         request.since.FromDatetime(since)
         try:
             reply = await self._relationships.ListAlertFeed(request, timeout=READ_DEADLINE * 5)
@@ -107,7 +108,7 @@ class GrpcScoring:
 def outlook(r: scoring_pb2.Relationship) -> Outlook:
     return Outlook(
         standing=Standing(
-            relationship_type=r.relationship_type,
+            relationship_type=type_key(r.relationship_type),
             type_since=_moment(r, "type_since"),
             stage=r.stage,
             stage_since=_moment(r, "stage_since"),

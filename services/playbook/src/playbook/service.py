@@ -392,25 +392,31 @@ class PlaybookService:
         await repo.add_deliveries(deliveries)
         return len(fresh)
 
-    async def pull_scoring_alerts(self, limit: int = 500) -> int:
-        """Reads scoring's alert feed from where it stopped (a few minutes back, as alerts
-        may commit late; each is kept once) and queues their deliveries. Returns how many
-        were new. The first read starts a day back: older alerts were not sent then."""
+    async def pull_scoring_alerts(self, page: int = 500, max_pages: int = 100) -> int:
+        """Reads scoring's alert feed from where it stopped, a few minutes back (alerts may
+        commit late; each is kept once by id), page by page, and queues their deliveries.
+        Returns how many were new. The first read starts a day back: older alerts were not
+        sent then."""
         if self.scoring is None:
             return 0
         async with self.db.read() as session:
             cursor = await PlaybookRepository(session).cursor(SCORING_FEED)
-        since = (cursor or utcnow() - timedelta(days=1)) - FEED_OVERLAP
-        found = await self.scoring.alert_feed(since, limit)
-        events = [e for e in found if e.kind in alerts.SCORING_KINDS]
+        since, after_id = (cursor or utcnow() - timedelta(days=1)) - FEED_OVERLAP, ""
+        newest, new = cursor, 0
+        for _ in range(max_pages):
+            found = await self.scoring.alert_feed(since, page, after_id)
+            events = [e for e in found if e.kind in alerts.SCORING_KINDS]
+            async with self.db.transaction() as session:
+                new += await self._publish(PlaybookRepository(session), events, utcnow())
+            if found:
+                since, after_id = found[-1].occurred_at, found[-1].id
+                newest = max(newest or since, since)
+            if len(found) < page:
+                break
         async with self.db.transaction() as session:
-            repo = PlaybookRepository(session)
-            new = await self._publish(repo, events, utcnow())
-            newest = max((e.occurred_at for e in found), default=None)
-            if newest is not None and (cursor is None or newest > cursor):
-                await repo.set_cursor(SCORING_FEED, newest)
-            elif cursor is None:
-                await repo.set_cursor(SCORING_FEED, since + FEED_OVERLAP)
+            await PlaybookRepository(session).set_cursor(
+                SCORING_FEED, newest or since + FEED_OVERLAP
+            )
         return new
 
     # Webhooks

@@ -20,7 +20,7 @@ class PlaybookSettings(DatabaseSettings):
     # The clock looks for passed deadlines at least this often (and wakes at each one).
     clock_seconds: float = 5.0
     # How often to ask scoring where every customer stands (type and stage move).
-    standings_seconds: float = 300.0
+    standings_seconds: float = 60.0
     # Webhook URLs on private, loopback or link-local addresses and plain http: for
     # development only (the embedded default turns it on).
     webhooks_allow_private: bool = False

@@ -28,7 +28,7 @@ class PlaybookWorker(BackgroundWorker):
         *,
         webhook_client: httpx.AsyncClient | None = None,
         idle_seconds: float = 5.0,
-        standings_seconds: float = 300.0,
+        standings_seconds: float = 60.0,
         batch: int = 500,
     ) -> None:
         super().__init__()
@@ -47,8 +47,7 @@ class PlaybookWorker(BackgroundWorker):
         with contextlib.suppress(ScoringUnavailable):
             while await self.service.signal_violations(self.batch):
                 pass
-            while await self.service.pull_scoring_alerts(self.batch) == self.batch:
-                pass
+            await self.service.pull_scoring_alerts()
         if self.webhook_client is not None:
             while await self.service.send_webhooks(self.webhook_client) == 100:
                 pass

@@ -122,7 +122,7 @@ class RelationshipServicer(scoring_pb2_grpc.RelationshipServiceServicer):
         await _require(context, request.HasField("since"), "since is required")
         await _require(context, 0 <= request.limit <= 1000, "limit: 1 to 1,000")
         alerts = await self.service.alert_feed(
-            request.since.ToDatetime(tzinfo=UTC), request.limit or 500
+            request.since.ToDatetime(tzinfo=UTC), request.limit or 500, request.after_id
         )
         return scoring_pb2.ListAlertFeedResponse(alerts=[alert_message(a) for a in alerts])
 

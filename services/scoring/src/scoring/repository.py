@@ -17,6 +17,7 @@ from sqlalchemy import (
     case,
     delete,
     func,
+    or_,
     select,
     text,
     tuple_,
@@ -442,10 +443,15 @@ class ScoringRepository:
         await bulk_insert(self.session, table_of(Alert), fresh)
         return len(fresh)
 
-    async def alert_feed(self, since: datetime, limit: int) -> list[Alert]:
+    async def alert_feed(self, since: datetime, limit: int, after_id: str) -> list[Alert]:
         query = (
             select(Alert)
-            .where(col(Alert.raised_at) >= since)
+            .where(
+                or_(
+                    col(Alert.raised_at) > since,
+                    (col(Alert.raised_at) == since) & (col(Alert.id) > after_id),
+                )
+            )
             .order_by(col(Alert.raised_at), col(Alert.id))
             .limit(limit)
         )

@@ -663,10 +663,13 @@ class ScoringService:
                 tenant_id, customer_ids, open_only, limit
             )
 
-    async def alert_feed(self, since: datetime, limit: int = 500) -> list[Alert]:
-        """Every tenant's alerts raised at or after `since`, oldest first."""
+    async def alert_feed(
+        self, since: datetime, limit: int = 500, after_id: str = ""
+    ) -> list[Alert]:
+        """Every tenant's alerts raised at or after `since` (and, at `since` itself, with an
+        id after `after_id`), in (raised_at, id) order: a page of the feed."""
         async with self.db.read() as session:
-            return await ScoringRepository(session).alert_feed(since, limit)
+            return await ScoringRepository(session).alert_feed(since, limit, after_id)
 
     async def acknowledge(self, tenant_id: str, alert_id: str, who: str) -> bool:
         async with self.db.transaction() as session:

@@ -222,12 +222,14 @@ class AcknowledgeAlertResponse(_message.Message):
     def __init__(self, acknowledged: _Optional[bool] = ...) -> None: ...
 
 class ListAlertFeedRequest(_message.Message):
-    __slots__ = ("since", "limit")
+    __slots__ = ("since", "limit", "after_id")
     SINCE_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    AFTER_ID_FIELD_NUMBER: _ClassVar[int]
     since: _timestamp_pb2.Timestamp
     limit: int
-    def __init__(self, since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., limit: _Optional[int] = ...) -> None: ...
+    after_id: str
+    def __init__(self, since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., limit: _Optional[int] = ..., after_id: _Optional[str] = ...) -> None: ...
 
 class ListAlertFeedResponse(_message.Message):
     __slots__ = ("alerts",)
