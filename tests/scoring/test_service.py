@@ -348,14 +348,26 @@ async def test_the_worker_reckons_off_the_event_loop(
 async def test_a_playbook_violation_moves_the_value_but_is_no_interaction(
     service: ScoringService,
 ) -> None:
-    await service.apply([delivered(0, "c5", kind="purchase")])
+    recent = datetime.now(UTC) - timedelta(days=2)
+    await service.apply([delivered(0, "c5", kind="purchase", occurred_at=recent)])
     [before] = await service.relationships("t1", ["c5"])
-    signal = delivered(1, "c5", channel="operations", kind="violation", sentiment=None, revenue=0.0)
+    signal = delivered(
+        1,
+        "c5",
+        channel="operations",
+        kind="violation",
+        sentiment=None,
+        revenue=0.0,
+        occurred_at=recent + timedelta(hours=1),
+    )
     await service.apply([signal])
     [after] = await service.relationships("t1", ["c5"])
     assert after.value < before.value  # missing a standard hurts the relationship
     assert after.interaction_count == before.interaction_count == 1
     assert after.last_interaction_at == before.last_interaction_at
+    await ScoringWorker(service).run_once()  # and it weighs on the risk, with its reason
+    [assessed] = await service.relationships("t1", ["c5"])
+    assert "1 missed service standard in 90 days" in assessed.risk_reasons
 
 
 async def test_the_alert_feed_lists_every_tenants_alerts_since_a_moment(

@@ -111,5 +111,5 @@ def test_risk_names_its_reasons() -> None:
     ]
     found = assess(history, T0 + timedelta(days=340), "avoiding")
     assert found.reasons[0] == "stage avoiding"
-    assert "1 grievances in 90 days" in found.reasons
+    assert "1 grievance in 90 days" in found.reasons
     assert found.score > assess(regular(300, 7), T0 + timedelta(days=300), "integrating").score

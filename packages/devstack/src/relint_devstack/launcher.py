@@ -235,8 +235,11 @@ EXAMPLE_QUERY = """query Customer360 {
       explanation { sentence }
     }
     alerts(limit: 3) { kind severity reason }
+    nextBestActions(limit: 3) { title reason }
+    violations { standardTitle reason }
     recentInteractions(limit: 3) { occurredAt channel kind text }
   }
+  worklist(team: "sales", limit: 5) { title reason }
 }"""
 
 

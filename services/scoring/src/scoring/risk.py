@@ -49,8 +49,10 @@ def assess(
     stage: str,
     p_alive: float | None = None,
 ) -> Risk:
-    """The customer's risk at `at` (history sorted by time, up to `at`)."""
-    upto = [m for m in history if m.at <= at]
+    """The customer's risk at `at` (history sorted by time, up to `at`; our own signals,
+    violations, count as such and not as contact with the customer)."""
+    everything = [m for m in history if m.at <= at]
+    upto = [m for m in everything if m.kind != "violation"]
     base = 1 - p_alive if p_alive is not None else NEUTRAL_BASE
     signals: list[tuple[float, str]] = []
     if p_alive is not None:
@@ -73,11 +75,15 @@ def assess(
     recent = [m for m in upto if m.at > at - 90 * DAY]
     grievances = sum(m.kind in GRIEVANCES for m in recent)
     if grievances:
-        signals.append((min(0.3 * grievances, 0.9), f"{grievances} grievances in 90 days"))
-    violations = sum(m.kind == "violation" for m in recent)
+        plural = "s" if grievances != 1 else ""
+        signals.append((min(0.3 * grievances, 0.9), f"{grievances} grievance{plural} in 90 days"))
+    violations = sum(m.kind == "violation" and m.at > at - 90 * DAY for m in everything)
     if violations:
         signals.append(
-            (min(0.4 * violations, 1.2), f"{violations} missed service standards in 90 days")
+            (
+                min(0.4 * violations, 1.2),
+                f"{violations} missed service standard{'s' if violations != 1 else ''} in 90 days",
+            )
         )
     if any(m.kind in COMMITMENTS and m.at > at - 30 * DAY for m in upto):
         signals.append((-0.7, "a commitment in the last 30 days"))

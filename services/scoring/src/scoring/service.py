@@ -107,11 +107,14 @@ class _Change:
     first: datetime | None = None
     last: datetime | None = None
     last_value: float = 0.0
+    # The earliest moment the history changed: the stage is evaluated again from there.
+    since: datetime | None = None
 
     def add(self, good: float, bad: float, at: datetime, value: float, count: int = 1) -> None:
         self.good += good
         self.bad += bad
         self.count += count
+        self.since = at if self.since is None else min(self.since, at)
         if count == 0:  # a signal of ours, not an interaction: no first or last contact
             return
         self.first = at if self.first is None else min(self.first, at)
@@ -315,7 +318,7 @@ class ScoringService:
                         "first_interaction_at": change.first,
                         "last_interaction_at": change.last,
                         "last_contribution": change.last_value,
-                        "dirty_since": change.first,
+                        "dirty_since": change.since,
                         "updated_at": now,
                     }
                 )
@@ -331,7 +334,7 @@ class ScoringService:
                     "b_first": change.first,
                     "b_last": change.last,
                     "b_last_value": change.last_value,
-                    "b_dirty": change.first,
+                    "b_dirty": change.since,
                     "b_value": value_from_mass(table, good, bad, now),
                     "b_now": now,
                 }
@@ -570,7 +573,7 @@ class ScoringService:
             type_change = latest.get((r.customer_id, "type"))
             stage_change = latest.get((r.customer_id, "stage"))
             stage_then = stage_change.current if stage_change else ""
-            assessed = risk.assess(_moments(table, past), as_of, stage_then)
+            assessed = risk.assess(_moments(table, past, signals=True), as_of, stage_then)
             views.append(
                 RelationshipView(
                     tenant_id=tenant_id,
@@ -719,15 +722,17 @@ def _applied(rows: Sequence[AppliedInteraction]) -> list[Applied]:
     return [Applied(r.interaction_id, r.occurred_at, r.contribution, r.reason) for r in rows]
 
 
-def _moments(table: WeightTable, rows: Sequence[AppliedInteraction]) -> list[stages.Moment]:
-    """The customer's interactions in time order with the value just after each."""
+def _moments(
+    table: WeightTable, rows: Sequence[AppliedInteraction], *, signals: bool = False
+) -> list[stages.Moment]:
+    """The customer's interactions in time order with the value just after each; our own
+    signals (violations) move the value but are no contact: left out unless `signals`."""
     ordered = sorted(rows, key=lambda r: (r.occurred_at, r.interaction_id))
     after = values_after(table, [(r.occurred_at, r.contribution) for r in ordered])
-    # Our own signals move the value but are no contact with the customer: no moment.
     return [
         stages.Moment(r.occurred_at, r.kind, r.channel, r.direction, value)
         for r, value in zip(ordered, after, strict=True)
-        if r.kind not in SIGNAL_KINDS
+        if signals or r.kind not in SIGNAL_KINDS
     ]
 
 
@@ -952,7 +957,9 @@ def _assess(
         had_stage=before is not None,
         transitions=list(transitions),
         unusual=list(unusual),
-        assessed=risk.assess(moments, now, stage_now, outlook.get("p_alive")),
+        assessed=risk.assess(
+            _moments(table, history, signals=True), now, stage_now, outlook.get("p_alive")
+        ),
         outlook=outlook,
     )
 
