@@ -184,6 +184,22 @@ class FakeBackends:
             playbook_pb2.Action(customer_id="c0001", kind="obligation", title=f"{team}/{employee}")
         ][:limit]
 
+    async def publish_playbook(self, tenant_id: str, yaml: str) -> Any:
+        self._tenant(tenant_id)
+        self.calls["PublishPlaybook"] += 1
+        if "within_hours: 0" in yaml:
+            return playbook_pb2.PublishPlaybookResponse(
+                problems=[
+                    playbook_pb2.PlaybookProblem(
+                        path="standards[0].rule.within_hours",
+                        reason="line 13, column 21: must be positive",
+                    )
+                ]
+            )
+        return playbook_pb2.PublishPlaybookResponse(
+            playbook=playbook_pb2.Playbook(tenant_id=tenant_id, name="Ours", version=2, yaml=yaml)
+        )
+
     async def active_playbooks(self, tenant_ids: Sequence[str]) -> list[Any]:
         self.calls["BatchGetActivePlaybooks"] += 1
         return [
@@ -399,3 +415,40 @@ async def test_the_worklist_and_bad_limits() -> None:
     )
     assert bad.errors is not None
     assert {e.extensions["code"] for e in bad.errors} == {"BAD_INPUT"}
+
+
+PUBLISH = """mutation ($yaml: String!) { publishPlaybook(yaml: $yaml) {
+  __typename
+  ... on Playbook { name version yaml }
+  ... on InvalidPlaybook { problems { path reason } }
+  ... on NotAllowed { message } } }"""
+
+
+async def test_publishing_a_playbook_answers_with_typed_results() -> None:
+    backends = FakeBackends()
+    admin = _context(backends, Principal(TENANT, "console", frozenset({SCOPE_GRAPH_READ, "admin"})))
+    done = await SCHEMA.execute(
+        PUBLISH, variable_values={"yaml": "name: Ours"}, context_value=admin
+    )
+    assert done.errors is None
+    assert done.data["publishPlaybook"] == {
+        "__typename": "Playbook",
+        "name": "Ours",
+        "version": 2,
+        "yaml": "name: Ours",
+    }
+    refused = await SCHEMA.execute(
+        PUBLISH, variable_values={"yaml": "within_hours: 0"}, context_value=admin
+    )
+    assert refused.data["publishPlaybook"] == {
+        "__typename": "InvalidPlaybook",
+        "problems": [
+            {
+                "path": "standards[0].rule.within_hours",
+                "reason": "line 13, column 21: must be positive",
+            }
+        ],
+    }
+    reader = await _run(PUBLISH, backends, yaml="name: Ours")
+    assert reader.data["publishPlaybook"]["__typename"] == "NotAllowed"
+    assert backends.calls["PublishPlaybook"] == 2

@@ -163,3 +163,28 @@ async def test_delivered_interactions_become_obligations_violations_and_actions(
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await stub.ListWorklist(playbook_pb2.ListWorklistRequest(tenant_id="t1", limit=501))
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_publishing_yaml_over_grpc_answers_problems_or_the_new_version(
+    stub: playbook_pb2_grpc.PlaybookServiceStub,
+) -> None:
+    from playbook.yaml_io import dump_draft
+
+    text = dump_draft(DEFAULT_PLAYBOOK)
+    done = await stub.PublishPlaybook(
+        playbook_pb2.PublishPlaybookRequest(tenant_id="t1", yaml=text), timeout=5
+    )
+    assert (done.playbook.version, list(done.problems)) == (1, [])
+    assert done.playbook.yaml == text
+    broken = text.replace("within_hours: 4\n", "within_hours: 0\n")
+    refused = await stub.PublishPlaybook(
+        playbook_pb2.PublishPlaybookRequest(tenant_id="t1", yaml=broken), timeout=5
+    )
+    assert not refused.HasField("playbook")
+    [problem] = refused.problems
+    assert problem.path == "standards[1].rule.within_hours"
+    assert problem.reason.endswith("must be positive")
+    active = await stub.BatchGetActivePlaybooks(
+        playbook_pb2.BatchGetActivePlaybooksRequest(tenant_ids=["t1"]), timeout=5
+    )
+    assert active.playbooks[0].version == 1

@@ -13,7 +13,7 @@ from graphql import GraphQLError
 from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from relint.contracts.playbook.v1 import playbook_pb2, playbook_pb2_grpc
 from relint.contracts.scoring.v1 import scoring_pb2, scoring_pb2_grpc
-from relint.grpc_client import READ_DEADLINE, open_channel
+from relint.grpc_client import READ_DEADLINE, WRITE_DEADLINE, open_channel
 
 T = TypeVar("T")
 
@@ -172,3 +172,11 @@ class Backends:
         )
         reply = await _call("playbook", self.playbooks.ListWorklist(request, timeout=READ_DEADLINE))
         return list(reply.actions)
+
+    async def publish_playbook(
+        self, tenant_id: str, yaml: str
+    ) -> playbook_pb2.PublishPlaybookResponse:
+        request = playbook_pb2.PublishPlaybookRequest(tenant_id=tenant_id, yaml=yaml)
+        return await _call(
+            "playbook", self.playbooks.PublishPlaybook(request, timeout=WRITE_DEADLINE)
+        )

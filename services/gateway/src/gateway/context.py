@@ -31,6 +31,11 @@ class GatewayContext(BaseContext):
             )
         return self.principal.tenant_id
 
+    def allows(self, scope: str) -> bool:
+        """Whether the caller's key has `scope` (an unauthenticated caller is refused)."""
+        self.tenant_id  # noqa: B018 - raises UNAUTHENTICATED without a principal
+        return self.principal is not None and self.principal.allows(scope)
+
     @property
     def loaders(self) -> Loaders:
         if self._loaders is None:

@@ -24,6 +24,7 @@ from strawberry.extensions import (
 from strawberry.types import Info
 
 from gateway.context import GatewayContext
+from relint.auth import SCOPE_ADMIN
 from relint.contracts.ingest.v1 import ingest_pb2
 from relint.contracts.playbook.v1 import playbook_pb2
 from relint.contracts.scoring.v1 import scoring_pb2
@@ -291,6 +292,7 @@ class Interaction:
 
 
 MAX_ACTIONS = 50
+MAX_PLAYBOOK_BYTES = 1024 * 1024
 MAX_WORKLIST = 100
 
 
@@ -477,12 +479,17 @@ class Playbook:
     name: str
     version: int
     standards: list[Standard]
+    yaml: str = strawberry.field(
+        description="The whole playbook as a YAML file, rules with their parameters: edit it "
+        "and send it to publishPlaybook."
+    )
 
     @staticmethod
     def of(message: playbook_pb2.Playbook) -> Playbook:
         return Playbook(
             name=message.name,
             version=message.version,
+            yaml=message.yaml,
             standards=[
                 Standard(
                     key=s.key,
@@ -496,6 +503,49 @@ class Playbook:
                 for s in message.standards
             ],
         )
+
+
+@strawberry.type(description="What is wrong with a playbook, and where.")
+class PlaybookProblem:
+    path: str = strawberry.field(description="e.g. standards[2].rule.within_hours")
+    reason: str = strawberry.field(description='Starts with "line L, column C: " when known.')
+
+
+@strawberry.type(description="The playbook was refused; nothing was published.")
+class InvalidPlaybook:
+    problems: list[PlaybookProblem]
+
+
+@strawberry.type(description="The caller's key may not do this.")
+class NotAllowed:
+    message: str
+
+
+PublishPlaybookResult = Annotated[
+    Playbook | InvalidPlaybook | NotAllowed, strawberry.union("PublishPlaybookResult")
+]
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description="Publish a YAML playbook (as Playbook.yaml gives it) as the tenant's next "
+        "version. Needs a key with the admin scope. Problems come back as InvalidPlaybook."
+    )
+    async def publish_playbook(self, info: GatewayInfo, yaml: str) -> PublishPlaybookResult:
+        context = info.context
+        if not context.allows(SCOPE_ADMIN):
+            return NotAllowed(message=f"publishing a playbook needs the {SCOPE_ADMIN} scope")
+        if len(yaml.encode()) > MAX_PLAYBOOK_BYTES:
+            return InvalidPlaybook(
+                problems=[PlaybookProblem(path="(yaml)", reason="at most 1 MiB")]
+            )
+        reply = await context.backends.publish_playbook(context.tenant_id, yaml)
+        if reply.problems:
+            return InvalidPlaybook(
+                problems=[PlaybookProblem(path=p.path, reason=p.reason) for p in reply.problems]
+            )
+        return Playbook.of(reply.playbook)
 
 
 def _cursor(token: str) -> str | None:
@@ -614,7 +664,7 @@ def build_schema(
     ]
     if mask_errors:
         extensions.append(lambda: MaskErrors(should_mask_error=_is_unexpected))
-    return strawberry.Schema(query=Query, extensions=extensions)
+    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
 
 
 # The schema as published; its SDL is committed in services/gateway/schema.graphql.

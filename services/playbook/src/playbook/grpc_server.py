@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import grpc
 
+from playbook.domain import InvalidPlaybook
 from playbook.messages import (
     action_message,
     customer_playbook_message,
@@ -13,6 +14,7 @@ from playbook.messages import (
     playbook_message,
 )
 from playbook.service import PlaybookService
+from playbook.yaml_io import MAX_YAML_BYTES, load_draft
 from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from relint.contracts.playbook.v1 import playbook_pb2, playbook_pb2_grpc
 from relint.grpc_server import GrpcServer
@@ -83,6 +85,27 @@ class PlaybookServicer(playbook_pb2_grpc.PlaybookServiceServicer):
         return playbook_pb2.BatchGetCustomerPlaybooksResponse(
             customers=[customer_playbook_message(c, view) for c, view in found.items()]
         )
+
+    async def PublishPlaybook(
+        self, request: playbook_pb2.PublishPlaybookRequest, context: grpc.aio.ServicerContext
+    ) -> playbook_pb2.PublishPlaybookResponse:
+        if not request.tenant_id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "tenant_id is required")
+        if len(request.yaml.encode()) > MAX_YAML_BYTES:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_YAML_BYTES} bytes of YAML"
+            )
+        try:
+            draft = load_draft(request.yaml)
+            published = await self.service.publish(request.tenant_id, draft)
+        except InvalidPlaybook as error:
+            return playbook_pb2.PublishPlaybookResponse(
+                problems=[
+                    playbook_pb2.PlaybookProblem(path=p.path, reason=p.reason)
+                    for p in error.problems
+                ]
+            )
+        return playbook_pb2.PublishPlaybookResponse(playbook=playbook_message(published))
 
     async def ListWorklist(
         self, request: playbook_pb2.ListWorklistRequest, context: grpc.aio.ServicerContext

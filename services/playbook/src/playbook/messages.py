@@ -8,10 +8,11 @@ from datetime import UTC
 from google.protobuf.json_format import MessageToDict
 
 from playbook.actions import Action
-from playbook.domain import Standard, sentence
+from playbook.domain import PlaybookDraft, Standard, sentence
 from playbook.evaluation import Touch, notice_days
 from playbook.models import ObligationRow, ViolationRow
 from playbook.service import CustomerPlaybook, Delivered, Playbook
+from playbook.yaml_io import dump_draft
 from relint.contracts.ingest.v1 import ingest_pb2
 from relint.contracts.playbook.v1 import playbook_pb2
 
@@ -37,6 +38,7 @@ def playbook_message(playbook: Playbook) -> playbook_pb2.Playbook:
         name=playbook.name,
         version=playbook.version,
         standards=[standard_message(s) for s in playbook.standards],
+        yaml=dump_draft(PlaybookDraft(playbook.name, playbook.standards)),
     )
     if playbook.created_at is not None:
         message.created_at.FromDatetime(playbook.created_at)

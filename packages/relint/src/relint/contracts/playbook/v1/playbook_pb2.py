@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+relint/contracts/playbook/v1/playbook.proto\x12\x0bplaybook.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x83\x01\n\x08Standard\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04team\x18\x03 \x01(\t\x12\x1a\n\x12relationship_types\x18\x04 \x03(\t\x12\x0e\n\x06stages\x18\x05 \x03(\t\x12\x0c\n\x04rule\x18\x06 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x07 \x01(\t\"\xa2\x01\n\x08Playbook\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x05\x12(\n\tstandards\x18\x05 \x03(\x0b\x32\x15.playbook.v1.Standard\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa1\x02\n\nObligation\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x14\n\x0cstandard_key\x18\x02 \x01(\t\x12\x16\n\x0estandard_title\x18\x03 \x01(\t\x12\x0c\n\x04team\x18\x04 \x01(\t\x12*\n\x06\x64ue_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\topened_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04what\x18\x07 \x01(\t\x12\x12\n\ntrigger_id\x18\x08 \x01(\t\x12\x19\n\x11trigger_reference\x18\t \x01(\t\x12\x10\n\x08\x65mployee\x18\n \x01(\t\x12\x18\n\x10playbook_version\x18\x0b \x01(\x05\"\x9a\x02\n\tViolation\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\x14\n\x0cstandard_key\x18\x03 \x01(\t\x12\x16\n\x0estandard_title\x18\x04 \x01(\t\x12\x0c\n\x04team\x18\x05 \x01(\t\x12*\n\x06\x64ue_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65tected_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0finteraction_ids\x18\x08 \x03(\t\x12\x10\n\x08\x65mployee\x18\t \x01(\t\x12\x0e\n\x06reason\x18\n \x01(\t\x12\x18\n\x10playbook_version\x18\x0b \x01(\x05\"\xaf\x01\n\x06\x41\x63tion\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07urgency\x18\x05 \x01(\x01\x12*\n\x06\x64ue_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cstandard_key\x18\x07 \x01(\t\x12\x10\n\x08\x65mployee\x18\x08 \x01(\t\"\xb1\x01\n\x10\x43ustomerPlaybook\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12,\n\x0bobligations\x18\x02 \x03(\x0b\x32\x17.playbook.v1.Obligation\x12*\n\nviolations\x18\x03 \x03(\x0b\x32\x16.playbook.v1.Violation\x12.\n\x11next_best_actions\x18\x04 \x03(\x0b\x32\x13.playbook.v1.Action\"b\n BatchGetCustomerPlaybooksRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ustomer_ids\x18\x02 \x03(\t\x12\x15\n\ractions_limit\x18\x03 \x01(\x05\"U\n!BatchGetCustomerPlaybooksResponse\x12\x30\n\tcustomers\x18\x01 \x03(\x0b\x32\x1d.playbook.v1.CustomerPlaybook\"W\n\x13ListWorklistRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04team\x18\x02 \x01(\t\x12\x10\n\x08\x65mployee\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\x05\"<\n\x14ListWorklistResponse\x12$\n\x07\x61\x63tions\x18\x01 \x03(\x0b\x32\x13.playbook.v1.Action\"4\n\x1e\x42\x61tchGetActivePlaybooksRequest\x12\x12\n\ntenant_ids\x18\x01 \x03(\t\"K\n\x1f\x42\x61tchGetActivePlaybooksResponse\x12(\n\tplaybooks\x18\x01 \x03(\x0b\x32\x15.playbook.v1.Playbook2\xd8\x02\n\x0fPlaybookService\x12t\n\x17\x42\x61tchGetActivePlaybooks\x12+.playbook.v1.BatchGetActivePlaybooksRequest\x1a,.playbook.v1.BatchGetActivePlaybooksResponse\x12z\n\x19\x42\x61tchGetCustomerPlaybooks\x12-.playbook.v1.BatchGetCustomerPlaybooksRequest\x1a..playbook.v1.BatchGetCustomerPlaybooksResponse\x12S\n\x0cListWorklist\x12 .playbook.v1.ListWorklistRequest\x1a!.playbook.v1.ListWorklistResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+relint/contracts/playbook/v1/playbook.proto\x12\x0bplaybook.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x83\x01\n\x08Standard\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04team\x18\x03 \x01(\t\x12\x1a\n\x12relationship_types\x18\x04 \x03(\t\x12\x0e\n\x06stages\x18\x05 \x03(\t\x12\x0c\n\x04rule\x18\x06 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x07 \x01(\t\"\xb0\x01\n\x08Playbook\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x05\x12(\n\tstandards\x18\x05 \x03(\x0b\x32\x15.playbook.v1.Standard\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04yaml\x18\x07 \x01(\t\"9\n\x16PublishPlaybookRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04yaml\x18\x02 \x01(\t\"/\n\x0fPlaybookProblem\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"r\n\x17PublishPlaybookResponse\x12\'\n\x08playbook\x18\x01 \x01(\x0b\x32\x15.playbook.v1.Playbook\x12.\n\x08problems\x18\x02 \x03(\x0b\x32\x1c.playbook.v1.PlaybookProblem\"\xa1\x02\n\nObligation\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x14\n\x0cstandard_key\x18\x02 \x01(\t\x12\x16\n\x0estandard_title\x18\x03 \x01(\t\x12\x0c\n\x04team\x18\x04 \x01(\t\x12*\n\x06\x64ue_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\topened_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04what\x18\x07 \x01(\t\x12\x12\n\ntrigger_id\x18\x08 \x01(\t\x12\x19\n\x11trigger_reference\x18\t \x01(\t\x12\x10\n\x08\x65mployee\x18\n \x01(\t\x12\x18\n\x10playbook_version\x18\x0b \x01(\x05\"\x9a\x02\n\tViolation\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\x14\n\x0cstandard_key\x18\x03 \x01(\t\x12\x16\n\x0estandard_title\x18\x04 \x01(\t\x12\x0c\n\x04team\x18\x05 \x01(\t\x12*\n\x06\x64ue_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64\x65tected_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0finteraction_ids\x18\x08 \x03(\t\x12\x10\n\x08\x65mployee\x18\t \x01(\t\x12\x0e\n\x06reason\x18\n \x01(\t\x12\x18\n\x10playbook_version\x18\x0b \x01(\x05\"\xaf\x01\n\x06\x41\x63tion\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07urgency\x18\x05 \x01(\x01\x12*\n\x06\x64ue_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cstandard_key\x18\x07 \x01(\t\x12\x10\n\x08\x65mployee\x18\x08 \x01(\t\"\xb1\x01\n\x10\x43ustomerPlaybook\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12,\n\x0bobligations\x18\x02 \x03(\x0b\x32\x17.playbook.v1.Obligation\x12*\n\nviolations\x18\x03 \x03(\x0b\x32\x16.playbook.v1.Violation\x12.\n\x11next_best_actions\x18\x04 \x03(\x0b\x32\x13.playbook.v1.Action\"b\n BatchGetCustomerPlaybooksRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ustomer_ids\x18\x02 \x03(\t\x12\x15\n\ractions_limit\x18\x03 \x01(\x05\"U\n!BatchGetCustomerPlaybooksResponse\x12\x30\n\tcustomers\x18\x01 \x03(\x0b\x32\x1d.playbook.v1.CustomerPlaybook\"W\n\x13ListWorklistRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0c\n\x04team\x18\x02 \x01(\t\x12\x10\n\x08\x65mployee\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\x05\"<\n\x14ListWorklistResponse\x12$\n\x07\x61\x63tions\x18\x01 \x03(\x0b\x32\x13.playbook.v1.Action\"4\n\x1e\x42\x61tchGetActivePlaybooksRequest\x12\x12\n\ntenant_ids\x18\x01 \x03(\t\"K\n\x1f\x42\x61tchGetActivePlaybooksResponse\x12(\n\tplaybooks\x18\x01 \x03(\x0b\x32\x15.playbook.v1.Playbook2\xb6\x03\n\x0fPlaybookService\x12t\n\x17\x42\x61tchGetActivePlaybooks\x12+.playbook.v1.BatchGetActivePlaybooksRequest\x1a,.playbook.v1.BatchGetActivePlaybooksResponse\x12z\n\x19\x42\x61tchGetCustomerPlaybooks\x12-.playbook.v1.BatchGetCustomerPlaybooksRequest\x1a..playbook.v1.BatchGetCustomerPlaybooksResponse\x12S\n\x0cListWorklist\x12 .playbook.v1.ListWorklistRequest\x1a!.playbook.v1.ListWorklistResponse\x12\\\n\x0fPublishPlaybook\x12#.playbook.v1.PublishPlaybookRequest\x1a$.playbook.v1.PublishPlaybookResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,27 +35,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STANDARD']._serialized_start=94
   _globals['_STANDARD']._serialized_end=225
   _globals['_PLAYBOOK']._serialized_start=228
-  _globals['_PLAYBOOK']._serialized_end=390
-  _globals['_OBLIGATION']._serialized_start=393
-  _globals['_OBLIGATION']._serialized_end=682
-  _globals['_VIOLATION']._serialized_start=685
-  _globals['_VIOLATION']._serialized_end=967
-  _globals['_ACTION']._serialized_start=970
-  _globals['_ACTION']._serialized_end=1145
-  _globals['_CUSTOMERPLAYBOOK']._serialized_start=1148
-  _globals['_CUSTOMERPLAYBOOK']._serialized_end=1325
-  _globals['_BATCHGETCUSTOMERPLAYBOOKSREQUEST']._serialized_start=1327
-  _globals['_BATCHGETCUSTOMERPLAYBOOKSREQUEST']._serialized_end=1425
-  _globals['_BATCHGETCUSTOMERPLAYBOOKSRESPONSE']._serialized_start=1427
-  _globals['_BATCHGETCUSTOMERPLAYBOOKSRESPONSE']._serialized_end=1512
-  _globals['_LISTWORKLISTREQUEST']._serialized_start=1514
-  _globals['_LISTWORKLISTREQUEST']._serialized_end=1601
-  _globals['_LISTWORKLISTRESPONSE']._serialized_start=1603
-  _globals['_LISTWORKLISTRESPONSE']._serialized_end=1663
-  _globals['_BATCHGETACTIVEPLAYBOOKSREQUEST']._serialized_start=1665
-  _globals['_BATCHGETACTIVEPLAYBOOKSREQUEST']._serialized_end=1717
-  _globals['_BATCHGETACTIVEPLAYBOOKSRESPONSE']._serialized_start=1719
-  _globals['_BATCHGETACTIVEPLAYBOOKSRESPONSE']._serialized_end=1794
-  _globals['_PLAYBOOKSERVICE']._serialized_start=1797
-  _globals['_PLAYBOOKSERVICE']._serialized_end=2141
+  _globals['_PLAYBOOK']._serialized_end=404
+  _globals['_PUBLISHPLAYBOOKREQUEST']._serialized_start=406
+  _globals['_PUBLISHPLAYBOOKREQUEST']._serialized_end=463
+  _globals['_PLAYBOOKPROBLEM']._serialized_start=465
+  _globals['_PLAYBOOKPROBLEM']._serialized_end=512
+  _globals['_PUBLISHPLAYBOOKRESPONSE']._serialized_start=514
+  _globals['_PUBLISHPLAYBOOKRESPONSE']._serialized_end=628
+  _globals['_OBLIGATION']._serialized_start=631
+  _globals['_OBLIGATION']._serialized_end=920
+  _globals['_VIOLATION']._serialized_start=923
+  _globals['_VIOLATION']._serialized_end=1205
+  _globals['_ACTION']._serialized_start=1208
+  _globals['_ACTION']._serialized_end=1383
+  _globals['_CUSTOMERPLAYBOOK']._serialized_start=1386
+  _globals['_CUSTOMERPLAYBOOK']._serialized_end=1563
+  _globals['_BATCHGETCUSTOMERPLAYBOOKSREQUEST']._serialized_start=1565
+  _globals['_BATCHGETCUSTOMERPLAYBOOKSREQUEST']._serialized_end=1663
+  _globals['_BATCHGETCUSTOMERPLAYBOOKSRESPONSE']._serialized_start=1665
+  _globals['_BATCHGETCUSTOMERPLAYBOOKSRESPONSE']._serialized_end=1750
+  _globals['_LISTWORKLISTREQUEST']._serialized_start=1752
+  _globals['_LISTWORKLISTREQUEST']._serialized_end=1839
+  _globals['_LISTWORKLISTRESPONSE']._serialized_start=1841
+  _globals['_LISTWORKLISTRESPONSE']._serialized_end=1901
+  _globals['_BATCHGETACTIVEPLAYBOOKSREQUEST']._serialized_start=1903
+  _globals['_BATCHGETACTIVEPLAYBOOKSREQUEST']._serialized_end=1955
+  _globals['_BATCHGETACTIVEPLAYBOOKSRESPONSE']._serialized_start=1957
+  _globals['_BATCHGETACTIVEPLAYBOOKSRESPONSE']._serialized_end=2032
+  _globals['_PLAYBOOKSERVICE']._serialized_start=2035
+  _globals['_PLAYBOOKSERVICE']._serialized_end=2473
 # @@protoc_insertion_point(module_scope)

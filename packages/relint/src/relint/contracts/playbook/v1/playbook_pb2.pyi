@@ -28,20 +28,46 @@ class Standard(_message.Message):
     def __init__(self, key: _Optional[str] = ..., title: _Optional[str] = ..., team: _Optional[str] = ..., relationship_types: _Optional[_Iterable[str]] = ..., stages: _Optional[_Iterable[str]] = ..., rule: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
 
 class Playbook(_message.Message):
-    __slots__ = ("id", "tenant_id", "name", "version", "standards", "created_at")
+    __slots__ = ("id", "tenant_id", "name", "version", "standards", "created_at", "yaml")
     ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     STANDARDS_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    YAML_FIELD_NUMBER: _ClassVar[int]
     id: str
     tenant_id: str
     name: str
     version: int
     standards: _containers.RepeatedCompositeFieldContainer[Standard]
     created_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., name: _Optional[str] = ..., version: _Optional[int] = ..., standards: _Optional[_Iterable[_Union[Standard, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    yaml: str
+    def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., name: _Optional[str] = ..., version: _Optional[int] = ..., standards: _Optional[_Iterable[_Union[Standard, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., yaml: _Optional[str] = ...) -> None: ...
+
+class PublishPlaybookRequest(_message.Message):
+    __slots__ = ("tenant_id", "yaml")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    YAML_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    yaml: str
+    def __init__(self, tenant_id: _Optional[str] = ..., yaml: _Optional[str] = ...) -> None: ...
+
+class PlaybookProblem(_message.Message):
+    __slots__ = ("path", "reason")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    reason: str
+    def __init__(self, path: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class PublishPlaybookResponse(_message.Message):
+    __slots__ = ("playbook", "problems")
+    PLAYBOOK_FIELD_NUMBER: _ClassVar[int]
+    PROBLEMS_FIELD_NUMBER: _ClassVar[int]
+    playbook: Playbook
+    problems: _containers.RepeatedCompositeFieldContainer[PlaybookProblem]
+    def __init__(self, playbook: _Optional[_Union[Playbook, _Mapping]] = ..., problems: _Optional[_Iterable[_Union[PlaybookProblem, _Mapping]]] = ...) -> None: ...
 
 class Obligation(_message.Message):
     __slots__ = ("customer_id", "standard_key", "standard_title", "team", "due_at", "opened_at", "what", "trigger_id", "trigger_reference", "employee", "playbook_version")

@@ -49,6 +49,11 @@ class PlaybookServiceStub:
                 request_serializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.ListWorklistRequest.SerializeToString,
                 response_deserializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.ListWorklistResponse.FromString,
                 _registered_method=True)
+        self.PublishPlaybook = channel.unary_unary(
+                '/playbook.v1.PlaybookService/PublishPlaybook',
+                request_serializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.PublishPlaybookRequest.SerializeToString,
+                response_deserializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.PublishPlaybookResponse.FromString,
+                _registered_method=True)
 
 
 class PlaybookServiceServicer:
@@ -74,6 +79,14 @@ class PlaybookServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PublishPlaybook(self, request, context):
+        """Publishes a YAML playbook as the tenant's next version; a file with problems publishes
+        nothing and the answer lists them (with their lines).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PlaybookServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -91,6 +104,11 @@ def add_PlaybookServiceServicer_to_server(servicer, server):
                     servicer.ListWorklist,
                     request_deserializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.ListWorklistRequest.FromString,
                     response_serializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.ListWorklistResponse.SerializeToString,
+            ),
+            'PublishPlaybook': grpc.unary_unary_rpc_method_handler(
+                    servicer.PublishPlaybook,
+                    request_deserializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.PublishPlaybookRequest.FromString,
+                    response_serializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.PublishPlaybookResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -174,6 +192,33 @@ class PlaybookService:
             '/playbook.v1.PlaybookService/ListWorklist',
             relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.ListWorklistRequest.SerializeToString,
             relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.ListWorklistResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PublishPlaybook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/playbook.v1.PlaybookService/PublishPlaybook',
+            relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.PublishPlaybookRequest.SerializeToString,
+            relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.PublishPlaybookResponse.FromString,
             options,
             channel_credentials,
             insecure,
