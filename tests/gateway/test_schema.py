@@ -184,6 +184,22 @@ class FakeBackends:
             playbook_pb2.Action(customer_id="c0001", kind="obligation", title=f"{team}/{employee}")
         ][:limit]
 
+    async def record_interaction(self, tenant_id: str, interaction: dict[str, Any]) -> Any:
+        self._tenant(tenant_id)
+        self.calls["RecordInteraction"] += 1
+        self.recorded = interaction
+        if interaction["channel"] == "nowhere":
+            return ingest_pb2.RecordInteractionResponse(
+                status="rejected",
+                errors=[ingest_pb2.FieldError(path="channel", message="unknown channel")],
+            )
+        return ingest_pb2.RecordInteractionResponse(status="accepted", id="i-1")
+
+    async def acknowledge_alert(self, tenant_id: str, alert_id: str, who: str) -> bool:
+        self._tenant(tenant_id)
+        self.calls["AcknowledgeAlert"] += 1
+        return alert_id == "a-c0001"
+
     async def publish_playbook(self, tenant_id: str, yaml: str) -> Any:
         self._tenant(tenant_id)
         self.calls["PublishPlaybook"] += 1
@@ -452,3 +468,61 @@ async def test_publishing_a_playbook_answers_with_typed_results() -> None:
     reader = await _run(PUBLISH, backends, yaml="name: Ours")
     assert reader.data["publishPlaybook"]["__typename"] == "NotAllowed"
     assert backends.calls["PublishPlaybook"] == 2
+
+
+RECORD = """mutation ($i: InteractionInput!) { recordInteraction(interaction: $i) {
+  __typename
+  ... on InteractionRecorded { interactionId duplicate }
+  ... on InvalidInteraction { problems { path message } }
+  ... on NotAllowed { message } } }"""
+ACK = """mutation ($id: ID!) { acknowledgeAlert(alertId: $id) {
+  __typename ... on AlertAcknowledged { alertId } ... on NotFound { message } } }"""
+
+
+async def test_recording_and_acknowledging_answer_with_typed_results() -> None:
+    backends = FakeBackends()
+    writer = _context(
+        backends, Principal(TENANT, "console", frozenset({SCOPE_GRAPH_READ, "graph:write"}))
+    )
+    note = {
+        "externalId": "cust-00001",
+        "occurredAt": "2026-11-20T10:00:00+01:00",
+        "channel": "sales",
+        "kind": "call",
+        "direction": "outbound",
+        "text": "Discussed the renewal",
+        "idempotencyKey": "note-7",
+    }
+    done = await SCHEMA.execute(RECORD, variable_values={"i": note}, context_value=writer)
+    assert done.errors is None
+    assert done.data["recordInteraction"] == {
+        "__typename": "InteractionRecorded",
+        "interactionId": "i-1",
+        "duplicate": False,
+    }
+    assert backends.recorded == {
+        "customer": {"external_id": "cust-00001"},
+        "occurred_at": "2026-11-20T10:00:00+01:00",
+        "channel": "sales",
+        "kind": "call",
+        "direction": "outbound",
+        "text": "Discussed the renewal",
+        "source": "graph",
+        "source_id": "note-7",
+    }
+    bad = await SCHEMA.execute(
+        RECORD, variable_values={"i": {**note, "channel": "nowhere"}}, context_value=writer
+    )
+    assert bad.data["recordInteraction"]["problems"] == [
+        {"path": "channel", "message": "unknown channel"}
+    ]
+    reader = await _run(RECORD, backends, i=note)
+    assert reader.data["recordInteraction"]["__typename"] == "NotAllowed"
+    acked = await SCHEMA.execute(ACK, variable_values={"id": "a-c0001"}, context_value=writer)
+    assert acked.data["acknowledgeAlert"] == {
+        "__typename": "AlertAcknowledged",
+        "alertId": "a-c0001",
+    }
+    missing = await SCHEMA.execute(ACK, variable_values={"id": "nope"}, context_value=writer)
+    assert missing.data["acknowledgeAlert"]["__typename"] == "NotFound"
+    assert backends.calls["RecordInteraction"] == 2

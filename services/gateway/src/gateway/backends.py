@@ -3,6 +3,7 @@ each with a deadline; a failed call becomes a typed GraphQL error for the fields
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Sequence
 from datetime import datetime
 from typing import TypeVar
@@ -180,3 +181,22 @@ class Backends:
         return await _call(
             "playbook", self.playbooks.PublishPlaybook(request, timeout=WRITE_DEADLINE)
         )
+
+    async def record_interaction(
+        self, tenant_id: str, interaction: dict[str, object]
+    ) -> ingest_pb2.RecordInteractionResponse:
+        request = ingest_pb2.RecordInteractionRequest(
+            tenant_id=tenant_id, interaction_json=json.dumps(interaction, default=str)
+        )
+        return await _call(
+            "ingest", self.interactions.RecordInteraction(request, timeout=WRITE_DEADLINE)
+        )
+
+    async def acknowledge_alert(self, tenant_id: str, alert_id: str, who: str) -> bool:
+        request = scoring_pb2.AcknowledgeAlertRequest(
+            tenant_id=tenant_id, alert_id=alert_id, acknowledged_by=who
+        )
+        reply = await _call(
+            "scoring", self.relationships.AcknowledgeAlert(request, timeout=WRITE_DEADLINE)
+        )
+        return bool(reply.acknowledged)

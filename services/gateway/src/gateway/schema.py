@@ -24,7 +24,7 @@ from strawberry.extensions import (
 from strawberry.types import Info
 
 from gateway.context import GatewayContext
-from relint.auth import SCOPE_ADMIN
+from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_WRITE
 from relint.contracts.ingest.v1 import ingest_pb2
 from relint.contracts.playbook.v1 import playbook_pb2
 from relint.contracts.scoring.v1 import scoring_pb2
@@ -521,6 +521,61 @@ class NotAllowed:
     message: str
 
 
+@strawberry.input(description="An interaction recorded from a front end: a call note, a meeting.")
+class InteractionInput:
+    customer_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Our id for the customer; or give externalId."
+    )
+    external_id: str | None = strawberry.field(
+        default=None, description="The tenant's own id for the customer."
+    )
+    occurred_at: datetime = strawberry.field(description="When it happened, with its zone.")
+    channel: str = strawberry.field(description="sales, service, marketing, ... (the taxonomy)")
+    kind: str = strawberry.field(description="e.g. call, meeting, check_in")
+    direction: str = strawberry.field(description="inbound (from the customer) or outbound")
+    sentiment: float | None = None
+    employee: str | None = None
+    text: str | None = None
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="Sent again with the same key, the interaction is stored once.",
+    )
+
+
+@strawberry.type(description="One thing wrong with an input, and where.")
+class FieldProblem:
+    path: str
+    message: str
+
+
+@strawberry.type(description="The interaction was stored (or had been, under the same key).")
+class InteractionRecorded:
+    interaction_id: strawberry.ID
+    duplicate: bool
+
+
+@strawberry.type(description="The interaction was refused; nothing was stored.")
+class InvalidInteraction:
+    problems: list[FieldProblem]
+
+
+@strawberry.type(description="The alert was acknowledged.")
+class AlertAcknowledged:
+    alert_id: strawberry.ID
+
+
+@strawberry.type(description="Nothing of the caller's tenant has this id (or it was done).")
+class NotFound:
+    message: str
+
+
+RecordInteractionResult = Annotated[
+    InteractionRecorded | InvalidInteraction | NotAllowed,
+    strawberry.union("RecordInteractionResult"),
+]
+AcknowledgeAlertResult = Annotated[
+    AlertAcknowledged | NotFound | NotAllowed, strawberry.union("AcknowledgeAlertResult")
+]
 PublishPlaybookResult = Annotated[
     Playbook | InvalidPlaybook | NotAllowed, strawberry.union("PublishPlaybookResult")
 ]
@@ -546,6 +601,58 @@ class Mutation:
                 problems=[PlaybookProblem(path=p.path, reason=p.reason) for p in reply.problems]
             )
         return Playbook.of(reply.playbook)
+
+    @strawberry.mutation(
+        description="Record an interaction from a front end (graph:write). Bad input comes "
+        "back as InvalidInteraction with each field's problem."
+    )
+    async def record_interaction(
+        self, info: GatewayInfo, interaction: InteractionInput
+    ) -> RecordInteractionResult:
+        context = info.context
+        if not context.allows(SCOPE_GRAPH_WRITE):
+            return NotAllowed(message=f"recording needs the {SCOPE_GRAPH_WRITE} scope")
+        reply = await context.backends.record_interaction(
+            context.tenant_id, _interaction_body(interaction)
+        )
+        if reply.status == "rejected":
+            return InvalidInteraction(
+                problems=[FieldProblem(path=e.path, message=e.message) for e in reply.errors]
+            )
+        return InteractionRecorded(
+            interaction_id=strawberry.ID(reply.id), duplicate=reply.status == "duplicate"
+        )
+
+    @strawberry.mutation(description="Acknowledge an alert (graph:write).")
+    async def acknowledge_alert(
+        self, info: GatewayInfo, alert_id: strawberry.ID
+    ) -> AcknowledgeAlertResult:
+        context = info.context
+        if not context.allows(SCOPE_GRAPH_WRITE):
+            return NotAllowed(message=f"acknowledging needs the {SCOPE_GRAPH_WRITE} scope")
+        principal = context.principal
+        who = principal.partner_id if principal is not None else ""
+        if not await context.backends.acknowledge_alert(context.tenant_id, str(alert_id), who):
+            return NotFound(message=f"no open alert {alert_id}")
+        return AlertAcknowledged(alert_id=alert_id)
+
+
+def _interaction_body(given: InteractionInput) -> dict[str, object]:
+    """The interaction as ingest's REST API takes it; ingest judges it."""
+    customer = {"id": given.customer_id, "external_id": given.external_id}
+    body: dict[str, object] = {
+        "customer": {k: v for k, v in customer.items() if v is not None},
+        "occurred_at": given.occurred_at.isoformat(),
+        "channel": given.channel,
+        "kind": given.kind,
+        "direction": given.direction,
+        "sentiment": given.sentiment,
+        "employee": given.employee,
+        "text": given.text,
+        "source": "graph",
+        "source_id": given.idempotency_key,
+    }
+    return {k: v for k, v in body.items() if v is not None}
 
 
 def _cursor(token: str) -> str | None:

@@ -16,6 +16,7 @@ from ingest.schemas import (
     InteractionBatchIn,
     InteractionIn,
     ItemResult,
+    field_errors,
 )
 from relint.auth import SCOPE_INGEST_WRITE, Principal, require_scope
 from relint.ratelimit import RateLimiter
@@ -54,16 +55,6 @@ async def check_rate(request: Request, principal: Principal, cost: int) -> None:
             f"rate limit of {decision.limit} interactions a minute reached for this key",
             headers={"Retry-After": str(decision.retry_after)},
         )
-
-
-def _errors(error: ValidationError, prefix: str) -> list[FieldError]:
-    found = []
-    for detail in error.errors(include_url=False):
-        path = prefix
-        for part in detail["loc"]:
-            path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
-        found.append(FieldError(path=path or "(item)", message=detail["msg"]))
-    return found
 
 
 @router.post(
@@ -130,7 +121,7 @@ async def record_batch(
             valid.append((index, _keyed(item, idempotency_key, f":{index}")))
         except ValidationError as error:
             rejected.append(
-                ItemResult(index=index, status="rejected", errors=_errors(error, where))
+                ItemResult(index=index, status="rejected", errors=field_errors(error, where))
             )
     stored = await service_of(request).record(principal.tenant_id, valid) if valid else []
     for result in stored:  # the service names fields within the item

@@ -5,8 +5,11 @@ from __future__ import annotations
 import base64
 
 import grpc
+from pydantic import ValidationError
 
+from ingest.api import MAX_ITEM_BYTES
 from ingest.messages import customer_message, interaction_message
+from ingest.schemas import FieldError, InteractionIn, field_errors
 from ingest.service import IngestService
 from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from relint.grpc_server import GrpcServer
@@ -85,6 +88,32 @@ class InteractionServicer(ingest_pb2_grpc.InteractionServiceServicer):
         return ingest_pb2.BatchListRecentInteractionsResponse(
             interactions=[interaction_message(r) for r in rows]
         )
+
+    async def RecordInteraction(
+        self, request: ingest_pb2.RecordInteractionRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.RecordInteractionResponse:
+        await _require(context, bool(request.tenant_id), "tenant_id is required")
+        await _require(
+            context,
+            len(request.interaction_json.encode()) <= MAX_ITEM_BYTES,
+            f"an interaction is at most {MAX_ITEM_BYTES} bytes",
+        )
+        try:
+            item = InteractionIn.model_validate_json(request.interaction_json)
+        except ValidationError as error:
+            return ingest_pb2.RecordInteractionResponse(
+                status="rejected", errors=[_field_error(e) for e in field_errors(error)]
+            )
+        result = await self.service.record_one(request.tenant_id, item)
+        return ingest_pb2.RecordInteractionResponse(
+            status=result.status,
+            id=result.id or "",
+            errors=[_field_error(e) for e in result.errors],
+        )
+
+
+def _field_error(error: FieldError) -> ingest_pb2.FieldError:
+    return ingest_pb2.FieldError(path=error.path, message=error.message)
 
 
 class ApiKeyServicer(ingest_pb2_grpc.ApiKeyServiceServicer):

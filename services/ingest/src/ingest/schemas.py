@@ -11,6 +11,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -192,6 +193,17 @@ class InteractionBatchIn(BaseModel):
 class FieldError(BaseModel):
     path: str = Field(description="Where in the request, e.g. interactions[3].occurred_at")
     message: str
+
+
+def field_errors(error: ValidationError, prefix: str = "") -> list[FieldError]:
+    """Pydantic's complaints as field errors, with paths like interactions[3].occurred_at."""
+    found = []
+    for detail in error.errors(include_url=False):
+        path = prefix
+        for part in detail["loc"]:
+            path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
+        found.append(FieldError(path=path or "(item)", message=detail["msg"]))
+    return found
 
 
 class ItemResult(BaseModel):

@@ -26,17 +26,17 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'relint/contracts/ingest/v1/ingest.proto\x12\tingest.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf6\x03\n\x0bInteraction\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x63hannel\x18\x05 \x01(\t\x12\x0c\n\x04kind\x18\x06 \x01(\t\x12\'\n\tdirection\x18\x07 \x01(\x0e\x32\x14.ingest.v1.Direction\x12\x16\n\tsentiment\x18\x08 \x01(\x01H\x00\x88\x01\x01\x12\x0e\n\x06\x61mount\x18\t \x01(\t\x12*\n\x0b\x61mount_type\x18\n \x01(\x0e\x32\x15.ingest.v1.AmountType\x12\x10\n\x08\x63urrency\x18\x0b \x01(\t\x12\x10\n\x08\x65mployee\x18\x0c \x01(\t\x12\x0c\n\x04text\x18\r \x01(\t\x12\x0e\n\x06source\x18\x0e \x01(\t\x12\x11\n\tsource_id\x18\x0f \x01(\t\x12+\n\nattributes\x18\x10 \x01(\x0b\x32\x17.google.protobuf.Struct\x12/\n\x0breceived_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0btraceparent\x18\x12 \x01(\t\x12\x10\n\x08sequence\x18\x13 \x01(\x03\x42\x0c\n\n_sentiment\"\xfc\x01\n\x08\x43ustomer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x13\n\x0b\x65xternal_id\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rfirst_seen_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0clast_seen_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11interaction_count\x18\x08 \x01(\x03\"J\n\x1a\x44\x65liverInteractionsRequest\x12,\n\x0cinteractions\x18\x01 \x03(\x0b\x32\x16.ingest.v1.Interaction\"B\n\x1b\x44\x65liverInteractionsResponse\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\x05\x12\x12\n\nduplicates\x18\x02 \x01(\x05\"C\n\x18\x42\x61tchGetCustomersRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ustomer_ids\x18\x02 \x03(\t\"C\n\x19\x42\x61tchGetCustomersResponse\x12&\n\tcustomers\x18\x01 \x03(\x0b\x32\x13.ingest.v1.Customer\"A\n\x16LookupCustomersRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x65xternal_ids\x18\x02 \x03(\t\"A\n\x17LookupCustomersResponse\x12&\n\tcustomers\x18\x01 \x03(\x0b\x32\x13.ingest.v1.Customer\"P\n\x14ListCustomersRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"X\n\x15ListCustomersResponse\x12&\n\tcustomers\x18\x01 \x03(\x0b\x32\x13.ingest.v1.Customer\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"i\n\"BatchListRecentInteractionsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ustomer_ids\x18\x02 \x03(\t\x12\x1a\n\x12limit_per_customer\x18\x03 \x01(\x05\"S\n#BatchListRecentInteractionsResponse\x12,\n\x0cinteractions\x18\x01 \x03(\x0b\x32\x16.ingest.v1.Interaction\"\"\n\x13VerifyApiKeyRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\"\\\n\x14VerifyApiKeyResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x12\n\npartner_id\x18\x03 \x01(\t\x12\x0e\n\x06scopes\x18\x04 \x03(\t*U\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x15\n\x11\x44IRECTION_INBOUND\x10\x01\x12\x16\n\x12\x44IRECTION_OUTBOUND\x10\x02*y\n\nAmountType\x12\x1b\n\x17\x41MOUNT_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41MOUNT_TYPE_REVENUE\x10\x01\x12\x1d\n\x19\x41MOUNT_TYPE_COST_TO_SERVE\x10\x02\x12\x16\n\x12\x41MOUNT_TYPE_REFUND\x10\x03\x32\x84\x01\n\x1cInteractionSubscriberService\x12\x64\n\x13\x44\x65liverInteractions\x12%.ingest.v1.DeliverInteractionsRequest\x1a&.ingest.v1.DeliverInteractionsResponse2\x9f\x02\n\x0f\x43ustomerService\x12^\n\x11\x42\x61tchGetCustomers\x12#.ingest.v1.BatchGetCustomersRequest\x1a$.ingest.v1.BatchGetCustomersResponse\x12X\n\x0fLookupCustomers\x12!.ingest.v1.LookupCustomersRequest\x1a\".ingest.v1.LookupCustomersResponse\x12R\n\rListCustomers\x12\x1f.ingest.v1.ListCustomersRequest\x1a .ingest.v1.ListCustomersResponse2\x92\x01\n\x12InteractionService\x12|\n\x1b\x42\x61tchListRecentInteractions\x12-.ingest.v1.BatchListRecentInteractionsRequest\x1a..ingest.v1.BatchListRecentInteractionsResponse2`\n\rApiKeyService\x12O\n\x0cVerifyApiKey\x12\x1e.ingest.v1.VerifyApiKeyRequest\x1a\x1f.ingest.v1.VerifyApiKeyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'relint/contracts/ingest/v1/ingest.proto\x12\tingest.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf6\x03\n\x0bInteraction\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x63hannel\x18\x05 \x01(\t\x12\x0c\n\x04kind\x18\x06 \x01(\t\x12\'\n\tdirection\x18\x07 \x01(\x0e\x32\x14.ingest.v1.Direction\x12\x16\n\tsentiment\x18\x08 \x01(\x01H\x00\x88\x01\x01\x12\x0e\n\x06\x61mount\x18\t \x01(\t\x12*\n\x0b\x61mount_type\x18\n \x01(\x0e\x32\x15.ingest.v1.AmountType\x12\x10\n\x08\x63urrency\x18\x0b \x01(\t\x12\x10\n\x08\x65mployee\x18\x0c \x01(\t\x12\x0c\n\x04text\x18\r \x01(\t\x12\x0e\n\x06source\x18\x0e \x01(\t\x12\x11\n\tsource_id\x18\x0f \x01(\t\x12+\n\nattributes\x18\x10 \x01(\x0b\x32\x17.google.protobuf.Struct\x12/\n\x0breceived_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0btraceparent\x18\x12 \x01(\t\x12\x10\n\x08sequence\x18\x13 \x01(\x03\x42\x0c\n\n_sentiment\"\xfc\x01\n\x08\x43ustomer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x13\n\x0b\x65xternal_id\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rfirst_seen_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0clast_seen_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11interaction_count\x18\x08 \x01(\x03\"J\n\x1a\x44\x65liverInteractionsRequest\x12,\n\x0cinteractions\x18\x01 \x03(\x0b\x32\x16.ingest.v1.Interaction\"B\n\x1b\x44\x65liverInteractionsResponse\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\x05\x12\x12\n\nduplicates\x18\x02 \x01(\x05\"C\n\x18\x42\x61tchGetCustomersRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ustomer_ids\x18\x02 \x03(\t\"C\n\x19\x42\x61tchGetCustomersResponse\x12&\n\tcustomers\x18\x01 \x03(\x0b\x32\x13.ingest.v1.Customer\"A\n\x16LookupCustomersRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x65xternal_ids\x18\x02 \x03(\t\"A\n\x17LookupCustomersResponse\x12&\n\tcustomers\x18\x01 \x03(\x0b\x32\x13.ingest.v1.Customer\"P\n\x14ListCustomersRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"X\n\x15ListCustomersResponse\x12&\n\tcustomers\x18\x01 \x03(\x0b\x32\x13.ingest.v1.Customer\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"G\n\x18RecordInteractionRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x18\n\x10interaction_json\x18\x02 \x01(\t\"+\n\nFieldError\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"^\n\x19RecordInteractionResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12%\n\x06\x65rrors\x18\x03 \x03(\x0b\x32\x15.ingest.v1.FieldError\"i\n\"BatchListRecentInteractionsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ustomer_ids\x18\x02 \x03(\t\x12\x1a\n\x12limit_per_customer\x18\x03 \x01(\x05\"S\n#BatchListRecentInteractionsResponse\x12,\n\x0cinteractions\x18\x01 \x03(\x0b\x32\x16.ingest.v1.Interaction\"\"\n\x13VerifyApiKeyRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\"\\\n\x14VerifyApiKeyResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x12\n\npartner_id\x18\x03 \x01(\t\x12\x0e\n\x06scopes\x18\x04 \x03(\t*U\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x15\n\x11\x44IRECTION_INBOUND\x10\x01\x12\x16\n\x12\x44IRECTION_OUTBOUND\x10\x02*y\n\nAmountType\x12\x1b\n\x17\x41MOUNT_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41MOUNT_TYPE_REVENUE\x10\x01\x12\x1d\n\x19\x41MOUNT_TYPE_COST_TO_SERVE\x10\x02\x12\x16\n\x12\x41MOUNT_TYPE_REFUND\x10\x03\x32\x84\x01\n\x1cInteractionSubscriberService\x12\x64\n\x13\x44\x65liverInteractions\x12%.ingest.v1.DeliverInteractionsRequest\x1a&.ingest.v1.DeliverInteractionsResponse2\x9f\x02\n\x0f\x43ustomerService\x12^\n\x11\x42\x61tchGetCustomers\x12#.ingest.v1.BatchGetCustomersRequest\x1a$.ingest.v1.BatchGetCustomersResponse\x12X\n\x0fLookupCustomers\x12!.ingest.v1.LookupCustomersRequest\x1a\".ingest.v1.LookupCustomersResponse\x12R\n\rListCustomers\x12\x1f.ingest.v1.ListCustomersRequest\x1a .ingest.v1.ListCustomersResponse2\xf2\x01\n\x12InteractionService\x12|\n\x1b\x42\x61tchListRecentInteractions\x12-.ingest.v1.BatchListRecentInteractionsRequest\x1a..ingest.v1.BatchListRecentInteractionsResponse\x12^\n\x11RecordInteraction\x12#.ingest.v1.RecordInteractionRequest\x1a$.ingest.v1.RecordInteractionResponse2`\n\rApiKeyService\x12O\n\x0cVerifyApiKey\x12\x1e.ingest.v1.VerifyApiKeyRequest\x1a\x1f.ingest.v1.VerifyApiKeyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'relint.contracts.ingest.v1.ingest_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DIRECTION']._serialized_start=1787
-  _globals['_DIRECTION']._serialized_end=1872
-  _globals['_AMOUNTTYPE']._serialized_start=1874
-  _globals['_AMOUNTTYPE']._serialized_end=1995
+  _globals['_DIRECTION']._serialized_start=2001
+  _globals['_DIRECTION']._serialized_end=2086
+  _globals['_AMOUNTTYPE']._serialized_start=2088
+  _globals['_AMOUNTTYPE']._serialized_end=2209
   _globals['_INTERACTION']._serialized_start=118
   _globals['_INTERACTION']._serialized_end=620
   _globals['_CUSTOMER']._serialized_start=623
@@ -57,20 +57,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTCUSTOMERSREQUEST']._serialized_end=1373
   _globals['_LISTCUSTOMERSRESPONSE']._serialized_start=1375
   _globals['_LISTCUSTOMERSRESPONSE']._serialized_end=1463
-  _globals['_BATCHLISTRECENTINTERACTIONSREQUEST']._serialized_start=1465
-  _globals['_BATCHLISTRECENTINTERACTIONSREQUEST']._serialized_end=1570
-  _globals['_BATCHLISTRECENTINTERACTIONSRESPONSE']._serialized_start=1572
-  _globals['_BATCHLISTRECENTINTERACTIONSRESPONSE']._serialized_end=1655
-  _globals['_VERIFYAPIKEYREQUEST']._serialized_start=1657
-  _globals['_VERIFYAPIKEYREQUEST']._serialized_end=1691
-  _globals['_VERIFYAPIKEYRESPONSE']._serialized_start=1693
-  _globals['_VERIFYAPIKEYRESPONSE']._serialized_end=1785
-  _globals['_INTERACTIONSUBSCRIBERSERVICE']._serialized_start=1998
-  _globals['_INTERACTIONSUBSCRIBERSERVICE']._serialized_end=2130
-  _globals['_CUSTOMERSERVICE']._serialized_start=2133
-  _globals['_CUSTOMERSERVICE']._serialized_end=2420
-  _globals['_INTERACTIONSERVICE']._serialized_start=2423
-  _globals['_INTERACTIONSERVICE']._serialized_end=2569
-  _globals['_APIKEYSERVICE']._serialized_start=2571
-  _globals['_APIKEYSERVICE']._serialized_end=2667
+  _globals['_RECORDINTERACTIONREQUEST']._serialized_start=1465
+  _globals['_RECORDINTERACTIONREQUEST']._serialized_end=1536
+  _globals['_FIELDERROR']._serialized_start=1538
+  _globals['_FIELDERROR']._serialized_end=1581
+  _globals['_RECORDINTERACTIONRESPONSE']._serialized_start=1583
+  _globals['_RECORDINTERACTIONRESPONSE']._serialized_end=1677
+  _globals['_BATCHLISTRECENTINTERACTIONSREQUEST']._serialized_start=1679
+  _globals['_BATCHLISTRECENTINTERACTIONSREQUEST']._serialized_end=1784
+  _globals['_BATCHLISTRECENTINTERACTIONSRESPONSE']._serialized_start=1786
+  _globals['_BATCHLISTRECENTINTERACTIONSRESPONSE']._serialized_end=1869
+  _globals['_VERIFYAPIKEYREQUEST']._serialized_start=1871
+  _globals['_VERIFYAPIKEYREQUEST']._serialized_end=1905
+  _globals['_VERIFYAPIKEYRESPONSE']._serialized_start=1907
+  _globals['_VERIFYAPIKEYRESPONSE']._serialized_end=1999
+  _globals['_INTERACTIONSUBSCRIBERSERVICE']._serialized_start=2212
+  _globals['_INTERACTIONSUBSCRIBERSERVICE']._serialized_end=2344
+  _globals['_CUSTOMERSERVICE']._serialized_start=2347
+  _globals['_CUSTOMERSERVICE']._serialized_end=2634
+  _globals['_INTERACTIONSERVICE']._serialized_start=2637
+  _globals['_INTERACTIONSERVICE']._serialized_end=2879
+  _globals['_APIKEYSERVICE']._serialized_start=2881
+  _globals['_APIKEYSERVICE']._serialized_end=2977
 # @@protoc_insertion_point(module_scope)

@@ -153,6 +153,32 @@ class ListCustomersResponse(_message.Message):
     next_page_token: str
     def __init__(self, customers: _Optional[_Iterable[_Union[Customer, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
+class RecordInteractionRequest(_message.Message):
+    __slots__ = ("tenant_id", "interaction_json")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    INTERACTION_JSON_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    interaction_json: str
+    def __init__(self, tenant_id: _Optional[str] = ..., interaction_json: _Optional[str] = ...) -> None: ...
+
+class FieldError(_message.Message):
+    __slots__ = ("path", "message")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    message: str
+    def __init__(self, path: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class RecordInteractionResponse(_message.Message):
+    __slots__ = ("status", "id", "errors")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    id: str
+    errors: _containers.RepeatedCompositeFieldContainer[FieldError]
+    def __init__(self, status: _Optional[str] = ..., id: _Optional[str] = ..., errors: _Optional[_Iterable[_Union[FieldError, _Mapping]]] = ...) -> None: ...
+
 class BatchListRecentInteractionsRequest(_message.Message):
     __slots__ = ("tenant_id", "customer_ids", "limit_per_customer")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]

@@ -277,6 +277,11 @@ class InteractionServiceStub:
                 request_serializer=relint_dot_contracts_dot_ingest_dot_v1_dot_ingest__pb2.BatchListRecentInteractionsRequest.SerializeToString,
                 response_deserializer=relint_dot_contracts_dot_ingest_dot_v1_dot_ingest__pb2.BatchListRecentInteractionsResponse.FromString,
                 _registered_method=True)
+        self.RecordInteraction = channel.unary_unary(
+                '/ingest.v1.InteractionService/RecordInteraction',
+                request_serializer=relint_dot_contracts_dot_ingest_dot_v1_dot_ingest__pb2.RecordInteractionRequest.SerializeToString,
+                response_deserializer=relint_dot_contracts_dot_ingest_dot_v1_dot_ingest__pb2.RecordInteractionResponse.FromString,
+                _registered_method=True)
 
 
 class InteractionServiceServicer:
@@ -290,6 +295,14 @@ class InteractionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordInteraction(self, request, context):
+        """Records one interaction given as the REST API takes it (a front end's call note or
+        meeting); bad input comes back as field errors, never half-written.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InteractionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -297,6 +310,11 @@ def add_InteractionServiceServicer_to_server(servicer, server):
                     servicer.BatchListRecentInteractions,
                     request_deserializer=relint_dot_contracts_dot_ingest_dot_v1_dot_ingest__pb2.BatchListRecentInteractionsRequest.FromString,
                     response_serializer=relint_dot_contracts_dot_ingest_dot_v1_dot_ingest__pb2.BatchListRecentInteractionsResponse.SerializeToString,
+            ),
+            'RecordInteraction': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordInteraction,
+                    request_deserializer=relint_dot_contracts_dot_ingest_dot_v1_dot_ingest__pb2.RecordInteractionRequest.FromString,
+                    response_serializer=relint_dot_contracts_dot_ingest_dot_v1_dot_ingest__pb2.RecordInteractionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -327,6 +345,33 @@ class InteractionService:
             '/ingest.v1.InteractionService/BatchListRecentInteractions',
             relint_dot_contracts_dot_ingest_dot_v1_dot_ingest__pb2.BatchListRecentInteractionsRequest.SerializeToString,
             relint_dot_contracts_dot_ingest_dot_v1_dot_ingest__pb2.BatchListRecentInteractionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordInteraction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ingest.v1.InteractionService/RecordInteraction',
+            relint_dot_contracts_dot_ingest_dot_v1_dot_ingest__pb2.RecordInteractionRequest.SerializeToString,
+            relint_dot_contracts_dot_ingest_dot_v1_dot_ingest__pb2.RecordInteractionResponse.FromString,
             options,
             channel_credentials,
             insecure,
