@@ -13,6 +13,7 @@ from gateway.backends import Backends
 from gateway.context import GatewayContext
 from gateway.schema import build_schema
 from gateway.settings import GatewaySettings
+from gateway.tokens import InvalidToken, JwtVerifier, looks_like_jwt
 from relint.app import Readiness, create_service_app
 from relint.auth import SCOPE_GRAPH_READ, KeyVerifier, Principal, RemoteKeyVerifier
 from relint.grpc_server import GrpcServer
@@ -23,7 +24,13 @@ async def _principal(request: Request) -> tuple[Principal | None, str | None]:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        return None, "authentication required: send 'Authorization: Bearer <key>'"
+        return None, "authentication required: send 'Authorization: Bearer <key or token>'"
+    tokens: JwtVerifier | None = request.app.state.jwt_verifier
+    if tokens is not None and looks_like_jwt(token.strip()):
+        try:
+            return tokens.verify(token.strip()), None
+        except InvalidToken as error:
+            return None, str(error)
     verifier: KeyVerifier = request.app.state.key_verifier
     try:
         principal = await verifier.verify(token.strip())
@@ -41,6 +48,13 @@ async def get_context(request: Request) -> GatewayContext:
     return GatewayContext(
         backends=request.app.state.backends, principal=principal, auth_problem=problem
     )
+
+
+def _jwt_verifier(settings: GatewaySettings) -> JwtVerifier | None:
+    key = settings.jwt_key.get_secret_value()
+    if not key:
+        return None
+    return JwtVerifier(key, settings.jwt_algorithm, settings.jwt_audience, settings.jwt_issuer)
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -68,6 +82,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         )
         app.state.backends = backends
         app.state.key_verifier = RemoteKeyVerifier(backends.ingest_channel)
+        app.state.jwt_verifier = _jwt_verifier(settings)
         try:
             async with open_stores(settings, readiness):
                 yield

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Final
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from relint.settings import Environment, ServiceSettings
+
+MIN_HS256_BYTES: Final = 32
 
 
 class GatewaySettings(ServiceSettings):
@@ -21,6 +25,19 @@ class GatewaySettings(ServiceSettings):
     max_depth: int = Field(default=10, ge=2)
     max_tokens: int = Field(default=2000, ge=100)
     max_aliases: int = Field(default=30, ge=1)
+    # Front ends' signed JWTs (gateway/tokens.py): off until a key is set. HS256 takes a
+    # shared secret; RS256 and ES256 a public key in PEM.
+    jwt_algorithm: str = Field(default="HS256", pattern="^(HS256|RS256|ES256)$")
+    jwt_key: SecretStr = SecretStr("")
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+
+    @model_validator(mode="after")
+    def _strong_enough_jwt_secret(self) -> GatewaySettings:
+        key = self.jwt_key.get_secret_value()
+        if key and self.jwt_algorithm == "HS256" and len(key.encode()) < MIN_HS256_BYTES:
+            raise ValueError(f"GATEWAY_JWT_KEY: an HS256 secret needs {MIN_HS256_BYTES}+ bytes")
+        return self
 
     @property
     def playground_enabled(self) -> bool:
