@@ -142,11 +142,54 @@ def _exercise_the_slice(stack: Stack) -> None:
         other = str(stack.issue_key("other-corp", "crm", ("graph:read",))["api_key"])
         assert _graph(stack, other)["data"]["customer"] is None
 
+        _another_tenant_sees_nothing(stack, key, other)
         _exercise_the_playbook(stack, headers, str(other))
 
         processes = dict(stack.processes)
     codes = {name: process.returncode for name, process in processes.items()}
     assert codes == dict.fromkeys(SERVICES, 0), "a service did not stop cleanly on SIGTERM"
+
+
+def _ask(stack: Stack, key: str, query: str, **variables: Any) -> dict[str, Any]:
+    reply = httpx.post(
+        stack.url("gateway") + "/graphql",
+        json={"query": query, "variables": variables},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=10,
+    )
+    assert reply.status_code == 200, reply.text
+    body: dict[str, Any] = reply.json()
+    assert "errors" not in body, body
+    return body["data"]  # type: ignore[no-any-return]
+
+
+def _another_tenant_sees_nothing(stack: Stack, key: str, other: str) -> None:
+    """Every entry point, with acme's own ids, under another tenant's key: nothing."""
+    mine = _ask(stack, key, '{ customer(externalId: "acme") { id customerId } }')["customer"]
+    entry_points = """query ($id: ID!, $raw: ID!) {
+      node(id: $id) { id }
+      byGlobal: customer(id: $id) { id }
+      byRaw: customer(id: $raw) { id }
+      byExternal: customer(externalId: "acme") { id }
+      customers(first: 100) { edges { node { id } } }
+      alerts(limit: 100) { id }
+      atRisk(limit: 100) { id }
+      worklist(limit: 100) { customerId }
+    }"""
+    seen = _ask(stack, other, entry_points, id=mine["id"], raw=mine["customerId"])
+    assert seen == {
+        "node": None,
+        "byGlobal": None,
+        "byRaw": None,
+        "byExternal": None,
+        "customers": {"edges": []},
+        "alerts": [],
+        "atRisk": [],
+        "worklist": [],
+    }
+    # The same query under acme's key finds it: the test is not vacuous.
+    own = _ask(stack, key, entry_points, id=mine["id"], raw=mine["customerId"])
+    assert own["node"] == own["byGlobal"] == own["byRaw"] == {"id": mine["id"]}
 
 
 def _exercise_the_playbook(stack: Stack, headers: dict[str, str], other: str) -> None:

@@ -278,13 +278,13 @@ async def test_a_page_of_customers_costs_one_rpc_per_backend_per_level() -> None
 async def test_customer_by_external_id_batches_lookups_and_reuses_them() -> None:
     backends = FakeBackends()
     result = await _run(
-        """{ a: customer(externalId: "cust-00001") { id relationship { value } }
+        """{ a: customer(externalId: "cust-00001") { customerId relationship { value } }
              b: customer(externalId: "cust-00002") { id relationship { value } }
              c: customer(externalId: "nobody") { id } }""",
         backends,
     )
     assert result.errors is None
-    assert result.data["a"]["id"] == "c0001"
+    assert result.data["a"]["customerId"] == "c0001"
     assert result.data["b"]["relationship"]["value"] == 5.0
     assert result.data["c"] is None
     assert backends.calls == Counter({"LookupCustomers": 1, "BatchGetRelationships": 1})
@@ -526,3 +526,27 @@ async def test_recording_and_acknowledging_answer_with_typed_results() -> None:
     missing = await SCHEMA.execute(ACK, variable_values={"id": "nope"}, context_value=writer)
     assert missing.data["acknowledgeAlert"]["__typename"] == "NotFound"
     assert backends.calls["RecordInteraction"] == 2
+
+
+async def test_global_ids_fetch_customers_again_through_node() -> None:
+    backends = FakeBackends()
+    found = await _run('{ customer(externalId: "cust-00007") { id customerId name } }', backends)
+    customer = found.data["customer"]
+    assert customer["customerId"] == "c0007"
+    assert customer["id"] != "c0007"
+    again = await _run(
+        "query ($id: ID!) { node(id: $id) { id ... on Customer { name } } "
+        "customer(id: $id) { name } }",
+        backends,
+        id=customer["id"],
+    )
+    assert again.data == {
+        "node": {"id": customer["id"], "name": "Customer 7"},
+        "customer": {"name": "Customer 7"},
+    }
+    assert backends.calls["BatchGetCustomers"] == 1  # node and customer share one load
+    missing = await _run('{ node(id: "Q3VzdG9tZXI6bm9ib2R5") { id } }', backends)
+    assert missing.data == {"node": None}
+    bad = await _run('{ node(id: "%%%") { id } }', backends)
+    assert bad.errors is not None
+    assert bad.errors[0].extensions["code"] == "BAD_INPUT"

@@ -24,6 +24,7 @@ from strawberry.extensions import (
 from strawberry.types import Info
 
 from gateway.context import GatewayContext
+from gateway.ids import customer_key, from_global, to_global
 from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_WRITE
 from relint.contracts.ingest.v1 import ingest_pb2
 from relint.contracts.playbook.v1 import playbook_pb2
@@ -377,9 +378,16 @@ class Action:
         )
 
 
+@strawberry.interface(description="An object with a global ID, fetched again with node(id).")
+class Node:
+    id: strawberry.ID = strawberry.field(description="Global: opaque, unique across types.")
+
+
 @strawberry.type(description="A customer account and its relationship with the company.")
-class Customer:
-    id: strawberry.ID
+class Customer(Node):
+    customer_id: strawberry.ID = strawberry.field(
+        description="Ingest's id for the account, as other types' customerId fields give it."
+    )
     external_id: str = strawberry.field(description="The tenant's own id for the account.")
     name: str
     first_seen_at: datetime
@@ -389,7 +397,8 @@ class Customer:
     @staticmethod
     def of(message: ingest_pb2.Customer) -> Customer:
         return Customer(
-            id=strawberry.ID(message.id),
+            id=strawberry.ID(to_global("Customer", message.id)),
+            customer_id=strawberry.ID(message.id),
             external_id=message.external_id,
             name=message.name,
             first_seen_at=_time(message.first_seen_at) or datetime.now(UTC),
@@ -406,7 +415,7 @@ class Customer:
         info: GatewayInfo,
         as_of: Annotated[datetime | None, strawberry.argument(name="asOf")] = None,
     ) -> Relationship | None:
-        found = await info.context.loaders.relationships.load((str(self.id), as_of))
+        found = await info.context.loaders.relationships.load((str(self.customer_id), as_of))
         return Relationship.of(found) if found is not None else None
 
     @strawberry.field(description="The customer's alerts, newest first (at most 100).")
@@ -415,17 +424,17 @@ class Customer:
     ) -> list[Alert]:
         if not 1 <= limit <= MAX_ALERTS:
             raise GraphQLError(f"limit must be 1..{MAX_ALERTS}", extensions={"code": "BAD_INPUT"})
-        found = await info.context.loaders.alerts.load((str(self.id), open_only))
+        found = await info.context.loaders.alerts.load((str(self.customer_id), open_only))
         return [Alert.of(a) for a in found[:limit]]
 
     @strawberry.field(description="What the playbook says is owed to the customer, by when.")
     async def obligations(self, info: GatewayInfo) -> list[Obligation]:
-        found = await info.context.loaders.customer_playbooks.load(str(self.id))
+        found = await info.context.loaders.customer_playbooks.load(str(self.customer_id))
         return [Obligation.of(o) for o in found.obligations] if found else []
 
     @strawberry.field(description="Standards of the playbook missed with this customer.")
     async def violations(self, info: GatewayInfo) -> list[Violation]:
-        found = await info.context.loaders.customer_playbooks.load(str(self.id))
+        found = await info.context.loaders.customer_playbooks.load(str(self.customer_id))
         return [Violation.of(v) for v in found.violations] if found else []
 
     @strawberry.field(
@@ -434,14 +443,14 @@ class Customer:
     async def next_best_actions(self, info: GatewayInfo, limit: int = 3) -> list[Action]:
         if not 1 <= limit <= MAX_ACTIONS:
             raise GraphQLError(f"limit must be 1..{MAX_ACTIONS}", extensions={"code": "BAD_INPUT"})
-        found = await info.context.loaders.customer_playbooks.load(str(self.id))
+        found = await info.context.loaders.customer_playbooks.load(str(self.customer_id))
         return [Action.of(a) for a in found.next_best_actions[:limit]] if found else []
 
     @strawberry.field(description="The most recent interactions, newest first (at most 100).")
     async def recent_interactions(self, info: GatewayInfo, limit: int = 10) -> list[Interaction]:
         if not 1 <= limit <= MAX_RECENT:
             raise GraphQLError(f"limit must be 1..{MAX_RECENT}", extensions={"code": "BAD_INPUT"})
-        found = await info.context.loaders.recent_interactions.load((str(self.id), limit))
+        found = await info.context.loaders.recent_interactions.load((str(self.customer_id), limit))
         return [Interaction.of(m) for m in found]
 
 
@@ -661,7 +670,19 @@ def _cursor(token: str) -> str | None:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="One customer, by its id or by the tenant's external id.")
+    @strawberry.field(
+        description="Any object by its global ID; null if the caller's tenant has none."
+    )
+    async def node(self, info: GatewayInfo, id: strawberry.ID) -> Node | None:
+        kind, raw = from_global(str(id))
+        if kind == "Customer":
+            found = await info.context.loaders.customers.load(raw)
+            return Customer.of(found) if found is not None else None
+        return None
+
+    @strawberry.field(
+        description="One customer, by its global id, its customerId, or the tenant's external id."
+    )
     async def customer(
         self,
         info: GatewayInfo,
@@ -674,7 +695,7 @@ class Query:
             )
         loaders = info.context.loaders
         if id is not None:
-            found = await loaders.customers.load(str(id))
+            found = await loaders.customers.load(customer_key(str(id)))
         else:
             found = await loaders.customers_by_external_id.load(str(external_id))
         return Customer.of(found) if found is not None else None
