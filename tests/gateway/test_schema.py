@@ -550,3 +550,34 @@ async def test_global_ids_fetch_customers_again_through_node() -> None:
     bad = await _run('{ node(id: "%%%") { id } }', backends)
     assert bad.errors is not None
     assert bad.errors[0].extensions["code"] == "BAD_INPUT"
+
+
+async def test_a_query_above_the_cost_limit_is_refused_before_it_runs() -> None:
+    from graphql import OperationDefinitionNode, parse
+
+    from gateway.cost import query_cost
+
+    def cost(query: str) -> int:
+        document = parse(query)
+        [operation] = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        schema = SCHEMA._schema
+        root = schema.query_type
+        return query_cost(operation.selection_set, root, schema, {})
+
+    assert cost("{ customers(first: 100) { edges { node { name } } } }") == 1 + 100 * (1 + 2)
+    page = "{ customers(first: 100) { edges { node { recentInteractions(limit: 20) { kind } } } } }"
+    assert cost(page) == 1 + 100 * (1 + 1 + (1 + 20 * 1))
+    assert cost("query ($n: Int!) { atRisk(limit: $n) { name } }") == 1 + 100 * 1
+    assert cost('{ customer(externalId: "x") { obligations { what } } }') == 1 + 1 + 10
+    tight = build_schema(
+        max_depth=10, max_tokens=2000, max_aliases=30, mask_errors=True, max_cost=500
+    )
+    backends = FakeBackends()
+    refused = await tight.execute(page, context_value=_context(backends))
+    assert refused.errors is not None
+    assert refused.errors[0].extensions == {"code": "QUERY_TOO_COSTLY", "cost": 2301}
+    assert backends.calls == Counter()  # nothing ran
+    fine = await tight.execute(
+        "{ customers(first: 5) { edges { node { name } } } }", context_value=_context(backends)
+    )
+    assert fine.errors is None

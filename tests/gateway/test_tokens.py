@@ -112,3 +112,70 @@ async def test_the_gateway_takes_tokens_beside_keys(app: FastAPI) -> None:
     # An editor may acknowledge: the call reaches scoring (not running here).
     editor = await _graph(app, token(role="editor"))
     assert editor["errors"][0]["extensions"]["code"] == "UPSTREAM_UNAVAILABLE"
+
+
+async def _post(app: FastAPI, body: dict[str, Any], bearer: str) -> httpx.Response:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway"
+    ) as client:
+        return await client.post(
+            "/graphql", json=body, headers={"Authorization": f"Bearer {bearer}"}
+        )
+
+
+async def test_automatic_persisted_queries(app: FastAPI) -> None:
+    import hashlib
+
+    query = ACK
+    digest = hashlib.sha256(query.encode()).hexdigest()
+    hashed = {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": digest}}}
+    unknown = (await _post(app, hashed, token())).json()
+    assert unknown["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+    wrong = await _post(app, {**hashed, "query": query + " "}, token())
+    assert wrong.json()["errors"][0]["message"] == "provided sha does not match query"
+    first = (await _post(app, {**hashed, "query": query}, token())).json()
+    assert first["data"]["acknowledgeAlert"]["__typename"] == "NotAllowed"
+    again = (await _post(app, hashed, token())).json()  # the hash alone now
+    assert again == first
+    bad = {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "xyz"}}}
+    assert "64 lowercase hex" in (await _post(app, bad, token())).json()["errors"][0]["message"]
+
+
+async def test_a_slow_query_is_cut_at_the_timeout() -> None:
+    import asyncio
+
+    application = create_app(
+        GatewaySettings(jwt_key=SECRET, grpc_port=0, request_timeout_seconds=0.2)
+    )
+    async with application.router.lifespan_context(application):
+
+        class Slow:
+            async def acknowledge_alert(self, *_: Any) -> bool:
+                await asyncio.sleep(5)
+                return True
+
+        application.state.backends = Slow()
+        reply = await _post(application, {"query": ACK}, token(role="editor"))
+    assert reply.status_code == 504
+    assert reply.json()["errors"][0] == {
+        "message": "the query took longer than 0.2 s",
+        "extensions": {"code": "TIMEOUT"},
+    }
+
+
+async def test_persisted_queries_are_shared_through_redis_in_production(redis_url: str) -> None:
+    """Two gateway replicas on one Redis: a query one of them learnt, the other knows."""
+    import hashlib
+
+    apps = [
+        create_app(GatewaySettings(jwt_key=SECRET, grpc_port=0, redis_url=redis_url))
+        for _ in range(2)
+    ]
+    digest = hashlib.sha256(ACK.encode()).hexdigest()
+    hashed = {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": digest}}}
+    async with apps[0].router.lifespan_context(apps[0]):
+        learnt = await _post(apps[0], {**hashed, "query": ACK}, token())
+        assert "data" in learnt.json()
+    async with apps[1].router.lifespan_context(apps[1]):
+        known = (await _post(apps[1], hashed, token())).json()
+    assert known["data"]["acknowledgeAlert"]["__typename"] == "NotAllowed"

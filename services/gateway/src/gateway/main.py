@@ -11,6 +11,7 @@ from strawberry.fastapi import GraphQLRouter
 
 from gateway.backends import Backends
 from gateway.context import GatewayContext
+from gateway.middleware import PersistedQueries, RedisQueryStore, RequestTimeout, StoreSlot
 from gateway.schema import build_schema
 from gateway.settings import GatewaySettings
 from gateway.tokens import InvalidToken, JwtVerifier, looks_like_jwt
@@ -64,6 +65,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         max_tokens=settings.max_tokens,
         max_aliases=settings.max_aliases,
         mask_errors=settings.mask_errors,
+        max_cost=settings.max_cost,
     )
     graphql = GraphQLRouter(
         schema,
@@ -84,15 +86,21 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.key_verifier = RemoteKeyVerifier(backends.ingest_channel)
         app.state.jwt_verifier = _jwt_verifier(settings)
         try:
-            async with open_stores(settings, readiness):
+            async with open_stores(settings, readiness) as stores:
+                if stores.redis is not None:
+                    persisted.backing = RedisQueryStore(stores.redis)
                 yield
         finally:
             await backends.close()
 
-    return create_service_app(
+    persisted = StoreSlot()
+    app = create_service_app(
         name="gateway",
         description="One customer-relationship graph over ingest, scoring and playbook.",
         settings=settings,
         lifespan=lifespan,
         routers=[graphql],
     )
+    app.add_middleware(PersistedQueries, store=persisted)
+    app.add_middleware(RequestTimeout, seconds=settings.request_timeout_seconds)
+    return app

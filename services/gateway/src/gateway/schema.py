@@ -13,6 +13,7 @@ from typing import Annotated
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -24,6 +25,7 @@ from strawberry.extensions import (
 from strawberry.types import Info
 
 from gateway.context import GatewayContext
+from gateway.cost import cost_limit_rule
 from gateway.ids import customer_key, from_global, to_global
 from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_WRITE
 from relint.contracts.ingest.v1 import ingest_pb2
@@ -293,6 +295,9 @@ class Interaction:
 
 
 MAX_ACTIONS = 50
+# A customer-360 page of 100 customers with their relationship and 20 interactions costs
+# about 12,000.
+DEFAULT_MAX_COST = 25_000
 MAX_PLAYBOOK_BYTES = 1024 * 1024
 MAX_WORKLIST = 100
 
@@ -778,7 +783,12 @@ def _is_unexpected(error: GraphQLError) -> bool:
 
 
 def build_schema(
-    *, max_depth: int, max_tokens: int, max_aliases: int, mask_errors: bool
+    *,
+    max_depth: int,
+    max_tokens: int,
+    max_aliases: int,
+    mask_errors: bool,
+    max_cost: int = DEFAULT_MAX_COST,
 ) -> strawberry.Schema:
     # Factories, not instances: Strawberry builds fresh extensions for every request, so no
     # state leaks between concurrent requests. The parser and validation caches are shared
@@ -787,6 +797,7 @@ def build_schema(
         lambda: QueryDepthLimiter(max_depth=max_depth),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+        lambda: AddValidationRules([cost_limit_rule(max_cost)]),
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
     ]

@@ -25,6 +25,9 @@ class GatewaySettings(ServiceSettings):
     max_depth: int = Field(default=10, ge=2)
     max_tokens: int = Field(default=2000, ge=100)
     max_aliases: int = Field(default=30, ge=1)
+    # The estimated work of a query (gateway/cost.py), and the time it may take.
+    max_cost: int = Field(default=25_000, ge=100)
+    request_timeout_seconds: float = Field(default=10.0, gt=0)
     # Front ends' signed JWTs (gateway/tokens.py): off until a key is set. HS256 takes a
     # shared secret; RS256 and ES256 a public key in PEM.
     jwt_algorithm: str = Field(default="HS256", pattern="^(HS256|RS256|ES256)$")
