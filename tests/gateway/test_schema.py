@@ -581,3 +581,21 @@ async def test_a_query_above_the_cost_limit_is_refused_before_it_runs() -> None:
         "{ customers(first: 5) { edges { node { name } } } }", context_value=_context(backends)
     )
     assert fine.errors is None
+
+
+async def test_the_graph_is_a_federation_subgraph_with_customers_as_entities() -> None:
+    backends = FakeBackends()
+    sdl = (await _run("{ _service { sdl } }", backends)).data["_service"]["sdl"]
+    assert 'type Customer implements Node @key(fields: "id")' in sdl
+    found = await _run('{ customer(externalId: "cust-00003") { id } }', backends)
+    key = found.data["customer"]["id"]
+    entities = await _run(
+        "query ($r: [_Any!]!) { _entities(representations: $r) { ... on Customer { name } } }",
+        backends,
+        r=[
+            {"__typename": "Customer", "id": key},
+            {"__typename": "Customer", "id": "Q3VzdG9tZXI6eA"},
+        ],
+    )
+    assert entities.errors is None
+    assert entities.data["_entities"] == [{"name": "Customer 3"}, None]

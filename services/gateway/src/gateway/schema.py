@@ -388,7 +388,9 @@ class Node:
     id: strawberry.ID = strawberry.field(description="Global: opaque, unique across types.")
 
 
-@strawberry.type(description="A customer account and its relationship with the company.")
+@strawberry.federation.type(
+    keys=["id"], description="A customer account and its relationship with the company."
+)
 class Customer(Node):
     customer_id: strawberry.ID = strawberry.field(
         description="Ingest's id for the account, as other types' customerId fields give it."
@@ -398,6 +400,15 @@ class Customer(Node):
     first_seen_at: datetime
     last_seen_at: datetime
     interaction_count: int
+
+    @classmethod
+    async def resolve_reference(cls, info: GatewayInfo, id: strawberry.ID) -> Customer | None:
+        """A federation router asks for customers by their global ID (a Relay node)."""
+        kind, raw = from_global(str(id))
+        if kind != "Customer":
+            return None
+        found = await info.context.loaders.customers.load(raw)
+        return Customer.of(found) if found is not None else None
 
     @staticmethod
     def of(message: ingest_pb2.Customer) -> Customer:
@@ -803,7 +814,9 @@ def build_schema(
     ]
     if mask_errors:
         extensions.append(lambda: MaskErrors(should_mask_error=_is_unexpected))
-    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
+    # A federation schema: usable on its own, and as an Apollo Federation 2 subgraph
+    # (Customer is an entity keyed by its global ID) for a company with a router.
+    return strawberry.federation.Schema(query=Query, mutation=Mutation, extensions=extensions)
 
 
 # The schema as published; its SDL is committed in services/gateway/schema.graphql.
