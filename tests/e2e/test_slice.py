@@ -5,6 +5,8 @@ production stores (PostgreSQL and Redis); then a trace that crosses every hop.""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +21,8 @@ import pytest
 from click.testing import CliRunner
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from playbook.cli import main as playbook_cli
 from relint_devstack.launcher import SERVICES, Stack
@@ -143,6 +147,7 @@ def _exercise_the_slice(stack: Stack) -> None:
         assert _graph(stack, other)["data"]["customer"] is None
 
         _another_tenant_sees_nothing(stack, key, other)
+        asyncio.run(_subscriptions_follow_the_tenants_changes(stack, headers, key, other))
         _exercise_the_playbook(stack, headers, str(other))
 
         processes = dict(stack.processes)
@@ -190,6 +195,64 @@ def _another_tenant_sees_nothing(stack: Stack, key: str, other: str) -> None:
     # The same query under acme's key finds it: the test is not vacuous.
     own = _ask(stack, key, entry_points, id=mine["id"], raw=mine["customerId"])
     assert own["node"] == own["byGlobal"] == own["byRaw"] == {"id": mine["id"]}
+
+
+CHANGES = """subscription ($customer: ID) {
+  relationshipChanged(customerId: $customer) { customerId relationship { interactionCount } }
+}"""
+
+
+async def _subscribe(stack: Stack, key: str, query: str, **variables: Any) -> ClientConnection:
+    """A graphql-transport-ws subscription authenticated in connection_init, as browsers do."""
+    url = stack.url("gateway").replace("http://", "ws://") + "/graphql"
+    socket = await connect(url, subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+    await socket.send(json.dumps({"type": "connection_init", "payload": {"Authorization": key}}))
+    assert json.loads(await asyncio.wait_for(socket.recv(), 10))["type"] == "connection_ack"
+    message = {"query": query, "variables": variables}
+    await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": message}))
+    return socket
+
+
+async def _subscriptions_follow_the_tenants_changes(
+    stack: Stack, headers: dict[str, str], key: str, other: str
+) -> None:
+    """A change to acme's relationship reaches acme's subscribers and nobody else's; a
+    socket without a key is refused."""
+    customer = _ask(stack, key, '{ customer(externalId: "acme") { id customerId } }')
+    mine = customer["customer"]
+    everything = await _subscribe(stack, f"Bearer {key}", CHANGES)
+    only_acme = await _subscribe(stack, f"Bearer {key}", CHANGES, customer=mine["id"])
+    elsewhere = await _subscribe(stack, f"Bearer {other}", CHANGES)
+    await asyncio.sleep(1.5)  # the relay reads the feed from its start: let a pass go by
+    sent = httpx.post(
+        stack.url("ingest") + "/v1/interactions",
+        json=_interaction("deal-2", "purchase", 0.2),
+        headers=headers,
+        timeout=10,
+    )
+    assert sent.status_code == 201, sent.text
+    for socket in (everything, only_acme):
+        while True:  # earlier changes may come first; wait for the one with the complaint
+            event = json.loads(await asyncio.wait_for(socket.recv(), 20))
+            assert event["type"] == "next", event
+            change = event["payload"]["data"]["relationshipChanged"]
+            assert change["customerId"] == mine["customerId"]
+            if change["relationship"]["interactionCount"] == 3:
+                break
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(elsewhere.recv(), 3)
+    for socket in (everything, only_acme, elsewhere):
+        await socket.close()
+
+    anonymous = await connect(
+        stack.url("gateway").replace("http://", "ws://") + "/graphql",
+        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+    )
+    await anonymous.send(json.dumps({"type": "connection_init", "payload": {}}))
+    with pytest.raises(ConnectionClosed) as closed:
+        await asyncio.wait_for(anonymous.recv(), 10)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4403
 
 
 def _exercise_the_playbook(stack: Stack, headers: dict[str, str], other: str) -> None:

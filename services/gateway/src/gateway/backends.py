@@ -200,3 +200,25 @@ class Backends:
             "scoring", self.relationships.AcknowledgeAlert(request, timeout=WRITE_DEADLINE)
         )
         return bool(reply.acknowledged)
+
+    async def alert_feed(
+        self, since: datetime, after_id: str, limit: int
+    ) -> list[scoring_pb2.Alert]:
+        request = scoring_pb2.ListAlertFeedRequest(limit=limit, after_id=after_id)
+        request.since.FromDatetime(since)
+        reply = await _call(
+            "scoring", self.relationships.ListAlertFeed(request, timeout=READ_DEADLINE)
+        )
+        return list(reply.alerts)
+
+    async def relationship_feed(
+        self, since: datetime, after: tuple[str, str], limit: int
+    ) -> list[scoring_pb2.Relationship]:
+        request = scoring_pb2.ListRelationshipFeedRequest(
+            limit=limit, after_tenant_id=after[0], after_customer_id=after[1]
+        )
+        request.since.FromDatetime(since)
+        reply = await _call(
+            "scoring", self.relationships.ListRelationshipFeed(request, timeout=READ_DEADLINE)
+        )
+        return list(reply.relationships)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from graphql import GraphQLError
+from starlette.requests import HTTPConnection
 from strawberry.fastapi import BaseContext
 
 from gateway.backends import Backends
+from gateway.events import Broker, InProcessBroker
 from gateway.loaders import Loaders
 from relint.auth import Principal
 
@@ -17,6 +19,11 @@ class GatewayContext(BaseContext):
     backends: Backends
     principal: Principal | None
     auth_problem: str | None = None
+    broker: Broker = field(default_factory=InProcessBroker)
+    # A WebSocket's connection_init payload (graphql-transport-ws): where browsers, which
+    # cannot set headers on a WebSocket, send their Authorization.
+    connection_params: dict[str, object] | None = None
+    connection: HTTPConnection | None = None
     _loaders: Loaders | None = None
 
     def __post_init__(self) -> None:

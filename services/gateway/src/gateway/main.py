@@ -6,11 +6,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import grpc
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
+from starlette.requests import HTTPConnection
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET, UnsetType
 
 from gateway.backends import Backends
 from gateway.context import GatewayContext
+from gateway.events import EventRelay, InProcessBroker, RedisBroker
 from gateway.middleware import PersistedQueries, RedisQueryStore, RequestTimeout, StoreSlot
 from gateway.schema import build_schema
 from gateway.settings import GatewaySettings
@@ -21,18 +26,19 @@ from relint.grpc_server import GrpcServer
 from relint.stores import open_stores
 
 
-async def _principal(request: Request) -> tuple[Principal | None, str | None]:
-    header = request.headers.get("authorization", "")
+async def _principal(
+    connection: HTTPConnection, header: str
+) -> tuple[Principal | None, str | None]:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None, "authentication required: send 'Authorization: Bearer <key or token>'"
-    tokens: JwtVerifier | None = request.app.state.jwt_verifier
+    tokens: JwtVerifier | None = connection.app.state.jwt_verifier
     if tokens is not None and looks_like_jwt(token.strip()):
         try:
             return tokens.verify(token.strip()), None
         except InvalidToken as error:
             return None, str(error)
-    verifier: KeyVerifier = request.app.state.key_verifier
+    verifier: KeyVerifier = connection.app.state.key_verifier
     try:
         principal = await verifier.verify(token.strip())
     except grpc.aio.AioRpcError:
@@ -44,11 +50,32 @@ async def _principal(request: Request) -> tuple[Principal | None, str | None]:
     return principal, None
 
 
-async def get_context(request: Request) -> GatewayContext:
-    principal, problem = await _principal(request)
+async def get_context(connection: HTTPConnection) -> GatewayContext:
+    principal, problem = await _principal(connection, connection.headers.get("authorization", ""))
     return GatewayContext(
-        backends=request.app.state.backends, principal=principal, auth_problem=problem
+        backends=connection.app.state.backends,
+        principal=principal,
+        auth_problem=problem,
+        broker=connection.app.state.broker,
+        connection=connection,
     )
+
+
+class GatewayRouter(GraphQLRouter[GatewayContext, None]):
+    async def on_ws_connect(self, context: GatewayContext) -> UnsetType | dict[str, object] | None:
+        """A WebSocket authenticates with its headers or its connection_init payload's
+        Authorization; without either it is refused (4403)."""
+        if context.principal is None:
+            given = (context.connection_params or {}).get("Authorization")
+            if not isinstance(given, str):
+                raise ConnectionRejectionError({"message": context.auth_problem})
+            assert context.connection is not None  # set by get_context
+            principal, problem = await _principal(context.connection, given)
+            if principal is None:
+                raise ConnectionRejectionError({"message": problem})
+            context.principal = principal
+        acknowledged: UnsetType = UNSET
+        return acknowledged
 
 
 def _jwt_verifier(settings: GatewaySettings) -> JwtVerifier | None:
@@ -67,12 +94,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         mask_errors=settings.mask_errors,
         max_cost=settings.max_cost,
     )
-    graphql = GraphQLRouter(
+    graphql = GatewayRouter(
         schema,
         path="/graphql",
         context_getter=get_context,
         graphql_ide="graphiql" if settings.playground_enabled else None,
         allow_queries_via_get=False,
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
     )
 
     @asynccontextmanager
@@ -85,11 +113,18 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.backends = backends
         app.state.key_verifier = RemoteKeyVerifier(backends.ingest_channel)
         app.state.jwt_verifier = _jwt_verifier(settings)
+        app.state.broker = InProcessBroker()
         try:
             async with open_stores(settings, readiness) as stores:
                 if stores.redis is not None:
                     persisted.backing = RedisQueryStore(stores.redis)
-                yield
+                    app.state.broker = RedisBroker(stores.redis)
+                relay = EventRelay(backends, app.state.broker, redis=stores.redis)
+                relay.start()
+                try:
+                    yield
+                finally:
+                    await relay.stop()
         finally:
             await backends.close()
 

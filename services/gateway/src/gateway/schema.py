@@ -6,7 +6,7 @@ Resolvers only shape data; fetching goes through the request's DataLoaders.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -26,6 +26,7 @@ from strawberry.types import Info
 
 from gateway.context import GatewayContext
 from gateway.cost import cost_limit_rule
+from gateway.events import Topic
 from gateway.ids import customer_key, from_global, to_global
 from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_WRITE
 from relint.contracts.ingest.v1 import ingest_pb2
@@ -662,6 +663,46 @@ class Mutation:
         return AlertAcknowledged(alert_id=alert_id)
 
 
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="Alerts as scoring raises them (at risk, stage change, out of pattern): "
+        "the caller's tenant's, or one customer's (its global id or customerId)."
+    )
+    async def alert_raised(
+        self, info: GatewayInfo, customer_id: strawberry.ID | None = None
+    ) -> AsyncGenerator[Alert, None]:
+        context = info.context
+        wanted = customer_key(str(customer_id)) if customer_id is not None else None
+        async for payload in context.broker.listen(Topic.ALERTS, context.tenant_id):
+            alert = scoring_pb2.Alert.FromString(payload)
+            if wanted is None or alert.customer_id == wanted:
+                yield Alert.of(alert)
+
+    @strawberry.subscription(
+        description="Relationships as they change (a new interaction, stage, type or risk), "
+        "each as it now stands: the caller's tenant's, or one customer's."
+    )
+    async def relationship_changed(
+        self, info: GatewayInfo, customer_id: strawberry.ID | None = None
+    ) -> AsyncGenerator[RelationshipChange, None]:
+        context = info.context
+        wanted = customer_key(str(customer_id)) if customer_id is not None else None
+        async for payload in context.broker.listen(Topic.RELATIONSHIPS, context.tenant_id):
+            message = scoring_pb2.Relationship.FromString(payload)
+            if wanted is None or message.customer_id == wanted:
+                yield RelationshipChange(
+                    customer_id=strawberry.ID(message.customer_id),
+                    relationship=Relationship.of(message),
+                )
+
+
+@strawberry.type(description="A customer's relationship after a change.")
+class RelationshipChange:
+    customer_id: strawberry.ID = strawberry.field(description="Ingest's id for the account.")
+    relationship: Relationship
+
+
 def _interaction_body(given: InteractionInput) -> dict[str, object]:
     """The interaction as ingest's REST API takes it; ingest judges it."""
     customer = {"id": given.customer_id, "external_id": given.external_id}
@@ -816,7 +857,9 @@ def build_schema(
         extensions.append(lambda: MaskErrors(should_mask_error=_is_unexpected))
     # A federation schema: usable on its own, and as an Apollo Federation 2 subgraph
     # (Customer is an entity keyed by its global ID) for a company with a router.
-    return strawberry.federation.Schema(query=Query, mutation=Mutation, extensions=extensions)
+    return strawberry.federation.Schema(
+        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+    )
 
 
 # The schema as published; its SDL is committed in services/gateway/schema.graphql.

@@ -126,6 +126,20 @@ class RelationshipServicer(scoring_pb2_grpc.RelationshipServiceServicer):
         )
         return scoring_pb2.ListAlertFeedResponse(alerts=[alert_message(a) for a in alerts])
 
+    async def ListRelationshipFeed(
+        self, request: scoring_pb2.ListRelationshipFeedRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.ListRelationshipFeedResponse:
+        await _require(context, request.HasField("since"), "since is required")
+        await _require(context, 0 <= request.limit <= 1000, "limit: 1 to 1,000")
+        views = await self.service.relationship_feed(
+            request.since.ToDatetime(tzinfo=UTC),
+            request.limit or 500,
+            (request.after_tenant_id, request.after_customer_id),
+        )
+        return scoring_pb2.ListRelationshipFeedResponse(
+            relationships=[relationship_message(v) for v in views]
+        )
+
     async def AcknowledgeAlert(
         self, request: scoring_pb2.AcknowledgeAlertRequest, context: grpc.aio.ServicerContext
     ) -> scoring_pb2.AcknowledgeAlertResponse:

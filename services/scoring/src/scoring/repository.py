@@ -457,6 +457,27 @@ class ScoringRepository:
         )
         return list((await self.session.execute(query)).scalars())
 
+    async def relationship_feed(
+        self, since: datetime, limit: int, after: tuple[str, str]
+    ) -> list[Relationship]:
+        updated, tenant, customer = (
+            col(Relationship.updated_at),
+            col(Relationship.tenant_id),
+            col(Relationship.customer_id),
+        )
+        query = (
+            select(Relationship)
+            .where(
+                or_(
+                    updated > since,
+                    (updated == since) & (tuple_(tenant, customer) > tuple_(*after)),
+                )
+            )
+            .order_by(updated, tenant, customer)
+            .limit(limit)
+        )
+        return list((await self.session.execute(query)).scalars())
+
     async def alerts(
         self, tenant_id: str, customer_ids: Sequence[str] | None, open_only: bool, limit: int
     ) -> list[Alert]:

@@ -674,6 +674,20 @@ class ScoringService:
         async with self.db.read() as session:
             return await ScoringRepository(session).alert_feed(since, limit, after_id)
 
+    async def relationship_feed(
+        self, since: datetime, limit: int = 500, after: tuple[str, str] = ("", "")
+    ) -> list[RelationshipView]:
+        """Every tenant's relationships changed at or after `since` (at `since` itself, after
+        the (tenant, customer) `after`), oldest change first, each as it stands now."""
+        async with self.db.read() as session:
+            rows = await ScoringRepository(session).relationship_feed(since, limit, after)
+        now = utcnow()
+        tables = {t: (await self.rules(t)).weights for t in {r.tenant_id for r in rows}}
+        return [
+            _view(r, now, value_from_mass(tables[r.tenant_id], r.good_mass, r.bad_mass, now))
+            for r in rows
+        ]
+
     async def acknowledge(self, tenant_id: str, alert_id: str, who: str) -> bool:
         async with self.db.transaction() as session:
             return await ScoringRepository(session).acknowledge(tenant_id, alert_id, who, utcnow())

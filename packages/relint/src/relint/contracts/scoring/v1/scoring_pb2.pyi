@@ -236,3 +236,21 @@ class ListAlertFeedResponse(_message.Message):
     ALERTS_FIELD_NUMBER: _ClassVar[int]
     alerts: _containers.RepeatedCompositeFieldContainer[Alert]
     def __init__(self, alerts: _Optional[_Iterable[_Union[Alert, _Mapping]]] = ...) -> None: ...
+
+class ListRelationshipFeedRequest(_message.Message):
+    __slots__ = ("since", "limit", "after_tenant_id", "after_customer_id")
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    AFTER_TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    since: _timestamp_pb2.Timestamp
+    limit: int
+    after_tenant_id: str
+    after_customer_id: str
+    def __init__(self, since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., limit: _Optional[int] = ..., after_tenant_id: _Optional[str] = ..., after_customer_id: _Optional[str] = ...) -> None: ...
+
+class ListRelationshipFeedResponse(_message.Message):
+    __slots__ = ("relationships",)
+    RELATIONSHIPS_FIELD_NUMBER: _ClassVar[int]
+    relationships: _containers.RepeatedCompositeFieldContainer[Relationship]
+    def __init__(self, relationships: _Optional[_Iterable[_Union[Relationship, _Mapping]]] = ...) -> None: ...

@@ -69,6 +69,11 @@ class RelationshipServiceStub:
                 request_serializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListAlertFeedRequest.SerializeToString,
                 response_deserializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListAlertFeedResponse.FromString,
                 _registered_method=True)
+        self.ListRelationshipFeed = channel.unary_unary(
+                '/scoring.v1.RelationshipService/ListRelationshipFeed',
+                request_serializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListRelationshipFeedRequest.SerializeToString,
+                response_deserializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListRelationshipFeedResponse.FromString,
+                _registered_method=True)
 
 
 class RelationshipServiceServicer:
@@ -118,6 +123,15 @@ class RelationshipServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListRelationshipFeed(self, request, context):
+        """Every tenant's relationships changed (a new interaction, stage, type, risk) since a
+        moment, oldest change first, each as it stands now: the feed the gateway's
+        subscriptions read. Internal: never exposed to partners.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RelationshipServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -155,6 +169,11 @@ def add_RelationshipServiceServicer_to_server(servicer, server):
                     servicer.ListAlertFeed,
                     request_deserializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListAlertFeedRequest.FromString,
                     response_serializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListAlertFeedResponse.SerializeToString,
+            ),
+            'ListRelationshipFeed': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRelationshipFeed,
+                    request_deserializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListRelationshipFeedRequest.FromString,
+                    response_serializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListRelationshipFeedResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -346,6 +365,33 @@ class RelationshipService:
             '/scoring.v1.RelationshipService/ListAlertFeed',
             relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListAlertFeedRequest.SerializeToString,
             relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListAlertFeedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRelationshipFeed(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scoring.v1.RelationshipService/ListRelationshipFeed',
+            relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListRelationshipFeedRequest.SerializeToString,
+            relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListRelationshipFeedResponse.FromString,
             options,
             channel_credentials,
             insecure,

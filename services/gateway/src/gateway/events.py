@@ -1,0 +1,239 @@
+"""Live events for GraphQL subscriptions: alerts raised and relationships changed.
+
+Scoring owns both; the gateway reads its two feeds (`ListAlertFeed`, `ListRelationshipFeed`,
+from the moment the gateway started) and publishes each event on its tenant's channel;
+subscriptions listen to their own tenant's channel only. On the embedded default the
+channels are in process. In production, with Redis, every gateway replica listens on Redis
+pub/sub and one replica at a time (holding a short Redis lease) reads the feeds and
+publishes, so each event is published once.
+
+A feed is read again a few seconds back each time (`LOOKBACK`), because a transaction that
+committed late can carry an earlier timestamp than one already read; what was published
+already is recognised by its key and not published twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Final, Protocol
+
+from redis.asyncio import Redis
+
+from relint.contracts.scoring.v1 import scoring_pb2
+from relint.worker import BackgroundWorker
+
+log = logging.getLogger(__name__)
+
+# A slow subscriber loses its oldest events rather than holding the others up.
+QUEUE_SIZE: Final = 100
+LOOKBACK: Final = timedelta(seconds=5)
+_CHANNEL: Final = "gateway:events:"
+_LEASE_KEY: Final = "gateway:feed-reader"
+_LEASE_SECONDS: Final = 10
+
+
+class Topic(StrEnum):
+    ALERTS = "alerts"
+    RELATIONSHIPS = "relationships"
+
+
+class Broker(Protocol):
+    async def publish(self, topic: Topic, tenant_id: str, payload: bytes) -> None: ...
+
+    def listen(self, topic: Topic, tenant_id: str) -> AsyncIterator[bytes]: ...
+
+
+class InProcessBroker:
+    """Channels within one process: the embedded default's single gateway."""
+
+    def __init__(self) -> None:
+        self._queues: dict[tuple[Topic, str], set[asyncio.Queue[bytes]]] = {}
+
+    async def publish(self, topic: Topic, tenant_id: str, payload: bytes) -> None:
+        for queue in self._queues.get((topic, tenant_id), set()):
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(payload)
+
+    async def listen(self, topic: Topic, tenant_id: str) -> AsyncIterator[bytes]:
+        queue: asyncio.Queue[bytes] = asyncio.Queue(QUEUE_SIZE)
+        listeners = self._queues.setdefault((topic, tenant_id), set())
+        listeners.add(queue)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            listeners.discard(queue)
+
+
+class RedisBroker:
+    """Redis pub/sub: every replica hears every event of the tenants its clients follow."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def publish(self, topic: Topic, tenant_id: str, payload: bytes) -> None:
+        await self._redis.publish(f"{_CHANNEL}{topic}:{tenant_id}", payload)
+
+    async def listen(self, topic: Topic, tenant_id: str) -> AsyncIterator[bytes]:
+        pubsub = self._redis.pubsub()
+        await pubsub.subscribe(f"{_CHANNEL}{topic}:{tenant_id}")
+        try:
+            async for message in pubsub.listen():
+                if message.get("type") == "message":
+                    yield bytes(message["data"])
+        finally:
+            await pubsub.unsubscribe()
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+class FeedSource(Protocol):
+    async def alert_feed(
+        self, since: datetime, after_id: str, limit: int
+    ) -> list[scoring_pb2.Alert]: ...
+
+    async def relationship_feed(
+        self, since: datetime, after: tuple[str, str], limit: int
+    ) -> list[scoring_pb2.Relationship]: ...
+
+
+@dataclass
+class Feed:
+    """One feed read page by page from a moment, each event published once by its key."""
+
+    topic: Topic
+    # Reads a page: (since, the last page's final event or None, limit) -> events.
+    read: Callable[[datetime, object | None, int], Awaitable[Sequence[object]]]
+    moment: Callable[[object], datetime]
+    key: Callable[[object], str]
+    tenant: Callable[[object], str]
+    since: datetime
+    published: dict[str, datetime]
+
+    async def pass_once(self, broker: Broker, page: int) -> int:
+        """Publishes what is new since `since` - LOOKBACK; returns how many it published."""
+        start = self.since - LOOKBACK
+        last: object | None = None
+        count = 0
+        while True:
+            found = await self.read(start, last, page)
+            for event in found:
+                key, moment = self.key(event), self.moment(event)
+                if key in self.published:
+                    continue
+                self.published[key] = moment
+                self.since = max(self.since, moment)
+                await broker.publish(self.topic, self.tenant(event), _serialize(event))
+                count += 1
+            if len(found) < page:
+                break
+            last = found[-1]
+            start = self.moment(last)
+        horizon = self.since - LOOKBACK
+        for key in [k for k, at in self.published.items() if at < horizon]:
+            del self.published[key]
+        return count
+
+
+def _serialize(event: object) -> bytes:
+    assert isinstance(event, scoring_pb2.Alert | scoring_pb2.Relationship)
+    return event.SerializeToString()
+
+
+def _alert_feed(source: FeedSource, since: datetime) -> Feed:
+    def read(start: datetime, last: object | None, limit: int) -> Awaitable[Sequence[object]]:
+        after = last.id if isinstance(last, scoring_pb2.Alert) else ""
+        return source.alert_feed(start, after, limit)
+
+    def moment(event: object) -> datetime:
+        assert isinstance(event, scoring_pb2.Alert)
+        return event.raised_at.ToDatetime(tzinfo=UTC)
+
+    def key(event: object) -> str:
+        assert isinstance(event, scoring_pb2.Alert)
+        return event.id
+
+    return Feed(Topic.ALERTS, read, moment, key, _tenant, since, {})
+
+
+def _relationship_feed(source: FeedSource, since: datetime) -> Feed:
+    def read(start: datetime, last: object | None, limit: int) -> Awaitable[Sequence[object]]:
+        after = (
+            (last.tenant_id, last.customer_id)
+            if isinstance(last, scoring_pb2.Relationship)
+            else ("", "")
+        )
+        return source.relationship_feed(start, after, limit)
+
+    def moment(event: object) -> datetime:
+        assert isinstance(event, scoring_pb2.Relationship)
+        return event.updated_at.ToDatetime(tzinfo=UTC)
+
+    def key(event: object) -> str:
+        assert isinstance(event, scoring_pb2.Relationship)
+        return f"{event.tenant_id}/{event.customer_id}@{event.updated_at.ToJsonString()}"
+
+    return Feed(Topic.RELATIONSHIPS, read, moment, key, _tenant, since, {})
+
+
+def _tenant(event: object) -> str:
+    assert isinstance(event, scoring_pb2.Alert | scoring_pb2.Relationship)
+    return event.tenant_id
+
+
+class EventRelay(BackgroundWorker):
+    """Reads scoring's feeds from the moment it started and publishes each event once."""
+
+    name = "gateway-event-relay"
+
+    def __init__(
+        self,
+        source: FeedSource,
+        broker: Broker,
+        *,
+        redis: Redis | None = None,
+        poll_seconds: float = 1.0,
+        page: int = 500,
+    ) -> None:
+        super().__init__()
+        self.broker = broker
+        self.redis = redis
+        self.poll_seconds = poll_seconds
+        self.page = page
+        now = datetime.now(UTC)
+        self.feeds = (_alert_feed(source, now), _relationship_feed(source, now))
+        self._identity = str(uuid.uuid4())
+
+    async def relay_once(self) -> int:
+        """Publishes every event since the last pass; returns how many."""
+        return sum([await feed.pass_once(self.broker, self.page) for feed in self.feeds])
+
+    async def _leads(self) -> bool:
+        """Whether this replica reads the feeds now (always, without Redis)."""
+        if self.redis is None:
+            return True
+        if await self.redis.set(_LEASE_KEY, self._identity, nx=True, ex=_LEASE_SECONDS):
+            return True
+        if (await self.redis.get(_LEASE_KEY)) == self._identity.encode():
+            await self.redis.expire(_LEASE_KEY, _LEASE_SECONDS)
+            return True
+        return False
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                if await self._leads():
+                    await self.relay_once()
+                else:  # another replica reads; start from now when this one takes over
+                    now = datetime.now(UTC)
+                    for feed in self.feeds:
+                        feed.since, feed.published = now, {}
+            except Exception:  # scoring or Redis away: log, wait, go on
+                log.warning("event relay pass failed; retrying", exc_info=True)
+            await self.sleep(self.poll_seconds)

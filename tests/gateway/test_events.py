@@ -1,0 +1,235 @@
+"""Subscriptions' events: the feeds read once each, tenants kept apart, Redis across replicas."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from redis.asyncio import Redis
+
+from gateway.context import GatewayContext
+from gateway.events import EventRelay, InProcessBroker, RedisBroker, Topic
+from gateway.schema import build_schema
+from relint.auth import SCOPE_GRAPH_READ, Principal
+from relint.contracts.scoring.v1 import scoring_pb2
+
+START = datetime.now(UTC)
+
+
+def _alert(n: int, tenant: str, at: datetime, customer: str = "c1") -> scoring_pb2.Alert:
+    alert = scoring_pb2.Alert(
+        id=f"a{n:03d}", tenant_id=tenant, customer_id=customer, kind="at_risk", reason="why"
+    )
+    alert.raised_at.FromDatetime(at)
+    return alert
+
+
+def _change(tenant: str, customer: str, at: datetime, count: int) -> scoring_pb2.Relationship:
+    message = scoring_pb2.Relationship(
+        tenant_id=tenant, customer_id=customer, interaction_count=count
+    )
+    message.updated_at.FromDatetime(at)
+    message.as_of.FromDatetime(at)
+    return message
+
+
+class FakeFeeds:
+    """Scoring's two feeds over lists, with the same ordering and cursors."""
+
+    def __init__(self) -> None:
+        self.alerts: list[scoring_pb2.Alert] = []
+        self.changes: list[scoring_pb2.Relationship] = []
+        self.reads = 0
+
+    async def alert_feed(
+        self, since: datetime, after_id: str, limit: int
+    ) -> list[scoring_pb2.Alert]:
+        self.reads += 1
+        ordered = sorted(self.alerts, key=lambda a: (a.raised_at.ToDatetime(tzinfo=UTC), a.id))
+        return [
+            a
+            for a in ordered
+            if (at := a.raised_at.ToDatetime(tzinfo=UTC)) > since
+            or (at == since and a.id > after_id)
+        ][:limit]
+
+    async def relationship_feed(
+        self, since: datetime, after: tuple[str, str], limit: int
+    ) -> list[scoring_pb2.Relationship]:
+        def key(r: scoring_pb2.Relationship) -> tuple[datetime, str, str]:
+            return (r.updated_at.ToDatetime(tzinfo=UTC), r.tenant_id, r.customer_id)
+
+        return [
+            r
+            for r in sorted(self.changes, key=key)
+            if key(r)[0] > since or (key(r)[0] == since and key(r)[1:] > after)
+        ][:limit]
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.published: list[tuple[Topic, str, bytes]] = []
+
+    async def publish(self, topic: Topic, tenant_id: str, payload: bytes) -> None:
+        self.published.append((topic, tenant_id, payload))
+
+    def listen(self, topic: Topic, tenant_id: str) -> Any:
+        raise NotImplementedError
+
+
+async def test_each_event_is_published_once_across_pages_and_passes() -> None:
+    feeds, broker = FakeFeeds(), Recorder()
+    relay = EventRelay(feeds, broker, page=3)
+    # Seven alerts at one moment: pages of three must walk them by id, not loop.
+    feeds.alerts = [_alert(n, "t1", START + timedelta(seconds=1)) for n in range(7)]
+    feeds.changes = [_change("t1", f"c{n}", START + timedelta(seconds=n), n) for n in range(4)]
+    assert await relay.relay_once() == 11
+    assert await relay.relay_once() == 0  # read again a few seconds back: nothing twice
+    alerts = [scoring_pb2.Alert.FromString(p).id for t, _, p in broker.published if t == "alerts"]
+    assert alerts == [f"a{n:03d}" for n in range(7)]
+
+
+async def test_a_late_commit_with_an_earlier_moment_is_still_published() -> None:
+    feeds, broker = FakeFeeds(), Recorder()
+    relay = EventRelay(feeds, broker)
+    feeds.alerts = [_alert(1, "t1", START + timedelta(seconds=10))]
+    assert await relay.relay_once() == 1
+    # Committed after the pass above, stamped two seconds before what it already read.
+    feeds.alerts.append(_alert(2, "t1", START + timedelta(seconds=8)))
+    assert await relay.relay_once() == 1
+    assert [p[2] for p in broker.published][-1] == feeds.alerts[-1].SerializeToString()
+
+
+async def test_events_from_before_the_relay_started_are_not_replayed() -> None:
+    feeds, broker = FakeFeeds(), Recorder()
+    feeds.alerts = [_alert(1, "t1", START - timedelta(minutes=5))]
+    relay = EventRelay(feeds, broker)
+    assert await relay.relay_once() == 0
+
+
+async def test_in_process_listeners_hear_only_their_tenant_and_topic() -> None:
+    broker = InProcessBroker()
+    heard: list[bytes] = []
+
+    async def listen() -> None:
+        async for payload in broker.listen(Topic.ALERTS, "t1"):
+            heard.append(payload)
+
+    task = asyncio.create_task(listen())
+    await asyncio.sleep(0)
+    await broker.publish(Topic.ALERTS, "t2", b"other tenant")
+    await broker.publish(Topic.RELATIONSHIPS, "t1", b"other topic")
+    await broker.publish(Topic.ALERTS, "t1", b"mine")
+    await asyncio.sleep(0.01)
+    task.cancel()
+    assert heard == [b"mine"]
+
+
+async def test_redis_carries_events_between_replicas_and_one_replica_reads(
+    redis_url: str,
+) -> None:
+    first, second = Redis.from_url(redis_url), Redis.from_url(redis_url)
+    try:
+        feeds = FakeFeeds()
+        relays = [
+            EventRelay(feeds, RedisBroker(client), redis=client) for client in (first, second)
+        ]
+        leaders = [await relay._leads() for relay in relays]
+        assert leaders == [True, False]  # the lease: one reader at a time
+        assert await relays[0]._leads()  # and the holder keeps it
+
+        heard: list[bytes] = []
+
+        async def listen() -> None:
+            async for payload in RedisBroker(second).listen(Topic.ALERTS, "t1"):
+                heard.append(payload)
+
+        task = asyncio.create_task(listen())
+        await asyncio.sleep(0.2)  # subscribed
+        feeds.alerts = [_alert(1, "t1", START + timedelta(seconds=1))]
+        assert await relays[0].relay_once() == 1
+        for _ in range(50):
+            if heard:
+                break
+            await asyncio.sleep(0.05)
+        task.cancel()
+        assert [scoring_pb2.Alert.FromString(p).id for p in heard] == ["a001"]
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+SCHEMA = build_schema(max_depth=8, max_tokens=400, max_aliases=5, mask_errors=True)
+
+
+async def _subscribe(
+    query: str, broker: InProcessBroker, principal: Principal | None, **variables: Any
+) -> AsyncGenerator[Any, None]:
+    context = GatewayContext(backends=None, principal=principal, broker=broker)  # type: ignore[arg-type]
+    result = await SCHEMA.subscribe(query, variable_values=variables, context_value=context)
+    assert not hasattr(result, "errors") or result.errors is None, result
+    return result  # type: ignore[return-value]
+
+
+async def _first(
+    stream: AsyncGenerator[Any, None],
+    publish: Sequence[tuple[Topic, str, bytes]],
+    broker: InProcessBroker,
+) -> Any:
+    pending = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0.01)  # the resolver is listening
+    for topic, tenant, payload in publish:
+        await broker.publish(topic, tenant, payload)
+    result = await asyncio.wait_for(pending, 2)
+    await stream.aclose()
+    return result
+
+
+async def test_a_subscription_yields_its_tenants_changes_for_its_customer() -> None:
+    broker = InProcessBroker()
+    reader = Principal("t1", "p1", frozenset({SCOPE_GRAPH_READ}))
+    stream = await _subscribe(
+        "subscription ($c: ID) { relationshipChanged(customerId: $c) "
+        "{ customerId relationship { interactionCount } } }",
+        broker,
+        reader,
+        c="c2",
+    )
+    result = await _first(
+        stream,
+        [
+            (Topic.RELATIONSHIPS, "t2", _change("t2", "c2", START, 9).SerializeToString()),
+            (Topic.RELATIONSHIPS, "t1", _change("t1", "c1", START, 8).SerializeToString()),
+            (Topic.RELATIONSHIPS, "t1", _change("t1", "c2", START, 7).SerializeToString()),
+        ],
+        broker,
+    )
+    assert result.errors is None
+    assert result.data == {
+        "relationshipChanged": {"customerId": "c2", "relationship": {"interactionCount": 7}}
+    }
+
+
+async def test_alerts_reach_the_tenants_subscribers() -> None:
+    broker = InProcessBroker()
+    reader = Principal("t1", "p1", frozenset({SCOPE_GRAPH_READ}))
+    stream = await _subscribe("subscription { alertRaised { id kind } }", broker, reader)
+    result = await _first(
+        stream,
+        [
+            (Topic.ALERTS, "t2", _alert(1, "t2", START).SerializeToString()),
+            (Topic.ALERTS, "t1", _alert(2, "t1", START).SerializeToString()),
+        ],
+        broker,
+    )
+    assert result.data == {"alertRaised": {"id": "a002", "kind": "at_risk"}}
+
+
+async def test_a_subscription_without_a_principal_is_refused() -> None:
+    context = GatewayContext(backends=None, principal=None, broker=InProcessBroker())  # type: ignore[arg-type]
+    stream = await SCHEMA.subscribe("subscription { alertRaised { id } }", context_value=context)
+    result = await anext(stream)  # type: ignore[arg-type]
+    assert result.errors
+    assert "authentication required" in result.errors[0].message
