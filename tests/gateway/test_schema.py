@@ -100,6 +100,53 @@ class FakeBackends:
             for k in range(limit)
         ]
 
+    async def interaction_pages(self, tenant_id: str, queries: Sequence[Any]) -> list[Any]:
+        """Three interactions a customer on channels sales/service, two to a page."""
+        self._tenant(tenant_id)
+        self.calls["BatchListInteractions"] += 1
+        pages = []
+        for query in queries:
+            items = [
+                ingest_pb2.Interaction(
+                    id=f"{query.customer_id}-{k}",
+                    customer_id=query.customer_id,
+                    occurred_at=_stamp(1_700_000_000 - k),
+                    channel=("sales", "service")[k % 2],
+                    kind="call",
+                    source="crm",
+                )
+                for k in range(3)
+            ]
+            items = [i for i in items if not query.channels or i.channel in query.channels]
+            start = int(query.page_token or 0)
+            shown = items[start : start + query.page_size]
+            following = start + query.page_size
+            pages.append(
+                ingest_pb2.InteractionPage(
+                    interactions=shown,
+                    cursors=[str(start + k + 1) for k in range(len(shown))],
+                    next_page_token=str(following) if following < len(items) else "",
+                )
+            )
+        return pages
+
+    async def employees_of(
+        self, tenant_id: str, customer_ids: Sequence[str], limit: int
+    ) -> list[Any]:
+        self._tenant(tenant_id)
+        self.calls["BatchListEmployees"] += 1
+        return [
+            ingest_pb2.EmployeeInvolvement(
+                customer_id=c,
+                employee=name,
+                interaction_count=count,
+                first_interaction_at=_stamp(1_600_000_000),
+                last_interaction_at=_stamp(1_700_000_000),
+            )
+            for c in customer_ids
+            for name, count in (("ann", 7), ("bob", 2))[:limit]
+        ]
+
     async def relationships_of(
         self, tenant_id: str, customer_ids: Sequence[str], as_of: Any = None
     ) -> list[Any]:
@@ -417,6 +464,61 @@ async def test_a_page_with_relationships_and_alerts_costs_one_call_per_service()
     assert nodes[0]["alerts"] == [{"kind": "stage_change", "reason": "moved apart"}]
     assert backends.calls["BatchGetRelationships"] == 2  # one per asOf
     assert backends.calls["ListAlerts"] == 1
+
+
+async def test_interaction_pages_and_employees_cost_one_call_per_page_of_customers() -> None:
+    backends = FakeBackends()
+    result = await _run(
+        """{ customers(first: 100) { edges { node {
+              interactions(first: 2) { edges { cursor node { id channel } }
+                                       pageInfo { hasNextPage endCursor } }
+              service: interactions(first: 2, channels: ["service"]) { edges { node { id } } }
+              employees(limit: 1) { employee interactionCount }
+        } } } }""",
+        backends,
+    )
+    assert result.errors is None
+    first = result.data["customers"]["edges"][0]["node"]
+    assert first["interactions"] == {
+        "edges": [
+            {"cursor": "1", "node": {"id": "c0000-0", "channel": "sales"}},
+            {"cursor": "2", "node": {"id": "c0000-1", "channel": "service"}},
+        ],
+        "pageInfo": {"hasNextPage": True, "endCursor": "2"},
+    }
+    assert first["service"] == {"edges": [{"node": {"id": "c0000-1"}}]}
+    assert first["employees"] == [{"employee": "ann", "interactionCount": 7}]
+    # 200 pages of interactions and 100 employee lists: one call each.
+    assert backends.calls["BatchListInteractions"] == 1
+    assert backends.calls["BatchListEmployees"] == 1
+
+    following = await _run(
+        '{ customer(id: "c0000") { interactions(first: 2, after: "2") { edges { node { id } } '
+        "pageInfo { hasNextPage } } } }",
+        backends,
+    )
+    assert following.data["customer"]["interactions"] == {
+        "edges": [{"node": {"id": "c0000-2"}}],
+        "pageInfo": {"hasNextPage": False},
+    }
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ("first: 0", "first must be 1..100"),
+        ('from: "2026-01-02T00:00:00Z", to: "2026-01-01T00:00:00Z"', "from must be before to"),
+        ('from: "2026-01-02T00:00:00"', "from: give a time zone"),
+        ("kinds: [" + ", ".join(['"call"'] * 21) + "]", "kinds: at most 20 values"),
+    ],
+)
+async def test_bad_interaction_filters_get_a_precise_error(arguments: str, message: str) -> None:
+    result = await _run(
+        f'{{ customer(id: "c0000") {{ interactions({arguments}) {{ edges {{ cursor }} }} }} }}',
+        FakeBackends(),
+    )
+    assert result.errors is not None
+    assert message in result.errors[0].message
 
 
 async def test_the_worklist_and_bad_limits() -> None:

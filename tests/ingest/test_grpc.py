@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -66,3 +67,117 @@ async def test_record_interaction_stores_once_and_refuses_bad_input_by_field(
                 timeout=5,
             )
             assert [i.id for i in recent.interactions] == [first.id]
+
+
+def _note(n: int, channel: str, kind: str, employee: str, external_id: str = "acme") -> str:
+    return json.dumps(
+        {
+            **NOTE,
+            "customer": {"external_id": external_id},
+            "occurred_at": f"2026-11-{n + 1:02d}T10:00:00+00:00",
+            "channel": channel,
+            "kind": kind,
+            "employee": employee,
+            "source_id": f"{external_id}-{n}",
+        }
+    )
+
+
+async def test_interaction_pages_and_employees_for_many_customers_in_one_call(
+    running_ingest: RunningIngest, database_url_factory: Callable[[str], str]
+) -> None:
+    async with running_ingest(database_url_factory("ingest")) as app:
+        service: IngestService = app.state.ingest
+        tenant = (await service.create_tenant_key("acme-corp", "crm", ["ingest:write"])).tenant_id
+        other = (await service.create_tenant_key("other-corp", "crm", ["ingest:write"])).tenant_id
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.state.grpc_port}") as channel:
+            stub = ingest_pb2_grpc.InteractionServiceStub(channel)
+            plan = [("sales", "call", "ann"), ("service", "ticket_opened", "bob")] * 4
+            plan += [("service", "ticket_resolved", "bob")]
+            for n, (ch, kind, who) in enumerate(plan):
+                reply = await stub.RecordInteraction(
+                    ingest_pb2.RecordInteractionRequest(
+                        tenant_id=tenant, interaction_json=_note(n, ch, kind, who)
+                    ),
+                    timeout=5,
+                )
+                assert reply.status == "accepted", reply
+            await stub.RecordInteraction(
+                ingest_pb2.RecordInteractionRequest(
+                    tenant_id=tenant, interaction_json=_note(20, "sales", "call", "cy", "beta")
+                ),
+                timeout=5,
+            )
+            acme, beta = await service.customers_by_external_id(tenant, ["acme", "beta"])
+            if acme.external_id != "acme":
+                acme, beta = beta, acme
+
+            async def pages(
+                *queries: ingest_pb2.InteractionQuery, tenant_id: str = tenant
+            ) -> list[ingest_pb2.InteractionPage]:
+                reply = await stub.BatchListInteractions(
+                    ingest_pb2.BatchListInteractionsRequest(tenant_id=tenant_id, queries=queries),
+                    timeout=5,
+                )
+                return list(reply.pages)
+
+            # Walk acme's record 4 at a time, newest first, with the cursor.
+            seen: list[str] = []
+            token = ""
+            while True:
+                (page,) = await pages(
+                    ingest_pb2.InteractionQuery(customer_id=acme.id, page_size=4, page_token=token)
+                )
+                seen += [i.kind for i in page.interactions]
+                token = page.next_page_token
+                if not token:
+                    break
+            assert seen == [kind for _, kind, _ in reversed(plan)]
+
+            window = ingest_pb2.InteractionQuery(
+                customer_id=acme.id, channels=["service"], employee="bob", page_size=10
+            )
+            window.occurred_from.FromJsonString("2026-11-04T00:00:00Z")
+            window.occurred_to.FromJsonString("2026-11-09T00:00:00Z")
+            service_page, beta_page = await pages(
+                window, ingest_pb2.InteractionQuery(customer_id=beta.id, page_size=5)
+            )
+            assert [i.occurred_at.ToJsonString()[:10] for i in service_page.interactions] == [
+                "2026-11-08",
+                "2026-11-06",
+                "2026-11-04",
+            ]
+            assert [i.employee for i in beta_page.interactions] == ["cy"]
+            # Another tenant asking for acme's id gets an empty page.
+            (foreign,) = await pages(
+                ingest_pb2.InteractionQuery(customer_id=acme.id, page_size=5), tenant_id=other
+            )
+            assert list(foreign.interactions) == []
+
+            for bad, message in [
+                (ingest_pb2.InteractionQuery(customer_id=acme.id, page_size=0), "page_size"),
+                (ingest_pb2.InteractionQuery(page_size=3), "customer_id is required"),
+                (
+                    ingest_pb2.InteractionQuery(customer_id=acme.id, page_size=3, page_token="x"),
+                    "page_token is malformed",
+                ),
+            ]:
+                with pytest.raises(grpc.aio.AioRpcError) as refused:
+                    await pages(bad)
+                assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+                assert message in (refused.value.details() or "")
+
+            employees = await stub.BatchListEmployees(
+                ingest_pb2.BatchListEmployeesRequest(
+                    tenant_id=tenant, customer_ids=[acme.id, beta.id], limit_per_customer=5
+                ),
+                timeout=5,
+            )
+            found = [
+                (e.customer_id == acme.id, e.employee, e.interaction_count)
+                for e in employees.employees
+            ]
+            assert sorted(found) == [(False, "cy", 1), (True, "ann", 4), (True, "bob", 5)]
+            bob = next(e for e in employees.employees if e.employee == "bob")
+            assert bob.first_interaction_at.ToJsonString().startswith("2026-11-02T10:00:00")
+            assert bob.last_interaction_at.ToJsonString().startswith("2026-11-09T10:00:00")

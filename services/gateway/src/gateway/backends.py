@@ -91,6 +91,26 @@ class Backends:
         )
         return list(reply.interactions)
 
+    async def interaction_pages(
+        self, tenant_id: str, queries: Sequence[ingest_pb2.InteractionQuery]
+    ) -> list[ingest_pb2.InteractionPage]:
+        request = ingest_pb2.BatchListInteractionsRequest(tenant_id=tenant_id, queries=queries)
+        reply = await _call(
+            "ingest", self.interactions.BatchListInteractions(request, timeout=READ_DEADLINE)
+        )
+        return list(reply.pages)
+
+    async def employees_of(
+        self, tenant_id: str, customer_ids: Sequence[str], limit: int
+    ) -> list[ingest_pb2.EmployeeInvolvement]:
+        request = ingest_pb2.BatchListEmployeesRequest(
+            tenant_id=tenant_id, customer_ids=customer_ids, limit_per_customer=limit
+        )
+        reply = await _call(
+            "ingest", self.interactions.BatchListEmployees(request, timeout=READ_DEADLINE)
+        )
+        return list(reply.employees)
+
     async def relationships_of(
         self, tenant_id: str, customer_ids: Sequence[str], as_of: datetime | None = None
     ) -> list[scoring_pb2.Relationship]:

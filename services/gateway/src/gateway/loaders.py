@@ -15,6 +15,9 @@ from relint.contracts.playbook.v1 import playbook_pb2
 from relint.contracts.scoring.v1 import scoring_pb2
 
 RecentKey = tuple[str, int]
+# A page of one customer's interactions: the query message, serialized (hashable, exact).
+PageKey = bytes
+EmployeesKey = tuple[str, int]
 RelationshipKey = tuple[str, datetime | None]
 AlertKey = tuple[str, bool]
 # The playbook's view of a customer is fetched with this many actions; fields cut it.
@@ -33,6 +36,8 @@ class Loaders:
         self.alerts = DataLoader(self._alerts, max_batch_size=1000)
         self.recent_interactions = DataLoader(self._recent, max_batch_size=1000)
         self.customer_playbooks = DataLoader(self._customer_playbooks, max_batch_size=1000)
+        self.interaction_pages = DataLoader(self._interaction_pages, max_batch_size=1000)
+        self.employees = DataLoader(self._employees, max_batch_size=1000)
 
     def prime(self, customers: Sequence[ingest_pb2.Customer]) -> None:
         for customer in customers:
@@ -90,3 +95,19 @@ class Loaders:
         found = await self._backends.customer_playbooks(self._tenant_id, ids, ACTIONS_PER_CUSTOMER)
         by_id = {c.customer_id: c for c in found}
         return [by_id.get(i) for i in ids]
+
+    async def _interaction_pages(self, keys: list[PageKey]) -> list[ingest_pb2.InteractionPage]:
+        queries = [ingest_pb2.InteractionQuery.FromString(key) for key in keys]
+        return await self._backends.interaction_pages(self._tenant_id, queries)
+
+    async def _employees(
+        self, keys: list[EmployeesKey]
+    ) -> list[list[ingest_pb2.EmployeeInvolvement]]:
+        grouped: dict[int, list[str]] = defaultdict(list)
+        for customer_id, limit in keys:
+            grouped[limit].append(customer_id)
+        found: dict[EmployeesKey, list[ingest_pb2.EmployeeInvolvement]] = defaultdict(list)
+        for limit, ids in grouped.items():
+            for item in await self._backends.employees_of(self._tenant_id, ids, limit):
+                found[(item.customer_id, limit)].append(item)
+        return [found[key] for key in keys]

@@ -35,8 +35,15 @@ from relint.contracts.scoring.v1 import scoring_pb2
 
 MAX_PAGE = 100
 MAX_RECENT = 100
+MAX_FILTER_VALUES = 20
 
 GatewayInfo = Info[GatewayContext, None]
+
+
+def _aware(moment: datetime, name: str) -> datetime:
+    if moment.tzinfo is None:
+        raise GraphQLError(f"{name}: give a time zone", extensions={"code": "BAD_INPUT"})
+    return moment
 
 
 def _time(stamp: object, present: bool = True) -> datetime | None:
@@ -463,6 +470,70 @@ class Customer(Node):
         found = await info.context.loaders.customer_playbooks.load(str(self.customer_id))
         return [Action.of(a) for a in found.next_best_actions[:limit]] if found else []
 
+    @strawberry.field(
+        description="The interaction record, newest first, a page at a time (at most 100), "
+        "filtered by channels, kinds, employee and time (`from` inclusive, `to` exclusive)."
+    )
+    async def interactions(
+        self,
+        info: GatewayInfo,
+        first: int = 20,
+        after: str | None = None,
+        channels: list[str] | None = None,
+        kinds: list[str] | None = None,
+        employee: str | None = None,
+        occurred_from: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        occurred_to: Annotated[datetime | None, strawberry.argument(name="to")] = None,
+    ) -> InteractionConnection:
+        if not 1 <= first <= MAX_PAGE:
+            raise GraphQLError(f"first must be 1..{MAX_PAGE}", extensions={"code": "BAD_INPUT"})
+        for name, values in (("channels", channels or []), ("kinds", kinds or [])):
+            if len(values) > MAX_FILTER_VALUES:
+                raise GraphQLError(
+                    f"{name}: at most {MAX_FILTER_VALUES} values", extensions={"code": "BAD_INPUT"}
+                )
+        if occurred_from and occurred_to and occurred_from >= occurred_to:
+            raise GraphQLError("from must be before to", extensions={"code": "BAD_INPUT"})
+        query = ingest_pb2.InteractionQuery(
+            customer_id=str(self.customer_id),
+            channels=channels or [],
+            kinds=kinds or [],
+            employee=employee or "",
+            page_size=first,
+            page_token=after or "",
+        )
+        for field, moment in (("occurred_from", occurred_from), ("occurred_to", occurred_to)):
+            if moment is not None:
+                getattr(query, field).FromDatetime(_aware(moment, field))
+        page = await info.context.loaders.interaction_pages.load(query.SerializeToString())
+        return InteractionConnection(
+            edges=[
+                InteractionEdge(cursor=cursor, node=Interaction.of(item))
+                for cursor, item in zip(page.cursors, page.interactions, strict=True)
+            ],
+            page_info=PageInfo(
+                has_next_page=bool(page.next_page_token),
+                end_cursor=page.next_page_token or None,
+            ),
+        )
+
+    @strawberry.field(
+        description="The company's employees involved with the customer, most involved first."
+    )
+    async def employees(self, info: GatewayInfo, limit: int = 10) -> list[EmployeeInvolvement]:
+        if not 1 <= limit <= MAX_RECENT:
+            raise GraphQLError(f"limit must be 1..{MAX_RECENT}", extensions={"code": "BAD_INPUT"})
+        found = await info.context.loaders.employees.load((str(self.customer_id), limit))
+        return [
+            EmployeeInvolvement(
+                employee=e.employee,
+                interaction_count=e.interaction_count,
+                first_interaction_at=e.first_interaction_at.ToDatetime(tzinfo=UTC),
+                last_interaction_at=e.last_interaction_at.ToDatetime(tzinfo=UTC),
+            )
+            for e in found
+        ]
+
     @strawberry.field(description="The most recent interactions, newest first (at most 100).")
     async def recent_interactions(self, info: GatewayInfo, limit: int = 10) -> list[Interaction]:
         if not 1 <= limit <= MAX_RECENT:
@@ -475,6 +546,26 @@ class Customer(Node):
 class PageInfo:
     has_next_page: bool
     end_cursor: str | None
+
+
+@strawberry.type
+class InteractionEdge:
+    cursor: str
+    node: Interaction
+
+
+@strawberry.type(description="A page of a customer's interaction record, newest first.")
+class InteractionConnection:
+    edges: list[InteractionEdge]
+    page_info: PageInfo
+
+
+@strawberry.type(description="An employee of the company involved with a customer.")
+class EmployeeInvolvement:
+    employee: str
+    interaction_count: int
+    first_interaction_at: datetime
+    last_interaction_at: datetime
 
 
 @strawberry.type

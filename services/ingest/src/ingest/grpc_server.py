@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
 
 import grpc
 from pydantic import ValidationError
 
 from ingest.api import MAX_ITEM_BYTES
 from ingest.messages import customer_message, interaction_message
+from ingest.repository import InteractionFilter
 from ingest.schemas import FieldError, InteractionIn, field_errors
 from ingest.service import IngestService
 from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
@@ -17,6 +19,24 @@ from relint.grpc_server import GrpcServer
 MAX_BATCH = 1000
 MAX_PAGE = 500
 MAX_RECENT = 100
+
+
+def _token(occurred_at: datetime, interaction_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{occurred_at.isoformat()}|{interaction_id}".encode()).decode()
+
+
+def _cursor(token: str) -> tuple[datetime, str] | None:
+    """The (occurred_at, id) a page token carries; None when it is malformed."""
+    try:
+        moment, _, interaction_id = base64.urlsafe_b64decode(token.encode()).decode().partition("|")
+        at = datetime.fromisoformat(moment)
+    except ValueError:
+        return None
+    return (at, interaction_id) if interaction_id and at.tzinfo else None
+
+
+def _moment(query: ingest_pb2.InteractionQuery, name: str) -> datetime | None:
+    return getattr(query, name).ToDatetime(tzinfo=UTC) if query.HasField(name) else None  # type: ignore[arg-type]
 
 
 async def _require(context: grpc.aio.ServicerContext, ok: bool, message: str) -> None:
@@ -88,6 +108,69 @@ class InteractionServicer(ingest_pb2_grpc.InteractionServiceServicer):
         return ingest_pb2.BatchListRecentInteractionsResponse(
             interactions=[interaction_message(r) for r in rows]
         )
+
+    async def BatchListInteractions(
+        self, request: ingest_pb2.BatchListInteractionsRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.BatchListInteractionsResponse:
+        await _require(context, bool(request.tenant_id), "tenant_id is required")
+        await _require(context, len(request.queries) <= MAX_BATCH, f"at most {MAX_BATCH} queries")
+        filters = []
+        for n, query in enumerate(request.queries):
+            where = f"queries[{n}]"
+            await _require(context, bool(query.customer_id), f"{where}.customer_id is required")
+            await _require(
+                context, 1 <= query.page_size <= MAX_RECENT, f"{where}.page_size 1..{MAX_RECENT}"
+            )
+            before = _cursor(query.page_token)
+            if query.page_token and before is None:
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, f"{where}.page_token is malformed"
+                )
+            filters.append(
+                InteractionFilter(
+                    customer_id=query.customer_id,
+                    channels=tuple(query.channels),
+                    kinds=tuple(query.kinds),
+                    employee=query.employee,
+                    occurred_from=_moment(query, "occurred_from"),
+                    occurred_to=_moment(query, "occurred_to"),
+                    before=before,
+                )
+            )
+        sizes = [q.page_size for q in request.queries]
+        pages = await self.service.interaction_pages(request.tenant_id, filters, sizes)
+        reply = ingest_pb2.BatchListInteractionsResponse()
+        for rows, size in zip(pages, sizes, strict=True):
+            shown = rows[:size]
+            token = _token(shown[-1].occurred_at, shown[-1].id) if len(rows) > size else ""
+            reply.pages.add(
+                interactions=[interaction_message(r) for r in shown],
+                next_page_token=token,
+                cursors=[_token(r.occurred_at, r.id) for r in shown],
+            )
+        return reply
+
+    async def BatchListEmployees(
+        self, request: ingest_pb2.BatchListEmployeesRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.BatchListEmployeesResponse:
+        await _require(context, bool(request.tenant_id), "tenant_id is required")
+        await _require(context, len(request.customer_ids) <= MAX_BATCH, f"at most {MAX_BATCH} ids")
+        await _require(
+            context,
+            1 <= request.limit_per_customer <= MAX_RECENT,
+            f"limit_per_customer 1..{MAX_RECENT}",
+        )
+        rows = await self.service.employees_of(
+            request.tenant_id, list(request.customer_ids), request.limit_per_customer
+        )
+        reply = ingest_pb2.BatchListEmployeesResponse()
+        for customer_id, employee, count, first, last in rows:
+            item = reply.employees.add(
+                customer_id=customer_id, employee=employee, interaction_count=count
+            )
+            item.first_interaction_at.FromDatetime(first)
+            item.last_interaction_at.FromDatetime(last)
+        return reply
 
     async def RecordInteraction(
         self, request: ingest_pb2.RecordInteractionRequest, context: grpc.aio.ServicerContext

@@ -5,7 +5,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -35,6 +35,27 @@ from ingest.models import (
     Tenant,
 )
 from relint.db import bulk_insert, table_of
+
+
+@dataclass(frozen=True)
+class InteractionFilter:
+    """Which of one customer's interactions a page shows; `before` is the cursor
+    (occurred_at, id) of the last one already shown."""
+
+    customer_id: str
+    channels: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    employee: str = ""
+    occurred_from: datetime | None = None
+    occurred_to: datetime | None = None
+    before: tuple[datetime, str] | None = None
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands aggregates back as naive text-parsed datetimes; they are UTC."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -432,6 +453,65 @@ class IngestRepository:
             .order_by(col(Interaction.customer_id), col(Interaction.occurred_at).desc())
         )
         return list((await self.session.execute(query)).scalars())
+
+    async def interaction_page(
+        self, tenant_id: str, wanted: InteractionFilter, limit: int
+    ) -> list[Interaction]:
+        """One customer's interactions matching `wanted`, newest first, after its cursor."""
+        conditions = [
+            col(Interaction.tenant_id) == tenant_id,
+            col(Interaction.customer_id) == wanted.customer_id,
+        ]
+        if wanted.channels:
+            conditions.append(col(Interaction.channel).in_(wanted.channels))
+        if wanted.kinds:
+            conditions.append(col(Interaction.kind).in_(wanted.kinds))
+        if wanted.employee:
+            conditions.append(col(Interaction.employee) == wanted.employee)
+        if wanted.occurred_from is not None:
+            conditions.append(col(Interaction.occurred_at) >= wanted.occurred_from)
+        if wanted.occurred_to is not None:
+            conditions.append(col(Interaction.occurred_at) < wanted.occurred_to)
+        if wanted.before is not None:
+            at, interaction_id = wanted.before
+            conditions.append(
+                (col(Interaction.occurred_at) < at)
+                | ((col(Interaction.occurred_at) == at) & (col(Interaction.id) < interaction_id))
+            )
+        query = (
+            select(Interaction)
+            .where(*conditions)
+            .order_by(col(Interaction.occurred_at).desc(), col(Interaction.id).desc())
+            .limit(limit)
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def employees_of(
+        self, tenant_id: str, customer_ids: Sequence[str]
+    ) -> list[tuple[str, str, int, datetime, datetime]]:
+        """(customer, employee, interactions, first, last) for each pair, busiest first."""
+        if not customer_ids:
+            return []
+        count = func.count().label("interactions")
+        query = (
+            select(
+                col(Interaction.customer_id),
+                col(Interaction.employee),
+                count,
+                func.min(col(Interaction.occurred_at)),
+                func.max(col(Interaction.occurred_at)),
+            )
+            .where(
+                col(Interaction.tenant_id) == tenant_id,
+                col(Interaction.customer_id).in_(list(set(customer_ids))),
+                col(Interaction.employee).is_not(None),
+                col(Interaction.employee) != "",
+            )
+            .group_by(col(Interaction.customer_id), col(Interaction.employee))
+            .order_by(col(Interaction.customer_id), count.desc(), col(Interaction.employee))
+        )
+        rows = (await self.session.execute(query)).all()
+        return [(c, e or "", int(n), _utc(first), _utc(last)) for c, e, n, first, last in rows]
 
     # Outbox
 

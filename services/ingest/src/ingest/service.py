@@ -26,7 +26,7 @@ from ingest.models import (
     Tenant,
     new_id,
 )
-from ingest.repository import CustomerActivity, IngestRepository
+from ingest.repository import CustomerActivity, IngestRepository, InteractionFilter
 from ingest.schemas import FieldError, InteractionIn, ItemResult
 from relint.auth import KeyCache, Principal
 from relint.db import Database, utcnow
@@ -434,6 +434,31 @@ class IngestService:
             return await IngestRepository(session).recent_interactions(
                 tenant_id, customer_ids, per_customer
             )
+
+    async def interaction_pages(
+        self, tenant_id: str, queries: Sequence[InteractionFilter], page_size: Sequence[int]
+    ) -> list[list[Interaction]]:
+        """A page for each query (one more than its size, so the caller sees if more follow)."""
+        async with self.db.read() as session:
+            repository = IngestRepository(session)
+            return [
+                await repository.interaction_page(tenant_id, query, size + 1)
+                for query, size in zip(queries, page_size, strict=True)
+            ]
+
+    async def employees_of(
+        self, tenant_id: str, customer_ids: Sequence[str], per_customer: int
+    ) -> list[tuple[str, str, int, datetime, datetime]]:
+        """The employees involved with each customer, busiest first, `per_customer` each."""
+        async with self.db.read() as session:
+            rows = await IngestRepository(session).employees_of(tenant_id, customer_ids)
+        shown: dict[str, int] = {}
+        kept = []
+        for row in rows:
+            if shown.get(row[0], 0) < per_customer:
+                shown[row[0]] = shown.get(row[0], 0) + 1
+                kept.append(row)
+        return kept
 
     # Tenants and keys
 

@@ -189,6 +189,80 @@ class BatchListRecentInteractionsRequest(_message.Message):
     limit_per_customer: int
     def __init__(self, tenant_id: _Optional[str] = ..., customer_ids: _Optional[_Iterable[str]] = ..., limit_per_customer: _Optional[int] = ...) -> None: ...
 
+class InteractionQuery(_message.Message):
+    __slots__ = ("customer_id", "channels", "kinds", "employee", "occurred_from", "occurred_to", "page_size", "page_token")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    KINDS_FIELD_NUMBER: _ClassVar[int]
+    EMPLOYEE_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_FROM_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_TO_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    channels: _containers.RepeatedScalarFieldContainer[str]
+    kinds: _containers.RepeatedScalarFieldContainer[str]
+    employee: str
+    occurred_from: _timestamp_pb2.Timestamp
+    occurred_to: _timestamp_pb2.Timestamp
+    page_size: int
+    page_token: str
+    def __init__(self, customer_id: _Optional[str] = ..., channels: _Optional[_Iterable[str]] = ..., kinds: _Optional[_Iterable[str]] = ..., employee: _Optional[str] = ..., occurred_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., occurred_to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class BatchListInteractionsRequest(_message.Message):
+    __slots__ = ("tenant_id", "queries")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    queries: _containers.RepeatedCompositeFieldContainer[InteractionQuery]
+    def __init__(self, tenant_id: _Optional[str] = ..., queries: _Optional[_Iterable[_Union[InteractionQuery, _Mapping]]] = ...) -> None: ...
+
+class InteractionPage(_message.Message):
+    __slots__ = ("interactions", "next_page_token", "cursors")
+    INTERACTIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    CURSORS_FIELD_NUMBER: _ClassVar[int]
+    interactions: _containers.RepeatedCompositeFieldContainer[Interaction]
+    next_page_token: str
+    cursors: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, interactions: _Optional[_Iterable[_Union[Interaction, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., cursors: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class BatchListInteractionsResponse(_message.Message):
+    __slots__ = ("pages",)
+    PAGES_FIELD_NUMBER: _ClassVar[int]
+    pages: _containers.RepeatedCompositeFieldContainer[InteractionPage]
+    def __init__(self, pages: _Optional[_Iterable[_Union[InteractionPage, _Mapping]]] = ...) -> None: ...
+
+class BatchListEmployeesRequest(_message.Message):
+    __slots__ = ("tenant_id", "customer_ids", "limit_per_customer")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_IDS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_PER_CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    customer_ids: _containers.RepeatedScalarFieldContainer[str]
+    limit_per_customer: int
+    def __init__(self, tenant_id: _Optional[str] = ..., customer_ids: _Optional[_Iterable[str]] = ..., limit_per_customer: _Optional[int] = ...) -> None: ...
+
+class EmployeeInvolvement(_message.Message):
+    __slots__ = ("customer_id", "employee", "interaction_count", "first_interaction_at", "last_interaction_at")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    EMPLOYEE_FIELD_NUMBER: _ClassVar[int]
+    INTERACTION_COUNT_FIELD_NUMBER: _ClassVar[int]
+    FIRST_INTERACTION_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_INTERACTION_AT_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    employee: str
+    interaction_count: int
+    first_interaction_at: _timestamp_pb2.Timestamp
+    last_interaction_at: _timestamp_pb2.Timestamp
+    def __init__(self, customer_id: _Optional[str] = ..., employee: _Optional[str] = ..., interaction_count: _Optional[int] = ..., first_interaction_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_interaction_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class BatchListEmployeesResponse(_message.Message):
+    __slots__ = ("employees",)
+    EMPLOYEES_FIELD_NUMBER: _ClassVar[int]
+    employees: _containers.RepeatedCompositeFieldContainer[EmployeeInvolvement]
+    def __init__(self, employees: _Optional[_Iterable[_Union[EmployeeInvolvement, _Mapping]]] = ...) -> None: ...
+
 class BatchListRecentInteractionsResponse(_message.Message):
     __slots__ = ("interactions",)
     INTERACTIONS_FIELD_NUMBER: _ClassVar[int]

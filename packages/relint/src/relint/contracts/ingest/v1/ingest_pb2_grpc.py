@@ -277,6 +277,16 @@ class InteractionServiceStub:
                 request_serializer=relint_dot_contracts_dot_ingest_dot_v1_dot_ingest__pb2.BatchListRecentInteractionsRequest.SerializeToString,
                 response_deserializer=relint_dot_contracts_dot_ingest_dot_v1_dot_ingest__pb2.BatchListRecentInteractionsResponse.FromString,
                 _registered_method=True)
+        self.BatchListInteractions = channel.unary_unary(
+                '/ingest.v1.InteractionService/BatchListInteractions',
+                request_serializer=relint_dot_contracts_dot_ingest_dot_v1_dot_ingest__pb2.BatchListInteractionsRequest.SerializeToString,
+                response_deserializer=relint_dot_contracts_dot_ingest_dot_v1_dot_ingest__pb2.BatchListInteractionsResponse.FromString,
+                _registered_method=True)
+        self.BatchListEmployees = channel.unary_unary(
+                '/ingest.v1.InteractionService/BatchListEmployees',
+                request_serializer=relint_dot_contracts_dot_ingest_dot_v1_dot_ingest__pb2.BatchListEmployeesRequest.SerializeToString,
+                response_deserializer=relint_dot_contracts_dot_ingest_dot_v1_dot_ingest__pb2.BatchListEmployeesResponse.FromString,
+                _registered_method=True)
         self.RecordInteraction = channel.unary_unary(
                 '/ingest.v1.InteractionService/RecordInteraction',
                 request_serializer=relint_dot_contracts_dot_ingest_dot_v1_dot_ingest__pb2.RecordInteractionRequest.SerializeToString,
@@ -290,6 +300,20 @@ class InteractionServiceServicer:
 
     def BatchListRecentInteractions(self, request, context):
         """The most recent interactions of many customers in one call.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchListInteractions(self, request, context):
+        """Pages of many customers' interaction records, each with its own filters, in one call.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchListEmployees(self, request, context):
+        """The company's employees involved with each of many customers, most involved first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -310,6 +334,16 @@ def add_InteractionServiceServicer_to_server(servicer, server):
                     servicer.BatchListRecentInteractions,
                     request_deserializer=relint_dot_contracts_dot_ingest_dot_v1_dot_ingest__pb2.BatchListRecentInteractionsRequest.FromString,
                     response_serializer=relint_dot_contracts_dot_ingest_dot_v1_dot_ingest__pb2.BatchListRecentInteractionsResponse.SerializeToString,
+            ),
+            'BatchListInteractions': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchListInteractions,
+                    request_deserializer=relint_dot_contracts_dot_ingest_dot_v1_dot_ingest__pb2.BatchListInteractionsRequest.FromString,
+                    response_serializer=relint_dot_contracts_dot_ingest_dot_v1_dot_ingest__pb2.BatchListInteractionsResponse.SerializeToString,
+            ),
+            'BatchListEmployees': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchListEmployees,
+                    request_deserializer=relint_dot_contracts_dot_ingest_dot_v1_dot_ingest__pb2.BatchListEmployeesRequest.FromString,
+                    response_serializer=relint_dot_contracts_dot_ingest_dot_v1_dot_ingest__pb2.BatchListEmployeesResponse.SerializeToString,
             ),
             'RecordInteraction': grpc.unary_unary_rpc_method_handler(
                     servicer.RecordInteraction,
@@ -345,6 +379,60 @@ class InteractionService:
             '/ingest.v1.InteractionService/BatchListRecentInteractions',
             relint_dot_contracts_dot_ingest_dot_v1_dot_ingest__pb2.BatchListRecentInteractionsRequest.SerializeToString,
             relint_dot_contracts_dot_ingest_dot_v1_dot_ingest__pb2.BatchListRecentInteractionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchListInteractions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ingest.v1.InteractionService/BatchListInteractions',
+            relint_dot_contracts_dot_ingest_dot_v1_dot_ingest__pb2.BatchListInteractionsRequest.SerializeToString,
+            relint_dot_contracts_dot_ingest_dot_v1_dot_ingest__pb2.BatchListInteractionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchListEmployees(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ingest.v1.InteractionService/BatchListEmployees',
+            relint_dot_contracts_dot_ingest_dot_v1_dot_ingest__pb2.BatchListEmployeesRequest.SerializeToString,
+            relint_dot_contracts_dot_ingest_dot_v1_dot_ingest__pb2.BatchListEmployeesResponse.FromString,
             options,
             channel_credentials,
             insecure,
