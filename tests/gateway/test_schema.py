@@ -69,16 +69,38 @@ class FakeBackends:
         return [c for c in self.customers if c.external_id in set(refs)]
 
     async def list_customers(
-        self, tenant_id: str, page_size: int, page_token: str
+        self, tenant_id: str, page_size: int, page_token: str, query: str = ""
     ) -> ingest_pb2.ListCustomersResponse:
         self._tenant(tenant_id)
         self.calls["ListCustomers"] += 1
         start = int(page_token or 0)
-        page = self.customers[start : start + page_size]
+        matching = [c for c in self.customers if query.lower() in c.name.lower()]
+        page = matching[start : start + page_size]
         following = start + page_size
         return ingest_pb2.ListCustomersResponse(
             customers=page,
-            next_page_token=str(following) if following < len(self.customers) else "",
+            next_page_token=str(following) if following < len(matching) else "",
+        )
+
+    async def list_relationships(self, request: Any) -> Any:
+        """Every customer with revenue 10 x its number, filtered by the ids given."""
+        self._tenant(request.tenant_id)
+        self.calls["ListRelationships"] += 1
+        self.last_listing = request
+        ids = [c.id for c in self.customers]
+        if request.customer_ids:
+            ids = [i for i in ids if i in set(request.customer_ids)]
+        ids.sort(key=lambda i: int(i[1:]), reverse=not request.ascending)
+        start = int(request.page_token or 0)
+        shown = ids[start : start + request.page_size]
+        following = start + request.page_size
+        return scoring_pb2.ListRelationshipsResponse(
+            relationships=[
+                scoring_pb2.Relationship(customer_id=i, revenue=10.0 * int(i[1:]), stage="bonding")
+                for i in shown
+            ],
+            cursors=[str(start + k + 1) for k in range(len(shown))],
+            next_page_token=str(following) if following < len(ids) else "",
         )
 
     async def recent_interactions(
@@ -517,6 +539,76 @@ async def test_bad_interaction_filters_get_a_precise_error(arguments: str, messa
         f'{{ customer(id: "c0000") {{ interactions({arguments}) {{ edges {{ cursor }} }} }} }}',
         FakeBackends(),
     )
+    assert result.errors is not None
+    assert message in result.errors[0].message
+
+
+async def test_customers_filtered_searched_and_ordered_through_scoring() -> None:
+    backends = FakeBackends()
+    result = await _run(
+        """{ customers(first: 2, filter: {search: "customer 1", comingApart: false,
+                                          stages: ["bonding", "avoiding"], minRisk: 0.2},
+                       orderBy: {field: REVENUE}) {
+              edges { cursor node { name relationship { revenue stage } } }
+              pageInfo { hasNextPage endCursor } } }""",
+        backends,
+    )
+    assert result.errors is None
+    listing = backends.last_listing
+    assert listing.order_by == "revenue"
+    assert not listing.ascending
+    assert list(listing.stages) == ["bonding"]  # avoiding is in the coming-apart half
+    assert listing.min_risk == pytest.approx(0.2)
+    # "customer 1" matches Customer 1, 10..19 and 100..149: scoring sees only those.
+    assert len(listing.customer_ids) == 61
+    assert result.data["customers"] == {
+        "edges": [
+            {
+                "cursor": "1",
+                "node": {
+                    "name": "Customer 149",
+                    "relationship": {"revenue": 1490.0, "stage": "bonding"},
+                },
+            },
+            {
+                "cursor": "2",
+                "node": {
+                    "name": "Customer 148",
+                    "relationship": {"revenue": 1480.0, "stage": "bonding"},
+                },
+            },
+        ],
+        "pageInfo": {"hasNextPage": True, "endCursor": "2"},
+    }
+    # The search primed the customers and the listing the relationships: no further calls.
+    assert backends.calls["BatchGetCustomers"] == 0
+    assert backends.calls["BatchGetRelationships"] == 0
+
+    plain = await _run(
+        '{ customers(first: 5, filter: {search: "Customer 14"}) { edges { node { name } } } }',
+        backends,
+    )
+    assert [e["node"]["name"] for e in plain.data["customers"]["edges"]] == [
+        "Customer 14",
+        *[f"Customer {n}" for n in range(140, 144)],
+    ]
+    assert backends.calls["ListRelationships"] == 1  # a search alone stays in ingest
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ("filter: {minRisk: 1.5}", "minRisk must be 0..1"),
+        (
+            'filter: {search: "customer", stages: ["bonding"]}',
+            "search matches more than 500 customers",
+        ),
+        ('filter: {search: "' + "x" * 201 + '"}', "search: at most 200 characters"),
+    ],
+)
+async def test_bad_customer_filters_get_a_precise_error(arguments: str, message: str) -> None:
+    backends = FakeBackends(customers=600)
+    result = await _run(f"{{ customers({arguments}) {{ edges {{ cursor }} }} }}", backends)
     assert result.errors is not None
     assert message in result.errors[0].message
 

@@ -181,3 +181,17 @@ async def test_interaction_pages_and_employees_for_many_customers_in_one_call(
             bob = next(e for e in employees.employees if e.employee == "bob")
             assert bob.first_interaction_at.ToJsonString().startswith("2026-11-02T10:00:00")
             assert bob.last_interaction_at.ToJsonString().startswith("2026-11-09T10:00:00")
+
+            customers = ingest_pb2_grpc.CustomerServiceStub(channel)
+
+            async def search(query: str) -> list[str]:
+                reply = await customers.ListCustomers(
+                    ingest_pb2.ListCustomersRequest(tenant_id=tenant, page_size=10, query=query),
+                    timeout=5,
+                )
+                return sorted(c.external_id for c in reply.customers)
+
+            assert await search("ACM") == ["acme"]
+            assert await search("") == ["acme", "beta"]
+            assert await search("%") == []  # a wildcard is a character like any other
+            assert await search("et") == ["beta"]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -143,3 +144,105 @@ async def test_health_is_serving_for_each_service(channel: grpc.aio.Channel) -> 
     for name in ("", "scoring.v1.RelationshipService", "ingest.v1.InteractionSubscriberService"):
         reply = await health.Check(health_pb2.HealthCheckRequest(service=name), timeout=5)
         assert reply.status == health_pb2.HealthCheckResponse.SERVING, name
+
+
+@pytest.fixture
+async def any_channel(
+    database_url_factory: Callable[[str], str],
+) -> AsyncIterator[grpc.aio.Channel]:
+    """Scoring on SQLite and on PostgreSQL."""
+    url = database_url_factory("scoring")
+    await asyncio.to_thread(migrate, MIGRATIONS, url)
+    app: FastAPI = create_app(ScoringSettings(database_url=url, grpc_port=0))
+    async with (
+        app.router.lifespan_context(app),
+        grpc.aio.insecure_channel(f"127.0.0.1:{app.state.grpc_port}") as opened,
+    ):
+        yield opened
+
+
+def _purchase(n: int, tenant: str, customer: str, amount: str) -> ingest_pb2.Interaction:
+    item = interaction(n)
+    item.id, item.tenant_id, item.customer_id = f"{tenant}-{n}", tenant, customer
+    item.amount, item.amount_type, item.currency = amount, ingest_pb2.AMOUNT_TYPE_REVENUE, "EUR"
+    return item
+
+
+async def test_relationships_listed_by_revenue_a_page_at_a_time_within_the_tenant(
+    any_channel: grpc.aio.Channel,
+) -> None:
+    subscriber = ingest_pb2_grpc.InteractionSubscriberServiceStub(any_channel)
+    amounts = {"c1": "100", "c2": "900", "c3": "500", "c4": "500", "c5": "50"}
+    items = [_purchase(n, "t1", c, a) for n, (c, a) in enumerate(amounts.items())]
+    items.append(_purchase(9, "t1", "c2", "100"))  # c2: 1,000 in all
+    items.append(_purchase(10, "t2", "x9", "99999"))  # another tenant's
+    await subscriber.DeliverInteractions(
+        ingest_pb2.DeliverInteractionsRequest(interactions=items), timeout=5
+    )
+    stub = scoring_pb2_grpc.RelationshipServiceStub(any_channel)
+
+    async def listing(**fields: Any) -> scoring_pb2.ListRelationshipsResponse:
+        request = scoring_pb2.ListRelationshipsRequest(tenant_id="t1", **fields)
+        return await stub.ListRelationships(request, timeout=5)
+
+    walked: list[tuple[str, float]] = []
+    token = ""
+    while True:
+        page = await listing(order_by="revenue", page_size=2, page_token=token)
+        walked += [(r.customer_id, r.revenue) for r in page.relationships]
+        token = page.next_page_token
+        if not token:
+            break
+    # Ties (c3, c4) in customer order; nothing of t2's.
+    assert walked == [("c2", 1000), ("c3", 500), ("c4", 500), ("c1", 100), ("c5", 50)]
+    rising = await listing(order_by="revenue", ascending=True, page_size=3)
+    assert [r.customer_id for r in rising.relationships] == ["c5", "c1", "c3"]
+    after = await listing(
+        order_by="revenue", ascending=True, page_size=5, page_token=rising.cursors[1]
+    )
+    assert [r.customer_id for r in after.relationships] == ["c3", "c4", "c2"]
+    searched = await listing(order_by="revenue", page_size=5, customer_ids=["c1", "c4", "x9"])
+    assert [r.customer_id for r in searched.relationships] == ["c4", "c1"]
+    risky = await listing(page_size=5, min_risk=0.999)
+    assert list(risky.relationships) == []
+
+    for fields, message in [
+        ({"page_size": 0}, "page_size: 1 to 100"),
+        ({"page_size": 5, "order_by": "name"}, "order_by: one of revenue, risk, value"),
+        ({"page_size": 5, "stages": ["dating"]}, "stages: not Knapp stages: dating"),
+        ({"page_size": 5, "min_risk": 2.0}, "min_risk: 0 to 1"),
+        ({"page_size": 5, "page_token": "bm9wZQ"}, "malformed page_token"),
+    ]:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await listing(**fields)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert refused.value.details() == message
+
+
+async def test_the_relationship_feed_walks_every_change_once(
+    any_channel: grpc.aio.Channel,
+) -> None:
+    subscriber = ingest_pb2_grpc.InteractionSubscriberServiceStub(any_channel)
+    start = Timestamp()
+    start.GetCurrentTime()
+    for batch in range(3):  # three moments of change, two tenants
+        items = [_purchase(batch * 10 + k, f"t{k % 2}", f"c{k}", "10") for k in range(4)]
+        await subscriber.DeliverInteractions(
+            ingest_pb2.DeliverInteractionsRequest(interactions=items), timeout=5
+        )
+    stub = scoring_pb2_grpc.RelationshipServiceStub(any_channel)
+    seen: list[tuple[str, str, int]] = []
+    request = scoring_pb2.ListRelationshipFeedRequest(since=start, limit=3)
+    while True:
+        page = (await stub.ListRelationshipFeed(request, timeout=5)).relationships
+        seen += [(r.tenant_id, r.customer_id, r.interaction_count) for r in page]
+        if len(page) < 3:
+            break
+        request = scoring_pb2.ListRelationshipFeedRequest(
+            since=page[-1].updated_at,
+            limit=3,
+            after_tenant_id=page[-1].tenant_id,
+            after_customer_id=page[-1].customer_id,
+        )
+    # Each relationship once, as it stands now (three purchases each).
+    assert sorted(seen) == [("t0", "c0", 3), ("t0", "c2", 3), ("t1", "c1", 3), ("t1", "c3", 3)]

@@ -80,6 +80,12 @@ DIRECTIONS: Final = ("inbound", "outbound")
 
 AMOUNT_TYPES: Final = ("revenue", "cost_to_serve", "refund")
 
+# Knapp's relational stages, in order: scoring infers them, the playbook scopes standards by
+# them, the graph filters by them. A move into the second half is an early warning.
+COMING_TOGETHER: Final = ("initiating", "experimenting", "intensifying", "integrating", "bonding")
+COMING_APART: Final = ("differentiating", "circumscribing", "stagnating", "avoiding", "terminating")
+STAGES: Final = COMING_TOGETHER + COMING_APART
+
 
 def is_canonical(channel: str, kind: str) -> bool:
     return kind in KINDS.get(channel, ())

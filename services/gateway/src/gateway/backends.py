@@ -37,6 +37,10 @@ async def _call(service: str, call: Awaitable[T]) -> T:
     try:
         return await call
     except grpc.aio.AioRpcError as error:
+        if error.code() == grpc.StatusCode.INVALID_ARGUMENT:  # the caller's argument, say
+            raise GraphQLError(  # a cursor from another listing
+                error.details() or "invalid argument", extensions={"code": "BAD_INPUT"}
+            ) from error
         raise UpstreamError(service, error) from error
 
 
@@ -73,10 +77,10 @@ class Backends:
         return list(reply.customers)
 
     async def list_customers(
-        self, tenant_id: str, page_size: int, page_token: str
+        self, tenant_id: str, page_size: int, page_token: str, query: str = ""
     ) -> ingest_pb2.ListCustomersResponse:
         request = ingest_pb2.ListCustomersRequest(
-            tenant_id=tenant_id, page_size=page_size, page_token=page_token
+            tenant_id=tenant_id, page_size=page_size, page_token=page_token, query=query
         )
         return await _call("ingest", self.customers.ListCustomers(request, timeout=READ_DEADLINE))
 
@@ -159,6 +163,13 @@ class Backends:
             "scoring", self.relationships.ListAlerts(request, timeout=READ_DEADLINE)
         )
         return list(reply.alerts)
+
+    async def list_relationships(
+        self, request: scoring_pb2.ListRelationshipsRequest
+    ) -> scoring_pb2.ListRelationshipsResponse:
+        return await _call(
+            "scoring", self.relationships.ListRelationships(request, timeout=READ_DEADLINE)
+        )
 
     async def at_risk(self, tenant_id: str, limit: int) -> list[scoring_pb2.Relationship]:
         request = scoring_pb2.ListAtRiskRequest(tenant_id=tenant_id, limit=limit)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 from collections.abc import AsyncGenerator, Callable
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from typing import Annotated
 
 import strawberry
@@ -32,6 +33,7 @@ from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_WRITE
 from relint.contracts.ingest.v1 import ingest_pb2
 from relint.contracts.playbook.v1 import playbook_pb2
 from relint.contracts.scoring.v1 import scoring_pb2
+from relint.taxonomy import COMING_APART, COMING_TOGETHER
 
 MAX_PAGE = 100
 MAX_RECENT = 100
@@ -152,11 +154,15 @@ class Relationship:
         description="Revenue a year it could bring: it behaves like the best customers."
     )
     potential_reason: str
+    revenue: float = strawberry.field(
+        description="Revenue net of refunds over the relationship, up to `asOf`."
+    )
     updated_at: datetime
 
     @staticmethod
     def of(message: scoring_pb2.Relationship) -> Relationship:
         return Relationship(
+            revenue=message.revenue,
             customer_id=message.customer_id,
             as_of=_time(message.as_of, message.HasField("as_of")) or datetime.now(UTC),
             value=message.value,
@@ -816,6 +822,132 @@ def _cursor(token: str) -> str | None:
     return token or None
 
 
+@strawberry.input(description="Which customers a list shows; every given condition must hold.")
+class CustomerFilter:
+    relationship_types: list[str] | None = None
+    stages: list[str] | None = strawberry.field(default=None, description="Knapp stages.")
+    coming_apart: bool | None = strawberry.field(
+        default=None,
+        description="Only customers in (true) or out of (false) the coming-apart half.",
+    )
+    min_risk: float | None = strawberry.field(default=None, description="0 to 1.")
+    search: str | None = strawberry.field(
+        default=None,
+        description="Name or external id contains this, in any case (up to 200 characters; "
+        "combined with other conditions or an order, it may match at most 500 customers).",
+    )
+
+
+@strawberry.enum
+class CustomerOrderField(Enum):
+    VALUE = "value"
+    RISK = "risk"
+    REVENUE = "revenue"
+
+
+@strawberry.enum
+class OrderDirection(Enum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+@strawberry.input(description="How a list of customers is ordered.")
+class CustomerOrder:
+    field: CustomerOrderField
+    direction: OrderDirection = OrderDirection.DESC
+
+
+# A name search combined with scoring's filters is resolved to at most this many customers.
+MAX_SEARCH_MATCHES = 500
+
+
+async def _list_customers(
+    context: GatewayContext,
+    first: int,
+    after: str | None,
+    wanted: CustomerFilter,
+    order: CustomerOrder | None,
+) -> CustomerConnection:
+    """Ingest lists (and searches) customers by id; scoring filters and orders them by their
+    relationship. With both, the search's matches are handed to scoring."""
+    search = (wanted.search or "").strip()
+    if len(search) > 200:
+        raise GraphQLError("search: at most 200 characters", extensions={"code": "BAD_INPUT"})
+    if wanted.min_risk is not None and not 0 <= wanted.min_risk <= 1:
+        raise GraphQLError("minRisk must be 0..1", extensions={"code": "BAD_INPUT"})
+    stages = list(wanted.stages or [])
+    if wanted.coming_apart is not None:
+        half = COMING_APART if wanted.coming_apart else COMING_TOGETHER
+        stages = [s for s in stages if s in half] if stages else list(half)
+        if not stages:  # stages asked for that the half excludes: nobody
+            return CustomerConnection(
+                edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None)
+            )
+    by_relationship = bool(
+        wanted.relationship_types or stages or wanted.min_risk is not None or order
+    )
+    tenant_id = context.tenant_id
+    if not by_relationship:
+        page = await context.backends.list_customers(tenant_id, first, after or "", search)
+        context.loaders.prime(page.customers)
+        edges = [
+            CustomerEdge(
+                cursor=base64.urlsafe_b64encode(c.id.encode()).decode(), node=Customer.of(c)
+            )
+            for c in page.customers
+        ]
+        return CustomerConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=bool(page.next_page_token),
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
+    only: list[str] = []
+    if search:
+        matches = await context.backends.list_customers(tenant_id, MAX_SEARCH_MATCHES, "", search)
+        if matches.next_page_token:
+            raise GraphQLError(
+                f"search matches more than {MAX_SEARCH_MATCHES} customers: narrow it to "
+                "combine it with filters or an order",
+                extensions={"code": "BAD_INPUT"},
+            )
+        if not matches.customers:
+            return CustomerConnection(
+                edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None)
+            )
+        context.loaders.prime(matches.customers)
+        only = [c.id for c in matches.customers]
+    request = scoring_pb2.ListRelationshipsRequest(
+        tenant_id=tenant_id,
+        relationship_types=wanted.relationship_types or [],
+        stages=stages,
+        customer_ids=only,
+        order_by=order.field.value if order else "value",
+        ascending=order is not None and order.direction == OrderDirection.ASC,
+        page_size=first,
+        page_token=after or "",
+    )
+    if wanted.min_risk is not None:
+        request.min_risk = wanted.min_risk
+    listed = await context.backends.list_relationships(request)
+    for relationship in listed.relationships:  # their relationship needs no second call
+        context.loaders.relationships.prime((relationship.customer_id, None), relationship)
+    found = await context.loaders.customers.load_many([r.customer_id for r in listed.relationships])
+    edges = [
+        CustomerEdge(cursor=cursor, node=Customer.of(customer))
+        for cursor, customer in zip(listed.cursors, found, strict=True)
+        if customer is not None
+    ]
+    return CustomerConnection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=bool(listed.next_page_token),
+            end_cursor=listed.cursors[-1] if listed.cursors else None,
+        ),
+    )
+
+
 @strawberry.type
 class Query:
     @strawberry.field(
@@ -850,25 +982,17 @@ class Query:
 
     @strawberry.field(description="The tenant's customers, a page at a time (at most 100).")
     async def customers(
-        self, info: GatewayInfo, first: int = 20, after: str | None = None
+        self,
+        info: GatewayInfo,
+        first: int = 20,
+        after: str | None = None,
+        filter: CustomerFilter | None = None,
+        order_by: CustomerOrder | None = None,
     ) -> CustomerConnection:
         if not 1 <= first <= MAX_PAGE:
             raise GraphQLError(f"first must be 1..{MAX_PAGE}", extensions={"code": "BAD_INPUT"})
-        context = info.context
-        page = await context.backends.list_customers(context.tenant_id, first, after or "")
-        context.loaders.prime(page.customers)
-        edges = [
-            CustomerEdge(
-                cursor=base64.urlsafe_b64encode(c.id.encode()).decode(), node=Customer.of(c)
-            )
-            for c in page.customers
-        ]
-        return CustomerConnection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=bool(page.next_page_token),
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
+        return await _list_customers(
+            info.context, first, after, filter or CustomerFilter(), order_by
         )
 
     @strawberry.field(description="The tenant's alerts, newest first (at most 100).")

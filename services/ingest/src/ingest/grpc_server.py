@@ -76,7 +76,10 @@ class CustomerServicer(ingest_pb2_grpc.CustomerServiceServicer):
             after = base64.urlsafe_b64decode(request.page_token.encode()).decode()
         except ValueError:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "malformed page_token")
-        rows = await self.service.list_customers(request.tenant_id, after, size + 1)
+        await _require(context, len(request.query) <= 200, "query: at most 200 characters")
+        rows = await self.service.list_customers(
+            request.tenant_id, after, size + 1, request.query.strip()
+        )
         token = ""
         if len(rows) > size:
             rows = rows[:size]

@@ -196,17 +196,21 @@ class IngestRepository:
         )
         return list((await self.session.execute(query)).scalars())
 
-    async def list_customers(self, tenant_id: str, after_id: str, limit: int) -> list[Customer]:
-        query = (
-            select(Customer)
-            .where(
-                col(Customer.tenant_id) == tenant_id,
-                col(Customer.id) > after_id,
-                col(Customer.merged_into_id).is_(None),
+    async def list_customers(
+        self, tenant_id: str, after_id: str, limit: int, search: str = ""
+    ) -> list[Customer]:
+        conditions = [
+            col(Customer.tenant_id) == tenant_id,
+            col(Customer.id) > after_id,
+            col(Customer.merged_into_id).is_(None),
+        ]
+        if search:
+            wanted = search.lower()
+            conditions.append(
+                func.lower(col(Customer.name)).contains(wanted, autoescape=True)
+                | func.lower(col(Customer.external_id)).contains(wanted, autoescape=True)
             )
-            .order_by(col(Customer.id))
-            .limit(limit)
-        )
+        query = select(Customer).where(*conditions).order_by(col(Customer.id)).limit(limit)
         return list((await self.session.execute(query)).scalars())
 
     async def customers_for_identity(

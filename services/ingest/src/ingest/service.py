@@ -423,9 +423,15 @@ class IngestService:
         async with self.db.read() as session:
             return await IngestRepository(session).list_merges(tenant_id, limit)
 
-    async def list_customers(self, tenant_id: str, after_id: str, limit: int) -> list[Customer]:
+    async def list_customers(
+        self, tenant_id: str, after_id: str, limit: int, search: str = ""
+    ) -> list[Customer]:
+        """The tenant's customers in id order, those whose name or external id contains
+        `search` (any case) when given."""
         async with self.db.read() as session:
-            return await IngestRepository(session).list_customers(tenant_id, after_id, limit)
+            return await IngestRepository(session).list_customers(
+                tenant_id, after_id, limit, search
+            )
 
     async def recent_interactions(
         self, tenant_id: str, customer_ids: Sequence[str], per_customer: int

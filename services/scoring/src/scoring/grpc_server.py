@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -19,7 +21,9 @@ from scoring.messages import (
     relationship_message,
     timeline_point,
 )
+from scoring.repository import RelationshipFilter
 from scoring.service import ScoringService
+from scoring.stages import STAGES
 
 MAX_BATCH = 1000
 
@@ -162,6 +166,58 @@ class RelationshipServicer(scoring_pb2_grpc.RelationshipServiceServicer):
         return scoring_pb2.ListAtRiskResponse(
             relationships=[relationship_message(v) for v in views]
         )
+
+    async def ListRelationships(
+        self, request: scoring_pb2.ListRelationshipsRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.ListRelationshipsResponse:
+        await _require(context, bool(request.tenant_id), "tenant_id is required")
+        await _require(context, 1 <= request.page_size <= 100, "page_size: 1 to 100")
+        order_by = request.order_by or "value"
+        await _require(context, order_by in ORDERS, f"order_by: one of {', '.join(sorted(ORDERS))}")
+        unknown = sorted(set(request.stages) - set(STAGES))
+        await _require(context, not unknown, f"stages: not Knapp stages: {', '.join(unknown)}")
+        await _require(
+            context,
+            not request.HasField("min_risk") or 0 <= request.min_risk <= 1,
+            "min_risk: 0 to 1",
+        )
+        await _require(context, len(request.customer_ids) <= 1000, "customer_ids: at most 1,000")
+        after = _order_cursor(request.page_token) if request.page_token else None
+        await _require(context, not request.page_token or after is not None, "malformed page_token")
+        wanted = RelationshipFilter(
+            types=tuple(request.relationship_types),
+            stages=tuple(request.stages),
+            min_risk=request.min_risk if request.HasField("min_risk") else None,
+            customer_ids=tuple(request.customer_ids) if request.customer_ids else None,
+            order_by=order_by,
+            ascending=request.ascending,
+            after=after,
+        )
+        found = await self.service.list_relationships(request.tenant_id, wanted, request.page_size)
+        shown = found[: request.page_size]
+        cursors = [_order_token(key, view.customer_id) for view, key in shown]
+        return scoring_pb2.ListRelationshipsResponse(
+            relationships=[relationship_message(view) for view, _ in shown],
+            cursors=cursors,
+            next_page_token=cursors[-1] if len(found) > request.page_size else "",
+        )
+
+
+ORDERS = frozenset({"value", "risk", "revenue"})
+
+
+def _order_token(key: float, customer_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([key, customer_id]).encode()).decode()
+
+
+def _order_cursor(token: str) -> tuple[float, str] | None:
+    try:
+        key, customer_id = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(key, int | float) or not isinstance(customer_id, str):
+        return None
+    return float(key), customer_id
 
 
 def _time(stamp: Timestamp) -> datetime:

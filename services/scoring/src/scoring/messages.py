@@ -38,7 +38,9 @@ def delivered(message: ingest_pb2.Interaction) -> Delivered:
         direction=_DIRECTIONS.get(message.direction, ""),
         outcome=outcome.string_value[:32] if outcome and outcome.string_value else None,
         employee=message.employee or None,
-        **money,
+        revenue=money["revenue"],
+        refund=money["refund"],
+        cost=money["cost"],
     )
 
 
@@ -62,6 +64,7 @@ def relationship_message(view: RelationshipView) -> scoring_pb2.Relationship:
         stage=view.stage,
         stage_reason=view.stage_reason,
         coming_apart=is_coming_apart(view.stage),
+        revenue=round(view.revenue, 2),
         risk=round(view.risk, 6),
         risk_reasons=list(view.risk_reasons),
     )

@@ -30,6 +30,8 @@ class Relationship(ScoringTable, table=True):
     good_mass: float = 0.0
     bad_mass: float = 0.0
     interaction_count: int = 0
+    # Revenue net of refunds over the whole relationship, for ordering and lists.
+    revenue: float = 0.0
     first_interaction_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     last_interaction_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     last_contribution: float = 0.0
@@ -54,7 +56,8 @@ class Relationship(ScoringTable, table=True):
     # Set when interactions arrived that the stage has not been evaluated with: the
     # earliest of them, so a late one makes the stage be evaluated again from there.
     dirty_since: datetime | None = Field(default=None, sa_type=UtcDateTime, index=True)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    # Indexed: the gateway's subscriptions read the relationships changed since a moment.
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, index=True)
 
 
 class AppliedInteraction(ScoringTable, table=True):
@@ -75,6 +78,10 @@ class AppliedInteraction(ScoringTable, table=True):
     cost: float = 0.0
     outcome: str | None = Field(default=None, max_length=32)
     employee: str | None = Field(default=None, max_length=200)
+    # The service issue type (attributes["issue_type"]) and the customer's own words (first
+    # TEXT_LIMIT characters), for the analysis lenses (scoring.analysis).
+    issue_type: str | None = Field(default=None, max_length=64)
+    text: str | None = Field(default=None, max_length=2000)
     contribution: float
     # Why it counts, in words ("a complaint with very negative words").
     reason: str = Field(default="", max_length=200)

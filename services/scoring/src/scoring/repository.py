@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,6 +45,20 @@ _REWEIGHED = Table(
     Column("b_value", Float),
     Column("b_reason", String(200)),
 )
+
+
+@dataclass(frozen=True)
+class RelationshipFilter:
+    """Which of a tenant's relationships a list shows, in which order; `after` is the
+    (order key, customer id) of the last one already shown."""
+
+    types: tuple[str, ...] = ()
+    stages: tuple[str, ...] = ()
+    min_risk: float | None = None
+    customer_ids: tuple[str, ...] | None = None
+    order_by: str = "value"
+    ascending: bool = False
+    after: tuple[float, str] | None = None
 
 
 class ScoringRepository:
@@ -190,6 +205,7 @@ class ScoringRepository:
                 good_mass=t.c.good_mass + bindparam("b_good", type_=Float()),
                 bad_mass=t.c.bad_mass + bindparam("b_bad", type_=Float()),
                 interaction_count=t.c.interaction_count + bindparam("b_count", type_=Integer()),
+                revenue=t.c.revenue + bindparam("b_revenue", type_=Float()),
                 first_interaction_at=case(
                     (t.c.first_interaction_at.is_(None), first),
                     (t.c.first_interaction_at > first, first),
@@ -453,6 +469,35 @@ class ScoringRepository:
                 )
             )
             .order_by(col(Alert.raised_at), col(Alert.id))
+            .limit(limit)
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def list_relationships(
+        self, tenant_id: str, wanted: RelationshipFilter, limit: int
+    ) -> list[Relationship]:
+        t = table_of(Relationship)
+        conditions = [t.c.tenant_id == tenant_id]
+        if wanted.types:
+            conditions.append(t.c.relationship_type.in_(wanted.types))
+        if wanted.stages:
+            conditions.append(t.c.stage.in_(wanted.stages))
+        if wanted.min_risk is not None:
+            conditions.append(t.c.risk >= wanted.min_risk)
+        if wanted.customer_ids is not None:
+            conditions.append(t.c.customer_id.in_(wanted.customer_ids))
+        column = t.c[wanted.order_by]
+        if wanted.after is not None:
+            key, customer = wanted.after
+            if wanted.ascending:
+                conditions.append(tuple_(column, t.c.customer_id) > tuple_(key, customer))
+            else:
+                conditions.append((column < key) | ((column == key) & (t.c.customer_id > customer)))
+        order = column.asc() if wanted.ascending else column.desc()
+        query = (
+            select(Relationship)
+            .where(*conditions)
+            .order_by(order, col(Relationship.customer_id))
             .limit(limit)
         )
         return list((await self.session.execute(query)).scalars())

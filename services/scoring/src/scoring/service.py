@@ -50,7 +50,7 @@ from scoring.models import (
     TenantSettings,
     new_id,
 )
-from scoring.repository import ScoringRepository
+from scoring.repository import RelationshipFilter, ScoringRepository
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,8 @@ class Delivered:
     cost: float = 0.0
     outcome: str | None = None
     employee: str | None = None
+    issue_type: str | None = None
+    text: str | None = None
 
 
 @dataclass
@@ -109,11 +111,22 @@ class _Change:
     last_value: float = 0.0
     # The earliest moment the history changed: the stage is evaluated again from there.
     since: datetime | None = None
+    # Revenue net of refunds.
+    revenue: float = 0.0
 
-    def add(self, good: float, bad: float, at: datetime, value: float, count: int = 1) -> None:
+    def add(
+        self,
+        good: float,
+        bad: float,
+        at: datetime,
+        value: float,
+        count: int = 1,
+        revenue: float = 0.0,
+    ) -> None:
         self.good += good
         self.bad += bad
         self.count += count
+        self.revenue += revenue
         self.since = at if self.since is None else min(self.since, at)
         if count == 0:  # a signal of ours, not an interaction: no first or last contact
             return
@@ -155,6 +168,8 @@ class RelationshipView:
     potential: float | None = None
     potential_reason: str = ""
     type_since: datetime | None = None
+    # Revenue net of refunds up to the moment.
+    revenue: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -263,11 +278,12 @@ class ScoringService:
                     # The customer was merged into another: its effect moves along.
                     good, bad = mass(table, earlier, item.occurred_at)
                     counted = _counted(item.kind)
+                    net = item.revenue - item.refund
                     changes[(item.tenant_id, owner)].add(
-                        -good, -bad, item.occurred_at, 0.0, -counted
+                        -good, -bad, item.occurred_at, 0.0, -counted, -net
                     )
                     changes[(item.tenant_id, item.customer_id)].add(
-                        good, bad, item.occurred_at, earlier, counted
+                        good, bad, item.occurred_at, earlier, counted, net
                     )
                     await repo.move_applied(item.interaction_id, item.customer_id)
                     seen[item.interaction_id] = (item.customer_id, earlier)
@@ -285,7 +301,12 @@ class ScoringService:
                 seen[item.interaction_id] = (item.customer_id, effect.value)
                 good, bad = mass(table, effect.value, item.occurred_at)
                 changes[(item.tenant_id, item.customer_id)].add(
-                    good, bad, item.occurred_at, effect.value, _counted(item.kind)
+                    good,
+                    bad,
+                    item.occurred_at,
+                    effect.value,
+                    _counted(item.kind),
+                    item.revenue - item.refund,
                 )
                 rows.append(_applied_row(item, effect.value, effect.reason, now))
             result.applied = len(rows)
@@ -319,6 +340,7 @@ class ScoringService:
                         "last_interaction_at": change.last,
                         "last_contribution": change.last_value,
                         "dirty_since": change.since,
+                        "revenue": change.revenue,
                         "updated_at": now,
                     }
                 )
@@ -336,6 +358,7 @@ class ScoringService:
                     "b_last_value": change.last_value,
                     "b_dirty": change.since,
                     "b_value": value_from_mass(table, good, bad, now),
+                    "b_revenue": change.revenue,
                     "b_now": now,
                 }
             )
@@ -593,6 +616,7 @@ class ScoringService:
                     risk=assessed.score,
                     risk_reasons=tuple(assessed.reasons),
                     type_since=type_change.at if type_change else None,
+                    revenue=sum(p.revenue - p.refund for p in past),
                 )
             )
         return views
@@ -600,6 +624,23 @@ class ScoringService:
     async def at_risk(self, tenant_id: str, limit: int = 50) -> list[RelationshipView]:
         """The tenant's customers most likely to end, riskiest first, with their reasons."""
         return await self._ranked(tenant_id, "risk", limit)
+
+    async def list_relationships(
+        self, tenant_id: str, wanted: RelationshipFilter, limit: int
+    ) -> list[tuple[RelationshipView, float]]:
+        """A page of the tenant's relationships as `wanted` filters and orders them, each with
+        its order key (one more than `limit`, so the caller sees whether more follow)."""
+        table = (await self.rules(tenant_id)).weights
+        async with self.db.read() as session:
+            rows = await ScoringRepository(session).list_relationships(tenant_id, wanted, limit + 1)
+        now = utcnow()
+        return [
+            (
+                _view(r, now, value_from_mass(table, r.good_mass, r.bad_mass, now)),
+                float(getattr(r, wanted.order_by)),
+            )
+            for r in rows
+        ]
 
     async def with_potential(self, tenant_id: str, limit: int = 50) -> list[RelationshipView]:
         """Customers who behave like the best ones but bring less, most potential first."""
@@ -726,6 +767,8 @@ def _applied_row(item: Delivered, value: float, reason: str, now: datetime) -> d
         "cost": item.cost,
         "outcome": item.outcome,
         "employee": item.employee,
+        "issue_type": item.issue_type[:64] if item.issue_type else None,
+        "text": item.text[:2000] if item.text else None,
         "contribution": value,
         "reason": reason[:200],
         "applied_at": now,
@@ -1054,6 +1097,7 @@ def _view(row: Relationship, now: datetime, value: float) -> RelationshipView:
         potential=row.potential,
         potential_reason=row.potential_reason,
         type_since=row.type_since,
+        revenue=row.revenue,
     )
 
 

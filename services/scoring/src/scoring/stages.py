@@ -41,9 +41,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-COMING_TOGETHER = ("initiating", "experimenting", "intensifying", "integrating", "bonding")
-COMING_APART = ("differentiating", "circumscribing", "stagnating", "avoiding", "terminating")
-STAGES = COMING_TOGETHER + COMING_APART
+from relint.taxonomy import COMING_APART as COMING_APART
+from relint.taxonomy import COMING_TOGETHER as COMING_TOGETHER
+from relint.taxonomy import STAGES as STAGES
 
 COMMITMENTS = frozenset({"purchase", "contract_signed", "renewal", "upsell"})
 BONDS = frozenset({"contract_signed", "renewal", "referral", "co_marketing"})

@@ -26,17 +26,17 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'relint/contracts/ingest/v1/ingest.proto\x12\tingest.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf6\x03\n\x0bInteraction\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x63hannel\x18\x05 \x01(\t\x12\x0c\n\x04kind\x18\x06 \x01(\t\x12\'\n\tdirection\x18\x07 \x01(\x0e\x32\x14.ingest.v1.Direction\x12\x16\n\tsentiment\x18\x08 \x01(\x01H\x00\x88\x01\x01\x12\x0e\n\x06\x61mount\x18\t \x01(\t\x12*\n\x0b\x61mount_type\x18\n \x01(\x0e\x32\x15.ingest.v1.AmountType\x12\x10\n\x08\x63urrency\x18\x0b \x01(\t\x12\x10\n\x08\x65mployee\x18\x0c \x01(\t\x12\x0c\n\x04text\x18\r \x01(\t\x12\x0e\n\x06source\x18\x0e \x01(\t\x12\x11\n\tsource_id\x18\x0f \x01(\t\x12+\n\nattributes\x18\x10 \x01(\x0b\x32\x17.google.protobuf.Struct\x12/\n\x0breceived_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0btraceparent\x18\x12 \x01(\t\x12\x10\n\x08sequence\x18\x13 \x01(\x03\x42\x0c\n\n_sentiment\"\xfc\x01\n\x08\x43ustomer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x13\n\x0b\x65xternal_id\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rfirst_seen_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0clast_seen_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11interaction_count\x18\x08 \x01(\x03\"J\n\x1a\x44\x65liverInteractionsRequest\x12,\n\x0cinteractions\x18\x01 \x03(\x0b\x32\x16.ingest.v1.Interaction\"B\n\x1b\x44\x65liverInteractionsResponse\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\x05\x12\x12\n\nduplicates\x18\x02 \x01(\x05\"C\n\x18\x42\x61tchGetCustomersRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ustomer_ids\x18\x02 \x03(\t\"C\n\x19\x42\x61tchGetCustomersResponse\x12&\n\tcustomers\x18\x01 \x03(\x0b\x32\x13.ingest.v1.Customer\"A\n\x16LookupCustomersRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x65xternal_ids\x18\x02 \x03(\t\"A\n\x17LookupCustomersResponse\x12&\n\tcustomers\x18\x01 \x03(\x0b\x32\x13.ingest.v1.Customer\"P\n\x14ListCustomersRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"X\n\x15ListCustomersResponse\x12&\n\tcustomers\x18\x01 \x03(\x0b\x32\x13.ingest.v1.Customer\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"G\n\x18RecordInteractionRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x18\n\x10interaction_json\x18\x02 \x01(\t\"+\n\nFieldError\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"^\n\x19RecordInteractionResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12%\n\x06\x65rrors\x18\x03 \x03(\x0b\x32\x15.ingest.v1.FieldError\"i\n\"BatchListRecentInteractionsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ustomer_ids\x18\x02 \x03(\t\x12\x1a\n\x12limit_per_customer\x18\x03 \x01(\x05\"\xe5\x01\n\x10InteractionQuery\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x10\n\x08\x63hannels\x18\x02 \x03(\t\x12\r\n\x05kinds\x18\x03 \x03(\t\x12\x10\n\x08\x65mployee\x18\x04 \x01(\t\x12\x31\n\roccurred_from\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0boccurred_to\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x07 \x01(\x05\x12\x12\n\npage_token\x18\x08 \x01(\t\"_\n\x1c\x42\x61tchListInteractionsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12,\n\x07queries\x18\x02 \x03(\x0b\x32\x1b.ingest.v1.InteractionQuery\"i\n\x0fInteractionPage\x12,\n\x0cinteractions\x18\x01 \x03(\x0b\x32\x16.ingest.v1.Interaction\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x0f\n\x07\x63ursors\x18\x03 \x03(\t\"J\n\x1d\x42\x61tchListInteractionsResponse\x12)\n\x05pages\x18\x01 \x03(\x0b\x32\x1a.ingest.v1.InteractionPage\"`\n\x19\x42\x61tchListEmployeesRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ustomer_ids\x18\x02 \x03(\t\x12\x1a\n\x12limit_per_customer\x18\x03 \x01(\x05\"\xca\x01\n\x13\x45mployeeInvolvement\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x10\n\x08\x65mployee\x18\x02 \x01(\t\x12\x19\n\x11interaction_count\x18\x03 \x01(\x03\x12\x38\n\x14\x66irst_interaction_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x13last_interaction_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"O\n\x1a\x42\x61tchListEmployeesResponse\x12\x31\n\temployees\x18\x01 \x03(\x0b\x32\x1e.ingest.v1.EmployeeInvolvement\"S\n#BatchListRecentInteractionsResponse\x12,\n\x0cinteractions\x18\x01 \x03(\x0b\x32\x16.ingest.v1.Interaction\"\"\n\x13VerifyApiKeyRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\"\\\n\x14VerifyApiKeyResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x12\n\npartner_id\x18\x03 \x01(\t\x12\x0e\n\x06scopes\x18\x04 \x03(\t*U\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x15\n\x11\x44IRECTION_INBOUND\x10\x01\x12\x16\n\x12\x44IRECTION_OUTBOUND\x10\x02*y\n\nAmountType\x12\x1b\n\x17\x41MOUNT_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41MOUNT_TYPE_REVENUE\x10\x01\x12\x1d\n\x19\x41MOUNT_TYPE_COST_TO_SERVE\x10\x02\x12\x16\n\x12\x41MOUNT_TYPE_REFUND\x10\x03\x32\x84\x01\n\x1cInteractionSubscriberService\x12\x64\n\x13\x44\x65liverInteractions\x12%.ingest.v1.DeliverInteractionsRequest\x1a&.ingest.v1.DeliverInteractionsResponse2\x9f\x02\n\x0f\x43ustomerService\x12^\n\x11\x42\x61tchGetCustomers\x12#.ingest.v1.BatchGetCustomersRequest\x1a$.ingest.v1.BatchGetCustomersResponse\x12X\n\x0fLookupCustomers\x12!.ingest.v1.LookupCustomersRequest\x1a\".ingest.v1.LookupCustomersResponse\x12R\n\rListCustomers\x12\x1f.ingest.v1.ListCustomersRequest\x1a .ingest.v1.ListCustomersResponse2\xc1\x03\n\x12InteractionService\x12|\n\x1b\x42\x61tchListRecentInteractions\x12-.ingest.v1.BatchListRecentInteractionsRequest\x1a..ingest.v1.BatchListRecentInteractionsResponse\x12j\n\x15\x42\x61tchListInteractions\x12\'.ingest.v1.BatchListInteractionsRequest\x1a(.ingest.v1.BatchListInteractionsResponse\x12\x61\n\x12\x42\x61tchListEmployees\x12$.ingest.v1.BatchListEmployeesRequest\x1a%.ingest.v1.BatchListEmployeesResponse\x12^\n\x11RecordInteraction\x12#.ingest.v1.RecordInteractionRequest\x1a$.ingest.v1.RecordInteractionResponse2`\n\rApiKeyService\x12O\n\x0cVerifyApiKey\x12\x1e.ingest.v1.VerifyApiKeyRequest\x1a\x1f.ingest.v1.VerifyApiKeyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'relint/contracts/ingest/v1/ingest.proto\x12\tingest.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf6\x03\n\x0bInteraction\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x63hannel\x18\x05 \x01(\t\x12\x0c\n\x04kind\x18\x06 \x01(\t\x12\'\n\tdirection\x18\x07 \x01(\x0e\x32\x14.ingest.v1.Direction\x12\x16\n\tsentiment\x18\x08 \x01(\x01H\x00\x88\x01\x01\x12\x0e\n\x06\x61mount\x18\t \x01(\t\x12*\n\x0b\x61mount_type\x18\n \x01(\x0e\x32\x15.ingest.v1.AmountType\x12\x10\n\x08\x63urrency\x18\x0b \x01(\t\x12\x10\n\x08\x65mployee\x18\x0c \x01(\t\x12\x0c\n\x04text\x18\r \x01(\t\x12\x0e\n\x06source\x18\x0e \x01(\t\x12\x11\n\tsource_id\x18\x0f \x01(\t\x12+\n\nattributes\x18\x10 \x01(\x0b\x32\x17.google.protobuf.Struct\x12/\n\x0breceived_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0btraceparent\x18\x12 \x01(\t\x12\x10\n\x08sequence\x18\x13 \x01(\x03\x42\x0c\n\n_sentiment\"\xfc\x01\n\x08\x43ustomer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x13\n\x0b\x65xternal_id\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rfirst_seen_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0clast_seen_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11interaction_count\x18\x08 \x01(\x03\"J\n\x1a\x44\x65liverInteractionsRequest\x12,\n\x0cinteractions\x18\x01 \x03(\x0b\x32\x16.ingest.v1.Interaction\"B\n\x1b\x44\x65liverInteractionsResponse\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\x05\x12\x12\n\nduplicates\x18\x02 \x01(\x05\"C\n\x18\x42\x61tchGetCustomersRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ustomer_ids\x18\x02 \x03(\t\"C\n\x19\x42\x61tchGetCustomersResponse\x12&\n\tcustomers\x18\x01 \x03(\x0b\x32\x13.ingest.v1.Customer\"A\n\x16LookupCustomersRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x65xternal_ids\x18\x02 \x03(\t\"A\n\x17LookupCustomersResponse\x12&\n\tcustomers\x18\x01 \x03(\x0b\x32\x13.ingest.v1.Customer\"_\n\x14ListCustomersRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\r\n\x05query\x18\x04 \x01(\t\"X\n\x15ListCustomersResponse\x12&\n\tcustomers\x18\x01 \x03(\x0b\x32\x13.ingest.v1.Customer\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"G\n\x18RecordInteractionRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x18\n\x10interaction_json\x18\x02 \x01(\t\"+\n\nFieldError\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"^\n\x19RecordInteractionResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12%\n\x06\x65rrors\x18\x03 \x03(\x0b\x32\x15.ingest.v1.FieldError\"i\n\"BatchListRecentInteractionsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ustomer_ids\x18\x02 \x03(\t\x12\x1a\n\x12limit_per_customer\x18\x03 \x01(\x05\"\xe5\x01\n\x10InteractionQuery\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x10\n\x08\x63hannels\x18\x02 \x03(\t\x12\r\n\x05kinds\x18\x03 \x03(\t\x12\x10\n\x08\x65mployee\x18\x04 \x01(\t\x12\x31\n\roccurred_from\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0boccurred_to\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x07 \x01(\x05\x12\x12\n\npage_token\x18\x08 \x01(\t\"_\n\x1c\x42\x61tchListInteractionsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12,\n\x07queries\x18\x02 \x03(\x0b\x32\x1b.ingest.v1.InteractionQuery\"i\n\x0fInteractionPage\x12,\n\x0cinteractions\x18\x01 \x03(\x0b\x32\x16.ingest.v1.Interaction\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x0f\n\x07\x63ursors\x18\x03 \x03(\t\"J\n\x1d\x42\x61tchListInteractionsResponse\x12)\n\x05pages\x18\x01 \x03(\x0b\x32\x1a.ingest.v1.InteractionPage\"`\n\x19\x42\x61tchListEmployeesRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ustomer_ids\x18\x02 \x03(\t\x12\x1a\n\x12limit_per_customer\x18\x03 \x01(\x05\"\xca\x01\n\x13\x45mployeeInvolvement\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x10\n\x08\x65mployee\x18\x02 \x01(\t\x12\x19\n\x11interaction_count\x18\x03 \x01(\x03\x12\x38\n\x14\x66irst_interaction_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x13last_interaction_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"O\n\x1a\x42\x61tchListEmployeesResponse\x12\x31\n\temployees\x18\x01 \x03(\x0b\x32\x1e.ingest.v1.EmployeeInvolvement\"S\n#BatchListRecentInteractionsResponse\x12,\n\x0cinteractions\x18\x01 \x03(\x0b\x32\x16.ingest.v1.Interaction\"\"\n\x13VerifyApiKeyRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\"\\\n\x14VerifyApiKeyResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x12\n\npartner_id\x18\x03 \x01(\t\x12\x0e\n\x06scopes\x18\x04 \x03(\t*U\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x15\n\x11\x44IRECTION_INBOUND\x10\x01\x12\x16\n\x12\x44IRECTION_OUTBOUND\x10\x02*y\n\nAmountType\x12\x1b\n\x17\x41MOUNT_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41MOUNT_TYPE_REVENUE\x10\x01\x12\x1d\n\x19\x41MOUNT_TYPE_COST_TO_SERVE\x10\x02\x12\x16\n\x12\x41MOUNT_TYPE_REFUND\x10\x03\x32\x84\x01\n\x1cInteractionSubscriberService\x12\x64\n\x13\x44\x65liverInteractions\x12%.ingest.v1.DeliverInteractionsRequest\x1a&.ingest.v1.DeliverInteractionsResponse2\x9f\x02\n\x0f\x43ustomerService\x12^\n\x11\x42\x61tchGetCustomers\x12#.ingest.v1.BatchGetCustomersRequest\x1a$.ingest.v1.BatchGetCustomersResponse\x12X\n\x0fLookupCustomers\x12!.ingest.v1.LookupCustomersRequest\x1a\".ingest.v1.LookupCustomersResponse\x12R\n\rListCustomers\x12\x1f.ingest.v1.ListCustomersRequest\x1a .ingest.v1.ListCustomersResponse2\xc1\x03\n\x12InteractionService\x12|\n\x1b\x42\x61tchListRecentInteractions\x12-.ingest.v1.BatchListRecentInteractionsRequest\x1a..ingest.v1.BatchListRecentInteractionsResponse\x12j\n\x15\x42\x61tchListInteractions\x12\'.ingest.v1.BatchListInteractionsRequest\x1a(.ingest.v1.BatchListInteractionsResponse\x12\x61\n\x12\x42\x61tchListEmployees\x12$.ingest.v1.BatchListEmployeesRequest\x1a%.ingest.v1.BatchListEmployeesResponse\x12^\n\x11RecordInteraction\x12#.ingest.v1.RecordInteractionRequest\x1a$.ingest.v1.RecordInteractionResponse2`\n\rApiKeyService\x12O\n\x0cVerifyApiKey\x12\x1e.ingest.v1.VerifyApiKeyRequest\x1a\x1f.ingest.v1.VerifyApiKeyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'relint.contracts.ingest.v1.ingest_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DIRECTION']._serialized_start=2897
-  _globals['_DIRECTION']._serialized_end=2982
-  _globals['_AMOUNTTYPE']._serialized_start=2984
-  _globals['_AMOUNTTYPE']._serialized_end=3105
+  _globals['_DIRECTION']._serialized_start=2912
+  _globals['_DIRECTION']._serialized_end=2997
+  _globals['_AMOUNTTYPE']._serialized_start=2999
+  _globals['_AMOUNTTYPE']._serialized_end=3120
   _globals['_INTERACTION']._serialized_start=118
   _globals['_INTERACTION']._serialized_end=620
   _globals['_CUSTOMER']._serialized_start=623
@@ -54,43 +54,43 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LOOKUPCUSTOMERSRESPONSE']._serialized_start=1226
   _globals['_LOOKUPCUSTOMERSRESPONSE']._serialized_end=1291
   _globals['_LISTCUSTOMERSREQUEST']._serialized_start=1293
-  _globals['_LISTCUSTOMERSREQUEST']._serialized_end=1373
-  _globals['_LISTCUSTOMERSRESPONSE']._serialized_start=1375
-  _globals['_LISTCUSTOMERSRESPONSE']._serialized_end=1463
-  _globals['_RECORDINTERACTIONREQUEST']._serialized_start=1465
-  _globals['_RECORDINTERACTIONREQUEST']._serialized_end=1536
-  _globals['_FIELDERROR']._serialized_start=1538
-  _globals['_FIELDERROR']._serialized_end=1581
-  _globals['_RECORDINTERACTIONRESPONSE']._serialized_start=1583
-  _globals['_RECORDINTERACTIONRESPONSE']._serialized_end=1677
-  _globals['_BATCHLISTRECENTINTERACTIONSREQUEST']._serialized_start=1679
-  _globals['_BATCHLISTRECENTINTERACTIONSREQUEST']._serialized_end=1784
-  _globals['_INTERACTIONQUERY']._serialized_start=1787
-  _globals['_INTERACTIONQUERY']._serialized_end=2016
-  _globals['_BATCHLISTINTERACTIONSREQUEST']._serialized_start=2018
-  _globals['_BATCHLISTINTERACTIONSREQUEST']._serialized_end=2113
-  _globals['_INTERACTIONPAGE']._serialized_start=2115
-  _globals['_INTERACTIONPAGE']._serialized_end=2220
-  _globals['_BATCHLISTINTERACTIONSRESPONSE']._serialized_start=2222
-  _globals['_BATCHLISTINTERACTIONSRESPONSE']._serialized_end=2296
-  _globals['_BATCHLISTEMPLOYEESREQUEST']._serialized_start=2298
-  _globals['_BATCHLISTEMPLOYEESREQUEST']._serialized_end=2394
-  _globals['_EMPLOYEEINVOLVEMENT']._serialized_start=2397
-  _globals['_EMPLOYEEINVOLVEMENT']._serialized_end=2599
-  _globals['_BATCHLISTEMPLOYEESRESPONSE']._serialized_start=2601
-  _globals['_BATCHLISTEMPLOYEESRESPONSE']._serialized_end=2680
-  _globals['_BATCHLISTRECENTINTERACTIONSRESPONSE']._serialized_start=2682
-  _globals['_BATCHLISTRECENTINTERACTIONSRESPONSE']._serialized_end=2765
-  _globals['_VERIFYAPIKEYREQUEST']._serialized_start=2767
-  _globals['_VERIFYAPIKEYREQUEST']._serialized_end=2801
-  _globals['_VERIFYAPIKEYRESPONSE']._serialized_start=2803
-  _globals['_VERIFYAPIKEYRESPONSE']._serialized_end=2895
-  _globals['_INTERACTIONSUBSCRIBERSERVICE']._serialized_start=3108
-  _globals['_INTERACTIONSUBSCRIBERSERVICE']._serialized_end=3240
-  _globals['_CUSTOMERSERVICE']._serialized_start=3243
-  _globals['_CUSTOMERSERVICE']._serialized_end=3530
-  _globals['_INTERACTIONSERVICE']._serialized_start=3533
-  _globals['_INTERACTIONSERVICE']._serialized_end=3982
-  _globals['_APIKEYSERVICE']._serialized_start=3984
-  _globals['_APIKEYSERVICE']._serialized_end=4080
+  _globals['_LISTCUSTOMERSREQUEST']._serialized_end=1388
+  _globals['_LISTCUSTOMERSRESPONSE']._serialized_start=1390
+  _globals['_LISTCUSTOMERSRESPONSE']._serialized_end=1478
+  _globals['_RECORDINTERACTIONREQUEST']._serialized_start=1480
+  _globals['_RECORDINTERACTIONREQUEST']._serialized_end=1551
+  _globals['_FIELDERROR']._serialized_start=1553
+  _globals['_FIELDERROR']._serialized_end=1596
+  _globals['_RECORDINTERACTIONRESPONSE']._serialized_start=1598
+  _globals['_RECORDINTERACTIONRESPONSE']._serialized_end=1692
+  _globals['_BATCHLISTRECENTINTERACTIONSREQUEST']._serialized_start=1694
+  _globals['_BATCHLISTRECENTINTERACTIONSREQUEST']._serialized_end=1799
+  _globals['_INTERACTIONQUERY']._serialized_start=1802
+  _globals['_INTERACTIONQUERY']._serialized_end=2031
+  _globals['_BATCHLISTINTERACTIONSREQUEST']._serialized_start=2033
+  _globals['_BATCHLISTINTERACTIONSREQUEST']._serialized_end=2128
+  _globals['_INTERACTIONPAGE']._serialized_start=2130
+  _globals['_INTERACTIONPAGE']._serialized_end=2235
+  _globals['_BATCHLISTINTERACTIONSRESPONSE']._serialized_start=2237
+  _globals['_BATCHLISTINTERACTIONSRESPONSE']._serialized_end=2311
+  _globals['_BATCHLISTEMPLOYEESREQUEST']._serialized_start=2313
+  _globals['_BATCHLISTEMPLOYEESREQUEST']._serialized_end=2409
+  _globals['_EMPLOYEEINVOLVEMENT']._serialized_start=2412
+  _globals['_EMPLOYEEINVOLVEMENT']._serialized_end=2614
+  _globals['_BATCHLISTEMPLOYEESRESPONSE']._serialized_start=2616
+  _globals['_BATCHLISTEMPLOYEESRESPONSE']._serialized_end=2695
+  _globals['_BATCHLISTRECENTINTERACTIONSRESPONSE']._serialized_start=2697
+  _globals['_BATCHLISTRECENTINTERACTIONSRESPONSE']._serialized_end=2780
+  _globals['_VERIFYAPIKEYREQUEST']._serialized_start=2782
+  _globals['_VERIFYAPIKEYREQUEST']._serialized_end=2816
+  _globals['_VERIFYAPIKEYRESPONSE']._serialized_start=2818
+  _globals['_VERIFYAPIKEYRESPONSE']._serialized_end=2910
+  _globals['_INTERACTIONSUBSCRIBERSERVICE']._serialized_start=3123
+  _globals['_INTERACTIONSUBSCRIBERSERVICE']._serialized_end=3255
+  _globals['_CUSTOMERSERVICE']._serialized_start=3258
+  _globals['_CUSTOMERSERVICE']._serialized_end=3545
+  _globals['_INTERACTIONSERVICE']._serialized_start=3548
+  _globals['_INTERACTIONSERVICE']._serialized_end=3997
+  _globals['_APIKEYSERVICE']._serialized_start=3999
+  _globals['_APIKEYSERVICE']._serialized_end=4095
 # @@protoc_insertion_point(module_scope)

@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Relationship(_message.Message):
-    __slots__ = ("tenant_id", "customer_id", "value", "interaction_count", "last_interaction_at", "updated_at", "last_contribution", "as_of", "first_interaction_at", "relationship_type", "type_reason", "stage", "stage_since", "stage_reason", "coming_apart", "risk", "risk_reasons", "p_alive", "expected_purchases", "lifetime_value", "potential", "potential_reason", "type_since")
+    __slots__ = ("tenant_id", "customer_id", "value", "interaction_count", "last_interaction_at", "updated_at", "last_contribution", "as_of", "first_interaction_at", "relationship_type", "type_reason", "stage", "stage_since", "stage_reason", "coming_apart", "risk", "risk_reasons", "p_alive", "expected_purchases", "lifetime_value", "potential", "potential_reason", "type_since", "revenue")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -34,6 +34,7 @@ class Relationship(_message.Message):
     POTENTIAL_FIELD_NUMBER: _ClassVar[int]
     POTENTIAL_REASON_FIELD_NUMBER: _ClassVar[int]
     TYPE_SINCE_FIELD_NUMBER: _ClassVar[int]
+    REVENUE_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     customer_id: str
     value: float
@@ -57,7 +58,40 @@ class Relationship(_message.Message):
     potential: float
     potential_reason: str
     type_since: _timestamp_pb2.Timestamp
-    def __init__(self, tenant_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., value: _Optional[float] = ..., interaction_count: _Optional[int] = ..., last_interaction_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_contribution: _Optional[float] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_interaction_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., relationship_type: _Optional[str] = ..., type_reason: _Optional[str] = ..., stage: _Optional[str] = ..., stage_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stage_reason: _Optional[str] = ..., coming_apart: _Optional[bool] = ..., risk: _Optional[float] = ..., risk_reasons: _Optional[_Iterable[str]] = ..., p_alive: _Optional[float] = ..., expected_purchases: _Optional[float] = ..., lifetime_value: _Optional[float] = ..., potential: _Optional[float] = ..., potential_reason: _Optional[str] = ..., type_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    revenue: float
+    def __init__(self, tenant_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., value: _Optional[float] = ..., interaction_count: _Optional[int] = ..., last_interaction_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_contribution: _Optional[float] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_interaction_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., relationship_type: _Optional[str] = ..., type_reason: _Optional[str] = ..., stage: _Optional[str] = ..., stage_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stage_reason: _Optional[str] = ..., coming_apart: _Optional[bool] = ..., risk: _Optional[float] = ..., risk_reasons: _Optional[_Iterable[str]] = ..., p_alive: _Optional[float] = ..., expected_purchases: _Optional[float] = ..., lifetime_value: _Optional[float] = ..., potential: _Optional[float] = ..., potential_reason: _Optional[str] = ..., type_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revenue: _Optional[float] = ...) -> None: ...
+
+class ListRelationshipsRequest(_message.Message):
+    __slots__ = ("tenant_id", "relationship_types", "stages", "min_risk", "customer_ids", "order_by", "ascending", "page_size", "page_token")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    RELATIONSHIP_TYPES_FIELD_NUMBER: _ClassVar[int]
+    STAGES_FIELD_NUMBER: _ClassVar[int]
+    MIN_RISK_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_IDS_FIELD_NUMBER: _ClassVar[int]
+    ORDER_BY_FIELD_NUMBER: _ClassVar[int]
+    ASCENDING_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    relationship_types: _containers.RepeatedScalarFieldContainer[str]
+    stages: _containers.RepeatedScalarFieldContainer[str]
+    min_risk: float
+    customer_ids: _containers.RepeatedScalarFieldContainer[str]
+    order_by: str
+    ascending: bool
+    page_size: int
+    page_token: str
+    def __init__(self, tenant_id: _Optional[str] = ..., relationship_types: _Optional[_Iterable[str]] = ..., stages: _Optional[_Iterable[str]] = ..., min_risk: _Optional[float] = ..., customer_ids: _Optional[_Iterable[str]] = ..., order_by: _Optional[str] = ..., ascending: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListRelationshipsResponse(_message.Message):
+    __slots__ = ("relationships", "next_page_token", "cursors")
+    RELATIONSHIPS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    CURSORS_FIELD_NUMBER: _ClassVar[int]
+    relationships: _containers.RepeatedCompositeFieldContainer[Relationship]
+    next_page_token: str
+    cursors: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, relationships: _Optional[_Iterable[_Union[Relationship, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., cursors: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListAtRiskRequest(_message.Message):
     __slots__ = ("tenant_id", "limit")

@@ -64,6 +64,11 @@ class RelationshipServiceStub:
                 request_serializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListAtRiskRequest.SerializeToString,
                 response_deserializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListAtRiskResponse.FromString,
                 _registered_method=True)
+        self.ListRelationships = channel.unary_unary(
+                '/scoring.v1.RelationshipService/ListRelationships',
+                request_serializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListRelationshipsRequest.SerializeToString,
+                response_deserializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListRelationshipsResponse.FromString,
+                _registered_method=True)
         self.ListAlertFeed = channel.unary_unary(
                 '/scoring.v1.RelationshipService/ListAlertFeed',
                 request_serializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListAlertFeedRequest.SerializeToString,
@@ -111,6 +116,13 @@ class RelationshipServiceServicer:
 
     def ListAtRisk(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRelationships(self, request, context):
+        """A tenant's relationships filtered by type, stage and risk, ordered, a page at a time.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -164,6 +176,11 @@ def add_RelationshipServiceServicer_to_server(servicer, server):
                     servicer.ListAtRisk,
                     request_deserializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListAtRiskRequest.FromString,
                     response_serializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListAtRiskResponse.SerializeToString,
+            ),
+            'ListRelationships': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRelationships,
+                    request_deserializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListRelationshipsRequest.FromString,
+                    response_serializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListRelationshipsResponse.SerializeToString,
             ),
             'ListAlertFeed': grpc.unary_unary_rpc_method_handler(
                     servicer.ListAlertFeed,
@@ -338,6 +355,33 @@ class RelationshipService:
             '/scoring.v1.RelationshipService/ListAtRisk',
             relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListAtRiskRequest.SerializeToString,
             relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListAtRiskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRelationships(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scoring.v1.RelationshipService/ListRelationships',
+            relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListRelationshipsRequest.SerializeToString,
+            relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListRelationshipsResponse.FromString,
             options,
             channel_credentials,
             insecure,
