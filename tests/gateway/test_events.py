@@ -15,7 +15,8 @@ from gateway.schema import build_schema
 from relint.auth import SCOPE_GRAPH_READ, Principal
 from relint.contracts.scoring.v1 import scoring_pb2
 
-START = datetime.now(UTC)
+# Moments are stamped relative to this: a relay reads from the moment it starts.
+START = datetime.now(UTC) + timedelta(days=1)
 
 
 def _alert(n: int, tenant: str, at: datetime, customer: str = "c1") -> scoring_pb2.Alert:
@@ -104,7 +105,7 @@ async def test_a_late_commit_with_an_earlier_moment_is_still_published() -> None
 
 async def test_events_from_before_the_relay_started_are_not_replayed() -> None:
     feeds, broker = FakeFeeds(), Recorder()
-    feeds.alerts = [_alert(1, "t1", START - timedelta(minutes=5))]
+    feeds.alerts = [_alert(1, "t1", datetime.now(UTC) - timedelta(minutes=5))]
     relay = EventRelay(feeds, broker)
     assert await relay.relay_once() == 0
 

@@ -15,7 +15,7 @@ from gateway.backends import UpstreamError
 from gateway.cli import SDL_FILE, sdl
 from gateway.context import GatewayContext
 from gateway.schema import build_schema
-from relint.auth import SCOPE_GRAPH_READ, Principal
+from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_READ, Principal
 from relint.contracts.ingest.v1 import ingest_pb2
 from relint.contracts.playbook.v1 import playbook_pb2
 from relint.contracts.scoring.v1 import scoring_pb2
@@ -168,6 +168,23 @@ class FakeBackends:
             for c in customer_ids
             for name, count in (("ann", 7), ("bob", 2))[:limit]
         ]
+
+    async def set_relationship_types(self, tenant_id: str, types: Sequence[Any]) -> Any:
+        self._tenant(tenant_id)
+        self.calls["SetRelationshipTypes"] += 1
+        if any(t.name == "" for t in types):
+            return scoring_pb2.SetRelationshipTypesResponse(
+                problems=[scoring_pb2.SettingProblem(path="types[0].name", reason="a name")]
+            )
+        return scoring_pb2.SetRelationshipTypesResponse(types=types)
+
+    async def relationship_types(self, tenant_id: str) -> Any:
+        self._tenant(tenant_id)
+        rule = scoring_pb2.RelationshipTypeRule(
+            name="Whale",
+            conditions=[scoring_pb2.TypeCondition(feature="revenue", op="at_least", value=9)],
+        )
+        return scoring_pb2.GetRelationshipTypesResponse(types=[rule])
 
     async def relationships_of(
         self, tenant_id: str, customer_ids: Sequence[str], as_of: Any = None
@@ -611,6 +628,55 @@ async def test_bad_customer_filters_get_a_precise_error(arguments: str, message:
     result = await _run(f"{{ customers({arguments}) {{ edges {{ cursor }} }} }}", backends)
     assert result.errors is not None
     assert message in result.errors[0].message
+
+
+async def test_configuring_relationship_types_answers_with_typed_results() -> None:
+    backends = FakeBackends()
+    mutation = """mutation ($types: [RelationshipTypeInput!]!) {
+      configureRelationshipTypes(types: $types) {
+        __typename
+        ... on RelationshipTypesConfigured { types { name conditions { feature op value } } }
+        ... on InvalidRelationshipTypes { problems { path reason } }
+        ... on NotAllowed { message }
+      } }"""
+    whale = {"name": "Whale", "conditions": [{"feature": "revenue", "op": "at_least", "value": 9}]}
+    reader = await _run(mutation, backends, types=[whale])
+    assert reader.data["configureRelationshipTypes"] == {
+        "__typename": "NotAllowed",
+        "message": "configuring types needs the admin scope",
+    }
+    admin = Principal(TENANT, "partner-1", frozenset({SCOPE_GRAPH_READ, SCOPE_ADMIN}))
+
+    async def as_admin(types: list[dict[str, Any]]) -> Any:
+        result = await SCHEMA.execute(
+            mutation, variable_values={"types": types}, context_value=_context(backends, admin)
+        )
+        assert result.errors is None, result.errors
+        return result.data["configureRelationshipTypes"]
+
+    assert await as_admin([whale, {"name": "Rest"}]) == {
+        "__typename": "RelationshipTypesConfigured",
+        "types": [
+            {
+                "name": "Whale",
+                "conditions": [{"feature": "revenue", "op": "at_least", "value": 9.0}],
+            },
+            {"name": "Rest", "conditions": []},
+        ],
+    }
+    assert await as_admin([{"name": ""}]) == {
+        "__typename": "InvalidRelationshipTypes",
+        "problems": [{"path": "types[0].name", "reason": "a name"}],
+    }
+    too_many = await as_admin([{"name": f"T{n}"} for n in range(11)])
+    assert too_many["__typename"] == "InvalidRelationshipTypes"
+    assert (
+        backends.calls["SetRelationshipTypes"] == 2
+    )  # the reader and the oversized never reach it
+    listed = await _run("{ relationshipTypes { name conditions { op } } }", backends)
+    assert listed.data == {
+        "relationshipTypes": [{"name": "Whale", "conditions": [{"op": "at_least"}]}]
+    }
 
 
 async def test_the_worklist_and_bad_limits() -> None:

@@ -246,3 +246,66 @@ async def test_the_relationship_feed_walks_every_change_once(
         )
     # Each relationship once, as it stands now (three purchases each).
     assert sorted(seen) == [("t0", "c0", 3), ("t0", "c2", 3), ("t1", "c1", 3), ("t1", "c3", 3)]
+
+
+async def test_relationship_types_are_replaced_whole_or_refused_with_every_problem(
+    any_channel: grpc.aio.Channel,
+) -> None:
+    stub = scoring_pb2_grpc.RelationshipServiceStub(any_channel)
+    get = scoring_pb2.GetRelationshipTypesRequest(tenant_id="t1")
+    defaults = await stub.GetRelationshipTypes(get, timeout=5)
+    assert [t.name for t in defaults.types] == [
+        "Partner",
+        "BFF",
+        "Fair-Weather Friend",
+        "Acquaintance",
+    ]
+    assert "advocacy" in defaults.features
+
+    def rule(name: str, *conditions: tuple[str, str, float]) -> scoring_pb2.RelationshipTypeRule:
+        return scoring_pb2.RelationshipTypeRule(
+            name=name,
+            conditions=[
+                scoring_pb2.TypeCondition(feature=f, op=o, value=v) for f, o, v in conditions
+            ],
+        )
+
+    refused = await stub.SetRelationshipTypes(
+        scoring_pb2.SetRelationshipTypesRequest(
+            tenant_id="t1",
+            types=[
+                rule("Whale", ("revenue", "at_least_percentile", 140)),
+                rule("Fan", ("charm", "at_least", 1)),
+                rule("Everyone else", ("revenue", "below", 5)),
+            ],
+        ),
+        timeout=5,
+    )
+    assert [(p.path, p.reason) for p in refused.problems] == [
+        ("types[0].when[0].at_least_percentile", "a percentile from 0 to 100"),
+        (
+            "types[1].when[0].feature",
+            "one of engagement, revenue, cost_to_serve, profit, advocacy",
+        ),
+        ("types", "the last type must have no conditions (it takes everyone else)"),
+    ]
+    assert list(refused.types) == []
+    unchanged = await stub.GetRelationshipTypes(get, timeout=5)
+    assert unchanged.types == defaults.types
+
+    accepted = await stub.SetRelationshipTypes(
+        scoring_pb2.SetRelationshipTypesRequest(
+            tenant_id="t1",
+            types=[rule("Whale", ("revenue", "at_least_percentile", 90)), rule("Everyone else")],
+        ),
+        timeout=5,
+    )
+    assert list(accepted.problems) == []
+    assert [t.name for t in accepted.types] == ["Whale", "Everyone else"]
+    now = await stub.GetRelationshipTypes(get, timeout=5)
+    assert now.types == accepted.types
+    # Another tenant keeps the defaults.
+    other = await stub.GetRelationshipTypes(
+        scoring_pb2.GetRelationshipTypesRequest(tenant_id="t2"), timeout=5
+    )
+    assert other.types == defaults.types

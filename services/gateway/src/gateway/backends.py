@@ -171,6 +171,20 @@ class Backends:
             "scoring", self.relationships.ListRelationships(request, timeout=READ_DEADLINE)
         )
 
+    async def relationship_types(self, tenant_id: str) -> scoring_pb2.GetRelationshipTypesResponse:
+        request = scoring_pb2.GetRelationshipTypesRequest(tenant_id=tenant_id)
+        return await _call(
+            "scoring", self.relationships.GetRelationshipTypes(request, timeout=READ_DEADLINE)
+        )
+
+    async def set_relationship_types(
+        self, tenant_id: str, types: Sequence[scoring_pb2.RelationshipTypeRule]
+    ) -> scoring_pb2.SetRelationshipTypesResponse:
+        request = scoring_pb2.SetRelationshipTypesRequest(tenant_id=tenant_id, types=types)
+        return await _call(
+            "scoring", self.relationships.SetRelationshipTypes(request, timeout=WRITE_DEADLINE)
+        )
+
     async def at_risk(self, tenant_id: str, limit: int) -> list[scoring_pb2.Relationship]:
         request = scoring_pb2.ListAtRiskRequest(tenant_id=tenant_id, limit=limit)
         reply = await _call(

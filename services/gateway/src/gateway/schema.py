@@ -38,6 +38,7 @@ from relint.taxonomy import COMING_APART, COMING_TOGETHER
 MAX_PAGE = 100
 MAX_RECENT = 100
 MAX_FILTER_VALUES = 20
+MAX_TYPES = 10
 
 GatewayInfo = Info[GatewayContext, None]
 
@@ -699,6 +700,76 @@ RecordInteractionResult = Annotated[
 AcknowledgeAlertResult = Annotated[
     AlertAcknowledged | NotFound | NotAllowed, strawberry.union("AcknowledgeAlertResult")
 ]
+
+
+@strawberry.type(
+    description="A condition of a relationship type: the customer's feature is at least or "
+    "below a value, or a percentile of the tenant's customers."
+)
+class TypeCondition:
+    feature: str = strawberry.field(
+        description="engagement, revenue, cost_to_serve, profit or advocacy."
+    )
+    op: str = strawberry.field(
+        description="at_least, below, at_least_percentile or below_percentile."
+    )
+    value: float
+
+
+@strawberry.type(description="A relationship type: customers meeting all its conditions.")
+class RelationshipTypeDefinition:
+    name: str
+    description: str
+    conditions: list[TypeCondition] = strawberry.field(
+        description="All must hold; the last type has none and takes everyone else."
+    )
+
+    @staticmethod
+    def of(message: scoring_pb2.RelationshipTypeRule) -> RelationshipTypeDefinition:
+        return RelationshipTypeDefinition(
+            name=message.name,
+            description=message.description,
+            conditions=[
+                TypeCondition(feature=c.feature, op=c.op, value=c.value) for c in message.conditions
+            ],
+        )
+
+
+@strawberry.input
+class TypeConditionInput:
+    feature: str
+    op: str
+    value: float
+
+
+@strawberry.input(description="A relationship type, in the order types are tried.")
+class RelationshipTypeInput:
+    name: str
+    description: str = ""
+    conditions: list[TypeConditionInput] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(description="The tenant's relationship types now; customers are placed again.")
+class RelationshipTypesConfigured:
+    types: list[RelationshipTypeDefinition]
+
+
+@strawberry.type(description="A problem with a setting, by its path.")
+class SettingProblem:
+    path: str = strawberry.field(description="e.g. types[1].when[0].feature")
+    reason: str
+
+
+@strawberry.type(description="The types were refused; nothing changed.")
+class InvalidRelationshipTypes:
+    problems: list[SettingProblem]
+
+
+ConfigureRelationshipTypesResult = Annotated[
+    RelationshipTypesConfigured | InvalidRelationshipTypes | NotAllowed,
+    strawberry.union("ConfigureRelationshipTypesResult"),
+]
+
 PublishPlaybookResult = Annotated[
     Playbook | InvalidPlaybook | NotAllowed, strawberry.union("PublishPlaybookResult")
 ]
@@ -706,6 +777,49 @@ PublishPlaybookResult = Annotated[
 
 @strawberry.type
 class Mutation:
+    @strawberry.mutation(
+        description="Replace the tenant's relationship types (an empty list: the default "
+        "four), tried in order, the last without conditions. Needs the admin scope; every "
+        "problem comes back as InvalidRelationshipTypes and nothing changes."
+    )
+    async def configure_relationship_types(
+        self, info: GatewayInfo, types: list[RelationshipTypeInput]
+    ) -> ConfigureRelationshipTypesResult:
+        context = info.context
+        if not context.allows(SCOPE_ADMIN):
+            return NotAllowed(message=f"configuring types needs the {SCOPE_ADMIN} scope")
+        if len(types) > MAX_TYPES or any(len(t.conditions) > MAX_TYPES for t in types):
+            return InvalidRelationshipTypes(
+                problems=[
+                    SettingProblem(
+                        path="types",
+                        reason=f"at most {MAX_TYPES} types, "
+                        f"each with at most {MAX_TYPES} conditions",
+                    )
+                ]
+            )
+        reply = await context.backends.set_relationship_types(
+            context.tenant_id,
+            [
+                scoring_pb2.RelationshipTypeRule(
+                    name=t.name,
+                    description=t.description,
+                    conditions=[
+                        scoring_pb2.TypeCondition(feature=c.feature, op=c.op, value=c.value)
+                        for c in t.conditions
+                    ],
+                )
+                for t in types
+            ],
+        )
+        if reply.problems:
+            return InvalidRelationshipTypes(
+                problems=[SettingProblem(path=p.path, reason=p.reason) for p in reply.problems]
+            )
+        return RelationshipTypesConfigured(
+            types=[RelationshipTypeDefinition.of(t) for t in reply.types]
+        )
+
     @strawberry.mutation(
         description="Publish a YAML playbook (as Playbook.yaml gives it) as the tenant's next "
         "version. Needs a key with the admin scope. Problems come back as InvalidPlaybook."
@@ -1034,6 +1148,12 @@ class Query:
             context.tenant_id, team or "", employee or "", limit
         )
         return [Action.of(a) for a in found]
+
+    @strawberry.field(description="The tenant's relationship types, in the order they are tried.")
+    async def relationship_types(self, info: GatewayInfo) -> list[RelationshipTypeDefinition]:
+        context = info.context
+        reply = await context.backends.relationship_types(context.tenant_id)
+        return [RelationshipTypeDefinition.of(t) for t in reply.types]
 
     @strawberry.field(description="The tenant's active playbook.")
     async def playbook(self, info: GatewayInfo) -> Playbook | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -14,6 +14,7 @@ from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from relint.contracts.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from relint.grpc_server import GrpcServer
 from relint.subscriber import refuse_bad_delivery
+from scoring import relationship_types
 from scoring.messages import (
     alert_message,
     delivered,
@@ -22,7 +23,7 @@ from scoring.messages import (
     timeline_point,
 )
 from scoring.repository import RelationshipFilter
-from scoring.service import ScoringService
+from scoring.service import InvalidSettings, ScoringService
 from scoring.stages import STAGES
 
 MAX_BATCH = 1000
@@ -201,6 +202,55 @@ class RelationshipServicer(scoring_pb2_grpc.RelationshipServiceServicer):
             cursors=cursors,
             next_page_token=cursors[-1] if len(found) > request.page_size else "",
         )
+
+    async def GetRelationshipTypes(
+        self, request: scoring_pb2.GetRelationshipTypesRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.GetRelationshipTypesResponse:
+        await _require(context, bool(request.tenant_id), "tenant_id is required")
+        rules = await self.service.rules(request.tenant_id)
+        return scoring_pb2.GetRelationshipTypesResponse(
+            types=_type_messages(rules.types), features=list(relationship_types.FEATURES)
+        )
+
+    async def SetRelationshipTypes(
+        self, request: scoring_pb2.SetRelationshipTypesRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.SetRelationshipTypesResponse:
+        await _require(context, bool(request.tenant_id), "tenant_id is required")
+        config = [
+            {
+                "name": t.name,
+                "description": t.description,
+                "when": [{"feature": c.feature, c.op: c.value} for c in t.conditions],
+            }
+            for t in request.types
+        ]
+        try:
+            rules = await self.service.put_types(request.tenant_id, config)
+        except InvalidSettings as error:
+            problems = [p.partition(": ") for p in error.problems]
+            return scoring_pb2.SetRelationshipTypesResponse(
+                problems=[
+                    scoring_pb2.SettingProblem(path=path, reason=reason)
+                    for path, _, reason in problems
+                ]
+            )
+        return scoring_pb2.SetRelationshipTypesResponse(types=_type_messages(rules.types))
+
+
+def _type_messages(
+    rules: Sequence[relationship_types.TypeRule],
+) -> list[scoring_pb2.RelationshipTypeRule]:
+    return [
+        scoring_pb2.RelationshipTypeRule(
+            name=rule.name,
+            description=rule.description,
+            conditions=[
+                scoring_pb2.TypeCondition(feature=c.feature, op=c.op, value=c.value)
+                for c in rule.conditions
+            ],
+        )
+        for rule in rules
+    ]
 
 
 ORDERS = frozenset({"value", "risk", "revenue"})

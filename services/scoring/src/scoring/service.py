@@ -254,6 +254,28 @@ class ScoringService:
         self.unclassified.add(tenant_id)
         return rules
 
+    async def put_types(self, tenant_id: str, type_rules: list[dict[str, Any]]) -> TenantRules:
+        """Replaces the tenant's relationship types (empty: the default four), keeping its
+        weights; its customers are placed again by the next classification pass."""
+        current = await self.rules(tenant_id)
+        async with self.db.read() as session:
+            stored = await ScoringRepository(session).settings(tenant_id)
+        weights = stored.weights if stored is not None else None
+        rules = self.validate_settings(weights, type_rules)
+        async with self.db.transaction() as session:
+            repo = ScoringRepository(session)
+            row = await repo.settings(tenant_id)
+            if row is None:
+                row = TenantSettings(tenant_id=tenant_id)
+                session.add(row)
+            row.types = type_rules
+            row.version += 1
+            row.updated_at = utcnow()
+        self._rules.pop(tenant_id, None)
+        if rules.types != current.types:
+            self.unclassified.add(tenant_id)
+        return rules
+
     # Applying the stream
 
     async def apply(self, batch: Sequence[Delivered]) -> ApplyResult:

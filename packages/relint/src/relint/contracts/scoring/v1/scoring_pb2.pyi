@@ -61,6 +61,64 @@ class Relationship(_message.Message):
     revenue: float
     def __init__(self, tenant_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., value: _Optional[float] = ..., interaction_count: _Optional[int] = ..., last_interaction_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_contribution: _Optional[float] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_interaction_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., relationship_type: _Optional[str] = ..., type_reason: _Optional[str] = ..., stage: _Optional[str] = ..., stage_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stage_reason: _Optional[str] = ..., coming_apart: _Optional[bool] = ..., risk: _Optional[float] = ..., risk_reasons: _Optional[_Iterable[str]] = ..., p_alive: _Optional[float] = ..., expected_purchases: _Optional[float] = ..., lifetime_value: _Optional[float] = ..., potential: _Optional[float] = ..., potential_reason: _Optional[str] = ..., type_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revenue: _Optional[float] = ...) -> None: ...
 
+class TypeCondition(_message.Message):
+    __slots__ = ("feature", "op", "value")
+    FEATURE_FIELD_NUMBER: _ClassVar[int]
+    OP_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    feature: str
+    op: str
+    value: float
+    def __init__(self, feature: _Optional[str] = ..., op: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+
+class RelationshipTypeRule(_message.Message):
+    __slots__ = ("name", "description", "conditions")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    CONDITIONS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    description: str
+    conditions: _containers.RepeatedCompositeFieldContainer[TypeCondition]
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., conditions: _Optional[_Iterable[_Union[TypeCondition, _Mapping]]] = ...) -> None: ...
+
+class GetRelationshipTypesRequest(_message.Message):
+    __slots__ = ("tenant_id",)
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    def __init__(self, tenant_id: _Optional[str] = ...) -> None: ...
+
+class GetRelationshipTypesResponse(_message.Message):
+    __slots__ = ("types", "features")
+    TYPES_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    types: _containers.RepeatedCompositeFieldContainer[RelationshipTypeRule]
+    features: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, types: _Optional[_Iterable[_Union[RelationshipTypeRule, _Mapping]]] = ..., features: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SetRelationshipTypesRequest(_message.Message):
+    __slots__ = ("tenant_id", "types")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPES_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    types: _containers.RepeatedCompositeFieldContainer[RelationshipTypeRule]
+    def __init__(self, tenant_id: _Optional[str] = ..., types: _Optional[_Iterable[_Union[RelationshipTypeRule, _Mapping]]] = ...) -> None: ...
+
+class SettingProblem(_message.Message):
+    __slots__ = ("path", "reason")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    reason: str
+    def __init__(self, path: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class SetRelationshipTypesResponse(_message.Message):
+    __slots__ = ("types", "problems")
+    TYPES_FIELD_NUMBER: _ClassVar[int]
+    PROBLEMS_FIELD_NUMBER: _ClassVar[int]
+    types: _containers.RepeatedCompositeFieldContainer[RelationshipTypeRule]
+    problems: _containers.RepeatedCompositeFieldContainer[SettingProblem]
+    def __init__(self, types: _Optional[_Iterable[_Union[RelationshipTypeRule, _Mapping]]] = ..., problems: _Optional[_Iterable[_Union[SettingProblem, _Mapping]]] = ...) -> None: ...
+
 class ListRelationshipsRequest(_message.Message):
     __slots__ = ("tenant_id", "relationship_types", "stages", "min_risk", "customer_ids", "order_by", "ascending", "page_size", "page_token")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]

@@ -69,6 +69,16 @@ class RelationshipServiceStub:
                 request_serializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListRelationshipsRequest.SerializeToString,
                 response_deserializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListRelationshipsResponse.FromString,
                 _registered_method=True)
+        self.GetRelationshipTypes = channel.unary_unary(
+                '/scoring.v1.RelationshipService/GetRelationshipTypes',
+                request_serializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.GetRelationshipTypesRequest.SerializeToString,
+                response_deserializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.GetRelationshipTypesResponse.FromString,
+                _registered_method=True)
+        self.SetRelationshipTypes = channel.unary_unary(
+                '/scoring.v1.RelationshipService/SetRelationshipTypes',
+                request_serializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.SetRelationshipTypesRequest.SerializeToString,
+                response_deserializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.SetRelationshipTypesResponse.FromString,
+                _registered_method=True)
         self.ListAlertFeed = channel.unary_unary(
                 '/scoring.v1.RelationshipService/ListAlertFeed',
                 request_serializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListAlertFeedRequest.SerializeToString,
@@ -122,6 +132,21 @@ class RelationshipServiceServicer:
 
     def ListRelationships(self, request, context):
         """A tenant's relationships filtered by type, stage and risk, ordered, a page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRelationshipTypes(self, request, context):
+        """The tenant's relationship types, in the order they are tried.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetRelationshipTypes(self, request, context):
+        """Replaces the tenant's relationship types (none: the default four); refused whole, with
+        every problem, when any is wrong. Customers are placed again soon after.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -181,6 +206,16 @@ def add_RelationshipServiceServicer_to_server(servicer, server):
                     servicer.ListRelationships,
                     request_deserializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListRelationshipsRequest.FromString,
                     response_serializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListRelationshipsResponse.SerializeToString,
+            ),
+            'GetRelationshipTypes': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRelationshipTypes,
+                    request_deserializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.GetRelationshipTypesRequest.FromString,
+                    response_serializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.GetRelationshipTypesResponse.SerializeToString,
+            ),
+            'SetRelationshipTypes': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetRelationshipTypes,
+                    request_deserializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.SetRelationshipTypesRequest.FromString,
+                    response_serializer=relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.SetRelationshipTypesResponse.SerializeToString,
             ),
             'ListAlertFeed': grpc.unary_unary_rpc_method_handler(
                     servicer.ListAlertFeed,
@@ -382,6 +417,60 @@ class RelationshipService:
             '/scoring.v1.RelationshipService/ListRelationships',
             relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListRelationshipsRequest.SerializeToString,
             relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.ListRelationshipsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRelationshipTypes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scoring.v1.RelationshipService/GetRelationshipTypes',
+            relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.GetRelationshipTypesRequest.SerializeToString,
+            relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.GetRelationshipTypesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetRelationshipTypes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scoring.v1.RelationshipService/SetRelationshipTypes',
+            relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.SetRelationshipTypesRequest.SerializeToString,
+            relint_dot_contracts_dot_scoring_dot_v1_dot_scoring__pb2.SetRelationshipTypesResponse.FromString,
             options,
             channel_credentials,
             insecure,
