@@ -859,3 +859,33 @@ async def test_the_graph_is_a_federation_subgraph_with_customers_as_entities() -
     )
     assert entities.errors is None
     assert entities.data["_entities"] == [{"name": "Customer 3"}, None]
+
+
+async def test_a_repeated_query_is_validated_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The validation cache hits: its rules are built once, not per request."""
+    import strawberry.schema.schema as strawberry_schema
+
+    calls = []
+    original = strawberry_schema.validate_document
+
+    def counting(*args: Any) -> Any:
+        calls.append(args)
+        return original(*args)
+
+    monkeypatch.setattr(strawberry_schema, "validate_document", counting)
+    from strawberry.extensions import validation_cache
+
+    validation_cache._get_validate_cache.cache_clear()
+    schema = build_schema(max_depth=6, max_tokens=400, max_aliases=5, mask_errors=True)
+    query = "{ customers(first: 3) { edges { node { name } } } }"
+    for _ in range(3):
+        result = await schema.execute(query, context_value=_context(FakeBackends()))
+        assert result.errors is None
+    assert len(calls) == 1
+    # The limits still hold on a cached document's neighbours.
+    deep = await schema.execute(
+        "{ customers { edges { node { relationship { explanation { drivers { reason } } } } } } }",
+        context_value=_context(FakeBackends()),
+    )
+    assert deep.errors is not None
+    validation_cache._get_validate_cache.cache_clear()

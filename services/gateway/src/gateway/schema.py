@@ -1178,13 +1178,16 @@ def build_schema(
     max_cost: int = DEFAULT_MAX_COST,
 ) -> strawberry.Schema:
     # Factories, not instances: Strawberry builds fresh extensions for every request, so no
-    # state leaks between concurrent requests. The parser and validation caches are shared
-    # across instances by size.
+    # state leaks between concurrent requests. The validation rules, though, are built once:
+    # the validation cache keys on them, and rules made anew per request never hit it.
+    rules = (
+        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
+        cost_limit_rule(max_cost),
+    )
     extensions: list[Callable[[], SchemaExtension]] = [
-        lambda: QueryDepthLimiter(max_depth=max_depth),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
-        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
-        lambda: AddValidationRules([cost_limit_rule(max_cost)]),
+        lambda: AddValidationRules(list(rules)),
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
     ]
