@@ -39,5 +39,6 @@ def test_every_domain_has_a_versioned_contract() -> None:
     assert found == [
         "ingest/v1/ingest.proto",
         "playbook/v1/playbook.proto",
+        "scoring/v1/analysis.proto",
         "scoring/v1/scoring.proto",
     ]

@@ -13,7 +13,8 @@ from relint.auth import RemoteKeyVerifier
 from relint.grpc_client import open_channel
 from relint.grpc_server import GrpcServer
 from relint.stores import open_stores
-from scoring import api, grpc_server
+from scoring import analysis_api, analysis_grpc, api, grpc_server
+from scoring.analysis_service import AnalysisService
 from scoring.service import ScoringService
 from scoring.settings import ScoringSettings
 from scoring.worker import ScoringWorker
@@ -37,6 +38,8 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
             app.state.scoring = service
             app.state.key_verifier = RemoteKeyVerifier(ingest)
             grpc_server.register(server, service, on_applied=worker.wake)
+            app.state.analysis = AnalysisService(stores.db)
+            analysis_grpc.register(server, app.state.analysis)
             worker.start()
             try:
                 yield
@@ -49,5 +52,5 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
         "Value per customer, and what moved it.",
         settings=settings,
         lifespan=lifespan,
-        routers=[api.router],
+        routers=[api.router, analysis_api.router],
     )

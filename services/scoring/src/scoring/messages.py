@@ -26,6 +26,7 @@ def delivered(message: ingest_pb2.Interaction) -> Delivered:
     if message.amount and message.amount_type in _AMOUNT_FIELDS:
         money[_AMOUNT_FIELDS[message.amount_type]] = float(message.amount)
     outcome = message.attributes.fields.get("outcome")
+    issue = message.attributes.fields.get("issue_type")
     return Delivered(
         interaction_id=message.id,
         tenant_id=message.tenant_id,
@@ -41,6 +42,8 @@ def delivered(message: ingest_pb2.Interaction) -> Delivered:
         revenue=money["revenue"],
         refund=money["refund"],
         cost=money["cost"],
+        issue_type=issue.string_value[:64] if issue and issue.string_value else None,
+        text=message.text[:2000] or None,
     )
 
 

@@ -559,3 +559,258 @@ class ScoringRepository:
     async def count_relationships(self, tenant_id: str) -> int:
         query = select(func.count()).where(col(Relationship.tenant_id) == tenant_id)
         return int((await self.session.execute(query)).scalar_one())
+
+    # Analysis (scoring.analysis): plain rows in one query each, no ORM objects
+
+    async def _epoch(self, column: Any) -> Any:
+        """`column` (a timestamp) as float seconds since the Unix epoch, computed by the
+        database so that a million rows need no datetime parsing here."""
+        connection = await self.session.connection()
+        if connection.dialect.name == "postgresql":
+            return func.extract("epoch", column).cast(Float)
+        return (func.julianday(column) - 2440587.5) * 86400.0
+
+    async def analysis_rows(
+        self,
+        tenant_id: str,
+        until: datetime,
+        since: datetime | None = None,
+        kinds: Sequence[str] | None = None,
+        lost_too: bool = False,
+    ) -> list[tuple[Any, ...]]:
+        """The tenant's interactions up to `until` as rows of (customer_id, seconds, kind,
+        channel, direction, revenue, refund, cost, employee, issue_type), in no particular
+        order: only those after `since` (and, with `lost_too`, every one of the customers
+        that reached the stage "terminating" by `until`), only of `kinds` when given."""
+        t = table_of(AppliedInteraction)
+        conditions: list[Any] = [t.c.tenant_id == tenant_id, t.c.occurred_at <= until]
+        if kinds is not None:
+            conditions.append(t.c.kind.in_(list(kinds)))
+        if since is not None and lost_too:
+            s = table_of(StateChange)
+            lost = select(s.c.customer_id).where(
+                s.c.tenant_id == tenant_id,
+                s.c.dimension == "stage",
+                s.c.current == "terminating",
+                s.c.at <= until,
+            )
+            conditions.append(or_(t.c.occurred_at > since, t.c.customer_id.in_(lost)))
+        elif since is not None:
+            conditions.append(t.c.occurred_at > since)
+        query = select(
+            t.c.customer_id,
+            await self._epoch(t.c.occurred_at),
+            t.c.kind,
+            t.c.channel,
+            t.c.direction,
+            t.c.revenue,
+            t.c.refund,
+            t.c.cost,
+            t.c.employee,
+            t.c.issue_type,
+        ).where(*conditions)
+        return [tuple(row) for row in (await self.session.execute(query)).all()]
+
+    async def analysis_money(
+        self, tenant_id: str, start: datetime | None, end: datetime
+    ) -> list[tuple[str, float, float, float]]:
+        """Per customer: revenue, cost to serve and refunds with start < occurred_at <= end
+        (from the beginning without `start`)."""
+        t = table_of(AppliedInteraction)
+        conditions = [t.c.tenant_id == tenant_id, t.c.occurred_at <= end]
+        if start is not None:
+            conditions.append(t.c.occurred_at > start)
+        query = (
+            select(
+                t.c.customer_id,
+                func.sum(t.c.revenue),
+                func.sum(t.c.cost),
+                func.sum(t.c.refund),
+            )
+            .where(*conditions)
+            .group_by(t.c.customer_id)
+        )
+        return [
+            (str(c), float(r or 0), float(k or 0), float(f or 0))
+            for c, r, k, f in (await self.session.execute(query)).all()
+        ]
+
+    async def analysis_customers(self, tenant_id: str) -> list[tuple[Any, ...]]:
+        """Every customer of the tenant as it stands: (customer_id, relationship_type, stage,
+        stage since in seconds, first interaction in seconds)."""
+        t = table_of(Relationship)
+        query = select(
+            t.c.customer_id,
+            t.c.relationship_type,
+            t.c.stage,
+            await self._epoch(t.c.stage_since),
+            await self._epoch(t.c.first_interaction_at),
+        ).where(t.c.tenant_id == tenant_id)
+        return [tuple(row) for row in (await self.session.execute(query)).all()]
+
+    async def analysis_states(
+        self, tenant_id: str, dimension: str, at: datetime
+    ) -> list[tuple[str, str, float]]:
+        """Each customer's type or stage (`dimension`) as of `at`: (customer_id, current,
+        since in seconds), from the last change at or before `at`: DISTINCT ON in
+        PostgreSQL, SQLite's max() whose bare columns come from the row holding the max."""
+        from sqlalchemy.dialects.postgresql import distinct_on
+
+        s = table_of(StateChange)
+        conditions = [s.c.tenant_id == tenant_id, s.c.dimension == dimension, s.c.at <= at]
+        connection = await self.session.connection()
+        if connection.dialect.name == "postgresql":
+            query = (
+                select(s.c.customer_id, s.c.current, s.c.at)
+                .where(*conditions)
+                .ext(distinct_on(s.c.customer_id))
+                .order_by(s.c.customer_id, s.c.at.desc(), s.c.id.desc())
+            )
+        else:
+            query = (
+                select(s.c.customer_id, s.c.current, func.max(s.c.at))
+                .where(*conditions)
+                .group_by(s.c.customer_id)
+            )
+        return [
+            (str(c), str(v), w.timestamp()) for c, v, w in (await self.session.execute(query)).all()
+        ]
+
+    async def analysis_employee_counts(
+        self, tenant_id: str, until: datetime
+    ) -> list[tuple[str, str, int]]:
+        """How many of each customer's interactions up to `until` each employee was on."""
+        t = table_of(AppliedInteraction)
+        query = (
+            select(t.c.customer_id, t.c.employee, func.count())
+            .where(
+                t.c.tenant_id == tenant_id,
+                t.c.occurred_at <= until,
+                t.c.employee.is_not(None),
+                t.c.employee != "",
+            )
+            .group_by(t.c.customer_id, t.c.employee)
+        )
+        return [(str(c), str(e), int(n)) for c, e, n in (await self.session.execute(query)).all()]
+
+    async def analysis_kind_counts(
+        self,
+        tenant_id: str,
+        kinds: Sequence[str],
+        until: datetime,
+        since: datetime | None = None,
+    ) -> list[tuple[str, str, int]]:
+        """Per customer and kind (of `kinds`), its interactions with since < at <= until."""
+        t = table_of(AppliedInteraction)
+        conditions = [
+            t.c.tenant_id == tenant_id,
+            t.c.occurred_at <= until,
+            t.c.kind.in_(list(kinds)),
+        ]
+        if since is not None:
+            conditions.append(t.c.occurred_at > since)
+        query = (
+            select(t.c.customer_id, t.c.kind, func.count())
+            .where(*conditions)
+            .group_by(t.c.customer_id, t.c.kind)
+        )
+        return [(str(c), str(k), int(n)) for c, k, n in (await self.session.execute(query)).all()]
+
+    async def _month(self, column: Any, start: datetime, month_seconds: float) -> Any:
+        """The whole number of `month_seconds` from `start` to `column` (>= 0 where used)."""
+        offset = (await self._epoch(column) - start.timestamp()) / month_seconds
+        connection = await self.session.connection()
+        if connection.dialect.name == "postgresql":
+            return func.floor(offset).cast(Integer)
+        return offset.cast(Integer)  # SQLite's CAST truncates: the floor of a positive number
+
+    async def analysis_monthly(
+        self,
+        tenant_id: str,
+        start: datetime,
+        until: datetime,
+        month_seconds: float,
+        revenue_kinds: Sequence[str],
+    ) -> tuple[list[tuple[str, int, float]], list[tuple[str, str, int, int]]]:
+        """With start < occurred_at <= until, in months of `month_seconds` from `start`: each
+        customer's revenue per month, and its engagement per channel and month (inbound
+        interactions carrying no revenue, of no `revenue_kinds`)."""
+        t = table_of(AppliedInteraction)
+        month = (await self._month(t.c.occurred_at, start, month_seconds)).label("month")
+        window = [
+            t.c.tenant_id == tenant_id,
+            t.c.occurred_at > start,
+            t.c.occurred_at <= until,
+        ]
+        revenue = (
+            select(t.c.customer_id, month, func.sum(t.c.revenue))
+            .where(*window, t.c.revenue != 0)
+            .group_by(t.c.customer_id, month)
+        )
+        engagement = (
+            select(t.c.customer_id, t.c.channel, month, func.count())
+            .where(
+                *window,
+                t.c.direction == "inbound",
+                t.c.revenue == 0,
+                t.c.kind.not_in(list(revenue_kinds)),
+            )
+            .group_by(t.c.customer_id, t.c.channel, month)
+        )
+        money = [
+            (str(c), int(m), float(r)) for c, m, r in (await self.session.execute(revenue)).all()
+        ]
+        counts = [
+            (str(c), str(ch), int(m), int(n))
+            for c, ch, m, n in (await self.session.execute(engagement)).all()
+        ]
+        return money, counts
+
+    async def analysis_profiles(
+        self, tenant_id: str, start: datetime, until: datetime
+    ) -> tuple[list[tuple[str, str, int]], list[tuple[str, float]], list[tuple[str, str]]]:
+        """For lookalikes, with start < occurred_at <= until: interactions per customer and
+        channel, each customer's mean sentiment, and each customer's own words (the texts
+        of its inbound interactions, joined by spaces)."""
+        t = table_of(AppliedInteraction)
+        window = [t.c.tenant_id == tenant_id, t.c.occurred_at > start, t.c.occurred_at <= until]
+        channels = (
+            select(t.c.customer_id, t.c.channel, func.count())
+            .where(*window)
+            .group_by(t.c.customer_id, t.c.channel)
+        )
+        moods = (
+            select(t.c.customer_id, func.avg(t.c.sentiment))
+            .where(*window, t.c.sentiment.is_not(None))
+            .group_by(t.c.customer_id)
+        )
+        connection = await self.session.connection()
+        joined = (
+            func.string_agg(t.c.text, " ")
+            if connection.dialect.name == "postgresql"
+            else func.group_concat(t.c.text, " ")
+        )
+        words = (
+            select(t.c.customer_id, joined)
+            .where(*window, t.c.direction == "inbound", t.c.text.is_not(None))
+            .group_by(t.c.customer_id)
+        )
+        return (
+            [
+                (str(c), str(ch), int(n))
+                for c, ch, n in (await self.session.execute(channels)).all()
+            ],
+            [(str(c), float(m)) for c, m in (await self.session.execute(moods)).all()],
+            [(str(c), str(w or "")) for c, w in (await self.session.execute(words)).all()],
+        )
+
+    async def prepare_analysis(self) -> None:
+        """Gives this read transaction room to group a million rows by hashing in memory
+        (PostgreSQL's default work_mem of 4 MB sorts them on disk instead)."""
+        connection = await self.session.connection()
+        if connection.dialect.name == "postgresql":
+            await self.session.execute(text(f"SET LOCAL work_mem = '{ANALYSIS_WORK_MEM}'"))
+
+
+# How much memory one analysis read may use per sort or hash on PostgreSQL.
+ANALYSIS_WORK_MEM = "64MB"

@@ -1,0 +1,486 @@
+"""Scoring's analysis use cases: load a tenant's columns through the repository in one read,
+run a lens of scoring.analysis over them, and answer with the moment analysed."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+
+from relint.db import Database, utcnow
+from scoring import analysis, lookalikes
+from scoring.analysis import InvalidAnalysis
+from scoring.repository import ScoringRepository
+
+TERMINATING = "terminating"
+DEFAULT_SINCE = timedelta(days=90)
+MONEY_WINDOW = timedelta(days=365)
+MAX_VALUE_MAP = 5000
+DEFAULT_VALUE_MAP = 500
+# Below this many interactions a lens runs on the event loop; above, in a thread, so that a
+# million-row analysis does not stall the service's other requests.
+INLINE_ROWS = 20_000
+OPENED, RESOLVED = "ticket_opened", "ticket_resolved"
+# Lookalikes: profiles over the year before the moment, and the kinds they compare.
+PROFILE_WINDOW = timedelta(days=365)
+PROFILE_KINDS = ("renewal", "upsell", "review", "co_marketing", "complaint", "discount_requested")
+MAX_REFERENCES = 1000
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Analysis(Generic[T]):
+    """A lens's answer at `as_of`: how many customers and rows it read, and its result."""
+
+    as_of: datetime
+    customers: int
+    rows: int
+    result: T
+
+
+@dataclass(frozen=True)
+class PortfolioAnalysis:
+    since: datetime
+    window_start: datetime
+    portfolio: analysis.Portfolio
+
+
+def _seconds(at: datetime) -> float:
+    return at.timestamp()
+
+
+def _require_tenant(tenant_id: str) -> None:
+    if not tenant_id:
+        raise InvalidAnalysis("tenant_id is required")
+    if len(tenant_id) > 36:
+        raise InvalidAnalysis("tenant_id is at most 36 characters")
+
+
+def _moment(as_of: datetime | None) -> datetime:
+    if as_of is None:
+        return utcnow()
+    if as_of.tzinfo is None:
+        raise InvalidAnalysis("as_of needs a time zone")
+    return as_of.astimezone(UTC)
+
+
+class AnalysisService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # Loading
+
+    async def _customers(
+        self, repo: ScoringRepository, tenant_id: str, as_of: datetime, current: bool
+    ) -> analysis.Customers:
+        """The tenant's customers at `as_of`: as they stand when `current` (now), else from
+        their first interaction and the type and stage history up to then. A customer is
+        lost when its stage is "terminating", since it entered that stage."""
+        rows = await repo.analysis_customers(tenant_id)
+        # A customer counts from its first interaction (the relationship keeps the earliest).
+        rows = [r for r in rows if r[4] is not None and r[4] <= _seconds(as_of)]
+        ids = tuple(str(r[0]) for r in rows)
+        started = np.asarray([float(r[4]) for r in rows], dtype=np.float64)
+        if current:
+            types = tuple(str(r[1] or "") for r in rows)
+            stages = [(str(r[2] or ""), r[3]) for r in rows]
+        else:
+            type_of = {c: v for c, v, _ in await repo.analysis_states(tenant_id, "type", as_of)}
+            stage_of = {
+                c: (v, w) for c, v, w in await repo.analysis_states(tenant_id, "stage", as_of)
+            }
+            types = tuple(type_of.get(c, "") for c in ids)
+            stages = [stage_of.get(c, ("", None)) for c in ids]
+        ended = np.asarray(
+            [
+                float(since) if stage == TERMINATING and since is not None else math.nan
+                for stage, since in stages
+            ],
+            dtype=np.float64,
+        )
+        return analysis.Customers(ids, types, tuple(s for s, _ in stages), started, ended)
+
+    async def _load(
+        self,
+        tenant_id: str,
+        as_of: datetime | None,
+        since: timedelta | None = None,
+        kinds: Sequence[str] | None = None,
+        lost_too: bool = False,
+    ) -> tuple[datetime, analysis.Customers, analysis.Interactions]:
+        """One read: the customers at the moment and their interactions up to it (see
+        `ScoringRepository.analysis_rows` for `since`, `kinds` and `lost_too`)."""
+        _require_tenant(tenant_id)
+        moment = _moment(as_of)
+        async with self.db.read() as session:
+            repo = ScoringRepository(session)
+            await repo.prepare_analysis()
+            customers = await self._customers(repo, tenant_id, moment, as_of is None)
+            rows = await repo.analysis_rows(
+                tenant_id,
+                moment,
+                moment - since if since is not None else None,
+                kinds,
+                lost_too,
+            )
+        columns = await _run(len(rows), analysis.interactions_from_rows, rows, customers)
+        return moment, customers, columns
+
+    # Lenses
+
+    async def portfolio(
+        self,
+        tenant_id: str,
+        as_of: datetime | None = None,
+        since: datetime | None = None,
+        limit: int = DEFAULT_VALUE_MAP,
+    ) -> Analysis[PortfolioAnalysis]:
+        """The mix of types now and since `since` (90 days before by default), the Pareto
+        curve and the economics per type over the trailing 12 months, the stage mix and the
+        value map (the top `limit` customers by revenue)."""
+        _require_tenant(tenant_id)
+        if not 1 <= limit <= MAX_VALUE_MAP:
+            raise InvalidAnalysis(f"limit must be 1 to {MAX_VALUE_MAP}")
+        moment = _moment(as_of)
+        start = _moment(since) if since is not None else moment - DEFAULT_SINCE
+        if start >= moment:
+            raise InvalidAnalysis("since must be before as_of")
+        window_start = moment - MONEY_WINDOW
+        async with self.db.read() as session:
+            repo = ScoringRepository(session)
+            await repo.prepare_analysis()
+            customers = await self._customers(repo, tenant_id, moment, as_of is None)
+            before = {c: v for c, v, _ in await repo.analysis_states(tenant_id, "type", start)}
+            money = await repo.analysis_money(tenant_id, window_start, moment)
+        position = customers.position()
+        n = len(customers.ids)
+        revenue, cost, refund = np.zeros(n), np.zeros(n), np.zeros(n)
+        for customer_id, r, k, f in money:
+            i = position.get(customer_id)
+            if i is not None:
+                revenue[i], cost[i], refund[i] = r, k, f
+        result = analysis.portfolio(
+            customers,
+            [before.get(c, "") for c in customers.ids],
+            revenue,
+            cost,
+            refund,
+            limit=limit,
+        )
+        return Analysis(moment, n, len(money), PortfolioAnalysis(start, window_start, result))
+
+    async def service_impact(
+        self,
+        tenant_id: str,
+        as_of: datetime | None = None,
+        window_days: int = 60,
+        expansion_kinds: Sequence[str] = (),
+    ) -> Analysis[analysis.ServiceImpact]:
+        _check_range("window_days", window_days, 1, 365)
+        kinds = _kinds(expansion_kinds) or analysis.EXPANSION_KINDS
+        moment, customers, columns = await self._load(
+            tenant_id, as_of, kinds=(OPENED, RESOLVED, *kinds)
+        )
+        result = await _run(
+            len(columns),
+            analysis.service_impact,
+            columns,
+            customers,
+            _seconds(moment),
+            window_days,
+            kinds,
+            OPENED,
+            RESOLVED,
+        )
+        return Analysis(moment, len(customers.ids), len(columns), result)
+
+    async def journey_endings(
+        self, tenant_id: str, as_of: datetime | None = None, window_days: int = 56
+    ) -> Analysis[analysis.JourneyEndings]:
+        _check_range("window_days", window_days, 7, 365)
+        moment, customers, columns = await self._load(
+            tenant_id, as_of, since=timedelta(days=window_days), lost_too=True
+        )
+        result = await _run(
+            len(columns),
+            analysis.journey_endings,
+            columns,
+            customers,
+            _seconds(moment),
+            window_days,
+        )
+        return Analysis(moment, len(customers.ids), len(columns), result)
+
+    async def stars(
+        self,
+        tenant_id: str,
+        as_of: datetime | None = None,
+        min_customers: int = 1,
+        expansion_kinds: Sequence[str] = (),
+    ) -> Analysis[analysis.Stars]:
+        """Each customer's employee (the one on most of its interactions), its expansion and
+        revenue up to the moment, from three aggregates in SQL."""
+        _check_range("min_customers", min_customers, 1, 1000)
+        kinds = _kinds(expansion_kinds) or analysis.EXPANSION_KINDS
+        _require_tenant(tenant_id)
+        moment = _moment(as_of)
+        async with self.db.read() as session:
+            repo = ScoringRepository(session)
+            await repo.prepare_analysis()
+            customers = await self._customers(repo, tenant_id, moment, as_of is None)
+            pairs = await repo.analysis_employee_counts(tenant_id, moment)
+            grew = await repo.analysis_kind_counts(tenant_id, kinds, moment)
+            money = await repo.analysis_money(tenant_id, None, moment)
+        n = len(customers.ids)
+        position = customers.position()
+        names: dict[str, int] = {}
+        best: dict[int, tuple[int, str]] = {}
+        for customer_id, employee, count in pairs:
+            i = position.get(customer_id)
+            if i is None:
+                continue
+            # The most interactions wins; a tie goes to the first name in order.
+            held = best.get(i)
+            if held is None or count > held[0] or (count == held[0] and employee < held[1]):
+                best[i] = (count, employee)
+        owner = np.full(n, -1, dtype=np.int64)
+        for i, (_, employee) in best.items():
+            owner[i] = names.setdefault(employee, len(names))
+        expanded = np.zeros(n)
+        for customer_id, _, _ in grew:
+            i = position.get(customer_id)
+            if i is not None:
+                expanded[i] = 1.0
+        revenue = _per_customer(position, n, [(c, r) for c, r, _, _ in money])
+        result = await _run(
+            len(pairs),
+            analysis.stars_of,
+            customers,
+            owner,
+            tuple(names),
+            expanded,
+            revenue,
+            _seconds(moment),
+            min_customers,
+        )
+        return Analysis(moment, n, len(pairs) + len(grew) + len(money), result)
+
+    async def engagement_sales(
+        self, tenant_id: str, as_of: datetime | None = None, months: int = 24, max_lag: int = 3
+    ) -> Analysis[analysis.EngagementSales]:
+        """Revenue per customer and month, and engagement per customer, channel and month,
+        aggregated in SQL over the `months` 30-day months before the moment."""
+        analysis.check_engagement(months, max_lag)
+        _require_tenant(tenant_id)
+        moment = _moment(as_of)
+        start = moment - timedelta(seconds=months * analysis.MONTH)
+        async with self.db.read() as session:
+            repo = ScoringRepository(session)
+            await repo.prepare_analysis()
+            customers = await self._customers(repo, tenant_id, moment, as_of is None)
+            money, counts = await repo.analysis_monthly(
+                tenant_id, start, moment, analysis.MONTH, sorted(analysis.REVENUE_KINDS)
+            )
+        position = customers.position()
+        known_money = [(position[c], m, r) for c, m, r in money if c in position]
+        channels: dict[str, int] = {}
+        known_counts = [
+            (position[c], channels.setdefault(ch, len(channels)), m, k)
+            for c, ch, m, k in counts
+            if c in position
+        ]
+        last = months - 1
+        revenue_cells = (
+            np.asarray([i for i, _, _ in known_money], dtype=np.int64),
+            np.clip(np.asarray([m for _, m, _ in known_money], dtype=np.int64), 0, last),
+            np.asarray([r for _, _, r in known_money], dtype=np.float64),
+        )
+        engagement_cells = (
+            np.asarray([i for i, _, _, _ in known_counts], dtype=np.int64),
+            np.asarray([ch for _, ch, _, _ in known_counts], dtype=np.int64),
+            np.clip(np.asarray([m for _, _, m, _ in known_counts], dtype=np.int64), 0, last),
+            np.asarray([k for _, _, _, k in known_counts], dtype=np.float64),
+        )
+        result = await _run(
+            len(counts) + len(money),
+            analysis.engagement_of,
+            customers,
+            _seconds(moment),
+            months,
+            max_lag,
+            revenue_cells,
+            engagement_cells,
+            tuple(channels),
+        )
+        return Analysis(moment, len(customers.ids), len(money) + len(counts), result)
+
+    async def return_on_relationship(
+        self,
+        tenant_id: str,
+        as_of: datetime | None = None,
+        weights: Mapping[str, float] | None = None,
+        days: int = 365,
+        limit: int = 20,
+    ) -> Analysis[analysis.ReturnOnRelationships]:
+        """Net revenue per customer and the counts of the kinds that make Return on
+        Relationship, aggregated in SQL over the `days` before the moment."""
+        analysis.check_ror(days, limit)
+        analysis.ror_weights(weights)  # refuse bad weights before reading anything
+        _require_tenant(tenant_id)
+        moment = _moment(as_of)
+        start = moment - timedelta(days=days)
+        async with self.db.read() as session:
+            repo = ScoringRepository(session)
+            await repo.prepare_analysis()
+            customers = await self._customers(repo, tenant_id, moment, as_of is None)
+            money = await repo.analysis_money(tenant_id, start, moment)
+            counted = await repo.analysis_kind_counts(tenant_id, analysis.ROR_KINDS, moment, start)
+        n = len(customers.ids)
+        position = customers.position()
+        revenue = _per_customer(position, n, [(c, r - f) for c, r, _, f in money])
+        counts = {
+            kind: _per_customer(position, n, [(c, float(k)) for c, kd, k in counted if kd == kind])
+            for kind in analysis.ROR_KINDS
+        }
+        result = analysis.return_on_relationship_of(
+            customers, _seconds(moment), revenue, counts, weights, days, limit
+        )
+        return Analysis(moment, n, len(money) + len(counted), result)
+
+    async def lookalikes(
+        self,
+        tenant_id: str,
+        customer_ids: Sequence[str],
+        as_of: datetime | None = None,
+        limit: int = 10,
+        text_weight: float = 0.4,
+    ) -> Analysis[list[lookalikes.Lookalike]]:
+        """The customers most like `customer_ids` (one, or a set through its centroid) by
+        behaviour and own words over the year before the moment (scoring.lookalikes), from
+        profiles built in SQL aggregates: interactions per channel, money, mean sentiment,
+        a few telling kinds, tenure, and the texts of their inbound interactions."""
+        _require_tenant(tenant_id)
+        if not 1 <= len(customer_ids) <= MAX_REFERENCES:
+            raise InvalidAnalysis(f"customer_ids: 1 to {MAX_REFERENCES} customers")
+        _check_range("limit", limit, 1, lookalikes.MAX_LIMIT)
+        if not (math.isfinite(text_weight) and 0 <= text_weight <= 1):
+            raise InvalidAnalysis("text_weight must be 0 to 1")
+        moment = _moment(as_of)
+        start = moment - PROFILE_WINDOW
+        async with self.db.read() as session:
+            repo = ScoringRepository(session)
+            await repo.prepare_analysis()
+            customers = await self._customers(repo, tenant_id, moment, as_of is None)
+            per_channel, moods, words = await repo.analysis_profiles(tenant_id, start, moment)
+            money = await repo.analysis_money(tenant_id, start, moment)
+            counted = await repo.analysis_kind_counts(
+                tenant_id, (*PROFILE_KINDS, "referral"), moment, start
+            )
+        unknown = [c for c in customer_ids if c not in set(customers.ids)]
+        if unknown:
+            raise InvalidAnalysis(
+                f"customer_ids: {len(unknown)} unknown to the tenant at as_of: "
+                + ", ".join(unknown[:5])
+            )
+        profiles = _profiles(customers, moment, per_channel, moods, words, money, counted)
+        try:
+            found = await _run(
+                len(profiles) * 20,
+                lookalikes.similar_customers,
+                profiles,
+                list(customer_ids),
+                limit,
+                text_weight,
+            )
+        except ValueError as error:
+            raise InvalidAnalysis(str(error)) from error
+        return Analysis(moment, len(profiles), len(per_channel) + len(money), found)
+
+
+def _profiles(
+    customers: analysis.Customers,
+    moment: datetime,
+    per_channel: Sequence[tuple[str, str, int]],
+    moods: Sequence[tuple[str, float]],
+    words: Sequence[tuple[str, str]],
+    money: Sequence[tuple[str, float, float, float]],
+    counted: Sequence[tuple[str, str, int]],
+) -> list[lookalikes.CustomerProfile]:
+    channels: dict[str, dict[str, float]] = {c: {} for c in customers.ids}
+    for customer_id, channel, count in per_channel:
+        if customer_id in channels:
+            channels[customer_id][channel] = float(count)
+    kinds: dict[str, dict[str, float]] = {c: {} for c in customers.ids}
+    for customer_id, kind, count in counted:
+        if customer_id in kinds:
+            kinds[customer_id][kind] = float(count)
+    mood = dict(moods)
+    text = dict(words)
+    cash = {c: (r, k, f) for c, r, k, f in money}
+    now = _seconds(moment)
+    window = PROFILE_WINDOW.total_seconds()
+    profiles = []
+    for i, customer_id in enumerate(customers.ids):
+        tenure = max(now - float(customers.started_at[i]), 0.0)
+        observed = max(min(tenure, window), analysis.DAY) / analysis.MONTH
+        revenue, cost, refunds = cash.get(customer_id, (0.0, 0.0, 0.0))
+        own = kinds[customer_id]
+        sentiment = mood.get(customer_id)
+        profiles.append(
+            lookalikes.CustomerProfile(
+                customer_id,
+                lookalikes.behaviour_features(
+                    months=observed,
+                    interactions_by_channel=channels[customer_id],
+                    revenue=max(revenue, 0.0),
+                    cost_to_serve=max(cost, 0.0),
+                    refunds=max(refunds, 0.0),
+                    mean_sentiment=max(min(sentiment, 1.0), -1.0)
+                    if sentiment is not None
+                    else None,
+                    referrals=own.pop("referral", 0.0),
+                    tenure_days=tenure / analysis.DAY,
+                    kinds={k: own.get(k, 0.0) for k in PROFILE_KINDS},
+                ),
+                text.get(customer_id, ""),
+            )
+        )
+    return profiles
+
+
+def _per_customer(
+    position: Mapping[str, int], n: int, values: Sequence[tuple[str, float]]
+) -> analysis.FloatArray:
+    found = np.zeros(n)
+    for customer_id, value in values:
+        i = position.get(customer_id)
+        if i is not None:
+            found[i] += value
+    return found
+
+
+def _check_range(name: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise InvalidAnalysis(f"{name} must be {low} to {high}")
+
+
+def _kinds(kinds: Sequence[str]) -> tuple[str, ...]:
+    found = tuple(k for k in kinds if k)
+    if len(found) != len(kinds) or any(len(k) > 64 for k in found):
+        raise InvalidAnalysis("expansion_kinds must be non-empty kinds of at most 64 characters")
+    return found
+
+
+async def _run(rows: int, lens: Callable[..., R], *args: Any) -> R:
+    """Runs a lens inline when small, in a thread otherwise (numpy releases the GIL for the
+    heavy parts, and the loop stays free for other requests)."""
+    if rows < INLINE_ROWS:
+        return lens(*args)
+    return await asyncio.to_thread(lens, *args)
