@@ -24,6 +24,7 @@ run: install ## start the four services on SQLite with demo data (Ctrl-C stops t
 	$(UV) run relint-stack run --data-dir var --customers $(CUSTOMERS) --seed $(SEED)
 
 test: install ## the whole suite: unit, SQLite and PostgreSQL/Redis, e2e, deploy validation, lint
+	scripts/install-browser.sh
 	$(MAKE) --no-print-directory check
 	$(UV) run pytest -n 2 --dist loadgroup
 
@@ -45,6 +46,7 @@ schema: ## export the gateway's GraphQL SDL to services/gateway/schema.graphql
 	$(UV) run gateway export-schema
 
 bench: install ## run the benchmarks under bench/
+	scripts/install-debian-tool.sh wrk wrk "bench/gateway_360.py's load generator"
 	@for script in bench/*.py; do echo "== $$script"; $(UV) run python "$$script" || exit 1; done
 
 clean: ## remove local databases, logs and caches
