@@ -283,5 +283,26 @@ async def test_webhook_subscriptions_over_rest(client: httpx.AsyncClient) -> Non
     assert missing.status_code == 404
     bad_status = await client.get(f"/v1/webhooks/{body['id']}/deliveries?status=x", headers=ADMIN)
     assert bad_status.status_code == 422
+    rotate = f"/v1/webhooks/{body['id']}:rotate-secret"
+    assert (await client.post(rotate, headers=READER)).status_code == 403
+    assert (await client.post(rotate, headers=other)).status_code == 404
+    for overlap in (-1, 169, "24", 1.5):
+        refused = await client.post(rotate, json={"overlap_hours": overlap}, headers=ADMIN)
+        assert refused.status_code == 422, overlap
+    rotated = await client.post(rotate, json={"overlap_hours": 2}, headers=ADMIN)
+    assert rotated.status_code == 200, rotated.text
+    assert rotated.json()["id"] == body["id"]
+    assert rotated.json()["secret"].startswith("whsec_")
+    assert rotated.json()["secret"] != body["secret"]
+    assert rotated.json()["previous_secret_until"] is not None
+    default = (await client.post(rotate, headers=ADMIN)).json()  # no body: 24 h
+    until = datetime.fromisoformat(default["previous_secret_until"])
+    assert timedelta(hours=23) < until - datetime.now(UTC) <= timedelta(hours=24)
+    at_once = (await client.post(rotate, json={"overlap_hours": 0}, headers=ADMIN)).json()
+    assert at_once["previous_secret_until"] is None
+    assert (
+        "secret" not in (await client.get("/v1/webhooks", headers=ADMIN)).json()["subscriptions"][0]
+    )
     assert (await client.delete(f"/v1/webhooks/{body['id']}", headers=ADMIN)).status_code == 204
     assert (await client.get("/v1/webhooks", headers=ADMIN)).json() == {"subscriptions": []}
+    assert (await client.post(rotate, headers=ADMIN)).status_code == 404

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from playbook.domain import DEFAULT_PLAYBOOK, InvalidPlaybook, Limit, PlaybookDraft
 from playbook.main import MIGRATIONS
-from playbook.service import PlaybookService
+from playbook.service import PlaybookService, uuid5
 from relint.db import Database
 
 
@@ -89,3 +92,8 @@ async def test_concurrent_publishes_take_distinct_versions(service: PlaybookServ
     published = await asyncio.gather(*(service.publish("t1", draft(f"v{n}")) for n in range(4)))
     assert sorted(p.version for p in published) == [1, 2, 3, 4]
     assert [p.version for p in await service.versions("t1")] == [0, 1, 2, 3, 4]
+
+
+@given(st.uuids(), st.text())
+def test_violation_ids_are_the_standard_librarys_uuid5(namespace: uuid.UUID, name: str) -> None:
+    assert uuid5(namespace, name) == str(uuid.uuid5(namespace, name))

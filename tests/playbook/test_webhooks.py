@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -153,3 +153,81 @@ async def test_the_feed_is_read_page_by_page_even_when_alerts_share_a_moment(
     assert await service.pull_scoring_alerts(page=500) == 1200
     assert await service.pull_scoring_alerts(page=500) == 0
     assert len(await service.deliveries("t1", crm.id, limit=500)) == 500
+
+
+@respx.mock
+async def test_a_rotated_secret_signs_beside_the_old_one_for_the_overlap_only(
+    service: PlaybookService,
+) -> None:
+    crm, old = await service.subscribe("t1", HOOK, ["violation"])
+    route = respx.post(HOOK).mock(return_value=httpx.Response(204))
+    rotated = await service.rotate_secret("t1", crm.id, overlap_hours=24, now=NOW)
+    assert rotated is not None
+    row, new = rotated
+    assert new.startswith("whsec_")
+    assert new != old
+    assert row.previous_secret_until == NOW + timedelta(hours=24)
+    await service.receive([ticket("k2", NOW - timedelta(days=2))])
+    await service.judge_due(now=NOW)
+
+    def signed_with(moment: datetime) -> set[str]:
+        request = route.calls.last.request
+        header = request.headers[webhooks.SIGNATURE_HEADER]
+        at = int(moment.timestamp())
+        return {
+            name
+            for name, secret in (("old", old), ("new", new))
+            if webhooks.verify(secret, header, request.content, at)
+        }
+
+    async with httpx.AsyncClient() as client:
+        during = NOW + timedelta(hours=23, minutes=59)
+        assert await service.send_webhooks(client, now=during) == 1
+        assert signed_with(during) == {"old", "new"}
+        assert route.calls.last.request.headers[webhooks.SIGNATURE_HEADER].count("v1=") == 2
+        [delivery] = await service.deliveries("t1", crm.id)
+        assert await service.replay("t1", delivery.id)
+        after = NOW + timedelta(hours=24)
+        assert await service.send_webhooks(client, now=after) == 1
+        assert signed_with(after) == {"new"}
+        assert route.calls.last.request.headers[webhooks.SIGNATURE_HEADER].count("v1=") == 1
+
+
+@respx.mock
+async def test_a_rotation_without_overlap_stops_the_old_secret_at_once(
+    service: PlaybookService,
+) -> None:
+    crm, old = await service.subscribe("t1", HOOK, ["violation"])
+    route = respx.post(HOOK).mock(return_value=httpx.Response(204))
+    first = await service.rotate_secret("t1", crm.id, now=NOW)  # 24 h by default
+    assert first is not None
+    assert first[0].previous_secret_until == NOW + timedelta(hours=24)
+    second = await service.rotate_secret("t1", crm.id, overlap_hours=0, now=NOW)
+    assert second is not None
+    row, new = second
+    assert row.previous_secret_until is None
+    await service.receive([ticket("k2", NOW - timedelta(days=2))])
+    await service.judge_due(now=NOW)
+    async with httpx.AsyncClient() as client:
+        assert await service.send_webhooks(client, now=NOW) == 1
+    request = route.calls.last.request
+    header = request.headers[webhooks.SIGNATURE_HEADER]
+    at = int(NOW.timestamp())
+    assert webhooks.verify(new, header, request.content, at)
+    assert not webhooks.verify(first[1], header, request.content, at)
+    assert not webhooks.verify(old, header, request.content, at)
+
+
+async def test_rotation_refuses_another_tenants_subscription_and_a_bad_overlap(
+    service: PlaybookService,
+) -> None:
+    crm, _ = await service.subscribe("t1", HOOK, ["violation"])
+    assert await service.rotate_secret("t2", crm.id) is None
+    assert await service.rotate_secret("t1", "no-such-id") is None
+    for overlap in (-1, 169):
+        with pytest.raises(InvalidSubscription) as refused:
+            await service.rotate_secret("t1", crm.id, overlap_hours=overlap)
+        assert refused.value.problems == [f"overlap_hours: must be 0..168, got {overlap}"]
+    assert await service.rotate_secret("t1", crm.id, overlap_hours=168) is not None
+    assert await service.unsubscribe("t1", crm.id)
+    assert await service.rotate_secret("t1", crm.id) is None  # unsubscribed

@@ -85,6 +85,20 @@ def test_verify_accepts_any_matching_v1_for_secret_rotation() -> None:
     assert not verify("whsec_third", header, BODY, now=NOW)
 
 
+def test_sign_with_several_secrets_gives_one_v1_each_in_order() -> None:
+    header = sign(["whsec_new", "whsec_old"], NOW, BODY)
+    assert header == f"t={NOW},v1={_v1('whsec_new', NOW, BODY)},v1={_v1('whsec_old', NOW, BODY)}"
+    assert verify("whsec_new", header, BODY, now=NOW)
+    assert verify("whsec_old", header, BODY, now=NOW)
+    assert not verify("whsec_third", header, BODY, now=NOW)
+    assert sign([SECRET], NOW, BODY) == sign(SECRET, NOW, BODY)
+
+
+def test_sign_refuses_no_secret_at_all() -> None:
+    with pytest.raises(ValueError, match="at least one secret"):
+        sign([], NOW, BODY)
+
+
 def test_verify_tolerates_spaces_and_unknown_schemes() -> None:
     header = f" t = {NOW} , v0=abc,  v1 = {_v1(SECRET, NOW, BODY)} "
     assert verify(SECRET, header, BODY, now=NOW)
@@ -197,6 +211,19 @@ async def test_deliver_posts_signed_body_with_exact_headers(respx_mock: respx.Mo
     assert request.headers[DELIVERY_HEADER] == "dlv_42"
     assert request.headers[SIGNATURE_HEADER] == f"t={NOW},v1={_v1(SECRET, NOW, BODY)}"
     assert verify(SECRET, request.headers[SIGNATURE_HEADER], request.content, now=NOW + 5)
+
+
+async def test_deliver_signs_with_every_secret_given(respx_mock: respx.MockRouter) -> None:
+    route = respx_mock.post(URL).mock(return_value=httpx.Response(200))
+    async with httpx.AsyncClient() as client:
+        attempt = await deliver(
+            client, URL, ["whsec_new", "whsec_old"], "score.dropped", "dlv_42", BODY, NOW
+        )
+    assert attempt.delivered
+    header = route.calls.last.request.headers[SIGNATURE_HEADER]
+    assert header.count("v1=") == 2
+    assert verify("whsec_new", header, BODY, now=NOW)
+    assert verify("whsec_old", header, BODY, now=NOW)
 
 
 async def test_deliver_500_is_not_delivered_with_body_excerpt(

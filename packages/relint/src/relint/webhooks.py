@@ -13,8 +13,10 @@ A receiver checks each request with :func:`verify` (the body must be the raw byt
         return Response(status_code=400)
     handle_once(request.headers[DELIVERY_HEADER], json.loads(body))
 
-To rotate a secret, the sender signs with both the old and the new one for a while (two
-``v1=`` values in one header); :func:`verify` accepts the request if any of them matches.
+To rotate a secret, the sender signs with both the new and the old one for a while (two
+``v1=`` values in one header, the new one first: pass both to :func:`sign` or
+:func:`deliver`); :func:`verify` accepts the request if any of them matches its secret, so
+a receiver can switch to the new secret at any moment of the overlap.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import random
 import secrets
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -54,9 +56,13 @@ def new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
 
 
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """The ``Relint-Signature`` header value for ``body`` sent at ``timestamp``."""
-    return f"t={timestamp},v1={_digest(secret, timestamp, body)}"
+def sign(secret: str | Sequence[str], timestamp: int, body: bytes) -> str:
+    """The ``Relint-Signature`` header value for ``body`` sent at ``timestamp``: one ``v1=``
+    per secret, in the order given (several while a secret is being rotated)."""
+    keys = [secret] if isinstance(secret, str) else list(secret)
+    if not keys:
+        raise ValueError("at least one secret")
+    return ",".join([f"t={timestamp}", *(f"v1={_digest(k, timestamp, body)}" for k in keys)])
 
 
 def verify(secret: str, header: str, body: bytes, now: int, tolerance_seconds: int = 300) -> bool:
@@ -126,14 +132,15 @@ class Attempt:
 async def deliver(
     client: httpx.AsyncClient,
     url: str,
-    secret: str,
+    secret: str | Sequence[str],
     event_kind: str,
     delivery_id: str,
     body: bytes,
     now: int,
     timeout: float = 10.0,  # noqa: ASYNC109 - part of the API: one timeout per delivery
 ) -> Attempt:
-    """POST ``body`` to ``url``, signed at ``now``; delivered iff the answer is 2xx.
+    """POST ``body`` to ``url``, signed at ``now`` (with each secret given, see :func:`sign`);
+    delivered iff the answer is 2xx.
 
     Never raises for network problems: they become the attempt's ``error``. Redirects are
     not followed, ``timeout`` bounds the whole attempt, and at most 1 KiB of the response

@@ -21,7 +21,13 @@ from playbook.domain import (
     standard_to_dict,
 )
 from playbook.models import ObligationRow, ViolationRow
-from playbook.service import InvalidSubscription, Playbook, PlaybookService
+from playbook.service import (
+    DEFAULT_OVERLAP_HOURS,
+    MAX_OVERLAP_HOURS,
+    InvalidSubscription,
+    Playbook,
+    PlaybookService,
+)
 from playbook.settings import PlaybookSettings
 from playbook.yaml_io import dump_draft, load_draft
 from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_READ, Principal, require_scope
@@ -434,6 +440,27 @@ class NewSubscriptionOut(SubscriptionOut):
     )
 
 
+class RotateSecretIn(BaseModel):
+    overlap_hours: int = Field(
+        default=DEFAULT_OVERLAP_HOURS,
+        ge=0,
+        le=MAX_OVERLAP_HOURS,
+        strict=True,
+        description="How long the old secret keeps signing beside the new one (0: not at all)",
+    )
+
+
+class RotatedSecretOut(BaseModel):
+    id: str
+    secret: str = Field(
+        description="The new signing secret. Shown this once; store it. During the overlap "
+        "each delivery carries two v1= signatures, one per secret; verify accepts either."
+    )
+    previous_secret_until: datetime | None = Field(
+        description="When the old secret stops signing; null if it stopped at once"
+    )
+
+
 class SubscriptionsOut(BaseModel):
     subscriptions: list[SubscriptionOut]
 
@@ -499,6 +526,35 @@ async def unsubscribe(
     if not await _service(request).unsubscribe(principal.tenant_id, subscription_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such subscription")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/webhooks/{subscription_id}:rotate-secret",
+    summary="A new signing secret, shown once; the old one keeps signing for the overlap",
+    responses={
+        404: {"description": "No such subscription of the caller's tenant"},
+        422: {"description": "overlap_hours outside 0..168"},
+    },
+)
+async def rotate_secret(
+    subscription_id: Annotated[str, Path(max_length=36)],
+    request: Request,
+    principal: Admin,
+    body: Annotated[RotateSecretIn | None, Body()] = None,
+) -> RotatedSecretOut:
+    overlap = (body or RotateSecretIn()).overlap_hours
+    try:
+        rotated = await _service(request).rotate_secret(
+            principal.tenant_id, subscription_id, overlap
+        )
+    except InvalidSubscription as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, error.problems) from error
+    if rotated is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such subscription")
+    row, secret = rotated
+    return RotatedSecretOut(
+        id=row.id, secret=secret, previous_secret_until=row.previous_secret_until
+    )
 
 
 @router.get(

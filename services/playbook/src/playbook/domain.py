@@ -11,23 +11,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, Final, get_type_hints
 
-from relint.taxonomy import CHANNELS, KINDS
+from relint.taxonomy import CHANNELS, KINDS, STAGES
 
 RELATIONSHIP_TYPES: Final = ("acquaintance", "fair_weather_friend", "bff", "partner")
 
 # Knapp's model: five stages of coming together, then five of coming apart.
-KNAPP_STAGES: Final = (
-    "initiating",
-    "experimenting",
-    "intensifying",
-    "integrating",
-    "bonding",
-    "differentiating",
-    "circumscribing",
-    "stagnating",
-    "avoiding",
-    "terminating",
-)
+KNAPP_STAGES: Final = STAGES
 
 # The team of a universal precept, which binds the whole company.
 COMPANY: Final = "company"

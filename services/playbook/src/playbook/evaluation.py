@@ -29,6 +29,7 @@ on a clock at `next_due_at`, not only when the next interaction arrives.
 from __future__ import annotations
 
 import bisect
+import operator
 import re
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
@@ -158,7 +159,7 @@ def judge(
 ) -> Judgement:
     """The customer's open obligations and violations under `standards` at `now`, from its
     whole history (`touches`, in any order; only those up to `now` count)."""
-    history = sorted((t for t in touches if t.occurred_at <= now), key=_order)
+    history = _History(sorted([t for t in touches if t.occurred_at <= now], key=_ORDER))
     obligations: list[Obligation] = []
     violations: list[Violation] = []
     judged_from: dict[str, datetime | None] = {}
@@ -176,20 +177,48 @@ def judge(
     return Judgement(tuple(obligations), tuple(violations), judged_from)
 
 
-def _order(touch: Touch) -> tuple[datetime, str]:
-    return touch.occurred_at, touch.id
+# A touch's place in the history: by time, then id (Touch is (id, occurred_at, ...)).
+_ORDER: Final = operator.itemgetter(1, 0)
+
+
+class _History:
+    """One customer's history in order, indexed once for every standard that reads it (a
+    judgement runs for every customer touched, so each standard must not scan it all)."""
+
+    def __init__(self, ordered: list[Touch]) -> None:
+        self.ordered = ordered
+        self.moments = [t.occurred_at for t in ordered]
+        self.by_touchpoint: dict[tuple[str, str], list[Touch]] = {}
+        for touch in ordered:
+            self.by_touchpoint.setdefault((touch.channel, touch.kind), []).append(touch)
+        self._answers: list[Touch] | None = None
+
+    @property
+    def answers(self) -> list[Touch]:
+        if self._answers is None:
+            self._answers = [t for t in self.ordered if t.answers]
+        return self._answers
+
+    def of(self, touchpoint: Touchpoint, start: datetime | None) -> list[Touch]:
+        """The touches at `touchpoint` from `start` on (all of them when None)."""
+        found = self.by_touchpoint.get((touchpoint.channel, touchpoint.kind), [])
+        return found if start is None else [t for t in found if t.occurred_at >= start]
+
+    def first_from(self, start: datetime | None) -> datetime | None:
+        """The moment of the first touch from `start` on, if any."""
+        position = 0 if start is None else bisect.bisect_left(self.moments, start)
+        return self.moments[position] if position < len(self.moments) else None
 
 
 def _judge_one(
-    standard: Standard, history: Sequence[Touch], start: datetime | None, now: datetime
+    standard: Standard, history: _History, start: datetime | None, now: datetime
 ) -> Iterator[Obligation | Violation]:
-    in_scope = [t for t in history if start is None or t.occurred_at >= start]
     match standard.rule:
         case RespondWithin(trigger, within_hours):
             yield from _answered(
                 standard,
-                [t for t in in_scope if t.is_(trigger)],
-                [t for t in history if t.answers],
+                history.of(trigger, start),
+                history.answers,
                 timedelta(hours=within_hours),
                 "first response",
                 now,
@@ -197,20 +226,34 @@ def _judge_one(
         case FollowUpAfter(trigger, within_days, follow_up):
             yield from _answered(
                 standard,
-                [t for t in in_scope if t.is_(trigger)],
-                [t for t in history if t.is_(follow_up)],
+                history.of(trigger, start),
+                history.of(follow_up, None),
                 timedelta(days=within_days),
                 _words(follow_up),
                 now,
             )
         case Cadence(every_days, of):
-            yield from _cadence(standard, in_scope, of, timedelta(days=every_days), start, now)
+            yield from _cadence(
+                standard,
+                history.first_from(start),
+                history.of(of, start),
+                of,
+                timedelta(days=every_days),
+                start,
+                now,
+            )
         case NoticeBefore(days, event):
-            yield from _notice(standard, [t for t in in_scope if t.is_(event)], days)
+            yield from _notice(standard, history.of(event, start), days)
         case Limit(at_most, per_days, channel):
             yield from _limit(
                 standard,
-                [t for t in in_scope if t.channel == channel and t.direction != "inbound"],
+                [
+                    t
+                    for t in history.ordered[
+                        0 if start is None else bisect.bisect_left(history.moments, start) :
+                    ]
+                    if t.channel == channel and t.direction != "inbound"
+                ],
                 at_most,
                 timedelta(days=per_days),
             )
@@ -264,16 +307,17 @@ def _answered(
 
 def _cadence(
     standard: Standard,
-    in_scope: Sequence[Touch],
+    first: datetime | None,
+    done: Sequence[Touch],
     of: Touchpoint,
     every: timedelta,
     start: datetime | None,
     now: datetime,
 ) -> Iterator[Obligation | Violation]:
-    if not in_scope and start is None:
+    """`first` is the moment of the first touch in scope, `done` the ones at `of`."""
+    anchor = start if start is not None else first
+    if anchor is None:
         return  # no relationship to keep up yet
-    done = [t for t in in_scope if t.is_(of)]
-    anchor = start if start is not None else in_scope[0].occurred_at
     last: Touch | None = None
     for touch in [*done, None]:
         until = touch.occurred_at if touch is not None else now
@@ -355,7 +399,11 @@ def _named(touch: Touch) -> str:
 
 
 def _when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+    # strftime("%Y-%m-%d %H:%M UTC"), written out: a judgement formats thousands of these.
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d} "
+        f"{moment.hour:02d}:{moment.minute:02d} UTC"
+    )
 
 
 def _count_days(days: float) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from relint.db import UtcDateTime, new_registry, utcnow
@@ -57,6 +57,16 @@ class CustomerState(PlaybookTable, table=True):
     """Per customer: where it stands (from scoring), and when it must be judged again."""
 
     __tablename__ = "customer_state"
+    # Only the customers to judge: judging asks for them after every delivered batch.
+    __table_args__ = (
+        Index(
+            "ix_customer_state_to_judge",
+            "tenant_id",
+            "customer_id",
+            sqlite_where=text("dirty"),
+            postgresql_where=text("dirty"),
+        ),
+    )
 
     tenant_id: str = Field(primary_key=True, max_length=36)
     customer_id: str = Field(primary_key=True, max_length=36)
@@ -65,7 +75,7 @@ class CustomerState(PlaybookTable, table=True):
     stage: str = Field(default="", max_length=32)
     stage_since: datetime | None = Field(default=None, sa_type=UtcDateTime)
     # New interactions (or a new standing) not yet judged.
-    dirty: bool = Field(default=True, index=True)
+    dirty: bool = True
     # Counts the marks: a judgement clears `dirty` only if no mark came while it ran.
     revision: int = 0
     # The earliest open obligation: the clock judges again then.
@@ -149,7 +159,8 @@ class AlertEvent(PlaybookTable, table=True):
 
 class WebhookSubscription(PlaybookTable, table=True):
     """A partner's URL for some alert kinds. The secret signs each delivery (HMAC-SHA256);
-    it is shown once, at creation, and never returned again."""
+    it is shown once, at creation or rotation, and never returned again. After a rotation
+    the previous secret signs too, beside the new one, until `previous_secret_until`."""
 
     __tablename__ = "webhook_subscription"
 
@@ -158,6 +169,8 @@ class WebhookSubscription(PlaybookTable, table=True):
     url: str = Field(max_length=2000)
     kinds: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     secret: str = Field(max_length=100)
+    previous_secret: str | None = Field(default=None, max_length=100)
+    previous_secret_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
     description: str = Field(default="", max_length=200)
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

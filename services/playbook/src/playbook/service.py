@@ -4,6 +4,7 @@ version and the history. A tenant that never published follows the default playb
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import random
@@ -38,7 +39,7 @@ from playbook.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from playbook.repository import PlaybookRepository
+from playbook.repository import DueCustomer, PlaybookRepository
 from playbook.scoring_client import Scoring, ScoringUnavailable
 from relint import webhooks
 from relint.db import Database, utcnow
@@ -54,6 +55,9 @@ ALERT_HORIZON = timedelta(days=7)
 SCORING_FEED = "scoring"
 FEED_OVERLAP = timedelta(minutes=5)
 MAX_SUBSCRIPTIONS = 50
+# After a rotation the old secret signs beside the new one this long, unless asked otherwise.
+DEFAULT_OVERLAP_HOURS = 24
+MAX_OVERLAP_HOURS = 168
 # Spreads retries; not for secrets.
 _JITTER = random.Random()  # noqa: S311
 # The default playbook gets a stable id per tenant, derived rather than stored.
@@ -200,7 +204,7 @@ class PlaybookService:
         async with self.db.transaction() as session:
             repo = PlaybookRepository(session)
             owners = await repo.touch_owners(d.touch.id for d in batch)
-            rows: list[dict[str, Any]] = []
+            rows: list[tuple[Any, ...]] = []
             dirty: set[tuple[str, str]] = set()
             for item in batch:
                 owner = owners.get(item.touch.id)
@@ -233,7 +237,7 @@ class PlaybookService:
         result = JudgeResult()
         async with self.db.read() as session:
             due = await PlaybookRepository(session).due(now, limit)
-        by_tenant: dict[str, list[CustomerState]] = defaultdict(list)
+        by_tenant: dict[str, list[DueCustomer]] = defaultdict(list)
         for state in due:
             by_tenant[state.tenant_id].append(state)
         for tenant_id, states in by_tenant.items():
@@ -241,11 +245,7 @@ class PlaybookService:
             standings = await self._standings(tenant_id, states)
             ids = [s.customer_id for s in states]
             async with self.db.read() as session:
-                repo = PlaybookRepository(session)
-                rows = await repo.touches(tenant_id, ids)
-            histories: dict[str, list[Touch]] = defaultdict(list)
-            for row in rows:
-                histories[row.customer_id].append(_touch(row))
+                histories = await PlaybookRepository(session).histories(tenant_id, ids)
             # The judging is CPU work: off the event loop, so reads keep being answered.
             judgements = await asyncio.to_thread(
                 _judge_all, playbook.standards, standings, histories, now
@@ -260,7 +260,7 @@ class PlaybookService:
         return result
 
     async def _standings(
-        self, tenant_id: str, states: Sequence[CustomerState]
+        self, tenant_id: str, states: Sequence[DueCustomer]
     ) -> dict[str, Standing]:
         known = {s.customer_id: _standing(s) for s in states}
         if self.scoring is None:
@@ -275,7 +275,7 @@ class PlaybookService:
     async def _store_judgements(
         self,
         playbook: Playbook,
-        states: Sequence[CustomerState],
+        states: Sequence[DueCustomer],
         standings: dict[str, Standing],
         judgements: dict[str, Judgement],
         now: datetime,
@@ -472,6 +472,32 @@ class PlaybookService:
                 tenant_id, subscription_id
             )
 
+    async def rotate_secret(
+        self,
+        tenant_id: str,
+        subscription_id: str,
+        overlap_hours: int = DEFAULT_OVERLAP_HOURS,
+        now: datetime | None = None,
+    ) -> tuple[WebhookSubscription, str] | None:
+        """A new signing secret for the subscription (shown this once). For `overlap_hours`
+        every delivery is signed with both the new and the old secret, so that the partner
+        can switch at any moment of it; after that with the new one only. A rotation during
+        an overlap replaces the newest secret: the one before it stops signing. None when
+        the tenant has no such subscription; InvalidSubscription for an overlap outside
+        0..168 hours."""
+        if isinstance(overlap_hours, bool) or not 0 <= overlap_hours <= MAX_OVERLAP_HOURS:
+            raise InvalidSubscription(
+                [f"overlap_hours: must be 0..{MAX_OVERLAP_HOURS}, got {overlap_hours!r}"]
+            )
+        now = now or utcnow()
+        secret = webhooks.new_secret()
+        until = now + timedelta(hours=overlap_hours) if overlap_hours else None
+        async with self.db.transaction() as session:
+            row = await PlaybookRepository(session).rotate_secret(
+                tenant_id, subscription_id, secret, until
+            )
+        return None if row is None else (row, secret)
+
     async def deliveries(
         self, tenant_id: str, subscription_id: str, status: str | None = None, limit: int = 100
     ) -> list[WebhookDelivery]:
@@ -503,7 +529,7 @@ class PlaybookService:
                 return await webhooks.deliver(
                     client,
                     row.url,
-                    row.secret,
+                    _signing_secrets(row, now),
                     row.kind,
                     row.id,
                     row.body.encode(),
@@ -690,6 +716,17 @@ class PlaybookService:
             return {}
 
 
+def _signing_secrets(row: Row[Any], now: datetime) -> list[str]:
+    """The subscription's secret, and the one it replaced while their overlap lasts."""
+    if (
+        row.previous_secret
+        and row.previous_secret_until is not None
+        and now < row.previous_secret_until
+    ):
+        return [row.secret, row.previous_secret]
+    return [row.secret]
+
+
 def _event_body(event: alerts.Event) -> bytes:
     return webhooks.event_body(
         event.id,
@@ -725,30 +762,39 @@ def _judged(due_at: datetime, start: datetime | None) -> bool:
 
 
 def _violation_id(tenant_id: str, customer_id: str, violation: evaluation.Violation) -> str:
-    return str(uuid.uuid5(_VIOLATION_NAMESPACE, f"{tenant_id}|{customer_id}|{violation.key}"))
+    return uuid5(_VIOLATION_NAMESPACE, f"{tenant_id}|{customer_id}|{violation.key}")
 
 
-def _touch_row(item: Delivered) -> dict[str, Any]:
+def uuid5(namespace: uuid.UUID, name: str) -> str:
+    """`str(uuid.uuid5(namespace, name))` without the UUID objects: every judgement derives
+    the id of every violation it finds, and the standard library's way is most of that."""
+    digest = bytearray(
+        hashlib.sha1(namespace.bytes + name.encode(), usedforsecurity=False).digest()[:16]
+    )
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _touch_row(item: Delivered) -> tuple[Any, ...]:
+    """The touch as `repository.TOUCH_COLUMNS`."""
     t = item.touch
-    return {
-        "id": t.id,
-        "tenant_id": item.tenant_id,
-        "customer_id": item.customer_id,
-        "occurred_at": t.occurred_at,
-        "channel": t.channel,
-        "kind": t.kind,
-        "direction": t.direction,
-        "employee": t.employee[:200],
-        "reference": t.reference[:200],
-        "notice_days": t.notice_days,
-    }
+    return (
+        t.id,
+        item.tenant_id,
+        item.customer_id,
+        t.occurred_at,
+        t.channel,
+        t.kind,
+        t.direction,
+        t.employee[:200],
+        t.reference[:200],
+        t.notice_days,
+    )
 
 
-def _touch(row: Row[Any]) -> Touch:
-    return Touch._make(row[1:])
-
-
-def _standing(state: CustomerState) -> Standing:
+def _standing(state: CustomerState | DueCustomer) -> Standing:
     return Standing(state.relationship_type, state.type_since, state.stage, state.stage_since)
 
 
