@@ -649,12 +649,19 @@ class PlaybookService:
         (without scoring, from the playbook alone)."""
         now = now or utcnow()
         wanted = list(dict.fromkeys(customer_ids))
-        [playbook] = await self.active_playbooks([tenant_id])
-        async with self.db.read() as session:
-            repo = PlaybookRepository(session)
-            owed = await repo.obligations(tenant_id, customer_ids=wanted, limit=100 * len(wanted))
-            missed = await repo.violations(tenant_id, customer_ids=wanted, limit=100 * len(wanted))
-        outlooks = await self._outlooks(tenant_id, wanted)
+
+        async def read() -> tuple[Any, Any]:
+            async with self.db.read() as session:
+                repo = PlaybookRepository(session)
+                limit = 100 * len(wanted)
+                owed = await repo.obligations(tenant_id, customer_ids=wanted, limit=limit)
+                missed = await repo.violations(tenant_id, customer_ids=wanted, limit=limit)
+                return owed, missed
+
+        # Scoring's view is asked while the playbook reads its own: the two waits overlap.
+        ([playbook], (owed, missed), outlooks) = await asyncio.gather(
+            self.active_playbooks([tenant_id]), read(), self._outlooks(tenant_id, wanted)
+        )
         found = {c: CustomerPlaybook([], [], []) for c in wanted}
         for o in owed:
             found[o.customer_id].obligations.append(o)
