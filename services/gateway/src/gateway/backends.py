@@ -53,6 +53,7 @@ class Backends:
         self.relationships = scoring_pb2_grpc.RelationshipServiceStub(scoring_channel)
         self.playbooks = playbook_pb2_grpc.PlaybookServiceStub(playbook_channel)
         self.ingest_channel = ingest_channel
+        self.scoring_channel = scoring_channel
 
     async def close(self) -> None:
         for channel in self._channels:

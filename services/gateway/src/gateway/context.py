@@ -8,6 +8,7 @@ from graphql import GraphQLError
 from starlette.requests import HTTPConnection
 from strawberry.fastapi import BaseContext
 
+from gateway.analysis import AnalysisBackend
 from gateway.backends import Backends
 from gateway.events import Broker, InProcessBroker
 from gateway.loaders import Loaders
@@ -24,6 +25,7 @@ class GatewayContext(BaseContext):
     # cannot set headers on a WebSocket, send their Authorization.
     connection_params: dict[str, object] | None = None
     connection: HTTPConnection | None = None
+    analysis: AnalysisBackend | None = None
     _loaders: Loaders | None = None
 
     def __post_init__(self) -> None:

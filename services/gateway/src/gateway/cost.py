@@ -44,25 +44,28 @@ def query_cost(
     schema: GraphQLSchema,
     fragments: dict[str, FragmentDefinitionNode],
     seen: frozenset[str] = frozenset(),
+    inherited: int | None = None,
 ) -> int:
     total = 0
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
-            total += _field_cost(selection, parent, schema, fragments, seen)
+            total += _field_cost(selection, parent, schema, fragments, seen, inherited)
         elif isinstance(selection, InlineFragmentNode):
             on = (
                 schema.get_type(selection.type_condition.name.value)
                 if selection.type_condition
                 else parent
             )
-            total += query_cost(selection.selection_set, on, schema, fragments, seen)
+            total += query_cost(selection.selection_set, on, schema, fragments, seen, inherited)
         elif isinstance(selection, FragmentSpreadNode):
             name = selection.name.value
             fragment = fragments.get(name)
             if fragment is None or name in seen:  # cycles are refused by validation anyway
                 continue
             on = schema.get_type(fragment.type_condition.name.value)
-            total += query_cost(fragment.selection_set, on, schema, fragments, seen | {name})
+            total += query_cost(
+                fragment.selection_set, on, schema, fragments, seen | {name}, inherited
+            )
     return total
 
 
@@ -72,29 +75,38 @@ def _field_cost(
     schema: GraphQLSchema,
     fragments: dict[str, FragmentDefinitionNode],
     seen: frozenset[str],
+    inherited: int | None = None,
 ) -> int:
     fields = getattr(parent, "fields", {})
     definition = fields.get(node.name.value)
     if definition is None or node.selection_set is None:
         return 1
-    inner = query_cost(node.selection_set, get_named_type(definition.type), schema, fragments, seen)
-    return 1 + _items(node, definition.type) * inner
-
-
-def _items(node: FieldNode, field_type: Any) -> int:
+    named = get_named_type(definition.type)
+    nullable = (
+        definition.type.of_type if isinstance(definition.type, GraphQLNonNull) else definition.type
+    )
+    size = _size(node)
+    passed = None
     if node.name.value == "edges":  # a connection's page: its size was counted above it
-        return 1
-    nullable = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
-    sized = None
+        items = 1
+    elif isinstance(nullable, GraphQLList):
+        items = size or inherited or UNSAID_ITEMS
+    elif "edges" in getattr(named, "fields", {}):  # a connection: `first` is its page
+        items = size or 1
+    else:  # an object sized by an argument (portfolio(limit:)): the lists under it are
+        items, passed = 1, size
+    inner = query_cost(node.selection_set, named, schema, fragments, seen, passed)
+    return 1 + items * inner
+
+
+def _size(node: FieldNode) -> int | None:
     for argument in node.arguments or ():
         if argument.name.value in SIZE_ARGUMENTS:
             if isinstance(argument.value, IntValueNode):
-                sized = max(int(argument.value.value), 1)
-            elif isinstance(argument.value, VariableNode):
-                sized = VARIABLE_ITEMS
-    if sized is not None:
-        return sized
-    return UNSAID_ITEMS if isinstance(nullable, GraphQLList) else 1
+                return max(int(argument.value.value), 1)
+            if isinstance(argument.value, VariableNode):
+                return VARIABLE_ITEMS
+    return None
 
 
 def cost_limit_rule(max_cost: int) -> type[ValidationRule]:

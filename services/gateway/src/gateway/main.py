@@ -13,6 +13,7 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
+from gateway.analysis import AnalysisBackend
 from gateway.backends import Backends
 from gateway.context import GatewayContext
 from gateway.events import EventRelay, InProcessBroker, RedisBroker
@@ -57,6 +58,7 @@ async def get_context(connection: HTTPConnection) -> GatewayContext:
         principal=principal,
         auth_problem=problem,
         broker=connection.app.state.broker,
+        analysis=connection.app.state.analysis,
         connection=connection,
     )
 
@@ -111,6 +113,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             settings.ingest_target, settings.scoring_target, settings.playbook_target
         )
         app.state.backends = backends
+        app.state.analysis = AnalysisBackend(backends.scoring_channel)
         app.state.key_verifier = RemoteKeyVerifier(backends.ingest_channel)
         app.state.jwt_verifier = _jwt_verifier(settings)
         app.state.broker = InProcessBroker()

@@ -25,6 +25,8 @@ from strawberry.extensions import (
 )
 from strawberry.types import Info
 
+from gateway.analysis import AnalysisQuery, Lookalike
+from gateway.analysis import similar_customers as _similar_customers
 from gateway.context import GatewayContext
 from gateway.cost import cost_limit_rule
 from gateway.events import Topic
@@ -540,6 +542,12 @@ class Customer(Node):
             )
             for e in found
         ]
+
+    similar_customers: list[Lookalike] | None = strawberry.field(
+        resolver=_similar_customers,
+        description="The customers most like this one (1 to 100), by behaviour and their own "
+        "words, with similarity and why.",
+    )
 
     @strawberry.field(description="The most recent interactions, newest first (at most 100).")
     async def recent_interactions(self, info: GatewayInfo, limit: int = 10) -> list[Interaction]:
@@ -1063,7 +1071,7 @@ async def _list_customers(
 
 
 @strawberry.type
-class Query:
+class Query(AnalysisQuery):
     @strawberry.field(
         description="Any object by its global ID; null if the caller's tenant has none."
     )
