@@ -392,6 +392,43 @@ async def test_a_down_backend_leaves_the_rest_of_the_answer() -> None:
     assert result.errors[0].path == ["customer", "relationship"]
 
 
+async def test_a_down_playbook_or_scoring_leaves_every_other_field() -> None:
+    """Lists fed by one service are nullable: a service that fails empties its own fields
+    (with an error each), never the customer or the whole answer."""
+
+    class PlaybookDown(FakeBackends):
+        async def customer_playbooks(self, *args: Any) -> Any:
+            raise UpstreamError("playbook", FakeRpcError())
+
+        async def worklist(self, *args: Any) -> Any:
+            raise UpstreamError("playbook", FakeRpcError())
+
+    result = await _run(
+        """{ customer(externalId: "cust-00003") { name nextBestActions { title }
+               obligations { what } violations { reason } recentInteractions(limit: 1) { kind } }
+             worklist { title } customers(first: 1) { edges { node { name } } } }""",
+        PlaybookDown(),
+    )
+    assert result.data == {
+        "customer": {
+            "name": "Customer 3",
+            "nextBestActions": None,
+            "obligations": None,
+            "violations": None,
+            "recentInteractions": [{"kind": "ticket_opened"}],
+        },
+        "worklist": None,
+        "customers": {"edges": [{"node": {"name": "Customer 0"}}]},
+    }
+    assert result.errors is not None
+    assert {tuple(e.path or ()) for e in result.errors} == {
+        ("customer", "nextBestActions"),
+        ("customer", "obligations"),
+        ("customer", "violations"),
+        ("worklist",),
+    }
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [

@@ -113,3 +113,14 @@ def test_risk_names_its_reasons() -> None:
     assert found.reasons[0] == "stage avoiding"
     assert "1 grievance in 90 days" in found.reasons
     assert found.score > assess(regular(300, 7), T0 + timedelta(days=300), "integrating").score
+
+
+def test_a_fall_below_zero_is_told_in_points_not_a_percentage() -> None:
+    history = [
+        Moment(T0, "purchase", "sales", "inbound", 0.5),
+        Moment(T0 + timedelta(days=70), "complaint", "service", "inbound", -65.0),
+    ]
+    found = assess(history, T0 + timedelta(days=75), "differentiating")
+    assert "value fell from 0.5 to -65.0 in 60 days" in found.reasons
+    halved = [history[0], Moment(T0 + timedelta(days=70), "call", "sales", "inbound", 0.25)]
+    assert "value fell 50% in 60 days" in assess(halved, T0 + timedelta(days=75), "").reasons

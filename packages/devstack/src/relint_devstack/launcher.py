@@ -249,6 +249,7 @@ def _banner(stack: Stack, key: str, external_id: str) -> str:
     return f"""
 relint is running on the embedded default (SQLite in {stack.data_dir}).
 
+  Console             {stack.url("gateway")}/console#key={key}
   GraphQL playground  {stack.url("gateway")}/graphql
   Ingest API (docs)   {stack.url("ingest")}/docs
   Scoring API (docs)  {stack.url("scoring")}/docs

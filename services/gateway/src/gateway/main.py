@@ -15,6 +15,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from gateway.analysis import AnalysisBackend
 from gateway.backends import Backends
+from gateway.console import console_router
 from gateway.context import GatewayContext
 from gateway.events import EventRelay, InProcessBroker, RedisBroker
 from gateway.middleware import PersistedQueries, RedisQueryStore, RequestTimeout, StoreSlot
@@ -137,7 +138,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         description="One customer-relationship graph over ingest, scoring and playbook.",
         settings=settings,
         lifespan=lifespan,
-        routers=[graphql],
+        routers=[graphql, console_router()],
     )
     app.add_middleware(PersistedQueries, store=persisted)
     app.add_middleware(RequestTimeout, seconds=settings.request_timeout_seconds)

@@ -454,26 +454,26 @@ class Customer(Node):
     @strawberry.field(description="The customer's alerts, newest first (at most 100).")
     async def alerts(
         self, info: GatewayInfo, open_only: bool = False, limit: int = 20
-    ) -> list[Alert]:
+    ) -> list[Alert] | None:
         if not 1 <= limit <= MAX_ALERTS:
             raise GraphQLError(f"limit must be 1..{MAX_ALERTS}", extensions={"code": "BAD_INPUT"})
         found = await info.context.loaders.alerts.load((str(self.customer_id), open_only))
         return [Alert.of(a) for a in found[:limit]]
 
     @strawberry.field(description="What the playbook says is owed to the customer, by when.")
-    async def obligations(self, info: GatewayInfo) -> list[Obligation]:
+    async def obligations(self, info: GatewayInfo) -> list[Obligation] | None:
         found = await info.context.loaders.customer_playbooks.load(str(self.customer_id))
         return [Obligation.of(o) for o in found.obligations] if found else []
 
     @strawberry.field(description="Standards of the playbook missed with this customer.")
-    async def violations(self, info: GatewayInfo) -> list[Violation]:
+    async def violations(self, info: GatewayInfo) -> list[Violation] | None:
         found = await info.context.loaders.customer_playbooks.load(str(self.customer_id))
         return [Violation.of(v) for v in found.violations] if found else []
 
     @strawberry.field(
         description="What to do for the customer now, most urgent first (at most 50)."
     )
-    async def next_best_actions(self, info: GatewayInfo, limit: int = 3) -> list[Action]:
+    async def next_best_actions(self, info: GatewayInfo, limit: int = 3) -> list[Action] | None:
         if not 1 <= limit <= MAX_ACTIONS:
             raise GraphQLError(f"limit must be 1..{MAX_ACTIONS}", extensions={"code": "BAD_INPUT"})
         found = await info.context.loaders.customer_playbooks.load(str(self.customer_id))
@@ -493,7 +493,7 @@ class Customer(Node):
         employee: str | None = None,
         occurred_from: Annotated[datetime | None, strawberry.argument(name="from")] = None,
         occurred_to: Annotated[datetime | None, strawberry.argument(name="to")] = None,
-    ) -> InteractionConnection:
+    ) -> InteractionConnection | None:
         if not 1 <= first <= MAX_PAGE:
             raise GraphQLError(f"first must be 1..{MAX_PAGE}", extensions={"code": "BAD_INPUT"})
         for name, values in (("channels", channels or []), ("kinds", kinds or [])):
@@ -529,7 +529,9 @@ class Customer(Node):
     @strawberry.field(
         description="The company's employees involved with the customer, most involved first."
     )
-    async def employees(self, info: GatewayInfo, limit: int = 10) -> list[EmployeeInvolvement]:
+    async def employees(
+        self, info: GatewayInfo, limit: int = 10
+    ) -> list[EmployeeInvolvement] | None:
         if not 1 <= limit <= MAX_RECENT:
             raise GraphQLError(f"limit must be 1..{MAX_RECENT}", extensions={"code": "BAD_INPUT"})
         found = await info.context.loaders.employees.load((str(self.customer_id), limit))
@@ -550,7 +552,9 @@ class Customer(Node):
     )
 
     @strawberry.field(description="The most recent interactions, newest first (at most 100).")
-    async def recent_interactions(self, info: GatewayInfo, limit: int = 10) -> list[Interaction]:
+    async def recent_interactions(
+        self, info: GatewayInfo, limit: int = 10
+    ) -> list[Interaction] | None:
         if not 1 <= limit <= MAX_RECENT:
             raise GraphQLError(f"limit must be 1..{MAX_RECENT}", extensions={"code": "BAD_INPUT"})
         found = await info.context.loaders.recent_interactions.load((str(self.customer_id), limit))
@@ -1110,7 +1114,7 @@ class Query(AnalysisQuery):
         after: str | None = None,
         filter: CustomerFilter | None = None,
         order_by: CustomerOrder | None = None,
-    ) -> CustomerConnection:
+    ) -> CustomerConnection | None:
         if not 1 <= first <= MAX_PAGE:
             raise GraphQLError(f"first must be 1..{MAX_PAGE}", extensions={"code": "BAD_INPUT"})
         return await _list_customers(
@@ -1120,7 +1124,7 @@ class Query(AnalysisQuery):
     @strawberry.field(description="The tenant's alerts, newest first (at most 100).")
     async def alerts(
         self, info: GatewayInfo, open_only: bool = False, limit: int = 20
-    ) -> list[Alert]:
+    ) -> list[Alert] | None:
         if not 1 <= limit <= MAX_ALERTS:
             raise GraphQLError(f"limit must be 1..{MAX_ALERTS}", extensions={"code": "BAD_INPUT"})
         context = info.context
@@ -1128,7 +1132,7 @@ class Query(AnalysisQuery):
         return [Alert.of(a) for a in found]
 
     @strawberry.field(description="The customers most likely to end, riskiest first (at most 100).")
-    async def at_risk(self, info: GatewayInfo, limit: int = 20) -> list[Customer]:
+    async def at_risk(self, info: GatewayInfo, limit: int = 20) -> list[Customer] | None:
         if not 1 <= limit <= MAX_PAGE:
             raise GraphQLError(f"limit must be 1..{MAX_PAGE}", extensions={"code": "BAD_INPUT"})
         context = info.context
@@ -1148,7 +1152,7 @@ class Query(AnalysisQuery):
         team: str | None = None,
         employee: str | None = None,
         limit: int = 20,
-    ) -> list[Action]:
+    ) -> list[Action] | None:
         if not 1 <= limit <= MAX_WORKLIST:
             raise GraphQLError(f"limit must be 1..{MAX_WORKLIST}", extensions={"code": "BAD_INPUT"})
         context = info.context
@@ -1158,7 +1162,9 @@ class Query(AnalysisQuery):
         return [Action.of(a) for a in found]
 
     @strawberry.field(description="The tenant's relationship types, in the order they are tried.")
-    async def relationship_types(self, info: GatewayInfo) -> list[RelationshipTypeDefinition]:
+    async def relationship_types(
+        self, info: GatewayInfo
+    ) -> list[RelationshipTypeDefinition] | None:
         context = info.context
         reply = await context.backends.relationship_types(context.tenant_id)
         return [RelationshipTypeDefinition.of(t) for t in reply.types]

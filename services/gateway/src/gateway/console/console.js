@@ -1,0 +1,1018 @@
+// The relint console: reads the public graph (POST /graphql with the person's key) and draws
+// it. No library and no build step; charts are SVG made here. Every text from the graph goes
+// in with textContent, never as markup: names and notes come from partners' systems.
+"use strict";
+
+(() => {
+  const KEY_STORAGE = "relint.console.key";
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  const COMING_TOGETHER = ["initiating", "experimenting", "intensifying", "integrating", "bonding"];
+  const COMING_APART = ["differentiating", "circumscribing", "stagnating", "avoiding", "terminating"];
+  const STAGES = [...COMING_TOGETHER, ...COMING_APART];
+  const DEFAULT_TYPE_COLOURS = {
+    Acquaintance: "#5b8ec9",
+    "Fair-Weather Friend": "#e8912d",
+    BFF: "#8e44ad",
+    Partner: "#27a05a",
+  };
+  const MORE_TYPE_COLOURS = ["#c0392b", "#16a2a0", "#c9a80c", "#34495e", "#d9488f", "#7a5230"];
+  const UNPLACED_COLOUR = "#a7afb8";
+  const TIMELINE_RANGES = { "3 months": 91, "1 year": 365, "2 years": 730 };
+
+  const PORTFOLIO_QUERY = `query ConsolePortfolio {
+    portfolio(limit: 500) {
+      asOf customerCount
+      types { relationshipType customers revenue costToServe profit }
+      stages { stage customers comingApart }
+      points { customerId name relationshipType revenue costToServe profit }
+      pareto { topShare revenueShare profitShare }
+    }
+  }`;
+  const AT_RISK_QUERY = `query ConsoleAtRisk {
+    atRisk(limit: 20) {
+      customerId name
+      relationship { risk riskReasons stage comingApart relationshipType value }
+    }
+  }`;
+  const ALERTS_QUERY = `query ConsoleAlerts {
+    alerts(openOnly: true, limit: 20) { id customerId kind severity reason raisedAt }
+  }`;
+  const CUSTOMER_QUERY = `query ConsoleCustomer($id: ID!, $start: DateTime) {
+    customer(id: $id) {
+      customerId externalId name interactionCount firstSeenAt lastSeenAt
+      relationship {
+        asOf value lastContribution relationshipType typeReason stage stageReason comingApart
+        risk riskReasons potential potentialReason
+        timeline(start: $start, points: 60) { at value stage relationshipType }
+        explanation(start: $start, top: 8) { startValue endValue change sentence fading
+          drivers { interactionId occurredAt reason effect } }
+      }
+      recentInteractions(limit: 20) {
+        id occurredAt channel kind direction sentiment amount amountType currency employee text
+      }
+      nextBestActions(limit: 5) { kind title reason urgency dueAt employee }
+      alerts(limit: 10) { id kind severity reason raisedAt acknowledgedAt }
+      obligations { standardTitle team what dueAt }
+      violations { standardTitle team reason dueAt detectedAt }
+    }
+  }`;
+  const ACKNOWLEDGE_MUTATION = `mutation ConsoleAcknowledge($id: ID!) {
+    acknowledgeAlert(alertId: $id) {
+      __typename
+      ... on NotFound { message }
+      ... on NotAllowed { message }
+    }
+  }`;
+
+  const number = new Intl.NumberFormat("en", { maximumFractionDigits: 0 });
+  const decimal = new Intl.NumberFormat("en", { maximumFractionDigits: 1, minimumFractionDigits: 1 });
+  const percent = new Intl.NumberFormat("en", { style: "percent", maximumFractionDigits: 0 });
+  const dateFormat = new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "short", year: "numeric" });
+  const dateTimeFormat = new Intl.DateTimeFormat("en-GB", {
+    day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit",
+  });
+
+  const typeColours = new Map(Object.entries(DEFAULT_TYPE_COLOURS));
+  const state = { key: null, customerId: null, timelineDays: 365, generation: 0 };
+
+  // ---------------------------------------------------------------- talking to the graph
+
+  /** A failure the person must read: `words` are plain, `code` the gateway's (if any). */
+  class Problem extends Error {
+    constructor(words, code = "", fatal = false) {
+      super(words);
+      this.code = code;
+      this.fatal = fatal;
+    }
+  }
+
+  function codeOf(error) {
+    return (error && error.extensions && error.extensions.code) || "";
+  }
+
+  /** One GraphQL error of the gateway, in words a person understands. */
+  function inPlainWords(error) {
+    const code = codeOf(error);
+    const message = String((error && error.message) || "no reason given");
+    const where = Array.isArray(error && error.path) && error.path.length
+      ? ` (in ${error.path.join(" › ")})` : "";
+    const ext = (error && error.extensions) || {};
+    switch (code) {
+      case "UNAUTHENTICATED":
+        return `The gateway did not accept the key: ${message}. Enter a key with the graph:read scope.`;
+      case "FORBIDDEN":
+        return `This key may not see this${where}: ${message}.`;
+      case "UPSTREAM_UNAVAILABLE":
+        return `The ${ext.service || "backing"} service did not answer (${ext.status || "unavailable"}), ` +
+          `so this part is missing${where}; the rest is shown. Try again in a moment.`;
+      case "QUERY_TOO_COSTLY":
+        return `The gateway refused the question as too costly (cost ${ext.cost ?? "?"}): ${message}.`;
+      case "TIMEOUT":
+        return `The gateway gave up waiting for an answer: ${message}. Try again in a moment.`;
+      case "BAD_INPUT":
+        return `The gateway refused the question${where}: ${message}.`;
+      default:
+        if (message.startsWith("Cannot query field")) {
+          return `This gateway does not offer what the console asks for yet (${message}) — ` +
+            "it may be older than the console.";
+        }
+        return `The gateway reported a problem${where}: ${message}${code ? ` [${code}]` : ""}.`;
+    }
+  }
+
+  /** POST a query; resolves to {data, errors} (errors a list of plain sentences). Throws a
+   * Problem when there is no answer to show at all; a rejected key is fatal. */
+  async function ask(query, variables = {}) {
+    let response;
+    try {
+      response = await fetch("/graphql", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: `Bearer ${state.key}` },
+        body: JSON.stringify({ query, variables }),
+        cache: "no-store",
+        credentials: "omit",
+      });
+    } catch (error) {
+      throw new Problem(`The gateway could not be reached (${error.message}). Is it running?`);
+    }
+    const text = await response.text();
+    let body = null;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = null;
+    }
+    const errors = body && Array.isArray(body.errors) ? body.errors : [];
+    const refused = errors.find((e) => codeOf(e) === "UNAUTHENTICATED");
+    if (response.status === 401 || response.status === 403 || refused) {
+      const reason = refused ? refused.message : (body && body.detail) || `HTTP ${response.status}`;
+      throw new Problem(
+        `The gateway did not accept the key: ${reason}. Enter a key with the graph:read scope.`,
+        "UNAUTHENTICATED", true);
+    }
+    if (!response.ok) {
+      if (errors.length) throw new Problem(errors.map(inPlainWords).join(" "), codeOf(errors[0]));
+      const detail = body && body.detail ? `: ${typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail)}` : "";
+      throw new Problem(`The gateway answered HTTP ${response.status}${detail}.`, `HTTP_${response.status}`);
+    }
+    if (!body || typeof body !== "object") {
+      throw new Problem("The gateway's answer was not JSON; is this the relint gateway?");
+    }
+    return { data: body.data || null, errors: errors.map((e) => ({ code: codeOf(e), words: inPlainWords(e) })) };
+  }
+
+  // ---------------------------------------------------------------- small DOM helpers
+
+  function $(id) {
+    return document.getElementById(id);
+  }
+
+  function html(tag, options = {}, ...children) {
+    const node = document.createElement(tag);
+    if (options.className) node.className = options.className;
+    if (options.text !== undefined && options.text !== null) node.textContent = String(options.text);
+    if (options.title) node.title = options.title;
+    for (const [name, value] of Object.entries(options.data || {})) node.dataset[name] = String(value);
+    for (const [name, value] of Object.entries(options.attrs || {})) node.setAttribute(name, String(value));
+    for (const child of children) if (child) node.append(child);
+    return node;
+  }
+
+  function svg(tag, attrs = {}, parent = null) {
+    const node = document.createElementNS(SVG_NS, tag);
+    for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
+    if (parent) parent.append(node);
+    return node;
+  }
+
+  function svgText(parent, x, y, text, attrs = {}) {
+    const node = svg("text", { x, y, ...attrs }, parent);
+    node.textContent = text;
+    return node;
+  }
+
+  function titled(node, text) {
+    svg("title", {}, node).textContent = text;
+    return node;
+  }
+
+  function showPanelProblems(panel, problems) {
+    const box = document.querySelector(`[data-problems-for="${panel}"]`);
+    box.replaceChildren(...problems.map((p) => html("p", {
+      className: "problem", text: p.words, data: { code: p.code || "" },
+    })));
+  }
+
+  function showFatal(words) {
+    // A key the gateway refused is not kept for the next load.
+    sessionStorage.removeItem(KEY_STORAGE);
+    state.key = null;
+    $("problems").replaceChildren(html("p", { className: "problem fatal", text: words }));
+    $("key-state").textContent = "No key in use.";
+    $("board").hidden = true;
+  }
+
+  function typeColour(type) {
+    if (!type) return UNPLACED_COLOUR;
+    if (!typeColours.has(type)) {
+      typeColours.set(type, MORE_TYPE_COLOURS[(typeColours.size - 4) % MORE_TYPE_COLOURS.length]);
+    }
+    return typeColours.get(type);
+  }
+
+  function typeLabel(type) {
+    return type || "not yet placed";
+  }
+
+  function stageLabel(stage) {
+    return stage || "not yet evaluated";
+  }
+
+  function chip(text, className, colour) {
+    const node = html("span", { className: `chip ${className}`, text });
+    if (colour) node.style.setProperty("--chip", colour);
+    return node;
+  }
+
+  function typeChip(type) {
+    return chip(typeLabel(type), "type-chip", typeColour(type));
+  }
+
+  function stageChip(stage, comingApart) {
+    const node = chip(stageLabel(stage), `stage-chip${comingApart ? " apart" : ""}`);
+    if (comingApart) node.title = "coming apart";
+    return node;
+  }
+
+  function when(iso) {
+    return iso ? dateFormat.format(new Date(iso)) : "—";
+  }
+
+  function customerLink(id, label) {
+    const link = html("button", { className: "customer-link", text: label, data: { customerId: id } });
+    link.type = "button";
+    link.addEventListener("click", () => openCustomer(id));
+    return link;
+  }
+
+  const tooltip = () => $("tooltip");
+
+  function attachTooltip(node, lines) {
+    node.addEventListener("mouseenter", (event) => {
+      const tip = tooltip();
+      tip.replaceChildren(...lines.map((line, i) => html(i ? "div" : "strong", { text: line })));
+      tip.hidden = false;
+      placeTooltip(event);
+    });
+    node.addEventListener("mousemove", placeTooltip);
+    node.addEventListener("mouseleave", () => {
+      tooltip().hidden = true;
+    });
+  }
+
+  function placeTooltip(event) {
+    const tip = tooltip();
+    const x = Math.min(event.clientX + 14, window.innerWidth - tip.offsetWidth - 8);
+    const y = Math.min(event.clientY + 14, window.innerHeight - tip.offsetHeight - 8);
+    tip.style.left = `${Math.max(x, 4)}px`;
+    tip.style.top = `${Math.max(y, 4)}px`;
+  }
+
+  // ---------------------------------------------------------------- scales
+
+  /** Square-root axes, so that the many small customers do not sit on one pixel while the
+   * few large ones stay on the map; signed, for a negative profit or revenue. */
+  function sqrtScale(domainMax, domainMin, pixels) {
+    const f = (v) => Math.sign(v) * Math.sqrt(Math.abs(v));
+    const lo = f(Math.min(domainMin, 0));
+    const hi = f(Math.max(domainMax, 1));
+    const scale = (v) => ((f(v) - lo) / (hi - lo)) * pixels;
+    scale.ticks = (minGap) => {
+      const out = [];
+      let last = -Infinity;
+      for (let exp = 0; exp < 12; exp += 1) {
+        for (const m of [1, 2, 5]) {
+          const v = m * 10 ** exp;
+          if (v > Math.max(domainMax, 1)) return [0, ...out];
+          if (scale(v) - last >= minGap && scale(v) >= minGap) {
+            out.push(v);
+            last = scale(v);
+          }
+        }
+      }
+      return [0, ...out];
+    };
+    return scale;
+  }
+
+  function linearScale(lo, hi, pixels) {
+    const span = hi - lo || 1;
+    return (v) => ((v - lo) / span) * pixels;
+  }
+
+  function compact(v) {
+    const abs = Math.abs(v);
+    if (abs >= 1e6) return `${decimal.format(v / 1e6)}M`;
+    if (abs >= 1e3) return `${number.format(v / 1e3)}k`;
+    return number.format(v);
+  }
+
+  // ---------------------------------------------------------------- portfolio
+
+  async function loadPortfolio(generation) {
+    let answer;
+    try {
+      answer = await ask(PORTFOLIO_QUERY);
+    } catch (problem) {
+      if (generation !== state.generation) return;
+      return failPanels(problem, ["portfolio", "funnel"], ["value-map", "stage-funnel"]);
+    }
+    if (generation !== state.generation) return;
+    showPanelProblems("portfolio", answer.errors);
+    showPanelProblems("funnel", answer.errors);
+    const portfolio = answer.data && answer.data.portfolio;
+    if (!portfolio) {
+      for (const id of ["value-map", "stage-funnel"]) {
+        $(id).dataset.state = "failed";
+        $(id).textContent = "Nothing to show.";
+      }
+      return;
+    }
+    const shown = portfolio.points.length < portfolio.customerCount
+      ? ` (the ${number.format(portfolio.points.length)} largest on the map)` : "";
+    $("portfolio-as-of").textContent =
+      `${number.format(portfolio.customerCount)} customers${shown}, as of ${when(portfolio.asOf)}`;
+    for (const t of portfolio.types) typeColour(t.relationshipType);
+    drawValueMap(portfolio);
+    drawLegend(portfolio);
+    drawTypeTable(portfolio);
+    drawPareto(portfolio.pareto);
+    drawFunnel(portfolio.stages);
+  }
+
+  function failPanels(problem, panels, charts) {
+    if (problem.fatal) return showFatal(problem.message);
+    for (const panel of panels) showPanelProblems(panel, [{ code: problem.code, words: problem.message }]);
+    for (const id of charts) {
+      $(id).dataset.state = "failed";
+      $(id).replaceChildren(html($(id).tagName === "OL" ? "li" : "p", { text: "Nothing to show." }));
+    }
+    return undefined;
+  }
+
+  function drawValueMap(portfolio) {
+    const host = $("value-map");
+    const points = portfolio.points;
+    const W = 640;
+    const H = 420;
+    const M = { left: 64, right: 16, top: 14, bottom: 46 };
+    const w = W - M.left - M.right;
+    const h = H - M.top - M.bottom;
+    const costs = points.map((p) => p.costToServe);
+    const revenues = points.map((p) => p.revenue);
+    // Headroom, so that the largest customers' dots are not cut by the frame.
+    const x = sqrtScale(Math.max(1, ...costs) * 1.04, Math.min(0, ...costs), w);
+    const y = sqrtScale(Math.max(1, ...revenues) * 1.06, Math.min(0, ...revenues), h);
+    const chart = svg("svg", {
+      viewBox: `0 0 ${W} ${H}`, class: "value-map", role: "img",
+      "aria-label": `Value map: ${points.length} customers, cost to serve against revenue`,
+    });
+    const plot = svg("g", { transform: `translate(${M.left},${M.top})` }, chart);
+    const grid = svg("g", { class: "grid" }, plot);
+    for (const t of x.ticks(44)) {
+      svg("line", { x1: x(t), x2: x(t), y1: 0, y2: h }, grid);
+      svgText(grid, x(t), h + 16, compact(t), { class: "tick", "text-anchor": "middle" });
+    }
+    for (const t of y.ticks(26)) {
+      svg("line", { x1: 0, x2: w, y1: h - y(t), y2: h - y(t) }, grid);
+      svgText(grid, -8, h - y(t) + 4, compact(t), { class: "tick", "text-anchor": "end" });
+    }
+    svgText(plot, w / 2, h + 38, "cost to serve →", { class: "axis-label", "text-anchor": "middle" });
+    svgText(plot, -h / 2, -50, "revenue →", {
+      class: "axis-label", "text-anchor": "middle", transform: "rotate(-90)",
+    });
+    // Above this line a customer brings more than it costs.
+    const even = Math.min(Math.max(1, ...costs), Math.max(1, ...revenues));
+    const breakEven = svg("line", {
+      class: "break-even", x1: x(0), y1: h - y(0), x2: x(even), y2: h - y(even),
+    }, plot);
+    titled(breakEven, "break-even: revenue equals cost to serve");
+    svgText(plot, x(even) - 4, h - y(even) + 14, "break-even", { class: "break-even-label", "text-anchor": "end" });
+
+    const dots = svg("g", { class: "dots" }, plot);
+    // Small customers last, so that they are drawn over the large ones' dots.
+    const ordered = [...points].sort((a, b) => b.revenue - a.revenue);
+    for (const p of ordered) {
+      // Ingest may no longer know a name: the id stands in.
+      const name = p.name || `customer ${p.customerId}`;
+      const dot = svg("circle", {
+        class: "dot", r: 5, cx: x(p.costToServe).toFixed(1), cy: (h - y(p.revenue)).toFixed(1),
+        fill: typeColour(p.relationshipType), "data-customer-id": p.customerId,
+        "data-type": p.relationshipType, tabindex: 0, role: "button",
+        "aria-label": `${name}, ${typeLabel(p.relationshipType)}`,
+      }, dots);
+      const lines = [
+        name,
+        typeLabel(p.relationshipType),
+        `revenue ${number.format(p.revenue)}`,
+        `cost to serve ${number.format(p.costToServe)}`,
+        `profit ${number.format(p.profit)}`,
+      ];
+      titled(dot, lines.join("\n"));
+      attachTooltip(dot, lines);
+      dot.addEventListener("click", () => openCustomer(p.customerId));
+      dot.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" || event.key === " ") openCustomer(p.customerId);
+      });
+    }
+    host.replaceChildren(chart);
+    host.dataset.state = "ready";
+  }
+
+  function drawLegend(portfolio) {
+    const legend = $("type-legend");
+    const counts = new Map(portfolio.types.map((t) => [t.relationshipType, t.customers]));
+    for (const p of portfolio.points) if (!counts.has(p.relationshipType)) counts.set(p.relationshipType, 0);
+    legend.replaceChildren();
+    for (const [type, customers] of counts) {
+      const swatch = html("span", { className: "swatch" });
+      swatch.style.backgroundColor = typeColour(type);
+      const item = html("li", { data: { type } },
+        html("button", { className: "legend-item", attrs: { type: "button", "aria-pressed": "false" } },
+          swatch, html("span", { className: "legend-name", text: typeLabel(type) }),
+          html("span", { className: "legend-count", text: number.format(customers) })));
+      item.firstChild.addEventListener("click", () => highlightType(type, item.firstChild));
+      legend.append(item);
+    }
+  }
+
+  function highlightType(type, button) {
+    const on = button.getAttribute("aria-pressed") !== "true";
+    for (const b of document.querySelectorAll(".legend-item")) b.setAttribute("aria-pressed", "false");
+    button.setAttribute("aria-pressed", String(on));
+    for (const dot of document.querySelectorAll("#value-map .dot")) {
+      dot.classList.toggle("dim", on && dot.dataset.type !== type);
+    }
+  }
+
+  function drawTypeTable(portfolio) {
+    const table = $("type-table");
+    const head = html("tr", {}, ...["relationship type", "customers", "revenue a customer", "cost to serve a customer", "profit a customer"]
+      .map((label) => html("th", { text: label, attrs: { scope: "col" } })));
+    const rows = portfolio.types.map((t) => {
+      const swatch = html("span", { className: "swatch" });
+      swatch.style.backgroundColor = typeColour(t.relationshipType);
+      return html("tr", { data: { type: t.relationshipType } },
+        html("th", { attrs: { scope: "row" } }, swatch, document.createTextNode(typeLabel(t.relationshipType))),
+        html("td", { text: number.format(t.customers) }),
+        html("td", { text: number.format(t.revenue) }),
+        html("td", { text: number.format(t.costToServe) }),
+        html("td", { text: number.format(t.profit), className: t.profit < 0 ? "negative" : "" }));
+    });
+    table.replaceChildren(html("thead", {}, head), html("tbody", {}, ...rows));
+  }
+
+  function drawPareto(pareto) {
+    const node = $("pareto");
+    if (!pareto) {
+      node.textContent = "";
+      return;
+    }
+    node.textContent = `The top ${percent.format(pareto.topShare)} of customers bring ` +
+      `${percent.format(pareto.revenueShare)} of the revenue and ${percent.format(pareto.profitShare)} of the profit.`;
+  }
+
+  function drawFunnel(stages) {
+    const host = $("stage-funnel");
+    const byStage = new Map(stages.map((s) => [s.stage, s]));
+    const rows = STAGES.map((stage) => byStage.get(stage) || {
+      stage, customers: 0, comingApart: COMING_APART.includes(stage),
+    });
+    for (const s of stages) if (!STAGES.includes(s.stage)) rows.push(s);
+    const W = 360;
+    const rowH = 26;
+    const labelW = 118;
+    const gap = 16;
+    const H = rows.length * rowH + gap + 8;
+    const max = Math.max(1, ...rows.map((r) => r.customers));
+    const bar = linearScale(0, max, W - labelW - 44);
+    const chart = svg("svg", {
+      viewBox: `0 0 ${W} ${H}`, class: "funnel", role: "img", "aria-label": "Customers per stage",
+    });
+    let y = 4;
+    rows.forEach((row, i) => {
+      if (i === COMING_TOGETHER.length) {
+        svg("line", { class: "divider", x1: 0, x2: W, y1: y + gap / 2 - 2, y2: y + gap / 2 - 2 }, chart);
+        svgText(chart, W - 2, y + gap / 2 - 5, "coming apart ↓", { class: "divider-label", "text-anchor": "end" });
+        y += gap;
+      }
+      const g = svg("g", {
+        class: `stage-row${row.comingApart ? " apart" : ""}`, "data-stage": row.stage,
+        "data-customers": row.customers, "data-coming-apart": String(Boolean(row.comingApart)),
+      }, chart);
+      svgText(g, labelW - 8, y + rowH / 2 + 4, stageLabel(row.stage), { class: "stage-label", "text-anchor": "end" });
+      const rect = svg("rect", {
+        class: "bar", x: labelW, y: y + 4, height: rowH - 8, width: Math.max(bar(row.customers), row.customers ? 2 : 0), rx: 3,
+      }, g);
+      titled(rect, `${stageLabel(row.stage)}: ${row.customers} customers${row.comingApart ? " (coming apart)" : ""}`);
+      svgText(g, labelW + bar(row.customers) + 6, y + rowH / 2 + 4, number.format(row.customers), { class: "bar-count" });
+      y += rowH;
+    });
+    host.replaceChildren(chart);
+    host.dataset.state = "ready";
+  }
+
+  // ---------------------------------------------------------------- at risk and alerts
+
+  async function loadAtRisk(generation) {
+    const list = $("at-risk-list");
+    let answer;
+    try {
+      answer = await ask(AT_RISK_QUERY);
+    } catch (problem) {
+      if (generation !== state.generation) return;
+      return failPanels(problem, ["at-risk"], ["at-risk-list"]);
+    }
+    if (generation !== state.generation) return;
+    showPanelProblems("at-risk", answer.errors);
+    const customers = (answer.data && answer.data.atRisk) || [];
+    if (!customers.length) {
+      list.replaceChildren(html("li", { className: "empty", text: answer.errors.length ? "Nothing to show." : "No customer is at risk." }));
+    } else {
+      list.replaceChildren(...customers.map(riskItem));
+    }
+    list.dataset.state = answer.data ? "ready" : "failed";
+  }
+
+  function riskItem(customer) {
+    const r = customer.relationship;
+    const item = html("li", { className: "risk-item", data: { customerId: customer.customerId } });
+    const head = html("div", { className: "risk-head" }, customerLink(customer.customerId, customer.name));
+    if (r) {
+      const meter = html("span", { className: "meter", title: `risk ${percent.format(r.risk)}` }, html("span"));
+      meter.firstChild.style.width = `${Math.round(r.risk * 100)}%`;
+      head.append(html("span", { className: "risk-figure", text: percent.format(r.risk) }), meter);
+      item.append(head, html("div", { className: "chips" }, typeChip(r.relationshipType), stageChip(r.stage, r.comingApart)));
+      const reasons = html("ul", { className: "reasons" }, ...r.riskReasons.map((reason) => html("li", { text: reason })));
+      item.append(reasons);
+    } else {
+      item.append(head, html("p", { className: "hint", text: "No relationship scored yet." }));
+    }
+    return item;
+  }
+
+  async function loadAlerts(generation) {
+    const list = $("alert-list");
+    let answer;
+    try {
+      answer = await ask(ALERTS_QUERY);
+    } catch (problem) {
+      if (generation !== state.generation) return;
+      return failPanels(problem, ["alerts"], ["alert-list"]);
+    }
+    if (generation !== state.generation) return;
+    const alerts = (answer.data && answer.data.alerts) || [];
+    let names;
+    try {
+      names = await customerNames([...new Set(alerts.map((a) => a.customerId))]);
+    } catch (problem) {
+      if (generation !== state.generation) return;
+      return failPanels(problem, ["alerts"], ["alert-list"]);
+    }
+    if (generation !== state.generation) return;
+    showPanelProblems("alerts", [...answer.errors, ...names.errors]);
+    if (!alerts.length) {
+      list.replaceChildren(html("li", { className: "empty", text: answer.errors.length ? "Nothing to show." : "No open alert." }));
+    } else {
+      list.replaceChildren(...alerts.map((a) => alertItem(a, names.byId.get(a.customerId))));
+    }
+    list.dataset.state = answer.data ? "ready" : "failed";
+  }
+
+  /** The names of up to 20 customers, in one request (aliases, the ids as variables). */
+  async function customerNames(ids) {
+    const byId = new Map();
+    if (!ids.length) return { byId, errors: [] };
+    const chosen = ids.slice(0, 20);
+    const params = chosen.map((_, i) => `$c${i}: ID`).join(", ");
+    const fields = chosen.map((_, i) => `c${i}: customer(id: $c${i}) { customerId name }`).join("\n");
+    const variables = Object.fromEntries(chosen.map((id, i) => [`c${i}`, id]));
+    try {
+      const answer = await ask(`query ConsoleNames(${params}) {\n${fields}\n}`, variables);
+      for (const customer of Object.values(answer.data || {})) {
+        if (customer) byId.set(customer.customerId, customer.name);
+      }
+      return { byId, errors: answer.errors };
+    } catch (problem) {
+      if (problem.fatal) throw problem;
+      return { byId, errors: [{ code: problem.code, words: problem.message }] };
+    }
+  }
+
+  function alertItem(alert, name, withCustomer = true) {
+    const item = html("li", {
+      className: `alert-item severity-${alert.severity}`, data: { alertId: alert.id, kind: alert.kind },
+    });
+    const head = html("div", { className: "alert-head" },
+      html("span", { className: `severity ${alert.severity}`, text: alert.severity }),
+      html("span", { className: "alert-kind", text: alert.kind.replaceAll("_", " ") }),
+      html("time", { text: when(alert.raisedAt), title: dateTimeFormat.format(new Date(alert.raisedAt)), attrs: { datetime: alert.raisedAt } }));
+    item.append(head);
+    if (withCustomer) item.append(customerLink(alert.customerId, name || `customer ${alert.customerId}`));
+    item.append(html("p", { className: "alert-reason", text: alert.reason }));
+    if (alert.acknowledgedAt) {
+      item.append(html("p", { className: "hint", text: `acknowledged ${when(alert.acknowledgedAt)}` }));
+    } else {
+      const button = html("button", { className: "quiet acknowledge", text: "Acknowledge", attrs: { type: "button" } });
+      button.addEventListener("click", () => acknowledge(alert, item, button));
+      item.append(button);
+    }
+    return item;
+  }
+
+  async function acknowledge(alert, item, button) {
+    button.disabled = true;
+    let words = null;
+    try {
+      const answer = await ask(ACKNOWLEDGE_MUTATION, { id: alert.id });
+      const result = answer.data && answer.data.acknowledgeAlert;
+      if (answer.errors.length) words = answer.errors.map((e) => e.words).join(" ");
+      else if (!result) words = "The gateway gave no answer.";
+      else if (result.__typename === "NotAllowed") words = `This key may not acknowledge alerts (it needs the graph:write scope): ${result.message}`;
+      else if (result.__typename === "NotFound") words = `The alert is gone: ${result.message}`;
+    } catch (problem) {
+      if (problem.fatal) return showFatal(problem.message);
+      words = problem.message;
+    }
+    if (words) {
+      item.append(html("p", { className: "problem", text: words }));
+      button.disabled = false;
+    } else {
+      item.classList.add("acknowledged");
+      button.replaceWith(html("p", { className: "hint", text: "acknowledged just now" }));
+    }
+    return undefined;
+  }
+
+  // ---------------------------------------------------------------- one customer
+
+  async function openCustomer(customerId) {
+    state.customerId = customerId;
+    const view = $("customer-view");
+    view.dataset.state = "loading";
+    view.replaceChildren(html("p", { className: "hint", text: "Loading…" }));
+    $("customer").scrollIntoView({ behavior: "smooth", block: "start" });
+    const start = new Date(Date.now() - state.timelineDays * 86400000).toISOString();
+    let answer;
+    try {
+      answer = await ask(CUSTOMER_QUERY, { id: customerId, start });
+    } catch (problem) {
+      if (state.customerId !== customerId) return undefined;
+      if (problem.fatal) return showFatal(problem.message);
+      showPanelProblems("customer", [{ code: problem.code, words: problem.message }]);
+      view.dataset.state = "failed";
+      view.replaceChildren();
+      return undefined;
+    }
+    if (state.customerId !== customerId) return undefined;
+    showPanelProblems("customer", answer.errors);
+    const customer = answer.data && answer.data.customer;
+    if (!customer) {
+      view.dataset.state = "failed";
+      view.replaceChildren(html("p", { className: "hint", text: answer.errors.length ? "Nothing to show." : "This key's tenant has no such customer." }));
+      return undefined;
+    }
+    view.replaceChildren(...drawCustomer(customer));
+    view.dataset.state = "ready";
+    view.dataset.customerId = customer.customerId;
+    // The moment the timeline and the explanation start from, as asked of the graph.
+    view.dataset.start = start;
+    return undefined;
+  }
+
+  function figure(label, value, className = "") {
+    return html("div", { className: `figure ${className}` },
+      html("span", { className: "figure-value", text: value }), html("span", { className: "figure-label", text: label }));
+  }
+
+  function drawCustomer(c) {
+    const r = c.relationship;
+    const parts = [];
+    const head = html("div", { className: "customer-head" },
+      html("h3", { className: "customer-name", text: c.name }),
+      html("span", { className: "hint", text: `${c.externalId} · ${number.format(c.interactionCount)} interactions since ${when(c.firstSeenAt)}` }));
+    parts.push(head);
+    if (!r) {
+      parts.push(html("p", { className: "hint", text: "Scoring has not applied an interaction of this customer yet." }));
+      parts.push(interactionSection(c.recentInteractions || []));
+      return parts;
+    }
+    head.append(html("div", { className: "chips" }, typeChip(r.relationshipType), stageChip(r.stage, r.comingApart)));
+    parts.push(html("div", { className: "figures-row" },
+      figure("Relationship Value", decimal.format(r.value), "value"),
+      figure("last change", `${r.lastContribution >= 0 ? "+" : ""}${decimal.format(r.lastContribution)}`, r.lastContribution < 0 ? "negative" : "positive"),
+      figure("risk of ending", percent.format(r.risk), r.risk >= 0.5 ? "negative" : ""),
+      figure("potential a year", r.potential === null || r.potential === undefined ? "—" : number.format(r.potential))));
+    const why = html("div", { className: "why" });
+    if (r.typeReason) why.append(html("p", {}, html("strong", { text: `${typeLabel(r.relationshipType)}: ` }), document.createTextNode(r.typeReason)));
+    if (r.stageReason) why.append(html("p", {}, html("strong", { text: `${stageLabel(r.stage)}: ` }), document.createTextNode(r.stageReason)));
+    if (r.riskReasons.length) {
+      why.append(html("p", {}, html("strong", { text: "Risk: " })),
+        html("ul", { className: "reasons risk-reasons" }, ...r.riskReasons.map((reason) => html("li", { text: reason }))));
+    }
+    parts.push(why);
+    parts.push(timelineSection(r, c.recentInteractions || []));
+    parts.push(explanationSection(r.explanation, r.timeline));
+    parts.push(html("div", { className: "columns" },
+      actionsSection(c.nextBestActions || []), customerAlertsSection(c.alerts || []),
+      playbookSection(c.obligations || [], c.violations || [])));
+    parts.push(interactionSection(c.recentInteractions || []));
+    return parts;
+  }
+
+  function timelineSection(r, interactions) {
+    const section = html("section", { className: "sub timeline-section" });
+    const ranges = html("div", { className: "ranges", attrs: { role: "group", "aria-label": "Period" } });
+    for (const [label, days] of Object.entries(TIMELINE_RANGES)) {
+      const button = html("button", { className: "quiet", text: label, attrs: { type: "button", "aria-pressed": String(days === state.timelineDays) } });
+      button.addEventListener("click", () => {
+        state.timelineDays = days;
+        openCustomer(state.customerId);
+      });
+      ranges.append(button);
+    }
+    section.append(html("div", { className: "sub-head" }, html("h4", { text: "Relationship Value over time" }), ranges));
+    section.append(drawTimeline(r.timeline, interactions, r.explanation.drivers));
+    section.append(html("p", { className: "hint", text: "Dots mark the most recent interactions (green warm, red cold, grey neutral); triangles the interactions that moved the value most over the period (▲ up, ▼ down); red bands are periods in a coming-apart stage. Point at a mark for the interaction." }));
+    return section;
+  }
+
+  function drawTimeline(points, interactions, drivers) {
+    const host = html("div", { className: "chart timeline", data: { points: points.length } });
+    if (points.length < 2) {
+      host.append(html("p", { className: "hint", text: "Not enough history to draw." }));
+      return host;
+    }
+    const W = 900;
+    const H = 260;
+    const M = { left: 48, right: 14, top: 12, bottom: 30 };
+    const w = W - M.left - M.right;
+    const h = H - M.top - M.bottom;
+    const times = points.map((p) => Date.parse(p.at));
+    const t0 = times[0];
+    const t1 = times[times.length - 1];
+    const values = points.map((p) => p.value);
+    const lo = Math.min(0, ...values);
+    const hi = Math.max(1, ...values);
+    const pad = (hi - lo) * 0.08;
+    const x = linearScale(t0, t1, w);
+    const yRaw = linearScale(lo - pad, hi + pad, h);
+    const y = (v) => h - yRaw(v);
+    const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "timeline-chart", role: "img", "aria-label": "Relationship Value over time" });
+    const plot = svg("g", { transform: `translate(${M.left},${M.top})` }, chart);
+    // Periods in a coming-apart stage.
+    points.forEach((p, i) => {
+      if (!COMING_APART.includes(p.stage) || i === points.length - 1) return;
+      const band = svg("rect", { class: "apart-band", x: x(times[i]), y: 0, width: Math.max(x(times[i + 1]) - x(times[i]), 1), height: h }, plot);
+      titled(band, `${p.stage} (coming apart)`);
+    });
+    const grid = svg("g", { class: "grid" }, plot);
+    const step = niceStep((hi - lo) / 5);
+    for (let v = Math.ceil((lo - pad) / step) * step; v <= hi + pad; v += step) {
+      svg("line", { x1: 0, x2: w, y1: y(v), y2: y(v), class: v === 0 ? "zero" : "" }, grid);
+      svgText(grid, -6, y(v) + 4, compact(v), { class: "tick", "text-anchor": "end" });
+    }
+    const months = monthTicks(t0, t1);
+    for (const t of months) {
+      svg("line", { x1: x(t), x2: x(t), y1: h, y2: h + 4 }, grid);
+      svgText(grid, x(t), h + 18, new Date(t).toLocaleDateString("en-GB", { month: "short", year: "2-digit" }), { class: "tick", "text-anchor": "middle" });
+    }
+    const path = points.map((p, i) => `${i ? "L" : "M"}${x(times[i]).toFixed(1)},${y(p.value).toFixed(1)}`).join(" ");
+    svg("path", { class: "value-line", d: path }, plot);
+    for (const [i, p] of points.entries()) {
+      const hit = svg("circle", { class: "timeline-point", cx: x(times[i]), cy: y(p.value), r: 3 }, plot);
+      const lines = [when(p.at), `value ${decimal.format(p.value)}`, `${typeLabel(p.relationshipType)}, ${stageLabel(p.stage)}`];
+      titled(hit, lines.join("\n"));
+      attachTooltip(hit, lines);
+    }
+    const markers = svg("g", { class: "interaction-markers" }, plot);
+    for (const interaction of interactions) {
+      const t = Date.parse(interaction.occurredAt);
+      if (t < t0 || t > t1) continue;
+      const tone = interaction.sentiment === null || interaction.sentiment === undefined || Math.abs(interaction.sentiment) < 0.15
+        ? "neutral" : interaction.sentiment > 0 ? "warm" : "cold";
+      const marker = svg("circle", {
+        class: `interaction-marker ${tone}`, cx: x(t), cy: y(valueAt(times, values, t)), r: 5,
+        "data-interaction-id": interaction.id, "data-kind": interaction.kind,
+      }, markers);
+      const lines = [
+        `${interaction.kind.replaceAll("_", " ")} (${interaction.channel})`,
+        dateTimeFormat.format(new Date(t)),
+        ...(interaction.sentiment === null || interaction.sentiment === undefined ? [] : [`sentiment ${decimal.format(interaction.sentiment)}`]),
+        ...(interaction.amount ? [`${interaction.amountType ? interaction.amountType.replaceAll("_", " ") : "amount"} ${interaction.amount} ${interaction.currency || ""}`.trim()] : []),
+        ...(interaction.text ? [`“${interaction.text.slice(0, 140)}”`] : []),
+      ];
+      titled(marker, lines.join("\n"));
+      attachTooltip(marker, lines);
+    }
+    const moved = svg("g", { class: "driver-markers" }, plot);
+    for (const d of drivers) {
+      const t = Date.parse(d.occurredAt);
+      if (t < t0 || t > t1) continue;
+      const cx = x(t);
+      const cy = y(valueAt(times, values, t));
+      // A triangle above the line pointing up for a rise, below it pointing down for a fall.
+      const shape = d.effect >= 0
+        ? `M${cx - 6},${cy - 8} L${cx + 6},${cy - 8} L${cx},${cy - 18} Z`
+        : `M${cx - 6},${cy + 8} L${cx + 6},${cy + 8} L${cx},${cy + 18} Z`;
+      const marker = svg("path", {
+        class: `driver-marker ${d.effect >= 0 ? "up" : "down"}`, d: shape,
+        "data-interaction-id": d.interactionId, "data-effect": d.effect,
+      }, moved);
+      const lines = [d.reason, dateTimeFormat.format(new Date(t)), `moved the value ${d.effect >= 0 ? "+" : ""}${decimal.format(d.effect)}`];
+      titled(marker, lines.join("\n"));
+      attachTooltip(marker, lines);
+    }
+    host.append(chart);
+    return host;
+  }
+
+  function valueAt(times, values, t) {
+    for (let i = 1; i < times.length; i += 1) {
+      if (t <= times[i]) {
+        const share = (t - times[i - 1]) / (times[i] - times[i - 1] || 1);
+        return values[i - 1] + share * (values[i] - values[i - 1]);
+      }
+    }
+    return values[values.length - 1];
+  }
+
+  function niceStep(raw) {
+    const exp = 10 ** Math.floor(Math.log10(Math.max(raw, 1e-9)));
+    for (const m of [1, 2, 5, 10]) if (m * exp >= raw) return m * exp;
+    return 10 * exp;
+  }
+
+  function monthTicks(t0, t1) {
+    const span = (t1 - t0) / 86400000;
+    const every = span > 400 ? 3 : span > 120 ? 1 : 0;
+    const out = [];
+    const d = new Date(t0);
+    d.setUTCDate(1);
+    d.setUTCHours(0, 0, 0, 0);
+    if (every === 0) {
+      // Short ranges: a tick every two weeks.
+      for (let t = t0; t <= t1; t += 14 * 86400000) out.push(t);
+      return out;
+    }
+    while (d.getTime() <= t1) {
+      d.setUTCMonth(d.getUTCMonth() + 1);
+      if (d.getTime() >= t0 && d.getTime() <= t1 && d.getUTCMonth() % every === 0) out.push(d.getTime());
+    }
+    return out;
+  }
+
+  function explanationSection(explanation, timeline) {
+    const from = timeline.length ? timeline[0].at : null;
+    const section = html("section", { className: "sub explanation" },
+      html("h4", { text: from ? `Why it moved since ${when(from)}` : "Why it moved" }));
+    section.append(html("p", { className: "sentence", text: explanation.sentence }));
+    const max = Math.max(0.001, ...explanation.drivers.map((d) => Math.abs(d.effect)));
+    const list = html("ul", { className: "drivers" });
+    for (const d of explanation.drivers) {
+      const barBox = html("span", { className: "effect-bar" }, html("span", { className: d.effect < 0 ? "down" : "up" }));
+      barBox.firstChild.style.width = `${Math.round((Math.abs(d.effect) / max) * 100)}%`;
+      list.append(html("li", { className: "driver" },
+        html("span", { className: `effect ${d.effect < 0 ? "negative" : "positive"}`, text: `${d.effect >= 0 ? "+" : ""}${decimal.format(d.effect)}` }),
+        barBox,
+        html("span", { className: "driver-reason", text: d.reason }),
+        html("time", { text: when(d.occurredAt), attrs: { datetime: d.occurredAt } })));
+    }
+    if (!explanation.drivers.length) list.append(html("li", { className: "hint", text: "No interaction in the period." }));
+    section.append(list);
+    return section;
+  }
+
+  function actionsSection(actions) {
+    const section = html("section", { className: "sub next-actions" }, html("h4", { text: "Next best actions" }));
+    const list = html("ol", { className: "action-list" });
+    for (const a of actions) {
+      const meter = html("span", { className: "meter small", title: `urgency ${percent.format(a.urgency)}` }, html("span"));
+      meter.firstChild.style.width = `${Math.round(a.urgency * 100)}%`;
+      list.append(html("li", { className: "action", data: { kind: a.kind } },
+        html("div", { className: "action-head" }, html("strong", { text: a.title }), meter),
+        html("p", { text: a.reason }),
+        a.dueAt || a.employee ? html("p", { className: "hint", text: [a.dueAt ? `due ${when(a.dueAt)}` : "", a.employee ? `for ${a.employee}` : ""].filter(Boolean).join(" · ") }) : null));
+    }
+    if (!actions.length) list.append(html("li", { className: "empty", text: "Nothing to do now." }));
+    section.append(list);
+    return section;
+  }
+
+  function customerAlertsSection(alerts) {
+    const section = html("section", { className: "sub customer-alerts" }, html("h4", { text: "Alerts" }));
+    const list = html("ol", { className: "alert-list" }, ...alerts.map((a) => alertItem(a, null, false)));
+    if (!alerts.length) list.append(html("li", { className: "empty", text: "No alert." }));
+    section.append(list);
+    return section;
+  }
+
+  function playbookSection(obligations, violations) {
+    const section = html("section", { className: "sub playbook" }, html("h4", { text: "Playbook" }));
+    const owed = html("ul", { className: "obligations" }, ...obligations.map((o) => html("li", {},
+      html("strong", { text: o.standardTitle }), document.createTextNode(` — ${o.what}, due ${when(o.dueAt)} (${o.team})`))));
+    if (!obligations.length) owed.append(html("li", { className: "empty", text: "Nothing owed." }));
+    const missed = html("ul", { className: "violations" }, ...violations.map((v) => html("li", {},
+      html("strong", { text: v.standardTitle }), document.createTextNode(` — ${v.reason} (${when(v.detectedAt)})`))));
+    if (!violations.length) missed.append(html("li", { className: "empty", text: "No standard missed." }));
+    section.append(html("h5", { text: "Owed" }), owed, html("h5", { text: "Missed" }), missed);
+    return section;
+  }
+
+  function interactionSection(interactions) {
+    const section = html("section", { className: "sub interactions" }, html("h4", { text: "Recent interactions" }));
+    const head = html("tr", {}, ...["when", "channel", "kind", "direction", "sentiment", "amount", "employee", "words"]
+      .map((label) => html("th", { text: label, attrs: { scope: "col" } })));
+    const rows = interactions.map((i) => html("tr", { data: { interactionId: i.id } },
+      html("td", { text: when(i.occurredAt), title: dateTimeFormat.format(new Date(i.occurredAt)) }),
+      html("td", { text: i.channel }),
+      html("td", { text: i.kind.replaceAll("_", " ") }),
+      html("td", { text: i.direction || "—" }),
+      html("td", { text: i.sentiment === null || i.sentiment === undefined ? "—" : decimal.format(i.sentiment), className: (i.sentiment || 0) < 0 ? "negative" : "" }),
+      html("td", { text: i.amount ? `${i.amount} ${i.currency || ""}`.trim() : "—", title: i.amountType || "" }),
+      html("td", { text: i.employee || "—" }),
+      html("td", { className: "words", text: i.text || "" })));
+    if (!rows.length) rows.push(html("tr", {}, html("td", { text: "No interaction yet.", attrs: { colspan: 8 } })));
+    section.append(html("table", { className: "figures interaction-table" }, html("thead", {}, head), html("tbody", {}, ...rows)));
+    return section;
+  }
+
+  // ---------------------------------------------------------------- the key and the board
+
+  function showBoard() {
+    state.generation += 1;
+    const generation = state.generation;
+    $("problems").replaceChildren();
+    $("board").hidden = false;
+    $("key-state").textContent = `Using key ${state.key.slice(0, 12)}…`;
+    for (const id of ["value-map", "stage-funnel"]) {
+      $(id).dataset.state = "loading";
+      $(id).textContent = "Loading…";
+    }
+    for (const id of ["type-legend", "type-table", "pareto", "portfolio-as-of"]) $(id).replaceChildren();
+    for (const box of document.querySelectorAll("[data-problems-for]")) box.replaceChildren();
+    for (const id of ["at-risk-list", "alert-list"]) {
+      $(id).dataset.state = "loading";
+      $(id).replaceChildren(html("li", { text: "Loading…" }));
+    }
+    loadPortfolio(generation);
+    loadAtRisk(generation);
+    loadAlerts(generation);
+    if (state.customerId) openCustomer(state.customerId);
+  }
+
+  function useKey(key) {
+    state.key = key.trim();
+    if (!state.key) {
+      showFatal("Enter a key first.");
+      return;
+    }
+    sessionStorage.setItem(KEY_STORAGE, state.key);
+    showBoard();
+  }
+
+  /** `#key=…` in the address (make run prints such a link): taken, then removed from the
+   * address bar and history so that it is not left on screen or in a bookmark. */
+  function keyFromAddress() {
+    const fromLink = new URLSearchParams(window.location.hash.replace(/^#/, "")).get("key");
+    if (!fromLink) return false;
+    history.replaceState(null, "", window.location.pathname + window.location.search);
+    useKey(fromLink);
+    return true;
+  }
+
+  function start() {
+    if (!keyFromAddress()) {
+      const kept = sessionStorage.getItem(KEY_STORAGE);
+      if (kept) useKey(kept);
+    }
+    window.addEventListener("hashchange", keyFromAddress);
+    $("key-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const input = $("key-input");
+      useKey(input.value);
+      input.value = "";
+    });
+    $("forget-key").addEventListener("click", () => {
+      sessionStorage.removeItem(KEY_STORAGE);
+      state.key = null;
+      state.customerId = null;
+      $("board").hidden = true;
+      $("problems").replaceChildren();
+      $("customer-view").replaceChildren(html("p", { className: "hint", text: "Click a customer on the value map, in the at-risk list or on an alert." }));
+      $("key-state").textContent = "Key forgotten. Enter a key to see the portfolio.";
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", start);
+})();

@@ -1,0 +1,535 @@
+"""The console, end to end: the four services as processes with a small demo company, the page
+opened in headless Chromium (Debian's package, driven by Playwright), and what a person sees
+checked against what the public graph says.
+
+Chromium and Playwright are required, not optional: without them these tests fail and say what
+to install (`uv sync` and `scripts/install-browser.sh`)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from gateway.console import CONTENT_SECURITY_POLICY, console_router
+from relint_devstack.launcher import Stack, _load_demo, delivered_to
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path(os.environ.get("RELINT_CHROMIUM", "/usr/bin/chromium"))
+CUSTOMERS = 60
+SEED = 11
+SCREENSHOT = Path("/tmp/relint-console.png")
+WAIT_MS = 30_000
+COMING_APART = {"differentiating", "circumscribing", "stagnating", "avoiding", "terminating"}
+
+TYPES_PLACED = """{ customers(first: 100) { edges { node { name
+  relationship { relationshipType stage } } } } }"""
+AT_RISK = """{ atRisk(limit: 20) { customerId name
+  relationship { riskReasons relationshipType }
+  nextBestActions(limit: 5) { title } alerts(openOnly: true, limit: 10) { id } } }"""
+CUSTOMER_OPEN_ALERTS = """query ($id: ID!) { customer(id: $id) {
+  alerts(openOnly: true, limit: 10) { id customerId } } }"""
+OPEN_ALERTS = "{ alerts(openOnly: true, limit: 20) { id customerId kind reason } }"
+CUSTOMER = """query ($id: ID!, $start: DateTime) { customer(id: $id) { name
+  relationship { relationshipType
+    explanation(start: $start, top: 8) { sentence drivers { interactionId } } }
+  recentInteractions(limit: 20) { id kind } nextBestActions(limit: 5) { title }
+  alerts(limit: 10) { id } } }"""
+PORTFOLIO = """{ portfolio(limit: 500) { customerCount
+  types { relationshipType customers } stages { stage customers comingApart }
+  points { customerId name relationshipType } pareto { topShare } } }"""
+
+
+# ------------------------------------------------------------------ the page, without a stack
+
+
+def _console_client() -> TestClient:
+    app = FastAPI()
+    app.include_router(console_router())
+    return TestClient(app)
+
+
+def test_the_page_is_served_with_a_strict_policy_and_never_cached() -> None:
+    client = _console_client()
+    for path in ("/console", "/console/"):
+        page = client.get(path)
+        assert page.status_code == 200
+        assert page.headers["content-type"] == "text/html; charset=utf-8"
+        assert page.headers["cache-control"] == "no-store"
+        assert page.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+        assert page.headers["x-content-type-options"] == "nosniff"
+        assert page.headers["referrer-policy"] == "no-referrer"
+    policy = dict(
+        directive.strip().split(" ", 1) for directive in CONTENT_SECURITY_POLICY.split(";")
+    )
+    assert policy["default-src"] == "'none'"
+    assert policy["script-src"] == policy["style-src"] == policy["connect-src"] == "'self'"
+    assert policy["frame-ancestors"] == "'none'"
+    # Nothing from anywhere else: no external script, style or font in the page.
+    html = page.text
+    assert "http://" not in html.replace("http://www.w3.org", "")
+    assert "https://" not in html
+
+
+def test_the_assets_are_revalidated_and_nothing_else_is_served() -> None:
+    client = _console_client()
+    for name, media in (("console.js", "text/javascript"), ("console.css", "text/css")):
+        asset = client.get(f"/console/{name}")
+        assert asset.status_code == 200
+        assert asset.headers["content-type"].startswith(media)
+        assert asset.headers["cache-control"] == "no-cache"
+        assert asset.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+        again = client.get(f"/console/{name}", headers={"If-None-Match": asset.headers["etag"]})
+        assert again.status_code == 304
+        assert again.content == b""
+        changed = client.get(f"/console/{name}", headers={"If-None-Match": '"stale"'})
+        assert changed.status_code == 200
+    for missing in ("index.html.bak", "..%2Fconsole.py", "secrets.json"):
+        assert client.get(f"/console/{missing}").status_code == 404
+    script = client.get("/console/console.js").text
+    # The script talks to this origin's graph only, and never writes markup from data.
+    assert 'fetch("/graphql"' in script
+    assert "innerHTML" not in script
+    assert "http://" not in script.replace("http://www.w3.org/2000/svg", "")
+
+
+# ------------------------------------------------------------------ the platform with demo data
+
+
+def _graph(stack: Stack, key: str, query: str, **variables: Any) -> dict[str, Any]:
+    reply = httpx.post(
+        stack.url("gateway") + "/graphql",
+        json={"query": query, "variables": variables},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30,
+    )
+    assert reply.status_code == 200, reply.text
+    body: dict[str, Any] = reply.json()
+    assert "errors" not in body, body
+    return body["data"]  # type: ignore[no-any-return]
+
+
+def _settle(stack: Stack, key: str) -> None:
+    """Wait until both subscribers have every demo interaction, every customer is placed on
+    the value map and the first alerts are raised: a demo company worth looking at."""
+    marker = stack.data_dir / f"demo-loaded-{CUSTOMERS}-{SEED}"
+    accepted = json.loads(marker.read_text())["accepted"]
+    deadline = time.monotonic() + 240
+    while True:
+        behind = [s for s in ("scoring", "playbook") if delivered_to(stack, s) < accepted]
+        if not behind:
+            edges = _graph(stack, key, TYPES_PLACED)["customers"]["edges"]
+            unplaced = [
+                e["node"]["name"]
+                for e in edges
+                if not (e["node"]["relationship"] or {}).get("relationshipType")
+            ]
+            alerts = _graph(stack, key, OPEN_ALERTS)["alerts"]
+            if len(edges) == CUSTOMERS and not unplaced and alerts:
+                return
+        assert time.monotonic() < deadline, f"not settled: behind {behind}"
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def playwright_api() -> Any:
+    """Playwright and Chromium, or a failure that says what to install, before anything starts."""
+    try:
+        sync_api = importlib.import_module("playwright.sync_api")
+    except ImportError:
+        pytest.fail(
+            "Playwright for Python is missing: run `uv sync` (it is a dev dependency of the "
+            "workspace); the console's end-to-end test drives Chromium with it."
+        )
+    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
+        pytest.fail(
+            f"Chromium is missing at {CHROMIUM}: run `scripts/install-browser.sh` (as root it "
+            "installs Debian's chromium package; set RELINT_CHROMIUM for another path)."
+        )
+    return sync_api
+
+
+@pytest.fixture(scope="module")
+def platform(
+    playwright_api: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Stack, str]]:
+    stack = Stack.on_free_ports(
+        tmp_path_factory.mktemp("console"),
+        # Place customers on the value map every second instead of every 30.
+        extra_env={"SCORING_CLASSIFY_SECONDS": "1"},
+    )
+    stack.migrate()
+    scopes = ("ingest:write", "graph:read", "graph:write")
+    key = str(stack.issue_key("console-co", "demo-crm", scopes)["api_key"])
+    with stack.running():
+        _load_demo(stack, key, CUSTOMERS, SEED)
+        _settle(stack, key)
+        yield stack, key
+
+
+@pytest.fixture(scope="module")
+def chromium(playwright_api: Any, platform: tuple[Stack, str]) -> Iterator[Any]:
+    # Started after the demo is loaded: Playwright's sync API holds an event loop in this
+    # thread, and the demo loader runs one of its own.
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class _Page:
+    """A browser page that records what went wrong in it: script errors and what the browser
+    logs as errors (a resource that failed to load, a Content-Security-Policy violation)."""
+
+    def __init__(self, browser: Any) -> None:
+        self.context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(WAIT_MS)
+        self.errors: list[str] = []
+        # The page's own answers from the graph, by operation: alerts are raised and types
+        # placed again as time passes, so what the page shows is compared with what it got.
+        self.responses: dict[str, Any] = {}
+        self.page.on("response", self._record)
+        self.page.on("pageerror", lambda error: self.errors.append(f"script error: {error}"))
+        self.page.on(
+            "console",
+            lambda message: (
+                self.errors.append(f"console: {message.text}") if message.type == "error" else None
+            ),
+        )
+
+    def _record(self, response: Any) -> None:
+        if response.url.endswith("/graphql") and response.request.method == "POST":
+            words = str(json.loads(response.request.post_data or "{}").get("query", "")).split()
+            if len(words) > 1 and words[0] in ("query", "mutation"):
+                self.responses[words[1].split("(")[0]] = response
+
+    def answer(self, operation: str) -> dict[str, Any]:
+        data: dict[str, Any] = self.responses[operation].json()["data"]
+        return data
+
+    def text(self, selector: str) -> str:
+        return str(self.page.locator(selector).inner_text())
+
+    def texts(self, selector: str) -> list[str]:
+        return [str(t).strip() for t in self.page.locator(selector).all_inner_texts()]
+
+    def ready(self, selector: str, panel: str) -> None:
+        """Wait for a panel's chart or list; if it failed, fail with what the page said."""
+        self.page.wait_for_selector(f"{selector}[data-state=ready], {selector}[data-state=failed]")
+        state = self.page.locator(selector).get_attribute("data-state")
+        said = self.texts(f'[data-problems-for="{panel}"] .problem')
+        assert state == "ready", f"the {panel} panel shows nothing; the page says: {said}"
+
+
+def test_a_person_sees_the_portfolio_the_customers_at_risk_and_one_customer(
+    platform: tuple[Stack, str], chromium: Any
+) -> None:
+    stack, key = platform
+    console = stack.url("gateway") + "/console"
+    browser = _Page(chromium)
+    page = browser.page
+    try:
+        # A key the gateway does not know: said in plain words, nothing else shown.
+        page.goto(console)
+        assert page.locator("#board").is_hidden()
+        page.fill("#key-input", "rik_0123456789abcdef_not-a-real-secret")
+        page.click("#key-form button[type=submit]")
+        page.wait_for_selector("#problems .problem")
+        refusal = browser.text("#problems")
+        assert "did not accept the key" in refusal
+        assert "invalid or revoked key" in refusal
+        assert page.locator("#board").is_hidden()
+
+        # The real key, typed in: the board appears, and a reload keeps it for the session.
+        page.fill("#key-input", key)
+        page.click("#key-form button[type=submit]")
+        page.wait_for_selector("#board:not([hidden])")
+        assert browser.text("#problems") == ""
+        page.reload()
+        page.wait_for_selector("#board:not([hidden])")
+        # A link with the key in its fragment works in a new tab (which has no session yet),
+        # and the key leaves the address bar.
+        linked = browser.context.new_page()
+        linked.goto(console + "#key=" + key)
+        linked.wait_for_selector("#at-risk-list[data-state=ready]")
+        assert linked.url == console
+        linked.close()
+
+        _at_risk_list(browser, stack, key)
+        _open_alerts(browser, stack, key)
+        customer_id = _one_customer(browser, stack, key)
+        _acknowledging_an_alert(browser, chromium, stack, key, customer_id)
+        _a_service_down_is_said_in_plain_words(browser, stack, customer_id)
+        assert browser.errors == [], browser.errors
+        _portfolio(browser, stack, key)
+        assert browser.errors == [], browser.errors
+    finally:
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+        browser.context.close()
+
+
+def _at_risk_list(browser: _Page, stack: Stack, key: str) -> None:
+    browser.ready("#at-risk-list", "at-risk")
+    answered = browser.answer("ConsoleAtRisk")["atRisk"]
+    expected = {c["name"]: c["relationship"]["riskReasons"] for c in answered}
+    assert expected, "the demo company has nobody at risk: nothing to look at"
+    items = browser.page.locator("#at-risk-list .risk-item")
+    shown: dict[str, list[str]] = {}
+    for index in range(items.count()):
+        item = items.nth(index)
+        reasons = [str(t).strip() for t in item.locator(".reasons li").all_inner_texts()]
+        shown[str(item.locator(".customer-link").inner_text()).strip()] = reasons
+    assert shown == expected
+    assert all(shown.values()), "an at-risk customer is shown without a reason"
+
+
+def _at_risk(stack: Stack, key: str) -> list[dict[str, Any]]:
+    return list(_graph(stack, key, AT_RISK)["atRisk"])
+
+
+def _open_alerts(browser: _Page, stack: Stack, key: str) -> None:
+    browser.ready("#alert-list", "alerts")
+    alerts = browser.answer("ConsoleAlerts")["alerts"]
+    assert alerts, "the demo company has no open alert: nothing to look at"
+    items = browser.page.locator("#alert-list .alert-item")
+    assert items.count() == len(alerts)
+    shown_ids = {items.nth(i).get_attribute("data-alert-id") for i in range(items.count())}
+    assert shown_ids == {a["id"] for a in alerts}
+    # Each alert names its customer (not its id) and says why.
+    first = alerts[0]
+    names = _graph(stack, key, CUSTOMER, id=first["customerId"])["customer"]
+    row = browser.page.locator(f'#alert-list .alert-item[data-alert-id="{first["id"]}"]')
+    assert row.locator(".customer-link").inner_text().strip() == names["name"]
+    assert row.locator(".alert-reason").inner_text().strip() == first["reason"]
+
+
+def _one_customer(browser: _Page, stack: Stack, key: str) -> str:
+    """Click an at-risk customer that has next actions and alerts, and look at it."""
+    listed = {c["customerId"] for c in browser.answer("ConsoleAtRisk")["atRisk"]}
+    chosen = next(
+        (
+            c
+            for c in _at_risk(stack, key)
+            if c["customerId"] in listed and c["nextBestActions"] and c["alerts"]
+        ),
+        None,
+    )
+    assert chosen is not None, "no at-risk customer with next actions and alerts"
+    page = browser.page
+    link = page.locator(f'#at-risk-list .customer-link[data-customer-id="{chosen["customerId"]}"]')
+    link.click()
+    page.wait_for_selector(
+        f'#customer-view[data-state=ready][data-customer-id="{chosen["customerId"]}"]'
+    )
+    view = "#customer-view"
+    start = page.locator(view).get_attribute("data-start")
+    api = browser.answer("ConsoleCustomer")["customer"]
+    again = _graph(stack, key, CUSTOMER, id=chosen["customerId"], start=start)["customer"]
+    assert api["name"] == again["name"]
+    assert browser.text(f"{view} .customer-name") == api["name"]
+    assert (
+        browser.text(f"{view} .customer-head .type-chip")
+        == (api["relationship"]["relationshipType"])
+    )
+    assert browser.texts(f"{view} .risk-reasons li") == api["relationship"]["riskReasons"]
+
+    # The value timeline: a line through 60 moments, with the interactions marked on it.
+    timeline = page.locator(f"{view} .timeline")
+    assert timeline.get_attribute("data-points") == "60"
+    line = page.locator(f"{view} .timeline-chart .value-line").get_attribute("d")
+    assert line is not None
+    assert line.count("L") == 59
+    markers = page.locator(f"{view} .interaction-marker")
+    recent = {i["id"]: i["kind"] for i in api["recentInteractions"]}
+    assert 1 <= markers.count() <= len(recent)
+    marked = {markers.nth(i).get_attribute("data-interaction-id") for i in range(markers.count())}
+    assert marked <= set(recent)
+    one = markers.first
+    one.dispatch_event("mouseenter")
+    tip = browser.text("#tooltip")
+    assert recent[str(one.get_attribute("data-interaction-id"))].replace("_", " ") in tip
+    one.dispatch_event("mouseleave")
+    assert page.locator("#tooltip").is_hidden()
+    # The interactions that moved the value most over the period, marked where they fell.
+    drivers = page.locator(f"{view} .driver-marker")
+    moved = {d["interactionId"] for d in api["relationship"]["explanation"]["drivers"]}
+    assert {
+        drivers.nth(i).get_attribute("data-interaction-id") for i in range(drivers.count())
+    } == moved
+    rows = page.locator(f"{view} .interaction-table tbody tr")
+    assert rows.count() == len(api["recentInteractions"])
+
+    # Why it moved, what to do, and what a manager was told.
+    assert (
+        browser.text(f"{view} .explanation .sentence")
+        == (api["relationship"]["explanation"]["sentence"])
+    )
+    titles = browser.texts(f"{view} .next-actions .action strong")
+    assert titles == [a["title"] for a in api["nextBestActions"]]
+    assert titles, "the chosen customer shows no next action"
+    shown_alerts = page.locator(f"{view} .customer-alerts .alert-item")
+    assert shown_alerts.count() == len(api["alerts"]) > 0
+
+    # Another period: the same 60 moments, from two years back.
+    page.click(f"{view} .ranges button:has-text('2 years')")
+    page.wait_for_selector(
+        f"{view}[data-state=ready] .ranges button[aria-pressed=true]:has-text('2 years')"
+    )
+    longer = page.locator(view).get_attribute("data-start")
+    assert start is not None
+    assert longer is not None
+    days = (datetime.fromisoformat(start) - datetime.fromisoformat(longer)).days
+    assert days in (364, 365, 366)
+    assert page.locator(f"{view} .timeline").get_attribute("data-points") == "60"
+    return str(chosen["customerId"])
+
+
+def _acknowledging_an_alert(
+    browser: _Page, chromium: Any, stack: Stack, key: str, customer_id: str
+) -> None:
+    """A read-only key is told it may not; the key with graph:write acknowledges."""
+    # The customer's own open alerts: the tenant's newest 20 need not include one of them.
+    open_alerts = _graph(stack, key, CUSTOMER_OPEN_ALERTS, id=customer_id)["customer"]["alerts"]
+    assert open_alerts, f"customer {customer_id} has no open alert"
+    alert = open_alerts[0]
+    button = f'.customer-alerts .alert-item[data-alert-id="{alert["id"]}"] .acknowledge'
+    reader = str(stack.issue_key("console-co", "viewer", ("graph:read",))["api_key"])
+    other = _Page(chromium)
+    try:
+        other.page.goto(stack.url("gateway") + "/console#key=" + reader)
+        other.page.click(f'#at-risk-list .customer-link[data-customer-id="{customer_id}"]')
+        other.page.click(button)
+        refusal = other.page.locator(button.replace(" .acknowledge", " .problem"))
+        assert "may not acknowledge alerts" in refusal.inner_text()
+        assert other.errors == [], other.errors
+    finally:
+        other.context.close()
+    assert alert["id"] in {a["id"] for a in _graph(stack, key, OPEN_ALERTS)["alerts"]}
+
+    browser.page.click(button)
+    item = browser.page.locator(f'.customer-alerts .alert-item[data-alert-id="{alert["id"]}"]')
+    browser.page.wait_for_selector(
+        f'.customer-alerts .alert-item.acknowledged[data-alert-id="{alert["id"]}"]'
+    )
+    assert "acknowledged just now" in item.inner_text()
+    assert alert["id"] not in {a["id"] for a in _graph(stack, key, OPEN_ALERTS)["alerts"]}
+
+
+def _a_service_down_is_said_in_plain_words(browser: _Page, stack: Stack, customer_id: str) -> None:
+    """With playbook down, opening the customer says which service did not answer."""
+    stack.processes["playbook"].kill()
+    stack.processes["playbook"].wait()
+    try:
+        browser.page.click(f'#at-risk-list .customer-link[data-customer-id="{customer_id}"]')
+        problem = browser.page.locator('[data-problems-for="customer"] .problem').first
+        problem.wait_for()
+        assert problem.get_attribute("data-code") == "UPSTREAM_UNAVAILABLE"
+        assert "The playbook service did not answer" in problem.inner_text()
+    finally:
+        stack.start_service("playbook")
+        stack.wait_ready()
+        _gateway_reaches_playbook_again(stack, customer_id)
+
+
+def _gateway_reaches_playbook_again(stack: Stack, customer_id: str) -> None:
+    """The gateway's channel to playbook reconnects with a backoff after the outage."""
+    key = str(stack.issue_key("console-co", "poller", ("graph:read",))["api_key"])
+    query = "query ($id: ID!) { customer(id: $id) { nextBestActions(limit: 1) { title } } }"
+    deadline = time.monotonic() + 120
+    while True:
+        body = httpx.post(
+            stack.url("gateway") + "/graphql",
+            json={"query": query, "variables": {"id": customer_id}},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        ).json()
+        if "errors" not in body:
+            return
+        assert time.monotonic() < deadline, f"the gateway still cannot reach playbook: {body}"
+        time.sleep(0.5)
+
+
+def _portfolio(browser: _Page, stack: Stack, key: str) -> None:
+    page = browser.page
+    # The page is compared with the answer it was given (types are placed again every second,
+    # so a second read may differ), and that answer with what the graph says of the demo.
+    with page.expect_response(
+        lambda r: r.url.endswith("/graphql") and "ConsolePortfolio" in (r.request.post_data or "")
+    ) as answered:
+        page.reload()
+    browser.ready("#value-map", "portfolio")
+    portfolio = answered.value.json()["data"]["portfolio"]
+    assert _graph(stack, key, PORTFOLIO)["portfolio"]["customerCount"] == CUSTOMERS
+    points = portfolio["points"]
+    assert portfolio["customerCount"] == len(points) == CUSTOMERS
+
+    # A dot per customer, coloured by its relationship type as the legend says.
+    dots = page.locator("#value-map .dot")
+    assert dots.count() == CUSTOMERS
+    shown = page.evaluate(
+        """() => [...document.querySelectorAll('#value-map .dot')]
+             .map(d => [d.dataset.customerId, d.dataset.type, d.getAttribute('fill')])"""
+    )
+    assert {customer for customer, _, _ in shown} == {p["customerId"] for p in points}
+    colours: dict[str, set[str]] = {}
+    for _, kind, fill in shown:
+        colours.setdefault(kind, set()).add(fill)
+    assert all(len(fills) == 1 for fills in colours.values()), colours
+    by_type = {kind: next(iter(fills)) for kind, fills in colours.items()}
+    assert len(set(by_type.values())) == len(by_type) >= 2, by_type
+    legend = page.evaluate(
+        """() => [...document.querySelectorAll('#type-legend li')].map(li => {
+             const rgb = getComputedStyle(li.querySelector('.swatch')).backgroundColor;
+             const hex = '#' + rgb.match(/\\d+/g).slice(0, 3)
+               .map(n => Number(n).toString(16).padStart(2, '0')).join('');
+             return [li.dataset.type, hex, li.querySelector('.legend-count').textContent];
+           })"""
+    )
+    assert by_type.items() <= {kind: colour for kind, colour, _ in legend}.items()
+    assert {kind: int(count) for kind, _, count in legend} == {
+        t["relationshipType"]: t["customers"] for t in portfolio["types"]
+    }
+    # Pointing at a dot names the customer; clicking it opens the customer.
+    point = points[0]
+    dot = page.locator(f'#value-map .dot[data-customer-id="{point["customerId"]}"]')
+    name = point["name"] or f"customer {point['customerId']}"
+    dot.dispatch_event("mouseenter")
+    assert name in browser.text("#tooltip")
+    dot.dispatch_event("mouseleave")
+    dot.dispatch_event("click")
+    page.wait_for_selector(
+        f'#customer-view[data-state=ready][data-customer-id="{point["customerId"]}"]'
+    )
+    assert (
+        browser.text("#customer-view .customer-name")
+        == _graph(stack, key, CUSTOMER, id=point["customerId"])["customer"]["name"]
+    )
+    assert browser.text("#pareto").startswith("The top ")
+
+    # The stage funnel: a bar per stage, the coming-apart half marked.
+    browser.ready("#stage-funnel", "funnel")
+    rows = page.evaluate(
+        """() => [...document.querySelectorAll('#stage-funnel .stage-row')].map(r => [
+             r.dataset.stage, Number(r.dataset.customers), r.classList.contains('apart'),
+             Number(r.querySelector('rect.bar').getAttribute('width'))])"""
+    )
+    counts = {stage: customers for stage, customers, _, _ in rows}
+    assert {s["stage"]: s["customers"] for s in portfolio["stages"]}.items() <= counts.items()
+    assert sum(counts.values()) == sum(s["customers"] for s in portfolio["stages"])
+    assert {stage for stage, _, apart, _ in rows if apart} == COMING_APART
+    assert all(width > 0 for _, customers, _, width in rows if customers)
+    assert any(customers for stage, customers, _, _ in rows if stage in COMING_APART)
