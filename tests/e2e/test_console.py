@@ -46,6 +46,9 @@ CUSTOMER = """query ($id: ID!, $start: DateTime) { customer(id: $id) { name
     explanation(start: $start, top: 8) { sentence drivers { interactionId } } }
   recentInteractions(limit: 20) { id kind } nextBestActions(limit: 5) { title }
   alerts(limit: 10) { id } } }"""
+SIMILAR = """query ($id: ID!) { customer(id: $id) {
+  similarCustomers(limit: 5) { customerId similarity reasons } } }"""
+LENSES = ("serviceImpact", "journeyEndings", "stars", "engagementSales", "returnOnRelationship")
 PORTFOLIO = """{ portfolio(limit: 500) { customerCount
   types { relationshipType customers } stages { stage customers comingApart }
   points { customerId name relationshipType } pareto { topShare } } }"""
@@ -277,6 +280,9 @@ def test_a_person_sees_the_portfolio_the_customers_at_risk_and_one_customer(
         assert browser.errors == [], browser.errors
         _portfolio(browser, stack, key)
         assert browser.errors == [], browser.errors
+        _similar_customers(browser, stack, key)
+        _analysis(browser, stack, key)
+        assert browser.errors == [], browser.errors
     finally:
         page.screenshot(path=str(SCREENSHOT), full_page=True)
         browser.context.close()
@@ -411,14 +417,18 @@ def _acknowledging_an_alert(
     other = _Page(chromium)
     try:
         other.page.goto(stack.url("gateway") + "/console#key=" + reader)
-        other.page.click(f'#at-risk-list .customer-link[data-customer-id="{customer_id}"]')
+        # The value map has every customer; the at-risk ranking may have moved on since.
+        dot = other.page.locator(f'#value-map .dot[data-customer-id="{customer_id}"]')
+        dot.wait_for(state="attached")
+        dot.dispatch_event("click")
         other.page.click(button)
         refusal = other.page.locator(button.replace(" .acknowledge", " .problem"))
         assert "may not acknowledge alerts" in refusal.inner_text()
         assert other.errors == [], other.errors
     finally:
         other.context.close()
-    assert alert["id"] in {a["id"] for a in _graph(stack, key, OPEN_ALERTS)["alerts"]}
+    still_open = _graph(stack, key, CUSTOMER_OPEN_ALERTS, id=customer_id)["customer"]["alerts"]
+    assert alert["id"] in {a["id"] for a in still_open}
 
     browser.page.click(button)
     item = browser.page.locator(f'.customer-alerts .alert-item[data-alert-id="{alert["id"]}"]')
@@ -533,3 +543,242 @@ def _portfolio(browser: _Page, stack: Stack, key: str) -> None:
     assert {stage for stage, _, apart, _ in rows if apart} == COMING_APART
     assert all(width > 0 for _, customers, _, width in rows if customers)
     assert any(customers for stage, customers, _, _ in rows if stage in COMING_APART)
+
+
+def _similar_customers(browser: _Page, stack: Stack, key: str) -> None:
+    """The open customer lists the customers like it, as the graph says; clicking one opens it."""
+    page = browser.page
+    view = "#customer-view"
+    customer_id = page.locator(view).get_attribute("data-customer-id")
+    similar = browser.answer("ConsoleCustomer")["customer"]["similarCustomers"]
+    assert similar, f"customer {customer_id} has no similar customer"
+    assert 1 <= len(similar) <= 5
+    again = _graph(stack, key, SIMILAR, id=customer_id)["customer"]["similarCustomers"]
+    assert [s["customerId"] for s in again] == [s["customerId"] for s in similar]
+    assert customer_id not in {s["customerId"] for s in similar}
+    items = page.locator(f"{view} .similar-customers .similar")
+    assert items.count() == len(similar)
+    for index, expected in enumerate(similar):
+        item = items.nth(index)
+        assert item.get_attribute("data-customer-id") == expected["customerId"]
+        shown = float(item.locator(".similar-figure").inner_text())
+        assert shown == pytest.approx(expected["similarity"], abs=0.0051)
+        reasons = [str(t).strip() for t in item.locator(".similar-reasons li").all_inner_texts()]
+        assert reasons == expected["reasons"]
+        name = (expected["customer"] or {}).get("name") or f"customer {expected['customerId']}"
+        assert item.locator(".customer-link").inner_text().strip() == name
+    assert any(s["reasons"] for s in similar), "no similar customer says why"
+    first = similar[0]["customerId"]
+    items.first.locator(".customer-link").click()
+    page.wait_for_selector(f'{view}[data-state=ready][data-customer-id="{first}"]')
+
+
+def _number(text: str) -> float:
+    """A figure as the page prints it: "1,234", "12%", "0.84"."""
+    cleaned = text.replace(",", "").replace("%", "").strip()
+    return float(cleaned) / (100 if text.strip().endswith("%") else 1)
+
+
+def _rows(browser: _Page, table: str) -> list[dict[str, Any]]:
+    """Each row of a lens table: its data attributes and its cells' texts."""
+    rows: list[dict[str, Any]] = browser.page.evaluate(
+        """(selector) => [...document.querySelectorAll(selector + ' tbody tr')]
+             .filter(r => Object.keys(r.dataset).length)
+             .map(r => ({...r.dataset, cells: [...r.children].map(c => c.textContent.trim()),
+                         flagged_row: r.classList.contains('flagged')}))""",
+        f".lens {table}",
+    )
+    return rows
+
+
+def _interval(cell: str) -> tuple[float, float]:
+    low, high = cell.split(" \u2013 ")
+    return _number(low), _number(high)
+
+
+def _analysis(browser: _Page, stack: Stack, key: str) -> None:
+    """Every lens in its panel, with the figures, counts and intervals the graph gave it; the
+    same query asked again gives the same rows."""
+    page = browser.page
+    with page.expect_response(
+        lambda r: r.url.endswith("/graphql") and "ConsoleAnalysis" in (r.request.post_data or "")
+    ) as answered:
+        page.reload()
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.lens .lens-body')]
+             .every(b => b.dataset.state === 'ready' || b.dataset.state === 'failed')""",
+        timeout=120_000,
+    )
+    said = {lens: browser.texts(f'[data-problems-for="lens-{lens}"] .problem') for lens in LENSES}
+    said["analysis"] = browser.texts('[data-problems-for="analysis"] .problem')
+    states = {
+        lens: page.locator(f'.lens[data-lens="{lens}"] .lens-body').get_attribute("data-state")
+        for lens in LENSES
+    }
+    assert states == dict.fromkeys(LENSES, "ready"), said
+    assert not any(said.values()), said
+    body = answered.value.json()
+    assert "errors" not in body, body
+    analysis = body["data"]["analysis"]
+    query = json.loads(answered.value.request.post_data)["query"]
+    fresh = _graph(stack, key, query)["analysis"]
+
+    # Service impact: each issue type with its hazard ratio and interval, flagged as the
+    # graph flags it; then the resolved ones followed by an upsell.
+    impact = analysis["serviceImpact"]
+    assert impact["hazards"], "the demo company has no service issue to weigh"
+    hazards = _rows(browser, ".hazard-table")
+    assert [r["issueType"] for r in hazards] == [h["issueType"] for h in impact["hazards"]]
+    for row, hazard in zip(hazards, impact["hazards"], strict=True):
+        assert float(row["ratio"]) == hazard["hazardRatio"]
+        assert (float(row["low"]), float(row["high"])) == (
+            hazard["interval"]["low"],
+            hazard["interval"]["high"],
+        )
+        assert _number(row["cells"][1]) == hazard["customersWith"]
+        assert _number(row["cells"][2]) == hazard["lostAfter"]
+        assert _number(row["cells"][4]) == pytest.approx(hazard["hazardRatio"], abs=0.0051)
+        low, high = _interval(row["cells"][5])
+        assert low == pytest.approx(hazard["interval"]["low"], abs=0.0051)
+        assert high == pytest.approx(hazard["interval"]["high"], abs=0.0051)
+        assert row["flagged_row"] == hazard["foreshadowsLoss"] == (hazard["interval"]["low"] > 1)
+        assert (row["cells"][6] == "foreshadows loss") == hazard["foreshadowsLoss"]
+    assert any(h["foreshadowsLoss"] for h in impact["hazards"]), impact["hazards"]
+    upsells = _rows(browser, ".upsell-table")
+    assert [r["issueType"] for r in upsells] == [u["issueType"] for u in impact["upsells"]]
+    for row, upsell in zip(upsells, impact["upsells"], strict=True):
+        assert _number(row["cells"][1]) == upsell["resolved"]
+        assert row["cells"][2].startswith(f"{upsell['followed']:,} (")
+        assert _number(row["cells"][4]) == pytest.approx(upsell["lift"], abs=0.0051)
+        assert row["flagged_row"] == upsell["opensUpsell"]
+
+    # Journey endings: causes with their lift, the counts behind it and the trend flag.
+    endings = analysis["journeyEndings"]
+    assert endings["causes"], "the demo company lost nobody: no journey ending to show"
+    causes = _rows(browser, ".cause-table")
+    assert [r["cause"] for r in causes] == [c["cause"] for c in endings["causes"]]
+    for row, cause in zip(causes, endings["causes"], strict=True):
+        assert row["cells"][1] == f"{cause['lostWith']:,} of {cause['lost']:,}"
+        assert row["cells"][2] == f"{cause['retainedWith']:,} of {cause['retained']:,}"
+        assert _number(row["cells"][3]) == pytest.approx(cause["lift"], abs=0.0051)
+        low, high = _interval(row["cells"][4])
+        assert low == pytest.approx(cause["interval"]["low"], abs=0.0051)
+        assert high == pytest.approx(cause["interval"]["high"], abs=0.0051)
+        assert row["flagged_row"] == cause["trend"]
+
+    # Stars: the employees with their shrunk retention and how many customers it rests on.
+    stars = analysis["stars"]
+    assert stars["employees"], "the demo company has no employee to rank"
+    employees = _rows(browser, ".star-table")
+    assert [r["employee"] for r in employees] == [e["employee"] for e in stars["employees"]]
+    for row, employee in zip(employees, stars["employees"], strict=True):
+        assert _number(row["cells"][1]) == employee["customers"]
+        assert _number(row["cells"][2]) == employee["retained"]
+        assert _number(row["cells"][3]) == pytest.approx(employee["retention"], abs=0.0051)
+        assert float(row["ratio"]) == employee["retention"]
+
+    # Engagement and sales: per channel, the best lag, its correlation and interval.
+    channels = analysis["engagementSales"]["channels"]
+    assert channels, "the demo company has no engagement to weigh"
+    shown_channels = _rows(browser, ".channel-table")
+    assert [r["channel"] for r in shown_channels] == [c["channel"] for c in channels]
+    for row, channel in zip(shown_channels, channels, strict=True):
+        best = next(lag for lag in channel["lags"] if lag["lagMonths"] == channel["bestLagMonths"])
+        assert row["cells"][3] == f"{channel['bestLagMonths']} mo"
+        assert _number(row["cells"][4]) == pytest.approx(best["correlation"], abs=0.0051)
+        low, high = _interval(row["cells"][5])
+        assert low == pytest.approx(best["interval"]["low"], abs=0.0051)
+        assert high == pytest.approx(best["interval"]["high"], abs=0.0051)
+        assert _number(row["cells"][6]) == best["pairs"]
+        assert row["flagged_row"] == channel["leadsRevenue"]
+
+    # Return on Relationship: the top customers, by name, the parts beside revenue.
+    top = analysis["returnOnRelationship"]["top"]
+    assert top, "the demo company has no Return on Relationship to show"
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.return-table .customer-link')]
+             .every(l => !l.textContent.startsWith('customer '))"""
+    )
+    returns = _rows(browser, ".return-table")
+    assert [r["customerId"] for r in returns] == [c["customerId"] for c in top]
+    for row, customer in zip(returns, top, strict=True):
+        name = _graph(stack, key, CUSTOMER, id=customer["customerId"])["customer"]["name"]
+        assert row["cells"][0] == name
+        for index, part in enumerate(("revenue", "loyalty", "recommendations", "sharing", "total")):
+            assert _number(row["cells"][2 + index]) == pytest.approx(customer[part], abs=0.51)
+    assert any(c["loyalty"] + c["recommendations"] + c["sharing"] > 0 for c in top)
+
+    # The same query, asked again, gives the same rows and the same counts behind them.
+    assert [h["issueType"] for h in fresh["serviceImpact"]["hazards"]] == [
+        h["issueType"] for h in impact["hazards"]
+    ]
+    assert [
+        (h["customersWith"], h["lostAfter"], h["foreshadowsLoss"])
+        for h in fresh["serviceImpact"]["hazards"]
+    ] == [(h["customersWith"], h["lostAfter"], h["foreshadowsLoss"]) for h in impact["hazards"]]
+    assert [
+        (c["cause"], c["lostWith"], c["retainedWith"], c["trend"])
+        for c in fresh["journeyEndings"]["causes"]
+    ] == [(c["cause"], c["lostWith"], c["retainedWith"], c["trend"]) for c in endings["causes"]]
+    assert [(e["employee"], e["customers"]) for e in fresh["stars"]["employees"]] == [
+        (e["employee"], e["customers"]) for e in stars["employees"]
+    ]
+    assert [(c["channel"], c["bestLagMonths"]) for c in fresh["engagementSales"]["channels"]] == [
+        (c["channel"], c["bestLagMonths"]) for c in channels
+    ]
+    assert {c["customerId"] for c in fresh["returnOnRelationship"]["top"]} == {
+        c["customerId"] for c in top
+    }
+
+    _a_failed_lens_is_said_in_words(browser)
+
+    # A customer in the Return on Relationship table opens on a click.
+    first = top[0]["customerId"]
+    page.click(f'.return-table .customer-link[data-customer-id="{first}"]')
+    page.wait_for_selector(f'#customer-view[data-state=ready][data-customer-id="{first}"]')
+
+
+def _a_failed_lens_is_said_in_words(browser: _Page) -> None:
+    """When one lens fails (here: the gateway's answer with stars replaced by an error, as a
+    scoring outage gives it), that lens says why and the others still show."""
+    page = browser.page
+
+    def without_stars(route: Any) -> None:
+        if "ConsoleAnalysis" not in (route.request.post_data or ""):
+            route.continue_()
+            return
+        reply = route.fetch()
+        body = reply.json()
+        body["data"]["analysis"]["stars"] = None
+        body.setdefault("errors", []).append(
+            {
+                "message": "scoring is unavailable",
+                "path": ["analysis", "stars"],
+                "extensions": {"code": "UPSTREAM_UNAVAILABLE", "service": "scoring"},
+            }
+        )
+        route.fulfill(response=reply, json=body)
+
+    page.route("**/graphql", without_stars)
+    try:
+        page.reload()
+        page.wait_for_function(
+            """() => [...document.querySelectorAll('.lens .lens-body')]
+                 .every(b => b.dataset.state === 'ready' || b.dataset.state === 'failed')""",
+            timeout=120_000,
+        )
+    finally:
+        page.unroute("**/graphql", without_stars)
+    states = {
+        lens: page.locator(f'.lens[data-lens="{lens}"] .lens-body').get_attribute("data-state")
+        for lens in LENSES
+    }
+    assert states == {lens: "failed" if lens == "stars" else "ready" for lens in LENSES}
+    problem = page.locator('[data-problems-for="lens-stars"] .problem')
+    assert problem.count() == 1
+    assert problem.get_attribute("data-code") == "UPSTREAM_UNAVAILABLE"
+    assert "The scoring service did not answer" in problem.inner_text()
+    for lens in LENSES:
+        if lens != "stars":
+            assert browser.texts(f'[data-problems-for="lens-{lens}"] .problem') == []
+    assert browser.texts('[data-problems-for="analysis"] .problem') == []

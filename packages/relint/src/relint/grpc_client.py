@@ -32,7 +32,10 @@ READ_DEADLINE = 2.0
 WRITE_DEADLINE = 10.0
 
 
-def open_channel(target: str) -> grpc.aio.Channel:
+def open_channel(target: str, *, own_connection: bool = False) -> grpc.aio.Channel:
+    """A channel with deadlines' retry policy; `own_connection` keeps its connection out of
+    the process-wide pool, so that its failures (say, polling a service that is still
+    starting) put no other channel to the same target into reconnect backoff."""
     interceptors = None
     if tracing_enabled():
         from opentelemetry.instrumentation.grpc import aio_client_interceptors
@@ -47,6 +50,7 @@ def open_channel(target: str) -> grpc.aio.Channel:
             ("grpc.keepalive_timeout_ms", 10_000),
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            *([("grpc.use_local_subchannel_pool", 1)] if own_connection else []),
         ],
         interceptors=interceptors,
     )

@@ -54,6 +54,12 @@ class Backends:
         self.playbooks = playbook_pb2_grpc.PlaybookServiceStub(playbook_channel)
         self.ingest_channel = ingest_channel
         self.scoring_channel = scoring_channel
+        # Subscriptions' feed reader polls scoring from the moment the gateway starts, maybe
+        # before scoring listens: on a connection of its own, so that queries are not failed
+        # fast while that connection backs off.
+        feed_channel = open_channel(scoring, own_connection=True)
+        self._channels.append(feed_channel)
+        self.feeds = scoring_pb2_grpc.RelationshipServiceStub(feed_channel)
 
     async def close(self) -> None:
         for channel in self._channels:
@@ -252,9 +258,7 @@ class Backends:
     ) -> list[scoring_pb2.Alert]:
         request = scoring_pb2.ListAlertFeedRequest(limit=limit, after_id=after_id)
         request.since.FromDatetime(since)
-        reply = await _call(
-            "scoring", self.relationships.ListAlertFeed(request, timeout=READ_DEADLINE)
-        )
+        reply = await _call("scoring", self.feeds.ListAlertFeed(request, timeout=READ_DEADLINE))
         return list(reply.alerts)
 
     async def relationship_feed(
@@ -265,6 +269,6 @@ class Backends:
         )
         request.since.FromDatetime(since)
         reply = await _call(
-            "scoring", self.relationships.ListRelationshipFeed(request, timeout=READ_DEADLINE)
+            "scoring", self.feeds.ListRelationshipFeed(request, timeout=READ_DEADLINE)
         )
         return list(reply.relationships)

@@ -51,11 +51,46 @@
         id occurredAt channel kind direction sentiment amount amountType currency employee text
       }
       nextBestActions(limit: 5) { kind title reason urgency dueAt employee }
+      similarCustomers(limit: 5) {
+        customerId similarity behaviourSimilarity textSimilarity reasons
+        customer { name relationship { relationshipType } }
+      }
       alerts(limit: 10) { id kind severity reason raisedAt acknowledgedAt }
       obligations { standardTitle team what dueAt }
       violations { standardTitle team reason dueAt detectedAt }
     }
   }`;
+  const ANALYSIS_QUERY = `query ConsoleAnalysis {
+    analysis {
+      serviceImpact {
+        asOf customers lost windowDays hazardCount upsellCount
+        hazards(limit: 10) { issueType customersWith lostAfter exposedYears lostUnexposed
+          unexposedYears hazardRatio interval { low high } foreshadowsLoss }
+        upsells(limit: 10) { issueType resolved followed share baseResolved baseFollowed
+          baseRate lift interval { low high } opensUpsell }
+      }
+      journeyEndings {
+        asOf lost retained windowDays causeCount trendCount
+        causes(limit: 10) { cause lostWith lost retainedWith retained lift interval { low high } trend }
+      }
+      stars {
+        asOf meanRetention meanExpansion meanRevenuePerMonth employeeCount
+        employees(limit: 10) { employee customers retained retention retentionRaw
+          retentionInterval { low high } expanded expansion revenuePerMonth }
+      }
+      engagementSales {
+        asOf months customers
+        channels { channel engagements customers bestLagMonths leadsRevenue
+          lags { lagMonths pairs correlation interval { low high } revenuePerEngagement } }
+      }
+      returnOnRelationship(limit: 10) {
+        asOf periodStart
+        tenant { customers revenue loyalty recommendations sharing total beyondRevenueShare }
+        top { customerId relationshipType revenue loyalty recommendations sharing total }
+      }
+    }
+  }`;
+  const LENSES = ["serviceImpact", "journeyEndings", "stars", "engagementSales", "returnOnRelationship"];
   const ACKNOWLEDGE_MUTATION = `mutation ConsoleAcknowledge($id: ID!) {
     acknowledgeAlert(alertId: $id) {
       __typename
@@ -67,6 +102,7 @@
   const number = new Intl.NumberFormat("en", { maximumFractionDigits: 0 });
   const decimal = new Intl.NumberFormat("en", { maximumFractionDigits: 1, minimumFractionDigits: 1 });
   const percent = new Intl.NumberFormat("en", { style: "percent", maximumFractionDigits: 0 });
+  const twoPlaces = new Intl.NumberFormat("en", { maximumFractionDigits: 2, minimumFractionDigits: 2 });
   const dateFormat = new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "short", year: "numeric" });
   const dateTimeFormat = new Intl.DateTimeFormat("en-GB", {
     day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit",
@@ -158,7 +194,10 @@
     if (!body || typeof body !== "object") {
       throw new Problem("The gateway's answer was not JSON; is this the relint gateway?");
     }
-    return { data: body.data || null, errors: errors.map((e) => ({ code: codeOf(e), words: inPlainWords(e) })) };
+    return {
+      data: body.data || null,
+      errors: errors.map((e) => ({ code: codeOf(e), words: inPlainWords(e), path: Array.isArray(e.path) ? e.path : [] })),
+    };
   }
 
   // ---------------------------------------------------------------- small DOM helpers
@@ -704,6 +743,7 @@
     parts.push(head);
     if (!r) {
       parts.push(html("p", { className: "hint", text: "Scoring has not applied an interaction of this customer yet." }));
+      parts.push(similarSection(c.similarCustomers));
       parts.push(interactionSection(c.recentInteractions || []));
       return parts;
     }
@@ -726,6 +766,7 @@
     parts.push(html("div", { className: "columns" },
       actionsSection(c.nextBestActions || []), customerAlertsSection(c.alerts || []),
       playbookSection(c.obligations || [], c.violations || [])));
+    parts.push(similarSection(c.similarCustomers));
     parts.push(interactionSection(c.recentInteractions || []));
     return parts;
   }
@@ -929,6 +970,260 @@
     return section;
   }
 
+  /** "Customers like this one": null when the lookalike lens failed (its error is shown
+   * above the customer, with the others'). */
+  function similarSection(similar) {
+    const section = html("section", { className: "sub similar-customers" },
+      html("h4", { text: "Customers like this one" }),
+      html("p", { className: "hint", text: "By behaviour and by their own words: the similarity blends both (0 to 1); click one to open it." }));
+    const list = html("ol", { className: "similar-list" });
+    if (similar === null || similar === undefined) {
+      list.append(html("li", { className: "empty", text: "Not available (see above)." }));
+    }
+    for (const s of similar || []) {
+      const name = (s.customer && s.customer.name) || `customer ${s.customerId}`;
+      const type = s.customer && s.customer.relationship ? s.customer.relationship.relationshipType : null;
+      list.append(html("li", { className: "similar", data: { customerId: s.customerId, similarity: s.similarity } },
+        html("div", { className: "similar-head" },
+          customerLink(s.customerId, name),
+          type ? typeChip(type) : null,
+          html("span", { className: "similar-parts", text: `behaviour ${twoPlaces.format(s.behaviourSimilarity)} · words ${twoPlaces.format(s.textSimilarity)}` }),
+          html("span", { className: "similar-figure", text: twoPlaces.format(s.similarity), title: "similarity, 0 to 1" })),
+        s.reasons.length ? html("ul", { className: "reasons similar-reasons" }, ...s.reasons.map((r) => html("li", { text: r }))) : null));
+    }
+    if (similar && !similar.length) list.append(html("li", { className: "empty", text: "No customer is like this one yet." }));
+    section.append(list);
+    return section;
+  }
+
+  // ---------------------------------------------------------------- the analysis lenses
+
+  function lensBody(lens) {
+    return document.querySelector(`.lens[data-lens="${lens}"] .lens-body`);
+  }
+
+  async function loadAnalysis(generation) {
+    let answer;
+    try {
+      answer = await ask(ANALYSIS_QUERY);
+    } catch (problem) {
+      if (generation !== state.generation) return undefined;
+      if (problem.fatal) return showFatal(problem.message);
+      showPanelProblems("analysis", [{ code: problem.code, words: problem.message }]);
+      for (const lens of LENSES) {
+        lensBody(lens).dataset.state = "failed";
+        lensBody(lens).textContent = "Nothing to show.";
+      }
+      return undefined;
+    }
+    if (generation !== state.generation) return undefined;
+    // An error under one lens is that lens's; any other (the whole query) is everyone's.
+    const own = (lens) => answer.errors.filter((e) => e.path[0] === "analysis" && e.path[1] === lens);
+    showPanelProblems("analysis", answer.errors.filter((e) => !(e.path[0] === "analysis" && LENSES.includes(e.path[1]))));
+    const analysis = (answer.data && answer.data.analysis) || {};
+    const draw = {
+      serviceImpact: drawServiceImpact,
+      journeyEndings: drawJourneyEndings,
+      stars: drawStars,
+      engagementSales: drawEngagementSales,
+      returnOnRelationship: drawReturn,
+    };
+    let asOf = null;
+    for (const lens of LENSES) {
+      showPanelProblems(`lens-${lens}`, own(lens));
+      const body = lensBody(lens);
+      const result = analysis[lens];
+      if (!result) {
+        body.dataset.state = "failed";
+        body.textContent = "Nothing to show.";
+        continue;
+      }
+      asOf = asOf || result.asOf;
+      body.replaceChildren(...draw[lens](result));
+      body.dataset.state = "ready";
+    }
+    if (asOf) $("analysis-as-of").textContent = `as of ${when(asOf)}`;
+    const ror = analysis.returnOnRelationship;
+    if (ror && ror.top.length) nameReturnRows(ror.top.map((t) => t.customerId), generation);
+    return undefined;
+  }
+
+  function interval(i, format = twoPlaces) {
+    return `${format.format(i.low)} – ${format.format(i.high)}`;
+  }
+
+  function flag(on, words, good = false) {
+    return on ? html("span", { className: `flag ${good ? "good" : "bad"}`, text: words }) : html("span", { className: "flag none", text: "—" });
+  }
+
+  /** A table: `columns` are [label, cell(row) → text or node, className?]; the first column
+   * is the row's header. */
+  function lensTable(className, columns, rows, rowData, rowClass = () => "") {
+    const head = html("tr", {}, ...columns.map(([label]) => html("th", { text: label, attrs: { scope: "col" } })));
+    const body = rows.map((row) => {
+      const tr = html("tr", { className: rowClass(row), data: rowData(row) });
+      columns.forEach(([, cell, cellClass], i) => {
+        const value = cell(row);
+        const td = html(i ? "td" : "th", { className: cellClass || "", attrs: i ? {} : { scope: "row" } });
+        if (value instanceof Node) td.append(value);
+        else td.textContent = String(value);
+        tr.append(td);
+      });
+      return tr;
+    });
+    if (!body.length) body.push(html("tr", {}, html("td", { className: "empty", text: "Nothing in the data yet.", attrs: { colspan: columns.length } })));
+    return html("div", { className: "table-wrap" },
+      html("table", { className: `figures ${className}` }, html("thead", {}, head), html("tbody", {}, ...body)));
+  }
+
+  function label(words) {
+    return String(words).replace(/^issue:/, "issue: ").replaceAll("_", " ");
+  }
+
+  function drawServiceImpact(s) {
+    const hazards = lensTable("hazard-table", [
+      ["issue type", (h) => label(h.issueType), "label-cell"],
+      ["customers with it", (h) => number.format(h.customersWith)],
+      ["lost after", (h) => number.format(h.lostAfter)],
+      ["lost without", (h) => number.format(h.lostUnexposed)],
+      ["hazard ratio", (h) => twoPlaces.format(h.hazardRatio), "ratio"],
+      ["95% interval", (h) => interval(h.interval), "interval"],
+      ["", (h) => flag(h.foreshadowsLoss, "foreshadows loss")],
+    ], s.hazards, (h) => ({
+      issueType: h.issueType, ratio: h.hazardRatio, low: h.interval.low, high: h.interval.high,
+      flagged: h.foreshadowsLoss, customers: h.customersWith, lost: h.lostAfter,
+    }), (h) => (h.foreshadowsLoss ? "hazard flagged" : "hazard"));
+    for (const row of hazards.querySelectorAll("tr[data-issue-type]")) {
+      const h = s.hazards.find((x) => x.issueType === row.dataset.issueType);
+      row.title = `lost after: ${h.lostAfter} in ${decimal.format(h.exposedYears)} customer-years; ` +
+        `lost without: ${h.lostUnexposed} in ${decimal.format(h.unexposedYears)} customer-years`;
+    }
+    const upsells = lensTable("upsell-table", [
+      ["issue type resolved", (u) => label(u.issueType), "label-cell"],
+      ["resolved", (u) => number.format(u.resolved)],
+      ["followed by upsell", (u) => `${number.format(u.followed)} (${percent.format(u.share)})`],
+      ["other types", (u) => `${percent.format(u.baseRate)} of ${number.format(u.baseResolved)}`],
+      ["lift", (u) => twoPlaces.format(u.lift), "ratio"],
+      ["95% interval", (u) => interval(u.interval), "interval"],
+      ["", (u) => flag(u.opensUpsell, "opens upsell", true)],
+    ], s.upsells, (u) => ({
+      issueType: u.issueType, ratio: u.lift, low: u.interval.low, high: u.interval.high,
+      flagged: u.opensUpsell, resolved: u.resolved, followed: u.followed,
+    }), (u) => (u.opensUpsell ? "upsell flagged good" : "upsell"));
+    return [
+      html("p", { className: "lens-summary", text: `${number.format(s.customers)} customers, ${number.format(s.lost)} lost; ${number.format(s.hazardCount)} issue types compared.` }),
+      html("h4", { text: "Issue types before loss" }), hazards,
+      html("h4", { text: `Resolved, then an upsell within ${s.windowDays} days` }), upsells,
+    ];
+  }
+
+  function drawJourneyEndings(j) {
+    const table = lensTable("cause-table", [
+      ["before the end", (c) => label(c.cause), "label-cell"],
+      ["lost with it", (c) => `${number.format(c.lostWith)} of ${number.format(c.lost)}`],
+      ["retained with it", (c) => `${number.format(c.retainedWith)} of ${number.format(c.retained)}`],
+      ["lift", (c) => twoPlaces.format(c.lift), "ratio"],
+      ["95% interval", (c) => interval(c.interval), "interval"],
+      ["", (c) => flag(c.trend, "trend")],
+    ], j.causes, (c) => ({
+      cause: c.cause, ratio: c.lift, low: c.interval.low, high: c.interval.high, flagged: c.trend,
+      lostWith: c.lostWith, retainedWith: c.retainedWith,
+    }), (c) => (c.trend ? "cause flagged" : "cause"));
+    return [
+      html("p", { className: "lens-summary", text: `${number.format(j.lost)} lost and ${number.format(j.retained)} retained customers, the ${j.windowDays} days before each end; ${number.format(j.trendCount)} trends among ${number.format(j.causeCount)} causes.` }),
+      table,
+    ];
+  }
+
+  function drawStars(s) {
+    const table = lensTable("star-table", [
+      ["employee", (e) => e.employee, "label-cell"],
+      ["customers", (e) => number.format(e.customers)],
+      ["retained", (e) => number.format(e.retained)],
+      ["retention (shrunk)", (e) => percent.format(e.retention), "ratio"],
+      ["raw", (e) => percent.format(e.retentionRaw)],
+      ["95% interval", (e) => interval(e.retentionInterval, percent), "interval"],
+      ["expanded", (e) => `${number.format(e.expanded)} (${percent.format(e.expansion)})`],
+      ["revenue a month", (e) => number.format(e.revenuePerMonth)],
+    ], s.employees, (e) => ({
+      employee: e.employee, ratio: e.retention, low: e.retentionInterval.low, high: e.retentionInterval.high,
+      customers: e.customers, retained: e.retained,
+    }), (e) => (e.retentionInterval.low > s.meanRetention ? "star flagged good" : "star"));
+    return [
+      html("p", { className: "lens-summary", text: `${number.format(s.employeeCount)} employees; on average ${percent.format(s.meanRetention)} of customers retained, ${percent.format(s.meanExpansion)} expanded, ${number.format(s.meanRevenuePerMonth)} revenue a month. Green: retention above the mean even at the interval's low end.` }),
+      table,
+    ];
+  }
+
+  function bestLag(channel) {
+    return channel.lags.find((l) => l.lagMonths === channel.bestLagMonths) || channel.lags[0] || null;
+  }
+
+  function drawEngagementSales(e) {
+    const table = lensTable("channel-table", [
+      ["channel", (c) => c.channel, "label-cell"],
+      ["engagements", (c) => number.format(c.engagements)],
+      ["customers", (c) => number.format(c.customers)],
+      ["best lag", (c) => `${c.bestLagMonths} mo`],
+      ["correlation", (c) => (bestLag(c) ? twoPlaces.format(bestLag(c).correlation) : "—"), "ratio"],
+      ["95% interval", (c) => (bestLag(c) ? interval(bestLag(c).interval) : "—"), "interval"],
+      ["months paired", (c) => (bestLag(c) ? number.format(bestLag(c).pairs) : "—")],
+      ["revenue an engagement", (c) => (bestLag(c) ? number.format(bestLag(c).revenuePerEngagement) : "—")],
+      ["", (c) => flag(c.leadsRevenue, "leads revenue", true)],
+    ], e.channels, (c) => {
+      const l = bestLag(c);
+      return {
+        channel: c.channel, lag: c.bestLagMonths, ratio: l ? l.correlation : "",
+        low: l ? l.interval.low : "", high: l ? l.interval.high : "", flagged: c.leadsRevenue,
+        engagements: c.engagements,
+      };
+    }, (c) => (c.leadsRevenue ? "channel flagged good" : "channel"));
+    return [
+      html("p", { className: "lens-summary", text: `${number.format(e.customers)} customers over ${e.months} months of 30 days; a lag of 2 means engagement this month, revenue two months later.` }),
+      table,
+    ];
+  }
+
+  function drawReturn(r) {
+    const t = r.tenant;
+    const table = lensTable("return-table", [
+      ["customer", (c) => customerLink(c.customerId, `customer ${c.customerId}`), "label-cell"],
+      ["type", (c) => typeLabel(c.relationshipType)],
+      ["revenue", (c) => number.format(c.revenue)],
+      ["loyalty", (c) => number.format(c.loyalty)],
+      ["recommendations", (c) => number.format(c.recommendations)],
+      ["sharing", (c) => number.format(c.sharing)],
+      ["total", (c) => number.format(c.total), "ratio"],
+      ["beyond revenue", (c) => (c.total ? percent.format((c.loyalty + c.recommendations + c.sharing) / c.total) : "—")],
+    ], r.top, (c) => ({
+      customerId: c.customerId, revenue: c.revenue, loyalty: c.loyalty,
+      recommendations: c.recommendations, sharing: c.sharing, total: c.total,
+    }), () => "customer-return");
+    return [
+      html("p", { className: "lens-summary", text: `From ${when(r.periodStart)} to ${when(r.asOf)}, over ${number.format(t.customers)} customers: revenue ${number.format(t.revenue)}, loyalty ${number.format(t.loyalty)}, recommendations ${number.format(t.recommendations)}, sharing ${number.format(t.sharing)} — ${percent.format(t.beyondRevenueShare)} of the total ${number.format(t.total)} is beyond revenue.` }),
+      table,
+    ];
+  }
+
+  /** Return on Relationship gives ids only: the names follow in one request. */
+  async function nameReturnRows(ids, generation) {
+    let names;
+    try {
+      names = await customerNames(ids);
+    } catch (problem) {
+      if (generation !== state.generation) return undefined;
+      if (problem.fatal) return showFatal(problem.message);
+      return showPanelProblems("lens-returnOnRelationship", [{ code: problem.code, words: problem.message }]);
+    }
+    if (generation !== state.generation) return undefined;
+    if (names.errors.length) showPanelProblems("lens-returnOnRelationship", names.errors);
+    for (const link of document.querySelectorAll('.lens[data-lens="returnOnRelationship"] .customer-link')) {
+      const name = names.byId.get(link.dataset.customerId);
+      if (name) link.textContent = name;
+    }
+    return undefined;
+  }
+
   function interactionSection(interactions) {
     const section = html("section", { className: "sub interactions" }, html("h4", { text: "Recent interactions" }));
     const head = html("tr", {}, ...["when", "channel", "kind", "direction", "sentiment", "amount", "employee", "words"]
@@ -965,9 +1260,15 @@
       $(id).dataset.state = "loading";
       $(id).replaceChildren(html("li", { text: "Loading…" }));
     }
+    $("analysis-as-of").replaceChildren();
+    for (const body of document.querySelectorAll(".lens .lens-body")) {
+      body.dataset.state = "loading";
+      body.replaceChildren(document.createTextNode("Loading… (each lens reads every interaction: this can take seconds)"));
+    }
     loadPortfolio(generation);
     loadAtRisk(generation);
     loadAlerts(generation);
+    loadAnalysis(generation);
     if (state.customerId) openCustomer(state.customerId);
   }
 
