@@ -79,6 +79,9 @@ class Recorder:
     def listen(self, topic: Topic, tenant_id: str) -> Any:
         raise NotImplementedError
 
+    async def has_listeners(self) -> bool:
+        return True
+
 
 async def test_each_event_is_published_once_across_pages_and_passes() -> None:
     feeds, broker = FakeFeeds(), Recorder()
@@ -108,6 +111,22 @@ async def test_events_from_before_the_relay_started_are_not_replayed() -> None:
     feeds.alerts = [_alert(1, "t1", datetime.now(UTC) - timedelta(minutes=5))]
     relay = EventRelay(feeds, broker)
     assert await relay.relay_once() == 0
+
+
+async def test_the_feeds_are_not_read_while_nobody_listens() -> None:
+    feeds, broker = FakeFeeds(), InProcessBroker()
+    relay = EventRelay(feeds, broker)
+    feeds.alerts = [_alert(1, "t1", START + timedelta(seconds=1))]
+    assert await relay.step() == 0
+    assert feeds.reads == 0
+    listening = broker.listen(Topic.ALERTS, "t1")
+    pending = asyncio.ensure_future(anext(listening))
+    await asyncio.sleep(0)  # subscribed
+    assert await relay.step() == 1
+    assert feeds.reads == 1
+    assert scoring_pb2.Alert.FromString(await pending).id == "a001"
+    await listening.aclose()
+    assert not await broker.has_listeners()
 
 
 async def test_in_process_listeners_hear_only_their_tenant_and_topic() -> None:
@@ -150,7 +169,8 @@ async def test_redis_carries_events_between_replicas_and_one_replica_reads(
         task = asyncio.create_task(listen())
         await asyncio.sleep(0.2)  # subscribed
         feeds.alerts = [_alert(1, "t1", START + timedelta(seconds=1))]
-        assert await relays[0].relay_once() == 1
+        assert await RedisBroker(first).has_listeners()  # the other client's subscription
+        assert await relays[0].step() == 1
         for _ in range(50):
             if heard:
                 break

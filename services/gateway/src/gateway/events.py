@@ -7,6 +7,7 @@ channels are in process. In production, with Redis, every gateway replica listen
 pub/sub and one replica at a time (holding a short Redis lease) reads the feeds and
 publishes, so each event is published once.
 
+The feeds are read only while some socket listens, so an idle gateway costs scoring nothing.
 A feed is read again a few seconds back each time (`LOOKBACK`), because a transaction that
 committed late can carry an earlier timestamp than one already read; what was published
 already is recognised by its key and not published twice.
@@ -46,6 +47,8 @@ class Topic(StrEnum):
 class Broker(Protocol):
     async def publish(self, topic: Topic, tenant_id: str, payload: bytes) -> None: ...
 
+    async def has_listeners(self) -> bool: ...
+
     def listen(self, topic: Topic, tenant_id: str) -> AsyncIterator[bytes]: ...
 
 
@@ -54,6 +57,9 @@ class InProcessBroker:
 
     def __init__(self) -> None:
         self._queues: dict[tuple[Topic, str], set[asyncio.Queue[bytes]]] = {}
+
+    async def has_listeners(self) -> bool:
+        return any(self._queues.values())
 
     async def publish(self, topic: Topic, tenant_id: str, payload: bytes) -> None:
         for queue in self._queues.get((topic, tenant_id), set()):
@@ -77,6 +83,10 @@ class RedisBroker:
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
+
+    async def has_listeners(self) -> bool:
+        """Whether any replica's socket follows any tenant (PUBSUB is server-wide)."""
+        return bool(await self._redis.pubsub_channels(_CHANNEL + "*"))
 
     async def publish(self, topic: Topic, tenant_id: str, payload: bytes) -> None:
         await self._redis.publish(f"{_CHANNEL}{topic}:{tenant_id}", payload)
@@ -225,15 +235,20 @@ class EventRelay(BackgroundWorker):
             return True
         return False
 
+    async def step(self) -> int:
+        """One pass: the reading replica publishes what is new, if anyone listens; otherwise
+        the feeds are not read at all and start from now once someone does."""
+        if await self._leads() and await self.broker.has_listeners():
+            return await self.relay_once()
+        now = datetime.now(UTC)
+        for feed in self.feeds:
+            feed.since, feed.published = now, {}
+        return 0
+
     async def _run(self) -> None:
         while True:
             try:
-                if await self._leads():
-                    await self.relay_once()
-                else:  # another replica reads; start from now when this one takes over
-                    now = datetime.now(UTC)
-                    for feed in self.feeds:
-                        feed.since, feed.published = now, {}
+                await self.step()
             except Exception:  # scoring or Redis away: log, wait, go on
                 log.warning("event relay pass failed; retrying", exc_info=True)
             await self.sleep(self.poll_seconds)

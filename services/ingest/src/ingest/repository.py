@@ -5,7 +5,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -49,13 +49,6 @@ class InteractionFilter:
     occurred_from: datetime | None = None
     occurred_to: datetime | None = None
     before: tuple[datetime, str] | None = None
-
-
-def _utc(moment: datetime) -> datetime:
-    """SQLite hands aggregates back as naive text-parsed datetimes; they are UTC."""
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -515,7 +508,7 @@ class IngestRepository:
             .order_by(col(Interaction.customer_id), count.desc(), col(Interaction.employee))
         )
         rows = (await self.session.execute(query)).all()
-        return [(c, e or "", int(n), _utc(first), _utc(last)) for c, e, n, first, last in rows]
+        return [(c, e or "", int(n), first, last) for c, e, n, first, last in rows]
 
     # Outbox
 

@@ -22,6 +22,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
+from relint.taxonomy import COMING_APART
+
 DAY = 86_400.0
 MONTH = 30 * DAY
 YEAR = 365 * DAY
@@ -38,9 +40,6 @@ EXPANSION_KINDS = ("upsell",)
 ENDING_KINDS = frozenset({"cancellation"})
 DRIFT_MONTHS = 3
 REVENUE_KINDS = frozenset({"purchase", "renewal", "upsell"})
-COMING_APART = frozenset(
-    {"differentiating", "circumscribing", "stagnating", "avoiding", "terminating"}
-)
 
 
 class InvalidAnalysis(ValueError):

@@ -13,11 +13,13 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 
 from relint.db import Database, utcnow
+from relint.taxonomy import COMING_APART
 from scoring import analysis, lookalikes
 from scoring.analysis import InvalidAnalysis
 from scoring.repository import ScoringRepository
 
-TERMINATING = "terminating"
+# The last of Knapp's stages: a customer there is lost, from the moment it entered it.
+TERMINATING = COMING_APART[-1]
 DEFAULT_SINCE = timedelta(days=90)
 MONEY_WINDOW = timedelta(days=365)
 MAX_VALUE_MAP = 5000

@@ -24,6 +24,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -654,8 +655,6 @@ class ScoringRepository:
         """Each customer's type or stage (`dimension`) as of `at`: (customer_id, current,
         since in seconds), from the last change at or before `at`: DISTINCT ON in
         PostgreSQL, SQLite's max() whose bare columns come from the row holding the max."""
-        from sqlalchemy.dialects.postgresql import distinct_on
-
         s = table_of(StateChange)
         conditions = [s.c.tenant_id == tenant_id, s.c.dimension == dimension, s.c.at <= at]
         connection = await self.session.connection()

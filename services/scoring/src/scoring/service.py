@@ -239,17 +239,7 @@ class ScoringService:
         """Replaces the tenant's weights and types (None: the defaults), then weighs its whole
         history again and places its customers again, so every number follows the rules."""
         rules = self.validate_settings(weights, type_rules)
-        async with self.db.transaction() as session:
-            repo = ScoringRepository(session)
-            row = await repo.settings(tenant_id)
-            if row is None:
-                row = TenantSettings(tenant_id=tenant_id)
-                session.add(row)
-            row.weights = weights or {}
-            row.types = type_rules or []
-            row.version += 1
-            row.updated_at = utcnow()
-        self._rules.pop(tenant_id, None)
+        await self._store_settings(tenant_id, type_rules or [], weights or {})
         await self.recompute(tenant_id)
         self.unclassified.add(tenant_id)
         return rules
@@ -257,24 +247,34 @@ class ScoringService:
     async def put_types(self, tenant_id: str, type_rules: list[dict[str, Any]]) -> TenantRules:
         """Replaces the tenant's relationship types (empty: the default four), keeping its
         weights; its customers are placed again by the next classification pass."""
+        try:
+            placed = types.rules_from_config(type_rules) if type_rules else types.DEFAULT_RULES
+        except types.InvalidTypeRules as error:
+            raise InvalidSettings(error.problems) from error
         current = await self.rules(tenant_id)
-        async with self.db.read() as session:
-            stored = await ScoringRepository(session).settings(tenant_id)
-        weights = stored.weights if stored is not None else None
-        rules = self.validate_settings(weights, type_rules)
+        await self._store_settings(tenant_id, type_rules)
+        if placed != current.types:
+            self.unclassified.add(tenant_id)
+        return await self.rules(tenant_id)
+
+    async def _store_settings(
+        self,
+        tenant_id: str,
+        type_rules: list[dict[str, Any]],
+        weights: dict[str, Any] | None = None,
+    ) -> None:
+        """Writes the tenant's types and, when given, its weights, as a new version."""
         async with self.db.transaction() as session:
-            repo = ScoringRepository(session)
-            row = await repo.settings(tenant_id)
+            row = await ScoringRepository(session).settings(tenant_id)
             if row is None:
                 row = TenantSettings(tenant_id=tenant_id)
                 session.add(row)
+            if weights is not None:
+                row.weights = weights
             row.types = type_rules
             row.version += 1
             row.updated_at = utcnow()
         self._rules.pop(tenant_id, None)
-        if rules.types != current.types:
-            self.unclassified.add(tenant_id)
-        return rules
 
     # Applying the stream
 
