@@ -18,7 +18,7 @@ help: ## list the targets
 install: ## install uv if missing, the locked Python workspace and the Node tools
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 	$(UV) sync --frozen
-	npm install --no-audit --no-fund --loglevel=error
+	npm ci --no-audit --no-fund --loglevel=error
 
 run: install ## start the four services on SQLite with demo data (Ctrl-C stops them)
 	$(UV) run relint-stack run --data-dir var --customers $(CUSTOMERS) --seed $(SEED)
