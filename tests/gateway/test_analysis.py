@@ -332,6 +332,20 @@ class FakeAnalysis:
             ],
         )
 
+    async def lookalikes_each(
+        self, tenant_id: str, customer_ids: Sequence[str], limit: int
+    ) -> analysis_pb2.BatchGetLookalikesResponse:
+        self._called("BatchGetLookalikes", tenant_id, customer_ids=list(customer_ids), limit=limit)
+        results = []
+        for customer_id in customer_ids:
+            one = await self.lookalikes(tenant_id, None, [customer_id], limit, None)
+            results.append(
+                analysis_pb2.LookalikesOf(customer_id=customer_id, lookalikes=one.lookalikes)
+            )
+        return analysis_pb2.BatchGetLookalikesResponse(
+            as_of=_stamp(AS_OF), customers=50, results=results
+        )
+
     async def lookalikes(
         self,
         tenant_id: str,
@@ -727,16 +741,29 @@ async def test_similar_customers_of_a_customer() -> None:
         ingest,
     )
     assert result.errors is None
-    assert analysis.requests["GetLookalikes"] == {
-        "as_of": None,
-        "customer_ids": ["c1"],
-        "limit": 2,
-        "text_weight": None,
-    }
+    assert analysis.requests["BatchGetLookalikes"] == {"customer_ids": ["c1"], "limit": 2}
     similar = result.data["account"]["similarCustomers"]
     assert [s["customerId"] for s in similar] == ["c5", "gone"]
     assert similar[0]["customer"] == {"name": "Name of c5"}
     assert ingest.calls == Counter({"BatchGetCustomers": 1})
+
+
+async def test_similar_customers_of_many_customers_cost_one_call() -> None:
+    analysis, ingest = FakeAnalysis(), FakeIngest()
+    result = await _run(
+        """{ a: account(customerId: "c1") { similarCustomers(limit: 2) { customerId } }
+             b: account(customerId: "c2") { similarCustomers(limit: 2) { customerId } }
+             c: account(customerId: "c3") { similarCustomers(limit: 2) { customerId } } }""",
+        analysis,
+        ingest,
+    )
+    assert result.errors is None
+    assert analysis.calls["BatchGetLookalikes"] == 1
+    assert analysis.requests["BatchGetLookalikes"] == {
+        "customer_ids": ["c1", "c2", "c3"],
+        "limit": 2,
+    }
+    assert result.data["c"]["similarCustomers"] == [{"customerId": "c5"}, {"customerId": "gone"}]
 
 
 KINDS_21 = ", ".join(f'"k{n}"' for n in range(21))

@@ -378,3 +378,12 @@ def test_return_on_relationship_values_partners_advocacy_with_tenant_weights() -
 def test_bad_weights_are_refused_by_name() -> None:
     with pytest.raises(InvalidAnalysis, match=r"unknown weight 'likes'.*'referral' must be"):
         analysis.ror_weights({"likes": 1.0, "referral": -5.0})
+
+
+def test_a_prior_is_never_surer_than_all_the_data() -> None:
+    """Groups whose rates differ no more than noise are pooled, but with the weight of what
+    was observed, not an infinite one: their intervals keep a width."""
+    successes, trials = np.array([8.0, 4.0, 1.0]), np.array([10.0, 5.0, 1.0])
+    a, b = analysis._beta_prior(successes, trials)
+    assert a + b == pytest.approx(16.0)
+    assert a / (a + b) == pytest.approx(13 / 16)

@@ -324,6 +324,15 @@ async def test_lookalikes_by_behaviour_and_words(stack: Stack) -> None:
     assert [c.customer_id for c in partners.result] == ["p2"]
     with pytest.raises(InvalidAnalysis, match="1 unknown to the tenant at as_of: big"):
         await stack.analysis.lookalikes("t1", ["big"], as_of=AS_OF)
+    # Each its own reference, profiles built once; one without a profile has none.
+    each = await stack.analysis.lookalikes_each("t1", ["a1", "big", "p1"], as_of=AS_OF, limit=2)
+    assert [[c.customer_id for c in found] for found in each.result] == [
+        [c.customer_id for c in found.result],
+        [],
+        [c.customer_id for c in (await stack.analysis.lookalikes("t1", ["p1"], AS_OF, 2)).result],
+    ]
+    with pytest.raises(InvalidAnalysis, match="customer_ids: 1 to 1000 customers"):
+        await stack.analysis.lookalikes_each("t1", [], as_of=AS_OF)
 
 
 async def test_tenants_are_isolated(stack: Stack) -> None:
@@ -388,6 +397,15 @@ async def test_every_lens_over_grpc(stack: Stack) -> None:
     assert len(alike.lookalikes) == 3
     assert {c.customer_id for c in alike.lookalikes} == {"a1", "a2", "a3"}
     assert all(c.text_similarity == 0 for c in alike.lookalikes)
+    batch = await stack.grpc.BatchGetLookalikes(
+        analysis_pb2.BatchGetLookalikesRequest(
+            tenant_id="t1", as_of=as_of, customer_ids=["a1", "nobody"], limit=2
+        ),
+        timeout=10,
+    )
+    assert [r.customer_id for r in batch.results] == ["a1", "nobody"]
+    assert [c.customer_id for c in batch.results[0].lookalikes] == ["a2", "a3"]
+    assert list(batch.results[1].lookalikes) == []
 
 
 @pytest.mark.parametrize(

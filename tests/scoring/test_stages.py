@@ -124,3 +124,10 @@ def test_a_fall_below_zero_is_told_in_points_not_a_percentage() -> None:
     assert "value fell from 0.5 to -65.0 in 60 days" in found.reasons
     halved = [history[0], Moment(T0 + timedelta(days=70), "call", "sales", "inbound", 0.25)]
     assert "value fell 50% in 60 days" in assess(halved, T0 + timedelta(days=75), "").reasons
+
+
+def test_a_fall_is_told_as_a_share_above_zero_and_in_points_below() -> None:
+    from scoring.stages import value_fall
+
+    assert value_fall(8.0, 2.0, 60) == "value fell 75% in 60 days"
+    assert value_fall(7.9, -4.1, 60) == "value fell from 7.9 to -4.1 in 60 days"

@@ -143,6 +143,16 @@ class AnalysisBackend:
         _set_time(request.as_of, as_of)
         return await _call("scoring", self._stub.GetLookalikes(request, timeout=self._deadline))
 
+    async def lookalikes_each(
+        self, tenant_id: str, customer_ids: Sequence[str], limit: int
+    ) -> analysis_pb2.BatchGetLookalikesResponse:
+        request = analysis_pb2.BatchGetLookalikesRequest(
+            tenant_id=tenant_id, customer_ids=customer_ids, limit=limit
+        )
+        return await _call(
+            "scoring", self._stub.BatchGetLookalikes(request, timeout=self._deadline)
+        )
+
 
 class AnalysisContext(Protocol):
     """What the lenses need of the request's context (GatewayContext has it)."""
@@ -994,8 +1004,11 @@ async def similar_customers(
     self: _HasCustomerId, info: AnalysisInfo, limit: int = 5
 ) -> list[Lookalike] | None:
     """The customers most like this one, with similarity and reasons (Customer's
-    `similarCustomers`)."""
-    return (await _lookalikes(info, None, [str(self.customer_id)], limit, None)).lookalikes
+    `similarCustomers`): a page of customers costs one BatchGetLookalikes."""
+    _within(limit, 1, MAX_LOOKALIKES, "limit")
+    _backend(info)  # the caller's tenant, and a clear error without analysis
+    found = await info.context.loaders.similar_customers.load((str(self.customer_id), limit))
+    return [Lookalike.of(m) for m in found]
 
 
 class _HasCustomerId(Protocol):

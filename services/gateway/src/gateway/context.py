@@ -48,5 +48,5 @@ class GatewayContext(BaseContext):
     @property
     def loaders(self) -> Loaders:
         if self._loaders is None:
-            self._loaders = Loaders(self.backends, self.tenant_id)
+            self._loaders = Loaders(self.backends, self.tenant_id, self.analysis)
         return self._loaders

@@ -6,18 +6,28 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Protocol
 
 from strawberry.dataloader import DataLoader
 
 from gateway.backends import Backends
 from relint.contracts.ingest.v1 import ingest_pb2
 from relint.contracts.playbook.v1 import playbook_pb2
-from relint.contracts.scoring.v1 import scoring_pb2
+from relint.contracts.scoring.v1 import analysis_pb2, scoring_pb2
 
 RecentKey = tuple[str, int]
 # A page of one customer's interactions: the query message, serialized (hashable, exact).
 PageKey = bytes
 EmployeesKey = tuple[str, int]
+SimilarKey = tuple[str, int]
+
+
+class LookalikeSource(Protocol):
+    async def lookalikes_each(
+        self, tenant_id: str, customer_ids: Sequence[str], limit: int
+    ) -> analysis_pb2.BatchGetLookalikesResponse: ...
+
+
 RelationshipKey = tuple[str, datetime | None]
 AlertKey = tuple[str, bool]
 # The playbook's view of a customer is fetched with this many actions; fields cut it.
@@ -27,9 +37,12 @@ ALERTS_PER_BATCH = 1000
 
 
 class Loaders:
-    def __init__(self, backends: Backends, tenant_id: str) -> None:
+    def __init__(
+        self, backends: Backends, tenant_id: str, analysis: LookalikeSource | None = None
+    ) -> None:
         self._backends = backends
         self._tenant_id = tenant_id
+        self._analysis = analysis
         self.customers = DataLoader(self._customers, max_batch_size=1000)
         self.customers_by_external_id = DataLoader(self._by_external_id, max_batch_size=1000)
         self.relationships = DataLoader(self._relationships, max_batch_size=1000)
@@ -38,6 +51,7 @@ class Loaders:
         self.customer_playbooks = DataLoader(self._customer_playbooks, max_batch_size=1000)
         self.interaction_pages = DataLoader(self._interaction_pages, max_batch_size=1000)
         self.employees = DataLoader(self._employees, max_batch_size=1000)
+        self.similar_customers = DataLoader(self._similar_customers, max_batch_size=1000)
 
     def prime(self, customers: Sequence[ingest_pb2.Customer]) -> None:
         for customer in customers:
@@ -111,3 +125,18 @@ class Loaders:
             for item in await self._backends.employees_of(self._tenant_id, ids, limit):
                 found[(item.customer_id, limit)].append(item)
         return [found[key] for key in keys]
+
+    async def _similar_customers(
+        self, keys: list[SimilarKey]
+    ) -> list[list[analysis_pb2.Lookalike]]:
+        # One call per distinct limit in the batch: scoring builds the profiles once for all.
+        assert self._analysis is not None, "similarCustomers checks for analysis first"
+        grouped: dict[int, list[str]] = defaultdict(list)
+        for customer_id, limit in keys:
+            grouped[limit].append(customer_id)
+        found: dict[SimilarKey, list[analysis_pb2.Lookalike]] = {}
+        for limit, ids in grouped.items():
+            reply = await self._analysis.lookalikes_each(self._tenant_id, ids, limit)
+            for result in reply.results:
+                found[(result.customer_id, limit)] = list(result.lookalikes)
+        return [found.get(key, []) for key in keys]

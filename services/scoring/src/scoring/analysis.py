@@ -693,8 +693,11 @@ def _beta_prior(successes: FloatArray, trials: FloatArray) -> tuple[float, float
     spread = float(np.average((rates - p) ** 2, weights=weights))
     noise = p * (1 - p) * float(np.mean(1 / weights))
     between = spread - noise
-    strength = p * (1 - p) / between - 1 if between > 0 else 1e6
-    strength = min(max(strength, 1.0), 1e6)
+    # No spread beyond noise estimates the groups as equal; the prior still may not be
+    # surer than everything observed together (an "infinite" prior gave every employee
+    # the same figure with an interval of zero width).
+    strength = p * (1 - p) / between - 1 if between > 0 else total
+    strength = min(max(strength, 1.0), max(total, 1.0))
     return p * strength, (1 - p) * strength
 
 

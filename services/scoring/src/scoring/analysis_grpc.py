@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -14,7 +14,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from relint.contracts.scoring.v1 import analysis_pb2, analysis_pb2_grpc
 from relint.grpc_server import GrpcServer
-from scoring import analysis
+from scoring import analysis, lookalikes
 from scoring.analysis import InvalidAnalysis
 from scoring.analysis_service import DEFAULT_VALUE_MAP, AnalysisService
 
@@ -236,17 +236,45 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
         return analysis_pb2.GetLookalikesResponse(
             as_of=_stamp(found.as_of),
             customers=found.customers,
-            lookalikes=[
-                analysis_pb2.Lookalike(
-                    customer_id=item.customer_id,
-                    similarity=_number(item.similarity),
-                    behaviour_similarity=_number(item.behaviour_similarity),
-                    text_similarity=_number(item.text_similarity),
-                    reasons=list(item.reasons),
-                )
-                for item in found.result
+            lookalikes=_lookalike_messages(found.result),
+        )
+
+    async def BatchGetLookalikes(
+        self, request: analysis_pb2.BatchGetLookalikesRequest, context: grpc.aio.ServicerContext
+    ) -> analysis_pb2.BatchGetLookalikesResponse:
+        found = await _answer(
+            context,
+            self.service.lookalikes_each(
+                request.tenant_id,
+                list(request.customer_ids),
+                _as_of(request),
+                request.limit or 10,
+                request.text_weight if request.HasField("text_weight") else 0.4,
+            ),
+        )
+        return analysis_pb2.BatchGetLookalikesResponse(
+            as_of=_stamp(found.as_of),
+            customers=found.customers,
+            results=[
+                analysis_pb2.LookalikesOf(customer_id=c, lookalikes=_lookalike_messages(items))
+                for c, items in zip(request.customer_ids, found.result, strict=True)
             ],
         )
+
+
+def _lookalike_messages(
+    found: Sequence[lookalikes.Lookalike],
+) -> list[analysis_pb2.Lookalike]:
+    return [
+        analysis_pb2.Lookalike(
+            customer_id=item.customer_id,
+            similarity=_number(item.similarity),
+            behaviour_similarity=_number(item.behaviour_similarity),
+            text_similarity=_number(item.text_similarity),
+            reasons=list(item.reasons),
+        )
+        for item in found
+    ]
 
 
 def register(server: GrpcServer, service: AnalysisService) -> None:

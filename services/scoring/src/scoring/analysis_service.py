@@ -16,6 +16,7 @@ from relint.db import Database, utcnow
 from relint.taxonomy import COMING_APART
 from scoring import analysis, lookalikes
 from scoring.analysis import InvalidAnalysis
+from scoring.lookalikes import CustomerProfile, Lookalike
 from scoring.repository import ScoringRepository
 
 # The last of Knapp's stages: a customer there is lost, from the moment it entered it.
@@ -363,35 +364,18 @@ class AnalysisService:
         as_of: datetime | None = None,
         limit: int = 10,
         text_weight: float = 0.4,
-    ) -> Analysis[list[lookalikes.Lookalike]]:
+    ) -> Analysis[list[Lookalike]]:
         """The customers most like `customer_ids` (one, or a set through its centroid) by
-        behaviour and own words over the year before the moment (scoring.lookalikes), from
-        profiles built in SQL aggregates: interactions per channel, money, mean sentiment,
-        a few telling kinds, tenure, and the texts of their inbound interactions."""
-        _require_tenant(tenant_id)
-        if not 1 <= len(customer_ids) <= MAX_REFERENCES:
-            raise InvalidAnalysis(f"customer_ids: 1 to {MAX_REFERENCES} customers")
-        _check_range("limit", limit, 1, lookalikes.MAX_LIMIT)
-        if not (math.isfinite(text_weight) and 0 <= text_weight <= 1):
-            raise InvalidAnalysis("text_weight must be 0 to 1")
-        moment = _moment(as_of)
-        start = moment - PROFILE_WINDOW
-        async with self.db.read() as session:
-            repo = ScoringRepository(session)
-            await repo.prepare_analysis()
-            customers = await self._customers(repo, tenant_id, moment, as_of is None)
-            per_channel, moods, words = await repo.analysis_profiles(tenant_id, start, moment)
-            money = await repo.analysis_money(tenant_id, start, moment)
-            counted = await repo.analysis_kind_counts(
-                tenant_id, (*PROFILE_KINDS, "referral"), moment, start
-            )
-        unknown = [c for c in customer_ids if c not in set(customers.ids)]
+        behaviour and own words over the year before the moment (scoring.lookalikes)."""
+        _check_lookalikes(tenant_id, customer_ids, limit, text_weight)
+        moment, profiles, rows = await self._profiles(tenant_id, as_of)
+        known = {p.customer_id for p in profiles}
+        unknown = [c for c in customer_ids if c not in known]
         if unknown:
             raise InvalidAnalysis(
                 f"customer_ids: {len(unknown)} unknown to the tenant at as_of: "
                 + ", ".join(unknown[:5])
             )
-        profiles = _profiles(customers, moment, per_channel, moods, words, money, counted)
         try:
             found = await _run(
                 len(profiles) * 20,
@@ -403,7 +387,63 @@ class AnalysisService:
             )
         except ValueError as error:
             raise InvalidAnalysis(str(error)) from error
-        return Analysis(moment, len(profiles), len(per_channel) + len(money), found)
+        return Analysis(moment, len(profiles), rows, found)
+
+    async def lookalikes_each(
+        self,
+        tenant_id: str,
+        customer_ids: Sequence[str],
+        as_of: datetime | None = None,
+        limit: int = 10,
+        text_weight: float = 0.4,
+    ) -> Analysis[list[list[Lookalike]]]:
+        """Each customer's own lookalikes, in the order asked, from profiles built once; a
+        customer without a profile at the moment has none."""
+        _check_lookalikes(tenant_id, customer_ids, limit, text_weight)
+        moment, profiles, rows = await self._profiles(tenant_id, as_of)
+        known = {p.customer_id for p in profiles}
+
+        def each() -> list[list[Lookalike]]:
+            return [
+                lookalikes.similar_customers(profiles, [c], limit, text_weight)
+                if c in known
+                else []
+                for c in customer_ids
+            ]
+
+        found = await _run(len(profiles) * 20 * len(customer_ids), each)
+        return Analysis(moment, len(profiles), rows, found)
+
+    async def _profiles(
+        self, tenant_id: str, as_of: datetime | None
+    ) -> tuple[datetime, list[CustomerProfile], int]:
+        """The tenant's customers' profiles over the year before the moment, from SQL
+        aggregates: interactions per channel, money, mean sentiment, a few telling kinds,
+        tenure, and the texts of their inbound interactions; with the rows read."""
+        moment = _moment(as_of)
+        start = moment - PROFILE_WINDOW
+        async with self.db.read() as session:
+            repo = ScoringRepository(session)
+            await repo.prepare_analysis()
+            customers = await self._customers(repo, tenant_id, moment, as_of is None)
+            per_channel, moods, words = await repo.analysis_profiles(tenant_id, start, moment)
+            money = await repo.analysis_money(tenant_id, start, moment)
+            counted = await repo.analysis_kind_counts(
+                tenant_id, (*PROFILE_KINDS, "referral"), moment, start
+            )
+        profiles = _profiles(customers, moment, per_channel, moods, words, money, counted)
+        return moment, profiles, len(per_channel) + len(money)
+
+
+def _check_lookalikes(
+    tenant_id: str, customer_ids: Sequence[str], limit: int, text_weight: float
+) -> None:
+    _require_tenant(tenant_id)
+    if not 1 <= len(customer_ids) <= MAX_REFERENCES:
+        raise InvalidAnalysis(f"customer_ids: 1 to {MAX_REFERENCES} customers")
+    _check_range("limit", limit, 1, lookalikes.MAX_LIMIT)
+    if not (math.isfinite(text_weight) and 0 <= text_weight <= 1):
+        raise InvalidAnalysis("text_weight must be 0 to 1")
 
 
 def _profiles(
@@ -414,7 +454,7 @@ def _profiles(
     words: Sequence[tuple[str, str]],
     money: Sequence[tuple[str, float, float, float]],
     counted: Sequence[tuple[str, str, int]],
-) -> list[lookalikes.CustomerProfile]:
+) -> list[CustomerProfile]:
     channels: dict[str, dict[str, float]] = {c: {} for c in customers.ids}
     for customer_id, channel, count in per_channel:
         if customer_id in channels:

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from scoring.stages import COMMITMENTS, GRIEVANCES, Moment, is_coming_apart
+from scoring.stages import COMMITMENTS, GRIEVANCES, Moment, is_coming_apart, value_fall
 
 DAY = timedelta(days=1)
 NEUTRAL_BASE = 0.2
@@ -71,13 +71,7 @@ def assess(
     if before and upto:
         then, now = before[-1].value_after, upto[-1].value_after
         if then > 0 and now <= 0.75 * then:
-            # A percentage past 100% ("fell 13004%") says nothing: below zero, give the points.
-            fall = (
-                f"value fell {1 - now / then:.0%} in 60 days"
-                if now >= 0
-                else f"value fell from {then:.1f} to {now:.1f} in 60 days"
-            )
-            signals.append((0.8, fall))
+            signals.append((0.8, value_fall(then, now, 60)))
     recent = [m for m in upto if m.at > at - 90 * DAY]
     grievances = sum(m.kind in GRIEVANCES for m in recent)
     if grievances:

@@ -77,6 +77,14 @@ class StageCall:
     reason: str
 
 
+def value_fall(then: float, now: float, days: int) -> str:
+    """A fall of the value in words: as a share while it stays above zero; in points below
+    it, where a share ("fell 13004%") says nothing."""
+    if now >= 0:
+        return f"value fell {1 - now / then:.0%} in {days} days"
+    return f"value fell from {then:.1f} to {now:.1f} in {days} days"
+
+
 def is_coming_apart(stage: str) -> bool:
     return stage in COMING_APART
 
@@ -175,10 +183,7 @@ def stage_at(
         return StageCall("differentiating", f"{len(grievances)} grievances in 60 days ({kinds})")
     before_value = h.value_before(at - 60 * DAY)
     if before_value > 0 and value_now < 0.75 * before_value:
-        return StageCall(
-            "differentiating",
-            f"value fell {1 - value_now / before_value:.0%} in 60 days",
-        )
+        return StageCall("differentiating", value_fall(before_value, value_now, 60))
     if tenure < 30 or end <= 2:
         return StageCall("initiating", f"customer for {tenure:.0f} days, {end} interactions")
     if last_commitment is None or tenure < 90:

@@ -75,7 +75,9 @@ class ScoringWorker(BackgroundWorker):
             try:
                 done = await self.service.evaluate_stages(self.batch)
                 now = last_pass = time.monotonic()
-                if now - last_classified >= self.classify_seconds and not done:
+                # Due is due: waiting for a pass with no stage work starved placement for
+                # minutes after a load, while the playbook's violations kept marking customers.
+                if now - last_classified >= self.classify_seconds:
                     await self._classify()
                     last_classified = now
                 if now - last_clock >= self.clock_seconds:

@@ -488,3 +488,35 @@ class GetLookalikesResponse(_message.Message):
     customers: int
     lookalikes: _containers.RepeatedCompositeFieldContainer[Lookalike]
     def __init__(self, as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., customers: _Optional[int] = ..., lookalikes: _Optional[_Iterable[_Union[Lookalike, _Mapping]]] = ...) -> None: ...
+
+class BatchGetLookalikesRequest(_message.Message):
+    __slots__ = ("tenant_id", "as_of", "customer_ids", "limit", "text_weight")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_IDS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    TEXT_WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    as_of: _timestamp_pb2.Timestamp
+    customer_ids: _containers.RepeatedScalarFieldContainer[str]
+    limit: int
+    text_weight: float
+    def __init__(self, tenant_id: _Optional[str] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., customer_ids: _Optional[_Iterable[str]] = ..., limit: _Optional[int] = ..., text_weight: _Optional[float] = ...) -> None: ...
+
+class LookalikesOf(_message.Message):
+    __slots__ = ("customer_id", "lookalikes")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    LOOKALIKES_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    lookalikes: _containers.RepeatedCompositeFieldContainer[Lookalike]
+    def __init__(self, customer_id: _Optional[str] = ..., lookalikes: _Optional[_Iterable[_Union[Lookalike, _Mapping]]] = ...) -> None: ...
+
+class BatchGetLookalikesResponse(_message.Message):
+    __slots__ = ("as_of", "customers", "results")
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMERS_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    as_of: _timestamp_pb2.Timestamp
+    customers: int
+    results: _containers.RepeatedCompositeFieldContainer[LookalikesOf]
+    def __init__(self, as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., customers: _Optional[int] = ..., results: _Optional[_Iterable[_Union[LookalikesOf, _Mapping]]] = ...) -> None: ...

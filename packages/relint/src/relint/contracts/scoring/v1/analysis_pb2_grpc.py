@@ -71,6 +71,11 @@ class AnalysisServiceStub:
                 request_serializer=relint_dot_contracts_dot_scoring_dot_v1_dot_analysis__pb2.GetLookalikesRequest.SerializeToString,
                 response_deserializer=relint_dot_contracts_dot_scoring_dot_v1_dot_analysis__pb2.GetLookalikesResponse.FromString,
                 _registered_method=True)
+        self.BatchGetLookalikes = channel.unary_unary(
+                '/scoring.v1.AnalysisService/BatchGetLookalikes',
+                request_serializer=relint_dot_contracts_dot_scoring_dot_v1_dot_analysis__pb2.BatchGetLookalikesRequest.SerializeToString,
+                response_deserializer=relint_dot_contracts_dot_scoring_dot_v1_dot_analysis__pb2.BatchGetLookalikesResponse.FromString,
+                _registered_method=True)
 
 
 class AnalysisServiceServicer:
@@ -129,6 +134,14 @@ class AnalysisServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchGetLookalikes(self, request, context):
+        """Each of many customers' own lookalikes (each its own reference), the profiles built
+        once: a page of customers with their similar customers in one call.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AnalysisServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -166,6 +179,11 @@ def add_AnalysisServiceServicer_to_server(servicer, server):
                     servicer.GetLookalikes,
                     request_deserializer=relint_dot_contracts_dot_scoring_dot_v1_dot_analysis__pb2.GetLookalikesRequest.FromString,
                     response_serializer=relint_dot_contracts_dot_scoring_dot_v1_dot_analysis__pb2.GetLookalikesResponse.SerializeToString,
+            ),
+            'BatchGetLookalikes': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetLookalikes,
+                    request_deserializer=relint_dot_contracts_dot_scoring_dot_v1_dot_analysis__pb2.BatchGetLookalikesRequest.FromString,
+                    response_serializer=relint_dot_contracts_dot_scoring_dot_v1_dot_analysis__pb2.BatchGetLookalikesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -359,6 +377,33 @@ class AnalysisService:
             '/scoring.v1.AnalysisService/GetLookalikes',
             relint_dot_contracts_dot_scoring_dot_v1_dot_analysis__pb2.GetLookalikesRequest.SerializeToString,
             relint_dot_contracts_dot_scoring_dot_v1_dot_analysis__pb2.GetLookalikesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetLookalikes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scoring.v1.AnalysisService/BatchGetLookalikes',
+            relint_dot_contracts_dot_scoring_dot_v1_dot_analysis__pb2.BatchGetLookalikesRequest.SerializeToString,
+            relint_dot_contracts_dot_scoring_dot_v1_dot_analysis__pb2.BatchGetLookalikesResponse.FromString,
             options,
             channel_credentials,
             insecure,
