@@ -172,6 +172,28 @@ class PlaybookRepository:
             update(t).where(t.c.id == touch_id).values(customer_id=customer_id)
         )
 
+    async def _of_customers(
+        self, columns_from: str, tenant_id: str, customer_ids: list[str]
+    ) -> tuple[list[Any], Callable[[Any], datetime]]:
+        """`SELECT <columns> FROM <table>` for a tenant's customers, straight from the
+        driver (ANY on PostgreSQL, IN chunks on SQLite), with how to read its moments."""
+        query = f"SELECT {columns_from} WHERE tenant_id = "
+        async with self._driver() as (postgres, driver):
+            if postgres:
+                rows = await _pg_fetch(
+                    driver, query + "%s AND customer_id = ANY(%s)", (tenant_id, customer_ids)
+                )
+                return rows, _pg_moment
+            rows = []
+            for chunk in _chunks(customer_ids, _SQLITE_IN_CHUNK):
+                rows.extend(
+                    await driver.execute_fetchall(
+                        query + f"? AND customer_id IN ({_marks(len(chunk))})",
+                        (tenant_id, *chunk),
+                    )
+                )
+            return rows, _sqlite_read
+
     async def histories(
         self, tenant_id: str, customer_ids: Sequence[str]
     ) -> dict[str, list[Touch]]:
@@ -181,25 +203,8 @@ class PlaybookRepository:
         if not wanted:
             return found
         columns = "customer_id, id, occurred_at, channel, kind, direction, employee, reference, "
-        columns += "notice_days FROM touch WHERE tenant_id = "
-        async with self._driver() as (postgres, driver):
-            if postgres:
-                rows = await _pg_fetch(
-                    driver,
-                    f"SELECT {columns} %s AND customer_id = ANY(%s)",
-                    (tenant_id, wanted),
-                )
-                moment: Callable[[Any], datetime] = _pg_moment
-            else:
-                rows = []
-                for chunk in _chunks(wanted, _SQLITE_IN_CHUNK):
-                    rows.extend(
-                        await driver.execute_fetchall(
-                            f"SELECT {columns} ? AND customer_id IN ({_marks(len(chunk))})",
-                            (tenant_id, *chunk),
-                        )
-                    )
-                moment = _sqlite_read
+        columns += "notice_days FROM touch"
+        rows, moment = await self._of_customers(columns, tenant_id, wanted)
         for customer_id, id_, at, channel, kind, direction, employee, ref, notice in rows:
             touch = Touch(id_, moment(at), channel, kind, direction, employee, ref, notice)
             if customer_id in found:
@@ -338,23 +343,8 @@ class PlaybookRepository:
         """What judging needs of the customers' violations."""
         wanted = list(set(customer_ids))
         columns = "id, customer_id, standard_key, due_at, playbook_version, withdrawn_at "
-        columns += "FROM violation WHERE tenant_id = "
-        async with self._driver() as (postgres, driver):
-            if postgres:
-                rows = await _pg_fetch(
-                    driver, f"SELECT {columns} %s AND customer_id = ANY(%s)", (tenant_id, wanted)
-                )
-                moment: Callable[[Any], datetime] = _pg_moment
-            else:
-                rows = []
-                for chunk in _chunks(wanted, _SQLITE_IN_CHUNK):
-                    rows.extend(
-                        await driver.execute_fetchall(
-                            f"SELECT {columns} ? AND customer_id IN ({_marks(len(chunk))})",
-                            (tenant_id, *chunk),
-                        )
-                    )
-                moment = _sqlite_read
+        columns += "FROM violation"
+        rows, moment = await self._of_customers(columns, tenant_id, wanted)
         return [
             KnownViolation(id_, c, key, moment(due), version, _maybe(moment, withdrawn))
             for id_, c, key, due, version, withdrawn in rows
