@@ -249,7 +249,7 @@ async def capture(stack: Stack, tenant_id: str) -> Captured:
                 relationships[r.customer_id] = r
             for item in await backends.recent_interactions(tenant_id, chunk, RECENT):
                 recent[item.customer_id].append(item)
-            for p in await backends.customer_playbooks(tenant_id, chunk, 50):
+            for p in (await backends.customer_playbooks(tenant_id, chunk, 50)).customers:
                 playbooks[p.customer_id] = p
         return Captured(tenant_id, customers, pages, relationships, dict(recent), playbooks)
     finally:

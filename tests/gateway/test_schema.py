@@ -226,12 +226,14 @@ class FakeBackends:
 
     async def customer_playbooks(
         self, tenant_id: str, customer_ids: Sequence[str], actions_limit: int
-    ) -> list[Any]:
+    ) -> Any:
         self._tenant(tenant_id)
         self.calls["BatchGetCustomerPlaybooks"] += 1
-        return [
+        customers = [
             playbook_pb2.CustomerPlaybook(
                 customer_id=cid,
+                playbook_version=3,
+                applicable_standard_keys=["first-response", "answer-complaints"],
                 obligations=[
                     playbook_pb2.Obligation(
                         customer_id=cid,
@@ -262,6 +264,16 @@ class FakeBackends:
             )
             for cid in customer_ids
         ]
+        standards = [
+            playbook_pb2.Standard(key=key, title=key.title(), team="service", rule=rule)
+            for key, rule in (
+                ("first-response", "respond_within"),
+                ("answer-complaints", "follow_up_after"),
+            )
+        ]
+        return playbook_pb2.BatchGetCustomerPlaybooksResponse(
+            customers=customers, standards=standards
+        )
 
     async def worklist(self, tenant_id: str, team: str, employee: str, limit: int) -> list[Any]:
         self._tenant(tenant_id)
@@ -336,6 +348,7 @@ async def test_a_page_of_customers_costs_one_rpc_per_backend_per_level() -> None
               relationship { value }
               obligations { what dueAt } violations { id interactionIds }
               nextBestActions(limit: 3) { title }
+              playbook { version standards { key rule } obligations { what } }
               recentInteractions(limit: 3) { kind } } } pageInfo { hasNextPage endCursor } } }""",
         backends,
     )
@@ -349,6 +362,14 @@ async def test_a_page_of_customers_costs_one_rpc_per_backend_per_level() -> None
     ]
     assert first["violations"] == [{"id": "v-c0000", "interactionIds": ["c0000-0"]}]
     assert [a["title"] for a in first["nextBestActions"]] == ["Act 0", "Act 1", "Act 2"]
+    assert first["playbook"] == {
+        "version": 3,
+        "standards": [
+            {"key": "first-response", "rule": "respond_within"},
+            {"key": "answer-complaints", "rule": "follow_up_after"},
+        ],
+        "obligations": [{"what": "First response to ticket #c0000"}],
+    }
     assert edges[0]["node"]["relationship"]["value"] == float(len("c0000"))
     assert result.data["customers"]["pageInfo"]["hasNextPage"] is True
     assert backends.calls == Counter(

@@ -13,11 +13,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from gateway.main import create_app
 from gateway.settings import GatewaySettings
 from gateway.tokens import InvalidToken, JwtVerifier, looks_like_jwt
-from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_READ, SCOPE_GRAPH_WRITE
+from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_READ, SCOPE_GRAPH_WRITE, Principal
 
 SECRET = "s" * 32
 
@@ -180,3 +182,50 @@ async def test_persisted_queries_are_shared_through_redis_in_production(redis_ur
     async with apps[1].router.lifespan_context(apps[1]):
         known = (await _post(apps[1], hashed, token())).json()
     assert known["data"]["acknowledgeAlert"]["__typename"] == "NotAllowed"
+
+
+class FakeKeys:
+    def __init__(self, known: dict[str, Principal]) -> None:
+        self.known = known
+        self.checks = 0
+
+    async def verify(self, key: str) -> Principal | None:
+        self.checks += 1
+        return self.known.get(key)
+
+
+def _acknowledged(socket: Any, authorization: str) -> None:
+    socket.send_json({"type": "connection_init", "payload": {"Authorization": authorization}})
+    assert socket.receive_json() == {"type": "connection_ack"}
+
+
+def test_an_open_websocket_closes_when_its_token_expires_or_its_key_is_revoked() -> None:
+    settings = GatewaySettings(
+        jwt_key=SECRET, grpc_port=0, jwt_leeway_seconds=0, ws_recheck_seconds=0.2
+    )
+    app = create_app(settings)
+    with TestClient(app) as client:
+        keys = FakeKeys({"rik_good": Principal("t1", "p1", frozenset({SCOPE_GRAPH_READ}))})
+        app.state.authenticator.keys = keys
+        protocols = ["graphql-transport-ws"]
+
+        # A token with a second or two to live: the socket is closed when it expires.
+        with client.websocket_connect("/graphql", subprotocols=protocols) as socket:
+            _acknowledged(socket, f"Bearer {token(exp=int(time.time()) + 2)}")
+            started = time.monotonic()
+            with pytest.raises(WebSocketDisconnect) as closed:
+                socket.receive_json()
+            assert (closed.value.code, closed.value.reason) == (4403, "token expired")
+            assert time.monotonic() - started < 5
+
+        # A key is checked again while the socket stays open, and it closes once revoked.
+        with client.websocket_connect("/graphql", subprotocols=protocols) as socket:
+            _acknowledged(socket, "Bearer rik_good")
+            deadline = time.monotonic() + 5
+            while keys.checks < 4 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert keys.checks >= 4  # the first check, then rechecks that left it open
+            keys.known.clear()
+            with pytest.raises(WebSocketDisconnect) as closed:
+                socket.receive_json()
+            assert (closed.value.code, closed.value.reason) == (4403, "invalid or revoked key")

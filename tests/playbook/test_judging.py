@@ -231,6 +231,28 @@ async def test_an_unknown_standing_binds_only_company_wide_standards(
     assert keys == ["answer-complaints", "complaint-check-in"]
 
 
+async def test_a_customers_playbook_names_the_standards_that_bind_it_now(
+    service: PlaybookService, scoring: FakeScoring
+) -> None:
+    found = await service.customer_playbooks("t1", ["c2", "c1", "c7"], now=NOW)
+    keys = {c: [s.key for s in view.standards] for c, view in found.items()}
+    assert keys == {
+        "c2": [  # a Partner
+            "answer-complaints",
+            "first-response",
+            "partner-business-review",
+            "price-change-notice",
+            "complaint-check-in",
+        ],
+        "c1": ["answer-complaints", "first-response", "price-change-notice", "complaint-check-in"],
+        "c7": ["answer-complaints", "complaint-check-in"],  # unknown to scoring
+    }
+    assert {view.playbook_version for view in found.values()} == {0}
+    scoring.up = False
+    found = await service.customer_playbooks("t1", ["c2"], now=NOW)
+    assert [s.key for s in found["c2"].standards] == ["answer-complaints", "complaint-check-in"]
+
+
 async def test_a_new_version_judges_everyone_again_and_old_violations_stay(
     service: PlaybookService,
 ) -> None:

@@ -22,6 +22,7 @@ from scoring.domain import (
     mass,
     top_contributions,
     value_at,
+    value_before,
     value_from_mass,
 )
 
@@ -134,6 +135,22 @@ def test_any_arrival_order_gives_the_same_value(history: list[Applied], rng: obj
         good, bad = good + g, bad + b
     assert value_from_mass(DEFAULT_TABLE, good, bad, at) == pytest.approx(
         in_order, rel=1e-9, abs=1e-9
+    )
+
+
+@given(st.lists(applied, max_size=40), st.integers(0, 3 * 365))
+def test_a_past_value_from_the_masses_and_the_later_contributions(
+    history: list[Applied], days: int
+) -> None:
+    """The trend's earlier value needs only the masses and what happened after it."""
+    good = bad = 0.0
+    for a in history:
+        g, b = mass(DEFAULT_TABLE, a.contribution, a.occurred_at)
+        good, bad = good + g, bad + b
+    at = T0 + timedelta(days=days)
+    later = [a for a in history if a.occurred_at > at]
+    assert value_before(DEFAULT_TABLE, good, bad, later, at) == pytest.approx(
+        value_at(DEFAULT_TABLE, history, at), rel=1e-9, abs=1e-9
     )
 
 

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from relint.db import Database
 from scoring.domain import DEFAULT_TABLE, Applied, Touch, contribution, value_at
 from scoring.main import MIGRATIONS
+from scoring.repository import RelationshipFilter
 from scoring.service import Delivered, InvalidSettings, ScoringService
 from scoring.worker import ScoringWorker
 
@@ -71,6 +72,35 @@ async def test_value_is_the_faded_sum_of_contributions(service: ScoringService) 
     assert then.value == pytest.approx(expected_value(batch[:6], as_of), rel=1e-12)
     assert (then.interaction_count, then.as_of) == (6, as_of)
     assert await service.relationships("t1", ["c1"], T0 - timedelta(days=1)) == []
+
+
+async def test_the_trend_is_the_values_change_over_the_last_30_days(
+    service: ScoringService,
+) -> None:
+    now = datetime.now(UTC)
+    old = [
+        delivered(n, occurred_at=now - timedelta(days=100 - n), kind="purchase", sentiment=0.5)
+        for n in range(6)
+    ]
+    recent = [
+        delivered(n, occurred_at=now - timedelta(days=10 - n), kind="complaint", sentiment=-1.0)
+        for n in range(6, 9)
+    ]
+    await service.apply(old + recent)
+    [current] = await service.relationships("t1", ["c1"])
+    month_ago = current.as_of - timedelta(days=30)
+    expected = expected_value(old + recent, current.as_of) - expected_value(old, month_ago)
+    assert current.trend == pytest.approx(expected, rel=1e-9)
+    assert current.trend < 0  # three complaints this month
+    # The lists give it too, and as of a past moment it is that moment's last 30 days.
+    [(listed, _)] = await service.list_relationships("t1", RelationshipFilter(), 10)
+    assert listed.trend == pytest.approx(expected, rel=1e-9)
+    as_of = now - timedelta(days=90)
+    [then] = await service.relationships("t1", ["c1"], as_of)
+    assert then.trend == pytest.approx(
+        expected_value(old, as_of) - expected_value(old, as_of - timedelta(days=30)), rel=1e-12
+    )
+    assert then.trend > 0  # six purchases that month
 
 
 async def test_applying_again_changes_nothing(service: ScoringService) -> None:

@@ -35,6 +35,9 @@ class Principal:
     # The key's public lookup id where the verifier knows it (ingest does): rate limits
     # are per key, so a rotated successor does not share its predecessor's budget.
     key_id: str = ""
+    # When the credential stops being accepted (seconds since the epoch), where it says:
+    # a signed token's expiry. Keys do not expire; they are revoked.
+    expires_at: float | None = None
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes or SCOPE_ADMIN in self.scopes

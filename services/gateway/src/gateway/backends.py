@@ -208,14 +208,13 @@ class Backends:
 
     async def customer_playbooks(
         self, tenant_id: str, customer_ids: Sequence[str], actions_limit: int
-    ) -> list[playbook_pb2.CustomerPlaybook]:
+    ) -> playbook_pb2.BatchGetCustomerPlaybooksResponse:
         request = playbook_pb2.BatchGetCustomerPlaybooksRequest(
             tenant_id=tenant_id, customer_ids=customer_ids, actions_limit=actions_limit
         )
-        reply = await _call(
+        return await _call(
             "playbook", self.playbooks.BatchGetCustomerPlaybooks(request, timeout=READ_DEADLINE)
         )
-        return list(reply.customers)
 
     async def worklist(
         self, tenant_id: str, team: str, employee: str, limit: int

@@ -25,6 +25,8 @@ class GatewayContext(BaseContext):
     # cannot set headers on a WebSocket, send their Authorization.
     connection_params: dict[str, object] | None = None
     connection: HTTPConnection | None = None
+    # The Authorization the principal came from, to check again on an open WebSocket.
+    credential: str | None = None
     analysis: AnalysisBackend | None = None
     _loaders: Loaders | None = None
 

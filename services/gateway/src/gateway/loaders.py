@@ -52,6 +52,8 @@ class Loaders:
         self.interaction_pages = DataLoader(self._interaction_pages, max_batch_size=1000)
         self.employees = DataLoader(self._employees, max_batch_size=1000)
         self.similar_customers = DataLoader(self._similar_customers, max_batch_size=1000)
+        # The standards customer_playbooks' answers name, by key.
+        self.standards: dict[str, playbook_pb2.Standard] = {}
 
     def prime(self, customers: Sequence[ingest_pb2.Customer]) -> None:
         for customer in customers:
@@ -107,7 +109,8 @@ class Loaders:
         self, ids: list[str]
     ) -> list[playbook_pb2.CustomerPlaybook | None]:
         found = await self._backends.customer_playbooks(self._tenant_id, ids, ACTIONS_PER_CUSTOMER)
-        by_id = {c.customer_id: c for c in found}
+        self.standards.update((s.key, s) for s in found.standards)
+        by_id = {c.customer_id: c for c in found.customers}
         return [by_id.get(i) for i in ids]
 
     async def _interaction_pages(self, keys: list[PageKey]) -> list[ingest_pb2.InteractionPage]:

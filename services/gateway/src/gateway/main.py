@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import grpc
 from fastapi import FastAPI
 from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocket
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
 from gateway.analysis import AnalysisBackend
+from gateway.auth import Authenticator
 from gateway.backends import Backends
 from gateway.console import console_router
 from gateway.context import GatewayContext
@@ -21,39 +22,17 @@ from gateway.events import EventRelay, InProcessBroker, RedisBroker
 from gateway.middleware import PersistedQueries, RedisQueryStore, RequestTimeout, StoreSlot
 from gateway.schema import build_schema
 from gateway.settings import GatewaySettings
-from gateway.tokens import InvalidToken, JwtVerifier, looks_like_jwt
+from gateway.tokens import JwtVerifier
 from relint.app import Readiness, create_service_app
-from relint.auth import SCOPE_GRAPH_READ, KeyVerifier, Principal, RemoteKeyVerifier
+from relint.auth import RemoteKeyVerifier
 from relint.grpc_server import GrpcServer
 from relint.stores import open_stores
 
 
-async def _principal(
-    connection: HTTPConnection, header: str
-) -> tuple[Principal | None, str | None]:
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None, "authentication required: send 'Authorization: Bearer <key or token>'"
-    tokens: JwtVerifier | None = connection.app.state.jwt_verifier
-    if tokens is not None and looks_like_jwt(token.strip()):
-        try:
-            return tokens.verify(token.strip()), None
-        except InvalidToken as error:
-            return None, str(error)
-    verifier: KeyVerifier = connection.app.state.key_verifier
-    try:
-        principal = await verifier.verify(token.strip())
-    except grpc.aio.AioRpcError:
-        return None, "cannot verify the key right now; retry"
-    if principal is None:
-        return None, "invalid or revoked key"
-    if not principal.allows(SCOPE_GRAPH_READ):
-        return None, f"this key lacks the scope {SCOPE_GRAPH_READ}"
-    return principal, None
-
-
 async def get_context(connection: HTTPConnection) -> GatewayContext:
-    principal, problem = await _principal(connection, connection.headers.get("authorization", ""))
+    authenticator: Authenticator = connection.app.state.authenticator
+    header = connection.headers.get("authorization", "")
+    principal, problem = await authenticator.authenticate(header)
     return GatewayContext(
         backends=connection.app.state.backends,
         principal=principal,
@@ -61,22 +40,27 @@ async def get_context(connection: HTTPConnection) -> GatewayContext:
         broker=connection.app.state.broker,
         analysis=connection.app.state.analysis,
         connection=connection,
+        credential=header if principal is not None else None,
     )
 
 
 class GatewayRouter(GraphQLRouter[GatewayContext, None]):
     async def on_ws_connect(self, context: GatewayContext) -> UnsetType | dict[str, object] | None:
         """A WebSocket authenticates with its headers or its connection_init payload's
-        Authorization; without either it is refused (4403)."""
+        Authorization; without either it is refused (4403). While it stays open, it is
+        closed when that credential lapses (gateway.auth)."""
+        assert context.connection is not None  # set by get_context
+        authenticator: Authenticator = context.connection.app.state.authenticator
         if context.principal is None:
             given = (context.connection_params or {}).get("Authorization")
             if not isinstance(given, str):
                 raise ConnectionRejectionError({"message": context.auth_problem})
-            assert context.connection is not None  # set by get_context
-            principal, problem = await _principal(context.connection, given)
+            principal, problem = await authenticator.authenticate(given)
             if principal is None:
                 raise ConnectionRejectionError({"message": problem})
-            context.principal = principal
+            context.principal, context.credential = principal, given
+        if isinstance(context.connection, WebSocket) and context.credential is not None:
+            authenticator.guard(context.connection, context.principal, context.credential)
         acknowledged: UnsetType = UNSET
         return acknowledged
 
@@ -85,7 +69,13 @@ def _jwt_verifier(settings: GatewaySettings) -> JwtVerifier | None:
     key = settings.jwt_key.get_secret_value()
     if not key:
         return None
-    return JwtVerifier(key, settings.jwt_algorithm, settings.jwt_audience, settings.jwt_issuer)
+    return JwtVerifier(
+        key,
+        settings.jwt_algorithm,
+        settings.jwt_audience,
+        settings.jwt_issuer,
+        settings.jwt_leeway_seconds,
+    )
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -115,8 +105,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         )
         app.state.backends = backends
         app.state.analysis = AnalysisBackend(backends.scoring_channel)
-        app.state.key_verifier = RemoteKeyVerifier(backends.ingest_channel)
-        app.state.jwt_verifier = _jwt_verifier(settings)
+        authenticator = Authenticator(
+            RemoteKeyVerifier(backends.ingest_channel),
+            _jwt_verifier(settings),
+            settings.ws_recheck_seconds,
+        )
+        app.state.authenticator = authenticator
         app.state.broker = InProcessBroker()
         try:
             async with open_stores(settings, readiness) as stores:
@@ -130,6 +124,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 finally:
                     await relay.stop()
         finally:
+            await authenticator.close()
             await backends.close()
 
     persisted = StoreSlot()

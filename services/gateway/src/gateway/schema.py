@@ -127,6 +127,10 @@ class Relationship:
         description="The Relationship Value: the cumulative, asymmetric, fading effect of "
         "every interaction."
     )
+    trend: float = strawberry.field(
+        description="How much the value moved over the 30 days up to `asOf` (positive: "
+        "rising); `explanation` tells why, over any period."
+    )
     interaction_count: int
     first_interaction_at: datetime | None
     last_interaction_at: datetime | None
@@ -169,6 +173,7 @@ class Relationship:
             customer_id=message.customer_id,
             as_of=_time(message.as_of, message.HasField("as_of")) or datetime.now(UTC),
             value=message.value,
+            trend=message.trend,
             interaction_count=message.interaction_count,
             first_interaction_at=_time(
                 message.first_interaction_at, message.HasField("first_interaction_at")
@@ -460,6 +465,22 @@ class Customer(Node):
         found = await info.context.loaders.alerts.load((str(self.customer_id), open_only))
         return [Alert.of(a) for a in found[:limit]]
 
+    @strawberry.field(
+        description="The playbook's view of the customer: the standards that bind it, "
+        "obligations and violations."
+    )
+    async def playbook(self, info: GatewayInfo) -> CustomerPlaybook | None:
+        loaders = info.context.loaders
+        found = await loaders.customer_playbooks.load(str(self.customer_id))
+        if found is None:
+            return None
+        return CustomerPlaybook(
+            version=found.playbook_version,
+            standards=[Standard.of(loaders.standards[k]) for k in found.applicable_standard_keys],
+            obligations=[Obligation.of(o) for o in found.obligations],
+            violations=[Violation.of(v) for v in found.violations],
+        )
+
     @strawberry.field(description="What the playbook says is owed to the customer, by when.")
     async def obligations(self, info: GatewayInfo) -> list[Obligation] | None:
         found = await info.context.loaders.customer_playbooks.load(str(self.customer_id))
@@ -609,6 +630,36 @@ class Standard:
     rule: str
     description: str
 
+    @staticmethod
+    def of(message: playbook_pb2.Standard) -> Standard:
+        return Standard(
+            key=message.key,
+            title=message.title,
+            team=message.team,
+            relationship_types=list(message.relationship_types),
+            stages=list(message.stages),
+            rule=message.rule,
+            description=message.description,
+        )
+
+
+@strawberry.type(
+    description="What the playbook says of one customer: the standards that bind it now, "
+    "what is owed to it and what was missed."
+)
+class CustomerPlaybook:
+    version: int = strawberry.field(description="The active playbook version, judged under.")
+    standards: list[Standard] = strawberry.field(
+        description="The standards that bind the customer now, by its relationship type and "
+        "stage (while scoring cannot be reached, those that bind every customer)."
+    )
+    obligations: list[Obligation] = strawberry.field(
+        description="What is owed to the customer, by when."
+    )
+    violations: list[Violation] = strawberry.field(
+        description="Standards missed with the customer, newest due first."
+    )
+
 
 @strawberry.type(description="The tenant's active playbook version.")
 class Playbook:
@@ -626,18 +677,7 @@ class Playbook:
             name=message.name,
             version=message.version,
             yaml=message.yaml,
-            standards=[
-                Standard(
-                    key=s.key,
-                    title=s.title,
-                    team=s.team,
-                    relationship_types=list(s.relationship_types),
-                    stages=list(s.stages),
-                    rule=s.rule,
-                    description=s.description,
-                )
-                for s in message.standards
-            ],
+            standards=[Standard.of(s) for s in message.standards],
         )
 
 

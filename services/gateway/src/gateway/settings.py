@@ -34,6 +34,11 @@ class GatewaySettings(ServiceSettings):
     jwt_key: SecretStr = SecretStr("")
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
+    # Clock skew allowed between the token's signer and the gateway.
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # An open WebSocket is closed when its token expires; its key is checked again this often
+    # (and closed once revoked).
+    ws_recheck_seconds: float = Field(default=60.0, gt=0)
 
     @model_validator(mode="after")
     def _strong_enough_jwt_secret(self) -> GatewaySettings:

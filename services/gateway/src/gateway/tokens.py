@@ -41,6 +41,7 @@ class JwtVerifier:
     algorithm: str
     audience: str | None = None
     issuer: str | None = None
+    leeway: int = LEEWAY_SECONDS
 
     def verify(self, token: str) -> Principal:
         """The principal the token speaks for; raises InvalidToken."""
@@ -53,7 +54,7 @@ class JwtVerifier:
                 algorithms=[self.algorithm],
                 audience=self.audience,
                 issuer=self.issuer,
-                leeway=LEEWAY_SECONDS,
+                leeway=self.leeway,
                 options={"require": ["exp", "sub"], "verify_aud": self.audience is not None},
             )
         except jwt.ExpiredSignatureError as error:
@@ -67,7 +68,12 @@ class JwtVerifier:
             raise InvalidToken(f"invalid token: unknown role {role!r}; known: {', '.join(ROLES)}")
         if not isinstance(subject, str) or not subject:
             raise InvalidToken("invalid token: sub must be a non-empty string")
-        return Principal(tenant, f"user:{subject}"[:200], ROLES[role])
+        return Principal(
+            tenant,
+            f"user:{subject}"[:200],
+            ROLES[role],
+            expires_at=float(claims["exp"]) + self.leeway,
+        )
 
 
 def looks_like_jwt(token: str) -> bool:

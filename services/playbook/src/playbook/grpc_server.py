@@ -9,7 +9,7 @@ import grpc
 from playbook.domain import InvalidPlaybook
 from playbook.messages import (
     action_message,
-    customer_playbook_message,
+    customer_playbooks_message,
     delivered,
     playbook_message,
 )
@@ -82,9 +82,7 @@ class PlaybookServicer(playbook_pb2_grpc.PlaybookServiceServicer):
         found = await self.service.customer_playbooks(
             request.tenant_id, list(request.customer_ids), limit
         )
-        return playbook_pb2.BatchGetCustomerPlaybooksResponse(
-            customers=[customer_playbook_message(c, view) for c, view in found.items()]
-        )
+        return customer_playbooks_message(found)
 
     async def PublishPlaybook(
         self, request: playbook_pb2.PublishPlaybookRequest, context: grpc.aio.ServicerContext

@@ -121,4 +121,17 @@ def customer_playbook_message(
         obligations=[obligation_message(o) for o in view.obligations],
         violations=[violation_message(v) for v in view.violations],
         next_best_actions=[action_message(a) for a in view.next_best_actions],
+        applicable_standard_keys=[s.key for s in view.standards],
+        playbook_version=view.playbook_version,
+    )
+
+
+def customer_playbooks_message(
+    found: dict[str, CustomerPlaybook],
+) -> playbook_pb2.BatchGetCustomerPlaybooksResponse:
+    """The customers' playbooks, and each standard they name once."""
+    standards = {s.key: s for view in found.values() for s in view.standards}
+    return playbook_pb2.BatchGetCustomerPlaybooksResponse(
+        customers=[customer_playbook_message(c, view) for c, view in found.items()],
+        standards=[standard_message(s) for s in standards.values()],
     )

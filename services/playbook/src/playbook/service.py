@@ -128,6 +128,10 @@ class CustomerPlaybook:
     obligations: list[ObligationRow]
     violations: list[ViolationRow]
     next_best_actions: list[Action]
+    # The standards that bind it now (by its type and stage; without scoring's view, the
+    # ones that bind every customer), under the active version.
+    standards: list[Standard]
+    playbook_version: int
 
 
 @dataclass
@@ -662,7 +666,16 @@ class PlaybookService:
         ([playbook], (owed, missed), outlooks) = await asyncio.gather(
             self.active_playbooks([tenant_id]), read(), self._outlooks(tenant_id, wanted)
         )
-        found = {c: CustomerPlaybook([], [], []) for c in wanted}
+        found = {
+            c: CustomerPlaybook(
+                [],
+                [],
+                [],
+                _applicable(playbook.standards, outlooks.get(c)),
+                playbook.version,
+            )
+            for c in wanted
+        }
         for o in owed:
             found[o.customer_id].obligations.append(o)
         for v in missed:
@@ -799,6 +812,11 @@ def _touch_row(item: Delivered) -> tuple[Any, ...]:
         t.reference[:200],
         t.notice_days,
     )
+
+
+def _applicable(standards: Sequence[Standard], outlook: Outlook | None) -> list[Standard]:
+    standing = outlook.standing if outlook else Standing("", None, "", None)
+    return [s for s in standards if evaluation.applies(s, standing)]
 
 
 def _standing(state: CustomerState | DueCustomer) -> Standing:

@@ -33,6 +33,7 @@ class RelationshipOut(BaseModel):
     customer_id: str
     as_of: datetime
     value: float
+    trend: float = Field(description="How much the value moved over the 30 days up to as_of")
     interaction_count: int
     first_interaction_at: datetime | None
     last_interaction_at: datetime | None
@@ -58,6 +59,7 @@ def _relationship(view: RelationshipView) -> RelationshipOut:
         customer_id=view.customer_id,
         as_of=view.as_of,
         value=round(view.value, 6),
+        trend=round(view.trend, 6),
         interaction_count=view.interaction_count,
         first_interaction_at=view.first_interaction_at,
         last_interaction_at=view.last_interaction_at,

@@ -295,6 +295,23 @@ def value_from_mass(table: WeightTable, good: float, bad: float, at: datetime) -
     return good * good_left + bad * bad_left
 
 
+# The trend is the value's change over the last TREND_DAYS.
+TREND_DAYS = 30
+
+
+def value_before(
+    table: WeightTable, good: float, bad: float, later: Iterable[Applied], at: datetime
+) -> float:
+    """The value at `at` from the customer's masses (every contribution it has) less the
+    masses of `later`, its contributions after `at`: a past value without its whole history."""
+    for applied in later:
+        if applied.occurred_at > at:
+            good_part, bad_part = mass(table, applied.contribution, applied.occurred_at)
+            good -= good_part
+            bad -= bad_part
+    return value_from_mass(table, good, bad, at)
+
+
 @dataclass(frozen=True)
 class Driver:
     """One interaction's share of a change: what it was, when, and how much it moved."""

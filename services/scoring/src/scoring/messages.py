@@ -58,6 +58,7 @@ def relationship_message(view: RelationshipView) -> scoring_pb2.Relationship:
         tenant_id=view.tenant_id,
         customer_id=view.customer_id,
         value=round(view.value, 6),
+        trend=round(view.trend, 6),
         interaction_count=view.interaction_count,
         last_contribution=view.last_contribution,
         as_of=timestamp(view.as_of),

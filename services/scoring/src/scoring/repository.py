@@ -114,6 +114,25 @@ class ScoringRepository:
         )
         return list((await self.session.execute(query)).scalars())
 
+    async def contributions_since(
+        self, tenant_id: str, customer_ids: Sequence[str], since: datetime
+    ) -> list[Any]:
+        """The customers' contributions after `since` (customer_id, interaction_id,
+        occurred_at, contribution), for their trend."""
+        if not customer_ids:
+            return []
+        query = select(
+            col(AppliedInteraction.customer_id),
+            col(AppliedInteraction.interaction_id),
+            col(AppliedInteraction.occurred_at),
+            col(AppliedInteraction.contribution),
+        ).where(
+            col(AppliedInteraction.tenant_id) == tenant_id,
+            col(AppliedInteraction.customer_id).in_(list(set(customer_ids))),
+            col(AppliedInteraction.occurred_at) > since,
+        )
+        return list(await self.session.execute(query))
+
     async def tenant_window(
         self, tenant_id: str, start: datetime, end: datetime
     ) -> list[AppliedInteraction]:

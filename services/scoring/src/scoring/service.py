@@ -29,6 +29,7 @@ from scoring import relationship_types as types
 from scoring.domain import (
     EPOCH,
     SIGNAL_KINDS,
+    TREND_DAYS,
     Applied,
     Explanation,
     InvalidWeights,
@@ -38,6 +39,7 @@ from scoring.domain import (
     mass,
     top_contributions,
     value_at,
+    value_before,
     value_from_mass,
     values_after,
 )
@@ -170,6 +172,8 @@ class RelationshipView:
     type_since: datetime | None = None
     # Revenue net of refunds up to the moment.
     revenue: float = 0.0
+    # How much the value moved over the TREND_DAYS up to the moment (positive: rising).
+    trend: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -596,11 +600,7 @@ class ScoringService:
             repo = ScoringRepository(session)
             rows = await repo.relationships_of(tenant_id, customer_ids)
             if as_of is None:
-                now = utcnow()
-                return [
-                    _view(r, now, value_from_mass(table, r.good_mass, r.bad_mass, now))
-                    for r in rows
-                ]
+                return await self._current(repo, rows)
             ids = [r.customer_id for r in rows]
             history = await repo.history(tenant_id, ids, as_of)
             changes = await repo.state_changes(tenant_id, ids, as_of)
@@ -615,6 +615,8 @@ class ScoringService:
             past = per_customer[r.customer_id]
             if not past:
                 continue
+            applied = _applied(past)
+            value = value_at(table, applied, as_of)
             type_change = latest.get((r.customer_id, "type"))
             stage_change = latest.get((r.customer_id, "stage"))
             stage_then = stage_change.current if stage_change else ""
@@ -624,7 +626,8 @@ class ScoringService:
                     tenant_id=tenant_id,
                     customer_id=r.customer_id,
                     as_of=as_of,
-                    value=value_at(table, _applied(past), as_of),
+                    value=value,
+                    trend=value - value_at(table, applied, as_of - timedelta(days=TREND_DAYS)),
                     interaction_count=sum(_counted(r.kind) for r in past),
                     first_interaction_at=past[0].occurred_at,
                     last_interaction_at=past[-1].occurred_at,
@@ -652,28 +655,20 @@ class ScoringService:
     ) -> list[tuple[RelationshipView, float]]:
         """A page of the tenant's relationships as `wanted` filters and orders them, each with
         its order key (one more than `limit`, so the caller sees whether more follow)."""
-        table = (await self.rules(tenant_id)).weights
         async with self.db.read() as session:
-            rows = await ScoringRepository(session).list_relationships(tenant_id, wanted, limit + 1)
-        now = utcnow()
-        return [
-            (
-                _view(r, now, value_from_mass(table, r.good_mass, r.bad_mass, now)),
-                float(getattr(r, wanted.order_by)),
-            )
-            for r in rows
-        ]
+            repo = ScoringRepository(session)
+            rows = await repo.list_relationships(tenant_id, wanted, limit + 1)
+            views = await self._current(repo, rows)
+        return [(v, float(getattr(r, wanted.order_by))) for v, r in zip(views, rows, strict=True)]
 
     async def with_potential(self, tenant_id: str, limit: int = 50) -> list[RelationshipView]:
         """Customers who behave like the best ones but bring less, most potential first."""
         return await self._ranked(tenant_id, "potential", limit)
 
     async def _ranked(self, tenant_id: str, by: str, limit: int) -> list[RelationshipView]:
-        table = (await self.rules(tenant_id)).weights
         async with self.db.read() as session:
-            rows = await ScoringRepository(session).ranked(tenant_id, by, limit)
-        now = utcnow()
-        return [_view(r, now, value_from_mass(table, r.good_mass, r.bad_mass, now)) for r in rows]
+            repo = ScoringRepository(session)
+            return await self._current(repo, await repo.ranked(tenant_id, by, limit))
 
     async def explanation(
         self, tenant_id: str, customer_id: str, start: datetime, end: datetime, top: int = 5
@@ -743,13 +738,32 @@ class ScoringService:
         """Every tenant's relationships changed at or after `since` (at `since` itself, after
         the (tenant, customer) `after`), oldest change first, each as it stands now."""
         async with self.db.read() as session:
-            rows = await ScoringRepository(session).relationship_feed(since, limit, after)
+            repo = ScoringRepository(session)
+            return await self._current(repo, await repo.relationship_feed(since, limit, after))
+
+    async def _current(
+        self, repo: ScoringRepository, rows: Sequence[Relationship]
+    ) -> list[RelationshipView]:
+        """The rows' relationships now, each with its trend: its value's change over the
+        last TREND_DAYS, from its masses and the contributions since (one query a tenant)."""
         now = utcnow()
-        tables = {t: (await self.rules(t)).weights for t in {r.tenant_id for r in rows}}
-        return [
-            _view(r, now, value_from_mass(tables[r.tenant_id], r.good_mass, r.bad_mass, now))
-            for r in rows
-        ]
+        since = now - timedelta(days=TREND_DAYS)
+        later: dict[tuple[str, str], list[Applied]] = defaultdict(list)
+        for tenant_id in {r.tenant_id for r in rows}:
+            ids = [r.customer_id for r in rows if r.tenant_id == tenant_id]
+            for c in await repo.contributions_since(tenant_id, ids, since):
+                later[(tenant_id, c.customer_id)].append(
+                    Applied(c.interaction_id, c.occurred_at, c.contribution)
+                )
+        views = []
+        for r in rows:
+            table = (await self.rules(r.tenant_id)).weights
+            value = value_from_mass(table, r.good_mass, r.bad_mass, now)
+            then = value_before(
+                table, r.good_mass, r.bad_mass, later[(r.tenant_id, r.customer_id)], since
+            )
+            views.append(_view(r, now, value, value - then))
+        return views
 
     async def acknowledge(self, tenant_id: str, alert_id: str, who: str) -> bool:
         async with self.db.transaction() as session:
@@ -1095,12 +1109,13 @@ def _pattern_alert(
     }
 
 
-def _view(row: Relationship, now: datetime, value: float) -> RelationshipView:
+def _view(row: Relationship, now: datetime, value: float, trend: float) -> RelationshipView:
     return RelationshipView(
         tenant_id=row.tenant_id,
         customer_id=row.customer_id,
         as_of=now,
         value=value,
+        trend=trend,
         interaction_count=row.interaction_count,
         first_interaction_at=row.first_interaction_at,
         last_interaction_at=row.last_interaction_at,

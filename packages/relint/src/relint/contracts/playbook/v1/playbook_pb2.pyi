@@ -142,16 +142,20 @@ class Action(_message.Message):
     def __init__(self, customer_id: _Optional[str] = ..., kind: _Optional[str] = ..., title: _Optional[str] = ..., reason: _Optional[str] = ..., urgency: _Optional[float] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., standard_key: _Optional[str] = ..., employee: _Optional[str] = ...) -> None: ...
 
 class CustomerPlaybook(_message.Message):
-    __slots__ = ("customer_id", "obligations", "violations", "next_best_actions")
+    __slots__ = ("customer_id", "obligations", "violations", "next_best_actions", "applicable_standard_keys", "playbook_version")
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     OBLIGATIONS_FIELD_NUMBER: _ClassVar[int]
     VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
     NEXT_BEST_ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    APPLICABLE_STANDARD_KEYS_FIELD_NUMBER: _ClassVar[int]
+    PLAYBOOK_VERSION_FIELD_NUMBER: _ClassVar[int]
     customer_id: str
     obligations: _containers.RepeatedCompositeFieldContainer[Obligation]
     violations: _containers.RepeatedCompositeFieldContainer[Violation]
     next_best_actions: _containers.RepeatedCompositeFieldContainer[Action]
-    def __init__(self, customer_id: _Optional[str] = ..., obligations: _Optional[_Iterable[_Union[Obligation, _Mapping]]] = ..., violations: _Optional[_Iterable[_Union[Violation, _Mapping]]] = ..., next_best_actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...) -> None: ...
+    applicable_standard_keys: _containers.RepeatedScalarFieldContainer[str]
+    playbook_version: int
+    def __init__(self, customer_id: _Optional[str] = ..., obligations: _Optional[_Iterable[_Union[Obligation, _Mapping]]] = ..., violations: _Optional[_Iterable[_Union[Violation, _Mapping]]] = ..., next_best_actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ..., applicable_standard_keys: _Optional[_Iterable[str]] = ..., playbook_version: _Optional[int] = ...) -> None: ...
 
 class BatchGetCustomerPlaybooksRequest(_message.Message):
     __slots__ = ("tenant_id", "customer_ids", "actions_limit")
@@ -164,10 +168,12 @@ class BatchGetCustomerPlaybooksRequest(_message.Message):
     def __init__(self, tenant_id: _Optional[str] = ..., customer_ids: _Optional[_Iterable[str]] = ..., actions_limit: _Optional[int] = ...) -> None: ...
 
 class BatchGetCustomerPlaybooksResponse(_message.Message):
-    __slots__ = ("customers",)
+    __slots__ = ("customers", "standards")
     CUSTOMERS_FIELD_NUMBER: _ClassVar[int]
+    STANDARDS_FIELD_NUMBER: _ClassVar[int]
     customers: _containers.RepeatedCompositeFieldContainer[CustomerPlaybook]
-    def __init__(self, customers: _Optional[_Iterable[_Union[CustomerPlaybook, _Mapping]]] = ...) -> None: ...
+    standards: _containers.RepeatedCompositeFieldContainer[Standard]
+    def __init__(self, customers: _Optional[_Iterable[_Union[CustomerPlaybook, _Mapping]]] = ..., standards: _Optional[_Iterable[_Union[Standard, _Mapping]]] = ...) -> None: ...
 
 class ListWorklistRequest(_message.Message):
     __slots__ = ("tenant_id", "team", "employee", "limit")

@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Relationship(_message.Message):
-    __slots__ = ("tenant_id", "customer_id", "value", "interaction_count", "last_interaction_at", "updated_at", "last_contribution", "as_of", "first_interaction_at", "relationship_type", "type_reason", "stage", "stage_since", "stage_reason", "coming_apart", "risk", "risk_reasons", "p_alive", "expected_purchases", "lifetime_value", "potential", "potential_reason", "type_since", "revenue")
+    __slots__ = ("tenant_id", "customer_id", "value", "interaction_count", "last_interaction_at", "updated_at", "last_contribution", "as_of", "first_interaction_at", "relationship_type", "type_reason", "stage", "stage_since", "stage_reason", "coming_apart", "risk", "risk_reasons", "p_alive", "expected_purchases", "lifetime_value", "potential", "potential_reason", "type_since", "revenue", "trend")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -35,6 +35,7 @@ class Relationship(_message.Message):
     POTENTIAL_REASON_FIELD_NUMBER: _ClassVar[int]
     TYPE_SINCE_FIELD_NUMBER: _ClassVar[int]
     REVENUE_FIELD_NUMBER: _ClassVar[int]
+    TREND_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     customer_id: str
     value: float
@@ -59,7 +60,8 @@ class Relationship(_message.Message):
     potential_reason: str
     type_since: _timestamp_pb2.Timestamp
     revenue: float
-    def __init__(self, tenant_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., value: _Optional[float] = ..., interaction_count: _Optional[int] = ..., last_interaction_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_contribution: _Optional[float] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_interaction_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., relationship_type: _Optional[str] = ..., type_reason: _Optional[str] = ..., stage: _Optional[str] = ..., stage_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stage_reason: _Optional[str] = ..., coming_apart: _Optional[bool] = ..., risk: _Optional[float] = ..., risk_reasons: _Optional[_Iterable[str]] = ..., p_alive: _Optional[float] = ..., expected_purchases: _Optional[float] = ..., lifetime_value: _Optional[float] = ..., potential: _Optional[float] = ..., potential_reason: _Optional[str] = ..., type_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revenue: _Optional[float] = ...) -> None: ...
+    trend: float
+    def __init__(self, tenant_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., value: _Optional[float] = ..., interaction_count: _Optional[int] = ..., last_interaction_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_contribution: _Optional[float] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_interaction_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., relationship_type: _Optional[str] = ..., type_reason: _Optional[str] = ..., stage: _Optional[str] = ..., stage_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stage_reason: _Optional[str] = ..., coming_apart: _Optional[bool] = ..., risk: _Optional[float] = ..., risk_reasons: _Optional[_Iterable[str]] = ..., p_alive: _Optional[float] = ..., expected_purchases: _Optional[float] = ..., lifetime_value: _Optional[float] = ..., potential: _Optional[float] = ..., potential_reason: _Optional[str] = ..., type_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revenue: _Optional[float] = ..., trend: _Optional[float] = ...) -> None: ...
 
 class TypeCondition(_message.Message):
     __slots__ = ("feature", "op", "value")
