@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,7 +19,7 @@ from relint.db import Database
 from scoring.domain import DEFAULT_TABLE, Applied, Touch, contribution, value_at
 from scoring.main import MIGRATIONS
 from scoring.repository import RelationshipFilter
-from scoring.service import Delivered, InvalidSettings, ScoringService
+from scoring.service import RETENTION_REFIT, Delivered, InvalidSettings, ScoringService
 from scoring.worker import ScoringWorker
 
 T0 = datetime(2026, 2, 1, tzinfo=UTC)
@@ -340,6 +341,21 @@ async def test_the_tenants_retention_model_feeds_each_customers_outlook(
     assert steady.lifetime_value > 0
     assert stopped.risk > steady.risk
     assert stopped.risk_reasons[-1].startswith("purchase model: ")
+    # Placements every 30 s do not fit again: a day later they do.
+    fits: list[datetime] = []
+    fit = service.fit_retention
+
+    async def counted(tenant_id: str, at: datetime | None = None) -> Any:
+        fits.append(datetime.now(UTC))
+        return await fit(tenant_id, at)
+
+    service.fit_retention = counted  # type: ignore[method-assign]
+    await service.classify_tenant("t1")
+    assert fits == []
+    await service.fit_retention("t1", now - RETENTION_REFIT - timedelta(seconds=1))
+    fits.clear()
+    await service.classify_tenant("t1")
+    assert len(fits) == 1
 
 
 async def test_the_worker_reckons_off_the_event_loop(

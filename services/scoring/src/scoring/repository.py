@@ -133,16 +133,29 @@ class ScoringRepository:
         )
         return list(await self.session.execute(query))
 
-    async def tenant_window(
-        self, tenant_id: str, start: datetime, end: datetime
-    ) -> list[AppliedInteraction]:
-        """Every applied interaction of the tenant with start < occurred_at <= end."""
-        query = select(AppliedInteraction).where(
-            col(AppliedInteraction.tenant_id) == tenant_id,
-            col(AppliedInteraction.occurred_at) > start,
-            col(AppliedInteraction.occurred_at) <= end,
+    async def tenant_window(self, tenant_id: str, start: datetime, end: datetime) -> list[Any]:
+        """Every applied interaction of the tenant with start < occurred_at <= end, oldest
+        first, as rows of what the value map reads (customer_id, occurred_at, channel, kind,
+        revenue, refund, cost, sentiment): a tenant's year, without an object per row."""
+        query = (
+            select(
+                col(AppliedInteraction.customer_id),
+                col(AppliedInteraction.occurred_at),
+                col(AppliedInteraction.channel),
+                col(AppliedInteraction.kind),
+                col(AppliedInteraction.revenue),
+                col(AppliedInteraction.refund),
+                col(AppliedInteraction.cost),
+                col(AppliedInteraction.sentiment),
+            )
+            .where(
+                col(AppliedInteraction.tenant_id) == tenant_id,
+                col(AppliedInteraction.occurred_at) > start,
+                col(AppliedInteraction.occurred_at) <= end,
+            )
+            .order_by(col(AppliedInteraction.occurred_at))
         )
-        return list((await self.session.execute(query)).scalars())
+        return list(await self.session.execute(query))
 
     async def update_contributions(self, rows: Sequence[dict[str, Any]]) -> None:
         """New contributions and reasons for many applied interactions: on PostgreSQL copied

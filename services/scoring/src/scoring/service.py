@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -71,6 +72,9 @@ WEEK = timedelta(days=7)
 VALUE_HORIZON_WEEKS = 52
 WEEKLY_DISCOUNT = 0.10 / 52  # 10% a year
 DAY = timedelta(days=1)
+# The retention model is fitted again when a placement finds it this old (and at once when
+# the tenant has none): a fit costs seconds of CPU, a placement comes every 30 s.
+RETENTION_REFIT = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -521,11 +525,17 @@ class ScoringService:
         """Places every customer of the tenant on the value map as of `at` (now) with the
         tenant's rules; records each change of type with its reason. Returns the changes."""
         at = at or utcnow()
+        async with self.db.read() as session:
+            window = await ScoringRepository(session).tenant_window(
+                tenant_id, at - types.WINDOW, at
+            )
+        return await self._classify_with(tenant_id, at, window)
+
+    async def _classify_with(self, tenant_id: str, at: datetime, window: Sequence[Any]) -> int:
+        """`classify` with the tenant's interactions of the year up to `at` already read."""
         rules = (await self.rules(tenant_id)).types
         async with self.db.read() as session:
-            repo = ScoringRepository(session)
-            relationships = await repo.tenant_relationships(tenant_id)
-            window = await repo.tenant_window(tenant_id, at - types.WINDOW, at)
+            relationships = await ScoringRepository(session).tenant_relationships(tenant_id)
         present_only = at >= utcnow() - ALERT_HORIZON
         # The reckoning is CPU work: off the event loop, so reads keep being answered.
         placed = await asyncio.to_thread(
@@ -541,9 +551,13 @@ class ScoringService:
         return len(placed.changes)
 
     async def classify_tenant(self, tenant_id: str) -> int:
-        """Fits the tenant's retention model and classifies now; a tenant never classified
-        before gets its type history first."""
-        if await self.fit_retention(tenant_id) is not None:
+        """Fits the tenant's retention model when it has none or it is older than
+        RETENTION_REFIT, and classifies now; a tenant never classified before gets its type
+        history first."""
+        async with self.db.read() as session:
+            current = await ScoringRepository(session).retention_model(tenant_id)
+        stale = current is None or current.fitted_at <= utcnow() - RETENTION_REFIT
+        if stale and await self.fit_retention(tenant_id) is not None:
             # Every customer's outlook and risk are refreshed with the new model.
             async with self.db.transaction() as session:
                 await ScoringRepository(session).mark_dirty(tenant_id, utcnow() - DAY)
@@ -584,10 +598,17 @@ class ScoringService:
         firsts = [r.first_interaction_at for r in relationships if r.first_interaction_at]
         if not firsts:
             return 0
+        async with self.db.read() as session:
+            # Read once; each month end places from its own year of it.
+            history = await ScoringRepository(session).tenant_window(
+                tenant_id, min(firsts) - types.WINDOW, now
+            )
+        moments = [row.occurred_at for row in history]
         changes = 0
-        for month_end in _month_ends(min(firsts), now):
-            changes += await self.classify(tenant_id, month_end)
-        return changes + await self.classify(tenant_id, now)
+        for at in [*_month_ends(min(firsts), now), now]:
+            window = history[bisect_right(moments, at - types.WINDOW) : bisect_right(moments, at)]
+            changes += await self._classify_with(tenant_id, at, window)
+        return changes
 
     # Reads
 
@@ -782,7 +803,7 @@ def _touch_of(row: AppliedInteraction) -> Touch:
     return Touch(row.kind, row.sentiment, row.revenue, row.channel, row.outcome, row.refund)
 
 
-def _touchpoint(row: AppliedInteraction) -> types.Touchpoint:
+def _touchpoint(row: Any) -> types.Touchpoint:
     return types.Touchpoint(
         row.occurred_at, row.channel, row.kind, row.revenue, row.refund, row.cost, row.sentiment
     )
@@ -917,7 +938,7 @@ class Placement:
 def _place(
     tenant_id: str,
     relationships: Sequence[Relationship],
-    window: Sequence[AppliedInteraction],
+    window: Sequence[Any],
     rules: Sequence[types.TypeRule],
     at: datetime,
     present: bool,
