@@ -218,6 +218,7 @@ class Captured:
     relationships: dict[str, scoring_pb2.Relationship]
     recent: dict[str, list[ingest_pb2.Interaction]]
     playbooks: dict[str, playbook_pb2.CustomerPlaybook]
+    standards: dict[str, playbook_pb2.Standard]
 
 
 def _chunks(items: Sequence[str], size: int = 200) -> Iterator[Sequence[str]]:
@@ -244,14 +245,18 @@ async def capture(stack: Stack, tenant_id: str) -> Captured:
         relationships: dict[str, scoring_pb2.Relationship] = {}
         recent: dict[str, list[ingest_pb2.Interaction]] = defaultdict(list)
         playbooks: dict[str, playbook_pb2.CustomerPlaybook] = {}
+        standards: dict[str, playbook_pb2.Standard] = {}
         for chunk in _chunks(ids):
             for r in await backends.relationships_of(tenant_id, chunk):
                 relationships[r.customer_id] = r
             for item in await backends.recent_interactions(tenant_id, chunk, RECENT):
                 recent[item.customer_id].append(item)
-            for p in (await backends.customer_playbooks(tenant_id, chunk, 50)).customers:
-                playbooks[p.customer_id] = p
-        return Captured(tenant_id, customers, pages, relationships, dict(recent), playbooks)
+            reply = await backends.customer_playbooks(tenant_id, chunk, 50)
+            playbooks.update((p.customer_id, p) for p in reply.customers)
+            standards.update((s.key, s) for s in reply.standards)
+        return Captured(
+            tenant_id, customers, pages, relationships, dict(recent), playbooks, standards
+        )
     finally:
         await backends.close()
 
@@ -308,10 +313,13 @@ class CapturedBackends:
 
     async def customer_playbooks(
         self, tenant_id: str, customer_ids: Sequence[str], actions_limit: int
-    ) -> list[playbook_pb2.CustomerPlaybook]:
+    ) -> playbook_pb2.BatchGetCustomerPlaybooksResponse:
         self._tenant(tenant_id)
-        found = self._data.playbooks
-        return [found[i] for i in customer_ids if i in found]
+        found = [self._data.playbooks[i] for i in customer_ids if i in self._data.playbooks]
+        named = {k for p in found for k in p.applicable_standard_keys}
+        return playbook_pb2.BatchGetCustomerPlaybooksResponse(
+            customers=found, standards=[self._data.standards[k] for k in sorted(named)]
+        )
 
 
 # ---------------------------------------------------------------- the two ways to run it
@@ -657,11 +665,17 @@ def run(args: argparse.Namespace, data_dir: Path, urls: dict[str, str]) -> None:
             f"loaded {args.customers} demo customers, {accepted} interactions, delivered to "
             f"scoring and playbook in {time.monotonic() - started:.0f} s"
         )
-        wait_quiet(stack, args.settle)
-
-        captured = run_loop(capture(stack, tenant_id))
+        # Quiet is not enough: scoring places a new tenant's customers (and fits its model)
+        # 30 s after the last interaction, a one-time backfill the runs must not measure.
+        settled_by = time.monotonic() + args.settle
+        while True:
+            wait_quiet(stack, max(1.0, settled_by - time.monotonic()))
+            captured = run_loop(capture(stack, tenant_id))
+            typed = sum(1 for r in captured.relationships.values() if r.relationship_type)
+            if typed or time.monotonic() > settled_by:
+                break
+            time.sleep(5.0)
         refs = [c.external_id for c in captured.customers]
-        typed = sum(1 for r in captured.relationships.values() if r.relationship_type)
         actions = sum(len(p.next_best_actions) for p in captured.playbooks.values())
         violations = sum(len(p.violations) for p in captured.playbooks.values())
         recent = sum(len(v) for v in captured.recent.values())

@@ -352,6 +352,10 @@ def _one_customer(browser: _Page, stack: Stack, key: str) -> str:
         == (api["relationship"]["relationshipType"])
     )
     assert browser.texts(f"{view} .risk-reasons li") == api["relationship"]["riskReasons"]
+    # The value's move over the last 30 days, signed as the graph gives it.
+    trend = api["relationship"]["trend"]
+    shown_trend = page.locator(f"{view} .figure", has_text="30 days").locator(".figure-value")
+    assert shown_trend.inner_text().startswith("+" if trend >= 0 else "-")
 
     # The value timeline: a line through 60 moments, with the interactions marked on it.
     timeline = page.locator(f"{view} .timeline")
@@ -359,6 +363,7 @@ def _one_customer(browser: _Page, stack: Stack, key: str) -> str:
     line = page.locator(f"{view} .timeline-chart .value-line").get_attribute("d")
     assert line is not None
     assert line.count("L") == 59
+    assert "-0" not in browser.texts(f"{view} .timeline .tick")  # no negative zero on the axis
     markers = page.locator(f"{view} .interaction-marker")
     recent = {i["id"]: i["kind"] for i in api["recentInteractions"]}
     assert 1 <= markers.count() <= len(recent)

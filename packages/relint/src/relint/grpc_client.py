@@ -48,6 +48,11 @@ def open_channel(target: str, *, own_connection: bool = False) -> grpc.aio.Chann
             ("grpc.enable_retries", 1),
             ("grpc.keepalive_time_ms", 30_000),
             ("grpc.keepalive_timeout_ms", 10_000),
+            # After a service restarts, reconnect within seconds: gRPC's default backoff
+            # grows to two minutes, so a service down for a while stayed "down" for minutes.
+            ("grpc.initial_reconnect_backoff_ms", 250),
+            ("grpc.min_reconnect_backoff_ms", 250),
+            ("grpc.max_reconnect_backoff_ms", 5_000),
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             *([("grpc.use_local_subchannel_pool", 1)] if own_connection else []),

@@ -41,7 +41,7 @@
     customer(id: $id) {
       customerId externalId name interactionCount firstSeenAt lastSeenAt
       relationship {
-        asOf value lastContribution relationshipType typeReason stage stageReason comingApart
+        asOf value trend lastContribution relationshipType typeReason stage stageReason comingApart
         risk riskReasons potential potentialReason
         timeline(start: $start, points: 60) { at value stage relationshipType }
         explanation(start: $start, top: 8) { startValue endValue change sentence fading
@@ -349,7 +349,9 @@
     return (v) => ((v - lo) / span) * pixels;
   }
 
-  function compact(v) {
+  function compact(value) {
+    // A tick summed in floating point may land a hair off zero: never show "-0".
+    const v = Math.abs(value) < 1e-9 ? 0 : value;
     const abs = Math.abs(v);
     if (abs >= 1e6) return `${decimal.format(v / 1e6)}M`;
     if (abs >= 1e3) return `${number.format(v / 1e3)}k`;
@@ -750,6 +752,7 @@
     head.append(html("div", { className: "chips" }, typeChip(r.relationshipType), stageChip(r.stage, r.comingApart)));
     parts.push(html("div", { className: "figures-row" },
       figure("Relationship Value", decimal.format(r.value), "value"),
+      figure("30 days", `${r.trend >= 0 ? "+" : ""}${decimal.format(r.trend)}`, r.trend < 0 ? "negative" : "positive"),
       figure("last change", `${r.lastContribution >= 0 ? "+" : ""}${decimal.format(r.lastContribution)}`, r.lastContribution < 0 ? "negative" : "positive"),
       figure("risk of ending", percent.format(r.risk), r.risk >= 0.5 ? "negative" : ""),
       figure("potential a year", r.potential === null || r.potential === undefined ? "—" : number.format(r.potential))));
@@ -819,7 +822,8 @@
     });
     const grid = svg("g", { class: "grid" }, plot);
     const step = niceStep((hi - lo) / 5);
-    for (let v = Math.ceil((lo - pad) / step) * step; v <= hi + pad; v += step) {
+    for (let k = Math.ceil((lo - pad) / step); k * step <= hi + pad; k += 1) {
+      const v = k * step;
       svg("line", { x1: 0, x2: w, y1: y(v), y2: y(v), class: v === 0 ? "zero" : "" }, grid);
       svgText(grid, -6, y(v) + 4, compact(v), { class: "tick", "text-anchor": "end" });
     }
