@@ -8,6 +8,7 @@ writers queue on the busy timeout instead of failing on a lock upgrade.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -212,3 +213,23 @@ async def bulk_insert(session: AsyncSession, table: Table, rows: Sequence[dict[s
         # The driver's own error, as SQLAlchemy would have raised it (IntegrityError,
         # OperationalError, ...), so callers handle COPY and INSERT failures alike.
         raise DBAPIError.instance(statement, None, error, psycopg.Error) from error
+
+
+@asynccontextmanager
+async def driver_of(session: AsyncSession) -> AsyncIterator[tuple[bool, Any]]:
+    """(whether it is PostgreSQL, the driver's own connection: psycopg's or aiosqlite's) of
+    the session's transaction, for hot paths where SQLAlchemy's per-row parameter and result
+    processing cost more than the database work; the driver's errors come out as
+    SQLAlchemy's, as from any other query."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    try:
+        yield connection.dialect.name == "postgresql", raw.driver_connection
+    except (psycopg.Error, sqlite3.Error) as error:
+        raise DBAPIError.instance("driver statement", None, error, type(error)) from error
+
+
+def sqlite_moment(moment: datetime) -> str:
+    """A moment as SQLite keeps it, the way SQLAlchemy's DateTime writes it (UTC, no zone,
+    microseconds): rows written through the driver and through SQLAlchemy must compare."""
+    return moment.astimezone(UTC).isoformat(" ", "microseconds")[:26]

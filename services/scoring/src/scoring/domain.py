@@ -14,11 +14,14 @@ a value and its change are explained. Pure rules, no I/O; every function is test
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
+
+import numpy as np
 
 from relint.taxonomy import CHANNELS, KINDS
 
@@ -213,8 +216,70 @@ class WeightTable:
         value = raw * self.negativity if raw < 0 else raw
         return Contribution(round(value, 6), " ".join(parts))
 
+    def contributions(
+        self,
+        channels: Sequence[str],
+        kinds: Sequence[str],
+        outcomes: Sequence[str | None],
+        sentiments: Sequence[float | None] | np.ndarray,
+        revenues: Sequence[float] | np.ndarray,
+        refunds: Sequence[float] | np.ndarray,
+    ) -> tuple[list[float], list[str]]:
+        """`contribution` of many touches at once, given as columns: the values and reasons
+        `contribution` gives each (the weights are looked up once per channel x kind, the
+        reasons made once per kind, outcome and kind of words). Sentiments may be NaN for
+        none given."""
+        count = len(kinds)
+        pair, pairs = _factorize(zip(channels, kinds, strict=True), count)
+        said, named = _factorize(outcomes, count)
+        base = np.array([self.weight(c, k) for c, k in pairs], dtype=float)[pair]
+        raw = base + np.array([OUTCOMES.get(o, 0.0) for o in named])[said]
+        feeling = np.array(sentiments, dtype=float).reshape(len(kinds))
+        felt = ~np.isnan(feeling)
+        feeling = np.clip(np.where(felt, feeling, 0.0), -1.0, 1.0)
+        raw = np.where(felt, raw + self.sentiment_weight * feeling, raw)
+        revenue = np.array(revenues, dtype=float).reshape(len(kinds))
+        raw = np.where(
+            revenue > 0, raw + self.revenue_weight * np.log10(1 + np.maximum(revenue, 0)), raw
+        )
+        refund = np.array(refunds, dtype=float).reshape(len(kinds))
+        raw = np.where(
+            refund > 0, raw - self.revenue_weight * np.log10(1 + np.maximum(refund, 0)), raw
+        )
+        weighed = np.where(raw < 0, raw * self.negativity, raw).tolist()
+        values = list(map(round, weighed, itertools.repeat(6)))
+        # The reason: the kind's words, the outcome, then very negative or warm words.
+        tone = np.where(felt & (np.abs(feeling) >= 0.5), np.where(feeling < 0, 1, 2), 0)
+        kinds_of = [k for _, k in pairs]
+        key = (pair * len(named) + said) * 3 + tone
+        unique, inverse = np.unique(key, return_inverse=True)
+        outcome_of = list(named)
+        texts = []
+        for k in unique.tolist():
+            rest, tone_k = divmod(k, 3)
+            pair_k, said_k = divmod(rest, len(named))
+            parts = [words(kinds_of[pair_k])]
+            if outcome_of[said_k] in OUTCOMES:
+                parts.append(f"({outcome_of[said_k]})")
+            if tone_k:
+                parts.append("with very negative words" if tone_k == 1 else "with warm words")
+            texts.append(" ".join(parts))
+        reasons = list(map(texts.__getitem__, inverse.reshape(-1).tolist()))
+        return values, reasons
+
     def half_life_days(self, value: float) -> float:
         return self.half_life_bad_days if value < 0 else self.half_life_good_days
+
+
+def _factorize(values: Iterable[Any], count: int) -> tuple[np.ndarray, list[Any]]:
+    """Each of `count` values as the index of its distinct value, and the distinct values in
+    the order they first appear (with C loops: no Python frame per value)."""
+    first: dict[Any, int] = {}
+    # The row where each value first appears, for every row.
+    rows = np.fromiter(map(first.setdefault, values, itertools.count()), np.intp, count)
+    index = np.empty(count, dtype=np.intp)
+    index[np.fromiter(first.values(), np.intp, len(first))] = np.arange(len(first))
+    return index[rows], list(first)
 
 
 def words(kind: str) -> str:

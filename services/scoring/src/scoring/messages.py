@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -13,36 +13,58 @@ from scoring.models import Alert
 from scoring.service import Delivered, RelationshipView, TimelinePoint
 from scoring.stages import is_coming_apart
 
-_AMOUNT_FIELDS = {
-    ingest_pb2.AMOUNT_TYPE_REVENUE: "revenue",
-    ingest_pb2.AMOUNT_TYPE_REFUND: "refund",
-    ingest_pb2.AMOUNT_TYPE_COST_TO_SERVE: "cost",
+# Where an amount goes, by its type: (revenue, refund, cost) as multiples of it.
+_AMOUNT_SHARES = {
+    ingest_pb2.AMOUNT_TYPE_REVENUE: (1.0, 0.0, 0.0),
+    ingest_pb2.AMOUNT_TYPE_REFUND: (0.0, 1.0, 0.0),
+    ingest_pb2.AMOUNT_TYPE_COST_TO_SERVE: (0.0, 0.0, 1.0),
 }
 _DIRECTIONS = {ingest_pb2.DIRECTION_INBOUND: "inbound", ingest_pb2.DIRECTION_OUTBOUND: "outbound"}
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NANOS = 1_000_000_000
 
 
 def delivered(message: ingest_pb2.Interaction) -> Delivered:
-    money = {"revenue": 0.0, "refund": 0.0, "cost": 0.0}
-    if message.amount and message.amount_type in _AMOUNT_FIELDS:
-        money[_AMOUNT_FIELDS[message.amount_type]] = float(message.amount)
-    outcome = message.attributes.fields.get("outcome")
-    issue = message.attributes.fields.get("issue_type")
+    """The interaction as scoring applies it. On the apply path, for every interaction: it
+    reads each field once and builds the moment without protobuf's checks and conversions."""
+    revenue = refund = cost = 0.0
+    amount = message.amount
+    if amount:
+        shares = _AMOUNT_SHARES.get(message.amount_type)
+        if shares is not None:
+            value = float(amount)
+            revenue, refund, cost = (value if share else 0.0 for share in shares)
+    outcome = issue = None
+    if message.HasField("attributes"):
+        fields = message.attributes.fields
+        found = fields.get("outcome")
+        if found is not None and found.string_value:
+            outcome = found.string_value[:32]
+        found = fields.get("issue_type")
+        if found is not None and found.string_value:
+            issue = found.string_value[:64]
+    stamp = message.occurred_at
+    nanos = stamp.nanos
+    if 0 <= nanos < _NANOS:
+        occurred_at = _UNIX_EPOCH + timedelta(seconds=stamp.seconds, microseconds=nanos // 1000)
+    else:  # invalid: protobuf's own conversion says why
+        occurred_at = stamp.ToDatetime(tzinfo=UTC)
     return Delivered(
         interaction_id=message.id,
         tenant_id=message.tenant_id,
         customer_id=message.customer_id,
-        occurred_at=message.occurred_at.ToDatetime(tzinfo=UTC),
+        occurred_at=occurred_at,
         channel=message.channel,
         kind=message.kind,
         sentiment=message.sentiment if message.HasField("sentiment") else None,
         traceparent=message.traceparent,
         direction=_DIRECTIONS.get(message.direction, ""),
-        outcome=outcome.string_value[:32] if outcome and outcome.string_value else None,
+        outcome=outcome,
         employee=message.employee or None,
-        revenue=money["revenue"],
-        refund=money["refund"],
-        cost=money["cost"],
-        issue_type=issue.string_value[:64] if issue and issue.string_value else None,
+        revenue=revenue,
+        refund=refund,
+        cost=cost,
+        issue_type=issue,
         text=message.text[:2000] or None,
     )
 

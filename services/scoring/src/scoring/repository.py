@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import (
-    Column,
     Float,
     Integer,
-    MetaData,
-    String,
-    Table,
     bindparam,
     case,
     delete,
@@ -28,7 +26,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from relint.db import UtcDateTime, bulk_insert, table_of
+from relint.db import UtcDateTime, bulk_insert, driver_of, sqlite_moment, table_of
 from scoring.models import (
     Alert,
     AppliedInteraction,
@@ -38,14 +36,94 @@ from scoring.models import (
     TenantSettings,
 )
 
-# The temporary table a recompute's contributions are copied into (PostgreSQL).
-_REWEIGHED = Table(
-    "reweighed",
-    MetaData(),
-    Column("b_id", String(36), primary_key=True),
-    Column("b_value", Float),
-    Column("b_reason", String(200)),
+# The columns of an applied interaction, in the order `add_applied` takes them.
+APPLIED_COLUMNS = (
+    "interaction_id",
+    "tenant_id",
+    "customer_id",
+    "occurred_at",
+    "channel",
+    "kind",
+    "direction",
+    "sentiment",
+    "revenue",
+    "refund",
+    "cost",
+    "outcome",
+    "employee",
+    "issue_type",
+    "text",
+    "contribution",
+    "reason",
+    "applied_at",
 )
+# Their PostgreSQL types, for a binary COPY.
+_PG_APPLIED_TYPES = [
+    "timestamptz"
+    if name in ("occurred_at", "applied_at")
+    else "float8"
+    if name in ("sentiment", "revenue", "refund", "cost", "contribution")
+    else "varchar"
+    for name in APPLIED_COLUMNS
+]
+_OCCURRED_AT = APPLIED_COLUMNS.index("occurred_at")
+_APPLIED_AT = APPLIED_COLUMNS.index("applied_at")  # the last
+# EPOCH (scoring.domain) in microseconds since the Unix epoch.
+_EPOCH_MICROSECONDS = 1_577_836_800 * 1_000_000
+# An applied interaction's moment in whole microseconds since the Unix epoch, computed by
+# PostgreSQL (exact: its EXTRACT gives a numeric).
+_PG_MICROSECONDS = "(EXTRACT(EPOCH FROM occurred_at) * 1000000)::bigint"
+# Adds a batch's effect to an existing relationship (see `add_to_relationships`).
+_ADD_TO_RELATIONSHIP = """
+UPDATE relationship SET
+    good_mass = good_mass + :b_good,
+    bad_mass = bad_mass + :b_bad,
+    interaction_count = interaction_count + :b_count,
+    revenue = revenue + :b_revenue,
+    first_interaction_at = CASE
+        WHEN first_interaction_at IS NULL THEN :b_first
+        WHEN first_interaction_at > :b_first THEN :b_first
+        ELSE first_interaction_at END,
+    last_contribution = CASE
+        WHEN last_interaction_at IS NULL THEN :b_last_value
+        WHEN last_interaction_at <= :b_last THEN :b_last_value
+        ELSE last_contribution END,
+    last_interaction_at = CASE
+        WHEN last_interaction_at IS NULL THEN :b_last
+        WHEN last_interaction_at < :b_last THEN :b_last
+        ELSE last_interaction_at END,
+    dirty_since = CASE
+        WHEN dirty_since IS NULL THEN :b_dirty
+        WHEN dirty_since > :b_dirty THEN :b_dirty
+        ELSE dirty_since END,
+    value = :b_value,
+    updated_at = :b_now
+WHERE tenant_id = :b_tenant AND customer_id = :b_id
+"""
+_PG_ADD_TO_RELATIONSHIP = re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", _ADD_TO_RELATIONSHIP)
+_MOMENTS = ("b_first", "b_last", "b_dirty", "b_now")
+# SQLite's default limit on one statement's parameters is 32,766.
+_SQLITE_IN_CHUNK = 10_000
+
+
+@dataclass(frozen=True)
+class Weighing:
+    """A tenant's applied interactions as columns, what weighing them again needs: the
+    moments in seconds since EPOCH; sentiments NaN where none was given. A row's key names it
+    to `update_contributions` in the same transaction: its interaction id on PostgreSQL,
+    its rowid on SQLite (no lookup in the primary key's index)."""
+
+    keys: list[Any]
+    customer_ids: list[str]
+    seconds: np.ndarray
+    channels: list[str]
+    kinds: list[str]
+    outcomes: list[str | None]
+    sentiments: np.ndarray
+    revenues: np.ndarray
+    refunds: np.ndarray
+    contributions: np.ndarray
+    reasons: list[str]
 
 
 @dataclass(frozen=True)
@@ -73,13 +151,17 @@ class ScoringRepository:
         wanted = list(set(interaction_ids))
         if not wanted:
             return {}
-        query = select(
-            col(AppliedInteraction.interaction_id),
-            col(AppliedInteraction.customer_id),
-            col(AppliedInteraction.contribution),
-        ).where(col(AppliedInteraction.interaction_id).in_(wanted))
-        rows = (await self.session.execute(query)).all()
-        return {str(i): (str(c), float(v)) for i, c, v in rows}
+        query = "SELECT interaction_id, customer_id, contribution FROM applied_interaction "
+        async with driver_of(self.session) as (postgres, driver):
+            if postgres:
+                rows = await _pg_fetch(driver, query + "WHERE interaction_id = ANY(%s)", (wanted,))
+            else:
+                rows = []
+                for chunk in _chunks(wanted, _SQLITE_IN_CHUNK):
+                    rows += await driver.execute_fetchall(
+                        query + f"WHERE interaction_id IN ({_marks(len(chunk))})", chunk
+                    )
+        return {i: (c, v) for i, c, v in rows}
 
     async def move_applied(self, interaction_id: str, customer_id: str) -> None:
         await self.session.execute(
@@ -90,6 +172,42 @@ class ScoringRepository:
 
     async def insert_applied(self, rows: Sequence[dict[str, Any]]) -> None:
         await bulk_insert(self.session, table_of(AppliedInteraction), rows)
+
+    async def add_applied(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Inserts applied interactions, each a tuple in `APPLIED_COLUMNS` order, through the
+        driver (COPY on PostgreSQL)."""
+        if not rows:
+            return
+        async with driver_of(self.session) as (postgres, driver):
+            if postgres:
+                async with (
+                    driver.cursor() as cursor,
+                    cursor.copy(
+                        f"COPY applied_interaction ({', '.join(APPLIED_COLUMNS)}) "
+                        "FROM STDIN (FORMAT BINARY)"
+                    ) as copy,
+                ):
+                    copy.set_types(_PG_APPLIED_TYPES)
+                    for row in rows:
+                        await copy.write_row(row)
+                return
+            applied_at: dict[datetime, str] = {}  # one moment for a whole batch, usually
+            for row in rows:
+                if row[_APPLIED_AT] not in applied_at:
+                    applied_at[row[_APPLIED_AT]] = sqlite_moment(row[_APPLIED_AT])
+            await driver.executemany(
+                f"INSERT INTO applied_interaction ({', '.join(APPLIED_COLUMNS)}) "  # noqa: S608
+                f"VALUES ({_marks(len(APPLIED_COLUMNS))})",
+                [
+                    (
+                        *row[:_OCCURRED_AT],
+                        sqlite_moment(row[_OCCURRED_AT]),
+                        *row[_OCCURRED_AT + 1 : _APPLIED_AT],
+                        applied_at[row[_APPLIED_AT]],
+                    )
+                    for row in rows
+                ],
+            )
 
     async def history(
         self, tenant_id: str, customer_ids: Sequence[str], until: datetime | None = None
@@ -157,51 +275,110 @@ class ScoringRepository:
         )
         return list(await self.session.execute(query))
 
-    async def update_contributions(self, rows: Sequence[dict[str, Any]]) -> None:
-        """New contributions and reasons for many applied interactions: on PostgreSQL copied
-        into a temporary table and joined in one UPDATE (one statement per row otherwise)."""
+    async def weighing(self, tenant_id: str) -> Weighing:
+        """Every applied interaction of the tenant as columns, straight from the driver, in
+        no particular order."""
+        async with driver_of(self.session) as (postgres, driver):
+            query = (
+                "SELECT {key}, customer_id, {moment}, channel, kind, outcome, sentiment, "
+                "revenue, refund, contribution, reason FROM applied_interaction "
+                "WHERE tenant_id = {mark}"
+            )
+            if postgres:
+                rows = await _pg_fetch(
+                    driver,
+                    query.format(key="interaction_id", moment=_PG_MICROSECONDS, mark="%s"),
+                    (tenant_id,),
+                    binary=True,
+                )
+            else:
+                rows = await driver.execute_fetchall(
+                    query.format(key="rowid", moment="occurred_at", mark="?"), (tenant_id,)
+                )
+        columns: list[Any] = [list(c) for c in zip(*rows, strict=True)] or [[]] * 11
+        keys, customers, moments, channels, kinds, outcomes = columns[:6]
+        sentiments, revenues, refunds, contributions, reasons = columns[6:]
+        if postgres:
+            micro = np.array(moments, dtype=np.int64)
+        else:  # 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC (see relint.db.sqlite_moment)
+            micro = np.array(moments, dtype="datetime64[us]").astype(np.int64)
+        return Weighing(
+            keys=keys,
+            customer_ids=customers,
+            seconds=(micro - _EPOCH_MICROSECONDS) / 1e6,
+            channels=channels,
+            kinds=kinds,
+            outcomes=outcomes,
+            sentiments=np.array(sentiments, dtype=float),
+            revenues=np.array(revenues, dtype=float),
+            refunds=np.array(refunds, dtype=float),
+            contributions=np.array(contributions, dtype=float),
+            reasons=reasons,
+        )
+
+    async def update_contributions(self, rows: Sequence[tuple[Any, float, str]]) -> None:
+        """New contributions and reasons for many applied interactions, each (its key in
+        `weighing`, contribution, reason): on PostgreSQL copied into a temporary table and
+        joined in one UPDATE, in one executemany on SQLite."""
         if not rows:
             return
-        connection = await self.session.connection()
-        table = table_of(AppliedInteraction)
-        if connection.dialect.name != "postgresql":
-            await self.session.execute(
-                update(table)
-                .where(table.c.interaction_id == bindparam("b_id"))
-                .values(contribution=bindparam("b_value"), reason=bindparam("b_reason")),
-                list(rows),
-            )
-            return
-        await self.session.execute(
-            text(
-                "CREATE TEMP TABLE IF NOT EXISTS reweighed (b_id varchar(36) PRIMARY KEY, "
-                "b_value double precision, b_reason varchar(200)) ON COMMIT DROP"
-            )
-        )
-        await bulk_insert(self.session, _REWEIGHED, rows)
-        await self.session.execute(
-            text(
-                "UPDATE applied_interaction SET contribution = r.b_value, reason = r.b_reason "
-                "FROM reweighed r WHERE applied_interaction.interaction_id = r.b_id"
-            )
-        )
+        async with driver_of(self.session) as (postgres, driver):
+            if not postgres:
+                await driver.executemany(
+                    "UPDATE applied_interaction SET contribution = ?, reason = ? WHERE rowid = ?",
+                    [(value, reason, id_) for id_, value, reason in rows],
+                )
+                return
+            async with driver.cursor() as cursor:
+                await cursor.execute(
+                    "CREATE TEMP TABLE reweighed (id varchar(36), value float8, "
+                    "reason varchar(200)) ON COMMIT DROP"
+                )
+                copying = "COPY reweighed (id, value, reason) FROM STDIN (FORMAT BINARY)"
+                async with cursor.copy(copying) as copy:
+                    copy.set_types(["varchar", "float8", "varchar"])
+                    for row in rows:
+                        await copy.write_row(row)
+                await cursor.execute(
+                    "UPDATE applied_interaction SET contribution = r.value, reason = r.reason "
+                    "FROM reweighed r WHERE applied_interaction.interaction_id = r.id"
+                )
+                await cursor.execute("DROP TABLE reweighed")
 
     # Relationships
 
     async def masses(
         self, keys: Iterable[tuple[str, str]]
     ) -> dict[tuple[str, str], tuple[float, float]]:
-        """The value sums of these relationships, for those that exist (no ORM objects: this
-        is on the apply path)."""
-        wanted = list(set(keys))
-        if not wanted:
-            return {}
+        """The value sums of these relationships, for those that exist (straight from the
+        driver: this is on the apply path)."""
+        by_tenant: dict[str, list[str]] = {}
+        for tenant_id, customer_id in set(keys):
+            by_tenant.setdefault(tenant_id, []).append(customer_id)
+        found: dict[tuple[str, str], tuple[float, float]] = {}
+        query = "SELECT customer_id, good_mass, bad_mass FROM relationship WHERE tenant_id = "
+        async with driver_of(self.session) as (postgres, driver):
+            for tenant_id, customers in by_tenant.items():
+                if postgres:
+                    rows = await _pg_fetch(
+                        driver, query + "%s AND customer_id = ANY(%s)", (tenant_id, customers)
+                    )
+                else:
+                    rows = []
+                    for chunk in _chunks(customers, _SQLITE_IN_CHUNK):
+                        rows += await driver.execute_fetchall(
+                            query + f"? AND customer_id IN ({_marks(len(chunk))})",
+                            (tenant_id, *chunk),
+                        )
+                for customer_id, good, bad in rows:
+                    found[(tenant_id, customer_id)] = (good, bad)
+        return found
+
+    async def customer_ids(self, tenant_id: str) -> list[str]:
+        """The customers the tenant has a relationship with."""
         t = table_of(Relationship)
-        query = select(t.c.tenant_id, t.c.customer_id, t.c.good_mass, t.c.bad_mass).where(
-            tuple_(t.c.tenant_id, t.c.customer_id).in_(wanted)
-        )
-        rows = (await self.session.execute(query)).all()
-        return {(str(a), str(b)): (float(g), float(d)) for a, b, g, d in rows}
+        query = select(t.c.customer_id).where(t.c.tenant_id == tenant_id)
+        return [str(c) for c in (await self.session.execute(query)).scalars()]
 
     async def relationships_of(
         self, tenant_id: str, customer_ids: Sequence[str]
@@ -222,64 +399,41 @@ class ScoringRepository:
         await bulk_insert(self.session, table_of(Relationship), rows)
 
     async def add_to_relationships(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Adds each batch's effect to existing relationships in one statement, as increments
-        in SQL so that concurrent applies cannot lose one another's; rows are taken in key
-        order so they cannot deadlock either."""
+        """Adds each batch's effect to existing relationships in one executemany through the
+        driver (pipelined on PostgreSQL), as increments in SQL so that concurrent applies
+        cannot lose one another's; rows are taken in key order so they cannot deadlock
+        either."""
         if not rows:
             return
-        t = table_of(Relationship)
-        first = bindparam("b_first", type_=UtcDateTime())
-        last = bindparam("b_last", type_=UtcDateTime())
-        dirty = bindparam("b_dirty", type_=UtcDateTime())
-        statement = (
-            update(t)
-            .where(t.c.tenant_id == bindparam("b_tenant"), t.c.customer_id == bindparam("b_id"))
-            .values(
-                good_mass=t.c.good_mass + bindparam("b_good", type_=Float()),
-                bad_mass=t.c.bad_mass + bindparam("b_bad", type_=Float()),
-                interaction_count=t.c.interaction_count + bindparam("b_count", type_=Integer()),
-                revenue=t.c.revenue + bindparam("b_revenue", type_=Float()),
-                first_interaction_at=case(
-                    (t.c.first_interaction_at.is_(None), first),
-                    (t.c.first_interaction_at > first, first),
-                    else_=t.c.first_interaction_at,
-                ),
-                last_contribution=case(
-                    (t.c.last_interaction_at.is_(None), bindparam("b_last_value", type_=Float())),
-                    (t.c.last_interaction_at <= last, bindparam("b_last_value", type_=Float())),
-                    else_=t.c.last_contribution,
-                ),
-                last_interaction_at=case(
-                    (t.c.last_interaction_at.is_(None), last),
-                    (t.c.last_interaction_at < last, last),
-                    else_=t.c.last_interaction_at,
-                ),
-                dirty_since=case(
-                    (t.c.dirty_since.is_(None), dirty),
-                    (t.c.dirty_since > dirty, dirty),
-                    else_=t.c.dirty_since,
-                ),
-                value=bindparam("b_value", type_=Float()),
-                updated_at=bindparam("b_now", type_=UtcDateTime()),
-            )
-        )
         ordered = sorted(rows, key=lambda r: (r["b_tenant"], r["b_id"]))
-        await self.session.execute(statement, ordered)
+        async with driver_of(self.session) as (postgres, driver):
+            if postgres:
+                await _pg_executemany(driver, _PG_ADD_TO_RELATIONSHIP, ordered)
+                return
+            await driver.executemany(
+                _ADD_TO_RELATIONSHIP,
+                [
+                    {k: _sqlite_maybe(v) if k in _MOMENTS else v for k, v in r.items()}
+                    for r in ordered
+                ],
+            )
 
-    async def set_masses(self, rows: Sequence[dict[str, Any]]) -> None:
+    async def set_masses(self, rows: Sequence[tuple[str, str, float, float, float]]) -> None:
+        """Sets the value sums of relationships, each (tenant, customer, good mass, bad mass,
+        value), in key order."""
         if not rows:
             return
-        t = table_of(Relationship)
-        await self.session.execute(
-            update(t)
-            .where(t.c.tenant_id == bindparam("b_tenant"), t.c.customer_id == bindparam("b_id"))
-            .values(
-                good_mass=bindparam("b_good"),
-                bad_mass=bindparam("b_bad"),
-                value=bindparam("b_value"),
-            ),
-            sorted(rows, key=lambda r: (r["b_tenant"], r["b_id"])),
-        )
+        async with driver_of(self.session) as (postgres, driver):
+            mark = "%s" if postgres else "?"
+            statement = (
+                f"UPDATE relationship SET good_mass = {mark}, bad_mass = {mark}, "  # noqa: S608
+                f"value = {mark} WHERE tenant_id = {mark} AND customer_id = {mark}"
+            )
+            values = [(g, b, v, t, c) for t, c, g, b, v in sorted(rows)]
+            if postgres:
+                await _pg_executemany(driver, statement, values)
+            else:
+                await driver.executemany(statement, values)
 
     async def mark_dirty(self, tenant_id: str | None, since: datetime | None = None) -> None:
         """Marks relationships (of the tenant) for evaluation from `since` (from their start
@@ -845,3 +999,29 @@ class ScoringRepository:
 
 # How much memory one analysis read may use per sort or hash on PostgreSQL.
 ANALYSIS_WORK_MEM = "64MB"
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    return (items[i : i + size] for i in range(0, len(items), size))
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+def _sqlite_maybe(moment: datetime | None) -> str | None:
+    return None if moment is None else sqlite_moment(moment)
+
+
+async def _pg_fetch(
+    driver: Any, sql: str, params: Sequence[Any], binary: bool = False
+) -> list[tuple[Any, ...]]:
+    async with driver.cursor(binary=binary) as cursor:
+        await cursor.execute(sql, params)
+        rows: list[tuple[Any, ...]] = await cursor.fetchall()
+        return rows
+
+
+async def _pg_executemany(driver: Any, sql: str, rows: Sequence[Any]) -> None:
+    async with driver.cursor() as cursor:
+        await cursor.executemany(sql, rows)

@@ -12,6 +12,7 @@ stages whatever order it arrived in.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from bisect import bisect_right
@@ -34,7 +35,6 @@ from scoring.domain import (
     Applied,
     Explanation,
     InvalidWeights,
-    Touch,
     WeightTable,
     explain,
     mass,
@@ -53,7 +53,7 @@ from scoring.models import (
     TenantSettings,
     new_id,
 )
-from scoring.repository import RelationshipFilter, ScoringRepository
+from scoring.repository import RelationshipFilter, ScoringRepository, Weighing
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,8 @@ WEEK = timedelta(days=7)
 VALUE_HORIZON_WEEKS = 52
 WEEKLY_DISCOUNT = 0.10 / 52  # 10% a year
 DAY = timedelta(days=1)
+# What stands for an interaction's span while tracing is off.
+_NO_SPAN = contextlib.nullcontext()
 # The retention model is fitted again when a placement finds it this old (and at once when
 # the tenant has none): a fit costs seconds of CPU, a placement comes every 30 s.
 RETENTION_REFIT = timedelta(hours=24)
@@ -292,12 +294,14 @@ class ScoringService:
         rules = {t: await self.rules(t) for t in {d.tenant_id for d in batch}}
         now = utcnow()
         tracing = tracing_enabled()
+        # Every contribution of the batch at once (those found applied before are not used).
+        weighed = _weigh(batch, rules)
         async with self.db.transaction() as session:
             repo = ScoringRepository(session)
             seen = await repo.applied(d.interaction_id for d in batch)
-            rows: list[dict[str, Any]] = []
+            rows: list[tuple[Any, ...]] = []
             changes: dict[tuple[str, str], _Change] = defaultdict(_Change)
-            for item in batch:
+            for item, (value, reason) in zip(batch, weighed, strict=True):
                 table = rules[item.tenant_id].weights
                 known = seen.get(item.interaction_id)
                 if known is not None:
@@ -319,28 +323,29 @@ class ScoringService:
                     seen[item.interaction_id] = (item.customer_id, earlier)
                     result.moved += 1
                     continue
-                if tracing:  # a span per interaction joins the trace that accepted it
-                    with self._tracer.start_as_current_span(
+                # A span per interaction joins the trace that accepted it.
+                with (
+                    self._tracer.start_as_current_span(
                         "scoring apply interaction",
                         context=context_from_traceparent(item.traceparent),
                         attributes={"interaction.id": item.interaction_id, "kind": item.kind},
-                    ):
-                        effect = table.contribution(_touch(item))
-                else:
-                    effect = table.contribution(_touch(item))
-                seen[item.interaction_id] = (item.customer_id, effect.value)
-                good, bad = mass(table, effect.value, item.occurred_at)
-                changes[(item.tenant_id, item.customer_id)].add(
-                    good,
-                    bad,
-                    item.occurred_at,
-                    effect.value,
-                    _counted(item.kind),
-                    item.revenue - item.refund,
-                )
-                rows.append(_applied_row(item, effect.value, effect.reason, now))
+                    )
+                    if tracing
+                    else _NO_SPAN
+                ):
+                    seen[item.interaction_id] = (item.customer_id, value)
+                    good, bad = mass(table, value, item.occurred_at)
+                    changes[(item.tenant_id, item.customer_id)].add(
+                        good,
+                        bad,
+                        item.occurred_at,
+                        value,
+                        _counted(item.kind),
+                        item.revenue - item.refund,
+                    )
+                    rows.append(_applied_row(item, value, reason, now))
             result.applied = len(rows)
-            await repo.insert_applied(rows)
+            await repo.add_applied(rows)
             await self._add(repo, changes, rules, now)
         self.unclassified.update(rules)
         return result
@@ -397,41 +402,48 @@ class ScoringService:
 
     async def recompute(self, tenant_id: str) -> int:
         """Weighs the tenant's whole history again with its current rules: contributions,
-        reasons and value sums; every customer is marked for stage evaluation."""
+        reasons and value sums; every customer is marked for stage evaluation. Vectorised:
+        the history is read as columns, weighed at once, and only the interactions whose
+        contribution or reason changed are written back."""
         self._rules.pop(tenant_id, None)
         table = (await self.rules(tenant_id)).weights
         async with self.db.transaction() as session:
             repo = ScoringRepository(session)
-            relationships = await repo.tenant_relationships(tenant_id)
-            history = await repo.history(tenant_id, [r.customer_id for r in relationships])
-            sums: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
-            weighed = []
-            for row in history:
-                effect = table.contribution(_touch_of(row))
-                weighed.append(
-                    {"b_id": row.interaction_id, "b_value": effect.value, "b_reason": effect.reason}
-                )
-                good, bad = mass(table, effect.value, row.occurred_at)
-                sums[row.customer_id][0] += good
-                sums[row.customer_id][1] += bad
-            await repo.update_contributions(weighed)
+            customers = await repo.customer_ids(tenant_id)
+            history = await repo.weighing(tenant_id)
+            values, reasons = table.contributions(
+                history.channels,
+                history.kinds,
+                history.outcomes,
+                history.sentiments,
+                history.revenues,
+                history.refunds,
+            )
+            reasons = [r if len(r) <= 200 else r[:200] for r in reasons]
+            await repo.update_contributions(
+                [
+                    (key, value, reason)
+                    for key, value, reason, old_value, old_reason in zip(
+                        history.keys,
+                        values,
+                        reasons,
+                        history.contributions.tolist(),
+                        history.reasons,
+                        strict=True,
+                    )
+                    if value != old_value or reason != old_reason
+                ]
+            )
+            good, bad = _masses(table, customers, history, np.array(values, dtype=float))
             now = utcnow()
             await repo.set_masses(
                 [
-                    {
-                        "b_tenant": tenant_id,
-                        "b_id": r.customer_id,
-                        "b_good": sums[r.customer_id][0],
-                        "b_bad": sums[r.customer_id][1],
-                        "b_value": value_from_mass(
-                            table, sums[r.customer_id][0], sums[r.customer_id][1], now
-                        ),
-                    }
-                    for r in relationships
+                    (tenant_id, c, g, b, value_from_mass(table, g, b, now))
+                    for c, g, b in zip(customers, good.tolist(), bad.tolist(), strict=True)
                 ]
             )
             await repo.mark_dirty(tenant_id)
-        return len(history)
+        return len(values)
 
     # Stages
 
@@ -795,12 +807,46 @@ class ScoringService:
             return await ScoringRepository(session).tenants()
 
 
-def _touch(item: Delivered) -> Touch:
-    return Touch(item.kind, item.sentiment, item.revenue, item.channel, item.outcome, item.refund)
+def _weigh(batch: Sequence[Delivered], rules: dict[str, TenantRules]) -> list[tuple[float, str]]:
+    """The contribution and reason of each interaction of the batch, with its tenant's
+    weights, weighed together per tenant."""
+    by_tenant: dict[str, list[int]] = defaultdict(list)
+    for i, item in enumerate(batch):
+        by_tenant[item.tenant_id].append(i)
+    weighed: list[tuple[float, str]] = [(0.0, "")] * len(batch)
+    for tenant_id, indexes in by_tenant.items():
+        items = [batch[i] for i in indexes] if len(indexes) < len(batch) else batch
+        values, reasons = rules[tenant_id].weights.contributions(
+            [d.channel for d in items],
+            [d.kind for d in items],
+            [d.outcome for d in items],
+            [d.sentiment for d in items],
+            [d.revenue for d in items],
+            [d.refund for d in items],
+        )
+        for i, value, reason in zip(indexes, values, reasons, strict=True):
+            weighed[i] = (value, reason)
+    return weighed
 
 
-def _touch_of(row: AppliedInteraction) -> Touch:
-    return Touch(row.kind, row.sentiment, row.revenue, row.channel, row.outcome, row.refund)
+def _masses(
+    table: WeightTable, customers: Sequence[str], history: Weighing, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The good and bad masses (see `mass`) of each of `customers`, summed over the rows of
+    `history` weighing `values` (rows of other customers are left out)."""
+    index = {c: i for i, c in enumerate(customers)}
+    owner = np.fromiter(
+        (index.get(c, -1) for c in history.customer_ids),
+        dtype=np.intp,
+        count=len(history.customer_ids),
+    )
+    days = history.seconds / DAY.total_seconds()
+    good_mass = np.where(values < 0, 0.0, values * 2.0 ** (days / table.half_life_good_days))
+    bad_mass = np.where(values < 0, values * 2.0 ** (days / table.half_life_bad_days), 0.0)
+    known = owner >= 0
+    good = np.bincount(owner[known], weights=good_mass[known], minlength=len(customers))
+    bad = np.bincount(owner[known], weights=bad_mass[known], minlength=len(customers))
+    return good, bad
 
 
 def _touchpoint(row: Any) -> types.Touchpoint:
@@ -809,27 +855,28 @@ def _touchpoint(row: Any) -> types.Touchpoint:
     )
 
 
-def _applied_row(item: Delivered, value: float, reason: str, now: datetime) -> dict[str, Any]:
-    return {
-        "interaction_id": item.interaction_id,
-        "tenant_id": item.tenant_id,
-        "customer_id": item.customer_id,
-        "occurred_at": item.occurred_at,
-        "channel": item.channel,
-        "kind": item.kind,
-        "direction": item.direction,
-        "sentiment": item.sentiment,
-        "revenue": item.revenue,
-        "refund": item.refund,
-        "cost": item.cost,
-        "outcome": item.outcome,
-        "employee": item.employee,
-        "issue_type": item.issue_type[:64] if item.issue_type else None,
-        "text": item.text[:2000] if item.text else None,
-        "contribution": value,
-        "reason": reason[:200],
-        "applied_at": now,
-    }
+def _applied_row(item: Delivered, value: float, reason: str, now: datetime) -> tuple[Any, ...]:
+    """The applied interaction's row, in `APPLIED_COLUMNS` order."""
+    return (
+        item.interaction_id,
+        item.tenant_id,
+        item.customer_id,
+        item.occurred_at,
+        item.channel,
+        item.kind,
+        item.direction,
+        item.sentiment,
+        item.revenue,
+        item.refund,
+        item.cost,
+        item.outcome,
+        item.employee,
+        item.issue_type[:64] if item.issue_type else None,
+        item.text[:2000] if item.text else None,
+        value,
+        reason[:200],
+        now,
+    )
 
 
 def _applied(rows: Sequence[AppliedInteraction]) -> list[Applied]:

@@ -1,0 +1,266 @@
+"""The fast paths of applying and recomputing give what the plain rules give: the vectorised
+contribution against `WeightTable.contribution`, the protobuf conversion against a plain
+one, and a recompute through the driver against the rules applied row by row."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from google.protobuf.struct_pb2 import Struct
+from google.protobuf.timestamp_pb2 import Timestamp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from relint.contracts.ingest.v1 import ingest_pb2
+from relint.db import Database, table_of
+from relint.taxonomy import CHANNELS, KINDS
+from scoring.domain import KIND_WEIGHTS, OUTCOMES, Touch, WeightTable, mass
+from scoring.main import MIGRATIONS
+from scoring.messages import delivered
+from scoring.models import AppliedInteraction, Relationship
+from scoring.service import Delivered, ScoringService
+
+PAIRS = [(channel, kind) for channel in CHANNELS for kind in KINDS[channel]]
+T0 = datetime(2026, 2, 1, tzinfo=UTC)
+
+tables = st.builds(
+    lambda weights, sentiment, revenue, negativity: WeightTable.from_config(
+        {
+            "weights": weights,
+            "sentiment_weight": sentiment,
+            "revenue_weight": revenue,
+            "negativity": negativity,
+        }
+    ),
+    st.dictionaries(
+        st.sampled_from([f"{c}.{k}" for c, k in PAIRS[:40]] + sorted(KIND_WEIGHTS) + ["violation"]),
+        st.floats(-100, 100, allow_nan=False),
+        max_size=8,
+    ),
+    st.floats(0, 10),
+    st.floats(0, 10),
+    st.floats(1, 10),
+)
+touches = st.builds(
+    lambda pair, sentiment, revenue, outcome, refund: Touch(
+        pair[1], sentiment, revenue, pair[0], outcome, refund
+    ),
+    st.sampled_from([*PAIRS, ("sales", "violation"), ("", "unknown_kind"), ("web", "")]),
+    st.none() | st.floats(-3, 3, allow_nan=False),
+    st.sampled_from([0.0, -5.0]) | st.floats(0, 1e9, allow_nan=False),
+    st.none() | st.sampled_from([*OUTCOMES, "other", ""]),
+    st.sampled_from([0.0, -1.0]) | st.floats(0, 1e7, allow_nan=False),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(tables, st.lists(touches, max_size=60))
+def test_the_vectorised_contribution_is_the_scalar_one(
+    table: WeightTable, given_touches: list[Touch]
+) -> None:
+    values, reasons = table.contributions(
+        [t.channel for t in given_touches],
+        [t.kind for t in given_touches],
+        [t.outcome for t in given_touches],
+        [t.sentiment for t in given_touches],
+        [t.revenue for t in given_touches],
+        [t.refund for t in given_touches],
+    )
+    expected = [table.contribution(t) for t in given_touches]
+    assert reasons == [e.reason for e in expected]
+    for value, e in zip(values, expected, strict=True):
+        assert abs(value - e.value) <= 1e-12 * max(1.0, abs(e.value))
+
+
+def _plain_delivered(message: ingest_pb2.Interaction) -> Delivered:
+    """The conversion as it was written before it was made fast."""
+    fields = {
+        ingest_pb2.AMOUNT_TYPE_REVENUE: "revenue",
+        ingest_pb2.AMOUNT_TYPE_REFUND: "refund",
+        ingest_pb2.AMOUNT_TYPE_COST_TO_SERVE: "cost",
+    }
+    money = {"revenue": 0.0, "refund": 0.0, "cost": 0.0}
+    if message.amount and message.amount_type in fields:
+        money[fields[message.amount_type]] = float(message.amount)
+    outcome = message.attributes.fields.get("outcome")
+    issue = message.attributes.fields.get("issue_type")
+    return Delivered(
+        interaction_id=message.id,
+        tenant_id=message.tenant_id,
+        customer_id=message.customer_id,
+        occurred_at=message.occurred_at.ToDatetime(tzinfo=UTC),
+        channel=message.channel,
+        kind=message.kind,
+        sentiment=message.sentiment if message.HasField("sentiment") else None,
+        traceparent=message.traceparent,
+        direction={
+            ingest_pb2.DIRECTION_INBOUND: "inbound",
+            ingest_pb2.DIRECTION_OUTBOUND: "outbound",
+        }.get(message.direction, ""),
+        outcome=outcome.string_value[:32] if outcome and outcome.string_value else None,
+        employee=message.employee or None,
+        revenue=money["revenue"],
+        refund=money["refund"],
+        cost=money["cost"],
+        issue_type=issue.string_value[:64] if issue and issue.string_value else None,
+        text=message.text[:2000] or None,
+    )
+
+
+@st.composite
+def interactions(draw: st.DrawFn) -> ingest_pb2.Interaction:
+    stamp = Timestamp(
+        seconds=draw(st.integers(0, 4_000_000_000)), nanos=draw(st.integers(0, 999_999_999))
+    )
+    message = ingest_pb2.Interaction(
+        id=draw(st.text(max_size=5)),
+        tenant_id="t1",
+        customer_id=draw(st.text(max_size=5)),
+        occurred_at=stamp,
+        channel=draw(st.sampled_from(["", "sales", "support"])),
+        kind=draw(st.sampled_from(["", "purchase", "complaint"])),
+        direction=draw(st.sampled_from([0, 1, 2])),  # type: ignore[arg-type]
+        amount=draw(st.sampled_from(["", "0", "12.5", "100000"])),
+        amount_type=draw(st.sampled_from([0, 1, 2, 3])),  # type: ignore[arg-type]
+        employee=draw(st.sampled_from(["", "ana"])),
+        text=draw(st.text(max_size=3)) * draw(st.sampled_from([1, 1000])),
+        traceparent=draw(st.sampled_from(["", "00-abc-def-01"])),
+    )
+    attributes = draw(
+        st.dictionaries(
+            st.sampled_from(["outcome", "issue_type", "other"]),
+            st.sampled_from(["", "won", "x" * 80]) | st.floats(0, 1),
+            max_size=3,
+        )
+    )
+    if attributes or draw(st.booleans()):
+        struct = Struct()
+        struct.update(attributes)
+        message.attributes.CopyFrom(struct)
+    if draw(st.booleans()):
+        message.sentiment = draw(st.floats(-1, 1, width=32))
+    return message
+
+
+@settings(max_examples=300, deadline=None)
+@given(interactions())
+def test_the_fast_conversion_is_the_plain_one(message: ingest_pb2.Interaction) -> None:
+    assert delivered(message) == _plain_delivered(message)
+
+
+@pytest.fixture
+async def service(database_factory: Callable[[Path, str], Awaitable[Database]]) -> ScoringService:
+    return ScoringService(await database_factory(MIGRATIONS, "scoring"))
+
+
+def _item(n: int, customer: str, **changes: object) -> Delivered:
+    kinds = ["purchase", "complaint", "ticket_opened", "renewal", "refund", "violation"]
+    values: dict[str, object] = {
+        "interaction_id": f"{customer}-{n}",
+        "tenant_id": "t1",
+        "customer_id": customer,
+        "occurred_at": T0 + timedelta(hours=n, microseconds=n * 7),
+        "channel": "sales",
+        "kind": kinds[n % len(kinds)],
+        "sentiment": None if n % 4 == 0 else ((n % 5) - 2) / 2,
+        "revenue": float(n * 10) if n % 3 == 0 else 0.0,
+        "refund": 25.0 if n % 7 == 0 else 0.0,
+        "outcome": ["won", None, "lost", "unresolved"][n % 4],
+        "direction": "inbound",
+    }
+    return Delivered(**{**values, **changes})  # type: ignore[arg-type]
+
+
+async def _rows(service: ScoringService) -> tuple[dict[str, tuple[float, str]], dict[str, tuple]]:
+    applied, relationship = table_of(AppliedInteraction), table_of(Relationship)
+    async with service.db.read() as session:
+        contributions = {
+            i: (v, r)
+            for i, v, r in await session.execute(
+                select(applied.c.interaction_id, applied.c.contribution, applied.c.reason)
+            )
+        }
+        masses = {
+            c: (g, b, d)
+            for c, g, b, d in await session.execute(
+                select(
+                    relationship.c.customer_id,
+                    relationship.c.good_mass,
+                    relationship.c.bad_mass,
+                    relationship.c.dirty_since,
+                )
+            )
+        }
+    return contributions, masses
+
+
+async def test_a_recompute_weighs_every_row_as_the_rules_do(service: ScoringService) -> None:
+    items = [_item(n, f"c{n % 3}") for n in range(90)]
+    await service.apply(items[:60])
+    await service.apply(items[60:])
+    before, masses_before = await _rows(service)
+    # Same weights: nothing changes, the sums are the applied ones (to rounding).
+    assert await service.recompute("t1") == 90
+    same, masses_same = await _rows(service)
+    assert same == before
+    for customer, (good, bad, dirty) in masses_same.items():
+        assert good == pytest.approx(masses_before[customer][0], rel=1e-12)
+        assert bad == pytest.approx(masses_before[customer][1], rel=1e-12)
+        assert dirty is not None  # marked for the stage worker
+    # New weights: every row as WeightTable.contribution gives it, the sums as `mass`.
+    config = {
+        "weights": {"purchase": 1.0, "sales.purchase": 7.0, "complaint": -7.0},
+        "negativity": 3.0,
+    }
+    await service.put_settings("t1", config, None)
+    table = WeightTable.from_config(config)
+    after, masses_after = await _rows(service)
+    expected_masses: dict[str, list[float]] = {f"c{c}": [0.0, 0.0] for c in range(3)}
+    for item in items:
+        effect = table.contribution(
+            Touch(item.kind, item.sentiment, item.revenue, item.channel, item.outcome, item.refund)
+        )
+        assert after[item.interaction_id] == (effect.value, effect.reason)
+        good, bad = mass(table, effect.value, item.occurred_at)
+        expected_masses[item.customer_id][0] += good
+        expected_masses[item.customer_id][1] += bad
+    assert after != before
+    for customer, (good, bad) in expected_masses.items():
+        assert masses_after[customer][0] == pytest.approx(good, rel=1e-12)
+        assert masses_after[customer][1] == pytest.approx(bad, rel=1e-12)
+
+
+@settings(
+    max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.permutations(range(24)), st.integers(1, 24))
+async def test_batches_in_any_order_and_size_end_at_the_same_relationship(
+    service: ScoringService, order: list[int], size: int
+) -> None:
+    """Through the driver as through the ORM: the same relationship whatever the batches,
+    duplicates counted once, and the first and last moments right."""
+    tenant = f"t-{order[0]}-{size}-{sum(i * o for i, o in enumerate(order))}"
+    items = [_item(n, "c1", tenant_id=tenant, interaction_id=f"{tenant}-{n}") for n in order]
+    for start in range(0, len(items), size):
+        await service.apply(items[start : start + size] + items[start : start + 1])
+    [view] = await service.relationships(tenant, ["c1"])
+    counted = [i for i in items if i.kind != "violation"]
+    assert view.interaction_count == len(counted)
+    assert view.first_interaction_at == min(i.occurred_at for i in counted)
+    assert view.last_interaction_at == max(i.occurred_at for i in counted)
+    last = max(counted, key=lambda i: i.occurred_at)
+    table = WeightTable()
+    assert (
+        view.last_contribution
+        == table.contribution(
+            Touch(last.kind, last.sentiment, last.revenue, last.channel, last.outcome, last.refund)
+        ).value
+    )
+    assert math.isclose(
+        view.revenue, sum(i.revenue - i.refund for i in items), rel_tol=1e-12, abs_tol=1e-9
+    )
