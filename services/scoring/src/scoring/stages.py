@@ -98,6 +98,12 @@ class History:
         self.times = [m.at for m in moments]
         self.commitments = [m.at for m in moments if m.kind in COMMITMENTS]
         self.cancellations = [m.at for m in moments if m.kind == "cancellation"]
+        self.bonds = [m for m in moments if m.kind in BONDS]
+        self.bond_times = [m.at for m in self.bonds]
+        # Days between each moment and the one before it, and cadences already worked out:
+        # the grid's points between two interactions share one.
+        self.gaps = [(b - a) / DAY for a, b in itertools.pairwise(self.times)]
+        self._cadences: dict[tuple[int, int], float | None] = {}
 
     def index(self, at: datetime) -> int:
         """How many moments happened at or before `at`."""
@@ -108,6 +114,16 @@ class History:
 
     def count(self, start: datetime, end: datetime) -> int:
         return self.index(end) - self.index(start)
+
+    def cadence(self, start: datetime, end_index: int) -> float | None:
+        """The median gap in days between the moments from `start` to `end_index` (at least
+        half a day), None with fewer than three moments."""
+        first = self.index(start)
+        key = (first, end_index)
+        if key not in self._cadences:
+            gaps = self.gaps[first : end_index - 1]
+            self._cadences[key] = max(statistics.median(gaps), 0.5) if len(gaps) >= 2 else None
+        return self._cadences[key]
 
     def value_before(self, at: datetime) -> float:
         index = self.index(at)
@@ -131,11 +147,8 @@ def stage_at(
     first, last = h.times[0], h.times[end - 1]
     tenure = (at - first) / DAY
     silence = (at - last) / DAY
-    year = h.since(at - 365 * DAY, end)
     # The cadence of its last active year, however long ago that ended.
-    active_year = h.since(last - 365 * DAY, end)
-    gaps = [(b.at - a.at) / DAY for a, b in itertools.pairwise(active_year)]
-    cadence = max(statistics.median(gaps), 0.5) if len(gaps) >= 2 else None
+    cadence = h.cadence(last - 365 * DAY, end)
     recent = h.count(at - 30 * DAY, at)
     usual = h.count(at - 210 * DAY, at - 30 * DAY) / 6
     last_commitment = _last(h.commitments, at)
@@ -189,16 +202,20 @@ def stage_at(
     if last_commitment is None or tenure < 90:
         why = "no commitment yet" if last_commitment is None else f"customer for {tenure:.0f} days"
         return StageCall("experimenting", why)
-    bonds = [m for m in year if m.kind in BONDS]
-    if bonds and tenure >= 365:
+    year_start = at - 365 * DAY
+    bonded = bisect.bisect_right(h.bond_times, at)
+    if bonded and h.bond_times[bonded - 1] > year_start and tenure >= 365:
+        bond = h.bonds[bonded - 1]
         return StageCall(
             "bonding",
-            f"{bonds[-1].kind.replace('_', ' ')} on {bonds[-1].at:%-d %b %Y}, "
+            f"{bond.kind.replace('_', ' ')} on {bond.at:%-d %b %Y}, "
             f"customer for {tenure / 365:.1f} years",
         )
     half_year = h.since(at - 180 * DAY, end)
     channels = {m.channel for m in half_year}
-    year_commitments = sum(m.kind in COMMITMENTS for m in year)
+    year_commitments = bisect.bisect_right(h.commitments, at) - bisect.bisect_right(
+        h.commitments, year_start
+    )
     if year_commitments >= 2 and len(channels) >= 3:
         return StageCall(
             "integrating",
