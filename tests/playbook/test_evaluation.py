@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from playbook.domain import (
@@ -19,7 +19,7 @@ from playbook.domain import (
     Standard,
     Touchpoint,
 )
-from playbook.evaluation import Standing, Touch, judge, notice_days, type_key
+from playbook.evaluation import Standing, Touch, judge, notice_days, type_key, window
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
@@ -244,3 +244,70 @@ def test_scorings_type_names_become_the_keys_standards_use() -> None:
         "partner",
         "key_account",
     ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.randoms(use_true_random=False),
+    st.sampled_from(["partner", "bff", "acquaintance", "fair_weather_friend"]),
+    st.sampled_from([None, -30, 20, 90]),
+    st.integers(0, 40),
+    st.integers(0, 40),
+)
+def test_a_judgement_from_the_cut_stored_over_the_last_one_is_the_whole_judgement(
+    rng: random.Random, type_: str, type_days: int | None, first_days: int, more_days: int
+) -> None:
+    """Late events (any moment) arrive after a judgement at `first`; judged again at `later`
+    from the cut (the earliest late moment, or `first`), reading only the window, and
+    stored over the first judgement (earlier violations kept, later ones replaced), it is
+    the whole history's judgement: the same violations and obligations."""
+    kinds = [
+        ("service", "ticket_opened", "inbound"),
+        ("service", "ticket_resolved", "outbound"),
+        ("service", "complaint", "inbound"),
+        ("service", "check_in", "outbound"),
+        ("email", "email_sent", "outbound"),
+        ("sales", "business_review", "outbound"),
+        ("sales", "call", "outbound"),
+        ("marketing", "email_sent", "outbound"),
+        ("finance", "price_change", "inbound"),
+    ]
+    touches = [
+        Touch(
+            f"x{i}",
+            T0 + timedelta(minutes=rng.randrange(0, 60 * 24 * 600)),
+            *rng.choice(kinds),
+            notice_days=rng.choice([None, 10, 90]),
+        )
+        for i in range(rng.randrange(1, 60))
+    ]
+    # A burst of marketing, for the limit.
+    burst = T0 + timedelta(days=rng.randrange(0, 600))
+    touches += [
+        Touch(f"m{i}", burst + timedelta(hours=rng.randrange(0, 24 * 9)), *kinds[7])
+        for i in range(rng.randrange(0, 7))
+    ]
+    # Late events from a random moment on (the earlier that moment, the more is judged).
+    late_from = T0 + timedelta(days=rng.randrange(0, 600))
+    late = [t for t in touches if t.occurred_at >= late_from and rng.random() < 0.3]
+    since = None if type_days is None else T0 + timedelta(days=type_days)
+    standing = Standing(type_, since, "bonding", T0)
+    standards = DEFAULT_PLAYBOOK.standards
+    first = T0 + timedelta(days=first_days * 15)
+    later = first + timedelta(days=more_days)
+    before = judge(standards, standing, [t for t in touches if t not in late], first)
+    cut = min([first, *(t.occurred_at for t in late)])
+
+    read = window(standards, standing, cut, later)
+    again = judge(standards, standing, [t for t in touches if read.keeps(t)], later, cut)
+    whole = judge(standards, standing, touches, later)
+
+    assert again.obligations == whole.obligations
+    kept = {
+        v.key
+        for v in before.violations
+        if (start := again.judged_from.get(v.standard_key)) is not None and v.due_at < start
+    }
+    assert kept | {v.key for v in again.violations} == {v.key for v in whole.violations}
+    # What is judged again is judged exactly as over the whole history.
+    assert set(again.violations) <= set(whole.violations)

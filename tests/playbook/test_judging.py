@@ -4,6 +4,7 @@ withdraw a violation, merges, versions, signals to scoring, next best actions, w
 
 from __future__ import annotations
 
+import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -292,3 +293,54 @@ async def test_next_best_actions_and_worklists_rank_by_urgency_then_value(
     assert await service.worklist("t1", employee="bob", now=NOW) == []
     assert await service.next_best_actions("t2", ["c1"], now=NOW) == {"c1": []}
     assert await service.obligations("t2") == []
+
+
+async def test_judging_from_the_earliest_change_stores_what_judging_from_scratch_does(
+    database_factory: Callable[[Path, str], Awaitable[Database]], scoring: FakeScoring
+) -> None:
+    """Batches of interactions at any moment (many late), each judged at once from its
+    earliest change, and the clock passing, store the same open violations and obligations
+    as every interaction judged once from scratch."""
+    rng = random.Random(5)
+    kinds = [
+        ("service", "ticket_opened", "inbound"),
+        ("service", "complaint", "inbound"),
+        ("service", "check_in", "outbound"),
+        ("email", "email_sent", "outbound"),
+        ("sales", "business_review", "outbound"),
+        ("marketing", "email_sent", "outbound"),
+        ("finance", "price_change", "inbound"),
+    ]
+    stream = [
+        Delivered(
+            "t1",
+            rng.choice(["c1", "c2"]),
+            Touch(
+                f"i{i}",
+                NOW - timedelta(hours=rng.randrange(0, 24 * 400)),
+                *rng.choice(kinds),
+                notice_days=rng.choice([None, 10.0, 90.0]),
+            ),
+        )
+        for i in range(300)
+    ]
+    live = PlaybookService(await database_factory(MIGRATIONS, "live"), scoring)
+    for start in range(0, len(stream), 30):
+        await live.receive(stream[start : start + 30])
+        await live.judge_due(now=NOW + timedelta(days=start // 30))
+    at = NOW + timedelta(days=12)
+    await live.judge_due(now=at)
+    scratch = PlaybookService(await database_factory(MIGRATIONS, "scratch"), scoring)
+    await scratch.receive(stream)
+    await scratch.judge_due(now=at)
+
+    for customers in (["c1"], ["c2"]):
+        found = [
+            await s.violations("t1", customer_ids=customers, limit=1000) for s in (live, scratch)
+        ]
+        assert {v.id for v in found[0]} == {v.id for v in found[1]}
+        assert len(found[0]) > 10
+        owed = [await s.obligations("t1", customer_ids=customers) for s in (live, scratch)]
+        assert [(o.standard_key, o.due_at, o.trigger_id) for o in owed[0]] == [
+            (o.standard_key, o.due_at, o.trigger_id) for o in owed[1]
+        ]

@@ -49,6 +49,7 @@ from playbook.domain import (
 
 # Kinds that answer a customer whatever their recorded direction.
 ANSWERING_KINDS: Final = frozenset({"ticket_resolved"})
+ZERO: Final = timedelta(0)
 
 
 class Touch(NamedTuple):
@@ -156,9 +157,16 @@ def judge(
     standing: Standing,
     touches: Sequence[Touch],
     now: datetime,
+    cut: datetime | None = None,
 ) -> Judgement:
     """The customer's open obligations and violations under `standards` at `now`, from its
-    whole history (`touches`, in any order; only those up to `now` count)."""
+    whole history (`touches`, in any order; only those up to `now` count).
+
+    With a `cut` (the earliest moment whose touches changed since the last judgement, at
+    most that judgement's `now`, the standing and the standards the same), only what the
+    change can have touched is judged: each standard's violations from `judged_from` on,
+    the earlier ones being as the last judgement found them. `touches` then need only be
+    those `Window.keeps` for that cut; the obligations are all of them, as without it."""
     history = _History(sorted([t for t in touches if t.occurred_at <= now], key=_ORDER))
     obligations: list[Obligation] = []
     violations: list[Violation] = []
@@ -166,15 +174,82 @@ def judge(
     for standard in standards:
         if not applies(standard, standing):
             continue
-        start = binds_from(standard, standing)
-        judged_from[standard.key] = start
-        found = _judge_one(standard, history, start, now)
-        for item in found:
+        start = judged = binds_from(standard, standing)
+        # Without a cut, every violation found; with one, those due from where the change
+        # can reach back (an announcement's can be due before the standard binds).
+        boundary = None
+        if cut is not None:
+            boundary = min(cut, now) - _reached_back(standard)
+            judged = _later(start, boundary)
+            # A cadence counts from when it started binding, whatever the cut.
+            if not isinstance(standard.rule, Cadence):
+                start = _later(start, boundary - _looks_back(standard))
+        judged_from[standard.key] = judged
+        for item in _judge_one(standard, history, start, now):
             if isinstance(item, Obligation):
                 obligations.append(item)
-            else:
+            elif boundary is None or item.due_at >= boundary:
                 violations.append(item)
     return Judgement(tuple(obligations), tuple(violations), judged_from)
+
+
+def _reached_back(standard: Standard) -> timedelta:
+    """How far before a changed touch a violation it changes can be due: an announcement
+    changes the violation due `days` before it takes effect; every other rule's are due at
+    or after the touches they are about."""
+    return timedelta(days=standard.rule.days) if isinstance(standard.rule, NoticeBefore) else ZERO
+
+
+def _looks_back(standard: Standard) -> timedelta:
+    """How far before the first violation it judges a standard reads the history: the
+    triggers still waiting then, the touches in the limit's window. An announcement needs
+    none: its violation is due before the announcement itself."""
+    match standard.rule:
+        case RespondWithin(_, within_hours):
+            return timedelta(hours=within_hours)
+        case FollowUpAfter(_, within_days, _):
+            return timedelta(days=within_days)
+        case Limit(_, per_days, _):
+            return timedelta(days=per_days)
+    return ZERO
+
+
+def _later(start: datetime | None, boundary: datetime) -> datetime:
+    return boundary if start is None else max(start, boundary)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The touches a judgement from a cut reads: every one from `since` on (all of them when
+    None), and every one at a cadence's touchpoint (a cadence counts from the last one)."""
+
+    since: datetime | None
+    touchpoints: frozenset[tuple[str, str]] = frozenset()
+
+    def keeps(self, touch: Touch) -> bool:
+        return (
+            self.since is None
+            or touch.occurred_at >= self.since
+            or (touch.channel, touch.kind) in self.touchpoints
+        )
+
+
+def window(
+    standards: Sequence[Standard], standing: Standing, cut: datetime | None, now: datetime
+) -> Window:
+    """What `judge(..., cut)` reads of the customer's history: from the cut minus the
+    playbook's longest window on, and each cadence's touches. A cadence that binds the
+    whole history counts from the customer's first touch: then everything is read."""
+    if cut is None:
+        return Window(None)
+    cadences = [s.rule.of for s in standards if isinstance(s.rule, Cadence)]
+    if any(
+        isinstance(s.rule, Cadence) and applies(s, standing) and binds_from(s, standing) is None
+        for s in standards
+    ):
+        return Window(None)
+    longest = max((_reached_back(s) + _looks_back(s) for s in standards), default=ZERO)
+    return Window(min(cut, now) - longest, frozenset((t.channel, t.kind) for t in cadences))
 
 
 # A touch's place in the history: by time, then id (Touch is (id, occurred_at, ...)).

@@ -78,6 +78,10 @@ class CustomerState(PlaybookTable, table=True):
     dirty: bool = True
     # Counts the marks: a judgement clears `dirty` only if no mark came while it ran.
     revision: int = 0
+    # The earliest moment whose interactions changed since the last judgement (that
+    # judgement's moment when none did): the next one judges from there. None: the whole
+    # history (a new customer, a merge, a new playbook version).
+    changed_from: datetime | None = Field(default=None, sa_type=UtcDateTime)
     # The earliest open obligation: the clock judges again then.
     next_due_at: datetime | None = Field(default=None, sa_type=UtcDateTime, index=True)
     judged_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

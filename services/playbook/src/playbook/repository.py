@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from playbook.evaluation import Touch
+from playbook.evaluation import Touch, Window
 from playbook.models import (
     AlertEvent,
     CustomerState,
@@ -57,6 +57,10 @@ class DueCustomer(NamedTuple):
     type_since: datetime | None
     stage: str
     stage_since: datetime | None
+    playbook_version: int
+    judged_at: datetime | None
+    # The earliest moment whose interactions changed since the last judgement; None: all.
+    changed_from: datetime | None
 
 
 class KnownViolation(NamedTuple):
@@ -195,16 +199,44 @@ class PlaybookRepository:
             return rows, _sqlite_read
 
     async def histories(
-        self, tenant_id: str, customer_ids: Sequence[str]
+        self, tenant_id: str, windows: Mapping[str, Window]
     ) -> dict[str, list[Touch]]:
-        """The customers' interactions, per customer (in no particular order)."""
+        """The customers' interactions each `Window` keeps, per customer (in no particular
+        order). The windows' touchpoints are taken as the same for every customer."""
         found: dict[str, list[Touch]] = {}
-        wanted = list(set(customer_ids))
-        if not wanted:
+        if not windows:
             return found
-        columns = "customer_id, id, occurred_at, channel, kind, direction, employee, reference, "
-        columns += "notice_days FROM touch"
-        rows, moment = await self._of_customers(columns, tenant_id, wanted)
+        touchpoints = sorted({f"{c} {k}" for w in windows.values() for c, k in w.touchpoints})
+        columns = "t.customer_id, t.id, t.occurred_at, t.channel, t.kind, t.direction, "
+        columns += "t.employee, t.reference, t.notice_days FROM touch t JOIN "
+        kept = "WHERE t.tenant_id = {mark} AND (w.since IS NULL OR t.occurred_at >= w.since"
+        kept += " OR t.channel || ' ' || t.kind IN ({points}))"
+        async with self._driver() as (postgres, driver):
+            if postgres:
+                rows = await _pg_fetch(
+                    driver,
+                    f"SELECT {columns}unnest(%s::varchar[], %s::timestamptz[]) AS w(c, since) "
+                    "ON t.customer_id = w.c "
+                    + kept.format(mark="%s", points="SELECT unnest(%s::varchar[])"),
+                    (list(windows), [w.since for w in windows.values()], tenant_id, touchpoints),
+                )
+                moment: Callable[[Any], datetime] = _pg_moment
+            else:
+                rows = []
+                for chunk in _chunks(list(windows), _SQLITE_IN_CHUNK // 2):
+                    rows.extend(
+                        await driver.execute_fetchall(
+                            f"WITH w(c, since) AS (VALUES {', '.join(['(?, ?)'] * len(chunk))}) "
+                            f"SELECT {columns}w ON t.customer_id = w.c "
+                            + kept.format(mark="?", points=_marks(len(touchpoints)) or "NULL"),
+                            (
+                                *(v for c in chunk for v in (c, _sqlite_maybe(windows[c].since))),
+                                tenant_id,
+                                *touchpoints,
+                            ),
+                        )
+                    )
+                moment = _sqlite_read
         for customer_id, id_, at, channel, kind, direction, employee, ref, notice in rows:
             touch = Touch(id_, moment(at), channel, kind, direction, employee, ref, notice)
             if customer_id in found:
@@ -215,41 +247,55 @@ class PlaybookRepository:
 
     # Customers to judge
 
-    async def mark_dirty(self, keys: Iterable[tuple[str, str]]) -> None:
-        """Each (tenant, customer) must be judged again; a new one gets its state row. One
-        statement per tenant, in key order (as `save_states`), so that two transactions
-        marking and storing the same customers lock them in the same order."""
-        by_tenant: dict[str, list[str]] = {}
-        for tenant_id, customer_id in sorted(set(keys)):
-            by_tenant.setdefault(tenant_id, []).append(customer_id)
+    async def mark_dirty(self, changes: Mapping[tuple[str, str], datetime | None]) -> None:
+        """Each (tenant, customer) must be judged again, from the moment given on (None: its
+        whole history) or from an earlier one it was marked with; a new one gets its state
+        row. One statement per tenant, in key order (as `save_states`), so that two
+        transactions marking and storing the same customers lock them in the same order."""
+        by_tenant: dict[str, list[tuple[str, datetime | None]]] = {}
+        for (tenant_id, customer_id), since in sorted(changes.items(), key=lambda i: i[0]):
+            by_tenant.setdefault(tenant_id, []).append((customer_id, since))
         if not by_tenant:
             return
         columns = "tenant_id, customer_id, relationship_type, stage, dirty, revision, "
-        columns += "playbook_version"
+        columns += "playbook_version, changed_from"
         again = "ON CONFLICT (tenant_id, customer_id) DO UPDATE SET dirty = {true}, "
-        again += "revision = customer_state.revision + 1"
+        again += "revision = customer_state.revision + 1, changed_from = {earliest}"
         async with self._driver() as (postgres, driver):
-            for tenant_id, customer_ids in by_tenant.items():
+            for tenant_id, marks in by_tenant.items():
                 if postgres:
                     await _pg_execute(
                         driver,
                         f"INSERT INTO customer_state ({columns}) "  # noqa: S608
-                        "SELECT %s, c, '', '', true, 1, 0 FROM unnest(%s::varchar[]) AS c "
-                        + again.format(true="true"),
-                        (tenant_id, customer_ids),
+                        "SELECT %s, c, '', '', true, 1, 0, f "
+                        "FROM unnest(%s::varchar[], %s::timestamptz[]) AS u(c, f) "
+                        + again.format(
+                            true="true",
+                            # LEAST ignores NULLs; NULL (the whole history) must win.
+                            earliest="CASE WHEN customer_state.changed_from IS NULL "
+                            "OR excluded.changed_from IS NULL THEN NULL "
+                            "ELSE LEAST(customer_state.changed_from, excluded.changed_from) END",
+                        ),
+                        (tenant_id, [c for c, _ in marks], [f for _, f in marks]),
                     )
                 else:
                     await driver.executemany(
-                        f"INSERT INTO customer_state ({columns}) VALUES (?, ?, '', '', 1, 1, 0) "  # noqa: S608
-                        + again.format(true="1"),
-                        [(tenant_id, c) for c in customer_ids],
+                        f"INSERT INTO customer_state ({columns}) "  # noqa: S608
+                        "VALUES (?, ?, '', '', 1, 1, 0, ?) "
+                        # SQLite's min() of several values is NULL if any is.
+                        + again.format(
+                            true="1",
+                            earliest="min(customer_state.changed_from, excluded.changed_from)",
+                        ),
+                        [(tenant_id, c, _sqlite_maybe(f)) for c, f in marks],
                     )
 
     async def due(self, now: datetime, limit: int) -> list[DueCustomer]:
         """Customers with unjudged interactions (by tenant and customer), then those whose
         earliest deadline has passed (the earliest first)."""
         columns = "tenant_id, customer_id, revision, dirty, relationship_type, type_since, "
-        columns += "stage, stage_since FROM customer_state WHERE "
+        columns += "stage, stage_since, playbook_version, judged_at, changed_from "
+        columns += "FROM customer_state WHERE "
         # `WHERE dirty` alone: the partial index ix_customer_state_to_judge answers it.
         dirty = f"SELECT {columns} dirty ORDER BY tenant_id, customer_id LIMIT "
         clock = f"SELECT {columns} NOT dirty AND next_due_at < "
@@ -270,8 +316,20 @@ class PlaybookRepository:
                     )
                 moment = _sqlite_read
         return [
-            DueCustomer(t, c, rev, bool(d), rt, _maybe(moment, ts), st, _maybe(moment, ss))
-            for t, c, rev, d, rt, ts, st, ss in rows
+            DueCustomer(
+                t,
+                c,
+                rev,
+                bool(d),
+                rt,
+                _maybe(moment, ts),
+                st,
+                _maybe(moment, ss),
+                version,
+                _maybe(moment, judged),
+                _maybe(moment, changed),
+            )
+            for t, c, rev, d, rt, ts, st, ss, version, judged, changed in rows
         ]
 
     async def next_due_at(self) -> datetime | None:
@@ -290,8 +348,10 @@ class PlaybookRepository:
 
     async def save_states(self, tenant_id: str, rows: Sequence[dict[str, Any]]) -> None:
         """Stores judgements' outcomes (b_customer, b_revision, b_type, b_type_since, b_stage,
-        b_stage_since, b_next_due, b_judged, b_version); a customer stays dirty if it was
-        marked again since the judgement read it (its revision moved). In key order."""
+        b_stage_since, b_next_due, b_judged, b_version); a customer stays dirty, and keeps
+        the moment it changed from, if it was marked again since the judgement read it (its
+        revision moved); otherwise the next judgement judges from this one's moment on (what
+        the clock alone changes). In key order."""
         if not rows:
             return
         ordered = sorted(rows, key=lambda r: str(r["b_customer"]))
@@ -301,7 +361,8 @@ class PlaybookRepository:
                     driver,
                     "UPDATE customer_state SET relationship_type = %s, type_since = %s, "
                     "stage = %s, stage_since = %s, next_due_at = %s, judged_at = %s, "
-                    "playbook_version = %s, dirty = (revision <> %s) "
+                    "playbook_version = %s, dirty = (revision <> %s), "
+                    "changed_from = CASE WHEN revision <> %s THEN changed_from ELSE %s END "
                     "WHERE tenant_id = %s AND customer_id = %s",
                     [_state_values(r, tenant_id, lambda m: m) for r in ordered],
                 )
@@ -309,7 +370,8 @@ class PlaybookRepository:
                 await driver.executemany(
                     "UPDATE customer_state SET relationship_type = ?, type_since = ?, "
                     "stage = ?, stage_since = ?, next_due_at = ?, judged_at = ?, "
-                    "playbook_version = ?, dirty = (revision <> ?) "
+                    "playbook_version = ?, dirty = (revision <> ?), "
+                    "changed_from = CASE WHEN revision <> ? THEN changed_from ELSE ? END "
                     "WHERE tenant_id = ? AND customer_id = ?",
                     [_state_values(r, tenant_id, _sqlite_maybe) for r in ordered],
                 )
@@ -687,6 +749,8 @@ def _state_values(row: dict[str, Any], tenant_id: str, moment: Any) -> tuple[Any
         moment(row["b_judged"]),
         row["b_version"],
         row["b_revision"],
+        row["b_revision"],
+        moment(row["b_judged"]),
         tenant_id,
         row["b_customer"],
     )

@@ -178,7 +178,7 @@ class PlaybookService:
                     await repo.add(row)
                     # Everyone is judged again under the new version.
                     states = await repo.tenant_states(tenant_id)
-                    await repo.mark_dirty((tenant_id, s.customer_id) for s in states)
+                    await repo.mark_dirty({(tenant_id, s.customer_id): None for s in states})
                 return _published(row, draft)
             except IntegrityError:
                 if attempt == _PUBLISH_ATTEMPTS:
@@ -209,7 +209,8 @@ class PlaybookService:
             repo = PlaybookRepository(session)
             owners = await repo.touch_owners(d.touch.id for d in batch)
             rows: list[tuple[Any, ...]] = []
-            dirty: set[tuple[str, str]] = set()
+            # Per customer, the earliest moment its history changed; None: all of it.
+            dirty: dict[tuple[str, str], datetime | None] = {}
             for item in batch:
                 owner = owners.get(item.touch.id)
                 if owner == (item.tenant_id, item.customer_id):
@@ -220,13 +221,14 @@ class PlaybookService:
                         result.duplicates += 1
                         continue
                     await repo.move_touch(item.touch.id, item.customer_id)
-                    dirty.add(owner)
+                    # A merge: both judged again over their whole history.
+                    dirty[owner] = dirty[item.tenant_id, item.customer_id] = None
                     result.moved += 1
                 else:
                     rows.append(_touch_row(item))
                     result.applied += 1
+                    _changed(dirty, (item.tenant_id, item.customer_id), item.touch.occurred_at)
                 owners[item.touch.id] = (item.tenant_id, item.customer_id)
-                dirty.add((item.tenant_id, item.customer_id))
             await repo.add_touches(rows)
             await repo.mark_dirty(dirty)
         return result
@@ -247,12 +249,16 @@ class PlaybookService:
         for tenant_id, states in by_tenant.items():
             [playbook] = await self.active_playbooks([tenant_id])
             standings = await self._standings(tenant_id, states)
-            ids = [s.customer_id for s in states]
+            cuts = {s.customer_id: _cut(s, standings[s.customer_id], playbook) for s in states}
+            windows = {
+                c: evaluation.window(playbook.standards, standings[c], cut, now)
+                for c, cut in cuts.items()
+            }
             async with self.db.read() as session:
-                histories = await PlaybookRepository(session).histories(tenant_id, ids)
+                histories = await PlaybookRepository(session).histories(tenant_id, windows)
             # The judging is CPU work: off the event loop, so reads keep being answered.
             judgements = await asyncio.to_thread(
-                _judge_all, playbook.standards, standings, histories, now
+                _judge_all, playbook.standards, standings, cuts, histories, now
             )
             found, withdrawn = await self._store_judgements(
                 playbook, states, standings, judgements, now
@@ -581,11 +587,11 @@ class PlaybookService:
             except ScoringUnavailable as error:
                 log.warning("standings not refreshed: %s", error)
                 return moved
-            changed = [
-                (tenant_id, s.customer_id)
+            changed = {
+                (tenant_id, s.customer_id): None
                 for s in states
                 if s.customer_id in outlooks and outlooks[s.customer_id].standing != _standing(s)
-            ]
+            }
             async with self.db.transaction() as session:
                 await PlaybookRepository(session).mark_dirty(changed)
             moved += len(changed)
@@ -768,13 +774,39 @@ _VIOLATION_NAMESPACE = uuid.UUID("0b9f6f5e-3c1a-4f7e-9a57-2f7d4c8e1b63")
 def _judge_all(
     standards: Sequence[Standard],
     standings: dict[str, Standing],
+    cuts: dict[str, datetime | None],
     histories: dict[str, list[Touch]],
     now: datetime,
 ) -> dict[str, Judgement]:
     return {
-        customer_id: evaluation.judge(standards, standing, histories.get(customer_id, []), now)
+        customer_id: evaluation.judge(
+            standards, standing, histories.get(customer_id, []), now, cuts[customer_id]
+        )
         for customer_id, standing in standings.items()
     }
+
+
+def _cut(state: DueCustomer, standing: Standing, playbook: Playbook) -> datetime | None:
+    """Where the customer's judgement starts again: the earliest moment its history changed
+    since it was last judged (or that judgement's moment), when what it was judged under
+    is the same; None (its whole history) for a customer never judged, a merge, a new
+    standing or playbook version. Earlier violations are kept as they were."""
+    if (
+        state.judged_at is None
+        or state.playbook_version != playbook.version
+        or _standing(state) != standing
+    ):
+        return None
+    return state.changed_from
+
+
+def _changed(
+    changes: dict[tuple[str, str], datetime | None], key: tuple[str, str], at: datetime
+) -> None:
+    """Notes that the customer's history changed at `at` (None, all of it, stays)."""
+    earliest = changes.get(key, at)
+    if key not in changes or (earliest is not None and at < earliest):
+        changes[key] = at
 
 
 def _judged(due_at: datetime, start: datetime | None) -> bool:
