@@ -211,8 +211,9 @@ class ScoringRepository:
 
     async def history(
         self, tenant_id: str, customer_ids: Sequence[str], until: datetime | None = None
-    ) -> list[AppliedInteraction]:
-        """The customers' applied interactions in time order (up to `until`)."""
+    ) -> list[Any]:
+        """The customers' applied interactions in time order (up to `until`), as rows with
+        the columns of AppliedInteraction by name (read-only; no ORM object per row)."""
         if not customer_ids:
             return []
         conditions = [
@@ -222,7 +223,7 @@ class ScoringRepository:
         if until is not None:
             conditions.append(col(AppliedInteraction.occurred_at) <= until)
         query = (
-            select(AppliedInteraction)
+            select(*table_of(AppliedInteraction).c)
             .where(*conditions)
             .order_by(
                 col(AppliedInteraction.customer_id),
@@ -230,7 +231,7 @@ class ScoringRepository:
                 col(AppliedInteraction.interaction_id),
             )
         )
-        return list((await self.session.execute(query)).scalars())
+        return list(await self.session.execute(query))
 
     async def contributions_since(
         self, tenant_id: str, customer_ids: Sequence[str], since: datetime
