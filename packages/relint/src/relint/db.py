@@ -113,6 +113,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             "PRAGMA synchronous=NORMAL",
             "PRAGMA foreign_keys=ON",
             "PRAGMA busy_timeout=30000",
+            # 128 MiB of page cache instead of 2 MiB: a service's indexes are written at
+            # random places, and past the cache every row dirties a page read from disk.
+            "PRAGMA cache_size=-131072",
+            # Checkpoint the write-ahead log every 20,000 pages instead of 1,000: fewer
+            # fsyncs under a load; readers still see every commit.
+            "PRAGMA wal_autocheckpoint=20000",
         ):
             cursor.execute(pragma)
         cursor.close()
