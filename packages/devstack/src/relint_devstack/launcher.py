@@ -231,12 +231,12 @@ EXAMPLE_QUERY = """query Customer360 {
     name
     interactionCount
     relationship {
-      value relationshipType typeReason stage stageReason comingApart
+      value trend relationshipType typeReason stage stageReason comingApart
       explanation { sentence }
     }
     alerts(limit: 3) { kind severity reason }
     nextBestActions(limit: 3) { title reason }
-    violations { standardTitle reason }
+    playbook { standards { title } violations { standardTitle reason } }
     recentInteractions(limit: 3) { occurredAt channel kind text }
   }
   worklist(team: "sales", limit: 5) { title reason }
