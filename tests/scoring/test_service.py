@@ -356,6 +356,18 @@ async def test_the_tenants_retention_model_feeds_each_customers_outlook(
     fits.clear()
     await service.classify_tenant("t1")
     assert len(fits) == 1
+    # Nor do they wait a day when the buying customers grew by a tenth (an import going on).
+    await service.apply(
+        [
+            delivered(90_000 + c, f"n{c}", kind="purchase", occurred_at=now - timedelta(days=3))
+            for c in range(4)
+        ]
+    )
+    fits.clear()
+    await service.classify_tenant("t1")
+    assert len(fits) == 1
+    await service.classify_tenant("t1")
+    assert len(fits) == 1
 
 
 async def test_the_worker_reckons_off_the_event_loop(

@@ -544,6 +544,14 @@ class ScoringRepository:
         )
         return [(str(c), at, float(r)) for c, at, r in (await self.session.execute(query)).all()]
 
+    async def buyers(self, tenant_id: str, kinds: Iterable[str]) -> int:
+        """How many of the tenant's customers made a purchase-like interaction."""
+        query = select(func.count(func.distinct(col(AppliedInteraction.customer_id)))).where(
+            col(AppliedInteraction.tenant_id) == tenant_id,
+            col(AppliedInteraction.kind).in_(list(kinds)),
+        )
+        return int((await self.session.execute(query)).scalar_one())
+
     async def retention_model(self, tenant_id: str) -> RetentionModel | None:
         return await self.session.get(RetentionModel, tenant_id)
 

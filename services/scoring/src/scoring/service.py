@@ -77,6 +77,8 @@ _NO_SPAN = contextlib.nullcontext()
 # The retention model is fitted again when a placement finds it this old (and at once when
 # the tenant has none): a fit costs seconds of CPU, a placement comes every 30 s.
 RETENTION_REFIT = timedelta(hours=24)
+# ... and at once when the tenant's buying customers grew by this factor since the fit.
+RETENTION_GROWTH = 1.1
 
 
 @dataclass(frozen=True)
@@ -563,12 +565,19 @@ class ScoringService:
         return len(placed.changes)
 
     async def classify_tenant(self, tenant_id: str) -> int:
-        """Fits the tenant's retention model when it has none or it is older than
-        RETENTION_REFIT, and classifies now; a tenant never classified before gets its type
-        history first."""
+        """Fits the tenant's retention model when it has none, it is older than
+        RETENTION_REFIT or the buying customers grew by RETENTION_GROWTH, and classifies
+        now; a tenant never classified before gets its type history first."""
         async with self.db.read() as session:
-            current = await ScoringRepository(session).retention_model(tenant_id)
-        stale = current is None or current.fitted_at <= utcnow() - RETENTION_REFIT
+            repo = ScoringRepository(session)
+            current = await repo.retention_model(tenant_id)
+            buyers = await repo.buyers(tenant_id, PURCHASE_KINDS)
+        stale = (
+            current is None
+            or current.fitted_at <= utcnow() - RETENTION_REFIT
+            # Fitted on an early part of the data (say, during an import): fit again.
+            or buyers >= current.customers * RETENTION_GROWTH
+        )
         if stale and await self.fit_retention(tenant_id) is not None:
             # Every customer's outlook and risk are refreshed with the new model.
             async with self.db.transaction() as session:
