@@ -239,3 +239,27 @@ def sqlite_moment(moment: datetime) -> str:
     """A moment as SQLite keeps it, the way SQLAlchemy's DateTime writes it (UTC, no zone,
     microseconds): rows written through the driver and through SQLAlchemy must compare."""
     return moment.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+
+
+def sqlite_maybe(moment: datetime | None) -> str | None:
+    return None if moment is None else sqlite_moment(moment)
+
+
+async def pg_fetch(
+    driver: Any, sql: str, params: Sequence[Any], binary: bool = False
+) -> list[tuple[Any, ...]]:
+    """The rows of one statement on psycopg's connection (from `driver_of`)."""
+    async with driver.cursor(binary=binary) as cursor:
+        await cursor.execute(sql, params)
+        rows: list[tuple[Any, ...]] = await cursor.fetchall()
+        return rows
+
+
+async def pg_execute(driver: Any, sql: str, params: Sequence[Any]) -> None:
+    async with driver.cursor() as cursor:
+        await cursor.execute(sql, params)
+
+
+async def pg_executemany(driver: Any, sql: str, rows: Sequence[Any]) -> None:
+    async with driver.cursor() as cursor:
+        await cursor.executemany(sql, rows)

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-import psycopg
 from sqlalchemy import Row, func, select, update
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -27,7 +23,16 @@ from playbook.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from relint.db import bulk_insert, table_of
+from relint.db import (
+    bulk_insert,
+    driver_of,
+    pg_execute,
+    pg_executemany,
+    pg_fetch,
+    sqlite_maybe,
+    sqlite_moment,
+    table_of,
+)
 
 # The columns of a touch row, in the order `add_touches` takes them.
 TOUCH_COLUMNS = (
@@ -137,9 +142,9 @@ class PlaybookRepository:
         wanted = list(set(ids))
         if not wanted:
             return {}
-        async with self._driver() as (postgres, driver):
+        async with driver_of(self.session) as (postgres, driver):
             if postgres:
-                rows = await _pg_fetch(
+                rows = await pg_fetch(
                     driver,
                     "SELECT id, tenant_id, customer_id FROM touch WHERE id = ANY(%s)",
                     (wanted,),
@@ -160,14 +165,14 @@ class PlaybookRepository:
         """Keeps new interactions, each a tuple in `TOUCH_COLUMNS` order."""
         if not rows:
             return
-        async with self._driver() as (postgres, driver):
+        async with driver_of(self.session) as (postgres, driver):
             if postgres:
                 await _pg_copy(driver, "touch", TOUCH_COLUMNS, rows)
             else:
                 await driver.executemany(
                     f"INSERT INTO touch ({', '.join(TOUCH_COLUMNS)}) "  # noqa: S608
                     f"VALUES ({_marks(len(TOUCH_COLUMNS))})",
-                    [(*r[:3], _sqlite_moment(r[3]), *r[4:]) for r in rows],
+                    [(*r[:3], sqlite_moment(r[3]), *r[4:]) for r in rows],
                 )
 
     async def move_touch(self, touch_id: str, customer_id: str) -> None:
@@ -182,9 +187,9 @@ class PlaybookRepository:
         """`SELECT <columns> FROM <table>` for a tenant's customers, straight from the
         driver (ANY on PostgreSQL, IN chunks on SQLite), with how to read its moments."""
         query = f"SELECT {columns_from} WHERE tenant_id = "
-        async with self._driver() as (postgres, driver):
+        async with driver_of(self.session) as (postgres, driver):
             if postgres:
-                rows = await _pg_fetch(
+                rows = await pg_fetch(
                     driver, query + "%s AND customer_id = ANY(%s)", (tenant_id, customer_ids)
                 )
                 return rows, _pg_moment
@@ -211,9 +216,9 @@ class PlaybookRepository:
         columns += "t.employee, t.reference, t.notice_days FROM touch t JOIN "
         kept = "WHERE t.tenant_id = {mark} AND (w.since IS NULL OR t.occurred_at >= w.since"
         kept += " OR t.channel || ' ' || t.kind IN ({points}))"
-        async with self._driver() as (postgres, driver):
+        async with driver_of(self.session) as (postgres, driver):
             if postgres:
-                rows = await _pg_fetch(
+                rows = await pg_fetch(
                     driver,
                     f"SELECT {columns}unnest(%s::varchar[], %s::timestamptz[]) AS w(c, since) "
                     "ON t.customer_id = w.c "
@@ -230,7 +235,7 @@ class PlaybookRepository:
                             f"SELECT {columns}w ON t.customer_id = w.c "
                             + kept.format(mark="?", points=_marks(len(touchpoints)) or "NULL"),
                             (
-                                *(v for c in chunk for v in (c, _sqlite_maybe(windows[c].since))),
+                                *(v for c in chunk for v in (c, sqlite_maybe(windows[c].since))),
                                 tenant_id,
                                 *touchpoints,
                             ),
@@ -261,10 +266,10 @@ class PlaybookRepository:
         columns += "playbook_version, changed_from"
         again = "ON CONFLICT (tenant_id, customer_id) DO UPDATE SET dirty = {true}, "
         again += "revision = customer_state.revision + 1, changed_from = {earliest}"
-        async with self._driver() as (postgres, driver):
+        async with driver_of(self.session) as (postgres, driver):
             for tenant_id, marks in by_tenant.items():
                 if postgres:
-                    await _pg_execute(
+                    await pg_execute(
                         driver,
                         f"INSERT INTO customer_state ({columns}) "  # noqa: S608
                         "SELECT %s, c, '', '', true, 1, 0, f "
@@ -287,7 +292,7 @@ class PlaybookRepository:
                             true="1",
                             earliest="min(customer_state.changed_from, excluded.changed_from)",
                         ),
-                        [(tenant_id, c, _sqlite_maybe(f)) for c, f in marks],
+                        [(tenant_id, c, sqlite_maybe(f)) for c, f in marks],
                     )
 
     async def due(self, now: datetime, limit: int) -> list[DueCustomer]:
@@ -299,11 +304,11 @@ class PlaybookRepository:
         # `WHERE dirty` alone: the partial index ix_customer_state_to_judge answers it.
         dirty = f"SELECT {columns} dirty ORDER BY tenant_id, customer_id LIMIT "
         clock = f"SELECT {columns} NOT dirty AND next_due_at < "
-        async with self._driver() as (postgres, driver):
+        async with driver_of(self.session) as (postgres, driver):
             if postgres:
-                rows = await _pg_fetch(driver, dirty + "%s", (limit,))
+                rows = await pg_fetch(driver, dirty + "%s", (limit,))
                 if len(rows) < limit:
-                    rows += await _pg_fetch(
+                    rows += await pg_fetch(
                         driver, clock + "%s ORDER BY next_due_at LIMIT %s", (now, limit - len(rows))
                     )
                 moment: Callable[[Any], datetime] = _pg_moment
@@ -312,7 +317,7 @@ class PlaybookRepository:
                 if len(rows) < limit:
                     rows += await driver.execute_fetchall(
                         clock + "? ORDER BY next_due_at LIMIT ?",
-                        (_sqlite_moment(now), limit - len(rows)),
+                        (sqlite_moment(now), limit - len(rows)),
                     )
                 moment = _sqlite_read
         return [
@@ -355,9 +360,9 @@ class PlaybookRepository:
         if not rows:
             return
         ordered = sorted(rows, key=lambda r: str(r["b_customer"]))
-        async with self._driver() as (postgres, driver):
+        async with driver_of(self.session) as (postgres, driver):
             if postgres:
-                await _pg_executemany(
+                await pg_executemany(
                     driver,
                     "UPDATE customer_state SET relationship_type = %s, type_since = %s, "
                     "stage = %s, stage_since = %s, next_due_at = %s, judged_at = %s, "
@@ -373,7 +378,7 @@ class PlaybookRepository:
                     "playbook_version = ?, dirty = (revision <> ?), "
                     "changed_from = CASE WHEN revision <> ? THEN changed_from ELSE ? END "
                     "WHERE tenant_id = ? AND customer_id = ?",
-                    [_state_values(r, tenant_id, _sqlite_maybe) for r in ordered],
+                    [_state_values(r, tenant_id, sqlite_maybe) for r in ordered],
                 )
 
     # Judgements
@@ -383,9 +388,9 @@ class PlaybookRepository:
     ) -> None:
         """The customers' open obligations are now `rows`."""
         wanted = list(set(customer_ids))
-        async with self._driver() as (postgres, driver):
+        async with driver_of(self.session) as (postgres, driver):
             if postgres:
-                await _pg_execute(
+                await pg_execute(
                     driver,
                     "DELETE FROM obligation WHERE tenant_id = %s AND customer_id = ANY(%s)",
                     (tenant_id, wanted),
@@ -630,24 +635,11 @@ class PlaybookRepository:
 
     # To the driver
 
-    @asynccontextmanager
-    async def _driver(self) -> AsyncIterator[tuple[bool, Any]]:
-        """(whether it is PostgreSQL, the driver's connection) of the session's transaction;
-        the driver's errors come out as SQLAlchemy's, as from any other query."""
-        connection = await self.session.connection()
-        raw = await connection.get_raw_connection()
-        try:
-            yield connection.dialect.name == "postgresql", raw.driver_connection
-        except (psycopg.Error, sqlite3.Error) as error:
-            raise DBAPIError.instance(
-                "playbook driver statement", None, error, type(error)
-            ) from error
-
     async def _insert(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
         """Inserts rows of one shape (COPY on PostgreSQL); lists are stored as JSON."""
         if not rows:
             return
-        async with self._driver() as (postgres, driver):
+        async with driver_of(self.session) as (postgres, driver):
             if postgres:
                 names = tuple(rows[0])
                 await _pg_copy(
@@ -672,23 +664,6 @@ def _marks(count: int) -> str:
     return ", ".join("?" * count)
 
 
-async def _pg_fetch(driver: Any, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    async with driver.cursor() as cursor:
-        await cursor.execute(sql, params)
-        rows: list[tuple[Any, ...]] = await cursor.fetchall()
-        return rows
-
-
-async def _pg_execute(driver: Any, sql: str, params: Sequence[Any]) -> None:
-    async with driver.cursor() as cursor:
-        await cursor.execute(sql, params)
-
-
-async def _pg_executemany(driver: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-    async with driver.cursor() as cursor:
-        await cursor.executemany(sql, rows)
-
-
 async def _pg_copy(
     driver: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> None:
@@ -698,20 +673,6 @@ async def _pg_copy(
     ):
         for row in rows:
             await copy.write_row(row)
-
-
-# SQLite keeps moments as text, the way SQLAlchemy's DateTime writes them (UTC, no zone):
-# both must agree, as the same columns are read and compared through either.
-def _sqlite_moment(moment: datetime) -> str:
-    m = moment.astimezone(UTC)
-    return (
-        f"{m.year:04d}-{m.month:02d}-{m.day:02d} "
-        f"{m.hour:02d}:{m.minute:02d}:{m.second:02d}.{m.microsecond:06d}"
-    )
-
-
-def _sqlite_maybe(moment: datetime | None) -> str | None:
-    return None if moment is None else _sqlite_moment(moment)
 
 
 def _sqlite_read(text: str) -> datetime:
@@ -729,7 +690,7 @@ def _maybe(read: Any, value: Any) -> datetime | None:
 
 def _sqlite_value(value: Any) -> Any:
     if isinstance(value, datetime):
-        return _sqlite_moment(value)
+        return sqlite_moment(value)
     if isinstance(value, list):
         return json.dumps(value)
     return value

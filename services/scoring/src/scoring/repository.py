@@ -26,7 +26,16 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from relint.db import UtcDateTime, bulk_insert, driver_of, sqlite_moment, table_of
+from relint.db import (
+    UtcDateTime,
+    bulk_insert,
+    driver_of,
+    pg_executemany,
+    pg_fetch,
+    sqlite_maybe,
+    sqlite_moment,
+    table_of,
+)
 from scoring.models import (
     Alert,
     AppliedInteraction,
@@ -154,7 +163,7 @@ class ScoringRepository:
         query = "SELECT interaction_id, customer_id, contribution FROM applied_interaction "
         async with driver_of(self.session) as (postgres, driver):
             if postgres:
-                rows = await _pg_fetch(driver, query + "WHERE interaction_id = ANY(%s)", (wanted,))
+                rows = await pg_fetch(driver, query + "WHERE interaction_id = ANY(%s)", (wanted,))
             else:
                 rows = []
                 for chunk in _chunks(wanted, _SQLITE_IN_CHUNK):
@@ -286,7 +295,7 @@ class ScoringRepository:
                 "WHERE tenant_id = {mark}"
             )
             if postgres:
-                rows = await _pg_fetch(
+                rows = await pg_fetch(
                     driver,
                     query.format(key="interaction_id", moment=_PG_MICROSECONDS, mark="%s"),
                     (tenant_id,),
@@ -361,7 +370,7 @@ class ScoringRepository:
         async with driver_of(self.session) as (postgres, driver):
             for tenant_id, customers in by_tenant.items():
                 if postgres:
-                    rows = await _pg_fetch(
+                    rows = await pg_fetch(
                         driver, query + "%s AND customer_id = ANY(%s)", (tenant_id, customers)
                     )
                 else:
@@ -409,12 +418,12 @@ class ScoringRepository:
         ordered = sorted(rows, key=lambda r: (r["b_tenant"], r["b_id"]))
         async with driver_of(self.session) as (postgres, driver):
             if postgres:
-                await _pg_executemany(driver, _PG_ADD_TO_RELATIONSHIP, ordered)
+                await pg_executemany(driver, _PG_ADD_TO_RELATIONSHIP, ordered)
                 return
             await driver.executemany(
                 _ADD_TO_RELATIONSHIP,
                 [
-                    {k: _sqlite_maybe(v) if k in _MOMENTS else v for k, v in r.items()}
+                    {k: sqlite_maybe(v) if k in _MOMENTS else v for k, v in r.items()}
                     for r in ordered
                 ],
             )
@@ -432,7 +441,7 @@ class ScoringRepository:
             )
             values = [(g, b, v, t, c) for t, c, g, b, v in sorted(rows)]
             if postgres:
-                await _pg_executemany(driver, statement, values)
+                await pg_executemany(driver, statement, values)
             else:
                 await driver.executemany(statement, values)
 
@@ -1016,21 +1025,3 @@ def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
 
 def _marks(count: int) -> str:
     return ", ".join("?" * count)
-
-
-def _sqlite_maybe(moment: datetime | None) -> str | None:
-    return None if moment is None else sqlite_moment(moment)
-
-
-async def _pg_fetch(
-    driver: Any, sql: str, params: Sequence[Any], binary: bool = False
-) -> list[tuple[Any, ...]]:
-    async with driver.cursor(binary=binary) as cursor:
-        await cursor.execute(sql, params)
-        rows: list[tuple[Any, ...]] = await cursor.fetchall()
-        return rows
-
-
-async def _pg_executemany(driver: Any, sql: str, rows: Sequence[Any]) -> None:
-    async with driver.cursor() as cursor:
-        await cursor.executemany(sql, rows)

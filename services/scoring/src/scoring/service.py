@@ -637,7 +637,6 @@ class ScoringService:
         self, tenant_id: str, customer_ids: Sequence[str], as_of: datetime | None = None
     ) -> list[RelationshipView]:
         """The customers' relationships now, or as they stood at `as_of`."""
-        table = (await self.rules(tenant_id)).weights
         async with self.db.read() as session:
             repo = ScoringRepository(session)
             rows = await repo.relationships_of(tenant_id, customer_ids)
@@ -646,6 +645,7 @@ class ScoringService:
             ids = [r.customer_id for r in rows]
             history = await repo.history(tenant_id, ids, as_of)
             changes = await repo.state_changes(tenant_id, ids, as_of)
+        table = (await self.rules(tenant_id)).weights
         per_customer: dict[str, list[AppliedInteraction]] = defaultdict(list)
         for row in history:
             per_customer[row.customer_id].append(row)
