@@ -356,14 +356,19 @@ async def test_the_tenants_retention_model_feeds_each_customers_outlook(
     fits.clear()
     await service.classify_tenant("t1")
     assert len(fits) == 1
-    # Nor do they wait a day when the buying customers grew by a tenth (an import going on).
-    await service.apply(
-        [
+
+    # Nor do they wait a day when the buying customers doubled (an import going on).
+    def bought(first: int, count: int) -> list[Delivered]:
+        return [
             delivered(90_000 + c, f"n{c}", kind="purchase", occurred_at=now - timedelta(days=3))
-            for c in range(4)
+            for c in range(first, first + count)
         ]
-    )
+
     fits.clear()
+    await service.apply(bought(0, 39))
+    await service.classify_tenant("t1")
+    assert fits == []  # 79 buyers against the model's 40
+    await service.apply(bought(39, 1))
     await service.classify_tenant("t1")
     assert len(fits) == 1
     await service.classify_tenant("t1")
