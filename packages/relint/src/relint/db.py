@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -246,7 +246,7 @@ def sqlite_maybe(moment: datetime | None) -> str | None:
 
 
 async def pg_fetch(
-    driver: Any, sql: str, params: Sequence[Any], binary: bool = False
+    driver: Any, sql: str, params: Sequence[Any] | Mapping[str, Any], binary: bool = False
 ) -> list[tuple[Any, ...]]:
     """The rows of one statement on psycopg's connection (from `driver_of`)."""
     async with driver.cursor(binary=binary) as cursor:
