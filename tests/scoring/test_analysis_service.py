@@ -5,6 +5,7 @@ reads, tenant isolation, and precise refusals of bad arguments."""
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,7 @@ from relint.auth import SCOPE_GRAPH_READ, Principal
 from relint.contracts.scoring.v1 import analysis_pb2, analysis_pb2_grpc
 from relint.db import Database, migrate, table_of
 from relint.grpc_server import GrpcServer
-from scoring import analysis_api, analysis_grpc
+from scoring import analysis, analysis_api, analysis_grpc
 from scoring.analysis import InvalidAnalysis
 from scoring.analysis_service import AnalysisService
 from scoring.main import MIGRATIONS, create_app
@@ -539,3 +540,119 @@ async def test_the_service_wires_the_lenses(tmp_path: Path) -> None:
             answer = await http.get("/v1/analysis/journey-endings", headers=READER)
         assert answer.status_code == 200
         assert answer.json()["lost"] == 0
+
+
+# -- the SQL aggregates agree with the lenses over the interactions themselves ---------------
+
+WIDE_CHANNELS = ("community", "social", "sales", "service", "email")
+WIDE_KINDS = {
+    "community": ("post", "answer"),
+    "social": ("share", "review"),
+    "sales": ("purchase", "upsell", "renewal", "quote"),
+    "service": ("ticket_opened", "complaint"),
+    "email": ("email_received", "email_sent"),
+}
+
+
+async def seed_wide(db: Database, customers: int = 60, interactions: int = 3000) -> None:
+    """Random customers over two years: every channel, inbound and outbound, revenue on
+    sales kinds, a handful of employees, one customer in six lost."""
+    rng = random.Random(11)
+    relationships, rows, changes = [], [], []
+    for c in range(customers):
+        first = T0 - timedelta(days=rng.uniform(200, 700))
+        lost = c % 6 == 0
+        relationships.append(
+            {
+                "tenant_id": "w",
+                "customer_id": f"w{c:03d}",
+                "first_interaction_at": first,
+                "last_interaction_at": AS_OF,
+                "relationship_type": rng.choice(("acquaintance", "bff", "partner")),
+                "stage": "terminating" if lost else "bonding",
+                "stage_since": AS_OF - timedelta(days=rng.uniform(10, 90)),
+            }
+        )
+        placed = relationships[-1]
+        for dimension, at, current in (
+            ("type", first, placed["relationship_type"]),
+            ("stage", first, "bonding"),
+            ("stage", placed["stage_since"], placed["stage"]),
+        ):
+            row = change(f"w{c:03d}", dimension, at, current)
+            changes.append({**row, "id": f"w{len(changes)}", "tenant_id": "w"})
+    for i in range(interactions):
+        c = rng.randrange(customers)
+        channel = rng.choice(WIDE_CHANNELS)
+        kind = rng.choice(WIDE_KINDS[channel])
+        first = relationships[c]["first_interaction_at"]
+        at = first + (AS_OF - first) * rng.random()
+        rows.append(
+            {
+                "interaction_id": f"wi{i:05d}",
+                "tenant_id": "w",
+                "customer_id": f"w{c:03d}",
+                "occurred_at": at,
+                "channel": channel,
+                "kind": kind,
+                "direction": "outbound" if kind in ("email_sent", "quote") else "inbound",
+                "revenue": round(rng.uniform(10, 500), 2) if kind in ("purchase", "upsell") else 0,
+                "employee": f"e{c % 4}" if rng.random() < 0.7 else f"e{rng.randrange(6)}",
+                "contribution": 0.0,
+            }
+        )
+    async with db.transaction() as session:
+        repo = ScoringRepository(session)
+        await repo.insert_relationships(relationships)
+        await repo.insert_applied(rows)
+        await repo.insert_state_changes(changes)
+
+
+async def test_aggregated_lenses_agree_with_the_lenses_over_the_rows(
+    database_factory: Callable[[Path, str], Awaitable[Database]],
+) -> None:
+    db = await database_factory(MIGRATIONS, "scoring")
+    await seed_wide(db)
+    service = AnalysisService(db)
+    async with db.read() as session:
+        repo = ScoringRepository(session)
+        customers = await service._customers(repo, "w", AS_OF, current=False)
+        rows = await repo.analysis_rows("w", AS_OF)
+    interactions = analysis.interactions_from_rows(rows, customers)
+    assert len(interactions) == 3000
+
+    assert sum(1 for stage in customers.stage if stage == "terminating") == 10
+    served = (await service.engagement_sales("w", AS_OF, months=12, max_lag=2)).result
+    direct = analysis.engagement_sales(
+        interactions, customers, AS_OF.timestamp(), months=12, max_lag=2
+    )
+    assert [c.channel for c in served.channels] == [c.channel for c in direct.channels]
+    assert {"community", "social", "service", "email"} <= {c.channel for c in served.channels}
+    for mine, theirs in zip(served.channels, direct.channels, strict=True):
+        assert (mine.engagements, mine.customers) == (theirs.engagements, theirs.customers)
+        assert mine.best_lag_months == theirs.best_lag_months
+        for a, b in zip(mine.lags, theirs.lags, strict=True):
+            assert a.pairs == b.pairs > 0
+            assert a.correlation == pytest.approx(b.correlation, abs=1e-9)
+            assert a.interval.low == pytest.approx(b.interval.low, abs=1e-9)
+
+    served_stars = (await service.stars("w", AS_OF)).result
+    direct_stars = analysis.stars(interactions, customers, AS_OF.timestamp())
+    for mine_cells, their_cells in (
+        (served_stars.employees, direct_stars.employees),
+        (served_stars.by_type, direct_stars.by_type),
+        (served_stars.by_stage, direct_stars.by_stage),
+    ):
+        assert len(mine_cells) == len(their_cells)
+        order = {(c.employee, c.group): i for i, c in enumerate(their_cells)}
+        for mine in mine_cells:
+            theirs = their_cells[order[mine.employee, mine.group]]
+            assert (mine.customers, mine.retained, mine.expanded) == (
+                theirs.customers,
+                theirs.retained,
+                theirs.expanded,
+            )
+            assert (mine.retention, mine.expansion, mine.revenue_per_month) == pytest.approx(
+                (theirs.retention, theirs.expansion, theirs.revenue_per_month), rel=1e-9
+            )
+    assert len(served_stars.employees) >= 4

@@ -288,31 +288,26 @@ class AnalysisService:
             repo = ScoringRepository(session)
             await repo.prepare_analysis()
             customers = await self._customers(repo, tenant_id, moment, as_of is None)
-            money, counts = await repo.analysis_monthly(
+            cells = await repo.analysis_monthly(
                 tenant_id, start, moment, analysis.MONTH, sorted(analysis.REVENUE_KINDS)
             )
-        position = customers.position()
-        known_money = [(position[c], m, r) for c, m, r in money if c in position]
+        customer, channel, month, revenue, engaged = _columns(cells, 5)
+        known = _positions(customers.position(), customer)
+        month_of = np.clip(np.asarray(month, dtype=np.int64), 0, months - 1)
+        amount = np.asarray(revenue, dtype=np.float64)
+        count = np.asarray(engaged, dtype=np.float64)
+        paid, engaging = (known >= 0) & (amount != 0), (known >= 0) & (count > 0)
         channels: dict[str, int] = {}
-        known_counts = [
-            (position[c], channels.setdefault(ch, len(channels)), m, k)
-            for c, ch, m, k in counts
-            if c in position
-        ]
-        last = months - 1
-        revenue_cells = (
-            np.asarray([i for i, _, _ in known_money], dtype=np.int64),
-            np.clip(np.asarray([m for _, m, _ in known_money], dtype=np.int64), 0, last),
-            np.asarray([r for _, _, r in known_money], dtype=np.float64),
-        )
+        channel_of = np.asarray([channels.setdefault(c, len(channels)) for c in channel])
+        revenue_cells = (known[paid], month_of[paid], amount[paid])
         engagement_cells = (
-            np.asarray([i for i, _, _, _ in known_counts], dtype=np.int64),
-            np.asarray([ch for _, ch, _, _ in known_counts], dtype=np.int64),
-            np.clip(np.asarray([m for _, _, m, _ in known_counts], dtype=np.int64), 0, last),
-            np.asarray([k for _, _, _, k in known_counts], dtype=np.float64),
+            known[engaging],
+            channel_of.astype(np.int64)[engaging],
+            month_of[engaging],
+            count[engaging],
         )
         result = await _run(
-            len(counts) + len(money),
+            len(cells),
             analysis.engagement_of,
             customers,
             _seconds(moment),
@@ -322,7 +317,7 @@ class AnalysisService:
             engagement_cells,
             tuple(channels),
         )
-        return Analysis(moment, len(customers.ids), len(money) + len(counts), result)
+        return Analysis(moment, len(customers.ids), len(cells), result)
 
     async def return_on_relationship(
         self,
@@ -495,6 +490,18 @@ def _profiles(
             )
         )
     return profiles
+
+
+def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows as `width` columns (a comprehension per column: zip(*rows) over a few hundred
+    thousand rows is ten times slower)."""
+    return [[row[i] for row in rows] for i in range(width)]
+
+
+def _positions(position: Mapping[str, int], customer_ids: Sequence[str]) -> analysis.IntArray:
+    """Each customer id's index in the analysed customers, -1 when not among them."""
+    get = position.get
+    return np.asarray([get(c, -1) for c in customer_ids], dtype=np.int64)
 
 
 def _per_customer(

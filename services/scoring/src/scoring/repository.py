@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import (
     Integer,
+    and_,
     bindparam,
     case,
     delete,
@@ -956,38 +957,35 @@ class ScoringRepository:
         until: datetime,
         month_seconds: float,
         revenue_kinds: Sequence[str],
-    ) -> tuple[list[tuple[str, int, float]], list[tuple[str, str, int, int]]]:
-        """With start < occurred_at <= until, in months of `month_seconds` from `start`: each
-        customer's revenue per month, and its engagement per channel and month (inbound
-        interactions carrying no revenue, of no `revenue_kinds`)."""
+    ) -> list[tuple[str, str, int, float, int]]:
+        """With start < occurred_at <= until, in months of `month_seconds` from `start`, per
+        customer, channel and month: its revenue, and its engagement (inbound interactions
+        carrying no revenue, of no `revenue_kinds`); one scan, cells with either."""
         t = table_of(AppliedInteraction)
         month = (await self._month(t.c.occurred_at, start, month_seconds)).label("month")
-        window = [
-            t.c.tenant_id == tenant_id,
-            t.c.occurred_at > start,
-            t.c.occurred_at <= until,
-        ]
-        revenue = (
-            select(t.c.customer_id, month, func.sum(t.c.revenue))
-            .where(*window, t.c.revenue != 0)
-            .group_by(t.c.customer_id, month)
+        engaging = and_(
+            t.c.direction == "inbound",
+            t.c.revenue == 0,
+            t.c.kind.not_in(list(revenue_kinds)),
         )
-        engagement = (
-            select(t.c.customer_id, t.c.channel, month, func.count())
+        query = (
+            select(
+                t.c.customer_id,
+                t.c.channel,
+                month,
+                func.sum(t.c.revenue),
+                func.count().filter(engaging),
+            )
             .where(
-                *window,
-                t.c.direction == "inbound",
-                t.c.revenue == 0,
-                t.c.kind.not_in(list(revenue_kinds)),
+                t.c.tenant_id == tenant_id,
+                t.c.occurred_at > start,
+                t.c.occurred_at <= until,
+                or_(t.c.revenue != 0, engaging),
             )
             .group_by(t.c.customer_id, t.c.channel, month)
         )
-        money = [(str(c), int(m), float(r)) for c, m, r in await self._analysis_rows(revenue)]
-        counts = [
-            (str(c), str(ch), int(m), int(n))
-            for c, ch, m, n in await self._analysis_rows(engagement)
-        ]
-        return money, counts
+        # The driver's rows are already (str, str, int, float, int).
+        return await self._analysis_rows(query)
 
     async def analysis_profiles(
         self, tenant_id: str, start: datetime, until: datetime
