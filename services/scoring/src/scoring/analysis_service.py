@@ -228,8 +228,9 @@ class AnalysisService:
         min_customers: int = 1,
         expansion_kinds: Sequence[str] = (),
     ) -> Analysis[analysis.Stars]:
-        """Each customer's employee (the one on most of its interactions), its expansion and
-        revenue up to the moment, from three aggregates in SQL."""
+        """Each customer's employee (the one on most of its interactions; a tie goes to the
+        first name in order), its expansion and revenue up to the moment, from one
+        aggregate per customer and employee in SQL."""
         _check_range("min_customers", min_customers, 1, 1000)
         kinds = _kinds(expansion_kinds) or analysis.EXPANSION_KINDS
         _require_tenant(tenant_id)
@@ -238,42 +239,31 @@ class AnalysisService:
             repo = ScoringRepository(session)
             await repo.prepare_analysis()
             customers = await self._customers(repo, tenant_id, moment, as_of is None)
-            pairs = await repo.analysis_employee_counts(tenant_id, moment)
-            grew = await repo.analysis_kind_counts(tenant_id, kinds, moment)
-            money = await repo.analysis_money(tenant_id, None, moment)
+            cells = await repo.analysis_employee_cells(tenant_id, moment, kinds)
         n = len(customers.ids)
-        position = customers.position()
-        names: dict[str, int] = {}
-        best: dict[int, tuple[int, str]] = {}
-        for customer_id, employee, count in pairs:
-            i = position.get(customer_id)
-            if i is None:
-                continue
-            # The most interactions wins; a tie goes to the first name in order.
-            held = best.get(i)
-            if held is None or count > held[0] or (count == held[0] and employee < held[1]):
-                best[i] = (count, employee)
-        owner = np.full(n, -1, dtype=np.int64)
-        for i, (_, employee) in best.items():
-            owner[i] = names.setdefault(employee, len(names))
-        expanded = np.zeros(n)
-        for customer_id, _, _ in grew:
-            i = position.get(customer_id)
-            if i is not None:
-                expanded[i] = 1.0
-        revenue = _per_customer(position, n, [(c, r) for c, r, _, _ in money])
+        customer, employee, count, revenue, grew = _columns(cells, 5)
+        known = _positions(customers.position(), customer)
+        mine = known >= 0
+        revenue_of = np.bincount(
+            known[mine], weights=np.asarray(revenue, dtype=np.float64)[mine], minlength=n
+        )
+        expanded = (
+            np.bincount(known[mine], weights=np.asarray(grew, dtype=np.float64)[mine], minlength=n)
+            > 0
+        ).astype(np.float64)
+        owner, names = _owners(known, employee, np.asarray(count, dtype=np.int64), n)
         result = await _run(
-            len(pairs),
+            len(cells),
             analysis.stars_of,
             customers,
             owner,
-            tuple(names),
+            names,
             expanded,
-            revenue,
+            revenue_of,
             _seconds(moment),
             min_customers,
         )
-        return Analysis(moment, n, len(pairs) + len(grew) + len(money), result)
+        return Analysis(moment, n, len(cells), result)
 
     async def engagement_sales(
         self, tenant_id: str, as_of: datetime | None = None, months: int = 24, max_lag: int = 3
@@ -502,6 +492,29 @@ def _positions(position: Mapping[str, int], customer_ids: Sequence[str]) -> anal
     """Each customer id's index in the analysed customers, -1 when not among them."""
     get = position.get
     return np.asarray([get(c, -1) for c in customer_ids], dtype=np.int64)
+
+
+def _owners(
+    known: analysis.IntArray, employee: Sequence[str | None], count: analysis.IntArray, n: int
+) -> tuple[analysis.IntArray, tuple[str, ...]]:
+    """Each customer's employee from (customer index, employee, interactions) cells: the one
+    on most interactions, a tie to the first name in order (-1: none named); with the
+    names the owners index, in order."""
+    vocabulary = sorted({e for e in employee if e})
+    rank = {name: i for i, name in enumerate(vocabulary)}
+    code = np.asarray([rank[e] if e else -1 for e in employee], dtype=np.int64)
+    named = (known >= 0) & (code >= 0)
+    who, code, count = known[named], code[named], count[named]
+    # By customer, then most interactions, then name: the first row of each customer wins.
+    order = np.lexsort((code, -count, who))
+    who, code = who[order], code[order]
+    first = np.ones(len(who), dtype=np.bool_)
+    first[1:] = who[1:] != who[:-1]
+    owner = np.full(n, -1, dtype=np.int64)
+    owner[who[first]] = code[first]
+    used = np.unique(owner[owner >= 0])
+    owner[owner >= 0] = np.searchsorted(used, owner[owner >= 0])
+    return owner, tuple(vocabulary[i] for i in used)
 
 
 def _per_customer(

@@ -902,22 +902,26 @@ class ScoringRepository:
             )
         return [(str(c), str(v), float(w)) for c, v, w in await self._analysis_rows(query)]
 
-    async def analysis_employee_counts(
-        self, tenant_id: str, until: datetime
-    ) -> list[tuple[str, str, int]]:
-        """How many of each customer's interactions up to `until` each employee was on."""
+    async def analysis_employee_cells(
+        self, tenant_id: str, until: datetime, expansion_kinds: Sequence[str]
+    ) -> list[tuple[str, str | None, int, float, int]]:
+        """Per customer and employee (None or "" where none was named), over the
+        interactions up to `until`: how many, their revenue, and how many were of
+        `expansion_kinds`; one scan for what the stars lens needs."""
         t = table_of(AppliedInteraction)
         query = (
-            select(t.c.customer_id, t.c.employee, func.count())
-            .where(
-                t.c.tenant_id == tenant_id,
-                t.c.occurred_at <= until,
-                t.c.employee.is_not(None),
-                t.c.employee != "",
+            select(
+                t.c.customer_id,
+                t.c.employee,
+                func.count(),
+                func.sum(t.c.revenue),
+                func.count().filter(t.c.kind.in_(list(expansion_kinds))),
             )
+            .where(t.c.tenant_id == tenant_id, t.c.occurred_at <= until)
             .group_by(t.c.customer_id, t.c.employee)
         )
-        return [(str(c), str(e), int(n)) for c, e, n in await self._analysis_rows(query)]
+        # The driver's rows are already (str, str | None, int, float, int).
+        return await self._analysis_rows(query)
 
     async def analysis_kind_counts(
         self,
