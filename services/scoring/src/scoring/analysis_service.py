@@ -4,11 +4,13 @@ run a lens of scoring.analysis over them, and answer with the moment analysed.""
 from __future__ import annotations
 
 import asyncio
+import functools
+import gc
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
 
 import numpy as np
 
@@ -36,6 +38,37 @@ MAX_REFERENCES = 1000
 
 T = TypeVar("T")
 R = TypeVar("R")
+P = ParamSpec("P")
+
+# Lenses running now, and whether the cycle collector was on when the first began.
+_running = 0
+_collector_was_on = True
+
+
+def _without_cycle_collection(
+    lens: Callable[P, Awaitable[R]],
+) -> Callable[P, Awaitable[R]]:
+    """Runs a lens with Python's cycle collector paused: a lens makes millions of small
+    objects (rows, tuples, floats) and none of them in cycles, and the collector, set off
+    by every 700 allocations, walked the growing heap again and again (a lookalikes
+    profile build took 1.0 s with it, 0.55 s without). It resumes when the last lens
+    running ends; the counter is only touched on the event loop's thread."""
+
+    @functools.wraps(lens)
+    async def paused(*args: P.args, **kwargs: P.kwargs) -> R:
+        global _running, _collector_was_on
+        if _running == 0:
+            _collector_was_on = gc.isenabled()
+            gc.disable()
+        _running += 1
+        try:
+            return await lens(*args, **kwargs)
+        finally:
+            _running -= 1
+            if _running == 0 and _collector_was_on:
+                gc.enable()
+
+    return paused
 
 
 @dataclass(frozen=True)
@@ -138,6 +171,7 @@ class AnalysisService:
 
     # Lenses
 
+    @_without_cycle_collection
     async def portfolio(
         self,
         tenant_id: str,
@@ -179,6 +213,7 @@ class AnalysisService:
         )
         return Analysis(moment, n, len(money), PortfolioAnalysis(start, window_start, result))
 
+    @_without_cycle_collection
     async def service_impact(
         self,
         tenant_id: str,
@@ -204,6 +239,7 @@ class AnalysisService:
         )
         return Analysis(moment, len(customers.ids), len(columns), result)
 
+    @_without_cycle_collection
     async def journey_endings(
         self, tenant_id: str, as_of: datetime | None = None, window_days: int = 56
     ) -> Analysis[analysis.JourneyEndings]:
@@ -221,6 +257,7 @@ class AnalysisService:
         )
         return Analysis(moment, len(customers.ids), len(columns), result)
 
+    @_without_cycle_collection
     async def stars(
         self,
         tenant_id: str,
@@ -265,6 +302,7 @@ class AnalysisService:
         )
         return Analysis(moment, n, len(cells), result)
 
+    @_without_cycle_collection
     async def engagement_sales(
         self, tenant_id: str, as_of: datetime | None = None, months: int = 24, max_lag: int = 3
     ) -> Analysis[analysis.EngagementSales]:
@@ -309,6 +347,7 @@ class AnalysisService:
         )
         return Analysis(moment, len(customers.ids), len(cells), result)
 
+    @_without_cycle_collection
     async def return_on_relationship(
         self,
         tenant_id: str,
@@ -342,6 +381,7 @@ class AnalysisService:
         )
         return Analysis(moment, n, len(money) + len(counted), result)
 
+    @_without_cycle_collection
     async def lookalikes(
         self,
         tenant_id: str,
@@ -374,6 +414,7 @@ class AnalysisService:
             raise InvalidAnalysis(str(error)) from error
         return Analysis(moment, len(profiles), rows, found)
 
+    @_without_cycle_collection
     async def lookalikes_each(
         self,
         tenant_id: str,
@@ -411,13 +452,12 @@ class AnalysisService:
             repo = ScoringRepository(session)
             await repo.prepare_analysis()
             customers = await self._customers(repo, tenant_id, moment, as_of is None)
-            per_channel, moods, words = await repo.analysis_profiles(tenant_id, start, moment)
-            money = await repo.analysis_money(tenant_id, start, moment)
+            cells, words = await repo.analysis_profiles(tenant_id, start, moment)
             counted = await repo.analysis_kind_counts(
                 tenant_id, (*PROFILE_KINDS, "referral"), moment, start
             )
-        profiles = _profiles(customers, moment, per_channel, moods, words, money, counted)
-        return moment, profiles, len(per_channel) + len(money)
+        profiles = _profiles(customers, moment, cells, words, counted)
+        return moment, profiles, len(cells) + len(words) + len(counted)
 
 
 def _check_lookalikes(
@@ -434,52 +474,54 @@ def _check_lookalikes(
 def _profiles(
     customers: analysis.Customers,
     moment: datetime,
-    per_channel: Sequence[tuple[str, str, int]],
-    moods: Sequence[tuple[str, float]],
+    cells: Sequence[tuple[str, str, int, float, float, float, float, int]],
     words: Sequence[tuple[str, str]],
-    money: Sequence[tuple[str, float, float, float]],
     counted: Sequence[tuple[str, str, int]],
 ) -> list[CustomerProfile]:
-    channels: dict[str, dict[str, float]] = {c: {} for c in customers.ids}
-    for customer_id, channel, count in per_channel:
-        if customer_id in channels:
-            channels[customer_id][channel] = float(count)
-    kinds: dict[str, dict[str, float]] = {c: {} for c in customers.ids}
-    for customer_id, kind, count in counted:
-        if customer_id in kinds:
-            kinds[customer_id][kind] = float(count)
-    mood = dict(moods)
+    """Each customer's profile from (customer, channel, interactions, revenue, cost, refunds,
+    sentiment sum, sentiments) cells, its words and its (customer, kind, count) counts."""
+    n = len(customers.ids)
+    customer, channel, count, revenue, cost, refund, feeling, felt = _columns(cells, 8)
+    known = _positions(customers.position(), customer)
+    mine = known >= 0
+    at = known[mine]
+
+    def summed(values: Sequence[float]) -> analysis.FloatArray:
+        weights = np.asarray(values, dtype=np.float64)[mine]
+        return np.bincount(at, weights=weights, minlength=n).astype(np.float64)
+
+    names: dict[str, int] = {}
+    code = np.asarray([names.setdefault(c, len(names)) for c in channel], dtype=np.int64)
+    per_channel = np.zeros(len(names) * n)
+    np.add.at(per_channel, code[mine] * n + at, np.asarray(count, dtype=np.float64)[mine])
+    by_channel = dict(zip(names, per_channel.reshape(len(names), n), strict=True))
+    sentiments, mood_sum = summed(felt), summed(feeling)
+    mood = np.divide(mood_sum, np.maximum(sentiments, 1.0))
+    position = customers.position()
+    kinds = {k: np.zeros(n) for k in (*PROFILE_KINDS, "referral")}
+    for customer_id, kind, k in counted:
+        i = position.get(customer_id)
+        if i is not None and kind in kinds:
+            kinds[kind][i] += k
+    referrals = kinds.pop("referral")
+    tenure = np.maximum(_seconds(moment) - customers.started_at, 0.0)
+    observed = np.maximum(np.minimum(tenure, PROFILE_WINDOW.total_seconds()), analysis.DAY)
+    behaviours = lookalikes.behaviour_table(
+        months=observed / analysis.MONTH,
+        interactions_by_channel=by_channel,
+        revenue=np.maximum(summed(revenue), 0.0),
+        cost_to_serve=np.maximum(summed(cost), 0.0),
+        refunds=np.maximum(summed(refund), 0.0),
+        mean_sentiment=np.clip(mood, -1.0, 1.0),
+        referrals=referrals,
+        tenure_days=tenure / analysis.DAY,
+        kinds=kinds,
+    )
     text = dict(words)
-    cash = {c: (r, k, f) for c, r, k, f in money}
-    now = _seconds(moment)
-    window = PROFILE_WINDOW.total_seconds()
-    profiles = []
-    for i, customer_id in enumerate(customers.ids):
-        tenure = max(now - float(customers.started_at[i]), 0.0)
-        observed = max(min(tenure, window), analysis.DAY) / analysis.MONTH
-        revenue, cost, refunds = cash.get(customer_id, (0.0, 0.0, 0.0))
-        own = kinds[customer_id]
-        sentiment = mood.get(customer_id)
-        profiles.append(
-            lookalikes.CustomerProfile(
-                customer_id,
-                lookalikes.behaviour_features(
-                    months=observed,
-                    interactions_by_channel=channels[customer_id],
-                    revenue=max(revenue, 0.0),
-                    cost_to_serve=max(cost, 0.0),
-                    refunds=max(refunds, 0.0),
-                    mean_sentiment=max(min(sentiment, 1.0), -1.0)
-                    if sentiment is not None
-                    else None,
-                    referrals=own.pop("referral", 0.0),
-                    tenure_days=tenure / analysis.DAY,
-                    kinds={k: own.get(k, 0.0) for k in PROFILE_KINDS},
-                ),
-                text.get(customer_id, ""),
-            )
-        )
-    return profiles
+    return [
+        lookalikes.CustomerProfile(customer_id, behaviour, text.get(customer_id, ""))
+        for customer_id, behaviour in zip(customers.ids, behaviours, strict=True)
+    ]
 
 
 def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:

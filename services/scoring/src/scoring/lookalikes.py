@@ -169,6 +169,47 @@ def behaviour_features(
     return out
 
 
+def behaviour_table(
+    *,
+    months: npt.NDArray[np.float64],
+    interactions_by_channel: Mapping[str, npt.NDArray[np.float64]],
+    revenue: npt.NDArray[np.float64],
+    cost_to_serve: npt.NDArray[np.float64],
+    refunds: npt.NDArray[np.float64],
+    mean_sentiment: npt.NDArray[np.float64],
+    referrals: npt.NDArray[np.float64],
+    tenure_days: npt.NDArray[np.float64],
+    kinds: Mapping[str, npt.NDArray[np.float64]],
+) -> list[dict[str, float]]:
+    """`behaviour_features` for many customers at once, from one array per input (a
+    customer per element; `mean_sentiment` 0 where none was known): the same features
+    under the same names, computed by numpy, checked once for the whole table."""
+    columns: dict[str, npt.NDArray[np.float64]] = {}
+    for group, counts in (("channel", interactions_by_channel), ("kind", kinds)):
+        for name, count in counts.items():
+            if not name.strip() or (group == "kind" and name == "referral"):
+                raise ValueError(f"{group} name {name!r} is not allowed")
+            columns[f"{group}.{name}_per_month"] = count / months
+    for name, amount in (
+        ("revenue", revenue),
+        ("cost_to_serve", cost_to_serve),
+        ("refunds", refunds),
+        ("referrals", referrals),
+    ):
+        columns[f"{name}_per_month"] = amount / months
+    columns["mean_sentiment"] = mean_sentiment
+    columns["tenure_months"] = tenure_days / DAYS_PER_MONTH
+    names = list(columns)
+    table = np.stack([columns[n] for n in names], axis=1) if len(months) else np.zeros((0, 0))
+    if not (months > 0).all() or not np.isfinite(table).all():
+        raise ValueError("behaviour: months must be > 0 and every feature a finite number")
+    if (np.delete(table, names.index("mean_sentiment"), axis=1) < 0).any():
+        raise ValueError("behaviour: counts, money and tenure must be >= 0")
+    if (np.abs(columns["mean_sentiment"]) > 1).any():
+        raise ValueError("behaviour: mean_sentiment must be from -1 to 1")
+    return [dict(zip(names, row, strict=True)) for row in table.tolist()]
+
+
 def similar_customers(
     profiles: Sequence[CustomerProfile],
     to: Sequence[str],
@@ -246,6 +287,8 @@ def similar_customers(
 
 def _finite(value: object) -> bool:
     """A real number (numpy's too), not a bool, not infinite or NaN."""
+    if type(value) is float or type(value) is int:  # the common case, without the ABC check
+        return math.isfinite(value)
     return (
         isinstance(value, numbers.Real)
         and not isinstance(value, bool | np.bool_)

@@ -993,21 +993,26 @@ class ScoringRepository:
 
     async def analysis_profiles(
         self, tenant_id: str, start: datetime, until: datetime
-    ) -> tuple[list[tuple[str, str, int]], list[tuple[str, float]], list[tuple[str, str]]]:
-        """For lookalikes, with start < occurred_at <= until: interactions per customer and
-        channel, each customer's mean sentiment, and each customer's own words (the texts
-        of its inbound interactions, joined by spaces)."""
+    ) -> tuple[list[tuple[str, str, int, float, float, float, float, int]], list[tuple[str, str]]]:
+        """For lookalikes, with start < occurred_at <= until: per customer and channel, the
+        interactions, revenue, cost to serve, refunds, and the sum and count of sentiments
+        (one scan); and each customer's own words (the texts of its inbound interactions,
+        joined by spaces)."""
         t = table_of(AppliedInteraction)
         window = [t.c.tenant_id == tenant_id, t.c.occurred_at > start, t.c.occurred_at <= until]
-        channels = (
-            select(t.c.customer_id, t.c.channel, func.count())
+        cells = (
+            select(
+                t.c.customer_id,
+                t.c.channel,
+                func.count(),
+                func.coalesce(func.sum(t.c.revenue), 0.0),
+                func.coalesce(func.sum(t.c.cost), 0.0),
+                func.coalesce(func.sum(t.c.refund), 0.0),
+                func.coalesce(func.sum(t.c.sentiment), 0.0),
+                func.count(t.c.sentiment),
+            )
             .where(*window)
             .group_by(t.c.customer_id, t.c.channel)
-        )
-        moods = (
-            select(t.c.customer_id, func.avg(t.c.sentiment))
-            .where(*window, t.c.sentiment.is_not(None))
-            .group_by(t.c.customer_id)
         )
         connection = await self.session.connection()
         joined = (
@@ -1020,9 +1025,9 @@ class ScoringRepository:
             .where(*window, t.c.direction == "inbound", t.c.text.is_not(None))
             .group_by(t.c.customer_id)
         )
+        # The driver's rows are already of the types named.
         return (
-            [(str(c), str(ch), int(n)) for c, ch, n in await self._analysis_rows(channels)],
-            [(str(c), float(m)) for c, m in await self._analysis_rows(moods)],
+            await self._analysis_rows(cells),
             [(str(c), str(w or "")) for c, w in await self._analysis_rows(words)],
         )
 
