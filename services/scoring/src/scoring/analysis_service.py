@@ -15,7 +15,7 @@ from typing import Any, Generic, ParamSpec, TypeVar
 import numpy as np
 
 from relint.db import Database, utcnow
-from relint.taxonomy import COMING_APART
+from relint.taxonomy import CHANNELS, COMING_APART
 from scoring import analysis, lookalikes
 from scoring.analysis import InvalidAnalysis
 from scoring.lookalikes import CustomerProfile, Lookalike
@@ -452,12 +452,11 @@ class AnalysisService:
             repo = ScoringRepository(session)
             await repo.prepare_analysis()
             customers = await self._customers(repo, tenant_id, moment, as_of is None)
-            cells, words = await repo.analysis_profiles(tenant_id, start, moment)
-            counted = await repo.analysis_kind_counts(
-                tenant_id, (*PROFILE_KINDS, "referral"), moment, start
+            cells, words = await repo.analysis_profiles(
+                tenant_id, start, moment, CHANNELS, (*PROFILE_KINDS, "referral")
             )
-        profiles = _profiles(customers, moment, cells, words, counted)
-        return moment, profiles, len(cells) + len(words) + len(counted)
+        profiles = _profiles(customers, moment, cells, words)
+        return moment, profiles, len(cells) + len(words)
 
 
 def _check_lookalikes(
@@ -474,15 +473,16 @@ def _check_lookalikes(
 def _profiles(
     customers: analysis.Customers,
     moment: datetime,
-    cells: Sequence[tuple[str, str, int, float, float, float, float, int]],
+    cells: Sequence[tuple[Any, ...]],
     words: Sequence[tuple[str, str]],
-    counted: Sequence[tuple[str, str, int]],
 ) -> list[CustomerProfile]:
-    """Each customer's profile from (customer, channel, interactions, revenue, cost, refunds,
-    sentiment sum, sentiments) cells, its words and its (customer, kind, count) counts."""
+    """Each customer's profile from its row of `ScoringRepository.analysis_profiles` (the
+    channels, then PROFILE_KINDS and referrals) and its words. A channel nobody used in the
+    window is no feature."""
     n = len(customers.ids)
-    customer, channel, count, revenue, cost, refund, feeling, felt = _columns(cells, 8)
-    known = _positions(customers.position(), customer)
+    counts = len(CHANNELS) + len(PROFILE_KINDS) + 1
+    columns = _columns(cells, 1 + counts + 5)
+    known = _positions(customers.position(), columns[0])
     mine = known >= 0
     at = known[mine]
 
@@ -490,28 +490,29 @@ def _profiles(
         weights = np.asarray(values, dtype=np.float64)[mine]
         return np.bincount(at, weights=weights, minlength=n).astype(np.float64)
 
-    names: dict[str, int] = {}
-    code = np.asarray([names.setdefault(c, len(names)) for c in channel], dtype=np.int64)
-    per_channel = np.zeros(len(names) * n)
-    np.add.at(per_channel, code[mine] * n + at, np.asarray(count, dtype=np.float64)[mine])
-    by_channel = dict(zip(names, per_channel.reshape(len(names), n), strict=True))
-    sentiments, mood_sum = summed(felt), summed(feeling)
+    by_channel = {
+        channel: per_customer
+        for channel, values in zip(CHANNELS, columns[1 : 1 + len(CHANNELS)], strict=True)
+        if (per_customer := summed(values)).any()
+    }
+    kinds = dict(
+        zip(
+            PROFILE_KINDS,
+            (summed(v) for v in columns[1 + len(CHANNELS) : counts]),
+            strict=True,
+        )
+    )
+    referrals = summed(columns[counts])
+    revenue, cost, refund, mood_sum, sentiments = (summed(v) for v in columns[counts + 1 :])
     mood = np.divide(mood_sum, np.maximum(sentiments, 1.0))
-    position = customers.position()
-    kinds = {k: np.zeros(n) for k in (*PROFILE_KINDS, "referral")}
-    for customer_id, kind, k in counted:
-        i = position.get(customer_id)
-        if i is not None and kind in kinds:
-            kinds[kind][i] += k
-    referrals = kinds.pop("referral")
     tenure = np.maximum(_seconds(moment) - customers.started_at, 0.0)
     observed = np.maximum(np.minimum(tenure, PROFILE_WINDOW.total_seconds()), analysis.DAY)
     behaviours = lookalikes.behaviour_table(
         months=observed / analysis.MONTH,
         interactions_by_channel=by_channel,
-        revenue=np.maximum(summed(revenue), 0.0),
-        cost_to_serve=np.maximum(summed(cost), 0.0),
-        refunds=np.maximum(summed(refund), 0.0),
+        revenue=np.maximum(revenue, 0.0),
+        cost_to_serve=np.maximum(cost, 0.0),
+        refunds=np.maximum(refund, 0.0),
         mean_sentiment=np.clip(mood, -1.0, 1.0),
         referrals=referrals,
         tenure_days=tenure / analysis.DAY,

@@ -992,19 +992,26 @@ class ScoringRepository:
         return await self._analysis_rows(query)
 
     async def analysis_profiles(
-        self, tenant_id: str, start: datetime, until: datetime
-    ) -> tuple[list[tuple[str, str, int, float, float, float, float, int]], list[tuple[str, str]]]:
-        """For lookalikes, with start < occurred_at <= until: per customer and channel, the
-        interactions, revenue, cost to serve, refunds, and the sum and count of sentiments
-        (one scan); and each customer's own words (the texts of its inbound interactions,
-        joined by spaces)."""
+        self,
+        tenant_id: str,
+        start: datetime,
+        until: datetime,
+        channels: Sequence[str],
+        kinds: Sequence[str],
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[str, str]]]:
+        """For lookalikes, with start < occurred_at <= until, one row per customer from one
+        scan: (customer_id, its interactions on each of `channels`, of each of `kinds`,
+        revenue, cost to serve, refunds, the sum and the count of its sentiments); and each
+        customer's own words (the texts of its inbound interactions, joined by spaces).
+        Counting by filtered aggregates per customer, not grouping by customer and channel,
+        makes a tenth of the rows and halves SQLite's sort."""
         t = table_of(AppliedInteraction)
         window = [t.c.tenant_id == tenant_id, t.c.occurred_at > start, t.c.occurred_at <= until]
         cells = (
             select(
                 t.c.customer_id,
-                t.c.channel,
-                func.count(),
+                *(func.count().filter(t.c.channel == channel) for channel in channels),
+                *(func.count().filter(t.c.kind == kind) for kind in kinds),
                 func.coalesce(func.sum(t.c.revenue), 0.0),
                 func.coalesce(func.sum(t.c.cost), 0.0),
                 func.coalesce(func.sum(t.c.refund), 0.0),
@@ -1012,7 +1019,7 @@ class ScoringRepository:
                 func.count(t.c.sentiment),
             )
             .where(*window)
-            .group_by(t.c.customer_id, t.c.channel)
+            .group_by(t.c.customer_id)
         )
         connection = await self.session.connection()
         joined = (
