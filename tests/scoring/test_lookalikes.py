@@ -132,6 +132,59 @@ def test_behaviour_features_are_rates_per_month_and_bad_aggregates_are_named() -
             behaviour_features(**arguments)
 
 
+def test_the_behaviour_table_is_behaviour_features_for_many_customers_at_once() -> None:
+    rng = np.random.default_rng(5)
+    n = 40
+    months = rng.uniform(0.1, 12, n)
+    channels = {"sales": rng.integers(0, 9, n) * 1.0, "email": rng.integers(0, 4, n) * 1.0}
+    kinds = {"renewal": rng.integers(0, 2, n) * 1.0, "complaint": rng.integers(0, 3, n) * 1.0}
+    money = {k: rng.uniform(0, 900, n) for k in ("revenue", "cost_to_serve", "refunds")}
+    mood = rng.uniform(-1, 1, n)
+    referrals, tenure = rng.integers(0, 3, n) * 1.0, rng.uniform(0, 900, n)
+    table = lookalikes.behaviour_table(
+        months=months,
+        interactions_by_channel=channels,
+        mean_sentiment=mood,
+        referrals=referrals,
+        tenure_days=tenure,
+        kinds=kinds,
+        **money,
+    )
+    for i in range(n):
+        one = behaviour_features(
+            months=float(months[i]),
+            interactions_by_channel={c: float(v[i]) for c, v in channels.items()},
+            mean_sentiment=float(mood[i]),
+            referrals=float(referrals[i]),
+            tenure_days=float(tenure[i]),
+            kinds={k: float(v[i]) for k, v in kinds.items()},
+            **{k: float(v[i]) for k, v in money.items()},
+        )
+        assert table[i] == pytest.approx(one, rel=1e-12)
+    bad = dict(channels)
+    bad["sales"] = bad["sales"] - 20
+    with pytest.raises(ValueError, match="must be >= 0"):
+        lookalikes.behaviour_table(
+            months=months,
+            interactions_by_channel=bad,
+            mean_sentiment=mood,
+            referrals=referrals,
+            tenure_days=tenure,
+            kinds=kinds,
+            **money,
+        )
+    with pytest.raises(ValueError, match="months must be > 0"):
+        lookalikes.behaviour_table(
+            months=months * 0,
+            interactions_by_channel=channels,
+            mean_sentiment=mood,
+            referrals=referrals,
+            tenure_days=tenure,
+            kinds=kinds,
+            **money,
+        )
+
+
 # -- one reference, a set, exclusions ----------------------------------------------------------
 
 

@@ -184,6 +184,8 @@ def behaviour_table(
     """`behaviour_features` for many customers at once, from one array per input (a
     customer per element; `mean_sentiment` 0 where none was known): the same features
     under the same names, computed by numpy, checked once for the whole table."""
+    if not (months > 0).all():
+        raise ValueError("behaviour: months must be > 0 for every customer")
     columns: dict[str, npt.NDArray[np.float64]] = {}
     for group, counts in (("channel", interactions_by_channel), ("kind", kinds)):
         for name, count in counts.items():
@@ -201,8 +203,8 @@ def behaviour_table(
     columns["tenure_months"] = tenure_days / DAYS_PER_MONTH
     names = list(columns)
     table = np.stack([columns[n] for n in names], axis=1) if len(months) else np.zeros((0, 0))
-    if not (months > 0).all() or not np.isfinite(table).all():
-        raise ValueError("behaviour: months must be > 0 and every feature a finite number")
+    if not np.isfinite(table).all():
+        raise ValueError("behaviour: every feature must be a finite number")
     if (np.delete(table, names.index("mean_sentiment"), axis=1) < 0).any():
         raise ValueError("behaviour: counts, money and tenure must be >= 0")
     if (np.abs(columns["mean_sentiment"]) > 1).any():
