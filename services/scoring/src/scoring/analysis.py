@@ -965,7 +965,7 @@ def engagement_of(
             ChannelEngagement(
                 name,
                 int(count[mine].sum()),
-                int(np.unique(ec[mine]).size),
+                int(np.count_nonzero(np.bincount(ec[mine], minlength=n))),
                 lags,
                 best.lag_months,
                 best.interval.low > 0,
@@ -1008,11 +1008,12 @@ class _RevenuePairing:
         x = engagement[self.used, : months - self.lag] * self.both
         sx = x.sum(axis=1)
         a = np.einsum("ij,ij->i", x, self.dy)
-        b = np.maximum(np.einsum("ij,ij->i", x, x) - sx * sx / self.count, 0.0)
+        xx = np.einsum("ij,ij->i", x, x)
+        b = np.maximum(xx - sx * sx / self.count, 0.0)
         c = self.c
         pairs = int(self.count.sum())
         sa, sb, sc = float(a.sum()), float(b.sum()), float(c.sum())
-        if sb <= 1e-12 * max(float(np.einsum("ij,ij->", x, x)), 1.0) or sc <= 0 or a.size < 3:
+        if sb <= 1e-12 * max(float(xx.sum()), 1.0) or sc <= 0 or a.size < 3:
             return LagCorrelation(self.lag, pairs, 0.0, Interval(0.0, 0.0), 0.0)
         r = sa / math.sqrt(sb * sc)
         # r = A / sqrt(B C) over sums of per-customer terms: its influence per customer, and
