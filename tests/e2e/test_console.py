@@ -111,7 +111,8 @@ def test_the_assets_are_revalidated_and_nothing_else_is_served() -> None:
 # ------------------------------------------------------------------ the platform with demo data
 
 
-def _graph(stack: Stack, key: str, query: str, **variables: Any) -> dict[str, Any]:
+def _reply(stack: Stack, key: str, query: str, **variables: Any) -> dict[str, Any]:
+    """The gateway's whole answer to a query: data and any errors."""
     reply = httpx.post(
         stack.url("gateway") + "/graphql",
         json={"query": query, "variables": variables},
@@ -120,6 +121,11 @@ def _graph(stack: Stack, key: str, query: str, **variables: Any) -> dict[str, An
     )
     assert reply.status_code == 200, reply.text
     body: dict[str, Any] = reply.json()
+    return body
+
+
+def _graph(stack: Stack, key: str, query: str, **variables: Any) -> dict[str, Any]:
+    body = _reply(stack, key, query, **variables)
     assert "errors" not in body, body
     return body["data"]  # type: ignore[no-any-return]
 
@@ -158,17 +164,8 @@ def _settle(stack: Stack, key: str) -> None:
 
 def _graph_when_answered(stack: Stack, key: str, query: str) -> dict[str, Any] | None:
     """The data of a query answered whole, or None while a service is still too busy."""
-    reply = httpx.post(
-        stack.url("gateway") + "/graphql",
-        json={"query": query},
-        headers={"Authorization": f"Bearer {key}"},
-        timeout=30,
-    )
-    assert reply.status_code == 200, reply.text
-    body: dict[str, Any] = reply.json()
-    if body.get("errors"):
-        return None
-    return body["data"]  # type: ignore[no-any-return]
+    body = _reply(stack, key, query)
+    return None if body.get("errors") else body["data"]
 
 
 @pytest.fixture(scope="module")

@@ -278,8 +278,8 @@ class AnalysisService:
             customers = await self._customers(repo, tenant_id, moment, as_of is None)
             cells = await repo.analysis_employee_cells(tenant_id, moment, kinds)
         n = len(customers.ids)
-        customer, employee, count, revenue, grew = _columns(cells, 5)
-        known = _positions(customers.position(), customer)
+        customer, employee, count, revenue, grew = analysis.columns_of(cells, 5)
+        known = analysis.positions_of(customers.position(), customer)
         mine = known >= 0
         revenue_of = np.bincount(
             known[mine], weights=np.asarray(revenue, dtype=np.float64)[mine], minlength=n
@@ -319,8 +319,8 @@ class AnalysisService:
             cells = await repo.analysis_monthly(
                 tenant_id, start, moment, analysis.MONTH, sorted(analysis.REVENUE_KINDS)
             )
-        customer, channel, month, revenue, engaged = _columns(cells, 5)
-        known = _positions(customers.position(), customer)
+        customer, channel, month, revenue, engaged = analysis.columns_of(cells, 5)
+        known = analysis.positions_of(customers.position(), customer)
         month_of = np.clip(np.asarray(month, dtype=np.int64), 0, months - 1)
         amount = np.asarray(revenue, dtype=np.float64)
         count = np.asarray(engaged, dtype=np.float64)
@@ -481,8 +481,8 @@ def _profiles(
     window is no feature."""
     n = len(customers.ids)
     counts = len(CHANNELS) + len(PROFILE_KINDS) + 1
-    columns = _columns(cells, 1 + counts + 5)
-    known = _positions(customers.position(), columns[0])
+    columns = analysis.columns_of(cells, 1 + counts + 5)
+    known = analysis.positions_of(customers.position(), columns[0])
     mine = known >= 0
     at = known[mine]
 
@@ -523,18 +523,6 @@ def _profiles(
         lookalikes.CustomerProfile(customer_id, behaviour, text.get(customer_id, ""))
         for customer_id, behaviour in zip(customers.ids, behaviours, strict=True)
     ]
-
-
-def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
-    """Rows as `width` columns (a comprehension per column: zip(*rows) over a few hundred
-    thousand rows is ten times slower)."""
-    return [[row[i] for row in rows] for i in range(width)]
-
-
-def _positions(position: Mapping[str, int], customer_ids: Sequence[str]) -> analysis.IntArray:
-    """Each customer id's index in the analysed customers, -1 when not among them."""
-    get = position.get
-    return np.asarray([get(c, -1) for c in customer_ids], dtype=np.int64)
 
 
 def _owners(

@@ -108,6 +108,15 @@ class Lookalike:
     reasons: tuple[str, ...]
 
 
+# The amounts a behaviour divides by the months observed, in the order it lists them.
+AMOUNT_FEATURES = ("revenue", "cost_to_serve", "refunds", "referrals")
+
+
+def _per_month(group: str, name: str) -> str:
+    """A rate feature's name: `channel.email_per_month`, `revenue_per_month`."""
+    return f"{group}.{name}_per_month" if group else f"{name}_per_month"
+
+
 def behaviour_features(
     *,
     months: float,
@@ -150,16 +159,13 @@ def behaviour_features(
                 raise ValueError(f"{group} {name!r}: a count >= 0, not {count!r}")
             if group == "kind" and name == "referral":
                 raise ValueError("kind 'referral': pass referrals as `referrals`")
-            out[f"{group}.{name}_per_month"] = float(count) / months
-    for name, amount in (
-        ("revenue", revenue),
-        ("cost_to_serve", cost_to_serve),
-        ("refunds", refunds),
-        ("referrals", referrals),
+            out[_per_month(group, name)] = float(count) / months
+    for name, amount in zip(
+        AMOUNT_FEATURES, (revenue, cost_to_serve, refunds, referrals), strict=True
     ):
         if not _finite(amount) or amount < 0:
             raise ValueError(f"{name}: a number >= 0, not {amount!r}")
-        out[f"{name}_per_month"] = float(amount) / months
+        out[_per_month("", name)] = float(amount) / months
     if mean_sentiment is not None and (not _finite(mean_sentiment) or abs(mean_sentiment) > 1):
         raise ValueError(f"mean_sentiment: a number from -1 to 1, not {mean_sentiment!r}")
     out["mean_sentiment"] = float(mean_sentiment or 0.0)
@@ -191,14 +197,11 @@ def behaviour_table(
         for name, count in counts.items():
             if not name.strip() or (group == "kind" and name == "referral"):
                 raise ValueError(f"{group} name {name!r} is not allowed")
-            columns[f"{group}.{name}_per_month"] = count / months
-    for name, amount in (
-        ("revenue", revenue),
-        ("cost_to_serve", cost_to_serve),
-        ("refunds", refunds),
-        ("referrals", referrals),
+            columns[_per_month(group, name)] = count / months
+    for name, amount in zip(
+        AMOUNT_FEATURES, (revenue, cost_to_serve, refunds, referrals), strict=True
     ):
-        columns[f"{name}_per_month"] = amount / months
+        columns[_per_month("", name)] = amount / months
     columns["mean_sentiment"] = mean_sentiment
     columns["tenure_months"] = tenure_days / DAYS_PER_MONTH
     names = list(columns)

@@ -838,7 +838,7 @@ class ScoringRepository:
             t.c.employee,
             t.c.issue_type,
         ).where(*conditions)
-        return [tuple(row) for row in await self._analysis_rows(query)]
+        return await self._analysis_rows(query)
 
     async def analysis_money(
         self, tenant_id: str, start: datetime | None, end: datetime
@@ -875,7 +875,7 @@ class ScoringRepository:
             await self._epoch(t.c.stage_since),
             await self._epoch(t.c.first_interaction_at),
         ).where(t.c.tenant_id == tenant_id)
-        return [tuple(row) for row in await self._analysis_rows(query)]
+        return await self._analysis_rows(query)
 
     async def analysis_states(
         self, tenant_id: str, dimension: str, at: datetime
