@@ -237,6 +237,46 @@ async def test_a_move_into_the_coming_apart_half_raises_one_alert(
     assert await service.alerts("t1", open_only=True) == [unusual]
 
 
+async def test_a_recent_move_judged_before_the_data_was_current_alerts_once_it_is(
+    service: ScoringService,
+) -> None:
+    """A load still arriving: the customer's move into differentiating is judged while the
+    tenant's newest data is ten days old (nothing alerted about the present), and alerted by
+    the first pass after current data arrives, although that pass starts after the move."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = now - timedelta(days=400)
+    history = [
+        delivered(n, "c9", kind="purchase", occurred_at=start + timedelta(days=10 * n))
+        for n in range(38)
+    ]
+    history += [
+        delivered(100, "c9", kind="complaint", occurred_at=now - timedelta(days=11)),
+        delivered(101, "c9", kind="ticket_escalated", occurred_at=now - timedelta(days=10)),
+    ]
+    await service.apply(history)
+    worker = ScoringWorker(service)
+    await worker.run_once()
+    [state] = await service.relationships("t1", ["c9"])
+    assert state.stage == "differentiating"
+    assert [a for a in await service.alerts("t1", ["c9"]) if a.kind == "stage_change"] == []
+
+    # The rest of the load: another customer's interaction of yesterday makes the data
+    # current, and c9 is looked at again from yesterday on.
+    day = timedelta(days=1)
+    await service.apply([delivered(200, "c8", kind="purchase", occurred_at=now - day)])
+    await service.mark_all_dirty(now - day)
+    await worker.run_once()
+    [state] = await service.relationships("t1", ["c9"])
+    assert state.stage == "differentiating"
+    [alert] = [a for a in await service.alerts("t1", ["c9"]) if a.kind == "stage_change"]
+    assert "to differentiating: 2 grievances in 60 days" in alert.reason
+    await service.mark_all_dirty(now - day)
+    await worker.run_once()  # the same standing move: no second alert
+    assert [a.id for a in await service.alerts("t1", ["c9"]) if a.kind == "stage_change"] == [
+        alert.id
+    ]
+
+
 async def test_types_are_placed_with_reasons_and_follow_the_tenants_rules(
     service: ScoringService,
 ) -> None:

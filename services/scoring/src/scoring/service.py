@@ -512,9 +512,13 @@ class ScoringService:
                 _pattern_alert(relationship.tenant_id, relationship.customer_id, e, now)
                 for e in found.unusual
             ]
-            if found.alerting and latest is not None and _warns(latest, now):
+            # The customer's standing move: this pass's last, or the one before its change.
+            # A move into the coming-apart half judged while the data was not yet current
+            # (a load still arriving) alerts on the first pass that is, once, by its key.
+            standing = latest or found.before
+            if found.alerting and standing is not None and _warns(standing, now):
                 alerts.append(
-                    _stage_alert(relationship.tenant_id, relationship.customer_id, latest, now)
+                    _stage_alert(relationship.tenant_id, relationship.customer_id, standing, now)
                 )
             await repo.raise_alerts(alerts)
             values: dict[str, Any] = {
@@ -1072,6 +1076,7 @@ class Assessment:
     now: datetime
     alerting: bool
     had_stage: bool
+    before: stages.Transition | None
     transitions: list[stages.Transition]
     unusual: list[patterns.Exception_]
     assessed: risk.Risk
@@ -1126,6 +1131,11 @@ def _assess(
         now=now,
         alerting=alerting,
         had_stage=before is not None,
+        before=(
+            stages.Transition(before.at, before.current, before.previous, before.reason)
+            if before is not None
+            else None
+        ),
         transitions=list(transitions),
         unusual=list(unusual),
         assessed=risk.assess(
