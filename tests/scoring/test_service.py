@@ -197,9 +197,9 @@ async def test_an_interaction_delivered_again_under_a_merged_customer_moves(
     assert by_customer["c2"].value == pytest.approx(0.0, abs=1e-9)
 
 
-async def test_a_move_into_the_coming_apart_half_raises_one_alert(
-    service: ScoringService,
-) -> None:
+async def _a_loyal_buyer_with_two_grievances(service: ScoringService, days_ago: int) -> datetime:
+    """c9 bought every ten days for a year, then complained and escalated a ticket, the
+    last `days_ago` days before now; returns now."""
     now = datetime.now(UTC).replace(microsecond=0)
     start = now - timedelta(days=400)
     history = [
@@ -207,10 +207,17 @@ async def test_a_move_into_the_coming_apart_half_raises_one_alert(
         for n in range(38)
     ]
     history += [
-        delivered(100, "c9", kind="complaint", occurred_at=now - timedelta(days=3)),
-        delivered(101, "c9", kind="ticket_escalated", occurred_at=now - timedelta(days=2)),
+        delivered(100, "c9", kind="complaint", occurred_at=now - timedelta(days=days_ago + 1)),
+        delivered(101, "c9", kind="ticket_escalated", occurred_at=now - timedelta(days=days_ago)),
     ]
     await service.apply(history)
+    return now
+
+
+async def test_a_move_into_the_coming_apart_half_raises_one_alert(
+    service: ScoringService,
+) -> None:
+    await _a_loyal_buyer_with_two_grievances(service, days_ago=2)
     worker = ScoringWorker(service)
     await worker.run_once()
     [state] = await service.relationships("t1", ["c9"])
@@ -243,17 +250,7 @@ async def test_a_recent_move_judged_before_the_data_was_current_alerts_once_it_i
     """A load still arriving: the customer's move into differentiating is judged while the
     tenant's newest data is ten days old (nothing alerted about the present), and alerted by
     the first pass after current data arrives, although that pass starts after the move."""
-    now = datetime.now(UTC).replace(microsecond=0)
-    start = now - timedelta(days=400)
-    history = [
-        delivered(n, "c9", kind="purchase", occurred_at=start + timedelta(days=10 * n))
-        for n in range(38)
-    ]
-    history += [
-        delivered(100, "c9", kind="complaint", occurred_at=now - timedelta(days=11)),
-        delivered(101, "c9", kind="ticket_escalated", occurred_at=now - timedelta(days=10)),
-    ]
-    await service.apply(history)
+    now = await _a_loyal_buyer_with_two_grievances(service, days_ago=10)
     worker = ScoringWorker(service)
     await worker.run_once()
     [state] = await service.relationships("t1", ["c9"])
