@@ -1,5 +1,6 @@
-"""`relint.db.bulk_insert`: COPY on PostgreSQL for large batches, INSERT otherwise — the same
-rows read back either way, and nothing of a failed batch is kept."""
+"""`relint.db`: `bulk_insert` uses COPY on PostgreSQL for large batches, INSERT otherwise — the
+same rows read back either way, and nothing of a failed batch is kept; and the pool recovers
+from connections the server dropped."""
 
 from __future__ import annotations
 
@@ -7,11 +8,24 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Float, MetaData, String, Table, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    MetaData,
+    String,
+    Table,
+    select,
+    text,
+)
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from relint.db import COPY_FROM_ROWS, Database, bulk_insert
+from tests.conftest import POSTGRES_ADMIN, PostgresDatabases
 
 metadata = MetaData()
 things = Table(
@@ -71,5 +85,38 @@ async def test_bulk_insert_reads_back_the_same_rows(
                 )
         async with db.read() as session:
             assert len((await session.execute(select(things.c.id))).all()) == count
+    finally:
+        await db.dispose()
+
+
+async def test_connections_the_server_dropped_fail_once_then_the_pool_is_fresh(
+    postgres_databases: PostgresDatabases,
+) -> None:
+    """No ping before each check-out: after the server drops the pool's connections (a
+    restart), the next statement fails as a lost connection, SQLAlchemy discards every
+    pooled connection, and the one after succeeds on a new one."""
+    url = postgres_databases.create("dropped")
+    db = Database(url)
+    try:
+        # Three connections in the pool, all made before the drop.
+        async with db.read() as a, db.read() as b, db.read() as c:
+            for session in (a, b, c):
+                assert await session.scalar(text("SELECT 1")) == 1
+        name = url.rsplit("/", 1)[1]
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+            dropped = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                [name],
+            ).fetchone()
+        assert dropped == (3,)
+        with pytest.raises(DBAPIError) as lost:
+            async with db.read() as session:
+                await session.scalar(text("SELECT 1"))
+        assert lost.value.connection_invalidated
+        # Every later read works, none of them on a connection made before the drop.
+        for _ in range(3):
+            async with db.read() as session:
+                assert await session.scalar(text("SELECT 1")) == 1
     finally:
         await db.dispose()

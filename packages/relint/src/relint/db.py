@@ -62,7 +62,11 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         self.sqlite = is_sqlite(url)
-        options: dict[str, Any] = {"pool_pre_ping": not self.sqlite}
+        # No ping before each check-out: it cost more CPU than a short read itself (5.8 ms
+        # -> 2.9 ms for scoring's one-customer read). A connection the server dropped (a
+        # restart) fails its next statement instead; SQLAlchemy then discards every pooled
+        # connection made before the failure, and the caller's retry gets a fresh one.
+        options: dict[str, Any] = {"pool_pre_ping": False}
         if self.sqlite:
             _prepare_sqlite_file(url)
             options["connect_args"] = {"timeout": 30}
