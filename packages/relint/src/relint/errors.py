@@ -19,6 +19,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 log = logging.getLogger(__name__)
 
 STORE_RETRY_AFTER_SECONDS = 5
+# What a database or Redis that is away (or a connection it dropped) raises: the request is
+# refused whole with "retry", over HTTP (503) and over gRPC (UNAVAILABLE).
+STORE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    PoolTimeoutError,
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionError,
+)
 JSON_TYPES = ("application/json",)
 
 
@@ -92,13 +102,6 @@ class JsonBodyMiddleware:
 def install_error_handlers(app: FastAPI, non_json_paths: tuple[str, ...] = ()) -> None:
     """`non_json_paths`: paths whose routes read another media type and check it."""
     app.add_exception_handler(RequestValidationError, _validation_error)
-    for unavailable in (
-        OperationalError,
-        InterfaceError,
-        PoolTimeoutError,
-        RedisConnectionError,
-        RedisTimeoutError,
-        ConnectionError,
-    ):
+    for unavailable in STORE_UNAVAILABLE:
         app.add_exception_handler(unavailable, _store_unavailable)
     app.add_middleware(JsonBodyMiddleware, exempt_prefixes=non_json_paths)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -10,6 +11,10 @@ import grpc
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from relint.errors import STORE_UNAVAILABLE
+
+log = logging.getLogger(__name__)
 
 HTTP_REQUESTS = Counter(
     "relint_http_requests_total", "HTTP requests served.", ["method", "route", "status"]
@@ -57,7 +62,9 @@ class HttpMetricsMiddleware:
 
 
 class GrpcMetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Counts and times unary gRPC calls by method and status code."""
+    """Counts and times unary gRPC calls by method and status code; a call that found a
+    store away (say, a connection PostgreSQL dropped in a restart) is answered UNAVAILABLE,
+    which the clients' channels retry, instead of UNKNOWN."""
 
     async def intercept_service(
         self,
@@ -73,7 +80,13 @@ class GrpcMetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         async def observed(request: Any, servicer_context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
             try:
-                reply = await inner(request, servicer_context)
+                try:
+                    reply = await inner(request, servicer_context)
+                except STORE_UNAVAILABLE as error:
+                    log.warning("store unavailable for %s: %r", method, error)
+                    await servicer_context.abort(
+                        grpc.StatusCode.UNAVAILABLE, "a store this service needs is unavailable"
+                    )
             except Exception:
                 code = servicer_context.code() or grpc.StatusCode.UNKNOWN
                 GRPC_REQUESTS.labels(method, _code_name(code)).inc()
