@@ -532,7 +532,7 @@ class ScoringService:
                     "stage_since": latest.at,
                     "stage_reason": latest.reason[:500],
                 }
-            elif not found.had_stage:
+            elif found.before is None:
                 values |= {"stage": "", "stage_since": None, "stage_reason": ""}
             await repo.save_stage(
                 relationship.tenant_id, relationship.customer_id, values, found.since
@@ -1075,7 +1075,6 @@ class Assessment:
     since: datetime | None
     now: datetime
     alerting: bool
-    had_stage: bool
     before: stages.Transition | None
     transitions: list[stages.Transition]
     unusual: list[patterns.Exception_]
@@ -1130,7 +1129,6 @@ def _assess(
         since=since,
         now=now,
         alerting=alerting,
-        had_stage=before is not None,
         before=(
             stages.Transition(before.at, before.current, before.previous, before.reason)
             if before is not None
