@@ -312,7 +312,11 @@ class CapturedBackends:
         return [found[i] for i in customer_ids if i in found]
 
     async def customer_playbooks(
-        self, tenant_id: str, customer_ids: Sequence[str], actions_limit: int
+        self,
+        tenant_id: str,
+        customer_ids: Sequence[str],
+        actions_limit: int,
+        outlooks: Sequence[playbook_pb2.CustomerOutlook] | None = None,
     ) -> playbook_pb2.BatchGetCustomerPlaybooksResponse:
         self._tenant(tenant_id)
         found = [self._data.playbooks[i] for i in customer_ids if i in self._data.playbooks]

@@ -42,6 +42,8 @@ class FakeBackends:
     def __init__(self, customers: int = 150, scoring_down: bool = False) -> None:
         self.calls: Counter[str] = Counter()
         self.scoring_down = scoring_down
+        # The outlooks each BatchGetCustomerPlaybooks call carried (None: not given).
+        self.outlooks: list[list[playbook_pb2.CustomerOutlook] | None] = []
         self.customers = [
             ingest_pb2.Customer(
                 id=f"c{n:04d}",
@@ -225,10 +227,15 @@ class FakeBackends:
         ]
 
     async def customer_playbooks(
-        self, tenant_id: str, customer_ids: Sequence[str], actions_limit: int
+        self,
+        tenant_id: str,
+        customer_ids: Sequence[str],
+        actions_limit: int,
+        outlooks: Sequence[playbook_pb2.CustomerOutlook] | None = None,
     ) -> Any:
         self._tenant(tenant_id)
         self.calls["BatchGetCustomerPlaybooks"] += 1
+        self.outlooks.append(None if outlooks is None else list(outlooks))
         customers = [
             playbook_pb2.CustomerPlaybook(
                 customer_id=cid,
@@ -380,6 +387,45 @@ async def test_a_page_of_customers_costs_one_rpc_per_backend_per_level() -> None
             "BatchGetCustomerPlaybooks": 1,
         }
     )
+
+
+async def test_the_playbook_gets_scorings_view_from_the_querys_own_relationship_call() -> None:
+    """Relationship and playbook fields in one query share one scoring call, and the
+    playbook is handed its result (so it does not ask scoring again); a query without
+    relationship fields still costs scoring one call, made by the gateway."""
+    backends = FakeBackends()
+    result = await _run(
+        """{ customers(first: 3) { edges { node {
+              relationship { stage } nextBestActions(limit: 1) { title } } } } }""",
+        backends,
+    )
+    assert result.errors is None
+    assert backends.calls["BatchGetRelationships"] == 1
+    [given] = backends.outlooks
+    assert given is not None
+    assert [(o.customer_id, o.relationship_type, o.stage, o.value) for o in given] == [
+        ("c0000", "BFF", "integrating", 5.0),
+        ("c0001", "BFF", "integrating", 5.0),
+        ("c0002", "BFF", "integrating", 5.0),
+    ]
+
+    backends = FakeBackends()
+    result = await _run(
+        '{ customer(externalId: "cust-00001") { nextBestActions { title } } }', backends
+    )
+    assert result.errors is None
+    assert backends.calls["BatchGetRelationships"] == 1
+    assert [[o.customer_id for o in given or []] for given in backends.outlooks] == [["c0001"]]
+
+
+async def test_with_scoring_down_the_playbook_is_asked_without_its_view() -> None:
+    backends = FakeBackends(scoring_down=True)
+    result = await _run(
+        '{ customer(externalId: "cust-00001") { nextBestActions { title } } }', backends
+    )
+    assert result.errors is None
+    assert result.data["customer"]["nextBestActions"]
+    assert backends.outlooks == [None]
 
 
 async def test_customer_by_external_id_batches_lookups_and_reuses_them() -> None:

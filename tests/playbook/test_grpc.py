@@ -188,3 +188,53 @@ async def test_publishing_yaml_over_grpc_answers_problems_or_the_new_version(
         playbook_pb2.BatchGetActivePlaybooksRequest(tenant_ids=["t1"]), timeout=5
     )
     assert active.playbooks[0].version == 1
+
+
+async def test_a_caller_can_hand_over_scorings_view_of_the_customers(
+    stub: playbook_pb2_grpc.PlaybookServiceStub, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The gateway passes the relationships it fetched: the standards and actions follow
+    that view and scoring is not asked (this server's scoring address answers nothing,
+    which it logs), and a view of a customer not asked about is refused."""
+    partner = playbook_pb2.CustomerOutlook(
+        customer_id="c1",
+        relationship_type="Partner",
+        stage="avoiding",
+        value=40.0,
+        risk=0.8,
+        risk_reasons=["silent for 60 days"],
+        potential=1200.0,
+        potential_reason="looks like our Partners",
+    )
+    partner.stage_since.FromDatetime(datetime(2026, 1, 1, tzinfo=UTC))
+    given = await stub.BatchGetCustomerPlaybooks(
+        playbook_pb2.BatchGetCustomerPlaybooksRequest(
+            tenant_id="t1", customer_ids=["c1", "c2"], outlooks=[partner], outlooks_given=True
+        ),
+        timeout=5,
+    )
+    assert "without scoring's view" not in caplog.text
+    bare = await stub.BatchGetCustomerPlaybooks(
+        playbook_pb2.BatchGetCustomerPlaybooksRequest(tenant_id="t1", customer_ids=["c1"]),
+        timeout=5,
+    )
+    assert "actions without scoring's view: scoring: UNAVAILABLE" in caplog.text
+    as_partner, unseen = given.customers
+    assert "partner-business-review" in as_partner.applicable_standard_keys
+    assert "partner-business-review" not in unseen.applicable_standard_keys
+    assert "partner-business-review" not in bare.customers[0].applicable_standard_keys
+    assert [(a.kind, a.reason) for a in as_partner.next_best_actions] == [
+        ("save", "risk of loss 80%: silent for 60 days"),
+        ("repair", "it is coming apart: stage avoiding"),
+        ("grow", "looks like our Partners"),
+    ]
+    assert list(unseen.next_best_actions) == []
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub.BatchGetCustomerPlaybooks(
+            playbook_pb2.BatchGetCustomerPlaybooksRequest(
+                tenant_id="t1", customer_ids=["c2"], outlooks=[partner], outlooks_given=True
+            ),
+            timeout=5,
+        )
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert refused.value.details() == "outlooks: customer c1 is not among customer_ids"

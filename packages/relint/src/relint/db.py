@@ -80,15 +80,36 @@ class Database:
         if self.sqlite:
             _configure_sqlite(self.engine)
         writer_engine = self.engine.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
-        self._reader = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        # Plain reads run without a transaction on PostgreSQL: under READ COMMITTED each
+        # statement sees the latest commits either way, and BEGIN and ROLLBACK were two of a
+        # short read's four round trips (scoring's one-customer read: 2.9 -> 2.2 ms of CPU).
+        reader_engine = (
+            self.engine
+            if self.sqlite
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
+        self._reader = async_sessionmaker(
+            reader_engine, class_=AsyncSession, expire_on_commit=False
+        )
+        self._transaction_reader = async_sessionmaker(
+            self.engine, class_=AsyncSession, expire_on_commit=False
+        )
         self._writer = async_sessionmaker(
             writer_engine, class_=AsyncSession, expire_on_commit=False
         )
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """A session for queries; nothing it does is committed."""
+        """A session for queries, each of which sees what was committed before it ran;
+        nothing it does is committed."""
         async with self._reader() as session:
+            yield session
+
+    @asynccontextmanager
+    async def read_transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session for queries in one transaction that is rolled back at the end, for
+        reads that set transaction-local settings (SET LOCAL) first."""
+        async with self._transaction_reader() as session:
             yield session
 
     @asynccontextmanager

@@ -207,10 +207,20 @@ class Backends:
         return list(reply.playbooks)
 
     async def customer_playbooks(
-        self, tenant_id: str, customer_ids: Sequence[str], actions_limit: int
+        self,
+        tenant_id: str,
+        customer_ids: Sequence[str],
+        actions_limit: int,
+        outlooks: Sequence[playbook_pb2.CustomerOutlook] | None = None,
     ) -> playbook_pb2.BatchGetCustomerPlaybooksResponse:
+        """The customers' playbooks; with `outlooks` (scoring's view of them, which the
+        caller holds), the playbook does not ask scoring for it again."""
         request = playbook_pb2.BatchGetCustomerPlaybooksRequest(
-            tenant_id=tenant_id, customer_ids=customer_ids, actions_limit=actions_limit
+            tenant_id=tenant_id,
+            customer_ids=customer_ids,
+            actions_limit=actions_limit,
+            outlooks=outlooks or (),
+            outlooks_given=outlooks is not None,
         )
         return await _call(
             "playbook", self.playbooks.BatchGetCustomerPlaybooks(request, timeout=READ_DEADLINE)

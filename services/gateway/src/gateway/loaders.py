@@ -10,7 +10,7 @@ from typing import Protocol
 
 from strawberry.dataloader import DataLoader
 
-from gateway.backends import Backends
+from gateway.backends import Backends, UpstreamError
 from relint.contracts.ingest.v1 import ingest_pb2
 from relint.contracts.playbook.v1 import playbook_pb2
 from relint.contracts.scoring.v1 import analysis_pb2, scoring_pb2
@@ -108,7 +108,19 @@ class Loaders:
     async def _customer_playbooks(
         self, ids: list[str]
     ) -> list[playbook_pb2.CustomerPlaybook | None]:
-        found = await self._backends.customer_playbooks(self._tenant_id, ids, ACTIONS_PER_CUSTOMER)
+        # Scoring's view of the customers goes along, through the relationships loader: the
+        # query's own relationship fields share that one call, and the playbook need not
+        # ask scoring again. If scoring fails, the playbook asks it itself (and answers
+        # from the playbook alone if it still fails).
+        outlooks: list[playbook_pb2.CustomerOutlook] | None
+        try:
+            relationships = await self.relationships.load_many([(i, None) for i in ids])
+            outlooks = [outlook_message(r) for r in relationships if r is not None]
+        except UpstreamError:
+            outlooks = None
+        found = await self._backends.customer_playbooks(
+            self._tenant_id, ids, ACTIONS_PER_CUSTOMER, outlooks
+        )
         self.standards.update((s.key, s) for s in found.standards)
         by_id = {c.customer_id: c for c in found.customers}
         return [by_id.get(i) for i in ids]
@@ -143,3 +155,22 @@ class Loaders:
             for result in reply.results:
                 found[(result.customer_id, limit)] = list(result.lookalikes)
         return [found.get(key, []) for key in keys]
+
+
+def outlook_message(r: scoring_pb2.Relationship) -> playbook_pb2.CustomerOutlook:
+    """Scoring's view of a customer, as the playbook reads it."""
+    message = playbook_pb2.CustomerOutlook(
+        customer_id=r.customer_id,
+        relationship_type=r.relationship_type,
+        stage=r.stage,
+        value=r.value,
+        risk=r.risk,
+        risk_reasons=r.risk_reasons,
+        potential_reason=r.potential_reason,
+    )
+    for name in ("type_since", "stage_since"):
+        if r.HasField(name):
+            getattr(message, name).CopyFrom(getattr(r, name))
+    if r.HasField("potential"):
+        message.potential = r.potential
+    return message

@@ -11,6 +11,7 @@ from playbook.messages import (
     action_message,
     customer_playbooks_message,
     delivered,
+    outlook,
     playbook_message,
 )
 from playbook.service import PlaybookService
@@ -79,8 +80,18 @@ class PlaybookServicer(playbook_pb2_grpc.PlaybookServiceServicer):
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, f"actions_limit must be 1..{MAX_ACTIONS}"
             )
+        outlooks = None
+        if request.outlooks_given:
+            asked = set(request.customer_ids)
+            strays = [o.customer_id for o in request.outlooks if o.customer_id not in asked]
+            if strays:
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"outlooks: customer {strays[0]} is not among customer_ids",
+                )
+            outlooks = {o.customer_id: outlook(o) for o in request.outlooks}
         found = await self.service.customer_playbooks(
-            request.tenant_id, list(request.customer_ids), limit
+            request.tenant_id, list(request.customer_ids), limit, outlooks=outlooks
         )
         return customer_playbooks_message(found)
 

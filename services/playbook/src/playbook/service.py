@@ -10,7 +10,7 @@ import logging
 import random
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -653,10 +653,13 @@ class PlaybookService:
         customer_ids: Sequence[str],
         actions_limit: int = 10,
         now: datetime | None = None,
+        outlooks: Mapping[str, Outlook] | None = None,
     ) -> dict[str, CustomerPlaybook]:
         """Per customer (in the order asked): its open obligations, its open violations
         (newest due first) and its next best actions, from the playbook and scoring's view
-        (without scoring, from the playbook alone)."""
+        (without scoring, from the playbook alone). A caller that holds scoring's view
+        already passes it as `outlooks` (customers missing from it have none), and
+        scoring is not asked again."""
         now = now or utcnow()
         wanted = list(dict.fromkeys(customer_ids))
 
@@ -668,16 +671,21 @@ class PlaybookService:
                 missed = await repo.violations(tenant_id, customer_ids=wanted, limit=limit)
                 return owed, missed
 
+        async def views() -> Mapping[str, Outlook]:
+            if outlooks is not None:
+                return outlooks
+            return await self._outlooks(tenant_id, wanted)
+
         # Scoring's view is asked while the playbook reads its own: the two waits overlap.
-        ([playbook], (owed, missed), outlooks) = await asyncio.gather(
-            self.active_playbooks([tenant_id]), read(), self._outlooks(tenant_id, wanted)
+        ([playbook], (owed, missed), seen) = await asyncio.gather(
+            self.active_playbooks([tenant_id]), read(), views()
         )
         found = {
             c: CustomerPlaybook(
                 [],
                 [],
                 [],
-                _applicable(playbook.standards, outlooks.get(c)),
+                _applicable(playbook.standards, seen.get(c)),
                 playbook.version,
             )
             for c in wanted
@@ -690,7 +698,7 @@ class PlaybookService:
             view.next_best_actions.extend(
                 actions.next_best_actions(
                     c,
-                    outlooks.get(c),
+                    seen.get(c),
                     [_owed(o) for o in view.obligations],
                     [Missed(v.standard_key, v.due_at, v.reason) for v in view.violations],
                     playbook.standards,

@@ -155,7 +155,7 @@ class AnalysisService:
         `ScoringRepository.analysis_rows` for `since`, `kinds` and `lost_too`)."""
         _require_tenant(tenant_id)
         moment = _moment(as_of)
-        async with self.db.read() as session:
+        async with self.db.read_transaction() as session:
             repo = ScoringRepository(session)
             await repo.prepare_analysis()
             customers = await self._customers(repo, tenant_id, moment, as_of is None)
@@ -190,7 +190,7 @@ class AnalysisService:
         if start >= moment:
             raise InvalidAnalysis("since must be before as_of")
         window_start = moment - MONEY_WINDOW
-        async with self.db.read() as session:
+        async with self.db.read_transaction() as session:
             repo = ScoringRepository(session)
             await repo.prepare_analysis()
             customers = await self._customers(repo, tenant_id, moment, as_of is None)
@@ -272,7 +272,7 @@ class AnalysisService:
         kinds = _kinds(expansion_kinds) or analysis.EXPANSION_KINDS
         _require_tenant(tenant_id)
         moment = _moment(as_of)
-        async with self.db.read() as session:
+        async with self.db.read_transaction() as session:
             repo = ScoringRepository(session)
             await repo.prepare_analysis()
             customers = await self._customers(repo, tenant_id, moment, as_of is None)
@@ -312,7 +312,7 @@ class AnalysisService:
         _require_tenant(tenant_id)
         moment = _moment(as_of)
         start = moment - timedelta(seconds=months * analysis.MONTH)
-        async with self.db.read() as session:
+        async with self.db.read_transaction() as session:
             repo = ScoringRepository(session)
             await repo.prepare_analysis()
             customers = await self._customers(repo, tenant_id, moment, as_of is None)
@@ -363,7 +363,7 @@ class AnalysisService:
         _require_tenant(tenant_id)
         moment = _moment(as_of)
         start = moment - timedelta(days=days)
-        async with self.db.read() as session:
+        async with self.db.read_transaction() as session:
             repo = ScoringRepository(session)
             await repo.prepare_analysis()
             customers = await self._customers(repo, tenant_id, moment, as_of is None)
@@ -448,7 +448,7 @@ class AnalysisService:
         tenure, and the texts of their inbound interactions; with the rows read."""
         moment = _moment(as_of)
         start = moment - PROFILE_WINDOW
-        async with self.db.read() as session:
+        async with self.db.read_transaction() as session:
             repo = ScoringRepository(session)
             await repo.prepare_analysis()
             customers = await self._customers(repo, tenant_id, moment, as_of is None)

@@ -157,15 +157,43 @@ class CustomerPlaybook(_message.Message):
     playbook_version: int
     def __init__(self, customer_id: _Optional[str] = ..., obligations: _Optional[_Iterable[_Union[Obligation, _Mapping]]] = ..., violations: _Optional[_Iterable[_Union[Violation, _Mapping]]] = ..., next_best_actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ..., applicable_standard_keys: _Optional[_Iterable[str]] = ..., playbook_version: _Optional[int] = ...) -> None: ...
 
+class CustomerOutlook(_message.Message):
+    __slots__ = ("customer_id", "relationship_type", "type_since", "stage", "stage_since", "value", "risk", "risk_reasons", "potential", "potential_reason")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    RELATIONSHIP_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TYPE_SINCE_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    STAGE_SINCE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    RISK_FIELD_NUMBER: _ClassVar[int]
+    RISK_REASONS_FIELD_NUMBER: _ClassVar[int]
+    POTENTIAL_FIELD_NUMBER: _ClassVar[int]
+    POTENTIAL_REASON_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    relationship_type: str
+    type_since: _timestamp_pb2.Timestamp
+    stage: str
+    stage_since: _timestamp_pb2.Timestamp
+    value: float
+    risk: float
+    risk_reasons: _containers.RepeatedScalarFieldContainer[str]
+    potential: float
+    potential_reason: str
+    def __init__(self, customer_id: _Optional[str] = ..., relationship_type: _Optional[str] = ..., type_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stage: _Optional[str] = ..., stage_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., value: _Optional[float] = ..., risk: _Optional[float] = ..., risk_reasons: _Optional[_Iterable[str]] = ..., potential: _Optional[float] = ..., potential_reason: _Optional[str] = ...) -> None: ...
+
 class BatchGetCustomerPlaybooksRequest(_message.Message):
-    __slots__ = ("tenant_id", "customer_ids", "actions_limit")
+    __slots__ = ("tenant_id", "customer_ids", "actions_limit", "outlooks", "outlooks_given")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_IDS_FIELD_NUMBER: _ClassVar[int]
     ACTIONS_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    OUTLOOKS_FIELD_NUMBER: _ClassVar[int]
+    OUTLOOKS_GIVEN_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     customer_ids: _containers.RepeatedScalarFieldContainer[str]
     actions_limit: int
-    def __init__(self, tenant_id: _Optional[str] = ..., customer_ids: _Optional[_Iterable[str]] = ..., actions_limit: _Optional[int] = ...) -> None: ...
+    outlooks: _containers.RepeatedCompositeFieldContainer[CustomerOutlook]
+    outlooks_given: bool
+    def __init__(self, tenant_id: _Optional[str] = ..., customer_ids: _Optional[_Iterable[str]] = ..., actions_limit: _Optional[int] = ..., outlooks: _Optional[_Iterable[_Union[CustomerOutlook, _Mapping]]] = ..., outlooks_given: _Optional[bool] = ...) -> None: ...
 
 class BatchGetCustomerPlaybooksResponse(_message.Message):
     __slots__ = ("customers", "standards")
