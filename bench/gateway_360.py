@@ -44,6 +44,7 @@ from gateway.backends import Backends
 from gateway.context import GatewayContext
 from gateway.schema import schema
 from relint.auth import SCOPE_GRAPH_READ, Principal
+from relint.cli import freeze_startup_heap
 from relint.contracts.ingest.v1 import ingest_pb2
 from relint.contracts.playbook.v1 import playbook_pb2
 from relint.contracts.scoring.v1 import scoring_pb2
@@ -728,6 +729,9 @@ def run(args: argparse.Namespace, data_dir: Path, urls: dict[str, str]) -> None:
 
         backends = CapturedBackends(captured)
         rng = random.Random(args.seed)
+        # As the services do once started (relint.cli): what lives from here on is left out
+        # of the collector's full walks, so both sides pay the same for garbage collection.
+        freeze_startup_heap()
 
         def pick() -> dict[str, Any]:
             return {"externalId": rng.choice(refs)}

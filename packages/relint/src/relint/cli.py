@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -52,6 +54,11 @@ class _DrainingServer(uvicorn.Server):
         super().__init__(config)
         self._app = app
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            freeze_startup_heap()
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         readiness = getattr(self._app.state, "readiness", None)
         if readiness is not None:
@@ -61,6 +68,16 @@ class _DrainingServer(uvicorn.Server):
             asyncio.get_running_loop().create_task(grpc_server.drain())
         super().handle_exit(sig, frame)
         self._captured_signals.clear()
+
+
+def freeze_startup_heap() -> None:
+    """Moves every object alive once the service has started (modules, the GraphQL schema,
+    protobuf descriptors, SQLAlchemy's mappings) out of the garbage collector's reach: a
+    full collection walked all of them, ~220,000 in the gateway, pausing it ~65 ms every
+    few requests (a page of 100 customers in process: p95 79 -> 17 ms). They live as long
+    as the process; objects made later are collected as before."""
+    gc.collect()
+    gc.freeze()
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
