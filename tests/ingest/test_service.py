@@ -168,6 +168,11 @@ async def test_recent_interactions_are_newest_first_and_bounded(service: IngestS
     for stamps in by_customer.values():
         assert stamps == sorted(stamps, reverse=True)
         assert stamps[0] == T0 + timedelta(minutes=4)
+    assert [r.customer_id for r in rows] == sorted(r.customer_id for r in rows)
+    everything = await service.recent_interactions(tenant, [customers[0].id], 50)
+    assert len(everything) == 5
+    other = (await service.create_tenant_key("other", "crm", ["ingest:write"])).tenant_id
+    assert await service.recent_interactions(other, [c.id for c in customers], 2) == []
 
 
 async def test_customers_page_through_without_gaps(service: IngestService) -> None:

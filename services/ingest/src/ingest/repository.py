@@ -425,8 +425,19 @@ class IngestRepository:
     async def recent_interactions(
         self, tenant_id: str, customer_ids: Sequence[str], per_customer: int
     ) -> list[Interaction]:
+        """Each customer's newest `per_customer` interactions, by customer, newest first."""
         if not customer_ids:
             return []
+        wanted = list(set(customer_ids))
+        connection = await self.session.connection()
+        if connection.dialect.name == "postgresql":
+            # Per customer, a walk down its (tenant, customer, occurred_at) index that stops
+            # after `per_customer` rows, instead of ranking its whole history: 100 customers
+            # with 180 interactions each, 22 ms -> see docs/benchmarks.md.
+            query: Any = select(Interaction).from_statement(
+                text(_PG_RECENT).bindparams(tenant=tenant_id, ids=wanted, n=per_customer)
+            )
+            return list((await self.session.execute(query)).scalars())
         rank = (
             func.row_number()
             .over(
@@ -439,7 +450,7 @@ class IngestRepository:
             select(col(Interaction.id), rank)
             .where(
                 col(Interaction.tenant_id) == tenant_id,
-                col(Interaction.customer_id).in_(list(set(customer_ids))),
+                col(Interaction.customer_id).in_(wanted),
             )
             .subquery()
         )
@@ -551,3 +562,15 @@ class IngestRepository:
             text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}
         )
         return bool(result.scalar_one())
+
+
+# The newest interactions of each customer in :ids (see `recent_interactions`).
+_PG_RECENT = """
+SELECT recent.* FROM unnest(CAST(:ids AS varchar[])) AS wanted(customer_id)
+CROSS JOIN LATERAL (
+    SELECT * FROM interaction
+    WHERE tenant_id = :tenant AND customer_id = wanted.customer_id
+    ORDER BY occurred_at DESC, id DESC LIMIT :n
+) AS recent
+ORDER BY recent.customer_id, recent.occurred_at DESC, recent.id DESC
+"""
