@@ -56,6 +56,22 @@ async def test_each_publish_is_the_next_version_and_becomes_active(
     assert (active["t2"].name, active["t3"].version) == ("Theirs", 0)
 
 
+async def test_a_customers_playbook_follows_each_new_version_at_once(
+    service: PlaybookService,
+) -> None:
+    """Parsed versions are kept, but the version read is always the newest stored: a
+    publish shows in the next read, and the same version is parsed once."""
+    await service.publish("t1", draft("First"))
+    first = (await service.customer_playbooks("t1", ["c1"]))["c1"]
+    await service.publish("t1", replace(draft("Second"), standards=DEFAULT_PLAYBOOK.standards))
+    second = (await service.customer_playbooks("t1", ["c1"]))["c1"]
+    assert (first.playbook_version, second.playbook_version) == (1, 2)
+    assert len(first.standards) < len(second.standards)
+    [once] = await service.active_playbooks(["t1"])
+    [twice] = await service.active_playbooks(["t1"])
+    assert once is twice
+
+
 async def test_an_invalid_draft_is_refused_and_writes_nothing(service: PlaybookService) -> None:
     broken = replace(
         DEFAULT_PLAYBOOK,

@@ -9,7 +9,7 @@ import json
 import logging
 import random
 import uuid
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -55,6 +55,8 @@ ALERT_HORIZON = timedelta(days=7)
 SCORING_FEED = "scoring"
 FEED_OVERLAP = timedelta(minutes=5)
 MAX_SUBSCRIPTIONS = 50
+# Parsed playbook versions a service keeps (see PlaybookService._published).
+PARSED_PLAYBOOKS = 256
 # After a rotation the old secret signs beside the new one this long, unless asked otherwise.
 DEFAULT_OVERLAP_HOURS = 24
 MAX_OVERLAP_HOURS = 168
@@ -146,17 +148,34 @@ class PlaybookService:
     def __init__(self, db: Database, scoring: Scoring | None = None) -> None:
         self.db = db
         self.scoring = scoring
+        # Published versions as parsed, by id: a version never changes once stored, and
+        # parsing its document cost more than reading it.
+        self._parsed: OrderedDict[str, Playbook] = OrderedDict()
 
     async def active_playbooks(self, tenant_ids: Sequence[str]) -> list[Playbook]:
         """The newest version of each tenant, once per tenant, in the order asked."""
-        wanted = list(dict.fromkeys(tenant_ids))
         async with self.db.read() as session:
-            rows = await PlaybookRepository(session).latest(wanted)
-        newest = {row.tenant_id: row for row in rows}
+            return await self._active(PlaybookRepository(session), tenant_ids)
+
+    async def _active(self, repo: PlaybookRepository, tenant_ids: Sequence[str]) -> list[Playbook]:
+        wanted = list(dict.fromkeys(tenant_ids))
+        newest = {row.tenant_id: row for row in await repo.latest(wanted)}
         return [
-            _published(newest[tenant_id]) if tenant_id in newest else default_playbook(tenant_id)
+            self._published(newest[tenant_id])
+            if tenant_id in newest
+            else default_playbook(tenant_id)
             for tenant_id in wanted
         ]
+
+    def _published(self, row: PlaybookVersion) -> Playbook:
+        found = self._parsed.get(row.id)
+        if found is None:
+            found = self._parsed[row.id] = _published(row)
+            if len(self._parsed) > PARSED_PLAYBOOKS:
+                self._parsed.popitem(last=False)
+        else:
+            self._parsed.move_to_end(row.id)
+        return found
 
     async def publish(self, tenant_id: str, draft: PlaybookDraft) -> Playbook:
         """Stores a valid draft as the tenant's next version; raises InvalidPlaybook if not."""
@@ -663,13 +682,14 @@ class PlaybookService:
         now = now or utcnow()
         wanted = list(dict.fromkeys(customer_ids))
 
-        async def read() -> tuple[Any, Any]:
+        async def read() -> tuple[Playbook, Any, Any]:
             async with self.db.read() as session:
                 repo = PlaybookRepository(session)
+                [playbook] = await self._active(repo, [tenant_id])
                 limit = 100 * len(wanted)
                 owed = await repo.obligations(tenant_id, customer_ids=wanted, limit=limit)
                 missed = await repo.violations(tenant_id, customer_ids=wanted, limit=limit)
-                return owed, missed
+                return playbook, owed, missed
 
         async def views() -> Mapping[str, Outlook]:
             if outlooks is not None:
@@ -677,9 +697,7 @@ class PlaybookService:
             return await self._outlooks(tenant_id, wanted)
 
         # Scoring's view is asked while the playbook reads its own: the two waits overlap.
-        ([playbook], (owed, missed), seen) = await asyncio.gather(
-            self.active_playbooks([tenant_id]), read(), views()
-        )
+        ((playbook, owed, missed), seen) = await asyncio.gather(read(), views())
         found = {
             c: CustomerPlaybook(
                 [],
