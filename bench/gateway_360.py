@@ -365,6 +365,13 @@ def run_wrk(stack: Stack, key: str, bodies: list[str], seconds: float, seed: int
     wrk_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     seconds_run = result["duration_us"] / 1e6
     print(f"  wrk used {wrk_cpu / seconds_run:.0%} of one core for {result['requests']} requests")
+    if result["requests"] == 0:
+        exited = {n: p.poll() for n, p in stack.processes.items() if p.poll() is not None}
+        raise RuntimeError(
+            f"no request answered ({result['socket_errors']} socket errors); services that "
+            f"exited: {exited or 'none'}\n"
+            + "\n".join(f"end of {n}'s log:\n{stack.log_tail(n)}" for n in stack.processes)
+        )
     if failed:
         # Counted, not fatal: an overloaded machine makes RPCs miss their deadlines, and the
         # run that shows it is still worth its figures. A run with failures misses its goals.
