@@ -366,11 +366,8 @@ def run_wrk(stack: Stack, key: str, bodies: list[str], seconds: float, seed: int
     seconds_run = result["duration_us"] / 1e6
     print(f"  wrk used {wrk_cpu / seconds_run:.0%} of one core for {result['requests']} requests")
     if result["requests"] == 0:
-        exited = {n: p.poll() for n, p in stack.processes.items() if p.poll() is not None}
         raise RuntimeError(
-            f"no request answered ({result['socket_errors']} socket errors); services that "
-            f"exited: {exited or 'none'}\n"
-            + "\n".join(f"end of {n}'s log:\n{stack.log_tail(n)}" for n in stack.processes)
+            f"no request answered ({result['socket_errors']} socket errors); {_state(stack)}"
         )
     if failed:
         # Counted, not fatal: an overloaded machine makes RPCs miss their deadlines, and the
@@ -455,6 +452,13 @@ def check_page(data: dict[str, Any]) -> None:
         raise RuntimeError("the page has fewer than 100 customers")
 
 
+def _state(stack: Stack) -> str:
+    """Which services exited (with their codes), and the end of every service's log."""
+    return f"services that exited: {stack.exited() or 'none'}\n" + "\n".join(
+        f"end of {name}'s log:\n{stack.log_tail(name)}" for name in stack.processes
+    )
+
+
 def page_latencies(stack: Stack, key: str, rounds: int) -> list[float]:
     """One client, one page after another; an error reply is fatal here (no load)."""
     timings = []
@@ -462,7 +466,10 @@ def page_latencies(stack: Stack, key: str, rounds: int) -> list[float]:
         headers = {"Authorization": f"Bearer {key}"}
         for _ in range(rounds):
             started = time.perf_counter()
-            reply = client.post("/graphql", json={"query": QUERY_PAGE}, headers=headers)
+            try:
+                reply = client.post("/graphql", json={"query": QUERY_PAGE}, headers=headers)
+            except httpx.ConnectError as error:
+                raise RuntimeError(f"the gateway is gone ({error}); {_state(stack)}") from error
             timings.append(time.perf_counter() - started)
             body = reply.json()
             if reply.status_code != 200 or "errors" in body:
