@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ import playbook.main
 import playbook.models
 import scoring.main
 import scoring.models
-from relint.db import migrate
+from relint.db import Database, migrate
+from scoring.repository import ScoringRepository
 from tests.conftest import PostgresDatabases
 
 SERVICES: dict[str, tuple[Path, MetaData]] = {
@@ -51,19 +53,52 @@ async def test_the_migrated_schema_matches_the_models(
         await engine.dispose()
 
 
-async def test_applied_interactions_leave_room_for_in_page_updates_on_postgresql(
+async def test_a_weight_change_rewrites_applied_interactions_in_their_pages_on_postgresql(
     postgres_databases: PostgresDatabases,
 ) -> None:
-    """A new weight table rewrites every applied row's contribution: with free space on the
-    page PostgreSQL updates in place (HOT), without touching the three indexes."""
+    """A new weight table rewrites every applied row's contribution and reason. With half of
+    each page left free (fillfactor 50) PostgreSQL keeps nearly every new version on its
+    page (a HOT update, written into no index), and the table has two indexes to write
+    when it cannot: the primary key and (tenant, customer, occurred_at)."""
     url = postgres_databases.create("scoring_fillfactor")
     await asyncio.to_thread(migrate, scoring.main.MIGRATIONS, url)
-    engine = create_async_engine(url)
+    db = Database(url)
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [
+        {
+            "interaction_id": f"i{n:05d}",
+            "tenant_id": "t1",
+            "customer_id": f"c{n % 50}",
+            "occurred_at": moment + timedelta(hours=n),
+            "channel": "service",
+            "kind": "complaint",
+            "contribution": -1.0,
+            "reason": "a complaint",
+        }
+        for n in range(3000)
+    ]
     try:
-        async with engine.connect() as connection:
-            options = await connection.scalar(
-                text("SELECT reloptions FROM pg_class WHERE relname = 'applied_interaction'")
+        async with db.transaction() as session:
+            await ScoringRepository(session).insert_applied(rows)
+        async with db.transaction() as session:
+            await ScoringRepository(session).update_contributions(
+                [(r["interaction_id"], -1.5, "a complaint, weighed anew") for r in rows]
             )
-        assert options == ["fillfactor=70"]
+            updated, hot = (
+                await session.execute(
+                    text(
+                        "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables "
+                        "WHERE relname = 'applied_interaction'"
+                    )
+                )
+            ).one()
+            indexes = (
+                await session.execute(
+                    text("SELECT indexname FROM pg_indexes WHERE tablename = 'applied_interaction'")
+                )
+            ).scalars()
+            assert sorted(indexes) == ["ix_applied_interaction_customer", "pk_applied_interaction"]
+        assert updated == 3000
+        assert hot >= 0.9 * updated
     finally:
-        await engine.dispose()
+        await db.dispose()

@@ -64,10 +64,16 @@ class AppliedInteraction(ScoringTable, table=True):
     """One interaction applied to a relationship: the idempotency record and its effect."""
 
     __tablename__ = "applied_interaction"
+    # One index for a tenant's rows and a customer's history in time order (migration 0012:
+    # it replaced one on tenant_id and one on customer_id, a row update that cannot stay on
+    # its page writes into every index).
+    __table_args__ = (
+        Index("ix_applied_interaction_customer", "tenant_id", "customer_id", "occurred_at"),
+    )
 
     interaction_id: str = Field(primary_key=True, max_length=36)
-    tenant_id: str = Field(max_length=36, index=True)
-    customer_id: str = Field(max_length=36, index=True)
+    tenant_id: str = Field(max_length=36)
+    customer_id: str = Field(max_length=36)
     occurred_at: datetime = Field(sa_type=UtcDateTime)
     channel: str = Field(max_length=32)
     kind: str = Field(max_length=64)
