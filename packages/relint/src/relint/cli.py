@@ -91,6 +91,11 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None,
     )
     server = _DrainingServer(config, app)
+    # The group resets SIGPIPE to its default (so that `... | head` ends a listing quietly);
+    # a server must ignore it: a client that hangs up while its answer is being written
+    # would otherwise kill the process (a load generator's last requests did, now and then).
+    # Ignored, the write fails with EPIPE and only that connection ends.
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     try:
         server.run()
     finally:
