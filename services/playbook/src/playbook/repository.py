@@ -218,11 +218,18 @@ class PlaybookRepository:
         kept += " OR t.channel || ' ' || t.kind IN ({points}))"
         async with driver_of(self.session) as (postgres, driver):
             if postgres:
+                # Customer by customer (LATERAL; OFFSET 0 keeps the planner from flattening
+                # it into a join), each through its own range of the (tenant, customer,
+                # occurred_at) index. A plain join let the planner, with statistics from
+                # before a large load, hash the tenant's every touch: a batch of ~500
+                # customers read 400,000 rows in 124 ms to keep 2,300.
                 rows = await pg_fetch(
                     driver,
-                    f"SELECT {columns}unnest(%s::varchar[], %s::timestamptz[]) AS w(c, since) "
-                    "ON t.customer_id = w.c "
-                    + kept.format(mark="%s", points="SELECT unnest(%s::varchar[])"),
+                    f"SELECT {columns.split(' FROM ')[0]} "  # noqa: S608
+                    "FROM unnest(%s::varchar[], %s::timestamptz[]) AS w(c, since) "
+                    "CROSS JOIN LATERAL (SELECT * FROM touch WHERE tenant_id = %s "
+                    "AND customer_id = w.c AND (w.since IS NULL OR occurred_at >= w.since "
+                    "OR channel || ' ' || kind = ANY(%s::varchar[])) OFFSET 0) AS t",
                     (list(windows), [w.since for w in windows.values()], tenant_id, touchpoints),
                 )
                 moment: Callable[[Any], datetime] = _pg_moment
