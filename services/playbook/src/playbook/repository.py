@@ -185,12 +185,18 @@ class PlaybookRepository:
         self, columns_from: str, tenant_id: str, customer_ids: list[str]
     ) -> tuple[list[Any], Callable[[Any], datetime]]:
         """`SELECT <columns> FROM <table>` for a tenant's customers, straight from the
-        driver (ANY on PostgreSQL, IN chunks on SQLite), with how to read its moments."""
+        driver (LATERAL on PostgreSQL, IN chunks on SQLite), with how to read its moments."""
         query = f"SELECT {columns_from} WHERE tenant_id = "
         async with driver_of(self.session) as (postgres, driver):
             if postgres:
+                # Customer by customer, through the (tenant, customer, ...) index, as
+                # `histories` (statistics from before a load made ANY a scan of the tenant).
                 rows = await pg_fetch(
-                    driver, query + "%s AND customer_id = ANY(%s)", (tenant_id, customer_ids)
+                    driver,
+                    "SELECT found.* FROM unnest(%s::varchar[]) AS w(c) CROSS JOIN LATERAL ("  # noqa: S608
+                    + query
+                    + "%s AND customer_id = w.c OFFSET 0) AS found",
+                    (customer_ids, tenant_id),
                 )
                 return rows, _pg_moment
             rows = []
