@@ -55,7 +55,7 @@ ALERT_HORIZON = timedelta(days=7)
 SCORING_FEED = "scoring"
 FEED_OVERLAP = timedelta(minutes=5)
 MAX_SUBSCRIPTIONS = 50
-# Parsed playbook versions a service keeps (see PlaybookService._published).
+# Parsed playbook versions a service keeps (see PlaybookService._parsed_version).
 PARSED_PLAYBOOKS = 256
 # After a rotation the old secret signs beside the new one this long, unless asked otherwise.
 DEFAULT_OVERLAP_HOURS = 24
@@ -161,13 +161,13 @@ class PlaybookService:
         wanted = list(dict.fromkeys(tenant_ids))
         newest = {row.tenant_id: row for row in await repo.latest(wanted)}
         return [
-            self._published(newest[tenant_id])
+            self._parsed_version(newest[tenant_id])
             if tenant_id in newest
             else default_playbook(tenant_id)
             for tenant_id in wanted
         ]
 
-    def _published(self, row: PlaybookVersion) -> Playbook:
+    def _parsed_version(self, row: PlaybookVersion) -> Playbook:
         found = self._parsed.get(row.id)
         if found is None:
             found = self._parsed[row.id] = _published(row)
