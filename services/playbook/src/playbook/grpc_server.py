@@ -11,9 +11,9 @@ from playbook.messages import (
     action_message,
     customer_playbooks_message,
     delivered,
-    outlook,
     playbook_message,
 )
+from playbook.scoring_client import outlook
 from playbook.service import PlaybookService
 from playbook.yaml_io import MAX_YAML_BYTES, load_draft
 from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc

@@ -7,9 +7,9 @@ from datetime import UTC
 
 from google.protobuf.json_format import MessageToDict
 
-from playbook.actions import Action, Outlook
+from playbook.actions import Action
 from playbook.domain import PlaybookDraft, Standard, sentence
-from playbook.evaluation import Standing, Touch, notice_days, type_key
+from playbook.evaluation import Touch, notice_days
 from playbook.models import ObligationRow, ViolationRow
 from playbook.service import CustomerPlaybook, Delivered, Playbook
 from playbook.yaml_io import dump_draft
@@ -61,31 +61,6 @@ def delivered(message: ingest_pb2.Interaction) -> Delivered:
             reference=message.source_id,
             notice_days=notice_days(occurred_at, attributes),
         ),
-    )
-
-
-def outlook(message: playbook_pb2.CustomerOutlook) -> Outlook:
-    """Scoring's view of a customer as a caller handed it over (see CustomerOutlook)."""
-    return Outlook(
-        standing=Standing(
-            relationship_type=type_key(message.relationship_type),
-            type_since=(
-                message.type_since.ToDatetime(tzinfo=UTC)
-                if message.HasField("type_since")
-                else None
-            ),
-            stage=message.stage,
-            stage_since=(
-                message.stage_since.ToDatetime(tzinfo=UTC)
-                if message.HasField("stage_since")
-                else None
-            ),
-        ),
-        value=message.value,
-        risk=message.risk,
-        risk_reasons=tuple(message.risk_reasons),
-        potential=message.potential if message.HasField("potential") else None,
-        potential_reason=message.potential_reason,
     )
 
 

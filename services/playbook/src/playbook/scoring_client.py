@@ -14,6 +14,7 @@ from playbook.actions import Outlook
 from playbook.alerts import Event
 from playbook.evaluation import Standing, type_key
 from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from relint.contracts.playbook.v1 import playbook_pb2
 from relint.contracts.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from relint.grpc_client import READ_DEADLINE, WRITE_DEADLINE
 
@@ -105,7 +106,9 @@ class GrpcScoring:
         ]
 
 
-def outlook(r: scoring_pb2.Relationship) -> Outlook:
+def outlook(r: scoring_pb2.Relationship | playbook_pb2.CustomerOutlook) -> Outlook:
+    """Scoring's view of a customer: from scoring's own answer, or as a caller that held it
+    handed it over (the two messages name the fields alike)."""
     return Outlook(
         standing=Standing(
             relationship_type=type_key(r.relationship_type),
@@ -121,7 +124,9 @@ def outlook(r: scoring_pb2.Relationship) -> Outlook:
     )
 
 
-def _moment(r: scoring_pb2.Relationship, name: str) -> datetime | None:
+def _moment(
+    r: scoring_pb2.Relationship | playbook_pb2.CustomerOutlook, name: str
+) -> datetime | None:
     return getattr(r, name).ToDatetime(tzinfo=UTC) if r.HasField(name) else None
 
 
