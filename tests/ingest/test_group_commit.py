@@ -1,5 +1,5 @@
 """Group commit: concurrent single writes share transactions, each keeps its own answer, and
-a failed write fails exactly its requests."""
+a failed write fails exactly its requests; concurrent writers that collide are judged again."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from ingest.main import MIGRATIONS
-from ingest.models import Interaction
+from ingest.models import Customer, Interaction
+from ingest.repository import IngestRepository
 from ingest.service import IngestService
 from relint.db import Database
+from relint.errors import STORE_UNAVAILABLE, WriteContention
 from tests.ingest.test_service import item
 
 
@@ -76,3 +79,44 @@ async def test_a_failed_write_fails_its_requests_and_the_next_one_works(
     async with service.db.read() as session:
         stored = (await session.execute(select(func.count()).select_from(Interaction))).scalar()
     assert stored == 1
+
+
+async def test_many_writers_meeting_new_customers_at_once_store_each_once(
+    service: IngestService,
+) -> None:
+    """Concurrent batches naming the same customers for the first time collide on the
+    customer's unique key; the losers are judged again and every item is stored once."""
+    tenant = (await service.create_tenant_key("acme", "crm", ["ingest:write"])).tenant_id
+    batches = [
+        [(k, item(f"new-{k % 5}", n * 10 + k, f"w{n}-{k}")) for k in range(10)] for n in range(8)
+    ]
+    results = await asyncio.gather(*(service.record(tenant, batch) for batch in batches))
+    assert all(r.status == "accepted" for batch in results for r in batch)
+    async with service.db.read() as session:
+        stored = (await session.execute(select(func.count()).select_from(Interaction))).scalar()
+        customers = (
+            await session.execute(select(Customer.external_id, Customer.interaction_count))
+        ).all()
+    assert stored == 80
+    assert sorted(customers) == [(f"new-{k}", 16) for k in range(5)]
+
+
+async def test_collisions_through_every_retry_refuse_the_write_whole_with_retry(
+    service: IngestService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = (await service.create_tenant_key("acme", "crm", ["ingest:write"])).tenant_id
+    attempts: list[int] = []
+
+    async def collide(self: IngestRepository, rows: Any) -> None:
+        attempts.append(len(rows))
+        raise IntegrityError("INSERT", {}, Exception("duplicate key"))
+
+    monkeypatch.setattr(IngestRepository, "insert_interactions", collide)
+    with pytest.raises(WriteContention):
+        await service.record(tenant, [(0, item("c1", 0, "x-0"))])
+    assert len(attempts) == 5
+    monkeypatch.undo()
+    async with service.db.read() as session:
+        stored = (await session.execute(select(func.count()).select_from(Customer))).scalar()
+    assert stored == 0  # the customer the item named was rolled back with it
+    assert WriteContention in STORE_UNAVAILABLE  # answered 503 with Retry-After, UNAVAILABLE

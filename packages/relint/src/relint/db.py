@@ -208,38 +208,49 @@ COPY_FROM_ROWS = 50
 
 
 async def bulk_insert(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Inserts many rows in the session's transaction: with `COPY` on PostgreSQL (an order of
-    magnitude faster than INSERT for large batches), with one executemany elsewhere. Every
-    row must have the same keys, each a column of the table."""
+    """Inserts many rows in the session's transaction. On PostgreSQL through the driver: with
+    `COPY` for many rows (an order of magnitude faster than INSERT), with the driver's own
+    executemany for a few (one round trip, the statement prepared once per connection); with
+    SQLAlchemy's executemany elsewhere. Every row must have the same keys, each a column of
+    the table."""
     if not rows:
         return
     connection = await session.connection()
-    if connection.dialect.name != "postgresql" or len(rows) < COPY_FROM_ROWS:
+    if connection.dialect.name != "postgresql":
         await session.execute(insert(table), list(rows))
         return
     given = list(rows[0])
-    # COPY does not apply the column defaults the ORM would: add them as values.
+    # Neither COPY nor a driver INSERT applies the column defaults the ORM would: add them.
     defaults = {
         column.name: column.default
         for column in table.columns
         if column.name not in given and column.default is not None
     }
     names = given + list(defaults)
-    columns = [table.c[name] for name in names]
-    as_json = [isinstance(column.type, JSON) for column in columns]
+    as_json = [isinstance(table.c[name].type, JSON) for name in names]
+    values = []
+    for given_row in rows:
+        row = {**given_row, **{n: _default(d) for n, d in defaults.items()}}
+        values.append(
+            [
+                json.dumps(row[name]) if encode and row[name] is not None else row[name]
+                for name, encode in zip(names, as_json, strict=True)
+            ]
+        )
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
-    statement = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
+    columns = ", ".join(names)
     try:
+        if len(rows) < COPY_FROM_ROWS:
+            marks = ", ".join("%s" for _ in names)
+            statement = f"INSERT INTO {table.name} ({columns}) VALUES ({marks})"  # noqa: S608
+            async with driver.cursor() as cursor:
+                await cursor.executemany(statement, values)
+            return
+        statement = f"COPY {table.name} ({columns}) FROM STDIN"
         async with driver.cursor() as cursor, cursor.copy(statement) as copy:
-            for given_row in rows:
-                row = {**given_row, **{n: _default(d) for n, d in defaults.items()}}
-                await copy.write_row(
-                    [
-                        json.dumps(row[name]) if encode and row[name] is not None else row[name]
-                        for name, encode in zip(names, as_json, strict=True)
-                    ]
-                )
+            for row_values in values:
+                await copy.write_row(row_values)
     except psycopg.Error as error:
         # The driver's own error, as SQLAlchemy would have raised it (IntegrityError,
         # OperationalError, ...), so callers handle COPY and INSERT failures alike.

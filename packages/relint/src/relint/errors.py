@@ -19,6 +19,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 log = logging.getLogger(__name__)
 
 STORE_RETRY_AFTER_SECONDS = 5
+
+
+class WriteContention(Exception):
+    """Concurrent writers kept taking the same keys (a customer seen for the first time by
+    several requests at once) through every retry; nothing of this write was stored."""
+
+
 # What a database or Redis that is away (or a connection it dropped) raises: the request is
 # refused whole with "retry", over HTTP (503) and over gRPC (UNAVAILABLE).
 STORE_UNAVAILABLE: tuple[type[Exception], ...] = (
@@ -28,6 +35,7 @@ STORE_UNAVAILABLE: tuple[type[Exception], ...] = (
     RedisConnectionError,
     RedisTimeoutError,
     ConnectionError,
+    WriteContention,
 )
 JSON_TYPES = ("application/json",)
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, HTTPException, Request, Response, status
 from pydantic import ValidationError
+from pydantic_core import to_json
 
 from ingest.deps import service_of
 from ingest.schemas import (
@@ -111,7 +111,7 @@ async def record_batch(
     rejected: list[ItemResult] = []
     for index, raw in enumerate(batch.interactions):
         where = f"interactions[{index}]"
-        if len(json.dumps(raw, separators=(",", ":"), default=str)) > MAX_ITEM_BYTES:
+        if len(to_json(raw)) > MAX_ITEM_BYTES:
             message = f"item larger than {MAX_ITEM_BYTES} bytes"
             errors = [FieldError(path=where, message=message)]
             rejected.append(ItemResult(index=index, status="rejected", errors=errors))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 DOMAIN_SCHEME = "domain"
@@ -130,7 +131,7 @@ class Names:
     def contact_address(self) -> str | None:
         return self.contact_email or (self.emails[0] if self.emails else None)
 
-    @property
+    @cached_property
     def account_domain(self) -> str | None:
         for candidate in (self.domain, *(email_domain(e) for e in self.emails)):
             if candidate and is_account_domain(candidate):

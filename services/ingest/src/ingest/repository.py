@@ -34,7 +34,14 @@ from ingest.models import (
     Partner,
     Tenant,
 )
-from relint.db import bulk_insert, table_of
+from relint.db import (
+    bulk_insert,
+    driver_of,
+    pg_execute,
+    pg_executemany,
+    pg_fetch,
+    table_of,
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,19 @@ class InteractionFilter:
     occurred_from: datetime | None = None
     occurred_to: datetime | None = None
     before: tuple[datetime, str] | None = None
+
+
+@dataclass(frozen=True)
+class CustomerSnapshot:
+    """What accepting interactions needs of a stored customer, read without the ORM."""
+
+    id: str
+    external_id: str | None
+    name: str
+    merged_into_id: str | None
+    first_seen_at: datetime
+    last_seen_at: datetime
+    interaction_count: int
 
 
 @dataclass(frozen=True)
@@ -223,6 +243,48 @@ class IngestRepository:
             found.update((c.id, c) for c in await self.customers_by_id(tenant_id, survivors))
         return found
 
+    async def customer_snapshots(
+        self, tenant_id: str, ids: Iterable[str], external_ids: Iterable[str]
+    ) -> dict[str, CustomerSnapshot]:
+        """The customers with these ids or external ids, and the ones they were merged
+        into, by id: `customers_for_identity` for the hot path of accepting interactions."""
+        wanted_ids, wanted_external = list(set(ids)), list(set(external_ids))
+        found: dict[str, CustomerSnapshot] = {}
+        for by_id, values in ((True, wanted_ids), (False, wanted_external)):
+            if values:
+                found.update(
+                    (c.id, c) for c in await self._snapshots(tenant_id, values, by_id=by_id)
+                )
+        survivors = {c.merged_into_id for c in found.values() if c.merged_into_id} - set(found)
+        if survivors:
+            found.update((c.id, c) for c in await self._snapshots(tenant_id, survivors))
+        return found
+
+    async def _snapshots(
+        self, tenant_id: str, values: Iterable[str], *, by_id: bool = True
+    ) -> list[CustomerSnapshot]:
+        async with driver_of(self.session) as (postgres, driver):
+            if postgres:
+                sql = _PG_CUSTOMERS_BY_ID if by_id else _PG_CUSTOMERS_BY_EXTERNAL_ID
+                rows = await pg_fetch(driver, sql, (list(values), tenant_id))
+                return [CustomerSnapshot(*row) for row in rows]
+        column = Customer.id if by_id else Customer.external_id
+        query = select(*(table_of(Customer).c[name] for name in _SNAPSHOT_COLUMNS)).where(
+            col(Customer.tenant_id) == tenant_id, col(column).in_(list(values))
+        )
+        return [CustomerSnapshot(*row) for row in (await self.session.execute(query)).all()]
+
+    async def tenant_domains(self, tenant_id: str) -> frozenset[str]:
+        """The tenant's own mail domains (none for an unknown tenant)."""
+        async with driver_of(self.session) as (postgres, driver):
+            if postgres:
+                rows = await pg_fetch(
+                    driver, "SELECT email_domains FROM tenant WHERE id = %s", (tenant_id,)
+                )
+                return frozenset(rows[0][0] or []) if rows else frozenset()
+        tenant = await self.tenant_by_id(tenant_id)
+        return frozenset(tenant.email_domains or []) if tenant else frozenset()
+
     async def identifier_owners(
         self, tenant_id: str, keys: Iterable[tuple[str, str]]
     ) -> dict[tuple[str, str], str]:
@@ -375,6 +437,14 @@ class IngestRepository:
         if not rows:
             return
         rows = sorted(rows, key=lambda r: r.id)
+        async with driver_of(self.session) as (postgres, driver):
+            if postgres:  # one round trip, the statements run in this order
+                await pg_executemany(
+                    driver,
+                    _PG_CUSTOMER_ACTIVITY,
+                    [(r.first, r.last, r.added, r.name, r.id) for r in rows],
+                )
+                return
         table: Any = Customer.__table__  # type: ignore[attr-defined]
         statement = (
             update(table)
@@ -409,6 +479,12 @@ class IngestRepository:
         for source, source_id in set(keys):
             by_source.setdefault(source, []).append(source_id)
         found: dict[tuple[str, str], str] = {}
+        async with driver_of(self.session) as (postgres, driver):
+            if postgres:
+                for source, source_ids in by_source.items():
+                    rows = await pg_fetch(driver, _PG_STORED, (source_ids, tenant_id, source))
+                    found.update(((source, stored_id), id_) for stored_id, id_ in rows)
+                return found
         for source, source_ids in by_source.items():
             query = select(col(Interaction.source_id), col(Interaction.id)).where(
                 col(Interaction.tenant_id) == tenant_id,
@@ -523,8 +599,28 @@ class IngestRepository:
 
     # Outbox
 
-    async def insert_outbox(self, rows: Sequence[dict[str, Any]]) -> None:
-        await bulk_insert(self.session, table_of(OutboxEntry), rows)
+    async def insert_outbox(
+        self, subscribers: Sequence[str], interaction_ids: Sequence[str], created_at: datetime
+    ) -> None:
+        """One entry per subscriber and interaction, each subscriber's in the given order."""
+        if not subscribers or not interaction_ids:
+            return
+        async with driver_of(self.session) as (postgres, driver):
+            if postgres:  # one array per subscriber instead of a row each
+                for subscriber in subscribers:
+                    await pg_execute(
+                        driver, _PG_OUTBOX, (subscriber, created_at, list(interaction_ids))
+                    )
+                return
+        await bulk_insert(
+            self.session,
+            table_of(OutboxEntry),
+            [
+                {"subscriber": name, "interaction_id": interaction_id, "created_at": created_at}
+                for name in subscribers
+                for interaction_id in interaction_ids
+            ],
+        )
 
     async def pending(self, subscriber: str, limit: int) -> list[tuple[int, Interaction]]:
         query = (
@@ -565,6 +661,58 @@ class IngestRepository:
 
 
 # The newest interactions of each customer in :ids (see `recent_interactions`).
+# One probe of the unique (tenant_id, source, source_id) index per id. The LIMIT keeps
+# PostgreSQL from flattening the lateral into a join: on a table it has no statistics for
+# (never analyzed: autovacuum off), it took "tenant_id = ? AND source = ?" for one row and
+# scanned all of a source's interactions for "source_id IN (...)", 17 ms for 10 ids among
+# 60,000; this form takes 0.15 ms whatever the statistics say.
+_PG_STORED = """
+SELECT wanted.source_id, found.id FROM unnest(%s::text[]) AS wanted(source_id)
+CROSS JOIN LATERAL (
+    SELECT id FROM interaction
+    WHERE tenant_id = %s AND source = %s AND source_id = wanted.source_id LIMIT 1
+) AS found
+"""
+
+_SNAPSHOT_COLUMNS = [
+    "id",
+    "external_id",
+    "name",
+    "merged_into_id",
+    "first_seen_at",
+    "last_seen_at",
+    "interaction_count",
+]
+# Probes of the primary key, and of the unique (tenant_id, external_id) index, one a value,
+# for the reason given at _PG_STORED.
+_PG_CUSTOMERS_BY_ID = f"""
+SELECT {", ".join("found." + c for c in _SNAPSHOT_COLUMNS)}
+FROM unnest(%s::text[]) AS wanted(id)
+CROSS JOIN LATERAL (
+    SELECT * FROM customer WHERE id = wanted.id AND tenant_id = %s LIMIT 1
+) AS found
+"""  # noqa: S608 (column names, no input)
+_PG_CUSTOMERS_BY_EXTERNAL_ID = f"""
+SELECT {", ".join("found." + c for c in _SNAPSHOT_COLUMNS)}
+FROM unnest(%s::text[]) AS wanted(external_id)
+CROSS JOIN LATERAL (
+    SELECT * FROM customer
+    WHERE tenant_id = %s AND external_id = wanted.external_id LIMIT 1
+) AS found
+"""  # noqa: S608 (column names, no input)
+_PG_CUSTOMER_ACTIVITY = """
+UPDATE customer SET first_seen_at = %s, last_seen_at = %s,
+    interaction_count = interaction_count + %s, name = coalesce(%s, name)
+WHERE id = %s
+"""
+
+_PG_OUTBOX = """
+INSERT INTO outbox_entry (subscriber, interaction_id, created_at)
+SELECT %s, given.interaction_id, %s
+FROM unnest(%s::text[]) WITH ORDINALITY AS given(interaction_id, position)
+ORDER BY given.position
+"""
+
 _PG_RECENT = """
 SELECT recent.* FROM unnest(CAST(:ids AS varchar[])) AS wanted(customer_id)
 CROSS JOIN LATERAL (

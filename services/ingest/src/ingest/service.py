@@ -3,7 +3,9 @@ tenants and keys, answer identity queries, and hand the outbox to the relay."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,19 +27,28 @@ from ingest.models import (
     Partner,
     Tenant,
     new_id,
+    new_ids,
 )
-from ingest.repository import CustomerActivity, IngestRepository, InteractionFilter
+from ingest.repository import (
+    CustomerActivity,
+    CustomerSnapshot,
+    IngestRepository,
+    InteractionFilter,
+)
 from ingest.schemas import FieldError, InteractionIn, ItemResult
 from relint.auth import KeyCache, Principal
 from relint.db import Database, utcnow
+from relint.errors import WriteContention
 from relint.taxonomy import is_canonical
 from relint.telemetry import current_traceparent
 
 log = logging.getLogger(__name__)
 
 # A concurrent writer may create the same customer or store the same source id between our
-# read and our insert; the unique constraint catches it and the whole batch is judged again.
-_WRITE_ATTEMPTS = 3
+# read and our insert; the unique constraint catches it and the whole batch is judged again,
+# after a short random pause. If they still collide, the request is answered 503 (retry).
+_WRITE_ATTEMPTS = 5
+_CONTENTION_PAUSE_SECONDS = 0.01
 
 Send = Callable[[list[tuple[int, Interaction]]], Awaitable[None]]
 
@@ -146,10 +157,13 @@ class IngestService:
                         repo, tenant_id, items, updates, traceparents or {}
                     )
                 break
-            except IntegrityError:
+            except IntegrityError as error:
                 if attempt == _WRITE_ATTEMPTS:
-                    raise
+                    raise WriteContention(str(error.orig)) from error
                 log.info("concurrent write on the same keys; judging the batch again")
+                # Apart, so that writers that collided do not collide again at once.
+                pause = random.uniform(0, _CONTENTION_PAUSE_SECONDS * attempt)  # noqa: S311
+                await asyncio.sleep(pause)
         if any(r.status == "accepted" for r in results):
             self._on_accepted()
         return results
@@ -174,12 +188,13 @@ class IngestService:
             tenant_id, [(i.source, i.source_id) for _, i in items if i.source_id]
         )
         fresh: list[tuple[int, str, InteractionIn, identity.Names]] = []
+        ids = iter(new_ids(len(items)))
         for index, item in items:
             key = (item.source, item.source_id) if item.source_id else None
             if key and key in existing:
                 results[index] = ItemResult(index=index, status="duplicate", id=existing[key])
                 continue
-            interaction_id = new_id()
+            interaction_id = next(ids)
             if key:
                 existing[key] = interaction_id
             fresh.append((index, interaction_id, item, _names(item)))
@@ -222,17 +237,13 @@ class IngestService:
             ]
         )
         await repo.insert_outbox(
-            [
-                {"subscriber": name, "interaction_id": interaction_id, "created_at": received_at}
-                for name in self.subscribers
-                for interaction_id in [*moved, *(i for _, _, i, _ in resolved)]
-            ]
+            self.subscribers, [*moved, *(i for _, _, i, _ in resolved)], received_at
         )
         return [results[index] for index in sorted(results)]
 
     async def _identity_book(
         self, repo: IngestRepository, tenant_id: str, names: Sequence[identity.Names]
-    ) -> tuple[identity.IdentityBook, dict[str, Customer]]:
+    ) -> tuple[identity.IdentityBook, dict[str, CustomerSnapshot]]:
         """What the database knows of these identifiers, in a few queries for the batch: the
         book to resolve with, and the customer rows it was built from."""
         pairs = {pair for n in names for pair in n.identifiers()}
@@ -240,8 +251,8 @@ class IngestService:
         users = {n.contact_external_id for n in names if n.contact_external_id}
         owners = await repo.identifier_owners(tenant_id, pairs) if pairs else {}
         contacts = await repo.contacts_matching(tenant_id, emails, users) if emails or users else []
-        tenant = await repo.tenant_by_id(tenant_id)
-        customers = await repo.customers_for_identity(
+        own_domains = await repo.tenant_domains(tenant_id)
+        customers = await repo.customer_snapshots(
             tenant_id,
             {n.customer_id for n in names if n.customer_id}
             | set(owners.values())
@@ -261,7 +272,7 @@ class IngestService:
                 for c in contacts
             ],
             new_id=new_id,
-            own_domains=frozenset(tenant.email_domains or []) if tenant else frozenset(),
+            own_domains=own_domains,
         )
         return book, customers
 
@@ -405,13 +416,7 @@ class IngestService:
             )
             moved = await repo.merge_customer(tenant_id, merged_id, into_id, reason, now)
             await repo.update_customers_activity([combined])
-            await repo.insert_outbox(
-                [
-                    {"subscriber": name, "interaction_id": interaction_id, "created_at": now}
-                    for name in self.subscribers
-                    for interaction_id in moved
-                ]
-            )
+            await repo.insert_outbox(self.subscribers, moved, now)
             [record] = [
                 m for m in await repo.merges_into(tenant_id, [into_id]) if m.merged_id == merged_id
             ]
@@ -638,7 +643,7 @@ class _Activity:
     def add(self, at: datetime) -> None:
         self.first, self.last, self.count = min(self.first, at), max(self.last, at), self.count + 1
 
-    def absorb(self, row: Customer) -> None:
+    def absorb(self, row: CustomerSnapshot) -> None:
         self.first = min(self.first, row.first_seen_at)
         self.last = max(self.last, row.last_seen_at)
         self.count += row.interaction_count
@@ -669,7 +674,7 @@ async def _write_identities(
     repo: IngestRepository,
     tenant_id: str,
     book: identity.IdentityBook,
-    known: dict[str, Customer],
+    known: dict[str, CustomerSnapshot],
     activity: dict[str, _Activity],
     now: datetime,
 ) -> list[str]:
