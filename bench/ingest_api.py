@@ -31,7 +31,7 @@ import psycopg
 from relint_devstack.demo import DemoConfig, generate
 from relint_devstack.demo_cli import load_async
 from relint_devstack.launcher import Stack, free_port
-from relint_devstack.scratch import autoanalyze, scratch_databases
+from relint_devstack.scratch import scratch_databases
 
 BARE_APP = """
 from fastapi import FastAPI, status
@@ -137,7 +137,7 @@ def main() -> None:
     args = parser.parse_args()
     _, stream = generate(DemoConfig(customers=args.customers, seed=7))
     items = list(stream)
-    with scratch_databases("relint_apibench", ("ingest",)) as urls, autoanalyze(urls.values()):
+    with scratch_databases("relint_apibench", ("ingest",)) as urls:
         url = urls["ingest"]
         with tempfile.TemporaryDirectory(prefix="relint-apibench-") as tmp:
             stack = Stack.on_free_ports(Path(tmp), database_urls={"ingest": url})

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
@@ -29,43 +28,3 @@ def scratch_databases(prefix: str, labels: tuple[str, ...]) -> Iterator[dict[str
         with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
             for name in names.values():
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-# autovacuum's default rule for analyzing a table: 50 rows changed plus a tenth of its size.
-_STALE_TABLES = """
-SELECT s.relname FROM pg_stat_user_tables AS s JOIN pg_class AS c ON c.oid = s.relid
-WHERE s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0)
-"""
-
-
-@contextmanager
-def autoanalyze(urls: Iterable[str], every_seconds: float = 5.0) -> Iterator[None]:
-    """Keeps the databases' planner statistics fresh the way autovacuum does in production,
-    for benchmarks on a server that runs with autovacuum off (as the CI machines do): a
-    table is analyzed once a tenth of it changed, checked every few seconds rather than
-    every minute, because a run lasts seconds. Without statistics PostgreSQL can pick an
-    index that matches only the tenant and scan all its rows."""
-    stop = threading.Event()
-
-    def run() -> None:
-        connections = [psycopg.connect(_libpq(url), autocommit=True) for url in urls]
-        try:
-            while not stop.wait(every_seconds):
-                for connection in connections:
-                    for (table,) in connection.execute(_STALE_TABLES).fetchall():
-                        connection.execute(f'ANALYZE "{table}"')
-        finally:
-            for connection in connections:
-                connection.close()
-
-    worker = threading.Thread(target=run, name="autoanalyze", daemon=True)
-    worker.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        worker.join(30)
-
-
-def _libpq(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://")

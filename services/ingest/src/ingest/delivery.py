@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 import grpc
 from opentelemetry import trace
 from prometheus_client import Counter
 
 from ingest.messages import interaction_message
-from ingest.models import Interaction
 from ingest.service import IngestService
 from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from relint.grpc_client import WRITE_DEADLINE, open_channel
@@ -82,7 +82,7 @@ class OutboxRelay:
     async def _run(self, name: str, stub: ingest_pb2_grpc.InteractionSubscriberServiceStub) -> None:
         backoff = 0.1
 
-        async def send(batch: list[tuple[int, Interaction]]) -> None:
+        async def send(batch: list[tuple[int, Any]]) -> None:
             links = []
             for _, row in batch:
                 parent = context_from_traceparent(row.traceparent)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from google.protobuf.struct_pb2 import Struct
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from ingest.domain import from_micros
-from ingest.models import Customer, Interaction
+from ingest.models import Customer
 from relint.contracts.ingest.v1 import ingest_pb2
 
 _DIRECTIONS = {"inbound": ingest_pb2.DIRECTION_INBOUND, "outbound": ingest_pb2.DIRECTION_OUTBOUND}
@@ -23,7 +25,8 @@ def _timestamp(value: object) -> Timestamp:
     return stamp
 
 
-def interaction_message(row: Interaction, sequence: int = 0) -> ingest_pb2.Interaction:
+def interaction_message(row: Any, sequence: int = 0) -> ingest_pb2.Interaction:
+    """An interaction: an Interaction, or a row with its columns by name."""
     attributes = Struct()
     if row.attributes:
         attributes.update(row.attributes)

@@ -148,7 +148,8 @@ class CustomerMerge(IngestTable, table=True):
 class Interaction(IngestTable, table=True):
     __table_args__ = (
         UniqueConstraint("tenant_id", "source", "source_id"),
-        Index("ix_interaction_customer_occurred", "tenant_id", "customer_id", "occurred_at"),
+        # A customer id is unique across tenants: no tenant in front (migration 0005).
+        Index("ix_interaction_customer_occurred", "customer_id", "occurred_at"),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)

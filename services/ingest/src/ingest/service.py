@@ -22,7 +22,6 @@ from ingest.models import (
     Customer,
     CustomerIdentifier,
     CustomerMerge,
-    Interaction,
     KindMapping,
     Partner,
     Tenant,
@@ -50,7 +49,8 @@ log = logging.getLogger(__name__)
 _WRITE_ATTEMPTS = 5
 _CONTENTION_PAUSE_SECONDS = 0.01
 
-Send = Callable[[list[tuple[int, Interaction]]], Awaitable[None]]
+# (outbox sequence, the interaction as a row with Interaction's columns by name)
+Send = Callable[[list[tuple[int, Any]]], Awaitable[None]]
 
 
 class InvalidKindMappings(ValueError):
@@ -440,7 +440,8 @@ class IngestService:
 
     async def recent_interactions(
         self, tenant_id: str, customer_ids: Sequence[str], per_customer: int
-    ) -> list[Interaction]:
+    ) -> list[Any]:
+        """Rows with Interaction's columns by name (see the repository)."""
         async with self.db.read() as session:
             return await IngestRepository(session).recent_interactions(
                 tenant_id, customer_ids, per_customer
@@ -448,8 +449,9 @@ class IngestService:
 
     async def interaction_pages(
         self, tenant_id: str, queries: Sequence[InteractionFilter], page_size: Sequence[int]
-    ) -> list[list[Interaction]]:
-        """A page for each query (one more than its size, so the caller sees if more follow)."""
+    ) -> list[list[Any]]:
+        """A page for each query (one more than its size, so the caller sees if more follow),
+        of rows with Interaction's columns by name."""
         async with self.db.read() as session:
             repository = IngestRepository(session)
             return [
