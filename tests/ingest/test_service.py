@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from ingest.main import MIGRATIONS
 from ingest.models import Interaction, OutboxEntry
+from ingest.repository import CustomerActivity, IngestRepository
 from ingest.schemas import InteractionIn
 from ingest.service import IngestService
 from relint.db import Database
@@ -90,6 +91,30 @@ async def test_customer_activity_spans_all_its_interactions(service: IngestServi
     [customer] = await service.customers_by_external_id(tenant, ["c1"])
     assert customer.first_seen_at == T0
     assert customer.last_seen_at == T0 + timedelta(minutes=120)
+    assert customer.interaction_count == 3
+
+
+async def test_a_writer_that_read_a_customer_earlier_cannot_narrow_its_span(
+    service: IngestService,
+) -> None:
+    """A concurrent writer computes a customer's span from what it read; if another
+    committed a wider one meanwhile, its update widens, it never narrows (nor loses a count)."""
+    tenant = (await service.create_tenant_key("acme", "crm", ["ingest:write"])).tenant_id
+    await service.record(tenant, [(0, item("c1", 0, "a")), (1, item("c1", 600, "b"))])
+    [customer] = await service.customers_by_external_id(tenant, ["c1"])
+    zone = timezone(timedelta(hours=-5))  # moments in another zone compare as moments
+    stale = CustomerActivity(
+        customer.id,
+        (T0 + timedelta(minutes=60)).astimezone(zone),
+        (T0 + timedelta(minutes=300)).astimezone(zone),
+        1,
+        None,
+    )
+    async with service.db.transaction() as session:
+        await IngestRepository(session).update_customers_activity([stale])
+    [customer] = await service.customers_by_external_id(tenant, ["c1"])
+    assert customer.first_seen_at == T0
+    assert customer.last_seen_at == T0 + timedelta(minutes=600)
     assert customer.interaction_count == 3
 
 

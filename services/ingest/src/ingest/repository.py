@@ -433,7 +433,9 @@ class IngestRepository:
 
     async def update_customers_activity(self, rows: Sequence[CustomerActivity]) -> None:
         """One statement for all: the span of activity, the count added, a new name if any.
-        Rows are locked in id order, so concurrent batches cannot deadlock on them."""
+        Rows are locked in id order, so concurrent batches cannot deadlock on them. The span
+        only widens: a writer that read the customer before another committed a later
+        interaction cannot move last_seen_at back."""
         if not rows:
             return
         rows = sorted(rows, key=lambda r: r.id)
@@ -450,8 +452,13 @@ class IngestRepository:
             update(table)
             .where(table.c.id == bindparam("b_id"))
             .values(
-                first_seen_at=bindparam("b_first"),
-                last_seen_at=bindparam("b_last"),
+                # SQLite's min and max of two values; moments are stored in one text format.
+                first_seen_at=func.min(
+                    table.c.first_seen_at, bindparam("b_first", type_=table.c.first_seen_at.type)
+                ),
+                last_seen_at=func.max(
+                    table.c.last_seen_at, bindparam("b_last", type_=table.c.last_seen_at.type)
+                ),
                 interaction_count=table.c.interaction_count + bindparam("b_added", type_=Integer),
                 name=func.coalesce(bindparam("b_name", type_=String), table.c.name),
             )
@@ -713,7 +720,8 @@ CROSS JOIN LATERAL (
 ) AS found
 """  # noqa: S608 (column names, no input)
 _PG_CUSTOMER_ACTIVITY = """
-UPDATE customer SET first_seen_at = %s, last_seen_at = %s,
+UPDATE customer SET first_seen_at = least(first_seen_at, %s),
+    last_seen_at = greatest(last_seen_at, %s),
     interaction_count = interaction_count + %s, name = coalesce(%s, name)
 WHERE id = %s
 """

@@ -227,7 +227,7 @@ class IngestService:
         activity = {c: _Activity(item.occurred_at, item.occurred_at) for c, _, _, item in resolved}
         for customer_id, _, _, item in resolved:
             activity[customer_id].add(item.occurred_at)
-        moved = await _write_identities(repo, tenant_id, book, known, activity, received_at)
+        moved, spans = await _write_identities(repo, tenant_id, book, known, activity, received_at)
         # Subscribers see each batch in time order, so per-customer order holds within it.
         resolved.sort(key=lambda entry: entry[3].occurred_at)
         await repo.insert_interactions(
@@ -239,6 +239,9 @@ class IngestService:
         await repo.insert_outbox(
             self.subscribers, [*moved, *(i for _, _, i, _ in resolved)], received_at
         )
+        # Last, so that concurrent batches naming the same customers wait for each other's
+        # row locks only for the commit, not for the inserts.
+        await repo.update_customers_activity(spans)
         return [results[index] for index in sorted(results)]
 
     async def _identity_book(
@@ -679,9 +682,10 @@ async def _write_identities(
     known: dict[str, CustomerSnapshot],
     activity: dict[str, _Activity],
     now: datetime,
-) -> list[str]:
-    """Writes what the book recorded, in foreign-key order; returns the ids of interactions
-    that merges moved to another customer, so that subscribers are told again."""
+) -> tuple[list[str], list[CustomerActivity]]:
+    """Writes what the book recorded, in foreign-key order. Returns the ids of interactions
+    that merges moved to another customer, so that subscribers are told again, and the
+    known customers' new spans of activity, for the caller to write last."""
     for merge in book.merges:  # a merged account's history goes to its survivor
         row = known.get(merge.merged_id)
         if row is not None:
@@ -765,8 +769,7 @@ async def _write_identities(
         updates.append(
             CustomerActivity(customer_id, first, last, span.count if span else 0, renamed)
         )
-    await repo.update_customers_activity(updates)
-    return moved
+    return moved, updates
 
 
 def _interaction_row(
