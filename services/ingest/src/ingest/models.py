@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from relint.db import UtcDateTime, new_registry, utcnow
@@ -81,7 +81,18 @@ class Customer(IngestTable, table=True):
     """An account. Without an external id it is provisional: known only by its identifiers
     (a source's id, a contact, a domain) until the tenant's own id for it arrives."""
 
-    __table_args__ = (UniqueConstraint("tenant_id", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "external_id"),
+        # The pages of a tenant's customers, by id: a walk that stops after a page, with or
+        # without planner statistics (migration 0006).
+        Index(
+            "ix_customer_tenant_page",
+            "tenant_id",
+            "id",
+            postgresql_where=text("merged_into_id IS NULL"),
+            sqlite_where=text("merged_into_id IS NULL"),
+        ),
+    )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     tenant_id: str = Field(foreign_key="tenant.id", max_length=36)
