@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -181,6 +182,22 @@ async def test_interaction_pages_and_employees_for_many_customers_in_one_call(
             bob = next(e for e in employees.employees if e.employee == "bob")
             assert bob.first_interaction_at.ToJsonString().startswith("2026-11-02T10:00:00")
             assert bob.last_interaction_at.ToJsonString().startswith("2026-11-09T10:00:00")
+            # Another tenant naming these customers finds nothing of them.
+            elsewhere = await stub.BatchListEmployees(
+                ingest_pb2.BatchListEmployeesRequest(
+                    tenant_id=str(uuid.uuid4()), customer_ids=[acme.id], limit_per_customer=5
+                ),
+                timeout=5,
+            )
+            assert list(elsewhere.employees) == []
+            foreign = await stub.BatchListInteractions(
+                ingest_pb2.BatchListInteractionsRequest(
+                    tenant_id=str(uuid.uuid4()),
+                    queries=[ingest_pb2.InteractionQuery(customer_id=acme.id, page_size=3)],
+                ),
+                timeout=5,
+            )
+            assert [list(page.interactions) for page in foreign.pages] == [[]]
 
             customers = ingest_pb2_grpc.CustomerServiceStub(channel)
 

@@ -593,23 +593,37 @@ class IngestRepository:
         """(customer, employee, interactions, first, last) for each pair, busiest first."""
         if not customer_ids:
             return []
+        # The customers' interactions through their index, then the tenant checked on what
+        # was found: OFFSET 0 keeps PostgreSQL from pushing "tenant_id = ?" into the search,
+        # where without statistics it ANDed in the tenant's whole unique index (5 ms -> 0.4
+        # ms for two customers among 50,000 interactions).
+        found = (
+            select(
+                _INTERACTION.c.customer_id,
+                _INTERACTION.c.employee,
+                _INTERACTION.c.occurred_at,
+                _INTERACTION.c.tenant_id,
+            )
+            .where(col(Interaction.customer_id).in_(list(set(customer_ids))))
+            .offset(0)
+            .subquery()
+        )
         count = func.count().label("interactions")
         query = (
             select(
-                col(Interaction.customer_id),
-                col(Interaction.employee),
+                found.c.customer_id,
+                found.c.employee,
                 count,
-                func.min(col(Interaction.occurred_at)),
-                func.max(col(Interaction.occurred_at)),
+                func.min(found.c.occurred_at),
+                func.max(found.c.occurred_at),
             )
             .where(
-                col(Interaction.tenant_id) == tenant_id,
-                col(Interaction.customer_id).in_(list(set(customer_ids))),
-                col(Interaction.employee).is_not(None),
-                col(Interaction.employee) != "",
+                found.c.tenant_id == tenant_id,
+                found.c.employee.is_not(None),
+                found.c.employee != "",
             )
-            .group_by(col(Interaction.customer_id), col(Interaction.employee))
-            .order_by(col(Interaction.customer_id), count.desc(), col(Interaction.employee))
+            .group_by(found.c.customer_id, found.c.employee)
+            .order_by(found.c.customer_id, count.desc(), found.c.employee)
         )
         rows = (await self.session.execute(query)).all()
         return [(c, e or "", int(n), first, last) for c, e, n, first, last in rows]
