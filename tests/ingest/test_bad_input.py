@@ -13,7 +13,9 @@ import psycopg
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
+from ingest.repository import IngestRepository
 from ingest.schemas import EXAMPLE_INTERACTION
 from ingest.service import IngestService
 from tests.conftest import POSTGRES_ADMIN
@@ -113,6 +115,20 @@ async def test_rejected_items_write_nothing(app: FastAPI, client: httpx.AsyncCli
     await client.post(
         "/v1/interactions", content=b"{", headers={"Content-Type": "application/json"}
     )
+    assert await _stored(app) == (0, 0)
+
+
+async def test_writes_that_keep_colliding_are_a_503_with_retry_after(
+    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def collide(*args: object) -> None:
+        raise IntegrityError("INSERT", {}, Exception("duplicate key"))
+
+    monkeypatch.setattr(IngestRepository, "insert_interactions", collide)
+    reply = await client.post("/v1/interactions", json=EXAMPLE_INTERACTION)
+    assert reply.status_code == 503
+    assert reply.headers["Retry-After"] == "5"
+    assert "nothing was written" in reply.json()["detail"]
     assert await _stored(app) == (0, 0)
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import (
     Integer,
@@ -230,38 +230,30 @@ class IngestRepository:
         self, tenant_id: str, ids: Iterable[str], external_ids: Iterable[str]
     ) -> dict[str, Customer]:
         """The customers with these ids or external ids, and the ones they were merged into."""
-        wanted_ids, wanted_external = list(set(ids)), list(set(external_ids))
-        found: dict[str, Customer] = {}
-        for column, values in ((Customer.id, wanted_ids), (Customer.external_id, wanted_external)):
-            if values:
-                query = select(Customer).where(
-                    col(Customer.tenant_id) == tenant_id, col(column).in_(values)
-                )
-                found.update((c.id, c) for c in (await self.session.execute(query)).scalars())
-        survivors = {c.merged_into_id for c in found.values() if c.merged_into_id} - set(found)
-        if survivors:
-            found.update((c.id, c) for c in await self.customers_by_id(tenant_id, survivors))
-        return found
+
+        async def load(values: list[str], by_id: bool) -> list[Customer]:
+            if by_id:
+                return await self.customers_by_id(tenant_id, values)
+            query = select(Customer).where(
+                col(Customer.tenant_id) == tenant_id, col(Customer.external_id).in_(values)
+            )
+            return list((await self.session.execute(query)).scalars())
+
+        return await _with_survivors(ids, external_ids, load)
 
     async def customer_snapshots(
         self, tenant_id: str, ids: Iterable[str], external_ids: Iterable[str]
     ) -> dict[str, CustomerSnapshot]:
-        """The customers with these ids or external ids, and the ones they were merged
-        into, by id: `customers_for_identity` for the hot path of accepting interactions."""
-        wanted_ids, wanted_external = list(set(ids)), list(set(external_ids))
-        found: dict[str, CustomerSnapshot] = {}
-        for by_id, values in ((True, wanted_ids), (False, wanted_external)):
-            if values:
-                found.update(
-                    (c.id, c) for c in await self._snapshots(tenant_id, values, by_id=by_id)
-                )
-        survivors = {c.merged_into_id for c in found.values() if c.merged_into_id} - set(found)
-        if survivors:
-            found.update((c.id, c) for c in await self._snapshots(tenant_id, survivors))
-        return found
+        """`customers_for_identity` as plain snapshots read without the ORM, for the hot path
+        of accepting interactions."""
+
+        async def load(values: list[str], by_id: bool) -> list[CustomerSnapshot]:
+            return await self._snapshots(tenant_id, values, by_id=by_id)
+
+        return await _with_survivors(ids, external_ids, load)
 
     async def _snapshots(
-        self, tenant_id: str, values: Iterable[str], *, by_id: bool = True
+        self, tenant_id: str, values: Iterable[str], *, by_id: bool
     ) -> list[CustomerSnapshot]:
         async with driver_of(self.session) as (postgres, driver):
             if postgres:
@@ -693,6 +685,34 @@ class IngestRepository:
         return bool(result.scalar_one())
 
 
+class _Account(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def merged_into_id(self) -> str | None: ...
+
+
+_AccountT = TypeVar("_AccountT", bound=_Account)
+
+
+async def _with_survivors(
+    ids: Iterable[str],
+    external_ids: Iterable[str],
+    load: Callable[[list[str], bool], Awaitable[Sequence[_AccountT]]],
+) -> dict[str, _AccountT]:
+    """The customers `load` finds by these ids (by_id) or external ids, and the ones they
+    were merged into (one hop), by id."""
+    found: dict[str, _AccountT] = {}
+    for by_id, values in ((True, list(set(ids))), (False, list(set(external_ids)))):
+        if values:
+            found.update((c.id, c) for c in await load(values, by_id))
+    survivors = {c.merged_into_id for c in found.values() if c.merged_into_id} - set(found)
+    if survivors:
+        found.update((c.id, c) for c in await load(list(survivors), True))
+    return found
+
+
 # One probe of the unique (tenant_id, source, source_id) index per id. The LIMIT keeps
 # PostgreSQL from flattening the lateral into a join: on a table it has no statistics for
 # (never analyzed: a new database, or autovacuum off), it took "tenant_id = ? AND source = ?"
@@ -707,15 +727,7 @@ CROSS JOIN LATERAL (
 ) AS found
 """
 
-_SNAPSHOT_COLUMNS = [
-    "id",
-    "external_id",
-    "name",
-    "merged_into_id",
-    "first_seen_at",
-    "last_seen_at",
-    "interaction_count",
-]
+_SNAPSHOT_COLUMNS = [f.name for f in fields(CustomerSnapshot)]  # customer's, in that order
 # Probes of the primary key (the tenant checked outside the lateral, so that no index on
 # tenant_id competes), and of the unique (tenant_id, external_id) index, one a value, for the
 # reason given at _PG_STORED.
