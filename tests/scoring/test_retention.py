@@ -143,3 +143,28 @@ def test_rfm_is_the_same_whatever_the_origin_of_time() -> None:
     assert from_2020.frequency.sum() == from_1997.frequency.sum() == 2457
     np.testing.assert_allclose(from_2020.recency, from_1997.recency, atol=1e-6)
     np.testing.assert_allclose(from_2020.age, from_1997.age, atol=1e-6)
+
+
+def test_pareto_nbd_stays_in_bounds_where_everyone_drops_out_alike() -> None:
+    """Every customer drops out at the same slow rate: the likelihood keeps rising a little
+    as s and beta grow together (dropout without heterogeneity), and an unbounded search
+    walked that ridge for minutes. The fit stops at the bound, on the ridge's plateau."""
+    rng = np.random.default_rng(3)
+    n, T, dropout = 400, 60.0, 0.002
+    rate = rng.gamma(1.3, 1 / 6.0, n)
+    death = rng.exponential(1 / dropout, n)
+    x, tx = np.zeros(n), np.zeros(n)
+    for i in range(n):
+        t = rng.exponential(1 / rate[i])
+        while t < min(death[i], T):
+            x[i] += 1
+            tx[i] = t
+            t += rng.exponential(1 / rate[i])
+    data = R.RFM(x, tx, np.full(n, T))
+    fitted = R.fit_pareto_nbd(data)
+    assert max(fitted.r, fitted.alpha, fitted.s, fitted.beta) <= 1e4 * (1 + 1e-9)
+    assert fitted.beta > 1e3  # it did run up the ridge ...
+    assert fitted.s / fitted.beta == pytest.approx(dropout, rel=1.0)  # ... at about the rate
+    # ... and nothing further along it is meaningfully better.
+    further = np.array([fitted.r, fitted.alpha, fitted.s * 2, fitted.beta * 2])
+    assert R._pareto_ll(further, x, tx, data.age).sum() < fitted.log_likelihood + 0.05

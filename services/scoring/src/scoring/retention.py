@@ -105,19 +105,30 @@ def _bgnbd_ll(params: Array, x: Array, tx: Array, T: Array) -> Array:
     return result
 
 
+# The search keeps every parameter within 1e-4..1e4 (periods are weeks). Beyond, the
+# likelihood is a flat ridge: Pareto/NBD on customers who all drop out at the same slow rate
+# walks s and beta towards infinity together, gaining nothing, for minutes (a 200-customer
+# history took 90 s and ended at s 157, beta 95,700; bounded, 1.8 s and a log-likelihood
+# 0.003 lower).
+LOG_BOUNDS = (float(np.log(1e-4)), float(np.log(1e4)))
+
+
 def _fit(objective: object, start: Sequence[float], data: tuple[Array, ...]) -> tuple[Array, float]:
     """Maximises the summed log-likelihood over log-parameters: a quasi-Newton search, then
     a Nelder-Mead polish from where it stopped (robust where the surface is flat)."""
 
     def negative(log_params: Array) -> float:
-        value = -float(np.sum(objective(np.exp(log_params), *data)))  # type: ignore[operator]
+        with np.errstate(over="ignore"):  # such a step is refused below
+            value = -float(np.sum(objective(np.exp(log_params), *data)))  # type: ignore[operator]
         return value if np.isfinite(value) else 1e300
 
-    first = minimize(negative, np.log(np.asarray(start)), method="L-BFGS-B")
+    bounds = [LOG_BOUNDS] * len(start)
+    first = minimize(negative, np.log(np.asarray(start)), method="L-BFGS-B", bounds=bounds)
     polished = minimize(
         negative,
         first.x,
         method="Nelder-Mead",
+        bounds=bounds,
         options={"maxiter": 2_000, "xatol": 1e-8, "fatol": 1e-8},
     )
     best = polished if polished.fun <= first.fun else first
