@@ -73,8 +73,9 @@ def test_a_generic_csv_works_too(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_a_file_of_interactions_with_a_column_mapping(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The format `ingest import` reads, with its mapping; a row ingest would refuse is
-    skipped and reported by its row and field, and the rest is backtested."""
+    """The format `ingest import` reads, with its mapping; a row ingest refuses (not a time,
+    a kind it does not know) is skipped and reported by its row and field, and the rest is
+    backtested."""
     rng = random.Random(8)
     path, mapping = tmp_path / "history.csv", tmp_path / "mapping.yaml"
     start = datetime(2024, 1, 1)
@@ -83,6 +84,7 @@ def test_a_file_of_interactions_with_a_column_mapping(
         writer.writerow(["account", "when", "channel", "what", "value", "meaning", "currency"])
         sale = ["sales", "purchase", 20, "revenue", "USD"]
         writer.writerow(["c0", "last tuesday", *sale])  # row 2: not a time
+        writer.writerow(["c0", "2024-01-05T10:00:00+00:00", "marketing", "party", "", "", ""])
         for c in range(200):
             day, pace = rng.uniform(0, 60), rng.uniform(5, 60)
             while day < 540:
@@ -101,8 +103,9 @@ def test_a_file_of_interactions_with_a_column_mapping(
     options = ["--format", "interactions", "--mapping", str(mapping)]
     main([str(path), *options, "--cutoff", "2024-12-31", "--horizon-weeks", "25"])
     output = capsys.readouterr().out
-    assert "skipped 1 rows that are not interactions ingest accepts" in output
+    assert "skipped 2 rows that are not interactions ingest accepts" in output
     assert "row 2, occurred_at: Input should be a valid datetime" in output
+    assert "row 3, kind: " in output
     rows = _rows(output)
     assert set(rows) == {"relint score", "BG/NBD (plain)", "Pareto/NBD (plain)"}
     assert all(0.5 < values[0] <= 1 for values in rows.values())
@@ -125,3 +128,37 @@ def test_where_the_other_signals_carry_information_our_score_ranks_better(
     assert "relint score (w=0)" not in output  # the signals were given a weight
     best = max(rows["BG/NBD (plain)"][0], rows["Pareto/NBD (plain)"][0])
     assert rows["relint score"][0] >= best + 0.03
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["{missing}", "--cutoff", "2024-06-30"], "missing.csv: no such file"),
+        (["{orders}", "--cutoff", "2024-13-01"], "--cutoff '2024-13-01' is not a date"),
+        (["{orders}", "--cutoff", "2024-06-30", "--horizon-weeks", "0"], "--horizon-weeks must"),
+        (["{orders}", "--cutoff", "2024-06-30", "--mapping", "{orders}"], "--mapping goes with"),
+    ],
+)
+def test_wrong_arguments_are_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], arguments: list[str], message: str
+) -> None:
+    orders = tmp_path / "orders.csv"
+    orders.write_text("customer,date,amount\nc1,2024-01-01,10\n")
+    argv = [a.format(orders=orders, missing=tmp_path / "missing.csv") for a in arguments]
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_history_it_cannot_use_says_why(tmp_path: Path) -> None:
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("client,day,total\nc1,2024-01-01,10\n")
+    with pytest.raises(SystemExit, match="the header needs customer, date and amount columns"):
+        main([str(wrong), "--cutoff", "2024-06-30"])
+    few = tmp_path / "few.csv"
+    rows = [f"c{c},2024-01-{d:02d},10" for c in range(5) for d in range(1, 29)]
+    few.write_text("customer,date,amount\n" + "\n".join([*rows, "c9,soon,10"]) + "\n")
+    with pytest.raises(SystemExit, match="too few customers bought up to 2024-01-20") as exit_:
+        main([str(few), "--cutoff", "2024-01-20", "--horizon-weeks", "1"])
+    assert "(it needs 30)" in str(exit_.value.code)

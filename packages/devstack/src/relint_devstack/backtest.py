@@ -52,7 +52,7 @@ from scoring.main import MIGRATIONS as SCORING_MIGRATIONS
 from scoring.messages import delivered
 from scoring.models import RetentionModel
 from scoring.repository import ScoringRepository
-from scoring.service import PURCHASE_KINDS, ScoringService, purchase_model
+from scoring.service import MIN_BUYERS, PURCHASE_KINDS, ScoringService, purchase_model
 
 WEEK = timedelta(days=7)
 
@@ -71,6 +71,7 @@ class Touch:
     customer: str  # the tenant's own id (external id) of the customer
     at: datetime
     item: InteractionIn
+    row: int  # where the file has it
 
 
 @dataclass(frozen=True)
@@ -99,31 +100,43 @@ def _purchase_item(customer: str, at: datetime, amount: float, source_id: str) -
 
 def _purchases(path: Path, kind: str) -> History:
     """CDNOW: whitespace columns (id, sample id, YYYYMMDD, quantity, value). CSV: a header
-    with `customer`, `date` (ISO) and `amount` columns."""
+    with `customer`, `date` (ISO) and `amount` columns. A row that does not read is skipped
+    with its reason."""
     found: list[Purchase] = []
+    skipped: list[str] = []
     if kind == "cdnow":
-        for line in path.read_text().splitlines():
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
             if not line.strip():
                 continue
-            _, customer, day, _, value = line.split()
-            at = datetime.strptime(day, "%Y%m%d").replace(tzinfo=UTC)
-            found.append(Purchase(customer, at, float(value)))
+            try:
+                _, customer, day, _, value = line.split()
+                at = datetime.strptime(day, "%Y%m%d").replace(tzinfo=UTC)
+                found.append(Purchase(customer, at, float(value)))
+            except ValueError as error:
+                skipped.append(f"row {number}: {error}")
     else:
         with path.open(newline="") as handle:
-            for row in csv.DictReader(handle):
-                at = datetime.fromisoformat(row["date"])
-                found.append(
-                    Purchase(
-                        row["customer"],
-                        at if at.tzinfo else at.replace(tzinfo=UTC),
-                        float(row["amount"]),
-                    )
+            reader = csv.DictReader(handle)
+            missing = {"customer", "date", "amount"} - set(reader.fieldnames or ())
+            if missing:
+                raise SystemExit(
+                    f"{path}: the header needs customer, date and amount columns; "
+                    f"missing {', '.join(sorted(missing))} (or use --format interactions)"
                 )
+            for number, row in enumerate(reader, start=2):  # row 1 is the header
+                try:
+                    at = datetime.fromisoformat(row["date"])
+                    amount = float(row["amount"])
+                except (TypeError, ValueError) as error:
+                    skipped.append(f"row {number}: {error}")
+                    continue
+                at = at if at.tzinfo else at.replace(tzinfo=UTC)
+                found.append(Purchase(row["customer"], at, amount))
     touches = [
-        Touch(p.customer, p.at, _purchase_item(p.customer, p.at, p.amount, f"line-{n}"))
+        Touch(p.customer, p.at, _purchase_item(p.customer, p.at, p.amount, f"line-{n}"), n + 1)
         for n, p in enumerate(found)
     ]
-    return History(touches, found, [])
+    return History(touches, found, skipped)
 
 
 def _interactions(path: Path, mapping: ColumnMapping) -> History:
@@ -148,7 +161,8 @@ def _interactions(path: Path, mapping: ColumnMapping) -> History:
         if item.customer is None or item.customer.external_id is None:
             skipped.append(f"row {number}, customer.external_id: the backtest needs it")
             continue
-        touches.append(Touch(item.customer.external_id, item.occurred_at.astimezone(UTC), item))
+        at = item.occurred_at.astimezone(UTC)
+        touches.append(Touch(item.customer.external_id, at, item, number))
     touches.sort(key=lambda t: t.at)
     purchases = [
         Purchase(
@@ -189,7 +203,9 @@ def top_decile_lift(score: np.ndarray, positive: np.ndarray) -> float:
 
 async def _import(
     history: History, cutoff: datetime, work: Path
-) -> tuple[ScoringService, str, list[Database]]:
+) -> tuple[ScoringService, str, list[Database], list[str]]:
+    """Scoring with the history up to `cutoff` applied, its tenant, both databases, and the
+    rows ingest refused (a kind it does not know, ...), with the reason."""
     ingest_url = f"sqlite+aiosqlite:///{work / 'ingest.db'}"
     scoring_url = f"sqlite+aiosqlite:///{work / 'scoring.db'}"
     await asyncio.to_thread(migrate, INGEST_MIGRATIONS, ingest_url)
@@ -198,20 +214,22 @@ async def _import(
     ingest = IngestService(ingest_db, key_pepper="backtest", subscribers=["scoring"])
     scoring = ScoringService(scoring_db)
     tenant = (await ingest.create_tenant_key("backtest", "history", ["ingest:write"])).tenant_id
-    calibration = [t.item for t in history.touches if t.at <= cutoff]
+    calibration = [(t.row, t.item) for t in history.touches if t.at <= cutoff]
+    refused: list[str] = []
     for start in range(0, len(calibration), 1000):
-        batch = list(enumerate(calibration[start : start + 1000], start=start))
-        results = await ingest.record(tenant, batch)
-        refused = [r for r in results if r.status == "rejected"]
-        if refused:
-            raise SystemExit(f"ingest refused item {refused[0].index}: {refused[0].errors}")
+        for result in await ingest.record(tenant, calibration[start : start + 1000]):
+            refused.extend(f"row {result.index}, {e.path}: {e.message}" for e in result.errors)
 
     async def send(rows: list[tuple[int, Interaction]]) -> None:
         await scoring.apply([delivered(interaction_message(row, seq)) for seq, row in rows])
 
     while await ingest.deliver_next("scoring", send, 1000):
         pass
-    return scoring, tenant, [ingest_db, scoring_db]
+    return scoring, tenant, [ingest_db, scoring_db], refused
+
+
+class TooFewBuyers(Exception):
+    """Scoring fits no purchase model on so few buying customers."""
 
 
 @dataclass(frozen=True)
@@ -222,15 +240,16 @@ class Scored:
     order: list[str]
     model: RetentionModel
     shift: np.ndarray  # what the other signals add to the risk's log-odds
+    refused: list[str]  # rows up to the cutoff that ingest refused, with the reason
 
 
 async def _score(history: History, cutoff: datetime) -> Scored:
     with tempfile.TemporaryDirectory(prefix="relint-backtest-") as tmp:
-        scoring, tenant, databases = await _import(history, cutoff, Path(tmp))
+        scoring, tenant, databases, refused = await _import(history, cutoff, Path(tmp))
         try:
             model = await scoring.fit_retention(tenant, cutoff)
             if model is None:
-                raise SystemExit("too few buying customers before the cutoff to fit a model")
+                raise TooFewBuyers(cutoff)
             await scoring.classify(tenant, cutoff)
             while await scoring.evaluate_stages(500, now=cutoff):
                 pass
@@ -251,6 +270,7 @@ async def _score(history: History, cutoff: datetime) -> Scored:
         [external[r.customer_id] for r in kept],
         model,
         np.array([_signals(r.risk, r.p_alive) for r in kept]),
+        refused,
     )
 
 
@@ -280,7 +300,10 @@ async def _signal_weight(history: History, cutoff: datetime, horizon: float) -> 
     earlier = cutoff - horizon * WEEK
     if sum(1 for p in history.purchases if p.at <= earlier) < 100:
         return 0.0
-    scored = await _score(history, earlier)
+    try:
+        scored = await _score(history, earlier)
+    except TooFewBuyers:
+        return 0.0
     baselines = _baselines(history.purchases, earlier, horizon, scored.order)
     positive = _active(history.purchases, scored.order, earlier, cutoff) > 0
     expected = retention.expected_purchases(purchase_model(scored.model), baselines.data, horizon)
@@ -297,11 +320,20 @@ async def run(
 ) -> dict[str, object]:
     history = read_history(path, kind, mapping)
     if not history.purchases:
-        raise SystemExit(f"{path}: no purchases ({', '.join(PURCHASE_KINDS)}) to backtest on")
+        raise SystemExit(
+            f"{path}: no purchases ({', '.join(PURCHASE_KINDS)}) to backtest on"
+            + "".join(f"\n  skipped {reason}" for reason in history.skipped[:5])
+        )
     end = cutoff + horizon_weeks * WEEK
     started = time.perf_counter()
     weight = await _signal_weight(history, cutoff, horizon_weeks)
-    scored = await _score(history, cutoff)
+    try:
+        scored = await _score(history, cutoff)
+    except TooFewBuyers:
+        raise SystemExit(
+            f"too few customers bought up to {cutoff.date()} for scoring to fit a purchase "
+            f"model (it needs {MIN_BUYERS})"
+        ) from None
     seconds = time.perf_counter() - started
     order = scored.order
     baselines = _baselines(history.purchases, cutoff, horizon_weeks, order)
@@ -324,7 +356,7 @@ async def run(
         "interactions": sum(1 for t in history.touches if t.at <= cutoff),
         "calibration_purchases": sum(1 for p in history.purchases if p.at <= cutoff),
         "holdout_purchases": int(actual.sum()),
-        "skipped": history.skipped,
+        "skipped": history.skipped + scored.refused,
         "seconds_to_import_and_score": round(seconds, 1),
         "model": scored.model.kind,
         "results": [],
@@ -403,17 +435,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cutoff", required=True, help="YYYY-MM-DD, the last calibration day")
     parser.add_argument("--horizon-weeks", type=float, default=39.0)
     args = parser.parse_args(argv)
+    if not args.file.is_file():
+        parser.error(f"{args.file}: no such file")
+    if not 0 < args.horizon_weeks <= 520:
+        parser.error("--horizon-weeks must be above 0 and at most 520")
     if args.mapping and args.format != "interactions":
         parser.error("--mapping goes with --format interactions")
     try:
         mapping = ColumnMapping.load(args.mapping) if args.mapping else None
     except MappingError as error:
         parser.error(str(error))
-    cutoff = (
-        datetime.fromisoformat(args.cutoff).replace(tzinfo=UTC)
-        + timedelta(days=1)
-        - timedelta(microseconds=1)
-    )
+    try:
+        day = date.fromisoformat(args.cutoff)
+    except ValueError:
+        parser.error(f"--cutoff {args.cutoff!r} is not a date (YYYY-MM-DD)")
+    cutoff = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+    cutoff -= timedelta(microseconds=1)
     report = asyncio.run(run(args.file, args.format, cutoff, args.horizon_weeks, mapping))
     skipped: list[str] = report["skipped"]  # type: ignore[assignment]
     if skipped:
