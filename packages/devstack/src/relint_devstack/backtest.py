@@ -40,6 +40,7 @@ from pydantic import ValidationError
 from scipy.stats import rankdata
 
 from ingest.bulk import ColumnMapping, MappingError, read_rows
+from ingest.domain import kind_error, mapped_kind
 from ingest.main import MIGRATIONS as INGEST_MIGRATIONS
 from ingest.messages import interaction_message
 from ingest.models import Interaction
@@ -141,7 +142,8 @@ def _purchases(path: Path, kind: str) -> History:
 
 def _interactions(path: Path, mapping: ColumnMapping) -> History:
     """Every kind of interaction, read and validated as `ingest import` does; the customer
-    must carry its external id (the backtest reports by it)."""
+    must carry its external id (the backtest reports by it) and the kind must be one of the
+    taxonomy's (so that no purchase is counted that ingest would refuse)."""
     touches: list[Touch] = []
     skipped: list[str] = []
     for number, row in read_rows(path):
@@ -160,6 +162,11 @@ def _interactions(path: Path, mapping: ColumnMapping) -> History:
             continue
         if item.customer is None or item.customer.external_id is None:
             skipped.append(f"row {number}, customer.external_id: the backtest needs it")
+            continue
+        # The backtest's tenant is new: it maps none of its own kinds onto the taxonomy.
+        _, wrong_kind = mapped_kind(item.channel, item.kind, {})
+        if wrong_kind:
+            skipped.append(f"row {number}, kind: {kind_error(item.channel, item.kind)}")
             continue
         at = item.occurred_at.astimezone(UTC)
         touches.append(Touch(item.customer.external_id, at, item, number))
