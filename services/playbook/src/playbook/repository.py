@@ -144,9 +144,16 @@ class PlaybookRepository:
             return {}
         async with driver_of(self.session) as (postgres, driver):
             if postgres:
+                # One probe of the primary key per id. `id = ANY(ids)` on a table PostgreSQL
+                # has no statistics for (any load before autovacuum, and servers without
+                # it) was a sequential scan: 30 ms a batch at 200,000 touches, growing with
+                # the table (5.9 ms this way).
                 rows = await pg_fetch(
                     driver,
-                    "SELECT id, tenant_id, customer_id FROM touch WHERE id = ANY(%s)",
+                    "SELECT found.id, found.tenant_id, found.customer_id "
+                    "FROM unnest(%s::varchar[]) AS wanted(id) CROSS JOIN LATERAL ("
+                    "SELECT id, tenant_id, customer_id FROM touch WHERE id = wanted.id LIMIT 1"
+                    ") AS found",
                     (wanted,),
                 )
             else:
