@@ -5,7 +5,7 @@ from connections the server dropped."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import psycopg
@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from relint.db import COPY_FROM_ROWS, Database, bulk_insert
+from relint.db import COPY_FROM_ROWS, Database, bulk_insert, pg_array
 from tests.conftest import POSTGRES_ADMIN, PostgresDatabases
 
 metadata = MetaData()
@@ -120,3 +120,20 @@ async def test_connections_the_server_dropped_fail_once_then_the_pool_is_fresh(
                 assert await session.scalar(text("SELECT 1")) == 1
     finally:
         await db.dispose()
+
+
+def test_an_array_literal_reads_back_as_the_list_it_was_made_of() -> None:
+    """`pg_array` for a `%s::type[]` parameter: every string (quotes, backslashes, commas,
+    braces, spaces, the word NULL, the empty one) and every moment (any zone) comes back."""
+    strings = ["plain", 'a"b', "back\\slash", "e,f", "{x}", " spaced ", "", "NULL", "ünï", None]
+    moments = [
+        datetime(2026, 1, 1, tzinfo=UTC),
+        datetime(2026, 3, 1, 12, 30, 5, 123456, tzinfo=timezone(timedelta(hours=-5))),
+        None,
+    ]
+    with psycopg.connect(POSTGRES_ADMIN) as connection:
+        row = connection.execute(
+            "SELECT %s::varchar[], %s::timestamptz[], %s::text[]",
+            (pg_array(strings), pg_array(moments), pg_array([])),
+        ).fetchone()
+    assert row == (strings, moments, [])

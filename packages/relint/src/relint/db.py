@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -279,6 +279,26 @@ def sqlite_moment(moment: datetime) -> str:
 
 def sqlite_maybe(moment: datetime | None) -> str | None:
     return None if moment is None else sqlite_moment(moment)
+
+
+def pg_array(values: Iterable[str | datetime | None]) -> str:
+    """A PostgreSQL array literal of strings or moments (NULL for None), for a `%s::type[]`
+    parameter. psycopg dumps a list element by element, ~1.6 us a string and ~4 us a moment
+    (5.7 ms for a batch's 1,000 customers and moments); one string of them costs half."""
+    return (
+        "{"
+        + ",".join(
+            "NULL"
+            if value is None
+            else '"'
+            + (value if isinstance(value, str) else value.isoformat())
+            .replace("\\", "\\\\")
+            .replace('"', '\\"')
+            + '"'
+            for value in values
+        )
+        + "}"
+    )
 
 
 async def pg_fetch(

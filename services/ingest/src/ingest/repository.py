@@ -37,6 +37,7 @@ from ingest.models import (
 from relint.db import (
     bulk_insert,
     driver_of,
+    pg_array,
     pg_execute,
     pg_executemany,
     pg_fetch,
@@ -258,7 +259,7 @@ class IngestRepository:
         async with driver_of(self.session) as (postgres, driver):
             if postgres:
                 sql = _PG_CUSTOMERS_BY_ID if by_id else _PG_CUSTOMERS_BY_EXTERNAL_ID
-                rows = await pg_fetch(driver, sql, (list(values), tenant_id))
+                rows = await pg_fetch(driver, sql, (pg_array(values), tenant_id))
                 return [CustomerSnapshot(*row) for row in rows]
         column = Customer.id if by_id else Customer.external_id
         query = select(*(table_of(Customer).c[name] for name in _SNAPSHOT_COLUMNS)).where(
@@ -481,7 +482,9 @@ class IngestRepository:
         async with driver_of(self.session) as (postgres, driver):
             if postgres:
                 for source, source_ids in by_source.items():
-                    rows = await pg_fetch(driver, _PG_STORED, (source_ids, tenant_id, source))
+                    rows = await pg_fetch(
+                        driver, _PG_STORED, (pg_array(source_ids), tenant_id, source)
+                    )
                     found.update(((source, stored_id), id_) for stored_id, id_ in rows)
                 return found
         for source, source_ids in by_source.items():
@@ -632,7 +635,7 @@ class IngestRepository:
             if postgres:  # one array per subscriber instead of a row each
                 for subscriber in subscribers:
                     await pg_execute(
-                        driver, _PG_OUTBOX, (subscriber, created_at, list(interaction_ids))
+                        driver, _PG_OUTBOX, (subscriber, created_at, pg_array(interaction_ids))
                     )
                 return
         await bulk_insert(

@@ -26,6 +26,7 @@ from playbook.models import (
 from relint.db import (
     bulk_insert,
     driver_of,
+    pg_array,
     pg_execute,
     pg_executemany,
     pg_fetch,
@@ -154,7 +155,7 @@ class PlaybookRepository:
                     "FROM unnest(%s::varchar[]) AS wanted(id) CROSS JOIN LATERAL ("
                     "SELECT id, tenant_id, customer_id FROM touch WHERE id = wanted.id LIMIT 1"
                     ") AS found",
-                    (wanted,),
+                    (pg_array(wanted),),
                 )
             else:
                 rows = []
@@ -203,7 +204,7 @@ class PlaybookRepository:
                     "SELECT found.* FROM unnest(%s::varchar[]) AS w(c) CROSS JOIN LATERAL ("  # noqa: S608
                     + query
                     + "%s AND customer_id = w.c OFFSET 0) AS found",
-                    (customer_ids, tenant_id),
+                    (pg_array(customer_ids), tenant_id),
                 )
                 return rows, _pg_moment
             rows = []
@@ -241,7 +242,12 @@ class PlaybookRepository:
                     "CROSS JOIN LATERAL (SELECT * FROM touch WHERE tenant_id = %s "
                     "AND customer_id = w.c AND (w.since IS NULL OR occurred_at >= w.since "
                     "OR channel || ' ' || kind = ANY(%s::varchar[])) OFFSET 0) AS t",
-                    (list(windows), [w.since for w in windows.values()], tenant_id, touchpoints),
+                    (
+                        pg_array(windows),
+                        pg_array(w.since for w in windows.values()),
+                        tenant_id,
+                        pg_array(touchpoints),
+                    ),
                 )
                 moment: Callable[[Any], datetime] = _pg_moment
             else:
@@ -301,7 +307,7 @@ class PlaybookRepository:
                             "OR excluded.changed_from IS NULL THEN NULL "
                             "ELSE LEAST(customer_state.changed_from, excluded.changed_from) END",
                         ),
-                        (tenant_id, [c for c, _ in marks], [f for _, f in marks]),
+                        (tenant_id, pg_array(c for c, _ in marks), pg_array(f for _, f in marks)),
                     )
                 else:
                     await driver.executemany(
