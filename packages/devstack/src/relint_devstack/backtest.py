@@ -28,9 +28,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import multiprocessing
 import tempfile
 import time
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -318,6 +320,10 @@ async def _signal_weight(history: History, cutoff: datetime, horizon: float) -> 
     return max(WEIGHTS, key=lambda w: (round(results[w], 4), -w))
 
 
+def _learn_signal_weight(history: History, cutoff: datetime, horizon: float) -> float:
+    return asyncio.run(_signal_weight(history, cutoff, horizon))
+
+
 async def run(
     path: Path,
     kind: str,
@@ -333,14 +339,21 @@ async def run(
         )
     end = cutoff + horizon_weeks * WEEK
     started = time.perf_counter()
-    weight = await _signal_weight(history, cutoff, horizon_weeks)
-    try:
-        scored = await _score(history, cutoff)
-    except TooFewBuyers:
-        raise SystemExit(
-            f"too few customers bought up to {cutoff.date()} for scoring to fit a purchase "
-            f"model (it needs {MIN_BUYERS})"
-        ) from None
+    # The weight is learned in a process of its own while this one scores the cutoff: two
+    # imports of the same history, each on a core (spawned, not forked: this process has
+    # threads).
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as apart:
+        learning = asyncio.get_running_loop().run_in_executor(
+            apart, _learn_signal_weight, history, cutoff, horizon_weeks
+        )
+        try:
+            scored = await _score(history, cutoff)
+        except TooFewBuyers:
+            raise SystemExit(
+                f"too few customers bought up to {cutoff.date()} for scoring to fit a purchase "
+                f"model (it needs {MIN_BUYERS})"
+            ) from None
+        weight = await learning
     seconds = time.perf_counter() - started
     order = scored.order
     baselines = _baselines(history.purchases, cutoff, horizon_weeks, order)
