@@ -38,11 +38,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-from pydantic import ValidationError
 from scipy.stats import rankdata
 
-from ingest.bulk import ColumnMapping, MappingError, read_rows
-from ingest.domain import kind_error, mapped_kind
+from ingest.bulk import ColumnMapping, MappingError, parse_rows
+from ingest.domain import kind_error
 from ingest.main import MIGRATIONS as INGEST_MIGRATIONS
 from ingest.messages import interaction_message
 from ingest.models import Interaction
@@ -50,6 +49,7 @@ from ingest.repository import IngestRepository
 from ingest.schemas import InteractionIn
 from ingest.service import IngestService
 from relint.db import Database, migrate
+from relint.taxonomy import is_canonical
 from scoring import retention
 from scoring.main import MIGRATIONS as SCORING_MIGRATIONS
 from scoring.messages import delivered
@@ -148,26 +148,16 @@ def _interactions(path: Path, mapping: ColumnMapping) -> History:
     taxonomy's (so that no purchase is counted that ingest would refuse)."""
     touches: list[Touch] = []
     skipped: list[str] = []
-    for number, row in read_rows(path):
-        if isinstance(row, str):
-            skipped.append(f"row {number}: {row}")
-            continue
-        raw = mapping.apply(row)
-        raw.setdefault("source", mapping.source or path.stem)
-        raw.setdefault("source_id", f"{path.name}:{number}")
-        try:
-            item = InteractionIn.model_validate(raw)
-        except ValidationError as error:
-            detail = error.errors(include_url=False)[0]
-            where = ".".join(str(part) for part in detail["loc"]) or "(row)"
-            skipped.append(f"row {number}, {where}: {detail['msg']}")
+    for number, item in parse_rows(path, mapping):
+        if isinstance(item, list):
+            where, message = item[0]
+            skipped.append(f"row {number}, {where}: {message}")
             continue
         if item.customer is None or item.customer.external_id is None:
             skipped.append(f"row {number}, customer.external_id: the backtest needs it")
             continue
         # The backtest's tenant is new: it maps none of its own kinds onto the taxonomy.
-        _, wrong_kind = mapped_kind(item.channel, item.kind, {})
-        if wrong_kind:
+        if not is_canonical(item.channel, item.kind):
             skipped.append(f"row {number}, kind: {kind_error(item.channel, item.kind)}")
             continue
         at = item.occurred_at.astimezone(UTC)

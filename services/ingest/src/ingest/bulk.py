@@ -115,6 +115,32 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
             yield number, {k: v for k, v in row.items() if k is not None}
 
 
+def parse_rows(
+    path: Path, mapping: ColumnMapping
+) -> Iterator[tuple[int, InteractionIn | list[tuple[str, str]]]]:
+    """(row number, its interaction) for each data row, validated as the API does, or
+    (row number, its problems as (field, message)) for a row that is not one. A row without a
+    source id of its own gets `<file name>:<row number>`."""
+    source = mapping.source or path.stem
+    for number, row in read_rows(path):
+        if isinstance(row, str):
+            yield number, [("(row)", row)]
+            continue
+        raw = mapping.apply(row)
+        raw.setdefault("source", source)
+        raw.setdefault("source_id", f"{path.name}:{number}")
+        try:
+            yield number, InteractionIn.model_validate(raw)
+        except ValidationError as error:
+            yield (
+                number,
+                [
+                    (".".join(str(part) for part in detail["loc"]) or "(row)", detail["msg"])
+                    for detail in error.errors(include_url=False)
+                ],
+            )
+
+
 @dataclass
 class ImportReport:
     rows: int = 0
@@ -132,7 +158,6 @@ async def import_file(
     progress: Any = None,
 ) -> ImportReport:
     report = ImportReport()
-    source = mapping.source or path.stem
     batch: list[tuple[int, InteractionIn]] = []
 
     def reject(number: int, where: str, message: str) -> None:
@@ -152,23 +177,15 @@ async def import_file(
                     reject(result.index, problem.path, problem.message)
         batch.clear()
 
-    for number, row in read_rows(path):
+    for number, parsed in parse_rows(path, mapping):
         report.rows += 1
         if progress is not None:
             progress.update(1)
-        if isinstance(row, str):
-            reject(number, "(row)", row)
+        if isinstance(parsed, list):
+            for where, message in parsed:
+                reject(number, where, message)
             continue
-        raw = mapping.apply(row)
-        raw.setdefault("source", source)
-        raw.setdefault("source_id", f"{path.name}:{number}")
-        try:
-            batch.append((number, InteractionIn.model_validate(raw)))
-        except ValidationError as error:
-            for detail in error.errors(include_url=False):
-                where = ".".join(str(part) for part in detail["loc"]) or "(row)"
-                reject(number, where, detail["msg"])
-            continue
+        batch.append((number, parsed))
         if len(batch) >= BATCH:
             await flush()
     await flush()
