@@ -7,7 +7,9 @@ customer with a relationship type and stage as scoring would give them (in proce
 figure is the playbook's own). From scratch: every interaction received (as ingest delivers
 them, batches of 1,000) and every customer judged. Live: batches of 500 new interactions,
 each followed by judging the customers they touched: the last day's in time order (live),
-then as many at random moments of the two years (late). Goals (issue 5): 1,000,000 interactions
+then as many at random moments of the two years (late). As served: the next day's received
+back to back while a worker judges whoever is due, concurrently, as the service's gRPC
+receive and its worker run. Goals (issue 5): 1,000,000 interactions
 for 50,000 customers judged from scratch in under 60 s; live >= 5,000 interactions/s.
 
     uv run python bench/playbook_judge.py [--customers 50000] [--interactions 1000000] [--postgres]
@@ -25,6 +27,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from playbook.actions import Outlook
+from playbook.alerts import Event
 from playbook.evaluation import Standing, Touch
 from playbook.main import MIGRATIONS
 from playbook.scoring_client import Signal
@@ -74,6 +77,9 @@ class InProcessScoring:
     async def signal(self, violations: Sequence[Signal]) -> None:
         return None
 
+    async def alert_feed(self, since: datetime, limit: int, after_id: str = "") -> list[Event]:
+        return []
+
 
 def history(
     tenant: str, customers: list[str], count: int, seed: int, days: float = 730
@@ -112,6 +118,10 @@ async def run(url: str, label: str, customers: int, interactions: int) -> None:
     extra = max(interactions // 20, LIVE_BATCH)
     # Live: what happened in the last day arrives in time order, as a stream does.
     live = sorted(history(tenant, names, extra, seed=8, days=1), key=lambda d: d.touch.occurred_at)
+    # The next day's, received and judged concurrently, as the service runs them.
+    running = sorted(
+        history(tenant, names, extra, seed=11, days=1), key=lambda d: d.touch.occurred_at
+    )
     # Late: as many again at random moments of the two years, each batch judged from its
     # earliest moment back (the worst case of a stream: a backfill nothing coalesces).
     late = history(tenant, names, extra, seed=10)
@@ -129,6 +139,7 @@ async def run(url: str, label: str, customers: int, interactions: int) -> None:
         scratch, scratch_cpu = time.perf_counter() - started, time.process_time() - cpu
 
         live_seconds, live_cpu = await stream(service, live)
+        running_seconds, running_cpu, running_judged = await stream_as_served(service, running)
         late_seconds, late_cpu = await stream(service, late)
     finally:
         await db.dispose()
@@ -142,6 +153,12 @@ async def run(url: str, label: str, customers: int, interactions: int) -> None:
         f"  live           {len(live) / live_seconds:7.0f} interactions/s  (the last day in "
         f"time order, batches of {LIVE_BATCH}, each judged at once; goal >= 5,000)  ratio "
         f"measured/goal {len(live) / live_seconds / 5000:.2f}"
+    )
+    print(
+        f"  as served      {len(running) / running_seconds:7.0f} interactions/s  (the next day's, "
+        f"received back to back while the worker judges whoever is due, as the service runs "
+        f"them; {running_judged:,} judgements; CPU {running_cpu:.1f} s)  ratio measured/goal "
+        f"{len(running) / running_seconds / 5000:.2f}"
     )
     print(
         f"  late           {len(late) / late_seconds:7.0f} interactions/s  (random moments of "
@@ -164,6 +181,37 @@ async def stream(service: PlaybookService, items: list[Delivered]) -> tuple[floa
         while (await service.judge_due(limit=2000, now=NOW)).judged:
             pass
     return time.perf_counter() - started, time.process_time() - cpu
+
+
+async def stream_as_served(
+    service: PlaybookService, items: list[Delivered]
+) -> tuple[float, float, int]:
+    """Receives the items in batches back to back (as ingest's relay delivers them) while a
+    worker judges whoever is due (as `PlaybookWorker` does), concurrently, until everything
+    is received and judged; (wall, CPU) seconds and how many judgements it took (a customer
+    marked again while judging lags is judged once for all its new interactions)."""
+    started, cpu = time.perf_counter(), time.process_time()
+    received = asyncio.Event()
+    judgements = 0
+
+    async def deliver() -> None:
+        for start in range(0, len(items), LIVE_BATCH):
+            await service.receive(items[start : start + LIVE_BATCH])
+        received.set()
+
+    async def judge() -> None:
+        nonlocal judgements
+        while True:
+            done = received.is_set()
+            judged = (await service.judge_due(limit=2000, now=NOW)).judged
+            judgements += judged
+            if done and not judged:
+                return
+            if not judged:
+                await asyncio.sleep(0.005)
+
+    await asyncio.gather(deliver(), judge())
+    return time.perf_counter() - started, time.process_time() - cpu, judgements
 
 
 def main() -> None:

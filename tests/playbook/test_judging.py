@@ -344,3 +344,80 @@ async def test_judging_from_the_earliest_change_stores_what_judging_from_scratch
         assert [(o.standard_key, o.due_at, o.trigger_id) for o in owed[0]] == [
             (o.standard_key, o.due_at, o.trigger_id) for o in owed[1]
         ]
+
+
+def _many_customers_stream(customers: int) -> list[Delivered]:
+    rng = random.Random(11)
+    kinds = [
+        ("service", "ticket_opened", "inbound"),
+        ("service", "complaint", "inbound"),
+        ("email", "email_sent", "outbound"),
+        ("service", "check_in", "outbound"),
+        ("marketing", "email_sent", "outbound"),
+    ]
+    return [
+        Delivered(
+            "t1",
+            f"m{rng.randrange(customers)}",
+            Touch(f"p{i}", NOW - timedelta(hours=rng.randrange(0, 24 * 120)), *rng.choice(kinds)),
+        )
+        for i in range(customers * 6)
+    ]
+
+
+async def test_judging_in_a_pipeline_of_chunks_stores_what_judging_at_once_does(
+    database_factory: Callable[[Path, str], Awaitable[Database]],
+    scoring: FakeScoring,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """More customers due than a chunk: read ahead, judged and stored chunk by chunk, they
+    end with the same violations and obligations as all of them judged in one step."""
+    partner = scoring.known["t1", "c2"]
+    scoring.known.update({("t1", f"m{n}"): partner for n in range(40)})
+    stream = _many_customers_stream(40)
+    stored = []
+    for chunk in (7, 1000):
+        monkeypatch.setattr("playbook.service.JUDGE_CHUNK", chunk)
+        service = PlaybookService(await database_factory(MIGRATIONS, f"chunk{chunk}"), scoring)
+        await service.receive(stream)
+        result = await service.judge_due(limit=100, now=NOW)
+        assert result.judged == 40
+        found = await service.violations("t1", limit=1000)
+        owed = await service.obligations("t1")
+        stored.append(
+            (
+                sorted(v.id for v in found),
+                sorted((o.customer_id, o.standard_key, o.due_at, o.trigger_id) for o in owed),
+            )
+        )
+    assert stored[0] == stored[1]
+    assert len(stored[0][0]) > 20
+    assert len(stored[0][1]) > 20
+
+
+async def test_a_chunk_that_fails_to_store_stays_due_and_the_chunks_before_it_are_kept(
+    service: PlaybookService, scoring: FakeScoring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The third chunk's store fails: the failure goes up, the first two chunks' judgements
+    are kept (their customers no longer due), and the rest are judged on the next pass."""
+    bff = scoring.known["t1", "c1"]
+    scoring.known.update({("t1", f"m{n}"): bff for n in range(40)})
+    await service.receive(_many_customers_stream(40))
+    monkeypatch.setattr("playbook.service.JUDGE_CHUNK", 7)
+    save_states = PlaybookRepository.save_states
+    calls = 0
+
+    async def failing_third(self: PlaybookRepository, *args: object, **kwargs: object) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise RuntimeError("the store went away")
+        await save_states(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(PlaybookRepository, "save_states", failing_third)
+    with pytest.raises(RuntimeError, match="the store went away"):
+        await service.judge_due(limit=100, now=NOW)
+    monkeypatch.setattr(PlaybookRepository, "save_states", save_states)
+    again = await service.judge_due(limit=100, now=NOW)
+    assert again.judged == 40 - 2 * 7
+    assert (await service.judge_due(limit=100, now=NOW)).judged == 0

@@ -4,6 +4,7 @@ from connections the server dropped."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -24,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from relint.db import COPY_FROM_ROWS, Database, bulk_insert, pg_array
+from relint.db import COPY_FROM_ROWS, Database, bulk_insert, new_id, new_ids, pg_array
 from tests.conftest import POSTGRES_ADMIN, PostgresDatabases
 
 metadata = MetaData()
@@ -137,3 +138,38 @@ def test_an_array_literal_reads_back_as_the_list_it_was_made_of() -> None:
             (pg_array(strings), pg_array(moments), pg_array([])),
         ).fetchone()
     assert row == (strings, moments, [])
+
+
+async def test_sessions_read_moments_in_utc_whatever_the_servers_zone(
+    postgres_databases: PostgresDatabases,
+) -> None:
+    """A database whose default zone is not UTC: the services' sessions are in UTC anyway, so
+    moments come back in UTC (`datetime.UTC` itself, which converting to UTC returns as it
+    is) and SQL's date arithmetic does not depend on how the server was set up."""
+    url = postgres_databases.create("zone")
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+        admin.execute(f"ALTER DATABASE \"{name}\" SET timezone = 'Pacific/Auckland'")
+    db = Database(url)
+    try:
+        async with db.read() as session:
+            zone = await session.scalar(text("SHOW TimeZone"))
+            moment = await session.scalar(text("SELECT TIMESTAMPTZ '2026-06-30 23:30:00+00'"))
+            day = await session.scalar(text("SELECT TIMESTAMPTZ '2026-06-30 23:30:00+00'::date"))
+        assert zone == "UTC"
+        assert moment == datetime(2026, 6, 30, 23, 30, tzinfo=UTC)
+        assert moment.tzinfo is UTC
+        assert str(day) == "2026-06-30"  # Auckland's date would be 2026-07-01
+    finally:
+        await db.dispose()
+
+
+def test_new_ids_are_random_version_4_uuids_as_new_id_makes_them() -> None:
+    ids = new_ids(2_000)
+    assert len(set(ids)) == 2_000
+    for made in [*ids, new_id()]:
+        parsed = uuid.UUID(made)
+        assert str(parsed) == made
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
+    assert new_ids(0) == []

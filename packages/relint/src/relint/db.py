@@ -8,7 +8,9 @@ writers queue on the busy timeout instead of failing on a lock upgrade.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -75,7 +77,13 @@ class Database:
             # psycopg prepares statements it sees often; PostgreSQL then may settle on a
             # generic plan, which for "IN (<1,000 parameters>)" is a sequential scan that
             # grows with the table. Custom plans keep using the indexes.
-            options["connect_args"] = {"options": "-c plan_cache_mode=force_custom_plan"}
+            # Sessions in UTC, whatever the server's default: moments come back in the zone
+            # the services keep them in (psycopg then gives `datetime.UTC` itself, and
+            # converting is free; from a zone such as "Etc/UTC" it cost 0.7 us a moment), and
+            # date arithmetic in SQL does not depend on how the server was installed.
+            options["connect_args"] = {
+                "options": "-c plan_cache_mode=force_custom_plan -c TimeZone=UTC"
+            }
         self.engine: AsyncEngine = create_async_engine(url, **options)
         if self.sqlite:
             _configure_sqlite(self.engine)
@@ -188,6 +196,26 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def new_id() -> str:
+    """A random (version 4) UUID as text, the services' row ids."""
+    return str(uuid.uuid4())
+
+
+def new_ids(count: int) -> list[str]:
+    """`count` random (version 4) UUIDs as text, as `new_id` gives, from one read of the
+    system's random source and without a `uuid.UUID` each: ingest's batch of 1,000 spent 5%
+    of its time in uuid4's read per id, and playbook's judgements 10% of storing them in
+    `UUID.__init__`."""
+    random = bytearray(os.urandom(16 * count))
+    ids = []
+    for n in range(0, 16 * count, 16):
+        random[n + 6] = random[n + 6] & 0x0F | 0x40  # version 4
+        random[n + 8] = random[n + 8] & 0x3F | 0x80  # RFC 4122 variant
+        h = random[n : n + 16].hex()
+        ids.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    return ids
 
 
 def _default(default: Any) -> Any:

@@ -3,26 +3,13 @@ contacts and merges, interactions, the outbox."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from relint.db import UtcDateTime, new_registry, utcnow
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def new_ids(count: int) -> list[str]:
-    """`count` random (version 4) UUIDs from one read of the system's random source: a batch
-    of 1,000 spent 5% of its time in uuid4's one read per id."""
-    random = os.urandom(16 * count)
-    return [str(uuid.UUID(bytes=random[n : n + 16], version=4)) for n in range(0, 16 * count, 16)]
+from relint.db import UtcDateTime, new_id, new_registry, utcnow
 
 
 class IngestTable(SQLModel, registry=new_registry()):

@@ -25,8 +25,6 @@ from ingest.models import (
     KindMapping,
     Partner,
     Tenant,
-    new_id,
-    new_ids,
 )
 from ingest.repository import (
     CustomerActivity,
@@ -36,7 +34,7 @@ from ingest.repository import (
 )
 from ingest.schemas import FieldError, InteractionIn, ItemResult
 from relint.auth import KeyCache, Principal
-from relint.db import Database, utcnow
+from relint.db import Database, new_id, new_ids, utcnow
 from relint.errors import WriteContention
 from relint.taxonomy import is_canonical
 from relint.telemetry import current_traceparent

@@ -179,11 +179,12 @@ def judge(
         # can reach back (an announcement's can be due before the standard binds).
         boundary = None
         if cut is not None:
-            boundary = min(cut, now) - _reached_back(standard)
+            reached_back, looks_back = _reach(standard)
+            boundary = min(cut, now) - reached_back
             judged = _later(start, boundary)
             # A cadence counts from when it started binding, whatever the cut.
             if not isinstance(standard.rule, Cadence):
-                start = _later(start, boundary - _looks_back(standard))
+                start = _later(start, boundary - looks_back)
         judged_from[standard.key] = judged
         for item in _judge_one(standard, history, start, now):
             if isinstance(item, Obligation):
@@ -242,14 +243,54 @@ def window(
     whole history counts from the customer's first touch: then everything is read."""
     if cut is None:
         return Window(None)
-    cadences = [s.rule.of for s in standards if isinstance(s.rule, Cadence)]
-    if any(
-        isinstance(s.rule, Cadence) and applies(s, standing) and binds_from(s, standing) is None
-        for s in standards
-    ):
+    cadences, longest, touchpoints = _reach_of_all(standards)
+    if any(applies(s, standing) and binds_from(s, standing) is None for s in cadences):
         return Window(None)
-    longest = max((_reached_back(s) + _looks_back(s) for s in standards), default=ZERO)
-    return Window(min(cut, now) - longest, frozenset((t.channel, t.kind) for t in cadences))
+    return Window(min(cut, now) - longest, touchpoints)
+
+
+# What `_reach` and `_reach_of_all` found, by the id of what they were asked about, with that
+# object itself: the memo holds it, so its id cannot be reused while the entry lives, and the
+# identity check makes a hit exact. A playbook's standards are parsed once and judged for
+# every customer; a match over each rule per customer and standard was a tenth of judging.
+_MEMO_LIMIT: Final = 4096
+_reach_memo: dict[int, tuple[Standard, tuple[timedelta, timedelta]]] = {}
+_reach_of_all_memo: dict[
+    int, tuple[Sequence[Standard], tuple[list[Standard], timedelta, frozenset[tuple[str, str]]]]
+] = {}
+
+
+def _reach(standard: Standard) -> tuple[timedelta, timedelta]:
+    """(`_reached_back`, `_looks_back`) of the standard."""
+    hit = _reach_memo.get(id(standard))
+    if hit is not None and hit[0] is standard:
+        return hit[1]
+    if len(_reach_memo) >= _MEMO_LIMIT:
+        _reach_memo.clear()
+    found = (_reached_back(standard), _looks_back(standard))
+    _reach_memo[id(standard)] = (standard, found)
+    return found
+
+
+def _reach_of_all(
+    standards: Sequence[Standard],
+) -> tuple[list[Standard], timedelta, frozenset[tuple[str, str]]]:
+    """The cadences among the standards, the longest reach back of any, and the cadences'
+    touchpoints. Remembered for a tuple (a published playbook's); a list may change."""
+    hit = _reach_of_all_memo.get(id(standards))
+    if hit is not None and hit[0] is standards:
+        return hit[1]
+    if len(_reach_of_all_memo) >= _MEMO_LIMIT:
+        _reach_of_all_memo.clear()
+    cadences = [s for s in standards if isinstance(s.rule, Cadence)]
+    longest = max((sum(_reach(s), ZERO) for s in standards), default=ZERO)
+    touchpoints = frozenset(
+        (s.rule.of.channel, s.rule.of.kind) for s in cadences if isinstance(s.rule, Cadence)
+    )
+    found = (cadences, longest, touchpoints)
+    if isinstance(standards, tuple):
+        _reach_of_all_memo[id(standards)] = (standards, found)
+    return found
 
 
 # A touch's place in the history: by time, then id (Touch is (id, occurred_at, ...)).

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from relint.db import UtcDateTime, new_registry, utcnow
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
+from relint.db import UtcDateTime, new_id, new_registry, utcnow
 
 
 class PlaybookTable(SQLModel, registry=new_registry()):

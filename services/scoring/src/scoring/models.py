@@ -3,22 +3,17 @@ history of its type and stage, alerts, and each tenant's settings."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from relint.db import UtcDateTime, new_registry, utcnow
+from relint.db import UtcDateTime, new_id, new_registry, utcnow
 
 
 class ScoringTable(SQLModel, registry=new_registry()):
     """Base of scoring's tables; their metadata is scoring's alone."""
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
 
 
 class Relationship(ScoringTable, table=True):

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from relint.db import Database, utcnow
+from relint.db import Database, new_id, utcnow
 from relint.telemetry import context_from_traceparent, tracer, tracing_enabled
 from scoring import patterns, potential, retention, risk, stages
 from scoring import relationship_types as types
@@ -51,7 +51,6 @@ from scoring.models import (
     RetentionModel,
     StateChange,
     TenantSettings,
-    new_id,
 )
 from scoring.repository import RelationshipFilter, ScoringRepository, Weighing
 
