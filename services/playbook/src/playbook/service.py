@@ -4,7 +4,6 @@ version and the history. A tenant that never published follows the default playb
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
@@ -52,10 +51,6 @@ log = logging.getLogger(__name__)
 _PUBLISH_ATTEMPTS = 5
 # Violations are sent out as alerts when they are about the present, not an old history.
 ALERT_HORIZON = timedelta(days=7)
-# Customers judged per step of the pipeline (read, judge, store): small enough that reading
-# the next chunk and storing the last overlap with judging this one, large enough that each
-# statement carries many rows.
-JUDGE_CHUNK = 250
 # Scoring's alert feed: read again this far back each time, as alerts may commit late.
 SCORING_FEED = "scoring"
 FEED_OVERLAP = timedelta(minutes=5)
@@ -278,67 +273,20 @@ class PlaybookService:
                 c: evaluation.window(playbook.standards, standings[c], cut, now)
                 for c, cut in cuts.items()
             }
-            chunks = [states[i : i + JUDGE_CHUNK] for i in range(0, len(states), JUDGE_CHUNK)]
-            for found, withdrawn in await self._judge_pipelined(
-                playbook, chunks, standings, cuts, windows, now
-            ):
-                result.violations += found
-                result.withdrawn += withdrawn
+            async with self.db.read() as session:
+                histories = await PlaybookRepository(session).histories(tenant_id, windows)
+            # The judging is CPU work: off the event loop, so reads keep being answered.
+            judgements = await asyncio.to_thread(
+                _judge_all, playbook.standards, standings, cuts, histories, now
+            )
+            found, withdrawn = await self._store_judgements(
+                playbook, states, standings, judgements, now
+            )
+            result.violations += found
+            result.withdrawn += withdrawn
             result.judged += len(states)
             result.by_tenant[tenant_id] = len(states)
         return result
-
-    async def _judge_pipelined(
-        self,
-        playbook: Playbook,
-        chunks: Sequence[Sequence[DueCustomer]],
-        standings: dict[str, Standing],
-        cuts: dict[str, datetime | None],
-        windows: dict[str, evaluation.Window],
-        now: datetime,
-    ) -> list[tuple[int, int]]:
-        """Judges one tenant's customers chunk by chunk, as a pipeline: the next chunk's
-        histories are read and the last chunk's judgements stored (each in its own session)
-        while this chunk is judged, so the database and the judging's CPU work overlap
-        instead of taking turns. Each chunk's judgements are stored in one transaction, as
-        before; a failure leaves the chunks not stored dirty, to be judged again."""
-
-        async def read(chunk: Sequence[DueCustomer]) -> dict[str, list[Touch]]:
-            async with self.db.read() as session:
-                return await PlaybookRepository(session).histories(
-                    playbook.tenant_id, {s.customer_id: windows[s.customer_id] for s in chunk}
-                )
-
-        stored: list[tuple[int, int]] = []
-        reading = asyncio.ensure_future(read(chunks[0]))
-        storing: asyncio.Future[tuple[int, int]] | None = None
-        try:
-            for i, chunk in enumerate(chunks):
-                histories = await reading
-                if i + 1 < len(chunks):
-                    reading = asyncio.ensure_future(read(chunks[i + 1]))
-                of_chunk = {s.customer_id: standings[s.customer_id] for s in chunk}
-                # The judging is CPU work: off the event loop, so reads keep being answered.
-                judgements = await asyncio.to_thread(
-                    _judge_all, playbook.standards, of_chunk, cuts, histories, now
-                )
-                if storing is not None:
-                    stored.append(await storing)
-                storing = asyncio.ensure_future(
-                    self._store_judgements(playbook, chunk, standings, judgements, now)
-                )
-            if storing is not None:
-                stored.append(await storing)
-        finally:
-            # On a failure: the read ahead is not needed; a store under way finishes (or
-            # rolls back) on its own before the failure goes up.
-            if not reading.done():
-                reading.cancel()
-            for pending in (reading, storing):
-                if pending is not None:
-                    with contextlib.suppress(Exception, asyncio.CancelledError):
-                        await pending
-        return stored
 
     async def _standings(
         self, tenant_id: str, states: Sequence[DueCustomer]
