@@ -344,4 +344,3 @@ async def test_judging_from_the_earliest_change_stores_what_judging_from_scratch
         assert [(o.standard_key, o.due_at, o.trigger_id) for o in owed[0]] == [
             (o.standard_key, o.due_at, o.trigger_id) for o in owed[1]
         ]
-
