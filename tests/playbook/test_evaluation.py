@@ -19,7 +19,7 @@ from playbook.domain import (
     Standard,
     Touchpoint,
 )
-from playbook.evaluation import Standing, Touch, judge, notice_days, type_key, window
+from playbook.evaluation import Standing, Touch, Window, judge, notice_days, type_key, window
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
@@ -311,3 +311,28 @@ def test_a_judgement_from_the_cut_stored_over_the_last_one_is_the_whole_judgemen
     assert kept | {v.key for v in again.violations} == {v.key for v in whole.violations}
     # What is judged again is judged exactly as over the whole history.
     assert set(again.violations) <= set(whole.violations)
+
+
+def test_a_windows_reach_is_each_playbooks_own_and_follows_a_list_that_changed() -> None:
+    """What a window reads back is worked out once per published playbook (its standards'
+    tuple): another playbook gets its own, and a list of standards that changed since its
+    last window gets the new reach."""
+    cut = T0
+    short = (standard(Limit(3, 7, "marketing")),)
+    price_change = Touchpoint("finance", "price_change")
+    long = (standard(Limit(3, 30, "marketing")), standard(NoticeBefore(60, price_change)))
+    assert window(short, BFF, cut, cut).since == cut - timedelta(days=7)
+    assert window(long, BFF, cut, cut).since == cut - timedelta(days=60)
+    assert window(short, BFF, cut, cut).since == cut - timedelta(days=7)
+    growing = list(short)
+    assert window(growing, BFF, cut, cut).since == cut - timedelta(days=7)
+    complaint, check_in = Touchpoint("service", "complaint"), Touchpoint("service", "check_in")
+    growing.append(standard(FollowUpAfter(complaint, 20, check_in)))
+    assert window(growing, BFF, cut, cut).since == cut - timedelta(days=20)
+    # A cadence binding since the customer became a BFF reads every touch of its kind.
+    cadence = (standard(Cadence(90, Touchpoint("sales", "business_review")), ("bff",)),)
+    assert window(cadence, BFF, cut, cut) == Window(cut, frozenset({("sales", "business_review")}))
+    # One binding the whole history reads all of it.
+    assert (
+        window((standard(Cadence(90, Touchpoint("sales", "call"))),), BFF, cut, cut).since is None
+    )

@@ -32,10 +32,10 @@ import bisect
 import operator
 import re
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, TypeVar
 
 from playbook.domain import (
     Cadence,
@@ -254,43 +254,44 @@ def window(
 # identity check makes a hit exact. A playbook's standards are parsed once and judged for
 # every customer; a match over each rule per customer and standard was a tenth of judging.
 _MEMO_LIMIT: Final = 4096
+_Reaches = tuple[list[Standard], timedelta, frozenset[tuple[str, str]]]
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 _reach_memo: dict[int, tuple[Standard, tuple[timedelta, timedelta]]] = {}
-_reach_of_all_memo: dict[
-    int, tuple[Sequence[Standard], tuple[list[Standard], timedelta, frozenset[tuple[str, str]]]]
-] = {}
+_reach_of_all_memo: dict[int, tuple[Sequence[Standard], _Reaches]] = {}
+
+
+def _remembered(memo: dict[int, tuple[_K, _V]], of: _K, compute: Callable[[_K], _V]) -> _V:
+    hit = memo.get(id(of))
+    if hit is not None and hit[0] is of:
+        return hit[1]
+    found = compute(of)
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo[id(of)] = (of, found)
+    return found
 
 
 def _reach(standard: Standard) -> tuple[timedelta, timedelta]:
     """(`_reached_back`, `_looks_back`) of the standard."""
-    hit = _reach_memo.get(id(standard))
-    if hit is not None and hit[0] is standard:
-        return hit[1]
-    if len(_reach_memo) >= _MEMO_LIMIT:
-        _reach_memo.clear()
-    found = (_reached_back(standard), _looks_back(standard))
-    _reach_memo[id(standard)] = (standard, found)
-    return found
+    return _remembered(_reach_memo, standard, lambda s: (_reached_back(s), _looks_back(s)))
 
 
-def _reach_of_all(
-    standards: Sequence[Standard],
-) -> tuple[list[Standard], timedelta, frozenset[tuple[str, str]]]:
+def _reach_of_all(standards: Sequence[Standard]) -> _Reaches:
     """The cadences among the standards, the longest reach back of any, and the cadences'
     touchpoints. Remembered for a tuple (a published playbook's); a list may change."""
-    hit = _reach_of_all_memo.get(id(standards))
-    if hit is not None and hit[0] is standards:
-        return hit[1]
-    if len(_reach_of_all_memo) >= _MEMO_LIMIT:
-        _reach_of_all_memo.clear()
+    if isinstance(standards, tuple):
+        return _remembered(_reach_of_all_memo, standards, _reaches)
+    return _reaches(standards)
+
+
+def _reaches(standards: Sequence[Standard]) -> _Reaches:
     cadences = [s for s in standards if isinstance(s.rule, Cadence)]
     longest = max((sum(_reach(s), ZERO) for s in standards), default=ZERO)
     touchpoints = frozenset(
         (s.rule.of.channel, s.rule.of.kind) for s in cadences if isinstance(s.rule, Cadence)
     )
-    found = (cadences, longest, touchpoints)
-    if isinstance(standards, tuple):
-        _reach_of_all_memo[id(standards)] = (standards, found)
-    return found
+    return cadences, longest, touchpoints
 
 
 # A touch's place in the history: by time, then id (Touch is (id, occurred_at, ...)).
