@@ -117,6 +117,16 @@ class ViolationRow(PlaybookTable, table=True):
     __table_args__ = (
         Index("ix_violation_customer", "tenant_id", "customer_id", "due_at"),
         Index("ix_violation_detected", "tenant_id", "detected_at"),
+        # The violations still owed to scoring, in the order they are handed over: a page of
+        # them is the index's first rows, however many are owed (a plain index of
+        # signalled_at made each page sort every owed one).
+        Index(
+            "ix_violation_to_signal",
+            "detected_at",
+            "id",
+            sqlite_where=text("signalled_at IS NULL AND withdrawn_at IS NULL"),
+            postgresql_where=text("signalled_at IS NULL AND withdrawn_at IS NULL"),
+        ),
     )
 
     # Derived from the tenant, the customer and the violation's key: found again, the same.
@@ -135,7 +145,7 @@ class ViolationRow(PlaybookTable, table=True):
     withdrawn_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     withdrawn_reason: str = Field(default="", max_length=500)
     # When scoring acknowledged it as a negative signal; None while it is still owed.
-    signalled_at: datetime | None = Field(default=None, sa_type=UtcDateTime, index=True)
+    signalled_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class AlertEvent(PlaybookTable, table=True):
