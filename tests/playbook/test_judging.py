@@ -33,6 +33,8 @@ class FakeScoring:
 
     known: dict[tuple[str, str], Outlook] = field(default_factory=dict)
     signalled: list[str] = field(default_factory=list)
+    # What each signal said: (id, tenant, customer, due at, reason, employee).
+    told: list[tuple[str, str, str, datetime, str, str]] = field(default_factory=list)
     up: bool = True
     feed: list[Event] = field(default_factory=list)
 
@@ -45,6 +47,9 @@ class FakeScoring:
         if not self.up:
             raise ScoringUnavailable("scoring: UNAVAILABLE")
         self.signalled.extend(v.id for v in violations)
+        self.told.extend(
+            (v.id, v.tenant_id, v.customer_id, v.due_at, v.reason, v.employee) for v in violations
+        )
 
     async def alert_feed(self, since: datetime, limit: int, after_id: str = "") -> list[Event]:
         if not self.up:
@@ -219,6 +224,13 @@ async def test_without_scoring_the_last_known_standing_is_used_and_signals_wait(
     assert await service.signal_violations() == 2
     assert await service.signal_violations() == 0
     assert len(scoring.signalled) == 2
+    # Each told as stored, the oldest found first; the due moments in UTC on both stores.
+    stored = {v.id: v for v in await service.violations("t1")}
+    assert [
+        (v.id, v.tenant_id, v.customer_id, v.due_at, v.reason, v.employee)
+        for v in sorted(stored.values(), key=lambda v: (v.detected_at, v.id))
+    ] == scoring.told
+    assert all(told[3].utcoffset() == timedelta(0) for told in scoring.told)
 
 
 async def test_an_unknown_standing_binds_only_company_wide_standards(

@@ -69,6 +69,17 @@ class DueCustomer(NamedTuple):
     changed_from: datetime | None
 
 
+class OwedSignal(NamedTuple):
+    """A violation still owed to scoring as a negative signal (`scoring_client.Signal`)."""
+
+    id: str
+    tenant_id: str
+    customer_id: str
+    due_at: datetime
+    reason: str
+    employee: str
+
+
 class KnownViolation(NamedTuple):
     """What judging needs of a stored violation."""
 
@@ -459,23 +470,36 @@ class PlaybookRepository:
                 .values(withdrawn_at=at, withdrawn_reason=reason)
             )
 
-    async def unsignalled(self, limit: int) -> list[ViolationRow]:
-        query = (
-            select(ViolationRow)
-            .where(
-                col(ViolationRow.signalled_at).is_(None), col(ViolationRow.withdrawn_at).is_(None)
-            )
-            .order_by(col(ViolationRow.detected_at), col(ViolationRow.id))
-            .limit(limit)
-        )
-        return list((await self.session.execute(query)).scalars())
+    async def unsignalled(self, limit: int) -> list[OwedSignal]:
+        """The oldest `limit` violations scoring has not acknowledged (and not withdrawn), in
+        handing order: the first rows of the partial index `ix_violation_to_signal`."""
+        query = "SELECT id, tenant_id, customer_id, due_at, reason, employee FROM violation "
+        query += "WHERE signalled_at IS NULL AND withdrawn_at IS NULL ORDER BY detected_at, id "
+        async with driver_of(self.session) as (postgres, driver):
+            if postgres:
+                rows = await pg_fetch(driver, query + "LIMIT %s", (limit,))
+                moment: Callable[[Any], datetime] = _pg_moment
+            else:
+                rows = list(await driver.execute_fetchall(query + "LIMIT ?", (limit,)))
+                moment = _sqlite_read
+        return [OwedSignal(i, t, c, moment(due), r, e) for i, t, c, due, r, e in rows]
 
     async def mark_signalled(self, ids: Sequence[str], at: datetime) -> None:
-        if ids:
-            t = table_of(ViolationRow)
-            await self.session.execute(
-                update(t).where(t.c.id.in_(list(ids))).values(signalled_at=at)
-            )
+        if not ids:
+            return
+        async with driver_of(self.session) as (postgres, driver):
+            if postgres:
+                await pg_execute(
+                    driver,
+                    "UPDATE violation SET signalled_at = %s WHERE id = ANY(%s::varchar[])",
+                    (at, pg_array(ids)),
+                )
+            else:
+                for chunk in _chunks(list(ids), _SQLITE_IN_CHUNK):
+                    await driver.execute(
+                        f"UPDATE violation SET signalled_at = ? WHERE id IN ({_marks(len(chunk))})",  # noqa: S608
+                        (sqlite_moment(at), *chunk),
+                    )
 
     # Reads
 

@@ -44,12 +44,20 @@ class Scoring(Protocol):
 
 
 class Signal(Protocol):
-    id: str
-    tenant_id: str
-    customer_id: str
-    due_at: datetime
-    reason: str
-    employee: str
+    """What scoring is told of a violation (read-only: a stored row or a tuple will do)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def tenant_id(self) -> str: ...
+    @property
+    def customer_id(self) -> str: ...
+    @property
+    def due_at(self) -> datetime: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def employee(self) -> str: ...
 
 
 class GrpcScoring:
