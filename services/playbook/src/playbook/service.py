@@ -42,7 +42,7 @@ from playbook.models import (
 from playbook.repository import DueCustomer, PlaybookRepository
 from playbook.scoring_client import Scoring, ScoringUnavailable
 from relint import webhooks
-from relint.db import Database, new_ids, utcnow
+from relint.db import Database, new_id, new_ids, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -407,7 +407,7 @@ class PlaybookService:
         subscriptions = await repo.active_subscriptions({e.tenant_id for e in fresh})
         deliveries = [
             {
-                "id": str(uuid.uuid4()),
+                "id": new_id(),
                 "tenant_id": e.tenant_id,
                 "subscription_id": sub.id,
                 "event_id": e.id,
