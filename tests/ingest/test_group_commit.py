@@ -101,6 +101,30 @@ async def test_many_writers_meeting_new_customers_at_once_store_each_once(
     assert sorted(customers) == [(f"new-{k}", 16) for k in range(5)]
 
 
+async def test_concurrent_writers_on_the_same_customers_in_any_order_all_succeed(
+    service: IngestService,
+) -> None:
+    """Each writer inserts its interactions (which key-share-lock their customers), then
+    updates the customers' activity, locking them in id order: batches that name the same
+    known customers in different orders wait for each other, and none deadlocks."""
+    tenant = (await service.create_tenant_key("acme", "crm", ["ingest:write"])).tenant_id
+    names = [f"known-{k}" for k in range(6)]
+    await service.record(tenant, [(k, item(name, k, f"first-{k}")) for k, name in enumerate(names)])
+    batches = [
+        [(k, item(name, 100 + n * 10 + k, f"b{n}-{k}")) for k, name in enumerate(order)]
+        for n, order in enumerate(
+            names[n % 6 :] + names[: n % 6] if n % 2 else list(reversed(names)) for n in range(12)
+        )
+    ]
+    results = await asyncio.gather(*(service.record(tenant, batch) for batch in batches))
+    assert all(r.status == "accepted" for batch in results for r in batch)
+    async with service.db.read() as session:
+        counts = (
+            await session.execute(select(Customer.external_id, Customer.interaction_count))
+        ).all()
+    assert sorted(counts) == [(name, 13) for name in names]
+
+
 async def test_collisions_through_every_retry_refuse_the_write_whole_with_retry(
     service: IngestService, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,6 +1,7 @@
-"""`relint.db`: `bulk_insert` uses COPY on PostgreSQL for large batches, INSERT otherwise — the
-same rows read back either way, and nothing of a failed batch is kept; and the pool recovers
-from connections the server dropped."""
+"""`relint.db`: `bulk_insert` uses COPY on PostgreSQL for large batches, one INSERT of arrays
+for a few, and SQLAlchemy's executemany on SQLite — the same rows read back either way, and
+nothing of a failed batch is kept; and the pool recovers from connections the server
+dropped."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -36,6 +38,7 @@ things = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Column("amount", BigInteger),
     Column("score", Float),
+    Column("flag", Boolean),
     Column("note", String),
     Column("attributes", JSON),
     Column("label", String, nullable=False, default="none"),
@@ -51,6 +54,7 @@ def rows(count: int) -> list[dict[str, Any]]:
             "at": start + timedelta(minutes=n),
             "amount": n * 1_000_000 if n % 3 else None,
             "score": n / 7 if n % 2 else None,
+            "flag": None if n % 3 == 2 else n % 2 == 0,
             "note": "tab\there, newline\nthere, back\\slash, 'quote' ünïcode" if n % 5 else None,
             "attributes": {"n": n, "nested": {"list": [1, "two", None]}} if n % 4 else None,
         }
@@ -125,19 +129,31 @@ async def test_connections_the_server_dropped_fail_once_then_the_pool_is_fresh(
 
 def test_an_array_literal_reads_back_as_the_list_it_was_made_of() -> None:
     """`pg_array` for a `%s::type[]` parameter: every string (quotes, backslashes, commas,
-    braces, spaces, the word NULL, the empty one) and every moment (any zone) comes back."""
+    braces, spaces, the word NULL, the empty one), every moment (any zone), and numbers and
+    booleans (floats to the last bit) come back."""
     strings = ["plain", 'a"b', "back\\slash", "e,f", "{x}", " spaced ", "", "NULL", "ünï", None]
     moments = [
         datetime(2026, 1, 1, tzinfo=UTC),
         datetime(2026, 3, 1, 12, 30, 5, 123456, tzinfo=timezone(timedelta(hours=-5))),
         None,
     ]
+    numbers = [0, -7, 2**62, None]
+    floats = [0.1, -2.5e-300, 1 / 3, 1e300, None]
+    flags = [True, False, None]
     with psycopg.connect(POSTGRES_ADMIN) as connection:
         row = connection.execute(
-            "SELECT %s::varchar[], %s::timestamptz[], %s::text[]",
-            (pg_array(strings), pg_array(moments), pg_array([])),
+            "SELECT %s::varchar[], %s::timestamptz[], %s::text[], %s::bigint[], "
+            "%s::float8[], %s::boolean[]",
+            (
+                pg_array(strings),
+                pg_array(moments),
+                pg_array([]),
+                pg_array(numbers),
+                pg_array(floats),
+                pg_array(flags),
+            ),
         ).fetchone()
-    assert row == (strings, moments, [])
+    assert row == (strings, moments, [], numbers, floats, flags)
 
 
 async def test_sessions_read_moments_in_utc_whatever_the_servers_zone(

@@ -39,7 +39,6 @@ from relint.db import (
     driver_of,
     pg_array,
     pg_execute,
-    pg_executemany,
     pg_fetch,
     table_of,
 )
@@ -433,11 +432,19 @@ class IngestRepository:
             return
         rows = sorted(rows, key=lambda r: r.id)
         async with driver_of(self.session) as (postgres, driver):
-            if postgres:  # one round trip, the statements run in this order
-                await pg_executemany(
+            if postgres:  # the rows locked in id order first, then one update for all
+                ids = pg_array([r.id for r in rows])
+                await pg_execute(driver, _PG_LOCK_CUSTOMERS, (ids,))
+                await pg_execute(
                     driver,
                     _PG_CUSTOMER_ACTIVITY,
-                    [(r.first, r.last, r.added, r.name, r.id) for r in rows],
+                    (
+                        ids,
+                        pg_array([r.first for r in rows]),
+                        pg_array([r.last for r in rows]),
+                        pg_array([r.added for r in rows]),
+                        pg_array([r.name for r in rows]),
+                    ),
                 )
                 return
         table: Any = Customer.__table__  # type: ignore[attr-defined]
@@ -632,11 +639,12 @@ class IngestRepository:
         if not subscribers or not interaction_ids:
             return
         async with driver_of(self.session) as (postgres, driver):
-            if postgres:  # one array per subscriber instead of a row each
-                for subscriber in subscribers:
-                    await pg_execute(
-                        driver, _PG_OUTBOX, (subscriber, created_at, pg_array(interaction_ids))
-                    )
+            if postgres:  # one statement for all, with arrays instead of a row each
+                await pg_execute(
+                    driver,
+                    _PG_OUTBOX,
+                    (created_at, pg_array(subscribers), pg_array(interaction_ids)),
+                )
                 return
         await bulk_insert(
             self.session,
@@ -748,18 +756,30 @@ CROSS JOIN LATERAL (
     WHERE tenant_id = %s AND external_id = wanted.external_id LIMIT 1
 ) AS found
 """  # noqa: S608 (column names, no input)
+# An UPDATE locks its rows in whatever order its plan meets them; concurrent writers that
+# lock in id order first cannot deadlock. The lock is the one an UPDATE of no key takes (FOR
+# UPDATE would wait for the key-share locks of other writers' inserts: a deadlock), and it
+# is taken above the sort, so in order.
+_PG_LOCK_CUSTOMERS = """
+SELECT id FROM customer WHERE id = ANY(%s::varchar[]) ORDER BY id FOR NO KEY UPDATE
+"""
 _PG_CUSTOMER_ACTIVITY = """
-UPDATE customer SET first_seen_at = least(first_seen_at, %s),
-    last_seen_at = greatest(last_seen_at, %s),
-    interaction_count = interaction_count + %s, name = coalesce(%s, name)
-WHERE id = %s
+UPDATE customer SET first_seen_at = least(customer.first_seen_at, given.first_seen_at),
+    last_seen_at = greatest(customer.last_seen_at, given.last_seen_at),
+    interaction_count = customer.interaction_count + given.added,
+    name = coalesce(given.name, customer.name)
+FROM unnest(%s::varchar[], %s::timestamptz[], %s::timestamptz[], %s::bigint[], %s::varchar[])
+    AS given(id, first_seen_at, last_seen_at, added, name)
+WHERE customer.id = given.id
 """
 
+# Each subscriber's entries in the given order (subscribers in turn, as `bulk_insert` would).
 _PG_OUTBOX = """
 INSERT INTO outbox_entry (subscriber, interaction_id, created_at)
-SELECT %s, given.interaction_id, %s
-FROM unnest(%s::text[]) WITH ORDINALITY AS given(interaction_id, position)
-ORDER BY given.position
+SELECT subscriber.name, given.interaction_id, %s
+FROM unnest(%s::text[]) WITH ORDINALITY AS subscriber(name, turn)
+CROSS JOIN unnest(%s::text[]) WITH ORDINALITY AS given(interaction_id, position)
+ORDER BY subscriber.turn, given.position
 """
 
 # The newest interactions of each customer in :ids (see `recent_interactions`); the tenant

@@ -252,7 +252,9 @@ class IngestService:
         users = {n.contact_external_id for n in names if n.contact_external_id}
         owners = await repo.identifier_owners(tenant_id, pairs) if pairs else {}
         contacts = await repo.contacts_matching(tenant_id, emails, users) if emails or users else []
-        own_domains = await repo.tenant_domains(tenant_id)
+        # The tenant's own domains matter only to items that name a mail domain.
+        wanted = any(n.account_domain for n in names)
+        own_domains = await repo.tenant_domains(tenant_id) if wanted else frozenset()
         customers = await repo.customer_snapshots(
             tenant_id,
             {n.customer_id for n in names if n.customer_id}
