@@ -11,10 +11,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Protocol
+from typing import Protocol
 
 import grpc
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import HTTPException, Request, Security, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
@@ -98,13 +98,10 @@ class RemoteKeyVerifier:
         return Principal(reply.tenant_id, reply.partner_id, frozenset(reply.scopes))
 
 
-_bearer = HTTPBearer(auto_error=False, description="A partner API key (rik_...)")
-
-
 async def authenticate(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal:
+    """The principal of the request's bearer key, or 401 (none, unknown, revoked) or 503."""
     if credentials is None or not credentials.credentials:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -127,12 +124,24 @@ async def authenticate(
     return principal
 
 
-def require_scope(scope: str) -> object:
-    """A FastAPI dependency giving the caller's principal if its key holds `scope`."""
+class ScopedKey(HTTPBearer):
+    """The bearer scheme as a dependency that gives the caller's principal if its key holds
+    `scope`. One dependency, not a chain of three (scheme, key, scope): FastAPI solves every
+    level of a route's dependencies on every request."""
 
-    async def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
-        if not principal.allows(scope):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this key lacks the scope {scope}")
+    def __init__(self, scope: str) -> None:
+        super().__init__(
+            auto_error=False, description="A partner API key (rik_...)", scheme_name="HTTPBearer"
+        )
+        self.scope = scope
+
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+        principal = await authenticate(request, await super().__call__(request))
+        if not principal.allows(self.scope):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this key lacks the scope {self.scope}")
         return principal
 
-    return Depends(dependency)
+
+def require_scope(scope: str) -> object:
+    """A FastAPI dependency giving the caller's principal if its key holds `scope`."""
+    return Security(ScopedKey(scope))
