@@ -40,7 +40,7 @@ from typing import Any, cast
 import httpx
 import redis
 
-from gateway.backends import Backends
+from gateway.backends import Backends, CustomersFound
 from gateway.context import GatewayContext
 from gateway.schema import schema
 from relint.auth import SCOPE_GRAPH_READ, Principal
@@ -276,16 +276,25 @@ class CapturedBackends:
             raise ValueError(f"captured for tenant {self._data.tenant_id}, asked {tenant_id}")
 
     async def customers_by_id(
-        self, tenant_id: str, ids: Sequence[str]
-    ) -> list[ingest_pb2.Customer]:
-        self._tenant(tenant_id)
-        return [self._by_id[i] for i in ids if i in self._by_id]
+        self, tenant_id: str, ids: Sequence[str], recent: int = 0
+    ) -> CustomersFound:
+        found = [self._by_id[i] for i in ids if i in self._by_id]
+        return await self._with_recent(tenant_id, found, recent)
 
     async def customers_by_external_id(
-        self, tenant_id: str, external_ids: Sequence[str]
-    ) -> list[ingest_pb2.Customer]:
+        self, tenant_id: str, external_ids: Sequence[str], recent: int = 0
+    ) -> CustomersFound:
+        found = [self._by_ref[r] for r in external_ids if r in self._by_ref]
+        return await self._with_recent(tenant_id, found, recent)
+
+    async def _with_recent(
+        self, tenant_id: str, found: list[ingest_pb2.Customer], recent: int
+    ) -> CustomersFound:
         self._tenant(tenant_id)
-        return [self._by_ref[r] for r in external_ids if r in self._by_ref]
+        ids = [c.id for c in found]
+        return CustomersFound(
+            found, await self.recent_interactions(tenant_id, ids, recent) if recent else []
+        )
 
     async def list_customers(
         self, tenant_id: str, page_size: int, page_token: str, query: str = ""
@@ -604,6 +613,9 @@ async def upstream_latencies(stack: Stack, captured: Captured, rounds: int) -> N
     calls: dict[str, Callable[[ingest_pb2.Customer], Awaitable[object]]] = {
         "ingest LookupCustomers (1)": lambda c: backends.customers_by_external_id(
             tenant, [c.external_id]
+        ),
+        f"ingest LookupCustomers (1, with its {RECENT} newest)": lambda c: (
+            backends.customers_by_external_id(tenant, [c.external_id], RECENT)
         ),
         f"ingest BatchListRecentInteractions (1 x {RECENT})": lambda c: (
             backends.recent_interactions(tenant, [c.id], RECENT)

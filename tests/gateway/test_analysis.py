@@ -23,7 +23,7 @@ from gateway.analysis import (
     Lookalike,
     similar_customers,
 )
-from gateway.backends import UpstreamError
+from gateway.backends import CustomersFound, UpstreamError
 from gateway.context import GatewayContext
 from gateway.cost import query_cost
 from gateway.ids import to_global
@@ -56,11 +56,14 @@ class FakeIngest:
         self.calls: Counter[str] = Counter()
         self.asked: list[list[str]] = []
 
-    async def customers_by_id(self, tenant_id: str, ids: Sequence[str]) -> list[Any]:
+    async def customers_by_id(
+        self, tenant_id: str, ids: Sequence[str], recent: int = 0
+    ) -> CustomersFound:
         assert tenant_id == self.tenant_id
+        assert recent == 0  # the analysis lenses show no interactions
         self.calls["BatchGetCustomers"] += 1
         self.asked.append(list(ids))
-        return [
+        found = [
             ingest_pb2.Customer(
                 id=i,
                 tenant_id=tenant_id,
@@ -72,6 +75,7 @@ class FakeIngest:
             for i in ids
             if i != "gone"  # ingest no longer has it
         ]
+        return CustomersFound(found, [])
 
 
 class FakeAnalysis:

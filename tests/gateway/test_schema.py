@@ -11,9 +11,10 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from graphql import GraphQLError
 
-from gateway.backends import UpstreamError
+from gateway.backends import CustomersFound, UpstreamError
 from gateway.cli import SDL_FILE, sdl
 from gateway.context import GatewayContext
+from gateway.ids import to_global
 from gateway.schema import build_schema
 from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_READ, Principal
 from relint.contracts.ingest.v1 import ingest_pb2
@@ -41,6 +42,8 @@ class FakeBackends:
 
     def __init__(self, customers: int = 150, scoring_down: bool = False) -> None:
         self.calls: Counter[str] = Counter()
+        # How many newest interactions each customer lookup asked to come with it.
+        self.recent_asked: list[int] = []
         self.scoring_down = scoring_down
         # The outlooks each BatchGetCustomerPlaybooks call carried (None: not given).
         self.outlooks: list[list[playbook_pb2.CustomerOutlook] | None] = []
@@ -60,15 +63,23 @@ class FakeBackends:
     def _tenant(self, tenant_id: str) -> None:
         assert tenant_id == TENANT
 
-    async def customers_by_id(self, tenant_id: str, ids: Sequence[str]) -> list[Any]:
+    async def customers_by_id(
+        self, tenant_id: str, ids: Sequence[str], recent: int = 0
+    ) -> CustomersFound:
         self._tenant(tenant_id)
         self.calls["BatchGetCustomers"] += 1
-        return [c for c in self.customers if c.id in set(ids)]
+        self.recent_asked.append(recent)
+        found = [c for c in self.customers if c.id in set(ids)]
+        return CustomersFound(found, self._recent([c.id for c in found], recent))
 
-    async def customers_by_external_id(self, tenant_id: str, refs: Sequence[str]) -> list[Any]:
+    async def customers_by_external_id(
+        self, tenant_id: str, refs: Sequence[str], recent: int = 0
+    ) -> CustomersFound:
         self._tenant(tenant_id)
         self.calls["LookupCustomers"] += 1
-        return [c for c in self.customers if c.external_id in set(refs)]
+        self.recent_asked.append(recent)
+        found = [c for c in self.customers if c.external_id in set(refs)]
+        return CustomersFound(found, self._recent([c.id for c in found], recent))
 
     async def list_customers(
         self, tenant_id: str, page_size: int, page_token: str, query: str = ""
@@ -110,6 +121,10 @@ class FakeBackends:
     ) -> list[Any]:
         self._tenant(tenant_id)
         self.calls["BatchListRecentInteractions"] += 1
+        return self._recent(customer_ids, limit)
+
+    def _recent(self, customer_ids: Sequence[str], limit: int) -> list[Any]:
+        """`limit` interactions of each customer but c0149, which has none."""
         return [
             ingest_pb2.Interaction(
                 id=f"{cid}-{k}",
@@ -121,6 +136,7 @@ class FakeBackends:
                 source="crm",
             )
             for cid in customer_ids
+            if cid != "c0149"
             for k in range(limit)
         ]
 
@@ -416,6 +432,68 @@ async def test_the_playbook_gets_scorings_view_from_the_querys_own_relationship_
     assert result.errors is None
     assert backends.calls["BatchGetRelationships"] == 1
     assert [[o.customer_id for o in given or []] for given in backends.outlooks] == [["c0001"]]
+
+
+CUSTOMER_360 = """query ($ref: String!, $n: Int) { customer(externalId: $ref) {
+  name relationship { value } recentInteractions(limit: $n) { id kind }
+  nextBestActions(limit: 3) { title } violations { reason } } }"""
+
+
+async def test_a_customer_360_fetches_its_newest_interactions_with_the_customer() -> None:
+    """The lookup brings the newest interactions the selection asks for: one ingest call,
+    not two, and the same interactions the separate call gives."""
+    backends = FakeBackends()
+    result = await _run(CUSTOMER_360, backends, ref="cust-00007", n=20)
+    assert result.errors is None
+    assert backends.calls == Counter(
+        {"LookupCustomers": 1, "BatchGetRelationships": 1, "BatchGetCustomerPlaybooks": 1}
+    )
+    assert backends.recent_asked == [20]
+    separately = await backends.recent_interactions(TENANT, ["c0007"], 20)
+    shown = result.data["customer"]["recentInteractions"]
+    assert shown == [{"id": m.id, "kind": m.kind} for m in separately]
+    assert len(shown) == 20
+    # The field's default limit, and a customer without interactions (no second call).
+    backends = FakeBackends()
+    result = await _run(CUSTOMER_360, backends, ref="cust-00149")
+    assert result.errors is None
+    assert result.data["customer"]["recentInteractions"] == []
+    assert backends.recent_asked == [10]
+    assert backends.calls["BatchListRecentInteractions"] == 0
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        '{ customer(id: "c0007") { recentInteractions(limit: 4) { id } } }',
+        '{ node(id: "GID") { ... on Customer { recentInteractions(limit: 4) { id } } } }',
+        '{ node(id: "GID") { ...Recent } } fragment Recent on Customer { '
+        "recentInteractions(limit: 4) { id } }",
+    ],
+)
+async def test_by_id_and_through_node_the_newest_interactions_come_along(query: str) -> None:
+    backends = FakeBackends()
+    result = await _run(query.replace("GID", to_global("Customer", "c0007")), backends)
+    assert result.errors is None
+    found = result.data.get("customer") or result.data["node"]
+    assert [m["id"] for m in found["recentInteractions"]] == [f"c0007-{k}" for k in range(4)]
+    assert backends.calls == Counter({"BatchGetCustomers": 1})
+    assert backends.recent_asked == [4]
+
+
+async def test_different_limits_for_one_customer_are_fetched_apart_as_asked() -> None:
+    """Two aliases asking different numbers: the lookup brings none, and each list is
+    exactly as long as asked (one call per number)."""
+    backends = FakeBackends()
+    result = await _run(
+        """{ customer(externalId: "cust-00007") {
+               a: recentInteractions(limit: 2) { id } b: recentInteractions(limit: 5) { id } } }""",
+        backends,
+    )
+    assert result.errors is None
+    assert [len(result.data["customer"][k]) for k in "ab"] == [2, 5]
+    assert backends.recent_asked == [0]
+    assert backends.calls == Counter({"LookupCustomers": 1, "BatchListRecentInteractions": 2})
 
 
 async def test_with_scoring_down_the_playbook_is_asked_without_its_view() -> None:

@@ -212,3 +212,81 @@ async def test_interaction_pages_and_employees_for_many_customers_in_one_call(
             assert await search("") == ["acme", "beta"]
             assert await search("%") == []  # a wildcard is a character like any other
             assert await search("et") == ["beta"]
+
+
+async def test_customers_come_with_their_newest_interactions_when_asked(
+    running_ingest: RunningIngest, database_url_factory: Callable[[str], str]
+) -> None:
+    """LookupCustomers and BatchGetCustomers with recent_per_customer answer what
+    BatchListRecentInteractions would, in the same call; never another tenant's."""
+    async with running_ingest(database_url_factory("ingest")) as app:
+        service: IngestService = app.state.ingest
+        tenant = (await service.create_tenant_key("acme-corp", "crm", ["ingest:write"])).tenant_id
+        other = (await service.create_tenant_key("other-corp", "crm", ["ingest:write"])).tenant_id
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.state.grpc_port}") as channel:
+            interactions = ingest_pb2_grpc.InteractionServiceStub(channel)
+            customers = ingest_pb2_grpc.CustomerServiceStub(channel)
+            for n in range(5):
+                for ref in ("acme", "beta")[: 1 + n % 2]:  # acme 5, beta 2
+                    reply = await interactions.RecordInteraction(
+                        ingest_pb2.RecordInteractionRequest(
+                            tenant_id=tenant,
+                            interaction_json=_note(n, "sales", "call", "ann", ref),
+                        ),
+                        timeout=5,
+                    )
+                    assert reply.status == "accepted", reply
+            refs = ["acme", "beta", "nobody"]
+            plain = await customers.LookupCustomers(
+                ingest_pb2.LookupCustomersRequest(tenant_id=tenant, external_ids=refs), timeout=5
+            )
+            ids = [c.id for c in plain.customers]
+            assert sorted(c.external_id for c in plain.customers) == ["acme", "beta"]
+            assert list(plain.recent_interactions) == []
+            separately = await interactions.BatchListRecentInteractions(
+                ingest_pb2.BatchListRecentInteractionsRequest(
+                    tenant_id=tenant, customer_ids=ids, limit_per_customer=3
+                ),
+                timeout=5,
+            )
+            newest = sorted(i.id for i in separately.interactions)
+            assert len(newest) == 3 + 2
+            lookup = await customers.LookupCustomers(
+                ingest_pb2.LookupCustomersRequest(
+                    tenant_id=tenant, external_ids=refs, recent_per_customer=3
+                ),
+                timeout=5,
+            )
+            by_id = await customers.BatchGetCustomers(
+                ingest_pb2.BatchGetCustomersRequest(
+                    tenant_id=tenant, customer_ids=ids, recent_per_customer=3
+                ),
+                timeout=5,
+            )
+            for reply in (lookup, by_id):
+                assert sorted(c.id for c in reply.customers) == sorted(ids)
+                assert sorted(i.id for i in reply.recent_interactions) == newest
+                for customer_id in ids:  # newest first within each customer
+                    moments = [
+                        i.occurred_at.ToDatetime()
+                        for i in reply.recent_interactions
+                        if i.customer_id == customer_id
+                    ]
+                    assert moments == sorted(moments, reverse=True)
+            elsewhere = await customers.BatchGetCustomers(
+                ingest_pb2.BatchGetCustomersRequest(
+                    tenant_id=other, customer_ids=ids, recent_per_customer=3
+                ),
+                timeout=5,
+            )
+            assert (list(elsewhere.customers), list(elsewhere.recent_interactions)) == ([], [])
+            for wrong in (-1, 101):
+                with pytest.raises(grpc.aio.AioRpcError) as refused:
+                    await customers.LookupCustomers(
+                        ingest_pb2.LookupCustomersRequest(
+                            tenant_id=tenant, external_ids=refs, recent_per_customer=wrong
+                        ),
+                        timeout=5,
+                    )
+                assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+                assert "recent_per_customer 0..100" in (refused.value.details() or "")

@@ -22,11 +22,11 @@ import strawberry
 from google.protobuf.timestamp_pb2 import Timestamp
 from graphql import GraphQLError
 from strawberry.types import Info
-from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from gateway.backends import _call
 from gateway.ids import customer_key
 from gateway.loaders import Loaders
+from gateway.selection import selects
 from relint.contracts.scoring.v1 import analysis_pb2, analysis_pb2_grpc
 from relint.grpc_client import READ_DEADLINE
 
@@ -206,23 +206,6 @@ def _backend(info: AnalysisInfo) -> tuple[AnalysisBackend, str]:
             extensions={"code": "UPSTREAM_UNAVAILABLE", "service": "scoring"},
         )
     return backend, tenant_id
-
-
-def _selects(fields: Sequence[object], path: Sequence[str]) -> bool:
-    """Whether the selection asks for `path` (GraphQL names), through fragments too."""
-    if not path:
-        return True
-    for field in fields:
-        if isinstance(field, FragmentSpread | InlineFragment):
-            if _selects(field.selections, path):
-                return True
-        elif (
-            isinstance(field, SelectedField)
-            and field.name == path[0]
-            and _selects(field.selections, path[1:])
-        ):
-            return True
-    return False
 
 
 # ----------------------------------------------------------------------------- shared types
@@ -984,7 +967,7 @@ class AnalysisQuery:
         backend, tenant_id = _backend(info)
         reply = await backend.portfolio(tenant_id, as_of, since, limit)
         names: dict[str, str | None] = {}
-        if reply.value_map and _selects(info.selected_fields, ("portfolio", "points", "name")):
+        if reply.value_map and selects(info.selected_fields, ("portfolio", "points", "name")):
             ids = [p.customer_id for p in reply.value_map]
             found = await info.context.loaders.customers.load_many(ids)
             names = {

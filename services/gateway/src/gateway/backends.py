@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Sequence
 from datetime import datetime
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import grpc
 from graphql import GraphQLError
@@ -44,6 +44,14 @@ async def _call(service: str, call: Awaitable[T]) -> T:
         raise UpstreamError(service, error) from error
 
 
+class CustomersFound(NamedTuple):
+    """Customers, and each one's newest interactions when they were asked for with them
+    (by customer, newest first within each)."""
+
+    customers: list[ingest_pb2.Customer]
+    recent_interactions: list[ingest_pb2.Interaction]
+
+
 class Backends:
     def __init__(self, ingest: str, scoring: str, playbook: str) -> None:
         self._channels = [open_channel(t) for t in (ingest, scoring, playbook)]
@@ -66,22 +74,26 @@ class Backends:
             await channel.close()
 
     async def customers_by_id(
-        self, tenant_id: str, ids: Sequence[str]
-    ) -> list[ingest_pb2.Customer]:
-        request = ingest_pb2.BatchGetCustomersRequest(tenant_id=tenant_id, customer_ids=ids)
+        self, tenant_id: str, ids: Sequence[str], recent: int = 0
+    ) -> CustomersFound:
+        request = ingest_pb2.BatchGetCustomersRequest(
+            tenant_id=tenant_id, customer_ids=ids, recent_per_customer=recent
+        )
         reply = await _call(
             "ingest", self.customers.BatchGetCustomers(request, timeout=READ_DEADLINE)
         )
-        return list(reply.customers)
+        return CustomersFound(list(reply.customers), list(reply.recent_interactions))
 
     async def customers_by_external_id(
-        self, tenant_id: str, external_ids: Sequence[str]
-    ) -> list[ingest_pb2.Customer]:
-        request = ingest_pb2.LookupCustomersRequest(tenant_id=tenant_id, external_ids=external_ids)
+        self, tenant_id: str, external_ids: Sequence[str], recent: int = 0
+    ) -> CustomersFound:
+        request = ingest_pb2.LookupCustomersRequest(
+            tenant_id=tenant_id, external_ids=external_ids, recent_per_customer=recent
+        )
         reply = await _call(
             "ingest", self.customers.LookupCustomers(request, timeout=READ_DEADLINE)
         )
-        return list(reply.customers)
+        return CustomersFound(list(reply.customers), list(reply.recent_interactions))
 
     async def list_customers(
         self, tenant_id: str, page_size: int, page_token: str, query: str = ""

@@ -10,12 +10,15 @@ from typing import Protocol
 
 from strawberry.dataloader import DataLoader
 
-from gateway.backends import Backends, UpstreamError
+from gateway.backends import Backends, CustomersFound, UpstreamError
 from relint.contracts.ingest.v1 import ingest_pb2
 from relint.contracts.playbook.v1 import playbook_pb2
 from relint.contracts.scoring.v1 import analysis_pb2, scoring_pb2
 
 RecentKey = tuple[str, int]
+# A customer by id or external id, and how many of its newest interactions to fetch with it
+# (0: none): a query showing a customer with its latest activity makes one call, not two.
+CustomerKey = tuple[str, int]
 # A page of one customer's interactions: the query message, serialized (hashable, exact).
 PageKey = bytes
 EmployeesKey = tuple[str, int]
@@ -44,6 +47,7 @@ class Loaders:
         self._tenant_id = tenant_id
         self._analysis = analysis
         self.customers = DataLoader(self._customers, max_batch_size=1000)
+        self.customers_with_recent = DataLoader(self._with_recent, max_batch_size=1000)
         self.customers_by_external_id = DataLoader(self._by_external_id, max_batch_size=1000)
         self.relationships = DataLoader(self._relationships, max_batch_size=1000)
         self.alerts = DataLoader(self._alerts, max_batch_size=1000)
@@ -61,14 +65,35 @@ class Loaders:
 
     async def _customers(self, ids: list[str]) -> list[ingest_pb2.Customer | None]:
         found = await self._backends.customers_by_id(self._tenant_id, ids)
-        by_id = {c.id: c for c in found}
+        by_id = {c.id: c for c in found.customers}
         return [by_id.get(i) for i in ids]
 
-    async def _by_external_id(self, refs: list[str]) -> list[ingest_pb2.Customer | None]:
-        found = await self._backends.customers_by_external_id(self._tenant_id, refs)
-        self.prime(found)
-        by_ref = {c.external_id: c for c in found}
-        return [by_ref.get(r) for r in refs]
+    async def _with_recent(self, keys: list[CustomerKey]) -> list[ingest_pb2.Customer | None]:
+        found: dict[CustomerKey, ingest_pb2.Customer] = {}
+        for recent, ids in _grouped(keys).items():
+            reply = await self._backends.customers_by_id(self._tenant_id, ids, recent)
+            self._prime_with_recent(reply, recent)
+            found.update(((c.id, recent), c) for c in reply.customers)
+        return [found.get(key) for key in keys]
+
+    async def _by_external_id(self, keys: list[CustomerKey]) -> list[ingest_pb2.Customer | None]:
+        found: dict[CustomerKey, ingest_pb2.Customer] = {}
+        for recent, refs in _grouped(keys).items():
+            reply = await self._backends.customers_by_external_id(self._tenant_id, refs, recent)
+            self._prime_with_recent(reply, recent)
+            found.update(((c.external_id, recent), c) for c in reply.customers)
+        return [found.get(key) for key in keys]
+
+    def _prime_with_recent(self, found: CustomersFound, recent: int) -> None:
+        """The customers for the customers loader, and their newest interactions (an empty
+        list for a customer without any) for the recent_interactions loader."""
+        self.prime(found.customers)
+        if recent:
+            by_customer: dict[str, list[ingest_pb2.Interaction]] = defaultdict(list)
+            for item in found.recent_interactions:
+                by_customer[item.customer_id].append(item)
+            for customer in found.customers:
+                self.recent_interactions.prime((customer.id, recent), by_customer[customer.id])
 
     async def _relationships(
         self, keys: list[RelationshipKey]
@@ -95,12 +120,8 @@ class Loaders:
         return [found[key] for key in keys]
 
     async def _recent(self, keys: list[RecentKey]) -> list[list[ingest_pb2.Interaction]]:
-        # One call per distinct limit in the batch; a query normally asks for one.
-        grouped: dict[int, list[str]] = defaultdict(list)
-        for customer_id, limit in keys:
-            grouped[limit].append(customer_id)
         found: dict[RecentKey, list[ingest_pb2.Interaction]] = defaultdict(list)
-        for limit, ids in grouped.items():
+        for limit, ids in _grouped(keys).items():
             for item in await self._backends.recent_interactions(self._tenant_id, ids, limit):
                 found[(item.customer_id, limit)].append(item)
         return [found[key] for key in keys]
@@ -174,3 +195,12 @@ def outlook_message(r: scoring_pb2.Relationship) -> playbook_pb2.CustomerOutlook
     if r.HasField("potential"):
         message.potential = r.potential
     return message
+
+
+def _grouped(keys: Sequence[tuple[str, int]]) -> dict[int, list[str]]:
+    """The keys' references (customer ids, external ids) by their number (of newest
+    interactions): one call per number, and a query normally asks for one."""
+    grouped: dict[int, list[str]] = defaultdict(list)
+    for reference, recent in keys:
+        grouped[recent].append(reference)
+    return grouped

@@ -31,6 +31,7 @@ from gateway.context import GatewayContext
 from gateway.cost import cost_limit_rule
 from gateway.events import Topic
 from gateway.ids import customer_key, from_global, to_global
+from gateway.selection import fields_named, one_argument
 from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_WRITE
 from relint.contracts.ingest.v1 import ingest_pb2
 from relint.contracts.playbook.v1 import playbook_pb2
@@ -39,6 +40,7 @@ from relint.taxonomy import COMING_APART, COMING_TOGETHER
 
 MAX_PAGE = 100
 MAX_RECENT = 100
+DEFAULT_RECENT = 10
 MAX_FILTER_VALUES = 20
 MAX_TYPES = 10
 
@@ -574,7 +576,7 @@ class Customer(Node):
 
     @strawberry.field(description="The most recent interactions, newest first (at most 100).")
     async def recent_interactions(
-        self, info: GatewayInfo, limit: int = 10
+        self, info: GatewayInfo, limit: int = DEFAULT_RECENT
     ) -> list[Interaction] | None:
         if not 1 <= limit <= MAX_RECENT:
             raise GraphQLError(f"limit must be 1..{MAX_RECENT}", extensions={"code": "BAD_INPUT"})
@@ -1114,6 +1116,31 @@ async def _list_customers(
     )
 
 
+def _recent_asked(info: GatewayInfo) -> int:
+    """How many newest interactions the selection asks of the customer this resolver
+    gives (its `recentInteractions(limit)`), so that they come in the same call; 0 when it
+    asks none, several different numbers, or one out of range (the field answers that)."""
+    asked = [
+        field
+        for selected in info.selected_fields
+        for field in fields_named(selected.selections, "recentInteractions")
+    ]
+    given = one_argument(asked, "limit", DEFAULT_RECENT) if asked else None
+    try:  # a literal in the query comes as its text, a variable as its value
+        limit = int(str(given))
+    except ValueError:
+        return 0
+    return limit if 1 <= limit <= MAX_RECENT else 0
+
+
+async def _customer_by_id(info: GatewayInfo, customer_id: str) -> ingest_pb2.Customer | None:
+    loaders = info.context.loaders
+    recent = _recent_asked(info)
+    if recent:
+        return await loaders.customers_with_recent.load((customer_id, recent))
+    return await loaders.customers.load(customer_id)
+
+
 @strawberry.type
 class Query(AnalysisQuery):
     @strawberry.field(
@@ -1122,7 +1149,7 @@ class Query(AnalysisQuery):
     async def node(self, info: GatewayInfo, id: strawberry.ID) -> Node | None:
         kind, raw = from_global(str(id))
         if kind == "Customer":
-            found = await info.context.loaders.customers.load(raw)
+            found = await _customer_by_id(info, raw)
             return Customer.of(found) if found is not None else None
         return None
 
@@ -1139,11 +1166,13 @@ class Query(AnalysisQuery):
             raise GraphQLError(
                 "give exactly one of id and externalId", extensions={"code": "BAD_INPUT"}
             )
-        loaders = info.context.loaders
         if id is not None:
-            found = await loaders.customers.load(customer_key(str(id)))
+            found = await _customer_by_id(info, customer_key(str(id)))
         else:
-            found = await loaders.customers_by_external_id.load(str(external_id))
+            recent = _recent_asked(info)
+            found = await info.context.loaders.customers_by_external_id.load(
+                (str(external_id), recent)
+            )
         return Customer.of(found) if found is not None else None
 
     @strawberry.field(description="The tenant's customers, a page at a time (at most 100).")

@@ -44,6 +44,10 @@ async def _require(context: grpc.aio.ServicerContext, ok: bool, message: str) ->
         await context.abort(grpc.StatusCode.INVALID_ARGUMENT, message)
 
 
+async def _require_recent(context: grpc.aio.ServicerContext, recent: int) -> None:
+    await _require(context, 0 <= recent <= MAX_RECENT, f"recent_per_customer 0..{MAX_RECENT}")
+
+
 class CustomerServicer(ingest_pb2_grpc.CustomerServiceServicer):
     def __init__(self, service: IngestService) -> None:
         self.service = service
@@ -53,18 +57,32 @@ class CustomerServicer(ingest_pb2_grpc.CustomerServiceServicer):
     ) -> ingest_pb2.BatchGetCustomersResponse:
         await _require(context, bool(request.tenant_id), "tenant_id is required")
         await _require(context, len(request.customer_ids) <= MAX_BATCH, f"at most {MAX_BATCH} ids")
-        rows = await self.service.customers_by_id(request.tenant_id, list(request.customer_ids))
-        return ingest_pb2.BatchGetCustomersResponse(customers=[customer_message(r) for r in rows])
+        await _require_recent(context, request.recent_per_customer)
+        found = await self.service.customers_with_recent(
+            request.tenant_id,
+            ids=list(request.customer_ids),
+            recent=request.recent_per_customer,
+        )
+        return ingest_pb2.BatchGetCustomersResponse(
+            customers=[customer_message(r) for r in found.customers],
+            recent_interactions=[interaction_message(r) for r in found.recent_interactions],
+        )
 
     async def LookupCustomers(
         self, request: ingest_pb2.LookupCustomersRequest, context: grpc.aio.ServicerContext
     ) -> ingest_pb2.LookupCustomersResponse:
         await _require(context, bool(request.tenant_id), "tenant_id is required")
         await _require(context, len(request.external_ids) <= MAX_BATCH, f"at most {MAX_BATCH} ids")
-        rows = await self.service.customers_by_external_id(
-            request.tenant_id, list(request.external_ids)
+        await _require_recent(context, request.recent_per_customer)
+        found = await self.service.customers_with_recent(
+            request.tenant_id,
+            external_ids=list(request.external_ids),
+            recent=request.recent_per_customer,
         )
-        return ingest_pb2.LookupCustomersResponse(customers=[customer_message(r) for r in rows])
+        return ingest_pb2.LookupCustomersResponse(
+            customers=[customer_message(r) for r in found.customers],
+            recent_interactions=[interaction_message(r) for r in found.recent_interactions],
+        )
 
     async def ListCustomers(
         self, request: ingest_pb2.ListCustomersRequest, context: grpc.aio.ServicerContext

@@ -9,7 +9,7 @@ import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.exc import IntegrityError
 
@@ -362,17 +362,34 @@ class IngestService:
     # Identity reads
 
     async def customers_by_id(self, tenant_id: str, ids: Sequence[str]) -> list[Customer]:
-        async with self.db.read() as session:
-            return await IngestRepository(session).customers_by_id(tenant_id, ids)
+        return (await self.customers_with_recent(tenant_id, ids=ids)).customers
 
     async def customers_by_external_id(
         self, tenant_id: str, external_ids: Sequence[str]
     ) -> list[Customer]:
+        found = await self.customers_with_recent(tenant_id, external_ids=external_ids)
+        return found.customers
+
+    async def customers_with_recent(
+        self,
+        tenant_id: str,
+        *,
+        ids: Sequence[str] = (),
+        external_ids: Sequence[str] = (),
+        recent: int = 0,
+    ) -> CustomersFound:
+        """The tenant's customers with these ids and external ids, each with its `recent`
+        newest interactions (none for 0), read in one session."""
         async with self.db.read() as session:
-            found = await IngestRepository(session).customers_by_external_id(
-                tenant_id, external_ids
-            )
-        return list(found.values())
+            repo = IngestRepository(session)
+            customers = await repo.customers_by_id(tenant_id, ids) if ids else []
+            if external_ids:
+                by_ref = await repo.customers_by_external_id(tenant_id, external_ids)
+                customers += by_ref.values()
+            if not recent or not customers:
+                return CustomersFound(customers, [])
+            rows = await repo.recent_interactions(tenant_id, [c.id for c in customers], recent)
+            return CustomersFound(customers, rows)
 
     async def customer_profile(self, tenant_id: str, customer_id: str) -> CustomerProfile | None:
         """The customer (the survivor, if it was merged) with identifiers, contacts, merges."""
@@ -635,6 +652,12 @@ class IngestService:
         return Principal(
             key.tenant_id, key.partner_id, frozenset(key.scopes.split()), key.lookup_id
         )
+
+
+class CustomersFound(NamedTuple):
+    customers: list[Customer]
+    # Rows with Interaction's columns by name, by customer, newest first within each.
+    recent_interactions: list[Any]
 
 
 @dataclass

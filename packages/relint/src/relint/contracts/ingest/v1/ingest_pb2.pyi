@@ -108,32 +108,40 @@ class DeliverInteractionsResponse(_message.Message):
     def __init__(self, applied: _Optional[int] = ..., duplicates: _Optional[int] = ...) -> None: ...
 
 class BatchGetCustomersRequest(_message.Message):
-    __slots__ = ("tenant_id", "customer_ids")
+    __slots__ = ("tenant_id", "customer_ids", "recent_per_customer")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_IDS_FIELD_NUMBER: _ClassVar[int]
+    RECENT_PER_CUSTOMER_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     customer_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, tenant_id: _Optional[str] = ..., customer_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    recent_per_customer: int
+    def __init__(self, tenant_id: _Optional[str] = ..., customer_ids: _Optional[_Iterable[str]] = ..., recent_per_customer: _Optional[int] = ...) -> None: ...
 
 class BatchGetCustomersResponse(_message.Message):
-    __slots__ = ("customers",)
+    __slots__ = ("customers", "recent_interactions")
     CUSTOMERS_FIELD_NUMBER: _ClassVar[int]
+    RECENT_INTERACTIONS_FIELD_NUMBER: _ClassVar[int]
     customers: _containers.RepeatedCompositeFieldContainer[Customer]
-    def __init__(self, customers: _Optional[_Iterable[_Union[Customer, _Mapping]]] = ...) -> None: ...
+    recent_interactions: _containers.RepeatedCompositeFieldContainer[Interaction]
+    def __init__(self, customers: _Optional[_Iterable[_Union[Customer, _Mapping]]] = ..., recent_interactions: _Optional[_Iterable[_Union[Interaction, _Mapping]]] = ...) -> None: ...
 
 class LookupCustomersRequest(_message.Message):
-    __slots__ = ("tenant_id", "external_ids")
+    __slots__ = ("tenant_id", "external_ids", "recent_per_customer")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     EXTERNAL_IDS_FIELD_NUMBER: _ClassVar[int]
+    RECENT_PER_CUSTOMER_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     external_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, tenant_id: _Optional[str] = ..., external_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    recent_per_customer: int
+    def __init__(self, tenant_id: _Optional[str] = ..., external_ids: _Optional[_Iterable[str]] = ..., recent_per_customer: _Optional[int] = ...) -> None: ...
 
 class LookupCustomersResponse(_message.Message):
-    __slots__ = ("customers",)
+    __slots__ = ("customers", "recent_interactions")
     CUSTOMERS_FIELD_NUMBER: _ClassVar[int]
+    RECENT_INTERACTIONS_FIELD_NUMBER: _ClassVar[int]
     customers: _containers.RepeatedCompositeFieldContainer[Customer]
-    def __init__(self, customers: _Optional[_Iterable[_Union[Customer, _Mapping]]] = ...) -> None: ...
+    recent_interactions: _containers.RepeatedCompositeFieldContainer[Interaction]
+    def __init__(self, customers: _Optional[_Iterable[_Union[Customer, _Mapping]]] = ..., recent_interactions: _Optional[_Iterable[_Union[Interaction, _Mapping]]] = ...) -> None: ...
 
 class ListCustomersRequest(_message.Message):
     __slots__ = ("tenant_id", "page_size", "page_token", "query")
