@@ -4,6 +4,7 @@ withdraw a violation, merges, versions, signals to scoring, next best actions, w
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -206,6 +207,38 @@ async def test_a_customer_marked_while_being_judged_stays_to_be_judged(
         )
     async with service.db.read() as session:
         assert await PlaybookRepository(session).due(NOW, 10) == []
+
+
+async def test_receiving_and_judging_the_same_customers_at_once_never_deadlocks(
+    service: PlaybookService,
+) -> None:
+    """Receiving marks customers and judging stores their states, each transaction locking
+    them in key order: batches naming the same customers in any order, received while the
+    worker judges, all go through, and everything received ends up judged."""
+    customers = [f"c{n}" for n in range(12)]
+    batches = [
+        [
+            ticket(f"k{n}-{c}", T0 + timedelta(minutes=n), customer=c)
+            for c in (customers[n % 12 :] + customers[: n % 12] if n % 2 else customers[::-1])
+        ]
+        for n in range(10)
+    ]
+    await service.receive(batches[0])
+
+    async def judge_while_receiving() -> None:
+        for _ in range(20):
+            await service.judge_due(limit=5, now=NOW)
+            await asyncio.sleep(0)
+
+    await asyncio.gather(*(service.receive(b) for b in batches[1:]), judge_while_receiving())
+    while (await service.judge_due(limit=50, now=NOW)).judged:
+        pass
+    async with service.db.read() as session:
+        repo = PlaybookRepository(session)
+        assert await repo.due(NOW, 100) == []
+        states = await repo.tenant_states("t1")
+    assert sorted(s.customer_id for s in states) == sorted(customers)
+    assert all(s.judged_at is not None and not s.dirty for s in states)
 
 
 async def test_without_scoring_the_last_known_standing_is_used_and_signals_wait(
