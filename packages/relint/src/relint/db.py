@@ -286,7 +286,8 @@ async def bulk_insert(session: AsyncSession, table: Table, rows: Sequence[dict[s
         raise DBAPIError.instance(statement, None, error, psycopg.Error) from error
 
 
-_UNNEST_INSERTS: dict[tuple[str, tuple[str, ...]], str] = {}
+# By table (the object: two services may name tables alike) and columns.
+_UNNEST_INSERTS: dict[tuple[Table, tuple[str, ...]], str] = {}
 
 
 def _unnest_insert(table: Table, names: Sequence[str]) -> str:
@@ -294,7 +295,7 @@ def _unnest_insert(table: Table, names: Sequence[str]) -> str:
     number of rows, each column's values one array literal (`pg_array`). psycopg's
     executemany sends and dumps a statement a row: a group commit of 32 interactions took
     3.8 ms of CPU in all with it, 2.6 ms with this."""
-    key = (table.name, tuple(names))
+    key = (table, tuple(names))
     statement = _UNNEST_INSERTS.get(key)
     if statement is None:
         dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
