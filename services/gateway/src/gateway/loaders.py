@@ -4,7 +4,7 @@ for many parents costs one batch RPC per level, never one per parent."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -69,24 +69,31 @@ class Loaders:
         return [by_id.get(i) for i in ids]
 
     async def _with_recent(self, keys: list[CustomerKey]) -> list[ingest_pb2.Customer | None]:
-        found: dict[CustomerKey, ingest_pb2.Customer] = {}
-        for recent, ids in _grouped(keys).items():
-            reply = await self._backends.customers_by_id(self._tenant_id, ids, recent)
-            self._prime_with_recent(reply, recent)
-            found.update(((c.id, recent), c) for c in reply.customers)
-        return [found.get(key) for key in keys]
+        return await self._found(keys, self._backends.customers_by_id, lambda c: c.id)
 
     async def _by_external_id(self, keys: list[CustomerKey]) -> list[ingest_pb2.Customer | None]:
+        return await self._found(
+            keys, self._backends.customers_by_external_id, lambda c: c.external_id
+        )
+
+    async def _found(
+        self,
+        keys: list[CustomerKey],
+        fetch: Callable[[str, list[str], int], Awaitable[CustomersFound]],
+        reference_of: Callable[[ingest_pb2.Customer], str],
+    ) -> list[ingest_pb2.Customer | None]:
+        """The customers by the reference `fetch` takes (one call per number of newest
+        interactions asked with them), each also primed for the customers loader, and their
+        newest interactions (an empty list for a customer without any) primed for the
+        recent_interactions loader."""
         found: dict[CustomerKey, ingest_pb2.Customer] = {}
-        for recent, refs in _grouped(keys).items():
-            reply = await self._backends.customers_by_external_id(self._tenant_id, refs, recent)
+        for recent, references in _grouped(keys).items():
+            reply = await fetch(self._tenant_id, references, recent)
             self._prime_with_recent(reply, recent)
-            found.update(((c.external_id, recent), c) for c in reply.customers)
+            found.update(((reference_of(c), recent), c) for c in reply.customers)
         return [found.get(key) for key in keys]
 
     def _prime_with_recent(self, found: CustomersFound, recent: int) -> None:
-        """The customers for the customers loader, and their newest interactions (an empty
-        list for a customer without any) for the recent_interactions loader."""
         self.prime(found.customers)
         if recent:
             by_customer: dict[str, list[ingest_pb2.Interaction]] = defaultdict(list)

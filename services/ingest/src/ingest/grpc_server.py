@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import grpc
 from pydantic import ValidationError
@@ -44,10 +46,6 @@ async def _require(context: grpc.aio.ServicerContext, ok: bool, message: str) ->
         await context.abort(grpc.StatusCode.INVALID_ARGUMENT, message)
 
 
-async def _require_recent(context: grpc.aio.ServicerContext, recent: int) -> None:
-    await _require(context, 0 <= recent <= MAX_RECENT, f"recent_per_customer 0..{MAX_RECENT}")
-
-
 class CustomerServicer(ingest_pb2_grpc.CustomerServiceServicer):
     def __init__(self, service: IngestService) -> None:
         self.service = service
@@ -55,34 +53,44 @@ class CustomerServicer(ingest_pb2_grpc.CustomerServiceServicer):
     async def BatchGetCustomers(
         self, request: ingest_pb2.BatchGetCustomersRequest, context: grpc.aio.ServicerContext
     ) -> ingest_pb2.BatchGetCustomersResponse:
-        await _require(context, bool(request.tenant_id), "tenant_id is required")
-        await _require(context, len(request.customer_ids) <= MAX_BATCH, f"at most {MAX_BATCH} ids")
-        await _require_recent(context, request.recent_per_customer)
-        found = await self.service.customers_with_recent(
-            request.tenant_id,
-            ids=list(request.customer_ids),
-            recent=request.recent_per_customer,
+        found = await self._found(
+            context, request.tenant_id, request.recent_per_customer, ids=request.customer_ids
         )
-        return ingest_pb2.BatchGetCustomersResponse(
-            customers=[customer_message(r) for r in found.customers],
-            recent_interactions=[interaction_message(r) for r in found.recent_interactions],
-        )
+        return ingest_pb2.BatchGetCustomersResponse(**found)
 
     async def LookupCustomers(
         self, request: ingest_pb2.LookupCustomersRequest, context: grpc.aio.ServicerContext
     ) -> ingest_pb2.LookupCustomersResponse:
-        await _require(context, bool(request.tenant_id), "tenant_id is required")
-        await _require(context, len(request.external_ids) <= MAX_BATCH, f"at most {MAX_BATCH} ids")
-        await _require_recent(context, request.recent_per_customer)
-        found = await self.service.customers_with_recent(
+        found = await self._found(
+            context,
             request.tenant_id,
-            external_ids=list(request.external_ids),
-            recent=request.recent_per_customer,
+            request.recent_per_customer,
+            external_ids=request.external_ids,
         )
-        return ingest_pb2.LookupCustomersResponse(
-            customers=[customer_message(r) for r in found.customers],
-            recent_interactions=[interaction_message(r) for r in found.recent_interactions],
+        return ingest_pb2.LookupCustomersResponse(**found)
+
+    async def _found(
+        self,
+        context: grpc.aio.ServicerContext,
+        tenant_id: str,
+        recent: int,
+        *,
+        ids: Sequence[str] = (),
+        external_ids: Sequence[str] = (),
+    ) -> dict[str, Any]:
+        """Both lookups' answer: the customers, and their newest interactions if asked."""
+        await _require(context, bool(tenant_id), "tenant_id is required")
+        await _require(
+            context, len(ids) + len(external_ids) <= MAX_BATCH, f"at most {MAX_BATCH} ids"
         )
+        await _require(context, 0 <= recent <= MAX_RECENT, f"recent_per_customer 0..{MAX_RECENT}")
+        found = await self.service.customers_with_recent(
+            tenant_id, ids=list(ids), external_ids=list(external_ids), recent=recent
+        )
+        return {
+            "customers": [customer_message(r) for r in found.customers],
+            "recent_interactions": [interaction_message(r) for r in found.recent_interactions],
+        }
 
     async def ListCustomers(
         self, request: ingest_pb2.ListCustomersRequest, context: grpc.aio.ServicerContext
