@@ -1,3 +1,13 @@
+"""The launcher: the banner's example query, and the ports it picks for test stacks."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from relint_devstack.launcher import LOWEST_FREE_PORT, free_port
+
+
 def test_the_banners_example_query_is_valid_against_the_schema() -> None:
     from graphql import parse, validate
 
@@ -5,3 +15,15 @@ def test_the_banners_example_query_is_valid_against_the_schema() -> None:
     from relint_devstack.launcher import EXAMPLE_QUERY
 
     assert validate(schema._schema, parse(EXAMPLE_QUERY % "cust-00001")) == []
+
+
+def test_free_ports_lie_below_the_range_outgoing_connections_take_theirs_from() -> None:
+    """A port chosen for a service to bind later must not be one an outgoing connection can
+    take meanwhile: every one is below the kernel's range for those, and free."""
+    start = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = [free_port() for _ in range(50)]
+    assert all(LOWEST_FREE_PORT <= port < start for port in ports)
+    assert len(set(ports)) > 40  # picked at random, not the same few
+    for port in ports[:5]:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", port))

@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -36,10 +37,37 @@ class StackError(RuntimeError):
     pass
 
 
+# Where free_port looks: from here up to the start of the kernel's range for outgoing
+# connections' local ports.
+LOWEST_FREE_PORT = 20_000
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A port free now, for a service to bind a little later. Not one the kernel would pick
+    (`bind(0)`): that range is also where every outgoing connection gets its local port, and
+    one did take a scoring's gRPC port between choosing and binding it (a fault test failed
+    to start). Below that range, only another caller of this function can take it, and it
+    picks at random among ~12,000."""
+    below = _outgoing_ports_start()
+    for _ in range(200):
+        port = random.randrange(LOWEST_FREE_PORT, below)  # noqa: S311 (not a secret)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise StackError(f"no free port between {LOWEST_FREE_PORT} and {below}")
+
+
+def _outgoing_ports_start() -> int:
+    """The first port of the kernel's range for outgoing connections (Linux's default, 32768,
+    where it cannot be read)."""
+    try:
+        first = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+    return max(first, LOWEST_FREE_PORT + 1_000)
 
 
 @dataclass
