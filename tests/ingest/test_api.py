@@ -114,6 +114,13 @@ async def test_a_batch_answers_per_item_and_stores_the_valid_ones(
     assert body["results"][1]["errors"][0]["path"] == "interactions[1].occurred_at"
     assert "together" in body["results"][3]["errors"][0]["message"]
     assert body["results"][2]["id"] == body["results"][0]["id"]
+    # Each stored item, and the repeat of one, names the customer it was recorded for (all
+    # five name the same one); the rejected ones none.
+    named = [r["customer_id"] for r in body["results"]]
+    assert named[0]
+    assert named[0] == named[2] == named[4]
+    assert named[1] is None
+    assert named[3] is None
 
 
 async def test_size_limits_are_enforced_with_413(app: FastAPI, client: httpx.AsyncClient) -> None:

@@ -68,6 +68,9 @@ async def test_record_interaction_stores_once_and_refuses_bad_input_by_field(
                 timeout=5,
             )
             assert [i.id for i in recent.interactions] == [first.id]
+            # Each answer names the customer it was recorded for, the duplicate's too.
+            assert first.customer_id == again.customer_id == customer.id
+            assert bad.customer_id == unknown.customer_id == ""
 
 
 def _note(n: int, channel: str, kind: str, employee: str, external_id: str = "acme") -> str:

@@ -10,6 +10,7 @@ from strawberry.fastapi import BaseContext
 
 from gateway.analysis import AnalysisBackend
 from gateway.backends import Backends
+from gateway.entity_cache import EntityCache, Forgetting
 from gateway.events import Broker, InProcessBroker
 from gateway.loaders import Loaders
 from relint.auth import Principal
@@ -28,6 +29,9 @@ class GatewayContext(BaseContext):
     # The Authorization the principal came from, to check again on an open WebSocket.
     credential: str | None = None
     analysis: AnalysisBackend | None = None
+    # The process's entity cache (off unless the app turns it on), and how changes made
+    # through this gateway forget what they touch.
+    forgetting: Forgetting = field(default_factory=lambda: Forgetting(EntityCache(0)))
     _loaders: Loaders | None = None
 
     def __post_init__(self) -> None:
@@ -50,5 +54,7 @@ class GatewayContext(BaseContext):
     @property
     def loaders(self) -> Loaders:
         if self._loaders is None:
-            self._loaders = Loaders(self.backends, self.tenant_id, self.analysis)
+            self._loaders = Loaders(
+                self.backends, self.tenant_id, self.analysis, self.forgetting.cache
+            )
         return self._loaders

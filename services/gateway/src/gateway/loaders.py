@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, cast
 
 from strawberry.dataloader import DataLoader
 
 from gateway.backends import Backends, CustomersFound, UpstreamError
+from gateway.entity_cache import EntityCache, Kind
 from relint.contracts.ingest.v1 import ingest_pb2
 from relint.contracts.playbook.v1 import playbook_pb2
 from relint.contracts.scoring.v1 import analysis_pb2, scoring_pb2
@@ -39,13 +40,29 @@ ACTIONS_PER_CUSTOMER = 50
 ALERTS_PER_BATCH = 1000
 
 
+# A customer as the cache keeps it: with the newest interactions it was asked with.
+CachedCustomer = tuple[ingest_pb2.Customer, list[ingest_pb2.Interaction]]
+# A customer's playbook view, and the standards its answer named (by key).
+CachedPlaybook = tuple[playbook_pb2.CustomerPlaybook, dict[str, playbook_pb2.Standard]]
+
+_NO_CACHE = EntityCache(ttl_seconds=0)
+
+
 class Loaders:
+    """One request's loaders. Customers, relationships (now) and playbook views are first
+    looked up in the gateway's shared `EntityCache`; only what it lacks is fetched."""
+
     def __init__(
-        self, backends: Backends, tenant_id: str, analysis: LookalikeSource | None = None
+        self,
+        backends: Backends,
+        tenant_id: str,
+        analysis: LookalikeSource | None = None,
+        cache: EntityCache = _NO_CACHE,
     ) -> None:
         self._backends = backends
         self._tenant_id = tenant_id
         self._analysis = analysis
+        self._cache = cache
         self.customers = DataLoader(self._customers, max_batch_size=1000)
         self.customers_with_recent = DataLoader(self._with_recent, max_batch_size=1000)
         self.customers_by_external_id = DataLoader(self._by_external_id, max_batch_size=1000)
@@ -64,55 +81,87 @@ class Loaders:
             self.customers.prime(customer.id, customer)
 
     async def _customers(self, ids: list[str]) -> list[ingest_pb2.Customer | None]:
-        found = await self._backends.customers_by_id(self._tenant_id, ids)
-        by_id = {c.id: c for c in found.customers}
-        return [by_id.get(i) for i in ids]
+        return await self._with_recent([(i, 0) for i in ids])
 
     async def _with_recent(self, keys: list[CustomerKey]) -> list[ingest_pb2.Customer | None]:
-        return await self._found(keys, self._backends.customers_by_id, lambda c: c.id)
+        return await self._found(keys, Kind.CUSTOMER, self._backends.customers_by_id)
 
     async def _by_external_id(self, keys: list[CustomerKey]) -> list[ingest_pb2.Customer | None]:
-        return await self._found(
-            keys, self._backends.customers_by_external_id, lambda c: c.external_id
-        )
+        return await self._found(keys, Kind.EXTERNAL, self._backends.customers_by_external_id)
 
     async def _found(
         self,
         keys: list[CustomerKey],
+        kind: Kind,
         fetch: Callable[[str, list[str], int], Awaitable[CustomersFound]],
-        reference_of: Callable[[ingest_pb2.Customer], str],
     ) -> list[ingest_pb2.Customer | None]:
-        """The customers by the reference `fetch` takes (one call per number of newest
-        interactions asked with them), each also primed for the customers loader, and their
-        newest interactions (an empty list for a customer without any) primed for the
-        recent_interactions loader."""
+        """The customers by the reference `fetch` takes (the cache's first, then one call
+        per number of newest interactions asked with them), each also primed for the
+        customers loader, and their newest interactions (an empty list for a customer
+        without any) primed for the recent_interactions loader."""
+        cache, tenant_id = self._cache, self._tenant_id
         found: dict[CustomerKey, ingest_pb2.Customer] = {}
-        for recent, references in _grouped(keys).items():
-            reply = await fetch(self._tenant_id, references, recent)
-            self._prime_with_recent(reply, recent)
-            found.update(((reference_of(c), recent), c) for c in reply.customers)
+        missing: list[CustomerKey] = []
+        for key in keys:
+            hit = cache.get(tenant_id, kind, key)
+            if hit is None:
+                missing.append(key)
+                continue
+            customer, newest = cast(CachedCustomer, hit)
+            self._prime_customer(customer, key[1], newest)
+            found[key] = customer
+        for recent, references in _grouped(missing).items():
+            asked_at = cache.now()
+            reply = await fetch(tenant_id, references, recent)
+            by_customer: dict[str, list[ingest_pb2.Interaction]] = defaultdict(list)
+            for item in reply.recent_interactions:
+                by_customer[item.customer_id].append(item)
+            for customer in reply.customers:
+                newest = by_customer[customer.id]
+                self._prime_customer(customer, recent, newest)
+                entry = (customer, newest)
+                # Kept by id too: `customer(id:)` and `node` may ask for it next.
+                cache.put(
+                    tenant_id, Kind.CUSTOMER, (customer.id, recent), entry, customer.id, asked_at
+                )
+                if kind is Kind.EXTERNAL:
+                    key = (customer.external_id, recent)
+                    cache.put(tenant_id, kind, key, entry, customer.id, asked_at)
+                else:
+                    key = (customer.id, recent)
+                found[key] = customer
         return [found.get(key) for key in keys]
 
-    def _prime_with_recent(self, found: CustomersFound, recent: int) -> None:
-        self.prime(found.customers)
+    def _prime_customer(
+        self, customer: ingest_pb2.Customer, recent: int, newest: list[ingest_pb2.Interaction]
+    ) -> None:
+        self.customers.prime(customer.id, customer)
         if recent:
-            by_customer: dict[str, list[ingest_pb2.Interaction]] = defaultdict(list)
-            for item in found.recent_interactions:
-                by_customer[item.customer_id].append(item)
-            for customer in found.customers:
-                self.recent_interactions.prime((customer.id, recent), by_customer[customer.id])
+            self.recent_interactions.prime((customer.id, recent), newest)
 
     async def _relationships(
         self, keys: list[RelationshipKey]
     ) -> list[scoring_pb2.Relationship | None]:
-        # One call per distinct as_of in the batch; a query normally asks for one.
-        grouped: dict[datetime | None, list[str]] = defaultdict(list)
-        for customer_id, as_of in keys:
-            grouped[as_of].append(customer_id)
+        # Now: the cache's first. Then one call per distinct as_of in the batch; a query
+        # normally asks for one.
+        cache, tenant_id = self._cache, self._tenant_id
         found: dict[RelationshipKey, scoring_pb2.Relationship] = {}
+        grouped: dict[datetime | None, list[str]] = defaultdict(list)
+        for key in keys:
+            customer_id, as_of = key
+            hit = cache.get(tenant_id, Kind.RELATIONSHIP, customer_id) if as_of is None else None
+            if hit is None:
+                grouped[as_of].append(customer_id)
+            else:
+                found[key] = cast(scoring_pb2.Relationship, hit)
         for as_of, ids in grouped.items():
-            for r in await self._backends.relationships_of(self._tenant_id, ids, as_of):
+            asked_at = cache.now()
+            for r in await self._backends.relationships_of(tenant_id, ids, as_of):
                 found[(r.customer_id, as_of)] = r
+                if as_of is None:
+                    cache.put(
+                        tenant_id, Kind.RELATIONSHIP, r.customer_id, r, r.customer_id, asked_at
+                    )
         return [found.get(key) for key in keys]
 
     async def _alerts(self, keys: list[AlertKey]) -> list[list[scoring_pb2.Alert]]:
@@ -136,11 +185,28 @@ class Loaders:
     async def _customer_playbooks(
         self, ids: list[str]
     ) -> list[playbook_pb2.CustomerPlaybook | None]:
+        cache, tenant_id = self._cache, self._tenant_id
+        by_id: dict[str, playbook_pb2.CustomerPlaybook] = {}
+        missing: list[str] = []
+        for customer_id in ids:
+            hit = cache.get(tenant_id, Kind.PLAYBOOK, customer_id)
+            if hit is None:
+                missing.append(customer_id)
+                continue
+            playbook, standards = cast(CachedPlaybook, hit)
+            self.standards.update(standards)
+            by_id[customer_id] = playbook
+        if missing:
+            by_id.update(await self._fetch_playbooks(missing))
+        return [by_id.get(i) for i in ids]
+
+    async def _fetch_playbooks(self, ids: list[str]) -> dict[str, playbook_pb2.CustomerPlaybook]:
         # Scoring's view of the customers goes along, through the relationships loader: the
         # query's own relationship fields share that one call, and the playbook need not
         # ask scoring again. If scoring fails, the playbook asks it itself (and answers
         # from the playbook alone if it still fails).
         outlooks: list[playbook_pb2.CustomerOutlook] | None
+        asked_at = self._cache.now()
         try:
             relationships = await self.relationships.load_many([(i, None) for i in ids])
             outlooks = [outlook_message(r) for r in relationships if r is not None]
@@ -149,9 +215,18 @@ class Loaders:
         found = await self._backends.customer_playbooks(
             self._tenant_id, ids, ACTIONS_PER_CUSTOMER, outlooks
         )
-        self.standards.update((s.key, s) for s in found.standards)
-        by_id = {c.customer_id: c for c in found.customers}
-        return [by_id.get(i) for i in ids]
+        standards = {s.key: s for s in found.standards}
+        self.standards.update(standards)
+        for playbook in found.customers:
+            self._cache.put(
+                self._tenant_id,
+                Kind.PLAYBOOK,
+                playbook.customer_id,
+                (playbook, standards),
+                playbook.customer_id,
+                asked_at,
+            )
+        return {c.customer_id: c for c in found.customers}
 
     async def _interaction_pages(self, keys: list[PageKey]) -> list[ingest_pb2.InteractionPage]:
         queries = [ingest_pb2.InteractionQuery.FromString(key) for key in keys]

@@ -18,6 +18,7 @@ from gateway.auth import Authenticator
 from gateway.backends import Backends
 from gateway.console import console_router
 from gateway.context import GatewayContext
+from gateway.entity_cache import EntityCache, Forgetting
 from gateway.events import EventRelay, InProcessBroker, RedisBroker
 from gateway.middleware import PersistedQueries, RedisQueryStore, RequestTimeout, StoreSlot
 from gateway.schema import build_schema
@@ -39,6 +40,7 @@ async def get_context(connection: HTTPConnection) -> GatewayContext:
         auth_problem=problem,
         broker=connection.app.state.broker,
         analysis=connection.app.state.analysis,
+        forgetting=connection.app.state.forgetting,
         connection=connection,
         credential=header if principal is not None else None,
     )
@@ -112,16 +114,21 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         )
         app.state.authenticator = authenticator
         app.state.broker = InProcessBroker()
+        cache = EntityCache(settings.entity_cache_seconds, settings.entity_cache_entries)
+        app.state.forgetting = Forgetting(cache)
         try:
             async with open_stores(settings, readiness) as stores:
                 if stores.redis is not None:
                     persisted.backing = RedisQueryStore(stores.redis)
                     app.state.broker = RedisBroker(stores.redis)
+                    app.state.forgetting = Forgetting(cache, stores.redis)
                 relay = EventRelay(backends, app.state.broker, redis=stores.redis)
                 relay.start()
+                app.state.forgetting.start()
                 try:
                     yield
                 finally:
+                    await app.state.forgetting.stop()
                     await relay.stop()
         finally:
             await authenticator.close()

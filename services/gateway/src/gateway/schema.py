@@ -870,6 +870,7 @@ class Mutation:
             return InvalidRelationshipTypes(
                 problems=[SettingProblem(path=p.path, reason=p.reason) for p in reply.problems]
             )
+        await context.forgetting.tenant(context.tenant_id)
         return RelationshipTypesConfigured(
             types=[RelationshipTypeDefinition.of(t) for t in reply.types]
         )
@@ -891,6 +892,7 @@ class Mutation:
             return InvalidPlaybook(
                 problems=[PlaybookProblem(path=p.path, reason=p.reason) for p in reply.problems]
             )
+        await context.forgetting.tenant(context.tenant_id)
         return Playbook.of(reply.playbook)
 
     @strawberry.mutation(
@@ -910,6 +912,8 @@ class Mutation:
             return InvalidInteraction(
                 problems=[FieldProblem(path=e.path, message=e.message) for e in reply.errors]
             )
+        if reply.customer_id:  # its customer has a new newest interaction
+            await context.forgetting.customer(context.tenant_id, reply.customer_id)
         return InteractionRecorded(
             interaction_id=strawberry.ID(reply.id), duplicate=reply.status == "duplicate"
         )

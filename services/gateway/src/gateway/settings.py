@@ -28,6 +28,10 @@ class GatewaySettings(ServiceSettings):
     # The estimated work of a query (gateway/cost.py), and the time it may take.
     max_cost: int = Field(default=25_000, ge=100)
     request_timeout_seconds: float = Field(default=10.0, gt=0)
+    # How long the backing services' answers about a customer are shared between requests
+    # (gateway/entity_cache.py); 0 turns the cache off. At most this many entries.
+    entity_cache_seconds: float = Field(default=2.0, ge=0, le=300)
+    entity_cache_entries: int = Field(default=20_000, ge=100)
     # Front ends' signed JWTs (gateway/tokens.py): off until a key is set. HS256 takes a
     # shared secret; RS256 and ES256 a public key in PEM.
     jwt_algorithm: str = Field(default="HS256", pattern="^(HS256|RS256|ES256)$")

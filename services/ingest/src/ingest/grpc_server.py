@@ -221,6 +221,7 @@ class InteractionServicer(ingest_pb2_grpc.InteractionServiceServicer):
             status=result.status,
             id=result.id or "",
             errors=[_field_error(e) for e in result.errors],
+            customer_id=result.customer_id or "",
         )
 
 

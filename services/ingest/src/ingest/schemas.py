@@ -212,6 +212,11 @@ class ItemResult(BaseModel):
     id: str | None = Field(
         default=None, description="The interaction's id (the original one for a duplicate)."
     )
+    customer_id: str | None = Field(
+        default=None,
+        description="The customer the interaction (or, for a duplicate, the original) was "
+        "recorded for, whichever identifier named it (after any merge the batch made).",
+    )
     errors: list[FieldError] = Field(default_factory=list)
 
 

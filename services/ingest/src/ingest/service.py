@@ -190,11 +190,14 @@ class IngestService:
         for index, item in items:
             key = (item.source, item.source_id) if item.source_id else None
             if key and key in existing:
-                results[index] = ItemResult(index=index, status="duplicate", id=existing[key])
+                original, customer_id = existing[key]
+                results[index] = ItemResult(
+                    index=index, status="duplicate", id=original, customer_id=customer_id or None
+                )
                 continue
             interaction_id = next(ids)
             if key:
-                existing[key] = interaction_id
+                existing[key] = (interaction_id, "")  # its customer is known once resolved
             fresh.append((index, interaction_id, item, _names(item)))
             results[index] = ItemResult(index=index, status="accepted", id=interaction_id)
         if not fresh and not updates:
@@ -222,6 +225,14 @@ class IngestService:
                 results[index] = refused[result.id].model_copy(update={"index": index})
         # Later items may have merged the account an earlier one resolved to.
         resolved = [(book.survivor(c), p, i, item) for c, p, i, item in resolved]
+        result_of = {r.id: r for r in results.values() if r.status == "accepted"}
+        for customer_id, _, interaction_id, _ in resolved:
+            if (accepted := result_of.get(interaction_id)) is not None:
+                accepted.customer_id = customer_id
+        for result in results.values():  # a repeat within the batch: its original's customer
+            if result.status == "duplicate" and result.customer_id is None:
+                first = result_of.get(result.id)
+                result.customer_id = first.customer_id if first is not None else None
         activity = {c: _Activity(item.occurred_at, item.occurred_at) for c, _, _, item in resolved}
         for customer_id, _, _, item in resolved:
             activity[customer_id].add(item.occurred_at)

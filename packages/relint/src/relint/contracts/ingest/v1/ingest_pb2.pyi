@@ -180,14 +180,16 @@ class FieldError(_message.Message):
     def __init__(self, path: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class RecordInteractionResponse(_message.Message):
-    __slots__ = ("status", "id", "errors")
+    __slots__ = ("status", "id", "errors", "customer_id")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
     ERRORS_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     status: str
     id: str
     errors: _containers.RepeatedCompositeFieldContainer[FieldError]
-    def __init__(self, status: _Optional[str] = ..., id: _Optional[str] = ..., errors: _Optional[_Iterable[_Union[FieldError, _Mapping]]] = ...) -> None: ...
+    customer_id: str
+    def __init__(self, status: _Optional[str] = ..., id: _Optional[str] = ..., errors: _Optional[_Iterable[_Union[FieldError, _Mapping]]] = ..., customer_id: _Optional[str] = ...) -> None: ...
 
 class BatchListRecentInteractionsRequest(_message.Message):
     __slots__ = ("tenant_id", "customer_ids", "limit_per_customer")

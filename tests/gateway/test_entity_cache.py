@@ -1,0 +1,278 @@
+"""The gateway's entity cache: what it keeps, for how long, for whom, and what forgets it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from gateway.context import GatewayContext
+from gateway.entity_cache import EntityCache, Forgetting, Kind
+from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_READ, SCOPE_GRAPH_WRITE, Principal
+from relint.contracts.ingest.v1 import ingest_pb2
+from tests.gateway.test_schema import CUSTOMER_360, SCHEMA, TENANT, FakeBackends
+
+OTHER_TENANT = "tenant-b"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def test_an_entry_lives_its_ttl_from_the_moment_it_was_asked_for(clock: Clock) -> None:
+    cache = EntityCache(2.0, clock=clock)
+    asked_at = cache.now()
+    clock.now += 0.5  # the answer took half a second
+    cache.put(TENANT, Kind.RELATIONSHIP, "c1", "r1", "c1", asked_at)
+    clock.now = asked_at + 1.999
+    assert cache.get(TENANT, Kind.RELATIONSHIP, "c1") == "r1"
+    clock.now = asked_at + 2.0
+    assert cache.get(TENANT, Kind.RELATIONSHIP, "c1") is None
+    assert cache.get(TENANT, Kind.RELATIONSHIP, "c1") is None  # and it is gone
+
+
+def test_entries_are_kept_per_tenant_and_kind(clock: Clock) -> None:
+    cache = EntityCache(2.0, clock=clock)
+    cache.put(TENANT, Kind.RELATIONSHIP, "c1", "r1", "c1", cache.now())
+    assert cache.get(OTHER_TENANT, Kind.RELATIONSHIP, "c1") is None
+    assert cache.get(TENANT, Kind.PLAYBOOK, "c1") is None
+    assert cache.get(TENANT, Kind.RELATIONSHIP, "c1") == "r1"
+
+
+def test_forgetting_a_customer_drops_its_entries_by_any_key_and_no_others(clock: Clock) -> None:
+    cache = EntityCache(60.0, clock=clock)
+    asked_at = cache.now()
+    cache.put(TENANT, Kind.EXTERNAL, ("cust-1", 20), "by ref", "c1", asked_at)
+    cache.put(TENANT, Kind.CUSTOMER, ("c1", 20), "by id", "c1", asked_at)
+    cache.put(TENANT, Kind.PLAYBOOK, "c1", "playbook", "c1", asked_at)
+    cache.put(TENANT, Kind.PLAYBOOK, "c2", "another", "c2", asked_at)
+    cache.put(OTHER_TENANT, Kind.PLAYBOOK, "c1", "another tenant's", "c1", asked_at)
+    clock.now += 0.001
+    cache.forget_customer(TENANT, "c1")
+    assert cache.get(TENANT, Kind.EXTERNAL, ("cust-1", 20)) is None
+    assert cache.get(TENANT, Kind.CUSTOMER, ("c1", 20)) is None
+    assert cache.get(TENANT, Kind.PLAYBOOK, "c1") is None
+    assert cache.get(TENANT, Kind.PLAYBOOK, "c2") == "another"
+    assert cache.get(OTHER_TENANT, Kind.PLAYBOOK, "c1") == "another tenant's"
+
+
+def test_an_answer_asked_for_before_a_change_is_stale_though_it_arrives_after(
+    clock: Clock,
+) -> None:
+    cache = EntityCache(60.0, clock=clock)
+    asked_at = cache.now()
+    clock.now += 0.01
+    cache.forget_customer(TENANT, "c1")  # a change lands while the read is under way
+    clock.now += 0.01
+    cache.put(TENANT, Kind.RELATIONSHIP, "c1", "old", "c1", asked_at)
+    assert cache.get(TENANT, Kind.RELATIONSHIP, "c1") is None
+    asked_again = cache.now()
+    cache.put(TENANT, Kind.RELATIONSHIP, "c1", "new", "c1", asked_again)
+    assert cache.get(TENANT, Kind.RELATIONSHIP, "c1") == "new"
+
+
+def test_forgetting_a_tenant_drops_all_its_entries_and_only_its_own(clock: Clock) -> None:
+    cache = EntityCache(60.0, clock=clock)
+    for tenant in (TENANT, OTHER_TENANT):
+        for customer in ("c1", "c2"):
+            cache.put(tenant, Kind.PLAYBOOK, customer, tenant + customer, customer, cache.now())
+    clock.now += 0.001
+    cache.forget_tenant(TENANT)
+    assert cache.get(TENANT, Kind.PLAYBOOK, "c1") is None
+    assert cache.get(TENANT, Kind.PLAYBOOK, "c2") is None
+    assert cache.get(OTHER_TENANT, Kind.PLAYBOOK, "c2") == OTHER_TENANT + "c2"
+
+
+def test_the_cache_holds_at_most_its_size_the_oldest_going_first(clock: Clock) -> None:
+    cache = EntityCache(60.0, max_entries=3, clock=clock)
+    for n in range(4):
+        cache.put(TENANT, Kind.RELATIONSHIP, f"c{n}", n, f"c{n}", cache.now())
+    assert cache.get(TENANT, Kind.RELATIONSHIP, "c0") is None
+    assert [cache.get(TENANT, Kind.RELATIONSHIP, f"c{n}") for n in (1, 2, 3)] == [1, 2, 3]
+
+
+def test_forgettings_older_than_the_ttl_are_dropped_so_they_stay_bounded(clock: Clock) -> None:
+    cache = EntityCache(1.0, max_entries=100, clock=clock)
+    for n in range(500):
+        clock.now += 0.1
+        cache.forget_customer(TENANT, f"c{n}")
+    # Only the last second's forgettings (and at most one overflow's worth) are kept.
+    assert len(cache._customers_forgotten) <= 100
+
+
+def test_a_ttl_of_zero_keeps_nothing(clock: Clock) -> None:
+    cache = EntityCache(0, clock=clock)
+    cache.put(TENANT, Kind.RELATIONSHIP, "c1", "r1", "c1", cache.now())
+    assert not cache.enabled
+    assert cache.get(TENANT, Kind.RELATIONSHIP, "c1") is None
+
+
+class RecordingBackends(FakeBackends):
+    """Also serves a second tenant (which has no customers), and says which customer an
+    accepted interaction was recorded for, as ingest does."""
+
+    def _tenant(self, tenant_id: str) -> None:
+        assert tenant_id in (TENANT, OTHER_TENANT)
+
+    async def customers_by_external_id(self, tenant_id: str, refs: Any, recent: int = 0) -> Any:
+        found = await super().customers_by_external_id(TENANT, refs, recent)
+        return found if tenant_id == TENANT else type(found)([], [])
+
+    async def record_interaction(self, tenant_id: str, interaction: dict[str, Any]) -> Any:
+        await super().record_interaction(tenant_id, interaction)
+        return ingest_pb2.RecordInteractionResponse(
+            status="accepted", id="i-1", customer_id=str(interaction["customer"]["id"])
+        )
+
+
+def _context(
+    backends: FakeBackends, forgetting: Forgetting, tenant: str = TENANT
+) -> GatewayContext:
+    scopes = frozenset({SCOPE_GRAPH_READ, SCOPE_GRAPH_WRITE, SCOPE_ADMIN})
+    return GatewayContext(
+        backends=backends,  # type: ignore[arg-type]
+        principal=Principal(tenant, "partner-1", scopes),
+        forgetting=forgetting,
+    )
+
+
+async def _360(backends: FakeBackends, forgetting: Forgetting, tenant: str = TENANT) -> Any:
+    result = await SCHEMA.execute(
+        CUSTOMER_360,
+        variable_values={"ref": "cust-00007", "n": 5},
+        context_value=_context(backends, forgetting, tenant),
+    )
+    assert result.errors is None
+    return result.data
+
+
+async def test_a_customer_360_asked_again_is_answered_from_the_cache_alike() -> None:
+    backends = RecordingBackends()
+    forgetting = Forgetting(EntityCache(60.0))
+    first = await _360(backends, forgetting)
+    assert backends.calls == Counter(
+        {"LookupCustomers": 1, "BatchGetRelationships": 1, "BatchGetCustomerPlaybooks": 1}
+    )
+    again = await _360(backends, forgetting)
+    assert again == first
+    assert len(again["customer"]["recentInteractions"]) == 5
+    assert backends.calls == Counter(
+        {"LookupCustomers": 1, "BatchGetRelationships": 1, "BatchGetCustomerPlaybooks": 1}
+    )
+    # The same customer through `customer(id:)`: the lookup by id was kept too.
+    result = await SCHEMA.execute(
+        '{ customer(id: "c0007") { name recentInteractions(limit: 5) { id } '
+        "relationship { value } } }",
+        context_value=_context(backends, forgetting),
+    )
+    assert result.errors is None
+    assert result.data["customer"]["name"] == first["customer"]["name"]
+    assert backends.calls["BatchGetCustomers"] == 0
+    assert backends.calls["BatchGetRelationships"] == 1
+
+
+async def test_another_tenant_never_sees_what_the_cache_keeps_for_one() -> None:
+    backends = RecordingBackends()
+    forgetting = Forgetting(EntityCache(60.0))
+    await _360(backends, forgetting)
+    other = await _360(backends, forgetting, OTHER_TENANT)
+    assert other == {"customer": None}
+    assert backends.calls["LookupCustomers"] == 2
+
+
+async def test_recording_an_interaction_forgets_that_customer_at_once() -> None:
+    backends = RecordingBackends()
+    forgetting = Forgetting(EntityCache(60.0))
+    await _360(backends, forgetting)
+    recorded = await SCHEMA.execute(
+        """mutation { recordInteraction(interaction: {customerId: "c0007",
+             occurredAt: "2026-11-30T10:00:00Z", channel: "sales", kind: "call",
+             direction: "outbound"}) { __typename } }""",
+        context_value=_context(backends, forgetting),
+    )
+    assert recorded.errors is None
+    assert recorded.data == {"recordInteraction": {"__typename": "InteractionRecorded"}}
+    await _360(backends, forgetting)
+    assert backends.calls["LookupCustomers"] == 2
+    assert backends.calls["BatchGetRelationships"] == 2
+    assert backends.calls["BatchGetCustomerPlaybooks"] == 2
+
+
+async def test_publishing_a_playbook_forgets_the_tenants_playbook_views() -> None:
+    backends = RecordingBackends()
+    forgetting = Forgetting(EntityCache(60.0))
+    await _360(backends, forgetting)
+    published = await SCHEMA.execute(
+        'mutation { publishPlaybook(yaml: "name: Ours") { __typename } }',
+        context_value=_context(backends, forgetting),
+    )
+    assert published.errors is None
+    assert published.data == {"publishPlaybook": {"__typename": "Playbook"}}
+    await _360(backends, forgetting)
+    assert backends.calls["BatchGetCustomerPlaybooks"] == 2
+
+
+async def test_an_answer_that_failed_is_not_kept() -> None:
+    backends = RecordingBackends(scoring_down=True)
+    forgetting = Forgetting(EntityCache(60.0))
+    result = await SCHEMA.execute(
+        '{ customer(externalId: "cust-00007") { relationship { value } } }',
+        context_value=_context(backends, forgetting),
+    )
+    assert result.errors is not None
+    backends.scoring_down = False
+    result = await SCHEMA.execute(
+        '{ customer(externalId: "cust-00007") { relationship { value } } }',
+        context_value=_context(backends, forgetting),
+    )
+    assert result.errors is None
+    assert result.data["customer"]["relationship"] == {"value": 5.0}
+
+
+async def test_redis_tells_every_replica_to_forget(redis_url: str) -> None:
+    first_client, second_client = Redis.from_url(redis_url), Redis.from_url(redis_url)
+    first = Forgetting(EntityCache(60.0), first_client)
+    second = Forgetting(EntityCache(60.0), second_client)
+    try:
+        for replica in (first, second):
+            replica.start()
+            replica.cache.put(TENANT, Kind.RELATIONSHIP, "c1", "r1", "c1", replica.cache.now())
+            replica.cache.put(TENANT, Kind.RELATIONSHIP, "c2", "r2", "c2", replica.cache.now())
+        # Until the second replica listens, a forgetting could pass it by.
+        for _ in range(100):
+            [(_, listening)] = await first_client.pubsub_numsub("gateway:forget")
+            if listening >= 2:  # (pub/sub is server-wide: other tests' gateways may listen)
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.01)
+        await first.customer(TENANT, "c1")
+        for _ in range(100):
+            if second.cache.get(TENANT, Kind.RELATIONSHIP, "c1") is None:
+                break
+            await asyncio.sleep(0.02)
+        assert second.cache.get(TENANT, Kind.RELATIONSHIP, "c1") is None
+        assert second.cache.get(TENANT, Kind.RELATIONSHIP, "c2") == "r2"
+        await asyncio.sleep(0.01)
+        await second.tenant(TENANT)
+        for _ in range(100):
+            if first.cache.get(TENANT, Kind.RELATIONSHIP, "c2") is None:
+                break
+            await asyncio.sleep(0.02)
+        assert first.cache.get(TENANT, Kind.RELATIONSHIP, "c2") is None
+    finally:
+        for replica in (first, second):
+            await replica.stop()
+        for client in (first_client, second_client):
+            await client.aclose()
