@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from functools import cached_property
 from typing import Protocol, cast
 
 from strawberry.dataloader import DataLoader
@@ -36,6 +37,8 @@ RelationshipKey = tuple[str, datetime | None]
 AlertKey = tuple[str, bool]
 # The playbook's view of a customer is fetched with this many actions; fields cut it.
 ACTIONS_PER_CUSTOMER = 50
+# Keys one batch call takes at most.
+MAX_BATCH = 1000
 # Alerts fetched for a page of customers at most; each customer shows its newest.
 ALERTS_PER_BATCH = 1000
 
@@ -63,18 +66,49 @@ class Loaders:
         self._tenant_id = tenant_id
         self._analysis = analysis
         self._cache = cache
-        self.customers = DataLoader(self._customers, max_batch_size=1000)
-        self.customers_with_recent = DataLoader(self._with_recent, max_batch_size=1000)
-        self.customers_by_external_id = DataLoader(self._by_external_id, max_batch_size=1000)
-        self.relationships = DataLoader(self._relationships, max_batch_size=1000)
-        self.alerts = DataLoader(self._alerts, max_batch_size=1000)
-        self.recent_interactions = DataLoader(self._recent, max_batch_size=1000)
-        self.customer_playbooks = DataLoader(self._customer_playbooks, max_batch_size=1000)
-        self.interaction_pages = DataLoader(self._interaction_pages, max_batch_size=1000)
-        self.employees = DataLoader(self._employees, max_batch_size=1000)
-        self.similar_customers = DataLoader(self._similar_customers, max_batch_size=1000)
         # The standards customer_playbooks' answers name, by key.
         self.standards: dict[str, playbook_pb2.Standard] = {}
+
+    # Each loader is made when a field first needs it: a query uses few of them.
+    @cached_property
+    def customers(self) -> DataLoader[str, ingest_pb2.Customer | None]:
+        return DataLoader(self._customers, max_batch_size=MAX_BATCH)
+
+    @cached_property
+    def customers_with_recent(self) -> DataLoader[CustomerKey, ingest_pb2.Customer | None]:
+        return DataLoader(self._with_recent, max_batch_size=MAX_BATCH)
+
+    @cached_property
+    def customers_by_external_id(self) -> DataLoader[CustomerKey, ingest_pb2.Customer | None]:
+        return DataLoader(self._by_external_id, max_batch_size=MAX_BATCH)
+
+    @cached_property
+    def relationships(self) -> DataLoader[RelationshipKey, scoring_pb2.Relationship | None]:
+        return DataLoader(self._relationships, max_batch_size=MAX_BATCH)
+
+    @cached_property
+    def alerts(self) -> DataLoader[AlertKey, list[scoring_pb2.Alert]]:
+        return DataLoader(self._alerts, max_batch_size=MAX_BATCH)
+
+    @cached_property
+    def recent_interactions(self) -> DataLoader[RecentKey, list[ingest_pb2.Interaction]]:
+        return DataLoader(self._recent, max_batch_size=MAX_BATCH)
+
+    @cached_property
+    def customer_playbooks(self) -> DataLoader[str, playbook_pb2.CustomerPlaybook | None]:
+        return DataLoader(self._customer_playbooks, max_batch_size=MAX_BATCH)
+
+    @cached_property
+    def interaction_pages(self) -> DataLoader[PageKey, ingest_pb2.InteractionPage]:
+        return DataLoader(self._interaction_pages, max_batch_size=MAX_BATCH)
+
+    @cached_property
+    def employees(self) -> DataLoader[EmployeesKey, list[ingest_pb2.EmployeeInvolvement]]:
+        return DataLoader(self._employees, max_batch_size=MAX_BATCH)
+
+    @cached_property
+    def similar_customers(self) -> DataLoader[SimilarKey, list[analysis_pb2.Lookalike]]:
+        return DataLoader(self._similar_customers, max_batch_size=MAX_BATCH)
 
     def prime(self, customers: Sequence[ingest_pb2.Customer]) -> None:
         for customer in customers:

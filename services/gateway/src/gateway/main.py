@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import orjson
 from fastapi import FastAPI
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
@@ -47,6 +48,12 @@ async def get_context(connection: HTTPConnection) -> GatewayContext:
 
 
 class GatewayRouter(GraphQLRouter[GatewayContext, None]):
+    def encode_json(self, data: object) -> str:
+        """Answers as orjson writes them: the same JSON, several times faster than the
+        standard library's encoder, which a customer-360's ~250 fields made a few per cent
+        of the gateway's CPU. Text, as WebSocket messages must be."""
+        return orjson.dumps(data).decode()
+
     async def on_ws_connect(self, context: GatewayContext) -> UnsetType | dict[str, object] | None:
         """A WebSocket authenticates with its headers or its connection_init payload's
         Authorization; without either it is refused (4403). While it stays open, it is

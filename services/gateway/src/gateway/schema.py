@@ -31,7 +31,7 @@ from gateway.context import GatewayContext
 from gateway.cost import cost_limit_rule
 from gateway.events import Topic
 from gateway.ids import customer_key, from_global, to_global
-from gateway.selection import fields_named, one_argument
+from gateway.selection import child_arguments
 from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_WRITE
 from relint.contracts.ingest.v1 import ingest_pb2
 from relint.contracts.playbook.v1 import playbook_pb2
@@ -1124,17 +1124,12 @@ def _recent_asked(info: GatewayInfo) -> int:
     """How many newest interactions the selection asks of the customer this resolver
     gives (its `recentInteractions(limit)`), so that they come in the same call; 0 when it
     asks none, several different numbers, or one out of range (the field answers that)."""
-    asked = [
-        field
-        for selected in info.selected_fields
-        for field in fields_named(selected.selections, "recentInteractions")
-    ]
-    given = one_argument(asked, "limit", DEFAULT_RECENT) if asked else None
-    try:  # a literal in the query comes as its text, a variable as its value
-        limit = int(str(given))
-    except ValueError:
+    given = child_arguments(info, "recentInteractions", "limit")
+    asked = {DEFAULT_RECENT if limit is None else limit for limit in given}
+    if len(asked) != 1:
         return 0
-    return limit if 1 <= limit <= MAX_RECENT else 0
+    [limit] = asked
+    return limit if isinstance(limit, int) and 1 <= limit <= MAX_RECENT else 0
 
 
 async def _customer_by_id(info: GatewayInfo, customer_id: str) -> ingest_pb2.Customer | None:
