@@ -711,7 +711,9 @@ def measure_stack(
     if hits + misses:
         print(
             f"  entity cache: {hits / (hits + misses):.1%} of {hits + misses:.0f} lookups hit "
-            f"({misses / figures.requests:.2f} misses a query)"
+            f"({misses / figures.requests:.2f} misses a query); "
+            f"{lookups_after['forgotten'] - lookups_before['forgotten']:.0f} customers "
+            "forgotten as they changed"
         )
     print(f"customers(first: 100) over HTTP, one client, {args.page_rounds} rounds, {label} ...")
     page_latencies(stack, key, 3)
@@ -725,12 +727,14 @@ def measure_stack(
 def cache_lookups(stack: Stack) -> dict[str, float]:
     """The gateway's entity cache lookups so far, by result, from its /metrics."""
     text = httpx.get(stack.url("gateway") + "/metrics", timeout=5).text
-    totals = {"hit": 0.0, "miss": 0.0}
+    totals = {"hit": 0.0, "miss": 0.0, "forgotten": 0.0}
     for line in text.splitlines():
         if line.startswith("relint_gateway_entity_cache_lookups_total{"):
             labels, value = line.rsplit(" ", 1)
             result = "hit" if 'result="hit"' in labels else "miss"
             totals[result] += float(value)
+        elif line.startswith("relint_gateway_entity_cache_forgotten_customers_total "):
+            totals["forgotten"] += float(line.rsplit(" ", 1)[1])
     return totals
 
 

@@ -22,13 +22,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from gateway.console import CONTENT_SECURITY_POLICY, console_router
-from gateway.settings import GatewaySettings
 from relint_devstack.launcher import Stack, _load_demo, delivered_to
 
 pytestmark = pytest.mark.e2e
 
 CHROMIUM = Path(os.environ.get("RELINT_CHROMIUM", "/usr/bin/chromium"))
 CUSTOMERS = 60
+CACHE_SECONDS = 3
 SEED = 11
 SCREENSHOT = Path("/tmp/relint-console.png")
 # Generous: the suite runs two workers on two cores beside the four services.
@@ -193,8 +193,12 @@ def platform(
 ) -> Iterator[tuple[Stack, str]]:
     stack = Stack.on_free_ports(
         tmp_path_factory.mktemp("console"),
-        # Place customers on the value map every second instead of every 30.
-        extra_env={"SCORING_CLASSIFY_SECONDS": "1"},
+        # Place customers on the value map every second instead of every 30; keep what
+        # the gateway's entity cache holds a few seconds, so an outage shows soon.
+        extra_env={
+            "SCORING_CLASSIFY_SECONDS": "1",
+            "GATEWAY_ENTITY_CACHE_SECONDS": str(CACHE_SECONDS),
+        },
     )
     stack.migrate()
     scopes = ("ingest:write", "graph:read", "graph:write")
@@ -474,7 +478,7 @@ def _a_service_down_is_said_in_plain_words(browser: _Page, stack: Stack, custome
     stack.processes["playbook"].wait()
     # What the gateway's entity cache holds of this customer (opened a moment ago) still
     # answers for its few seconds; after them the outage shows.
-    time.sleep(GatewaySettings().entity_cache_seconds + 0.5)
+    time.sleep(CACHE_SECONDS + 0.5)
     try:
         browser.page.click(f'#at-risk-list .customer-link[data-customer-id="{customer_id}"]')
         problem = browser.page.locator('[data-problems-for="customer"] .problem').first

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,8 +12,10 @@ from redis.asyncio import Redis
 
 from gateway.context import GatewayContext
 from gateway.entity_cache import EntityCache, Forgetting, Kind
+from gateway.events import EventRelay, InProcessBroker
 from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_READ, SCOPE_GRAPH_WRITE, Principal
 from relint.contracts.ingest.v1 import ingest_pb2
+from tests.gateway.test_events import START, FakeFeeds, _alert, _change
 from tests.gateway.test_schema import CUSTOMER_360, SCHEMA, TENANT, FakeBackends
 
 OTHER_TENANT = "tenant-b"
@@ -68,19 +71,51 @@ def test_forgetting_a_customer_drops_its_entries_by_any_key_and_no_others(clock:
     assert cache.get(OTHER_TENANT, Kind.PLAYBOOK, "c1") == "another tenant's"
 
 
-def test_an_answer_asked_for_before_a_change_is_stale_though_it_arrives_after(
+def test_an_answer_asked_for_before_a_change_or_while_it_settles_is_stale(
     clock: Clock,
 ) -> None:
-    cache = EntityCache(60.0, clock=clock)
+    cache = EntityCache(60.0, settle_seconds=5.0, clock=clock)
     asked_at = cache.now()
     clock.now += 0.01
     cache.forget_customer(TENANT, "c1")  # a change lands while the read is under way
+    forgotten_at = clock.now
     clock.now += 0.01
     cache.put(TENANT, Kind.RELATIONSHIP, "c1", "old", "c1", asked_at)
     assert cache.get(TENANT, Kind.RELATIONSHIP, "c1") is None
-    asked_again = cache.now()
-    cache.put(TENANT, Kind.RELATIONSHIP, "c1", "new", "c1", asked_again)
+    # Asked for while the change settles (the playbook may not have judged it yet).
+    clock.now = forgotten_at + 4.99
+    cache.put(TENANT, Kind.RELATIONSHIP, "c1", "unsettled", "c1", cache.now())
+    assert cache.get(TENANT, Kind.RELATIONSHIP, "c1") is None
+    clock.now = forgotten_at + 5.01
+    cache.put(TENANT, Kind.RELATIONSHIP, "c1", "new", "c1", cache.now())
     assert cache.get(TENANT, Kind.RELATIONSHIP, "c1") == "new"
+
+
+def test_entries_live_long_only_while_changes_are_known_to_reach_the_cache(
+    clock: Clock,
+) -> None:
+    cache = EntityCache(30.0, unwatched_ttl_seconds=2.0, clock=clock)
+    start = cache.now()
+    cache.put(TENANT, Kind.RELATIONSHIP, "c1", "r1", "c1", start)
+    cache.put(TENANT, Kind.RELATIONSHIP, "c2", "r2", "c2", start)
+    clock.now = start + 2.5
+    assert not cache.watched
+    assert cache.get(TENANT, Kind.RELATIONSHIP, "c1") is None  # unwatched: 2 s
+    cache.watch(3.0)  # the feed's reader passed
+    assert cache.watched
+    assert cache.get(TENANT, Kind.RELATIONSHIP, "c2") == "r2"
+    clock.now = start + 5.4
+    assert cache.get(TENANT, Kind.RELATIONSHIP, "c2") == "r2"
+    clock.now = start + 5.6  # no pass since: the feed may be down
+    assert not cache.watched
+    assert cache.get(TENANT, Kind.RELATIONSHIP, "c2") is None
+    cache.put(TENANT, Kind.RELATIONSHIP, "c3", "r3", "c3", cache.now())
+    for second in range(40):  # passes every second, for 40 s
+        cache.watch(3.0)
+        if second == 29:
+            assert cache.get(TENANT, Kind.RELATIONSHIP, "c3") == "r3"
+        clock.now += 1.0
+    assert cache.get(TENANT, Kind.RELATIONSHIP, "c3") is None  # but never beyond 30 s
 
 
 def test_forgetting_a_tenant_drops_all_its_entries_and_only_its_own(clock: Clock) -> None:
@@ -271,8 +306,34 @@ async def test_redis_tells_every_replica_to_forget(redis_url: str) -> None:
                 break
             await asyncio.sleep(0.02)
         assert first.cache.get(TENANT, Kind.RELATIONSHIP, "c2") is None
+        # The feed's reader says changes reach the caches: every replica hears it.
+        assert not second.cache.watched
+        await first.changed([], watched_for=30.0)
+        for _ in range(100):
+            if second.cache.watched:
+                break
+            await asyncio.sleep(0.02)
+        assert second.cache.watched
     finally:
         for replica in (first, second):
             await replica.stop()
         for client in (first_client, second_client):
             await client.aclose()
+
+
+async def test_the_relay_tells_the_cache_whose_relationship_changed_though_nobody_listens() -> None:
+    feeds, broker = FakeFeeds(), InProcessBroker()
+    cache = EntityCache(30.0, unwatched_ttl_seconds=2.0)
+    relay = EventRelay(feeds, broker, forgetting=Forgetting(cache))
+    for customer in ("c1", "c2"):
+        cache.put(TENANT, Kind.PLAYBOOK, customer, customer, customer, cache.now())
+    feeds.alerts = [_alert(1, TENANT, START + timedelta(seconds=1))]
+    feeds.changes = [_change(TENANT, "c1", START + timedelta(seconds=1), 3)]
+    assert await relay.step() == 1  # the change, to the cache only
+    assert feeds.reads == 0  # the alerts are read for sockets only
+    assert cache.watched
+    assert cache.get(TENANT, Kind.PLAYBOOK, "c1") is None
+    assert cache.get(TENANT, Kind.PLAYBOOK, "c2") == "c2"
+    # Without the cache, and nobody listening, nothing is read.
+    idle = EventRelay(feeds, broker, forgetting=Forgetting(EntityCache(0)))
+    assert await idle.step() == 0

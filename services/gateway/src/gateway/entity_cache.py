@@ -1,5 +1,5 @@
-"""The backing services' answers about single customers, kept for a few seconds and shared by
-every request this gateway process serves (entity caching, as a federation router does it).
+"""The backing services' answers about single customers, shared by every request this
+gateway process serves (entity caching, as a federation router does it).
 
 Front ends ask for the same customers again and again (a customer's page polled, a team's
 worklist opened by every member), and every answer costs a batch RPC to each of ingest,
@@ -7,12 +7,22 @@ scoring and playbook. An entry is a customer (by id or external id, with its new
 interactions), its relationship (now, never `asOf`), or its playbook view.
 
 How fresh an answer is:
-- an entry lives `ttl` seconds from the moment its RPC was sent, so an answer is at most
-  that much older than the services' own (which already trail ingest by the delivery lag);
-- a change made through this gateway (recording an interaction, publishing a playbook,
-  configuring relationship types) forgets what it touches at once, on every replica when
-  they share Redis, so a front end reads its own writes;
-- a customer that is not found is never kept: it may be created the next moment.
+- Every change to a customer's interactions, relationship or violations changes its
+  relationship in scoring, and scoring's relationship feed says which customer changed
+  when. While the gateway follows that feed (`gateway.events.EventRelay`, about once a
+  second), a changed customer's entries are forgotten, and for `settle` seconds after a
+  change the customer is not served from the cache at all: the playbook judges the same
+  interactions a moment after scoring may have. An entry then lives at most `ttl` seconds.
+- While the feed is not followed (scoring unreachable, the relay stopped), an entry lives
+  `unwatched_ttl` seconds: an answer is then at most that much older than the services'.
+- A change made through this gateway (recording an interaction, publishing a playbook,
+  configuring relationship types) forgets what it touches at once.
+- With Redis, all of this reaches every replica (one replica reads the feed).
+- A customer that is not found is never kept: it may be created the next moment.
+- Entries are timed from the moment their RPC was sent, not from when the answer came.
+
+What the feed does not carry is a customer's own details changing without an interaction
+(a Segment `identify` renaming it, say): that shows within `ttl`.
 
 Entries are the services' protobuf messages, shared by requests: nothing may change them.
 The cache holds at most `max_entries`, the oldest going first; `ttl` 0 turns it off.
@@ -21,9 +31,10 @@ The cache holds at most `max_entries`, the oldest going first; `ttl` 0 turns it 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
@@ -38,8 +49,13 @@ LOOKUPS = Counter(
     "Entity cache lookups by kind and result (hit, miss).",
     ["kind", "result"],
 )
+FORGOTTEN = Counter(
+    "relint_gateway_entity_cache_forgotten_customers_total",
+    "Customers whose entries were forgotten because they changed.",
+)
+# After a change, how long a customer is not served from the cache.
+SETTLE_SECONDS: Final = 5.0
 _CHANNEL: Final = "gateway:forget"
-_SEPARATOR: Final = "\x1f"
 
 
 class Kind(StrEnum):
@@ -64,15 +80,24 @@ class EntityCache:
     def __init__(
         self,
         ttl_seconds: float,
+        unwatched_ttl_seconds: float | None = None,
         max_entries: int = 20_000,
+        settle_seconds: float = SETTLE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ttl = ttl_seconds
+        # Without a feed of changes to follow, entries live `ttl` (None) or less.
+        self.unwatched_ttl = min(
+            ttl_seconds if unwatched_ttl_seconds is None else unwatched_ttl_seconds, ttl_seconds
+        )
+        self.settle = settle_seconds
         self._max = max_entries
         self._clock = clock
         self._entries: dict[tuple[str, Kind, Hashable], _Entry] = {}
-        # When a customer's or a tenant's entries were last forgotten: an entry asked for
-        # before that moment is stale, though it may have been stored after it.
+        # Until when changes are known to reach this cache (see `watch`).
+        self._watched_until = float("-inf")
+        # Entries asked for before these moments are stale (though they may have been
+        # stored after them); a customer's may lie ahead, while it settles.
         self._customers_forgotten: dict[tuple[str, str], float] = {}
         self._tenants_forgotten: dict[str, float] = {}
 
@@ -84,17 +109,30 @@ class EntityCache:
         """The moment to pass to `put` for an answer asked for now."""
         return self._clock()
 
+    def watch(self, seconds: float) -> None:
+        """Changes are known to reach this cache for the next `seconds`: entries may live
+        `ttl`, not only `unwatched_ttl`."""
+        self._watched_until = max(self._watched_until, self._clock() + seconds)
+
+    @property
+    def watched(self) -> bool:
+        return self._clock() < self._watched_until
+
     def get(self, tenant_id: str, kind: Kind, key: Hashable) -> object | None:
         if not self.enabled:
             return None
         entry = self._entries.get((tenant_id, kind, key))
-        if entry is not None and (
-            self._clock() - entry.asked_at >= self.ttl
-            or entry.asked_at <= self._tenants_forgotten.get(tenant_id, -1.0)
-            or entry.asked_at <= self._customers_forgotten.get((tenant_id, entry.customer_id), -1.0)
-        ):
-            del self._entries[(tenant_id, kind, key)]
-            entry = None
+        if entry is not None:
+            now = self._clock()
+            ttl = self.ttl if now < self._watched_until else self.unwatched_ttl
+            if (
+                now - entry.asked_at >= ttl
+                or entry.asked_at <= self._tenants_forgotten.get(tenant_id, -1.0)
+                or entry.asked_at
+                <= self._customers_forgotten.get((tenant_id, entry.customer_id), -1.0)
+            ):
+                del self._entries[(tenant_id, kind, key)]
+                entry = None
         if entry is None:
             _MISSES[kind].inc()
             return None
@@ -119,7 +157,9 @@ class EntityCache:
         entries[(tenant_id, kind, key)] = _Entry(value, customer_id, asked_at)
 
     def forget_customer(self, tenant_id: str, customer_id: str) -> None:
-        self._customers_forgotten[(tenant_id, customer_id)] = self._clock()
+        """Its entries are stale, and so is what is asked for it while it settles."""
+        self._customers_forgotten[(tenant_id, customer_id)] = self._clock() + self.settle
+        FORGOTTEN.inc()
         if len(self._customers_forgotten) > self._max:
             self._drop_old_forgettings()
 
@@ -146,20 +186,30 @@ class Forgetting:
         self._task: asyncio.Task[None] | None = None
 
     async def customer(self, tenant_id: str, customer_id: str) -> None:
-        self.cache.forget_customer(tenant_id, customer_id)
-        await self._publish(f"{tenant_id}{_SEPARATOR}{customer_id}")
+        await self.changed([(tenant_id, customer_id)])
 
     async def tenant(self, tenant_id: str) -> None:
         self.cache.forget_tenant(tenant_id)
-        await self._publish(tenant_id)
+        await self._publish({"tenants": [tenant_id]})
 
-    async def _publish(self, message: str) -> None:
+    async def changed(
+        self, customers: Sequence[tuple[str, str]], watched_for: float | None = None
+    ) -> None:
+        """These customers changed; with `watched_for`, every change is known to reach the
+        caches for that long (the feed's reader says so at each pass, even without any)."""
+        for tenant_id, customer_id in customers:
+            self.cache.forget_customer(tenant_id, customer_id)
+        if watched_for is not None:
+            self.cache.watch(watched_for)
+        await self._publish({"customers": list(customers), "watched_for": watched_for})
+
+    async def _publish(self, message: dict[str, object]) -> None:
         if self._redis is None or not self.cache.enabled:
             return
         try:
-            await self._redis.publish(_CHANNEL, message)
-        except Exception:  # the change itself is made; other replicas expire the entry
-            log.warning("could not tell the other gateways to forget %r", message, exc_info=True)
+            await self._redis.publish(_CHANNEL, json.dumps(message))
+        except Exception:  # the change itself is made; other replicas' entries expire
+            log.warning("could not tell the other gateways to forget", exc_info=True)
 
     def start(self) -> None:
         if self._redis is not None and self.cache.enabled:
@@ -178,7 +228,7 @@ class Forgetting:
                 try:
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
-                            self._apply(bytes(message["data"]).decode())
+                            self._apply(bytes(message["data"]))
                 finally:
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
             except asyncio.CancelledError:
@@ -189,9 +239,14 @@ class Forgetting:
                 self.cache.forget_everything()
                 await asyncio.sleep(1.0)
 
-    def _apply(self, message: str) -> None:
-        tenant_id, _, customer_id = message.partition(_SEPARATOR)
-        if customer_id:
-            self.cache.forget_customer(tenant_id, customer_id)
-        else:
-            self.cache.forget_tenant(tenant_id)
+    def _apply(self, data: bytes) -> None:
+        try:
+            message = json.loads(data)
+            for tenant_id in message.get("tenants", []):
+                self.cache.forget_tenant(str(tenant_id))
+            for tenant_id, customer_id in message.get("customers", []):
+                self.cache.forget_customer(str(tenant_id), str(customer_id))
+            if message.get("watched_for") is not None:
+                self.cache.watch(float(message["watched_for"]))
+        except (ValueError, TypeError, AttributeError):
+            log.warning("ignored a malformed forgetting message: %r", data[:200])

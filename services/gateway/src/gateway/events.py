@@ -7,7 +7,9 @@ channels are in process. In production, with Redis, every gateway replica listen
 pub/sub and one replica at a time (holding a short Redis lease) reads the feeds and
 publishes, so each event is published once.
 
-The feeds are read only while some socket listens, so an idle gateway costs scoring nothing.
+The feeds are read only while some socket listens, so an idle gateway costs scoring nothing;
+with the entity cache on, the relationship feed is read always, one call a second, to tell
+the caches which customers changed (`gateway.entity_cache`).
 A feed is read again a few seconds back each time (`LOOKBACK`), because a transaction that
 committed late can carry an earlier timestamp than one already read; what was published
 already is recognised by its key and not published twice.
@@ -26,6 +28,7 @@ from typing import Final, Protocol
 
 from redis.asyncio import Redis
 
+from gateway.entity_cache import Forgetting
 from relint.contracts.scoring.v1 import scoring_pb2
 from relint.worker import BackgroundWorker
 
@@ -126,8 +129,10 @@ class Feed:
     since: datetime
     published: dict[str, datetime]
 
-    async def pass_once(self, broker: Broker, page: int) -> int:
-        """Publishes what is new since `since` - LOOKBACK; returns how many it published."""
+    async def pass_once(
+        self, deliver: Callable[[Topic, object], Awaitable[None]], page: int
+    ) -> int:
+        """Delivers what is new since `since` - LOOKBACK; returns how many it delivered."""
         start = self.since - LOOKBACK
         last: object | None = None
         count = 0
@@ -139,7 +144,7 @@ class Feed:
                     continue
                 self.published[key] = moment
                 self.since = max(self.since, moment)
-                await broker.publish(self.topic, self.tenant(event), _serialize(event))
+                await deliver(self.topic, event)
                 count += 1
             if len(found) < page:
                 break
@@ -198,7 +203,8 @@ def _tenant(event: object) -> str:
 
 
 class EventRelay(BackgroundWorker):
-    """Reads scoring's feeds from the moment it started and publishes each event once."""
+    """Reads scoring's feeds from the moment it started and publishes each event once; and,
+    for the entity cache, tells it which customers' relationships changed."""
 
     name = "gateway-event-relay"
 
@@ -208,12 +214,14 @@ class EventRelay(BackgroundWorker):
         broker: Broker,
         *,
         redis: Redis | None = None,
+        forgetting: Forgetting | None = None,
         poll_seconds: float = 1.0,
         page: int = 500,
     ) -> None:
         super().__init__()
         self.broker = broker
         self.redis = redis
+        self.forgetting = forgetting
         self.poll_seconds = poll_seconds
         self.page = page
         now = datetime.now(UTC)
@@ -222,7 +230,30 @@ class EventRelay(BackgroundWorker):
 
     async def relay_once(self) -> int:
         """Publishes every event since the last pass; returns how many."""
-        return sum([await feed.pass_once(self.broker, self.page) for feed in self.feeds])
+        return await self._pass(listening=True, watching=False)
+
+    async def _pass(self, *, listening: bool, watching: bool) -> int:
+        """Reads the feeds someone needs: both for listening sockets, the relationships for
+        the entity cache. A feed nobody needs is not read, and starts from now once it is."""
+        changed: list[tuple[str, str]] = []
+
+        async def deliver(topic: Topic, event: object) -> None:
+            if listening:
+                await self.broker.publish(topic, _tenant(event), _serialize(event))
+            if watching and isinstance(event, scoring_pb2.Relationship):
+                changed.append((event.tenant_id, event.customer_id))
+
+        delivered = 0
+        now = datetime.now(UTC)
+        for feed in self.feeds:
+            if listening or (watching and feed.topic is Topic.RELATIONSHIPS):
+                delivered += await feed.pass_once(deliver, self.page)
+            else:
+                feed.since, feed.published = now, {}
+        if watching and self.forgetting is not None:
+            # Until the pass after next is due, changes are known to reach the caches.
+            await self.forgetting.changed(changed, watched_for=3 * self.poll_seconds)
+        return delivered
 
     async def _leads(self) -> bool:
         """Whether this replica reads the feeds now (always, without Redis)."""
@@ -236,14 +267,11 @@ class EventRelay(BackgroundWorker):
         return False
 
     async def step(self) -> int:
-        """One pass: the reading replica publishes what is new, if anyone listens; otherwise
-        the feeds are not read at all and start from now once someone does."""
-        if await self._leads() and await self.broker.has_listeners():
-            return await self.relay_once()
-        now = datetime.now(UTC)
-        for feed in self.feeds:
-            feed.since, feed.published = now, {}
-        return 0
+        """One pass of the reading replica (holding the lease)."""
+        leads = await self._leads()
+        listening = leads and await self.broker.has_listeners()
+        watching = leads and self.forgetting is not None and self.forgetting.cache.enabled
+        return await self._pass(listening=listening, watching=watching)
 
     async def _run(self) -> None:
         while True:

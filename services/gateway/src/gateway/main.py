@@ -121,7 +121,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         )
         app.state.authenticator = authenticator
         app.state.broker = InProcessBroker()
-        cache = EntityCache(settings.entity_cache_seconds, settings.entity_cache_entries)
+        cache = EntityCache(
+            settings.entity_cache_seconds,
+            settings.entity_cache_unwatched_seconds,
+            settings.entity_cache_entries,
+        )
         app.state.forgetting = Forgetting(cache)
         try:
             async with open_stores(settings, readiness) as stores:
@@ -129,7 +133,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                     persisted.backing = RedisQueryStore(stores.redis)
                     app.state.broker = RedisBroker(stores.redis)
                     app.state.forgetting = Forgetting(cache, stores.redis)
-                relay = EventRelay(backends, app.state.broker, redis=stores.redis)
+                relay = EventRelay(
+                    backends,
+                    app.state.broker,
+                    redis=stores.redis,
+                    forgetting=app.state.forgetting,
+                )
                 relay.start()
                 app.state.forgetting.start()
                 try:

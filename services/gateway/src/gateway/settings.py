@@ -29,8 +29,10 @@ class GatewaySettings(ServiceSettings):
     max_cost: int = Field(default=25_000, ge=100)
     request_timeout_seconds: float = Field(default=10.0, gt=0)
     # How long the backing services' answers about a customer are shared between requests
-    # (gateway/entity_cache.py); 0 turns the cache off. At most this many entries.
-    entity_cache_seconds: float = Field(default=2.0, ge=0, le=300)
+    # while scoring's feed of changes is followed, and while it is not (gateway/
+    # entity_cache.py); 0 turns the cache off. At most this many entries.
+    entity_cache_seconds: float = Field(default=30.0, ge=0, le=300)
+    entity_cache_unwatched_seconds: float = Field(default=2.0, ge=0, le=60)
     entity_cache_entries: int = Field(default=20_000, ge=100)
     # Front ends' signed JWTs (gateway/tokens.py): off until a key is set. HS256 takes a
     # shared secret; RS256 and ES256 a public key in PEM.
