@@ -174,8 +174,43 @@ def machine_busy() -> tuple[float, float]:
     return (sum(values) - idle) / CLOCK_TICKS, sum(values) / CLOCK_TICKS
 
 
+# Gateway processes beyond the stack's own, sharing its ports (GATEWAY_REUSE_PORT), as the
+# production overlay's replicas would share a Service.
+REPLICAS: list[subprocess.Popen[bytes]] = []
+
+
 def service_cpu(stack: Stack) -> dict[str, float]:
-    return {name: cpu_seconds(p.pid) for name, p in stack.processes.items()}
+    """CPU seconds so far of each service's processes (the gateway's replicas summed)."""
+    used = {name: cpu_seconds(p.pid) for name, p in stack.processes.items()}
+    used["gateway"] += sum(cpu_seconds(p.pid) for p in REPLICAS)
+    return used
+
+
+def start_replicas(stack: Stack, count: int) -> None:
+    """`count` gateway processes in all: the stack's own and `count - 1` more."""
+    with (stack.log_dir / "gateway-replicas.log").open("ab") as log:
+        for _ in range(count - 1):
+            REPLICAS.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "gateway", "serve"],
+                    env=stack.env("gateway"),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+    time.sleep(5.0)  # they share the port: readiness cannot tell them apart
+    for replica in REPLICAS:
+        if replica.poll() is not None:
+            raise RuntimeError(f"a gateway replica exited ({replica.returncode}); see logs")
+
+
+def stop_replicas() -> None:
+    for replica in REPLICAS:
+        replica.send_signal(signal.SIGTERM)
+    for replica in REPLICAS:
+        replica.wait(30)
+    REPLICAS.clear()
 
 
 def wait_quiet(stack: Stack, timeout: float, share: float = 0.10) -> None:
@@ -708,7 +743,7 @@ def measure_stack(
     )
     hits = lookups_after["hit"] - lookups_before["hit"]
     misses = lookups_after["miss"] - lookups_before["miss"]
-    if hits + misses:
+    if hits + misses and not REPLICAS:  # (one replica's /metrics at random otherwise)
         print(
             f"  entity cache: {hits / (hits + misses):.1%} of {hits + misses:.0f} lookups hit "
             f"({misses / figures.requests:.2f} misses a query); "
@@ -738,13 +773,15 @@ def cache_lookups(stack: Stack) -> dict[str, float]:
     return totals
 
 
-def restart_gateway(stack: Stack, env: dict[str, str]) -> None:
+def restart_gateway(stack: Stack, env: dict[str, str], replicas: int) -> None:
+    stop_replicas()
     gateway = stack.processes["gateway"]
     gateway.send_signal(signal.SIGTERM)
     gateway.wait(30)
     stack.extra_env.update(env)
     stack.start_service("gateway")
     stack.wait_ready()
+    start_replicas(stack, replicas)
 
 
 def run(args: argparse.Namespace, data_dir: Path, urls: dict[str, str]) -> None:
@@ -752,6 +789,8 @@ def run(args: argparse.Namespace, data_dir: Path, urls: dict[str, str]) -> None:
     stack = Stack.on_free_ports(data_dir, database_urls=urls, redis_url=REDIS_URL)
     if args.entity_cache_seconds is not None:
         stack.extra_env["GATEWAY_ENTITY_CACHE_SECONDS"] = str(args.entity_cache_seconds)
+    if args.gateway_replicas > 1:
+        stack.extra_env["GATEWAY_REUSE_PORT"] = "true"
     stack.migrate()
     issued = stack.issue_key("bench360", "bench", ("ingest:write", "graph:read"))
     key, tenant_id = str(issued["api_key"]), str(issued["tenant_id"])
@@ -796,9 +835,15 @@ def run(args: argparse.Namespace, data_dir: Path, urls: dict[str, str]) -> None:
         )
         # The gateway as it is deployed (its entity cache on, the default), then restarted
         # with the cache off: every query fetched from the services, the cost of the hops.
-        cached_360, cached_page = measure_stack(stack, key, bodies, args, "the gateway's default")
-        restart_gateway(stack, {"GATEWAY_ENTITY_CACHE_SECONDS": "0"})
-        stack_360, stack_page = measure_stack(stack, key, bodies, args, "no entity cache")
+        start_replicas(stack, args.gateway_replicas)
+        try:
+            cached_360, cached_page = measure_stack(
+                stack, key, bodies, args, "the gateway's default"
+            )
+            restart_gateway(stack, {"GATEWAY_ENTITY_CACHE_SECONDS": "0"}, args.gateway_replicas)
+            stack_360, stack_page = measure_stack(stack, key, bodies, args, "no entity cache")
+        finally:
+            stop_replicas()
 
         backends = CapturedBackends(captured)
         rng = random.Random(args.seed)
@@ -849,7 +894,8 @@ def report(
     print()
     print(
         f"{args.customers} demo customers on PostgreSQL + Redis; customer-360 with "
-        f"{CONCURRENCY} concurrent clients, the page with one"
+        f"{CONCURRENCY} concurrent clients, the page with one; "
+        f"{args.gateway_replicas} gateway process(es) on the stack"
     )
     print(
         f"{'query, where':<44} {'queries/s':>9} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
@@ -918,6 +964,12 @@ def main(argv: Iterable[str] | None = None) -> None:
         "--settle", type=positive(float), default=600.0, help="at most, for the workers"
     )
     parser.add_argument("--profile", type=Path, help="a folder for cProfile output")
+    parser.add_argument(
+        "--gateway-replicas",
+        type=positive(int),
+        default=1,
+        help="gateway processes sharing its port (the production overlay runs 2 of each service)",
+    )
     parser.add_argument(
         "--entity-cache-seconds",
         type=positive(float),

@@ -17,6 +17,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from relint.cli import _DrainingServer
+from relint_devstack.launcher import free_port
 
 
 async def test_a_started_server_freezes_its_startup_heap_out_of_the_collectors_walk() -> None:
@@ -40,9 +41,8 @@ async def test_a_started_server_freezes_its_startup_heap_out_of_the_collectors_w
         gc.unfreeze()
 
 
-def test_a_serving_process_survives_a_client_that_hangs_up_mid_answer(tmp_path: Path) -> None:
-    """SIGPIPE (what writing to a connection the client closed raises) must not end a
-    service: the gateway, under load, died of it (exit -13) when a client hung up."""
+def _gateway(log_path: Path, **settings: str) -> subprocess.Popen[bytes]:
+    """A gateway process whose backing services are nowhere (it starts without them)."""
     environment = {
         **os.environ,
         "GATEWAY_HTTP_PORT": "0",
@@ -50,29 +50,63 @@ def test_a_serving_process_survives_a_client_that_hangs_up_mid_answer(tmp_path: 
         "GATEWAY_INGEST_TARGET": "127.0.0.1:9",
         "GATEWAY_SCORING_TARGET": "127.0.0.1:9",
         "GATEWAY_PLAYBOOK_TARGET": "127.0.0.1:9",
+        **{f"GATEWAY_{name.upper()}": value for name, value in settings.items()},
     }
-    log = (tmp_path / "gateway.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=environment,
-    )
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "gateway", "serve"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=environment,
+        )
+
+
+def _started(process: subprocess.Popen[bytes], log_path: Path) -> str:
+    """The URL the process serves on, once it does."""
+    deadline = time.monotonic() + 60
+    while not (found := re.search(r"running on (http://\S+)", log_path.read_text("latin-1"))):
+        assert process.poll() is None, log_path.read_text("latin-1")
+        assert time.monotonic() < deadline, "the gateway did not start"
+        time.sleep(0.1)
+    return found.group(1)
+
+
+def test_processes_share_their_ports_only_when_told_to(tmp_path: Path) -> None:
+    """With reuse_port, a second process binds the same HTTP and gRPC ports and serves when
+    the first has gone; without it, the second refuses to start."""
+    ports = {"http_port": str(free_port()), "grpc_port": str(free_port())}
+    first = _gateway(tmp_path / "first.log", reuse_port="true", **ports)
+    processes = [first]
     try:
-        deadline = time.monotonic() + 60
-        while not (found := re.search(r"running on (http://\S+)", _read(tmp_path))):
-            assert process.poll() is None, _read(tmp_path)
-            assert time.monotonic() < deadline, "the gateway did not start"
-            time.sleep(0.1)
+        url = _started(first, tmp_path / "first.log")
+        refused = _gateway(tmp_path / "refused.log", **ports)
+        processes.append(refused)
+        assert refused.wait(60) != 0
+        second = _gateway(tmp_path / "second.log", reuse_port="true", **ports)
+        processes.append(second)
+        assert _started(second, tmp_path / "second.log") == url
+        first.terminate()
+        assert first.wait(30) == 0
+        for _ in range(20):  # new connections each: all reach the second
+            assert httpx.get(url + "/healthz", timeout=5).status_code == 200
+        assert second.poll() is None
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+                process.wait(30)
+
+
+def test_a_serving_process_survives_a_client_that_hangs_up_mid_answer(tmp_path: Path) -> None:
+    """SIGPIPE (what writing to a connection the client closed raises) must not end a
+    service: the gateway, under load, died of it (exit -13) when a client hung up."""
+    process = _gateway(tmp_path / "gateway.log")
+    try:
+        url = _started(process, tmp_path / "gateway.log")
         os.kill(process.pid, signal.SIGPIPE)
         time.sleep(0.5)
         assert process.poll() is None, f"killed by SIGPIPE: {process.returncode}"
-        assert httpx.get(found.group(1) + "/healthz", timeout=5).status_code == 200
+        assert httpx.get(url + "/healthz", timeout=5).status_code == 200
     finally:
         process.terminate()
         process.wait(30)
-        log.close()
-
-
-def _read(folder: Path) -> str:
-    return (folder / "gateway.log").read_text(errors="replace")

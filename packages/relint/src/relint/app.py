@@ -90,7 +90,7 @@ def create_service_app(
     @asynccontextmanager
     async def app_lifespan(app: FastAPI) -> AsyncIterator[None]:
         readiness = Readiness()
-        grpc_server = GrpcServer(settings.grpc_host, settings.grpc_port)
+        grpc_server = GrpcServer(settings.grpc_host, settings.grpc_port, settings.reuse_port)
         app.state.readiness = readiness
         app.state.grpc_server = grpc_server
         async with lifespan(app, grpc_server, readiness):

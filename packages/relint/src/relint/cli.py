@@ -57,6 +57,14 @@ class _DrainingServer(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started:
+            if sockets:  # uvicorn says where it listens only for sockets of its own
+                host, port = sockets[0].getsockname()[:2]
+                logging.getLogger("uvicorn.error").info(
+                    "Uvicorn running on http://%s:%d (a port shared with other processes; "
+                    "Press CTRL+C to quit)",
+                    host,
+                    port,
+                )
             freeze_startup_heap()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
@@ -80,6 +88,18 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
+def _shared_socket(settings: ServiceSettings) -> socket.socket:
+    """The HTTP port, bound so that other processes of the service may bind it too."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        settings.http_host, settings.http_port, type=socket.SOCK_STREAM
+    )[0]
+    shared = socket.socket(family, kind, proto)
+    shared.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    shared.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    shared.bind(address)
+    return shared
+
+
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
     config = uvicorn.Config(
         app,
@@ -97,7 +117,7 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
     # Ignored, the write fails with EPIPE and only that connection ends.
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     try:
-        server.run()
+        server.run(sockets=[_shared_socket(settings)] if settings.reuse_port else None)
     finally:
         shutdown_tracing()
     if not server.started:

@@ -25,7 +25,7 @@ Registration = Callable[[grpc.aio.Server], None]
 class GrpcServer:
     """A grpc.aio server whose health says SERVING only between start and drain."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, reuse_port: bool = False) -> None:
         self.address = f"{host}:{port}"
         interceptors: list[grpc.aio.ServerInterceptor] = [GrpcMetricsInterceptor()]
         if tracing_enabled():
@@ -37,7 +37,7 @@ class GrpcServer:
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-                ("grpc.so_reuseport", 0),
+                ("grpc.so_reuseport", int(reuse_port)),
             ],
         )
         self.health = health.aio.HealthServicer()

@@ -36,6 +36,10 @@ class ServiceSettings(BaseSettings):
     http_port: int = Field(default=8000, ge=0, le=65535)
     grpc_host: str = "127.0.0.1"
     grpc_port: int = Field(default=50050, ge=0, le=65535)
+    # Several processes of the service on one host share its HTTP and gRPC ports
+    # (SO_REUSEPORT), the kernel spreading connections among them as a Kubernetes Service
+    # spreads them among pods. Off, a second process on the same ports fails to start.
+    reuse_port: bool = False
     redis_url: str | None = None
     log_level: str = "info"
     # Seconds the gRPC server waits for in-flight calls after SIGTERM.

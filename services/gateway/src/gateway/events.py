@@ -274,9 +274,18 @@ class EventRelay(BackgroundWorker):
         return await self._pass(listening=listening, watching=watching)
 
     async def _run(self) -> None:
+        failing = False
         while True:
             try:
                 await self.step()
-            except Exception:  # scoring or Redis away: log, wait, go on
-                log.warning("event relay pass failed; retrying", exc_info=True)
+            except Exception as error:  # scoring or Redis away: log once, wait, go on
+                if not failing:
+                    log.warning("event relay pass failed; retrying quietly", exc_info=True)
+                else:
+                    log.debug("event relay pass failed again: %s", error)
+                failing = True
+            else:
+                if failing:
+                    log.info("event relay passes again")
+                failing = False
             await self.sleep(self.poll_seconds)
