@@ -100,6 +100,7 @@ class EntityCache:
         # stored after them); a customer's may lie ahead, while it settles.
         self._customers_forgotten: dict[tuple[str, str], float] = {}
         self._tenants_forgotten: dict[str, float] = {}
+        self._next_drop = float("-inf")
 
     @property
     def enabled(self) -> bool:
@@ -158,10 +159,12 @@ class EntityCache:
 
     def forget_customer(self, tenant_id: str, customer_id: str) -> None:
         """Its entries are stale, and so is what is asked for it while it settles."""
-        self._customers_forgotten[(tenant_id, customer_id)] = self._clock() + self.settle
+        now = self._clock()
+        self._customers_forgotten[(tenant_id, customer_id)] = now + self.settle
         FORGOTTEN.inc()
-        if len(self._customers_forgotten) > self._max:
-            self._drop_old_forgettings()
+        if now >= self._next_drop:  # once a lifetime: a busy tenant changes thousands a second
+            self._drop_old_forgettings(now)
+            self._next_drop = now + self.ttl
 
     def forget_tenant(self, tenant_id: str) -> None:
         self._tenants_forgotten[tenant_id] = self._clock()
@@ -169,9 +172,9 @@ class EntityCache:
     def forget_everything(self) -> None:
         self._entries.clear()
 
-    def _drop_old_forgettings(self) -> None:
+    def _drop_old_forgettings(self, now: float) -> None:
         # An entry asked for more than ttl ago is gone anyway: its forgetting can go too.
-        horizon = self._clock() - self.ttl
+        horizon = now - self.ttl
         self._customers_forgotten = {
             k: at for k, at in self._customers_forgotten.items() if at > horizon
         }
