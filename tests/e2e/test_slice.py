@@ -24,6 +24,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from gateway.settings import GatewaySettings
 from playbook.cli import main as playbook_cli
 from relint_devstack.launcher import SERVICES, Stack
 from scoring.domain import Touch, contribution
@@ -82,6 +83,42 @@ def _wait_for_count(stack: Stack, key: str, count: int, timeout: float = 30) -> 
             return customer  # type: ignore[no-any-return]
         assert time.monotonic() < deadline, f"not scored after {timeout}s: {customer}"
         time.sleep(0.2)
+
+
+def _a_change_made_past_the_gateway_shows_within_seconds(
+    stack: Stack, key: str, headers: dict[str, str]
+) -> None:
+    """The gateway keeps what it read of a customer for up to 30 s, but follows scoring's
+    feed of changes: an interaction sent straight to ingest shows in a few seconds."""
+    assert GatewaySettings().entity_cache_seconds == 30
+    before = _graph(stack, key)["data"]["customer"]  # read twice: the second from the cache
+    assert _graph(stack, key)["data"]["customer"] == before
+    count = before["relationship"]["interactionCount"]
+    forgotten = _forgotten(stack)
+    sent = time.monotonic()
+    reply = httpx.post(
+        stack.url("ingest") + "/v1/interactions",
+        json=_interaction("deal-past-the-gateway", "purchase", 0.4),
+        headers=headers,
+        timeout=10,
+    )
+    assert reply.status_code == 201, reply.text
+    after = _wait_for_count(stack, key, count + 1, timeout=15)
+    assert time.monotonic() - sent < 15  # half the cache's lifetime: it was told
+    assert after["interactionCount"] == before["interactionCount"] + 1
+    assert len(after["recentInteractions"]) == len(before["recentInteractions"]) + 1
+    assert _forgotten(stack) > forgotten  # the feed said the customer changed
+
+
+def _forgotten(stack: Stack) -> float:
+    """How many customers the gateway has forgotten because they changed."""
+    text = httpx.get(stack.url("gateway") + "/metrics", timeout=5).text
+    [line] = [
+        line
+        for line in text.splitlines()
+        if line.startswith("relint_gateway_entity_cache_forgotten_customers_total ")
+    ]
+    return float(line.rsplit(" ", 1)[1])
 
 
 def _health(stack: Stack, service: str) -> int:
@@ -149,6 +186,7 @@ def _exercise_the_slice(stack: Stack) -> None:
         _another_tenant_sees_nothing(stack, key, other)
         asyncio.run(_subscriptions_follow_the_tenants_changes(stack, headers, key, other))
         _exercise_the_playbook(stack, headers, str(other))
+        _a_change_made_past_the_gateway_shows_within_seconds(stack, key, headers)
 
         processes = dict(stack.processes)
     codes = {name: process.returncode for name, process in processes.items()}

@@ -46,18 +46,37 @@ def free_port() -> int:
     """A port free now, for a service to bind a little later. Not one the kernel would pick
     (`bind(0)`): that range is also where every outgoing connection gets its local port, and
     one did take a scoring's gRPC port between choosing and binding it (a fault test failed
-    to start). Below that range, only another caller of this function can take it, and it
-    picks at random among ~12,000."""
-    below = _outgoing_ports_start()
+    to start). Below that range, only another caller of this function can take it: it picks
+    at random, never the same port twice in a process (two services of one stack were once
+    given the same), and each pytest-xdist worker (PYTEST_XDIST_WORKER=gwN) from its own
+    share of the range, so that two test stacks starting together cannot pick alike."""
+    low, high = _share(LOWEST_FREE_PORT, _outgoing_ports_start())
     for _ in range(200):
-        port = random.randrange(LOWEST_FREE_PORT, below)  # noqa: S311 (not a secret)
+        port = random.randrange(low, high)  # noqa: S311 (not a secret)
+        if port in _HANDED_OUT:
+            continue
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            _HANDED_OUT.add(port)
             return port
-    raise StackError(f"no free port between {LOWEST_FREE_PORT} and {below}")
+    raise StackError(f"no free port between {low} and {high}")
+
+
+_HANDED_OUT: set[int] = set()
+_WORKER_SHARES = 8
+
+
+def _share(low: int, high: int) -> tuple[int, int]:
+    """This process's part of [low, high): all of it, or a pytest-xdist worker's eighth."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw") or not worker[2:].isdigit():
+        return low, high
+    size = (high - low) // _WORKER_SHARES
+    start = low + (int(worker[2:]) % _WORKER_SHARES) * size
+    return start, start + size
 
 
 def _outgoing_ports_start() -> int:
