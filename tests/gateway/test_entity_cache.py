@@ -71,24 +71,28 @@ def test_forgetting_a_customer_drops_its_entries_by_any_key_and_no_others(clock:
     assert cache.get(OTHER_TENANT, Kind.PLAYBOOK, "c1") == "another tenant's"
 
 
-def test_an_answer_asked_for_before_a_change_or_while_it_settles_is_stale(
+def test_an_answer_asked_for_before_a_change_or_a_playbook_view_while_it_settles_is_stale(
     clock: Clock,
 ) -> None:
     cache = EntityCache(60.0, settle_seconds=5.0, clock=clock)
     asked_at = cache.now()
     clock.now += 0.01
-    cache.forget_customer(TENANT, "c1")  # a change lands while the read is under way
+    cache.forget_customer(TENANT, "c1")  # a change lands while the reads are under way
     forgotten_at = clock.now
     clock.now += 0.01
-    cache.put(TENANT, Kind.RELATIONSHIP, "c1", "old", "c1", asked_at)
-    assert cache.get(TENANT, Kind.RELATIONSHIP, "c1") is None
-    # Asked for while the change settles (the playbook may not have judged it yet).
+    for kind in (Kind.RELATIONSHIP, Kind.PLAYBOOK):
+        cache.put(TENANT, kind, "c1", "old", "c1", asked_at)
+        assert cache.get(TENANT, kind, "c1") is None
+    # Asked for while the change settles: scoring's view is final, the playbook may not
+    # have judged the change yet.
     clock.now = forgotten_at + 4.99
-    cache.put(TENANT, Kind.RELATIONSHIP, "c1", "unsettled", "c1", cache.now())
-    assert cache.get(TENANT, Kind.RELATIONSHIP, "c1") is None
+    for kind in (Kind.RELATIONSHIP, Kind.PLAYBOOK):
+        cache.put(TENANT, kind, "c1", "unsettled", "c1", cache.now())
+    assert cache.get(TENANT, Kind.RELATIONSHIP, "c1") == "unsettled"
+    assert cache.get(TENANT, Kind.PLAYBOOK, "c1") is None
     clock.now = forgotten_at + 5.01
-    cache.put(TENANT, Kind.RELATIONSHIP, "c1", "new", "c1", cache.now())
-    assert cache.get(TENANT, Kind.RELATIONSHIP, "c1") == "new"
+    cache.put(TENANT, Kind.PLAYBOOK, "c1", "new", "c1", cache.now())
+    assert cache.get(TENANT, Kind.PLAYBOOK, "c1") == "new"
 
 
 def test_entries_live_long_only_while_changes_are_known_to_reach_the_cache(

@@ -11,8 +11,10 @@ How fresh an answer is:
   relationship in scoring, and scoring's relationship feed says which customer changed
   when. While the gateway follows that feed (`gateway.events.EventRelay`, about once a
   second), a changed customer's entries are forgotten, and for `settle` seconds after a
-  change the customer is not served from the cache at all: the playbook judges the same
-  interactions a moment after scoring may have. An entry then lives at most `ttl` seconds.
+  change its playbook view is not served from the cache: the playbook judges the same
+  interactions a moment after scoring may have (ingest wrote them before delivering them,
+  so the customer and its newest interactions are final once scoring has applied them).
+  An entry then lives at most `ttl` seconds.
 - While the feed is not followed (scoring unreachable, the relay stopped), an entry lives
   `unwatched_ttl` seconds: an answer is then at most that much older than the services'.
 - A change made through this gateway (recording an interaction, publishing a playbook,
@@ -97,7 +99,7 @@ class EntityCache:
         # Until when changes are known to reach this cache (see `watch`).
         self._watched_until = float("-inf")
         # Entries asked for before these moments are stale (though they may have been
-        # stored after them); a customer's may lie ahead, while it settles.
+        # stored after them); a customer's playbook view until `settle` after it.
         self._customers_forgotten: dict[tuple[str, str], float] = {}
         self._tenants_forgotten: dict[str, float] = {}
         self._next_drop = float("-inf")
@@ -126,11 +128,13 @@ class EntityCache:
         if entry is not None:
             now = self._clock()
             ttl = self.ttl if now < self._watched_until else self.unwatched_ttl
+            changed = self._customers_forgotten.get((tenant_id, entry.customer_id), -1.0)
+            if kind is Kind.PLAYBOOK:  # the playbook may judge a change after scoring has
+                changed += self.settle
             if (
                 now - entry.asked_at >= ttl
                 or entry.asked_at <= self._tenants_forgotten.get(tenant_id, -1.0)
-                or entry.asked_at
-                <= self._customers_forgotten.get((tenant_id, entry.customer_id), -1.0)
+                or entry.asked_at <= changed
             ):
                 del self._entries[(tenant_id, kind, key)]
                 entry = None
@@ -158,9 +162,9 @@ class EntityCache:
         entries[(tenant_id, kind, key)] = _Entry(value, customer_id, asked_at)
 
     def forget_customer(self, tenant_id: str, customer_id: str) -> None:
-        """Its entries are stale, and so is what is asked for it while it settles."""
+        """Its entries are stale, and so is its playbook view asked for while it settles."""
         now = self._clock()
-        self._customers_forgotten[(tenant_id, customer_id)] = now + self.settle
+        self._customers_forgotten[(tenant_id, customer_id)] = now
         FORGOTTEN.inc()
         if now >= self._next_drop:  # once a lifetime: a busy tenant changes thousands a second
             self._drop_old_forgettings(now)
@@ -173,8 +177,9 @@ class EntityCache:
         self._entries.clear()
 
     def _drop_old_forgettings(self, now: float) -> None:
-        # An entry asked for more than ttl ago is gone anyway: its forgetting can go too.
-        horizon = now - self.ttl
+        # An entry asked for more than ttl ago is gone anyway: its forgetting can go too,
+        # once it has settled.
+        horizon = now - self.ttl - self.settle
         self._customers_forgotten = {
             k: at for k, at in self._customers_forgotten.items() if at > horizon
         }
