@@ -188,10 +188,16 @@ class EntityCache:
 class Forgetting:
     """Forgets in this process's cache and, with Redis, in every replica's."""
 
-    def __init__(self, cache: EntityCache, redis: Redis | None = None) -> None:
+    def __init__(
+        self, cache: EntityCache, redis: Redis | None = None, channel: str | None = None
+    ) -> None:
         self.cache = cache
         self._redis = redis
         self._task: asyncio.Task[None] | None = None
+        # Pub/sub spans a Redis server's databases: the channel names the database, so that
+        # deployments sharing a server apart from it do not hear each other's heartbeats.
+        database = redis.connection_pool.connection_kwargs.get("db", 0) if redis else 0
+        self.channel = channel or f"{_CHANNEL}:{database}"
 
     async def customer(self, tenant_id: str, customer_id: str) -> None:
         await self.changed([(tenant_id, customer_id)])
@@ -215,7 +221,7 @@ class Forgetting:
         if self._redis is None or not self.cache.enabled:
             return
         try:
-            await self._redis.publish(_CHANNEL, json.dumps(message))
+            await self._redis.publish(self.channel, json.dumps(message))
         except Exception:  # the change itself is made; other replicas' entries expire
             log.warning("could not tell the other gateways to forget", exc_info=True)
 
@@ -232,7 +238,7 @@ class Forgetting:
         while True:
             try:
                 pubsub = redis.pubsub()
-                await pubsub.subscribe(_CHANNEL)
+                await pubsub.subscribe(self.channel)
                 try:
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
