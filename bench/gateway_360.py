@@ -50,7 +50,7 @@ from relint.contracts.playbook.v1 import playbook_pb2
 from relint.contracts.scoring.v1 import scoring_pb2
 from relint_devstack.demo import DemoConfig
 from relint_devstack.demo_cli import load
-from relint_devstack.launcher import DATABASE_SERVICES, SERVICES, Stack, delivered_to
+from relint_devstack.launcher import DATABASE_SERVICES, SERVICES, Stack, delivered_to, metric
 from relint_devstack.scratch import scratch_databases
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -760,17 +760,15 @@ def measure_stack(
 
 
 def cache_lookups(stack: Stack) -> dict[str, float]:
-    """The gateway's entity cache lookups so far, by result, from its /metrics."""
-    text = httpx.get(stack.url("gateway") + "/metrics", timeout=5).text
-    totals = {"hit": 0.0, "miss": 0.0, "forgotten": 0.0}
-    for line in text.splitlines():
-        if line.startswith("relint_gateway_entity_cache_lookups_total{"):
-            labels, value = line.rsplit(" ", 1)
-            result = "hit" if 'result="hit"' in labels else "miss"
-            totals[result] += float(value)
-        elif line.startswith("relint_gateway_entity_cache_forgotten_customers_total "):
-            totals["forgotten"] += float(line.rsplit(" ", 1)[1])
-    return totals
+    """The gateway's entity cache lookups so far, by result, and the customers it forgot."""
+    lookups = "relint_gateway_entity_cache_lookups_total"
+    return {
+        "hit": metric(stack, "gateway", lookups, result="hit"),
+        "miss": metric(stack, "gateway", lookups, result="miss"),
+        "forgotten": metric(
+            stack, "gateway", "relint_gateway_entity_cache_forgotten_customers_total"
+        ),
+    }
 
 
 def restart_gateway(stack: Stack, env: dict[str, str], replicas: int) -> None:

@@ -26,6 +26,7 @@ from pathlib import Path
 from types import FrameType
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 SERVICES = ("scoring", "playbook", "ingest", "gateway")
 DATABASE_SERVICES = ("ingest", "scoring", "playbook")
@@ -263,14 +264,21 @@ class Stack:
             self.stop()
 
 
+def metric(stack: Stack, service: str, sample: str, **labels: str) -> float:
+    """The sum of a service's `sample` (its name as /metrics writes it, say
+    `relint_outbox_delivered_total`) over the series with these labels; 0 when none."""
+    text = httpx.get(stack.url(service) + "/metrics", timeout=5).text
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == sample and all(s.labels.get(k) == v for k, v in labels.items())
+    )
+
+
 def delivered_to(stack: Stack, subscriber: str) -> float:
-    """How many interactions ingest's relay has delivered to `subscriber`, from /metrics."""
-    text = httpx.get(stack.url("ingest") + "/metrics", timeout=5).text
-    needle = f'relint_outbox_delivered_total{{subscriber="{subscriber}"}} '
-    for line in text.splitlines():
-        if line.startswith(needle):
-            return float(line[len(needle) :])
-    return 0.0
+    """How many interactions ingest's relay has delivered to `subscriber`."""
+    return metric(stack, "ingest", "relint_outbox_delivered_total", subscriber=subscriber)
 
 
 EXAMPLE_QUERY = """query Customer360 {

@@ -967,7 +967,7 @@ class AnalysisQuery:
         backend, tenant_id = _backend(info)
         reply = await backend.portfolio(tenant_id, as_of, since, limit)
         names: dict[str, str | None] = {}
-        if reply.value_map and selects(info.selected_fields, ("portfolio", "points", "name")):
+        if reply.value_map and selects(info, ("points", "name")):
             ids = [p.customer_id for p in reply.value_map]
             found = await info.context.loaders.customers.load_many(ids)
             names = {

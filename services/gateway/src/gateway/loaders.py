@@ -48,8 +48,6 @@ CachedCustomer = tuple[ingest_pb2.Customer, list[ingest_pb2.Interaction]]
 # A customer's playbook view, and the standards its answer named (by key).
 CachedPlaybook = tuple[playbook_pb2.CustomerPlaybook, dict[str, playbook_pb2.Standard]]
 
-_NO_CACHE = EntityCache(ttl_seconds=0)
-
 
 class Loaders:
     """One request's loaders. Customers, relationships (now) and playbook views are first
@@ -59,8 +57,8 @@ class Loaders:
         self,
         backends: Backends,
         tenant_id: str,
-        analysis: LookalikeSource | None = None,
-        cache: EntityCache = _NO_CACHE,
+        analysis: LookalikeSource | None,
+        cache: EntityCache,
     ) -> None:
         self._backends = backends
         self._tenant_id = tenant_id
