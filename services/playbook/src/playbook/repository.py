@@ -402,12 +402,14 @@ class PlaybookRepository:
         async with driver_of(self.session) as (postgres, driver):
             if postgres:  # the rows locked in key order, then one update for all
                 ids = pg_array([str(r["b_customer"]) for r in ordered])
-                await pg_execute(driver, _PG_LOCK_STATES, (tenant_id, ids))
+                at = dict(await pg_fetch(driver, _PG_LOCK_STATES, (ids, tenant_id)))
+                ordered = [r for r in ordered if r["b_customer"] in at]
                 await pg_execute(
                     driver,
                     _PG_SAVE_STATES,
                     (
-                        ids,
+                        pg_array([at[r["b_customer"]] for r in ordered]),
+                        pg_array([str(r["b_customer"]) for r in ordered]),
                         *(
                             pg_array([r[key] for r in ordered])
                             for key in (
@@ -421,7 +423,6 @@ class PlaybookRepository:
                                 "b_revision",
                             )
                         ),
-                        tenant_id,
                     ),
                 )
             else:
@@ -443,10 +444,16 @@ class PlaybookRepository:
         wanted = list(set(customer_ids))
         async with driver_of(self.session) as (postgres, driver):
             if postgres:
+                # Found customer by customer, then deleted by row (as `save_states`):
+                # `customer_id = ANY(...)` without statistics read the tenant's every
+                # obligation (31 ms a judgement of 500 customers, against 3.4 ms).
                 await pg_execute(
                     driver,
-                    "DELETE FROM obligation WHERE tenant_id = %s AND customer_id = ANY(%s)",
-                    (tenant_id, wanted),
+                    "DELETE FROM obligation WHERE ctid = ANY(ARRAY("
+                    "SELECT found.at FROM unnest(%s::varchar[]) AS w(c) CROSS JOIN LATERAL ("
+                    "SELECT ctid AS at FROM obligation WHERE tenant_id = %s "
+                    "AND customer_id = w.c OFFSET 0) AS found))",
+                    (pg_array(wanted), tenant_id),
                 )
             else:
                 for chunk in _chunks(wanted, _SQLITE_IN_CHUNK):
@@ -787,10 +794,18 @@ def _sqlite_state_values(row: dict[str, Any], tenant_id: str) -> tuple[Any, ...]
 # the rows are locked in key order first (the order `mark_dirty` takes them in), with the
 # lock an UPDATE of no key takes; then one UPDATE for all from arrays (psycopg's
 # executemany sent a statement a row: 14% of the worker's time as the service runs).
+# Both go row by row, whatever the statistics: the lock through the primary key customer by
+# customer (LATERAL), the update straight to the locked rows (their ctid: no one else can
+# move a row this transaction holds; a condition on the tenant there would let the planner
+# hash the tenant's states again). With statistics from before a load (a server without
+# autovacuum, or a load faster than it), `customer_id = ANY(...)` read the tenant's every
+# state and the update hashed them all: 54 ms a judgement of 500 customers at 50,000
+# customers, against 6 ms this way.
 _PG_LOCK_STATES = """
-SELECT customer_id FROM customer_state
-WHERE tenant_id = %s AND customer_id = ANY(%s::varchar[])
-ORDER BY customer_id FOR NO KEY UPDATE
+SELECT w.c, found.at FROM unnest(%s::varchar[]) WITH ORDINALITY AS w(c, n)
+CROSS JOIN LATERAL (SELECT ctid AS at FROM customer_state
+    WHERE tenant_id = %s AND customer_id = w.c FOR NO KEY UPDATE) AS found
+ORDER BY w.n
 """
 _PG_SAVE_STATES = """
 UPDATE customer_state AS state SET relationship_type = given.relationship_type,
@@ -799,9 +814,9 @@ UPDATE customer_state AS state SET relationship_type = given.relationship_type,
     playbook_version = given.playbook_version, dirty = (state.revision <> given.revision),
     changed_from = CASE WHEN state.revision <> given.revision THEN state.changed_from
         ELSE given.judged_at END
-FROM unnest(%s::varchar[], %s::varchar[], %s::timestamptz[], %s::varchar[],
+FROM unnest(%s::tid[], %s::varchar[], %s::varchar[], %s::timestamptz[], %s::varchar[],
         %s::timestamptz[], %s::timestamptz[], %s::timestamptz[], %s::integer[], %s::integer[])
-    AS given(customer_id, relationship_type, type_since, stage, stage_since, next_due_at,
+    AS given(at, customer_id, relationship_type, type_since, stage, stage_since, next_due_at,
         judged_at, playbook_version, revision)
-WHERE state.tenant_id = %s AND state.customer_id = given.customer_id
+WHERE state.ctid = given.at AND state.customer_id = given.customer_id
 """
