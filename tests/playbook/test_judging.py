@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from playbook import service as service_module
 from playbook.actions import Outlook
 from playbook.alerts import Event
 from playbook.domain import DEFAULT_PLAYBOOK
@@ -212,11 +213,13 @@ async def test_a_customer_marked_while_being_judged_stays_to_be_judged(
 
 
 async def test_receiving_and_judging_the_same_customers_at_once_never_deadlocks(
-    service: PlaybookService,
+    service: PlaybookService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Receiving marks customers and judging stores their states, each transaction locking
     them in key order: batches naming the same customers in any order, received while the
-    worker judges, all go through, and everything received ends up judged."""
+    worker judges (in parts of two customers, two parts at a time on PostgreSQL), all go
+    through, and everything received ends up judged."""
+    monkeypatch.setattr(service_module, "JUDGING_PART", 2)
     customers = [f"c{n}" for n in range(12)]
     batches = [
         [
@@ -241,6 +244,35 @@ async def test_receiving_and_judging_the_same_customers_at_once_never_deadlocks(
         states = await repo.tenant_states("t1")
     assert sorted(s.customer_id for s in states) == sorted(customers)
     assert all(s.judged_at is not None and not s.dirty for s in states)
+
+
+async def test_a_part_that_fails_fails_the_judging_with_its_own_error(
+    service: PlaybookService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Judging in parts: one failing stops the judging with the error itself (the worker
+    logs it and tries again), and nothing of it is stored; the customers stay due."""
+    monkeypatch.setattr(service_module, "JUDGING_PART", 2)
+    await service.receive([ticket(f"k{n}", T0, customer=f"c{n}") for n in range(6)])
+    store = service._store_judgements
+
+    async def failing(playbook: Any, states: Sequence[Any], *rest: Any) -> tuple[int, int]:
+        if any(s.customer_id == "c3" for s in states):
+            raise RuntimeError("the store went away")
+        return await store(playbook, states, *rest)
+
+    monkeypatch.setattr(service, "_store_judgements", failing)
+    with pytest.raises(RuntimeError, match="the store went away"):
+        await service.judge_due(now=NOW)
+    async with service.db.read() as session:
+        due = await PlaybookRepository(session).due(NOW, 100)
+    assert {"c2", "c3"} <= {d.customer_id for d in due}
+    monkeypatch.setattr(service, "_store_judgements", store)
+    while (await service.judge_due(now=NOW)).judged:
+        pass
+    async with service.db.read() as session:
+        assert await PlaybookRepository(session).due(NOW, 100) == []
+    # The BFF c1 and the Partner c2 (in the part that failed) missed their first response.
+    assert {v.customer_id for v in await service.violations("t1")} == {"c1", "c2"}
 
 
 async def test_storing_judgements_reads_the_customers_rows_not_the_tenants(

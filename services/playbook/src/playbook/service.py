@@ -136,6 +136,10 @@ class CustomerPlaybook:
     playbook_version: int
 
 
+# Customers judged and stored together; two such parts are judged at a time.
+JUDGING_PART = 250
+
+
 @dataclass
 class JudgeResult:
     judged: int = 0
@@ -265,28 +269,53 @@ class PlaybookService:
         by_tenant: dict[str, list[DueCustomer]] = defaultdict(list)
         for state in due:
             by_tenant[state.tenant_id].append(state)
-        for tenant_id, states in by_tenant.items():
-            [playbook] = await self.active_playbooks([tenant_id])
-            standings = await self._standings(tenant_id, states)
-            cuts = {s.customer_id: _cut(s, standings[s.customer_id], playbook) for s in states}
-            windows = {
-                c: evaluation.window(playbook.standards, standings[c], cut, now)
-                for c, cut in cuts.items()
-            }
-            async with self.db.read() as session:
-                histories = await PlaybookRepository(session).histories(tenant_id, windows)
-            # The judging is CPU work: off the event loop, so reads keep being answered.
-            judgements = await asyncio.to_thread(
-                _judge_all, playbook.standards, standings, cuts, histories, now
-            )
-            found, withdrawn = await self._store_judgements(
-                playbook, states, standings, judgements, now
-            )
+        parts = [
+            (tenant_id, states[start : start + JUDGING_PART])
+            for tenant_id, states in by_tenant.items()
+            for start in range(0, len(states), JUDGING_PART)
+        ]
+        # On PostgreSQL two parts at a time, each with its own connection: one's statements
+        # run in the server while the other's judging runs here (one at a time, half the
+        # machine stood idle). Parts hold disjoint customers, each locking its own in key
+        # order. SQLite has one writer at a time: one part at a time.
+        running = asyncio.Semaphore(1 if self.db.sqlite else 2)
+
+        async def judge(tenant_id: str, states: list[DueCustomer]) -> tuple[int, int]:
+            async with running:
+                return await self._judge_part(tenant_id, states, now)
+
+        try:
+            async with asyncio.TaskGroup() as group:  # one part failing stops the others
+                tasks = [group.create_task(judge(t, states)) for t, states in parts]
+        except ExceptionGroup as failed:  # as one part alone would have failed
+            raise failed.exceptions[0] from failed
+        for (tenant_id, states), task in zip(parts, tasks, strict=True):
+            found, withdrawn = task.result()
             result.violations += found
             result.withdrawn += withdrawn
             result.judged += len(states)
-            result.by_tenant[tenant_id] = len(states)
+            result.by_tenant[tenant_id] = result.by_tenant.get(tenant_id, 0) + len(states)
         return result
+
+    async def _judge_part(
+        self, tenant_id: str, states: list[DueCustomer], now: datetime
+    ) -> tuple[int, int]:
+        """Judges some of a tenant's due customers and stores their judgements in one
+        transaction; returns (new violations, withdrawn ones)."""
+        [playbook] = await self.active_playbooks([tenant_id])
+        standings = await self._standings(tenant_id, states)
+        cuts = {s.customer_id: _cut(s, standings[s.customer_id], playbook) for s in states}
+        windows = {
+            c: evaluation.window(playbook.standards, standings[c], cut, now)
+            for c, cut in cuts.items()
+        }
+        async with self.db.read() as session:
+            histories = await PlaybookRepository(session).histories(tenant_id, windows)
+        # The judging is CPU work: off the event loop, so reads keep being answered.
+        judgements = await asyncio.to_thread(
+            _judge_all, playbook.standards, standings, cuts, histories, now
+        )
+        return await self._store_judgements(playbook, states, standings, judgements, now)
 
     async def _standings(
         self, tenant_id: str, states: Sequence[DueCustomer]
