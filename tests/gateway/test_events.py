@@ -182,6 +182,39 @@ async def test_redis_carries_events_between_replicas_and_one_replica_reads(
         await second.aclose()
 
 
+async def test_deployments_sharing_a_redis_server_do_not_hear_each_other(
+    redis_url: str,
+) -> None:
+    """Pub/sub spans a Redis server's databases: a deployment on another database of the
+    same server neither hears this one's events (even for a tenant of the same id) nor
+    counts as listening."""
+    ours = Redis.from_url(redis_url)
+    theirs = Redis.from_url(redis_url.rsplit("/", 1)[0] + "/14")
+    try:
+        heard: list[bytes] = []
+
+        async def listen() -> None:
+            async for payload in RedisBroker(ours).listen(Topic.ALERTS, "t1"):
+                heard.append(payload)
+
+        task = asyncio.create_task(listen())
+        await asyncio.sleep(0.2)  # subscribed
+        assert await RedisBroker(ours).has_listeners()
+        assert not await RedisBroker(theirs).has_listeners()
+        await RedisBroker(theirs).publish(Topic.ALERTS, "t1", b"theirs")
+        await RedisBroker(ours).publish(Topic.ALERTS, "t1", b"ours")
+        for _ in range(50):
+            if heard:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.1)  # anything else would have come by now
+        task.cancel()
+        assert heard == [b"ours"]
+    finally:
+        await ours.aclose()
+        await theirs.aclose()
+
+
 SCHEMA = build_schema(max_depth=8, max_tokens=400, max_aliases=5, mask_errors=True)
 
 

@@ -44,6 +44,8 @@ from typing import Final
 from prometheus_client import Counter
 from redis.asyncio import Redis
 
+from relint.cache import database_channel
+
 log = logging.getLogger(__name__)
 
 LOOKUPS = Counter(
@@ -194,10 +196,9 @@ class Forgetting:
         self.cache = cache
         self._redis = redis
         self._task: asyncio.Task[None] | None = None
-        # Pub/sub spans a Redis server's databases: the channel names the database, so that
-        # deployments sharing a server apart from it do not hear each other's heartbeats.
-        database = redis.connection_pool.connection_kwargs.get("db", 0) if redis else 0
-        self.channel = channel or f"{_CHANNEL}:{database}"
+        # The channel names the database: another deployment's heartbeats on the same
+        # server would mark this one's caches as followed.
+        self.channel = channel or database_channel(redis, _CHANNEL)
 
     async def customer(self, tenant_id: str, customer_id: str) -> None:
         await self.changed([(tenant_id, customer_id)])

@@ -29,6 +29,7 @@ from typing import Final, Protocol
 from redis.asyncio import Redis
 
 from gateway.entity_cache import Forgetting
+from relint.cache import database_channel
 from relint.contracts.scoring.v1 import scoring_pb2
 from relint.worker import BackgroundWorker
 
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 # A slow subscriber loses its oldest events rather than holding the others up.
 QUEUE_SIZE: Final = 100
 LOOKBACK: Final = timedelta(seconds=5)
-_CHANNEL: Final = "gateway:events:"
+_CHANNEL: Final = "gateway:events"
 _LEASE_KEY: Final = "gateway:feed-reader"
 _LEASE_SECONDS: Final = 10
 
@@ -86,17 +87,21 @@ class RedisBroker:
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
+        # Channels named after the database (`gateway:events:<db>:<topic>:<tenant>`):
+        # PUBSUB is server-wide, and another deployment on the same server must neither
+        # hear these events nor count as listening.
+        self._prefix = database_channel(redis, _CHANNEL) + ":"
 
     async def has_listeners(self) -> bool:
-        """Whether any replica's socket follows any tenant (PUBSUB is server-wide)."""
-        return bool(await self._redis.pubsub_channels(_CHANNEL + "*"))
+        """Whether any replica's socket follows any tenant."""
+        return bool(await self._redis.pubsub_channels(self._prefix + "*"))
 
     async def publish(self, topic: Topic, tenant_id: str, payload: bytes) -> None:
-        await self._redis.publish(f"{_CHANNEL}{topic}:{tenant_id}", payload)
+        await self._redis.publish(f"{self._prefix}{topic}:{tenant_id}", payload)
 
     async def listen(self, topic: Topic, tenant_id: str) -> AsyncIterator[bytes]:
         pubsub = self._redis.pubsub()
-        await pubsub.subscribe(f"{_CHANNEL}{topic}:{tenant_id}")
+        await pubsub.subscribe(f"{self._prefix}{topic}:{tenant_id}")
         try:
             async for message in pubsub.listen():
                 if message.get("type") == "message":
