@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -160,22 +161,10 @@ async def test_redis_carries_events_between_replicas_and_one_replica_reads(
         assert leaders == [True, False]  # the lease: one reader at a time
         assert await relays[0]._leads()  # and the holder keeps it
 
-        heard: list[bytes] = []
-
-        async def listen() -> None:
-            async for payload in RedisBroker(second).listen(Topic.ALERTS, "t1"):
-                heard.append(payload)
-
-        task = asyncio.create_task(listen())
-        await asyncio.sleep(0.2)  # subscribed
-        feeds.alerts = [_alert(1, "t1", START + timedelta(seconds=1))]
-        assert await RedisBroker(first).has_listeners()  # the other client's subscription
-        assert await relays[0].step() == 1
-        for _ in range(50):
-            if heard:
-                break
-            await asyncio.sleep(0.05)
-        task.cancel()
+        async with _listening(RedisBroker(second)) as heard:
+            feeds.alerts = [_alert(1, "t1", START + timedelta(seconds=1))]
+            assert await RedisBroker(first).has_listeners()  # the other client's subscription
+            assert await relays[0].step() == 1
         assert [scoring_pb2.Alert.FromString(p).id for p in heard] == ["a001"]
     finally:
         await first.aclose()
@@ -191,28 +180,38 @@ async def test_deployments_sharing_a_redis_server_do_not_hear_each_other(
     ours = Redis.from_url(redis_url)
     theirs = Redis.from_url(redis_url.rsplit("/", 1)[0] + "/14")
     try:
-        heard: list[bytes] = []
-
-        async def listen() -> None:
-            async for payload in RedisBroker(ours).listen(Topic.ALERTS, "t1"):
-                heard.append(payload)
-
-        task = asyncio.create_task(listen())
-        await asyncio.sleep(0.2)  # subscribed
-        assert await RedisBroker(ours).has_listeners()
-        assert not await RedisBroker(theirs).has_listeners()
-        await RedisBroker(theirs).publish(Topic.ALERTS, "t1", b"theirs")
-        await RedisBroker(ours).publish(Topic.ALERTS, "t1", b"ours")
-        for _ in range(50):
-            if heard:
-                break
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.1)  # anything else would have come by now
-        task.cancel()
+        async with _listening(RedisBroker(ours)) as heard:
+            assert await RedisBroker(ours).has_listeners()
+            assert not await RedisBroker(theirs).has_listeners()
+            await RedisBroker(theirs).publish(Topic.ALERTS, "t1", b"theirs")
+            await RedisBroker(ours).publish(Topic.ALERTS, "t1", b"ours")
         assert heard == [b"ours"]
     finally:
         await ours.aclose()
         await theirs.aclose()
+
+
+@asynccontextmanager
+async def _listening(broker: RedisBroker) -> AsyncIterator[list[bytes]]:
+    """Listens to tenant t1's alerts during the block (subscribed when it starts); the list
+    fills with what is heard, up to 2.5 s for the first and 0.1 s more for anything else."""
+    heard: list[bytes] = []
+
+    async def listen() -> None:
+        async for payload in broker.listen(Topic.ALERTS, "t1"):
+            heard.append(payload)
+
+    task = asyncio.create_task(listen())
+    await asyncio.sleep(0.2)  # subscribed
+    try:
+        yield heard
+        for _ in range(50):
+            if heard:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.1)
+    finally:
+        task.cancel()
 
 
 SCHEMA = build_schema(max_depth=8, max_tokens=400, max_aliases=5, mask_errors=True)
