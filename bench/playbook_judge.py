@@ -198,7 +198,7 @@ async def stream_as_served(
 ) -> tuple[float, float, int]:
     """Receives the items in batches back to back (as ingest's relay delivers them) while the
     service's own worker (`PlaybookWorker.run_once`, with its defaults: judge whoever is due,
-    500 at a time, then hand the new violations to scoring) runs again and again, until
+    1,000 at a time, then hand the new violations to scoring) runs again and again, until
     everything is received and judged; (wall, CPU) seconds and how many judgements it took
     (a customer marked again while judging lags is judged once for all its new ones)."""
     started, cpu = time.perf_counter(), time.process_time()
