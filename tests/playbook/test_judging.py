@@ -5,9 +5,8 @@ withdraw a violation, merges, versions, signals to scoring, next best actions, w
 from __future__ import annotations
 
 import asyncio
-import json
 import random
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +23,8 @@ from playbook.main import MIGRATIONS
 from playbook.repository import PlaybookRepository
 from playbook.scoring_client import ScoringUnavailable, Signal
 from playbook.service import Delivered, PlaybookService
-from relint.db import Database, driver_of
+from relint.db import Database
+from tests.plans import rows_read
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 T0 = NOW - timedelta(days=10)
@@ -281,10 +281,10 @@ async def test_storing_judgements_reads_the_customers_rows_not_the_tenants(
     """On PostgreSQL, storing a few customers' judgements locks, updates and clears their
     rows customer by customer, whatever the statistics. Without statistics (a table loaded
     before autovacuum analysed it, or a server without autovacuum) `customer_id = ANY(...)`
-    read the tenant's every state and obligation. auto_explain hands this session the plan
-    of each statement, with the rows each scan read. (Three obligations a customer: with
-    one, at 2,000 rows PostgreSQL's estimates for the tenant's two obligation indexes tie,
-    and it may take the due one, which at that size costs nothing.)"""
+    read the tenant's every state and obligation. `tests.plans` counts the rows each scan
+    read. (Three obligations a customer: with one, at 2,000 rows PostgreSQL's estimates for
+    the tenant's two obligation indexes tie, and it may take the due one, which at that size
+    costs nothing.)"""
     if service.db.sqlite:
         pytest.skip("the plans are PostgreSQL's")
     customers = [f"c{n:04}" for n in range(2000)]
@@ -299,43 +299,25 @@ async def test_storing_judgements_reads_the_customers_rows_not_the_tenants(
     async with service.db.transaction() as session:
         repo = PlaybookRepository(session)
         states = [s for s in await repo.tenant_states("t1") if s.customer_id in few]
-        plans: list[str] = []
-        async with driver_of(session) as (_postgres, driver):
-            driver.add_notice_handler(lambda notice: plans.append(notice.message_primary))
-            for setting in (
-                "LOAD 'auto_explain'",
-                "SET LOCAL auto_explain.log_min_duration = 0",
-                "SET LOCAL auto_explain.log_analyze = on",
-                "SET LOCAL auto_explain.log_format = json",
-                "SET LOCAL client_min_messages = log",
-            ):
-                await driver.execute(setting)
-        await repo.replace_obligations("t1", few, [])
-        await repo.save_states(
-            "t1",
-            [
-                {
-                    "b_customer": s.customer_id,
-                    "b_revision": s.revision,
-                    "b_type": s.relationship_type,
-                    "b_type_since": s.type_since,
-                    "b_stage": s.stage,
-                    "b_stage_since": s.stage_since,
-                    "b_next_due": None,
-                    "b_judged": NOW,
-                    "b_version": s.playbook_version,
-                }
-                for s in states
-            ],
-        )
-    # Per statement and table, the rows its scans read (kept or filtered out).
-    read: dict[tuple[str, str], float] = {}
-    for statement, plan in map(_explained, plans):
-        for node in _nodes(plan):
-            if "Relation Name" in node:
-                key = (statement.split()[0], node["Relation Name"])
-                rows = node["Actual Rows"] + node.get("Rows Removed by Filter", 0)
-                read[key] = read.get(key, 0) + rows * node["Actual Loops"]
+        async with rows_read(session) as read:
+            await repo.replace_obligations("t1", few, [])
+            await repo.save_states(
+                "t1",
+                [
+                    {
+                        "b_customer": s.customer_id,
+                        "b_revision": s.revision,
+                        "b_type": s.relationship_type,
+                        "b_type_since": s.type_since,
+                        "b_stage": s.stage,
+                        "b_stage_since": s.stage_since,
+                        "b_next_due": None,
+                        "b_judged": NOW,
+                        "b_version": s.playbook_version,
+                    }
+                    for s in states
+                ],
+            )
     # Each state: found and updated; each obligation: found and deleted.
     assert read == {
         ("DELETE", "obligation"): 2 * 3 * len(few),
@@ -348,18 +330,6 @@ async def test_storing_judgements_reads_the_customers_rows_not_the_tenants(
         (c, None) for c in few
     ]
     assert await service.obligations("t1", customer_ids=few) == []
-
-
-def _explained(logged: str) -> tuple[str, dict[str, Any]]:
-    """(the statement, its plan) of an auto_explain message in JSON."""
-    document = json.loads(logged[logged.index("{") :])
-    return document["Query Text"].strip(), document["Plan"]
-
-
-def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield plan
-    for child in plan.get("Plans", []):
-        yield from _nodes(child)
 
 
 async def test_without_scoring_the_last_known_standing_is_used_and_signals_wait(

@@ -23,7 +23,9 @@ from scoring.domain import KIND_WEIGHTS, OUTCOMES, Touch, WeightTable, mass
 from scoring.main import MIGRATIONS
 from scoring.messages import delivered
 from scoring.models import AppliedInteraction, Relationship
+from scoring.repository import ScoringRepository
 from scoring.service import Delivered, ScoringService
+from tests.plans import rows_read
 
 PAIRS = [(channel, kind) for channel in CHANNELS for kind in KINDS[channel]]
 T0 = datetime(2026, 2, 1, tzinfo=UTC)
@@ -264,3 +266,20 @@ async def test_batches_in_any_order_and_size_end_at_the_same_relationship(
     assert math.isclose(
         view.revenue, sum(i.revenue - i.refund for i in items), rel_tol=1e-12, abs_tol=1e-9
     )
+
+
+async def test_applying_reads_the_customers_relationships_not_the_tenants(
+    service: ScoringService,
+) -> None:
+    """On PostgreSQL, applying a batch reads the value sums of its customers' relationships
+    customer by customer, whatever the statistics: without them (a table loaded before
+    autovacuum analysed it, or a server without autovacuum) `customer_id = ANY(...)` read
+    the tenant's every relationship. `tests.plans` counts the rows each scan read."""
+    if service.db.sqlite:
+        pytest.skip("the plans are PostgreSQL's")
+    await service.apply([_item(1, f"c{n:04}") for n in range(2000)])
+    few = [("t1", "c0007"), ("t1", "c0500"), ("t1", "c1999")]
+    async with service.db.transaction() as session, rows_read(session) as read:
+        masses = await ScoringRepository(session).masses(few)
+    assert read == {("SELECT", "relationship"): len(few)}
+    assert set(masses) == set(few)
