@@ -15,6 +15,7 @@ from ingest.repository import CustomerActivity, IngestRepository
 from ingest.schemas import InteractionIn
 from ingest.service import IngestService
 from relint.db import Database
+from tests.plans import rows_read
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -116,6 +117,28 @@ async def test_a_writer_that_read_a_customer_earlier_cannot_narrow_its_span(
     assert customer.first_seen_at == T0
     assert customer.last_seen_at == T0 + timedelta(minutes=600)
     assert customer.interaction_count == 3
+
+
+async def test_recording_activity_reads_its_customers_rows_not_the_tables(
+    service: IngestService,
+) -> None:
+    """On PostgreSQL, a batch's customers are locked and their activity stored customer by
+    customer, whatever the statistics: without them (a table loaded before autovacuum
+    analysed it, or a server without autovacuum) `id = ANY(...)` read every customer of
+    every tenant. `tests.plans` counts the rows each scan read."""
+    if service.db.sqlite:
+        pytest.skip("the plans are PostgreSQL's")
+    tenant = (await service.create_tenant_key("acme", "crm", ["ingest:write"])).tenant_id
+    await service.record(tenant, [(n, item(f"c{n:04}", n, f"s{n}")) for n in range(1000)])
+    customers = await service.customers_by_external_id(tenant, ["c0007", "c0500", "c0999"])
+    later = T0 + timedelta(days=1)
+    async with service.db.transaction() as session, rows_read(session) as read:
+        await IngestRepository(session).update_customers_activity(
+            [CustomerActivity(c.id, later, later, 1, None) for c in customers]
+        )
+    assert read == {("SELECT", "customer"): 3, ("UPDATE", "customer"): 3}
+    again = await service.customers_by_external_id(tenant, ["c0007", "c0500", "c0999"])
+    assert {(c.last_seen_at, c.interaction_count) for c in again} == {(later, 2)}
 
 
 async def test_delivery_sends_in_acceptance_order_and_removes_only_what_was_acknowledged(

@@ -433,13 +433,16 @@ class IngestRepository:
         rows = sorted(rows, key=lambda r: r.id)
         async with driver_of(self.session) as (postgres, driver):
             if postgres:  # the rows locked in id order first, then one update for all
-                ids = pg_array([r.id for r in rows])
-                await pg_execute(driver, _PG_LOCK_CUSTOMERS, (ids,))
+                at = dict(
+                    await pg_fetch(driver, _PG_LOCK_CUSTOMERS, (pg_array(r.id for r in rows),))
+                )
+                rows = [r for r in rows if r.id in at]
                 await pg_execute(
                     driver,
                     _PG_CUSTOMER_ACTIVITY,
                     (
-                        ids,
+                        pg_array([at[r.id] for r in rows]),
+                        pg_array([r.id for r in rows]),
                         pg_array([r.first for r in rows]),
                         pg_array([r.last for r in rows]),
                         pg_array([r.added for r in rows]),
@@ -766,19 +769,26 @@ CROSS JOIN LATERAL (
 """  # noqa: S608 (column names, no input)
 # An UPDATE locks its rows in whatever order its plan meets them; concurrent writers that
 # lock in id order first cannot deadlock. The lock is the one an UPDATE of no key takes (FOR
-# UPDATE would wait for the key-share locks of other writers' inserts: a deadlock), and it
-# is taken above the sort, so in order.
+# UPDATE would wait for the key-share locks of other writers' inserts: a deadlock), taken
+# customer by customer in the ids' order (given sorted). Both go row by row whatever the
+# statistics: the lock through the primary key (LATERAL), the update straight to the locked
+# rows by their ctid (nobody else can move a row this transaction holds). Without
+# statistics `id = ANY(...)` read every customer of every tenant, and the update hashed them
+# all (7.6 ms for the lock of 500 customers among 50,000).
 _PG_LOCK_CUSTOMERS = """
-SELECT id FROM customer WHERE id = ANY(%s::varchar[]) ORDER BY id FOR NO KEY UPDATE
+SELECT w.id, found.at FROM unnest(%s::varchar[]) WITH ORDINALITY AS w(id, n)
+CROSS JOIN LATERAL (SELECT ctid AS at FROM customer WHERE id = w.id FOR NO KEY UPDATE) AS found
+ORDER BY w.n
 """
 _PG_CUSTOMER_ACTIVITY = """
 UPDATE customer SET first_seen_at = least(customer.first_seen_at, given.first_seen_at),
     last_seen_at = greatest(customer.last_seen_at, given.last_seen_at),
     interaction_count = customer.interaction_count + given.added,
     name = coalesce(given.name, customer.name)
-FROM unnest(%s::varchar[], %s::timestamptz[], %s::timestamptz[], %s::bigint[], %s::varchar[])
-    AS given(id, first_seen_at, last_seen_at, added, name)
-WHERE customer.id = given.id
+FROM unnest(%s::tid[], %s::varchar[], %s::timestamptz[], %s::timestamptz[], %s::bigint[],
+        %s::varchar[])
+    AS given(at, id, first_seen_at, last_seen_at, added, name)
+WHERE customer.ctid = given.at AND customer.id = given.id
 """
 
 # Each subscriber's entries in the given order (subscribers in turn, as `bulk_insert` would).
