@@ -141,6 +141,31 @@ async def test_recording_activity_reads_its_customers_rows_not_the_tables(
     assert {(c.last_seen_at, c.interaction_count) for c in again} == {(later, 2)}
 
 
+async def test_delivering_a_page_reads_the_page_not_the_backlog(service: IngestService) -> None:
+    """On PostgreSQL, a subscriber's next page of the outbox is the first entries of its index
+    joined with their interactions, and acknowledging deletes those entries one by one,
+    whatever the statistics and however long the backlog (a subscriber down for a while):
+    without statistics the read joined and sorted the subscriber's whole backlog, and the
+    delete read it all. `tests.plans` counts the rows each scan read."""
+    if service.db.sqlite:
+        pytest.skip("the plans are PostgreSQL's")
+    tenant = (await service.create_tenant_key("acme", "crm", ["ingest:write"])).tenant_id
+    await service.record(tenant, [(n, item(f"c{n % 50}", n, f"s{n}")) for n in range(1000)])
+    async with service.db.transaction() as session:
+        repo = IngestRepository(session)
+        async with rows_read(session) as read:
+            page = await repo.pending("scoring", 5)
+            await repo.acknowledge("scoring", [sequence for sequence, _ in page])
+    assert read == {
+        ("SELECT", "outbox_entry"): 5,
+        ("SELECT", "interaction"): 5,
+        ("DELETE", "outbox_entry"): 2 * 5,  # found, then deleted
+    }
+    assert [row.source_id for _, row in page] == [f"s{n}" for n in range(5)]
+    async with service.db.read() as session:
+        assert len(await IngestRepository(session).pending("scoring", 2000)) == 995
+
+
 async def test_delivery_sends_in_acceptance_order_and_removes_only_what_was_acknowledged(
     service: IngestService,
 ) -> None:

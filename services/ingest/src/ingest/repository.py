@@ -669,14 +669,28 @@ class IngestRepository:
     async def pending(self, subscriber: str, limit: int) -> list[tuple[int, Any]]:
         """The subscriber's oldest entries, each with its interaction as a row with
         Interaction's columns by name."""
-        query = (
-            select(col(OutboxEntry.sequence), *_INTERACTION.c)
-            .join(Interaction, col(Interaction.id) == col(OutboxEntry.interaction_id))
+        page = (
+            select(col(OutboxEntry.sequence), col(OutboxEntry.interaction_id))
             .where(col(OutboxEntry.subscriber) == subscriber)
             .order_by(col(OutboxEntry.sequence))
             .limit(limit)
+            .subquery()
         )
+        query = select(page.c.sequence, *_INTERACTION.c).join_from(
+            page, _INTERACTION, _INTERACTION.c.id == page.c.interaction_id
+        )
+        connection = await self.session.connection()
+        postgres = connection.dialect.name == "postgresql"
+        # The page is the first rows of the (subscriber, sequence) index, in its order, and
+        # only they are joined. Without statistics (a backlog grown since the last analyse,
+        # or a server without autovacuum) PostgreSQL read the subscriber's whole backlog,
+        # joined it and sorted it: 200-260 ms a page with 54,000 waiting, growing with the
+        # backlog that a catch-up after an outage works through (4.4 ms this way).
+        if postgres:
+            await self.session.execute(text("SET LOCAL enable_sort = off"))
         rows = (await self.session.execute(query)).all()
+        if postgres:
+            await self.session.execute(text("SET LOCAL enable_sort = on"))
         # The oldest entries, then in time order: interactions of one customer that arrived
         # in different requests still reach the subscriber in occurred_at order when they
         # are pending together.
@@ -684,6 +698,14 @@ class IngestRepository:
         return sorted(pending, key=lambda entry: (entry[1].occurred_at, entry[0]))
 
     async def acknowledge(self, subscriber: str, sequences: Sequence[int]) -> None:
+        connection = await self.session.connection()
+        if connection.dialect.name == "postgresql":
+            # Entry by entry through the primary key, whatever the statistics: without them
+            # `subscriber = %s AND sequence IN (...)` read the subscriber's whole backlog.
+            await self.session.execute(
+                text(_PG_ACKNOWLEDGE), {"sequences": list(sequences), "subscriber": subscriber}
+            )
+            return
         await self.session.execute(
             delete(OutboxEntry).where(
                 col(OutboxEntry.subscriber) == subscriber,
@@ -789,6 +811,15 @@ FROM unnest(%s::tid[], %s::varchar[], %s::timestamptz[], %s::timestamptz[], %s::
         %s::varchar[])
     AS given(at, id, first_seen_at, last_seen_at, added, name)
 WHERE customer.ctid = given.at AND customer.id = given.id
+"""
+
+_PG_ACKNOWLEDGE = """
+DELETE FROM outbox_entry USING (
+    SELECT found.at FROM unnest(CAST(:sequences AS bigint[])) AS w(sequence)
+    CROSS JOIN LATERAL (SELECT ctid AS at FROM outbox_entry
+        WHERE sequence = w.sequence AND subscriber = :subscriber OFFSET 0) AS found
+) AS acknowledged
+WHERE outbox_entry.ctid = acknowledged.at
 """
 
 # Each subscriber's entries in the given order (subscribers in turn, as `bulk_insert` would).

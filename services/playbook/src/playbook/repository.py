@@ -449,10 +449,11 @@ class PlaybookRepository:
                 # obligation (31 ms a judgement of 500 customers, against 3.4 ms).
                 await pg_execute(
                     driver,
-                    "DELETE FROM obligation WHERE ctid = ANY(ARRAY("
+                    "DELETE FROM obligation USING ("
                     "SELECT found.at FROM unnest(%s::varchar[]) AS w(c) CROSS JOIN LATERAL ("
                     "SELECT ctid AS at FROM obligation WHERE tenant_id = %s "
-                    "AND customer_id = w.c OFFSET 0) AS found))",
+                    "AND customer_id = w.c OFFSET 0) AS found) AS cleared "
+                    "WHERE obligation.ctid = cleared.at",
                     (pg_array(wanted), tenant_id),
                 )
             else:
