@@ -268,18 +268,25 @@ async def test_batches_in_any_order_and_size_end_at_the_same_relationship(
     )
 
 
-async def test_applying_reads_the_customers_relationships_not_the_tenants(
+async def test_applying_and_reading_read_the_customers_relationships_not_the_tenants(
     service: ScoringService,
 ) -> None:
-    """On PostgreSQL, applying a batch reads the value sums of its customers' relationships
-    customer by customer, whatever the statistics: without them (a table loaded before
-    autovacuum analysed it, or a server without autovacuum) `customer_id = ANY(...)` read
-    the tenant's every relationship. `tests.plans` counts the rows each scan read."""
+    """On PostgreSQL, applying a batch reads the value sums of its customers' relationships,
+    and a read of some customers (the gateway's page) their relationships, customer by
+    customer whatever the statistics: without them (a table loaded before autovacuum
+    analysed it, or a server without autovacuum) `customer_id = ANY(...)` read the tenant's
+    every relationship. `tests.plans` counts the rows each scan read."""
     if service.db.sqlite:
         pytest.skip("the plans are PostgreSQL's")
     await service.apply([_item(1, f"c{n:04}") for n in range(2000)])
     few = [("t1", "c0007"), ("t1", "c0500"), ("t1", "c1999")]
-    async with service.db.transaction() as session, rows_read(session) as read:
-        masses = await ScoringRepository(session).masses(few)
-    assert read == {("SELECT", "relationship"): len(few)}
+    async with service.db.transaction() as session:
+        repo = ScoringRepository(session)
+        async with rows_read(session) as read:
+            masses = await repo.masses(few)
+        assert read == {("SELECT", "relationship"): len(few)}
+        async with rows_read(session) as read:
+            found = await repo.relationships_of("t1", [c for _, c in few])
+        assert read == {("SELECT", "relationship"): len(few)}
     assert set(masses) == set(few)
+    assert sorted(r.customer_id for r in found) == [c for _, c in few]

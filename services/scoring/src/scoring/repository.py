@@ -405,10 +405,21 @@ class ScoringRepository:
     ) -> list[Relationship]:
         if not customer_ids:
             return []
-        query = select(Relationship).where(
-            col(Relationship.tenant_id) == tenant_id,
-            col(Relationship.customer_id).in_(list(set(customer_ids))),
-        )
+        wanted = list(set(customer_ids))
+        connection = await self.session.connection()
+        query: Any
+        if connection.dialect.name == "postgresql":
+            # Customer by customer through the primary key, whatever the statistics (as
+            # `masses`): without them `customer_id IN (...)` read the tenant's every
+            # relationship, 9.3 ms for a page of 100 among 50,000.
+            query = select(Relationship).from_statement(
+                text(_PG_RELATIONSHIPS_OF).bindparams(ids=wanted, tenant=tenant_id)
+            )
+        else:
+            query = select(Relationship).where(
+                col(Relationship.tenant_id) == tenant_id,
+                col(Relationship.customer_id).in_(wanted),
+            )
         return list((await self.session.execute(query)).scalars())
 
     async def tenant_relationships(self, tenant_id: str) -> list[Relationship]:
@@ -1066,3 +1077,10 @@ def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
 
 def _marks(count: int) -> str:
     return ", ".join("?" * count)
+
+
+_PG_RELATIONSHIPS_OF = """
+SELECT found.* FROM unnest(CAST(:ids AS varchar[])) AS w(customer_id)
+CROSS JOIN LATERAL (SELECT * FROM relationship
+    WHERE tenant_id = :tenant AND customer_id = w.customer_id OFFSET 0) AS found
+"""
