@@ -226,6 +226,18 @@ class ScoringRepository:
         the columns of AppliedInteraction by name (read-only; no ORM object per row)."""
         if not customer_ids:
             return []
+        connection = await self.session.connection()
+        if connection.dialect.name == "postgresql":
+            # Customer by customer down the (tenant, customer, occurred_at) index, whatever
+            # the statistics: without them `customer_id IN (...)` read the tenant's whole
+            # history for every batch the stage worker evaluates (85-160 ms for 200 of
+            # 20,000 customers with 400,000 interactions).
+            textual = text(_PG_HISTORY).bindparams(
+                ids=list(set(customer_ids)), tenant=tenant_id, until=until
+            )
+            return list(
+                await self.session.execute(textual.columns(*table_of(AppliedInteraction).c))
+            )
         conditions = [
             col(AppliedInteraction.tenant_id) == tenant_id,
             col(AppliedInteraction.customer_id).in_(list(set(customer_ids))),
@@ -1079,8 +1091,20 @@ def _marks(count: int) -> str:
     return ", ".join("?" * count)
 
 
-_PG_RELATIONSHIPS_OF = """
-SELECT found.* FROM unnest(CAST(:ids AS varchar[])) AS w(customer_id)
+# Some customers' rows, customer by customer through the (tenant, customer, ...) index
+# (LATERAL; OFFSET 0 keeps the planner from flattening it into a join), the columns named
+# in the models' order.
+_PG_RELATIONSHIPS_OF = f"""
+SELECT {", ".join("found." + c.name for c in table_of(Relationship).c)}
+FROM unnest(CAST(:ids AS varchar[])) AS w(customer_id)
 CROSS JOIN LATERAL (SELECT * FROM relationship
     WHERE tenant_id = :tenant AND customer_id = w.customer_id OFFSET 0) AS found
-"""
+"""  # noqa: S608 (column names, no input)
+_PG_HISTORY = f"""
+SELECT {", ".join("found." + c.name for c in table_of(AppliedInteraction).c)}
+FROM unnest(CAST(:ids AS varchar[])) AS w(customer_id)
+CROSS JOIN LATERAL (SELECT * FROM applied_interaction
+    WHERE tenant_id = :tenant AND customer_id = w.customer_id
+        AND (CAST(:until AS timestamptz) IS NULL OR occurred_at <= :until) OFFSET 0) AS found
+ORDER BY found.customer_id, found.occurred_at, found.interaction_id
+"""  # noqa: S608 (column names, no input)
