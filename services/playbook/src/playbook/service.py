@@ -265,7 +265,8 @@ class PlaybookService:
     async def judge_due(self, limit: int = 500, now: datetime | None = None) -> JudgeResult:
         """Judges up to `limit` customers that have new interactions or a passed deadline,
         each under its tenant's active playbook and its standing from scoring (the last one
-        known when scoring does not answer). One short transaction per customer."""
+        known when scoring does not answer). One transaction per part
+        (`JUDGING_PART`) of a tenant's due customers."""
         now = now or utcnow()
         result = JudgeResult()
         async with self.db.read() as session:
