@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from psycopg.pq import TransactionStatus
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relint.db import driver_of
@@ -38,8 +39,10 @@ async def rows_read(session: AsyncSession) -> AsyncIterator[dict[tuple[str, str]
         yield read
     finally:
         # A statement's plan is logged when its portal closes, which may be at the next
-        # statement: this one, still heard, ends the explaining.
-        await driver.execute("SET LOCAL auto_explain.log_min_duration = -1")
+        # statement: this one, still heard, ends the explaining (not in a transaction that
+        # failed, where it would hide the failure).
+        if driver.info.transaction_status == TransactionStatus.INTRANS:
+            await driver.execute("SET LOCAL auto_explain.log_min_duration = -1")
         driver.remove_notice_handler(keep)
     for logged in plans:
         document = json.loads(logged[logged.index("{") :])

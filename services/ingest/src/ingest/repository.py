@@ -690,7 +690,7 @@ class IngestRepository:
             await self.session.execute(text("SET LOCAL enable_sort = off"))
         rows = (await self.session.execute(query)).all()
         if postgres:
-            await self.session.execute(text("SET LOCAL enable_sort = on"))
+            await self.session.execute(text("SET LOCAL enable_sort TO DEFAULT"))
         # The oldest entries, then in time order: interactions of one customer that arrived
         # in different requests still reach the subscriber in occurred_at order when they
         # are pending together.
