@@ -272,10 +272,11 @@ async def test_applying_and_reading_read_the_customers_relationships_not_the_ten
     service: ScoringService,
 ) -> None:
     """On PostgreSQL, applying a batch reads the value sums of its customers' relationships,
-    a read of some customers (the gateway's page) their relationships, and the stage worker
-    their histories, customer by customer whatever the statistics: without them (a table
-    loaded before autovacuum analysed it, or a server without autovacuum) `customer_id =
-    ANY(...)` read the tenant's every row. `tests.plans` counts the rows each scan read."""
+    a read of some customers (the gateway's page) their relationships and recent
+    contributions, and the stage worker their histories, customer by customer whatever the
+    statistics: without them (a table loaded before autovacuum analysed it, or a server
+    without autovacuum) `customer_id = ANY(...)` read the tenant's every row. `tests.plans`
+    counts the rows each scan read."""
     if service.db.sqlite:
         pytest.skip("the plans are PostgreSQL's")
     await service.apply([_item(1, f"c{n:04}") for n in range(2000)])
@@ -293,9 +294,13 @@ async def test_applying_and_reading_read_the_customers_relationships_not_the_ten
             before = await repo.history("t1", [c for _, c in few], until=T0)
         # Each customer's one interaction; none for the moment before it (the index's range).
         assert read == {("SELECT", "applied_interaction"): len(few)}
+        async with rows_read(session) as read:  # a trend's, with every relationship read
+            since = await repo.contributions_since("t1", [c for _, c in few], T0)
+        assert read == {("SELECT", "applied_interaction"): len(few)}
     assert set(masses) == set(few)
     assert sorted(r.customer_id for r in found) == [c for _, c in few]
     assert [(h.customer_id, h.occurred_at) for h in history] == [
         (c, T0 + timedelta(hours=1, microseconds=7)) for _, c in few
     ]
     assert before == []
+    assert sorted(c.customer_id for c in since) == [c for _, c in few]

@@ -262,6 +262,18 @@ class ScoringRepository:
         occurred_at, contribution), for their trend."""
         if not customer_ids:
             return []
+        connection = await self.session.connection()
+        if connection.dialect.name == "postgresql":
+            # Customer by customer, each a range of the (tenant, customer, occurred_at) index,
+            # whatever the statistics: without them PostgreSQL walked the tenant's whole
+            # index by `occurred_at` (24.6 ms for a page of 100 of 20,000 customers with
+            # 400,000 interactions, against 0.75 ms). Every relationship read pays it.
+            applied = table_of(AppliedInteraction).c
+            textual = text(_PG_CONTRIBUTIONS_SINCE).bindparams(
+                ids=list(set(customer_ids)), tenant=tenant_id, since=since
+            )
+            columns = (applied.customer_id, applied.interaction_id, applied.occurred_at)
+            return list(await self.session.execute(textual.columns(*columns, applied.contribution)))
         query = select(
             col(AppliedInteraction.customer_id),
             col(AppliedInteraction.interaction_id),
@@ -1108,3 +1120,11 @@ CROSS JOIN LATERAL (SELECT * FROM applied_interaction
         AND (CAST(:until AS timestamptz) IS NULL OR occurred_at <= :until) OFFSET 0) AS found
 ORDER BY found.customer_id, found.occurred_at, found.interaction_id
 """  # noqa: S608 (column names, no input)
+_PG_CONTRIBUTIONS_SINCE = """
+SELECT found.customer_id, found.interaction_id, found.occurred_at, found.contribution
+FROM unnest(CAST(:ids AS varchar[])) AS w(customer_id)
+CROSS JOIN LATERAL (SELECT customer_id, interaction_id, occurred_at, contribution
+    FROM applied_interaction
+    WHERE tenant_id = :tenant AND customer_id = w.customer_id AND occurred_at > :since
+    OFFSET 0) AS found
+"""
