@@ -372,6 +372,58 @@ async def pg_execute(driver: Any, sql: str, params: Sequence[Any]) -> None:
         await cursor.execute(sql, params)
 
 
+# Rows named by a list of keys, found one by one through an index on the key (`unnest` of
+# the keys, `CROSS JOIN LATERAL` a probe each), whatever the server's statistics: without
+# them (a table loaded since its last ANALYZE, or a server without autovacuum) PostgreSQL
+# guesses ~180 rows a tenant, and `key = ANY(keys)` read and filtered the whole tenant, or
+# the whole table. Each row is then written by its `ctid`.
+Scope = tuple[str, Any] | None
+
+
+def _each_row(table: str, key: str, key_type: str, scope: Scope, tail: str) -> str:
+    """The rows' ctids as `found.at` (table and column names come from code, not input)."""
+    within = f"{scope[0]} = %s AND " if scope else ""
+    return (
+        f"unnest(%s::{key_type}[]) WITH ORDINALITY AS w(k, n) CROSS JOIN LATERAL ("  # noqa: S608
+        f"SELECT ctid AS at FROM {table} WHERE {within}{key} = w.k{tail}) AS found"
+    )
+
+
+def _each_row_params(keys: Iterable[Any], scope: Scope) -> tuple[Any, ...]:
+    return (pg_array(keys), scope[1]) if scope else (pg_array(keys),)
+
+
+async def pg_lock_each(
+    driver: Any, table: str, key: str, keys: Iterable[str], scope: Scope = None
+) -> dict[str, str]:
+    """Locks the rows of `table` whose `key` (within the `scope` column's value, if any) is
+    each of `keys`, one by one in the keys' order, with the lock an UPDATE of no key takes;
+    returns each found key's row `ctid`. Writers that lock in one order (the caller sorts)
+    cannot deadlock, and an UPDATE by those ctids goes straight to the rows: nobody else
+    can move a row this transaction holds (an UPDATE joined on the key let the planner hash
+    the whole tenant again)."""
+    statement = "SELECT w.k, found.at FROM "
+    statement += _each_row(table, key, "varchar", scope, " FOR NO KEY UPDATE")
+    rows = await pg_fetch(driver, statement + " ORDER BY w.n", _each_row_params(keys, scope))
+    return {str(k): str(at) for k, at in rows}
+
+
+async def pg_delete_each(
+    driver: Any,
+    table: str,
+    key: str,
+    keys: Iterable[str | int],
+    scope: Scope = None,
+    key_type: str = "varchar",
+) -> None:
+    """Deletes the rows of `table` whose `key` (within the `scope` column's value, if any)
+    is one of `keys`, found one by one and deleted by their ctid."""
+    found = _each_row(table, key, key_type, scope, " OFFSET 0")
+    statement = f"DELETE FROM {table} USING (SELECT found.at FROM {found}) AS each_row "  # noqa: S608
+    statement += f"WHERE {table}.ctid = each_row.at"
+    await pg_execute(driver, statement, _each_row_params(keys, scope))
+
+
 async def pg_executemany(driver: Any, sql: str, rows: Sequence[Any]) -> None:
     async with driver.cursor() as cursor:
         await cursor.executemany(sql, rows)

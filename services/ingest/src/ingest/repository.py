@@ -38,8 +38,10 @@ from relint.db import (
     bulk_insert,
     driver_of,
     pg_array,
+    pg_delete_each,
     pg_execute,
     pg_fetch,
+    pg_lock_each,
     table_of,
 )
 
@@ -433,9 +435,7 @@ class IngestRepository:
         rows = sorted(rows, key=lambda r: r.id)
         async with driver_of(self.session) as (postgres, driver):
             if postgres:  # the rows locked in id order first, then one update for all
-                at = dict(
-                    await pg_fetch(driver, _PG_LOCK_CUSTOMERS, (pg_array(r.id for r in rows),))
-                )
+                at = await pg_lock_each(driver, "customer", "id", [r.id for r in rows])
                 rows = [r for r in rows if r.id in at]
                 await pg_execute(
                     driver,
@@ -698,14 +698,13 @@ class IngestRepository:
         return sorted(pending, key=lambda entry: (entry[1].occurred_at, entry[0]))
 
     async def acknowledge(self, subscriber: str, sequences: Sequence[int]) -> None:
-        connection = await self.session.connection()
-        if connection.dialect.name == "postgresql":
-            # Entry by entry through the primary key, whatever the statistics: without them
-            # `subscriber = %s AND sequence IN (...)` read the subscriber's whole backlog.
-            await self.session.execute(
-                text(_PG_ACKNOWLEDGE), {"sequences": list(sequences), "subscriber": subscriber}
-            )
-            return
+        async with driver_of(self.session) as (postgres, driver):
+            if postgres:
+                # Entry by entry through the primary key (`pg_delete_each`): without
+                # statistics `subscriber = … AND sequence IN (…)` read the whole backlog.
+                scope = ("subscriber", subscriber)
+                await pg_delete_each(driver, "outbox_entry", "sequence", sequences, scope, "bigint")
+                return
         await self.session.execute(
             delete(OutboxEntry).where(
                 col(OutboxEntry.subscriber) == subscriber,
@@ -790,18 +789,11 @@ CROSS JOIN LATERAL (
 ) AS found
 """  # noqa: S608 (column names, no input)
 # An UPDATE locks its rows in whatever order its plan meets them; concurrent writers that
-# lock in id order first cannot deadlock. The lock is the one an UPDATE of no key takes (FOR
-# UPDATE would wait for the key-share locks of other writers' inserts: a deadlock), taken
-# customer by customer in the ids' order (given sorted). Both go row by row whatever the
-# statistics: the lock through the primary key (LATERAL), the update straight to the locked
-# rows by their ctid (nobody else can move a row this transaction holds). Without
-# statistics `id = ANY(...)` read every customer of every tenant, and the update hashed them
-# all (7.6 ms for the lock of 500 customers among 50,000).
-_PG_LOCK_CUSTOMERS = """
-SELECT w.id, found.at FROM unnest(%s::varchar[]) WITH ORDINALITY AS w(id, n)
-CROSS JOIN LATERAL (SELECT ctid AS at FROM customer WHERE id = w.id FOR NO KEY UPDATE) AS found
-ORDER BY w.n
-"""
+# lock in id order first cannot deadlock (`pg_lock_each`: the lock an UPDATE of no key takes,
+# as FOR UPDATE would wait for the key-share locks of other writers' inserts, a deadlock).
+# Then one update for all, straight to the locked rows by their ctid. With `id = ANY(...)`
+# and no statistics the lock read every customer of every tenant (7.5 ms for 500 of 50,000,
+# against 2.6 ms) and the update hashed them all.
 _PG_CUSTOMER_ACTIVITY = """
 UPDATE customer SET first_seen_at = least(customer.first_seen_at, given.first_seen_at),
     last_seen_at = greatest(customer.last_seen_at, given.last_seen_at),
@@ -811,15 +803,6 @@ FROM unnest(%s::tid[], %s::varchar[], %s::timestamptz[], %s::timestamptz[], %s::
         %s::varchar[])
     AS given(at, id, first_seen_at, last_seen_at, added, name)
 WHERE customer.ctid = given.at AND customer.id = given.id
-"""
-
-_PG_ACKNOWLEDGE = """
-DELETE FROM outbox_entry USING (
-    SELECT found.at FROM unnest(CAST(:sequences AS bigint[])) AS w(sequence)
-    CROSS JOIN LATERAL (SELECT ctid AS at FROM outbox_entry
-        WHERE sequence = w.sequence AND subscriber = :subscriber OFFSET 0) AS found
-) AS acknowledged
-WHERE outbox_entry.ctid = acknowledged.at
 """
 
 # Each subscriber's entries in the given order (subscribers in turn, as `bulk_insert` would).

@@ -27,8 +27,10 @@ from relint.db import (
     bulk_insert,
     driver_of,
     pg_array,
+    pg_delete_each,
     pg_execute,
     pg_fetch,
+    pg_lock_each,
     sqlite_maybe,
     sqlite_moment,
     table_of,
@@ -401,8 +403,10 @@ class PlaybookRepository:
         ordered = sorted(rows, key=lambda r: str(r["b_customer"]))
         async with driver_of(self.session) as (postgres, driver):
             if postgres:  # the rows locked in key order, then one update for all
-                ids = pg_array([str(r["b_customer"]) for r in ordered])
-                at = dict(await pg_fetch(driver, _PG_LOCK_STATES, (ids, tenant_id)))
+                customers = [str(r["b_customer"]) for r in ordered]
+                at = await pg_lock_each(
+                    driver, "customer_state", "customer_id", customers, ("tenant_id", tenant_id)
+                )
                 ordered = [r for r in ordered if r["b_customer"] in at]
                 await pg_execute(
                     driver,
@@ -444,17 +448,11 @@ class PlaybookRepository:
         wanted = list(set(customer_ids))
         async with driver_of(self.session) as (postgres, driver):
             if postgres:
-                # Found customer by customer, then deleted by row (as `save_states`):
-                # `customer_id = ANY(...)` without statistics read the tenant's every
-                # obligation (31 ms a judgement of 500 customers, against 3.4 ms).
-                await pg_execute(
-                    driver,
-                    "DELETE FROM obligation USING ("
-                    "SELECT found.at FROM unnest(%s::varchar[]) AS w(c) CROSS JOIN LATERAL ("
-                    "SELECT ctid AS at FROM obligation WHERE tenant_id = %s "
-                    "AND customer_id = w.c OFFSET 0) AS found) AS cleared "
-                    "WHERE obligation.ctid = cleared.at",
-                    (pg_array(wanted), tenant_id),
+                # Customer by customer (`pg_delete_each`): `customer_id = ANY(...)` without
+                # statistics read the tenant's every obligation (31 ms a judgement of 500
+                # customers, against 3.4 ms).
+                await pg_delete_each(
+                    driver, "obligation", "customer_id", wanted, ("tenant_id", tenant_id)
                 )
             else:
                 for chunk in _chunks(wanted, _SQLITE_IN_CHUNK):
@@ -795,19 +793,9 @@ def _sqlite_state_values(row: dict[str, Any], tenant_id: str) -> tuple[Any, ...]
 # the rows are locked in key order first (the order `mark_dirty` takes them in), with the
 # lock an UPDATE of no key takes; then one UPDATE for all from arrays (psycopg's
 # executemany sent a statement a row: 14% of the worker's time as the service runs).
-# Both go row by row, whatever the statistics: the lock through the primary key customer by
-# customer (LATERAL), the update straight to the locked rows (their ctid: no one else can
-# move a row this transaction holds; a condition on the tenant there would let the planner
-# hash the tenant's states again). With statistics from before a load (a server without
-# autovacuum, or a load faster than it), `customer_id = ANY(...)` read the tenant's every
-# state and the update hashed them all: 54 ms a judgement of 500 customers at 50,000
-# customers, against 6 ms this way.
-_PG_LOCK_STATES = """
-SELECT w.c, found.at FROM unnest(%s::varchar[]) WITH ORDINALITY AS w(c, n)
-CROSS JOIN LATERAL (SELECT ctid AS at FROM customer_state
-    WHERE tenant_id = %s AND customer_id = w.c FOR NO KEY UPDATE) AS found
-ORDER BY w.n
-"""
+# Both go row by row, whatever the statistics (`pg_lock_each`, then the update by ctid):
+# with `customer_id = ANY(...)` and no statistics the lock read the tenant's every state and
+# the update hashed them all, 54 ms a judgement of 500 customers at 50,000, against 6 ms.
 _PG_SAVE_STATES = """
 UPDATE customer_state AS state SET relationship_type = given.relationship_type,
     type_since = given.type_since, stage = given.stage, stage_since = given.stage_since,
