@@ -30,6 +30,7 @@ from gateway.analysis import similar_customers as _similar_customers
 from gateway.context import GatewayContext
 from gateway.cost import cost_limit_rule
 from gateway.events import Topic
+from gateway.execution import leaf_executor
 from gateway.ids import customer_key, from_global, to_global
 from gateway.selection import child_arguments
 from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_WRITE
@@ -1277,9 +1278,11 @@ def build_schema(
         extensions.append(lambda: MaskErrors(should_mask_error=_is_unexpected))
     # A federation schema: usable on its own, and as an Apollo Federation 2 subgraph
     # (Customer is an entity keyed by its global ID) for a company with a router.
-    return strawberry.federation.Schema(
+    built = strawberry.federation.Schema(
         query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
     )
+    built.execution_context_class = leaf_executor(built._schema)
+    return built
 
 
 # The schema as published; its SDL is committed in services/gateway/schema.graphql.
