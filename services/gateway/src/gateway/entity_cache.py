@@ -11,7 +11,7 @@ How fresh an answer is:
   relationship in scoring, and scoring's relationship feed says which customer changed
   when. While the gateway follows that feed (`gateway.events.EventRelay`, about once a
   second), a changed customer's entries are forgotten, and for `settle` seconds after a
-  change its playbook view is not served from the cache: the playbook judges the same
+  change its playbook view is kept only `settling` seconds: the playbook judges the same
   interactions a moment after scoring may have (ingest wrote them before delivering them,
   so the customer and its newest interactions are final once scoring has applied them).
   An entry then lives at most `ttl` seconds.
@@ -57,8 +57,11 @@ FORGOTTEN = Counter(
     "relint_gateway_entity_cache_forgotten_customers_total",
     "Customers whose entries were forgotten because they changed.",
 )
-# After a change, how long a customer is not served from the cache.
+# After a change, how long a customer's playbook view may still be judged again, and how
+# long a view asked for in that time is kept: briefly, so that a customer asked for many
+# times a second costs the playbook a call every so often rather than every time.
 SETTLE_SECONDS: Final = 5.0
+SETTLING_SECONDS: Final = 0.5
 _CHANNEL: Final = "gateway:forget"
 
 
@@ -87,6 +90,7 @@ class EntityCache:
         unwatched_ttl_seconds: float | None = None,
         max_entries: int = 20_000,
         settle_seconds: float = SETTLE_SECONDS,
+        settling_seconds: float = SETTLING_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ttl = ttl_seconds
@@ -95,6 +99,7 @@ class EntityCache:
             ttl_seconds if unwatched_ttl_seconds is None else unwatched_ttl_seconds, ttl_seconds
         )
         self.settle = settle_seconds
+        self.settling = settling_seconds
         self._max = max_entries
         self._clock = clock
         self._entries: dict[tuple[str, Kind, Hashable], _Entry] = {}
@@ -131,8 +136,10 @@ class EntityCache:
             now = self._clock()
             ttl = self.ttl if now < self._watched_until else self.unwatched_ttl
             changed = self._customers_forgotten.get((tenant_id, entry.customer_id), -1.0)
-            if kind is Kind.PLAYBOOK:  # the playbook may judge a change after scoring has
-                changed += self.settle
+            if kind is Kind.PLAYBOOK and entry.asked_at <= changed + self.settle:
+                # The playbook may judge a change after scoring has: a view asked for then
+                # is kept `settling` seconds.
+                ttl = min(ttl, self.settling)
             if (
                 now - entry.asked_at >= ttl
                 or entry.asked_at <= self._tenants_forgotten.get(tenant_id, -1.0)
