@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from collections import Counter
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from redis.asyncio import Redis
@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from gateway.context import GatewayContext
 from gateway.entity_cache import EntityCache, Forgetting, Kind
 from gateway.events import EventRelay, InProcessBroker
+from gateway.loaders import Loaders
 from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_READ, SCOPE_GRAPH_WRITE, Principal
 from relint.contracts.ingest.v1 import ingest_pb2
 from tests.gateway.test_events import START, FakeFeeds, _alert, _change
@@ -72,10 +73,10 @@ def test_forgetting_a_customer_drops_its_entries_by_any_key_and_no_others(clock:
     assert cache.get(OTHER_TENANT, Kind.PLAYBOOK, "c1") == "another tenant's"
 
 
-def test_an_answer_asked_for_before_a_change_or_a_playbook_view_while_it_settles_is_stale(
+def test_an_answer_asked_for_before_a_change_is_stale_a_playbook_view_while_it_settles_soon(
     clock: Clock,
 ) -> None:
-    cache = EntityCache(60.0, settle_seconds=5.0, clock=clock)
+    cache = EntityCache(60.0, settle_seconds=5.0, settling_seconds=0.5, clock=clock)
     asked_at = cache.now()
     clock.now += 0.01
     cache.forget_customer(TENANT, "c1")  # a change lands while the reads are under way
@@ -85,14 +86,20 @@ def test_an_answer_asked_for_before_a_change_or_a_playbook_view_while_it_settles
         cache.put(TENANT, kind, "c1", "old", "c1", asked_at)
         assert cache.get(TENANT, kind, "c1") is None
     # Asked for while the change settles: scoring's view is final, the playbook may not
-    # have judged the change yet.
-    clock.now = forgotten_at + 4.99
+    # have judged the change yet, so its view is kept half a second.
+    clock.now = forgotten_at + 4.9
     for kind in (Kind.RELATIONSHIP, Kind.PLAYBOOK):
         cache.put(TENANT, kind, "c1", "unsettled", "c1", cache.now())
+    clock.now += 0.49
+    assert cache.get(TENANT, Kind.RELATIONSHIP, "c1") == "unsettled"
+    assert cache.get(TENANT, Kind.PLAYBOOK, "c1") == "unsettled"
+    clock.now += 0.02
     assert cache.get(TENANT, Kind.RELATIONSHIP, "c1") == "unsettled"
     assert cache.get(TENANT, Kind.PLAYBOOK, "c1") is None
+    # Asked for once it has settled: the whole lifetime.
     clock.now = forgotten_at + 5.01
     cache.put(TENANT, Kind.PLAYBOOK, "c1", "new", "c1", cache.now())
+    clock.now += 50
     assert cache.get(TENANT, Kind.PLAYBOOK, "c1") == "new"
 
 
@@ -223,6 +230,48 @@ async def test_a_customer_360_asked_again_is_answered_from_the_cache_alike() -> 
     assert result.data["customer"]["name"] == first["customer"]["name"]
     assert backends.calls["BatchGetCustomers"] == 0
     assert backends.calls["BatchGetRelationships"] == 1
+
+
+class AskedBackends(RecordingBackends):
+    """Also notes which customers each relationships call asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.relationships_asked: list[list[str]] = []
+
+    async def relationships_of(self, tenant_id: str, customer_ids: Any, as_of: Any = None) -> Any:
+        self.relationships_asked.append(list(customer_ids))
+        return await super().relationships_of(tenant_id, customer_ids, as_of)
+
+
+async def test_what_the_cache_holds_is_answered_at_once_and_only_the_rest_is_fetched() -> None:
+    backends = AskedBackends()
+    cache = EntityCache(60.0)
+    await _360(backends, Forgetting(cache))  # cust-00007 (c0007), with its 5 newest
+    backends.relationships_asked.clear()
+    loaders = Loaders(backends, TENANT, None, cache)  # type: ignore[arg-type]
+    # Cached: answered before any batch runs, so awaiting them does not wait.
+    answered = [
+        loaders.customers_by_external_id.load(("cust-00007", 5)),
+        loaders.recent_interactions.load(("c0007", 5)),  # came with the customer
+        loaders.relationships.load(("c0007", None)),
+        loaders.customer_playbooks.load("c0007"),
+    ]
+    assert all(cast(asyncio.Future[Any], f).done() for f in answered)
+    customer, newest, relationship, playbook = [await f for f in answered]
+    assert (customer.id, len(newest), relationship.customer_id) == ("c0007", 5, "c0007")
+    assert playbook.customer_id == "c0007"
+    assert loaders.standards  # the standards the cached view names came along
+    # A batch of a cached and an uncached key asks the service for the uncached one only.
+    calls = Counter(backends.calls)
+    pair = await loaders.relationships.load_many([("c0007", None), ("c0008", None)])
+    assert [r.customer_id for r in pair] == ["c0007", "c0008"]
+    assert backends.relationships_asked == [["c0008"]]
+    assert backends.calls - calls == Counter({"BatchGetRelationships": 1})
+    # As of a past moment: never from the cache.
+    past = loaders.relationships.load(("c0007", START))
+    assert not cast(asyncio.Future[Any], past).done()
+    assert (await past).value == -1.0  # the fake's answer as of a moment
 
 
 async def test_another_tenant_never_sees_what_the_cache_keeps_for_one() -> None:

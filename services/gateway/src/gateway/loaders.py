@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from functools import cached_property
-from typing import Protocol, cast
+from typing import Protocol, TypeVar, cast
 
 from strawberry.dataloader import DataLoader
 
@@ -49,9 +49,36 @@ CachedCustomer = tuple[ingest_pb2.Customer, list[ingest_pb2.Interaction]]
 CachedPlaybook = tuple[playbook_pb2.CustomerPlaybook, dict[str, playbook_pb2.Standard]]
 
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class CacheFirst(DataLoader[K, V]):
+    """A DataLoader that first asks the gateway's entity cache (`peek`) for a key it does
+    not hold yet. A hit is its answer at once: awaiting it does not wait for the batch's
+    turn of the event loop, and a customer-360 the cache holds whole goes through without
+    waiting on a batch. Only the keys the cache lacks are batched."""
+
+    def __init__(
+        self,
+        load_fn: Callable[[list[K]], Awaitable[Sequence[V]]],
+        peek: Callable[[K], V | None],
+    ) -> None:
+        super().__init__(load_fn, max_batch_size=MAX_BATCH)
+        self._peek = peek
+
+    def load(self, key: K) -> Awaitable[V]:
+        if self.cache_map.get(key) is None:
+            hit = self._peek(key)
+            if hit is not None:
+                self.prime(key, hit)
+        return super().load(key)
+
+
 class Loaders:
     """One request's loaders. Customers, relationships (now) and playbook views are first
-    looked up in the gateway's shared `EntityCache`; only what it lacks is fetched."""
+    looked up in the gateway's shared `EntityCache` (`CacheFirst`); only what it lacks is
+    fetched."""
 
     def __init__(
         self,
@@ -70,19 +97,19 @@ class Loaders:
     # Each loader is made when a field first needs it: a query uses few of them.
     @cached_property
     def customers(self) -> DataLoader[str, ingest_pb2.Customer | None]:
-        return DataLoader(self._customers, max_batch_size=MAX_BATCH)
+        return CacheFirst(self._customers, lambda i: self._cached_customer(Kind.CUSTOMER, (i, 0)))
 
     @cached_property
     def customers_with_recent(self) -> DataLoader[CustomerKey, ingest_pb2.Customer | None]:
-        return DataLoader(self._with_recent, max_batch_size=MAX_BATCH)
+        return CacheFirst(self._with_recent, lambda k: self._cached_customer(Kind.CUSTOMER, k))
 
     @cached_property
     def customers_by_external_id(self) -> DataLoader[CustomerKey, ingest_pb2.Customer | None]:
-        return DataLoader(self._by_external_id, max_batch_size=MAX_BATCH)
+        return CacheFirst(self._by_external_id, lambda k: self._cached_customer(Kind.EXTERNAL, k))
 
     @cached_property
     def relationships(self) -> DataLoader[RelationshipKey, scoring_pb2.Relationship | None]:
-        return DataLoader(self._relationships, max_batch_size=MAX_BATCH)
+        return CacheFirst(self._relationships, self._cached_relationship)
 
     @cached_property
     def alerts(self) -> DataLoader[AlertKey, list[scoring_pb2.Alert]]:
@@ -94,7 +121,7 @@ class Loaders:
 
     @cached_property
     def customer_playbooks(self) -> DataLoader[str, playbook_pb2.CustomerPlaybook | None]:
-        return DataLoader(self._customer_playbooks, max_batch_size=MAX_BATCH)
+        return CacheFirst(self._fetch_playbooks, self._cached_playbook)
 
     @cached_property
     def interaction_pages(self) -> DataLoader[PageKey, ingest_pb2.InteractionPage]:
@@ -121,28 +148,48 @@ class Loaders:
     async def _by_external_id(self, keys: list[CustomerKey]) -> list[ingest_pb2.Customer | None]:
         return await self._found(keys, Kind.EXTERNAL, self._backends.customers_by_external_id)
 
+    # What the entity cache holds, each as its loader answers it (and primes from it).
+
+    def _cached_customer(self, kind: Kind, key: CustomerKey) -> ingest_pb2.Customer | None:
+        hit = self._cache.get(self._tenant_id, kind, key)
+        if hit is None:
+            return None
+        customer, newest = cast(CachedCustomer, hit)
+        self._prime_customer(customer, key[1], newest)
+        return customer
+
+    def _cached_relationship(self, key: RelationshipKey) -> scoring_pb2.Relationship | None:
+        customer_id, as_of = key
+        if as_of is not None:  # the cache keeps relationships now only
+            return None
+        return cast(
+            scoring_pb2.Relationship | None,
+            self._cache.get(self._tenant_id, Kind.RELATIONSHIP, customer_id),
+        )
+
+    def _cached_playbook(self, customer_id: str) -> playbook_pb2.CustomerPlaybook | None:
+        hit = self._cache.get(self._tenant_id, Kind.PLAYBOOK, customer_id)
+        if hit is None:
+            return None
+        playbook, standards = cast(CachedPlaybook, hit)
+        self.standards.update(standards)
+        return playbook
+
+    # What the cache lacked, fetched a batch at a time and kept.
+
     async def _found(
         self,
         keys: list[CustomerKey],
         kind: Kind,
         fetch: Callable[[str, list[str], int], Awaitable[CustomersFound]],
     ) -> list[ingest_pb2.Customer | None]:
-        """The customers by the reference `fetch` takes (the cache's first, then one call
-        per number of newest interactions asked with them), each also primed for the
-        customers loader, and their newest interactions (an empty list for a customer
-        without any) primed for the recent_interactions loader."""
+        """The customers by the reference `fetch` takes (one call per number of newest
+        interactions asked with them), each also primed for the customers loader, and their
+        newest interactions (an empty list for a customer without any) primed for the
+        recent_interactions loader."""
         cache, tenant_id = self._cache, self._tenant_id
         found: dict[CustomerKey, ingest_pb2.Customer] = {}
-        missing: list[CustomerKey] = []
-        for key in keys:
-            hit = cache.get(tenant_id, kind, key)
-            if hit is None:
-                missing.append(key)
-                continue
-            customer, newest = cast(CachedCustomer, hit)
-            self._prime_customer(customer, key[1], newest)
-            found[key] = customer
-        for recent, references in _grouped(missing).items():
+        for recent, references in _grouped(keys).items():
             asked_at = cache.now()
             reply = await fetch(tenant_id, references, recent)
             by_customer: dict[str, list[ingest_pb2.Interaction]] = defaultdict(list)
@@ -174,18 +221,12 @@ class Loaders:
     async def _relationships(
         self, keys: list[RelationshipKey]
     ) -> list[scoring_pb2.Relationship | None]:
-        # Now: the cache's first. Then one call per distinct as_of in the batch; a query
-        # normally asks for one.
+        # One call per distinct as_of in the batch; a query normally asks for one.
         cache, tenant_id = self._cache, self._tenant_id
         found: dict[RelationshipKey, scoring_pb2.Relationship] = {}
         grouped: dict[datetime | None, list[str]] = defaultdict(list)
-        for key in keys:
-            customer_id, as_of = key
-            hit = cache.get(tenant_id, Kind.RELATIONSHIP, customer_id) if as_of is None else None
-            if hit is None:
-                grouped[as_of].append(customer_id)
-            else:
-                found[key] = cast(scoring_pb2.Relationship, hit)
+        for customer_id, as_of in keys:
+            grouped[as_of].append(customer_id)
         for as_of, ids in grouped.items():
             asked_at = cache.now()
             for r in await self._backends.relationships_of(tenant_id, ids, as_of):
@@ -214,25 +255,7 @@ class Loaders:
                 found[(item.customer_id, limit)].append(item)
         return [found[key] for key in keys]
 
-    async def _customer_playbooks(
-        self, ids: list[str]
-    ) -> list[playbook_pb2.CustomerPlaybook | None]:
-        cache, tenant_id = self._cache, self._tenant_id
-        by_id: dict[str, playbook_pb2.CustomerPlaybook] = {}
-        missing: list[str] = []
-        for customer_id in ids:
-            hit = cache.get(tenant_id, Kind.PLAYBOOK, customer_id)
-            if hit is None:
-                missing.append(customer_id)
-                continue
-            playbook, standards = cast(CachedPlaybook, hit)
-            self.standards.update(standards)
-            by_id[customer_id] = playbook
-        if missing:
-            by_id.update(await self._fetch_playbooks(missing))
-        return [by_id.get(i) for i in ids]
-
-    async def _fetch_playbooks(self, ids: list[str]) -> dict[str, playbook_pb2.CustomerPlaybook]:
+    async def _fetch_playbooks(self, ids: list[str]) -> list[playbook_pb2.CustomerPlaybook | None]:
         # Scoring's view of the customers goes along, through the relationships loader: the
         # query's own relationship fields share that one call, and the playbook need not
         # ask scoring again. If scoring fails, the playbook asks it itself (and answers
@@ -258,7 +281,8 @@ class Loaders:
                 playbook.customer_id,
                 asked_at,
             )
-        return {c.customer_id: c for c in found.customers}
+        by_id = {c.customer_id: c for c in found.customers}
+        return [by_id.get(i) for i in ids]
 
     async def _interaction_pages(self, keys: list[PageKey]) -> list[ingest_pb2.InteractionPage]:
         queries = [ingest_pb2.InteractionQuery.FromString(key) for key in keys]
