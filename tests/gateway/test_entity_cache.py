@@ -274,6 +274,29 @@ async def test_what_the_cache_holds_is_answered_at_once_and_only_the_rest_is_fet
     assert (await past).value == -1.0  # the fake's answer as of a moment
 
 
+async def test_a_customer_360_the_cache_holds_goes_through_without_waiting() -> None:
+    """Every field answers at once from what the cache holds: the execution never yields to
+    the event loop (no batch's turn awaited, no task per field), so under load a request is
+    not held up behind every other request's turns."""
+    backends = RecordingBackends()
+    forgetting = Forgetting(EntityCache(60.0))
+    first = await _360(backends, forgetting)
+    execution = SCHEMA.execute(
+        CUSTOMER_360,
+        variable_values={"ref": "cust-00007", "n": 5},
+        context_value=_context(backends, forgetting),
+    )
+    try:
+        execution.send(None)
+    except StopIteration as finished:
+        result = finished.value
+    else:
+        execution.close()
+        pytest.fail("the cached customer-360 waited on the event loop")
+    assert result.errors is None
+    assert result.data == first
+
+
 async def test_another_tenant_never_sees_what_the_cache_keeps_for_one() -> None:
     backends = RecordingBackends()
     forgetting = Forgetting(EntityCache(60.0))

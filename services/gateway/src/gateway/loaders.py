@@ -3,11 +3,12 @@ for many parents costs one batch RPC per level, never one per parent."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from functools import cached_property
-from typing import Protocol, TypeVar, cast
+from typing import Protocol, TypeAlias, TypeVar, cast
 
 from strawberry.dataloader import DataLoader
 
@@ -73,6 +74,26 @@ class CacheFirst(DataLoader[K, V]):
             if hit is not None:
                 self.prime(key, hit)
         return super().load(key)
+
+
+T = TypeVar("T")
+# A resolver's answer: the value now, or an awaitable of it.
+Ready: TypeAlias = T | Awaitable[T]
+
+
+def ready(pending: Awaitable[V], then: Callable[[V], T]) -> Ready[T]:
+    """`then` of a load's answer: at once if the loader has it already (the entity cache held
+    it, or another field loaded it), else when it comes. A resolver that answers at once
+    gives graphql-core nothing to await: the object's other fields are then not gathered as
+    tasks of their own, and a customer-360 the cache holds goes through in one turn of the
+    event loop."""
+    if isinstance(pending, asyncio.Future) and pending.done() and not pending.cancelled():
+        return then(pending.result())
+    return _when_ready(pending, then)
+
+
+async def _when_ready(pending: Awaitable[V], then: Callable[[V], T]) -> T:
+    return then(await pending)
 
 
 class Loaders:

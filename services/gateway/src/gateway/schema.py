@@ -32,6 +32,7 @@ from gateway.cost import cost_limit_rule
 from gateway.events import Topic
 from gateway.execution import leaf_executor
 from gateway.ids import customer_key, from_global, to_global
+from gateway.loaders import Ready, ready
 from gateway.selection import child_arguments
 from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_WRITE
 from relint.contracts.ingest.v1 import ingest_pb2
@@ -448,25 +449,33 @@ class Customer(Node):
         )
 
     @strawberry.field(
+        graphql_type=Relationship | None,
         description="Now, or as it stood at `asOf`; null until scoring has applied an "
-        "interaction (by then)."
+        "interaction (by then).",
     )
-    async def relationship(
+    def relationship(
         self,
         info: GatewayInfo,
         as_of: Annotated[datetime | None, strawberry.argument(name="asOf")] = None,
-    ) -> Relationship | None:
-        found = await info.context.loaders.relationships.load((str(self.customer_id), as_of))
-        return Relationship.of(found) if found is not None else None
+    ) -> Ready[Relationship | None]:
+        return ready(
+            info.context.loaders.relationships.load((str(self.customer_id), as_of)),
+            lambda found: Relationship.of(found) if found is not None else None,
+        )
 
-    @strawberry.field(description="The customer's alerts, newest first (at most 100).")
-    async def alerts(
+    @strawberry.field(
+        graphql_type=list[Alert] | None,
+        description="The customer's alerts, newest first (at most 100).",
+    )
+    def alerts(
         self, info: GatewayInfo, open_only: bool = False, limit: int = 20
-    ) -> list[Alert] | None:
+    ) -> Ready[list[Alert] | None]:
         if not 1 <= limit <= MAX_ALERTS:
             raise GraphQLError(f"limit must be 1..{MAX_ALERTS}", extensions={"code": "BAD_INPUT"})
-        found = await info.context.loaders.alerts.load((str(self.customer_id), open_only))
-        return [Alert.of(a) for a in found[:limit]]
+        return ready(
+            info.context.loaders.alerts.load((str(self.customer_id), open_only)),
+            lambda found: [Alert.of(a) for a in found[:limit]],
+        )
 
     @strawberry.field(
         description="The playbook's view of the customer: the standards that bind it, "
@@ -484,24 +493,37 @@ class Customer(Node):
             violations=[Violation.of(v) for v in found.violations],
         )
 
-    @strawberry.field(description="What the playbook says is owed to the customer, by when.")
-    async def obligations(self, info: GatewayInfo) -> list[Obligation] | None:
-        found = await info.context.loaders.customer_playbooks.load(str(self.customer_id))
-        return [Obligation.of(o) for o in found.obligations] if found else []
-
-    @strawberry.field(description="Standards of the playbook missed with this customer.")
-    async def violations(self, info: GatewayInfo) -> list[Violation] | None:
-        found = await info.context.loaders.customer_playbooks.load(str(self.customer_id))
-        return [Violation.of(v) for v in found.violations] if found else []
+    @strawberry.field(
+        graphql_type=list[Obligation] | None,
+        description="What the playbook says is owed to the customer, by when.",
+    )
+    def obligations(self, info: GatewayInfo) -> Ready[list[Obligation] | None]:
+        return ready(
+            info.context.loaders.customer_playbooks.load(str(self.customer_id)),
+            lambda found: [Obligation.of(o) for o in found.obligations] if found else [],
+        )
 
     @strawberry.field(
-        description="What to do for the customer now, most urgent first (at most 50)."
+        graphql_type=list[Violation] | None,
+        description="Standards of the playbook missed with this customer.",
     )
-    async def next_best_actions(self, info: GatewayInfo, limit: int = 3) -> list[Action] | None:
+    def violations(self, info: GatewayInfo) -> Ready[list[Violation] | None]:
+        return ready(
+            info.context.loaders.customer_playbooks.load(str(self.customer_id)),
+            lambda found: [Violation.of(v) for v in found.violations] if found else [],
+        )
+
+    @strawberry.field(
+        graphql_type=list[Action] | None,
+        description="What to do for the customer now, most urgent first (at most 50).",
+    )
+    def next_best_actions(self, info: GatewayInfo, limit: int = 3) -> Ready[list[Action] | None]:
         if not 1 <= limit <= MAX_ACTIONS:
             raise GraphQLError(f"limit must be 1..{MAX_ACTIONS}", extensions={"code": "BAD_INPUT"})
-        found = await info.context.loaders.customer_playbooks.load(str(self.customer_id))
-        return [Action.of(a) for a in found.next_best_actions[:limit]] if found else []
+        return ready(
+            info.context.loaders.customer_playbooks.load(str(self.customer_id)),
+            lambda found: [Action.of(a) for a in found.next_best_actions[:limit]] if found else [],
+        )
 
     @strawberry.field(
         description="The interaction record, newest first, a page at a time (at most 100), "
@@ -575,14 +597,19 @@ class Customer(Node):
         "words, with similarity and why.",
     )
 
-    @strawberry.field(description="The most recent interactions, newest first (at most 100).")
-    async def recent_interactions(
+    @strawberry.field(
+        graphql_type=list[Interaction] | None,
+        description="The most recent interactions, newest first (at most 100).",
+    )
+    def recent_interactions(
         self, info: GatewayInfo, limit: int = DEFAULT_RECENT
-    ) -> list[Interaction] | None:
+    ) -> Ready[list[Interaction] | None]:
         if not 1 <= limit <= MAX_RECENT:
             raise GraphQLError(f"limit must be 1..{MAX_RECENT}", extensions={"code": "BAD_INPUT"})
-        found = await info.context.loaders.recent_interactions.load((str(self.customer_id), limit))
-        return [Interaction.of(m) for m in found]
+        return ready(
+            info.context.loaders.recent_interactions.load((str(self.customer_id), limit)),
+            lambda found: [Interaction.of(m) for m in found],
+        )
 
 
 @strawberry.type
