@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections import Counter
 from datetime import timedelta
@@ -101,6 +102,90 @@ def test_an_answer_asked_for_before_a_change_is_stale_a_playbook_view_while_it_s
     cache.put(TENANT, Kind.PLAYBOOK, "c1", "new", "c1", cache.now())
     clock.now += 50
     assert cache.get(TENANT, Kind.PLAYBOOK, "c1") == "new"
+
+
+def _whole_customer(cache: EntityCache, interactions: int) -> None:
+    """c1 kept by every key, its relationship counting `interactions`."""
+    asked_at = cache.now()
+    cache.put(TENANT, Kind.EXTERNAL, ("cust-1", 20), "by ref", "c1", asked_at)
+    cache.put(TENANT, Kind.CUSTOMER, ("c1", 20), "by id", "c1", asked_at)
+    cache.put(TENANT, Kind.RELATIONSHIP, "c1", "relationship", "c1", asked_at, interactions)
+    cache.put(TENANT, Kind.PLAYBOOK, "c1", "playbook", "c1", asked_at)
+
+
+def test_a_change_without_new_interactions_leaves_the_customer_and_does_not_settle(
+    clock: Clock,
+) -> None:
+    """A violation the playbook found, or a stage moved by time: scoring's count of the
+    customer's interactions is the one kept. The customer and its newest interactions still
+    stand; its relationship and playbook view do not, and the playbook's next view is kept
+    whole (the playbook judged before scoring heard of it)."""
+    cache = EntityCache(60.0, settle_seconds=5.0, settling_seconds=0.5, clock=clock)
+    _whole_customer(cache, 7)
+    clock.now += 0.01
+    cache.forget_customer(TENANT, "c1", 7)
+    assert cache.get(TENANT, Kind.EXTERNAL, ("cust-1", 20)) == "by ref"
+    assert cache.get(TENANT, Kind.CUSTOMER, ("c1", 20)) == "by id"
+    assert cache.get(TENANT, Kind.RELATIONSHIP, "c1") is None
+    assert cache.get(TENANT, Kind.PLAYBOOK, "c1") is None
+    clock.now += 0.01
+    cache.put(TENANT, Kind.PLAYBOOK, "c1", "judged", "c1", cache.now())
+    clock.now += 2.0  # beyond `settling`, within `settle`
+    assert cache.get(TENANT, Kind.PLAYBOOK, "c1") == "judged"
+
+
+@pytest.mark.parametrize(
+    ("kept", "told", "why"),
+    [
+        (7, 8, "a new interaction"),
+        (7, None, "a change through the graph, or a replica of an earlier release"),
+        (None, 7, "no relationship kept to compare with"),
+    ],
+)
+def test_a_change_with_new_interactions_or_unknown_ones_makes_everything_stale(
+    clock: Clock, kept: int | None, told: int | None, why: str
+) -> None:
+    cache = EntityCache(60.0, settle_seconds=5.0, settling_seconds=0.5, clock=clock)
+    _whole_customer(cache, 7)
+    if kept is None:
+        cache.put(TENANT, Kind.RELATIONSHIP, "c1", "relationship", "c1", cache.now())
+    clock.now += 0.01
+    cache.forget_customer(TENANT, "c1", told)
+    for kind, key in [
+        (Kind.EXTERNAL, ("cust-1", 20)),
+        (Kind.CUSTOMER, ("c1", 20)),
+        (Kind.RELATIONSHIP, "c1"),
+        (Kind.PLAYBOOK, "c1"),
+    ]:
+        assert cache.get(TENANT, kind, key) is None, why
+    cache.put(TENANT, Kind.PLAYBOOK, "c1", "unsettled", "c1", cache.now())
+    clock.now += 2.0
+    assert cache.get(TENANT, Kind.PLAYBOOK, "c1") is None  # it settles
+
+
+def test_a_forgetting_without_counts_from_an_earlier_release_forgets_everything(
+    clock: Clock,
+) -> None:
+    cache = EntityCache(60.0, clock=clock)
+    _whole_customer(cache, 7)
+    clock.now += 0.01
+    Forgetting(cache)._apply(json.dumps({"customers": [[TENANT, "c1"]]}).encode())
+    assert cache.get(TENANT, Kind.CUSTOMER, ("c1", 20)) is None
+    assert cache.get(TENANT, Kind.RELATIONSHIP, "c1") is None
+
+
+def test_a_relationship_kept_from_before_the_last_change_is_no_measure(clock: Clock) -> None:
+    """Counted before the last change (a merge may take interactions away again), the kept
+    relationship says nothing of what the cached customer holds now."""
+    cache = EntityCache(60.0, clock=clock)
+    _whole_customer(cache, 7)
+    clock.now += 0.01
+    cache.forget_customer(TENANT, "c1", 12)  # a merge brought five
+    clock.now += 0.01
+    cache.put(TENANT, Kind.CUSTOMER, ("c1", 20), "with twelve", "c1", cache.now())
+    clock.now += 0.01
+    cache.forget_customer(TENANT, "c1", 7)  # and took them away: 7, as the stale one counted
+    assert cache.get(TENANT, Kind.CUSTOMER, ("c1", 20)) is None
 
 
 def test_entries_live_long_only_while_changes_are_known_to_reach_the_cache(
@@ -382,6 +467,17 @@ async def test_redis_tells_every_replica_to_forget(redis_url: str) -> None:
             await asyncio.sleep(0.02)
         assert second.cache.get(TENANT, Kind.RELATIONSHIP, "c1") is None
         assert second.cache.get(TENANT, Kind.RELATIONSHIP, "c2") == "r2"
+        # A change without new interactions reaches the other replica with its count.
+        second.cache.put(TENANT, Kind.RELATIONSHIP, "c3", "r3", "c3", second.cache.now(), 4)
+        second.cache.put(TENANT, Kind.CUSTOMER, ("c3", 0), "c3", "c3", second.cache.now())
+        await asyncio.sleep(0.01)
+        await first.changed([(TENANT, "c3", 4)])
+        for _ in range(100):
+            if second.cache.get(TENANT, Kind.RELATIONSHIP, "c3") is None:
+                break
+            await asyncio.sleep(0.02)
+        assert second.cache.get(TENANT, Kind.RELATIONSHIP, "c3") is None
+        assert second.cache.get(TENANT, Kind.CUSTOMER, ("c3", 0)) == "c3"
         await asyncio.sleep(0.01)
         await second.tenant(TENANT)
         for _ in range(100):
@@ -417,6 +513,15 @@ async def test_the_relay_tells_the_cache_whose_relationship_changed_though_nobod
     assert cache.watched
     assert cache.get(TENANT, Kind.PLAYBOOK, "c1") is None
     assert cache.get(TENANT, Kind.PLAYBOOK, "c2") == "c2"
+    # The feed's count of interactions goes along: c2's change brings none, so its
+    # customer entry stands and only its relationship and playbook view go.
+    cache.put(TENANT, Kind.RELATIONSHIP, "c2", "r2", "c2", cache.now(), 5)
+    cache.put(TENANT, Kind.CUSTOMER, ("c2", 0), "customer", "c2", cache.now())
+    feeds.changes.append(_change(TENANT, "c2", START + timedelta(seconds=2), 5))
+    assert await relay.step() == 1
+    assert cache.get(TENANT, Kind.CUSTOMER, ("c2", 0)) == "customer"
+    assert cache.get(TENANT, Kind.RELATIONSHIP, "c2") is None
+    assert cache.get(TENANT, Kind.PLAYBOOK, "c2") is None
     # Without the cache, and nobody listening, nothing is read.
     idle = EventRelay(feeds, broker, forgetting=Forgetting(EntityCache(0)))
     assert await idle.step() == 0

@@ -14,6 +14,9 @@ How fresh an answer is:
   change its playbook view is kept only `settling` seconds: the playbook judges the same
   interactions a moment after scoring may have (ingest wrote them before delivering them,
   so the customer and its newest interactions are final once scoring has applied them).
+  A change that brought no new interaction (the relationship counts as many as the one kept
+  here: a violation the playbook found, a stage moved by time) leaves the customer and its
+  newest interactions, and does not settle: the playbook had judged it before scoring heard.
   An entry then lives at most `ttl` seconds.
 - While the feed is not followed (scoring unreachable, the relay stopped), an entry lives
   `unwatched_ttl` seconds: an answer is then at most that much older than the services'.
@@ -81,6 +84,13 @@ class _Entry:
     value: object
     customer_id: str
     asked_at: float
+    # A relationship's count of the customer's interactions (None for other kinds).
+    interactions: int | None = None
+
+
+# The kinds a change without new interactions makes stale: scoring's view and what the
+# playbook proposes from it.
+_VIEWS: Final = (Kind.RELATIONSHIP, Kind.PLAYBOOK)
 
 
 class EntityCache:
@@ -108,6 +118,9 @@ class EntityCache:
         # Entries asked for before these moments are stale (though they may have been
         # stored after them); a customer's playbook view until `settle` after it.
         self._customers_forgotten: dict[tuple[str, str], float] = {}
+        # Changes without new interactions: only the relationship and playbook view asked
+        # for before them are stale, and nothing settles (see `forget_customer`).
+        self._views_forgotten: dict[tuple[str, str], float] = {}
         self._tenants_forgotten: dict[str, float] = {}
         self._next_drop = float("-inf")
 
@@ -135,11 +148,14 @@ class EntityCache:
         if entry is not None:
             now = self._clock()
             ttl = self.ttl if now < self._watched_until else self.unwatched_ttl
-            changed = self._customers_forgotten.get((tenant_id, entry.customer_id), -1.0)
+            customer = (tenant_id, entry.customer_id)
+            changed = self._customers_forgotten.get(customer, -1.0)
             if kind is Kind.PLAYBOOK and entry.asked_at <= changed + self.settle:
                 # The playbook may judge a change after scoring has: a view asked for then
                 # is kept `settling` seconds.
                 ttl = min(ttl, self.settling)
+            if kind in _VIEWS:
+                changed = max(changed, self._views_forgotten.get(customer, -1.0))
             if (
                 now - entry.asked_at >= ttl
                 or entry.asked_at <= self._tenants_forgotten.get(tenant_id, -1.0)
@@ -161,19 +177,45 @@ class EntityCache:
         value: object,
         customer_id: str,
         asked_at: float,
+        interactions: int | None = None,
     ) -> None:
+        """Keeps `value`; a relationship with its count of the customer's `interactions`."""
         if not self.enabled:
             return
         entries = self._entries
         entries.pop((tenant_id, kind, key), None)
         if len(entries) >= self._max:
             del entries[next(iter(entries))]
-        entries[(tenant_id, kind, key)] = _Entry(value, customer_id, asked_at)
+        entries[(tenant_id, kind, key)] = _Entry(value, customer_id, asked_at, interactions)
 
-    def forget_customer(self, tenant_id: str, customer_id: str) -> None:
-        """Its entries are stale, and so is its playbook view asked for while it settles."""
+    def forget_customer(
+        self, tenant_id: str, customer_id: str, interactions: int | None = None
+    ) -> None:
+        """Its entries are stale, and so is its playbook view asked for while it settles.
+
+        A change whose relationship counts as many `interactions` as the relationship kept
+        here brought no new interaction (a violation the playbook had found, a stage moved
+        by time): the customer and its newest interactions still stand, the playbook has
+        judged everything already (it found the violation before scoring heard of it), and
+        only the relationship and the playbook view built on it are stale. Without a kept
+        relationship to compare with (one asked for since its last change), every entry is."""
         now = self._clock()
-        self._customers_forgotten[(tenant_id, customer_id)] = now
+        customer = (tenant_id, customer_id)
+        kept = self._entries.get((tenant_id, Kind.RELATIONSHIP, customer_id))
+        if (
+            interactions is not None
+            and kept is not None
+            and kept.interactions == interactions
+            and kept.asked_at
+            > max(
+                self._customers_forgotten.get(customer, -1.0),
+                self._views_forgotten.get(customer, -1.0),
+                self._tenants_forgotten.get(tenant_id, -1.0),
+            )
+        ):
+            self._views_forgotten[customer] = now
+        else:
+            self._customers_forgotten[customer] = now
         FORGOTTEN.inc()
         if now >= self._next_drop:  # once a lifetime: a busy tenant changes thousands a second
             self._drop_old_forgettings(now)
@@ -192,6 +234,12 @@ class EntityCache:
         self._customers_forgotten = {
             k: at for k, at in self._customers_forgotten.items() if at > horizon
         }
+        self._views_forgotten = {k: at for k, at in self._views_forgotten.items() if at > horizon}
+
+
+# A customer that changed: tenant, customer, and its relationship's count of interactions
+# (None: not known, every entry of the customer is stale).
+Change = tuple[str, str, int | None]
 
 
 class Forgetting:
@@ -208,19 +256,18 @@ class Forgetting:
         self.channel = channel or database_channel(redis, _CHANNEL)
 
     async def customer(self, tenant_id: str, customer_id: str) -> None:
-        await self.changed([(tenant_id, customer_id)])
+        await self.changed([(tenant_id, customer_id, None)])
 
     async def tenant(self, tenant_id: str) -> None:
         self.cache.forget_tenant(tenant_id)
         await self._publish({"tenants": [tenant_id]})
 
-    async def changed(
-        self, customers: Sequence[tuple[str, str]], watched_for: float | None = None
-    ) -> None:
-        """These customers changed; with `watched_for`, every change is known to reach the
-        caches for that long (the feed's reader says so at each pass, even without any)."""
-        for tenant_id, customer_id in customers:
-            self.cache.forget_customer(tenant_id, customer_id)
+    async def changed(self, customers: Sequence[Change], watched_for: float | None = None) -> None:
+        """These customers changed (with their relationship's count of interactions, when the
+        change came from scoring's feed); with `watched_for`, every change is known to reach
+        the caches for that long (the feed's reader says so at each pass, even without any)."""
+        for tenant_id, customer_id, interactions in customers:
+            self.cache.forget_customer(tenant_id, customer_id, interactions)
         if watched_for is not None:
             self.cache.watch(watched_for)
         await self._publish({"customers": list(customers), "watched_for": watched_for})
@@ -266,8 +313,14 @@ class Forgetting:
             message = json.loads(data)
             for tenant_id in message.get("tenants", []):
                 self.cache.forget_tenant(str(tenant_id))
-            for tenant_id, customer_id in message.get("customers", []):
-                self.cache.forget_customer(str(tenant_id), str(customer_id))
+            for tenant_id, customer_id, *count in message.get("customers", []):
+                # Without a count (a replica of an earlier release): every entry is stale.
+                interactions = count[0] if count else None
+                self.cache.forget_customer(
+                    str(tenant_id),
+                    str(customer_id),
+                    None if interactions is None else int(interactions),
+                )
             if message.get("watched_for") is not None:
                 self.cache.watch(float(message["watched_for"]))
         except (ValueError, TypeError, AttributeError):

@@ -28,7 +28,7 @@ from typing import Final, Protocol
 
 from redis.asyncio import Redis
 
-from gateway.entity_cache import Forgetting
+from gateway.entity_cache import Change, Forgetting
 from relint.cache import database_channel
 from relint.contracts.scoring.v1 import scoring_pb2
 from relint.worker import BackgroundWorker
@@ -240,13 +240,13 @@ class EventRelay(BackgroundWorker):
     async def _pass(self, *, listening: bool, watching: bool) -> int:
         """Reads the feeds someone needs: both for listening sockets, the relationships for
         the entity cache. A feed nobody needs is not read, and starts from now once it is."""
-        changed: list[tuple[str, str]] = []
+        changed: list[Change] = []
 
         async def deliver(topic: Topic, event: object) -> None:
             if listening:
                 await self.broker.publish(topic, _tenant(event), _serialize(event))
             if watching and isinstance(event, scoring_pb2.Relationship):
-                changed.append((event.tenant_id, event.customer_id))
+                changed.append((event.tenant_id, event.customer_id, event.interaction_count))
 
         delivered = 0
         now = datetime.now(UTC)

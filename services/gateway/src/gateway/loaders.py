@@ -254,7 +254,13 @@ class Loaders:
                 found[(r.customer_id, as_of)] = r
                 if as_of is None:
                     cache.put(
-                        tenant_id, Kind.RELATIONSHIP, r.customer_id, r, r.customer_id, asked_at
+                        tenant_id,
+                        Kind.RELATIONSHIP,
+                        r.customer_id,
+                        r,
+                        r.customer_id,
+                        asked_at,
+                        interactions=r.interaction_count,
                     )
         return [found.get(key) for key in keys]
 
