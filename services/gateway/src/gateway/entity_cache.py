@@ -39,6 +39,7 @@ import asyncio
 import json
 import logging
 import time
+import uuid
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -254,6 +255,10 @@ class Forgetting:
         # The channel names the database: another deployment's heartbeats on the same
         # server would mark this one's caches as followed.
         self.channel = channel or database_channel(redis, _CHANNEL)
+        # Its own messages come back on the channel; it has applied them already (again,
+        # a change without new interactions would forget everything: the relationship it
+        # compares with is stale by then).
+        self._identity = uuid.uuid4().hex
 
     async def customer(self, tenant_id: str, customer_id: str) -> None:
         await self.changed([(tenant_id, customer_id, None)])
@@ -276,7 +281,7 @@ class Forgetting:
         if self._redis is None or not self.cache.enabled:
             return
         try:
-            await self._redis.publish(self.channel, json.dumps(message))
+            await self._redis.publish(self.channel, json.dumps(message | {"from": self._identity}))
         except Exception:  # the change itself is made; other replicas' entries expire
             log.warning("could not tell the other gateways to forget", exc_info=True)
 
@@ -311,6 +316,8 @@ class Forgetting:
     def _apply(self, data: bytes) -> None:
         try:
             message = json.loads(data)
+            if message.get("from") == self._identity:
+                return
             for tenant_id in message.get("tenants", []):
                 self.cache.forget_tenant(str(tenant_id))
             for tenant_id, customer_id, *count in message.get("customers", []):
