@@ -750,6 +750,12 @@ def measure_stack(
             f"{lookups_after['forgotten'] - lookups_before['forgotten']:.0f} customers "
             "forgotten as they changed"
         )
+        print(
+            "  misses by kind: "
+            + ", ".join(
+                f"{kind} {lookups_after[kind] - lookups_before[kind]:.0f}" for kind in CACHE_KINDS
+            )
+        )
     print(f"customers(first: 100) over HTTP, one client, {args.page_rounds} rounds, {label} ...")
     page_latencies(stack, key, 3)
     started = time.perf_counter()
@@ -759,12 +765,20 @@ def measure_stack(
     return figures, page
 
 
+CACHE_KINDS = ("external", "customer", "relationship", "playbook")
+
+
 def cache_lookups(stack: Stack) -> dict[str, float]:
-    """The gateway's entity cache lookups so far, by result, and the customers it forgot."""
+    """The gateway's entity cache lookups so far, by result, its misses by kind, and the
+    customers it forgot."""
     lookups = "relint_gateway_entity_cache_lookups_total"
     return {
         "hit": metric(stack, "gateway", lookups, result="hit"),
         "miss": metric(stack, "gateway", lookups, result="miss"),
+        **{
+            kind: metric(stack, "gateway", lookups, result="miss", kind=kind)
+            for kind in CACHE_KINDS
+        },
         "forgotten": metric(
             stack, "gateway", "relint_gateway_entity_cache_forgotten_customers_total"
         ),
