@@ -42,6 +42,7 @@ import redis
 
 from gateway.backends import Backends, CustomersFound
 from gateway.context import GatewayContext
+from gateway.entity_cache import Kind
 from gateway.schema import schema
 from relint.auth import SCOPE_GRAPH_READ, Principal
 from relint.cli import freeze_startup_heap
@@ -765,7 +766,7 @@ def measure_stack(
     return figures, page
 
 
-CACHE_KINDS = ("external", "customer", "relationship", "playbook")
+CACHE_KINDS = tuple(kind.value for kind in Kind)
 
 
 def cache_lookups(stack: Stack) -> dict[str, float]:

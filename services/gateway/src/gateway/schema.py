@@ -9,7 +9,7 @@ import base64
 from collections.abc import AsyncGenerator, Callable
 from datetime import UTC, datetime, timedelta
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import strawberry
 from graphql import GraphQLError
@@ -47,6 +47,7 @@ MAX_FILTER_VALUES = 20
 MAX_TYPES = 10
 
 GatewayInfo = Info[GatewayContext, None]
+T = TypeVar("T")
 
 
 def _aware(moment: datetime, name: str) -> datetime:
@@ -498,9 +499,8 @@ class Customer(Node):
         description="What the playbook says is owed to the customer, by when.",
     )
     def obligations(self, info: GatewayInfo) -> Ready[list[Obligation] | None]:
-        return ready(
-            info.context.loaders.customer_playbooks.load(str(self.customer_id)),
-            lambda found: [Obligation.of(o) for o in found.obligations] if found else [],
+        return self._playbook_part(
+            info, lambda found: [Obligation.of(o) for o in found.obligations]
         )
 
     @strawberry.field(
@@ -508,10 +508,7 @@ class Customer(Node):
         description="Standards of the playbook missed with this customer.",
     )
     def violations(self, info: GatewayInfo) -> Ready[list[Violation] | None]:
-        return ready(
-            info.context.loaders.customer_playbooks.load(str(self.customer_id)),
-            lambda found: [Violation.of(v) for v in found.violations] if found else [],
-        )
+        return self._playbook_part(info, lambda found: [Violation.of(v) for v in found.violations])
 
     @strawberry.field(
         graphql_type=list[Action] | None,
@@ -520,9 +517,17 @@ class Customer(Node):
     def next_best_actions(self, info: GatewayInfo, limit: int = 3) -> Ready[list[Action] | None]:
         if not 1 <= limit <= MAX_ACTIONS:
             raise GraphQLError(f"limit must be 1..{MAX_ACTIONS}", extensions={"code": "BAD_INPUT"})
+        return self._playbook_part(
+            info, lambda found: [Action.of(a) for a in found.next_best_actions[:limit]]
+        )
+
+    def _playbook_part(
+        self, info: GatewayInfo, part: Callable[[playbook_pb2.CustomerPlaybook], list[T]]
+    ) -> Ready[list[T] | None]:
+        """A part of the playbook's view of the customer (none without a view)."""
         return ready(
             info.context.loaders.customer_playbooks.load(str(self.customer_id)),
-            lambda found: [Action.of(a) for a in found.next_best_actions[:limit]] if found else [],
+            lambda found: part(found) if found else [],
         )
 
     @strawberry.field(
