@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from relint.db import COPY_FROM_ROWS, Database, bulk_insert, new_id, new_ids, pg_array
+from relint.db import COPY_FROM_ROWS, Database, bulk_insert, driver_of, new_id, new_ids, pg_array
 from tests.conftest import POSTGRES_ADMIN, PostgresDatabases
 
 metadata = MetaData()
@@ -189,3 +189,30 @@ def test_new_ids_are_random_version_4_uuids_as_new_id_makes_them() -> None:
         assert parsed.version == 4
         assert parsed.variant == uuid.RFC_4122
     assert new_ids(0) == []
+
+
+async def test_a_transactions_driver_connection_is_its_own_to_the_end_and_not_the_next_ones(
+    database_url_factory: Callable[[str], str],
+) -> None:
+    """`driver_of` asks SQLAlchemy for the connection once a transaction; a session's next
+    transaction gets the connection that transaction holds, not a kept one."""
+    db = Database(database_url_factory("driver"))
+    try:
+        async with db.transaction() as session:
+            async with driver_of(session) as (_, first):
+                pass
+            async with driver_of(session) as (_, again):
+                pass
+            held = (await (await session.connection()).get_raw_connection()).driver_connection
+            assert first is again is held
+        async with db.read() as session, db.read() as other:
+            async with driver_of(session) as (_, mine):
+                pass
+            await session.commit()  # its connection goes back to the pool ...
+            await other.execute(text("SELECT 1"))  # ... and another session takes it
+            async with driver_of(session) as (_, after):
+                held = (await (await session.connection()).get_raw_connection()).driver_connection
+                assert after is held
+                assert after is not mine
+    finally:
+        await db.dispose()

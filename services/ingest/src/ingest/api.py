@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, HTTPException, Request, Response, status
+from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from pydantic_core import to_json
 
@@ -93,6 +94,15 @@ async def record_interaction(
     if result.status == "duplicate":
         response.status_code = status.HTTP_200_OK
     return result
+
+
+def record_interaction_route() -> APIRoute:
+    """The route of `record_interaction`, for the direct route in front of it."""
+    return next(
+        route
+        for route in router.routes
+        if isinstance(route, APIRoute) and route.endpoint is record_interaction
+    )
 
 
 @router.post(
