@@ -11,6 +11,12 @@ free ports. The HTTP load comes from `wrk` (Debian's package), a separate C proc
 thread and 16 connections, so the load generator is not what is measured. The in-process run
 answers every RPC from data captured once from the real services: no HTTP, no gRPC, no
 database, only Strawberry and the gateway's resolvers and DataLoaders.
+
+    uv run python bench/gateway_360.py --writes-per-second 20
+
+records 20 interactions a second (single POSTs to ingest) during each customer-360 run on
+the stack, so that relationships, playbooks and the gateway's entity cache change under the
+load as they do in production.
 """
 
 from __future__ import annotations
@@ -29,9 +35,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -718,10 +726,66 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
 
+@contextmanager
+def writing(stack: Stack, key: str, refs: Sequence[str], per_second: float) -> Iterator[list[int]]:
+    """While the block runs, a partner records `per_second` interactions a second (single
+    POSTs to ingest, each for a customer at random: complaints, answers, calls), so that
+    relationships and playbooks change under the load as they do in production. Gives
+    [interactions accepted] once the block is done."""
+    written = [0]
+    if per_second <= 0:
+        yield written
+        return
+    done = threading.Event()
+    rng = random.Random(len(refs))
+    kinds = [
+        ("service", "complaint", -0.8),
+        ("service", "ticket_resolved", 0.4),
+        ("sales", "call", 0.3),
+    ]
+
+    def post() -> None:
+        with httpx.Client(
+            base_url=stack.url("ingest"), headers={"Authorization": f"Bearer {key}"}, timeout=10
+        ) as client:
+            next_at = time.monotonic()
+            while not done.is_set():
+                channel, kind, sentiment = rng.choice(kinds)
+                reply = client.post(
+                    "/v1/interactions",
+                    json={
+                        "customer": {"external_id": rng.choice(refs)},
+                        "occurred_at": datetime.now(UTC).isoformat(),
+                        "channel": channel,
+                        "kind": kind,
+                        "direction": "inbound",
+                        "sentiment": sentiment,
+                        "source": "bench360",
+                    },
+                )
+                written[0] += reply.status_code == 201
+                next_at += 1 / per_second
+                done.wait(max(0.0, next_at - time.monotonic()))
+
+    thread = threading.Thread(target=post, daemon=True)
+    thread.start()
+    try:
+        yield written
+    finally:
+        done.set()
+        thread.join(15)
+
+
 def measure_stack(
-    stack: Stack, key: str, bodies: list[str], args: argparse.Namespace, label: str
+    stack: Stack,
+    key: str,
+    bodies: list[str],
+    refs: Sequence[str],
+    args: argparse.Namespace,
+    label: str,
 ) -> tuple[Figures, Figures]:
-    """The customer-360 under wrk and the page of 100, on the running stack as it is."""
+    """The customer-360 under wrk and the page of 100, on the running stack as it is, with
+    `args.writes_per_second` interactions recorded meanwhile."""
     print(
         f"customer-360 over HTTP, {CONCURRENCY} connections, {args.seconds:.0f} s (wrk), "
         f"{label} ..."
@@ -729,7 +793,10 @@ def measure_stack(
     run_wrk(stack, key, bodies, 3, args.seed)  # warm connections, caches and the key
     cpu_before, busy_before = service_cpu(stack), machine_busy()
     lookups_before = cache_lookups(stack)
-    figures = run_wrk(stack, key, bodies, args.seconds, args.seed)
+    with writing(stack, key, refs, args.writes_per_second) as written:
+        figures = run_wrk(stack, key, bodies, args.seconds, args.seed)
+    if args.writes_per_second:
+        print(f"  {written[0]} interactions recorded during the run")
     cpu_after, busy_after = service_cpu(stack), machine_busy()
     lookups_after = cache_lookups(stack)
     per_query = {
@@ -851,10 +918,10 @@ def run(args: argparse.Namespace, data_dir: Path, urls: dict[str, str]) -> None:
         start_replicas(stack, args.gateway_replicas)
         try:
             cached_360, cached_page = measure_stack(
-                stack, key, bodies, args, "the gateway's default"
+                stack, key, bodies, refs, args, "the gateway's default"
             )
             restart_gateway(stack, {"GATEWAY_ENTITY_CACHE_SECONDS": "0"}, args.gateway_replicas)
-            stack_360, stack_page = measure_stack(stack, key, bodies, args, "no entity cache")
+            stack_360, stack_page = measure_stack(stack, key, bodies, refs, args, "no entity cache")
         finally:
             stop_replicas()
 
@@ -977,6 +1044,12 @@ def main(argv: Iterable[str] | None = None) -> None:
         "--settle", type=positive(float), default=600.0, help="at most, for the workers"
     )
     parser.add_argument("--profile", type=Path, help="a folder for cProfile output")
+    parser.add_argument(
+        "--writes-per-second",
+        type=float,
+        default=0.0,
+        help="interactions a partner records during each customer-360 run on the stack",
+    )
     parser.add_argument(
         "--gateway-replicas",
         type=positive(int),

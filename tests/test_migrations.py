@@ -102,3 +102,40 @@ async def test_a_weight_change_rewrites_applied_interactions_in_their_pages_on_p
         assert hot >= 0.9 * updated
     finally:
         await db.dispose()
+
+
+async def test_the_playbooks_counts_of_touches_start_from_the_touches_it_holds(
+    database_url_factory: Callable[[str], str],
+) -> None:
+    """Migration 0008 counts each customer's touches kept before it."""
+    url = database_url_factory("playbook_touches")
+    await asyncio.to_thread(migrate, playbook.main.MIGRATIONS, url, "0007")
+    db = Database(url)
+    try:
+        async with db.transaction() as session:
+            await session.execute(
+                text(
+                    "INSERT INTO customer_state (tenant_id, customer_id, relationship_type, "
+                    "stage, dirty, revision, playbook_version) VALUES "
+                    "('t1', 'c1', '', '', false, 1, 1), ('t1', 'c2', '', '', false, 1, 1)"
+                )
+            )
+            for n, customer in enumerate(["c1", "c1", "c1", "c2"]):
+                await session.execute(
+                    text(
+                        "INSERT INTO touch (id, tenant_id, customer_id, occurred_at, channel, "
+                        "kind, direction, employee, reference) VALUES "
+                        "(:id, 't1', :c, :at, 'service', 'ticket_opened', 'inbound', '', '')"
+                    ),
+                    {"id": f"k{n}", "c": customer, "at": datetime(2026, 1, 1, tzinfo=UTC)},
+                )
+        await asyncio.to_thread(migrate, playbook.main.MIGRATIONS, url)
+        async with db.read() as session:
+            counts = (
+                await session.execute(
+                    text("SELECT customer_id, touches FROM customer_state ORDER BY customer_id")
+                )
+            ).all()
+        assert [tuple(row) for row in counts] == [("c1", 3), ("c2", 1)]
+    finally:
+        await db.dispose()

@@ -104,6 +104,32 @@ def test_an_answer_asked_for_before_a_change_is_stale_a_playbook_view_while_it_s
     assert cache.get(TENANT, Kind.PLAYBOOK, "c1") == "new"
 
 
+@pytest.mark.parametrize(
+    ("told", "judged", "kept_whole"),
+    [
+        (8, 8, True),  # the playbook has judged as many interactions as the change counts
+        (8, 7, False),  # it has not received the new one yet
+        (8, None, False),  # some wait to be judged (the playbook says 0)
+        (8, 9, False),  # it has one scoring has not applied yet: the next change comes
+        (None, 8, False),  # a change without a count (through the graph)
+    ],
+)
+def test_a_playbook_view_that_has_judged_the_change_is_kept_whole_while_it_settles(
+    clock: Clock, told: int | None, judged: int | None, kept_whole: bool
+) -> None:
+    cache = EntityCache(60.0, settle_seconds=5.0, settling_seconds=0.5, clock=clock)
+    cache.forget_customer(TENANT, "c1", told)
+    clock.now += 0.01
+    cache.put(TENANT, Kind.PLAYBOOK, "c1", "view", "c1", cache.now(), interactions=judged)
+    clock.now += 2.0  # beyond `settling`, within `settle`
+    assert (cache.get(TENANT, Kind.PLAYBOOK, "c1") == "view") is kept_whole
+    if kept_whole:  # until the customer's next change, as any entry
+        clock.now += 50
+        assert cache.get(TENANT, Kind.PLAYBOOK, "c1") == "view"
+        cache.forget_customer(TENANT, "c1", told + 1 if told else None)
+        assert cache.get(TENANT, Kind.PLAYBOOK, "c1") is None
+
+
 def _whole_customer(cache: EntityCache, interactions: int) -> None:
     """c1 kept by every key, its relationship counting `interactions`."""
     asked_at = cache.now()
@@ -380,6 +406,34 @@ async def test_a_customer_360_the_cache_holds_goes_through_without_waiting() -> 
         pytest.fail("the cached customer-360 waited on the event loop")
     assert result.errors is None
     assert result.data == first
+
+
+class JudgedBackends(RecordingBackends):
+    """The playbook's views say they have judged `judged` interactions."""
+
+    judged = 0
+
+    async def customer_playbooks(self, *args: Any, **kwargs: Any) -> Any:
+        found = await super().customer_playbooks(*args, **kwargs)
+        for view in found.customers:
+            view.judged_interactions = self.judged
+        return found
+
+
+@pytest.mark.parametrize(("judged", "asked_again"), [(12, 0), (11, 1), (0, 1)])
+async def test_a_playbook_view_asked_after_a_change_is_kept_if_it_has_judged_the_change(
+    clock: Clock, judged: int, asked_again: int
+) -> None:
+    backends = JudgedBackends()
+    backends.judged = judged
+    cache = EntityCache(60.0, settle_seconds=5.0, settling_seconds=0.5, clock=clock)
+    cache.forget_customer(TENANT, "c0007", 12)  # scoring: c0007 now has 12 interactions
+    clock.now += 0.1
+    await _360(backends, Forgetting(cache))
+    assert backends.calls["BatchGetCustomerPlaybooks"] == 1
+    clock.now += 2.0  # still settling
+    await _360(backends, Forgetting(cache))
+    assert backends.calls["BatchGetCustomerPlaybooks"] == 1 + asked_again
 
 
 async def test_another_tenant_never_sees_what_the_cache_keeps_for_one() -> None:

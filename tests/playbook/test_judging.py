@@ -163,6 +163,38 @@ async def test_duplicates_change_nothing_and_a_merge_moves_the_interaction(
     assert (await service.receive([ticket("k1", T0, "c9", "t2")])).duplicates == 1
 
 
+async def test_a_view_counts_the_interactions_it_has_judged_and_none_while_some_wait(
+    service: PlaybookService,
+) -> None:
+    """`judged_interactions`: what the gateway's cache compares with scoring's count of a
+    change, to keep a view that has judged it."""
+
+    async def judged(*customers: str) -> list[int]:
+        found = await service.customer_playbooks("t1", list(customers), now=NOW)
+        return [found[c].judged_interactions for c in customers]
+
+    assert await judged("c1") == [0]  # nothing received
+    await service.receive([ticket("k1", T0), reply("r1", T0 + SECOND)])
+    assert await judged("c1") == [0]  # received, not judged yet
+    await service.judge_due(now=NOW)
+    assert await judged("c1") == [2]
+    await service.receive([ticket("k1", T0)])  # a duplicate is not counted again
+    await service.receive([ticket("k2", T0 + timedelta(days=1))])
+    assert await judged("c1") == [0]
+    await service.judge_due(now=NOW)
+    assert await judged("c1") == [3]
+    # c1 merged into c2: the moved interaction counts for c2 and no longer for c1.
+    await service.receive([ticket("k2", T0 + timedelta(days=1), "c2")])
+    await service.judge_due(now=NOW)
+    assert await judged("c1", "c2") == [2, 1]
+    # Judged again for another reason (a new standing), the counts stand.
+    async with service.db.transaction() as session:
+        await PlaybookRepository(session).mark_dirty({("t1", "c1"): None})
+    assert await judged("c1", "c2") == [0, 1]
+    await service.judge_due(now=NOW)
+    assert await judged("c1", "c2") == [2, 1]
+
+
 async def test_a_customer_marked_while_being_judged_stays_to_be_judged(
     service: PlaybookService,
 ) -> None:

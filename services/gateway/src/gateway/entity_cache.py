@@ -14,6 +14,9 @@ How fresh an answer is:
   change its playbook view is kept only `settling` seconds: the playbook judges the same
   interactions a moment after scoring may have (ingest wrote them before delivering them,
   so the customer and its newest interactions are final once scoring has applied them).
+  A view that says it has judged as many interactions as the change counts (the playbook's
+  `judged_interactions`, scoring's `interaction_count`) has judged the change, and is kept
+  as any entry.
   A change that brought no new interaction (the relationship counts as many as the one kept
   here: a violation the playbook found, a stage moved by time) leaves the customer and its
   newest interactions, and does not settle: the playbook had judged it before scoring heard.
@@ -85,7 +88,8 @@ class _Entry:
     value: object
     customer_id: str
     asked_at: float
-    # A relationship's count of the customer's interactions (None for other kinds).
+    # A relationship's count of the customer's interactions, or the count a playbook view
+    # has judged (None for other kinds, or not known).
     interactions: int | None = None
 
 
@@ -119,6 +123,8 @@ class EntityCache:
         # Entries asked for before these moments are stale (though they may have been
         # stored after them); a customer's playbook view until `settle` after it.
         self._customers_forgotten: dict[tuple[str, str], float] = {}
+        # The count of interactions the customer's last change brought it to, if known.
+        self._changed_to: dict[tuple[str, str], int | None] = {}
         # Changes without new interactions: only the relationship and playbook view asked
         # for before them are stale, and nothing settles (see `forget_customer`).
         self._views_forgotten: dict[tuple[str, str], float] = {}
@@ -151,9 +157,17 @@ class EntityCache:
             ttl = self.ttl if now < self._watched_until else self.unwatched_ttl
             customer = (tenant_id, entry.customer_id)
             changed = self._customers_forgotten.get(customer, -1.0)
-            if kind is Kind.PLAYBOOK and entry.asked_at <= changed + self.settle:
-                # The playbook may judge a change after scoring has: a view asked for then
-                # is kept `settling` seconds.
+            if (
+                kind is Kind.PLAYBOOK
+                and entry.asked_at <= changed + self.settle
+                and (
+                    entry.interactions is None
+                    or entry.interactions != self._changed_to.get(customer)
+                )
+            ):
+                # The playbook may judge a change after scoring has: a view asked for then,
+                # unless it has judged as many interactions as the change counts, is kept
+                # `settling` seconds.
                 ttl = min(ttl, self.settling)
             if kind in _VIEWS:
                 changed = max(changed, self._views_forgotten.get(customer, -1.0))
@@ -180,7 +194,8 @@ class EntityCache:
         asked_at: float,
         interactions: int | None = None,
     ) -> None:
-        """Keeps `value`; a relationship with its count of the customer's `interactions`."""
+        """Keeps `value`; a relationship with its count of the customer's `interactions`, a
+        playbook view with the count it has judged."""
         if not self.enabled:
             return
         entries = self._entries
@@ -217,6 +232,7 @@ class EntityCache:
             self._views_forgotten[customer] = now
         else:
             self._customers_forgotten[customer] = now
+            self._changed_to[customer] = interactions
         FORGOTTEN.inc()
         if now >= self._next_drop:  # once a lifetime: a busy tenant changes thousands a second
             self._drop_old_forgettings(now)
@@ -235,6 +251,7 @@ class EntityCache:
         self._customers_forgotten = {
             k: at for k, at in self._customers_forgotten.items() if at > horizon
         }
+        self._changed_to = {k: self._changed_to[k] for k in self._customers_forgotten}
         self._views_forgotten = {k: at for k, at in self._views_forgotten.items() if at > horizon}
 
 

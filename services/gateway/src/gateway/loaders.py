@@ -307,6 +307,7 @@ class Loaders:
                 (playbook, standards),
                 playbook.customer_id,
                 asked_at,
+                interactions=playbook.judged_interactions or None,
             )
         by_id = {c.customer_id: c for c in found.customers}
         return [by_id.get(i) for i in ids]

@@ -123,6 +123,7 @@ def customer_playbook_message(
         next_best_actions=[action_message(a) for a in view.next_best_actions],
         applicable_standard_keys=[s.key for s in view.standards],
         playbook_version=view.playbook_version,
+        judged_interactions=view.judged_interactions,
     )
 
 

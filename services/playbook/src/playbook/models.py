@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from relint.db import UtcDateTime, new_id, new_registry, utcnow
@@ -81,6 +81,8 @@ class CustomerState(PlaybookTable, table=True):
     next_due_at: datetime | None = Field(default=None, sa_type=UtcDateTime, index=True)
     judged_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     playbook_version: int = 0
+    # The customer's interactions received (touches kept here), for the views' freshness.
+    touches: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
 
 
 class ObligationRow(PlaybookTable, table=True):

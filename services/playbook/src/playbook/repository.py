@@ -293,28 +293,36 @@ class PlaybookRepository:
 
     # Customers to judge
 
-    async def mark_dirty(self, changes: Mapping[tuple[str, str], datetime | None]) -> None:
+    async def mark_dirty(
+        self,
+        changes: Mapping[tuple[str, str], datetime | None],
+        received: Mapping[tuple[str, str], int] | None = None,
+    ) -> None:
         """Each (tenant, customer) must be judged again, from the moment given on (None: its
         whole history) or from an earlier one it was marked with; a new one gets its state
-        row. One statement per tenant, in key order (as `save_states`), so that two
+        row. `received` adds to a customer's count of touches (less for one that lost touches
+        to a merge). One statement per tenant, in key order (as `save_states`), so that two
         transactions marking and storing the same customers lock them in the same order."""
-        by_tenant: dict[str, list[tuple[str, datetime | None]]] = {}
+        received = received or {}
+        by_tenant: dict[str, list[tuple[str, datetime | None, int]]] = {}
         for (tenant_id, customer_id), since in sorted(changes.items(), key=lambda i: i[0]):
-            by_tenant.setdefault(tenant_id, []).append((customer_id, since))
+            added = received.get((tenant_id, customer_id), 0)
+            by_tenant.setdefault(tenant_id, []).append((customer_id, since, added))
         if not by_tenant:
             return
         columns = "tenant_id, customer_id, relationship_type, stage, dirty, revision, "
-        columns += "playbook_version, changed_from"
+        columns += "playbook_version, changed_from, touches"
         again = "ON CONFLICT (tenant_id, customer_id) DO UPDATE SET dirty = {true}, "
-        again += "revision = customer_state.revision + 1, changed_from = {earliest}"
+        again += "revision = customer_state.revision + 1, changed_from = {earliest}, "
+        again += "touches = customer_state.touches + excluded.touches"
         async with driver_of(self.session) as (postgres, driver):
             for tenant_id, marks in by_tenant.items():
                 if postgres:
                     await pg_execute(
                         driver,
                         f"INSERT INTO customer_state ({columns}) "  # noqa: S608
-                        "SELECT %s, c, '', '', true, 1, 0, f "
-                        "FROM unnest(%s::varchar[], %s::timestamptz[]) AS u(c, f) "
+                        "SELECT %s, c, '', '', true, 1, 0, f, n "
+                        "FROM unnest(%s::varchar[], %s::timestamptz[], %s::bigint[]) AS u(c, f, n) "
                         + again.format(
                             true="true",
                             # LEAST ignores NULLs; NULL (the whole history) must win.
@@ -322,19 +330,49 @@ class PlaybookRepository:
                             "OR excluded.changed_from IS NULL THEN NULL "
                             "ELSE LEAST(customer_state.changed_from, excluded.changed_from) END",
                         ),
-                        (tenant_id, pg_array(c for c, _ in marks), pg_array(f for _, f in marks)),
+                        (
+                            tenant_id,
+                            pg_array(c for c, _, _ in marks),
+                            pg_array(f for _, f, _ in marks),
+                            pg_array(n for _, _, n in marks),
+                        ),
                     )
                 else:
                     await driver.executemany(
                         f"INSERT INTO customer_state ({columns}) "  # noqa: S608
-                        "VALUES (?, ?, '', '', 1, 1, 0, ?) "
+                        "VALUES (?, ?, '', '', 1, 1, 0, ?, ?) "
                         # SQLite's min() of several values is NULL if any is.
                         + again.format(
                             true="1",
                             earliest="min(customer_state.changed_from, excluded.changed_from)",
                         ),
-                        [(tenant_id, c, sqlite_maybe(f)) for c, f in marks],
+                        [(tenant_id, c, sqlite_maybe(f), n) for c, f, n in marks],
                     )
+
+    async def judged_touches(self, tenant_id: str, customer_ids: Sequence[str]) -> dict[str, int]:
+        """Of these customers, those judged since their last touch came, with their count of
+        touches (a customer with touches waiting to be judged is not among them)."""
+        if not customer_ids:
+            return {}
+        async with driver_of(self.session) as (postgres, driver):
+            if postgres:  # a probe of the primary key a customer
+                rows = await pg_fetch(
+                    driver,
+                    "SELECT s.customer_id, s.touches FROM unnest(%s::varchar[]) AS w(c) "
+                    "CROSS JOIN LATERAL (SELECT customer_id, touches, dirty FROM customer_state "
+                    "WHERE tenant_id = %s AND customer_id = w.c) AS s WHERE NOT s.dirty",
+                    (pg_array(customer_ids), tenant_id),
+                )
+            else:
+                marks = ", ".join("?" for _ in customer_ids)
+                rows = list(
+                    await driver.execute_fetchall(
+                        "SELECT customer_id, touches FROM customer_state "  # noqa: S608
+                        f"WHERE tenant_id = ? AND customer_id IN ({marks}) AND NOT dirty",
+                        (tenant_id, *customer_ids),
+                    )
+                )
+        return {str(c): int(n) for c, n in rows}
 
     async def due(self, now: datetime, limit: int) -> list[DueCustomer]:
         """Customers with unjudged interactions (by tenant and customer), then those whose

@@ -9,7 +9,7 @@ import json
 import logging
 import random
 import uuid
-from collections import OrderedDict, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -134,6 +134,9 @@ class CustomerPlaybook:
     # ones that bind every customer), under the active version.
     standards: list[Standard]
     playbook_version: int
+    # How many of its interactions the playbook had received, all of them judged, when it
+    # began this answer; 0 when some were waiting to be judged (the answer may change).
+    judged_interactions: int = 0
 
 
 # At most this many customers judged and stored together; two parts are judged at a time
@@ -238,9 +241,11 @@ class PlaybookService:
             rows: list[tuple[Any, ...]] = []
             # Per customer, the earliest moment its history changed; None: all of it.
             dirty: dict[tuple[str, str], datetime | None] = {}
+            received: Counter[tuple[str, str]] = Counter()
             for item in batch:
                 owner = owners.get(item.touch.id)
-                if owner == (item.tenant_id, item.customer_id):
+                customer = (item.tenant_id, item.customer_id)
+                if owner == customer:
                     result.duplicates += 1
                     continue
                 if owner is not None:
@@ -249,15 +254,17 @@ class PlaybookService:
                         continue
                     await repo.move_touch(item.touch.id, item.customer_id)
                     # A merge: both judged again over their whole history.
-                    dirty[owner] = dirty[item.tenant_id, item.customer_id] = None
+                    dirty[owner] = dirty[customer] = None
+                    received[owner] -= 1
                     result.moved += 1
                 else:
                     rows.append(_touch_row(item))
                     result.applied += 1
-                    _changed(dirty, (item.tenant_id, item.customer_id), item.touch.occurred_at)
-                owners[item.touch.id] = (item.tenant_id, item.customer_id)
+                    _changed(dirty, customer, item.touch.occurred_at)
+                received[customer] += 1
+                owners[item.touch.id] = customer
             await repo.add_touches(rows)
-            await repo.mark_dirty(dirty)
+            await repo.mark_dirty(dirty, received)
         return result
 
     # Judging
@@ -724,14 +731,17 @@ class PlaybookService:
         now = now or utcnow()
         wanted = list(dict.fromkeys(customer_ids))
 
-        async def read() -> tuple[Playbook, Any, Any]:
+        async def read() -> tuple[Playbook, Any, Any, dict[str, int]]:
             async with self.db.read() as session:
                 repo = PlaybookRepository(session)
+                # First: the obligations and violations read next are at least as new as
+                # the judgements these counts were judged by.
+                judged = await repo.judged_touches(tenant_id, wanted)
                 [playbook] = await self._active(repo, [tenant_id])
                 limit = 100 * len(wanted)
                 owed = await repo.obligations(tenant_id, customer_ids=wanted, limit=limit)
                 missed = await repo.violations(tenant_id, customer_ids=wanted, limit=limit)
-                return playbook, owed, missed
+                return playbook, owed, missed, judged
 
         async def views() -> Mapping[str, Outlook]:
             if outlooks is not None:
@@ -739,7 +749,7 @@ class PlaybookService:
             return await self._outlooks(tenant_id, wanted)
 
         # Scoring's view is asked while the playbook reads its own: the two waits overlap.
-        ((playbook, owed, missed), seen) = await asyncio.gather(read(), views())
+        ((playbook, owed, missed, judged), seen) = await asyncio.gather(read(), views())
         found = {
             c: CustomerPlaybook(
                 [],
@@ -747,6 +757,7 @@ class PlaybookService:
                 [],
                 _applicable(playbook.standards, seen.get(c)),
                 playbook.version,
+                judged.get(c, 0),
             )
             for c in wanted
         }

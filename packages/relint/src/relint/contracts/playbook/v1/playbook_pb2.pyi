@@ -142,20 +142,22 @@ class Action(_message.Message):
     def __init__(self, customer_id: _Optional[str] = ..., kind: _Optional[str] = ..., title: _Optional[str] = ..., reason: _Optional[str] = ..., urgency: _Optional[float] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., standard_key: _Optional[str] = ..., employee: _Optional[str] = ...) -> None: ...
 
 class CustomerPlaybook(_message.Message):
-    __slots__ = ("customer_id", "obligations", "violations", "next_best_actions", "applicable_standard_keys", "playbook_version")
+    __slots__ = ("customer_id", "obligations", "violations", "next_best_actions", "applicable_standard_keys", "playbook_version", "judged_interactions")
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     OBLIGATIONS_FIELD_NUMBER: _ClassVar[int]
     VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
     NEXT_BEST_ACTIONS_FIELD_NUMBER: _ClassVar[int]
     APPLICABLE_STANDARD_KEYS_FIELD_NUMBER: _ClassVar[int]
     PLAYBOOK_VERSION_FIELD_NUMBER: _ClassVar[int]
+    JUDGED_INTERACTIONS_FIELD_NUMBER: _ClassVar[int]
     customer_id: str
     obligations: _containers.RepeatedCompositeFieldContainer[Obligation]
     violations: _containers.RepeatedCompositeFieldContainer[Violation]
     next_best_actions: _containers.RepeatedCompositeFieldContainer[Action]
     applicable_standard_keys: _containers.RepeatedScalarFieldContainer[str]
     playbook_version: int
-    def __init__(self, customer_id: _Optional[str] = ..., obligations: _Optional[_Iterable[_Union[Obligation, _Mapping]]] = ..., violations: _Optional[_Iterable[_Union[Violation, _Mapping]]] = ..., next_best_actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ..., applicable_standard_keys: _Optional[_Iterable[str]] = ..., playbook_version: _Optional[int] = ...) -> None: ...
+    judged_interactions: int
+    def __init__(self, customer_id: _Optional[str] = ..., obligations: _Optional[_Iterable[_Union[Obligation, _Mapping]]] = ..., violations: _Optional[_Iterable[_Union[Violation, _Mapping]]] = ..., next_best_actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ..., applicable_standard_keys: _Optional[_Iterable[str]] = ..., playbook_version: _Optional[int] = ..., judged_interactions: _Optional[int] = ...) -> None: ...
 
 class CustomerOutlook(_message.Message):
     __slots__ = ("customer_id", "relationship_type", "type_since", "stage", "stage_since", "value", "risk", "risk_reasons", "potential", "potential_reason")
