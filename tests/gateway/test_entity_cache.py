@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from gateway.context import GatewayContext
 from gateway.entity_cache import EntityCache, Forgetting, Kind
 from gateway.events import EventRelay, InProcessBroker
-from gateway.loaders import Loaders
+from gateway.loaders import Loaders, Refresher
 from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_READ, SCOPE_GRAPH_WRITE, Principal
 from relint.contracts.ingest.v1 import ingest_pb2
 from tests.gateway.test_events import START, FakeFeeds, _alert, _change
@@ -77,7 +77,9 @@ def test_forgetting_a_customer_drops_its_entries_by_any_key_and_no_others(clock:
 def test_an_answer_asked_for_before_a_change_is_stale_a_playbook_view_while_it_settles_soon(
     clock: Clock,
 ) -> None:
-    cache = EntityCache(60.0, settle_seconds=5.0, settling_seconds=0.5, clock=clock)
+    cache = EntityCache(
+        60.0, settle_seconds=5.0, settling_seconds=0.5, stale_seconds=0, clock=clock
+    )
     asked_at = cache.now()
     clock.now += 0.01
     cache.forget_customer(TENANT, "c1")  # a change lands while the reads are under way
@@ -117,7 +119,9 @@ def test_an_answer_asked_for_before_a_change_is_stale_a_playbook_view_while_it_s
 def test_a_playbook_view_that_has_judged_the_change_is_kept_whole_while_it_settles(
     clock: Clock, told: int | None, judged: int | None, kept_whole: bool
 ) -> None:
-    cache = EntityCache(60.0, settle_seconds=5.0, settling_seconds=0.5, clock=clock)
+    cache = EntityCache(
+        60.0, settle_seconds=5.0, settling_seconds=0.5, stale_seconds=0, clock=clock
+    )
     cache.forget_customer(TENANT, "c1", told)
     clock.now += 0.01
     cache.put(TENANT, Kind.PLAYBOOK, "c1", "view", "c1", cache.now(), interactions=judged)
@@ -146,7 +150,9 @@ def test_a_change_without_new_interactions_leaves_the_customer_and_does_not_sett
     customer's interactions is the one kept. The customer and its newest interactions still
     stand; its relationship and playbook view do not, and the playbook's next view is kept
     whole (the playbook judged before scoring heard of it)."""
-    cache = EntityCache(60.0, settle_seconds=5.0, settling_seconds=0.5, clock=clock)
+    cache = EntityCache(
+        60.0, settle_seconds=5.0, settling_seconds=0.5, stale_seconds=0, clock=clock
+    )
     _whole_customer(cache, 7)
     clock.now += 0.01
     cache.forget_customer(TENANT, "c1", 7)
@@ -171,7 +177,9 @@ def test_a_change_without_new_interactions_leaves_the_customer_and_does_not_sett
 def test_a_change_with_new_interactions_or_unknown_ones_makes_everything_stale(
     clock: Clock, kept: int | None, told: int | None, why: str
 ) -> None:
-    cache = EntityCache(60.0, settle_seconds=5.0, settling_seconds=0.5, clock=clock)
+    cache = EntityCache(
+        60.0, settle_seconds=5.0, settling_seconds=0.5, stale_seconds=0, clock=clock
+    )
     _whole_customer(cache, 7)
     if kept is None:
         cache.put(TENANT, Kind.RELATIONSHIP, "c1", "relationship", "c1", cache.now())
@@ -189,6 +197,69 @@ def test_a_change_with_new_interactions_or_unknown_ones_makes_everything_stale(
     assert cache.get(TENANT, Kind.PLAYBOOK, "c1") is None  # it settles
 
 
+def test_a_change_in_the_feed_is_served_stale_while_fetched_again_for_a_while(
+    clock: Clock,
+) -> None:
+    """Stale-while-revalidate: what a change in scoring's feed made stale is still answered,
+    `stale` seconds at most, and the cache says so (`on_stale`) each time; a request then
+    need not wait for the services."""
+    cache = EntityCache(60.0, stale_seconds=2.0, clock=clock)
+    told: list[tuple[str, Kind, object]] = []
+    cache.on_stale = lambda tenant, kind, key: told.append((tenant, kind, key))
+    _whole_customer(cache, 7)
+    clock.now += 0.01
+    cache.forget_customer(TENANT, "c1", 8)  # a new interaction
+    keys = [
+        (Kind.EXTERNAL, ("cust-1", 20), "by ref"),
+        (Kind.CUSTOMER, ("c1", 20), "by id"),
+        (Kind.RELATIONSHIP, "c1", "relationship"),
+        (Kind.PLAYBOOK, "c1", "playbook"),
+    ]
+    clock.now += 1.98
+    assert [cache.get(TENANT, kind, key) for kind, key, _ in keys] == [v for *_, v in keys]
+    assert told == [(TENANT, kind, key) for kind, key, _ in keys]
+    cache.put(TENANT, Kind.RELATIONSHIP, "c1", "fetched again", "c1", cache.now(), 8)
+    clock.now += 0.02  # `stale` after the change: what was not fetched again is gone
+    assert [cache.get(TENANT, kind, key) for kind, key, _ in keys] == [
+        None,
+        None,
+        "fetched again",
+        None,
+    ]
+    assert len(told) == 4
+
+
+def test_a_playbook_view_past_its_settling_is_served_while_fetched_again(clock: Clock) -> None:
+    cache = EntityCache(60.0, settle_seconds=5.0, settling_seconds=0.5, clock=clock)
+    told: list[Kind] = []
+    cache.on_stale = lambda tenant, kind, key: told.append(kind)
+    cache.forget_customer(TENANT, "c1", 8)
+    clock.now += 0.01
+    cache.put(TENANT, Kind.PLAYBOOK, "c1", "not judged yet", "c1", cache.now(), None)
+    clock.now += 0.4
+    assert (cache.get(TENANT, Kind.PLAYBOOK, "c1"), told) == ("not judged yet", [])
+    clock.now += 0.2
+    assert (cache.get(TENANT, Kind.PLAYBOOK, "c1"), told) == ("not judged yet", [Kind.PLAYBOOK])
+    clock.now += 2.0
+    assert cache.get(TENANT, Kind.PLAYBOOK, "c1") is None
+
+
+@pytest.mark.parametrize("how", ["through the graph", "the tenant's playbook", "unknown count"])
+def test_a_change_not_from_the_feed_is_never_served_stale(clock: Clock, how: str) -> None:
+    """A front end reads its own writes: what it changed is fetched before it is answered."""
+    cache = EntityCache(60.0, stale_seconds=2.0, clock=clock)
+    cache.on_stale = lambda *key: pytest.fail("served stale")
+    _whole_customer(cache, 7)
+    clock.now += 0.01
+    if how == "the tenant's playbook":
+        cache.forget_tenant(TENANT)
+    else:  # Forgetting.customer, or a replica of an earlier release
+        cache.forget_customer(TENANT, "c1", None)
+    cache.forget_customer(TENANT, "c1", 8)  # the feed's word of it comes after
+    assert cache.get(TENANT, Kind.RELATIONSHIP, "c1") is None
+    assert cache.get(TENANT, Kind.CUSTOMER, ("c1", 20)) is None
+
+
 def test_a_forgetting_without_counts_from_an_earlier_release_forgets_everything(
     clock: Clock,
 ) -> None:
@@ -203,7 +274,7 @@ def test_a_forgetting_without_counts_from_an_earlier_release_forgets_everything(
 def test_a_relationship_kept_from_before_the_last_change_is_no_measure(clock: Clock) -> None:
     """Counted before the last change (a merge may take interactions away again), the kept
     relationship says nothing of what the cached customer holds now."""
-    cache = EntityCache(60.0, clock=clock)
+    cache = EntityCache(60.0, stale_seconds=0, clock=clock)
     _whole_customer(cache, 7)
     clock.now += 0.01
     cache.forget_customer(TENANT, "c1", 12)  # a merge brought five
@@ -426,7 +497,9 @@ async def test_a_playbook_view_asked_after_a_change_is_kept_if_it_has_judged_the
 ) -> None:
     backends = JudgedBackends()
     backends.judged = judged
-    cache = EntityCache(60.0, settle_seconds=5.0, settling_seconds=0.5, clock=clock)
+    cache = EntityCache(
+        60.0, settle_seconds=5.0, settling_seconds=0.5, stale_seconds=0, clock=clock
+    )
     cache.forget_customer(TENANT, "c0007", 12)  # scoring: c0007 now has 12 interactions
     clock.now += 0.1
     await _360(backends, Forgetting(cache))
@@ -434,6 +507,33 @@ async def test_a_playbook_view_asked_after_a_change_is_kept_if_it_has_judged_the
     clock.now += 2.0  # still settling
     await _360(backends, Forgetting(cache))
     assert backends.calls["BatchGetCustomerPlaybooks"] == 1 + asked_again
+
+
+async def test_a_stale_customer_360_is_answered_at_once_and_fetched_again_behind_it() -> None:
+    backends = RecordingBackends()
+    cache = EntityCache(60.0)
+    refresher = Refresher(backends, cache)  # type: ignore[arg-type]
+    cache.on_stale = refresher
+    first = await _360(backends, Forgetting(cache))
+    cache.forget_customer(TENANT, "c0007", 99)  # scoring's feed: a new interaction
+    asked = Counter(backends.calls)
+    # Two requests while it is stale: both answered from the cache, one fetch behind them.
+    assert await _360(backends, Forgetting(cache)) == first
+    assert await _360(backends, Forgetting(cache)) == first
+    assert backends.calls == asked
+    for _ in range(100):
+        if backends.calls["BatchGetCustomerPlaybooks"] == asked["BatchGetCustomerPlaybooks"] + 1:
+            break
+        await asyncio.sleep(0.01)
+    fetched = backends.calls - asked
+    assert fetched == Counter(
+        {"LookupCustomers": 1, "BatchGetRelationships": 1, "BatchGetCustomerPlaybooks": 1}
+    )
+    # The answers fetched again are fresh: the next request asks nothing.
+    await asyncio.sleep(0.05)
+    assert await _360(backends, Forgetting(cache)) == first
+    assert backends.calls == asked + fetched
+    await refresher.stop()
 
 
 async def test_another_tenant_never_sees_what_the_cache_keeps_for_one() -> None:
@@ -561,7 +661,7 @@ async def test_redis_tells_every_replica_to_forget(redis_url: str) -> None:
 
 async def test_the_relay_tells_the_cache_whose_relationship_changed_though_nobody_listens() -> None:
     feeds, broker = FakeFeeds(), InProcessBroker()
-    cache = EntityCache(30.0, unwatched_ttl_seconds=2.0)
+    cache = EntityCache(30.0, unwatched_ttl_seconds=2.0, stale_seconds=0)
     relay = EventRelay(feeds, broker, forgetting=Forgetting(cache))
     for customer in ("c1", "c2"):
         cache.put(TENANT, Kind.PLAYBOOK, customer, customer, customer, cache.now())

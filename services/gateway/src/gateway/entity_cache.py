@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 
 LOOKUPS = Counter(
     "relint_gateway_entity_cache_lookups_total",
-    "Entity cache lookups by kind and result (hit, miss).",
+    "Entity cache lookups by kind and result (hit, stale: served while fetched again, miss).",
     ["kind", "result"],
 )
 FORGOTTEN = Counter(
@@ -69,6 +69,9 @@ FORGOTTEN = Counter(
 # times a second costs the playbook a call every so often rather than every time.
 SETTLE_SECONDS: Final = 5.0
 SETTLING_SECONDS: Final = 0.5
+# How long an answer made stale by a change in the feed may still be served while it is
+# fetched again in the background (stale-while-revalidate).
+STALE_SECONDS: Final = 2.0
 _CHANNEL: Final = "gateway:forget"
 
 
@@ -80,6 +83,7 @@ class Kind(StrEnum):
 
 
 _HITS: Final = {kind: LOOKUPS.labels(kind.value, "hit") for kind in Kind}
+_STALE: Final = {kind: LOOKUPS.labels(kind.value, "stale") for kind in Kind}
 _MISSES: Final = {kind: LOOKUPS.labels(kind.value, "miss") for kind in Kind}
 
 
@@ -106,6 +110,7 @@ class EntityCache:
         max_entries: int = 20_000,
         settle_seconds: float = SETTLE_SECONDS,
         settling_seconds: float = SETTLING_SECONDS,
+        stale_seconds: float = STALE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ttl = ttl_seconds
@@ -115,6 +120,9 @@ class EntityCache:
         )
         self.settle = settle_seconds
         self.settling = settling_seconds
+        self.stale = stale_seconds
+        # Told of each stale answer served (tenant, kind, key): fetches it again.
+        self.on_stale: Callable[[str, Kind, Hashable], None] | None = None
         self._max = max_entries
         self._clock = clock
         self._entries: dict[tuple[str, Kind, Hashable], _Entry] = {}
@@ -125,6 +133,9 @@ class EntityCache:
         self._customers_forgotten: dict[tuple[str, str], float] = {}
         # The count of interactions the customer's last change brought it to, if known.
         self._changed_to: dict[tuple[str, str], int | None] = {}
+        # Changes not known from the feed (made through the graph, or of unknown extent):
+        # entries asked for before them are never served, not even while fetched again.
+        self._customers_dropped: dict[tuple[str, str], float] = {}
         # Changes without new interactions: only the relationship and playbook view asked
         # for before them are stale, and nothing settles (see `forget_customer`).
         self._views_forgotten: dict[tuple[str, str], float] = {}
@@ -157,27 +168,41 @@ class EntityCache:
             ttl = self.ttl if now < self._watched_until else self.unwatched_ttl
             customer = (tenant_id, entry.customer_id)
             changed = self._customers_forgotten.get(customer, -1.0)
-            if (
+            # When the entry became stale, if it has: it is then served `stale` seconds more
+            # while it is fetched again (`on_stale`), and then no more.
+            stale_since: float | None = None
+            if entry.asked_at <= changed:
+                stale_since = changed
+            elif (
                 kind is Kind.PLAYBOOK
                 and entry.asked_at <= changed + self.settle
                 and (
                     entry.interactions is None
                     or entry.interactions != self._changed_to.get(customer)
                 )
+                and now - entry.asked_at >= self.settling
             ):
                 # The playbook may judge a change after scoring has: a view asked for then,
-                # unless it has judged as many interactions as the change counts, is kept
+                # unless it has judged as many interactions as the change counts, is fresh
                 # `settling` seconds.
-                ttl = min(ttl, self.settling)
+                stale_since = entry.asked_at + self.settling
             if kind in _VIEWS:
-                changed = max(changed, self._views_forgotten.get(customer, -1.0))
+                quiet = self._views_forgotten.get(customer, -1.0)
+                if entry.asked_at <= quiet:
+                    stale_since = quiet if stale_since is None else max(stale_since, quiet)
             if (
                 now - entry.asked_at >= ttl
                 or entry.asked_at <= self._tenants_forgotten.get(tenant_id, -1.0)
-                or entry.asked_at <= changed
+                or entry.asked_at <= self._customers_dropped.get(customer, -1.0)
+                or (stale_since is not None and now >= stale_since + self.stale)
             ):
                 del self._entries[(tenant_id, kind, key)]
                 entry = None
+            elif stale_since is not None:
+                _STALE[kind].inc()
+                if self.on_stale is not None:
+                    self.on_stale(tenant_id, kind, key)
+                return entry.value
         if entry is None:
             _MISSES[kind].inc()
             return None
@@ -233,6 +258,8 @@ class EntityCache:
         else:
             self._customers_forgotten[customer] = now
             self._changed_to[customer] = interactions
+            if interactions is None:
+                self._customers_dropped[customer] = now
         FORGOTTEN.inc()
         if now >= self._next_drop:  # once a lifetime: a busy tenant changes thousands a second
             self._drop_old_forgettings(now)
@@ -252,6 +279,9 @@ class EntityCache:
             k: at for k, at in self._customers_forgotten.items() if at > horizon
         }
         self._changed_to = {k: self._changed_to[k] for k in self._customers_forgotten}
+        self._customers_dropped = {
+            k: at for k, at in self._customers_dropped.items() if at > horizon
+        }
         self._views_forgotten = {k: at for k, at in self._views_forgotten.items() if at > horizon}
 
 

@@ -4,8 +4,9 @@ for many parents costs one batch RPC per level, never one per parent."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from datetime import datetime
 from functools import cached_property
 from typing import Protocol, TypeAlias, TypeVar, cast
@@ -33,6 +34,8 @@ class LookalikeSource(Protocol):
         self, tenant_id: str, customer_ids: Sequence[str], limit: int
     ) -> analysis_pb2.BatchGetLookalikesResponse: ...
 
+
+log = logging.getLogger(__name__)
 
 RelationshipKey = tuple[str, datetime | None]
 AlertKey = tuple[str, bool]
@@ -168,6 +171,21 @@ class Loaders:
 
     async def _by_external_id(self, keys: list[CustomerKey]) -> list[ingest_pb2.Customer | None]:
         return await self._found(keys, Kind.EXTERNAL, self._backends.customers_by_external_id)
+
+    async def refresh(self, kinds: Mapping[Kind, set[Hashable]]) -> None:
+        """Fetches these entries of the entity cache again, whatever it holds, and keeps
+        the answers: customers and relationships first, then the playbook views, which
+        are asked with the relationships."""
+        ask: list[Awaitable[object]] = []
+        if keys := kinds.get(Kind.CUSTOMER):
+            ask.append(self._with_recent([cast(CustomerKey, k) for k in keys]))
+        if keys := kinds.get(Kind.EXTERNAL):
+            ask.append(self._by_external_id([cast(CustomerKey, k) for k in keys]))
+        if keys := kinds.get(Kind.RELATIONSHIP):
+            ask.append(self._relationships([(cast(str, k), None) for k in keys]))
+        await asyncio.gather(*ask)
+        if keys := kinds.get(Kind.PLAYBOOK):
+            await self._fetch_playbooks([cast(str, k) for k in keys])
 
     # What the entity cache holds, each as its loader answers it (and primes from it).
 
@@ -370,3 +388,48 @@ def _grouped(keys: Sequence[tuple[str, int]]) -> dict[int, list[str]]:
     for reference, recent in keys:
         grouped[recent].append(reference)
     return grouped
+
+
+class Refresher:
+    """Fetches again, in the background, what the entity cache served stale (the cache's
+    `on_stale`): a request is answered from the cache at once, and the next one finds the
+    fresh answer. Stale answers of a tenant gathered in one turn of the event loop go in
+    one batch call a kind; a key being fetched is not asked for again meanwhile."""
+
+    def __init__(self, backends: Backends, cache: EntityCache) -> None:
+        self._backends = backends
+        self._cache = cache
+        self._wanted: dict[str, dict[Kind, set[Hashable]]] = {}
+        self._asked: set[tuple[str, Kind, Hashable]] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def __call__(self, tenant_id: str, kind: Kind, key: Hashable) -> None:
+        if (tenant_id, kind, key) in self._asked:
+            return
+        self._asked.add((tenant_id, kind, key))
+        self._wanted.setdefault(tenant_id, {}).setdefault(kind, set()).add(key)
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="cache-refresh")
+
+    async def _run(self) -> None:
+        try:
+            while self._wanted:
+                wanted, self._wanted = self._wanted, {}
+                await asyncio.gather(*(self._refresh(t, kinds) for t, kinds in wanted.items()))
+        finally:
+            self._task = None
+
+    async def _refresh(self, tenant_id: str, kinds: dict[Kind, set[Hashable]]) -> None:
+        try:
+            await Loaders(self._backends, tenant_id, None, self._cache).refresh(kinds)
+        except Exception:  # the stale answers expire; a request then fetches and says why
+            log.warning("could not refresh the entity cache for a tenant", exc_info=True)
+        finally:
+            self._asked.difference_update(
+                (tenant_id, kind, key) for kind, keys in kinds.items() for key in keys
+            )
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)

@@ -23,6 +23,7 @@ from gateway.console import console_router
 from gateway.context import GatewayContext
 from gateway.entity_cache import EntityCache, Forgetting
 from gateway.events import EventRelay, InProcessBroker, RedisBroker
+from gateway.loaders import Refresher
 from gateway.middleware import PersistedQueries, RedisQueryStore, RequestTimeout, StoreSlot
 from gateway.schema import build_schema
 from gateway.settings import GatewaySettings
@@ -137,6 +138,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             settings.entity_cache_entries,
         )
         app.state.forgetting = Forgetting(cache)
+        refresher = Refresher(backends, cache)
+        cache.on_stale = refresher
         try:
             async with open_stores(settings, readiness) as stores:
                 if stores.redis is not None:
@@ -156,6 +159,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 finally:
                     await app.state.forgetting.stop()
                     await relay.stop()
+                    await refresher.stop()
         finally:
             await authenticator.close()
             await backends.close()
