@@ -10,13 +10,16 @@ How fresh an answer is:
 - Every change to a customer's interactions, relationship or violations changes its
   relationship in scoring, and scoring's relationship feed says which customer changed
   when. While the gateway follows that feed (`gateway.events.EventRelay`, about once a
-  second), a changed customer's entries are forgotten, and for `settle` seconds after a
-  change its playbook view is kept only `settling` seconds: the playbook judges the same
+  second), a changed customer's entries go stale, and for `settle` seconds after a
+  change its playbook view is fresh only `settling` seconds: the playbook judges the same
   interactions a moment after scoring may have (ingest wrote them before delivering them,
   so the customer and its newest interactions are final once scoring has applied them).
   A view that says it has judged as many interactions as the change counts (the playbook's
   `judged_interactions`, scoring's `interaction_count`) has judged the change, and is kept
   as any entry.
+- A stale entry is still answered for `stale` seconds, and `on_stale` is told each time
+  (the gateway's `loaders.Refresher` fetches it again in the background): a request is not
+  held up by a change, and the next one finds the fresh answer (stale-while-revalidate).
   A change that brought no new interaction (the relationship counts as many as the one kept
   here: a violation the playbook found, a stage moved by time) leaves the customer and its
   newest interactions, and does not settle: the playbook had judged it before scoring heard.
@@ -24,7 +27,8 @@ How fresh an answer is:
 - While the feed is not followed (scoring unreachable, the relay stopped), an entry lives
   `unwatched_ttl` seconds: an answer is then at most that much older than the services'.
 - A change made through this gateway (recording an interaction, publishing a playbook,
-  configuring relationship types) forgets what it touches at once.
+  configuring relationship types) forgets what it touches at once, and what it forgot is
+  never answered stale: a front end reads its own writes.
 - With Redis, all of this reaches every replica (one replica reads the feed).
 - A customer that is not found is never kept: it may be created the next moment.
 - Entries are timed from the moment their RPC was sent, not from when the answer came.
@@ -233,6 +237,9 @@ class EntityCache:
         self, tenant_id: str, customer_id: str, interactions: int | None = None
     ) -> None:
         """Its entries are stale, and so is its playbook view asked for while it settles.
+        Told by scoring's feed (with a count of `interactions`), they are answered while
+        fetched again (see `stale_seconds`); without a count (a change through the graph, of
+        unknown extent), they are not answered at all.
 
         A change whose relationship counts as many `interactions` as the relationship kept
         here brought no new interaction (a violation the playbook had found, a stage moved
