@@ -17,13 +17,13 @@ How fresh an answer is:
   A view that says it has judged as many interactions as the change counts (the playbook's
   `judged_interactions`, scoring's `interaction_count`) has judged the change, and is kept
   as any entry.
-- A stale entry is still answered for `stale` seconds, and `on_stale` is told each time
-  (the gateway's `loaders.Refresher` fetches it again in the background): a request is not
-  held up by a change, and the next one finds the fresh answer (stale-while-revalidate).
   A change that brought no new interaction (the relationship counts as many as the one kept
   here: a violation the playbook found, a stage moved by time) leaves the customer and its
   newest interactions, and does not settle: the playbook had judged it before scoring heard.
   An entry then lives at most `ttl` seconds.
+- A stale entry is still answered for `stale` seconds, and `on_stale` is told each time
+  (the gateway's `loaders.Refresher` fetches it again in the background): a request is not
+  held up by a change, and the next one finds the fresh answer (stale-while-revalidate).
 - While the feed is not followed (scoring unreachable, the relay stopped), an entry lives
   `unwatched_ttl` seconds: an answer is then at most that much older than the services'.
 - A change made through this gateway (recording an interaction, publishing a playbook,
