@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.requests import Request as StarletteRequest
 
-from relint.direct_route import DirectJsonRoute
+from relint.direct_route import DirectJsonRoute, serve_directly
 from relint.errors import install_error_handlers
 
 
@@ -142,3 +142,5 @@ async def test_other_methods_and_paths_reach_the_routes_behind() -> None:
 def test_a_route_with_more_than_it_serves_is_refused() -> None:
     with pytest.raises(ValueError, match="more than a direct route serves"):
         DirectJsonRoute(route_of(read_item))
+    with pytest.raises(ValueError, match="dependencies of its own"):
+        serve_directly(FastAPI(dependencies=[Depends(tenant_of)]), route_of(create_item))

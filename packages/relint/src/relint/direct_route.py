@@ -18,7 +18,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import HTTPException, Request, Response
+from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.dependencies.utils import request_body_to_args
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute, serialize_response
@@ -31,7 +31,9 @@ _JSON = b"application/json"
 class DirectJsonRoute(Route):
     """Serves `api_route`'s common requests directly; see the module's docstring. The
     route may take the request, the response, dependencies that take only the request
-    (an API-key scheme), optional headers, and one JSON body; nothing else."""
+    (an API-key scheme), optional headers, and one JSON body; nothing else. It sees the
+    route's own signature only: install it with `serve_directly`, which refuses an app with
+    dependencies of its own, and include the route's router without extra dependencies."""
 
     def __init__(self, api_route: APIRoute) -> None:
         dependant = api_route.dependant
@@ -161,3 +163,10 @@ def _takes_only_the_request(sub: Any) -> bool:
             or sub.background_tasks_param_name
         )
     )
+
+
+def serve_directly(app: FastAPI, api_route: APIRoute) -> None:
+    """Puts a `DirectJsonRoute` for `api_route` in front of the app's routes."""
+    if app.router.dependencies:
+        raise ValueError("the app has dependencies of its own, which a direct route would skip")
+    app.router.routes.insert(0, DirectJsonRoute(api_route))

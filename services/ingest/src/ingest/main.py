@@ -13,7 +13,7 @@ from ingest.delivery import OutboxRelay, parse_subscribers
 from ingest.service import IngestService
 from ingest.settings import IngestSettings
 from relint.app import Readiness, create_service_app
-from relint.direct_route import DirectJsonRoute
+from relint.direct_route import serve_directly
 from relint.grpc_server import GrpcServer
 from relint.limits import BodySizeLimitMiddleware
 from relint.ratelimit import RateLimiter
@@ -65,7 +65,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     )
     app.add_exception_handler(segment_api.SegmentError, segment_api.segment_error_handler)
     # The single-interaction POST, partners' hottest call, skips FastAPI's general machinery.
-    app.router.routes.insert(0, DirectJsonRoute(api.record_interaction_route()))
+    serve_directly(app, api.record_interaction_route())
     single = {f"/v1/{kind}": api.MAX_ITEM_BYTES for kind in segment_api.SINGLE_CALLS}
     app.add_middleware(
         BodySizeLimitMiddleware,
