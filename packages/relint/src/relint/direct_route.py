@@ -59,6 +59,7 @@ class DirectJsonRoute(Route):
             (field.alias.lower().encode("latin-1"), field.name, field.get_default())
             for field in dependant.header_params
         ]
+        self._header_names = frozenset(name for name, _, _ in self._headers)
         self._body_fields = [api_route.body_field]
         super().__init__(api_route.path, self._serve, methods=list(api_route.methods or ()))
 
@@ -73,7 +74,7 @@ class DirectJsonRoute(Route):
                 json_body = value.split(b";", 1)[0].strip().lower() == _JSON
             elif name == b"content-length":
                 length = value
-            elif any(name == header for header, _, _ in self._headers):
+            elif name in self._header_names:
                 return Match.NONE, {}
         if not json_body or not length.isdigit() or not int(length):
             return Match.NONE, {}

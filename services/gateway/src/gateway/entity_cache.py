@@ -101,6 +101,9 @@ class _Entry:
     interactions: int | None = None
 
 
+# A customer never forgotten: no change, no count.
+_NEVER: Final[tuple[float, int | None]] = (-1.0, None)
+
 # The kinds a change without new interactions makes stale: scoring's view and what the
 # playbook proposes from it.
 _VIEWS: Final = (Kind.RELATIONSHIP, Kind.PLAYBOOK)
@@ -134,9 +137,8 @@ class EntityCache:
         self._watched_until = float("-inf")
         # Entries asked for before these moments are stale (though they may have been
         # stored after them); a customer's playbook view until `settle` after it.
-        self._customers_forgotten: dict[tuple[str, str], float] = {}
-        # The count of interactions the customer's last change brought it to, if known.
-        self._changed_to: dict[tuple[str, str], int | None] = {}
+        # With each: the count of interactions the change brought it to, if known.
+        self._customers_forgotten: dict[tuple[str, str], tuple[float, int | None]] = {}
         # Changes not known from the feed (made through the graph, or of unknown extent):
         # entries asked for before them are never served, not even while fetched again.
         self._customers_dropped: dict[tuple[str, str], float] = {}
@@ -171,7 +173,7 @@ class EntityCache:
             now = self._clock()
             ttl = self.ttl if now < self._watched_until else self.unwatched_ttl
             customer = (tenant_id, entry.customer_id)
-            changed = self._customers_forgotten.get(customer, -1.0)
+            changed, changed_to = self._customers_forgotten.get(customer, _NEVER)
             # When the entry became stale, if it has: it is then served `stale` seconds more
             # while it is fetched again (`on_stale`), and then no more.
             stale_since: float | None = None
@@ -180,10 +182,7 @@ class EntityCache:
             elif (
                 kind is Kind.PLAYBOOK
                 and entry.asked_at <= changed + self.settle
-                and (
-                    entry.interactions is None
-                    or entry.interactions != self._changed_to.get(customer)
-                )
+                and (entry.interactions is None or entry.interactions != changed_to)
                 and now - entry.asked_at >= self.settling
             ):
                 # The playbook may judge a change after scoring has: a view asked for then,
@@ -256,15 +255,14 @@ class EntityCache:
             and kept.interactions == interactions
             and kept.asked_at
             > max(
-                self._customers_forgotten.get(customer, -1.0),
+                self._customers_forgotten.get(customer, _NEVER)[0],
                 self._views_forgotten.get(customer, -1.0),
                 self._tenants_forgotten.get(tenant_id, -1.0),
             )
         ):
             self._views_forgotten[customer] = now
         else:
-            self._customers_forgotten[customer] = now
-            self._changed_to[customer] = interactions
+            self._customers_forgotten[customer] = (now, interactions)
             if interactions is None:
                 self._customers_dropped[customer] = now
         FORGOTTEN.inc()
@@ -283,9 +281,8 @@ class EntityCache:
         # once it has settled.
         horizon = now - self.ttl - self.settle
         self._customers_forgotten = {
-            k: at for k, at in self._customers_forgotten.items() if at > horizon
+            k: change for k, change in self._customers_forgotten.items() if change[0] > horizon
         }
-        self._changed_to = {k: self._changed_to[k] for k in self._customers_forgotten}
         self._customers_dropped = {
             k: at for k, at in self._customers_dropped.items() if at > horizon
         }
