@@ -123,6 +123,26 @@ async def test_a_batch_answers_per_item_and_stores_the_valid_ones(
     assert named[3] is None
 
 
+async def test_a_batchs_counts_include_items_the_service_refuses(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """An item can be valid in shape and still be refused when it is stored (a customer id
+    we do not know): the batch's `rejected` counts it with the ones refused on their shape."""
+    headers = await key(app)
+    items = [
+        interaction(source_id="known"),
+        interaction(source_id="shape", occurred_at="yesterday"),
+        interaction(source_id="unknown", customer={"id": "no-such-customer"}),
+    ]
+    answer = await client.post(
+        "/v1/interactions:batch", json={"interactions": items}, headers=headers
+    )
+    body = answer.json()
+    assert [r["status"] for r in body["results"]] == ["accepted", "rejected", "rejected"]
+    assert (body["accepted"], body["duplicates"], body["rejected"]) == (1, 0, 2)
+    assert body["results"][2]["errors"][0]["path"] == "interactions[2].customer.id"
+
+
 async def test_size_limits_are_enforced_with_413(app: FastAPI, client: httpx.AsyncClient) -> None:
     headers = await key(app)
     too_big = interaction(text="x" * 9_000, attributes={f"k{i}": "y" * 900 for i in range(40)})

@@ -141,6 +141,6 @@ async def record_batch(
     return BatchResult(
         accepted=sum(r.status == "accepted" for r in results),
         duplicates=sum(r.status == "duplicate" for r in results),
-        rejected=len(rejected),
+        rejected=sum(r.status == "rejected" for r in results),
         results=results,
     )
