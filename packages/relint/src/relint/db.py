@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -244,46 +245,40 @@ async def bulk_insert(session: AsyncSession, table: Table, rows: Sequence[dict[s
     the table."""
     if not rows:
         return
-    connection = await session.connection()
-    if connection.dialect.name != "postgresql":
-        await session.execute(insert(table), list(rows))
-        return
+    async with driver_of(session) as (postgres, driver):
+        if postgres:
+            await _pg_bulk_insert(driver, table, rows)
+            return
+    await session.execute(insert(table), list(rows))
+
+
+async def _pg_bulk_insert(driver: Any, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     given = list(rows[0])
     # Neither COPY nor a driver INSERT applies the column defaults the ORM would: add them.
-    defaults = {
-        column.name: column.default
-        for column in table.columns
-        if column.name not in given and column.default is not None
-    }
-    names = given + list(defaults)
-    as_json = [isinstance(table.c[name].type, JSON) for name in names]
+    defaulted = [c for c in table.columns if c.name not in given and c.default is not None]
+    defaults = [column.default for column in defaulted]
+    names = given + [column.name for column in defaulted]
+    as_json = [i for i, name in enumerate(names) if isinstance(table.c[name].type, JSON)]
+    # A row's values by one C call (a comprehension over the names was a tenth of a batch).
+    pick = itemgetter(*given) if len(given) > 1 else (lambda row: (row[given[0]],))
     values = []
     for given_row in rows:
-        row = {**given_row, **{n: _default(d) for n, d in defaults.items()}}
-        values.append(
-            [
-                json.dumps(row[name]) if encode and row[name] is not None else row[name]
-                for name, encode in zip(names, as_json, strict=True)
-            ]
-        )
-    raw = await connection.get_raw_connection()
-    driver: Any = raw.driver_connection
-    columns = ", ".join(names)
-    try:
-        if len(rows) < COPY_FROM_ROWS:
-            statement = _unnest_insert(table, names)
-            arrays = [pg_array(column) for column in zip(*values, strict=True)]
-            async with driver.cursor() as cursor:
-                await cursor.execute(statement, arrays)
-            return
-        statement = f"COPY {table.name} ({columns}) FROM STDIN"
-        async with driver.cursor() as cursor, cursor.copy(statement) as copy:
-            for row_values in values:
-                await copy.write_row(row_values)
-    except psycopg.Error as error:
-        # The driver's own error, as SQLAlchemy would have raised it (IntegrityError,
-        # OperationalError, ...), so callers handle COPY and INSERT failures alike.
-        raise DBAPIError.instance(statement, None, error, psycopg.Error) from error
+        row = [*pick(given_row), *(_default(d) for d in defaults)]
+        for at in as_json:
+            if row[at] is not None:
+                row[at] = json.dumps(row[at])
+        values.append(row)
+    # The driver's errors come out of `driver_of` as SQLAlchemy's (IntegrityError, ...), so
+    # callers handle COPY and INSERT failures alike.
+    if len(rows) < COPY_FROM_ROWS:
+        arrays = [pg_array(column) for column in zip(*values, strict=True)]
+        async with driver.cursor() as cursor:
+            await cursor.execute(_unnest_insert(table, names), arrays)
+        return
+    statement = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
+    async with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        for row_values in values:
+            await copy.write_row(row_values)
 
 
 # By table (the object: two services may name tables alike) and columns.
