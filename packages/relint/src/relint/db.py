@@ -259,7 +259,7 @@ async def _pg_bulk_insert(driver: Any, table: Table, rows: Sequence[dict[str, An
     defaults = [column.default for column in defaulted]
     names = given + [column.name for column in defaulted]
     as_json = [i for i, name in enumerate(names) if isinstance(table.c[name].type, JSON)]
-    # A row's values by one C call (a comprehension over the names was a tenth of a batch).
+    # A row's values by one C call (a comprehension over the names was ~6% of a batch's time).
     pick = itemgetter(*given) if len(given) > 1 else (lambda row: (row[given[0]],))
     values = []
     for given_row in rows:

@@ -152,7 +152,7 @@ class Interaction(IngestTable, table=True):
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     # No foreign keys here or on the outbox: a per-row check cost ~45% of a batch's write,
-    # and only the accept path writes these rows, naming rows it wrote or locked in the same
+    # and only the accept path writes these rows, naming rows it read or wrote in the same
     # transaction; nothing is ever deleted (migration 0007, tests/ingest/test_integrity.py).
     tenant_id: str = Field(max_length=36)
     customer_id: str = Field(max_length=36)
