@@ -44,6 +44,15 @@ things = Table(
     Column("label", String, nullable=False, default="none"),
     Column("token", String, nullable=False, default=lambda: "made"),
 )
+# Rows of it that give one column: the rest are defaults or empty.
+labels = Table(
+    "label",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("note", String),
+    Column("label", String, nullable=False, default="none"),
+    Column("token", String, nullable=False, default=lambda: "made"),
+)
 
 
 def rows(count: int) -> list[dict[str, Any]]:
@@ -90,6 +99,31 @@ async def test_bulk_insert_reads_back_the_same_rows(
                 )
         async with db.read() as session:
             assert len((await session.execute(select(things.c.id))).all()) == count
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.parametrize("count", [3, COPY_FROM_ROWS])
+async def test_bulk_insert_of_rows_that_give_one_column_fills_the_rest_with_defaults(
+    database_url_factory: Callable[[str], str], count: int
+) -> None:
+    db = Database(database_url_factory("bulk_one"))
+    try:
+        async with db.engine.begin() as connection:
+            await connection.run_sync(metadata.create_all)
+        async with db.transaction() as session:
+            await bulk_insert(session, labels, [{"id": f"o{n:03d}"} for n in range(count)])
+        async with db.read() as session:
+            stored = (
+                await session.execute(
+                    select(labels.c.id, labels.c.note, labels.c.label, labels.c.token).order_by(
+                        labels.c.id
+                    )
+                )
+            ).all()
+        assert [tuple(r) for r in stored] == [
+            (f"o{n:03d}", None, "none", "made") for n in range(count)
+        ]
     finally:
         await db.dispose()
 
