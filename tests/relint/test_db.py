@@ -6,7 +6,7 @@ dropped."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -71,61 +71,52 @@ def rows(count: int) -> list[dict[str, Any]]:
     ]
 
 
-@pytest.mark.parametrize("count", [3, COPY_FROM_ROWS, 1_500])
-async def test_bulk_insert_reads_back_the_same_rows(
-    database_url_factory: Callable[[str], str], count: int
-) -> None:
+@pytest.fixture
+async def tables_db(database_url_factory: Callable[[str], str]) -> AsyncIterator[Database]:
+    """A database of this parametrization with this module's tables."""
     db = Database(database_url_factory("bulk"))
     try:
         async with db.engine.begin() as connection:
             await connection.run_sync(metadata.create_all)
-        wanted = rows(count)
-        async with db.transaction() as session:
-            await bulk_insert(session, things, wanted)
-        async with db.read() as session:
-            stored = [
-                dict(r._mapping)
-                for r in await session.execute(select(things).order_by(things.c.id))
-            ]
-        # Defaults of columns the rows leave out apply, as with INSERT.
-        assert [{**r, "at": r["at"].astimezone(UTC)} for r in stored] == [
-            {**w, "label": "none", "token": "made"} for w in wanted
-        ]
-        # A batch that breaks a constraint leaves nothing of itself behind.
-        with pytest.raises(IntegrityError):
-            async with db.transaction() as session:
-                await bulk_insert(
-                    session, things, [{**r, "id": f"x{r['id']}"} for r in wanted] + wanted[:1]
-                )
-        async with db.read() as session:
-            assert len((await session.execute(select(things.c.id))).all()) == count
+        yield db
     finally:
         await db.dispose()
+
+
+@pytest.mark.parametrize("count", [3, COPY_FROM_ROWS, 1_500])
+async def test_bulk_insert_reads_back_the_same_rows(tables_db: Database, count: int) -> None:
+    db = tables_db
+    wanted = rows(count)
+    async with db.transaction() as session:
+        await bulk_insert(session, things, wanted)
+    async with db.read() as session:
+        stored = [
+            dict(r._mapping) for r in await session.execute(select(things).order_by(things.c.id))
+        ]
+    # Defaults of columns the rows leave out apply, as with INSERT.
+    assert [{**r, "at": r["at"].astimezone(UTC)} for r in stored] == [
+        {**w, "label": "none", "token": "made"} for w in wanted
+    ]
+    # A batch that breaks a constraint leaves nothing of itself behind.
+    with pytest.raises(IntegrityError):
+        async with db.transaction() as session:
+            await bulk_insert(
+                session, things, [{**r, "id": f"x{r['id']}"} for r in wanted] + wanted[:1]
+            )
+    async with db.read() as session:
+        assert len((await session.execute(select(things.c.id))).all()) == count
 
 
 @pytest.mark.parametrize("count", [3, COPY_FROM_ROWS])
 async def test_bulk_insert_of_rows_that_give_one_column_fills_the_rest_with_defaults(
-    database_url_factory: Callable[[str], str], count: int
+    tables_db: Database, count: int
 ) -> None:
-    db = Database(database_url_factory("bulk_one"))
-    try:
-        async with db.engine.begin() as connection:
-            await connection.run_sync(metadata.create_all)
-        async with db.transaction() as session:
-            await bulk_insert(session, labels, [{"id": f"o{n:03d}"} for n in range(count)])
-        async with db.read() as session:
-            stored = (
-                await session.execute(
-                    select(labels.c.id, labels.c.note, labels.c.label, labels.c.token).order_by(
-                        labels.c.id
-                    )
-                )
-            ).all()
-        assert [tuple(r) for r in stored] == [
-            (f"o{n:03d}", None, "none", "made") for n in range(count)
-        ]
-    finally:
-        await db.dispose()
+    async with tables_db.transaction() as session:
+        await bulk_insert(session, labels, [{"id": f"o{n:03d}"} for n in range(count)])
+    async with tables_db.read() as session:
+        columns = (labels.c.id, labels.c.note, labels.c.label, labels.c.token)
+        stored = (await session.execute(select(*columns).order_by(labels.c.id))).all()
+    assert [tuple(r) for r in stored] == [(f"o{n:03d}", None, "none", "made") for n in range(count)]
 
 
 async def test_connections_the_server_dropped_fail_once_then_the_pool_is_fresh(

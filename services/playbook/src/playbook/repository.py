@@ -354,25 +354,11 @@ class PlaybookRepository:
         touches (a customer with touches waiting to be judged is not among them)."""
         if not customer_ids:
             return {}
-        async with driver_of(self.session) as (postgres, driver):
-            if postgres:  # a probe of the primary key a customer
-                rows = await pg_fetch(
-                    driver,
-                    "SELECT s.customer_id, s.touches FROM unnest(%s::varchar[]) AS w(c) "
-                    "CROSS JOIN LATERAL (SELECT customer_id, touches, dirty FROM customer_state "
-                    "WHERE tenant_id = %s AND customer_id = w.c) AS s WHERE NOT s.dirty",
-                    (pg_array(customer_ids), tenant_id),
-                )
-            else:
-                marks = ", ".join("?" for _ in customer_ids)
-                rows = list(
-                    await driver.execute_fetchall(
-                        "SELECT customer_id, touches FROM customer_state "  # noqa: S608
-                        f"WHERE tenant_id = ? AND customer_id IN ({marks}) AND NOT dirty",
-                        (tenant_id, *customer_ids),
-                    )
-                )
-        return {str(c): int(n) for c, n in rows}
+        # A probe of the primary key a customer.
+        rows, _ = await self._of_customers(
+            "customer_id, touches, dirty FROM customer_state", tenant_id, list(customer_ids)
+        )
+        return {str(c): int(n) for c, n, dirty in rows if not dirty}
 
     async def due(self, now: datetime, limit: int) -> list[DueCustomer]:
         """Customers with unjudged interactions (by tenant and customer), then those whose
