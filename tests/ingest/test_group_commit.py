@@ -28,15 +28,15 @@ async def service(database_factory: Callable[[Path, str], Awaitable[Database]]) 
 
 
 def counting(service: IngestService) -> list[int]:
-    """Wraps service.record to count transactions and their sizes."""
+    """Wraps service.store to count transactions and their sizes."""
     sizes: list[int] = []
-    record = service.record
+    store = service.store
 
     async def counted(tenant_id: str, items: Any, *args: Any) -> Any:
         sizes.append(len(items))
-        return await record(tenant_id, items, *args)
+        return await store(tenant_id, items, *args)
 
-    service.record = counted  # type: ignore[method-assign]
+    service.store = counted  # type: ignore[method-assign]
     return sizes
 
 
@@ -63,18 +63,18 @@ async def test_a_failed_write_fails_its_requests_and_the_next_one_works(
     service: IngestService,
 ) -> None:
     tenant = (await service.create_tenant_key("acme", "crm", ["ingest:write"])).tenant_id
-    record = service.record
+    store = service.store
 
     async def broken(*args: Any) -> Any:
         raise ConnectionError("database went away")
 
-    service.record = broken  # type: ignore[method-assign]
+    service.store = broken  # type: ignore[method-assign]
     outcomes = await asyncio.gather(
         *(service.record_one(tenant, item("c1", n, f"f-{n}")) for n in range(5)),
         return_exceptions=True,
     )
     assert all(isinstance(o, ConnectionError) for o in outcomes)
-    service.record = record  # type: ignore[method-assign]
+    service.store = store  # type: ignore[method-assign]
     assert (await service.record_one(tenant, item("c1", 9, "f-9"))).status == "accepted"
     async with service.db.read() as session:
         stored = (await session.execute(select(func.count()).select_from(Interaction))).scalar()
@@ -84,13 +84,14 @@ async def test_a_failed_write_fails_its_requests_and_the_next_one_works(
 async def test_many_writers_meeting_new_customers_at_once_store_each_once(
     service: IngestService,
 ) -> None:
-    """Concurrent batches naming the same customers for the first time collide on the
-    customer's unique key; the losers are judged again and every item is stored once."""
+    """Concurrent writes (as other replicas' or groups' are) naming the same customers for
+    the first time collide on the customer's unique key; the losers are judged again and
+    every item is stored once."""
     tenant = (await service.create_tenant_key("acme", "crm", ["ingest:write"])).tenant_id
     batches = [
         [(k, item(f"new-{k % 5}", n * 10 + k, f"w{n}-{k}")) for k in range(10)] for n in range(8)
     ]
-    results = await asyncio.gather(*(service.record(tenant, batch) for batch in batches))
+    results = await asyncio.gather(*(service.store(tenant, batch) for batch in batches))
     assert all(r.status == "accepted" for batch in results for r in batch)
     async with service.db.read() as session:
         stored = (await session.execute(select(func.count()).select_from(Interaction))).scalar()
@@ -116,13 +117,46 @@ async def test_concurrent_writers_on_the_same_customers_in_any_order_all_succeed
             names[n % 6 :] + names[: n % 6] if n % 2 else list(reversed(names)) for n in range(12)
         )
     ]
-    results = await asyncio.gather(*(service.record(tenant, batch) for batch in batches))
+    results = await asyncio.gather(*(service.store(tenant, batch) for batch in batches))
     assert all(r.status == "accepted" for batch in results for r in batch)
     async with service.db.read() as session:
         counts = (
             await session.execute(select(Customer.external_id, Customer.interaction_count))
         ).all()
     assert sorted(counts) == [(name, 13) for name in names]
+
+
+async def test_batches_sent_together_naming_the_same_new_customers_are_each_judged_once(
+    service: IngestService,
+) -> None:
+    """`record` stores a tenant's batches one at a time in this process: each sees what the
+    one before it wrote, so none collides and none is judged again."""
+    tenant = (await service.create_tenant_key("acme", "crm", ["ingest:write"])).tenant_id
+    judged = 0
+    judge = IngestService._record
+
+    async def counted(self: IngestService, *args: Any) -> Any:
+        nonlocal judged
+        judged += 1
+        return await judge(self, *args)
+
+    batches = [
+        [(k, item(f"new-{k % 5}", n * 10 + k, f"w{n}-{k}")) for k in range(10)] for n in range(8)
+    ]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(IngestService, "_record", counted)
+        results = await asyncio.gather(*(service.record(tenant, batch) for batch in batches))
+    assert judged == len(batches)
+    assert [r.status for batch in results for r in batch] == ["accepted"] * 80
+    # The first batch created the five customers; the others found them.
+    assert {r.customer_id for batch in results for r in batch} == {
+        r.customer_id for r in results[0]
+    }
+    async with service.db.read() as session:
+        customers = (
+            await session.execute(select(Customer.external_id, Customer.interaction_count))
+        ).all()
+    assert sorted(customers) == [(f"new-{k}", 16) for k in range(5)]
 
 
 async def test_collisions_through_every_retry_refuse_the_write_whole_with_retry(
