@@ -32,7 +32,7 @@ from playbook.actions import Outlook
 from playbook.alerts import Event
 from playbook.evaluation import Standing, Touch
 from playbook.main import MIGRATIONS
-from playbook.scoring_client import Signal
+from playbook.scoring_client import Placed, Signal
 from playbook.service import Delivered, PlaybookService
 from playbook.worker import PlaybookWorker
 from relint.cli import freeze_startup_heap
@@ -83,6 +83,11 @@ class InProcessScoring:
 
     async def alert_feed(self, since: datetime, limit: int, after_id: str = "") -> list[Event]:
         return []
+
+    async def standing_feed(
+        self, since: datetime, limit: int, after: tuple[str, str] = ("", "")
+    ) -> list[Placed]:
+        return []  # standings do not change in this bench
 
 
 def history(

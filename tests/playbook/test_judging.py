@@ -21,7 +21,7 @@ from playbook.domain import DEFAULT_PLAYBOOK
 from playbook.evaluation import Standing, Touch
 from playbook.main import MIGRATIONS
 from playbook.repository import PlaybookRepository
-from playbook.scoring_client import ScoringUnavailable, Signal
+from playbook.scoring_client import Placed, ScoringUnavailable, Signal
 from playbook.service import Delivered, PlaybookService
 from relint.db import Database
 from tests.plans import rows_read
@@ -41,6 +41,8 @@ class FakeScoring:
     told: list[tuple[str, str, str, datetime, str, str]] = field(default_factory=list)
     up: bool = True
     feed: list[Event] = field(default_factory=list)
+    # The standing feed: each change of type or stage, as it stands now.
+    changes: list[Placed] = field(default_factory=list)
 
     async def outlooks(self, tenant_id: str, customer_ids: Sequence[str]) -> dict[str, Outlook]:
         if not self.up:
@@ -63,6 +65,19 @@ class FakeScoring:
             e
             for e in ordered
             if e.occurred_at > since or (e.occurred_at == since and e.id > after_id)
+        ][:limit]
+
+    async def standing_feed(
+        self, since: datetime, limit: int, after: tuple[str, str] = ("", "")
+    ) -> list[Placed]:
+        if not self.up:
+            raise ScoringUnavailable("scoring: UNAVAILABLE")
+        ordered = sorted(self.changes, key=lambda p: (p.changed_at, p.tenant_id, p.customer_id))
+        return [
+            p
+            for p in ordered
+            if p.changed_at > since
+            or (p.changed_at == since and (p.tenant_id, p.customer_id) > after)
         ][:limit]
 
 
@@ -387,6 +402,55 @@ async def test_without_scoring_the_last_known_standing_is_used_and_signals_wait(
         for v in sorted(stored.values(), key=lambda v: (v.detected_at, v.id))
     ] == scoring.told
     assert all(told[3].utcoffset() == timedelta(0) for told in scoring.told)
+
+
+async def test_a_customer_scoring_places_later_is_judged_again_from_the_standing_feed(
+    service: PlaybookService, scoring: FakeScoring
+) -> None:
+    """Judged before scoring knew them (as on a first load), two customers owe only the
+    company-wide standards; scoring then places them as Partners, and the next read of its
+    standing feed has them judged again with the Partner standards."""
+    await service.receive([ticket("k7", T0, "c7"), ticket("k8", T0, "c8")])
+    assert (await service.judge_due(now=NOW)).judged == 2
+    assert await service.violations("t1") == []
+    assert await service.follow_standings() == 0  # nothing changed yet
+
+    partner = Standing("partner", T0 - timedelta(days=1), "bonding", T0 - timedelta(days=1))
+    for customer in ("c7", "c8"):
+        scoring.known["t1", customer] = Outlook(partner, value=500.0)
+    changed = datetime.now(UTC)
+    scoring.changes = [
+        Placed("t1", "c7", changed, partner),
+        Placed("t1", "c8", changed, partner),
+        Placed("t1", "c1", changed, scoring.known["t1", "c1"].standing),  # not kept here
+        Placed("t2", "c7", changed, partner),  # another tenant's c7, not kept here
+    ]
+    scoring.up = False
+    with pytest.raises(ScoringUnavailable):
+        await service.follow_standings()
+    scoring.up = True
+    assert await service.follow_standings(page=1) == 2  # page by page, from where it stopped
+    assert (await service.judge_due(now=NOW)).judged == 2
+    found = {(v.customer_id, v.standard_key) for v in await service.violations("t1")}
+    assert found == {("c7", "first-response"), ("c8", "first-response")}
+    owed = {(o.customer_id, o.standard_key) for o in await service.obligations("t1")}
+    assert ("c7", "partner-business-review") in owed
+    # Read again a few seconds back: judged with that standing, nobody moved.
+    assert await service.follow_standings() == 0
+    assert (await service.judge_due(now=NOW)).judged == 0
+
+
+async def test_the_sweep_judges_again_the_customers_whose_standing_moved(
+    service: PlaybookService, scoring: FakeScoring
+) -> None:
+    await service.receive([ticket("k1", T0, "c1"), ticket("k7", T0, "c7")])
+    await service.judge_due(now=NOW)
+    assert await service.refresh_standings() == 0
+    partner = Standing("partner", T0 - timedelta(days=1), "bonding", T0 - timedelta(days=1))
+    scoring.known["t1", "c7"] = Outlook(partner, value=500.0)
+    assert await service.refresh_standings() == 1
+    assert (await service.judge_due(now=NOW)).judged == 1
+    assert {v.customer_id for v in await service.violations("t1")} == {"c1", "c7"}
 
 
 async def test_an_unknown_standing_binds_only_company_wide_standards(

@@ -181,7 +181,8 @@ async def seed(db: Database) -> None:
             [
                 {"b_tenant": "t1", "b_id": c, "b_type": t, "b_reason": "test", "b_since": T0}
                 for c, t in types.items()
-            ]
+            ],
+            T0,
         )
         for customer, (stage, since) in stages.items():
             await repo.save_stage(

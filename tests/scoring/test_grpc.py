@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from fastapi import FastAPI
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from playbook.scoring_client import GrpcScoring, Placed
 from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from relint.contracts.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from relint.db import migrate
@@ -147,10 +149,10 @@ async def test_health_is_serving_for_each_service(channel: grpc.aio.Channel) -> 
 
 
 @pytest.fixture
-async def any_channel(
+async def served(
     database_url_factory: Callable[[str], str],
-) -> AsyncIterator[grpc.aio.Channel]:
-    """Scoring on SQLite and on PostgreSQL."""
+) -> AsyncIterator[tuple[FastAPI, grpc.aio.Channel]]:
+    """Scoring on SQLite and on PostgreSQL, and a channel to it."""
     url = database_url_factory("scoring")
     await asyncio.to_thread(migrate, MIGRATIONS, url)
     app: FastAPI = create_app(ScoringSettings(database_url=url, grpc_port=0))
@@ -158,7 +160,12 @@ async def any_channel(
         app.router.lifespan_context(app),
         grpc.aio.insecure_channel(f"127.0.0.1:{app.state.grpc_port}") as opened,
     ):
-        yield opened
+        yield app, opened
+
+
+@pytest.fixture
+def any_channel(served: tuple[FastAPI, grpc.aio.Channel]) -> grpc.aio.Channel:
+    return served[1]
 
 
 def _purchase(n: int, tenant: str, customer: str, amount: str) -> ingest_pb2.Interaction:
@@ -246,6 +253,72 @@ async def test_the_relationship_feed_walks_every_change_once(
         )
     # Each relationship once, as it stands now (three purchases each).
     assert sorted(seen) == [("t0", "c0", 3), ("t0", "c2", 3), ("t1", "c1", 3), ("t1", "c3", 3)]
+
+
+async def test_the_standing_feed_has_each_new_type_and_stage_once_and_nothing_else(
+    served: tuple[FastAPI, grpc.aio.Channel],
+) -> None:
+    """`ListRelationshipFeed` with `standing_only`, read through the playbook's client
+    (`GrpcScoring.standing_feed`): each customer whose stage or type scoring changed, once,
+    page by page, standing as `BatchGetRelationships` has it; a purchase that changes
+    neither is in the plain feed only."""
+    app, channel = served
+    scoring = app.state.scoring
+    subscriber = ingest_pb2_grpc.InteractionSubscriberServiceStub(channel)
+    client = GrpcScoring(channel)
+
+    async def walk(since: datetime) -> list[Placed]:
+        seen: list[Placed] = []
+        after = ("", "")
+        for _ in range(5):  # two a page; a page not full ends it
+            page = await client.standing_feed(since, 2, after)
+            seen += page
+            if len(page) < 2:
+                break
+            since, after = page[-1].changed_at, (page[-1].tenant_id, page[-1].customer_id)
+        return seen
+
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    items = [_purchase(k, f"t{k % 2}", f"c{k}", "10") for k in range(5)]
+    await subscriber.DeliverInteractions(
+        ingest_pb2.DeliverInteractionsRequest(interactions=items), timeout=5
+    )
+    await scoring.evaluate_stages()  # as its worker does (or did already): each enters a stage
+    staged = await walk(start)
+    assert sorted((p.tenant_id, p.customer_id) for p in staged) == [  # each once
+        ("t0", "c0"),
+        ("t0", "c2"),
+        ("t0", "c4"),
+        ("t1", "c1"),
+        ("t1", "c3"),
+    ]
+    assert all(p.standing.stage and p.standing.stage_since for p in staged)
+
+    later = max(p.changed_at for p in staged)
+    again = _purchase(9, "t0", "c0", "10")
+    again.occurred_at.FromSeconds(1_760_000_000 + 3600)
+    await subscriber.DeliverInteractions(
+        ingest_pb2.DeliverInteractionsRequest(interactions=[again]), timeout=5
+    )
+    await scoring.evaluate_stages()
+    stub = scoring_pb2_grpc.RelationshipServiceStub(channel)
+    plain = scoring_pb2.ListRelationshipFeedRequest(limit=10)
+    plain.since.FromDatetime(later)
+    changed = (await stub.ListRelationshipFeed(plain, timeout=5)).relationships
+    assert [
+        (r.tenant_id, r.customer_id) for r in changed if r.updated_at.ToDatetime(UTC) > later
+    ] == [("t0", "c0")]
+    assert [p for p in await walk(later) if p.changed_at > later] == []  # same stage
+
+    typed_from = datetime.now(UTC)
+    assert await scoring.classify("t0") == 3  # each placed in a type
+    typed = await walk(typed_from)
+    assert sorted(p.customer_id for p in typed) == ["c0", "c2", "c4"]
+    outlooks = await client.outlooks("t0", ["c0", "c2", "c4"])
+    assert {p.customer_id: p.standing for p in typed} == {
+        c: o.standing for c, o in outlooks.items()
+    }
+    assert all(p.standing.relationship_type for p in typed)
 
 
 async def test_relationship_types_are_replaced_whole_or_refused_with_every_problem(

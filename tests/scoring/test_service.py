@@ -499,3 +499,36 @@ async def test_the_alert_feed_lists_every_tenants_alerts_since_a_moment(
     # The next page: after the last one read, at its moment.
     page = await service.alert_feed(T0 + timedelta(minutes=1), limit=1, after_id="t1-a1")
     assert [a.id for a in page] == ["t2-a2"]
+
+
+async def test_the_feeds_move_with_a_new_stage_or_risk_and_not_with_the_same_again(
+    service: ScoringService,
+) -> None:
+    """Evaluating again from the clock: the same stage and risk are no change; a higher risk
+    (silence beyond the customer's cadence) is one for the relationship feed, not for the
+    standing feed, which only a new stage or type moves."""
+    purchases = [
+        delivered(n, kind="purchase", occurred_at=T0 + timedelta(days=5 * n), sentiment=0.5)
+        for n in range(12)
+    ]
+    await service.apply(purchases)
+
+    async def evaluated(days: int) -> Any:
+        await service.mark_all_dirty(None)
+        await service.evaluate_stages(now=T0 + timedelta(days=days))
+        [view] = await service.relationship_feed(T0)
+        return view
+
+    first = await evaluated(56)
+    assert first.stage and first.standing_changed_at == first.updated_at
+    [staged] = await service.relationship_feed(first.updated_at, standing_only=True)
+    assert (staged.customer_id, staged.stage) == ("c1", first.stage)
+    same = await evaluated(60)  # four more days, within its cadence: nothing moved
+    assert (same.risk, same.updated_at) == (first.risk, first.updated_at)
+    riskier = await evaluated(80)
+    assert riskier.stage == first.stage and riskier.risk > first.risk
+    assert riskier.updated_at > first.updated_at
+    assert riskier.standing_changed_at == first.standing_changed_at
+    later = first.standing_changed_at + timedelta(microseconds=1)
+    assert await service.relationship_feed(later, standing_only=True) == []
+    assert [v.customer_id for v in await service.relationship_feed(later)] == ["c1"]

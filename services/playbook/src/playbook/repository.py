@@ -11,7 +11,7 @@ from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from playbook.evaluation import Touch, Window
+from playbook.evaluation import Standing, Touch, Window
 from playbook.models import (
     AlertEvent,
     CustomerState,
@@ -359,6 +359,20 @@ class PlaybookRepository:
             "customer_id, touches, dirty FROM customer_state", tenant_id, list(customer_ids)
         )
         return {str(c): int(n) for c, n, dirty in rows if not dirty}
+
+    async def standings(self, tenant_id: str, customer_ids: Sequence[str]) -> dict[str, Standing]:
+        """Where these customers stood when last judged (or marked), those the playbook
+        keeps."""
+        if not customer_ids:
+            return {}
+        columns = "customer_id, relationship_type, type_since, stage, stage_since "
+        rows, moment = await self._of_customers(
+            columns + "FROM customer_state", tenant_id, list(customer_ids)
+        )
+        return {
+            str(c): Standing(kind, _maybe(moment, type_since), stage, _maybe(moment, stage_since))
+            for c, kind, type_since, stage, stage_since in rows
+        }
 
     async def due(self, now: datetime, limit: int) -> list[DueCustomer]:
         """Customers with unjudged interactions (by tenant and customer), then those whose

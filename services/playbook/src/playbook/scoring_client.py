@@ -1,12 +1,13 @@
 """What the playbook asks of scoring and tells it, over gRPC: where customers stand (type,
-stage, value, risk, potential) in batches, and each violation as a negative signal, through
-the same subscriber contract ingest delivers interactions with."""
+stage, value, risk, potential) in batches, whose type or stage changed (a feed), and each
+violation as a negative signal, through the same subscriber contract ingest delivers
+interactions with."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import grpc
 
@@ -26,6 +27,16 @@ class ScoringUnavailable(Exception):
     """Scoring did not answer; the caller keeps what it knew and tries again later."""
 
 
+class Placed(NamedTuple):
+    """A customer whose type or stage scoring changed at `changed_at`, and where it stands
+    now."""
+
+    tenant_id: str
+    customer_id: str
+    changed_at: datetime
+    standing: Standing
+
+
 class Scoring(Protocol):
     """The playbook's view of scoring; tests give a fake, production the gRPC client."""
 
@@ -40,6 +51,14 @@ class Scoring(Protocol):
     async def alert_feed(self, since: datetime, limit: int, after_id: str = "") -> list[Event]:
         """A page of every tenant's alerts raised since `since` (after `after_id` at
         `since` itself), in (raised_at, id) order; raises ScoringUnavailable."""
+        ...
+
+    async def standing_feed(
+        self, since: datetime, limit: int, after: tuple[str, str] = ("", "")
+    ) -> list[Placed]:
+        """A page of every tenant's customers whose type or stage changed since `since`
+        (after the (tenant, customer) `after` at `since` itself), in (changed_at, tenant,
+        customer) order, each as it stands now; raises ScoringUnavailable."""
         ...
 
 
@@ -113,22 +132,49 @@ class GrpcScoring:
             for a in reply.alerts
         ]
 
+    async def standing_feed(
+        self, since: datetime, limit: int, after: tuple[str, str] = ("", "")
+    ) -> list[Placed]:
+        request = scoring_pb2.ListRelationshipFeedRequest(
+            limit=limit, after_tenant_id=after[0], after_customer_id=after[1], standing_only=True
+        )
+        request.since.FromDatetime(since)
+        try:
+            reply = await self._relationships.ListRelationshipFeed(
+                request, timeout=READ_DEADLINE * 5
+            )
+        except grpc.aio.AioRpcError as error:
+            raise ScoringUnavailable(f"scoring: {error.code().name}") from error
+        return [
+            Placed(
+                r.tenant_id,
+                r.customer_id,
+                r.standing_changed_at.ToDatetime(tzinfo=UTC),
+                _standing(r),
+            )
+            for r in reply.relationships
+        ]
+
 
 def outlook(r: scoring_pb2.Relationship | playbook_pb2.CustomerOutlook) -> Outlook:
     """Scoring's view of a customer: from scoring's own answer, or as a caller that held it
     handed it over (the two messages name the fields alike)."""
     return Outlook(
-        standing=Standing(
-            relationship_type=type_key(r.relationship_type),
-            type_since=_moment(r, "type_since"),
-            stage=r.stage,
-            stage_since=_moment(r, "stage_since"),
-        ),
+        standing=_standing(r),
         value=r.value,
         risk=r.risk,
         risk_reasons=tuple(r.risk_reasons),
         potential=r.potential if r.HasField("potential") else None,
         potential_reason=r.potential_reason,
+    )
+
+
+def _standing(r: scoring_pb2.Relationship | playbook_pb2.CustomerOutlook) -> Standing:
+    return Standing(
+        relationship_type=type_key(r.relationship_type),
+        type_since=_moment(r, "type_since"),
+        stage=r.stage,
+        stage_since=_moment(r, "stage_since"),
     )
 
 

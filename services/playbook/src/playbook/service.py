@@ -10,10 +10,10 @@ import logging
 import random
 import uuid
 from collections import Counter, OrderedDict, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy import Row
@@ -40,7 +40,7 @@ from playbook.models import (
     WebhookSubscription,
 )
 from playbook.repository import DueCustomer, PlaybookRepository
-from playbook.scoring_client import Scoring, ScoringUnavailable
+from playbook.scoring_client import Placed, Scoring, ScoringUnavailable
 from relint import webhooks
 from relint.db import Database, new_id, new_ids, utcnow
 
@@ -54,12 +54,18 @@ ALERT_HORIZON = timedelta(days=7)
 # Scoring's alert feed: read again this far back each time, as alerts may commit late.
 SCORING_FEED = "scoring"
 FEED_OVERLAP = timedelta(minutes=5)
+# Scoring's feed of new types and stages, to judge those customers again: read every pass
+# and a few seconds back, as a change may commit late.
+STANDINGS_FEED = "scoring-standings"
+STANDINGS_LOOKBACK = timedelta(seconds=5)
 MAX_SUBSCRIPTIONS = 50
 # Parsed playbook versions a service keeps (see PlaybookService._parsed_version).
 PARSED_PLAYBOOKS = 256
 # After a rotation the old secret signs beside the new one this long, unless asked otherwise.
 DEFAULT_OVERLAP_HOURS = 24
 MAX_OVERLAP_HOURS = 168
+# An event of one of scoring's feeds (`PlaybookService._follow`).
+_E = TypeVar("_E")
 # Spreads retries; not for secrets.
 _JITTER = random.Random()  # noqa: S311
 # The default playbook gets a stable id per tenant, derived rather than stored.
@@ -475,27 +481,54 @@ class PlaybookService:
         commit late; each is kept once by id), page by page, and queues their deliveries.
         Returns how many were new. The first read starts a day back: older alerts were not
         sent then."""
-        if self.scoring is None:
+        scoring = self.scoring
+        if scoring is None:
             return 0
-        async with self.db.read() as session:
-            cursor = await PlaybookRepository(session).cursor(SCORING_FEED)
-        since, after_id = (cursor or utcnow() - timedelta(days=1)) - FEED_OVERLAP, ""
-        newest, new = cursor, 0
-        for _ in range(max_pages):
-            found = await self.scoring.alert_feed(since, page, after_id)
+
+        def read(since: datetime, last: alerts.Event | None) -> Awaitable[list[alerts.Event]]:
+            return scoring.alert_feed(since, page, last.id if last else "")
+
+        async def publish(found: list[alerts.Event]) -> int:
             events = [e for e in found if e.kind in alerts.SCORING_KINDS]
             async with self.db.transaction() as session:
-                new += await self._publish(PlaybookRepository(session), events, utcnow())
+                return await self._publish(PlaybookRepository(session), events, utcnow())
+
+        first = utcnow() - timedelta(days=1)
+        return await self._follow(
+            SCORING_FEED, first, FEED_OVERLAP, read, _raised, publish, page, max_pages
+        )
+
+    async def _follow(
+        self,
+        source: str,
+        first: datetime,
+        back: timedelta,
+        read: Callable[[datetime, _E | None], Awaitable[list[_E]]],
+        moment: Callable[[_E], datetime],
+        use: Callable[[list[_E]], Awaitable[int]],
+        page: int,
+        max_pages: int,
+    ) -> int:
+        """Reads one of scoring's feeds page by page from the cursor kept for `source` (from
+        `first` the first time), `back` earlier each time, as a change may commit late;
+        `use` takes each page and says how many counted. Moves the cursor to the latest
+        moment read; a failed read leaves it where it was."""
+        async with self.db.read() as session:
+            cursor = await PlaybookRepository(session).cursor(source)
+        since, last = (cursor or first) - back, None
+        newest, counted = cursor, 0
+        for _ in range(max_pages):
+            found = await read(since, last)
+            counted += await use(found)
             if found:
-                since, after_id = found[-1].occurred_at, found[-1].id
+                last = found[-1]
+                since = moment(last)
                 newest = max(newest or since, since)
             if len(found) < page:
                 break
         async with self.db.transaction() as session:
-            await PlaybookRepository(session).set_cursor(
-                SCORING_FEED, newest or since + FEED_OVERLAP
-            )
-        return new
+            await PlaybookRepository(session).set_cursor(source, newest or since + back)
+        return counted
 
     # Webhooks
 
@@ -665,6 +698,50 @@ class PlaybookService:
             moved += len(changed)
         return moved
 
+    async def follow_standings(self, page: int = 1000, max_pages: int = 100) -> int:
+        """Reads scoring's feed of changed types and stages from where it stopped (a few
+        seconds back, as a change may commit late), page by page; the customers the playbook
+        keeps whose standing differs from the one they were judged with are judged again.
+        Returns how many. Within seconds of scoring placing a customer, where the sweep
+        (`refresh_standings`, which also catches changes from before the first read) takes
+        up to `PLAYBOOK_STANDINGS_SECONDS`. Raises ScoringUnavailable; the cursor then
+        stays where it was."""
+        scoring = self.scoring
+        if scoring is None:
+            return 0
+
+        def read(since: datetime, last: Placed | None) -> Awaitable[list[Placed]]:
+            after = (last.tenant_id, last.customer_id) if last else ("", "")
+            return scoring.standing_feed(since, page, after)
+
+        async def mark_moved(found: list[Placed]) -> int:
+            placed: dict[str, dict[str, Standing]] = defaultdict(dict)
+            for change in found:
+                placed[change.tenant_id][change.customer_id] = change.standing
+            moved: dict[tuple[str, str], datetime | None] = {}
+            async with self.db.read() as session:
+                repo = PlaybookRepository(session)
+                for tenant_id, standings in placed.items():
+                    kept = await repo.standings(tenant_id, list(standings))
+                    moved.update(
+                        {(tenant_id, c): None for c, was in kept.items() if standings[c] != was}
+                    )
+            if moved:
+                async with self.db.transaction() as session:
+                    await PlaybookRepository(session).mark_dirty(moved)
+            return len(moved)
+
+        return await self._follow(
+            STANDINGS_FEED,
+            utcnow(),
+            STANDINGS_LOOKBACK,
+            read,
+            _changed_at,
+            mark_moved,
+            page,
+            max_pages,
+        )
+
     async def signal_violations(self, limit: int = 500) -> int:
         """Hands scoring the violations it has not acknowledged yet, as negative signals
         (at least once; scoring applies each once). Returns how many were acknowledged."""
@@ -819,6 +896,14 @@ class PlaybookService:
         except ScoringUnavailable as error:
             log.warning("actions without scoring's view: %s", error)
             return {}
+
+
+def _raised(event: alerts.Event) -> datetime:
+    return event.occurred_at
+
+
+def _changed_at(placed: Placed) -> datetime:
+    return placed.changed_at
 
 
 def _signing_secrets(row: Row[Any], now: datetime) -> list[str]:

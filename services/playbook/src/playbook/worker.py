@@ -1,7 +1,8 @@
 """Playbook's worker: judges customers as their interactions arrive and when a deadline
-passes (the clock wakes at the earliest one), hands violations to scoring, asks scoring now
-and then where customers stand (a new type or stage changes what is owed), reads scoring's
-alert feed and sends every alert to the webhooks subscribed to it."""
+passes (the clock wakes at the earliest one), hands violations to scoring, follows scoring's
+relationship feed for new types and stages (they change what is owed) and asks scoring now
+and then where every customer stands, reads scoring's alert feed and sends every alert to the
+webhooks subscribed to it."""
 
 from __future__ import annotations
 
@@ -55,8 +56,14 @@ class PlaybookWorker(BackgroundWorker):
 
     async def _run(self) -> None:
         last_standings = time.monotonic()
+        followed = last_standings - self.idle_seconds
         while True:
             try:
+                # Every pass when idle; at most once an idle period when deadlines keep it busy.
+                if time.monotonic() - followed >= self.idle_seconds:
+                    followed = time.monotonic()
+                    with contextlib.suppress(ScoringUnavailable):
+                        await self.service.follow_standings()
                 await self.run_once()
                 if time.monotonic() - last_standings >= self.standings_seconds:
                     await self.service.refresh_standings()

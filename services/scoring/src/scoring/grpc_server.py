@@ -140,6 +140,7 @@ class RelationshipServicer(scoring_pb2_grpc.RelationshipServiceServicer):
             request.since.ToDatetime(tzinfo=UTC),
             request.limit or 500,
             (request.after_tenant_id, request.after_customer_id),
+            request.standing_only,
         )
         return scoring_pb2.ListRelationshipFeedResponse(
             relationships=[relationship_message(v) for v in views]

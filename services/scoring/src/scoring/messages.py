@@ -111,6 +111,8 @@ def relationship_message(view: RelationshipView) -> scoring_pb2.Relationship:
         message.stage_since.CopyFrom(timestamp(view.stage_since))
     if view.type_since is not None:
         message.type_since.CopyFrom(timestamp(view.type_since))
+    if view.standing_changed_at is not None:
+        message.standing_changed_at.CopyFrom(timestamp(view.standing_changed_at))
     return message
 
 

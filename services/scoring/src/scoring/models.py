@@ -53,6 +53,9 @@ class Relationship(ScoringTable, table=True):
     dirty_since: datetime | None = Field(default=None, sa_type=UtcDateTime, index=True)
     # Indexed: the gateway's subscriptions read the relationships changed since a moment.
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, index=True)
+    # When scoring last changed the type or the stage (not the moments they name): the
+    # playbook follows these changes to judge the customer again.
+    standing_changed_at: datetime | None = Field(default=None, sa_type=UtcDateTime, index=True)
 
 
 class AppliedInteraction(ScoringTable, table=True):

@@ -546,7 +546,8 @@ class ScoringRepository:
                 .values(dirty_since=None)
             )
 
-    async def set_types(self, rows: Sequence[dict[str, Any]]) -> None:
+    async def set_types(self, rows: Sequence[dict[str, Any]], now: datetime) -> None:
+        """Stores new types; each a change `now` for the relationship feeds."""
         if not rows:
             return
         t = table_of(Relationship)
@@ -557,6 +558,8 @@ class ScoringRepository:
                 relationship_type=bindparam("b_type"),
                 type_reason=bindparam("b_reason"),
                 type_since=bindparam("b_since"),
+                updated_at=now,
+                standing_changed_at=now,
             ),
             sorted(rows, key=lambda r: (r["b_tenant"], r["b_id"])),
         )
@@ -753,10 +756,11 @@ class ScoringRepository:
         return list((await self.session.execute(query)).scalars())
 
     async def relationship_feed(
-        self, since: datetime, limit: int, after: tuple[str, str]
+        self, since: datetime, limit: int, after: tuple[str, str], standing_only: bool = False
     ) -> list[Relationship]:
+        """Changed since `since`: in any way (`updated_at`), or in type or stage."""
         updated, tenant, customer = (
-            col(Relationship.updated_at),
+            col(Relationship.standing_changed_at if standing_only else Relationship.updated_at),
             col(Relationship.tenant_id),
             col(Relationship.customer_id),
         )

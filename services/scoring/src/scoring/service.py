@@ -182,6 +182,8 @@ class RelationshipView:
     revenue: float = 0.0
     # How much the value moved over the TREND_DAYS up to the moment (positive: rising).
     trend: float = 0.0
+    # When scoring last changed the type or stage (unset: never since it was followed).
+    standing_changed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -533,6 +535,14 @@ class ScoringService:
                 }
             elif found.before is None:
                 values |= {"stage": "", "stage_since": None, "stage_reason": ""}
+            # A change for the relationship feeds: a new stage (a replay that ends where it
+            # was is not one) for both, a new risk for the plain one.
+            was = (relationship.stage, relationship.stage_since)
+            if "stage" in values and (values["stage"], values["stage_since"]) != was:
+                changed = utcnow()
+                values |= {"updated_at": changed, "standing_changed_at": changed}
+            elif values["risk"] != relationship.risk:
+                values["updated_at"] = utcnow()
             await repo.save_stage(
                 relationship.tenant_id, relationship.customer_id, values, found.since
             )
@@ -562,7 +572,7 @@ class ScoringService:
         async with self.db.transaction() as session:
             repo = ScoringRepository(session)
             await repo.insert_state_changes(placed.changes)
-            await repo.set_types(placed.updates)
+            await repo.set_types(placed.updates, utcnow())
             if placed.potentials is not None:
                 await repo.set_potentials(placed.potentials)
             await repo.raise_alerts(placed.alerts)
@@ -779,13 +789,19 @@ class ScoringService:
             return await ScoringRepository(session).alert_feed(since, limit, after_id)
 
     async def relationship_feed(
-        self, since: datetime, limit: int = 500, after: tuple[str, str] = ("", "")
+        self,
+        since: datetime,
+        limit: int = 500,
+        after: tuple[str, str] = ("", ""),
+        standing_only: bool = False,
     ) -> list[RelationshipView]:
         """Every tenant's relationships changed at or after `since` (at `since` itself, after
-        the (tenant, customer) `after`), oldest change first, each as it stands now."""
+        the (tenant, customer) `after`), oldest change first, each as it stands now; with
+        `standing_only`, those whose type or stage changed, by `standing_changed_at`."""
         async with self.db.read() as session:
             repo = ScoringRepository(session)
-            return await self._current(repo, await repo.relationship_feed(since, limit, after))
+            rows = await repo.relationship_feed(since, limit, after, standing_only)
+            return await self._current(repo, rows)
 
     async def _current(
         self, repo: ScoringRepository, rows: Sequence[Relationship]
@@ -1211,6 +1227,7 @@ def _view(row: Relationship, now: datetime, value: float, trend: float) -> Relat
         stage_since=row.stage_since,
         stage_reason=row.stage_reason,
         updated_at=row.updated_at,
+        standing_changed_at=row.standing_changed_at,
         risk=row.risk,
         risk_reasons=tuple(row.risk_reasons or ()),
         p_alive=row.p_alive,

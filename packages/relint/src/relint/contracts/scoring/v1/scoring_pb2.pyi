@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Relationship(_message.Message):
-    __slots__ = ("tenant_id", "customer_id", "value", "interaction_count", "last_interaction_at", "updated_at", "last_contribution", "as_of", "first_interaction_at", "relationship_type", "type_reason", "stage", "stage_since", "stage_reason", "coming_apart", "risk", "risk_reasons", "p_alive", "expected_purchases", "lifetime_value", "potential", "potential_reason", "type_since", "revenue", "trend")
+    __slots__ = ("tenant_id", "customer_id", "value", "interaction_count", "last_interaction_at", "updated_at", "last_contribution", "as_of", "first_interaction_at", "relationship_type", "type_reason", "stage", "stage_since", "stage_reason", "coming_apart", "risk", "risk_reasons", "p_alive", "expected_purchases", "lifetime_value", "potential", "potential_reason", "type_since", "revenue", "trend", "standing_changed_at")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -36,6 +36,7 @@ class Relationship(_message.Message):
     TYPE_SINCE_FIELD_NUMBER: _ClassVar[int]
     REVENUE_FIELD_NUMBER: _ClassVar[int]
     TREND_FIELD_NUMBER: _ClassVar[int]
+    STANDING_CHANGED_AT_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     customer_id: str
     value: float
@@ -61,7 +62,8 @@ class Relationship(_message.Message):
     type_since: _timestamp_pb2.Timestamp
     revenue: float
     trend: float
-    def __init__(self, tenant_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., value: _Optional[float] = ..., interaction_count: _Optional[int] = ..., last_interaction_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_contribution: _Optional[float] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_interaction_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., relationship_type: _Optional[str] = ..., type_reason: _Optional[str] = ..., stage: _Optional[str] = ..., stage_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stage_reason: _Optional[str] = ..., coming_apart: _Optional[bool] = ..., risk: _Optional[float] = ..., risk_reasons: _Optional[_Iterable[str]] = ..., p_alive: _Optional[float] = ..., expected_purchases: _Optional[float] = ..., lifetime_value: _Optional[float] = ..., potential: _Optional[float] = ..., potential_reason: _Optional[str] = ..., type_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revenue: _Optional[float] = ..., trend: _Optional[float] = ...) -> None: ...
+    standing_changed_at: _timestamp_pb2.Timestamp
+    def __init__(self, tenant_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., value: _Optional[float] = ..., interaction_count: _Optional[int] = ..., last_interaction_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_contribution: _Optional[float] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_interaction_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., relationship_type: _Optional[str] = ..., type_reason: _Optional[str] = ..., stage: _Optional[str] = ..., stage_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stage_reason: _Optional[str] = ..., coming_apart: _Optional[bool] = ..., risk: _Optional[float] = ..., risk_reasons: _Optional[_Iterable[str]] = ..., p_alive: _Optional[float] = ..., expected_purchases: _Optional[float] = ..., lifetime_value: _Optional[float] = ..., potential: _Optional[float] = ..., potential_reason: _Optional[str] = ..., type_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revenue: _Optional[float] = ..., trend: _Optional[float] = ..., standing_changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class TypeCondition(_message.Message):
     __slots__ = ("feature", "op", "value")
@@ -332,16 +334,18 @@ class ListAlertFeedResponse(_message.Message):
     def __init__(self, alerts: _Optional[_Iterable[_Union[Alert, _Mapping]]] = ...) -> None: ...
 
 class ListRelationshipFeedRequest(_message.Message):
-    __slots__ = ("since", "limit", "after_tenant_id", "after_customer_id")
+    __slots__ = ("since", "limit", "after_tenant_id", "after_customer_id", "standing_only")
     SINCE_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     AFTER_TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     AFTER_CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    STANDING_ONLY_FIELD_NUMBER: _ClassVar[int]
     since: _timestamp_pb2.Timestamp
     limit: int
     after_tenant_id: str
     after_customer_id: str
-    def __init__(self, since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., limit: _Optional[int] = ..., after_tenant_id: _Optional[str] = ..., after_customer_id: _Optional[str] = ...) -> None: ...
+    standing_only: bool
+    def __init__(self, since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., limit: _Optional[int] = ..., after_tenant_id: _Optional[str] = ..., after_customer_id: _Optional[str] = ..., standing_only: _Optional[bool] = ...) -> None: ...
 
 class ListRelationshipFeedResponse(_message.Message):
     __slots__ = ("relationships",)
