@@ -23,6 +23,7 @@ from playbook.main import MIGRATIONS
 from playbook.repository import PlaybookRepository
 from playbook.scoring_client import Placed, ScoringUnavailable, Signal
 from playbook.service import Delivered, PlaybookService
+from playbook.worker import PlaybookWorker
 from relint.db import Database
 from tests.plans import rows_read
 
@@ -438,6 +439,29 @@ async def test_a_customer_scoring_places_later_is_judged_again_from_the_standing
     # Read again a few seconds back: judged with that standing, nobody moved.
     assert await service.follow_standings() == 0
     assert (await service.judge_due(now=NOW)).judged == 0
+
+
+async def test_the_running_worker_follows_the_standing_feed(
+    service: PlaybookService, scoring: FakeScoring
+) -> None:
+    """The worker as the service runs it: a customer scoring places later is judged with its
+    new standing within an idle period or two, long before the sweep's minute."""
+    await service.receive([ticket("k7", T0, "c7")])
+    assert (await service.judge_due(now=NOW)).judged == 1  # unknown to scoring: owes nothing
+    assert await service.violations("t1") == []
+    worker = PlaybookWorker(service, idle_seconds=0.05, standings_seconds=3600)
+    worker.start()
+    try:
+        partner = Standing("partner", T0 - timedelta(days=1), "bonding", T0 - timedelta(days=1))
+        scoring.known["t1", "c7"] = Outlook(partner, value=500.0)
+        scoring.changes = [Placed("t1", "c7", datetime.now(UTC), partner)]
+        for _ in range(200):
+            if await service.violations("t1"):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await worker.stop()
+    assert [v.standard_key for v in await service.violations("t1")] == ["first-response"]
 
 
 async def test_the_sweep_judges_again_the_customers_whose_standing_moved(

@@ -520,13 +520,15 @@ async def test_the_feeds_move_with_a_new_stage_or_risk_and_not_with_the_same_aga
         return view
 
     first = await evaluated(56)
-    assert first.stage and first.standing_changed_at == first.updated_at
+    assert first.stage
+    assert first.standing_changed_at == first.updated_at
     [staged] = await service.relationship_feed(first.updated_at, standing_only=True)
     assert (staged.customer_id, staged.stage) == ("c1", first.stage)
     same = await evaluated(60)  # four more days, within its cadence: nothing moved
     assert (same.risk, same.updated_at) == (first.risk, first.updated_at)
     riskier = await evaluated(80)
-    assert riskier.stage == first.stage and riskier.risk > first.risk
+    assert riskier.stage == first.stage
+    assert riskier.risk > first.risk
     assert riskier.updated_at > first.updated_at
     assert riskier.standing_changed_at == first.standing_changed_at
     later = first.standing_changed_at + timedelta(microseconds=1)

@@ -30,6 +30,9 @@ _SERVICE_CONFIG = json.dumps(
 # Every call passes a deadline; these are the defaults by kind of call, in seconds.
 READ_DEADLINE = 2.0
 WRITE_DEADLINE = 10.0
+# A background worker's read (a feed, a sweep): a busy upstream may answer it late, and
+# nobody waits on it; failing it only means reading it all again.
+BACKGROUND_READ_DEADLINE = 10.0
 
 
 def open_channel(target: str, *, own_connection: bool = False) -> grpc.aio.Channel:

@@ -14,7 +14,7 @@ from graphql import GraphQLError
 from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from relint.contracts.playbook.v1 import playbook_pb2, playbook_pb2_grpc
 from relint.contracts.scoring.v1 import scoring_pb2, scoring_pb2_grpc
-from relint.grpc_client import READ_DEADLINE, WRITE_DEADLINE, open_channel
+from relint.grpc_client import BACKGROUND_READ_DEADLINE, READ_DEADLINE, WRITE_DEADLINE, open_channel
 
 T = TypeVar("T")
 
@@ -279,7 +279,9 @@ class Backends:
     ) -> list[scoring_pb2.Alert]:
         request = scoring_pb2.ListAlertFeedRequest(limit=limit, after_id=after_id)
         request.since.FromDatetime(since)
-        reply = await _call("scoring", self.feeds.ListAlertFeed(request, timeout=READ_DEADLINE))
+        reply = await _call(
+            "scoring", self.feeds.ListAlertFeed(request, timeout=BACKGROUND_READ_DEADLINE)
+        )
         return list(reply.alerts)
 
     async def relationship_feed(
@@ -290,6 +292,6 @@ class Backends:
         )
         request.since.FromDatetime(since)
         reply = await _call(
-            "scoring", self.feeds.ListRelationshipFeed(request, timeout=READ_DEADLINE)
+            "scoring", self.feeds.ListRelationshipFeed(request, timeout=BACKGROUND_READ_DEADLINE)
         )
         return list(reply.relationships)

@@ -17,7 +17,7 @@ from playbook.evaluation import Standing, type_key
 from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from relint.contracts.playbook.v1 import playbook_pb2
 from relint.contracts.scoring.v1 import scoring_pb2, scoring_pb2_grpc
-from relint.grpc_client import READ_DEADLINE, WRITE_DEADLINE
+from relint.grpc_client import BACKGROUND_READ_DEADLINE, WRITE_DEADLINE
 
 # Scoring's own limit per BatchGetRelationships call.
 BATCH = 1000
@@ -92,7 +92,7 @@ class GrpcScoring:
             )
             try:
                 reply = await self._relationships.BatchGetRelationships(
-                    request, timeout=READ_DEADLINE * 5
+                    request, timeout=BACKGROUND_READ_DEADLINE
                 )
             except grpc.aio.AioRpcError as error:
                 raise ScoringUnavailable(f"scoring: {error.code().name}") from error
@@ -115,7 +115,9 @@ class GrpcScoring:
         request = scoring_pb2.ListAlertFeedRequest(limit=limit, after_id=after_id)
         request.since.FromDatetime(since)
         try:
-            reply = await self._relationships.ListAlertFeed(request, timeout=READ_DEADLINE * 5)
+            reply = await self._relationships.ListAlertFeed(
+                request, timeout=BACKGROUND_READ_DEADLINE
+            )
         except grpc.aio.AioRpcError as error:
             raise ScoringUnavailable(f"scoring: {error.code().name}") from error
         return [
@@ -141,7 +143,7 @@ class GrpcScoring:
         request.since.FromDatetime(since)
         try:
             reply = await self._relationships.ListRelationshipFeed(
-                request, timeout=READ_DEADLINE * 5
+                request, timeout=BACKGROUND_READ_DEADLINE
             )
         except grpc.aio.AioRpcError as error:
             raise ScoringUnavailable(f"scoring: {error.code().name}") from error
