@@ -19,8 +19,10 @@ class PlaybookSettings(DatabaseSettings):
     scoring_target: str = "127.0.0.1:50052"
     # The clock looks for passed deadlines at least this often (and wakes at each one).
     clock_seconds: float = 5.0
-    # How often to ask scoring where every customer stands (type and stage move).
-    standings_seconds: float = 60.0
+    # How often to ask scoring where every customer stands: a backstop, as new types and
+    # stages come within seconds through scoring's feed of them (`follow_standings`); the
+    # sweep asks for every customer of every tenant, a thousand a call.
+    standings_seconds: float = 600.0
     # Webhook URLs on private, loopback or link-local addresses and plain http: for
     # development only (the embedded default turns it on).
     webhooks_allow_private: bool = False

@@ -29,7 +29,7 @@ class PlaybookWorker(BackgroundWorker):
         *,
         webhook_client: httpx.AsyncClient | None = None,
         idle_seconds: float = 5.0,
-        standings_seconds: float = 60.0,
+        standings_seconds: float = 600.0,
         batch: int = 1000,
     ) -> None:
         super().__init__()
