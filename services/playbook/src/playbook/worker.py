@@ -1,8 +1,8 @@
 """Playbook's worker: judges customers as their interactions arrive and when a deadline
 passes (the clock wakes at the earliest one), hands violations to scoring, follows scoring's
-relationship feed for new types and stages (they change what is owed) and asks scoring now
-and then where every customer stands, reads scoring's alert feed and sends every alert to the
-webhooks subscribed to it."""
+feed of new types and stages (they change what is owed) and now and then asks scoring where
+every customer stands, reads scoring's alert feed and sends every alert to the webhooks
+subscribed to it."""
 
 from __future__ import annotations
 
