@@ -157,6 +157,7 @@ async def test_batches_sent_together_naming_the_same_new_customers_are_each_judg
             await session.execute(select(Customer.external_id, Customer.interaction_count))
         ).all()
     assert sorted(customers) == [(f"new-{k}", 16) for k in range(5)]
+    assert service._storing == {}  # no tenant's turn is kept once nobody waits for it
 
 
 async def test_collisions_through_every_retry_refuse_the_write_whole_with_retry(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -132,8 +133,11 @@ class IngestService:
         self._group_commit = GroupCommit(
             lambda tenant_id, items, traces: self.store(tenant_id, items, (), traces)
         )
-        # One batch of a tenant stored at a time in this process (`record`).
-        self._storing: dict[str, asyncio.Lock] = {}
+        # One batch of a tenant stored at a time in this process (`record`); a tenant's lock
+        # goes when no call holds or waits for it.
+        self._storing: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
         self.subscribers = list(subscribers)
         self._on_accepted = on_accepted
 
@@ -153,7 +157,10 @@ class IngestService:
         some failed after every attempt. Apart, the next batch sees what the last one wrote.
         Single interactions (`record_one`) are short and go together instead (group commit);
         other replicas' writes are still met by `store`'s retries."""
-        async with self._storing.setdefault(tenant_id, asyncio.Lock()):
+        turn = self._storing.get(tenant_id)
+        if turn is None:
+            turn = self._storing[tenant_id] = asyncio.Lock()
+        async with turn:
             return await self.store(tenant_id, items, updates, traceparents)
 
     async def store(
