@@ -112,10 +112,12 @@ def test_postgresql_restart_mid_load_loses_and_doubles_nothing(
     pushes a stream and ingest delivers it to scoring. Ingest answers 503 with Retry-After
     meanwhile and the loader retries; the relay and scoring reconnect. Afterwards every
     success answer is stored once and applied once."""
-    _, stream = generate(DemoConfig(customers=60, seed=11))
-    items = [item for _, item in zip(range(6_000), stream, strict=False)]
+    # Long enough that the load is still going when 1,500 have reached scoring: a tenant's
+    # batches are stored one at a time, and 6,000 were sometimes all accepted by then.
+    _, stream = generate(DemoConfig(customers=150, seed=11))
+    items = [item for _, item in zip(range(15_000), stream, strict=False)]
     total = len(items)
-    assert total == 6_000
+    assert total == 15_000
     with private_postgres(tmp_path / "postgres", down_seconds=2.0) as cluster:
         urls = {name: cluster.create_database(name) for name in ("ingest", "scoring", "playbook")}
         stack = Stack.on_free_ports(tmp_path / "stack", database_urls=urls, redis_url=redis_url)

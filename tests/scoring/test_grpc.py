@@ -14,10 +14,12 @@ from fastapi import FastAPI
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from playbook.scoring_client import GrpcScoring, Placed
+from playbook.repository import OwedSignal
+from playbook.scoring_client import GrpcScoring, Placed, ScoringUnavailable
 from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from relint.contracts.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from relint.db import migrate
+from relint_devstack.launcher import free_port
 from scoring.main import MIGRATIONS, create_app
 from scoring.settings import ScoringSettings
 
@@ -319,6 +321,23 @@ async def test_the_standing_feed_has_each_new_type_and_stage_once_and_nothing_el
         c: o.standing for c, o in outlooks.items()
     }
     assert all(p.standing.relationship_type for p in typed)
+
+
+async def test_the_playbooks_client_says_scoring_is_unavailable_when_nothing_answers() -> None:
+    """Every call of `GrpcScoring` turns a failed RPC into ScoringUnavailable, which the
+    playbook's worker waits out with what it knew."""
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}") as nowhere:
+        client = GrpcScoring(nowhere)
+        since = datetime.now(UTC)
+        calls = [
+            client.outlooks("t1", ["c1"]),
+            client.signal([OwedSignal("v1", "t1", "c1", since, "late", "ana")]),
+            client.alert_feed(since, 10),
+            client.standing_feed(since, 10),
+        ]
+        for call in calls:
+            with pytest.raises(ScoringUnavailable, match="scoring: UNAVAILABLE"):
+                await call
 
 
 async def test_relationship_types_are_replaced_whole_or_refused_with_every_problem(

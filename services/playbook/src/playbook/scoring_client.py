@@ -5,9 +5,9 @@ interactions with."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, TypeVar
 
 import grpc
 
@@ -21,6 +21,7 @@ from relint.grpc_client import BACKGROUND_READ_DEADLINE, WRITE_DEADLINE
 
 # Scoring's own limit per BatchGetRelationships call.
 BATCH = 1000
+_R = TypeVar("_R")
 
 
 class ScoringUnavailable(Exception):
@@ -90,12 +91,9 @@ class GrpcScoring:
             request = scoring_pb2.BatchGetRelationshipsRequest(
                 tenant_id=tenant_id, customer_ids=customer_ids[start : start + BATCH]
             )
-            try:
-                reply = await self._relationships.BatchGetRelationships(
-                    request, timeout=BACKGROUND_READ_DEADLINE
-                )
-            except grpc.aio.AioRpcError as error:
-                raise ScoringUnavailable(f"scoring: {error.code().name}") from error
+            reply = await _asked(
+                self._relationships.BatchGetRelationships(request, timeout=BACKGROUND_READ_DEADLINE)
+            )
             for r in reply.relationships:
                 found[r.customer_id] = outlook(r)
         return found
@@ -106,20 +104,14 @@ class GrpcScoring:
         request = ingest_pb2.DeliverInteractionsRequest(
             interactions=[_violation_message(v) for v in violations]
         )
-        try:
-            await self._subscriber.DeliverInteractions(request, timeout=WRITE_DEADLINE)
-        except grpc.aio.AioRpcError as error:
-            raise ScoringUnavailable(f"scoring: {error.code().name}") from error
+        await _asked(self._subscriber.DeliverInteractions(request, timeout=WRITE_DEADLINE))
 
     async def alert_feed(self, since: datetime, limit: int, after_id: str = "") -> list[Event]:
         request = scoring_pb2.ListAlertFeedRequest(limit=limit, after_id=after_id)
         request.since.FromDatetime(since)
-        try:
-            reply = await self._relationships.ListAlertFeed(
-                request, timeout=BACKGROUND_READ_DEADLINE
-            )
-        except grpc.aio.AioRpcError as error:
-            raise ScoringUnavailable(f"scoring: {error.code().name}") from error
+        reply = await _asked(
+            self._relationships.ListAlertFeed(request, timeout=BACKGROUND_READ_DEADLINE)
+        )
         return [
             Event(
                 id=a.id,
@@ -141,12 +133,9 @@ class GrpcScoring:
             limit=limit, after_tenant_id=after[0], after_customer_id=after[1], standing_only=True
         )
         request.since.FromDatetime(since)
-        try:
-            reply = await self._relationships.ListRelationshipFeed(
-                request, timeout=BACKGROUND_READ_DEADLINE
-            )
-        except grpc.aio.AioRpcError as error:
-            raise ScoringUnavailable(f"scoring: {error.code().name}") from error
+        reply = await _asked(
+            self._relationships.ListRelationshipFeed(request, timeout=BACKGROUND_READ_DEADLINE)
+        )
         return [
             Placed(
                 r.tenant_id,
@@ -156,6 +145,14 @@ class GrpcScoring:
             )
             for r in reply.relationships
         ]
+
+
+async def _asked(call: Awaitable[_R]) -> _R:
+    """A call's answer; ScoringUnavailable when scoring did not give one."""
+    try:
+        return await call
+    except grpc.aio.AioRpcError as error:
+        raise ScoringUnavailable(f"scoring: {error.code().name}") from error
 
 
 def outlook(r: scoring_pb2.Relationship | playbook_pb2.CustomerOutlook) -> Outlook:
