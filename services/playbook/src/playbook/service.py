@@ -526,8 +526,9 @@ class PlaybookService:
                 newest = max(newest or since, since)
             if len(found) < page:
                 break
-        async with self.db.transaction() as session:
-            await PlaybookRepository(session).set_cursor(source, newest or since + back)
+        if newest is None or newest != cursor:  # nothing new: the cursor stays as it is
+            async with self.db.transaction() as session:
+                await PlaybookRepository(session).set_cursor(source, newest or since + back)
         return counted
 
     # Webhooks
@@ -688,15 +689,23 @@ class PlaybookService:
             except ScoringUnavailable as error:
                 log.warning("standings not refreshed: %s", error)
                 return moved
-            changed = {
-                (tenant_id, s.customer_id): None
-                for s in states
-                if s.customer_id in outlooks and outlooks[s.customer_id].standing != _standing(s)
-            }
-            async with self.db.transaction() as session:
-                await PlaybookRepository(session).mark_dirty(changed)
-            moved += len(changed)
+            kept = {s.customer_id: _standing(s) for s in states}
+            placed = {c: outlook.standing for c, outlook in outlooks.items()}
+            moved += await self._judge_again_where_moved(tenant_id, placed, kept)
         return moved
+
+    async def _judge_again_where_moved(
+        self, tenant_id: str, placed: Mapping[str, Standing], kept: Mapping[str, Standing]
+    ) -> int:
+        """Marks the customers kept whose standing scoring has `placed` elsewhere than the
+        one they were judged with (`kept`), to be judged again whole; how many."""
+        moved: dict[tuple[str, str], datetime | None] = {
+            (tenant_id, c): None for c, was in kept.items() if c in placed and placed[c] != was
+        }
+        if moved:
+            async with self.db.transaction() as session:
+                await PlaybookRepository(session).mark_dirty(moved)
+        return len(moved)
 
     async def follow_standings(self, page: int = 1000, max_pages: int = 100) -> int:
         """Reads scoring's feed of changed types and stages from where it stopped (a few
@@ -718,18 +727,12 @@ class PlaybookService:
             placed: dict[str, dict[str, Standing]] = defaultdict(dict)
             for change in found:
                 placed[change.tenant_id][change.customer_id] = change.standing
-            moved: dict[tuple[str, str], datetime | None] = {}
-            async with self.db.read() as session:
-                repo = PlaybookRepository(session)
-                for tenant_id, standings in placed.items():
-                    kept = await repo.standings(tenant_id, list(standings))
-                    moved.update(
-                        {(tenant_id, c): None for c, was in kept.items() if standings[c] != was}
-                    )
-            if moved:
-                async with self.db.transaction() as session:
-                    await PlaybookRepository(session).mark_dirty(moved)
-            return len(moved)
+            moved = 0
+            for tenant_id, standings in placed.items():
+                async with self.db.read() as session:
+                    kept = await PlaybookRepository(session).standings(tenant_id, list(standings))
+                moved += await self._judge_again_where_moved(tenant_id, standings, kept)
+            return moved
 
         return await self._follow(
             STANDINGS_FEED,
