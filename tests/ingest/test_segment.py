@@ -217,6 +217,8 @@ async def test_a_batch_stores_the_good_and_names_the_bad(
             {**TRACK, "messageId": "m-4", "properties": {"sentiment": 7}},
             {"type": "group", "messageId": "m-5", "userId": "u-1"},
             "not a message",
+            {**TRACK, "messageId": "m-7", "properties": {"note": "a\x00"}},
+            {"type": "identify", "messageId": "m-8", "userId": "u-2", "traits": {"name": "A\x00"}},
         ]
     }
     reply = await http.post("/v1/batch", json=batch, headers=auth)
@@ -233,6 +235,12 @@ async def test_a_batch_stores_the_good_and_names_the_bad(
     assert reasons[3]["path"] == "properties.sentiment"
     assert reasons[4] == {"path": "groupId", "message": "a group call needs a groupId"}
     assert reasons[5]["path"] == "(message)"
+    # PostgreSQL's text cannot hold the NUL character: the message is refused, not the batch.
+    assert reasons[6]["path"] == "properties.note"
+    assert reasons[7] == {
+        "path": "traits.name",
+        "message": "must not contain the NUL character (\\u0000)",
+    }
     again = await http.post("/v1/batch", json={"batch": [TRACK]}, headers=auth)
     assert (again.json()["accepted"], again.json()["duplicates"]) == (0, 1)
 

@@ -1,5 +1,6 @@
 """The shared gRPC server: a call that finds its store away is answered UNAVAILABLE (which
-the shared channels retry), not UNKNOWN, and every other failure keeps its own status."""
+the shared channels retry), not UNKNOWN; a value the store refuses INVALID_ARGUMENT; and
+every other failure keeps its own status."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import grpc
 import pytest
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
 from relint.grpc_client import open_channel
 from relint.grpc_server import GrpcServer
@@ -82,4 +83,19 @@ async def test_other_failures_are_not_retried(probe: tuple[_Probe, str]) -> None
     with pytest.raises(grpc.aio.AioRpcError) as failed:
         await _call(target, retries=True)
     assert failed.value.code() == grpc.StatusCode.UNKNOWN
+    assert found.calls == 1
+
+
+async def test_a_value_the_store_refuses_is_an_invalid_argument_not_retried(
+    probe: tuple[_Probe, str],
+) -> None:
+    found, target = probe
+    refusal = Exception("PostgreSQL text fields cannot contain NUL (0x00) bytes")
+    found.failures, found.error = 1, DataError("INSERT", {}, refusal)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await _call(target, retries=True)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert refused.value.details() == (
+        "a value cannot be stored: PostgreSQL text fields cannot contain NUL (0x00) bytes"
+    )
     assert found.calls == 1

@@ -1,6 +1,8 @@
 """The answers every service gives to requests it cannot take, instead of a bare 422 or 500:
-malformed JSON is a 400 naming where it breaks, a body that is not JSON a 415, and a
-database or Redis that is away a 503 with Retry-After (the transaction was rolled back whole)."""
+malformed JSON is a 400 naming where it breaks, a body that is not JSON a 415, a value the
+database refuses (the checks at the edge, `relint.values`, should have named it first) a 422,
+and a database or Redis that is away a 503 with Retry-After (the transaction was rolled back
+whole)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -74,6 +76,20 @@ async def _store_unavailable(request: Request, error: Exception) -> Response:
     )
 
 
+def unstorable_reason(error: DataError) -> str:
+    """What the database said of the value it refused, in one line."""
+    return str(error.orig).strip().splitlines()[0] if error.orig else "a value was refused"
+
+
+async def _unstorable(request: Request, error: Exception) -> Response:
+    assert isinstance(error, DataError)
+    log.warning("value refused by the store for %s %s: %r", request.method, request.url.path, error)
+    return JSONResponse(
+        {"detail": f"a value cannot be stored: {unstorable_reason(error)}; nothing was written"},
+        status_code=422,
+    )
+
+
 def _is_json(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
     return media in JSON_TYPES or (media.startswith("application/") and media.endswith("+json"))
@@ -110,6 +126,7 @@ class JsonBodyMiddleware:
 def install_error_handlers(app: FastAPI, non_json_paths: tuple[str, ...] = ()) -> None:
     """`non_json_paths`: paths whose routes read another media type and check it."""
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DataError, _unstorable)
     for unavailable in STORE_UNAVAILABLE:
         app.add_exception_handler(unavailable, _store_unavailable)
     app.add_middleware(JsonBodyMiddleware, exempt_prefixes=non_json_paths)

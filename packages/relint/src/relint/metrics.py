@@ -10,9 +10,10 @@ from typing import Any
 import grpc
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from sqlalchemy.exc import DataError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from relint.errors import STORE_UNAVAILABLE
+from relint.errors import STORE_UNAVAILABLE, unstorable_reason
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,12 @@ class GrpcMetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                     log.warning("store unavailable for %s: %r", method, error)
                     await servicer_context.abort(
                         grpc.StatusCode.UNAVAILABLE, "a store this service needs is unavailable"
+                    )
+                except DataError as error:
+                    log.warning("value refused by the store for %s: %r", method, error)
+                    await servicer_context.abort(
+                        grpc.StatusCode.INVALID_ARGUMENT,
+                        f"a value cannot be stored: {unstorable_reason(error)}",
                     )
             except Exception:
                 code = servicer_context.code() or grpc.StatusCode.UNKNOWN

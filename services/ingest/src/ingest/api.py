@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Header, HTTPException, Request, Response, status
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
-from pydantic_core import to_json
+from pydantic_core import PydanticSerializationError, to_json
 
 from ingest.deps import service_of
 from ingest.schemas import (
@@ -121,9 +121,14 @@ async def record_batch(
     rejected: list[ItemResult] = []
     for index, raw in enumerate(batch.interactions):
         where = f"interactions[{index}]"
-        if len(to_json(raw)) > MAX_ITEM_BYTES:
-            message = f"item larger than {MAX_ITEM_BYTES} bytes"
-            errors = [FieldError(path=where, message=message)]
+        refusal = None if isinstance(raw, dict) else "must be a JSON object (an interaction)"
+        try:
+            if refusal is None and len(to_json(raw)) > MAX_ITEM_BYTES:
+                refusal = f"item larger than {MAX_ITEM_BYTES} bytes"
+        except PydanticSerializationError:
+            pass  # text that is not valid Unicode: validation below names where
+        if refusal is not None:
+            errors = [FieldError(path=where, message=refusal)]
             rejected.append(ItemResult(index=index, status="rejected", errors=errors))
             continue
         try:

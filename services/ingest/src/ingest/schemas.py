@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -18,6 +19,7 @@ from pydantic import (
 )
 
 from ingest.domain import money_error
+from relint.values import json_problem, text_problem
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_AHEAD = timedelta(days=1)
@@ -45,8 +47,17 @@ EXAMPLE_INTERACTION: dict[str, Any] = {
 }
 
 
+def _storable(text: str) -> str:
+    if (problem := text_problem(text)) is not None:
+        raise ValueError(problem)
+    return text
+
+
+# Every free text a request carries goes through this: a NUL would be a 500 from PostgreSQL.
+Storable = AfterValidator(_storable)
+
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
-Email = Annotated[str, Field(max_length=254, pattern=EMAIL_PATTERN)]
+Email = Annotated[str, Field(max_length=254, pattern=EMAIL_PATTERN), Storable]
 Domain = Annotated[
     str, Field(max_length=253, pattern=r"^@?[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+\.?$")
 ]
@@ -68,15 +79,15 @@ class CustomerRef(BaseModel):
         },
     )
 
-    id: Annotated[str, Field(min_length=1, max_length=36)] | None = Field(
+    id: Annotated[str, Field(min_length=1, max_length=36), Storable] | None = Field(
         default=None, description="Relint's own id for the customer; must exist."
     )
-    external_id: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+    external_id: Annotated[str, Field(min_length=1, max_length=200), Storable] | None = Field(
         default=None,
         description="The tenant's own id for the account; the account is created on first "
         "sight (or a provisional account known by the other identifiers takes it).",
     )
-    ids: dict[SchemeName, Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+    ids: dict[SchemeName, Annotated[str, Field(min_length=1, max_length=200), Storable]] = Field(
         default_factory=dict,
         max_length=10,
         description="Source systems' ids for the account, by source name, e.g. "
@@ -88,7 +99,7 @@ class CustomerRef(BaseModel):
     domain: Domain | None = Field(
         default=None, description="An email domain the account owns, e.g. northwind.example."
     )
-    name: Annotated[str, Field(max_length=300)] | None = Field(
+    name: Annotated[str, Field(max_length=300), Storable] | None = Field(
         default=None, description="Display name; the latest non-empty one wins."
     )
 
@@ -105,10 +116,10 @@ class ContactRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: Email | None = None
-    external_id: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+    external_id: Annotated[str, Field(min_length=1, max_length=200), Storable] | None = Field(
         default=None, description="The tenant's own id for the person (e.g. a user id)."
     )
-    name: Annotated[str, Field(max_length=300)] | None = None
+    name: Annotated[str, Field(max_length=300), Storable] | None = None
 
     @model_validator(mode="after")
     def _names_someone(self) -> ContactRef:
@@ -130,7 +141,7 @@ class InteractionIn(BaseModel):
     )
     occurred_at: AwareDatetime = Field(description="When it happened, with its time zone.")
     channel: Channel
-    kind: Annotated[str, Field(min_length=1, max_length=64)] = Field(
+    kind: Annotated[str, Field(min_length=1, max_length=64), Storable] = Field(
         description="A canonical kind of the channel (see the README's taxonomy), or the "
         "tenant's own name for one, mapped with PUT /v1/admin/kind-mappings."
     )
@@ -139,10 +150,10 @@ class InteractionIn(BaseModel):
     amount: Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=6)] | None = None
     amount_type: Literal["revenue", "cost_to_serve", "refund"] | None = None
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
-    employee: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    text: Annotated[str, Field(max_length=10_000)] | None = None
-    source: Annotated[str, Field(min_length=1, max_length=100)] = "api"
-    source_id: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+    employee: Annotated[str, Field(min_length=1, max_length=200), Storable] | None = None
+    text: Annotated[str, Field(max_length=10_000), Storable] | None = None
+    source: Annotated[str, Field(min_length=1, max_length=100), Storable] = "api"
+    source_id: Annotated[str, Field(min_length=1, max_length=200), Storable] | None = Field(
         default=None,
         description="The source system's own id; the same (source, source_id) is stored once.",
     )
@@ -155,6 +166,13 @@ class InteractionIn(BaseModel):
             raise ValueError("must not be before 1970-01-01T00:00:00Z")
         if value > datetime.now(UTC) + MAX_AHEAD:
             raise ValueError("must not be more than a day in the future")
+        return value
+
+    @field_validator("attributes")
+    @classmethod
+    def _storable_attributes(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if value and (problem := json_problem(value)) is not None:
+            raise ValueError("{}: {}".format(*problem))
         return value
 
     @model_validator(mode="before")
@@ -182,7 +200,7 @@ class InteractionIn(BaseModel):
 class InteractionBatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    interactions: list[dict[str, Any]] = Field(
+    interactions: list[Any] = Field(
         min_length=1,
         max_length=1000,
         description="Up to 1,000 interactions (512 KB); each is judged on its own.",

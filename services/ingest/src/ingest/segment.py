@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from ingest.identity import ContactUpdate, Names, names_of
 from ingest.schemas import FieldError, InteractionIn
 from relint.taxonomy import CHANNELS
+from relint.values import json_problem
 
 SOURCE = "segment"
 MAX_MESSAGE_BYTES = 32 * 1024
@@ -138,6 +139,8 @@ def read(index: int, message: Any) -> Mapped:
     if not isinstance(message, dict):
         return _refused(index, None, "(message)", "must be a JSON object")
     message_id = _text(message.get("messageId"))
+    if (problem := json_problem(message)) is not None:  # no part of it could be stored
+        return _refused(index, message_id, *problem)
     kind = message.get("type")
     if kind in ("track", "page", "screen"):
         return _track(index, message_id, message)
