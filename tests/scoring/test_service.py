@@ -235,13 +235,60 @@ async def test_a_move_into_the_coming_apart_half_raises_one_alert(
     assert unusual.reason.startswith("value swing: value fell ")
     assert alert.reason.startswith("moved from ")
     assert "to differentiating: 2 grievances in 60 days" in alert.reason
+    # And it crossed the at-risk line (below).
+    [risky] = [a for a in raised if a.kind == "at_risk"]
     await service.mark_all_dirty()
     await worker.run_once()  # evaluated again: the same transition, no second alert
-    assert len(await service.alerts("t1", ["c9"])) == 2
+    assert len(await service.alerts("t1", ["c9"])) == 3
     assert await service.acknowledge("t1", alert.id, "ana")
     assert not await service.acknowledge("t1", alert.id, "ana")
     assert not await service.acknowledge("t2", alert.id, "eve")
-    assert await service.alerts("t1", open_only=True) == [unusual]
+    assert {a.id for a in await service.alerts("t1", open_only=True)} == {unusual.id, risky.id}
+
+
+async def test_each_stretch_at_risk_alerts_once(service: ScoringService) -> None:
+    """At risk (0.5 and up): one `at_risk` alert with the score and its reasons, none on
+    evaluations that find it still there; after the risk fell below the line, the next
+    stretch at risk alerts again."""
+    now = await _a_loyal_buyer_with_two_grievances(service, days_ago=2)
+    worker = ScoringWorker(service)
+    await worker.run_once()
+    [state] = await service.relationships("t1", ["c9"])
+    [first] = [a for a in await service.alerts("t1", ["c9"]) if a.kind == "at_risk"]
+    assert state.risk >= 0.5
+    assert (first.severity, first.reason) == (
+        "warning",
+        f"risk {state.risk:.0%} (was 0%): stage differentiating; 2 grievances in 90 days",
+    )
+    await service.mark_all_dirty()
+    await worker.run_once()
+    assert [a.id for a in await service.alerts("t1", ["c9"]) if a.kind == "at_risk"] == [first.id]
+    # It buys again: a commitment takes it below the line.
+    await service.apply(
+        [
+            delivered(300 + k, "c9", kind="purchase", occurred_at=now - timedelta(hours=20 - k))
+            for k in range(6)
+        ]
+    )
+    await worker.run_once()
+    [state] = await service.relationships("t1", ["c9"])
+    assert state.risk < 0.5
+    # Two months of silence later (another customer's purchase keeps the data current).
+    later = now + timedelta(days=60)
+    await service.apply(
+        [delivered(500, "c8", kind="purchase", occurred_at=later - timedelta(days=1))]
+    )
+    await service.mark_all_dirty()
+    await service.evaluate_stages(now=later)
+    [state] = await service.relationships("t1", ["c9"], later)
+    again = [a for a in await service.alerts("t1", ["c9"]) if a.kind == "at_risk" and a != first]
+    assert [(a.severity, a.reason) for a in again] == [
+        (
+            "critical",
+            f"risk {state.risk:.0%} (was 38%): silent for 61 days against a usual 10; "
+            "stage differentiating; 2 grievances in 90 days",
+        )
+    ]
 
 
 async def test_a_recent_move_judged_before_the_data_was_current_alerts_once_it_is(

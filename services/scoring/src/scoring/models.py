@@ -40,6 +40,8 @@ class Relationship(ScoringTable, table=True):
     # How likely the relationship is to end (0..1), and why, strongest reason first.
     risk: float = Field(default=0.0, index=True)
     risk_reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    # Whether this stretch at or above `risk.AT_RISK` has had its at_risk alert.
+    risk_alerted: bool = Field(default=False)
     # From the tenant's retention model (None until it has one): the probability the
     # customer still buys, its expected purchases in 90 days and its value over a year.
     p_alive: float | None = None

@@ -30,6 +30,10 @@ from scoring.stages import COMMITMENTS, GRIEVANCES, Moment, is_coming_apart, val
 
 DAY = timedelta(days=1)
 NEUTRAL_BASE = 0.2
+# At or above it a customer is at risk: an `at_risk` alert when it gets there, critical from
+# CRITICAL on.
+AT_RISK = 0.5
+CRITICAL = 0.8
 
 
 @dataclass(frozen=True)

@@ -521,12 +521,19 @@ class ScoringService:
                 alerts.append(
                     _stage_alert(relationship.tenant_id, relationship.customer_id, standing, now)
                 )
-            await repo.raise_alerts(alerts)
             values: dict[str, Any] = {
                 "risk": found.assessed.score,
                 "risk_reasons": found.assessed.reasons,
                 **found.outlook,
             }
+            # Once a stretch at risk, on a pass with current data (so a load of history
+            # alerts for who is at risk at its end); below the line the next one may alert.
+            if found.assessed.score < risk.AT_RISK:
+                values["risk_alerted"] = False
+            elif found.alerting and not relationship.risk_alerted:
+                alerts.append(_risk_alert(relationship, found.assessed, now))
+                values["risk_alerted"] = True
+            await repo.raise_alerts(alerts)
             if latest is not None:
                 values |= {
                     "stage": latest.stage,
@@ -952,6 +959,22 @@ def _stage_alert(
         "reason": f"moved from {transition.previous or 'nothing'} to {transition.stage}: "
         f"{transition.reason}"[:500],
         "dedup_key": f"stage:{customer_id}:{transition.stage}:{transition.at.isoformat()}",
+        "raised_at": now,
+        "acknowledged_at": None,
+        "acknowledged_by": None,
+    }
+
+
+def _risk_alert(relationship: Relationship, assessed: risk.Risk, now: datetime) -> dict[str, Any]:
+    reasons = "; ".join(assessed.reasons[:3]) or "no single reason"
+    return {
+        "id": new_id(),
+        "tenant_id": relationship.tenant_id,
+        "customer_id": relationship.customer_id,
+        "kind": "at_risk",
+        "severity": "critical" if assessed.score >= risk.CRITICAL else "warning",
+        "reason": f"risk {assessed.score:.0%} (was {relationship.risk:.0%}): {reasons}"[:500],
+        "dedup_key": f"risk:{relationship.customer_id}:{now.isoformat()}",
         "raised_at": now,
         "acknowledged_at": None,
         "acknowledged_by": None,
