@@ -15,6 +15,7 @@ from playbook.domain import (
     KNAPP_STAGES,
     MAX_DAYS,
     MAX_HOURS,
+    MAX_PICK,
     RELATIONSHIP_TYPES,
     RULE_KINDS,
     Cadence,
@@ -24,6 +25,7 @@ from playbook.domain import (
     NoticeBefore,
     PlaybookDraft,
     Problem,
+    Program,
     RespondWithin,
     Rule,
     Standard,
@@ -67,7 +69,7 @@ def test_the_default_playbook_is_valid_and_holds_the_products_standards() -> Non
     assert isinstance(rules["complaint-check-in"], FollowUpAfter)
     assert rules["complaint-check-in"].within_days == 2
     assert rules["acquaintance-marketing-limit"] == Limit(3, 7, "marketing")
-    assert isinstance(rules["acquaintance-conversion"], Cadence)
+    assert rules["acquaintance-conversion"] == Program(90, 5, Touchpoint("sales", "call"))
     assert {s.rule.kind for s in DEFAULT_PLAYBOOK.standards} == set(RULE_KINDS)
     assert any(s.team == "company" for s in DEFAULT_PLAYBOOK.standards)
 
@@ -95,9 +97,11 @@ def test_the_default_playbook_survives_the_dict_and_json_round_trip() -> None:
             MAX_DAYS + 1,
         ),
         (Limit(at_most=3, per_days=1, channel="marketing"), "per_days", MAX_DAYS + 1),
+        (Program(every_days=1, pick=1, touch=TICKET), "every_days", MAX_DAYS + 1),
+        (Program(every_days=90, pick=1, touch=TICKET), "pick", MAX_PICK + 1),
     ],
 )
-def test_durations_are_positive_and_at_most_ten_years(rule: Any, field: str, too_big: int) -> None:
+def test_durations_and_picks_are_positive_and_bounded(rule: Any, field: str, too_big: int) -> None:
     path = f"standards[0].rule.{field}"
     assert validate(draft(standard(rule=rule))) == []
     assert validate(draft(standard(rule=replace(rule, **{field: too_big - 1})))) == []
@@ -261,6 +265,7 @@ rules = st.one_of(
     st.builds(NoticeBefore, days, touchpoints),
     st.builds(FollowUpAfter, touchpoints, days, touchpoints),
     st.builds(Limit, st.integers(0, 100), days, st.sampled_from(list(KINDS))),
+    st.builds(Program, days, st.integers(1, MAX_PICK), touchpoints),
 )
 standards = st.builds(
     Standard,

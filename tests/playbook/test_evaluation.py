@@ -15,6 +15,7 @@ from playbook.domain import (
     FollowUpAfter,
     Limit,
     NoticeBefore,
+    Program,
     RespondWithin,
     Standard,
     Touchpoint,
@@ -237,6 +238,36 @@ def test_the_judgement_does_not_depend_on_arrival_order(rng: random.Random, days
     assert judge(DEFAULT_PLAYBOOK.standards, standing, touches, now) == first
 
 
+def test_a_program_pick_is_owed_its_touch_within_the_period_both_ends_in() -> None:
+    """Picked at P: a sales call from P to P + 30 days (both in) keeps it; due exactly now
+    is still owed, one second later missed; a call a second before P does not count, nor a
+    pick made before the standard bound the customer."""
+    program = standard(Program(30, 2, Touchpoint("sales", "call")), ("bff",))
+    pick = T0 + timedelta(days=10)
+    due = pick + timedelta(days=30)
+
+    def sales_call(at: datetime) -> Touch:
+        return Touch(f"c{at.timestamp()}", at, "sales", "call", "outbound")
+
+    def judged(touches: list[Touch], now: datetime, picks: list[datetime]) -> object:
+        found = judge((program,), BFF, touches, now, picks={program.key: picks})
+        return [type(o).__name__ for o in (*found.obligations, *found.violations)]
+
+    assert judged([], due, [pick]) == ["Obligation"]
+    assert judged([], due + SECOND, [pick]) == ["Violation"]
+    assert judged([sales_call(pick - SECOND)], due + SECOND, [pick]) == ["Violation"]
+    assert judged([sales_call(pick)], due + SECOND, [pick]) == []
+    assert judged([sales_call(due)], due + SECOND, [pick]) == []
+    # Picked before it became a BFF (T0 - 400 days): not this standard's pick.
+    assert judged([], due + SECOND, [T0 - timedelta(days=500)]) == []
+    [missed] = judge((program,), BFF, [], due + SECOND, picks={program.key: [pick]}).violations
+    assert (missed.due_at, missed.interaction_ids) == (due, ())
+    assert missed.reason == (
+        f"no sales call in the 30 days since it was picked on {pick:%Y-%m-%d %H:%M} UTC "
+        f"(due {due:%Y-%m-%d %H:%M} UTC, {program.title})"
+    )
+
+
 def test_scorings_type_names_become_the_keys_standards_use() -> None:
     assert [type_key(n) for n in ("Fair-Weather Friend", "BFF", "Partner", " Key account ")] == [
         "fair_weather_friend",
@@ -295,12 +326,16 @@ def test_a_judgement_from_the_cut_stored_over_the_last_one_is_the_whole_judgemen
     standards = DEFAULT_PLAYBOOK.standards
     first = T0 + timedelta(days=first_days * 15)
     later = first + timedelta(days=more_days)
-    before = judge(standards, standing, [t for t in touches if t not in late], first)
+    # Periods of the conversion program the customer was picked for (an Acquaintance's).
+    periods = [T0 + timedelta(days=rng.randrange(0, 600)) for _ in range(rng.randrange(0, 4))]
+    picks = {"acquaintance-conversion": periods}
+    before = judge(standards, standing, [t for t in touches if t not in late], first, None, picks)
     cut = min([first, *(t.occurred_at for t in late)])
 
     read = window(standards, standing, cut, later)
-    again = judge(standards, standing, [t for t in touches if read.keeps(t)], later, cut)
-    whole = judge(standards, standing, touches, later)
+    kept_touches = [t for t in touches if read.keeps(t)]
+    again = judge(standards, standing, kept_touches, later, cut, picks)
+    whole = judge(standards, standing, touches, later, None, picks)
 
     assert again.obligations == whole.obligations
     kept = {

@@ -115,6 +115,69 @@ def reply(id_: str, at: datetime, customer: str = "c1", tenant: str = "t1") -> D
     return Delivered(tenant, customer, Touch(id_, at, "email", "email_sent", "outbound", "ana"))
 
 
+def call(id_: str, at: datetime, customer: str) -> Delivered:
+    return Delivered("t1", customer, Touch(id_, at, "sales", "call", "outbound", "bo"))
+
+
+async def test_a_program_picks_the_few_most_like_the_best_each_period_and_owes_each_a_call(
+    service: PlaybookService, scoring: FakeScoring
+) -> None:
+    """The default playbook's conversion program: each quarter the five Acquaintances with
+    the most profit-improvement potential are picked (not a BFF, however promising), each is
+    owed a sales call within the quarter, and the next quarter picks others."""
+    since = T0 - timedelta(days=300)
+    acquaintance = Standing("acquaintance", since, "experimenting", since)
+    potentials = {"a1": None, "a2": 10.0, "a3": 50.0, "a4": 30.0, "a5": 0.0, "a6": 40.0}
+    potentials["a7"] = 20.0
+    for customer, potential in potentials.items():
+        scoring.known[("t1", customer)] = Outlook(acquaintance, value=1.0, potential=potential)
+    bff = Standing("bff", since, "integrating", since)
+    scoring.known[("t1", "b1")] = Outlook(bff, value=1.0, potential=900.0)
+    await service.receive(
+        [
+            Delivered("t1", c, Touch(f"m-{c}", T0, "marketing", "email_sent", "outbound", ""))
+            for c in [*potentials, "b1"]
+        ]
+    )
+    await service.judge_due(now=NOW)
+    scoring.up = False
+    assert await service.pick_programs(NOW) == 0  # scoring away: nothing picked, nothing kept
+    scoring.up = True
+    assert await service.pick_programs(NOW) == 5
+    assert await service.pick_programs(NOW + timedelta(days=1)) == 0  # the quarter lasts
+    began = NOW.replace(hour=0, minute=0, second=0)
+    due = began + timedelta(days=90)
+    # a6 is called at the period's first moment, a4 at its due moment: both in time.
+    await service.receive([call("k6", began, "a6"), call("k4", due, "a4")])
+    await service.judge_due(now=NOW)
+    owed = await service.obligations("t1", team="sales")
+    assert sorted(o.customer_id for o in owed if o.standard_key == "acquaintance-conversion") == [
+        "a2",
+        "a3",
+        "a4",
+        "a7",
+    ]
+    assert {(o.due_at, o.what) for o in owed} == {
+        (due, f"A sales call for the program it was picked for on {began:%Y-%m-%d %H:%M} UTC")
+    }
+    # One second after the quarter: a violation for each picked customer not called.
+    assert (await service.judge_due(now=due + SECOND)).violations == 3
+    missed = await service.violations("t1", team="sales")
+    assert sorted(v.customer_id for v in missed) == ["a2", "a3", "a7"]
+    assert missed[0].reason.startswith(
+        f"no sales call in the 90 days since it was picked on {began:%Y-%m-%d %H:%M} UTC"
+    )
+    # The next quarter picks among the others: the two not picked in the last one.
+    assert await service.pick_programs(due + SECOND) == 2
+    async with service.db.read() as session:
+        picks = await PlaybookRepository(session).picks("t1", [*potentials, "b1"])
+    assert {c: p["acquaintance-conversion"] for c, p in picks.items() if c in ("a1", "a5")} == {
+        "a1": [due],
+        "a5": [due],
+    }
+    assert "b1" not in picks
+
+
 async def test_a_deadline_becomes_a_violation_when_it_passes_not_when_the_next_event_comes(
     service: PlaybookService,
 ) -> None:

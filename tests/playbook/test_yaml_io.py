@@ -13,6 +13,7 @@ from playbook.domain import (
     KNAPP_STAGES,
     MAX_DAYS,
     MAX_HOURS,
+    MAX_PICK,
     RELATIONSHIP_TYPES,
     Cadence,
     FollowUpAfter,
@@ -20,6 +21,7 @@ from playbook.domain import (
     Limit,
     NoticeBefore,
     PlaybookDraft,
+    Program,
     RespondWithin,
     Standard,
     Touchpoint,
@@ -124,6 +126,7 @@ rules = st.one_of(
     st.builds(NoticeBefore, days, touchpoints),
     st.builds(FollowUpAfter, touchpoints, days, touchpoints),
     st.builds(Limit, st.integers(0, 1000), days, st.sampled_from(CHANNELS)),
+    st.builds(Program, days, st.integers(1, MAX_PICK), touchpoints),
 )
 standards = st.builds(
     Standard,

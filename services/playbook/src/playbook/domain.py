@@ -28,6 +28,7 @@ MAX_STANDARDS: Final = 500
 MAX_NAME_LENGTH: Final = 200
 MAX_KEY_LENGTH: Final = 64
 MAX_DESCRIPTION_LENGTH: Final = 2000
+MAX_PICK: Final = 1000
 _KEY = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 
@@ -86,10 +87,23 @@ class Limit:
     channel: str
 
 
-Rule = RespondWithin | Cadence | NoticeBefore | FollowUpAfter | Limit
+@dataclass(frozen=True)
+class Program:
+    """Every `every_days`, the `pick` customers in scope most like the tenant's best
+    (scoring's profit-improvement potential, then value) are picked, and each is owed a
+    `touch` within that period. A customer picked in one period is not picked in the next."""
+
+    kind: ClassVar[str] = "program"
+    every_days: int
+    pick: int
+    touch: Touchpoint
+
+
+Rule = RespondWithin | Cadence | NoticeBefore | FollowUpAfter | Limit | Program
 
 RULES: Final[dict[str, type[Rule]]] = {
-    rule.kind: rule for rule in (RespondWithin, Cadence, NoticeBefore, FollowUpAfter, Limit)
+    rule.kind: rule
+    for rule in (RespondWithin, Cadence, NoticeBefore, FollowUpAfter, Limit, Program)
 }
 RULE_KINDS: Final = tuple(RULES)
 
@@ -315,6 +329,9 @@ def _rule_problems(rule: Rule, path: str) -> Iterator[Problem]:
         elif field.name == "at_most":
             if value < 0:
                 yield Problem(at, "must not be negative")
+        elif field.name == "pick":
+            if not 1 <= value <= MAX_PICK:
+                yield Problem(at, f"must be 1 to {MAX_PICK}")
         elif field.name.endswith("hours"):
             yield from _duration_problems(value, at, MAX_HOURS, "hours")
         elif field.name.endswith("days"):
@@ -368,6 +385,11 @@ def describe(rule: Rule) -> str:
         case Limit(at_most, per_days, channel):
             return (
                 f"No more than {_count(at_most, channel + ' touch')} in {_count(per_days, 'day')}."
+            )
+        case Program(every_days, pick, touch):
+            return (
+                f"Every {_count(every_days, 'day')}, the {_count(pick, 'customer')} most like "
+                f"the best are picked, and each gets a {_words(touch)} within that time."
             )
 
 
@@ -601,13 +623,14 @@ DEFAULT_PLAYBOOK: Final = PlaybookDraft(
         ),
         Standard(
             key="acquaintance-conversion",
-            title="A conversion program touch each quarter for Acquaintances",
+            title="Each quarter, a conversion program call for 5 picked Acquaintances",
             team="sales",
             relationship_types=("acquaintance",),
             stages=(),
-            rule=Cadence(every_days=90, of=Touchpoint("sales", "call")),
-            description="Each quarter, every Acquaintance hears from the conversion program "
-            "that recruits BFFs and Partners.",
+            rule=Program(every_days=90, pick=5, touch=Touchpoint("sales", "call")),
+            description="Each quarter the five Acquaintances who look most like our best "
+            "customers are picked for the conversion program that recruits BFFs and "
+            "Partners, and each gets a sales call within the quarter.",
         ),
     ),
 )

@@ -21,6 +21,9 @@ standard's scope, or the standard names none):
   effect as it happens: no notice at all.
 - limit: at most `at_most` outbound touches on the channel in any `per_days` days; each
   touch beyond that is a violation.
+- program: the service picks customers for it (`picks`: the moments each period it was
+  picked for began); each pick is owed a `touch` within `every_days`, or is one violation.
+  Only picks made while the standard bound the customer count.
 
 A missed deadline is a violation as soon as the moment passes: the service judges again
 on a clock at `next_due_at`, not only when the next interaction arrives.
@@ -42,6 +45,7 @@ from playbook.domain import (
     FollowUpAfter,
     Limit,
     NoticeBefore,
+    Program,
     RespondWithin,
     Standard,
     Touchpoint,
@@ -158,9 +162,11 @@ def judge(
     touches: Sequence[Touch],
     now: datetime,
     cut: datetime | None = None,
+    picks: Mapping[str, Sequence[datetime]] | None = None,
 ) -> Judgement:
     """The customer's open obligations and violations under `standards` at `now`, from its
-    whole history (`touches`, in any order; only those up to `now` count).
+    whole history (`touches`, in any order; only those up to `now` count) and the programs
+    it was picked for (`picks`, by standard key: when each period began).
 
     With a `cut` (the earliest moment whose touches changed since the last judgement, at
     most that judgement's `now`, the standing and the standards the same), only what the
@@ -182,11 +188,12 @@ def judge(
             reached_back, looks_back = _reach(standard)
             boundary = min(cut, now) - reached_back
             judged = _later(start, boundary)
-            # A cadence counts from when it started binding, whatever the cut.
-            if not isinstance(standard.rule, Cadence):
+            # A cadence counts, and a program's picks count, from when it started binding,
+            # whatever the cut.
+            if not isinstance(standard.rule, Cadence | Program):
                 start = _later(start, boundary - looks_back)
         judged_from[standard.key] = judged
-        for item in _judge_one(standard, history, start, now):
+        for item in _judge_one(standard, history, start, now, picks):
             if isinstance(item, Obligation):
                 obligations.append(item)
             elif boundary is None or item.due_at >= boundary:
@@ -222,7 +229,7 @@ def _later(start: datetime | None, boundary: datetime) -> datetime:
 @dataclass(frozen=True)
 class Window:
     """The touches a judgement from a cut reads: every one from `since` on (all of them when
-    None), and every one at a cadence's touchpoint (a cadence counts from the last one)."""
+    None), and every one at a cadence's or a program's touchpoint (`_counted_from_far_back`)."""
 
     since: datetime | None
     touchpoints: frozenset[tuple[str, str]] = frozenset()
@@ -289,9 +296,20 @@ def _reaches(standards: Sequence[Standard]) -> _Reaches:
     cadences = [s for s in standards if isinstance(s.rule, Cadence)]
     longest = max((sum(_reach(s), ZERO) for s in standards), default=ZERO)
     touchpoints = frozenset(
-        (s.rule.of.channel, s.rule.of.kind) for s in cadences if isinstance(s.rule, Cadence)
+        (t.channel, t.kind) for s in standards if (t := _counted_from_far_back(s)) is not None
     )
     return cadences, longest, touchpoints
+
+
+def _counted_from_far_back(standard: Standard) -> Touchpoint | None:
+    """The touchpoint whose touches the standard counts however far back they are: a
+    cadence's (from the last one), a program's (from the first moment of a period it picked
+    the customer for); they are read whatever the window."""
+    if isinstance(standard.rule, Cadence):
+        return standard.rule.of
+    if isinstance(standard.rule, Program):
+        return standard.rule.touch
+    return None
 
 
 # A touch's place in the history: by time, then id (Touch is (id, occurred_at, ...)).
@@ -328,7 +346,11 @@ class _History:
 
 
 def _judge_one(
-    standard: Standard, history: _History, start: datetime | None, now: datetime
+    standard: Standard,
+    history: _History,
+    start: datetime | None,
+    now: datetime,
+    picks: Mapping[str, Sequence[datetime]] | None,
 ) -> Iterator[Obligation | Violation]:
     match standard.rule:
         case RespondWithin(trigger, within_hours):
@@ -373,6 +395,16 @@ def _judge_one(
                 ],
                 at_most,
                 timedelta(days=per_days),
+            )
+        case Program(every_days, _, touch):
+            periods = (picks or {}).get(standard.key, ())
+            yield from _program(
+                standard,
+                [p for p in periods if start is None or p >= start],
+                history.of(touch, None),
+                touch,
+                timedelta(days=every_days),
+                now,
             )
 
 
@@ -462,6 +494,41 @@ def _cadence(
         last.employee if last else "",
         f"A {_words(of)} ({ago})",
     )
+
+
+def _program(
+    standard: Standard,
+    periods: Sequence[datetime],
+    touches: Sequence[Touch],
+    touch: Touchpoint,
+    every: timedelta,
+    now: datetime,
+) -> Iterator[Obligation | Violation]:
+    """Each period the customer was picked for, against the `touch`es in it (its first
+    moment to its due moment, both in)."""
+    moments = [t.occurred_at for t in touches]
+    for began in sorted(periods):
+        due = began + every
+        if bisect.bisect_right(moments, due) > bisect.bisect_left(moments, began):
+            continue
+        if now > due:
+            yield Violation(
+                standard.key,
+                due,
+                (),
+                f"no {_words(touch)} in the {_span(every)} since it was picked on "
+                f"{_when(began)} (due {_when(due)}, {standard.title})",
+            )
+        else:
+            yield Obligation(
+                standard.key,
+                due,
+                began,
+                "",
+                "",
+                "",
+                f"A {_words(touch)} for the program it was picked for on {_when(began)}",
+            )
 
 
 def _notice(standard: Standard, events: Sequence[Touch], days: int) -> Iterator[Violation]:

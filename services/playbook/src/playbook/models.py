@@ -219,3 +219,21 @@ class FeedCursor(PlaybookTable, table=True):
 
     source: str = Field(primary_key=True, max_length=32)
     since: datetime = Field(sa_type=UtcDateTime)
+
+
+class ProgramPick(PlaybookTable, table=True):
+    """A customer picked for a program standard (domain.Program) for the period that began
+    at `period_start`; kept, so that judging sees what it is owed and the next period does
+    not pick it again."""
+
+    __tablename__ = "program_pick"
+    __table_args__ = (Index("ix_program_pick_customer", "tenant_id", "customer_id"),)
+
+    tenant_id: str = Field(primary_key=True, max_length=36)
+    standard_key: str = Field(primary_key=True, max_length=64)
+    period_start: datetime = Field(primary_key=True, sa_type=UtcDateTime)
+    customer_id: str = Field(primary_key=True, max_length=36)
+    # Why it was picked: scoring's profit-improvement potential and its reason, its value.
+    potential: float | None = None
+    value: float = 0.0
+    reason: str = Field(default="", max_length=500)

@@ -18,6 +18,7 @@ from playbook.models import (
     FeedCursor,
     ObligationRow,
     PlaybookVersion,
+    ProgramPick,
     TouchRow,
     ViolationRow,
     WebhookDelivery,
@@ -425,6 +426,46 @@ class PlaybookRepository:
     async def tenant_states(self, tenant_id: str) -> list[CustomerState]:
         query = select(CustomerState).where(col(CustomerState.tenant_id) == tenant_id)
         return list((await self.session.execute(query)).scalars())
+
+    # Programs
+
+    async def picks(
+        self, tenant_id: str, customer_ids: Sequence[str]
+    ) -> dict[str, dict[str, list[datetime]]]:
+        """Per customer, per program standard, when each period it was picked for began."""
+        found: dict[str, dict[str, list[datetime]]] = {}
+        for chunk in _chunks(list(customer_ids), 500):
+            query = select(
+                col(ProgramPick.customer_id),
+                col(ProgramPick.standard_key),
+                col(ProgramPick.period_start),
+            ).where(
+                col(ProgramPick.tenant_id) == tenant_id, col(ProgramPick.customer_id).in_(chunk)
+            )
+            for customer_id, key, began in await self.session.execute(query):
+                found.setdefault(customer_id, {}).setdefault(key, []).append(began)
+        return found
+
+    async def last_picks(self, tenant_id: str) -> dict[str, tuple[datetime, frozenset[str]]]:
+        """Per program standard of the tenant, when its latest period began and whom it
+        picked then."""
+        latest = (
+            select(col(ProgramPick.standard_key), func.max(col(ProgramPick.period_start)))
+            .where(col(ProgramPick.tenant_id) == tenant_id)
+            .group_by(col(ProgramPick.standard_key))
+        )
+        found: dict[str, tuple[datetime, frozenset[str]]] = {}
+        for key, began in list(await self.session.execute(latest)):
+            query = select(col(ProgramPick.customer_id)).where(
+                col(ProgramPick.tenant_id) == tenant_id,
+                col(ProgramPick.standard_key) == key,
+                col(ProgramPick.period_start) == began,
+            )
+            found[key] = (began, frozenset((await self.session.execute(query)).scalars()))
+        return found
+
+    async def add_picks(self, picks: Sequence[ProgramPick]) -> None:
+        self.session.add_all(picks)
 
     async def tenants_judged(self) -> list[str]:
         query = select(col(CustomerState.tenant_id)).distinct()

@@ -25,6 +25,7 @@ from playbook.domain import (
     DEFAULT_PLAYBOOK,
     InvalidPlaybook,
     PlaybookDraft,
+    Program,
     Standard,
     draft_from_dict,
     draft_to_dict,
@@ -35,6 +36,7 @@ from playbook.models import (
     CustomerState,
     ObligationRow,
     PlaybookVersion,
+    ProgramPick,
     ViolationRow,
     WebhookDelivery,
     WebhookSubscription,
@@ -329,10 +331,12 @@ class PlaybookService:
             for c, cut in cuts.items()
         }
         async with self.db.read() as session:
-            histories = await PlaybookRepository(session).histories(tenant_id, windows)
+            repo = PlaybookRepository(session)
+            histories = await repo.histories(tenant_id, windows)
+            picks = await repo.picks(tenant_id, list(cuts)) if _programs(playbook) else {}
         # The judging is CPU work: off the event loop, so reads keep being answered.
         judgements = await asyncio.to_thread(
-            _judge_all, playbook.standards, standings, cuts, histories, now
+            _judge_all, playbook.standards, standings, cuts, histories, picks, now
         )
         return await self._store_judgements(playbook, states, standings, judgements, now)
 
@@ -694,6 +698,73 @@ class PlaybookService:
             moved += await self._judge_again_where_moved(tenant_id, placed, kept)
         return moved
 
+    async def pick_programs(self, now: datetime | None = None) -> int:
+        """For every program standard (domain.Program) whose period has come (its first, or
+        `every_days` after the last began): picks the customers scoring places in its scope
+        that look most like the tenant's best (profit-improvement potential, then value),
+        none picked the period before, and marks them to be judged, so that each is owed
+        the program's touch. Returns how many were picked. Without scoring's answer nothing
+        is picked; a period with no one to pick waits for the next pass."""
+        if self.scoring is None:
+            return 0
+        now = now or utcnow()
+        async with self.db.read() as session:
+            tenants = await PlaybookRepository(session).tenants_judged()
+        picked = 0
+        for tenant_id, playbook in zip(tenants, await self.active_playbooks(tenants), strict=True):
+            async with self.db.read() as session:
+                last = await PlaybookRepository(session).last_picks(tenant_id)
+            due = {
+                s.key: (s, began)
+                for s in _programs(playbook)
+                if isinstance(s.rule, Program)
+                and (began := _period_due(s.rule, last.get(s.key), now)) is not None
+            }
+            if not due:
+                continue
+            async with self.db.read() as session:
+                states = await PlaybookRepository(session).tenant_states(tenant_id)
+            try:
+                outlooks = await self.scoring.outlooks(tenant_id, [s.customer_id for s in states])
+            except ScoringUnavailable as error:
+                log.warning("programs not picked: %s", error)
+                return picked
+            picks: list[ProgramPick] = []
+            for key, (standard, began) in due.items():
+                assert isinstance(standard.rule, Program)
+                before = last[key][1] if key in last else frozenset()
+                candidates = sorted(
+                    (
+                        (c, o)
+                        for c, o in outlooks.items()
+                        if c not in before and evaluation.applies(standard, o.standing)
+                    ),
+                    key=lambda pair: (-(pair[1].potential or 0.0), -pair[1].value, pair[0]),
+                )
+                picks += [
+                    ProgramPick(
+                        tenant_id=tenant_id,
+                        standard_key=key,
+                        period_start=began,
+                        customer_id=c,
+                        potential=o.potential,
+                        value=o.value,
+                        reason=o.potential_reason[:500],
+                    )
+                    for c, o in candidates[: standard.rule.pick]
+                ]
+            if not picks:
+                continue
+            try:
+                async with self.db.transaction() as session:
+                    repo = PlaybookRepository(session)
+                    await repo.add_picks(picks)
+                    await repo.mark_dirty({(tenant_id, p.customer_id): None for p in picks})
+            except IntegrityError:  # another replica picked the same period first
+                continue
+            picked += len(picks)
+        return picked
+
     async def _judge_again_where_moved(
         self, tenant_id: str, placed: Mapping[str, Standing], kept: Mapping[str, Standing]
     ) -> int:
@@ -948,14 +1019,37 @@ def _judge_all(
     standings: dict[str, Standing],
     cuts: dict[str, datetime | None],
     histories: dict[str, list[Touch]],
+    picks: dict[str, dict[str, list[datetime]]],
     now: datetime,
 ) -> dict[str, Judgement]:
     return {
         customer_id: evaluation.judge(
-            standards, standing, histories.get(customer_id, []), now, cuts[customer_id]
+            standards,
+            standing,
+            histories.get(customer_id, []),
+            now,
+            cuts[customer_id],
+            picks.get(customer_id),
         )
         for customer_id, standing in standings.items()
     }
+
+
+def _programs(playbook: Playbook) -> list[Standard]:
+    return [s for s in playbook.standards if isinstance(s.rule, Program)]
+
+
+def _period_due(
+    rule: Program, last: tuple[datetime, frozenset[str]] | None, now: datetime
+) -> datetime | None:
+    """When the program's period that is due to be picked began: the start of today (UTC)
+    for its first, so that replicas picking at once agree on it and the key refuses the
+    second; the latest begun period after the last one picked; None while that one lasts."""
+    if last is None:
+        return now.replace(hour=0, minute=0, second=0, microsecond=0)
+    every = timedelta(days=rule.every_days)
+    periods = (now - last[0]) // every
+    return last[0] + periods * every if periods >= 1 else None
 
 
 def _cut(state: DueCustomer, standing: Standing, playbook: Playbook) -> datetime | None:

@@ -1,8 +1,8 @@
 """Playbook's worker: judges customers as their interactions arrive and when a deadline
 passes (the clock wakes at the earliest one), hands violations to scoring, follows scoring's
 feed of new types and stages (they change what is owed) and now and then asks scoring where
-every customer stands, reads scoring's alert feed and sends every alert to the webhooks
-subscribed to it."""
+every customer stands, picks the customers of programs whose period has come, reads
+scoring's alert feed and sends every alert to the webhooks subscribed to it."""
 
 from __future__ import annotations
 
@@ -18,6 +18,10 @@ from relint.db import utcnow
 from relint.worker import BackgroundWorker
 
 log = logging.getLogger(__name__)
+
+# How often the worker looks whether a program's period has come (`pick_programs`): a
+# period lasts days, and a first pick waits for scoring to have placed the customers.
+PROGRAMS_SECONDS = 60.0
 
 
 class PlaybookWorker(BackgroundWorker):
@@ -57,6 +61,7 @@ class PlaybookWorker(BackgroundWorker):
     async def _run(self) -> None:
         last_standings = time.monotonic()
         followed = last_standings - self.idle_seconds
+        picked = last_standings - PROGRAMS_SECONDS
         while True:
             try:
                 # Every pass when idle; at most once an idle period when deadlines keep it busy.
@@ -64,6 +69,9 @@ class PlaybookWorker(BackgroundWorker):
                     followed = time.monotonic()
                     with contextlib.suppress(ScoringUnavailable):
                         await self.service.follow_standings()
+                if time.monotonic() - picked >= PROGRAMS_SECONDS:
+                    picked = time.monotonic()
+                    await self.service.pick_programs()
                 await self.run_once()
                 if time.monotonic() - last_standings >= self.standings_seconds:
                     await self.service.refresh_standings()
