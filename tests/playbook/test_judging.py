@@ -40,6 +40,8 @@ class FakeScoring:
     signalled: list[str] = field(default_factory=list)
     # What each signal said: (id, tenant, customer, due at, reason, employee).
     told: list[tuple[str, str, str, datetime, str, str]] = field(default_factory=list)
+    # The state each signal told: (id, withdrawn).
+    states: list[tuple[str, bool]] = field(default_factory=list)
     up: bool = True
     feed: list[Event] = field(default_factory=list)
     # The standing feed: each change of type or stage, as it stands now.
@@ -57,6 +59,7 @@ class FakeScoring:
         self.told.extend(
             (v.id, v.tenant_id, v.customer_id, v.due_at, v.reason, v.employee) for v in violations
         )
+        self.states.extend((v.id, v.withdrawn) for v in violations)
 
     async def alert_feed(self, since: datetime, limit: int, after_id: str = "") -> list[Event]:
         if not self.up:
@@ -223,6 +226,39 @@ async def test_a_late_event_after_the_deadline_was_judged_withdraws_the_violatio
     [withdrawn] = await service.violations("t1", include_withdrawn=True)
     assert withdrawn.id == missed.id
     assert withdrawn.withdrawn_reason.startswith("no longer found")
+
+
+async def test_scoring_is_told_a_violation_and_then_its_withdrawal(
+    service: PlaybookService, scoring: FakeScoring
+) -> None:
+    """A violation scoring was told of and that a late event withdraws is owed to scoring
+    again, as withdrawn, so that its hurt is taken back; a state read before it changed is
+    not marked told."""
+    await service.receive([ticket("k1", T0)])
+    await service.judge_due(now=NOW)
+    assert await service.signal_violations() == 1
+    [missed] = await service.violations("t1")
+    assert scoring.states == [(missed.id, False)]
+    assert await service.signal_violations() == 0
+    await service.receive([reply("r1", T0 + timedelta(hours=1))])  # the late answer
+    async with service.db.read() as session:
+        assert await PlaybookRepository(session).unsignalled(10) == []
+    await service.judge_due(now=NOW)
+    async with service.db.read() as session:
+        [owed] = await PlaybookRepository(session).unsignalled(10)
+    assert (owed.id, owed.withdrawn) == (missed.id, True)
+    assert await service.signal_violations() == 1
+    assert scoring.states == [(missed.id, False), (missed.id, True)]
+    assert await service.signal_violations() == 0
+    # Found again after all (the answer's move to another customer, say): owed as found,
+    # and acknowledging the withdrawal read before that does not mark the new state told.
+    async with service.db.transaction() as session:
+        await PlaybookRepository(session).withdraw([missed.id], None, "")
+    async with service.db.transaction() as session:
+        await PlaybookRepository(session).mark_signalled([owed], NOW)
+    async with service.db.read() as session:
+        [again] = await PlaybookRepository(session).unsignalled(10)
+    assert (again.id, again.withdrawn) == (missed.id, False)
 
 
 async def test_duplicates_change_nothing_and_a_merge_moves_the_interaction(

@@ -515,6 +515,37 @@ async def test_a_playbook_violation_moves_the_value_but_is_no_interaction(
     await ScoringWorker(service).run_once()  # and it weighs on the risk, with its reason
     [assessed] = await service.relationships("t1", ["c5"])
     assert "1 missed service standard in 90 days" in assessed.risk_reasons
+    # The playbook withdraws it (a late interaction showed the standard kept): its effect
+    # goes, on the value and the risk, and a second withdrawal changes nothing.
+    withdrawn = replace(signal, kind="violation_withdrawn")
+    assert (await service.apply([withdrawn])).restated == 1
+    assert (await service.apply([withdrawn])).duplicates == 1
+    await ScoringWorker(service).run_once()
+    [taken_back] = await service.relationships("t1", ["c5"])
+    assert taken_back.value == pytest.approx(before.value, abs=1e-6)
+    assert taken_back.interaction_count == 1
+    assert not any("missed service standard" in r for r in taken_back.risk_reasons)
+    # Found again (another late interaction): it is back, as it was.
+    assert (await service.apply([signal])).restated == 1
+    [again] = await service.relationships("t1", ["c5"])
+    assert again.value == pytest.approx(after.value, abs=1e-6)
+
+
+async def test_a_violation_withdrawn_before_it_was_told_weighs_nothing(
+    service: ScoringService,
+) -> None:
+    """The playbook tells a violation's present state: one withdrawn before it was ever
+    told arrives as a withdrawal first, and weighs nothing (nor counts as contact)."""
+    recent = datetime.now(UTC) - timedelta(days=2)
+    await service.apply([delivered(0, "c6", kind="purchase", occurred_at=recent)])
+    [before] = await service.relationships("t1", ["c6"])
+    signal = delivered(
+        1, "c6", channel="operations", kind="violation_withdrawn", sentiment=None, revenue=0.0
+    )
+    assert (await service.apply([signal])).applied == 1
+    [after] = await service.relationships("t1", ["c6"])
+    assert after.value == pytest.approx(before.value, abs=1e-6)
+    assert after.interaction_count == 1
 
 
 async def test_the_alert_feed_lists_every_tenants_alerts_since_a_moment(

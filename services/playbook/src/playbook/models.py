@@ -119,15 +119,15 @@ class ViolationRow(PlaybookTable, table=True):
     __table_args__ = (
         Index("ix_violation_customer", "tenant_id", "customer_id", "due_at"),
         Index("ix_violation_detected", "tenant_id", "detected_at"),
-        # The violations still owed to scoring, in the order they are handed over: a page of
-        # them is the index's first rows, however many are owed (a plain index of
-        # signalled_at made each page sort every owed one).
+        # The violations still owed to scoring (new, withdrawn or found again), in the order
+        # they are handed over: a page of them is the index's first rows, however many are
+        # owed (a plain index of signalled_at made each page sort every owed one).
         Index(
             "ix_violation_to_signal",
             "detected_at",
             "id",
-            sqlite_where=text("signalled_at IS NULL AND withdrawn_at IS NULL"),
-            postgresql_where=text("signalled_at IS NULL AND withdrawn_at IS NULL"),
+            sqlite_where=text("signalled_at IS NULL"),
+            postgresql_where=text("signalled_at IS NULL"),
         ),
     )
 

@@ -80,6 +80,8 @@ class OwedSignal(NamedTuple):
     due_at: datetime
     reason: str
     employee: str
+    # Withdrawn since: scoring takes its effect back.
+    withdrawn: bool = False
 
 
 class KnownViolation(NamedTuple):
@@ -557,20 +559,23 @@ class PlaybookRepository:
         await self._insert("violation", rows)
 
     async def withdraw(self, ids: Sequence[str], at: datetime | None, reason: str) -> None:
-        """Withdraws the violations (or, with `at` None, restores them)."""
+        """Withdraws the violations (or, with `at` None, restores them); either way they are
+        owed to scoring again, in their new state."""
         if ids:
             t = table_of(ViolationRow)
             await self.session.execute(
                 update(t)
                 .where(t.c.id.in_(list(ids)))
-                .values(withdrawn_at=at, withdrawn_reason=reason)
+                .values(withdrawn_at=at, withdrawn_reason=reason, signalled_at=None)
             )
 
     async def unsignalled(self, limit: int) -> list[OwedSignal]:
-        """The oldest `limit` violations scoring has not acknowledged (and not withdrawn), in
-        handing order: the first rows of the partial index `ix_violation_to_signal`."""
-        query = "SELECT id, tenant_id, customer_id, due_at, reason, employee FROM violation "
-        query += "WHERE signalled_at IS NULL AND withdrawn_at IS NULL ORDER BY detected_at, id "
+        """The oldest `limit` violations scoring has not acknowledged in their present state
+        (found, or withdrawn since), in handing order: the first rows of the partial index
+        `ix_violation_to_signal`."""
+        query = "SELECT id, tenant_id, customer_id, due_at, reason, employee, "
+        query += "withdrawn_at IS NOT NULL FROM violation "
+        query += "WHERE signalled_at IS NULL ORDER BY detected_at, id "
         async with driver_of(self.session) as (postgres, driver):
             if postgres:
                 rows = await pg_fetch(driver, query + "LIMIT %s", (limit,))
@@ -578,22 +583,29 @@ class PlaybookRepository:
             else:
                 rows = list(await driver.execute_fetchall(query + "LIMIT ?", (limit,)))
                 moment = _sqlite_read
-        return [OwedSignal(i, t, c, moment(due), r, e) for i, t, c, due, r, e in rows]
+        return [OwedSignal(i, t, c, moment(due), r, e, bool(w)) for i, t, c, due, r, e, w in rows]
 
-    async def mark_signalled(self, ids: Sequence[str], at: datetime) -> None:
-        if not ids:
-            return
-        async with driver_of(self.session) as (postgres, driver):
-            if postgres:
-                await pg_execute(
-                    driver,
-                    "UPDATE violation SET signalled_at = %s WHERE id = ANY(%s::varchar[])",
-                    (at, pg_array(ids)),
-                )
-            else:
-                for chunk in _chunks(list(ids), _SQLITE_IN_CHUNK):
+    async def mark_signalled(self, told: Sequence[OwedSignal], at: datetime) -> None:
+        """Scoring acknowledged these signals: each violation is marked told, unless it was
+        withdrawn or found again since it was read (then its new state is still owed)."""
+        for withdrawn in (False, True):
+            ids = [v.id for v in told if v.withdrawn == withdrawn]
+            if not ids:
+                continue
+            state = "withdrawn_at IS NOT NULL" if withdrawn else "withdrawn_at IS NULL"
+            async with driver_of(self.session) as (postgres, driver):
+                if postgres:
+                    await pg_execute(
+                        driver,
+                        "UPDATE violation SET signalled_at = %s "  # noqa: S608
+                        f"WHERE id = ANY(%s::varchar[]) AND {state}",
+                        (at, pg_array(ids)),
+                    )
+                    continue
+                for chunk in _chunks(ids, _SQLITE_IN_CHUNK):
                     await driver.execute(
-                        f"UPDATE violation SET signalled_at = ? WHERE id IN ({_marks(len(chunk))})",  # noqa: S608
+                        "UPDATE violation SET signalled_at = ? "  # noqa: S608
+                        f"WHERE id IN ({_marks(len(chunk))}) AND {state}",
                         (sqlite_moment(at), *chunk),
                     )
 

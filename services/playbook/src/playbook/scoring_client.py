@@ -78,6 +78,8 @@ class Signal(Protocol):
     def reason(self) -> str: ...
     @property
     def employee(self) -> str: ...
+    @property
+    def withdrawn(self) -> bool: ...
 
 
 class GrpcScoring:
@@ -184,14 +186,15 @@ def _moment(
 
 
 def _violation_message(v: Signal) -> ingest_pb2.Interaction:
-    """A violation as scoring weighs it: kind `violation`, at the moment it was due. Its id
-    is the violation's, so a second signal changes nothing."""
+    """A violation as scoring weighs it: kind `violation`, at the moment it was due; once
+    withdrawn, `violation_withdrawn`, which takes its effect back. Its id is the violation's,
+    so a second signal of the same state changes nothing."""
     message = ingest_pb2.Interaction(
         id=v.id,
         tenant_id=v.tenant_id,
         customer_id=v.customer_id,
         channel="operations",
-        kind="violation",
+        kind="violation_withdrawn" if v.withdrawn else "violation",
         direction=ingest_pb2.DIRECTION_OUTBOUND,
         employee=v.employee,
         text=v.reason[:500],

@@ -817,8 +817,9 @@ class PlaybookService:
         )
 
     async def signal_violations(self, limit: int = 500) -> int:
-        """Hands scoring the violations it has not acknowledged yet, as negative signals
-        (at least once; scoring applies each once). Returns how many were acknowledged."""
+        """Hands scoring the violations it has not acknowledged yet in their present state:
+        found (a negative signal) or withdrawn since (which takes the signal back); at least
+        once, and scoring applies each state once. Returns how many were acknowledged."""
         if self.scoring is None:
             return 0
         async with self.db.read() as session:
@@ -827,7 +828,7 @@ class PlaybookService:
             return 0
         await self.scoring.signal(pending)
         async with self.db.transaction() as session:
-            await PlaybookRepository(session).mark_signalled([v.id for v in pending], utcnow())
+            await PlaybookRepository(session).mark_signalled(pending, utcnow())
         return len(pending)
 
     # Reads

@@ -77,8 +77,12 @@ KIND_WEIGHTS: dict[str, float] = {
 }
 
 # Kinds that are our own signals about a customer, not interactions with it: they move the
-# value but are not counted as interactions nor seen as contact by the stage rules.
-SIGNAL_KINDS: Final = frozenset({"violation"})
+# value but are not counted as interactions nor seen as contact by the stage rules. A
+# violation the playbook withdrew (a late interaction showed the standard kept) arrives again
+# under its id as `violation_withdrawn`: it weighs nothing, and one found again is back.
+VIOLATION: Final = "violation"
+VIOLATION_WITHDRAWN: Final = "violation_withdrawn"
+SIGNAL_KINDS: Final = frozenset({VIOLATION, VIOLATION_WITHDRAWN})
 
 # attributes.outcome, when a sender gives one, adds to the weight: a won deal or a resolved
 # complaint counts for more than the bare event, a lost one against.
@@ -110,6 +114,7 @@ _WORDS = {
     "contract_signed": "a signed contract",
     "co_marketing": "co-marketing",
     "violation": "a missed service standard",
+    "violation_withdrawn": "a missed service standard, withdrawn",
 }
 
 DAY = 86_400.0

@@ -156,12 +156,12 @@ class ScoringRepository:
 
     # Applied interactions
 
-    async def applied(self, interaction_ids: Iterable[str]) -> dict[str, tuple[str, float]]:
-        """The customer and contribution of each interaction already applied."""
+    async def applied(self, interaction_ids: Iterable[str]) -> dict[str, tuple[str, float, str]]:
+        """The customer, contribution and kind of each interaction already applied."""
         wanted = list(set(interaction_ids))
         if not wanted:
             return {}
-        query = "SELECT interaction_id, customer_id, contribution FROM applied_interaction "
+        query = "SELECT interaction_id, customer_id, contribution, kind FROM applied_interaction "
         async with driver_of(self.session) as (postgres, driver):
             if postgres:
                 rows = await pg_fetch(driver, query + "WHERE interaction_id = ANY(%s)", (wanted,))
@@ -171,13 +171,23 @@ class ScoringRepository:
                     rows += await driver.execute_fetchall(
                         query + f"WHERE interaction_id IN ({_marks(len(chunk))})", chunk
                     )
-        return {i: (c, v) for i, c, v in rows}
+        return {i: (c, v, k) for i, c, v, k in rows}
 
     async def move_applied(self, interaction_id: str, customer_id: str) -> None:
         await self.session.execute(
             update(AppliedInteraction)
             .where(col(AppliedInteraction.interaction_id) == interaction_id)
             .values(customer_id=customer_id)
+        )
+
+    async def reweigh_applied(
+        self, interaction_id: str, kind: str, contribution: float, reason: str
+    ) -> None:
+        """An applied signal whose state changed (a violation withdrawn, or found again)."""
+        await self.session.execute(
+            update(AppliedInteraction)
+            .where(col(AppliedInteraction.interaction_id) == interaction_id)
+            .values(kind=kind, contribution=contribution, reason=reason)
         )
 
     async def insert_applied(self, rows: Sequence[dict[str, Any]]) -> None:

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from scoring.domain import SIGNAL_KINDS, VIOLATION
 from scoring.stages import COMMITMENTS, GRIEVANCES, Moment, is_coming_apart, value_fall
 
 DAY = timedelta(days=1)
@@ -56,7 +57,7 @@ def assess(
     """The customer's risk at `at` (history sorted by time, up to `at`; our own signals,
     violations, count as such and not as contact with the customer)."""
     everything = [m for m in history if m.at <= at]
-    upto = [m for m in everything if m.kind != "violation"]
+    upto = [m for m in everything if m.kind not in SIGNAL_KINDS]
     base = 1 - p_alive if p_alive is not None else NEUTRAL_BASE
     signals: list[tuple[float, str]] = []
     if p_alive is not None:
@@ -81,7 +82,7 @@ def assess(
     if grievances:
         plural = "s" if grievances != 1 else ""
         signals.append((min(0.3 * grievances, 0.9), f"{grievances} grievance{plural} in 90 days"))
-    violations = sum(m.kind == "violation" and m.at > at - 90 * DAY for m in everything)
+    violations = sum(m.kind == VIOLATION and m.at > at - 90 * DAY for m in everything)
     if violations:
         signals.append(
             (

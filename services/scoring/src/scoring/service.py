@@ -32,6 +32,8 @@ from scoring.domain import (
     EPOCH,
     SIGNAL_KINDS,
     TREND_DAYS,
+    VIOLATION,
+    VIOLATION_WITHDRAWN,
     Applied,
     Explanation,
     InvalidWeights,
@@ -109,6 +111,8 @@ class ApplyResult:
     duplicates: int = 0
     # Applied before under another customer, which ingest has since merged into this one.
     moved: int = 0
+    # Violations the playbook withdrew, or found again after withdrawing them.
+    restated: int = 0
 
 
 @dataclass
@@ -309,7 +313,18 @@ class ScoringService:
                 table = rules[item.tenant_id].weights
                 known = seen.get(item.interaction_id)
                 if known is not None:
-                    owner, earlier = known
+                    owner, earlier, was = known
+                    if owner == item.customer_id and _restated(was, item.kind):
+                        # A violation withdrawn, or found again: its effect goes, or returns.
+                        before = mass(table, earlier, item.occurred_at)
+                        after = mass(table, value, item.occurred_at)
+                        changes[(item.tenant_id, owner)].add(
+                            after[0] - before[0], after[1] - before[1], item.occurred_at, 0.0, 0
+                        )
+                        await repo.reweigh_applied(item.interaction_id, item.kind, value, reason)
+                        seen[item.interaction_id] = (owner, value, item.kind)
+                        result.restated += 1
+                        continue
                     if owner == item.customer_id:
                         result.duplicates += 1
                         continue
@@ -324,7 +339,7 @@ class ScoringService:
                         good, bad, item.occurred_at, earlier, counted, net
                     )
                     await repo.move_applied(item.interaction_id, item.customer_id)
-                    seen[item.interaction_id] = (item.customer_id, earlier)
+                    seen[item.interaction_id] = (item.customer_id, earlier, was)
                     result.moved += 1
                     continue
                 # A span per interaction joins the trace that accepted it.
@@ -337,7 +352,7 @@ class ScoringService:
                     if tracing
                     else _NO_SPAN
                 ):
-                    seen[item.interaction_id] = (item.customer_id, value)
+                    seen[item.interaction_id] = (item.customer_id, value, item.kind)
                     good, bad = mass(table, value, item.occurred_at)
                     changes[(item.tenant_id, item.customer_id)].add(
                         good,
@@ -931,6 +946,11 @@ def _moments(
         for r, value in zip(ordered, after, strict=True)
         if signals or r.kind not in SIGNAL_KINDS
     ]
+
+
+def _restated(was: str, kind: str) -> bool:
+    """Whether an applied signal arrives again in its other state: withdrawn, or back."""
+    return was != kind and {was, kind} == {VIOLATION, VIOLATION_WITHDRAWN}
 
 
 def _counted(kind: str) -> int:
