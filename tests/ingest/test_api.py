@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from ingest.schemas import EXAMPLE_INTERACTION
 from ingest.service import IngestService
@@ -158,12 +159,32 @@ async def test_size_limits_are_enforced_with_413(app: FastAPI, client: httpx.Asy
         await client.post("/v1/interactions:batch", json=huge, headers=headers)
     ).status_code == 413
     many = {"interactions": [interaction(source_id=str(i)) for i in range(1001)]}
-    assert (
-        await client.post("/v1/interactions:batch", json=many, headers=headers)
-    ).status_code in (
-        413,
-        422,
-    )
+    over = await client.post("/v1/interactions:batch", json=many, headers=headers)
+    assert over.status_code == 422  # within 512 KB, one item too many
+    assert "at most 1000 items" in over.text
+
+
+async def test_sizes_are_counted_on_the_stream_not_taken_from_content_length(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """A chunked body (no Content-Length) over the limit is refused with 413 as it streams
+    in, and nothing is stored."""
+    headers = {**await key(app), "Content-Type": "application/json"}
+    batch = json.dumps({"interactions": [interaction(text="z" * 9000)] * 60}).encode()
+    single = json.dumps(interaction(text="x" * 9_000, attributes={"a": "y" * 30_000})).encode()
+
+    async def chunks(body: bytes) -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 16 * 1024):
+            yield body[start : start + 16 * 1024]
+
+    refused = await client.post("/v1/interactions:batch", content=chunks(batch), headers=headers)
+    assert refused.status_code == 413, refused.text
+    assert "content-length" not in refused.request.headers
+    refused = await client.post("/v1/interactions", content=chunks(single), headers=headers)
+    assert refused.status_code == 413, refused.text
+    service: IngestService = app.state.ingest
+    async with service.db.read() as session:
+        assert (await session.execute(text("SELECT count(*) FROM interaction"))).scalar() == 0
 
 
 async def test_the_rate_limit_answers_429_with_retry_after(
@@ -184,6 +205,28 @@ async def test_the_rate_limit_answers_429_with_retry_after(
     other = await key(app)
     again = await client.post("/v1/interactions", json=interaction(source_id="y"), headers=other)
     assert again.status_code == 201
+
+
+async def test_the_rate_limit_is_shared_through_redis_by_every_replica(
+    tmp_path: Path, running_ingest: RunningIngest, asgi_client: AsgiClient, redis_url: str
+) -> None:
+    """Two ingest processes on the same Redis: a key's budget is one, whichever replica a
+    request reaches; over it, 429 with Retry-After."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'ingest.db'}"
+    settings = {"rate_limit_per_minute": 30, "redis_url": redis_url}
+    async with (
+        running_ingest(url, **settings) as first,
+        running_ingest(url, **settings) as second,
+        asgi_client(first) as one,
+        asgi_client(second) as other,
+    ):
+        headers = await key(first)
+        batch = {"interactions": [interaction(source_id=str(i)) for i in range(20)]}
+        assert (await one.post("/v1/interactions:batch", json=batch, headers=headers)).is_success
+        more = {"interactions": [interaction(source_id=f"m{i}") for i in range(20)]}
+        limited = await other.post("/v1/interactions:batch", json=more, headers=headers)
+        assert limited.status_code == 429
+        assert int(limited.headers["Retry-After"]) >= 1
 
 
 async def test_operations_endpoints(client: httpx.AsyncClient) -> None:

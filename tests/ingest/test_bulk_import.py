@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from ingest.bulk import ColumnMapping
 from ingest.cli import main
+from ingest.schemas import InteractionIn
 from relint_devstack.demo import DemoConfig, generate
 
 MAPPING = """
@@ -82,6 +84,33 @@ def test_a_csv_with_a_mapping_is_imported_and_its_bad_rows_reported(
     assert _outbox(env) == 4
 
 
+def test_columns_feed_any_field_of_the_customer_and_contact_references(tmp_path: Path) -> None:
+    """A mail export: the contact's address and name, the account's domain and its CRM id
+    each from a column; the interaction they make is valid as the API takes it."""
+    mapping_file = tmp_path / "mail.yaml"
+    mapping_file.write_text(
+        "columns:\n  contact.email: from\n  contact.name: sender\n"
+        "  customer.domain: company_domain\n  customer.ids.hubspot: hubspot_id\n"
+        "  occurred_at: sent\n"
+        "defaults:\n  channel: email\n  kind: email_received\n  direction: inbound\n"
+    )
+    mapping = ColumnMapping.load(mapping_file)
+    raw = mapping.apply(
+        {
+            "from": "ana@northwind.example",
+            "sender": "Ana Lima",
+            "company_domain": "northwind.example",
+            "hubspot_id": "8812734",
+            "sent": "2026-03-04T10:15:00+01:00",
+        }
+    )
+    assert raw["contact"] == {"email": "ana@northwind.example", "name": "Ana Lima"}
+    assert raw["customer"] == {"domain": "northwind.example", "ids": {"hubspot": "8812734"}}
+    item = InteractionIn.model_validate(raw)
+    assert item.customer is not None
+    assert item.customer.ids == {"hubspot": "8812734"}
+
+
 def test_jsonl_in_the_api_shape_needs_no_mapping(tmp_path: Path, env: dict[str, str]) -> None:
     _, items = generate(DemoConfig(customers=5, seed=1))
     data = tmp_path / "history.jsonl"
@@ -99,6 +128,9 @@ def test_jsonl_in_the_api_shape_needs_no_mapping(tmp_path: Path, env: dict[str, 
     [
         ("columns: [a, b]", "columns must map"),
         ("columns: {colour: c}", "not interaction fields: ['colour']"),
+        ("columns: {customer.colour: c}", "not interaction fields: ['customer.colour']"),
+        ("columns: {contact.ids.crm: c}", "not interaction fields: ['contact.ids.crm']"),
+        ("defaults: {customer.ids.: x}", "not interaction fields: ['customer.ids.']"),
         ("colums: {}", "unknown keys ['colums']"),
         ("columns: {kind: [", "not YAML"),
     ],

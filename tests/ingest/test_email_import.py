@@ -24,6 +24,7 @@ from ingest.email_import import (
     EmailInteraction,
     EmailProblem,
     Participant,
+    count_messages,
     import_emails,
     read_messages,
     to_interaction,
@@ -422,6 +423,9 @@ def test_a_directory_of_eml_files_and_an_mbox(tmp_path: Path) -> None:
         "t3@northwind.example",
     ]
     assert [w for w, _ in read_messages(tmp_path)] == [f.where for f in found]
+    # The progress bar's total, counted without parsing a message.
+    assert count_messages(tmp_path) == len(found)
+    assert count_messages(tmp_path / "nowhere") is None
 
 
 def test_paths_that_cannot_be_read_are_problems(tmp_path: Path) -> None:

@@ -81,3 +81,11 @@ def test_the_schema_documents_the_interaction_with_an_example(
     assert {"customer", "occurred_at", "channel", "kind", "direction"} <= set(
         interaction["required"]
     )
+    # The batch, and the answer per item, have theirs.
+    schemas = document["components"]["schemas"]
+    assert len(schemas["InteractionBatchIn"]["examples"][0]["interactions"]) == 2
+    assert [r["status"] for r in schemas["BatchResult"]["examples"][0]["results"]] == [
+        "accepted",
+        "rejected",
+    ]
+    assert schemas["ItemResult"]["examples"][1]["errors"][0]["path"] == "interactions[1].kind"

@@ -28,19 +28,27 @@ class BodySizeLimitMiddleware:
             await _refuse(send, limit)
             return
         received = 0
-        started = False
+        started = exceeded = False
 
         async def counted_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    exceeded = True
                     raise _TooLarge
             return message
 
         async def tracked_send(message: Message) -> None:
             nonlocal started
+            if exceeded:
+                # The app may have made something of the refused read (FastAPI answers a 400,
+                # "error parsing the body"): the answer is the 413, whatever it made.
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await _refuse(send, limit)
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
@@ -48,6 +56,7 @@ class BodySizeLimitMiddleware:
             await self.app(scope, counted_receive, tracked_send)
         except _TooLarge:
             if not started:
+                started = True
                 await _refuse(send, limit)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from ingest.schemas import InteractionIn
+from ingest.schemas import ContactRef, CustomerRef, InteractionIn
 from ingest.service import IngestService
 
 BATCH = 1000
@@ -35,6 +35,8 @@ class ColumnMapping:
         columns:                      # interaction field: column
           customer.external_id: account_id
           customer.name: account_name
+          contact.email: email        # also customer.email, customer.domain,
+                                      # customer.ids.<source>, contact.name, ...
           occurred_at: date
           kind: type
         defaults:                     # interaction field: value, for every row
@@ -68,10 +70,12 @@ class ColumnMapping:
             raise MappingError(f"{path}: defaults must map interaction fields to values")
         if not isinstance(attributes, list) or not all(isinstance(a, str) for a in attributes):
             raise MappingError(f"{path}: attributes must be a list of column names")
-        fields = set(InteractionIn.model_fields) | {"customer.external_id", "customer.name"}
-        wrong = sorted((set(columns) | set(defaults)) - fields)
+        wrong = sorted(f for f in set(columns) | set(defaults) if not _is_field(f))
         if wrong:
-            raise MappingError(f"{path}: not interaction fields: {wrong}")
+            raise MappingError(
+                f"{path}: not interaction fields: {wrong} (nested ones are written "
+                "customer.external_id, customer.email, customer.ids.<source>, contact.email, …)"
+            )
         source = document.get("source")
         return cls(dict(columns), dict(defaults), tuple(attributes), source)
 
@@ -86,14 +90,33 @@ class ColumnMapping:
         ]:
             if value in (None, ""):
                 continue
-            if name.startswith("customer."):
-                item.setdefault("customer", {})[name.removeprefix("customer.")] = value
-            else:
-                item[name] = value
+            *outer, last = name.split(".")
+            into = item
+            for part in outer:  # customer.ids.hubspot: {"customer": {"ids": {"hubspot": …}}}
+                into = into.setdefault(part, {})
+            into[last] = value
         kept = {a: row[a] for a in self.attributes if row.get(a) not in (None, "")}
         if kept:
             item["attributes"] = {**item.get("attributes", {}), **kept}
         return item
+
+
+# The nested fields a column can feed, by the reference they belong to.
+_NESTED = {
+    "customer": set(CustomerRef.model_fields) - {"ids"},
+    "contact": set(ContactRef.model_fields),
+}
+
+
+def _is_field(name: str) -> bool:
+    """Whether a mapping may name `name`: an interaction's field, a field of its customer or
+    contact reference, or one of the customer's source ids (`customer.ids.<source>`)."""
+    head, _, rest = name.partition(".")
+    if not rest:
+        return name in InteractionIn.model_fields
+    if head == "customer" and rest.startswith("ids."):
+        return rest.count(".") == 1 and len(rest) > len("ids.")
+    return rest in _NESTED.get(head, set())
 
 
 def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:

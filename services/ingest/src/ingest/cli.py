@@ -283,7 +283,7 @@ def import_email_command(
 ) -> None:
     settings = load_settings(IngestSettings)
     errors_path = errors_path or Path("email-import.errors.csv")
-    total = sum(1 for _ in email_import.read_messages(path))
+    total = email_import.count_messages(path) or 0  # unreadable: reported per file below
 
     async def run() -> email_import.EmailReport:
         db = Database(settings.database_url)

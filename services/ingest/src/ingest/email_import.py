@@ -156,6 +156,17 @@ def _raw_messages(path: Path) -> Iterator[tuple[str, bytes]]:
         box.close()
 
 
+def count_messages(path: Path) -> int | None:
+    """How many messages `read_messages` will yield, without parsing them (for a progress
+    bar); None when a file cannot be read (the import then reports it per file)."""
+    try:
+        return sum(
+            len(mailbox.mbox(file, create=False)) if _is_mbox(file) else 1 for file in _files(path)
+        )
+    except (OSError, mailbox.Error):
+        return None
+
+
 def _parse(raw: bytes) -> EmailMessage:
     message = BytesParser(_ReadMessage, policy=email.policy.default).parsebytes(raw)
     assert isinstance(message, _ReadMessage)

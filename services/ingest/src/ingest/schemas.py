@@ -12,6 +12,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    JsonValue,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -198,7 +199,19 @@ class InteractionIn(BaseModel):
 
 
 class InteractionBatchIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "interactions": [
+                        EXAMPLE_INTERACTION,
+                        {**EXAMPLE_INTERACTION, "source_id": "helpdesk-000124", "kind": "nope"},
+                    ]
+                }
+            ]
+        },
+    )
 
     interactions: list[Any] = Field(
         min_length=1,
@@ -224,7 +237,32 @@ def field_errors(error: ValidationError, prefix: str = "") -> list[FieldError]:
     return found
 
 
+EXAMPLE_RESULTS: list[JsonValue] = [
+    {
+        "index": 0,
+        "status": "accepted",
+        "id": "0b6f6a5e-8f0e-4c59-9a6d-3f1f2b7c9d10",
+        "customer_id": "5d3c1b2a-7e4f-4a8b-9c0d-1e2f3a4b5c6d",
+        "errors": [],
+    },
+    {
+        "index": 1,
+        "status": "rejected",
+        "id": None,
+        "customer_id": None,
+        "errors": [
+            {
+                "path": "interactions[1].kind",
+                "message": "'nope' is not a kind of channel 'service'; allowed: …",
+            }
+        ],
+    },
+]
+
+
 class ItemResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": EXAMPLE_RESULTS})
+
     index: int
     status: Literal["accepted", "duplicate", "rejected"]
     id: str | None = Field(
@@ -239,6 +277,19 @@ class ItemResult(BaseModel):
 
 
 class BatchResult(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "accepted": 1,
+                    "duplicates": 0,
+                    "rejected": 1,
+                    "results": EXAMPLE_RESULTS,
+                }
+            ]
+        }
+    )
+
     accepted: int
     duplicates: int
     rejected: int
