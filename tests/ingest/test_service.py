@@ -13,7 +13,7 @@ from ingest.main import MIGRATIONS
 from ingest.models import Interaction, OutboxEntry
 from ingest.repository import CustomerActivity, IngestRepository
 from ingest.schemas import InteractionIn
-from ingest.service import IngestService
+from ingest.service import IngestService, Undeliverable
 from relint.db import Database
 from tests.plans import rows_read
 
@@ -203,6 +203,50 @@ async def test_a_failed_delivery_loses_nothing(service: IngestService) -> None:
 
     assert await service.deliver_next("scoring", working, limit=10) == 1
     assert len(delivered) == 1
+
+
+async def test_entries_a_subscriber_refuses_for_good_are_parked_and_the_rest_goes_on(
+    service: IngestService,
+) -> None:
+    """A batch refused as invalid is halved down to the entry at fault, which is parked
+    (kept, with why); the others are delivered in order, and the stream goes on. Replayed,
+    it is delivered in its place."""
+    tenant = (await service.create_tenant_key("acme", "crm", ["ingest:write"])).tenant_id
+    await service.record(
+        tenant,
+        [
+            (n, item(c, minutes, ref))
+            for n, (c, minutes, ref) in enumerate(
+                [("c1", 10, "a"), ("c1", 20, "b"), ("c2", 30, "c"), ("c2", 40, "d")]
+            )
+        ],
+    )
+    delivered: list[str] = []
+
+    async def picky(batch: list[tuple[int, Interaction]]) -> None:
+        if any(row.source_id == "b" for _, row in batch):
+            raise Undeliverable("scoring refused it: interactions[1] needs an id")
+        delivered.extend(row.source_id or "" for _, row in batch)
+
+    assert await service.deliver_next("scoring", picky, limit=10) == 3
+    assert delivered == ["a", "c", "d"]
+    [parked] = await service.parked("scoring")
+    assert (parked.subscriber, parked.reason) == (
+        "scoring",
+        "scoring refused it: interactions[1] needs an id",
+    )
+    assert await service.backlog() == {"playbook": 4}
+    assert await service.deliver_next("scoring", picky, limit=10) == 0
+    assert await count(service.db, Interaction) == 4  # nothing lost
+    assert await service.replay_parked("scoring") == 1
+    assert await service.parked() == []
+
+    async def working(batch: list[tuple[int, Interaction]]) -> None:
+        delivered.extend(row.source_id or "" for _, row in batch)
+
+    assert await service.deliver_next("scoring", working, limit=10) == 1
+    assert delivered[-1] == "b"
+    assert await service.backlog() == {"playbook": 4}
 
 
 async def test_keys_verify_until_revoked(service: IngestService) -> None:

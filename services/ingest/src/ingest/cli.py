@@ -156,6 +156,30 @@ def issue_key(tenant: str, partner: str, scopes: tuple[str, ...]) -> None:
     _show(_with_service(use))
 
 
+@main.group(help="Outbox entries a subscriber refused for good, set aside: list, replay.")
+def outbox() -> None:
+    pass
+
+
+@outbox.command("parked", help="List the parked entries: subscriber, interaction, why.")
+@click.option("--subscriber", help="Only this subscriber's (default: all).")
+def outbox_parked(subscriber: str | None) -> None:
+    for entry in _with_service(lambda service: service.parked(subscriber)):
+        click.echo(
+            f"{entry.sequence}  {entry.subscriber}  {entry.interaction_id}  "
+            f"{entry.parked_at:%Y-%m-%d %H:%M:%S}  {entry.reason}"
+        )
+
+
+@outbox.command(
+    "replay", help="Put the parked entries back in the outbox, once what refused them is fixed."
+)
+@click.option("--subscriber", help="Only this subscriber's (default: all).")
+def outbox_replay(subscriber: str | None) -> None:
+    count = _with_service(lambda service: service.replay_parked(subscriber))
+    click.echo(f"{count} entries back in the outbox")
+
+
 def _show(issued: TenantKey) -> None:
     click.echo(
         json.dumps(

@@ -1,5 +1,7 @@
 """The outbox relay: delivers every accepted interaction to each subscriber over gRPC, in
-batches, in acceptance order, retrying until the subscriber acknowledges (at least once)."""
+batches, in acceptance order, retrying until the subscriber acknowledges (at least once).
+An entry the subscriber refuses as invalid, or whose message cannot be built, is parked
+(`IngestService.deliver_next`) instead of stalling every entry behind it."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from opentelemetry import trace
 from prometheus_client import Counter
 
 from ingest.messages import interaction_message
-from ingest.service import IngestService
+from ingest.service import IngestService, Undeliverable
 from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from relint.grpc_client import WRITE_DEADLINE, open_channel
 from relint.telemetry import context_from_traceparent, tracer
@@ -91,10 +93,18 @@ class OutboxRelay:
             with self._tracer.start_as_current_span(
                 f"outbox deliver {name}", links=links, attributes={"batch.size": len(batch)}
             ):
-                request = ingest_pb2.DeliverInteractionsRequest(
-                    interactions=[interaction_message(row, seq) for seq, row in batch]
-                )
-                await stub.DeliverInteractions(request, timeout=WRITE_DEADLINE)
+                try:
+                    request = ingest_pb2.DeliverInteractionsRequest(
+                        interactions=[interaction_message(row, seq) for seq, row in batch]
+                    )
+                except (ValueError, TypeError, OverflowError) as error:
+                    raise Undeliverable(f"its message cannot be built: {error!r}") from error
+                try:
+                    await stub.DeliverInteractions(request, timeout=WRITE_DEADLINE)
+                except grpc.aio.AioRpcError as error:
+                    if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
+                        raise Undeliverable(f"{name} refused it: {error.details()}") from error
+                    raise
 
         while True:
             self._wake[name].clear()

@@ -188,3 +188,18 @@ class OutboxEntry(IngestTable, table=True):
     subscriber: str = Field(max_length=64)
     interaction_id: str = Field(max_length=36)  # no foreign key: see Interaction
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class ParkedOutboxEntry(IngestTable, table=True):
+    """An outbox entry its subscriber refused for good (it answered INVALID_ARGUMENT, or its
+    message could not be built), set aside so that the stream behind it goes on; the
+    interaction itself stays stored. `ingest outbox replay` puts it back in the outbox."""
+
+    __tablename__ = "outbox_parked"
+
+    sequence: int = Field(sa_column=Column(BigInteger(), primary_key=True))
+    subscriber: str = Field(max_length=64)
+    interaction_id: str = Field(max_length=36)
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    parked_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    reason: str = Field(default="", max_length=500)

@@ -31,6 +31,7 @@ from ingest.models import (
     Interaction,
     KindMapping,
     OutboxEntry,
+    ParkedOutboxEntry,
     Partner,
     Tenant,
 )
@@ -711,6 +712,42 @@ class IngestRepository:
                 col(OutboxEntry.sequence).in_(list(sequences)),
             )
         )
+
+    async def park(self, subscriber: str, refused: Sequence[tuple[int, Any, str]]) -> None:
+        """Sets entries aside, each (sequence, its interaction's row, why): out of the
+        outbox, into `outbox_parked`."""
+        if not refused:
+            return
+        self.session.add_all(
+            ParkedOutboxEntry(
+                sequence=sequence,
+                subscriber=subscriber,
+                interaction_id=row.id,
+                created_at=row.received_at,
+                reason=reason[:500],
+            )
+            for sequence, row, reason in refused
+        )
+        await self.acknowledge(subscriber, [sequence for sequence, _, _ in refused])
+
+    async def parked(self, subscriber: str | None = None) -> list[ParkedOutboxEntry]:
+        query = select(ParkedOutboxEntry).order_by(col(ParkedOutboxEntry.sequence))
+        if subscriber is not None:
+            query = query.where(col(ParkedOutboxEntry.subscriber) == subscriber)
+        return list((await self.session.execute(query)).scalars())
+
+    async def unpark(self, entries: Sequence[ParkedOutboxEntry]) -> None:
+        """Back into the outbox under their own sequences, so in their place in the order."""
+        for entry in entries:
+            self.session.add(
+                OutboxEntry(
+                    sequence=entry.sequence,
+                    subscriber=entry.subscriber,
+                    interaction_id=entry.interaction_id,
+                    created_at=entry.created_at,
+                )
+            )
+            await self.session.delete(entry)
 
     async def backlog(self) -> dict[str, int]:
         query = select(col(OutboxEntry.subscriber), func.count()).group_by(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from prometheus_client import Counter
 from sqlalchemy.exc import IntegrityError
 
 from ingest import domain, identity
@@ -24,6 +25,7 @@ from ingest.models import (
     CustomerIdentifier,
     CustomerMerge,
     KindMapping,
+    ParkedOutboxEntry,
     Partner,
     Tenant,
 )
@@ -50,6 +52,36 @@ _CONTENTION_PAUSE_SECONDS = 0.01
 
 # (outbox sequence, the interaction as a row with Interaction's columns by name)
 Send = Callable[[list[tuple[int, Any]]], Awaitable[None]]
+
+OUTBOX_PARKED = Counter(
+    "relint_outbox_parked_total",
+    "Outbox entries a subscriber refused for good, set aside (see `ingest outbox`).",
+    ["subscriber"],
+)
+
+
+class Undeliverable(Exception):
+    """What `Send` raises for a batch its subscriber will never take as it is (it refused it
+    as invalid, or a message of it cannot be built): retried, it would stall the stream."""
+
+
+async def _isolating(
+    send: Send, batch: list[tuple[int, Any]]
+) -> tuple[list[int], list[tuple[int, Any, str]]]:
+    """Sends the batch; an `Undeliverable` one in halves, down to the entries at fault.
+    (The sequences delivered, in order; the entries refused with why.) Any other failure
+    is raised: the batch is retried whole (the subscribers apply idempotently)."""
+    try:
+        await send(batch)
+    except Undeliverable as error:
+        if len(batch) == 1:
+            [(sequence, row)] = batch
+            return [], [(sequence, row, str(error))]
+        half = len(batch) // 2
+        first, first_refused = await _isolating(send, batch[:half])
+        rest, rest_refused = await _isolating(send, batch[half:])
+        return first + rest, first_refused + rest_refused
+    return [sequence for sequence, _ in batch], []
 
 
 class InvalidKindMappings(ValueError):
@@ -372,26 +404,60 @@ class IngestService:
         """Sends the oldest undelivered entries of one subscriber; removes them once acknowledged.
 
         Returns how many were delivered. On PostgreSQL an advisory lock makes one relay per
-        subscriber lead across replicas, so per-customer order survives scaling out.
+        subscriber lead across replicas, so per-customer order survives scaling out. A batch
+        `send` finds `Undeliverable` is halved until the entries at fault are found; those
+        are parked (`outbox_parked`, see `replay_parked`), the others delivered in order.
         """
         if self.db.sqlite:
             async with self.db.read() as session:
                 batch = await IngestRepository(session).pending(subscriber, limit)
             if not batch:
                 return 0
-            await send(batch)
+            delivered, refused = await _isolating(send, batch)
             async with self.db.transaction() as session:
-                await IngestRepository(session).acknowledge(subscriber, [s for s, _ in batch])
-            return len(batch)
+                repo = IngestRepository(session)
+                await repo.acknowledge(subscriber, delivered)
+                await self._park(repo, subscriber, refused)
+            return len(delivered)
         async with self.db.transaction() as session:
             repo = IngestRepository(session)
             if not await repo.try_lead_relay(subscriber):
                 return 0
             batch = await repo.pending(subscriber, limit)
-            if batch:
-                await send(batch)
-                await repo.acknowledge(subscriber, [s for s, _ in batch])
-            return len(batch)
+            if not batch:
+                return 0
+            delivered, refused = await _isolating(send, batch)
+            await repo.acknowledge(subscriber, delivered)
+            await self._park(repo, subscriber, refused)
+            return len(delivered)
+
+    async def _park(
+        self, repo: IngestRepository, subscriber: str, refused: list[tuple[int, Any, str]]
+    ) -> None:
+        for sequence, row, reason in refused:
+            log.error(
+                "parked outbox entry %s (interaction %s) for %s: %s; the stream goes on, "
+                "`ingest outbox replay` sends it again",
+                sequence,
+                row.id,
+                subscriber,
+                reason,
+            )
+        OUTBOX_PARKED.labels(subscriber).inc(len(refused))
+        await repo.park(subscriber, refused)
+
+    async def parked(self, subscriber: str | None = None) -> list[ParkedOutboxEntry]:
+        async with self.db.read() as session:
+            return await IngestRepository(session).parked(subscriber)
+
+    async def replay_parked(self, subscriber: str | None = None) -> int:
+        """Puts the parked entries (of one subscriber, or all) back in the outbox, in their
+        place in the order, once what refused them is fixed; returns how many."""
+        async with self.db.transaction() as session:
+            repo = IngestRepository(session)
+            entries = await repo.parked(subscriber)
+            await repo.unpark(entries)
+        return len(entries)
 
     async def backlog(self) -> dict[str, int]:
         async with self.db.read() as session:
