@@ -122,7 +122,7 @@ def test_where_the_other_signals_carry_information_our_score_ranks_better(
     write_jsonl(DemoConfig(customers=200), path)
     main([str(path), "--format", "interactions", "--cutoff", "2026-04-30", "--horizon-weeks", "26"])
     output = capsys.readouterr().out
-    assert "purchases (of 25053 interactions) up to 2026-04-30" in output
+    assert "purchases (of 25119 interactions) up to 2026-04-30" in output
     assert "skipped" not in output
     rows = _rows(output)
     assert "relint score (w=0)" not in output  # the signals were given a weight

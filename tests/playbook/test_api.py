@@ -210,7 +210,12 @@ async def test_obligations_violations_actions_and_worklists_per_tenant(
         "k1", now - timedelta(hours=2), "service", "complaint", "inbound", "ana", "T-9"
     )
     old = Touch("k0", now - timedelta(days=9), "service", "complaint", "inbound", "ana", "T-1")
-    await service.receive([Delivered("acme", "c1", complaint), Delivered("acme", "c1", old)])
+    # Complaints resolved (one 12 days ago, one 3 hours ago): each is owed a check-in.
+    resolved = [
+        Touch(f"r{n}", now - ago, "service", "complaint_resolved", "outbound", "ana", f"T-0{n}")
+        for n, ago in enumerate([timedelta(days=12), timedelta(hours=3)])
+    ]
+    await service.receive([Delivered("acme", "c1", t) for t in (complaint, old, *resolved)])
     await service.judge_due()
     owed = (await client.get("/v1/customers/c1/obligations", headers=READER)).json()
     assert sorted(o["standard_key"] for o in owed["obligations"]) == [
@@ -222,7 +227,10 @@ async def test_obligations_violations_actions_and_worklists_per_tenant(
         "answer-complaints",
         "complaint-check-in",
     ]
-    assert all(v["interaction_ids"] == ["k0"] for v in missed["violations"])
+    assert {v["standard_key"]: v["interaction_ids"] for v in missed["violations"]} == {
+        "answer-complaints": ["k0", "r1"],  # answered, days late, by the latest resolution
+        "complaint-check-in": ["r0"],
+    }
     actions = (await client.get("/v1/customers/c1/next-best-actions", headers=READER)).json()
     # Two recent misses to make amends for, then what is owed, the nearest deadline first.
     assert [a["kind"] for a in actions["actions"]] == [

@@ -84,14 +84,18 @@ async def test_delivered_interactions_become_obligations_violations_and_actions(
 ) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
 
-    def interaction(id_: str, at: datetime, customer: str) -> ingest_pb2.Interaction:
+    def interaction(
+        id_: str, at: datetime, customer: str, kind: str = "complaint"
+    ) -> ingest_pb2.Interaction:
         message = ingest_pb2.Interaction(
             id=id_,
             tenant_id="t1",
             customer_id=customer,
             channel="service",
-            kind="complaint",
-            direction=ingest_pb2.DIRECTION_INBOUND,
+            kind=kind,
+            direction=ingest_pb2.DIRECTION_INBOUND
+            if kind == "complaint"
+            else ingest_pb2.DIRECTION_OUTBOUND,
             source_id=f"T-{id_}",
         )
         message.occurred_at.FromDatetime(at)
@@ -102,11 +106,14 @@ async def test_delivered_interactions_become_obligations_violations_and_actions(
         batch = [
             interaction("a", now - timedelta(hours=1), "c1"),
             interaction("b", now - timedelta(days=5), "c2"),
+            # Resolved: c2's a day and a half late, and an earlier one of c1's 2 hours ago.
+            interaction("rb", now - timedelta(days=5, hours=-36), "c2", "complaint_resolved"),
+            interaction("ra", now - timedelta(hours=2), "c1", "complaint_resolved"),
         ]
         reply = await subscriber.DeliverInteractions(
             ingest_pb2.DeliverInteractionsRequest(interactions=batch), timeout=5
         )
-        assert (reply.applied, reply.duplicates) == (2, 0)
+        assert (reply.applied, reply.duplicates) == (4, 0)
         again = await subscriber.DeliverInteractions(
             ingest_pb2.DeliverInteractionsRequest(interactions=batch[:1]), timeout=5
         )
@@ -134,7 +141,10 @@ async def test_delivered_interactions_become_obligations_violations_and_actions(
         "answer-complaints",
         "complaint-check-in",
     ]
-    assert list(late.violations[0].interaction_ids) == ["b"]
+    assert {v.standard_key: list(v.interaction_ids) for v in late.violations} == {
+        "answer-complaints": ["b", "rb"],  # answered late, by the resolution
+        "complaint-check-in": ["rb"],
+    }
     assert sorted(o.standard_key for o in fresh.obligations) == [
         "answer-complaints",
         "complaint-check-in",

@@ -581,7 +581,8 @@ async def test_an_unknown_standing_binds_only_company_wide_standards(
 ) -> None:
     await service.receive([ticket("k1", T0, "c7")])  # scoring does not know c7 yet
     complaint = Touch("p1", T0, "service", "complaint", "inbound")
-    await service.receive([Delivered("t1", "c7", complaint)])
+    resolved = Touch("p2", T0 + timedelta(days=2), "service", "complaint_resolved", "outbound")
+    await service.receive([Delivered("t1", "c7", complaint), Delivered("t1", "c7", resolved)])
     await service.judge_due(now=NOW)
     keys = sorted(v.standard_key for v in await service.violations("t1"))
     assert keys == ["answer-complaints", "complaint-check-in"]
@@ -599,8 +600,15 @@ async def test_a_customers_playbook_names_the_standards_that_bind_it_now(
             "partner-business-review",
             "price-change-notice",
             "complaint-check-in",
+            "term-change-notice",
         ],
-        "c1": ["answer-complaints", "first-response", "price-change-notice", "complaint-check-in"],
+        "c1": [  # a BFF
+            "answer-complaints",
+            "first-response",
+            "price-change-notice",
+            "complaint-check-in",
+            "term-change-notice",
+        ],
         "c7": ["answer-complaints", "complaint-check-in"],  # unknown to scoring
     }
     assert {view.playbook_version for view in found.values()} == {0}

@@ -963,7 +963,7 @@ class _Month:
             at = self.some_time()
             words = {"issue": "delivery", "pct": 12, "days": self.rng.randint(4, 9)}
             template = self.rng.choice(_COMPLAINTS[cause])
-            self.add(
+            complained = self.add(
                 at,
                 "service",
                 "complaint",
@@ -972,6 +972,15 @@ class _Month:
                 employee=self.customer.owner,
                 text=template.format(**words),
             )
+            if complained is not None and not cause:  # a happy customer's is put right
+                self.add(
+                    complained + timedelta(hours=20),
+                    "service",
+                    "complaint_resolved",
+                    "outbound",
+                    employee=self.customer.owner,
+                    text="We put the delivery right and confirmed it with you.",
+                )
 
     def pick_issue(self, at: datetime) -> str:
         rng, cause = self.rng, self.cause
@@ -1277,6 +1286,16 @@ class _Month:
         kind = customer.relationship_type
         anniversary = customer.joined_at + timedelta(days=365)
         renews = kind in ("partner", "bff") and self.drift(anniversary) == 0
+        if renews and self.begin <= anniversary - timedelta(days=60) < self.end:
+            self.add(  # the renewed contract's terms, announced with the notice they are owed
+                anniversary - timedelta(days=60),
+                "finance",
+                "term_change",
+                "outbound",
+                employee=customer.owner,
+                text=f"Your renewed contract from {anniversary:%d %B %Y}: support hours widen.",
+                attributes={"notice_days": 60},
+            )
         if renews and self.begin <= anniversary < self.end:
             self.add(
                 anniversary,

@@ -51,6 +51,7 @@ KINDS: Final[dict[str, tuple[str, ...]]] = {
         "ticket_escalated",
         "ticket_reopened",
         "complaint",
+        "complaint_resolved",
         "check_in",
         "survey_response",
     ),
@@ -64,6 +65,7 @@ KINDS: Final[dict[str, tuple[str, ...]]] = {
         "refund",
         "credit_note",
         "price_change",
+        "term_change",
     ),
     "operations": (
         "onboarding",

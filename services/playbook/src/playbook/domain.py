@@ -589,22 +589,22 @@ DEFAULT_PLAYBOOK: Final = PlaybookDraft(
         ),
         Standard(
             key="price-change-notice",
-            title="60 days' notice of a price or term change",
+            title="60 days' notice of a price change",
             team="finance",
             relationship_types=("bff", "partner"),
             stages=(),
             rule=NoticeBefore(days=60, event=Touchpoint("finance", "price_change")),
-            description="BFFs and Partners hear of a price or term change at least 60 days "
-            "before it takes effect; a surprise feels like betrayal.",
+            description="BFFs and Partners hear of a price change at least 60 days before it "
+            "takes effect; a surprise feels like betrayal.",
         ),
         Standard(
             key="complaint-check-in",
-            title="A check-in within 2 days after a complaint",
+            title="A check-in within 2 days after a resolved complaint",
             team="service",
             relationship_types=(),
             stages=(),
             rule=FollowUpAfter(
-                trigger=Touchpoint("service", "complaint"),
+                trigger=Touchpoint("service", "complaint_resolved"),
                 within_days=2,
                 follow_up=Touchpoint("service", "check_in"),
             ),
@@ -631,6 +631,16 @@ DEFAULT_PLAYBOOK: Final = PlaybookDraft(
             description="Each quarter the five Acquaintances who look most like our best "
             "customers are picked for the conversion program that recruits BFFs and "
             "Partners, and each gets a sales call within the quarter.",
+        ),
+        Standard(
+            key="term-change-notice",
+            title="60 days' notice of a change of terms",
+            team="finance",
+            relationship_types=("bff", "partner"),
+            stages=(),
+            rule=NoticeBefore(days=60, event=Touchpoint("finance", "term_change")),
+            description="BFFs and Partners hear of a change to their contract's terms at "
+            "least 60 days before it takes effect.",
         ),
     ),
 )

@@ -9,9 +9,9 @@ standard's scope, or the standard names none):
   standard names types, since its stage when it names stages (the later of the two), and
   over the whole history otherwise. Interactions before that are not judged by it.
 - respond_within: every trigger is answered by the first response after it, where a
-  response is any outbound interaction, or a resolved ticket. Due `within_hours` after the
-  trigger; answered at the due moment exactly is in time. One response answers every
-  trigger waiting before it.
+  response is any outbound interaction, or a resolved ticket or complaint. Due
+  `within_hours` after the trigger; answered at the due moment exactly is in time. One
+  response answers every trigger waiting before it.
 - follow_up_after: the same, but only the named follow-up touchpoint answers, within
   `within_days`.
 - cadence: at least one `of` every `every_days`, counted from the last one (or from the
@@ -52,7 +52,7 @@ from playbook.domain import (
 )
 
 # Kinds that answer a customer whatever their recorded direction.
-ANSWERING_KINDS: Final = frozenset({"ticket_resolved"})
+ANSWERING_KINDS: Final = frozenset({"ticket_resolved", "complaint_resolved"})
 ZERO: Final = timedelta(0)
 
 

@@ -42,6 +42,7 @@ KIND_WEIGHTS: dict[str, float] = {
     "onboarding": 1.0,
     "usage_increase": 1.5,
     "ticket_resolved": 1.0,
+    "complaint_resolved": 1.5,
     "check_in": 0.5,
     "survey_response": 0.5,
     "invoice_paid": 0.5,
@@ -72,6 +73,7 @@ KIND_WEIGHTS: dict[str, float] = {
     "outage": -3.0,
     "usage_decrease": -2.0,
     "price_change": -1.0,
+    "term_change": -1.0,
     "cancellation": -10.0,
     "violation": -3.0,  # a missed playbook standard (reported by the playbook service)
 }
@@ -102,6 +104,7 @@ _WORDS = {
     "ticket_escalated": "an escalated ticket",
     "ticket_reopened": "a reopened ticket",
     "ticket_resolved": "a resolved ticket",
+    "complaint_resolved": "a resolved complaint",
     "discount_refused": "a refused discount",
     "delivery_late": "a late delivery",
     "payment_failed": "a failed payment",
@@ -109,6 +112,7 @@ _WORDS = {
     "usage_decrease": "falling usage",
     "usage_increase": "rising usage",
     "price_change": "a price change",
+    "term_change": "a change of terms",
     "social_complaint": "a complaint on social media",
     "business_review": "a business review",
     "contract_signed": "a signed contract",
