@@ -232,14 +232,15 @@ async def test_obligations_violations_actions_and_worklists_per_tenant(
         "complaint-check-in": ["r0"],
     }
     actions = (await client.get("/v1/customers/c1/next-best-actions", headers=READER)).json()
-    # Two recent misses to make amends for, then what is owed, the nearest deadline first.
+    # What is owed within two days first (the nearest deadline first), then the two recent
+    # misses to make amends for.
     assert [a["kind"] for a in actions["actions"]] == [
-        "amends",
-        "amends",
         "obligation",
         "obligation",
+        "amends",
+        "amends",
     ]
-    first = actions["actions"][2]
+    first = actions["actions"][0]
     assert first["title"] == "First response to service complaint #T-9"
     assert first["reason"].startswith("due in 21 h, company standard: Answer every complaint")
     work = (await client.get("/v1/worklist?team=company", headers=READER)).json()

@@ -644,7 +644,8 @@ async def test_next_best_actions_and_worklists_rank_by_urgency_then_value(
     actions = await service.next_best_actions("t1", ["c2", "c1"], now=NOW)
     assert list(actions) == ["c2", "c1"]
     first = actions["c2"][0]
-    assert (first.kind, first.urgency) == ("obligation", 0.875)  # 3 of its 4 hours gone
+    # 3 of its 4 hours gone (0.75), and an hour of a week left (0.994): the nearer counts.
+    assert (first.kind, first.urgency) == ("obligation", round(0.5 + 0.5 * (1 - 1 / 168), 4))
     assert first.title == "First response to service ticket opened #K2"
     assert first.reason.startswith("due in 1 h, Partner standard: First response to BFF")
     assert [a.title for a in actions["c2"][1:]] == ["A sales business review (none yet)"]

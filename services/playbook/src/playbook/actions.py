@@ -3,7 +3,8 @@ employee, the worklist across customers, ordered by urgency and value. Pure.
 
 Where the actions come from, most urgent first:
 - an open obligation (the playbook owes the customer something by a deadline): urgency
-  grows from 0.5 when it opens to 1.0 at its deadline;
+  grows from 0.5 to 1.0 at its deadline, by the larger of the share of its time gone and
+  its nearness within a week (due in 46 hours outranks due in 79 days of 90);
 - a recent violation (missed in the last 30 days): make amends, 0.6;
 - a high risk of loss (scoring's risk 0.5 or more): call to save it, 0.5 to 0.9 with risk;
 - a relationship coming apart (Knapp's second half): repair it, 0.55;
@@ -23,6 +24,8 @@ from playbook.domain import KNAPP_STAGES, Standard
 from playbook.evaluation import Standing
 
 RECENT_VIOLATIONS: Final = timedelta(days=30)
+# Within this of its deadline an obligation grows urgent, whatever share of its time is gone.
+URGENT_WITHIN: Final = timedelta(days=7)
 AT_RISK: Final = 0.5
 COMING_APART: Final = frozenset(KNAPP_STAGES[5:])
 TYPE_NAMES: Final = {
@@ -142,6 +145,7 @@ def _fulfil(owed: Owed, titles: dict[str, str], label: str, now: datetime, value
     window = (owed.due_at - owed.opened_at).total_seconds()
     left = (owed.due_at - now).total_seconds()
     elapsed = 1.0 if window <= 0 else min(max(1 - left / window, 0.0), 1.0)
+    near = min(max(1 - left / URGENT_WITHIN.total_seconds(), 0.0), 1.0)
     standard = titles.get(owed.standard_key, owed.standard_key)
     due = f"overdue by {_span(-left)}" if left < 0 else f"due in {_span(left)}"
     return Action(
@@ -149,7 +153,7 @@ def _fulfil(owed: Owed, titles: dict[str, str], label: str, now: datetime, value
         "obligation",
         owed.what,
         f"{due}, {label} standard: {standard}",
-        round(0.5 + 0.5 * elapsed, 4),
+        round(0.5 + 0.5 * max(elapsed, near), 4),
         owed.due_at,
         owed.standard_key,
         owed.employee,
