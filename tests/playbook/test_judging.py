@@ -563,6 +563,28 @@ async def test_the_running_worker_follows_the_standing_feed(
     assert [v.standard_key for v in await service.violations("t1")] == ["first-response"]
 
 
+async def test_the_running_worker_wakes_at_the_deadline_not_at_its_idle_period(
+    service: PlaybookService,
+) -> None:
+    """The clock as the service runs it: a BFF's ticket whose first response is due in two
+    seconds becomes a violation then, though the worker's idle period is a minute and no
+    interaction arrives."""
+    due = datetime.now(UTC) + timedelta(seconds=2)
+    await service.receive([ticket("k1", due - timedelta(hours=4), "c1")])
+    worker = PlaybookWorker(service, idle_seconds=60, standings_seconds=3600)
+    worker.start()
+    try:
+        for _ in range(200):
+            if await service.violations("t1"):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await worker.stop()
+    [missed] = await service.violations("t1")
+    assert (missed.standard_key, missed.due_at) == ("first-response", due)
+    assert due < missed.detected_at < due + timedelta(seconds=3)
+
+
 async def test_the_sweep_judges_again_the_customers_whose_standing_moved(
     service: PlaybookService, scoring: FakeScoring
 ) -> None:
