@@ -161,6 +161,8 @@ def test_keys_are_unique_and_teams_names_and_titles_not_empty() -> None:
                 standard("other", team=""),
                 standard("same", title=""),
                 standard("Not A Key"),
+                # What PostgreSQL's text cannot hold; titles reach stored violations.
+                standard("nul", title="Call\x00 back", description="\x00"),
             ),
         )
     )
@@ -170,8 +172,11 @@ def test_keys_are_unique_and_teams_names_and_titles_not_empty() -> None:
         "standards[2].title",
         "standards[2].key",
         "standards[3].key",
+        "standards[4].title",
+        "standards[4].description",
     ]
     assert "standards[0]" in problems[3].reason
+    assert problems[5].reason == "must not contain the NUL character (\\u0000)"
 
 
 def test_a_playbook_needs_a_standard() -> None:
@@ -259,6 +264,8 @@ touchpoints = st.sampled_from(
     [Touchpoint(channel, kind) for channel, kinds in KINDS.items() for kind in kinds]
 )
 days = st.integers(1, MAX_DAYS)
+# Any character a store can hold: not the NUL character, not a lone surrogate.
+STORABLE = st.characters(exclude_characters="\x00", exclude_categories=("Cs",))
 rules = st.one_of(
     st.builds(RespondWithin, touchpoints, st.integers(1, MAX_HOURS)),
     st.builds(Cadence, days, touchpoints),
@@ -270,12 +277,12 @@ rules = st.one_of(
 standards = st.builds(
     Standard,
     key=st.from_regex(r"[a-z0-9][a-z0-9_-]{0,20}", fullmatch=True),
-    title=st.text(min_size=1, max_size=40).filter(str.strip),
+    title=st.text(STORABLE, min_size=1, max_size=40).filter(str.strip),
     team=st.sampled_from(["company", "sales", "service", "marketing"]),
     relationship_types=st.lists(st.sampled_from(RELATIONSHIP_TYPES), unique=True).map(tuple),
     stages=st.lists(st.sampled_from(KNAPP_STAGES), unique=True).map(tuple),
     rule=rules,
-    description=st.text(max_size=80),
+    description=st.text(STORABLE, max_size=80),
 )
 
 

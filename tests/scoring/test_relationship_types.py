@@ -60,6 +60,7 @@ def test_rules_round_trip_and_bad_rules_are_named() -> None:
                 {"name": "A", "when": [{"feature": "revenue", "at_least_percentile": 120}]},
                 {"name": "A", "when": [{"feature": "profit"}]},
                 {"name": "", "when": []},
+                {"name": "Key\x00account", "when": []},  # PostgreSQL's text cannot hold it
                 {"name": "Rest", "when": [{"feature": "advocacy", "at_least": 1}]},
             ]
         )
@@ -68,5 +69,6 @@ def test_rules_round_trip_and_bad_rules_are_named() -> None:
         "types[1].name: 'A' appears twice",
         "types[1].when[0]: exactly one of at_least_percentile, below_percentile, at_least, below",
         "types[2].name: a name of 1 to 60 characters",
+        "types[3].name: must not contain the NUL character (\\u0000)",
         "types: the last type must have no conditions (it takes everyone else)",
     ]

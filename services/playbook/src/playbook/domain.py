@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, Final, get_type_hints
 
 from relint.taxonomy import CHANNELS, KINDS, STAGES
+from relint.values import text_problem
 
 RELATIONSHIP_TYPES: Final = ("acquaintance", "fair_weather_friend", "bff", "partner")
 
@@ -290,16 +291,22 @@ def _standard_problems(standard: Standard, path: str) -> Iterator[Problem]:
         "relationship type",
     )
     yield from _names_problems(standard.stages, f"{path}.stages", KNAPP_STAGES, "stage")
-    if len(standard.description) > MAX_DESCRIPTION_LENGTH:
-        yield Problem(f"{path}.description", f"at most {MAX_DESCRIPTION_LENGTH} characters")
+    yield from _text_problems(
+        standard.description, f"{path}.description", MAX_DESCRIPTION_LENGTH, may_be_empty=True
+    )
     yield from _rule_problems(standard.rule, f"{path}.rule")
 
 
-def _text_problems(value: str, path: str, max_length: int) -> Iterator[Problem]:
-    if not value.strip():
+def _text_problems(
+    value: str, path: str, max_length: int, *, may_be_empty: bool = False
+) -> Iterator[Problem]:
+    if not value.strip() and not may_be_empty:
         yield Problem(path, "must not be empty")
     elif len(value) > max_length:
         yield Problem(path, f"at most {max_length} characters")
+    elif (unstorable := text_problem(value)) is not None:
+        # Titles reach stored violations and obligations: the worker would fail on them.
+        yield Problem(path, unstorable)
 
 
 def _names_problems(

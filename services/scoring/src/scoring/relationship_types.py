@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from relint.values import text_problem
+
 FEATURES = ("engagement", "revenue", "cost_to_serve", "profit", "advocacy")
 Feature = Literal["engagement", "revenue", "cost_to_serve", "profit", "advocacy"]
 ADVOCACY_KINDS = frozenset({"referral", "review", "co_marketing", "share", "mention"})
@@ -146,6 +148,9 @@ def rules_from_config(config: Sequence[Mapping[str, Any]]) -> tuple[TypeRule, ..
         name = entry.get("name")
         if not isinstance(name, str) or not 1 <= len(name.strip()) <= 60:
             problems.append(f"{where}.name: a name of 1 to 60 characters")
+            continue
+        if (unstorable := text_problem(name)) is not None:  # it is stored with every customer
+            problems.append(f"{where}.name: {unstorable}")
             continue
         if name in names:
             problems.append(f"{where}.name: {name!r} appears twice")
