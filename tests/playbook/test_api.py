@@ -245,6 +245,12 @@ async def test_obligations_violations_actions_and_worklists_per_tenant(
     assert first["reason"].startswith("due in 21 h, company standard: Answer every complaint")
     work = (await client.get("/v1/worklist?team=company", headers=READER)).json()
     assert [a["standard_key"] for a in work["actions"]] == ["answer-complaints"]
+    # Misses days old are not news: nothing was published (tests/playbook/test_webhooks.py).
+    published = await client.get("/v1/alerts?kind=violation&customer_id=c1", headers=READER)
+    assert published.json() == {"alerts": []}
+    bad_kind = await client.get("/v1/alerts?kind=gossip", headers=READER)
+    assert bad_kind.status_code == 422
+    assert "unknown alert kinds ['gossip']" in bad_kind.json()["detail"]
     by_team = (await client.get("/v1/violations?team=service", headers=READER)).json()
     assert [v["standard_key"] for v in by_team["violations"]] == ["complaint-check-in"]
     naive = await client.get("/v1/violations?since=2026-01-01T00:00:00", headers=READER)

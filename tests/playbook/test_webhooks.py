@@ -94,6 +94,17 @@ async def test_alerts_are_delivered_signed_once_to_who_wants_them(
     assert {d.status for d in log} == {"delivered"}
     assert all(d.last_status_code == 204 and d.attempts == 1 for d in log)
     assert [d.kind for d in await service.deliveries("t1", ops.id)] == ["at_risk"]
+    # What was published reads back, newest first, by kind and customer, per tenant.
+    published = await service.alerts("t1")
+    assert sorted(a.kind for a in published) == ["at_risk", "deadline_approaching", "violation"]
+    assert [a.occurred_at for a in published] == sorted(
+        (a.occurred_at for a in published), reverse=True
+    )
+    [mine] = await service.alerts("t1", kinds=["violation"], customer_id="c1")
+    assert mine.reason.startswith("no first response to service ticket opened #K2")
+    assert await service.alerts("t2") == []
+    with pytest.raises(ValueError, match="unknown alert kinds \\['nonsense'\\]"):
+        await service.alerts("t1", kinds=["nonsense"])
 
 
 @respx.mock

@@ -313,6 +313,20 @@ class ActionsOut(BaseModel):
     actions: list[ActionOut]
 
 
+class AlertOut(BaseModel):
+    id: str
+    customer_id: str
+    kind: str = Field(description=", ".join(ALERT_KINDS))
+    severity: str
+    reason: str
+    occurred_at: datetime
+    source: str = Field(description="playbook, or scoring (relayed from its alert feed)")
+
+
+class AlertsOut(BaseModel):
+    alerts: list[AlertOut]
+
+
 def _obligation_out(row: ObligationRow) -> ObligationOut:
     return ObligationOut.model_validate(row, from_attributes=True)
 
@@ -391,6 +405,28 @@ async def violations(
         limit=limit,
     )
     return ViolationsOut(violations=[_violation_out(r) for r in rows])
+
+
+@router.get(
+    "/alerts",
+    summary="The alerts published to the tenant's webhooks, newest first",
+    description="The playbook's own (violation, deadline_approaching) and scoring's it relays "
+    "(at_risk, stage_change, out_of_pattern); filter by `kind` (repeatable) and `customer_id`.",
+)
+async def published_alerts(
+    request: Request,
+    principal: Reader,
+    kind: Annotated[list[str] | None, Query(max_length=len(ALERT_KINDS))] = None,
+    customer_id: Annotated[str | None, Query(min_length=1, max_length=36)] = None,
+    limit: Limit = 100,
+) -> AlertsOut:
+    try:
+        rows = await _service(request).alerts(
+            principal.tenant_id, kinds=kind or (), customer_id=customer_id, limit=limit
+        )
+    except ValueError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
+    return AlertsOut(alerts=[AlertOut.model_validate(r, from_attributes=True) for r in rows])
 
 
 @router.get(

@@ -671,6 +671,18 @@ class PlaybookRepository:
         query = select(t.c.id).where(t.c.id.in_(list(set(ids))))
         return set((await self.session.execute(query)).scalars())
 
+    async def events(
+        self, tenant_id: str, kinds: Sequence[str], customer_id: str | None, limit: int
+    ) -> list[AlertEvent]:
+        """The tenant's alerts, newest first (through `ix_alert_event_tenant`)."""
+        query = select(AlertEvent).where(col(AlertEvent.tenant_id) == tenant_id)
+        if kinds:
+            query = query.where(col(AlertEvent.kind).in_(list(kinds)))
+        if customer_id is not None:
+            query = query.where(col(AlertEvent.customer_id) == customer_id)
+        query = query.order_by(col(AlertEvent.occurred_at).desc(), col(AlertEvent.id)).limit(limit)
+        return list((await self.session.execute(query)).scalars())
+
     async def add_events(self, rows: Sequence[dict[str, Any]]) -> None:
         await bulk_insert(self.session, table_of(AlertEvent), rows)
 

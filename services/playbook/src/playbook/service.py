@@ -33,6 +33,7 @@ from playbook.domain import (
 )
 from playbook.evaluation import Judgement, Standing, Touch
 from playbook.models import (
+    AlertEvent,
     CustomerState,
     ObligationRow,
     PlaybookVersion,
@@ -846,6 +847,24 @@ class PlaybookService:
             return await PlaybookRepository(session).obligations(
                 tenant_id, customer_ids=customer_ids, team=team, employee=employee, limit=limit
             )
+
+    async def alerts(
+        self,
+        tenant_id: str,
+        *,
+        kinds: Sequence[str] = (),
+        customer_id: str | None = None,
+        limit: int = 100,
+    ) -> list[AlertEvent]:
+        """The alerts the playbook published (its violations and approaching deadlines, and
+        scoring's it relays), newest first: what the webhooks were sent, to read back."""
+        unknown = sorted(set(kinds) - set(alerts.ALERT_KINDS))
+        if unknown:
+            raise ValueError(
+                f"unknown alert kinds {unknown}; known: {', '.join(alerts.ALERT_KINDS)}"
+            )
+        async with self.db.read() as session:
+            return await PlaybookRepository(session).events(tenant_id, kinds, customer_id, limit)
 
     async def violations(
         self,
