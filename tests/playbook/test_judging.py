@@ -681,6 +681,44 @@ async def test_next_best_actions_and_worklists_rank_by_urgency_then_value(
     assert await service.obligations("t2") == []
 
 
+async def test_a_customer_out_of_its_own_pattern_is_to_be_looked_into(
+    service: PlaybookService, scoring: FakeScoring
+) -> None:
+    """Scoring's latest out-of-pattern alert of the last 30 days (relayed to the playbook
+    with the others) is a next best action with its reason; older ones are not."""
+    await service.receive([ticket("k1", NOW - timedelta(days=40), "c1")])
+    await service.judge_due(now=NOW)
+    scoring.feed.append(
+        Event("o-1", "t1", "c1", "out_of_pattern", "warning", "silence: 50 days", NOW, "scoring")
+    )
+    assert await service.pull_scoring_alerts() == 1
+    old = NOW - timedelta(days=31)  # relayed a month ago
+    async with service.db.transaction() as session:
+        await PlaybookRepository(session).add_events(
+            [
+                {
+                    "id": f"o-{c}",
+                    "tenant_id": "t1",
+                    "customer_id": c,
+                    "kind": "out_of_pattern",
+                    "severity": "critical",
+                    "reason": "old news",
+                    "occurred_at": old,
+                    "source": "scoring",
+                }
+                for c in ("c1", "c2")
+            ]
+        )
+    actions = await service.next_best_actions("t1", ["c1", "c2"], now=NOW + timedelta(hours=2))
+    [look] = [a for a in actions["c1"] if a.kind == "look_into"]
+    assert (look.title, look.reason, look.urgency) == (
+        "Look into what changed",
+        "out of its own pattern 2 h ago: silence: 50 days",
+        0.5,
+    )
+    assert [a for a in actions["c2"] if a.kind == "look_into"] == []
+
+
 async def test_judging_from_the_earliest_change_stores_what_judging_from_scratch_does(
     database_factory: Callable[[Path, str], Awaitable[Database]], scoring: FakeScoring
 ) -> None:

@@ -388,7 +388,7 @@ class Violation:
 @strawberry.type(description="What to do for a customer now, and why.")
 class Action:
     customer_id: strawberry.ID
-    kind: str = strawberry.field(description="obligation, amends, save, repair or grow")
+    kind: str = strawberry.field(description="obligation, amends, look_into, save, repair or grow")
     title: str
     reason: str
     urgency: float = strawberry.field(description="0 to 1; actions are ordered by it")

@@ -6,6 +6,8 @@ Where the actions come from, most urgent first:
   grows from 0.5 to 1.0 at its deadline, by the larger of the share of its time gone and
   its nearness within a week (due in 46 hours outranks due in 79 days of 90);
 - a recent violation (missed in the last 30 days): make amends, 0.6;
+- out of its own pattern (scoring's latest exception in the last 30 days): look into it,
+  0.7 when critical, 0.5 otherwise;
 - a high risk of loss (scoring's risk 0.5 or more): call to save it, 0.5 to 0.9 with risk;
 - a relationship coming apart (Knapp's second half): repair it, 0.55;
 - potential (it behaves like the tenant's best customers but brings less): offer the
@@ -70,6 +72,15 @@ class Missed:
 
 
 @dataclass(frozen=True)
+class Exception_:
+    """Scoring's out-of-pattern alert about the customer, as the actions see it."""
+
+    severity: str
+    reason: str
+    raised_at: datetime
+
+
+@dataclass(frozen=True)
 class Action:
     customer_id: str
     kind: str  # obligation, amends, save, repair, grow
@@ -90,6 +101,7 @@ def next_best_actions(
     standards: Sequence[Standard],
     now: datetime,
     limit: int = 10,
+    exceptions: Sequence[Exception_] = (),
 ) -> list[Action]:
     """The customer's actions, most urgent first (ties: earliest deadline, then title)."""
     titles = {s.key: s.title for s in standards}
@@ -109,6 +121,19 @@ def next_best_actions(
                     value=value,
                 )
             )
+    recent = [e for e in exceptions if e.raised_at >= now - RECENT_VIOLATIONS]
+    if recent:
+        latest = max(recent, key=lambda e: e.raised_at)
+        actions.append(
+            Action(
+                customer_id,
+                "look_into",
+                "Look into what changed",
+                f"out of its own pattern {_ago(now - latest.raised_at)}: {latest.reason}",
+                0.7 if latest.severity == "critical" else 0.5,
+                value=value,
+            )
+        )
     if outlook is not None:
         actions.extend(_from_outlook(customer_id, outlook))
     actions.sort(

@@ -155,7 +155,11 @@ class AlertEvent(PlaybookTable, table=True):
     scoring's (from its alert feed). Kept once per id; deliveries are made from it."""
 
     __tablename__ = "alert_event"
-    __table_args__ = (Index("ix_alert_event_tenant", "tenant_id", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_alert_event_tenant", "tenant_id", "occurred_at"),
+        # A customer's alerts, for its next best actions.
+        Index("ix_alert_event_customer", "tenant_id", "customer_id", "occurred_at"),
+    )
 
     id: str = Field(primary_key=True, max_length=36)
     tenant_id: str = Field(max_length=36)

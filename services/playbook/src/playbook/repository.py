@@ -11,6 +11,7 @@ from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from playbook.actions import Exception_
 from playbook.evaluation import Standing, Touch, Window
 from playbook.models import (
     AlertEvent,
@@ -682,6 +683,22 @@ class PlaybookRepository:
             query = query.where(col(AlertEvent.customer_id) == customer_id)
         query = query.order_by(col(AlertEvent.occurred_at).desc(), col(AlertEvent.id)).limit(limit)
         return list((await self.session.execute(query)).scalars())
+
+    async def exceptions(
+        self, tenant_id: str, customer_ids: Sequence[str], since: datetime
+    ) -> dict[str, list[Exception_]]:
+        """Per customer, scoring's out-of-pattern alerts relayed since `since`."""
+        rows, moment = await self._of_customers(
+            "customer_id, severity, reason, occurred_at FROM (SELECT tenant_id, customer_id, "
+            "severity, reason, occurred_at FROM alert_event WHERE kind = 'out_of_pattern') AS e",
+            tenant_id,
+            list(customer_ids),
+        )
+        found: dict[str, list[Exception_]] = {}
+        for customer_id, severity, reason, at in rows:
+            if (raised := moment(at)) >= since:
+                found.setdefault(customer_id, []).append(Exception_(severity, reason, raised))
+        return found
 
     async def add_events(self, rows: Sequence[dict[str, Any]]) -> None:
         await bulk_insert(self.session, table_of(AlertEvent), rows)

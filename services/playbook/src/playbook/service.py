@@ -902,7 +902,7 @@ class PlaybookService:
         now = now or utcnow()
         wanted = list(dict.fromkeys(customer_ids))
 
-        async def read() -> tuple[Playbook, Any, Any, dict[str, int]]:
+        async def read() -> tuple[Playbook, Any, Any, dict[str, int], dict[str, Any]]:
             async with self.db.read() as session:
                 repo = PlaybookRepository(session)
                 # First: the obligations and violations read next are at least as new as
@@ -912,7 +912,8 @@ class PlaybookService:
                 limit = 100 * len(wanted)
                 owed = await repo.obligations(tenant_id, customer_ids=wanted, limit=limit)
                 missed = await repo.violations(tenant_id, customer_ids=wanted, limit=limit)
-                return playbook, owed, missed, judged
+                unusual = await repo.exceptions(tenant_id, wanted, now - actions.RECENT_VIOLATIONS)
+                return playbook, owed, missed, judged, unusual
 
         async def views() -> Mapping[str, Outlook]:
             if outlooks is not None:
@@ -920,7 +921,7 @@ class PlaybookService:
             return await self._outlooks(tenant_id, wanted)
 
         # Scoring's view is asked while the playbook reads its own: the two waits overlap.
-        ((playbook, owed, missed, judged), seen) = await asyncio.gather(read(), views())
+        ((playbook, owed, missed, judged, unusual), seen) = await asyncio.gather(read(), views())
         found = {
             c: CustomerPlaybook(
                 [],
@@ -946,6 +947,7 @@ class PlaybookService:
                     playbook.standards,
                     now,
                     actions_limit,
+                    unusual.get(c, ()),
                 )
             )
         return found
