@@ -716,10 +716,9 @@ class PlaybookService:
             async with self.db.read() as session:
                 last = await PlaybookRepository(session).last_picks(tenant_id)
             due = {
-                s.key: (s, began)
-                for s in _programs(playbook)
-                if isinstance(s.rule, Program)
-                and (began := _period_due(s.rule, last.get(s.key), now)) is not None
+                s.key: (s, rule, began)
+                for s, rule in _programs(playbook)
+                if (began := _period_due(rule, last.get(s.key), now)) is not None
             }
             if not due:
                 continue
@@ -731,8 +730,7 @@ class PlaybookService:
                 log.warning("programs not picked: %s", error)
                 return picked
             picks: list[ProgramPick] = []
-            for key, (standard, began) in due.items():
-                assert isinstance(standard.rule, Program)
+            for key, (standard, rule, began) in due.items():
                 before = last[key][1] if key in last else frozenset()
                 candidates = sorted(
                     (
@@ -752,7 +750,7 @@ class PlaybookService:
                         value=o.value,
                         reason=o.potential_reason[:500],
                     )
-                    for c, o in candidates[: standard.rule.pick]
+                    for c, o in candidates[: rule.pick]
                 ]
             if not picks:
                 continue
@@ -1057,8 +1055,8 @@ def _judge_all(
     }
 
 
-def _programs(playbook: Playbook) -> list[Standard]:
-    return [s for s in playbook.standards if isinstance(s.rule, Program)]
+def _programs(playbook: Playbook) -> list[tuple[Standard, Program]]:
+    return [(s, s.rule) for s in playbook.standards if isinstance(s.rule, Program)]
 
 
 def _period_due(

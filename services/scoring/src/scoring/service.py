@@ -966,39 +966,55 @@ def _warns(transition: stages.Transition, now: datetime) -> bool:
     )
 
 
-def _stage_alert(
-    tenant_id: str, customer_id: str, transition: stages.Transition, now: datetime
+def _alert_row(
+    tenant_id: str,
+    customer_id: str,
+    kind: str,
+    severity: str,
+    reason: str,
+    dedup_key: str,
+    now: datetime,
 ) -> dict[str, Any]:
-    severity = "critical" if transition.stage in ("avoiding", "terminating") else "warning"
+    """An alert's row for `ScoringRepository.raise_alerts` (kept once per dedup key)."""
     return {
         "id": new_id(),
         "tenant_id": tenant_id,
         "customer_id": customer_id,
-        "kind": "stage_change",
+        "kind": kind,
         "severity": severity,
-        "reason": f"moved from {transition.previous or 'nothing'} to {transition.stage}: "
-        f"{transition.reason}"[:500],
-        "dedup_key": f"stage:{customer_id}:{transition.stage}:{transition.at.isoformat()}",
+        "reason": reason[:500],
+        "dedup_key": dedup_key,
         "raised_at": now,
         "acknowledged_at": None,
         "acknowledged_by": None,
     }
+
+
+def _stage_alert(
+    tenant_id: str, customer_id: str, transition: stages.Transition, now: datetime
+) -> dict[str, Any]:
+    return _alert_row(
+        tenant_id,
+        customer_id,
+        "stage_change",
+        "critical" if transition.stage in ("avoiding", "terminating") else "warning",
+        f"moved from {transition.previous or 'nothing'} to {transition.stage}: {transition.reason}",
+        f"stage:{customer_id}:{transition.stage}:{transition.at.isoformat()}",
+        now,
+    )
 
 
 def _risk_alert(relationship: Relationship, assessed: risk.Risk, now: datetime) -> dict[str, Any]:
     reasons = "; ".join(assessed.reasons[:3]) or "no single reason"
-    return {
-        "id": new_id(),
-        "tenant_id": relationship.tenant_id,
-        "customer_id": relationship.customer_id,
-        "kind": "at_risk",
-        "severity": "critical" if assessed.score >= risk.CRITICAL else "warning",
-        "reason": f"risk {assessed.score:.0%} (was {relationship.risk:.0%}): {reasons}"[:500],
-        "dedup_key": f"risk:{relationship.customer_id}:{now.isoformat()}",
-        "raised_at": now,
-        "acknowledged_at": None,
-        "acknowledged_by": None,
-    }
+    return _alert_row(
+        relationship.tenant_id,
+        relationship.customer_id,
+        "at_risk",
+        "critical" if assessed.score >= risk.CRITICAL else "warning",
+        f"risk {assessed.score:.0%} (was {relationship.risk:.0%}): {reasons}",
+        f"risk:{relationship.customer_id}:{now.isoformat()}",
+        now,
+    )
 
 
 def _rfm(
@@ -1239,18 +1255,10 @@ def _outlook(
 def _pattern_alert(
     tenant_id: str, customer_id: str, found: patterns.Exception_, now: datetime
 ) -> dict[str, Any]:
-    return {
-        "id": new_id(),
-        "tenant_id": tenant_id,
-        "customer_id": customer_id,
-        "kind": "out_of_pattern",
-        "severity": found.severity,
-        "reason": f"{found.kind.replace('_', ' ')}: {found.reason}"[:500],
-        "dedup_key": found.key,
-        "raised_at": now,
-        "acknowledged_at": None,
-        "acknowledged_by": None,
-    }
+    reason = f"{found.kind.replace('_', ' ')}: {found.reason}"
+    return _alert_row(
+        tenant_id, customer_id, "out_of_pattern", found.severity, reason, found.key, now
+    )
 
 
 def _view(row: Relationship, now: datetime, value: float, trend: float) -> RelationshipView:
