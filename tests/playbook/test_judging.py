@@ -548,19 +548,23 @@ async def test_the_running_worker_follows_the_standing_feed(
     await service.receive([ticket("k7", T0, "c7")])
     assert (await service.judge_due(now=NOW)).judged == 1  # unknown to scoring: owes nothing
     assert await service.violations("t1") == []
-    worker = PlaybookWorker(service, idle_seconds=0.05, standings_seconds=3600)
+    partner = Standing("partner", T0 - timedelta(days=1), "bonding", T0 - timedelta(days=1))
+    scoring.known["t1", "c7"] = Outlook(partner, value=500.0)
+    scoring.changes = [Placed("t1", "c7", datetime.now(UTC), partner)]
+    await _run_until_a_violation(PlaybookWorker(service, idle_seconds=0.05, standings_seconds=3600))
+    assert [v.standard_key for v in await service.violations("t1")] == ["first-response"]
+
+
+async def _run_until_a_violation(worker: PlaybookWorker) -> None:
+    """Runs the worker as the service does until it has found a violation (10 s at most)."""
     worker.start()
     try:
-        partner = Standing("partner", T0 - timedelta(days=1), "bonding", T0 - timedelta(days=1))
-        scoring.known["t1", "c7"] = Outlook(partner, value=500.0)
-        scoring.changes = [Placed("t1", "c7", datetime.now(UTC), partner)]
         for _ in range(200):
-            if await service.violations("t1"):
-                break
+            if await worker.service.violations("t1"):
+                return
             await asyncio.sleep(0.05)
     finally:
         await worker.stop()
-    assert [v.standard_key for v in await service.violations("t1")] == ["first-response"]
 
 
 async def test_the_running_worker_wakes_at_the_deadline_not_at_its_idle_period(
@@ -571,15 +575,7 @@ async def test_the_running_worker_wakes_at_the_deadline_not_at_its_idle_period(
     interaction arrives."""
     due = datetime.now(UTC) + timedelta(seconds=2)
     await service.receive([ticket("k1", due - timedelta(hours=4), "c1")])
-    worker = PlaybookWorker(service, idle_seconds=60, standings_seconds=3600)
-    worker.start()
-    try:
-        for _ in range(200):
-            if await service.violations("t1"):
-                break
-            await asyncio.sleep(0.05)
-    finally:
-        await worker.stop()
+    await _run_until_a_violation(PlaybookWorker(service, idle_seconds=60, standings_seconds=3600))
     [missed] = await service.violations("t1")
     assert (missed.standard_key, missed.due_at) == ("first-response", due)
     assert due < missed.detected_at < due + timedelta(seconds=3)

@@ -687,10 +687,8 @@ class PlaybookService:
         async with self.db.read() as session:
             tenants = await PlaybookRepository(session).tenants_judged()
         for tenant_id in tenants:
-            async with self.db.read() as session:
-                states = await PlaybookRepository(session).tenant_states(tenant_id)
             try:
-                outlooks = await self.scoring.outlooks(tenant_id, [s.customer_id for s in states])
+                states, outlooks = await self._everyone(tenant_id)
             except ScoringUnavailable as error:
                 log.warning("standings not refreshed: %s", error)
                 return moved
@@ -722,10 +720,8 @@ class PlaybookService:
             }
             if not due:
                 continue
-            async with self.db.read() as session:
-                states = await PlaybookRepository(session).tenant_states(tenant_id)
             try:
-                outlooks = await self.scoring.outlooks(tenant_id, [s.customer_id for s in states])
+                _, outlooks = await self._everyone(tenant_id)
             except ScoringUnavailable as error:
                 log.warning("programs not picked: %s", error)
                 return picked
@@ -763,6 +759,14 @@ class PlaybookService:
                 continue
             picked += len(picks)
         return picked
+
+    async def _everyone(self, tenant_id: str) -> tuple[list[CustomerState], Mapping[str, Outlook]]:
+        """Every customer the playbook keeps of the tenant, and scoring's view of each it
+        knows; raises ScoringUnavailable."""
+        assert self.scoring is not None
+        async with self.db.read() as session:
+            states = await PlaybookRepository(session).tenant_states(tenant_id)
+        return states, await self.scoring.outlooks(tenant_id, [s.customer_id for s in states])
 
     async def _judge_again_where_moved(
         self, tenant_id: str, placed: Mapping[str, Standing], kept: Mapping[str, Standing]
