@@ -248,6 +248,11 @@ async def test_obligations_violations_actions_and_worklists_per_tenant(
     # Misses days old are not news: nothing was published (tests/playbook/test_webhooks.py).
     published = await client.get("/v1/alerts?kind=violation&customer_id=c1", headers=READER)
     assert published.json() == {"alerts": []}
+    # No program has picked anyone here yet (tests/playbook/test_judging.py picks).
+    picks = await client.get(
+        "/v1/programs/picks?standard_key=acquaintance-conversion", headers=READER
+    )
+    assert (picks.status_code, picks.json()) == (200, {"picks": []})
     bad_kind = await client.get("/v1/alerts?kind=gossip", headers=READER)
     assert bad_kind.status_code == 422
     assert "unknown alert kinds ['gossip']" in bad_kind.json()["detail"]

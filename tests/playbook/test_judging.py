@@ -133,7 +133,9 @@ async def test_a_program_picks_the_few_most_like_the_best_each_period_and_owes_e
     potentials = {"a1": None, "a2": 10.0, "a3": 50.0, "a4": 30.0, "a5": 0.0, "a6": 40.0}
     potentials["a7"] = 20.0
     for customer, potential in potentials.items():
-        scoring.known[("t1", customer)] = Outlook(acquaintance, value=1.0, potential=potential)
+        scoring.known[("t1", customer)] = Outlook(
+            acquaintance, value=1.0, potential=potential, potential_reason=f"{customer} is close"
+        )
     bff = Standing("bff", since, "integrating", since)
     scoring.known[("t1", "b1")] = Outlook(bff, value=1.0, potential=900.0)
     await service.receive(
@@ -149,6 +151,13 @@ async def test_a_program_picks_the_few_most_like_the_best_each_period_and_owes_e
     assert await service.pick_programs(NOW) == 5
     assert await service.pick_programs(NOW + timedelta(days=1)) == 0  # the quarter lasts
     began = NOW.replace(hour=0, minute=0, second=0)
+    # Whom, and why: the most promising first.
+    picked = await service.program_picks("t1")
+    assert [(p.customer_id, p.potential, p.reason) for p in picked] == [
+        (c, potentials[c], f"{c} is close") for c in ("a3", "a6", "a4", "a7", "a2")
+    ]
+    assert {p.period_start for p in picked} == {began}
+    assert await service.program_picks("t2") == []
     due = began + timedelta(days=90)
     # a6 is called at the period's first moment, a4 at its due moment: both in time.
     await service.receive([call("k6", began, "a6"), call("k4", due, "a4")])

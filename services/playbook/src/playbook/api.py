@@ -313,6 +313,19 @@ class ActionsOut(BaseModel):
     actions: list[ActionOut]
 
 
+class PickOut(BaseModel):
+    standard_key: str
+    period_start: datetime = Field(description="When the period it was picked for began")
+    customer_id: str
+    potential: float | None = Field(description="Scoring's profit-improvement potential")
+    value: float = Field(description="Its Relationship Value when picked")
+    reason: str = Field(description="Why it looks like the best customers, in scoring's words")
+
+
+class PicksOut(BaseModel):
+    picks: list[PickOut]
+
+
 class AlertOut(BaseModel):
     id: str
     customer_id: str
@@ -405,6 +418,22 @@ async def violations(
         limit=limit,
     )
     return ViolationsOut(violations=[_violation_out(r) for r in rows])
+
+
+@router.get(
+    "/programs/picks",
+    summary="Whom the programs picked, and why, the newest period first",
+    description="Each period a program standard (rule kind `program`) picks the customers in "
+    "its scope most like the best; each is owed the program's touch within the period.",
+)
+async def program_picks(
+    request: Request,
+    principal: Reader,
+    standard_key: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    limit: Limit = 100,
+) -> PicksOut:
+    rows = await _service(request).program_picks(principal.tenant_id, standard_key, limit)
+    return PicksOut(picks=[PickOut.model_validate(r, from_attributes=True) for r in rows])
 
 
 @router.get(

@@ -447,6 +447,20 @@ class PlaybookRepository:
             found.setdefault(customer_id, {}).setdefault(key, []).append(moment(began))
         return found
 
+    async def program_picks(
+        self, tenant_id: str, standard_key: str | None, limit: int
+    ) -> list[ProgramPick]:
+        """The tenant's picks, the newest period first, the most promising first in it."""
+        query = select(ProgramPick).where(col(ProgramPick.tenant_id) == tenant_id)
+        if standard_key is not None:
+            query = query.where(col(ProgramPick.standard_key) == standard_key)
+        query = query.order_by(
+            col(ProgramPick.period_start).desc(),
+            col(ProgramPick.potential).desc().nulls_last(),
+            col(ProgramPick.customer_id),
+        )
+        return list((await self.session.execute(query.limit(limit))).scalars())
+
     async def last_picks(self, tenant_id: str) -> dict[str, tuple[datetime, frozenset[str]]]:
         """Per program standard of the tenant, when its latest period began and whom it
         picked then."""

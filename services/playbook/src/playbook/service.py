@@ -760,6 +760,14 @@ class PlaybookService:
             picked += len(picks)
         return picked
 
+    async def program_picks(
+        self, tenant_id: str, standard_key: str | None = None, limit: int = 100
+    ) -> list[ProgramPick]:
+        """Whom the tenant's programs picked, and why (potential, value, scoring's reason),
+        the newest period first."""
+        async with self.db.read() as session:
+            return await PlaybookRepository(session).program_picks(tenant_id, standard_key, limit)
+
     async def _everyone(self, tenant_id: str) -> tuple[list[CustomerState], Mapping[str, Outlook]]:
         """Every customer the playbook keeps of the tenant, and scoring's view of each it
         knows; raises ScoringUnavailable."""
