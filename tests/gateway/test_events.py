@@ -6,15 +6,25 @@ import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 
 from gateway.context import GatewayContext
-from gateway.events import EventRelay, InProcessBroker, RedisBroker, Topic
+from gateway.events import (
+    EventRelay,
+    InProcessBroker,
+    RedisBroker,
+    Topic,
+    decode_alert,
+    encode_alert,
+)
 from gateway.schema import build_schema
 from relint.auth import SCOPE_GRAPH_READ, Principal
+from relint.contracts.playbook.v1 import playbook_pb2
 from relint.contracts.scoring.v1 import scoring_pb2
+
+A = TypeVar("A", scoring_pb2.Alert, playbook_pb2.Alert)
 
 # Moments are stamped relative to this: a relay reads from the moment it starts.
 START = datetime.now(UTC) + timedelta(days=1)
@@ -37,11 +47,22 @@ def _change(tenant: str, customer: str, at: datetime, count: int) -> scoring_pb2
     return message
 
 
+def _page(alerts: Sequence[A], since: datetime, after_id: str, limit: int) -> list[A]:
+    ordered = sorted(alerts, key=lambda a: (a.raised_at.ToDatetime(tzinfo=UTC), a.id))
+    return [
+        a
+        for a in ordered
+        if (at := a.raised_at.ToDatetime(tzinfo=UTC)) > since or (at == since and a.id > after_id)
+    ][:limit]
+
+
 class FakeFeeds:
-    """Scoring's two feeds over lists, with the same ordering and cursors."""
+    """Scoring's two feeds and the playbook's alert feed over lists, with the same ordering
+    and cursors."""
 
     def __init__(self) -> None:
         self.alerts: list[scoring_pb2.Alert] = []
+        self.playbook_alerts: list[playbook_pb2.Alert] = []
         self.changes: list[scoring_pb2.Relationship] = []
         self.reads = 0
 
@@ -49,13 +70,12 @@ class FakeFeeds:
         self, since: datetime, after_id: str, limit: int
     ) -> list[scoring_pb2.Alert]:
         self.reads += 1
-        ordered = sorted(self.alerts, key=lambda a: (a.raised_at.ToDatetime(tzinfo=UTC), a.id))
-        return [
-            a
-            for a in ordered
-            if (at := a.raised_at.ToDatetime(tzinfo=UTC)) > since
-            or (at == since and a.id > after_id)
-        ][:limit]
+        return _page(self.alerts, since, after_id, limit)
+
+    async def playbook_alert_feed(
+        self, since: datetime, after_id: str, limit: int
+    ) -> list[playbook_pb2.Alert]:
+        return _page(self.playbook_alerts, since, after_id, limit)
 
     async def relationship_feed(
         self, since: datetime, after: tuple[str, str], limit: int
@@ -92,8 +112,30 @@ async def test_each_event_is_published_once_across_pages_and_passes() -> None:
     feeds.changes = [_change("t1", f"c{n}", START + timedelta(seconds=n), n) for n in range(4)]
     assert await relay.relay_once() == 11
     assert await relay.relay_once() == 0  # read again a few seconds back: nothing twice
-    alerts = [scoring_pb2.Alert.FromString(p).id for t, _, p in broker.published if t == "alerts"]
+    alerts = [decode_alert(p).id for t, _, p in broker.published if t == "alerts"]
     assert alerts == [f"a{n:03d}" for n in range(7)]
+
+
+async def test_the_playbooks_alerts_are_published_beside_scorings() -> None:
+    feeds, broker = FakeFeeds(), Recorder()
+    relay = EventRelay(feeds, broker, page=2)
+    feeds.alerts = [_alert(1, "t1", START + timedelta(seconds=1))]
+    missed = [
+        playbook_pb2.Alert(id=f"v{n}", tenant_id="t2", customer_id="c3", kind="violation")
+        for n in range(3)
+    ]
+    for alert in missed:
+        alert.raised_at.FromDatetime(START + timedelta(seconds=2))
+    feeds.playbook_alerts = missed
+    assert await relay.relay_once() == 4
+    assert await relay.relay_once() == 0
+    published = [(tenant, decode_alert(p)) for t, tenant, p in broker.published if t == "alerts"]
+    assert [(tenant, type(a).__module__.split(".")[2], a.id) for tenant, a in published] == [
+        ("t1", "scoring", "a001"),
+        ("t2", "playbook", "v0"),
+        ("t2", "playbook", "v1"),
+        ("t2", "playbook", "v2"),
+    ]
 
 
 async def test_a_late_commit_with_an_earlier_moment_is_still_published() -> None:
@@ -104,7 +146,7 @@ async def test_a_late_commit_with_an_earlier_moment_is_still_published() -> None
     # Committed after the pass above, stamped two seconds before what it already read.
     feeds.alerts.append(_alert(2, "t1", START + timedelta(seconds=8)))
     assert await relay.relay_once() == 1
-    assert [p[2] for p in broker.published][-1] == feeds.alerts[-1].SerializeToString()
+    assert [p[2] for p in broker.published][-1] == encode_alert(feeds.alerts[-1])
 
 
 async def test_events_from_before_the_relay_started_are_not_replayed() -> None:
@@ -125,7 +167,7 @@ async def test_the_feeds_are_not_read_while_nobody_listens() -> None:
     await asyncio.sleep(0)  # subscribed
     assert await relay.step() == 1
     assert feeds.reads == 1
-    assert scoring_pb2.Alert.FromString(await pending).id == "a001"
+    assert decode_alert(await pending).id == "a001"
     await listening.aclose()
     assert not await broker.has_listeners()
 
@@ -165,7 +207,7 @@ async def test_redis_carries_events_between_replicas_and_one_replica_reads(
             feeds.alerts = [_alert(1, "t1", START + timedelta(seconds=1))]
             assert await RedisBroker(first).has_listeners()  # the other client's subscription
             assert await relays[0].step() == 1
-        assert [scoring_pb2.Alert.FromString(p).id for p in heard] == ["a001"]
+        assert [decode_alert(p).id for p in heard] == ["a001"]
     finally:
         await first.aclose()
         await second.aclose()
@@ -268,16 +310,20 @@ async def test_a_subscription_yields_its_tenants_changes_for_its_customer() -> N
 async def test_alerts_reach_the_tenants_subscribers() -> None:
     broker = InProcessBroker()
     reader = Principal("t1", "p1", frozenset({SCOPE_GRAPH_READ}))
-    stream = await _subscribe("subscription { alertRaised { id kind } }", broker, reader)
+    stream = await _subscribe("subscription { alertRaised { id kind source } }", broker, reader)
     result = await _first(
         stream,
         [
-            (Topic.ALERTS, "t2", _alert(1, "t2", START).SerializeToString()),
-            (Topic.ALERTS, "t1", _alert(2, "t1", START).SerializeToString()),
+            (Topic.ALERTS, "t2", encode_alert(_alert(1, "t2", START))),
+            (Topic.ALERTS, "t1", encode_alert(_alert(2, "t1", START))),
         ],
         broker,
     )
-    assert result.data == {"alertRaised": {"id": "a002", "kind": "at_risk"}}
+    assert result.data == {"alertRaised": {"id": "a002", "kind": "at_risk", "source": "scoring"}}
+    missed = playbook_pb2.Alert(id="v1", tenant_id="t1", customer_id="c1", kind="violation")
+    stream = await _subscribe("subscription { alertRaised { id kind source } }", broker, reader)
+    result = await _first(stream, [(Topic.ALERTS, "t1", encode_alert(missed))], broker)
+    assert result.data == {"alertRaised": {"id": "v1", "kind": "violation", "source": "playbook"}}
 
 
 async def test_a_subscription_without_a_principal_is_refused() -> None:

@@ -19,7 +19,7 @@ from playbook.main import MIGRATIONS, create_app
 from playbook.service import Delivered, PlaybookService
 from playbook.settings import PlaybookSettings
 from playbook.yaml_io import dump_draft
-from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_READ, Principal
+from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_READ, SCOPE_GRAPH_WRITE, Principal
 from relint.db import migrate
 
 KEYS = {
@@ -275,6 +275,49 @@ async def test_obligations_violations_actions_and_worklists_per_tenant(
     nothing = await client.get("/v1/customers/c1/next-best-actions", headers=other)
     assert nothing.json() == {"actions": []}
     assert (await client.get("/v1/worklist?limit=501", headers=READER)).status_code == 422
+
+
+async def test_the_playbooks_alerts_are_listed_open_and_acknowledged_over_rest(
+    client: httpx.AsyncClient,
+) -> None:
+    service: PlaybookService = client.app.state.playbook  # type: ignore[attr-defined]
+    # A complaint five days ago, resolved a day and a half late: two fresh misses.
+    now = datetime.now(UTC)
+    complaint = Touch("k1", now - timedelta(days=5), "service", "complaint", "inbound", "", "T-1")
+    resolved = Touch(
+        "r1",
+        now - timedelta(days=3, hours=12),
+        "service",
+        "complaint_resolved",
+        "outbound",
+        "",
+        "T-1",
+    )
+    await service.receive([Delivered("acme", "c1", t) for t in (complaint, resolved)])
+    await service.judge_due()
+    listed = (await client.get("/v1/alerts?open_only=true", headers=READER)).json()["alerts"]
+    assert [a["kind"] for a in listed] == ["violation", "violation"]
+    assert all(a["acknowledged_at"] is None for a in listed)
+    first = listed[0]["id"]
+    path = f"/v1/alerts/{first}:acknowledge"
+    assert (await client.post(path, headers=READER)).status_code == 403
+    KEYS["writer"] = Principal("acme", "console", frozenset({SCOPE_GRAPH_WRITE}))
+    KEYS["other-writer"] = Principal("globex", "console", frozenset({SCOPE_GRAPH_WRITE}))
+    theirs = await client.post(path, headers={"Authorization": "Bearer other-writer"})
+    assert theirs.status_code == 404
+    done = await client.post(path, headers={"Authorization": "Bearer writer"})
+    assert done.status_code == 204, done.text
+    again = await client.post(path, headers={"Authorization": "Bearer writer"})
+    assert again.status_code == 404
+    assert "scoring's alerts are acknowledged in scoring" in again.json()["detail"]
+    still_open = (await client.get("/v1/alerts?open_only=true", headers=READER)).json()
+    assert [a["id"] for a in still_open["alerts"]] == [listed[1]["id"]]
+    [acknowledged] = [
+        a
+        for a in (await client.get("/v1/alerts", headers=READER)).json()["alerts"]
+        if a["id"] == first
+    ]
+    assert acknowledged["acknowledged_by"] == "console"
 
 
 async def test_webhook_subscriptions_over_rest(client: httpx.AsyncClient) -> None:

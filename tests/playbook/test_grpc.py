@@ -174,6 +174,47 @@ async def test_delivered_interactions_become_obligations_violations_and_actions(
         await stub.ListWorklist(playbook_pb2.ListWorklistRequest(tenant_id="t1", limit=501))
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
+    # c2's two misses were published as alerts: listed, newest first, and acknowledged.
+    listed = await stub.ListAlerts(
+        playbook_pb2.ListAlertsRequest(tenant_id="t1", customer_ids=["c2", "c1"]), timeout=5
+    )
+    assert sorted(a.kind for a in listed.alerts) == ["violation", "violation"]
+    assert {a.customer_id for a in listed.alerts} == {"c2"}
+    first = listed.alerts[0]
+    assert first.HasField("raised_at")
+    assert not first.HasField("acknowledged_at")
+    ack = playbook_pb2.AcknowledgeAlertRequest(
+        tenant_id="t1", alert_id=first.id, acknowledged_by="ops"
+    )
+    assert (await stub.AcknowledgeAlert(ack, timeout=5)).acknowledged
+    assert not (await stub.AcknowledgeAlert(ack, timeout=5)).acknowledged
+    still_open = await stub.ListAlerts(
+        playbook_pb2.ListAlertsRequest(tenant_id="t1", open_only=True, limit=10), timeout=5
+    )
+    assert [a.id for a in still_open.alerts] == [listed.alerts[1].id]
+    # The feed: every tenant's playbook alerts in the order raised, page by page.
+    since = playbook_pb2.ListAlertFeedRequest(limit=1)
+    since.since.FromDatetime(now - timedelta(minutes=5))
+    page = await stub.ListAlertFeed(since, timeout=5)
+    ordered = sorted(listed.alerts, key=lambda a: (a.raised_at.ToDatetime(), a.id))
+    assert [a.id for a in page.alerts] == [ordered[0].id]
+    since.since.CopyFrom(page.alerts[0].raised_at)
+    since.after_id = page.alerts[0].id
+    following = await stub.ListAlertFeed(since, timeout=5)
+    assert [a.id for a in following.alerts] == [ordered[1].id]
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await stub.ListAlertFeed(playbook_pb2.ListAlertFeedRequest(), timeout=5)
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    theirs = await stub.ListAlerts(playbook_pb2.ListAlertsRequest(tenant_id="t2"), timeout=5)
+    assert list(theirs.alerts) == []
+    for refused_request in (
+        playbook_pb2.ListAlertsRequest(customer_ids=["c1"]),
+        playbook_pb2.ListAlertsRequest(tenant_id="t1", limit=1001),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await stub.ListAlerts(refused_request, timeout=5)
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
 
 async def test_publishing_yaml_over_grpc_answers_problems_or_the_new_version(
     stub: playbook_pb2_grpc.PlaybookServiceStub,

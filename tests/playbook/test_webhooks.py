@@ -100,11 +100,22 @@ async def test_alerts_are_delivered_signed_once_to_who_wants_them(
     assert [a.occurred_at for a in published] == sorted(
         (a.occurred_at for a in published), reverse=True
     )
-    [mine] = await service.alerts("t1", kinds=["violation"], customer_id="c1")
+    [mine] = await service.alerts("t1", kinds=["violation"], customer_ids=["c1"])
     assert mine.reason.startswith("no first response to service ticket opened #K2")
     assert await service.alerts("t2") == []
     with pytest.raises(ValueError, match="unknown alert kinds \\['nonsense'\\]"):
         await service.alerts("t1", kinds=["nonsense"])
+    # The playbook's own alerts are acknowledged here, once, by their tenant only;
+    # scoring's (relayed) are acknowledged in scoring.
+    assert not await service.acknowledge("t2", mine.id, "intruder")
+    assert not await service.acknowledge("t1", "a-1", "ops")
+    assert await service.acknowledge("t1", mine.id, "ops", now=NOW)
+    assert not await service.acknowledge("t1", mine.id, "ops")
+    still_open = await service.alerts("t1", open_only=True)
+    assert sorted(a.kind for a in still_open) == ["at_risk", "deadline_approaching"]
+    [done] = await service.alerts("t1", kinds=["violation"])
+    assert (done.acknowledged_at, done.acknowledged_by) == (NOW, "ops")
+    assert await service.alerts("t1", customer_ids=["c2", "c9"]) == []
 
 
 @respx.mock

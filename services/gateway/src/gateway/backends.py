@@ -3,6 +3,7 @@ each with a deadline; a failed call becomes a typed GraphQL error for the fields
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Sequence
 from datetime import datetime
@@ -44,6 +45,17 @@ async def _call(service: str, call: Awaitable[T]) -> T:
         raise UpstreamError(service, error) from error
 
 
+# An alert as scoring or the playbook raised it (the two messages have the same fields).
+AlertMessage = scoring_pb2.Alert | playbook_pb2.Alert
+
+
+def newest_first(alerts: Sequence[AlertMessage], limit: int) -> list[AlertMessage]:
+    """Two services' alerts as one list, newest first (ties by id), cut to `limit`."""
+    ordered = sorted(alerts, key=lambda a: a.id)
+    ordered.sort(key=lambda a: (a.raised_at.seconds, a.raised_at.nanos), reverse=True)
+    return ordered[:limit]
+
+
 class CustomersFound(NamedTuple):
     """Customers, and each one's newest interactions when they were asked for with them
     (by customer, newest first within each)."""
@@ -62,12 +74,13 @@ class Backends:
         self.playbooks = playbook_pb2_grpc.PlaybookServiceStub(playbook_channel)
         self.ingest_channel = ingest_channel
         self.scoring_channel = scoring_channel
-        # Subscriptions' feed reader polls scoring from the moment the gateway starts, maybe
-        # before scoring listens: on a connection of its own, so that queries are not failed
-        # fast while that connection backs off.
-        feed_channel = open_channel(scoring, own_connection=True)
-        self._channels.append(feed_channel)
-        self.feeds = scoring_pb2_grpc.RelationshipServiceStub(feed_channel)
+        # Subscriptions' feed reader polls scoring and the playbook from the moment the
+        # gateway starts, maybe before they listen: on connections of their own, so that
+        # queries are not failed fast while those connections back off.
+        feed_channels = [open_channel(t, own_connection=True) for t in (scoring, playbook)]
+        self._channels.extend(feed_channels)
+        self.feeds = scoring_pb2_grpc.RelationshipServiceStub(feed_channels[0])
+        self.playbook_feeds = playbook_pb2_grpc.PlaybookServiceStub(feed_channels[1])
 
     async def close(self) -> None:
         for channel in self._channels:
@@ -174,14 +187,35 @@ class Backends:
 
     async def alerts(
         self, tenant_id: str, customer_ids: Sequence[str], open_only: bool, limit: int
-    ) -> list[scoring_pb2.Alert]:
-        request = scoring_pb2.ListAlertsRequest(
-            tenant_id=tenant_id, customer_ids=customer_ids, open_only=open_only, limit=limit
+    ) -> list[AlertMessage]:
+        """Scoring's alerts and the playbook's (violations, deadlines approaching), asked of
+        both at once, newest first, at most `limit` in all."""
+        from_scoring = _call(
+            "scoring",
+            self.relationships.ListAlerts(
+                scoring_pb2.ListAlertsRequest(
+                    tenant_id=tenant_id,
+                    customer_ids=customer_ids,
+                    open_only=open_only,
+                    limit=limit,
+                ),
+                timeout=READ_DEADLINE,
+            ),
         )
-        reply = await _call(
-            "scoring", self.relationships.ListAlerts(request, timeout=READ_DEADLINE)
+        from_playbook = _call(
+            "playbook",
+            self.playbooks.ListAlerts(
+                playbook_pb2.ListAlertsRequest(
+                    tenant_id=tenant_id,
+                    customer_ids=customer_ids,
+                    open_only=open_only,
+                    limit=limit,
+                ),
+                timeout=READ_DEADLINE,
+            ),
         )
-        return list(reply.alerts)
+        scored, judged = await asyncio.gather(from_scoring, from_playbook)
+        return newest_first([*scored.alerts, *judged.alerts], limit)
 
     async def list_relationships(
         self, request: scoring_pb2.ListRelationshipsRequest
@@ -266,13 +300,29 @@ class Backends:
         )
 
     async def acknowledge_alert(self, tenant_id: str, alert_id: str, who: str) -> bool:
-        request = scoring_pb2.AcknowledgeAlertRequest(
-            tenant_id=tenant_id, alert_id=alert_id, acknowledged_by=who
+        """Acknowledges the alert in the service that raised it: scoring, or else the
+        playbook (ids are UUIDs, so no alert is open in both)."""
+        scored = await _call(
+            "scoring",
+            self.relationships.AcknowledgeAlert(
+                scoring_pb2.AcknowledgeAlertRequest(
+                    tenant_id=tenant_id, alert_id=alert_id, acknowledged_by=who
+                ),
+                timeout=WRITE_DEADLINE,
+            ),
         )
-        reply = await _call(
-            "scoring", self.relationships.AcknowledgeAlert(request, timeout=WRITE_DEADLINE)
+        if scored.acknowledged:
+            return True
+        judged = await _call(
+            "playbook",
+            self.playbooks.AcknowledgeAlert(
+                playbook_pb2.AcknowledgeAlertRequest(
+                    tenant_id=tenant_id, alert_id=alert_id, acknowledged_by=who
+                ),
+                timeout=WRITE_DEADLINE,
+            ),
         )
-        return bool(reply.acknowledged)
+        return bool(judged.acknowledged)
 
     async def alert_feed(
         self, since: datetime, after_id: str, limit: int
@@ -281,6 +331,17 @@ class Backends:
         request.since.FromDatetime(since)
         reply = await _call(
             "scoring", self.feeds.ListAlertFeed(request, timeout=BACKGROUND_READ_DEADLINE)
+        )
+        return list(reply.alerts)
+
+    async def playbook_alert_feed(
+        self, since: datetime, after_id: str, limit: int
+    ) -> list[playbook_pb2.Alert]:
+        request = playbook_pb2.ListAlertFeedRequest(limit=limit, after_id=after_id)
+        request.since.FromDatetime(since)
+        reply = await _call(
+            "playbook",
+            self.playbook_feeds.ListAlertFeed(request, timeout=BACKGROUND_READ_DEADLINE),
         )
         return list(reply.alerts)
 

@@ -1,13 +1,15 @@
 """Live events for GraphQL subscriptions: alerts raised and relationships changed.
 
-Scoring owns both; the gateway reads its two feeds (`ListAlertFeed`, `ListRelationshipFeed`,
-from the moment the gateway started) and publishes each event on its tenant's channel;
+Scoring raises alerts and owns relationships, the playbook raises alerts of its own; the
+gateway reads their three feeds (scoring's `ListAlertFeed` and `ListRelationshipFeed`, the
+playbook's `ListAlertFeed`, from the moment the gateway started) and publishes each event on
+its tenant's channel;
 subscriptions listen to their own tenant's channel only. On the embedded default the
 channels are in process. In production, with Redis, every gateway replica listens on Redis
 pub/sub and one replica at a time (holding a short Redis lease) reads the feeds and
 publishes, so each event is published once.
 
-The feeds are read only while some socket listens, so an idle gateway costs scoring nothing;
+The feeds are read only while some socket listens, so an idle gateway costs them nothing;
 with the entity cache on, the relationship feed is read always, one call a second, to tell
 the caches which customers changed (`gateway.entity_cache`).
 A feed is read again a few seconds back each time (`LOOKBACK`), because a transaction that
@@ -28,8 +30,10 @@ from typing import Final, Protocol
 
 from redis.asyncio import Redis
 
+from gateway.backends import AlertMessage
 from gateway.entity_cache import Change, Forgetting
 from relint.cache import database_channel
+from relint.contracts.playbook.v1 import playbook_pb2
 from relint.contracts.scoring.v1 import scoring_pb2
 from relint.worker import BackgroundWorker
 
@@ -116,6 +120,10 @@ class FeedSource(Protocol):
         self, since: datetime, after_id: str, limit: int
     ) -> list[scoring_pb2.Alert]: ...
 
+    async def playbook_alert_feed(
+        self, since: datetime, after_id: str, limit: int
+    ) -> list[playbook_pb2.Alert]: ...
+
     async def relationship_feed(
         self, since: datetime, after: tuple[str, str], limit: int
     ) -> list[scoring_pb2.Relationship]: ...
@@ -161,22 +169,45 @@ class Feed:
         return count
 
 
+# On the alerts channel, a byte names the service that raised the alert, then its message.
+_FROM_PLAYBOOK: Final = b"p"
+_FROM_SCORING: Final = b"s"
+
+
+def encode_alert(alert: AlertMessage) -> bytes:
+    tag = _FROM_PLAYBOOK if isinstance(alert, playbook_pb2.Alert) else _FROM_SCORING
+    return tag + alert.SerializeToString()
+
+
+def decode_alert(payload: bytes) -> AlertMessage:
+    if payload[:1] == _FROM_PLAYBOOK:
+        return playbook_pb2.Alert.FromString(payload[1:])
+    return scoring_pb2.Alert.FromString(payload[1:])
+
+
 def _serialize(event: object) -> bytes:
-    assert isinstance(event, scoring_pb2.Alert | scoring_pb2.Relationship)
+    if isinstance(event, scoring_pb2.Alert | playbook_pb2.Alert):
+        return encode_alert(event)
+    assert isinstance(event, scoring_pb2.Relationship)
     return event.SerializeToString()
 
 
-def _alert_feed(source: FeedSource, since: datetime) -> Feed:
+def _alert_feed(
+    read_page: Callable[[datetime, str, int], Awaitable[Sequence[AlertMessage]]],
+    since: datetime,
+) -> Feed:
+    """Scoring's or the playbook's alerts, in (raised_at, id) order."""
+
     def read(start: datetime, last: object | None, limit: int) -> Awaitable[Sequence[object]]:
-        after = last.id if isinstance(last, scoring_pb2.Alert) else ""
-        return source.alert_feed(start, after, limit)
+        after = last.id if isinstance(last, scoring_pb2.Alert | playbook_pb2.Alert) else ""
+        return read_page(start, after, limit)
 
     def moment(event: object) -> datetime:
-        assert isinstance(event, scoring_pb2.Alert)
+        assert isinstance(event, scoring_pb2.Alert | playbook_pb2.Alert)
         return event.raised_at.ToDatetime(tzinfo=UTC)
 
     def key(event: object) -> str:
-        assert isinstance(event, scoring_pb2.Alert)
+        assert isinstance(event, scoring_pb2.Alert | playbook_pb2.Alert)
         return event.id
 
     return Feed(Topic.ALERTS, read, moment, key, _tenant, since, {})
@@ -203,13 +234,14 @@ def _relationship_feed(source: FeedSource, since: datetime) -> Feed:
 
 
 def _tenant(event: object) -> str:
-    assert isinstance(event, scoring_pb2.Alert | scoring_pb2.Relationship)
+    assert isinstance(event, scoring_pb2.Alert | playbook_pb2.Alert | scoring_pb2.Relationship)
     return event.tenant_id
 
 
 class EventRelay(BackgroundWorker):
-    """Reads scoring's feeds from the moment it started and publishes each event once; and,
-    for the entity cache, tells it which customers' relationships changed."""
+    """Reads scoring's and the playbook's feeds from the moment it started and publishes
+    each event once; and, for the entity cache, tells it which customers' relationships
+    changed."""
 
     name = "gateway-event-relay"
 
@@ -230,7 +262,11 @@ class EventRelay(BackgroundWorker):
         self.poll_seconds = poll_seconds
         self.page = page
         now = datetime.now(UTC)
-        self.feeds = (_alert_feed(source, now), _relationship_feed(source, now))
+        self.feeds = (
+            _alert_feed(source.alert_feed, now),
+            _alert_feed(source.playbook_alert_feed, now),
+            _relationship_feed(source, now),
+        )
         self._identity = str(uuid.uuid4())
 
     async def relay_once(self) -> int:

@@ -13,7 +13,7 @@ from typing import Protocol, TypeAlias, TypeVar, cast
 
 from strawberry.dataloader import DataLoader
 
-from gateway.backends import Backends, CustomersFound, UpstreamError
+from gateway.backends import AlertMessage, Backends, CustomersFound, UpstreamError
 from gateway.entity_cache import EntityCache, Kind
 from relint.contracts.ingest.v1 import ingest_pb2
 from relint.contracts.playbook.v1 import playbook_pb2
@@ -136,7 +136,7 @@ class Loaders:
         return CacheFirst(self._relationships, self._cached_relationship)
 
     @cached_property
-    def alerts(self) -> DataLoader[AlertKey, list[scoring_pb2.Alert]]:
+    def alerts(self) -> DataLoader[AlertKey, list[AlertMessage]]:
         return DataLoader(self._alerts, max_batch_size=MAX_BATCH)
 
     @cached_property
@@ -282,11 +282,11 @@ class Loaders:
                     )
         return [found.get(key) for key in keys]
 
-    async def _alerts(self, keys: list[AlertKey]) -> list[list[scoring_pb2.Alert]]:
+    async def _alerts(self, keys: list[AlertKey]) -> list[list[AlertMessage]]:
         grouped: dict[bool, list[str]] = defaultdict(list)
         for customer_id, open_only in keys:
             grouped[open_only].append(customer_id)
-        found: dict[AlertKey, list[scoring_pb2.Alert]] = defaultdict(list)
+        found: dict[AlertKey, list[AlertMessage]] = defaultdict(list)
         for open_only, ids in grouped.items():
             alerts = await self._backends.alerts(self._tenant_id, ids, open_only, ALERTS_PER_BATCH)
             for alert in alerts:

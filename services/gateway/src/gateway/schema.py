@@ -27,9 +27,10 @@ from strawberry.types import Info
 
 from gateway.analysis import AnalysisQuery, Lookalike
 from gateway.analysis import similar_customers as _similar_customers
+from gateway.backends import AlertMessage
 from gateway.context import GatewayContext
 from gateway.cost import cost_limit_rule
-from gateway.events import Topic
+from gateway.events import Topic, decode_alert
 from gateway.execution import leaf_executor
 from gateway.ids import customer_key, from_global, to_global
 from gateway.loaders import Ready, ready
@@ -95,11 +96,18 @@ class TimelinePoint:
     stage: str
 
 
-@strawberry.type(description="Something a manager should look at.")
+@strawberry.type(
+    description="Something a manager should look at: raised by scoring (at risk, stage "
+    "change, out of pattern) or by the playbook (a standard missed, a deadline approaching)."
+)
 class Alert:
     id: strawberry.ID
     customer_id: strawberry.ID
-    kind: str = strawberry.field(description="stage_change, at_risk or out_of_pattern")
+    kind: str = strawberry.field(
+        description="stage_change, at_risk or out_of_pattern (scoring's); violation or "
+        "deadline_approaching (the playbook's)"
+    )
+    source: str = strawberry.field(description="The service that raised it: scoring or playbook")
     severity: str = strawberry.field(description="info, warning or critical")
     reason: str
     raised_at: datetime
@@ -107,11 +115,12 @@ class Alert:
     acknowledged_by: str | None
 
     @staticmethod
-    def of(message: scoring_pb2.Alert) -> Alert:
+    def of(message: AlertMessage) -> Alert:
         return Alert(
             id=strawberry.ID(message.id),
             customer_id=strawberry.ID(message.customer_id),
             kind=message.kind,
+            source="playbook" if isinstance(message, playbook_pb2.Alert) else "scoring",
             severity=message.severity,
             reason=message.reason,
             raised_at=_time(message.raised_at) or datetime.now(UTC),
@@ -968,8 +977,9 @@ class Mutation:
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
-        description="Alerts as scoring raises them (at risk, stage change, out of pattern): "
-        "the caller's tenant's, or one customer's (its global id or customerId)."
+        description="Alerts as they are raised, by scoring (at risk, stage change, out of "
+        "pattern) and the playbook (violation, deadline approaching): the caller's tenant's, "
+        "or one customer's (its global id or customerId)."
     )
     async def alert_raised(
         self, info: GatewayInfo, customer_id: strawberry.ID | None = None
@@ -977,7 +987,7 @@ class Subscription:
         context = info.context
         wanted = customer_key(str(customer_id)) if customer_id is not None else None
         async for payload in context.broker.listen(Topic.ALERTS, context.tenant_id):
-            alert = scoring_pb2.Alert.FromString(payload)
+            alert = decode_alert(payload)
             if wanted is None or alert.customer_id == wanted:
                 yield Alert.of(alert)
 

@@ -30,13 +30,14 @@ from playbook.service import (
 )
 from playbook.settings import PlaybookSettings
 from playbook.yaml_io import dump_draft, load_draft
-from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_READ, Principal, require_scope
+from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_READ, SCOPE_GRAPH_WRITE, Principal, require_scope
 
 # Far above the largest valid draft (500 standards), far below what would hurt.
 MAX_DRAFT_BYTES = 1024 * 1024
 
 router = APIRouter(prefix="/v1", tags=["playbook"])
 Reader = Annotated[Principal, require_scope(SCOPE_GRAPH_READ)]
+Writer = Annotated[Principal, require_scope(SCOPE_GRAPH_WRITE)]
 Admin = Annotated[Principal, require_scope(SCOPE_ADMIN)]
 
 
@@ -334,6 +335,11 @@ class AlertOut(BaseModel):
     reason: str
     occurred_at: datetime
     source: str = Field(description="playbook, or scoring (relayed from its alert feed)")
+    acknowledged_at: datetime | None = Field(
+        description="When it was acknowledged here (the playbook's own alerts; scoring's "
+        "are acknowledged in scoring)"
+    )
+    acknowledged_by: str | None
 
 
 class AlertsOut(BaseModel):
@@ -440,22 +446,50 @@ async def program_picks(
     "/alerts",
     summary="The alerts published to the tenant's webhooks, newest first",
     description="The playbook's own (violation, deadline_approaching) and scoring's it relays "
-    "(at_risk, stage_change, out_of_pattern); filter by `kind` (repeatable) and `customer_id`.",
+    "(at_risk, stage_change, out_of_pattern); filter by `kind` (repeatable) and `customer_id`. "
+    "`open_only` leaves out what was acknowledged here (only the playbook's own alerts are "
+    "acknowledged here; scoring's, in scoring).",
 )
 async def published_alerts(
     request: Request,
     principal: Reader,
     kind: Annotated[list[str] | None, Query(max_length=len(ALERT_KINDS))] = None,
     customer_id: Annotated[str | None, Query(min_length=1, max_length=36)] = None,
+    open_only: bool = False,
     limit: Limit = 100,
 ) -> AlertsOut:
     try:
         rows = await _service(request).alerts(
-            principal.tenant_id, kinds=kind or (), customer_id=customer_id, limit=limit
+            principal.tenant_id,
+            kinds=kind or (),
+            customer_ids=[customer_id] if customer_id is not None else None,
+            open_only=open_only,
+            limit=limit,
         )
     except ValueError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
     return AlertsOut(alerts=[AlertOut.model_validate(r, from_attributes=True) for r in rows])
+
+
+@router.post(
+    "/alerts/{alert_id}:acknowledge",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Acknowledge one of the playbook's alerts (a violation, a deadline approaching)",
+    responses={
+        404: {
+            "description": "No open playbook alert with this id in the tenant (scoring's "
+            "alerts are acknowledged in scoring)"
+        }
+    },
+)
+async def acknowledge_alert(
+    request: Request, principal: Writer, alert_id: Annotated[str, Path(max_length=36)]
+) -> None:
+    if not await _service(request).acknowledge(principal.tenant_id, alert_id, principal.partner_id):
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"no open playbook alert {alert_id} (scoring's alerts are acknowledged in scoring)",
+        )
 
 
 @router.get(

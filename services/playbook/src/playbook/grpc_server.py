@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC
 
 import grpc
 
+from playbook.alerts import PLAYBOOK_KINDS
 from playbook.domain import InvalidPlaybook
 from playbook.messages import (
     action_message,
+    alert_message,
     customer_playbooks_message,
     delivered,
     playbook_message,
@@ -134,9 +137,53 @@ class PlaybookServicer(playbook_pb2_grpc.PlaybookServiceServicer):
         )
         return playbook_pb2.ListWorklistResponse(actions=[action_message(a) for a in found])
 
+    async def ListAlerts(
+        self, request: playbook_pb2.ListAlertsRequest, context: grpc.aio.ServicerContext
+    ) -> playbook_pb2.ListAlertsResponse:
+        if not request.tenant_id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "tenant_id is required")
+        if len(request.customer_ids) > MAX_BATCH:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_BATCH} ids")
+        limit = request.limit or 100
+        if not 1 <= limit <= MAX_ALERTS:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"limit must be 1..{MAX_ALERTS}")
+        found = await self.service.alerts(
+            request.tenant_id,
+            kinds=PLAYBOOK_KINDS,
+            customer_ids=list(request.customer_ids) or None,
+            open_only=request.open_only,
+            limit=limit,
+        )
+        return playbook_pb2.ListAlertsResponse(alerts=[alert_message(a) for a in found])
+
+    async def AcknowledgeAlert(
+        self, request: playbook_pb2.AcknowledgeAlertRequest, context: grpc.aio.ServicerContext
+    ) -> playbook_pb2.AcknowledgeAlertResponse:
+        if not request.tenant_id or not request.alert_id:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "tenant_id and alert_id are required"
+            )
+        done = await self.service.acknowledge(
+            request.tenant_id, request.alert_id, request.acknowledged_by[:200]
+        )
+        return playbook_pb2.AcknowledgeAlertResponse(acknowledged=done)
+
+    async def ListAlertFeed(
+        self, request: playbook_pb2.ListAlertFeedRequest, context: grpc.aio.ServicerContext
+    ) -> playbook_pb2.ListAlertFeedResponse:
+        if not request.HasField("since"):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "since is required")
+        if not 0 <= request.limit <= MAX_ALERTS:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"limit: 1 to {MAX_ALERTS}")
+        found = await self.service.alert_feed(
+            request.since.ToDatetime(tzinfo=UTC), request.limit or 500, request.after_id
+        )
+        return playbook_pb2.ListAlertFeedResponse(alerts=[alert_message(a) for a in found])
+
 
 MAX_ACTIONS = 50
 MAX_WORKLIST = 500
+MAX_ALERTS = 1000
 
 
 def register(

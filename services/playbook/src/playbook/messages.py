@@ -10,7 +10,7 @@ from google.protobuf.json_format import MessageToDict
 from playbook.actions import Action
 from playbook.domain import PlaybookDraft, Standard, sentence
 from playbook.evaluation import Touch, notice_days
-from playbook.models import ObligationRow, ViolationRow
+from playbook.models import AlertEvent, ObligationRow, ViolationRow
 from playbook.service import CustomerPlaybook, Delivered, Playbook
 from playbook.yaml_io import dump_draft
 from relint.contracts.ingest.v1 import ingest_pb2
@@ -78,6 +78,22 @@ def obligation_message(row: ObligationRow) -> playbook_pb2.Obligation:
     )
     message.due_at.FromDatetime(row.due_at)
     message.opened_at.FromDatetime(row.opened_at)
+    return message
+
+
+def alert_message(row: AlertEvent) -> playbook_pb2.Alert:
+    message = playbook_pb2.Alert(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        customer_id=row.customer_id,
+        kind=row.kind,
+        severity=row.severity,
+        reason=row.reason,
+        acknowledged_by=row.acknowledged_by or "",
+    )
+    message.raised_at.FromDatetime(row.occurred_at)
+    if row.acknowledged_at is not None:
+        message.acknowledged_at.FromDatetime(row.acknowledged_at)
     return message
 
 

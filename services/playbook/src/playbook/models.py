@@ -159,6 +159,8 @@ class AlertEvent(PlaybookTable, table=True):
         Index("ix_alert_event_tenant", "tenant_id", "occurred_at"),
         # A customer's alerts, for its next best actions.
         Index("ix_alert_event_customer", "tenant_id", "customer_id", "occurred_at"),
+        # Every tenant's alerts in the order raised, for the gateway's subscriptions.
+        Index("ix_alert_event_feed", "occurred_at", "id"),
     )
 
     id: str = Field(primary_key=True, max_length=36)
@@ -170,6 +172,9 @@ class AlertEvent(PlaybookTable, table=True):
     reason: str = Field(max_length=500)
     occurred_at: datetime = Field(sa_type=UtcDateTime)
     source: str = Field(max_length=16)
+    # The playbook's own alerts are acknowledged here; scoring's, in scoring.
+    acknowledged_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    acknowledged_by: str | None = Field(default=None, max_length=200)
 
 
 class WebhookSubscription(PlaybookTable, table=True):

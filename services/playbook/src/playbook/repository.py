@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -687,16 +687,53 @@ class PlaybookRepository:
         return set((await self.session.execute(query)).scalars())
 
     async def events(
-        self, tenant_id: str, kinds: Sequence[str], customer_id: str | None, limit: int
+        self,
+        tenant_id: str,
+        kinds: Sequence[str],
+        customer_ids: Sequence[str] | None,
+        open_only: bool,
+        limit: int,
     ) -> list[AlertEvent]:
-        """The tenant's alerts, newest first (through `ix_alert_event_tenant`)."""
+        """The tenant's alerts, newest first (through `ix_alert_event_tenant`, or
+        `ix_alert_event_customer` for some customers)."""
         query = select(AlertEvent).where(col(AlertEvent.tenant_id) == tenant_id)
         if kinds:
             query = query.where(col(AlertEvent.kind).in_(list(kinds)))
-        if customer_id is not None:
-            query = query.where(col(AlertEvent.customer_id) == customer_id)
+        if customer_ids is not None:
+            query = query.where(col(AlertEvent.customer_id).in_(list(set(customer_ids))))
+        if open_only:
+            query = query.where(col(AlertEvent.acknowledged_at).is_(None))
         query = query.order_by(col(AlertEvent.occurred_at).desc(), col(AlertEvent.id)).limit(limit)
         return list((await self.session.execute(query)).scalars())
+
+    async def own_event_feed(self, since: datetime, limit: int, after_id: str) -> list[AlertEvent]:
+        """Every tenant's alerts the playbook raised at or after `since` (at `since` itself,
+        with an id after `after_id`), in (occurred_at, id) order, through `ix_alert_event_feed`."""
+        occurred, id_ = col(AlertEvent.occurred_at), col(AlertEvent.id)
+        query = (
+            select(AlertEvent)
+            .where(
+                col(AlertEvent.source) == "playbook",
+                or_(occurred > since, (occurred == since) & (id_ > after_id)),
+            )
+            .order_by(occurred, id_)
+            .limit(limit)
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def acknowledge(self, tenant_id: str, alert_id: str, who: str, at: datetime) -> bool:
+        """Acknowledges one of the playbook's own open alerts; False when there is none."""
+        result = await self.session.execute(
+            update(AlertEvent)
+            .where(
+                col(AlertEvent.tenant_id) == tenant_id,
+                col(AlertEvent.id) == alert_id,
+                col(AlertEvent.source) == "playbook",
+                col(AlertEvent.acknowledged_at).is_(None),
+            )
+            .values(acknowledged_at=at, acknowledged_by=who)
+        )
+        return bool(getattr(result, "rowcount", 0))
 
     async def exceptions(
         self, tenant_id: str, customer_ids: Sequence[str], since: datetime

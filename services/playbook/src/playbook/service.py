@@ -863,18 +863,41 @@ class PlaybookService:
         tenant_id: str,
         *,
         kinds: Sequence[str] = (),
-        customer_id: str | None = None,
+        customer_ids: Sequence[str] | None = None,
+        open_only: bool = False,
         limit: int = 100,
     ) -> list[AlertEvent]:
         """The alerts the playbook published (its violations and approaching deadlines, and
-        scoring's it relays), newest first: what the webhooks were sent, to read back."""
+        scoring's it relays), newest first: what the webhooks were sent, to read back.
+        `open_only` leaves out the acknowledged ones (scoring's are acknowledged in
+        scoring, so ask for the playbook's kinds to read only what is acknowledged here)."""
         unknown = sorted(set(kinds) - set(alerts.ALERT_KINDS))
         if unknown:
             raise ValueError(
                 f"unknown alert kinds {unknown}; known: {', '.join(alerts.ALERT_KINDS)}"
             )
         async with self.db.read() as session:
-            return await PlaybookRepository(session).events(tenant_id, kinds, customer_id, limit)
+            return await PlaybookRepository(session).events(
+                tenant_id, kinds, customer_ids, open_only, limit
+            )
+
+    async def alert_feed(
+        self, since: datetime, limit: int = 500, after_id: str = ""
+    ) -> list[AlertEvent]:
+        """A page of the feed of every tenant's alerts the playbook raised (not scoring's it
+        relays), in (raised, id) order from `since`, after `after_id` at `since` itself."""
+        async with self.db.read() as session:
+            return await PlaybookRepository(session).own_event_feed(since, limit, after_id)
+
+    async def acknowledge(
+        self, tenant_id: str, alert_id: str, who: str, now: datetime | None = None
+    ) -> bool:
+        """Acknowledges one of the playbook's own open alerts (a violation, a deadline
+        approaching); False when the tenant has no such open alert."""
+        async with self.db.transaction() as session:
+            return await PlaybookRepository(session).acknowledge(
+                tenant_id, alert_id, who, now or utcnow()
+            )
 
     async def violations(
         self,

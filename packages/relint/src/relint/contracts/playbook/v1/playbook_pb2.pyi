@@ -45,6 +45,62 @@ class Playbook(_message.Message):
     yaml: str
     def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., name: _Optional[str] = ..., version: _Optional[int] = ..., standards: _Optional[_Iterable[_Union[Standard, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., yaml: _Optional[str] = ...) -> None: ...
 
+class Alert(_message.Message):
+    __slots__ = ("id", "tenant_id", "customer_id", "kind", "severity", "reason", "raised_at", "acknowledged_at", "acknowledged_by")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    RAISED_AT_FIELD_NUMBER: _ClassVar[int]
+    ACKNOWLEDGED_AT_FIELD_NUMBER: _ClassVar[int]
+    ACKNOWLEDGED_BY_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    tenant_id: str
+    customer_id: str
+    kind: str
+    severity: str
+    reason: str
+    raised_at: _timestamp_pb2.Timestamp
+    acknowledged_at: _timestamp_pb2.Timestamp
+    acknowledged_by: str
+    def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., kind: _Optional[str] = ..., severity: _Optional[str] = ..., reason: _Optional[str] = ..., raised_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., acknowledged_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., acknowledged_by: _Optional[str] = ...) -> None: ...
+
+class ListAlertsRequest(_message.Message):
+    __slots__ = ("tenant_id", "customer_ids", "open_only", "limit")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_IDS_FIELD_NUMBER: _ClassVar[int]
+    OPEN_ONLY_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    customer_ids: _containers.RepeatedScalarFieldContainer[str]
+    open_only: bool
+    limit: int
+    def __init__(self, tenant_id: _Optional[str] = ..., customer_ids: _Optional[_Iterable[str]] = ..., open_only: _Optional[bool] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListAlertsResponse(_message.Message):
+    __slots__ = ("alerts",)
+    ALERTS_FIELD_NUMBER: _ClassVar[int]
+    alerts: _containers.RepeatedCompositeFieldContainer[Alert]
+    def __init__(self, alerts: _Optional[_Iterable[_Union[Alert, _Mapping]]] = ...) -> None: ...
+
+class AcknowledgeAlertRequest(_message.Message):
+    __slots__ = ("tenant_id", "alert_id", "acknowledged_by")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    ALERT_ID_FIELD_NUMBER: _ClassVar[int]
+    ACKNOWLEDGED_BY_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    alert_id: str
+    acknowledged_by: str
+    def __init__(self, tenant_id: _Optional[str] = ..., alert_id: _Optional[str] = ..., acknowledged_by: _Optional[str] = ...) -> None: ...
+
+class AcknowledgeAlertResponse(_message.Message):
+    __slots__ = ("acknowledged",)
+    ACKNOWLEDGED_FIELD_NUMBER: _ClassVar[int]
+    acknowledged: bool
+    def __init__(self, acknowledged: _Optional[bool] = ...) -> None: ...
+
 class PublishPlaybookRequest(_message.Message):
     __slots__ = ("tenant_id", "yaml")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -234,3 +290,19 @@ class BatchGetActivePlaybooksResponse(_message.Message):
     PLAYBOOKS_FIELD_NUMBER: _ClassVar[int]
     playbooks: _containers.RepeatedCompositeFieldContainer[Playbook]
     def __init__(self, playbooks: _Optional[_Iterable[_Union[Playbook, _Mapping]]] = ...) -> None: ...
+
+class ListAlertFeedRequest(_message.Message):
+    __slots__ = ("since", "limit", "after_id")
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    AFTER_ID_FIELD_NUMBER: _ClassVar[int]
+    since: _timestamp_pb2.Timestamp
+    limit: int
+    after_id: str
+    def __init__(self, since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., limit: _Optional[int] = ..., after_id: _Optional[str] = ...) -> None: ...
+
+class ListAlertFeedResponse(_message.Message):
+    __slots__ = ("alerts",)
+    ALERTS_FIELD_NUMBER: _ClassVar[int]
+    alerts: _containers.RepeatedCompositeFieldContainer[Alert]
+    def __init__(self, alerts: _Optional[_Iterable[_Union[Alert, _Mapping]]] = ...) -> None: ...

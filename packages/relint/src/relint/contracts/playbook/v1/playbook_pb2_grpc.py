@@ -54,6 +54,21 @@ class PlaybookServiceStub:
                 request_serializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.PublishPlaybookRequest.SerializeToString,
                 response_deserializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.PublishPlaybookResponse.FromString,
                 _registered_method=True)
+        self.ListAlerts = channel.unary_unary(
+                '/playbook.v1.PlaybookService/ListAlerts',
+                request_serializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.ListAlertsRequest.SerializeToString,
+                response_deserializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.ListAlertsResponse.FromString,
+                _registered_method=True)
+        self.AcknowledgeAlert = channel.unary_unary(
+                '/playbook.v1.PlaybookService/AcknowledgeAlert',
+                request_serializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.AcknowledgeAlertRequest.SerializeToString,
+                response_deserializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.AcknowledgeAlertResponse.FromString,
+                _registered_method=True)
+        self.ListAlertFeed = channel.unary_unary(
+                '/playbook.v1.PlaybookService/ListAlertFeed',
+                request_serializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.ListAlertFeedRequest.SerializeToString,
+                response_deserializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.ListAlertFeedResponse.FromString,
+                _registered_method=True)
 
 
 class PlaybookServiceServicer:
@@ -87,6 +102,28 @@ class PlaybookServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAlerts(self, request, context):
+        """The playbook's own alerts (violations, deadlines approaching), newest first; scoring's
+        alerts are read from scoring.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcknowledgeAlert(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAlertFeed(self, request, context):
+        """Every tenant's playbook alerts raised since a moment, oldest first: the feed the
+        gateway's subscriptions read. Internal: never exposed to partners.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PlaybookServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -109,6 +146,21 @@ def add_PlaybookServiceServicer_to_server(servicer, server):
                     servicer.PublishPlaybook,
                     request_deserializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.PublishPlaybookRequest.FromString,
                     response_serializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.PublishPlaybookResponse.SerializeToString,
+            ),
+            'ListAlerts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAlerts,
+                    request_deserializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.ListAlertsRequest.FromString,
+                    response_serializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.ListAlertsResponse.SerializeToString,
+            ),
+            'AcknowledgeAlert': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcknowledgeAlert,
+                    request_deserializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.AcknowledgeAlertRequest.FromString,
+                    response_serializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.AcknowledgeAlertResponse.SerializeToString,
+            ),
+            'ListAlertFeed': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAlertFeed,
+                    request_deserializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.ListAlertFeedRequest.FromString,
+                    response_serializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.ListAlertFeedResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -219,6 +271,87 @@ class PlaybookService:
             '/playbook.v1.PlaybookService/PublishPlaybook',
             relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.PublishPlaybookRequest.SerializeToString,
             relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.PublishPlaybookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAlerts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/playbook.v1.PlaybookService/ListAlerts',
+            relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.ListAlertsRequest.SerializeToString,
+            relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.ListAlertsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcknowledgeAlert(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/playbook.v1.PlaybookService/AcknowledgeAlert',
+            relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.AcknowledgeAlertRequest.SerializeToString,
+            relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.AcknowledgeAlertResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAlertFeed(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/playbook.v1.PlaybookService/ListAlertFeed',
+            relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.ListAlertFeedRequest.SerializeToString,
+            relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.ListAlertFeedResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,171 @@
+"""The gateway's real gRPC clients against in-process servers that answer as scoring and the
+playbook would: both services' alerts read as one list, and acknowledged where raised."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from gateway.backends import Backends, UpstreamError
+from gateway.context import GatewayContext
+from gateway.schema import build_schema
+from relint.auth import SCOPE_GRAPH_READ, SCOPE_GRAPH_WRITE, Principal
+from relint.contracts.playbook.v1 import playbook_pb2, playbook_pb2_grpc
+from relint.contracts.scoring.v1 import scoring_pb2, scoring_pb2_grpc
+
+TENANT = "t1"
+
+
+def _at(seconds: int) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromSeconds(seconds)
+    return stamp
+
+
+class Scoring(scoring_pb2_grpc.RelationshipServiceServicer):
+    def __init__(self) -> None:
+        self.alerts = [
+            scoring_pb2.Alert(
+                id=f"s{n}",
+                tenant_id=TENANT,
+                customer_id="c1",
+                kind="at_risk",
+                severity="warning",
+                reason="quiet",
+                raised_at=_at(1_000 + 10 * n),
+            )
+            for n in range(3)
+        ]
+
+    async def ListAlerts(
+        self, request: scoring_pb2.ListAlertsRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.ListAlertsResponse:
+        assert request.tenant_id == TENANT
+        found = [
+            a
+            for a in self.alerts
+            if not request.customer_ids or a.customer_id in request.customer_ids
+        ]
+        found = [a for a in found if not (request.open_only and a.HasField("acknowledged_at"))]
+        found.sort(key=lambda a: a.raised_at.seconds, reverse=True)
+        return scoring_pb2.ListAlertsResponse(alerts=found[: request.limit])
+
+    async def AcknowledgeAlert(
+        self, request: scoring_pb2.AcknowledgeAlertRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.AcknowledgeAlertResponse:
+        for alert in self.alerts:
+            if alert.id == request.alert_id and not alert.HasField("acknowledged_at"):
+                alert.acknowledged_at.CopyFrom(_at(5_000))
+                return scoring_pb2.AcknowledgeAlertResponse(acknowledged=True)
+        return scoring_pb2.AcknowledgeAlertResponse(acknowledged=False)
+
+
+class Playbook(playbook_pb2_grpc.PlaybookServiceServicer):
+    def __init__(self) -> None:
+        self.down = False
+        self.alerts = [
+            playbook_pb2.Alert(
+                id=f"p{n}",
+                tenant_id=TENANT,
+                customer_id="c1",
+                kind="violation",
+                severity="warning",
+                reason="missed",
+                raised_at=_at(1_005 + 10 * n),
+            )
+            for n in range(2)
+        ]
+
+    async def ListAlerts(
+        self, request: playbook_pb2.ListAlertsRequest, context: grpc.aio.ServicerContext
+    ) -> playbook_pb2.ListAlertsResponse:
+        if self.down:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "down")
+        found = [a for a in self.alerts if not (request.open_only and a.acknowledged_by)]
+        found.sort(key=lambda a: a.raised_at.seconds, reverse=True)
+        return playbook_pb2.ListAlertsResponse(alerts=found[: request.limit])
+
+    async def AcknowledgeAlert(
+        self, request: playbook_pb2.AcknowledgeAlertRequest, context: grpc.aio.ServicerContext
+    ) -> playbook_pb2.AcknowledgeAlertResponse:
+        for alert in self.alerts:
+            if alert.id == request.alert_id and not alert.acknowledged_by:
+                alert.acknowledged_by = request.acknowledged_by
+                return playbook_pb2.AcknowledgeAlertResponse(acknowledged=True)
+        return playbook_pb2.AcknowledgeAlertResponse(acknowledged=False)
+
+
+@pytest.fixture
+async def services() -> AsyncIterator[tuple[Scoring, Playbook, Backends]]:
+    scoring, playbook = Scoring(), Playbook()
+    server = grpc.aio.server()
+    scoring_pb2_grpc.add_RelationshipServiceServicer_to_server(scoring, server)
+    playbook_pb2_grpc.add_PlaybookServiceServicer_to_server(playbook, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    address = f"127.0.0.1:{port}"
+    backends = Backends(address, address, address)
+    try:
+        yield scoring, playbook, backends
+    finally:
+        await backends.close()
+        await server.stop(None)
+
+
+async def test_both_services_alerts_read_as_one_list_newest_first(
+    services: tuple[Scoring, Playbook, Backends],
+) -> None:
+    _, playbook, backends = services
+    found = await backends.alerts(TENANT, ["c1"], False, 4)
+    # s2 (1020), p1 (1015), s1 (1010), p0 (1005); s0 (1000) is past the limit.
+    assert [a.id for a in found] == ["s2", "p1", "s1", "p0"]
+    playbook.down = True
+    with pytest.raises(UpstreamError) as failed:
+        await backends.alerts(TENANT, ["c1"], False, 4)
+    assert failed.value.extensions is not None
+    assert failed.value.extensions["service"] == "playbook"
+
+
+ALERTS = "{ alerts(openOnly: true, limit: 10) { id kind source acknowledgedAt } }"
+ACK = """mutation ($id: ID!) { acknowledgeAlert(alertId: $id) { __typename } }"""
+
+
+async def test_the_graph_shows_and_acknowledges_each_alert_where_it_was_raised(
+    services: tuple[Scoring, Playbook, Backends],
+) -> None:
+    scoring, playbook, backends = services
+    schema = build_schema(max_depth=6, max_tokens=400, max_aliases=5, mask_errors=True)
+    principal = Principal(TENANT, "console", frozenset({SCOPE_GRAPH_READ, SCOPE_GRAPH_WRITE}))
+
+    async def run(query: str, **variables: str) -> dict[str, object]:
+        result = await schema.execute(
+            query,
+            variable_values=variables,
+            context_value=GatewayContext(backends=backends, principal=principal),
+        )
+        assert result.errors is None, result.errors
+        assert result.data is not None
+        return result.data
+
+    shown = (await run(ALERTS))["alerts"]
+    assert isinstance(shown, list)
+    assert [(a["id"], a["source"]) for a in shown] == [
+        ("s2", "scoring"),
+        ("p1", "playbook"),
+        ("s1", "scoring"),
+        ("p0", "playbook"),
+        ("s0", "scoring"),
+    ]
+    for alert_id in ("p1", "s1"):
+        acked = await run(ACK, id=alert_id)
+        assert acked["acknowledgeAlert"] == {"__typename": "AlertAcknowledged"}
+    missing = await run(ACK, id="p1")
+    assert missing["acknowledgeAlert"] == {"__typename": "NotFound"}
+    assert playbook.alerts[1].acknowledged_by == "console"
+    assert scoring.alerts[1].HasField("acknowledged_at")
+    still_open = (await run(ALERTS))["alerts"]
+    assert isinstance(still_open, list)
+    assert [a["id"] for a in still_open] == ["s2", "p0", "s0"]
