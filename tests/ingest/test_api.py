@@ -67,9 +67,34 @@ async def test_one_interaction_is_created_then_recognised_as_a_duplicate(
     created = await client.post("/v1/interactions", json=interaction(), headers=headers)
     assert created.status_code == 201
     assert created.json()["status"] == "accepted"
-    again = await client.post("/v1/interactions", json=interaction(), headers=headers)
-    assert again.status_code == 200
-    assert again.json() == {**created.json(), "status": "duplicate"}
+    assert "Idempotent-Replayed" not in created.headers
+    # A retry gets the original answer, marked as replayed; the time may be written in
+    # another zone.
+    retry = interaction(occurred_at="2026-03-04T11:15:00+02:00")
+    again = await client.post("/v1/interactions", json=retry, headers=headers)
+    assert again.status_code == 201
+    assert again.json() == created.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    # The same source id for another interaction is refused, naming what differs; the
+    # original stands.
+    edited = interaction(text="Changed my mind", sentiment=0.9)
+    refused = await client.post("/v1/interactions", json=edited, headers=headers)
+    assert refused.status_code == 422
+    [problem] = refused.json()["detail"]
+    assert problem["loc"] == ["body", "source_id"]
+    assert f"already used for interaction {created.json()['id']}" in problem["msg"]
+    assert "differs in sentiment, text;" in problem["msg"]
+    batch = await client.post(
+        "/v1/interactions:batch", json={"interactions": [edited, retry, edited]}, headers=headers
+    )
+    results = batch.json()["results"]
+    assert [r["status"] for r in results] == ["duplicate"] * 3
+    assert [r["differs_in"] for r in results] == [
+        ["sentiment", "text"],
+        None,
+        ["sentiment", "text"],
+    ]
+    assert {r["id"] for r in results} == {created.json()["id"]}
 
 
 async def test_an_invalid_interaction_names_the_field(

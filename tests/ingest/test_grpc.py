@@ -49,6 +49,14 @@ async def test_record_interaction_stores_once_and_refuses_bad_input_by_field(
             assert (first.status, [e.message for e in first.errors]) == ("accepted", [])
             again = await record(NOTE)
             assert (again.status, again.id) == ("duplicate", first.id)
+            # The gateway's idempotency key again with another note: refused by field.
+            edited = await record({**NOTE, "text": "Something else"})
+            assert (edited.status, edited.id) == ("rejected", "")
+            [reuse] = edited.errors
+            assert reuse.path == "source_id"
+            assert f"already used for interaction {first.id}, which differs in text;" in (
+                reuse.message
+            )
             bad = await record({**NOTE, "occurred_at": "2026-11-20T10:00:00", "kind": ""})
             assert bad.status == "rejected"
             assert sorted(e.path for e in bad.errors) == ["kind", "occurred_at"]

@@ -113,9 +113,17 @@ async def test_an_idempotency_key_makes_a_retry_the_original(client: httpx.Async
     other = await client.post(
         "/v1/interactions", json=_without_source_id(), headers={"Idempotency-Key": "req-other"}
     )
-    assert (first.status_code, again.status_code, other.status_code) == (201, 200, 201)
-    assert again.json()["id"] == first.json()["id"]
+    assert (first.status_code, again.status_code, other.status_code) == (201, 201, 201)
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
     assert other.json()["id"] != first.json()["id"]
+    # The key again with another interaction: refused, the original kept.
+    changed = {**_without_source_id(), "kind": "ticket_resolved"}
+    reused = await client.post("/v1/interactions", json=changed, headers=headers)
+    assert reused.status_code == 422
+    [problem] = reused.json()["detail"]
+    assert problem["msg"].startswith("'req-7f3a' of source 'helpdesk' was already used for")
+    assert "differs in kind;" in problem["msg"]
 
 
 async def test_without_any_id_every_post_is_new(client: httpx.AsyncClient) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 from ingest.main import MIGRATIONS
 from ingest.models import Interaction, OutboxEntry
 from ingest.repository import CustomerActivity, IngestRepository
-from ingest.schemas import InteractionIn
+from ingest.schemas import EXAMPLE_INTERACTION, InteractionIn
 from ingest.service import IngestService, Undeliverable
 from relint.db import Database
 from tests.plans import rows_read
@@ -69,9 +70,40 @@ async def test_the_same_source_id_is_stored_once_and_answers_with_the_original_i
     [first] = await service.record(tenant, [(0, item("c1", 0, "same"))])
     again = await service.record(tenant, [(0, item("c1", 0, "same")), (1, item("c1", 1, "same"))])
     assert [(r.status, r.id) for r in again] == [("duplicate", first.id), ("duplicate", first.id)]
+    # The first a plain repeat; the second an hour late: a change that was not taken.
+    assert [r.differs_in for r in again] == [None, ["occurred_at"]]
     assert await count(service.db, Interaction) == 1
     customer = (await service.customers_by_external_id(tenant, ["c1"]))[0]
     assert customer.interaction_count == 1
+
+
+async def test_a_repeat_is_compared_with_what_was_stored_field_by_field(
+    service: IngestService,
+) -> None:
+    """Every field as it comes back from the store (a zone, a decimal, a float, nested
+    attributes) equals what a plain repeat sends; each change is named."""
+    tenant = (await service.create_tenant_key("acme", "crm", ["ingest:write"])).tenant_id
+    sent = {**EXAMPLE_INTERACTION, "attributes": {"ticket": {"id": 7, "tags": ["a", "b"]}}}
+    [first] = await service.record(tenant, [(0, InteractionIn.model_validate(sent))])
+    assert first.status == "accepted"
+    changes: list[dict[str, Any]] = [
+        {},
+        {"occurred_at": "2026-03-04T09:15:00Z"},  # the same moment in UTC
+        {"amount": "35.001", "sentiment": -0.5},
+        {"attributes": {"ticket": {"id": 7, "tags": ["b", "a"]}}, "text": None},
+        {"customer": {"email": "someone@northwind.example"}},  # another way to name it
+    ]
+    again = await service.record(
+        tenant, [(n, InteractionIn.model_validate({**sent, **c})) for n, c in enumerate(changes)]
+    )
+    assert [(r.status, r.id) for r in again] == [("duplicate", first.id)] * 5
+    assert [r.differs_in for r in again] == [
+        None,
+        None,
+        ["sentiment", "amount"],
+        ["text", "attributes"],
+        None,
+    ]
 
 
 async def test_tenants_do_not_share_customers_or_source_ids(service: IngestService) -> None:

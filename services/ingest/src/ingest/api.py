@@ -26,6 +26,8 @@ MAX_ITEM_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 512 * 1024
 
 router = APIRouter(prefix="/v1", tags=["interactions"])
+# On a retry's answer: the original answer, replayed (as Stripe and the IETF draft do).
+REPLAYED = "Idempotent-Replayed"
 Writer = Annotated[Principal, require_scope(SCOPE_INGEST_WRITE)]
 IdempotencyKey = Annotated[
     str | None,
@@ -62,9 +64,22 @@ async def check_rate(request: Request, principal: Principal, cost: int) -> None:
     "/interactions",
     status_code=status.HTTP_201_CREATED,
     summary="Record one interaction",
+    description="Answers 201 with the interaction's id. A retry (the same interaction under "
+    "the same source and source_id, or the same Idempotency-Key) gets the original answer "
+    "again, with the header `Idempotent-Replayed: true`; the same key with a different "
+    "interaction is a 422 naming the fields that differ, and the original stands unchanged.",
     responses={
-        200: {"description": "Already stored under the same (source, source_id): the original id"},
+        201: {
+            "description": "Stored; or, with `Idempotent-Replayed: true`, stored before",
+            "headers": {
+                REPLAYED: {
+                    "description": "`true` when the answer is the original one, replayed",
+                    "schema": {"type": "string", "enum": ["true"]},
+                }
+            },
+        },
         413: {"description": "Larger than 32 KB"},
+        422: {"description": "Invalid, or its source_id already used for another interaction"},
         429: {"description": "Rate limit reached; see Retry-After"},
     },
 )
@@ -91,8 +106,9 @@ async def record_interaction(
                 for e in result.errors
             ],
         )
-    if result.status == "duplicate":
-        response.status_code = status.HTTP_200_OK
+    if result.status == "duplicate":  # a retry: the original answer, replayed
+        response.headers[REPLAYED] = "true"
+        return result.model_copy(update={"status": "accepted"})
     return result
 
 

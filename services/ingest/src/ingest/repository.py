@@ -518,6 +518,19 @@ class IngestRepository:
     async def insert_interactions(self, rows: Sequence[dict[str, Any]]) -> None:
         await bulk_insert(self.session, table_of(Interaction), rows)
 
+    async def interaction_contents(
+        self, tenant_id: str, ids: Sequence[str], columns: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        """These columns of the tenant's stored interactions, by name, by id."""
+        if not ids:
+            return {}
+        t = table_of(Interaction)
+        query = select(t.c.id, *(t.c[name] for name in columns)).where(
+            t.c.tenant_id == tenant_id, t.c.id.in_(list(set(ids)))
+        )
+        rows = (await self.session.execute(query)).all()
+        return {row[0]: dict(zip(columns, row[1:], strict=True)) for row in rows}
+
     async def recent_interactions(
         self, tenant_id: str, customer_ids: Sequence[str], per_customer: int
     ) -> list[Any]:

@@ -273,6 +273,13 @@ class ItemResult(BaseModel):
         description="The customer the interaction (or, for a duplicate, the original) was "
         "recorded for, whichever identifier named it (after any merge the batch made).",
     )
+    differs_in: list[str] | None = Field(
+        default=None,
+        description="For a duplicate that is not a plain repeat: the fields in which it "
+        "differs from the original (occurred_at, channel, kind, ..., attributes). The "
+        "original is kept unchanged; send a change as a new interaction with its own "
+        "source_id.",
+    )
     errors: list[FieldError] = Field(default_factory=list)
 
 

@@ -10,7 +10,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from prometheus_client import Counter
 from sqlalchemy.exc import IntegrityError
@@ -226,8 +226,22 @@ class IngestService:
         return results
 
     async def record_one(self, tenant_id: str, item: InteractionIn) -> ItemResult:
-        """One interaction; concurrent ones of the tenant share a transaction (group commit)."""
-        return await self._group_commit.submit(tenant_id, item)
+        """One interaction; concurrent ones of the tenant share a transaction (group commit).
+        A repeat answers as its original did; the same source id for another interaction is
+        rejected, naming what differs (a stored interaction is never changed)."""
+        result = await self._group_commit.submit(tenant_id, item)
+        if result.status != "duplicate":
+            return result
+        if result.differs_in:
+            problem = FieldError(
+                path="source_id",
+                message=f"{item.source_id!r} of source {item.source!r} was already used for "
+                f"interaction {result.id}, which differs in {', '.join(result.differs_in)}; "
+                "a stored interaction is never changed: send a change as a new interaction "
+                "under a new source_id (or Idempotency-Key)",
+            )
+            return ItemResult(index=result.index, status="rejected", errors=[problem])
+        return result
 
     async def _record(
         self,
@@ -245,6 +259,7 @@ class IngestService:
             tenant_id, [(i.source, i.source_id) for _, i in items if i.source_id]
         )
         fresh: list[tuple[int, str, InteractionIn, identity.Names]] = []
+        repeats: list[tuple[ItemResult, InteractionIn]] = []
         ids = iter(new_ids(len(items)))
         for index, item in items:
             key = (item.source, item.source_id) if item.source_id else None
@@ -253,12 +268,15 @@ class IngestService:
                 results[index] = ItemResult(
                     index=index, status="duplicate", id=original, customer_id=customer_id or None
                 )
+                repeats.append((results[index], item))
                 continue
             interaction_id = next(ids)
             if key:
                 existing[key] = (interaction_id, "")  # its customer is known once resolved
             fresh.append((index, interaction_id, item, _names(item)))
             results[index] = ItemResult(index=index, status="accepted", id=interaction_id)
+        if repeats:
+            await _tell_differences(repo, tenant_id, repeats, {i: item for _, i, item, _ in fresh})
         if not fresh and not updates:
             return [results[index] for index in sorted(results)]
         book, known = await self._identity_book(
@@ -899,6 +917,52 @@ async def _write_identities(
     return moved, updates
 
 
+def _content(item: InteractionIn) -> dict[str, Any]:
+    """What an interaction says, as stored: what a repeat under its source id is compared
+    on (not how it named its customer, nor when it arrived)."""
+    return {
+        "occurred_at": item.occurred_at,
+        "channel": item.channel,
+        "kind": item.kind,
+        "direction": item.direction,
+        "sentiment": item.sentiment,
+        "amount_micros": domain.to_micros(item.amount) if item.amount is not None else None,
+        "amount_type": item.amount_type,
+        "currency": item.currency,
+        "employee": item.employee,
+        "text": item.text,
+        "attributes": item.attributes,
+    }
+
+
+# The request's name for a stored column, where they differ.
+_FIELD_OF: Final = {"amount_micros": "amount"}
+
+
+async def _tell_differences(
+    repo: IngestRepository,
+    tenant_id: str,
+    repeats: Sequence[tuple[ItemResult, InteractionIn]],
+    fresh: Mapping[str, InteractionIn],
+) -> None:
+    """Names, on each duplicate, the fields in which it differs from its original (stored
+    before, or earlier in the batch): the original stands unchanged, and the sender should
+    know that its edit was not taken. One query for the stored originals."""
+    said = [(result, _content(item)) for result, item in repeats]
+    stored = await repo.interaction_contents(
+        tenant_id,
+        [r.id for r, _ in repeats if r.id is not None and r.id not in fresh],
+        list(said[0][1]),
+    )
+    for result, mine in said:
+        earlier = fresh.get(result.id or "")
+        original = _content(earlier) if earlier is not None else stored.get(result.id or "")
+        if original is None:
+            continue
+        differs = [_FIELD_OF.get(k, k) for k, v in mine.items() if original[k] != v]
+        result.differs_in = differs or None
+
+
 def _interaction_row(
     interaction_id: str,
     tenant_id: str,
@@ -913,19 +977,9 @@ def _interaction_row(
         "tenant_id": tenant_id,
         "customer_id": customer_id,
         "contact_id": contact_id,
-        "occurred_at": item.occurred_at,
-        "channel": item.channel,
-        "kind": item.kind,
-        "direction": item.direction,
-        "sentiment": item.sentiment,
-        "amount_micros": domain.to_micros(item.amount) if item.amount is not None else None,
-        "amount_type": item.amount_type,
-        "currency": item.currency,
-        "employee": item.employee,
-        "text": item.text,
+        **_content(item),
         "source": item.source,
         "source_id": item.source_id,
-        "attributes": item.attributes,
         "received_at": received_at,
         "traceparent": traceparent,
     }
