@@ -101,6 +101,12 @@ async def test_versions_are_listed_and_readable_per_tenant(client: httpx.AsyncCl
     assert first.json()["name"] == "First"
     assert (await client.get("/v1/playbook/versions/3", headers=READER)).status_code == 404
     assert (await client.get("/v1/playbook/versions/-1", headers=READER)).status_code == 422
+    # Beyond what a version can be (a 500 before; found by schemathesis).
+    huge = await client.get(f"/v1/playbook/versions/{2**31}", headers=READER)
+    assert huge.status_code == 422
+    assert (
+        await client.get(f"/v1/playbook.yaml?version={2**63}", headers=READER)
+    ).status_code == 422
     theirs = (await client.get("/v1/playbook", headers=other)).json()
     assert (theirs["version"], theirs["name"]) == (1, "Globex")
 

@@ -161,6 +161,22 @@ def test_the_behaviour_table_is_behaviour_features_for_many_customers_at_once() 
             **{k: float(v[i]) for k, v in money.items()},
         )
         assert table[i] == pytest.approx(one, rel=1e-12)
+    # A tenant without customers: an empty table, not an IndexError (found by schemathesis).
+    nobody = np.zeros(0)
+    assert (
+        lookalikes.behaviour_table(
+            months=nobody,
+            interactions_by_channel={},
+            mean_sentiment=nobody,
+            referrals=nobody,
+            tenure_days=nobody,
+            kinds={},
+            revenue=nobody,
+            cost_to_serve=nobody,
+            refunds=nobody,
+        )
+        == []
+    )
     bad = dict(channels)
     bad["sales"] = bad["sales"] - 20
     with pytest.raises(ValueError, match="must be >= 0"):

@@ -34,6 +34,8 @@ from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_READ, SCOPE_GRAPH_WRITE, Princi
 
 # Far above the largest valid draft (500 standards), far below what would hurt.
 MAX_DRAFT_BYTES = 1024 * 1024
+# Versions are stored as 32-bit integers; a larger one cannot exist (and is no 500).
+MAX_VERSION = 2**31 - 1
 
 router = APIRouter(prefix="/v1", tags=["playbook"])
 Reader = Annotated[Principal, require_scope(SCOPE_GRAPH_READ)]
@@ -184,7 +186,7 @@ async def publish_playbook_yaml(
 async def export_playbook_yaml(
     request: Request,
     principal: Reader,
-    version: Annotated[int | None, Query(ge=0)] = None,
+    version: Annotated[int | None, Query(ge=0, le=MAX_VERSION)] = None,
 ) -> Response:
     service = _service(request)
     if version is None:
@@ -245,7 +247,7 @@ async def playbook_versions(request: Request, principal: Reader) -> VersionsOut:
     responses={404: {"description": "The caller's tenant has no such version"}},
 )
 async def playbook_version(
-    version: Annotated[int, Path(ge=0)], request: Request, principal: Reader
+    version: Annotated[int, Path(ge=0, le=MAX_VERSION)], request: Request, principal: Reader
 ) -> PlaybookOut:
     playbook = await _service(request).version(principal.tenant_id, version)
     if playbook is None:

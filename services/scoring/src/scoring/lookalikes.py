@@ -205,7 +205,9 @@ def behaviour_table(
     columns["mean_sentiment"] = mean_sentiment
     columns["tenure_months"] = tenure_days / DAYS_PER_MONTH
     names = list(columns)
-    table = np.stack([columns[n] for n in names], axis=1) if len(months) else np.zeros((0, 0))
+    table = (
+        np.stack([columns[n] for n in names], axis=1) if len(months) else np.zeros((0, len(names)))
+    )
     if not np.isfinite(table).all():
         raise ValueError("behaviour: every feature must be a finite number")
     if (np.delete(table, names.index("mean_sentiment"), axis=1) < 0).any():
