@@ -1,7 +1,7 @@
-"""Schemathesis against scoring's and the playbook's own OpenAPI schemas, on the stack's real
-processes (ingest verifies the key), on SQLite and on PostgreSQL: whatever a client sends
-to any of their operations, neither answers 5xx. Ingest's own operations are fuzzed in
-`tests/ingest/test_openapi.py`; the gateway answers GraphQL, not OpenAPI."""
+"""Schemathesis against scoring's and the playbook's OpenAPI schemas and the gateway's GraphQL
+schema, on the stack's real processes (ingest verifies the key), on SQLite and on
+PostgreSQL: whatever a client sends to any of their operations or fields, none answers 5xx
+or an untyped error. Ingest's own operations are fuzzed in `tests/ingest/test_openapi.py`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.core.failures import FailureGroup
 
 from relint.auth import SCOPE_ADMIN
 from relint_devstack.launcher import DATABASE_SERVICES, Stack
@@ -44,3 +47,42 @@ def test_no_request_to_any_operation_causes_a_server_error(
 ) -> None:
     running, key = stack
     assert_no_server_errors(running.url(service), key, {}, others=25, at_least=operations)
+
+
+# What a resolver may answer besides data: typed, expected errors. Anything else (a masked
+# "Unexpected error.", an exception's own message) is a fault.
+EXPECTED_CODES = {"BAD_INPUT", "UNAUTHENTICATED", "QUERY_TOO_COSTLY"}
+
+
+def test_no_graphql_query_causes_a_server_error(stack: tuple[Stack, str]) -> None:
+    """Every field of the gateway's schema, with generated arguments: never a 5xx, and no
+    error from a resolver but the typed ones (validation errors, with no path, are fine)."""
+    running, key = stack
+    headers = {"Authorization": f"Bearer {key}"}
+    schema = schemathesis.graphql.from_url(running.url("gateway") + "/graphql", headers=headers)
+    failures: dict[str, str] = {}
+    for result in schema.get_all_operations():
+        operation = result.ok()
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=10,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+        )
+        def no_server_error(case: schemathesis.Case) -> None:
+            response = case.call(headers=headers)
+            assert response.status_code < 500, response.text
+            unexpected = [
+                e
+                for e in response.json().get("errors", [])
+                if e.get("path") and (e.get("extensions") or {}).get("code") not in EXPECTED_CODES
+            ]
+            assert not unexpected, (case.body, unexpected)
+
+        try:
+            no_server_error()
+        except (Exception, FailureGroup) as error:
+            failures[operation.label] = str(error)[:2000]
+    assert not failures, "\n\n".join(f"{k}: {v}" for k, v in failures.items())

@@ -5,7 +5,6 @@ comes from the token alone."""
 from __future__ import annotations
 
 import base64
-import binascii
 
 from graphql import GraphQLError
 
@@ -22,7 +21,7 @@ def from_global(value: str) -> tuple[str, str]:
         raise _bad(value)
     try:
         decoded = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError) as error:
+    except ValueError as error:  # not base64 (binascii.Error), not ASCII, not UTF-8
         raise _bad(value) from error
     kind, sep, raw = decoded.partition(":")
     if not sep or not kind or not raw:
