@@ -6,8 +6,10 @@ or an untyped error. Ingest's own operations are fuzzed in `tests/ingest/test_op
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -36,9 +38,44 @@ def stack(
         stack.migrate()
         key = str(stack.issue_key("acme", "console", (SCOPE_ADMIN,))["api_key"])
         with stack.running():
+            _a_little_history(stack, key)
             yield stack, key
     finally:
         databases.drop_all()
+
+
+def _a_little_history(stack: Stack, key: str) -> None:
+    """Ten customers with a few months of purchases, tickets and complaints each, so that
+    the analysis, lookalikes and the playbook have something to work on, not only nothing."""
+    now = datetime.now(UTC)
+    kinds = [("sales", "purchase"), ("service", "ticket_opened"), ("service", "complaint")]
+    items = [
+        {
+            "customer": {"external_id": f"c{n % 10}", "name": f"Customer {n % 10}"},
+            "occurred_at": (now - timedelta(days=3 * n + 1)).isoformat(),
+            "channel": kinds[n % 3][0],
+            "kind": kinds[n % 3][1],
+            "direction": "inbound",
+            "sentiment": 0.5 if n % 3 == 0 else -0.5,
+            **(
+                {"amount": "100.00", "amount_type": "revenue", "currency": "EUR"}
+                if n % 3 == 0
+                else {}
+            ),
+            "text": f"note {n}",
+            "source": "crm",
+            "source_id": f"h-{n}",
+        }
+        for n in range(60)
+    ]
+    reply = httpx.post(
+        stack.url("ingest") + "/v1/interactions:batch",
+        json={"interactions": items},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30,
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["accepted"] == len(items), reply.text
 
 
 @pytest.mark.parametrize(("service", "operations"), [("scoring", 15), ("playbook", 18)])
