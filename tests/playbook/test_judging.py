@@ -270,6 +270,51 @@ async def test_scoring_is_told_a_violation_and_then_its_withdrawal(
     assert (again.id, again.withdrawn) == (missed.id, False)
 
 
+class HeldScoring(FakeScoring):
+    """Scoring that takes signals only once let go: a replica caught mid-handover."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = asyncio.Event()
+        self.go = asyncio.Event()
+
+    async def signal(self, violations: Sequence[Signal]) -> None:
+        self.entered.set()
+        await self.go.wait()
+        await super().signal(violations)
+
+
+async def test_replicas_hand_scoring_each_violations_states_in_order(
+    service: PlaybookService, scoring: FakeScoring
+) -> None:
+    """Two replicas on one PostgreSQL database: while one hands a violation over, the other
+    skips it, and a withdrawal waits for the handover's mark, so scoring hears found, then
+    withdrawn; never the older state last."""
+    if service.db.sqlite:
+        pytest.skip("one process on SQLite: no replicas to race")
+    await service.receive([ticket("k1", T0)])
+    await service.judge_due(now=NOW)
+    [missed] = await service.violations("t1")
+    held = HeldScoring()
+    other = PlaybookService(service.db, held)
+    handing = asyncio.create_task(other.signal_violations())
+    await asyncio.wait_for(held.entered.wait(), 5)
+    assert await service.signal_violations() == 0  # claimed by the other replica
+
+    async def withdraw() -> None:
+        async with service.db.transaction() as session:
+            await PlaybookRepository(session).withdraw([missed.id], NOW, "answered late")
+
+    withdrawing = asyncio.create_task(withdraw())
+    await asyncio.sleep(0.3)
+    assert not withdrawing.done()  # waits for the handover's lock
+    held.go.set()
+    assert await handing == 1
+    await asyncio.wait_for(withdrawing, 5)
+    assert await service.signal_violations() == 1
+    assert held.states + scoring.states == [(missed.id, False), (missed.id, True)]
+
+
 async def test_duplicates_change_nothing_and_a_merge_moves_the_interaction(
     service: PlaybookService,
 ) -> None:

@@ -584,16 +584,18 @@ class PlaybookRepository:
                 .values(withdrawn_at=at, withdrawn_reason=reason, signalled_at=None)
             )
 
-    async def unsignalled(self, limit: int) -> list[OwedSignal]:
+    async def unsignalled(self, limit: int, claim: bool = False) -> list[OwedSignal]:
         """The oldest `limit` violations scoring has not acknowledged in their present state
         (found, or withdrawn since), in handing order: the first rows of the partial index
-        `ix_violation_to_signal`."""
+        `ix_violation_to_signal`. With `claim` (PostgreSQL), they are locked for the rest of
+        the transaction, skipping those another transaction holds."""
         query = "SELECT id, tenant_id, customer_id, due_at, reason, employee, "
         query += "withdrawn_at IS NOT NULL FROM violation "
         query += "WHERE signalled_at IS NULL ORDER BY detected_at, id "
         async with driver_of(self.session) as (postgres, driver):
             if postgres:
-                rows = await pg_fetch(driver, query + "LIMIT %s", (limit,))
+                locking = " FOR UPDATE SKIP LOCKED" if claim else ""
+                rows = await pg_fetch(driver, query + "LIMIT %s" + locking, (limit,))
                 moment: Callable[[Any], datetime] = _pg_moment
             else:
                 rows = list(await driver.execute_fetchall(query + "LIMIT ?", (limit,)))

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import httpx
 from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from playbook import actions, alerts, evaluation
 from playbook.actions import Action, Missed, Outlook, Owed
@@ -42,7 +43,7 @@ from playbook.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from playbook.repository import DueCustomer, PlaybookRepository
+from playbook.repository import DueCustomer, OwedSignal, PlaybookRepository
 from playbook.scoring_client import Placed, Scoring, ScoringUnavailable
 from relint import webhooks
 from relint.db import Database, new_id, new_ids, utcnow
@@ -830,16 +831,34 @@ class PlaybookService:
     async def signal_violations(self, limit: int = 500) -> int:
         """Hands scoring the violations it has not acknowledged yet in their present state:
         found (a negative signal) or withdrawn since (which takes the signal back); at least
-        once, and scoring applies each state once. Returns how many were acknowledged."""
+        once, and scoring applies each state once. Returns how many were acknowledged.
+
+        On PostgreSQL the violations being handed over stay locked until they are marked:
+        another replica skips them, and judging waits to change their state, so that no
+        replica can hand scoring an older state after another handed it a newer one. On
+        SQLite (one process, one worker) nothing races, and no write lock is held while
+        scoring answers."""
         if self.scoring is None:
             return 0
-        async with self.db.read() as session:
-            pending = await PlaybookRepository(session).unsignalled(limit)
-        if not pending:
+        if self.db.sqlite:
+            async with self.db.read() as session:
+                pending = await PlaybookRepository(session).unsignalled(limit)
+            return await self._hand_over(pending, None)
+        async with self.db.transaction() as session:
+            pending = await PlaybookRepository(session).unsignalled(limit, claim=True)
+            return await self._hand_over(pending, session)
+
+    async def _hand_over(self, pending: list[OwedSignal], claimed: AsyncSession | None) -> int:
+        """Signals `pending` to scoring and marks what it acknowledged, in the transaction
+        that claimed them, or else in a transaction of its own."""
+        if not pending or self.scoring is None:
             return 0
         await self.scoring.signal(pending)
-        async with self.db.transaction() as session:
-            await PlaybookRepository(session).mark_signalled(pending, utcnow())
+        if claimed is not None:
+            await PlaybookRepository(claimed).mark_signalled(pending, utcnow())
+        else:
+            async with self.db.transaction() as session:
+                await PlaybookRepository(session).mark_signalled(pending, utcnow())
         return len(pending)
 
     # Reads
