@@ -32,6 +32,7 @@ from playbook.actions import Outlook
 from playbook.alerts import Event
 from playbook.evaluation import Standing, Touch
 from playbook.main import MIGRATIONS
+from playbook.repository import PlaybookRepository
 from playbook.scoring_client import Placed, Signal
 from playbook.service import Delivered, PlaybookService
 from playbook.worker import PlaybookWorker
@@ -158,6 +159,15 @@ async def run(url: str, label: str, customers: int, interactions: int) -> None:
             pass
         running_seconds, running_cpu, running_judged = await stream_as_served(service, running)
         late_seconds, late_cpu = await stream(service, late)
+        # The tenant's whole worklist: every open obligation ranked by urgency, the top
+        # ones by value (scoring's view of their customers in process).
+        async with db.read() as session:
+            open_count = len(await PlaybookRepository(session).obligation_times(tenant))
+        worklist_seconds = []
+        for _ in range(3):
+            began = time.perf_counter()
+            await service.worklist(tenant, limit=100, now=NOW)
+            worklist_seconds.append(time.perf_counter() - began)
     finally:
         await db.dispose()
     print(f"{label}: {interactions:,} interactions, {customers:,} customers, default playbook")
@@ -180,6 +190,10 @@ async def run(url: str, label: str, customers: int, interactions: int) -> None:
     print(
         f"  late           {len(late) / late_seconds:7.0f} interactions/s  (random moments of "
         f"the two years, batches of {LIVE_BATCH}, each judged at once)"
+    )
+    print(
+        f"  worklist       {min(worklist_seconds) * 1000:7.0f} ms  (the tenant's top 100 of "
+        f"{open_count:,} open obligations, best of 3)"
     )
     # On a shared machine the wall clock counts other processes' turns too; the CPU time of
     # this process (the service's own work, and SQLite's) does not.

@@ -142,6 +142,56 @@ def next_best_actions(
     return actions[:limit]
 
 
+# How many obligations of the last urgency tenth a worklist ranks by value, per item asked:
+# beyond, the rest of that tenth is taken soonest due first.
+TENTH_BREADTH: Final = 10
+
+
+_URGENT_SECONDS: Final = URGENT_WITHIN.total_seconds()
+
+
+def urgency(opened_at: datetime, due_at: datetime, now: datetime) -> float:
+    """From 0.5 to 1.0 at the deadline: by the larger of the share of the obligation's time
+    gone and its nearness within `URGENT_WITHIN`."""
+    return _urgency(opened_at.timestamp(), due_at.timestamp(), now.timestamp())
+
+
+def _urgency(opened: float, due: float, now: float) -> float:
+    """`urgency` over POSIX seconds."""
+    window, left = due - opened, due - now
+    if left <= 0 or window <= 0:
+        return 1.0
+    # Each share clamped to 0..1 (conditionals: a worklist ranks every open obligation).
+    elapsed = 0.0 if left >= window else 1 - left / window
+    near = 0.0 if left >= _URGENT_SECONDS else 1 - left / _URGENT_SECONDS
+    return round(0.5 + 0.5 * (elapsed if elapsed > near else near), 4)
+
+
+def _tenth(value: float) -> int:
+    return math.floor(value * 10)
+
+
+def worklist_candidates(
+    times: Sequence[tuple[str, datetime, datetime]], now: datetime, limit: int
+) -> list[str]:
+    """Of open obligations as (id, opened_at, due_at), the ids a worklist of `limit` can
+    hold once ranked by value: every one in the urgency tenths above the `limit`-th's, and
+    of that tenth up to `TENTH_BREADTH` times `limit`, soonest due first."""
+    moment = now.timestamp()
+    ranked = sorted(
+        (
+            (-_tenth(_urgency(opened.timestamp(), due.timestamp(), moment)), due, id_)
+            for id_, opened, due in times
+        ),
+    )
+    if len(ranked) <= limit:
+        return [id_ for *_, id_ in ranked]
+    last = ranked[limit - 1][0]  # tenths negated: the most urgent sort first
+    above = [id_ for tenth, _, id_ in ranked if tenth < last]
+    within = [id_ for tenth, _, id_ in ranked if tenth == last]
+    return above + within[: TENTH_BREADTH * limit]
+
+
 def worklist(
     owed: Sequence[Owed],
     outlooks: dict[str, Outlook],
@@ -162,15 +212,12 @@ def worklist(
         )
         for o in owed
     ]
-    actions.sort(key=lambda a: (-math.floor(a.urgency * 10), -a.value, a.due_at, a.customer_id))
+    actions.sort(key=lambda a: (-_tenth(a.urgency), -a.value, a.due_at, a.customer_id))
     return actions[:limit]
 
 
 def _fulfil(owed: Owed, titles: dict[str, str], label: str, now: datetime, value: float) -> Action:
-    window = (owed.due_at - owed.opened_at).total_seconds()
     left = (owed.due_at - now).total_seconds()
-    elapsed = 1.0 if window <= 0 else min(max(1 - left / window, 0.0), 1.0)
-    near = min(max(1 - left / URGENT_WITHIN.total_seconds(), 0.0), 1.0)
     standard = titles.get(owed.standard_key, owed.standard_key)
     due = f"overdue by {_span(-left)}" if left < 0 else f"due in {_span(left)}"
     return Action(
@@ -178,7 +225,7 @@ def _fulfil(owed: Owed, titles: dict[str, str], label: str, now: datetime, value
         "obligation",
         owed.what,
         f"{due}, {label} standard: {standard}",
-        round(0.5 + 0.5 * max(elapsed, near), 4),
+        urgency(owed.opened_at, owed.due_at, now),
         owed.due_at,
         owed.standard_key,
         owed.employee,

@@ -652,6 +652,29 @@ class PlaybookRepository:
         )
         return list((await self.session.execute(query)).scalars())
 
+    async def obligation_times(
+        self, tenant_id: str, *, team: str | None = None, employee: str | None = None
+    ) -> list[tuple[str, datetime, datetime]]:
+        """The tenant's (or a team's, or an employee's) open obligations as (id, opened_at,
+        due_at): what their urgency is computed from, without the rest of their rows."""
+        t = table_of(ObligationRow)
+        conditions = [t.c.tenant_id == tenant_id]
+        if team is not None:
+            conditions.append(t.c.team == team)
+        if employee is not None:
+            conditions.append(t.c.employee == employee)
+        query = select(t.c.id, t.c.opened_at, t.c.due_at).where(*conditions)
+        return [(i, o, d) for i, o, d in (await self.session.execute(query)).all()]
+
+    async def obligations_by_id(self, tenant_id: str, ids: Sequence[str]) -> list[ObligationRow]:
+        found: list[ObligationRow] = []
+        for chunk in _chunks(list(ids), _SQLITE_IN_CHUNK):
+            query = select(ObligationRow).where(
+                col(ObligationRow.tenant_id) == tenant_id, col(ObligationRow.id).in_(chunk)
+            )
+            found.extend((await self.session.execute(query)).scalars())
+        return found
+
     async def violations(
         self,
         tenant_id: str,

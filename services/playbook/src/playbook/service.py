@@ -1029,10 +1029,12 @@ class PlaybookService:
         now = now or utcnow()
         [playbook] = await self.active_playbooks([tenant_id])
         async with self.db.read() as session:
-            # Deadlines first; ranking by value reorders within the urgent ones.
-            owed = await PlaybookRepository(session).obligations(
-                tenant_id, team=team, employee=employee, limit=limit * 5
-            )
+            # Every open obligation's urgency from its two moments; then the whole rows of
+            # those the worklist can hold once ranked by value.
+            repo = PlaybookRepository(session)
+            times = await repo.obligation_times(tenant_id, team=team, employee=employee)
+            wanted = actions.worklist_candidates(times, now, limit)
+            owed = await repo.obligations_by_id(tenant_id, wanted)
         outlooks = await self._outlooks(tenant_id, list({o.customer_id for o in owed}))
         return actions.worklist([_owed(o) for o in owed], outlooks, playbook.standards, now, limit)
 
