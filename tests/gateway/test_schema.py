@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import grpc
+import orjson
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from graphql import GraphQLError
@@ -633,7 +634,9 @@ async def test_without_a_principal_every_data_field_is_refused() -> None:
     assert backends.calls == Counter()
 
 
-async def test_unexpected_errors_are_masked_outside_development() -> None:
+async def test_unexpected_errors_are_masked_outside_development(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     class Broken(FakeBackends):
         async def list_customers(self, *args: Any) -> Any:
             raise RuntimeError("password=hunter2 in a stack trace")
@@ -642,6 +645,15 @@ async def test_unexpected_errors_are_masked_outside_development() -> None:
     assert result.errors is not None
     assert result.errors[0].message == "Unexpected error."
     assert "hunter2" not in str(result.errors)
+    # The fault is logged as an error, with its traceback; a client's refused argument is
+    # not (it would let any client flood the error log).
+    faults = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(faults) == 1
+    assert faults[0].exc_info is not None
+    caplog.clear()
+    refused = await _run("{ atRisk(limit: 0) { name } }", FakeBackends())
+    assert refused.errors is not None
+    assert [r for r in caplog.records if r.levelname == "ERROR"] == []
 
 
 async def test_the_playbook_is_read_for_the_callers_tenant() -> None:
@@ -1021,6 +1033,20 @@ async def test_a_query_above_the_cost_limit_is_refused_before_it_runs() -> None:
     assert refused.errors is not None
     assert refused.errors[0].extensions == {"code": "QUERY_TOO_COSTLY", "cost": 2301}
     assert backends.calls == Counter()  # nothing ran
+    # Lists within lists multiply past what JSON holds: the cost reported is capped, and the
+    # answer can be written (an integer beyond 64 bits was a 500; found by schemathesis).
+    most = 2**31 - 1
+    huge = (
+        f"{{ customers(first: {most}) {{ edges {{ node {{ interactions(first: {most}) "
+        f"{{ edges {{ node {{ id }} }} }} recentInteractions(limit: {most}) {{ id }} "
+        f"alerts(limit: {most}) {{ id }} }} }} }} }}"
+    )
+    too_much = await tight.execute(huge, context_value=_context(backends))
+    assert too_much.errors is not None
+    [error] = [e for e in too_much.errors if e.extensions]
+    assert error.extensions == {"code": "QUERY_TOO_COSTLY", "cost": 2**53 - 1}
+    assert error.message.startswith(f"query cost {2**53 - 1}+ is above the limit of 500")
+    assert orjson.dumps(error.formatted)
     fine = await tight.execute(
         "{ customers(first: 5) { edges { node { name } } } }", context_value=_context(backends)
     )

@@ -335,6 +335,17 @@ async def test_lookalikes_by_behaviour_and_words(stack: Stack) -> None:
     ]
     with pytest.raises(InvalidAnalysis, match="customer_ids: 1 to 1000 customers"):
         await stack.analysis.lookalikes_each("t1", [], as_of=AS_OF)
+    # Before anything was recorded: refused, not a 500 from a window off the calendar
+    # (found by schemathesis).
+    dawn = datetime(1, 1, 1, 0, 1, tzinfo=UTC)
+    for lens in (
+        stack.analysis.lookalikes("t1", ["a1"], as_of=dawn),
+        stack.analysis.return_on_relationship("t1", as_of=dawn),
+        stack.analysis.journey_endings("t1", as_of=dawn),
+        stack.analysis.engagement_sales("t1", as_of=dawn),
+    ):
+        with pytest.raises(InvalidAnalysis, match="as_of must be 1970-01-01 or later"):
+            await lens
 
 
 async def test_tenants_are_isolated(stack: Stack) -> None:

@@ -109,6 +109,11 @@ def _size(node: FieldNode) -> int | None:
     return None
 
 
+# Nested lists multiply: a cost beyond this is reported as this, the largest integer JSON
+# readers (JavaScript's numbers) hold exactly, and that the answer's encoder can write.
+MAX_REPORTED_COST = 2**53 - 1
+
+
 def cost_limit_rule(max_cost: int) -> type[ValidationRule]:
     """A validation rule refusing operations that cost more than `max_cost`."""
 
@@ -127,12 +132,13 @@ def cost_limit_rule(max_cost: int) -> type[ValidationRule]:
             root = schema.get_root_type(node.operation)
             cost = query_cost(node.selection_set, root, schema, self.fragments)
             if cost > max_cost:
+                shown = min(cost, MAX_REPORTED_COST)
                 self.report_error(
                     GraphQLError(
-                        f"query cost {cost} is above the limit of {max_cost}: ask for fewer "
-                        "items (first, limit) or fewer fields",
+                        f"query cost {shown}{'+' if cost > shown else ''} is above the limit "
+                        f"of {max_cost}: ask for fewer items (first, limit) or fewer fields",
                         node,
-                        extensions={"code": "QUERY_TOO_COSTLY", "cost": cost},
+                        extensions={"code": "QUERY_TOO_COSTLY", "cost": shown},
                     )
                 )
 

@@ -6,6 +6,7 @@ Resolvers only shape data; fetching goes through the request's DataLoaders.
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import AsyncGenerator, Callable
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -23,7 +24,7 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
-from strawberry.types import Info
+from strawberry.types import ExecutionContext, Info
 
 from gateway.analysis import AnalysisQuery, Lookalike
 from gateway.analysis import similar_customers as _similar_customers
@@ -40,6 +41,8 @@ from relint.contracts.ingest.v1 import ingest_pb2
 from relint.contracts.playbook.v1 import playbook_pb2
 from relint.contracts.scoring.v1 import scoring_pb2
 from relint.taxonomy import COMING_APART, COMING_TOGETHER
+
+log = logging.getLogger(__name__)
 
 MAX_PAGE = 100
 MAX_RECENT = 100
@@ -1294,6 +1297,21 @@ def _is_unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GraphQLError)
 
 
+class _Schema(strawberry.federation.Schema):
+    """Logs with their traceback only the errors nobody meant (a fault to look into); a
+    refused argument, limit or credential is the client's, answered in full, and logged
+    at debug level, so that a client's mistakes cannot flood the error log."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        unexpected = [e for e in errors if _is_unexpected(e)]
+        super().process_errors(unexpected, execution_context)
+        for error in errors:
+            if not _is_unexpected(error):
+                log.debug("refused: %s", error.message)
+
+
 def build_schema(
     *,
     max_depth: int,
@@ -1320,7 +1338,7 @@ def build_schema(
         extensions.append(lambda: MaskErrors(should_mask_error=_is_unexpected))
     # A federation schema: usable on its own, and as an Apollo Federation 2 subgraph
     # (Customer is an entity keyed by its global ID) for a company with a router.
-    built = strawberry.federation.Schema(
+    built = _Schema(
         query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
     )
     built.execution_context_class = leaf_executor(built._schema)
