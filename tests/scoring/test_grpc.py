@@ -109,6 +109,20 @@ async def test_timeline_explanation_and_alerts_over_grpc(channel: grpc.aio.Chann
             timeout=5,
         )
     assert backwards.value.details() == "start must be before end"
+    # A period ending before anything was recorded (a 500 from the calendar's edge through
+    # REST before; found by schemathesis): refused by name, in both RPCs.
+    dawn = Timestamp()
+    dawn.FromDatetime(datetime(1, 1, 1, 1, 10, tzinfo=UTC))
+    for call, request in (
+        (stub.GetRelationshipTimeline, scoring_pb2.GetRelationshipTimelineRequest),
+        (stub.ExplainRelationship, scoring_pb2.ExplainRelationshipRequest),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as early:
+            await call(request(tenant_id="t1", customer_id="c1", end=dawn), timeout=5)
+        assert early.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert early.value.details() == (
+            "end must be 1970-01-01 or later: nothing is recorded before"
+        )
     alerts = await stub.ListAlerts(scoring_pb2.ListAlertsRequest(tenant_id="t1"), timeout=5)
     assert list(alerts.alerts) == []
     missing = await stub.AcknowledgeAlert(

@@ -10,7 +10,7 @@ import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Generic, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from relint.db import Database, utcnow
 from relint.taxonomy import CHANNELS, COMING_APART
 from scoring import analysis, lookalikes
 from scoring.analysis import InvalidAnalysis
+from scoring.domain import EARLIEST_MOMENT
 from scoring.lookalikes import CustomerProfile, Lookalike
 from scoring.repository import ScoringRepository
 
@@ -99,17 +100,12 @@ def _require_tenant(tenant_id: str) -> None:
         raise InvalidAnalysis("tenant_id is at most 36 characters")
 
 
-# No interaction is older (ingest refuses them), and the lenses' windows before an earlier
-# moment would fall off the calendar.
-EARLIEST_AS_OF: Final = datetime(1970, 1, 1, tzinfo=UTC)
-
-
 def _moment(as_of: datetime | None) -> datetime:
     if as_of is None:
         return utcnow()
     if as_of.tzinfo is None:
         raise InvalidAnalysis("as_of needs a time zone")
-    if as_of < EARLIEST_AS_OF:
+    if as_of < EARLIEST_MOMENT:  # a lens's window before it would fall off the calendar
         raise InvalidAnalysis("as_of must be 1970-01-01 or later: nothing is recorded before")
     return as_of.astimezone(UTC)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_READ, SCOPE_GRAPH_WRITE, Principal, require_scope
 from scoring import relationship_types
+from scoring.domain import InvalidPeriod, period
 from scoring.service import InvalidSettings, RelationshipView, ScoringService
 from scoring.stages import is_coming_apart
 
@@ -22,6 +23,13 @@ AsOf = Annotated[
     AwareDatetime | None,
     Query(description="The state as it stood then (with a zone); now when omitted."),
 ]
+
+
+def _period(start: datetime | None, end: datetime | None, days: int) -> tuple[datetime, datetime]:
+    try:
+        return period(start, end, days, datetime.now(UTC))
+    except InvalidPeriod as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
 
 
 def _service(request: Request) -> ScoringService:
@@ -145,10 +153,7 @@ async def explanation(
     end: Annotated[AwareDatetime | None, Query(description="Default: now")] = None,
     top: Annotated[int, Query(ge=1, le=20)] = 5,
 ) -> ExplanationOut:
-    end = end or datetime.now(UTC)
-    start = start or end - timedelta(days=30)
-    if start >= end:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "start must be before end")
+    start, end = _period(start, end, 30)
     service = _service(request)
     found = await service.explanation(principal.tenant_id, customer_id, start, end, top)
     made_of = await service.top_contributions(principal.tenant_id, customer_id, end, top)
@@ -184,10 +189,7 @@ async def timeline(
     end: Annotated[AwareDatetime | None, Query(description="Default: now")] = None,
     points: Annotated[int, Query(ge=2, le=500)] = 60,
 ) -> list[TimelinePointOut]:
-    end = end or datetime.now(UTC)
-    start = start or end - timedelta(days=365)
-    if start >= end:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "start must be before end")
+    start, end = _period(start, end, 365)
     found = await _service(request).timeline(principal.tenant_id, customer_id, start, end, points)
     return [
         TimelinePointOut(

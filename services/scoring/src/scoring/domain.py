@@ -18,7 +18,7 @@ import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import numpy as np
@@ -474,3 +474,27 @@ def top_contributions(
     ]
     drivers.sort(key=lambda d: (-abs(d.effect), d.occurred_at, d.interaction_id))
     return drivers[:top]
+
+
+# No interaction is older (ingest refuses them); periods reaching before would fall off the
+# calendar once a default length is taken from their end.
+EARLIEST_MOMENT: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class InvalidPeriod(ValueError):
+    """A period asked for that cannot be read: its reason, for the caller."""
+
+
+def period(
+    start: datetime | None, end: datetime | None, default_days: int, now: datetime
+) -> tuple[datetime, datetime]:
+    """The period a read covers: `end` (default now) and `start` (default `default_days`
+    before it), both from 1970 on, the start before the end."""
+    for name, moment in (("start", start), ("end", end)):
+        if moment is not None and moment < EARLIEST_MOMENT:
+            raise InvalidPeriod(f"{name} must be 1970-01-01 or later: nothing is recorded before")
+    end = end or now
+    start = start or max(end - timedelta(days=default_days), EARLIEST_MOMENT)
+    if start >= end:
+        raise InvalidPeriod("start must be before end")
+    return start, end

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -15,6 +15,7 @@ from relint.contracts.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from relint.grpc_server import GrpcServer
 from relint.subscriber import refuse_bad_delivery
 from scoring import relationship_types
+from scoring.domain import InvalidPeriod, period
 from scoring.messages import (
     alert_message,
     delivered,
@@ -75,9 +76,7 @@ class RelationshipServicer(scoring_pb2_grpc.RelationshipServiceServicer):
             bool(request.tenant_id and request.customer_id),
             "tenant_id and customer_id are required",
         )
-        end = _time(request.end) if request.HasField("end") else datetime.now(UTC)
-        start = _time(request.start) if request.HasField("start") else end - timedelta(days=365)
-        await _require(context, start < end, "start must be before end")
+        start, end = await _period(context, request, 365)
         await _require(context, request.points in (0, *range(2, 501)), "points: 2 to 500")
         points = await self.service.timeline(
             request.tenant_id, request.customer_id, start, end, request.points or 60
@@ -94,9 +93,7 @@ class RelationshipServicer(scoring_pb2_grpc.RelationshipServiceServicer):
             bool(request.tenant_id and request.customer_id),
             "tenant_id and customer_id are required",
         )
-        end = _time(request.end) if request.HasField("end") else datetime.now(UTC)
-        start = _time(request.start) if request.HasField("start") else end - timedelta(days=30)
-        await _require(context, start < end, "start must be before end")
+        start, end = await _period(context, request, 30)
         await _require(context, 0 <= request.top <= 20, "top: 1 to 20")
         top = request.top or 5
         explanation = await self.service.explanation(
@@ -273,6 +270,21 @@ def _order_cursor(token: str) -> tuple[float, str] | None:
 
 def _time(stamp: Timestamp) -> datetime:
     return stamp.ToDatetime(tzinfo=UTC)
+
+
+async def _period(
+    context: grpc.aio.ServicerContext,
+    request: scoring_pb2.GetRelationshipTimelineRequest | scoring_pb2.ExplainRelationshipRequest,
+    days: int,
+) -> tuple[datetime, datetime]:
+    """The request's period (scoring.domain.period), or INVALID_ARGUMENT with the reason."""
+    start = _time(request.start) if request.HasField("start") else None
+    end = _time(request.end) if request.HasField("end") else None
+    try:
+        return period(start, end, days, datetime.now(UTC))
+    except InvalidPeriod as error:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        raise  # abort raises; this line is never reached
 
 
 async def _require(context: grpc.aio.ServicerContext, condition: bool, message: str) -> None:
