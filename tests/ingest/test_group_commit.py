@@ -32,9 +32,9 @@ def counting(service: IngestService) -> list[int]:
     sizes: list[int] = []
     store = service.store
 
-    async def counted(tenant_id: str, items: Any, *args: Any) -> Any:
+    async def counted(tenant_id: str, items: Any, *args: Any, **options: Any) -> Any:
         sizes.append(len(items))
-        return await store(tenant_id, items, *args)
+        return await store(tenant_id, items, *args, **options)
 
     service.store = counted  # type: ignore[method-assign]
     return sizes
@@ -65,7 +65,7 @@ async def test_a_failed_write_fails_its_requests_and_the_next_one_works(
     tenant = (await service.create_tenant_key("acme", "crm", ["ingest:write"])).tenant_id
     store = service.store
 
-    async def broken(*args: Any) -> Any:
+    async def broken(*args: Any, **options: Any) -> Any:
         raise ConnectionError("database went away")
 
     service.store = broken  # type: ignore[method-assign]

@@ -68,7 +68,9 @@ async def test_the_same_source_id_is_stored_once_and_answers_with_the_original_i
 ) -> None:
     tenant = (await service.create_tenant_key("acme", "crm", ["ingest:write"])).tenant_id
     [first] = await service.record(tenant, [(0, item("c1", 0, "same"))])
-    again = await service.record(tenant, [(0, item("c1", 0, "same")), (1, item("c1", 1, "same"))])
+    again = await service.record(
+        tenant, [(0, item("c1", 0, "same")), (1, item("c1", 1, "same"))], compare_repeats=True
+    )
     assert [(r.status, r.id) for r in again] == [("duplicate", first.id), ("duplicate", first.id)]
     # The first a plain repeat; the second an hour late: a change that was not taken.
     assert [r.differs_in for r in again] == [None, ["occurred_at"]]
@@ -94,8 +96,14 @@ async def test_a_repeat_is_compared_with_what_was_stored_field_by_field(
         {"customer": {"email": "someone@northwind.example"}},  # another way to name it
     ]
     again = await service.record(
-        tenant, [(n, InteractionIn.model_validate({**sent, **c})) for n, c in enumerate(changes)]
+        tenant,
+        [(n, InteractionIn.model_validate({**sent, **c})) for n, c in enumerate(changes)],
+        compare_repeats=True,
     )
+    # Callers that do not answer with it (imports, Segment) are not made to read it.
+    edited = InteractionIn.model_validate({**sent, "text": "another note"})
+    [unasked] = await service.record(tenant, [(0, edited)])
+    assert (unasked.status, unasked.differs_in) == ("duplicate", None)
     assert [(r.status, r.id) for r in again] == [("duplicate", first.id)] * 5
     assert [r.differs_in for r in again] == [
         None,

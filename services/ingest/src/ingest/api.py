@@ -154,7 +154,11 @@ async def record_batch(
             rejected.append(
                 ItemResult(index=index, status="rejected", errors=field_errors(error, where))
             )
-    stored = await service_of(request).record(principal.tenant_id, valid) if valid else []
+    stored = (
+        await service_of(request).record(principal.tenant_id, valid, compare_repeats=True)
+        if valid
+        else []
+    )
     for result in stored:  # the service names fields within the item
         for problem in result.errors:
             problem.path = f"interactions[{result.index}].{problem.path}"

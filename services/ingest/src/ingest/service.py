@@ -163,7 +163,9 @@ class IngestService:
         # This process forgets a revoked key at once; other replicas within the TTL.
         self._keys = KeyCache(key_cache_seconds)
         self._group_commit = GroupCommit(
-            lambda tenant_id, items, traces: self.store(tenant_id, items, (), traces)
+            lambda tenant_id, items, traces: self.store(
+                tenant_id, items, (), traces, compare_repeats=True
+            )
         )
         # One batch of a tenant stored at a time in this process (`record`); a tenant's lock
         # goes when no call holds or waits for it.
@@ -181,6 +183,8 @@ class IngestService:
         items: Sequence[tuple[int, InteractionIn]],
         updates: Sequence[ContactUpdate] = (),
         traceparents: Mapping[int, str] | None = None,
+        *,
+        compare_repeats: bool = False,
     ) -> list[ItemResult]:
         """`store`, one call of a tenant at a time in this process. Batches sent together
         that name the same new customers or contacts would collide on their unique keys, and
@@ -193,7 +197,9 @@ class IngestService:
         if turn is None:
             turn = self._storing[tenant_id] = asyncio.Lock()
         async with turn:
-            return await self.store(tenant_id, items, updates, traceparents)
+            return await self.store(
+                tenant_id, items, updates, traceparents, compare_repeats=compare_repeats
+            )
 
     async def store(
         self,
@@ -201,17 +207,21 @@ class IngestService:
         items: Sequence[tuple[int, InteractionIn]],
         updates: Sequence[ContactUpdate] = (),
         traceparents: Mapping[int, str] | None = None,
+        *,
+        compare_repeats: bool = False,
     ) -> list[ItemResult]:
         """Stores the items not seen before, with one outbox entry per subscriber, and applies
         the contact updates (first, in order), all in one transaction. Each item carries the
         trace it was sent in (by index), else the current one. A write that collides with a
-        concurrent one on a unique key is judged again, up to `_WRITE_ATTEMPTS` times."""
+        concurrent one on a unique key is judged again, up to `_WRITE_ATTEMPTS` times. With
+        `compare_repeats` (for callers that answer with it), each duplicate names the fields
+        in which it differs from its original (`differs_in`)."""
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
             try:
                 async with self.db.transaction() as session:
                     repo = IngestRepository(session)
                     results = await self._record(
-                        repo, tenant_id, items, updates, traceparents or {}
+                        repo, tenant_id, items, updates, traceparents or {}, compare_repeats
                     )
                 break
             except IntegrityError as error:
@@ -250,6 +260,7 @@ class IngestService:
         items: Sequence[tuple[int, InteractionIn]],
         updates: Sequence[ContactUpdate],
         traceparents: Mapping[int, str],
+        compare_repeats: bool,
     ) -> list[ItemResult]:
         received_at = utcnow()
         traceparent = current_traceparent()
@@ -275,7 +286,7 @@ class IngestService:
                 existing[key] = (interaction_id, "")  # its customer is known once resolved
             fresh.append((index, interaction_id, item, _names(item)))
             results[index] = ItemResult(index=index, status="accepted", id=interaction_id)
-        if repeats:
+        if repeats and compare_repeats:
             await _tell_differences(repo, tenant_id, repeats, {i: item for _, i, item, _ in fresh})
         if not fresh and not updates:
             return [results[index] for index in sorted(results)]

@@ -530,6 +530,20 @@ class ScoringRepository:
         )
         return list((await self.session.execute(query)).scalars())
 
+    async def locked_stage(
+        self, tenant_id: str, customer_id: str
+    ) -> tuple[tuple[str, datetime | None], float] | None:
+        """The relationship's (stage, since when) and risk, its row locked for the
+        transaction (PostgreSQL; SQLite's writer holds the whole database anyway)."""
+        t = table_of(Relationship)
+        query = (
+            select(t.c.stage, t.c.stage_since, t.c.risk)
+            .where(t.c.tenant_id == tenant_id, t.c.customer_id == customer_id)
+            .with_for_update()
+        )
+        row = (await self.session.execute(query)).first()
+        return ((row[0], row[1]), row[2]) if row is not None else None
+
     async def save_stage(
         self,
         tenant_id: str,

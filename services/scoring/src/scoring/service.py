@@ -506,6 +506,14 @@ class ScoringService:
         latest = found.transitions[-1] if found.transitions else None
         async with self.db.transaction() as session:
             repo = ScoringRepository(session)
+            # Where it stands now, locked: a pass beside this one (another replica, or the
+            # worker beside a direct call) may have stored this very stage already, and
+            # that is no second change for the feeds.
+            now_stands = await repo.locked_stage(relationship.tenant_id, relationship.customer_id)
+            was, risk_was = now_stands or (
+                (relationship.stage, relationship.stage_since),
+                relationship.risk,
+            )
             await repo.replace_stage_history(
                 relationship.tenant_id,
                 relationship.customer_id,
@@ -559,11 +567,10 @@ class ScoringService:
                 values |= {"stage": "", "stage_since": None, "stage_reason": ""}
             # A change for the relationship feeds: a new stage (a replay that ends where it
             # was is not one) for both, a new risk for the plain one.
-            was = (relationship.stage, relationship.stage_since)
             if "stage" in values and (values["stage"], values["stage_since"]) != was:
                 changed = utcnow()
                 values |= {"updated_at": changed, "standing_changed_at": changed}
-            elif values["risk"] != relationship.risk:
+            elif values["risk"] != risk_was:
                 values["updated_at"] = utcnow()
             await repo.save_stage(
                 relationship.tenant_id, relationship.customer_id, values, found.since
