@@ -44,5 +44,5 @@ def assert_no_server_errors(
         except (Exception, FailureGroup) as error:
             failures[label] = str(error)[:2000]
     assert not failures, "\n\n".join(f"{k}: {v}" for k, v in failures.items())
-    # The key survived whatever the admin operations were sent.
+    # Still up and ready: no request took the service or its database down.
     assert httpx.get(url + "/readyz", timeout=5).status_code == 200

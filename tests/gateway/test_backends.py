@@ -4,6 +4,7 @@ playbook would: both services' alerts read as one list, and acknowledged where r
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any, TypeVar
 
 import grpc
 import pytest
@@ -25,77 +26,81 @@ def _at(seconds: int) -> Timestamp:
     return stamp
 
 
+Message = TypeVar("Message", scoring_pb2.Alert, playbook_pb2.Alert)
+
+
+def _alerts(
+    message: type[Message], prefix: str, kind: str, first: int, count: int
+) -> list[Message]:
+    """`count` alerts of c1, ten seconds apart from `first`."""
+    return [
+        message(
+            id=f"{prefix}{n}",
+            tenant_id=TENANT,
+            customer_id="c1",
+            kind=kind,
+            severity="warning",
+            reason=kind,
+            raised_at=_at(first + 10 * n),
+        )
+        for n in range(count)
+    ]
+
+
+def _listed(alerts: list[Message], customer_ids: Any, open_only: bool, limit: int) -> list[Message]:
+    """As both services list: the customers' (all when none named), open ones only if
+    asked, newest first, at most `limit`."""
+    found = [a for a in alerts if not customer_ids or a.customer_id in customer_ids]
+    found = [a for a in found if not (open_only and a.HasField("acknowledged_at"))]
+    return sorted(found, key=lambda a: a.raised_at.seconds, reverse=True)[:limit]
+
+
+def _acknowledged(alerts: list[Message], alert_id: str, who: str) -> bool:
+    for alert in alerts:
+        if alert.id == alert_id and not alert.HasField("acknowledged_at"):
+            alert.acknowledged_at.CopyFrom(_at(5_000))
+            alert.acknowledged_by = who
+            return True
+    return False
+
+
 class Scoring(scoring_pb2_grpc.RelationshipServiceServicer):
     def __init__(self) -> None:
-        self.alerts = [
-            scoring_pb2.Alert(
-                id=f"s{n}",
-                tenant_id=TENANT,
-                customer_id="c1",
-                kind="at_risk",
-                severity="warning",
-                reason="quiet",
-                raised_at=_at(1_000 + 10 * n),
-            )
-            for n in range(3)
-        ]
+        self.alerts = _alerts(scoring_pb2.Alert, "s", "at_risk", 1_000, 3)
 
     async def ListAlerts(
         self, request: scoring_pb2.ListAlertsRequest, context: grpc.aio.ServicerContext
     ) -> scoring_pb2.ListAlertsResponse:
         assert request.tenant_id == TENANT
-        found = [
-            a
-            for a in self.alerts
-            if not request.customer_ids or a.customer_id in request.customer_ids
-        ]
-        found = [a for a in found if not (request.open_only and a.HasField("acknowledged_at"))]
-        found.sort(key=lambda a: a.raised_at.seconds, reverse=True)
-        return scoring_pb2.ListAlertsResponse(alerts=found[: request.limit])
+        found = _listed(self.alerts, request.customer_ids, request.open_only, request.limit)
+        return scoring_pb2.ListAlertsResponse(alerts=found)
 
     async def AcknowledgeAlert(
         self, request: scoring_pb2.AcknowledgeAlertRequest, context: grpc.aio.ServicerContext
     ) -> scoring_pb2.AcknowledgeAlertResponse:
-        for alert in self.alerts:
-            if alert.id == request.alert_id and not alert.HasField("acknowledged_at"):
-                alert.acknowledged_at.CopyFrom(_at(5_000))
-                return scoring_pb2.AcknowledgeAlertResponse(acknowledged=True)
-        return scoring_pb2.AcknowledgeAlertResponse(acknowledged=False)
+        done = _acknowledged(self.alerts, request.alert_id, request.acknowledged_by)
+        return scoring_pb2.AcknowledgeAlertResponse(acknowledged=done)
 
 
 class Playbook(playbook_pb2_grpc.PlaybookServiceServicer):
     def __init__(self) -> None:
         self.down = False
-        self.alerts = [
-            playbook_pb2.Alert(
-                id=f"p{n}",
-                tenant_id=TENANT,
-                customer_id="c1",
-                kind="violation",
-                severity="warning",
-                reason="missed",
-                raised_at=_at(1_005 + 10 * n),
-            )
-            for n in range(2)
-        ]
+        self.alerts = _alerts(playbook_pb2.Alert, "p", "violation", 1_005, 2)
 
     async def ListAlerts(
         self, request: playbook_pb2.ListAlertsRequest, context: grpc.aio.ServicerContext
     ) -> playbook_pb2.ListAlertsResponse:
         if self.down:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "down")
-        found = [a for a in self.alerts if not (request.open_only and a.acknowledged_by)]
-        found.sort(key=lambda a: a.raised_at.seconds, reverse=True)
-        return playbook_pb2.ListAlertsResponse(alerts=found[: request.limit])
+        assert request.tenant_id == TENANT
+        found = _listed(self.alerts, request.customer_ids, request.open_only, request.limit)
+        return playbook_pb2.ListAlertsResponse(alerts=found)
 
     async def AcknowledgeAlert(
         self, request: playbook_pb2.AcknowledgeAlertRequest, context: grpc.aio.ServicerContext
     ) -> playbook_pb2.AcknowledgeAlertResponse:
-        for alert in self.alerts:
-            if alert.id == request.alert_id and not alert.acknowledged_by:
-                alert.acknowledged_by = request.acknowledged_by
-                return playbook_pb2.AcknowledgeAlertResponse(acknowledged=True)
-        return playbook_pb2.AcknowledgeAlertResponse(acknowledged=False)
+        done = _acknowledged(self.alerts, request.alert_id, request.acknowledged_by)
+        return playbook_pb2.AcknowledgeAlertResponse(acknowledged=done)
 
 
 @pytest.fixture

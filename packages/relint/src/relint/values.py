@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import UTC, datetime
 from typing import Any, Final
 
 NUL_REASON: Final = "must not contain the NUL character (\\u0000)"
 MAX_EXACT_INTEGER: Final = 2**53 - 1  # the largest a double holds exactly
 MAX_JSON_DEPTH: Final = 8
+# Nothing is recorded before it: ingest refuses earlier moments, and reads reaching before it
+# would fall off the calendar once a window is taken from them.
+EARLIEST_MOMENT: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 

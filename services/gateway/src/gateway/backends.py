@@ -7,7 +7,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Sequence
 from datetime import datetime
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import grpc
 from graphql import GraphQLError
@@ -51,8 +51,7 @@ AlertMessage = scoring_pb2.Alert | playbook_pb2.Alert
 
 def newest_first(alerts: Sequence[AlertMessage], limit: int) -> list[AlertMessage]:
     """Two services' alerts as one list, newest first (ties by id), cut to `limit`."""
-    ordered = sorted(alerts, key=lambda a: a.id)
-    ordered.sort(key=lambda a: (a.raised_at.seconds, a.raised_at.nanos), reverse=True)
+    ordered = sorted(alerts, key=lambda a: (-a.raised_at.seconds, -a.raised_at.nanos, a.id))
     return ordered[:limit]
 
 
@@ -190,31 +189,26 @@ class Backends:
     ) -> list[AlertMessage]:
         """Scoring's alerts and the playbook's (violations, deadlines approaching), asked of
         both at once, newest first, at most `limit` in all."""
-        from_scoring = _call(
-            "scoring",
-            self.relationships.ListAlerts(
-                scoring_pb2.ListAlertsRequest(
-                    tenant_id=tenant_id,
-                    customer_ids=customer_ids,
-                    open_only=open_only,
-                    limit=limit,
+        asked: dict[str, Any] = {
+            "tenant_id": tenant_id,
+            "customer_ids": customer_ids,
+            "open_only": open_only,
+            "limit": limit,
+        }
+        scored, judged = await asyncio.gather(
+            _call(
+                "scoring",
+                self.relationships.ListAlerts(
+                    scoring_pb2.ListAlertsRequest(**asked), timeout=READ_DEADLINE
                 ),
-                timeout=READ_DEADLINE,
+            ),
+            _call(
+                "playbook",
+                self.playbooks.ListAlerts(
+                    playbook_pb2.ListAlertsRequest(**asked), timeout=READ_DEADLINE
+                ),
             ),
         )
-        from_playbook = _call(
-            "playbook",
-            self.playbooks.ListAlerts(
-                playbook_pb2.ListAlertsRequest(
-                    tenant_id=tenant_id,
-                    customer_ids=customer_ids,
-                    open_only=open_only,
-                    limit=limit,
-                ),
-                timeout=READ_DEADLINE,
-            ),
-        )
-        scored, judged = await asyncio.gather(from_scoring, from_playbook)
         return newest_first([*scored.alerts, *judged.alerts], limit)
 
     async def list_relationships(
@@ -302,13 +296,11 @@ class Backends:
     async def acknowledge_alert(self, tenant_id: str, alert_id: str, who: str) -> bool:
         """Acknowledges the alert in the service that raised it: scoring, or else the
         playbook (ids are UUIDs, so no alert is open in both)."""
+        asked = {"tenant_id": tenant_id, "alert_id": alert_id, "acknowledged_by": who}
         scored = await _call(
             "scoring",
             self.relationships.AcknowledgeAlert(
-                scoring_pb2.AcknowledgeAlertRequest(
-                    tenant_id=tenant_id, alert_id=alert_id, acknowledged_by=who
-                ),
-                timeout=WRITE_DEADLINE,
+                scoring_pb2.AcknowledgeAlertRequest(**asked), timeout=WRITE_DEADLINE
             ),
         )
         if scored.acknowledged:
@@ -316,10 +308,7 @@ class Backends:
         judged = await _call(
             "playbook",
             self.playbooks.AcknowledgeAlert(
-                playbook_pb2.AcknowledgeAlertRequest(
-                    tenant_id=tenant_id, alert_id=alert_id, acknowledged_by=who
-                ),
-                timeout=WRITE_DEADLINE,
+                playbook_pb2.AcknowledgeAlertRequest(**asked), timeout=WRITE_DEADLINE
             ),
         )
         return bool(judged.acknowledged)

@@ -32,6 +32,8 @@ from graphql import (
     get_named_type,
 )
 
+from relint.values import MAX_EXACT_INTEGER
+
 SIZE_ARGUMENTS: Final = ("first", "limit", "points")
 # What a list costs when the query does not say how many: a variable may ask the maximum.
 UNSAID_ITEMS: Final = 10
@@ -109,11 +111,6 @@ def _size(node: FieldNode) -> int | None:
     return None
 
 
-# Nested lists multiply: a cost beyond this is reported as this, the largest integer JSON
-# readers (JavaScript's numbers) hold exactly, and that the answer's encoder can write.
-MAX_REPORTED_COST = 2**53 - 1
-
-
 def cost_limit_rule(max_cost: int) -> type[ValidationRule]:
     """A validation rule refusing operations that cost more than `max_cost`."""
 
@@ -132,7 +129,9 @@ def cost_limit_rule(max_cost: int) -> type[ValidationRule]:
             root = schema.get_root_type(node.operation)
             cost = query_cost(node.selection_set, root, schema, self.fragments)
             if cost > max_cost:
-                shown = min(cost, MAX_REPORTED_COST)
+                # Nested lists multiply: a cost beyond the largest integer JSON readers hold
+                # exactly (and the answer's encoder can write) is reported as that.
+                shown = min(cost, MAX_EXACT_INTEGER)
                 self.report_error(
                     GraphQLError(
                         f"query cost {shown}{'+' if cost > shown else ''} is above the limit "

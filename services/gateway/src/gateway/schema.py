@@ -1305,11 +1305,13 @@ class _Schema(strawberry.federation.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        unexpected = [e for e in errors if _is_unexpected(e)]
-        super().process_errors(unexpected, execution_context)
+        unexpected = []
         for error in errors:
-            if not _is_unexpected(error):
+            if _is_unexpected(error):
+                unexpected.append(error)
+            else:
                 log.debug("refused: %s", error.message)
+        super().process_errors(unexpected, execution_context)
 
 
 def build_schema(

@@ -52,6 +52,7 @@ from ingest.identity import (
     names_of,
     normalise_domain,
 )
+from relint.values import EARLIEST_MOMENT
 
 if TYPE_CHECKING:
     import csv
@@ -61,7 +62,6 @@ if TYPE_CHECKING:
 SOURCE = "email"
 SNIPPET_CHARS = 500
 
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_AHEAD = timedelta(days=1)
 MAX_SOURCE_ID = 200  # InteractionIn.source_id
 MAX_SUBJECT = 300
@@ -268,7 +268,7 @@ def _when(message: EmailMessage, now: datetime) -> datetime:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     try:
-        too_early = when < EARLIEST
+        too_early = when < EARLIEST_MOMENT
         too_late = when > now + MAX_AHEAD
     except OverflowError:  # an offset that takes it past year 1 or 9999
         raise _Unusable(f"unparseable Date header: {text[:80]!r}") from None

@@ -20,9 +20,8 @@ from pydantic import (
 )
 
 from ingest.domain import money_error
-from relint.values import json_problem, text_problem
+from relint.values import EARLIEST_MOMENT, json_problem, text_problem
 
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_AHEAD = timedelta(days=1)
 
 Channel = Literal[
@@ -163,7 +162,7 @@ class InteractionIn(BaseModel):
     @field_validator("occurred_at")
     @classmethod
     def _plausible_time(cls, value: datetime) -> datetime:
-        if value < EARLIEST:
+        if value < EARLIEST_MOMENT:
             raise ValueError("must not be before 1970-01-01T00:00:00Z")
         if value > datetime.now(UTC) + MAX_AHEAD:
             raise ValueError("must not be more than a day in the future")

@@ -843,17 +843,19 @@ class PlaybookService:
         if self.db.sqlite:
             async with self.db.read() as session:
                 pending = await PlaybookRepository(session).unsignalled(limit)
-            return await self._hand_over(pending, None)
+            return await self._hand_over(self.scoring, pending, None)
         async with self.db.transaction() as session:
             pending = await PlaybookRepository(session).unsignalled(limit, claim=True)
-            return await self._hand_over(pending, session)
+            return await self._hand_over(self.scoring, pending, session)
 
-    async def _hand_over(self, pending: list[OwedSignal], claimed: AsyncSession | None) -> int:
+    async def _hand_over(
+        self, scoring: Scoring, pending: list[OwedSignal], claimed: AsyncSession | None
+    ) -> int:
         """Signals `pending` to scoring and marks what it acknowledged, in the transaction
         that claimed them, or else in a transaction of its own."""
-        if not pending or self.scoring is None:
+        if not pending:
             return 0
-        await self.scoring.signal(pending)
+        await scoring.signal(pending)
         if claimed is not None:
             await PlaybookRepository(claimed).mark_signalled(pending, utcnow())
         else:

@@ -16,9 +16,9 @@ import numpy as np
 
 from relint.db import Database, utcnow
 from relint.taxonomy import CHANNELS, COMING_APART
+from relint.values import EARLIEST_MOMENT
 from scoring import analysis, lookalikes
 from scoring.analysis import InvalidAnalysis
-from scoring.domain import EARLIEST_MOMENT
 from scoring.lookalikes import CustomerProfile, Lookalike
 from scoring.repository import ScoringRepository
 

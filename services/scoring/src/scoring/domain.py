@@ -24,6 +24,7 @@ from typing import Any, Final
 import numpy as np
 
 from relint.taxonomy import CHANNELS, KINDS
+from relint.values import EARLIEST_MOMENT
 
 # Default weights per canonical kind; kinds not listed are neutral (0).
 KIND_WEIGHTS: dict[str, float] = {
@@ -474,11 +475,6 @@ def top_contributions(
     ]
     drivers.sort(key=lambda d: (-abs(d.effect), d.occurred_at, d.interaction_id))
     return drivers[:top]
-
-
-# No interaction is older (ingest refuses them); periods reaching before would fall off the
-# calendar once a default length is taken from their end.
-EARLIEST_MOMENT: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class InvalidPeriod(ValueError):
