@@ -52,11 +52,16 @@ def postgres_databases() -> Iterator[PostgresDatabases]:
 
 
 @pytest.fixture
-def redis_url() -> Iterator[str]:
-    client = redis.Redis.from_url(REDIS_URL)
+def redis_url(worker_id: str) -> Iterator[str]:
+    """An emptied Redis database of this pytest-xdist worker's own (gw0 the configured one,
+    gw1 the one below it, ...): workers flush and hold leases without meeting each other."""
+    base, database = REDIS_URL.rsplit("/", 1)
+    index = int(worker_id.removeprefix("gw")) if worker_id.startswith("gw") else 0
+    url = f"{base}/{(int(database) - index) % 16}"
+    client = redis.Redis.from_url(url)
     client.ping()
     client.flushdb()
-    yield REDIS_URL
+    yield url
     client.flushdb()
     client.close()
 
