@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -69,6 +71,50 @@ async def test_malformed_requests_are_refused(
         )
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert reason in (refused.value.details() or "")
+
+
+async def test_earlier_versions_are_read_by_number_or_newest_first_per_tenant(
+    app: FastAPI, stub: playbook_pb2_grpc.PlaybookServiceStub
+) -> None:
+    service: PlaybookService = app.state.playbook
+    for name in ("spring", "summer", "autumn"):
+        await service.publish("t1", replace(DEFAULT_PLAYBOOK, name=name))
+    await service.publish("t2", replace(DEFAULT_PLAYBOOK, name="theirs"))
+
+    async def listed(**asked: Any) -> list[tuple[int, str]]:
+        request = playbook_pb2.ListPlaybookVersionsRequest(tenant_id="t1", **asked)
+        reply = await stub.ListPlaybookVersions(request, timeout=5)
+        assert all(p.tenant_id == "t1" for p in reply.playbooks)
+        return [(p.version, p.name) for p in reply.playbooks]
+
+    default = (0, DEFAULT_PLAYBOOK.name)
+    assert await listed() == [default, (1, "spring"), (2, "summer"), (3, "autumn")]
+    assert await listed(newest=2) == [(2, "summer"), (3, "autumn")]
+    assert await listed(newest=4) == [default, (1, "spring"), (2, "summer"), (3, "autumn")]
+    assert await listed(versions=[3, 0, 7]) == [default, (3, "autumn")]
+    assert await listed(versions=[4]) == []  # t2's only version is its 1
+    [summer] = (
+        await stub.ListPlaybookVersions(
+            playbook_pb2.ListPlaybookVersionsRequest(tenant_id="t1", versions=[2]), timeout=5
+        )
+    ).playbooks
+    assert summer.HasField("created_at")
+    assert len(summer.standards) == len(DEFAULT_PLAYBOOK.standards)
+    assert "\nname: summer\n" in summer.yaml
+
+    for refused, reason in (
+        (playbook_pb2.ListPlaybookVersionsRequest(), "tenant_id is required"),
+        (playbook_pb2.ListPlaybookVersionsRequest(tenant_id="t1", newest=101), "1..100"),
+        (playbook_pb2.ListPlaybookVersionsRequest(tenant_id="t1", versions=[-1]), "start at 0"),
+        (
+            playbook_pb2.ListPlaybookVersionsRequest(tenant_id="t1", versions=range(101)),
+            "at most 100",
+        ),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await stub.ListPlaybookVersions(refused, timeout=5)
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert reason in (error.value.details() or "")
 
 
 async def test_health_is_serving_for_the_service(app: FastAPI) -> None:

@@ -108,6 +108,10 @@ async def test_concurrent_publishes_take_distinct_versions(service: PlaybookServ
     published = await asyncio.gather(*(service.publish("t1", draft(f"v{n}")) for n in range(4)))
     assert sorted(p.version for p in published) == [1, 2, 3, 4]
     assert [p.version for p in await service.versions("t1")] == [0, 1, 2, 3, 4]
+    assert [p.version for p in await service.versions("t1", newest=2)] == [3, 4]
+    assert [p.version for p in await service.versions("t1", newest=5)] == [0, 1, 2, 3, 4]
+    assert [p.version for p in await service.versions("t1", {4, 0, 9})] == [0, 4]
+    assert [p.version for p in await service.versions("t2", {1, 2})] == []
 
 
 @given(st.uuids(), st.text())

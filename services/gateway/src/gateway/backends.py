@@ -246,6 +246,18 @@ class Backends:
         )
         return list(reply.playbooks)
 
+    async def playbook_versions(
+        self, tenant_id: str, versions: Sequence[int] = (), newest: int = 0
+    ) -> list[playbook_pb2.Playbook]:
+        """The tenant's versions asked, or its `newest`, oldest first."""
+        request = playbook_pb2.ListPlaybookVersionsRequest(
+            tenant_id=tenant_id, versions=versions, newest=newest
+        )
+        reply = await _call(
+            "playbook", self.playbooks.ListPlaybookVersions(request, timeout=READ_DEADLINE)
+        )
+        return list(reply.playbooks)
+
     async def customer_playbooks(
         self,
         tenant_id: str,

@@ -134,6 +134,7 @@ class Alert:
 
 MAX_TIMELINE_POINTS = 500
 MAX_ALERTS = 100
+MAX_VERSIONS = 100
 
 
 @strawberry.type(description="The state of one customer's relationship, now or as of a moment.")
@@ -708,10 +709,15 @@ class CustomerPlaybook:
     )
 
 
-@strawberry.type(description="The tenant's active playbook version.")
+@strawberry.type(description="A version of the tenant's playbook.")
 class Playbook:
     name: str
-    version: int
+    version: int = strawberry.field(
+        description="0 for the default playbook a tenant follows until it publishes its own."
+    )
+    created_at: datetime | None = strawberry.field(
+        description="When it was published; null for the default (version 0)."
+    )
     standards: list[Standard]
     yaml: str = strawberry.field(
         description="The whole playbook as a YAML file, rules with their parameters: edit it "
@@ -723,6 +729,11 @@ class Playbook:
         return Playbook(
             name=message.name,
             version=message.version,
+            created_at=(
+                message.created_at.ToDatetime(tzinfo=UTC)
+                if message.HasField("created_at")
+                else None
+            ),
             yaml=message.yaml,
             standards=[Standard.of(s) for s in message.standards],
         )
@@ -1283,11 +1294,30 @@ class Query(AnalysisQuery):
         reply = await context.backends.relationship_types(context.tenant_id)
         return [RelationshipTypeDefinition.of(t) for t in reply.types]
 
-    @strawberry.field(description="The tenant's active playbook.")
-    async def playbook(self, info: GatewayInfo) -> Playbook | None:
+    @strawberry.field(
+        description="The tenant's active playbook, or an earlier version by its number "
+        "(null when the tenant has no such version)."
+    )
+    async def playbook(self, info: GatewayInfo, version: int | None = None) -> Playbook | None:
         context = info.context
-        found = await context.backends.active_playbooks([context.tenant_id])
+        if version is None:
+            found = await context.backends.active_playbooks([context.tenant_id])
+        elif version >= 0:
+            found = await context.backends.playbook_versions(context.tenant_id, [version])
+        else:
+            raise GraphQLError("version must be 0 or more", extensions={"code": "BAD_INPUT"})
         return Playbook.of(found[0]) if found else None
+
+    @strawberry.field(
+        description="The tenant's newest playbook versions, oldest first (at most 100; the "
+        "default, version 0, while it is among them)."
+    )
+    async def playbook_versions(self, info: GatewayInfo, limit: int = 20) -> list[Playbook] | None:
+        if not 1 <= limit <= MAX_VERSIONS:
+            raise GraphQLError(f"limit must be 1..{MAX_VERSIONS}", extensions={"code": "BAD_INPUT"})
+        context = info.context
+        found = await context.backends.playbook_versions(context.tenant_id, newest=limit)
+        return [Playbook.of(p) for p in found]
 
 
 def _is_unexpected(error: GraphQLError) -> bool:

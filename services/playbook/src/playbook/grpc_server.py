@@ -25,6 +25,8 @@ from relint.grpc_server import GrpcServer
 from relint.subscriber import refuse_bad_delivery
 
 MAX_BATCH = 1000
+MAX_VERSIONS = 100
+DEFAULT_VERSIONS = 20
 
 
 class SubscriberServicer(ingest_pb2_grpc.InteractionSubscriberServiceServicer):
@@ -66,6 +68,32 @@ class PlaybookServicer(playbook_pb2_grpc.PlaybookServiceServicer):
                 )
         playbooks = await self.service.active_playbooks(list(request.tenant_ids))
         return playbook_pb2.BatchGetActivePlaybooksResponse(
+            playbooks=[playbook_message(p) for p in playbooks]
+        )
+
+    async def ListPlaybookVersions(
+        self,
+        request: playbook_pb2.ListPlaybookVersionsRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> playbook_pb2.ListPlaybookVersionsResponse:
+        if not request.tenant_id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "tenant_id is required")
+        if len(request.versions) > MAX_VERSIONS:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_VERSIONS} versions"
+            )
+        if any(version < 0 for version in request.versions):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "versions start at 0")
+        newest = request.newest or DEFAULT_VERSIONS
+        if not 1 <= newest <= MAX_VERSIONS:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"newest must be 1..{MAX_VERSIONS}"
+            )
+        if request.versions:
+            playbooks = await self.service.versions(request.tenant_id, set(request.versions))
+        else:
+            playbooks = await self.service.versions(request.tenant_id, newest=newest)
+        return playbook_pb2.ListPlaybookVersionsResponse(
             playbooks=[playbook_message(p) for p in playbooks]
         )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -133,12 +133,18 @@ class PlaybookRepository:
         )
         return int((await self.session.execute(query)).scalar_one())
 
-    async def versions(self, tenant_id: str) -> list[PlaybookVersion]:
-        query = (
-            select(PlaybookVersion)
-            .where(col(PlaybookVersion.tenant_id) == tenant_id)
-            .order_by(col(PlaybookVersion.version))
-        )
+    async def versions(
+        self, tenant_id: str, numbers: Collection[int] | None = None, newest: int | None = None
+    ) -> list[PlaybookVersion]:
+        """The tenant's published versions, oldest first: every one, those numbered, or the
+        newest `newest`."""
+        query = select(PlaybookVersion).where(col(PlaybookVersion.tenant_id) == tenant_id)
+        if numbers is not None:
+            query = query.where(col(PlaybookVersion.version).in_(numbers))
+        if newest is not None:
+            query = query.order_by(col(PlaybookVersion.version).desc()).limit(newest)
+            return list(reversed((await self.session.execute(query)).scalars().all()))
+        query = query.order_by(col(PlaybookVersion.version))
         return list((await self.session.execute(query)).scalars())
 
     async def version(self, tenant_id: str, version: int) -> PlaybookVersion | None:

@@ -10,7 +10,7 @@ import logging
 import random
 import uuid
 from collections import Counter, OrderedDict, defaultdict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -226,11 +226,16 @@ class PlaybookService:
                 attempt += 1
                 log.info("a concurrent publish took the same version number; numbering again")
 
-    async def versions(self, tenant_id: str) -> list[Playbook]:
-        """Every version of the tenant, oldest first, starting with the default as version 0."""
+    async def versions(
+        self, tenant_id: str, numbers: Collection[int] | None = None, newest: int | None = None
+    ) -> list[Playbook]:
+        """The tenant's versions, oldest first, the default as version 0 first: every one,
+        those numbered (the tenant has), or the newest `newest`."""
         async with self.db.read() as session:
-            rows = await PlaybookRepository(session).versions(tenant_id)
-        return [default_playbook(tenant_id), *(_published(row) for row in rows)]
+            rows = await PlaybookRepository(session).versions(tenant_id, numbers, newest)
+        with_default = (numbers is None or 0 in numbers) and (newest is None or len(rows) < newest)
+        default = [default_playbook(tenant_id)] if with_default else []
+        return [*default, *(self._parsed_version(row) for row in rows)]
 
     async def version(self, tenant_id: str, version: int) -> Playbook | None:
         if version == 0:

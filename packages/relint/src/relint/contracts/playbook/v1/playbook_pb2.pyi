@@ -45,6 +45,22 @@ class Playbook(_message.Message):
     yaml: str
     def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., name: _Optional[str] = ..., version: _Optional[int] = ..., standards: _Optional[_Iterable[_Union[Standard, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., yaml: _Optional[str] = ...) -> None: ...
 
+class ListPlaybookVersionsRequest(_message.Message):
+    __slots__ = ("tenant_id", "versions", "newest")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    NEWEST_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    versions: _containers.RepeatedScalarFieldContainer[int]
+    newest: int
+    def __init__(self, tenant_id: _Optional[str] = ..., versions: _Optional[_Iterable[int]] = ..., newest: _Optional[int] = ...) -> None: ...
+
+class ListPlaybookVersionsResponse(_message.Message):
+    __slots__ = ("playbooks",)
+    PLAYBOOKS_FIELD_NUMBER: _ClassVar[int]
+    playbooks: _containers.RepeatedCompositeFieldContainer[Playbook]
+    def __init__(self, playbooks: _Optional[_Iterable[_Union[Playbook, _Mapping]]] = ...) -> None: ...
+
 class Alert(_message.Message):
     __slots__ = ("id", "tenant_id", "customer_id", "kind", "severity", "reason", "raised_at", "acknowledged_at", "acknowledged_by")
     ID_FIELD_NUMBER: _ClassVar[int]

@@ -39,6 +39,11 @@ class PlaybookServiceStub:
                 request_serializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.BatchGetActivePlaybooksRequest.SerializeToString,
                 response_deserializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.BatchGetActivePlaybooksResponse.FromString,
                 _registered_method=True)
+        self.ListPlaybookVersions = channel.unary_unary(
+                '/playbook.v1.PlaybookService/ListPlaybookVersions',
+                request_serializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.ListPlaybookVersionsRequest.SerializeToString,
+                response_deserializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.ListPlaybookVersionsResponse.FromString,
+                _registered_method=True)
         self.BatchGetCustomerPlaybooks = channel.unary_unary(
                 '/playbook.v1.PlaybookService/BatchGetCustomerPlaybooks',
                 request_serializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.BatchGetCustomerPlaybooksRequest.SerializeToString,
@@ -76,6 +81,14 @@ class PlaybookServiceServicer:
 
     def BatchGetActivePlaybooks(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPlaybookVersions(self, request, context):
+        """A tenant's earlier and current versions, oldest first (the default, version 0, first):
+        the versions asked, or the newest ones.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -131,6 +144,11 @@ def add_PlaybookServiceServicer_to_server(servicer, server):
                     servicer.BatchGetActivePlaybooks,
                     request_deserializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.BatchGetActivePlaybooksRequest.FromString,
                     response_serializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.BatchGetActivePlaybooksResponse.SerializeToString,
+            ),
+            'ListPlaybookVersions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPlaybookVersions,
+                    request_deserializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.ListPlaybookVersionsRequest.FromString,
+                    response_serializer=relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.ListPlaybookVersionsResponse.SerializeToString,
             ),
             'BatchGetCustomerPlaybooks': grpc.unary_unary_rpc_method_handler(
                     servicer.BatchGetCustomerPlaybooks,
@@ -190,6 +208,33 @@ class PlaybookService:
             '/playbook.v1.PlaybookService/BatchGetActivePlaybooks',
             relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.BatchGetActivePlaybooksRequest.SerializeToString,
             relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.BatchGetActivePlaybooksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPlaybookVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/playbook.v1.PlaybookService/ListPlaybookVersions',
+            relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.ListPlaybookVersionsRequest.SerializeToString,
+            relint_dot_contracts_dot_playbook_dot_v1_dot_playbook__pb2.ListPlaybookVersionsResponse.FromString,
             options,
             channel_credentials,
             insecure,
