@@ -12,6 +12,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from gateway.backends import Backends, UpstreamError
 from gateway.context import GatewayContext
+from gateway.entity_cache import EntityCache
+from gateway.loaders import Loaders
 from gateway.schema import build_schema
 from relint.auth import SCOPE_GRAPH_READ, SCOPE_GRAPH_WRITE, Principal
 from relint.contracts.playbook.v1 import playbook_pb2, playbook_pb2_grpc
@@ -66,11 +68,14 @@ def _acknowledged(alerts: list[Message], alert_id: str, who: str) -> bool:
 
 class Scoring(scoring_pb2_grpc.RelationshipServiceServicer):
     def __init__(self) -> None:
+        self.down = False
         self.alerts = _alerts(scoring_pb2.Alert, "s", "at_risk", 1_000, 3)
 
     async def ListAlerts(
         self, request: scoring_pb2.ListAlertsRequest, context: grpc.aio.ServicerContext
     ) -> scoring_pb2.ListAlertsResponse:
+        if self.down:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "down")
         assert request.tenant_id == TENANT
         found = _listed(self.alerts, request.customer_ids, request.open_only, request.limit)
         return scoring_pb2.ListAlertsResponse(alerts=found)
@@ -123,15 +128,22 @@ async def services() -> AsyncIterator[tuple[Scoring, Playbook, Backends]]:
 async def test_both_services_alerts_read_as_one_list_newest_first(
     services: tuple[Scoring, Playbook, Backends],
 ) -> None:
-    _, playbook, backends = services
-    found = await backends.alerts(TENANT, ["c1"], False, 4)
+    scoring, playbook, backends = services
+    found, missing = await backends.alerts(TENANT, ["c1"], False, 4)
     # s2 (1020), p1 (1015), s1 (1010), p0 (1005); s0 (1000) is past the limit.
     assert [a.id for a in found] == ["s2", "p1", "s1", "p0"]
-    playbook.down = True
+    assert missing is None
+    playbook.down = True  # scoring's alerts stand, and the playbook's error says what is missing
+    found, missing = await backends.alerts(TENANT, ["c1"], False, 4)
+    assert [a.id for a in found] == ["s2", "s1", "s0"]
+    assert missing is not None
+    assert missing.extensions is not None
+    assert missing.extensions["service"] == "playbook"
+    scoring.down = True  # neither answers: no alerts to show
     with pytest.raises(UpstreamError) as failed:
         await backends.alerts(TENANT, ["c1"], False, 4)
     assert failed.value.extensions is not None
-    assert failed.value.extensions["service"] == "playbook"
+    assert failed.value.extensions["service"] == "scoring"
 
 
 ALERTS = "{ alerts(openOnly: true, limit: 10) { id kind source acknowledgedAt } }"
@@ -174,3 +186,52 @@ async def test_the_graph_shows_and_acknowledges_each_alert_where_it_was_raised(
     still_open = (await run(ALERTS))["alerts"]
     assert isinstance(still_open, list)
     assert [a["id"] for a in still_open] == ["s2", "p0", "s0"]
+
+
+async def test_the_graph_answers_one_services_alerts_and_says_the_other_is_missing(
+    services: tuple[Scoring, Playbook, Backends],
+) -> None:
+    """With the playbook down, `alerts` and `Customer.alerts` show scoring's, and the
+    response's errors say the playbook's part is missing (once each); with both down, the
+    field is null with its error."""
+    scoring, playbook, backends = services
+    schema = build_schema(max_depth=6, max_tokens=400, max_aliases=5, mask_errors=True)
+    principal = Principal(TENANT, "console", frozenset({SCOPE_GRAPH_READ}))
+    playbook.down = True
+
+    result = await schema.execute(
+        "{ alerts(limit: 10) { id source } again: alerts(limit: 1) { id } }",
+        context_value=GatewayContext(backends=backends, principal=principal),
+    )
+    assert result.data == {
+        "alerts": [{"id": f"s{n}", "source": "scoring"} for n in (2, 1, 0)],
+        "again": [{"id": "s2"}],
+    }
+    assert result.errors is not None
+    [error] = result.errors
+    assert error.message == "playbook is unavailable: alerts leave out its part"
+    assert error.extensions == {
+        "code": "UPSTREAM_UNAVAILABLE",
+        "service": "playbook",
+        "status": "UNAVAILABLE",
+        "partial": True,
+    }
+
+    # A page's customers' alerts, loaded together, tell the same.
+    heard: list[tuple[str, str]] = []
+    loaders = Loaders(
+        backends, TENANT, None, EntityCache(0), lambda e, what: heard.append((e.message, what))
+    )
+    shown = await loaders.alerts.load(("c1", False))
+    assert [a.id for a in shown] == ["s2", "s1", "s0"]
+    assert heard == [("playbook is unavailable for this part of the answer", "customers' alerts")]
+    with pytest.raises(UpstreamError):  # with nobody to tell, the part missing fails the load
+        await Loaders(backends, TENANT, None, EntityCache(0)).alerts.load(("c1", False))
+
+    scoring.down = True
+    result = await schema.execute(
+        "{ alerts { id } }", context_value=GatewayContext(backends=backends, principal=principal)
+    )
+    assert result.data == {"alerts": None}
+    assert result.errors is not None
+    assert [e.extensions["service"] for e in result.errors if e.extensions] == ["scoring"]

@@ -12,7 +12,7 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from graphql import GraphQLError
 
-from gateway.backends import CustomersFound, UpstreamError
+from gateway.backends import AlertMessage, AlertsFound, CustomersFound, UpstreamError
 from gateway.cli import SDL_FILE, sdl
 from gateway.context import GatewayContext
 from gateway.ids import to_global
@@ -227,10 +227,10 @@ class FakeBackends:
 
     async def alerts(
         self, tenant_id: str, customer_ids: Sequence[str], open_only: bool, limit: int
-    ) -> list[Any]:
+    ) -> AlertsFound:
         self._tenant(tenant_id)
         self.calls["ListAlerts"] += 1
-        return [
+        alerts: list[AlertMessage] = [
             scoring_pb2.Alert(
                 id=f"a-{cid}",
                 tenant_id=TENANT,
@@ -242,6 +242,7 @@ class FakeBackends:
             )
             for cid in customer_ids[:limit]
         ]
+        return AlertsFound(alerts, None)
 
     async def customer_playbooks(
         self,

@@ -49,6 +49,14 @@ async def _call(service: str, call: Awaitable[T]) -> T:
 AlertMessage = scoring_pb2.Alert | playbook_pb2.Alert
 
 
+class AlertsFound(NamedTuple):
+    """Both services' alerts; when one of them did not answer, the other's alone and the
+    error of the one missing."""
+
+    alerts: list[AlertMessage]
+    missing: UpstreamError | None
+
+
 def newest_first(alerts: Sequence[AlertMessage], limit: int) -> list[AlertMessage]:
     """Two services' alerts as one list, newest first (ties by id), cut to `limit`."""
     ordered = sorted(alerts, key=lambda a: (-a.raised_at.seconds, -a.raised_at.nanos, a.id))
@@ -186,16 +194,18 @@ class Backends:
 
     async def alerts(
         self, tenant_id: str, customer_ids: Sequence[str], open_only: bool, limit: int
-    ) -> list[AlertMessage]:
+    ) -> AlertsFound:
         """Scoring's alerts and the playbook's (violations, deadlines approaching), asked of
-        both at once, newest first, at most `limit` in all."""
+        both at once, newest first, at most `limit` in all. When one service does not
+        answer, the other's alerts stand (with the error of the one missing); when neither
+        does, the first's error is raised."""
         asked: dict[str, Any] = {
             "tenant_id": tenant_id,
             "customer_ids": customer_ids,
             "open_only": open_only,
             "limit": limit,
         }
-        scored, judged = await asyncio.gather(
+        answers = await asyncio.gather(
             _call(
                 "scoring",
                 self.relationships.ListAlerts(
@@ -208,8 +218,20 @@ class Backends:
                     playbook_pb2.ListAlertsRequest(**asked), timeout=READ_DEADLINE
                 ),
             ),
+            return_exceptions=True,
         )
-        return newest_first([*scored.alerts, *judged.alerts], limit)
+        found: list[AlertMessage] = []
+        missing: list[UpstreamError] = []
+        for answer in answers:
+            if isinstance(answer, UpstreamError):
+                missing.append(answer)
+            elif isinstance(answer, BaseException):  # a refused argument, a fault
+                raise answer
+            else:
+                found.extend(answer.alerts)
+        if len(missing) == len(answers):
+            raise missing[0]
+        return AlertsFound(newest_first(found, limit), missing[0] if missing else None)
 
     async def list_relationships(
         self, request: scoring_pb2.ListRelationshipsRequest

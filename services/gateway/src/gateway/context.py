@@ -9,7 +9,7 @@ from starlette.requests import HTTPConnection
 from strawberry.fastapi import BaseContext
 
 from gateway.analysis import AnalysisBackend
-from gateway.backends import Backends
+from gateway.backends import Backends, UpstreamError
 from gateway.entity_cache import EntityCache, Forgetting
 from gateway.events import Broker, InProcessBroker
 from gateway.loaders import Loaders
@@ -32,6 +32,9 @@ class GatewayContext(BaseContext):
     # The process's entity cache (off unless the app turns it on), and how changes made
     # through this gateway forget what they touch.
     forgetting: Forgetting = field(default_factory=lambda: Forgetting(EntityCache(0)))
+    # What was answered without a service that did not answer for its part (alerts
+    # without the playbook's, say): added to the response's errors, once each.
+    partial: list[GraphQLError] = field(default_factory=list)
     _loaders: Loaders | None = None
 
     def __post_init__(self) -> None:
@@ -51,10 +54,22 @@ class GatewayContext(BaseContext):
         self.tenant_id  # noqa: B018 - raises UNAUTHENTICATED without a principal
         return self.principal is not None and self.principal.allows(scope)
 
+    def answered_partly(self, missing: UpstreamError, what: str) -> None:
+        """Notes that `what` was answered without the part of the service `missing` names."""
+        service = (missing.extensions or {}).get("service")
+        message = f"{service} is unavailable: {what} leave out its part"
+        if all(error.message != message for error in self.partial):
+            extensions = {**(missing.extensions or {}), "partial": True}
+            self.partial.append(GraphQLError(message, extensions=extensions))
+
     @property
     def loaders(self) -> Loaders:
         if self._loaders is None:
             self._loaders = Loaders(
-                self.backends, self.tenant_id, self.analysis, self.forgetting.cache
+                self.backends,
+                self.tenant_id,
+                self.analysis,
+                self.forgetting.cache,
+                self.answered_partly,
             )
         return self._loaders

@@ -110,8 +110,12 @@ class Loaders:
         tenant_id: str,
         analysis: LookalikeSource | None,
         cache: EntityCache,
+        answered_partly: Callable[[UpstreamError, str], None] | None = None,
     ) -> None:
+        """`answered_partly` hears of alerts answered without one service's part; without
+        it, such an answer fails whole."""
         self._backends = backends
+        self._answered_partly = answered_partly
         self._tenant_id = tenant_id
         self._analysis = analysis
         self._cache = cache
@@ -288,7 +292,13 @@ class Loaders:
             grouped[open_only].append(customer_id)
         found: dict[AlertKey, list[AlertMessage]] = defaultdict(list)
         for open_only, ids in grouped.items():
-            alerts = await self._backends.alerts(self._tenant_id, ids, open_only, ALERTS_PER_BATCH)
+            alerts, missing = await self._backends.alerts(
+                self._tenant_id, ids, open_only, ALERTS_PER_BATCH
+            )
+            if missing is not None:
+                if self._answered_partly is None:
+                    raise missing
+                self._answered_partly(missing, "customers' alerts")
             for alert in alerts:
                 found[(alert.customer_id, open_only)].append(alert)
         return [found[key] for key in keys]

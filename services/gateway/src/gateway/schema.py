@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Annotated, TypeVar
@@ -1253,7 +1253,9 @@ class Query(AnalysisQuery):
         if not 1 <= limit <= MAX_ALERTS:
             raise GraphQLError(f"limit must be 1..{MAX_ALERTS}", extensions={"code": "BAD_INPUT"})
         context = info.context
-        found = await context.backends.alerts(context.tenant_id, [], open_only, limit)
+        found, missing = await context.backends.alerts(context.tenant_id, [], open_only, limit)
+        if missing is not None:
+            context.answered_partly(missing, "alerts")
         return [Alert.of(a) for a in found]
 
     @strawberry.field(description="The customers most likely to end, riskiest first (at most 100).")
@@ -1344,6 +1346,20 @@ class _Schema(strawberry.federation.Schema):
         super().process_errors(unexpected, execution_context)
 
 
+class PartialAnswers(SchemaExtension):
+    """Adds to the response's errors what was answered without a service's part (noted on
+    the context by `answered_partly`): the data stands, and the client learns what it
+    lacks."""
+
+    def on_execute(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        context = self.execution_context.context
+        partial = context.partial if isinstance(context, GatewayContext) else []
+        if partial and result is not None:
+            result.errors = [*(result.errors or []), *partial]
+
+
 def build_schema(
     *,
     max_depth: int,
@@ -1365,6 +1381,7 @@ def build_schema(
         lambda: AddValidationRules(list(rules)),
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
+        PartialAnswers,
     ]
     if mask_errors:
         extensions.append(lambda: MaskErrors(should_mask_error=_is_unexpected))
