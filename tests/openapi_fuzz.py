@@ -4,6 +4,7 @@ operation is tried, and every one that fails is reported."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 import httpx
@@ -12,12 +13,16 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
 
+# Every example count is multiplied by this for a deeper run: RELINT_FUZZ_SCALE=20 pytest ...
+FUZZ_SCALE = int(os.environ.get("RELINT_FUZZ_SCALE", "1"))
+
 
 def assert_no_server_errors(
     url: str, key: str, examples: Mapping[str, int], others: int, at_least: int
 ) -> None:
     """Tries each operation with `examples["METHOD /path"]` cases (`others` when unnamed),
-    authorised by `key`; the schema must hold at least `at_least` operations."""
+    authorised by `key` (times `FUZZ_SCALE`); the schema must hold at least `at_least`
+    operations."""
     schema = schemathesis.openapi.from_url(url + "/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= at_least, [f"{o.method} {o.path}" for o in operations]
@@ -27,7 +32,7 @@ def assert_no_server_errors(
 
         @given(case=operation.as_strategy())
         @settings(
-            max_examples=examples.get(label, others),
+            max_examples=examples.get(label, others) * FUZZ_SCALE,
             deadline=None,
             suppress_health_check=list(HealthCheck),
             database=None,

@@ -18,7 +18,7 @@ from schemathesis.core.failures import FailureGroup
 from relint.auth import SCOPE_ADMIN
 from relint_devstack.launcher import DATABASE_SERVICES, Stack
 from tests.conftest import PostgresDatabases
-from tests.openapi_fuzz import assert_no_server_errors
+from tests.openapi_fuzz import FUZZ_SCALE, assert_no_server_errors
 
 pytestmark = pytest.mark.e2e
 
@@ -103,7 +103,7 @@ def test_no_graphql_query_causes_a_server_error(stack: tuple[Stack, str]) -> Non
 
         @given(case=operation.as_strategy())
         @settings(
-            max_examples=10,
+            max_examples=10 * FUZZ_SCALE,
             deadline=None,
             suppress_health_check=list(HealthCheck),
             database=None,

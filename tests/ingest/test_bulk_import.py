@@ -83,6 +83,23 @@ def test_a_csv_with_a_mapping_is_imported_and_its_bad_rows_reported(
     assert "0 accepted, 2 already stored, 2 rejected" in again.output
     assert _outbox(env) == 4
 
+    # The file fixed after the first run: d1's value changed under the same source id. The
+    # stored interaction stands, and the row is reported (exit 1) rather than skipped unseen.
+    data.write_text(data.read_text().replace("purchase,120.00,EU", "purchase,130.00,EU"))
+    changed = CliRunner().invoke(main, args, env=env)
+    assert changed.exit_code == 1, changed.output
+    assert "0 accepted, 2 already stored (1 of them differently), 2 rejected" in changed.output
+    with (tmp_path / "deals.csv.errors.csv").open() as report:
+        rows = list(csv.DictReader(report))
+    # Rows refused while read are written at once, what the store found per batch, in order.
+    assert [(r["row"], r["field"]) for r in rows] == [
+        ("4", "occurred_at"),
+        ("2", "source_id"),
+        ("5", "kind"),
+    ]
+    assert "differs in amount; the stored one stands" in rows[1]["message"]
+    assert _outbox(env) == 4
+
 
 def test_columns_feed_any_field_of_the_customer_and_contact_references(tmp_path: Path) -> None:
     """A mail export: the contact's address and name, the account's domain and its CRM id

@@ -220,7 +220,7 @@ def revoke_key(lookup_id: str) -> None:
     "import",
     help="Import history from a CSV or JSONL file (FILE) for a tenant. Rows that fail are "
     "written to the error report with their row number; re-running the same file stores "
-    "nothing twice.",
+    "nothing twice, and reports a row whose source id was stored with other content.",
 )
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--tenant", required=True, help="The tenant's name.")
@@ -274,10 +274,12 @@ def import_command(file: Path, tenant: str, mapping: Path | None, errors_path: P
     seconds = time.perf_counter() - started
     click.echo(
         f"{report.rows} rows in {seconds:.1f}s ({report.rows / max(seconds, 1e-9):.0f}/s): "
-        f"{report.accepted} accepted, {report.duplicates} already stored, "
-        f"{report.rejected} rejected" + (f" (see {errors_path})" if report.rejected else "")
+        f"{report.accepted} accepted, {report.duplicates} already stored"
+        + (f" ({report.differing} of them differently)" if report.differing else "")
+        + f", {report.rejected} rejected"
+        + (f" (see {errors_path})" if report.rejected or report.differing else "")
     )
-    if report.rejected:
+    if report.rejected or report.differing:
         sys.exit(1)
 
 
