@@ -3,7 +3,6 @@ process on SQLite, over its gRPC port)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -15,11 +14,9 @@ from gateway.backends import Backends
 from gateway.context import GatewayContext
 from gateway.schema import build_schema
 from playbook.domain import DEFAULT_PLAYBOOK
-from playbook.main import MIGRATIONS, create_app
-from playbook.settings import PlaybookSettings
 from playbook.yaml_io import dump_draft
 from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_READ, Principal
-from relint.db import migrate
+from tests.playbook_app import served_playbook
 
 PUBLISH = """mutation ($yaml: String!) { publishPlaybook(yaml: $yaml) {
   ... on Playbook { version } ... on InvalidPlaybook { problems { path } } } }"""
@@ -27,10 +24,7 @@ PUBLISH = """mutation ($yaml: String!) { publishPlaybook(yaml: $yaml) {
 
 @pytest.fixture
 async def backends(tmp_path: Path) -> AsyncIterator[Backends]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'playbook.db'}"
-    await asyncio.to_thread(migrate, MIGRATIONS, url)
-    application = create_app(PlaybookSettings(database_url=url, grpc_port=0))
-    async with application.router.lifespan_context(application):
+    async with served_playbook(tmp_path) as application:
         address = f"127.0.0.1:{application.state.grpc_port}"
         backends = Backends(address, address, address)
         try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -15,20 +14,15 @@ from fastapi import FastAPI
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from playbook.domain import DEFAULT_PLAYBOOK
-from playbook.main import MIGRATIONS, create_app
 from playbook.service import PlaybookService
-from playbook.settings import PlaybookSettings
 from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from relint.contracts.playbook.v1 import playbook_pb2, playbook_pb2_grpc
-from relint.db import migrate
+from tests.playbook_app import served_playbook
 
 
 @pytest.fixture
 async def app(tmp_path: Path) -> AsyncIterator[FastAPI]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'playbook.db'}"
-    await asyncio.to_thread(migrate, MIGRATIONS, url)
-    application = create_app(PlaybookSettings(database_url=url, grpc_port=0))
-    async with application.router.lifespan_context(application):
+    async with served_playbook(tmp_path) as application:
         yield application
 
 
