@@ -206,6 +206,29 @@ async def test_delivering_a_page_reads_the_page_not_the_backlog(service: IngestS
         assert len(await IngestRepository(session).pending("scoring", 2000)) == 995
 
 
+async def test_comparing_repeats_reads_their_originals_not_the_tenants_interactions(
+    service: IngestService,
+) -> None:
+    """A batch of repeats (a re-run import) reads each original through the primary key,
+    whatever the statistics: an `IN` list beside the tenant read every interaction of the
+    tenant for every batch without them."""
+    if service.db.sqlite:
+        pytest.skip("the plans are PostgreSQL's")
+    tenant = (await service.create_tenant_key("acme", "crm", ["ingest:write"])).tenant_id
+    stored = await service.record(
+        tenant, [(n, item(f"c{n % 50}", n, f"s{n}")) for n in range(1000)]
+    )
+    ids = [r.id or "" for r in stored[:5]]
+    async with service.db.transaction() as session, rows_read(session) as read:
+        contents = await IngestRepository(session).interaction_contents(
+            tenant, ids, ["kind", "occurred_at"]
+        )
+    assert read == {("SELECT", "interaction"): 5}
+    assert sorted(contents) == sorted(ids)
+    async with service.db.read() as session:  # another tenant's ids read nothing
+        assert await IngestRepository(session).interaction_contents("other", ids, ["kind"]) == {}
+
+
 async def test_delivery_sends_in_acceptance_order_and_removes_only_what_was_acknowledged(
     service: IngestService,
 ) -> None:

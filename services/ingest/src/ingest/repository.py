@@ -525,10 +525,17 @@ class IngestRepository:
         if not ids:
             return {}
         t = table_of(Interaction)
-        query = select(t.c.id, *(t.c[name] for name in columns)).where(
-            t.c.tenant_id == tenant_id, t.c.id.in_(list(set(ids)))
-        )
-        rows = (await self.session.execute(query)).all()
+        wanted = list(set(ids))
+        async with driver_of(self.session) as (postgres, driver):
+            if postgres:
+                listed = ", ".join("found." + t.c[name].name for name in columns)
+                sql = _PG_CONTENTS.format(columns=listed)
+                rows: Any = await pg_fetch(driver, sql, (pg_array(wanted), tenant_id))
+            else:
+                query = select(t.c.id, *(t.c[name] for name in columns)).where(
+                    t.c.tenant_id == tenant_id, t.c.id.in_(wanted)
+                )
+                rows = (await self.session.execute(query)).all()
         return {row[0]: dict(zip(columns, row[1:], strict=True)) for row in rows}
 
     async def recent_interactions(
@@ -818,6 +825,15 @@ CROSS JOIN LATERAL (
     SELECT id, customer_id FROM interaction
     WHERE tenant_id = %s AND source = %s AND source_id = wanted.source_id LIMIT 1
 ) AS found
+"""
+
+# Interactions by id through the primary key, for the same reason (the tenant checked
+# outside the lateral, so that no index on tenant_id competes); `columns` are the table's.
+_PG_CONTENTS = """
+SELECT found.id, {columns}
+FROM unnest(%s::text[]) AS wanted(id)
+CROSS JOIN LATERAL (SELECT * FROM interaction WHERE id = wanted.id LIMIT 1) AS found
+WHERE found.tenant_id = %s
 """
 
 _SNAPSHOT_COLUMNS = [f.name for f in fields(CustomerSnapshot)]  # customer's, in that order
