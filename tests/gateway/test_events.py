@@ -8,11 +8,13 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+import pytest
 from redis.asyncio import Redis
 
 from gateway.context import GatewayContext
 from gateway.events import (
     EventRelay,
+    FeedsUnavailable,
     InProcessBroker,
     RedisBroker,
     Topic,
@@ -136,6 +138,36 @@ async def test_the_playbooks_alerts_are_published_beside_scorings() -> None:
         ("t2", "playbook", "v1"),
         ("t2", "playbook", "v2"),
     ]
+
+
+async def test_a_feed_that_cannot_be_read_holds_up_only_itself() -> None:
+    """The playbook away: scoring's alerts and relationship changes are still published (and
+    the pass says which feed failed); once it is back, its alerts raised meanwhile follow."""
+
+    class PlaybookAway(FakeFeeds):
+        away = True
+
+        async def playbook_alert_feed(
+            self, since: datetime, after_id: str, limit: int
+        ) -> list[playbook_pb2.Alert]:
+            if self.away:
+                raise ConnectionError("playbook unreachable")
+            return await super().playbook_alert_feed(since, after_id, limit)
+
+    feeds, broker = PlaybookAway(), Recorder()
+    relay = EventRelay(feeds, broker)
+    feeds.alerts = [_alert(1, "t1", START + timedelta(seconds=1))]
+    feeds.changes = [_change("t1", "c1", START + timedelta(seconds=2), 1)]
+    missed = playbook_pb2.Alert(id="v1", tenant_id="t1", customer_id="c1", kind="violation")
+    missed.raised_at.FromDatetime(START + timedelta(seconds=3))
+    feeds.playbook_alerts = [missed]
+    with pytest.raises(FeedsUnavailable, match="the playbook's alerts") as failed:
+        await relay.relay_once()
+    assert list(failed.value.failed) == ["the playbook's alerts"]
+    assert [t for t, _, _ in broker.published] == [Topic.ALERTS, Topic.RELATIONSHIPS]
+    feeds.away = False
+    assert await relay.relay_once() == 1
+    assert decode_alert(broker.published[-1][2]).id == "v1"
 
 
 async def test_a_late_commit_with_an_earlier_moment_is_still_published() -> None:

@@ -133,6 +133,7 @@ class FeedSource(Protocol):
 class Feed:
     """One feed read page by page from a moment, each event published once by its key."""
 
+    name: str  # whose feed, for the log: "scoring's alerts"
     topic: Topic
     # Reads a page: (since, the last page's final event or None, limit) -> events.
     read: Callable[[datetime, object | None, int], Awaitable[Sequence[object]]]
@@ -169,6 +170,16 @@ class Feed:
         return count
 
 
+class FeedsUnavailable(Exception):
+    """Some feeds could not be read this pass (the others were)."""
+
+    def __init__(self, failed: dict[str, Exception]) -> None:
+        super().__init__(
+            "could not read " + "; ".join(f"{name} ({error!r})" for name, error in failed.items())
+        )
+        self.failed = failed
+
+
 # On the alerts channel, a byte names the service that raised the alert, then its message.
 _FROM_PLAYBOOK: Final = b"p"
 _FROM_SCORING: Final = b"s"
@@ -193,6 +204,7 @@ def _serialize(event: object) -> bytes:
 
 
 def _alert_feed(
+    name: str,
     read_page: Callable[[datetime, str, int], Awaitable[Sequence[AlertMessage]]],
     since: datetime,
 ) -> Feed:
@@ -210,7 +222,7 @@ def _alert_feed(
         assert isinstance(event, scoring_pb2.Alert | playbook_pb2.Alert)
         return event.id
 
-    return Feed(Topic.ALERTS, read, moment, key, _tenant, since, {})
+    return Feed(name, Topic.ALERTS, read, moment, key, _tenant, since, {})
 
 
 def _relationship_feed(source: FeedSource, since: datetime) -> Feed:
@@ -230,7 +242,9 @@ def _relationship_feed(source: FeedSource, since: datetime) -> Feed:
         assert isinstance(event, scoring_pb2.Relationship)
         return f"{event.tenant_id}/{event.customer_id}@{event.updated_at.ToJsonString()}"
 
-    return Feed(Topic.RELATIONSHIPS, read, moment, key, _tenant, since, {})
+    return Feed(
+        "scoring's relationships", Topic.RELATIONSHIPS, read, moment, key, _tenant, since, {}
+    )
 
 
 def _tenant(event: object) -> str:
@@ -263,8 +277,8 @@ class EventRelay(BackgroundWorker):
         self.page = page
         now = datetime.now(UTC)
         self.feeds = (
-            _alert_feed(source.alert_feed, now),
-            _alert_feed(source.playbook_alert_feed, now),
+            _alert_feed("scoring's alerts", source.alert_feed, now),
+            _alert_feed("the playbook's alerts", source.playbook_alert_feed, now),
             _relationship_feed(source, now),
         )
         self._identity = str(uuid.uuid4())
@@ -286,14 +300,20 @@ class EventRelay(BackgroundWorker):
 
         delivered = 0
         now = datetime.now(UTC)
+        failed: dict[str, Exception] = {}
         for feed in self.feeds:
             if listening or (watching and feed.topic is Topic.RELATIONSHIPS):
-                delivered += await feed.pass_once(deliver, self.page)
+                try:
+                    delivered += await feed.pass_once(deliver, self.page)
+                except Exception as error:  # one service away holds up only its own feed,
+                    failed[feed.name] = error  # which the next pass reads from where it was
             else:
                 feed.since, feed.published = now, {}
         if watching and self.forgetting is not None:
             # Until the pass after next is due, changes are known to reach the caches.
             await self.forgetting.changed(changed, watched_for=3 * self.poll_seconds)
+        if failed:
+            raise FeedsUnavailable(failed)
         return delivered
 
     async def _leads(self) -> bool:
