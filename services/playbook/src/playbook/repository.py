@@ -147,13 +147,6 @@ class PlaybookRepository:
         query = query.order_by(col(PlaybookVersion.version))
         return list((await self.session.execute(query)).scalars())
 
-    async def version(self, tenant_id: str, version: int) -> PlaybookVersion | None:
-        query = select(PlaybookVersion).where(
-            col(PlaybookVersion.tenant_id) == tenant_id,
-            col(PlaybookVersion.version) == version,
-        )
-        return (await self.session.execute(query)).scalar_one_or_none()
-
     async def add(self, row: PlaybookVersion) -> None:
         self.session.add(row)
         await self.session.flush()

@@ -238,11 +238,8 @@ class PlaybookService:
         return [*default, *(self._parsed_version(row) for row in rows)]
 
     async def version(self, tenant_id: str, version: int) -> Playbook | None:
-        if version == 0:
-            return default_playbook(tenant_id)
-        async with self.db.read() as session:
-            row = await PlaybookRepository(session).version(tenant_id, version)
-        return _published(row) if row is not None else None
+        found = await self.versions(tenant_id, {version})
+        return found[0] if found else None
 
     # The delivered stream
 
