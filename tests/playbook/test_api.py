@@ -97,6 +97,11 @@ async def test_versions_are_listed_and_readable_per_tenant(client: httpx.AsyncCl
         (2, "Second"),
     ]
     assert listed[1]["standard_count"] == len(DEFAULT_PLAYBOOK.standards)
+    newest = await client.get("/v1/playbook/versions?limit=2", headers=READER)
+    assert [v["version"] for v in newest.json()["versions"]] == [1, 2]
+    for refused in ("0", "101"):
+        answer = await client.get(f"/v1/playbook/versions?limit={refused}", headers=READER)
+        assert answer.status_code == 422
     first = await client.get("/v1/playbook/versions/1", headers=READER)
     assert first.json()["name"] == "First"
     assert (await client.get("/v1/playbook/versions/3", headers=READER)).status_code == 404

@@ -36,6 +36,7 @@ from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_READ, SCOPE_GRAPH_WRITE, Princi
 MAX_DRAFT_BYTES = 1024 * 1024
 # Versions are stored as 32-bit integers; a larger one cannot exist (and is no 500).
 MAX_VERSION = 2**31 - 1
+MAX_VERSIONS_LISTED = 100
 
 router = APIRouter(prefix="/v1", tags=["playbook"])
 Reader = Annotated[Principal, require_scope(SCOPE_GRAPH_READ)]
@@ -224,10 +225,15 @@ def _problems(error: InvalidPlaybook) -> HTTPException:
 
 @router.get(
     "/playbook/versions",
-    summary="Every version of the caller's playbook, the default (0) first",
+    summary="The newest versions of the caller's playbook, oldest first (the default, 0, "
+    "while it is among them); older ones by number under /playbook/versions/{version}",
 )
-async def playbook_versions(request: Request, principal: Reader) -> VersionsOut:
-    playbooks = await _service(request).versions(principal.tenant_id)
+async def playbook_versions(
+    request: Request,
+    principal: Reader,
+    limit: Annotated[int, Query(ge=1, le=MAX_VERSIONS_LISTED)] = MAX_VERSIONS_LISTED,
+) -> VersionsOut:
+    playbooks = await _service(request).versions(principal.tenant_id, newest=limit)
     return VersionsOut(
         versions=[
             VersionOut(
