@@ -729,11 +729,7 @@ class Playbook:
         return Playbook(
             name=message.name,
             version=message.version,
-            created_at=(
-                message.created_at.ToDatetime(tzinfo=UTC)
-                if message.HasField("created_at")
-                else None
-            ),
+            created_at=_time(message.created_at, message.HasField("created_at")),
             yaml=message.yaml,
             standards=[Standard.of(s) for s in message.standards],
         )

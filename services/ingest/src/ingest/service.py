@@ -214,8 +214,9 @@ class IngestService:
         the contact updates (first, in order), all in one transaction. Each item carries the
         trace it was sent in (by index), else the current one. A write that collides with a
         concurrent one on a unique key is judged again, up to `_WRITE_ATTEMPTS` times. With
-        `compare_repeats` (for callers that answer with it), each duplicate names the fields
-        in which it differs from its original (`differs_in`)."""
+        `compare_repeats` (for callers that tell the sender: the API's answers, an import's
+        report), each duplicate names the fields in which it differs from its original
+        (`differs_in`)."""
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
             try:
                 async with self.db.transaction() as session:

@@ -23,6 +23,7 @@ from playbook.domain import (
 from playbook.models import ObligationRow, ViolationRow
 from playbook.service import (
     DEFAULT_OVERLAP_HOURS,
+    MAX_LISTED_VERSIONS,
     MAX_OVERLAP_HOURS,
     InvalidSubscription,
     Playbook,
@@ -36,7 +37,6 @@ from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_READ, SCOPE_GRAPH_WRITE, Princi
 MAX_DRAFT_BYTES = 1024 * 1024
 # Versions are stored as 32-bit integers; a larger one cannot exist (and is no 500).
 MAX_VERSION = 2**31 - 1
-MAX_VERSIONS_LISTED = 100
 
 router = APIRouter(prefix="/v1", tags=["playbook"])
 Reader = Annotated[Principal, require_scope(SCOPE_GRAPH_READ)]
@@ -231,7 +231,7 @@ def _problems(error: InvalidPlaybook) -> HTTPException:
 async def playbook_versions(
     request: Request,
     principal: Reader,
-    limit: Annotated[int, Query(ge=1, le=MAX_VERSIONS_LISTED)] = MAX_VERSIONS_LISTED,
+    limit: Annotated[int, Query(ge=1, le=MAX_LISTED_VERSIONS)] = MAX_LISTED_VERSIONS,
 ) -> VersionsOut:
     playbooks = await _service(request).versions(principal.tenant_id, newest=limit)
     return VersionsOut(

@@ -17,7 +17,7 @@ from playbook.messages import (
     playbook_message,
 )
 from playbook.scoring_client import outlook
-from playbook.service import PlaybookService
+from playbook.service import MAX_LISTED_VERSIONS, PlaybookService
 from playbook.yaml_io import MAX_YAML_BYTES, load_draft
 from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from relint.contracts.playbook.v1 import playbook_pb2, playbook_pb2_grpc
@@ -25,7 +25,6 @@ from relint.grpc_server import GrpcServer
 from relint.subscriber import refuse_bad_delivery
 
 MAX_BATCH = 1000
-MAX_VERSIONS = 100
 DEFAULT_VERSIONS = 20
 
 
@@ -78,16 +77,16 @@ class PlaybookServicer(playbook_pb2_grpc.PlaybookServiceServicer):
     ) -> playbook_pb2.ListPlaybookVersionsResponse:
         if not request.tenant_id:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "tenant_id is required")
-        if len(request.versions) > MAX_VERSIONS:
+        if len(request.versions) > MAX_LISTED_VERSIONS:
             await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_VERSIONS} versions"
+                grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_LISTED_VERSIONS} versions"
             )
         if any(version < 0 for version in request.versions):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "versions start at 0")
         newest = request.newest or DEFAULT_VERSIONS
-        if not 1 <= newest <= MAX_VERSIONS:
+        if not 1 <= newest <= MAX_LISTED_VERSIONS:
             await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT, f"newest must be 1..{MAX_VERSIONS}"
+                grpc.StatusCode.INVALID_ARGUMENT, f"newest must be 1..{MAX_LISTED_VERSIONS}"
             )
         if request.versions:
             playbooks = await self.service.versions(request.tenant_id, set(request.versions))

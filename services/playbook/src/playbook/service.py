@@ -165,6 +165,10 @@ class JudgeResult:
     by_tenant: dict[str, int] = field(default_factory=dict)
 
 
+# The most versions one read lists (REST and gRPC); older ones are read by number.
+MAX_LISTED_VERSIONS = 100
+
+
 class PlaybookService:
     def __init__(self, db: Database, scoring: Scoring | None = None) -> None:
         self.db = db
