@@ -50,6 +50,11 @@ CUSTOMER = """query ($id: ID!, $start: DateTime) { customer(id: $id) { name
   alerts(limit: 10) { id } } }"""
 SIMILAR = """query ($id: ID!) { customer(id: $id) {
   similarCustomers(limit: 5) { customerId similarity reasons } } }"""
+WORKLIST = """query ($team: String) { worklist(team: $team, limit: 20) {
+  customerId kind title reason urgency dueAt standardKey employee } }"""
+PLAYBOOK = "{ playbook { version yaml standards { key title team } } }"
+PUBLISH = """mutation ($yaml: String!) { publishPlaybook(yaml: $yaml) {
+  __typename ... on Playbook { version } ... on InvalidPlaybook { problems { path reason } } } }"""
 LENSES = ("serviceImpact", "journeyEndings", "stars", "engagementSales", "returnOnRelationship")
 PORTFOLIO = """{ portfolio(limit: 500) { customerCount
   types { relationshipType customers } stages { stage customers comingApart }
@@ -310,6 +315,9 @@ def test_a_person_sees_the_portfolio_the_customers_at_risk_and_one_customer(
         assert browser.errors == [], browser.errors
         _similar_customers(browser, stack, key)
         _analysis(browser, stack, key)
+        assert browser.errors == [], browser.errors
+        _worklist(browser, stack, key)
+        _playbook_versions(browser, stack, key)
         assert browser.errors == [], browser.errors
     finally:
         page.screenshot(path=str(SCREENSHOT), full_page=True)
@@ -579,6 +587,89 @@ def _portfolio(browser: _Page, stack: Stack, key: str) -> None:
     assert {stage for stage, _, apart, _ in rows if apart} == COMING_APART
     assert all(width > 0 for _, customers, _, width in rows if customers)
     assert any(customers for stage, customers, _, _ in rows if stage in COMING_APART)
+
+
+def _shown_actions(browser: _Page) -> list[tuple[str, str, str]]:
+    """The worklist as the page shows it: (customer, standard, title) per item, in order."""
+    shown: list[tuple[str, str, str]] = browser.page.evaluate(
+        """() => [...document.querySelectorAll('#worklist .action')].map(a => [
+             a.dataset.customerId, a.dataset.standardKey, a.querySelector('strong').textContent])"""
+    )
+    return [tuple(item) for item in shown]  # type: ignore[misc]
+
+
+def _worklist(browser: _Page, stack: Stack, key: str) -> None:
+    """The tenant's worklist as the graph ranks it, each item naming its customer; a team
+    chosen shows that team's only."""
+    page = browser.page
+    browser.ready("#worklist", "playbook")
+    actions = browser.answer("ConsoleWorklist")["worklist"]
+    assert actions, "the demo company owes nothing: no worklist to look at"
+    assert _shown_actions(browser) == [
+        (a["customerId"], a["standardKey"] or "", a["title"]) for a in actions
+    ]
+    first = actions[0]
+    name = _graph(stack, key, CUSTOMER, id=first["customerId"])["customer"]["name"]
+    link = page.locator("#worklist .action .customer-link").first
+    assert link.inner_text().strip() == name
+    # The teams offered are the active playbook's; the first item's team is one of them.
+    standards = browser.answer("ConsolePlaybook")["playbookVersions"][-1]["standards"]
+    team_of = {s["key"]: s["team"] for s in standards}
+    teams = page.evaluate(
+        "() => [...document.querySelectorAll('#worklist-team option')].map(o => o.value)"
+    )
+    assert teams == ["", *sorted(set(team_of.values()))]
+    team = team_of[first["standardKey"]]
+    page.select_option("#worklist-team", team)
+    page.wait_for_selector(f'#worklist[data-state=ready][data-team="{team}"]')
+    mine = browser.answer("ConsoleWorklist")["worklist"]
+    shown = _shown_actions(browser)
+    assert shown == [(a["customerId"], a["standardKey"] or "", a["title"]) for a in mine]
+    assert shown, f"team {team} owns the first item of the whole worklist but shows nothing"
+    assert {team_of[standard] for _, standard, _ in shown} == {team}
+    # Clicking an item's customer opens it.
+    page.locator("#worklist .action .customer-link").first.click()
+    page.wait_for_selector(f'#customer-view[data-state=ready][data-customer-id="{shown[0][0]}"]')
+
+
+def _playbook_versions(browser: _Page, stack: Stack, key: str) -> None:
+    """The default playbook's standards; after a new version is published, it is the active
+    one, and the default stays readable."""
+    page = browser.page
+    browser.ready("#standards", "playbook")
+    default = _graph(stack, key, PLAYBOOK)["playbook"]
+    assert default["version"] == 0
+    assert page.locator("#playbook-version option").count() == 1
+    assert _shown_standards(browser) == [s["title"] for s in default["standards"]]
+
+    admin = str(stack.issue_key("console-co", "playbook-repo", ("admin",))["api_key"])
+    renamed = default["standards"][0]["title"]
+    yaml = default["yaml"].replace(f"title: {renamed}", "title: Answer our best customers fast")
+    assert yaml != default["yaml"]
+    published = _graph(stack, admin, PUBLISH, yaml=yaml)["publishPlaybook"]
+    assert published["version"] == 1, published
+    with page.expect_response(
+        lambda r: r.url.endswith("/graphql") and "ConsolePlaybook" in (r.request.post_data or "")
+    ):
+        page.reload()
+    page.wait_for_selector("#standards[data-state=ready][data-version='1']")
+    options = browser.texts("#playbook-version option")
+    assert len(options) == 2
+    assert options[0].startswith("version 1 — published ") and options[0].endswith("(active)")
+    assert options[1] == "version 0 — the default"
+    titles = _shown_standards(browser)
+    assert titles[0] == "Answer our best customers fast"
+    assert titles[1:] == [s["title"] for s in default["standards"][1:]]
+    page.select_option("#playbook-version", "0")
+    page.wait_for_selector("#standards[data-state=ready][data-version='0']")
+    assert _shown_standards(browser) == [s["title"] for s in default["standards"]]
+
+
+def _shown_standards(browser: _Page) -> list[str]:
+    return [
+        str(t).strip()
+        for t in browser.page.locator("#standards tbody tr td:first-child").all_inner_texts()
+    ]
 
 
 def _similar_customers(browser: _Page, stack: Stack, key: str) -> None:

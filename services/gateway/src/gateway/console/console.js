@@ -90,6 +90,15 @@
       }
     }
   }`;
+  const PLAYBOOK_QUERY = `query ConsolePlaybook {
+    playbookVersions(limit: 20) {
+      name version createdAt
+      standards { key title team relationshipTypes stages rule }
+    }
+  }`;
+  const WORKLIST_QUERY = `query ConsoleWorklist($team: String) {
+    worklist(team: $team, limit: 20) { customerId kind title reason urgency dueAt standardKey employee }
+  }`;
   const LENSES = ["serviceImpact", "journeyEndings", "stars", "engagementSales", "returnOnRelationship"];
   const ACKNOWLEDGE_MUTATION = `mutation ConsoleAcknowledge($id: ID!) {
     acknowledgeAlert(alertId: $id) {
@@ -109,7 +118,12 @@
   });
 
   const typeColours = new Map(Object.entries(DEFAULT_TYPE_COLOURS));
-  const state = { key: null, customerId: null, timelineDays: 365, generation: 0 };
+  // playbookVersions: the tenant's newest versions as last read, oldest first (the last one
+  // is the active one); worklistAsked: the newest worklist request, so that an older answer
+  // arriving late is not drawn over a newer one.
+  const state = {
+    key: null, customerId: null, timelineDays: 365, generation: 0, playbookVersions: [], worklistAsked: 0,
+  };
 
   // ---------------------------------------------------------------- talking to the graph
 
@@ -695,6 +709,121 @@
     return undefined;
   }
 
+  // ---------------------------------------------------------------- playbook and worklist
+
+  async function loadPlaybook(generation) {
+    let answer;
+    try {
+      answer = await ask(PLAYBOOK_QUERY);
+    } catch (problem) {
+      if (generation !== state.generation) return;
+      return failPanels(problem, ["playbook"], ["standards", "worklist"]);
+    }
+    if (generation !== state.generation) return;
+    showPanelProblems("playbook", answer.errors);
+    const versions = (answer.data && answer.data.playbookVersions) || [];
+    state.playbookVersions = versions;
+    const active = versions[versions.length - 1];
+    const select = $("playbook-version");
+    // Newest first: the active version is the one a person most often wants.
+    select.replaceChildren(...[...versions].reverse().map((p) => html("option", {
+      text: versionLabel(p, p === active), attrs: { value: p.version },
+    })));
+    if (!active) {
+      $("playbook-active").textContent = "";
+      $("standards").dataset.state = "failed";
+      $("standards").replaceChildren(html("p", { text: "Nothing to show." }));
+      $("worklist").dataset.state = "failed";
+      $("worklist").replaceChildren(html("li", { text: "Nothing to show." }));
+      return undefined;
+    }
+    $("playbook-active").textContent = `“${active.name}”, version ${active.version}` +
+      (active.createdAt ? `, published ${when(active.createdAt)}` : " (the default)");
+    const teamSelect = $("worklist-team");
+    const chosenTeam = teamSelect.value;
+    const teams = [...new Set(active.standards.map((s) => s.team))].sort();
+    teamSelect.replaceChildren(html("option", { text: "every team", attrs: { value: "" } }),
+      ...teams.map((team) => html("option", { text: team, attrs: { value: team } })));
+    teamSelect.value = teams.includes(chosenTeam) ? chosenTeam : "";
+    drawStandards(active);
+    return loadWorklist(generation);
+  }
+
+  function versionLabel(playbook, active) {
+    const published = playbook.createdAt ? `published ${when(playbook.createdAt)}` : "the default";
+    return `version ${playbook.version} — ${published}${active ? " (active)" : ""}`;
+  }
+
+  function showVersion() {
+    const chosen = Number($("playbook-version").value);
+    const playbook = state.playbookVersions.find((p) => p.version === chosen);
+    if (playbook) drawStandards(playbook);
+  }
+
+  function drawStandards(playbook) {
+    const host = $("standards");
+    $("playbook-published").textContent = playbook.createdAt
+      ? `“${playbook.name}”, published ${dateTimeFormat.format(new Date(playbook.createdAt))}`
+      : `“${playbook.name}”: the default playbook, followed until the company publishes its own`;
+    const everyone = (list, what) => (list.length ? list.join(", ") : `every ${what}`);
+    const rows = playbook.standards.map((s) => html("tr", { data: { standardKey: s.key } },
+      html("td", { text: s.title }),
+      html("td", { text: s.team }),
+      html("td", { text: everyone(s.relationshipTypes, "type") }),
+      html("td", { text: everyone(s.stages, "stage") }),
+      html("td", { className: "rule", text: s.rule })));
+    if (!rows.length) rows.push(html("tr", {}, html("td", { text: "No standard.", attrs: { colspan: 5 } })));
+    const head = html("tr", {}, ...["Standard", "Team", "Types", "Stages", "Rule"].map((t) => html("th", { text: t })));
+    host.replaceChildren(html("table", { className: "figures standards-table" },
+      html("thead", {}, head), html("tbody", {}, ...rows)));
+    host.dataset.state = "ready";
+    host.dataset.version = String(playbook.version);
+  }
+
+  async function loadWorklist(generation) {
+    const list = $("worklist");
+    state.worklistAsked += 1;
+    const asked = state.worklistAsked;
+    const team = $("worklist-team").value;
+    const current = () => generation === state.generation && asked === state.worklistAsked;
+    list.dataset.state = "loading";
+    let answer;
+    let names;
+    try {
+      answer = await ask(WORKLIST_QUERY, { team: team || null });
+      const actions = (answer.data && answer.data.worklist) || [];
+      names = await customerNames([...new Set(actions.map((a) => a.customerId))]);
+    } catch (problem) {
+      if (!current()) return undefined;
+      return failPanels(problem, ["playbook"], ["worklist"]);
+    }
+    if (!current()) return undefined;
+    showPanelProblems("playbook", [...answer.errors, ...names.errors]);
+    const actions = (answer.data && answer.data.worklist) || [];
+    const now = Date.now();
+    list.replaceChildren(...actions.map((a) => {
+      const meter = html("span", { className: "meter small", title: `urgency ${percent.format(a.urgency)}` }, html("span"));
+      meter.firstChild.style.width = `${Math.round(a.urgency * 100)}%`;
+      const overdue = a.dueAt && new Date(a.dueAt).getTime() < now;
+      const due = a.dueAt ? html("span", {
+        className: overdue ? "overdue" : "", text: `${overdue ? "overdue since" : "due"} ${when(a.dueAt)}`,
+        title: dateTimeFormat.format(new Date(a.dueAt)),
+      }) : null;
+      return html("li", { className: "action", data: { customerId: a.customerId, standardKey: a.standardKey || "" } },
+        html("div", { className: "action-head" }, html("strong", { text: a.title }), meter),
+        customerLink(a.customerId, names.byId.get(a.customerId) || `customer ${a.customerId}`),
+        html("p", { text: a.reason }),
+        html("p", { className: "hint" }, due, a.employee ? document.createTextNode(`${due ? " · " : ""}for ${a.employee}`) : null));
+    }));
+    if (!actions.length) {
+      const nobody = team ? `Nothing owed by ${team} now.` : "Nothing owed now.";
+      list.append(html("li", { className: "empty", text: answer.errors.length ? "Nothing to show." : nobody }));
+    }
+    list.dataset.state = answer.data ? "ready" : "failed";
+    list.dataset.team = team;
+    return undefined;
+  }
+
   // ---------------------------------------------------------------- one customer
 
   async function openCustomer(customerId) {
@@ -1260,7 +1389,9 @@
     }
     for (const id of ["type-legend", "type-table", "pareto", "portfolio-as-of"]) $(id).replaceChildren();
     for (const box of document.querySelectorAll("[data-problems-for]")) box.replaceChildren();
-    for (const id of ["at-risk-list", "alert-list"]) {
+    $("standards").dataset.state = "loading";
+    $("standards").textContent = "Loading…";
+    for (const id of ["at-risk-list", "alert-list", "worklist"]) {
       $(id).dataset.state = "loading";
       $(id).replaceChildren(html("li", { text: "Loading…" }));
     }
@@ -1272,6 +1403,7 @@
     loadPortfolio(generation);
     loadAtRisk(generation);
     loadAlerts(generation);
+    loadPlaybook(generation);
     loadAnalysis(generation);
     if (state.customerId) openCustomer(state.customerId);
   }
@@ -1302,6 +1434,8 @@
       if (kept) useKey(kept);
     }
     window.addEventListener("hashchange", keyFromAddress);
+    $("playbook-version").addEventListener("change", showVersion);
+    $("worklist-team").addEventListener("change", () => loadWorklist(state.generation));
     $("key-form").addEventListener("submit", (event) => {
       event.preventDefault();
       const input = $("key-input");
