@@ -655,7 +655,8 @@ def _playbook_versions(browser: _Page, stack: Stack, key: str) -> None:
     page.wait_for_selector("#standards[data-state=ready][data-version='1']")
     options = browser.texts("#playbook-version option")
     assert len(options) == 2
-    assert options[0].startswith("version 1 — published ") and options[0].endswith("(active)")
+    assert options[0].startswith("version 1 — published ")
+    assert options[0].endswith("(active)")
     assert options[1] == "version 0 — the default"
     titles = _shown_standards(browser)
     assert titles[0] == "Answer our best customers fast"
