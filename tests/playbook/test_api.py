@@ -229,8 +229,10 @@ async def test_obligations_violations_actions_and_worklists_per_tenant(
     await service.receive([Delivered("acme", "c1", t) for t in (complaint, old, *resolved)])
     await service.judge_due()
     owed = (await client.get("/v1/customers/c1/obligations", headers=READER)).json()
+    # The check-in missed ten days ago is still owed (overdue) beside the two coming.
     assert sorted(o["standard_key"] for o in owed["obligations"]) == [
         "answer-complaints",
+        "complaint-check-in",
         "complaint-check-in",
     ]
     missed = (await client.get("/v1/customers/c1/violations", headers=READER)).json()
@@ -243,19 +245,32 @@ async def test_obligations_violations_actions_and_worklists_per_tenant(
         "complaint-check-in": ["r0"],
     }
     actions = (await client.get("/v1/customers/c1/next-best-actions", headers=READER)).json()
-    # What is owed within two days first (the nearest deadline first), then the two recent
-    # misses to make amends for.
-    assert [a["kind"] for a in actions["actions"]] == [
-        "obligation",
-        "obligation",
-        "amends",
-        "amends",
+    # The overdue check-in first, then what is owed within two days (the nearest deadline
+    # first), then the late answer to make amends for. The missed check-in has no amends
+    # of its own: it is still owed, and doing it is the action.
+    assert [(a["kind"], a["standard_key"]) for a in actions["actions"]] == [
+        ("obligation", "complaint-check-in"),
+        ("obligation", "answer-complaints"),
+        ("obligation", "complaint-check-in"),
+        ("amends", "answer-complaints"),
     ]
-    first = actions["actions"][0]
+    overdue, first = actions["actions"][:2]
+    assert overdue["title"] == "Service check in to service complaint resolved #T-00"
+    assert overdue["reason"] == (
+        "overdue by 10 days, company standard: A check-in within 2 days after a resolved complaint"
+    )
+    assert overdue["urgency"] == 1.0
     assert first["title"] == "First response to service complaint #T-9"
     assert first["reason"].startswith("due in 21 h, company standard: Answer every complaint")
     work = (await client.get("/v1/worklist?team=company", headers=READER)).json()
     assert [a["standard_key"] for a in work["actions"]] == ["answer-complaints"]
+    # A team's worklist holds the universal precepts beside its own standards.
+    service_work = (await client.get("/v1/worklist?team=service", headers=READER)).json()
+    assert [a["standard_key"] for a in service_work["actions"]] == [
+        "complaint-check-in",
+        "answer-complaints",
+        "complaint-check-in",
+    ]
     # Misses days old are not news: nothing was published (tests/playbook/test_webhooks.py).
     published = await client.get("/v1/alerts?kind=violation&customer_id=c1", headers=READER)
     assert published.json() == {"alerts": []}

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from playbook.alerts import next_check_at
 from playbook.domain import (
     DEFAULT_PLAYBOOK,
     Cadence,
@@ -20,7 +21,16 @@ from playbook.domain import (
     Standard,
     Touchpoint,
 )
-from playbook.evaluation import Standing, Touch, Window, judge, notice_days, type_key, window
+from playbook.evaluation import (
+    OVERDUE_KEPT,
+    Standing,
+    Touch,
+    Window,
+    judge,
+    notice_days,
+    type_key,
+    window,
+)
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
@@ -46,19 +56,32 @@ def test_a_response_due_exactly_now_is_still_owed() -> None:
     [owed] = judgement.obligations
     assert (owed.due_at, owed.trigger_reference, owed.employee) == (due, "123", "ana")
     assert owed.what == "First response to service ticket opened #123"
-    assert judgement.next_due_at == due
+    assert next_check_at(judgement.obligations, due) == due
 
 
-def test_one_second_past_the_deadline_is_a_violation() -> None:
+def test_one_second_past_the_deadline_is_a_violation_and_still_owed_for_a_while() -> None:
     due = T0 + timedelta(hours=4)
     judgement = judge([RESPOND], BFF, [TICKET], due + SECOND)
-    assert judgement.obligations == ()
     [missed] = judgement.violations
     assert (missed.due_at, missed.interaction_ids) == (due, ("t1",))
     assert missed.reason == (
         "no first response to service ticket opened #123 (due 2026-03-02 13:00 UTC, The standard)"
     )
-    assert judgement.next_due_at is None
+    # The answer is still owed, overdue, until OVERDUE_KEPT after the deadline: the clock
+    # looks again then, not before.
+    [owed] = judgement.obligations
+    assert (owed.due_at, owed.trigger_id, owed.recheck_at) == (due, "t1", due + OVERDUE_KEPT)
+    assert next_check_at(judgement.obligations, due + SECOND) == due + OVERDUE_KEPT
+    still = judge([RESPOND], BFF, [TICKET], due + OVERDUE_KEPT)
+    assert [o.trigger_id for o in still.obligations] == ["t1"]
+    gone = judge([RESPOND], BFF, [TICKET], due + OVERDUE_KEPT + SECOND)
+    assert gone.obligations == ()
+    assert [v.due_at for v in gone.violations] == [due]
+    assert next_check_at(gone.obligations, due + OVERDUE_KEPT + SECOND) is None
+    # Answered late, it is no longer owed; the violation stands.
+    answered = judge([RESPOND], BFF, [TICKET, reply(due + timedelta(hours=1))], due + SECOND * 9e3)
+    assert answered.obligations == ()
+    assert [v.interaction_ids for v in answered.violations] == [("t1", "r1")]
 
 
 def test_an_answer_exactly_at_the_deadline_is_in_time_one_second_later_is_late() -> None:
@@ -143,13 +166,26 @@ def test_cadence_counts_each_missed_period_and_keeps_one_obligation_open() -> No
         review.occurred_at + timedelta(days=180),
     ]
     assert judgement.violations[0].interaction_ids == ("b1",)
+    # Still owed: overdue since the first period missed, opened at the last review; the
+    # clock looks again when a third period is missed.
     [owed] = judgement.obligations
-    assert owed.due_at == review.occurred_at + timedelta(days=270)
+    assert (owed.due_at, owed.opened_at) == (
+        review.occurred_at + timedelta(days=90),
+        review.occurred_at,
+    )
+    assert owed.recheck_at == review.occurred_at + timedelta(days=270)
+    assert next_check_at(judgement.obligations, now) == owed.recheck_at
     assert owed.what == "A sales business review (last one 200 days ago)"
     assert owed.employee == "bo"
-    # Due exactly now is not yet missed.
+    # Due exactly now is not yet missed, nor overdue.
     exactly = judge([rule], BFF, [review], review.occurred_at + timedelta(days=90))
     assert exactly.violations == ()
+    [coming] = exactly.obligations
+    assert (coming.due_at, coming.recheck_at) == (review.occurred_at + timedelta(days=90), None)
+    # Done late, it is owed a period after the late one.
+    late = Touch("b2", now, "sales", "business_review", "outbound", "cy")
+    [next_one] = judge([rule], BFF, [review, late], now + SECOND).obligations
+    assert (next_one.due_at, next_one.recheck_at) == (now + timedelta(days=90), None)
 
 
 def test_cadence_without_a_start_counts_from_the_first_interaction() -> None:
@@ -363,7 +399,8 @@ def test_a_windows_reach_is_each_playbooks_own_and_follows_a_list_that_changed()
     assert window(growing, BFF, cut, cut).since == cut - timedelta(days=7)
     complaint, check_in = Touchpoint("service", "complaint"), Touchpoint("service", "check_in")
     growing.append(standard(FollowUpAfter(complaint, 20, check_in)))
-    assert window(growing, BFF, cut, cut).since == cut - timedelta(days=20)
+    # A follow-up reads back its 20 days and as long again as one missed stays owed.
+    assert window(growing, BFF, cut, cut).since == cut - timedelta(days=20) - OVERDUE_KEPT
     # A cadence binding since the customer became a BFF reads every touch of its kind.
     cadence = (standard(Cadence(90, Touchpoint("sales", "business_review")), ("bff",)),)
     assert window(cadence, BFF, cut, cut) == Window(cut, frozenset({("sales", "business_review")}))

@@ -18,7 +18,7 @@ from playbook import service as service_module
 from playbook.actions import Outlook
 from playbook.alerts import Event
 from playbook.domain import DEFAULT_PLAYBOOK
-from playbook.evaluation import Standing, Touch
+from playbook.evaluation import OVERDUE_KEPT, Standing, Touch
 from playbook.main import MIGRATIONS
 from playbook.repository import PlaybookRepository
 from playbook.scoring_client import Placed, ScoringUnavailable, Signal
@@ -213,11 +213,19 @@ async def test_a_deadline_becomes_a_violation_when_it_passes_not_when_the_next_e
     )
     assert missed.detected_at == due + SECOND
     assert missed.team == "service"
-    assert await service.obligations("t1") == []
+    # The answer is still owed, overdue; the clock looks again only when it stops being kept
+    # owed (OVERDUE_KEPT after the deadline).
+    [overdue] = await service.obligations("t1")
+    assert (overdue.trigger_id, overdue.due_at) == ("k1", due)
+    assert await service.next_due_at() == due + OVERDUE_KEPT
     # Judged again, it is the same violation, not a second one.
     await service.receive([ticket("k1", opened)])
     await service.judge_due(now=due + 2 * SECOND)
     assert len(await service.violations("t1", include_withdrawn=True)) == 1
+    assert (await service.judge_due(now=due + OVERDUE_KEPT)).judged == 0
+    assert (await service.judge_due(now=due + OVERDUE_KEPT + SECOND)).judged == 1
+    assert await service.obligations("t1") == []
+    assert await service.next_due_at() is None
 
 
 async def test_a_late_event_after_the_deadline_was_judged_withdraws_the_violation(
@@ -715,12 +723,18 @@ async def test_next_best_actions_and_worklists_rank_by_urgency_then_value(
     await service.judge_due(now=NOW)
     actions = await service.next_best_actions("t1", ["c2", "c1"], now=NOW)
     assert list(actions) == ["c2", "c1"]
-    first = actions["c2"][0]
+    # A Partner since 300 days before T0 without a business review: overdue since, so
+    # the most urgent; then the ticket.
+    overdue, first = actions["c2"]
+    assert (overdue.title, overdue.urgency) == ("A sales business review (none yet)", 1.0)
+    assert overdue.reason == (
+        f"overdue by {(NOW - T0).days + 210} days, Partner standard: A business review with "
+        "every Partner every 90 days"
+    )
     # 3 of its 4 hours gone (0.75), and an hour of a week left (0.994): the nearer counts.
     assert (first.kind, first.urgency) == ("obligation", round(0.5 + 0.5 * (1 - 1 / 168), 4))
     assert first.title == "First response to service ticket opened #K2"
     assert first.reason.startswith("due in 1 h, Partner standard: First response to BFF")
-    assert [a.title for a in actions["c2"][1:]] == ["A sales business review (none yet)"]
     work = await service.worklist("t1", team="service", now=NOW)
     assert [(a.customer_id, a.standard_key) for a in work] == [
         ("c2", "first-response"),

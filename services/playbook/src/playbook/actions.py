@@ -4,8 +4,10 @@ employee, the worklist across customers, ordered by urgency and value. Pure.
 Where the actions come from, most urgent first:
 - an open obligation (the playbook owes the customer something by a deadline): urgency
   grows from 0.5 to 1.0 at its deadline, by the larger of the share of its time gone and
-  its nearness within a week (due in 46 hours outranks due in 79 days of 90);
-- a recent violation (missed in the last 30 days): make amends, 0.6;
+  its nearness within a week (due in 46 hours outranks due in 79 days of 90); an overdue
+  one (missed, and still owed) is 1.0;
+- a recent violation (missed in the last 30 days): make amends, 0.6; not for a violation
+  whose standard is still owed overdue (the overdue obligation is the action);
 - out of its own pattern (scoring's latest exception in the last 30 days): look into it,
   0.7 when critical, 0.5 otherwise;
 - a high risk of loss (scoring's risk 0.5 or more): call to save it, 0.5 to 0.9 with risk;
@@ -108,7 +110,16 @@ def next_best_actions(
     label = _type_label(outlook)
     value = outlook.value if outlook else 0.0
     actions = [_fulfil(o, titles, label, now, value) for o in owed]
+    # A violation still being put right (its standard owed, overdue since it or before) has
+    # the overdue obligation as its action, not a second one to make amends.
+    overdue = {}
+    for o in owed:
+        if o.due_at < now:
+            overdue[o.standard_key] = min(o.due_at, overdue.get(o.standard_key, o.due_at))
     for violation in missed:
+        righted = overdue.get(violation.standard_key)
+        if righted is not None and righted <= violation.due_at:
+            continue
         if violation.due_at >= now - RECENT_VIOLATIONS:
             actions.append(
                 Action(

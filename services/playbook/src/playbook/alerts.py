@@ -36,8 +36,16 @@ def warn_at(obligation: Obligation) -> datetime:
 
 
 def next_check_at(obligations: tuple[Obligation, ...], now: datetime) -> datetime | None:
-    """When the clock must look at the customer again: the next warning, or deadline."""
-    moments = [warn_at(o) if warn_at(o) > now else o.due_at for o in obligations]
+    """When the clock must look at the customer again: the next warning or deadline, or the
+    moment an overdue obligation changes (`Obligation.recheck_at`)."""
+    moments = []
+    for o in obligations:
+        if o.due_at < now:
+            if o.recheck_at is not None:
+                moments.append(o.recheck_at)
+        else:
+            warning = warn_at(o)
+            moments.append(warning if warning > now else o.due_at)
     return min(moments, default=None)
 
 

@@ -11,11 +11,14 @@ standard's scope, or the standard names none):
 - respond_within: every trigger is answered by the first response after it, where a
   response is any outbound interaction, or a resolved ticket or complaint. Due
   `within_hours` after the trigger; answered at the due moment exactly is in time. One
-  response answers every trigger waiting before it.
+  response answers every trigger waiting before it. A trigger still unanswered after its
+  deadline is a violation and stays owed, overdue, for `OVERDUE_KEPT` after it (the
+  answer is still the next thing to do); after that it is only the violation.
 - follow_up_after: the same, but only the named follow-up touchpoint answers, within
   `within_days`.
 - cadence: at least one `of` every `every_days`, counted from the last one (or from the
-  moment the standard started binding). Each full period without one is one violation.
+  moment the standard started binding). Each full period without one is one violation;
+  the one owed stays owed, overdue since the first period missed, until it is done.
 - notice_before: an `event` says how long ahead it was announced, in its attributes
   (`notice_days`, or `effective_at` as an ISO date or moment). One without either takes
   effect as it happens: no notice at all.
@@ -54,6 +57,10 @@ from playbook.domain import (
 # Kinds that answer a customer whatever their recorded direction.
 ANSWERING_KINDS: Final = frozenset({"ticket_resolved", "complaint_resolved"})
 ZERO: Final = timedelta(0)
+# How long a response or follow-up missed stays owed (overdue) after its deadline. Bounded:
+# history imported from systems whose answers were never delivered would otherwise fill the
+# worklists with years-old triggers.
+OVERDUE_KEPT: Final = timedelta(days=30)
 
 
 class Touch(NamedTuple):
@@ -90,7 +97,8 @@ class Standing:
 
 @dataclass(frozen=True)
 class Obligation:
-    """Something owed to the customer under a standard, not yet done nor late."""
+    """Something owed to the customer under a standard, by `due_at`, not yet done: either not
+    yet due, or overdue (its violation found, and still owed)."""
 
     standard_key: str
     due_at: datetime
@@ -100,6 +108,9 @@ class Obligation:
     trigger_reference: str
     employee: str
     what: str
+    # For an overdue one, when the clock alone changes it: a cadence missed once more, a
+    # response no longer kept owed (`OVERDUE_KEPT` after its deadline).
+    recheck_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -127,11 +138,6 @@ class Judgement:
     # The standards that bound the customer, each from when: violations of these with a
     # due moment from then on that are no longer found were met after all (late events).
     judged_from: dict[str, datetime | None]
-
-    @property
-    def next_due_at(self) -> datetime | None:
-        """When the judgement changes by the clock alone: the earliest open due moment."""
-        return min((o.due_at for o in self.obligations), default=None)
 
 
 def type_key(name: str) -> str:
@@ -210,13 +216,13 @@ def _reached_back(standard: Standard) -> timedelta:
 
 def _looks_back(standard: Standard) -> timedelta:
     """How far before the first violation it judges a standard reads the history: the
-    triggers still waiting then, the touches in the limit's window. An announcement needs
-    none: its violation is due before the announcement itself."""
+    triggers still waiting then or still owed overdue, the touches in the limit's window.
+    An announcement needs none: its violation is due before the announcement itself."""
     match standard.rule:
         case RespondWithin(_, within_hours):
-            return timedelta(hours=within_hours)
+            return timedelta(hours=within_hours) + OVERDUE_KEPT
         case FollowUpAfter(_, within_days, _):
-            return timedelta(days=within_days)
+            return timedelta(days=within_days) + OVERDUE_KEPT
         case Limit(_, per_days, _):
             return timedelta(days=per_days)
     return ZERO
@@ -434,24 +440,27 @@ def _answered(
                 f"the {what} came {_span(late)} late (due {_when(due)}, {standard.title})",
                 trigger.employee,
             )
-        elif now > due:
-            yield Violation(
-                standard.key,
-                due,
-                (trigger.id,),
-                f"no {what} (due {_when(due)}, {standard.title})",
-                trigger.employee,
-            )
         else:
-            yield Obligation(
-                standard.key,
-                due,
-                trigger.occurred_at,
-                trigger.id,
-                trigger.reference,
-                trigger.employee,
-                what[0].upper() + what[1:],
-            )
+            overdue = now > due
+            if overdue:
+                yield Violation(
+                    standard.key,
+                    due,
+                    (trigger.id,),
+                    f"no {what} (due {_when(due)}, {standard.title})",
+                    trigger.employee,
+                )
+            if not overdue or now <= due + OVERDUE_KEPT:
+                yield Obligation(
+                    standard.key,
+                    due,
+                    trigger.occurred_at,
+                    trigger.id,
+                    trigger.reference,
+                    trigger.employee,
+                    what[0].upper() + what[1:],
+                    due + OVERDUE_KEPT if overdue else None,
+                )
 
 
 def _cadence(
@@ -463,11 +472,14 @@ def _cadence(
     start: datetime | None,
     now: datetime,
 ) -> Iterator[Obligation | Violation]:
-    """`first` is the moment of the first touch in scope, `done` the ones at `of`."""
+    """`first` is the moment of the first touch in scope, `done` the ones at `of`. The one
+    owed after the last is due a period after it; missed, it is owed from then on (overdue),
+    and each further period without one is one more violation."""
     anchor = start if start is not None else first
     if anchor is None:
         return  # no relationship to keep up yet
     last: Touch | None = None
+    opened = anchor
     for touch in [*done, None]:
         until = touch.occurred_at if touch is not None else now
         # Each full period without one is a missed one; due exactly then is in time.
@@ -482,17 +494,19 @@ def _cadence(
             )
             anchor = due
         if touch is not None:
-            anchor, last = touch.occurred_at, touch
-    due = anchor + every
+            anchor = opened = touch.occurred_at
+            last = touch
     ago = f"last one {_span(now - last.occurred_at)} ago" if last else "none yet"
+    overdue = anchor != opened
     yield Obligation(
         standard.key,
-        due,
-        anchor,
+        opened + every,
+        opened,
         "",
         "",
         last.employee if last else "",
         f"A {_words(of)} ({ago})",
+        anchor + every if overdue else None,
     )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from playbook.actions import Exception_
+from playbook.domain import COMPANY
 from playbook.evaluation import Standing, Touch, Window
 from playbook.models import (
     AlertEvent,
@@ -655,11 +656,13 @@ class PlaybookRepository:
         self, tenant_id: str, *, team: str | None = None, employee: str | None = None
     ) -> list[tuple[str, datetime, datetime]]:
         """The tenant's (or a team's, or an employee's) open obligations as (id, opened_at,
-        due_at): what their urgency is computed from, without the rest of their rows."""
+        due_at): what their urgency is computed from, without the rest of their rows. A
+        team's are its own standards' and the universal precepts' (team `company`), which
+        bind every team."""
         t = table_of(ObligationRow)
         conditions = [t.c.tenant_id == tenant_id]
         if team is not None:
-            conditions.append(t.c.team == team)
+            conditions.append(t.c.team.in_(sorted({team, COMPANY})))
         if employee is not None:
             conditions.append(t.c.employee == employee)
         query = select(t.c.id, t.c.opened_at, t.c.due_at).where(*conditions)
