@@ -112,7 +112,7 @@ def next_best_actions(
     actions = [_fulfil(o, titles, label, now, value) for o in owed]
     # A violation still being put right (its standard owed, overdue since it or before) has
     # the overdue obligation as its action, not a second one to make amends.
-    overdue = {}
+    overdue: dict[str, datetime] = {}
     for o in owed:
         if o.due_at < now:
             overdue[o.standard_key] = min(o.due_at, overdue.get(o.standard_key, o.due_at))
