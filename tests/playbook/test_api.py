@@ -83,6 +83,16 @@ async def test_the_default_playbook_is_active_until_one_is_published(
     assert (active["version"], active["name"], active["id"]) == (1, "Ours", published.json()["id"])
     assert active["created_at"] is not None
     assert active["standards"] == body["standards"]
+    # The same again (a CI job publishing every commit): 200, the same version, none new.
+    again = await client.put("/v1/playbook", json=draft(), headers=ADMIN)
+    assert again.status_code == 200, again.text
+    assert (again.json()["version"], again.json()["id"]) == (1, published.json()["id"])
+    assert again.headers["Location"] == "/v1/playbook/versions/1"
+    as_yaml = (await client.get("/v1/playbook.yaml", headers=READER)).content
+    yaml_again = await client.put(
+        "/v1/playbook.yaml", content=as_yaml, headers=ADMIN | {"Content-Type": "application/yaml"}
+    )
+    assert (yaml_again.status_code, yaml_again.json()["version"]) == (200, 1)
 
 
 async def test_versions_are_listed_and_readable_per_tenant(client: httpx.AsyncClient) -> None:

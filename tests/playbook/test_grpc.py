@@ -36,7 +36,7 @@ async def test_active_playbooks_of_many_tenants_in_one_call(
     app: FastAPI, stub: playbook_pb2_grpc.PlaybookServiceStub
 ) -> None:
     service: PlaybookService = app.state.playbook
-    published = await service.publish("t1", DEFAULT_PLAYBOOK)
+    published = (await service.publish("t1", DEFAULT_PLAYBOOK)).playbook
     reply = await stub.BatchGetActivePlaybooks(
         playbook_pb2.BatchGetActivePlaybooksRequest(tenant_ids=["t1", "t2"]), timeout=5
     )

@@ -44,9 +44,9 @@ async def test_a_tenant_that_never_published_follows_the_default_as_version_0(
 async def test_each_publish_is_the_next_version_and_becomes_active(
     service: PlaybookService,
 ) -> None:
-    one = await service.publish("t1", draft("First"))
-    two = await service.publish("t1", draft("Second"))
-    other = await service.publish("t2", draft("Theirs"))
+    one = (await service.publish("t1", draft("First"))).playbook
+    two = (await service.publish("t1", draft("Second"))).playbook
+    other = (await service.publish("t2", draft("Theirs"))).playbook
     assert (one.version, two.version, other.version) == (1, 2, 1)
     assert two.created_at is not None
     active = {p.tenant_id: p for p in await service.active_playbooks(["t1", "t2", "t3"])}
@@ -106,7 +106,7 @@ async def test_every_version_stays_readable(service: PlaybookService) -> None:
 
 async def test_concurrent_publishes_take_distinct_versions(service: PlaybookService) -> None:
     published = await asyncio.gather(*(service.publish("t1", draft(f"v{n}")) for n in range(4)))
-    assert sorted(p.version for p in published) == [1, 2, 3, 4]
+    assert sorted(p.playbook.version for p in published) == [1, 2, 3, 4]
     assert [p.version for p in await service.versions("t1")] == [0, 1, 2, 3, 4]
     assert [p.version for p in await service.versions("t1", newest=2)] == [3, 4]
     assert [p.version for p in await service.versions("t1", newest=5)] == [0, 1, 2, 3, 4]
@@ -117,3 +117,18 @@ async def test_concurrent_publishes_take_distinct_versions(service: PlaybookServ
 @given(st.uuids(), st.text())
 def test_violation_ids_are_the_standard_librarys_uuid5(namespace: uuid.UUID, name: str) -> None:
     assert uuid5(namespace, name) == str(uuid.uuid5(namespace, name))
+
+
+async def test_publishing_the_newest_version_again_makes_no_new_one(
+    service: PlaybookService,
+) -> None:
+    first = await service.publish("t1", draft("First"))
+    again = await service.publish("t1", draft("First"))
+    assert (first.created, again.created) == (True, False)
+    assert again.playbook.version == first.playbook.version == 1
+    assert again.playbook.created_at == first.playbook.created_at
+    # Only the newest counts: going back to an older one is a new version.
+    await service.publish("t1", draft("Second"))
+    back = await service.publish("t1", draft("First"))
+    assert (back.created, back.playbook.version) == (True, 3)
+    assert [p.version for p in await service.versions("t1")] == [0, 1, 2, 3]

@@ -116,11 +116,16 @@ async def active_playbook(request: Request, principal: Reader) -> PlaybookOut:
     return _playbook_out(playbook)
 
 
+# A publish the same as the newest version makes none.
+_UNCHANGED = "The newest version is this playbook already: no new version (201: a new one)"
+
+
 @router.put(
     "/playbook",
     status_code=status.HTTP_201_CREATED,
     summary="Publish a draft as the caller's next playbook version",
     responses={
+        200: {"model": PlaybookOut, "description": _UNCHANGED},
         413: {"description": f"Larger than {MAX_DRAFT_BYTES} bytes"},
         422: {"model": ProblemsOut, "description": "The draft's problems, each with its path"},
     },
@@ -149,6 +154,7 @@ YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yam
     "/v1/playbook.yaml` writes it. Every problem is reported with its line and column; a "
     "file with any problem publishes nothing.",
     responses={
+        200: {"model": PlaybookOut, "description": _UNCHANGED},
         413: {"description": f"Larger than {MAX_DRAFT_BYTES} bytes"},
         415: {"description": "Not application/yaml"},
         422: {"model": ProblemsOut, "description": "The file's problems, each with its line"},
@@ -209,11 +215,13 @@ async def _publish(
     request: Request, response: Response, principal: Principal, draft: PlaybookDraft
 ) -> PlaybookOut:
     try:
-        playbook = await _service(request).publish(principal.tenant_id, draft)
+        published = await _service(request).publish(principal.tenant_id, draft)
     except InvalidPlaybook as error:
         raise _problems(error) from error
-    response.headers["Location"] = f"/v1/playbook/versions/{playbook.version}"
-    return _playbook_out(playbook)
+    if not published.created:  # the newest version is this playbook already
+        response.status_code = status.HTTP_200_OK
+    response.headers["Location"] = f"/v1/playbook/versions/{published.playbook.version}"
+    return _playbook_out(published.playbook)
 
 
 def _problems(error: InvalidPlaybook) -> HTTPException:

@@ -67,7 +67,10 @@ def import_command(path: Path, url: str, key: str) -> None:
         sys.exit(1)
     _raise_for(response)
     body = response.json()
-    click.echo(f"published version {body['version']}: {body['name']!r}")
+    if response.status_code == 200:
+        click.echo(f"unchanged: version {body['version']} is this playbook already")
+    else:
+        click.echo(f"published version {body['version']}: {body['name']!r}")
 
 
 @main.command("export", help="Write the tenant's playbook (active, or --version) as YAML.")

@@ -144,7 +144,7 @@ class PlaybookServicer(playbook_pb2_grpc.PlaybookServiceServicer):
                     for p in error.problems
                 ]
             )
-        return playbook_pb2.PublishPlaybookResponse(playbook=playbook_message(published))
+        return playbook_pb2.PublishPlaybookResponse(playbook=playbook_message(published.playbook))
 
     async def ListWorklist(
         self, request: playbook_pb2.ListWorklistRequest, context: grpc.aio.ServicerContext

@@ -157,6 +157,14 @@ class CustomerPlaybook:
 JUDGING_PART = 500
 
 
+@dataclass(frozen=True)
+class Published:
+    """What a publish answered: the version, and whether this publish made it."""
+
+    playbook: Playbook
+    created: bool
+
+
 @dataclass
 class JudgeResult:
     judged: int = 0
@@ -202,8 +210,10 @@ class PlaybookService:
             self._parsed.move_to_end(row.id)
         return found
 
-    async def publish(self, tenant_id: str, draft: PlaybookDraft) -> Playbook:
-        """Stores a valid draft as the tenant's next version; raises InvalidPlaybook if not."""
+    async def publish(self, tenant_id: str, draft: PlaybookDraft) -> Published:
+        """Stores a valid draft as the tenant's next version; raises InvalidPlaybook if not.
+        A draft the same as the newest version (a CI job publishing the file of every
+        commit) makes no new version: that one is answered, `created` false."""
         problems = validate(draft)
         if problems:
             raise InvalidPlaybook(problems)
@@ -213,6 +223,9 @@ class PlaybookService:
             try:
                 async with self.db.transaction() as session:
                     repo = PlaybookRepository(session)
+                    newest = await repo.versions(tenant_id, newest=1)
+                    if newest and newest[0].document == document:
+                        return Published(_published(newest[0], draft), created=False)
                     row = PlaybookVersion(
                         tenant_id=tenant_id,
                         version=await repo.last_version(tenant_id) + 1,
@@ -223,7 +236,7 @@ class PlaybookService:
                     # Everyone is judged again under the new version.
                     states = await repo.tenant_states(tenant_id)
                     await repo.mark_dirty({(tenant_id, s.customer_id): None for s in states})
-                return _published(row, draft)
+                return Published(_published(row, draft), created=True)
             except IntegrityError:
                 if attempt == _PUBLISH_ATTEMPTS:
                     raise
