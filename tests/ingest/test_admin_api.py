@@ -137,11 +137,12 @@ def test_the_cli_issues_rotates_and_revokes(tmp_path: Path) -> None:
     env = {"INGEST_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"}
     runner = CliRunner()
     assert runner.invoke(main, ["migrate"], env=env).exit_code == 0
-    issued = runner.invoke(
-        main, ["admin", "issue-key", "--tenant", "acme", "--partner", "crm"], env=env
-    )
+    issue = ["admin", "issue-key", "--tenant", "acme", "--partner", "crm"]
+    issued = runner.invoke(main, [*issue, "--create-tenant"], env=env)
     assert issued.exit_code == 0, issued.output
     first = json.loads(issued.stdout.strip().splitlines()[0])
+    # The tenant exists now: a second key for it needs no flag.
+    assert runner.invoke(main, issue, env=env).exit_code == 0
     rotated = runner.invoke(main, ["admin", "rotate-key", first["lookup_id"]], env=env)
     assert rotated.exit_code == 0, rotated.output
     second = json.loads(rotated.stdout.strip().splitlines()[0])
@@ -290,3 +291,21 @@ def test_the_cli_creates_tenants_and_manages_partners(tmp_path: Path) -> None:
     assert "operator  keys=1  active" in partners.output
     unknown = runner.invoke(main, ["admin", "partners", "--tenant", "nope"], env=env)
     assert "no tenant 'nope'" in unknown.output
+
+
+def test_issue_key_refuses_a_tenant_that_does_not_exist(tmp_path: Path) -> None:
+    """A mistyped tenant name must not create a second tenant holding the partner's key."""
+    env = {"INGEST_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"}
+    runner = CliRunner()
+    assert runner.invoke(main, ["migrate"], env=env).exit_code == 0
+    assert runner.invoke(main, ["admin", "create-tenant", "acme"], env=env).exit_code == 0
+    typo = runner.invoke(
+        main, ["admin", "issue-key", "--tenant", "acmee", "--partner", "crm"], env=env
+    )
+    assert typo.exit_code != 0
+    assert "no tenant 'acmee'" in typo.output
+    assert "ingest admin create-tenant" in typo.output
+    assert "--create-tenant" in typo.output
+    tenants = runner.invoke(main, ["admin", "tenants"], env=env).output
+    assert "acmee" not in tenants
+    assert "acme  partners=1 keys=1" in tenants

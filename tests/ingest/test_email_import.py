@@ -154,6 +154,30 @@ def test_an_outbound_message_from_an_own_subdomain_names_its_first_external_reci
     assert via_cc.interaction["customer"] == {"email": "x@y.example"}
 
 
+def test_an_outbound_message_counts_its_bcc_recipients() -> None:
+    """A sent-mail export keeps Bcc: those recipients are participants (and contacts) too,
+    and a message whose only external recipient is in Bcc is still one to a customer."""
+    found = read(
+        message(
+            sender="rep@acme.example",
+            to="ana@northwind.example",
+            Bcc="Bo <bo@northwind.example>, crm@acme.example",
+        )
+    )
+    assert [(p.email, p.own) for p in found.participants] == [
+        ("rep@acme.example", True),
+        ("ana@northwind.example", False),
+        ("bo@northwind.example", False),
+        ("crm@acme.example", True),
+    ]
+    roles = [(p["email"], p["role"]) for p in found.interaction["attributes"]["participants"]]
+    assert roles[2:] == [("bo@northwind.example", "bcc"), ("crm@acme.example", "bcc")]
+    assert found.interaction["customer"] == {"email": "ana@northwind.example"}
+    only_bcc = read(message(sender="rep@acme.example", to="boss@acme.example", Bcc="x@y.example"))
+    assert only_bcc.interaction["customer"] == {"email": "x@y.example"}
+    assert only_bcc.interaction["direction"] == "outbound"
+
+
 def test_own_domains_are_normalised() -> None:
     outbound = message(sender="rep@acme.example", to="ana@northwind.example")
     found = to_interaction("m.eml", outbound, ["@ACME.example."])

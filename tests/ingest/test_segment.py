@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import gzip
+import logging
 import threading
 import time
 import uuid
@@ -336,3 +337,46 @@ async def test_single_calls_answer_for_their_one_message(
         int(Decimal(5) * 1_000_000),
     )
     assert stored.currency == "USD"
+
+
+def _refused_count(text: str, kind: str) -> float:
+    line = f'relint_segment_messages_refused_total{{type="{kind}"}} '
+    found = [row for row in text.splitlines() if row.startswith(line)]
+    return float(found[0].split()[-1]) if found else 0.0
+
+
+async def test_refusals_inside_a_200_are_logged_and_counted(
+    app: FastAPI, http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The partner reads them in `rejected`; the operator sees them in the log (without the
+    key or the message) and in a counter, by message type."""
+    auth = await _basic(app)
+    key = base64.b64decode(auth["Authorization"].split()[1]).decode().rstrip(":")
+    before = (await http.get("/metrics")).text
+    secret = "private-note-4711"
+    batch = {
+        "batch": [
+            {**TRACK, "messageId": "m-1", "event": "Teleported", "properties": {"n": secret}},
+            {**TRACK, "messageId": "m-2", "type": "teleport"},
+            {"type": "group", "messageId": "m-3", "userId": "u-1"},
+            TRACK,
+        ]
+    }
+    with caplog.at_level(logging.WARNING, logger="ingest.segment_api"):
+        reply = await http.post("/v1/batch", json=batch, headers=auth)
+    assert reply.status_code == 200, reply.text
+    assert [r["index"] for r in reply.json()["rejected"]] == [0, 1, 2]
+    tenant = await app.state.ingest.tenant_id("acme")
+    records = [r for r in caplog.records if r.name == "ingest.segment_api"]
+    assert [r.levelno for r in records] == [logging.WARNING] * 3
+    logged = [r.getMessage() for r in records]
+    assert all(f"tenant {tenant}" in line for line in logged)
+    assert "type track" in logged[0]
+    assert "'Teleported' is not a kind of channel 'marketing'" in logged[0]
+    assert "type unknown" in logged[1]
+    assert "type group" in logged[2]
+    assert "a group call needs a groupId" in logged[2]
+    assert not any(key in line or secret in line for line in logged)
+    after = (await http.get("/metrics")).text
+    for kind, refused in (("track", 1), ("unknown", 1), ("group", 1)):
+        assert _refused_count(after, kind) - _refused_count(before, kind) == refused

@@ -183,7 +183,15 @@ class Stack:
     def issue_key(self, tenant: str, partner: str, scopes: tuple[str, ...]) -> dict[str, object]:
         scope_args = [arg for scope in scopes for arg in ("--scope", scope)]
         out = self.run_cli(
-            "ingest", "admin", "issue-key", "--tenant", tenant, "--partner", partner, *scope_args
+            "ingest",
+            "admin",
+            "issue-key",
+            "--tenant",
+            tenant,
+            "--partner",
+            partner,
+            "--create-tenant",  # the demo tenant is created with its first key
+            *scope_args,
         )
         issued: dict[str, object] = json.loads(out.strip().splitlines()[-1])
         return issued

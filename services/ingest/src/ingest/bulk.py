@@ -1,13 +1,18 @@
 """Bulk import of history from CSV or JSON lines: rows mapped onto interactions by a column
 mapping, validated like the API does, stored in batches through the same use case (so each
 gets its outbox entries), with a per-row error report. A row without a source id of its own
-gets `<file name>:<row number>`, so running the same import again stores nothing twice."""
+gets `<file name>:<row number>`, so running the same import again stores nothing twice.
+
+Files are read as UTF-8, with or without a byte order mark (Excel's "CSV UTF-8" has one). A
+row holding bytes that are not UTF-8 is reported like any other bad row, and the rest of the
+file imported: it is read with `surrogateescape`, which keeps each such byte as a lone
+surrogate (U+DC80…U+DCFF) that no valid UTF-8 text can contain."""
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,10 +24,18 @@ from ingest.schemas import ContactRef, CustomerRef, InteractionIn
 from ingest.service import IngestService
 
 BATCH = 1000
+# A JSON lines file has no header: the keys a mapping names must appear in these first rows.
+SAMPLE_ROWS = 1000
+_JSON_LINES = (".jsonl", ".ndjson")
+ENCODING_FIELD = "(encoding)"
 
 
-class MappingError(ValueError):
-    """The mapping file itself is wrong; nothing was imported."""
+class Refused(ValueError):
+    """The file cannot be imported as it is; nothing was imported."""
+
+
+class MappingError(Refused):
+    """The mapping file itself is wrong, or names columns the file lacks."""
 
 
 @dataclass(frozen=True)
@@ -119,22 +132,98 @@ def _is_field(name: str) -> bool:
     return rest in _NESTED.get(head, set())
 
 
-def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """(row number, the row) for each data row; a row that cannot be read is its reason."""
-    if path.suffix.lower() in (".jsonl", ".ndjson"):
-        with path.open(encoding="utf-8") as lines:
+def _undecodable(text: str) -> bytes:
+    """The bytes that were not UTF-8 where `text` was read with `surrogateescape`."""
+    return bytes(ord(c) - 0xDC00 for c in text if "\udc80" <= c <= "\udcff")
+
+
+def _not_utf8(found: bytes, where: str = "") -> str:
+    shown = [f"0x{b:02x}" for b in dict.fromkeys(found)][:8]
+    return (
+        f"not UTF-8: {'byte' if len(shown) == 1 else 'bytes'} {', '.join(shown)}{where}; save "
+        "the file as UTF-8 (with or without a byte order mark) and import it again"
+    )
+
+
+def _is_json_lines(path: Path) -> bool:
+    return path.suffix.lower() in _JSON_LINES
+
+
+def _header(path: Path, text: Iterable[str]) -> csv.DictReader[str]:
+    rows = csv.DictReader(text)
+    found = _undecodable("".join(rows.fieldnames or []))
+    if found:
+        raise Refused(f"{path.name}: the header line is {_not_utf8(found)}; nothing was imported")
+    return rows
+
+
+def check_columns(path: Path, mapping: ColumnMapping) -> None:
+    """Raises `MappingError` when the mapping names a column the file does not have: read as
+    empty, it would store every row without its value, and a re-run with the mapping fixed
+    could not repair them (each source id is stored once). A CSV file's header is compared;
+    a JSON lines file has none, so a key is missing when no object of its first
+    `SAMPLE_ROWS` rows has it (a key only some rows have is an optional value)."""
+    named = set(mapping.columns.values()) | set(mapping.attributes)
+    if _is_json_lines(path):
+        if not named:
+            return
+        seen: set[str] = set()
+        objects = 0
+        for _, row in read_rows(path):
+            if isinstance(row, dict):
+                seen.update(row)
+                objects += 1
+                if objects >= SAMPLE_ROWS:
+                    break
+        missing = sorted(named - seen)
+        if objects and missing:
+            raise MappingError(
+                f"{path.name}: the mapping names keys no row of the first {SAMPLE_ROWS} has: "
+                f"{missing} (keys found: {sorted(seen)}); nothing was imported"
+            )
+        return
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as text:
+        header = list(_header(path, text).fieldnames or [])
+    missing = sorted(named - set(header))
+    if missing:
+        raise MappingError(
+            f"{path.name}: the mapping names columns the file lacks: {missing} (the file's "
+            f"columns: {header}); nothing was imported"
+        )
+
+
+def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | tuple[str, str]]]:
+    """(row number, the row) for each data row; a row that cannot be read is (field, reason).
+    Raises `Refused` for a CSV header that is not UTF-8."""
+    if _is_json_lines(path):
+        with path.open(encoding="utf-8-sig", errors="surrogateescape") as lines:
             for number, line in enumerate(lines, start=1):
                 if not line.strip():
+                    continue
+                if found := _undecodable(line):
+                    yield number, (ENCODING_FIELD, _not_utf8(found))
                     continue
                 try:
                     row = json.loads(line)
                 except json.JSONDecodeError as error:
-                    yield number, f"not JSON: {error}"
+                    yield number, ("(row)", f"not JSON: {error}")
                     continue
-                yield number, row if isinstance(row, dict) else "not a JSON object"
+                yield number, row if isinstance(row, dict) else ("(row)", "not a JSON object")
         return
-    with path.open(encoding="utf-8", newline="") as text:
-        for number, row in enumerate(csv.DictReader(text), start=2):  # row 1 is the header
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as text:
+        for number, row in enumerate(_header(path, text), start=2):  # row 1 is the header
+            # Values past the header's last column come under the key None, as a list.
+            undecodable = {
+                k: _undecodable("".join(v) if isinstance(v, list) else v or "")
+                for k, v in row.items()
+            }
+            bad = {k: b for k, b in undecodable.items() if b}
+            if bad:
+                columns = ", ".join(
+                    "a value past the last column" if k is None else repr(k) for k in bad
+                )
+                yield number, (ENCODING_FIELD, _not_utf8(b"".join(bad.values()), f" in {columns}"))
+                continue
             yield number, {k: v for k, v in row.items() if k is not None}
 
 
@@ -146,8 +235,8 @@ def parse_rows(
     source id of its own gets `<file name>:<row number>`."""
     source = mapping.source or path.stem
     for number, row in read_rows(path):
-        if isinstance(row, str):
-            yield number, [("(row)", row)]
+        if isinstance(row, tuple):
+            yield number, [row]
             continue
         raw = mapping.apply(row)
         raw.setdefault("source", source)
@@ -183,12 +272,18 @@ async def import_file(
     errors: csv.DictWriter[str],
     progress: Any = None,
 ) -> ImportReport:
+    """Imports the file's rows, writing each row refused to `errors`. Raises `Refused`, with
+    nothing stored, when the mapping names a column the file lacks or its header is not
+    UTF-8 (see `check_columns`)."""
+    check_columns(path, mapping)
     report = ImportReport()
     batch: list[tuple[int, InteractionIn]] = []
 
-    def reject(number: int, where: str, message: str) -> None:
+    def reject(number: int, problems: Iterable[tuple[str, str]]) -> None:
+        # A row is rejected once, whatever number of problems the report lists for it.
         report.rejected += 1
-        errors.writerow({"row": number, "field": where, "message": message})
+        for where, message in problems:
+            errors.writerow({"row": number, "field": where, "message": message})
 
     async def flush() -> None:
         if not batch:
@@ -210,8 +305,7 @@ async def import_file(
                         }
                     )
             else:
-                for problem in result.errors:
-                    reject(result.index, problem.path, problem.message)
+                reject(result.index, ((p.path, p.message) for p in result.errors))
         batch.clear()
 
     for number, parsed in parse_rows(path, mapping):
@@ -219,8 +313,7 @@ async def import_file(
         if progress is not None:
             progress.update(1)
         if isinstance(parsed, list):
-            for where, message in parsed:
-                reject(number, where, message)
+            reject(number, parsed)
             continue
         batch.append((number, parsed))
         if len(batch) >= BATCH:

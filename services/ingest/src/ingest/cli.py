@@ -135,7 +135,11 @@ def remove_partner(tenant: str, partner: str) -> None:
     click.echo(f"removed {partner}; its keys are revoked")
 
 
-@admin.command("issue-key", help="Create TENANT and PARTNER if new, and issue the partner a key.")
+@admin.command(
+    "issue-key",
+    help="Issue PARTNER of TENANT a key (the partner is created if new). An unknown tenant is "
+    "refused, so that a mistyped name creates nothing; --create-tenant creates it.",
+)
 @click.option("--tenant", required=True)
 @click.option("--partner", required=True)
 @click.option(
@@ -146,12 +150,27 @@ def remove_partner(tenant: str, partner: str) -> None:
     default=(SCOPE_INGEST_WRITE, SCOPE_GRAPH_READ),
     show_default=True,
 )
-def issue_key(tenant: str, partner: str, scopes: tuple[str, ...]) -> None:
+@click.option(
+    "--create-tenant",
+    "create",
+    is_flag=True,
+    help="Create TENANT if there is none of that name (without its admin key and mail "
+    "domains: `ingest admin create-tenant` gives both).",
+)
+def issue_key(tenant: str, partner: str, scopes: tuple[str, ...], create: bool) -> None:
     async def use(service: IngestService) -> TenantKey:
+        tenant_id = await service.tenant_id(tenant)
         try:
-            return await service.create_tenant_key(tenant, partner, list(scopes))
+            if tenant_id is not None:
+                return await service.issue_key(tenant_id, partner, list(scopes))
+            if create:
+                return await service.create_tenant_key(tenant, partner, list(scopes))
         except Conflict as error:
             raise click.ClickException(str(error)) from error
+        raise click.ClickException(
+            f"no tenant {tenant!r}: create it with `ingest admin create-tenant {tenant}` (see "
+            "`ingest admin tenants` for those there are), or pass --create-tenant"
+        )
 
     _show(_with_service(use))
 
@@ -218,8 +237,10 @@ def revoke_key(lookup_id: str) -> None:
 
 @main.command(
     "import",
-    help="Import history from a CSV or JSONL file (FILE) for a tenant. Rows that fail are "
-    "written to the error report with their row number; re-running the same file stores "
+    help="Import history from a CSV or JSONL file (FILE, UTF-8 with or without a byte order "
+    "mark) for a tenant. Rows that fail are written to the error report with their row "
+    "number; a mapping naming a column the file lacks imports nothing; re-running the same "
+    "file stores "
     "nothing twice, and reports a row whose source id was stored with other content.",
 )
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -240,7 +261,8 @@ def import_command(file: Path, tenant: str, mapping: Path | None, errors_path: P
     settings = load_settings(IngestSettings)
     try:
         columns = bulk.ColumnMapping.load(mapping) if mapping else bulk.ColumnMapping()
-    except bulk.MappingError as error:
+        bulk.check_columns(file, columns)  # before the error report is written over
+    except bulk.Refused as error:
         raise click.ClickException(str(error)) from error
     errors_path = errors_path or file.with_name(file.name + ".errors.csv")
     with file.open("rb") as counting:

@@ -8,7 +8,8 @@ message's participants — or an `EmailProblem` saying why it cannot be one.
   domains or a subdomain of one, else inbound (`email_received`). Mail with no external
   participant at all (internal mail) is a problem, not an interaction.
 - The customer is named by the primary external participant, by address: the sender of an
-  inbound message, the first external recipient (To, then Cc) of an outbound one.
+  inbound message, the first external recipient (To, then Cc, then Bcc) of an outbound one.
+  Bcc is read on outbound messages only: just the sender's copy keeps it.
 - The employee is the sender of an outbound message, the first own-domain recipient (To,
   then Cc) of an inbound one.
 - The text is a snippet of the body: the plain-text part (else the HTML one reduced to
@@ -447,13 +448,17 @@ def _interaction(
         raise _Unusable(f"no usable address in From header: {raw_from[:80]!r}")
     when = _when(message, datetime.now(UTC))
 
+    headers = [("to", "To"), ("cc", "Cc")]
+    if senders[0].own:
+        # Only the sender's copy keeps Bcc (a sent-mail export): its recipients took part as
+        # much as those in Cc. A received copy with a Bcc header is left as it was.
+        headers.append(("bcc", "Bcc"))
     roles: dict[str, str] = {}
     participants: dict[str, Participant] = {}
-    for role, found in (
+    for role, found in [
         ("from", senders),
-        ("to", _participants(message, "To", own)),
-        ("cc", _participants(message, "Cc", own)),
-    ):
+        *((role, _participants(message, header, own)) for role, header in headers),
+    ]:
         for p in found:
             if p.email not in participants:
                 participants[p.email], roles[p.email] = p, role

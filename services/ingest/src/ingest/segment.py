@@ -33,6 +33,7 @@ from relint.taxonomy import CHANNELS
 from relint.values import json_problem
 
 SOURCE = "segment"
+MESSAGE_TYPES = ("track", "page", "screen", "identify", "group", "alias")
 MAX_MESSAGE_BYTES = 32 * 1024
 MAX_BATCH_MESSAGES = 1000
 

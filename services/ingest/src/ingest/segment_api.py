@@ -9,11 +9,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import zlib
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse
+from prometheus_client import Counter
 from pydantic import BaseModel, Field
 
 from ingest import segment
@@ -22,9 +24,19 @@ from ingest.deps import service_of
 from ingest.schemas import FieldError
 from relint.auth import SCOPE_INGEST_WRITE, KeyVerifier, Principal
 
+log = logging.getLogger(__name__)
+
 router = APIRouter(prefix="/v1", tags=["segment"])
 
 MAX_BODY_BYTES = 512 * 1024
+
+# The SDKs drop what a 200 answer lists as rejected without telling anyone, so each refusal
+# is also logged and counted here, where the operator sees it.
+REFUSED = Counter(
+    "relint_segment_messages_refused_total",
+    "Segment messages refused (a batch's `rejected`, a single call's 400), by message type.",
+    ["type"],
+)
 
 
 class SegmentError(Exception):
@@ -73,7 +85,7 @@ _MESSAGE_SCHEMA: dict[str, Any] = {
     "properties": {
         "type": {
             "type": "string",
-            "enum": ["track", "page", "screen", "identify", "group", "alias"],
+            "enum": list(segment.MESSAGE_TYPES),
         },
         "messageId": {"type": "string", "maxLength": 200},
         "userId": {"type": "string"},
@@ -214,11 +226,30 @@ async def _store(
         for r in stored
         if r.status == "rejected"
     ]
+    rejected.sort(key=lambda r: r.index)
+    for refusal in rejected:
+        _note_refusal(principal, messages[refusal.index], refusal.errors)
     return SegmentResult(
         accepted=sum(r.status == "accepted" for r in stored),
         duplicates=sum(r.status == "duplicate" for r in stored),
         updated=len(updates),
-        rejected=sorted(rejected, key=lambda r: r.index),
+        rejected=rejected,
+    )
+
+
+def _note_refusal(principal: Principal, message: Any, errors: list[FieldError]) -> None:
+    """Logs and counts one refused message: who sent it, its type and why; never the key
+    or the message itself (a reason names a field, and at most the event or type name)."""
+    kind = message.get("type") if isinstance(message, dict) else None
+    label = kind if kind in segment.MESSAGE_TYPES else "unknown"
+    REFUSED.labels(label).inc()
+    reasons = "; ".join(f"{e.path}: {e.message}" for e in errors)
+    log.warning(
+        "segment message refused: tenant %s, partner %s, type %s: %s",
+        principal.tenant_id,
+        principal.partner_id,
+        label,
+        " ".join(reasons.split())[:500],  # one line, however the event was named
     )
 
 
