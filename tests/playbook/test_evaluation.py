@@ -220,6 +220,10 @@ def test_notice_before_reads_notice_days_or_effective_at() -> None:
     assert notice_days(T0, {"notice_days": True}) is None
     assert notice_days(T0, {"effective_at": "soon"}) is None
     assert notice_days(T0, {}) is None
+    # A price change tracked through the Segment surface: ingest keeps its properties.
+    assert notice_days(T0, {"properties": {"notice_days": 60}}) == 60.0
+    assert notice_days(T0, {"properties": {"effective_at": "2026-03-12T09:00:00Z"}}) == 10.0
+    assert notice_days(T0, {"notice_days": 5, "properties": {"notice_days": 60}}) == 5.0
 
 
 def test_a_limit_counts_outbound_touches_in_any_window() -> None:

@@ -625,7 +625,15 @@ def _span(span: timedelta) -> str:
 def notice_days(occurred_at: datetime, attributes: Mapping[str, object]) -> float | None:
     """How many days ahead an announcement was made, from its attributes: `notice_days`, or
     `effective_at` (an ISO date or moment; a date alone means its start, UTC). None when it
-    says neither, or says it in a form that cannot be read."""
+    says neither, or says it in a form that cannot be read. An event tracked through the
+    Segment surface has them among its `properties` (ingest keeps those under that key)."""
+    properties = attributes.get("properties")
+    if (
+        isinstance(properties, Mapping)
+        and "notice_days" not in attributes
+        and "effective_at" not in attributes
+    ):
+        attributes = properties
     given = attributes.get("notice_days")
     if isinstance(given, int | float) and not isinstance(given, bool):
         return max(float(given), 0.0)
