@@ -20,7 +20,7 @@ from playbook.main import MIGRATIONS
 from playbook.service import InvalidSubscription, PlaybookService
 from relint import webhooks
 from relint.db import Database
-from tests.playbook.test_judging import NOW, FakeScoring, fake_scoring, ticket
+from tests.playbook.test_judging import NOW, SECOND, FakeScoring, fake_scoring, reply, ticket
 
 HOOK = "https://crm.example.com/hooks/relint"
 OTHER = "https://ops.example.com/hook"
@@ -116,6 +116,37 @@ async def test_alerts_are_delivered_signed_once_to_who_wants_them(
     [done] = await service.alerts("t1", kinds=["violation"])
     assert (done.acknowledged_at, done.acknowledged_by) == (NOW, "ops")
     assert await service.alerts("t1", customer_ids=["c2", "c9"]) == []
+
+
+@respx.mock
+async def test_a_violation_withdrawn_is_said_and_its_alert_closed(
+    service: PlaybookService,
+) -> None:
+    await service.subscribe("t1", HOOK, ["violation", "violation_withdrawn"])
+    hook = respx.post(HOOK).mock(return_value=httpx.Response(204))
+    opened = NOW - timedelta(days=2)
+    await service.receive([ticket("k2", opened)])
+    await service.judge_due(now=NOW)
+    [raised] = await service.alerts("t1", kinds=["violation"], open_only=True)
+    # The answer, sent an hour after the ticket, is delivered late: the standard was kept.
+    await service.receive([reply("r2", opened + timedelta(hours=1))])
+    assert (await service.judge_due(now=NOW)).withdrawn == 1
+    [said] = await service.alerts("t1", kinds=["violation_withdrawn"])
+    assert (said.customer_id, said.severity) == ("c1", "info")
+    assert said.reason == f"withdrawn, the standard was kept after all: {raised.reason}"
+    assert await service.alerts("t1", kinds=["violation"], open_only=True) == []
+    [closed] = await service.alerts("t1", kinds=["violation"])
+    assert closed.acknowledged_by == "playbook: the violation was withdrawn"
+    async with httpx.AsyncClient() as client:
+        assert await service.send_webhooks(client) == 2
+    kinds = [json.loads(c.request.content)["kind"] for c in hook.calls]
+    assert sorted(kinds) == ["violation", "violation_withdrawn"]
+    # A violation no alert was raised for (too old to be news) is withdrawn without a word.
+    await service.receive([ticket("k9", NOW - timedelta(days=90), "c2")])
+    await service.judge_due(now=NOW)
+    await service.receive([reply("r9", NOW - timedelta(days=90) + SECOND, "c2")])
+    assert (await service.judge_due(now=NOW)).withdrawn == 1
+    assert len(await service.alerts("t1", kinds=["violation_withdrawn"])) == 1
 
 
 @respx.mock

@@ -107,8 +107,8 @@ class Alert:
     id: strawberry.ID
     customer_id: strawberry.ID
     kind: str = strawberry.field(
-        description="stage_change, at_risk or out_of_pattern (scoring's); violation or "
-        "deadline_approaching (the playbook's)"
+        description="stage_change, at_risk or out_of_pattern (scoring's); violation, "
+        "deadline_approaching or violation_withdrawn (the playbook's)"
     )
     source: str = strawberry.field(description="The service that raised it: scoring or playbook")
     severity: str = strawberry.field(description="info, warning or critical")

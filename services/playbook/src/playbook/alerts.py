@@ -1,6 +1,7 @@
 """The alerts the platform sends out to partners' webhooks, and when the playbook raises its
-own: a violation when it is found, and a deadline approaching once three quarters of an
-obligation's time are gone. Pure."""
+own: a violation when it is found, a deadline approaching once three quarters of an
+obligation's time are gone, and a violation withdrawn when interactions delivered late show
+the standard kept (its violation alert is closed then). Pure."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Final
 from playbook.evaluation import Obligation, Violation
 
 # The playbook's own kinds, then scoring's (read from its alert feed).
-PLAYBOOK_KINDS: Final = ("violation", "deadline_approaching")
+PLAYBOOK_KINDS: Final = ("violation", "deadline_approaching", "violation_withdrawn")
 SCORING_KINDS: Final = ("at_risk", "stage_change", "out_of_pattern")
 ALERT_KINDS: Final = PLAYBOOK_KINDS + SCORING_KINDS
 _EVENT_NAMESPACE: Final = uuid.UUID("5f3f2b8e-7d0c-4a71-b0a4-6f8f6c1d2e90")
@@ -54,6 +55,23 @@ def violation_event(
 ) -> Event:
     return Event(
         violation_id, tenant_id, customer_id, "violation", "warning", v.reason, now, "playbook"
+    )
+
+
+def withdrawn_event(
+    violation_id: str, tenant_id: str, customer_id: str, reason: str, now: datetime
+) -> Event:
+    """The violation `violation_id` was withdrawn at `now`; its own id per withdrawal (one
+    found again and withdrawn again is said twice)."""
+    return Event(
+        str(uuid.uuid5(_EVENT_NAMESPACE, f"withdrawn|{violation_id}|{now.isoformat()}")),
+        tenant_id,
+        customer_id,
+        "violation_withdrawn",
+        "info",
+        f"withdrawn, the standard was kept after all: {reason}"[:500],
+        now,
+        "playbook",
     )
 
 

@@ -461,7 +461,8 @@ async def program_picks(
 @router.get(
     "/alerts",
     summary="The alerts published to the tenant's webhooks, newest first",
-    description="The playbook's own (violation, deadline_approaching) and scoring's it relays "
+    description="The playbook's own (violation, deadline_approaching, violation_withdrawn) and "
+    "scoring's it relays "
     "(at_risk, stage_change, out_of_pattern); filter by `kind` (repeatable) and `customer_id`. "
     "`open_only` leaves out what was acknowledged here (only the playbook's own alerts are "
     "acknowledged here; scoring's, in scoring).",

@@ -166,7 +166,8 @@ class AlertEvent(PlaybookTable, table=True):
     id: str = Field(primary_key=True, max_length=36)
     tenant_id: str = Field(max_length=36)
     customer_id: str = Field(max_length=36)
-    # violation, deadline_approaching, at_risk, stage_change, out_of_pattern
+    # violation, deadline_approaching, violation_withdrawn, at_risk, stage_change,
+    # out_of_pattern
     kind: str = Field(max_length=32)
     severity: str = Field(max_length=16)
     reason: str = Field(max_length=500)

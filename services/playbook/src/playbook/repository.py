@@ -713,6 +713,14 @@ class PlaybookRepository:
         query = select(t.c.id).where(t.c.id.in_(list(set(ids))))
         return set((await self.session.execute(query)).scalars())
 
+    async def event_reasons(self, ids: Sequence[str]) -> dict[str, str]:
+        """The reason of each of these events that was published, by id."""
+        if not ids:
+            return {}
+        t = table_of(AlertEvent)
+        query = select(t.c.id, t.c.reason).where(t.c.id.in_(list(set(ids))))
+        return {i: r for i, r in (await self.session.execute(query)).all()}
+
     async def events(
         self,
         tenant_id: str,
@@ -747,6 +755,16 @@ class PlaybookRepository:
             .limit(limit)
         )
         return list((await self.session.execute(query)).scalars())
+
+    async def close_alerts(self, ids: Sequence[str], at: datetime, why: str) -> None:
+        """Closes the alerts still open (as an acknowledgement by `why`)."""
+        if ids:
+            t = table_of(AlertEvent)
+            await self.session.execute(
+                update(t)
+                .where(t.c.id.in_(list(ids)), t.c.acknowledged_at.is_(None))
+                .values(acknowledged_at=at, acknowledged_by=why)
+            )
 
     async def acknowledge(self, tenant_id: str, alert_id: str, who: str, at: datetime) -> bool:
         """Acknowledges one of the playbook's own open alerts; False when there is none."""

@@ -445,6 +445,14 @@ class PlaybookService:
                 "no longer found: interactions delivered late (or moved by a merge) show the "
                 "standard kept",
             )
+            # Those whose violation alert went out: said withdrawn, and the alert closed.
+            raised = await repo.event_reasons(met)
+            said = [
+                alerts.withdrawn_event(i, tenant_id, existing[i].customer_id, raised[i], now)
+                for i in sorted(raised)
+            ]
+            await self._publish(repo, said, now)
+            await repo.close_alerts(sorted(raised), now, "playbook: the violation was withdrawn")
             await repo.save_states(
                 tenant_id,
                 [
