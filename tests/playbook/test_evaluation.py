@@ -84,6 +84,16 @@ def test_one_second_past_the_deadline_is_a_violation_and_still_owed_for_a_while(
     assert [v.interaction_ids for v in answered.violations] == [("t1", "r1")]
 
 
+def test_a_marketing_touch_answers_no_ticket() -> None:
+    due = T0 + timedelta(hours=4)
+    newsletter = Touch("m1", T0 + timedelta(minutes=10), "marketing", "email_sent", "outbound")
+    [missed] = judge([RESPOND], BFF, [TICKET, newsletter], due + SECOND).violations
+    assert missed.interaction_ids == ("t1",)
+    # The support reply after it does.
+    answered = judge([RESPOND], BFF, [TICKET, newsletter, reply(due - SECOND)], due + SECOND)
+    assert answered.violations == ()
+
+
 def test_an_answer_exactly_at_the_deadline_is_in_time_one_second_later_is_late() -> None:
     due = T0 + timedelta(hours=4)
     assert judge([RESPOND], BFF, [TICKET, reply(due)], due + timedelta(days=9)).violations == ()

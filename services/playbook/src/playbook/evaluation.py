@@ -9,7 +9,8 @@ standard's scope, or the standard names none):
   standard names types, since its stage when it names stages (the later of the two), and
   over the whole history otherwise. Interactions before that are not judged by it.
 - respond_within: every trigger is answered by the first response after it, where a
-  response is any outbound interaction, or a resolved ticket or complaint. Due
+  response is any outbound interaction but marketing's (a newsletter answers nobody), or a
+  resolved ticket or complaint. Due
   `within_hours` after the trigger; answered at the due moment exactly is in time. One
   response answers every trigger waiting before it. A trigger still unanswered after its
   deadline is a violation and stays owed, overdue, for `OVERDUE_KEPT` after it (the
@@ -56,6 +57,8 @@ from playbook.domain import (
 
 # Kinds that answer a customer whatever their recorded direction.
 ANSWERING_KINDS: Final = frozenset({"ticket_resolved", "complaint_resolved"})
+# Channels whose outbound touches answer nobody: a campaign is not a response to a ticket.
+BROADCAST_CHANNELS: Final = frozenset({"marketing"})
 ZERO: Final = timedelta(0)
 # How long a response or follow-up missed stays owed (overdue) after its deadline. Bounded:
 # history imported from systems whose answers were never delivered would otherwise fill the
@@ -82,7 +85,9 @@ class Touch(NamedTuple):
 
     @property
     def answers(self) -> bool:
-        return self.direction == "outbound" or self.kind in ANSWERING_KINDS
+        return (
+            self.direction == "outbound" and self.channel not in BROADCAST_CHANNELS
+        ) or self.kind in ANSWERING_KINDS
 
 
 @dataclass(frozen=True)
