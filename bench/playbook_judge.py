@@ -85,6 +85,9 @@ class InProcessScoring:
     async def alert_feed(self, since: datetime, limit: int, after_id: str = "") -> list[Event]:
         return []
 
+    async def relationship_types(self, tenant_id: str) -> list[str]:
+        return ["Acquaintance", "Fair-Weather Friend", "BFF", "Partner"]
+
     async def standing_feed(
         self, since: datetime, limit: int, after: tuple[str, str] = ("", "")
     ) -> list[Placed]:

@@ -17,13 +17,14 @@ import pytest
 from playbook import service as service_module
 from playbook.actions import Outlook
 from playbook.alerts import Event
-from playbook.domain import DEFAULT_PLAYBOOK
+from playbook.domain import DEFAULT_PLAYBOOK, RELATIONSHIP_TYPES, InvalidPlaybook, PlaybookDraft
 from playbook.evaluation import OVERDUE_KEPT, Standing, Touch
 from playbook.main import MIGRATIONS
 from playbook.repository import PlaybookRepository
 from playbook.scoring_client import Placed, ScoringUnavailable, Signal
 from playbook.service import Delivered, PlaybookService
 from playbook.worker import PlaybookWorker
+from playbook.yaml_io import dump_draft, load_draft
 from relint.db import Database
 from tests.plans import rows_read
 
@@ -46,6 +47,8 @@ class FakeScoring:
     feed: list[Event] = field(default_factory=list)
     # The standing feed: each change of type or stage, as it stands now.
     changes: list[Placed] = field(default_factory=list)
+    # Each tenant's relationship type names, where it has its own.
+    types: dict[str, list[str]] = field(default_factory=dict)
 
     async def outlooks(self, tenant_id: str, customer_ids: Sequence[str]) -> dict[str, Outlook]:
         if not self.up:
@@ -70,6 +73,11 @@ class FakeScoring:
             for e in ordered
             if e.occurred_at > since or (e.occurred_at == since and e.id > after_id)
         ][:limit]
+
+    async def relationship_types(self, tenant_id: str) -> list[str]:
+        if not self.up:
+            raise ScoringUnavailable("scoring: UNAVAILABLE")
+        return self.types.get(tenant_id, ["Acquaintance", "Fair-Weather Friend", "BFF", "Partner"])
 
     async def standing_feed(
         self, since: datetime, limit: int, after: tuple[str, str] = ("", "")
@@ -832,3 +840,45 @@ async def test_judging_from_the_earliest_change_stores_what_judging_from_scratch
         assert [(o.standard_key, o.due_at, o.trigger_id) for o in owed[0]] == [
             (o.standard_key, o.due_at, o.trigger_id) for o in owed[1]
         ]
+
+
+async def test_standards_name_the_tenants_own_relationship_types(
+    service: PlaybookService, scoring: FakeScoring
+) -> None:
+    """A tenant that renamed its types in scoring scopes its standards by its own names; the
+    default names are unknown to it then. With scoring away, the default types and those its
+    newest version names are accepted, and nothing newer."""
+    scoring.types["t1"] = ["Whale", "Small Fry"]
+    respond = DEFAULT_PLAYBOOK.standards[1]
+    assert respond.relationship_types == ("bff", "partner")
+    whales = replace(respond, relationship_types=("whale", "small_fry"))
+    published = await service.publish("t1", PlaybookDraft("Ours", (whales,)))
+    assert published.created
+    with pytest.raises(InvalidPlaybook) as refused:
+        await service.publish("t1", PlaybookDraft("Ours", (respond,)))
+    assert [(p.path, p.reason) for p in refused.value.problems] == [
+        (
+            "standards[0].relationship_types[0]",
+            "unknown relationship type 'bff'; known: whale, small_fry",
+        ),
+        (
+            "standards[0].relationship_types[1]",
+            "unknown relationship type 'partner'; known: whale, small_fry",
+        ),
+    ]
+    # Another tenant keeps the defaults.
+    assert (await service.publish("t2", PlaybookDraft("Theirs", (respond,)))).created
+    scoring.up = False
+    assert await service.relationship_types("t1") == (*RELATIONSHIP_TYPES, "whale", "small_fry")
+    renamed = PlaybookDraft("Ours, renamed", (whales,))
+    assert (await service.publish("t1", renamed)).playbook.version == 2
+    sharks = replace(respond, relationship_types=("shark",))
+    with pytest.raises(InvalidPlaybook) as unknown:
+        await service.publish("t1", PlaybookDraft("Ours", (sharks,)))
+    assert unknown.value.problems[0].reason.startswith("unknown relationship type 'shark'")
+    # The YAML reader takes the tenant's types too, and locates the problem.
+    text = dump_draft(PlaybookDraft("Ours", (sharks,)))
+    with pytest.raises(InvalidPlaybook) as located:
+        load_draft(text, ("whale",))
+    assert located.value.problems[0].reason.startswith("line ")
+    assert load_draft(text, ("shark",)).standards == (sharks,)

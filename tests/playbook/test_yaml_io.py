@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from playbook.cli import main as playbook_cli
 from playbook.domain import (
     DEFAULT_PLAYBOOK,
     KNAPP_STAGES,
@@ -302,3 +305,19 @@ def test_unreadable_characters_are_refused_at_their_place() -> None:
     assert problems(changed("within_hours: 4", "within_hours: " + "4" * 5000)) == [
         ("standards[0].rule.within_hours", "line 13, column 21: too many digits")
     ]
+
+
+def test_check_takes_the_tenants_own_types(tmp_path: Path) -> None:
+    """`playbook check` knows the default types; a tenant's own are named with --type."""
+    respond = DEFAULT_PLAYBOOK.standards[1]
+    path = tmp_path / "playbook.yaml"
+    path.write_text(
+        dump_draft(PlaybookDraft("Ours", (replace(respond, relationship_types=("whale",)),)))
+    )
+    runner = CliRunner()
+    refused = runner.invoke(playbook_cli, ["check", str(path)])
+    assert refused.exit_code == 1
+    assert "unknown relationship type 'whale'" in refused.output
+    accepted = runner.invoke(playbook_cli, ["check", str(path), "--type", "Whale"])
+    assert accepted.exit_code == 0, accepted.output
+    assert accepted.output.endswith("'Ours', 1 standards, no problems\n")

@@ -174,8 +174,9 @@ async def publish_playbook_yaml(
         raise HTTPException(
             status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "send the file as application/yaml"
         )
+    types = await _service(request).relationship_types(principal.tenant_id)
     try:
-        draft = load_draft(await request.body())
+        draft = load_draft(await request.body(), types)
     except InvalidPlaybook as error:
         raise _problems(error) from error
     return await _publish(request, response, principal, draft)

@@ -12,7 +12,8 @@ from pathlib import Path
 import click
 import httpx
 
-from playbook.domain import InvalidPlaybook
+from playbook.domain import RELATIONSHIP_TYPES, InvalidPlaybook
+from playbook.evaluation import type_key
 from playbook.main import MIGRATIONS, create_app
 from playbook.settings import PlaybookSettings
 from playbook.yaml_io import load_draft
@@ -39,9 +40,17 @@ _KEY = click.option(
 
 @main.command("check", help="Check a YAML playbook offline: every problem with its line.")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def check_command(path: Path) -> None:
+@click.option(
+    "--type",
+    "types",
+    multiple=True,
+    help="A relationship type of the tenant's own (as scoring names it, e.g. 'Whale'), "
+    "besides the default four; repeatable. Publishing checks against scoring's.",
+)
+def check_command(path: Path, types: tuple[str, ...]) -> None:
+    known = tuple(dict.fromkeys([*RELATIONSHIP_TYPES, *(type_key(t) for t in types)]))
     try:
-        draft = load_draft(path.read_bytes())
+        draft = load_draft(path.read_bytes(), known)
     except InvalidPlaybook as error:
         for problem in error.problems:
             click.echo(f"{path}: {problem.path}: {problem.reason}", err=True)

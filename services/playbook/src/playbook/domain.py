@@ -14,6 +14,8 @@ from typing import Any, ClassVar, Final, get_type_hints
 from relint.taxonomy import CHANNELS, KINDS, STAGES
 from relint.values import text_problem
 
+# The default types' keys (scoring's "Acquaintance", ... as `evaluation.type_key` writes
+# them); a tenant that renamed or added types in scoring names its own.
 RELATIONSHIP_TYPES: Final = ("acquaintance", "fair_weather_friend", "bff", "partner")
 
 # Knapp's model: five stages of coming together, then five of coming apart.
@@ -152,8 +154,11 @@ class InvalidPlaybook(ValueError):
 # Validation
 
 
-def validate(draft: PlaybookDraft) -> list[Problem]:
-    """Every problem of the draft; an empty list means it can be published."""
+def validate(
+    draft: PlaybookDraft, relationship_types: Sequence[str] = RELATIONSHIP_TYPES
+) -> list[Problem]:
+    """Every problem of the draft, its standards' types checked against the tenant's
+    `relationship_types` (keys); an empty list means it can be published."""
     problems = list(_text_problems(draft.name, "name", MAX_NAME_LENGTH))
     if not draft.standards:
         problems.append(Problem("standards", "a playbook needs at least one standard"))
@@ -162,7 +167,7 @@ def validate(draft: PlaybookDraft) -> list[Problem]:
     first_at: dict[str, int] = {}
     for index, standard in enumerate(draft.standards):
         path = f"standards[{index}]"
-        problems.extend(_standard_problems(standard, path))
+        problems.extend(_standard_problems(standard, path, relationship_types))
         if standard.key in first_at:
             problems.append(
                 Problem(
@@ -275,7 +280,9 @@ def _path_back(start: int, edges: dict[int, list[int]]) -> list[int] | None:
     return None
 
 
-def _standard_problems(standard: Standard, path: str) -> Iterator[Problem]:
+def _standard_problems(
+    standard: Standard, path: str, relationship_types: Sequence[str]
+) -> Iterator[Problem]:
     if not _KEY.fullmatch(standard.key) or len(standard.key) > MAX_KEY_LENGTH:
         yield Problem(
             f"{path}.key",
@@ -287,7 +294,7 @@ def _standard_problems(standard: Standard, path: str) -> Iterator[Problem]:
     yield from _names_problems(
         standard.relationship_types,
         f"{path}.relationship_types",
-        RELATIONSHIP_TYPES,
+        relationship_types,
         "relationship type",
     )
     yield from _names_problems(standard.stages, f"{path}.stages", KNAPP_STAGES, "stage")

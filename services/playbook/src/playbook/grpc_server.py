@@ -135,7 +135,8 @@ class PlaybookServicer(playbook_pb2_grpc.PlaybookServiceServicer):
                 grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_YAML_BYTES} bytes of YAML"
             )
         try:
-            draft = load_draft(request.yaml)
+            types = await self.service.relationship_types(request.tenant_id)
+            draft = load_draft(request.yaml, types)
             published = await self.service.publish(request.tenant_id, draft)
         except InvalidPlaybook as error:
             return playbook_pb2.PublishPlaybookResponse(

@@ -17,7 +17,7 @@ from playbook.evaluation import Standing, type_key
 from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from relint.contracts.playbook.v1 import playbook_pb2
 from relint.contracts.scoring.v1 import scoring_pb2, scoring_pb2_grpc
-from relint.grpc_client import BACKGROUND_READ_DEADLINE, WRITE_DEADLINE
+from relint.grpc_client import BACKGROUND_READ_DEADLINE, READ_DEADLINE, WRITE_DEADLINE
 
 # Scoring's own limit per BatchGetRelationships call.
 BATCH = 1000
@@ -52,6 +52,11 @@ class Scoring(Protocol):
     async def alert_feed(self, since: datetime, limit: int, after_id: str = "") -> list[Event]:
         """A page of every tenant's alerts raised since `since` (after `after_id` at
         `since` itself), in (raised_at, id) order; raises ScoringUnavailable."""
+        ...
+
+    async def relationship_types(self, tenant_id: str) -> list[str]:
+        """The names of the tenant's relationship types (its own, or the defaults); raises
+        ScoringUnavailable."""
         ...
 
     async def standing_feed(
@@ -127,6 +132,13 @@ class GrpcScoring:
             )
             for a in reply.alerts
         ]
+
+    async def relationship_types(self, tenant_id: str) -> list[str]:
+        request = scoring_pb2.GetRelationshipTypesRequest(tenant_id=tenant_id)
+        reply = await _asked(
+            self._relationships.GetRelationshipTypes(request, timeout=READ_DEADLINE)
+        )
+        return [t.name for t in reply.types]
 
     async def standing_feed(
         self, since: datetime, limit: int, after: tuple[str, str] = ("", "")

@@ -24,6 +24,7 @@ from playbook import actions, alerts, evaluation
 from playbook.actions import Action, Missed, Outlook, Owed
 from playbook.domain import (
     DEFAULT_PLAYBOOK,
+    RELATIONSHIP_TYPES,
     InvalidPlaybook,
     PlaybookDraft,
     Program,
@@ -32,7 +33,7 @@ from playbook.domain import (
     draft_to_dict,
     validate,
 )
-from playbook.evaluation import Judgement, Standing, Touch
+from playbook.evaluation import Judgement, Standing, Touch, type_key
 from playbook.models import (
     AlertEvent,
     CustomerState,
@@ -214,7 +215,7 @@ class PlaybookService:
         """Stores a valid draft as the tenant's next version; raises InvalidPlaybook if not.
         A draft the same as the newest version (a CI job publishing the file of every
         commit) makes no new version: that one is answered, `created` false."""
-        problems = validate(draft)
+        problems = validate(draft, await self.relationship_types(tenant_id))
         if problems:
             raise InvalidPlaybook(problems)
         document = json.dumps(draft_to_dict(draft), ensure_ascii=False)
@@ -242,6 +243,24 @@ class PlaybookService:
                     raise
                 attempt += 1
                 log.info("a concurrent publish took the same version number; numbering again")
+
+    async def relationship_types(self, tenant_id: str) -> tuple[str, ...]:
+        """The type keys the tenant's standards may name: its types in scoring (renamed or
+        added there). When scoring cannot say, the default ones and those its newest version
+        names (accepted then), so a publish fails only for a type new since."""
+        if self.scoring is not None:
+            try:
+                names = await self.scoring.relationship_types(tenant_id)
+            except ScoringUnavailable as error:
+                log.warning("checking a playbook without the tenant's types: %s", error)
+            else:
+                return tuple(type_key(name) for name in names)
+        async with self.db.read() as session:
+            newest = await PlaybookRepository(session).versions(tenant_id, newest=1)
+        named = [
+            t for row in newest for s in _published(row).standards for t in s.relationship_types
+        ]
+        return tuple(dict.fromkeys([*RELATIONSHIP_TYPES, *named]))
 
     async def versions(
         self, tenant_id: str, numbers: Collection[int] | None = None, newest: int | None = None

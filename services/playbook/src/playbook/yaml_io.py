@@ -13,7 +13,7 @@ than silently read as "True" or guessed back into text. Quoting it makes it text
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Final, Protocol
 
 import yaml
@@ -22,6 +22,7 @@ from yaml.events import CollectionStartEvent, Event, NodeEvent, ScalarEvent
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from playbook.domain import (
+    RELATIONSHIP_TYPES,
     InvalidPlaybook,
     PlaybookDraft,
     Problem,
@@ -56,8 +57,11 @@ class _Mark(Protocol):
     column: int
 
 
-def load_draft(text: str | bytes) -> PlaybookDraft:
-    """Reads and validates a YAML playbook; raises InvalidPlaybook with every problem located.
+def load_draft(
+    text: str | bytes, relationship_types: Sequence[str] = RELATIONSHIP_TYPES
+) -> PlaybookDraft:
+    """Reads and validates a YAML playbook (its types against the tenant's
+    `relationship_types`); raises InvalidPlaybook with every problem located.
 
     Each Problem keeps its domain path and has a reason starting `line L, column C: `.
     Problems with the file itself (size, encoding, syntax, anchors, tags) have path `(yaml)`.
@@ -72,7 +76,7 @@ def load_draft(text: str | bytes) -> PlaybookDraft:
         draft = draft_from_dict(data)
     except InvalidPlaybook as invalid:
         raise InvalidPlaybook([_placed(p, nodes) for p in invalid.problems]) from invalid
-    problems = validate(draft)
+    problems = validate(draft, relationship_types)
     if problems:
         raise InvalidPlaybook([_placed(p, nodes) for p in problems])
     return draft
