@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from relint_devstack.backtest import main
+from relint_devstack.backtest import main, read_history
 from relint_devstack.demo import DemoConfig, write_jsonl
 
 CDNOW = Path(__file__).parents[1] / "data" / "cdnow" / "CDNOW_sample.txt"
@@ -162,3 +162,65 @@ def test_a_history_it_cannot_use_says_why(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="too few customers bought up to 2024-01-20") as exit_:
         main([str(few), "--cutoff", "2024-01-20", "--horizon-weeks", "1"])
     assert "(it needs 30)" in str(exit_.value.code)
+
+
+def _orders(customers: int = 40) -> list[tuple[str, str, str]]:
+    """(customer, ISO date, amount): each customer buys every few weeks through 2024."""
+    rng = random.Random(9)
+    start = datetime(2024, 1, 1)
+    found = []
+    for c in range(customers):
+        day = rng.uniform(0, 30)
+        while day < 360:
+            found.append((f"c{c}", (start + timedelta(days=day)).date().isoformat(), "20.00"))
+            day += rng.uniform(10, 60)
+    return found
+
+
+# Rows ingest would refuse, each with the column and reason the report names.
+REFUSED = [
+    (("", "2024-05-01", "10"), "customer: String should have at least 1 character"),
+    (("c1", "2024-05-01", "inf"), "amount: Input should be a finite number"),
+    (("c1", "1969-05-01", "10"), "date: Value error, must not be before 1970-01-01T00:00:00Z"),
+]
+
+
+@pytest.mark.parametrize("kind", ["csv", "cdnow"])
+def test_a_byte_order_mark_is_read_past_and_rows_ingest_refuses_are_skipped_and_named(
+    tmp_path: Path, kind: str
+) -> None:
+    """Excel's "CSV UTF-8" starts with a byte order mark; a blank customer, an infinite
+    amount or a moment before 1970 is refused by ingest: each such row is reported by its
+    number, column and reason, and the rest is read."""
+    good = _orders()
+    # CDNOW's columns are split on spaces: it has no blank customer.
+    refused = REFUSED if kind == "csv" else REFUSED[1:]
+    rows = [*good[:10], *(row for row, _ in refused), *good[10:]]
+    if kind == "csv":
+        lines, first = ["customer,date,amount", *(",".join(row) for row in rows)], 2
+    else:
+        lines, first = [f"0 {c} {d.replace('-', '')} 1 {a}" for c, d, a in rows], 1
+    path = tmp_path / f"orders.{kind}"
+    path.write_text("\ufeff" + "\n".join(lines) + "\n", encoding="utf-8")
+    history = read_history(path, kind)
+    assert history.skipped == [
+        f"row {first + 10 + n}, {message}" for n, (_, message) in enumerate(refused)
+    ]
+    assert [(p.customer, p.at.date().isoformat()) for p in history.purchases] == [
+        (c, d) for c, d, _ in good
+    ]
+
+
+def test_the_backtest_reports_refused_rows_instead_of_stopping(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "orders.csv"
+    rows = [*_orders(), *(row for row, _ in REFUSED)]
+    lines = ["customer,date,amount", *(",".join(row) for row in rows)]
+    path.write_text("\ufeff" + "\n".join(lines) + "\n", encoding="utf-8")
+    main([str(path), "--cutoff", "2024-08-31", "--horizon-weeks", "17"])
+    output = capsys.readouterr().out
+    assert "skipped 3 rows that are not interactions ingest accepts, first:" in output
+    for _, message in REFUSED:
+        assert message in output
+    assert output.count("customers;") == 1

@@ -86,6 +86,25 @@ def test_a_bad_configuration_names_every_problem() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("config", "problem"),
+    [
+        ({"weights": None}, "weights: must be an object of numbers by kind or channel.kind"),
+        ({"weights": [1, 2]}, "weights: must be an object of numbers by kind or channel.kind"),
+        ({"weights": {"complaint": math.nan}}, "weights.complaint: must be a number between"),
+        ({"weights": {"complaint": -math.inf}}, "weights.complaint: must be a number between"),
+        ({"negativity": math.nan}, "negativity: must be a number from 1 to 10"),
+    ],
+)
+def test_a_missing_or_non_finite_weight_is_named(config: dict[str, object], problem: str) -> None:
+    """JSON carries null and (in Python's reading) NaN: neither may reach the table, where a
+    NaN weight would make every contribution of its kind unstorable."""
+    with pytest.raises(InvalidWeights) as raised:
+        WeightTable.from_config(config)
+    [found] = raised.value.problems
+    assert found.startswith(problem)
+
+
 def test_goodwill_fades_faster_than_grievance() -> None:
     history = [Applied("good", T0, 10.0), Applied("bad", T0, -10.0)]
     half_a_year = T0 + timedelta(days=180)

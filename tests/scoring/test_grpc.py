@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -400,6 +401,22 @@ async def test_relationship_types_are_replaced_whole_or_refused_with_every_probl
     assert list(refused.types) == []
     unchanged = await stub.GetRelationshipTypes(get, timeout=5)
     assert unchanged.types == defaults.types
+    # A double carries NaN; a description the NUL the stores refuse; names are compared
+    # trimmed. Each is named, and nothing is stored.
+    unstorable = rule("Whale ", ("revenue", "at_least", math.nan))
+    unstorable.description = "big\x00spender"
+    refused = await stub.SetRelationshipTypes(
+        scoring_pb2.SetRelationshipTypesRequest(
+            tenant_id="t1", types=[rule("Whale"), unstorable, rule("Everyone else")]
+        ),
+        timeout=5,
+    )
+    assert [(p.path, p.reason) for p in refused.problems] == [
+        ("types[1].name", "'Whale' appears twice"),
+        ("types[1].when[0].at_least", "a finite number"),
+        ("types[1].description", "must not contain the NUL character (\\u0000)"),
+    ]
+    assert (await stub.GetRelationshipTypes(get, timeout=5)).types == defaults.types
 
     accepted = await stub.SetRelationshipTypes(
         scoring_pb2.SetRelationshipTypesRequest(

@@ -52,6 +52,24 @@ def test_a_reason_names_the_thresholds() -> None:
     assert call.reason == "revenue in the top 35% (990 against 650)"
 
 
+def test_a_top_share_needs_more_than_the_group_tied_across_its_cut() -> None:
+    """Most customers bought nothing: the 65th percentile is 0, but they are not "in the top
+    35%"; those who bought anything are, with a truthful reason."""
+    people = [Features(3, 0, 0, 0, 0)] * 80 + [Features(3, r, 0, r, 0) for r in range(10, 210, 10)]
+    distribution = Distribution.of(people)
+    assert classify(Features(3, 0, 0, 0, 0), distribution).name == "Acquaintance"
+    call = classify(Features(3, 10, 0, 10, 0), distribution)
+    assert call.name == "BFF"
+    assert call.reason == "revenue in the top 35% (10 against 0)"
+    # Everyone alike: nobody stands out.
+    same = Distribution.of([Features(3, 100, 0, 100, 0)] * 50)
+    assert classify(Features(3, 100, 0, 100, 0), same).name == "Acquaintance"
+    # A tied group that starts at the cut is inside the share: it is the top 35% exactly.
+    split = Distribution.of([Features(3, 0, 0, 0, 0)] * 65 + [Features(3, 5, 0, 5, 0)] * 35)
+    call = classify(Features(3, 5, 0, 5, 0), split)
+    assert (call.name, call.reason) == ("BFF", "revenue in the top 35% (5 against 5)")
+
+
 def test_rules_round_trip_and_bad_rules_are_named() -> None:
     assert rules_from_config(rules_to_config(DEFAULT_RULES)) == DEFAULT_RULES
     with pytest.raises(InvalidTypeRules) as raised:
@@ -72,3 +90,29 @@ def test_rules_round_trip_and_bad_rules_are_named() -> None:
         "types[3].name: must not contain the NUL character (\\u0000)",
         "types: the last type must have no conditions (it takes everyone else)",
     ]
+
+
+def test_missing_or_non_finite_conditions_and_names_alike_but_for_spaces_are_named() -> None:
+    with pytest.raises(InvalidTypeRules) as raised:
+        rules_from_config(
+            [
+                {"name": "A", "when": None},
+                {"name": "BFF", "when": [{"feature": "revenue", "at_least": float("nan")}]},
+                {"name": "BFF ", "when": [{"feature": "revenue", "below": float("inf")}]},
+                {"name": "C", "when": [{"feature": "profit", "below_percentile": float("nan")}]},
+                {"name": "D", "description": None, "when": {"feature": "revenue"}},
+                "Rest",  # type: ignore[list-item]
+            ]
+        )
+    assert raised.value.problems == [
+        "types[0].when: a list of conditions",
+        "types[1].when[0].at_least: a finite number",
+        "types[2].name: 'BFF' appears twice",
+        "types[2].when[0].below: a finite number",
+        "types[3].when[0].below_percentile: a percentile from 0 to 100",
+        "types[4].when: a list of conditions",
+        "types[5]: an object with a name and its conditions",
+    ]
+    # A missing description is an empty one.
+    [rule] = rules_from_config([{"name": "Everyone", "description": None}])
+    assert rule.description == ""

@@ -168,3 +168,15 @@ def test_pareto_nbd_stays_in_bounds_where_everyone_drops_out_alike() -> None:
     # ... and nothing further along it is meaningfully better.
     further = np.array([fitted.r, fitted.alpha, fitted.s * 2, fitted.beta * 2])
     assert R._pareto_ll(further, x, tx, data.age).sum() < fitted.log_likelihood + 0.05
+
+
+def test_rfm_of_no_purchases_is_empty() -> None:
+    """A tenant whose customers bought nothing yet (or nothing before the cutoff) has no RFM
+    rows, not a crash: the placement of its types must not depend on purchases."""
+    for ids, weeks in (([], np.array([])), (["c1", "c2"], np.array([30.0, 40.0]))):
+        customers, data = R.rfm(ids, weeks, 20.0, np.full(len(ids), 50.0), period_bucket=1 / 7)
+        assert customers == []
+        for column in (data.frequency, data.recency, data.age, data.monetary):
+            assert column is not None
+            assert column.shape == (0,)
+            assert column.dtype == np.float64

@@ -368,6 +368,22 @@ async def test_types_are_placed_with_reasons_and_follow_the_tenants_rules(
     assert k00.last_contribution == pytest.approx(1.0 + 0.5 * math.log10(101))
 
 
+async def test_settings_stored_before_a_check_fall_back_to_the_defaults_logged(
+    service: ScoringService, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Stored before names were compared trimmed and null weights refused: the tenant's
+    reads go on with the defaults for that part, and the log says why."""
+    stored = [{"name": "BFF", "when": []}, {"name": "BFF ", "when": []}]
+    await service._store_settings("t1", stored, {"weights": None})
+    with caplog.at_level("ERROR", logger="scoring.service"):
+        rules = await service.rules("t1")
+    assert rules.weights == DEFAULT_TABLE
+    assert rules.types[-1].name == "Acquaintance"
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("tenant t1: stored weights refused" in m for m in messages), messages
+    assert any("'BFF' appears twice" in m for m in messages), messages
+
+
 async def test_an_import_of_old_history_raises_no_alerts_about_the_present(
     service: ScoringService,
 ) -> None:
@@ -457,6 +473,65 @@ async def test_the_tenants_retention_model_feeds_each_customers_outlook(
     assert len(fits) == 1
     await service.classify_tenant("t1")
     assert len(fits) == 1
+
+
+async def test_a_tenant_without_buyers_is_placed_from_its_other_signals(
+    service: ScoringService,
+) -> None:
+    """No purchase, renewal or upsell yet: no retention model, but the types are placed."""
+    now = datetime.now(UTC)
+    await service.apply(
+        [
+            delivered(
+                10 * c + n,
+                f"c{c}",
+                channel="service",
+                kind="ticket_opened",
+                sentiment=None,
+                revenue=0.0,
+                occurred_at=now - timedelta(days=1 + 9 * n + c),
+            )
+            for c in range(10)
+            for n in range(1 + c % 3)
+        ]
+    )
+    await ScoringWorker(service).run_once()
+    assert service.unclassified == set()
+    assert await service.fit_retention("t1") is None
+    states = await service.relationships("t1", [f"c{c}" for c in range(10)])
+    assert all(s.relationship_type for s in states)
+    assert all(s.p_alive is None and s.lifetime_value is None for s in states)
+
+
+async def test_a_tenant_that_fails_to_be_placed_is_kept_and_holds_up_no_other(
+    service: ScoringService, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One tenant's failure is logged with its id and retried on the next pass; the tenants
+    sorted after it are placed meanwhile."""
+    await service.apply([delivered(n, f"c{n % 3}", tenant) for tenant in "ab" for n in range(6)])
+    classify = service.classify_tenant
+    failures = ["a"]
+
+    async def failing_once(tenant_id: str) -> int:
+        if tenant_id in failures:
+            failures.remove(tenant_id)
+            raise RuntimeError("the store went away")
+        return await classify(tenant_id)
+
+    service.classify_tenant = failing_once  # type: ignore[method-assign]
+    worker = ScoringWorker(service)
+    with caplog.at_level("ERROR", logger="scoring.worker"):
+        await worker.run_once()
+    assert service.unclassified == {"a"}
+    [b] = await service.relationships("b", ["c0"])
+    assert b.relationship_type
+    [failed] = [r for r in caplog.records if r.name == "scoring.worker"]
+    assert "tenant a" in failed.getMessage()
+    assert failed.exc_info is not None
+    await worker.run_once()
+    assert service.unclassified == set()
+    [a] = await service.relationships("a", ["c0"])
+    assert a.relationship_type
 
 
 async def test_the_worker_reckons_off_the_event_loop(

@@ -38,6 +38,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+from pydantic import ValidationError
 from scipy.stats import rankdata
 
 from ingest.bulk import ColumnMapping, MappingError, parse_rows
@@ -84,6 +85,14 @@ class History:
     skipped: list[str]  # rows that are not interactions ingest accepts, with the reason
 
 
+# The purchase file's column each field of the interaction ingest is given comes from.
+_COLUMNS = {"customer": "customer", "occurred_at": "date", "amount": "amount"}
+
+
+def _column(loc: tuple[int | str, ...]) -> str:
+    return _COLUMNS.get(str(loc[0]), str(loc[0])) if loc else "(row)"
+
+
 def _purchase_item(customer: str, at: datetime, amount: float, source_id: str) -> InteractionIn:
     return InteractionIn.model_validate(
         {
@@ -103,22 +112,24 @@ def _purchase_item(customer: str, at: datetime, amount: float, source_id: str) -
 
 def _purchases(path: Path, kind: str) -> History:
     """CDNOW: whitespace columns (id, sample id, YYYYMMDD, quantity, value). CSV: a header
-    with `customer`, `date` (ISO) and `amount` columns. A row that does not read is skipped
-    with its reason."""
-    found: list[Purchase] = []
+    with `customer`, `date` (ISO) and `amount` columns. UTF-8, with or without a byte order
+    mark. A row that does not read, or that ingest would refuse (no customer, an amount that
+    is no finite number, a moment before 1970), is skipped with its reason."""
+    read: list[tuple[int, str, datetime, float]] = []
     skipped: list[str] = []
     if kind == "cdnow":
-        for number, line in enumerate(path.read_text().splitlines(), start=1):
+        text = path.read_text(encoding="utf-8-sig", errors="surrogateescape")
+        for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
                 _, customer, day, _, value = line.split()
                 at = datetime.strptime(day, "%Y%m%d").replace(tzinfo=UTC)
-                found.append(Purchase(customer, at, float(value)))
+                read.append((number, customer, at, float(value)))
             except ValueError as error:
                 skipped.append(f"row {number}: {error}")
     else:
-        with path.open(newline="") as handle:
+        with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
             reader = csv.DictReader(handle)
             missing = {"customer", "date", "amount"} - set(reader.fieldnames or ())
             if missing:
@@ -134,11 +145,22 @@ def _purchases(path: Path, kind: str) -> History:
                     skipped.append(f"row {number}: {error}")
                     continue
                 at = at if at.tzinfo else at.replace(tzinfo=UTC)
-                found.append(Purchase(row["customer"], at, amount))
-    touches = [
-        Touch(p.customer, p.at, _purchase_item(p.customer, p.at, p.amount, f"line-{n}"), n + 1)
-        for n, p in enumerate(found)
-    ]
+                read.append((number, row["customer"] or "", at, amount))
+    found: list[Purchase] = []
+    touches: list[Touch] = []
+    for number, customer, at, amount in read:
+        # Validated here, as ingest will, so that a bad row is skipped and reported, not a
+        # traceback halfway through the import.
+        try:
+            item = _purchase_item(customer, at, amount, f"line-{len(found)}")
+        except ValidationError as error:
+            skipped.extend(
+                f"row {number}, {_column(detail['loc'])}: {detail['msg']}"
+                for detail in error.errors(include_url=False)
+            )
+            continue
+        touches.append(Touch(customer, at, item, number))
+        found.append(Purchase(customer, at, amount))
     return History(touches, found, skipped)
 
 

@@ -19,7 +19,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 import numpy as np
 
@@ -127,6 +127,14 @@ DAY = 86_400.0
 EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 
 
+def is_finite_number(raw: object) -> TypeGuard[float]:
+    """A number a setting can hold (a weight, a type's threshold): JSON's NaN and Infinity,
+    which Python's reader takes, are not, nor is a boolean."""
+    if isinstance(raw, bool):
+        return False
+    return isinstance(raw, int) or (isinstance(raw, float) and math.isfinite(raw))
+
+
 class InvalidWeights(ValueError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
@@ -169,7 +177,11 @@ class WeightTable:
         problems: list[str] = []
         known = {k for kinds in KINDS.values() for k in kinds} | {"violation"}
         weights = dict(KIND_WEIGHTS)
-        for key, raw in dict(config.get("weights", {})).items():
+        given = config.get("weights", {})
+        if not isinstance(given, Mapping):
+            problems.append("weights: must be an object of numbers by kind or channel.kind")
+            given = {}
+        for key, raw in given.items():
             channel, _, kind = key.rpartition(".")
             if channel and channel not in CHANNELS:
                 problems.append(f"weights.{key}: unknown channel {channel!r}")
@@ -177,7 +189,7 @@ class WeightTable:
                 problems.append(f"weights.{key}: {kind!r} is not a kind of {channel!r}")
             elif not channel and kind not in known:
                 problems.append(f"weights.{key}: unknown kind {kind!r}")
-            elif not isinstance(raw, int | float) or isinstance(raw, bool) or abs(raw) > 100:
+            elif not is_finite_number(raw) or abs(raw) > 100:
                 problems.append(f"weights.{key}: must be a number between -100 and 100")
             else:
                 weights[key] = float(raw)
@@ -193,7 +205,7 @@ class WeightTable:
             if name not in config:
                 continue
             raw = config[name]
-            if not isinstance(raw, int | float) or isinstance(raw, bool) or not low <= raw <= high:
+            if not is_finite_number(raw) or not low <= raw <= high:
                 problems.append(f"{name}: must be a number from {low:g} to {high:g}")
             else:
                 numbers[name] = float(raw)

@@ -4,8 +4,9 @@ Each customer gets five features over the trailing year: engagement (interaction
 (net of refunds), cost to serve (money spent serving it plus a unit cost per service
 touch), profit (revenue less cost), and advocacy (referrals, reviews, co-marketing, shares
 and mentions). The rules compare them with percentiles of the tenant's own customers, so
-they work for any business size. Types are tried in order; the first whose conditions all
-hold wins, and the last is the catch-all. The default four:
+they work for any business size; a share never splits a tie (when most customers have no
+revenue, none of them is "in the top 35%"; those with any are). Types are tried in order;
+the first whose conditions all hold wins, and the last is the catch-all. The default four:
 
 - Partner: revenue in the top 15% and advocacy in the top 40% (at least one act of it).
 - BFF: revenue in the top 35%.
@@ -28,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from relint.values import text_problem
+from scoring.domain import is_finite_number
 
 FEATURES = ("engagement", "revenue", "cost_to_serve", "profit", "advocacy")
 Feature = Literal["engagement", "revenue", "cost_to_serve", "profit", "advocacy"]
@@ -135,8 +137,9 @@ class InvalidTypeRules(ValueError):
 
 
 def rules_from_config(config: Sequence[Mapping[str, Any]]) -> tuple[TypeRule, ...]:
-    """A tenant's types: `[{"name", "description"?, "when": [{"feature", "<op>": n}]}]`, the
-    last without conditions. Raises InvalidTypeRules naming every problem."""
+    """A tenant's types: `[{"name", "description"?, "when"?: [{"feature", "<op>": n}]}]`,
+    the last without conditions. Names are compared trimmed, as they are stored. Raises
+    InvalidTypeRules naming every problem."""
     problems: list[str] = []
     rules: list[TypeRule] = []
     ops = ("at_least_percentile", "below_percentile", "at_least", "below")
@@ -145,6 +148,9 @@ def rules_from_config(config: Sequence[Mapping[str, Any]]) -> tuple[TypeRule, ..
     names: set[str] = set()
     for i, entry in enumerate(config):
         where = f"types[{i}]"
+        if not isinstance(entry, Mapping):
+            problems.append(f"{where}: an object with a name and its conditions")
+            continue
         name = entry.get("name")
         if not isinstance(name, str) or not 1 <= len(name.strip()) <= 60:
             problems.append(f"{where}.name: a name of 1 to 60 characters")
@@ -152,11 +158,20 @@ def rules_from_config(config: Sequence[Mapping[str, Any]]) -> tuple[TypeRule, ..
         if (unstorable := text_problem(name)) is not None:  # it is stored with every customer
             problems.append(f"{where}.name: {unstorable}")
             continue
+        name = name.strip()
         if name in names:
             problems.append(f"{where}.name: {name!r} appears twice")
         names.add(name)
+        description = entry.get("description") or ""
+        if not isinstance(description, str):
+            problems.append(f"{where}.description: a text")
+            description = ""
+        when = entry.get("when", [])
+        if not isinstance(when, list | tuple):
+            problems.append(f"{where}.when: a list of conditions")
+            when = []
         conditions: list[Condition] = []
-        for j, raw in enumerate(entry.get("when", [])):
+        for j, raw in enumerate(when):
             spot = f"{where}.when[{j}]"
             feature = raw.get("feature") if isinstance(raw, Mapping) else None
             if feature not in FEATURES:
@@ -167,13 +182,13 @@ def rules_from_config(config: Sequence[Mapping[str, Any]]) -> tuple[TypeRule, ..
                 problems.append(f"{spot}: exactly one of {', '.join(ops)}")
                 continue
             number = raw[given[0]]
-            if not isinstance(number, int | float) or isinstance(number, bool):
-                problems.append(f"{spot}.{given[0]}: a number")
-            elif "percentile" in given[0] and not 0 <= number <= 100:
+            if "percentile" in given[0] and not (is_finite_number(number) and 0 <= number <= 100):
                 problems.append(f"{spot}.{given[0]}: a percentile from 0 to 100")
+            elif not is_finite_number(number):
+                problems.append(f"{spot}.{given[0]}: a finite number")
             else:
                 conditions.append(Condition(feature, given[0], float(number)))  # type: ignore[arg-type]
-        rules.append(TypeRule(name.strip(), tuple(conditions), str(entry.get("description", ""))))
+        rules.append(TypeRule(name, tuple(conditions), description))
     if rules and rules[-1].conditions:
         problems.append("types: the last type must have no conditions (it takes everyone else)")
     if problems:
@@ -214,8 +229,23 @@ class Distribution:
         values = self.sorted_values[feature]
         if not values:
             return 0.0
-        index = min(len(values) - 1, max(0, int(len(values) * percentile / 100)))
-        return values[index]
+        return values[self._cut(values, percentile)]
+
+    def in_top(self, feature: str, percentile: float, value: float) -> bool:
+        """Whether `value` is in the share of customers above `percentile`: at least the
+        threshold, and strictly above it when customers tie at the threshold across the cut.
+        A tie cannot be split; taking all of it in made every customer without revenue "in
+        the top 35%" when most had none."""
+        values = self.sorted_values[feature]
+        if not values:
+            return value >= 0.0
+        cut = self._cut(values, percentile)
+        at = values[cut]
+        return value > at or (value == at and bisect.bisect_left(values, at) == cut)
+
+    @staticmethod
+    def _cut(values: Sequence[float], percentile: float) -> int:
+        return min(len(values) - 1, max(0, int(len(values) * percentile / 100)))
 
 
 @dataclass(frozen=True)
@@ -234,7 +264,7 @@ def classify(
             value = customer.get(condition.feature)
             if condition.op == "at_least_percentile":
                 cut = distribution.threshold(condition.feature, condition.value)
-                holds = value >= cut
+                holds = distribution.in_top(condition.feature, condition.value, value)
             elif condition.op == "below_percentile":
                 cut = distribution.threshold(condition.feature, condition.value)
                 holds = value < cut

@@ -49,6 +49,9 @@ def rfm(
     money = np.zeros_like(t) if amounts is None else np.asarray(amounts, dtype=float)
     keep = t <= cutoff
     ids, t, money = ids[keep], t[keep], money[keep]
+    if not len(t):  # nobody bought yet: np.bincount of nothing would be integers
+        empty = np.zeros(0)
+        return [], RFM(frequency=empty, recency=empty, age=empty, monetary=empty)
     if period_bucket:  # rounded first: t / bucket is a whole number plus float noise
         t = np.floor(np.round(t / period_bucket, 6)) * period_bucket
     order = np.lexsort((t, ids))

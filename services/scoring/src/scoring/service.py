@@ -26,6 +26,7 @@ import numpy as np
 
 from relint.db import Database, new_id, utcnow
 from relint.telemetry import context_from_traceparent, tracer, tracing_enabled
+from relint.values import json_problem
 from scoring import patterns, potential, retention, risk, stages
 from scoring import relationship_types as types
 from scoring.domain import (
@@ -222,11 +223,7 @@ class ScoringService:
             row = await ScoringRepository(session).settings(tenant_id)
         rules = TenantRules()
         if row is not None:
-            rules = TenantRules(
-                WeightTable.from_config(row.weights),
-                types.rules_from_config(row.types) if row.types else types.DEFAULT_RULES,
-                row.version,
-            )
+            rules = TenantRules(*_stored_rules(tenant_id, row.weights, row.types), row.version)
         self._rules[tenant_id] = (time.monotonic() + SETTINGS_TTL_SECONDS, rules)
         return rules
 
@@ -234,6 +231,8 @@ class ScoringService:
     def validate_settings(
         weights: dict[str, Any] | None, type_rules: list[dict[str, Any]] | None
     ) -> TenantRules:
+        """The tenant's rules from its settings, or InvalidSettings naming every problem:
+        nothing is stored until all of it holds."""
         problems: list[str] = []
         table, rules = WeightTable(), types.DEFAULT_RULES
         try:
@@ -244,6 +243,14 @@ class ScoringService:
             rules = types.rules_from_config(type_rules) if type_rules else types.DEFAULT_RULES
         except types.InvalidTypeRules as error:
             problems += error.problems
+        # Both are stored as they came, keys the rules ignore too: what JSON cannot hold (a
+        # NaN, a NUL) must be refused here, by name, not by the database.
+        named = {problem.partition(": ")[0] for problem in problems}
+        for prefix, value in (("", weights), ("types", type_rules)):
+            if (found := json_problem(value)) is not None:
+                path = prefix + found[0]
+                if path not in named:
+                    problems.append(f"{path}: {found[1]}")
         if problems:
             raise InvalidSettings(problems)
         return TenantRules(table, rules)
@@ -265,10 +272,7 @@ class ScoringService:
     async def put_types(self, tenant_id: str, type_rules: list[dict[str, Any]]) -> TenantRules:
         """Replaces the tenant's relationship types (empty: the default four), keeping its
         weights; its customers are placed again by the next classification pass."""
-        try:
-            placed = types.rules_from_config(type_rules) if type_rules else types.DEFAULT_RULES
-        except types.InvalidTypeRules as error:
-            raise InvalidSettings(error.problems) from error
+        placed = self.validate_settings(None, type_rules).types
         current = await self.rules(tenant_id)
         await self._store_settings(tenant_id, type_rules)
         if placed != current.types:
@@ -1024,6 +1028,24 @@ def _risk_alert(relationship: Relationship, assessed: risk.Risk, now: datetime) 
     )
 
 
+def _stored_rules(
+    tenant_id: str, weights: dict[str, Any], type_rules: list[dict[str, Any]]
+) -> tuple[WeightTable, tuple[types.TypeRule, ...]]:
+    """The rules a tenant stored. Settings stored before a check was added (a NaN weight, two
+    names alike but for spaces) would fail every read: that part falls back to the defaults,
+    logged, until the tenant sends settings again."""
+    table, rules = WeightTable(), types.DEFAULT_RULES
+    try:
+        table = WeightTable.from_config(weights)
+    except InvalidWeights as error:
+        log.error("tenant %s: stored weights refused, defaults used: %s", tenant_id, error)
+    try:
+        rules = types.rules_from_config(type_rules) if type_rules else types.DEFAULT_RULES
+    except types.InvalidTypeRules as error:
+        log.error("tenant %s: stored types refused, defaults used: %s", tenant_id, error)
+    return table, rules
+
+
 def _rfm(
     bought: Sequence[tuple[str, datetime, float]], at: datetime
 ) -> tuple[list[str], retention.RFM]:
@@ -1040,6 +1062,8 @@ def _rfm(
 def _fit_retention(
     tenant_id: str, bought: list[tuple[str, datetime, float]], at: datetime
 ) -> RetentionModel | None:
+    if not bought:  # no buyers yet: the types are placed from the other signals alone
+        return None
     customers, data = _rfm(bought, at)
     if len(customers) < MIN_BUYERS:
         return None

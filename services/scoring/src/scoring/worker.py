@@ -61,9 +61,16 @@ class ScoringWorker(BackgroundWorker):
         return evaluated
 
     async def _classify(self) -> None:
+        """Places each tenant with new interactions. Taken off the list before its placement
+        (what arrives meanwhile puts it back); one that fails goes back on it for the next
+        pass, logged, and the tenants after it are placed all the same."""
         for tenant_id in sorted(self.service.unclassified):
             self.service.unclassified.discard(tenant_id)
-            await self.service.classify_tenant(tenant_id)
+            try:
+                await self.service.classify_tenant(tenant_id)
+            except Exception:
+                log.exception("placing tenant %s failed; retrying on the next pass", tenant_id)
+                self.service.unclassified.add(tenant_id)
 
     async def _run(self) -> None:
         last_classified = last_clock = last_pass = time.monotonic()

@@ -1,0 +1,102 @@
+"""Scoring's REST routes through the real FastAPI app on real SQLite and PostgreSQL: the
+tenant's settings, who may read and change them, and what a bad body answers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_READ, Principal
+from relint.db import Database
+from relint.errors import install_error_handlers
+from scoring import api
+from scoring.main import MIGRATIONS
+from scoring.service import Delivered, ScoringService
+
+KEYS = {
+    "reader": Principal("t1", "crm", frozenset({SCOPE_GRAPH_READ})),
+    "admin": Principal("t1", "ops", frozenset({SCOPE_ADMIN})),
+}
+READER = {"Authorization": "Bearer reader"}
+ADMIN = {"Authorization": "Bearer admin", "Content-Type": "application/json"}
+
+
+class FakeKeyVerifier:
+    async def verify(self, key: str) -> Principal | None:
+        return KEYS.get(key)
+
+
+@pytest.fixture
+async def service(database_factory: Callable[[Path, str], Awaitable[Database]]) -> ScoringService:
+    return ScoringService(await database_factory(MIGRATIONS, "scoring"))
+
+
+@pytest.fixture
+async def http(service: ScoringService) -> AsyncIterator[httpx.AsyncClient]:
+    app = FastAPI()
+    app.include_router(api.router)
+    install_error_handlers(app)
+    app.state.scoring = service
+    app.state.key_verifier = FakeKeyVerifier()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://scoring") as client:
+        yield client
+
+
+async def test_settings_are_read_with_a_graph_read_key_and_changed_with_an_admin_key(
+    http: httpx.AsyncClient,
+) -> None:
+    """Weights and types hold nothing secret: the GraphQL `relationshipTypes` shows the same
+    types to any reader. Changing them weighs the whole history again: admin only."""
+    read = await http.get("/v1/settings", headers=READER)
+    assert read.status_code == 200
+    assert [t["name"] for t in read.json()["types"]][-1] == "Acquaintance"
+    body = {"types": [{"name": "Everyone"}]}
+    assert (await http.put("/v1/settings", json=body, headers=READER)).status_code == 403
+    changed = await http.put("/v1/settings", json=body, headers=ADMIN)
+    assert changed.status_code == 200
+    assert [t["name"] for t in changed.json()["types"]] == ["Everyone"]
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ('{"weights": {"weights": null}}', "weights"),
+        ('{"weights": {"weights": {"complaint": NaN}}}', "weights.complaint"),
+        ('{"weights": {"negativity": Infinity}}', "negativity"),
+        ('{"types": [{"name": "A", "when": null}]}', "types[0].when"),
+        (
+            '{"types": [{"name": "A", "when": [{"feature": "revenue", "at_least": NaN}]},'
+            ' {"name": "B"}]}',
+            "types[0].when[0].at_least",
+        ),
+        ('{"types": [{"name": "BFF"}, {"name": "BFF "}]}', "types[1].name"),
+        ('{"types": [{"name": "A", "colour": NaN}]}', "types[0].colour"),
+    ],
+)
+async def test_bad_settings_answer_422_naming_the_field_and_change_nothing(
+    http: httpx.AsyncClient, service: ScoringService, body: str, path: str
+) -> None:
+    """JSON's null and the NaN and Infinity that Python's reader takes: each answers 422 with
+    its field, before anything is stored (a NaN weight, stored, made every complaint applied
+    afterwards fail)."""
+    now = datetime.now(UTC)
+    complaint = Delivered("i1", "t1", "c1", now - timedelta(days=1), "service", "complaint")
+    await service.apply([complaint])
+    before = (await http.get("/v1/settings", headers=READER)).json()
+    [state] = await service.relationships("t1", ["c1"])
+    answer = await http.put("/v1/settings", content=body, headers=ADMIN)
+    assert answer.status_code == 422, answer.text
+    problems = answer.json()["detail"]
+    assert any(p.startswith(f"{path}: ") for p in problems), problems
+    assert (await http.get("/v1/settings", headers=READER)).json() == before
+    # Complaints keep being weighed with the stored table.
+    later = Delivered("i2", "t1", "c1", now, "service", "complaint")
+    assert (await service.apply([later])).applied == 1
+    [after] = await service.relationships("t1", ["c1"])
+    assert after.last_contribution == state.last_contribution
