@@ -296,6 +296,22 @@ async def test_obligations_violations_actions_and_worklists_per_tenant(
     assert [v["standard_key"] for v in by_team["violations"]] == ["complaint-check-in"]
     naive = await client.get("/v1/violations?since=2026-01-01T00:00:00", headers=READER)
     assert naive.status_code == 422
+    # A page at a time, newest due first, each page starting where the last ended.
+    whole = (await client.get("/v1/violations", headers=READER)).json()
+    assert "next_page_token" not in whole or whole["next_page_token"] is None
+    paged, token = [], None
+    while True:
+        query = "/v1/violations?limit=1" + (f"&page_token={token}" if token else "")
+        page = (await client.get(query, headers=READER)).json()
+        paged.extend(v["id"] for v in page["violations"])
+        token = page["next_page_token"]
+        if token is None:
+            break
+    assert paged == [v["id"] for v in whole["violations"]]
+    assert len(paged) == 2
+    bad = await client.get("/v1/violations?page_token=not-a-token", headers=READER)
+    assert bad.status_code == 422
+    assert "page_token is malformed" in bad.json()["detail"]
     # Another tenant sees none of it, by any path.
     other = {"Authorization": "Bearer other-admin"}
     KEYS["other-reader"] = Principal("globex", "crm", frozenset({SCOPE_GRAPH_READ}))
@@ -306,6 +322,7 @@ async def test_obligations_violations_actions_and_worklists_per_tenant(
         "/v1/violations",
     ):
         body = (await client.get(path, headers=other)).json()
+        assert body.pop("next_page_token", None) is None, path  # nothing after
         assert body == {path.rsplit("/", 1)[-1]: []}, path
     assert (await client.get("/v1/worklist", headers=other)).json() == {"actions": []}
     nothing = await client.get("/v1/customers/c1/next-best-actions", headers=other)

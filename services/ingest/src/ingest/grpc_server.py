@@ -17,24 +17,11 @@ from ingest.schemas import FieldError, InteractionIn, field_errors
 from ingest.service import IngestService
 from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from relint.grpc_server import GrpcServer
+from relint.pages import page_position, page_token
 
 MAX_BATCH = 1000
 MAX_PAGE = 500
 MAX_RECENT = 100
-
-
-def _token(occurred_at: datetime, interaction_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{occurred_at.isoformat()}|{interaction_id}".encode()).decode()
-
-
-def _cursor(token: str) -> tuple[datetime, str] | None:
-    """The (occurred_at, id) a page token carries; None when it is malformed."""
-    try:
-        moment, _, interaction_id = base64.urlsafe_b64decode(token.encode()).decode().partition("|")
-        at = datetime.fromisoformat(moment)
-    except ValueError:
-        return None
-    return (at, interaction_id) if interaction_id and at.tzinfo else None
 
 
 def _moment(query: ingest_pb2.InteractionQuery, name: str) -> datetime | None:
@@ -150,7 +137,7 @@ class InteractionServicer(ingest_pb2_grpc.InteractionServiceServicer):
             await _require(
                 context, 1 <= query.page_size <= MAX_RECENT, f"{where}.page_size 1..{MAX_RECENT}"
             )
-            before = _cursor(query.page_token)
+            before = page_position(query.page_token)
             if query.page_token and before is None:
                 await context.abort(
                     grpc.StatusCode.INVALID_ARGUMENT, f"{where}.page_token is malformed"
@@ -171,11 +158,11 @@ class InteractionServicer(ingest_pb2_grpc.InteractionServiceServicer):
         reply = ingest_pb2.BatchListInteractionsResponse()
         for rows, size in zip(pages, sizes, strict=True):
             shown = rows[:size]
-            token = _token(shown[-1].occurred_at, shown[-1].id) if len(rows) > size else ""
+            token = page_token(shown[-1].occurred_at, shown[-1].id) if len(rows) > size else ""
             reply.pages.add(
                 interactions=[interaction_message(r) for r in shown],
                 next_page_token=token,
-                cursors=[_token(r.occurred_at, r.id) for r in shown],
+                cursors=[page_token(r.occurred_at, r.id) for r in shown],
             )
         return reply
 

@@ -32,6 +32,8 @@ from playbook.service import (
 from playbook.settings import PlaybookSettings
 from playbook.yaml_io import dump_draft, load_draft
 from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_READ, SCOPE_GRAPH_WRITE, Principal, require_scope
+from relint.pages import page_position
+from relint.pages import page_token as page_token_of
 
 # Far above the largest valid draft (500 standards), far below what would hurt.
 MAX_DRAFT_BYTES = 1024 * 1024
@@ -325,6 +327,10 @@ class ObligationsOut(BaseModel):
 
 class ViolationsOut(BaseModel):
     violations: list[ViolationOut]
+    next_page_token: str | None = Field(
+        default=None,
+        description="Where the next page starts (pass it as page_token); absent on the last.",
+    )
 
 
 class ActionsOut(BaseModel):
@@ -376,6 +382,9 @@ def _action_out(action: Action) -> ActionOut:
 
 
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+PageToken = Annotated[
+    str | None, Query(max_length=200, description="A next_page_token, for the page after it")
+]
 
 
 @router.get("/customers/{customer_id}/obligations", summary="What is owed to a customer, by when")
@@ -395,14 +404,36 @@ async def customer_violations(
     principal: Reader,
     include_withdrawn: bool = False,
     limit: Limit = 100,
+    page_token: PageToken = None,
 ) -> ViolationsOut:
-    rows = await _service(request).violations(
-        principal.tenant_id,
+    return await _violations_page(
+        request,
+        principal,
+        limit,
+        page_token,
         customer_ids=[customer_id],
         include_withdrawn=include_withdrawn,
-        limit=limit,
     )
-    return ViolationsOut(violations=[_violation_out(r) for r in rows])
+
+
+async def _violations_page(
+    request: Request, principal: Principal, limit: int, page_token: str | None, **filters: Any
+) -> ViolationsOut:
+    """A page of the tenant's violations, newest due first, with where the next starts."""
+    after = page_position(page_token) if page_token else None
+    if page_token and after is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "page_token is malformed: pass next_page_token as it was given",
+        )
+    rows = await _service(request).violations(
+        principal.tenant_id, limit=limit, after=after, **filters
+    )
+    last = rows[-1] if len(rows) == limit else None
+    return ViolationsOut(
+        violations=[_violation_out(r) for r in rows],
+        next_page_token=page_token_of(last.due_at, last.id) if last is not None else None,
+    )
 
 
 @router.get(
@@ -421,7 +452,7 @@ async def next_best_actions(
 
 @router.get(
     "/violations",
-    summary="The tenant's violations, newest due first",
+    summary="The tenant's violations, newest due first, a page at a time",
 )
 async def violations(
     request: Request,
@@ -430,17 +461,19 @@ async def violations(
     since: datetime | None = None,
     include_withdrawn: bool = False,
     limit: Limit = 100,
+    page_token: PageToken = None,
 ) -> ViolationsOut:
     if since is not None and since.tzinfo is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "since needs a time zone")
-    rows = await _service(request).violations(
-        principal.tenant_id,
+    return await _violations_page(
+        request,
+        principal,
+        limit,
+        page_token,
         team=team,
         since=since,
         include_withdrawn=include_withdrawn,
-        limit=limit,
     )
-    return ViolationsOut(violations=[_violation_out(r) for r in rows])
 
 
 @router.get(

@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Row, func, or_, select, update
+from sqlalchemy import Row, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -686,8 +686,19 @@ class PlaybookRepository:
         since: datetime | None = None,
         include_withdrawn: bool = False,
         limit: int = 100,
+        after: tuple[datetime, str] | None = None,
     ) -> list[ViolationRow]:
+        """Newest due first (then by id); `after` the (due_at, id) of a page's last one, the
+        next page."""
         conditions = [col(ViolationRow.tenant_id) == tenant_id]
+        if after is not None:
+            due, last = after
+            conditions.append(
+                or_(
+                    col(ViolationRow.due_at) < due,
+                    and_(col(ViolationRow.due_at) == due, col(ViolationRow.id) > last),
+                )
+            )
         if customer_ids is not None:
             conditions.append(col(ViolationRow.customer_id).in_(list(set(customer_ids))))
         if team is not None:

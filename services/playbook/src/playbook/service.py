@@ -975,6 +975,7 @@ class PlaybookService:
         since: datetime | None = None,
         include_withdrawn: bool = False,
         limit: int = 100,
+        after: tuple[datetime, str] | None = None,
     ) -> list[ViolationRow]:
         async with self.db.read() as session:
             return await PlaybookRepository(session).violations(
@@ -984,6 +985,7 @@ class PlaybookService:
                 since=since,
                 include_withdrawn=include_withdrawn,
                 limit=limit,
+                after=after,
             )
 
     async def customer_playbooks(
