@@ -11,7 +11,7 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from gateway.backends import Backends, UpstreamError
-from gateway.context import GatewayContext
+from gateway.context import MAX_NAMED_CUSTOMERS, GatewayContext
 from gateway.entity_cache import EntityCache
 from gateway.loaders import Loaders
 from gateway.schema import build_schema
@@ -218,13 +218,36 @@ async def test_the_graph_answers_one_services_alerts_and_says_the_other_is_missi
     }
 
     # A page's customers' alerts, loaded together, tell the same.
-    heard: list[tuple[str, str]] = []
+    heard: list[tuple[str, str, list[str]]] = []
     loaders = Loaders(
-        backends, TENANT, None, EntityCache(0), lambda e, what: heard.append((e.message, what))
+        backends,
+        TENANT,
+        None,
+        EntityCache(0),
+        lambda e, what, ids: heard.append((e.message, what, list(ids))),
     )
     shown = await loaders.alerts.load(("c1", False))
     assert [a.id for a in shown] == ["s2", "s1", "s0"]
-    assert heard == [("playbook is unavailable for this part of the answer", "customers' alerts")]
+    assert heard == [
+        ("playbook is unavailable for this part of the answer", "customers' alerts", ["c1"])
+    ]
+    # One error for every customer whose alerts lack the part, naming them all, once each.
+    context = GatewayContext(backends=backends, principal=principal)
+    down = grpc.aio.AioRpcError(
+        grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), grpc.aio.Metadata()
+    )
+    missing = UpstreamError("playbook", down)
+    context.answered_partly(missing, "customers' alerts", ["c1", "c2"])
+    context.answered_partly(missing, "customers' alerts", ["c2", "c3"])
+    [said] = context.partial
+    assert said.message == "playbook is unavailable: customers' alerts leave out its part"
+    assert said.extensions is not None
+    assert (said.extensions["customerIds"], said.extensions["partial"]) == (
+        ["c1", "c2", "c3"],
+        True,
+    )
+    context.answered_partly(missing, "customers' alerts", [f"x{n}" for n in range(200)])
+    assert len(said.extensions["customerIds"]) == MAX_NAMED_CUSTOMERS
     with pytest.raises(UpstreamError):  # with nobody to tell, the part missing fails the load
         await Loaders(backends, TENANT, None, EntityCache(0)).alerts.load(("c1", False))
 

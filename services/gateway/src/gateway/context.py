@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from graphql import GraphQLError
@@ -14,6 +15,9 @@ from gateway.entity_cache import EntityCache, Forgetting
 from gateway.events import Broker, InProcessBroker
 from gateway.loaders import Loaders
 from relint.auth import Principal
+
+# The most customers one partial-answer error names (a page holds at most 100).
+MAX_NAMED_CUSTOMERS = 100
 
 
 @dataclass
@@ -54,13 +58,23 @@ class GatewayContext(BaseContext):
         self.tenant_id  # noqa: B018 - raises UNAUTHENTICATED without a principal
         return self.principal is not None and self.principal.allows(scope)
 
-    def answered_partly(self, missing: UpstreamError, what: str) -> None:
-        """Notes that `what` was answered without the part of the service `missing` names."""
+    def answered_partly(
+        self, missing: UpstreamError, what: str, customer_ids: Sequence[str] = ()
+    ) -> None:
+        """Notes that `what` was answered without the part of the service `missing` names;
+        for some customers' (`customer_ids`), one error names them all (`customerIds`, the
+        first `MAX_NAMED_CUSTOMERS`)."""
         service = (missing.extensions or {}).get("service")
         message = f"{service} is unavailable: {what} leave out its part"
-        if all(error.message != message for error in self.partial):
+        said = next((error for error in self.partial if error.message == message), None)
+        if said is None:
             extensions = {**(missing.extensions or {}), "partial": True}
-            self.partial.append(GraphQLError(message, extensions=extensions))
+            said = GraphQLError(message, extensions=extensions)
+            self.partial.append(said)
+        if customer_ids and said.extensions is not None:
+            named: list[str] = said.extensions.setdefault("customerIds", [])
+            named.extend(c for c in dict.fromkeys(customer_ids) if c not in named)
+            del named[MAX_NAMED_CUSTOMERS:]
 
     @property
     def loaders(self) -> Loaders:

@@ -110,7 +110,7 @@ class Loaders:
         tenant_id: str,
         analysis: LookalikeSource | None,
         cache: EntityCache,
-        answered_partly: Callable[[UpstreamError, str], None] | None = None,
+        answered_partly: Callable[[UpstreamError, str, Sequence[str]], None] | None = None,
     ) -> None:
         """`answered_partly` hears of alerts answered without one service's part; without
         it, such an answer fails whole."""
@@ -298,7 +298,7 @@ class Loaders:
             if missing is not None:
                 if self._answered_partly is None:
                     raise missing
-                self._answered_partly(missing, "customers' alerts")
+                self._answered_partly(missing, "customers' alerts", ids)
             for alert in alerts:
                 found[(alert.customer_id, open_only)].append(alert)
         return [found[key] for key in keys]
