@@ -309,3 +309,45 @@ def test_issue_key_refuses_a_tenant_that_does_not_exist(tmp_path: Path) -> None:
     tenants = runner.invoke(main, ["admin", "tenants"], env=env).output
     assert "acmee" not in tenants
     assert "acme  partners=1 keys=1" in tenants
+
+
+def test_the_cli_lists_a_tenants_keys_without_their_secrets(tmp_path: Path) -> None:
+    env = {"INGEST_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"}
+    runner = CliRunner()
+    assert runner.invoke(main, ["migrate"], env=env).exit_code == 0
+    admin = json.loads(runner.invoke(main, ["admin", "create-tenant", "acme"], env=env).stdout)
+    issue = ["admin", "issue-key", "--tenant", "acme", "--partner", "crm", "--scope"]
+    crm = json.loads(runner.invoke(main, [*issue, "ingest:write"], env=env).stdout)
+    rotated = runner.invoke(main, ["admin", "rotate-key", crm["lookup_id"]], env=env)
+    successor = json.loads(rotated.stdout)
+    assert runner.invoke(main, ["admin", "revoke-key", crm["lookup_id"]], env=env).exit_code == 0
+
+    listed = runner.invoke(main, ["admin", "keys", "--tenant", "acme"], env=env)
+    assert listed.exit_code == 0, listed.output
+    lines = listed.stdout.strip().splitlines()
+    assert {tuple(line.split("  ")[:3]) for line in lines} == {
+        (successor["lookup_id"], "crm", "ingest:write"),
+        (admin["lookup_id"], "operator", "admin"),
+    }  # the revoked key only with --all
+    assert all(line.endswith("active") and "  created " in line for line in lines)
+    for key in (admin, crm, successor):
+        assert key["api_key"] not in listed.output
+        assert key["api_key"].rsplit("_", 1)[1] not in listed.output
+
+    everything = runner.invoke(
+        main, ["admin", "keys", "--tenant", "acme", "--partner", "crm", "--all"], env=env
+    )
+    assert everything.exit_code == 0, everything.output
+    states = {line.split("  ")[0]: line for line in everything.stdout.strip().splitlines()}
+    assert set(states) == {crm["lookup_id"], successor["lookup_id"]}
+    assert "  revoked " in states[crm["lookup_id"]]
+    assert states[successor["lookup_id"]].endswith("active")
+
+    unknown = runner.invoke(main, ["admin", "keys", "--tenant", "nope"], env=env)
+    assert unknown.exit_code == 1
+    assert "no tenant 'nope'" in unknown.output
+    no_partner = runner.invoke(
+        main, ["admin", "keys", "--tenant", "acme", "--partner", "x"], env=env
+    )
+    assert no_partner.exit_code == 1
+    assert "no partner 'x' in 'acme'" in no_partner.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from ingest import api
 from ingest.schemas import EXAMPLE_INTERACTION
 from ingest.service import IngestService
 
@@ -210,6 +212,63 @@ async def test_sizes_are_counted_on_the_stream_not_taken_from_content_length(
     service: IngestService = app.state.ingest
     async with service.db.read() as session:
         assert (await session.execute(text("SELECT count(*) FROM interaction"))).scalar() == 0
+
+
+async def test_a_compressed_body_is_refused_with_415_naming_the_encoding(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """Only the Segment routes take gzip; here a compressed body is a 415 that says to send it
+    uncompressed, not a 400 "error parsing the body", and nothing is stored."""
+    headers = {**await key(app), "Content-Type": "application/json"}
+    single = json.dumps(interaction()).encode()
+    batch = json.dumps({"interactions": [interaction()]}).encode()
+    for path, body in (("/v1/interactions", single), ("/v1/interactions:batch", batch)):
+        for encoding in ("gzip", "br", "identity, gzip", "GZIP"):
+            refused = await client.post(
+                path, content=gzip.compress(body), headers={**headers, "Content-Encoding": encoding}
+            )
+            assert refused.status_code == 415, (path, encoding, refused.text)
+            assert encoding.split(", ")[-1] in refused.json()["detail"]
+            assert "uncompressed" in refused.json()["detail"]
+    service: IngestService = app.state.ingest
+    async with service.db.read() as session:
+        assert (await session.execute(text("SELECT count(*) FROM interaction"))).scalar() == 0
+
+    identity = {**headers, "Content-Encoding": "identity"}
+    assert (
+        await client.post("/v1/interactions", content=single, headers=identity)
+    ).status_code == 201
+    stored = await client.post("/v1/interactions:batch", content=batch, headers=identity)
+    assert stored.status_code == 200, stored.text
+    assert stored.json()["duplicates"] == 1
+
+
+async def test_sizes_are_counted_on_the_stream_with_a_content_encoding_too(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """A request naming an encoding is served by the FastAPI route, not the direct one in
+    front of it: its body is counted on the stream all the same."""
+    headers = {**await key(app), "Content-Type": "application/json"}
+    single = json.dumps(interaction(text="x" * 9_000, attributes={"a": "y" * 30_000})).encode()
+
+    async def chunks(body: bytes) -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 16 * 1024):
+            yield body[start : start + 16 * 1024]
+
+    for encoding in ("identity", "gzip"):
+        refused = await client.post(
+            "/v1/interactions",
+            content=chunks(single),
+            headers={**headers, "Content-Encoding": encoding},
+        )
+        assert "content-length" not in refused.request.headers
+        # Over the limit as sent: 413; compressed: 415 before the body is read at all.
+        assert refused.status_code == (413 if encoding == "identity" else 415), refused.text
+    big = gzip.compress(single) + b"\0" * api.MAX_ITEM_BYTES  # declared too large: 413 first
+    over = await client.post(
+        "/v1/interactions", content=big, headers={**headers, "Content-Encoding": "gzip"}
+    )
+    assert over.status_code == 413
 
 
 async def test_the_rate_limit_answers_429_with_retry_after(

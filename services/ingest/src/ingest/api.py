@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, HTTPException, Request, Response, status
 from fastapi.routing import APIRoute
@@ -25,7 +26,40 @@ from relint.ratelimit import RateLimiter
 MAX_ITEM_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 512 * 1024
 
-router = APIRouter(prefix="/v1", tags=["interactions"])
+
+def _content_codings(request: Request) -> list[str]:
+    """The codings a request's body was sent in, `identity` (none) left out."""
+    return [
+        coding.strip()
+        for value in request.headers.getlist("content-encoding")
+        for coding in value.split(",")
+        if coding.strip() and coding.strip().lower() != "identity"
+    ]
+
+
+class UncompressedBodyRoute(APIRoute):
+    """Refuses a compressed body with 415 before the body is read. FastAPI parses a route's
+    body before it looks at any parameter, so a check in the endpoint or a dependency comes
+    too late: a gzip body would already be a 400, "error parsing the body". The body is not
+    decompressed, so the size limits stay counted on what arrives."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def refuse_compressed(request: Request) -> Response:
+            codings = _content_codings(request)
+            if codings:
+                raise HTTPException(
+                    status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                    f"Content-Encoding {', '.join(codings)!r} is not accepted: send the body "
+                    "uncompressed, without Content-Encoding",
+                )
+            return await handler(request)
+
+        return refuse_compressed
+
+
+router = APIRouter(prefix="/v1", tags=["interactions"], route_class=UncompressedBodyRoute)
 # On a retry's answer: the original answer, replayed (as Stripe and the IETF draft do).
 REPLAYED = "Idempotent-Replayed"
 Writer = Annotated[Principal, require_scope(SCOPE_INGEST_WRITE)]
@@ -38,6 +72,16 @@ IdempotencyKey = Annotated[
         description="For senders without their own ids: an interaction without source_id is "
         "stored under this key (a batch's items under KEY:index), so a retry with the same "
         "key is stored once and answered with the original id.",
+    ),
+]
+# Declared so that the schema says so, and so that the direct route in front of
+# `record_interaction` leaves such a request to this router's route, which refuses it.
+ContentEncoding = Annotated[
+    str | None,
+    Header(
+        alias="Content-Encoding",
+        description="`identity` or none: a compressed body is refused with 415 (send it "
+        "uncompressed)",
     ),
 ]
 
@@ -79,6 +123,7 @@ async def check_rate(request: Request, principal: Principal, cost: int) -> None:
             },
         },
         413: {"description": "Larger than 32 KB"},
+        415: {"description": "Not JSON, or a Content-Encoding other than identity"},
         422: {"description": "Invalid, or its source_id already used for another interaction"},
         429: {"description": "Rate limit reached; see Retry-After"},
     },
@@ -89,6 +134,7 @@ async def record_interaction(
     principal: Writer,
     interaction: Annotated[InteractionIn, Body(examples=[EXAMPLE_INTERACTION])],
     idempotency_key: IdempotencyKey = None,
+    content_encoding: ContentEncoding = None,  # refused before: see UncompressedBodyRoute
 ) -> ItemResult:
     await check_rate(request, principal, 1)
     if idempotency_key and interaction.source_id not in (None, idempotency_key):
@@ -124,13 +170,18 @@ def record_interaction_route() -> APIRoute:
 @router.post(
     "/interactions:batch",
     summary="Record up to 1,000 interactions; each item is accepted, duplicate or rejected",
-    responses={413: {"description": "Larger than 512 KB"}, 429: {"description": "Rate limit"}},
+    responses={
+        413: {"description": "Larger than 512 KB"},
+        415: {"description": "Not JSON, or a Content-Encoding other than identity"},
+        429: {"description": "Rate limit"},
+    },
 )
 async def record_batch(
     request: Request,
     principal: Writer,
     batch: InteractionBatchIn,
     idempotency_key: IdempotencyKey = None,
+    content_encoding: ContentEncoding = None,  # refused before: see UncompressedBodyRoute
 ) -> BatchResult:
     await check_rate(request, principal, len(batch.interactions))
     valid: list[tuple[int, InteractionIn]] = []

@@ -16,7 +16,7 @@ import click
 from ingest import bulk, email_import
 from ingest.delivery import parse_subscribers
 from ingest.main import MIGRATIONS, create_app
-from ingest.service import Conflict, IngestService, PartnerInfo, TenantKey
+from ingest.service import Conflict, IngestService, KeyInfo, PartnerInfo, TenantKey
 from ingest.settings import IngestSettings
 from relint.auth import ALL_SCOPES, SCOPE_ADMIN, SCOPE_GRAPH_READ, SCOPE_INGEST_WRITE
 from relint.cli import load_settings, service_cli
@@ -119,6 +119,36 @@ def list_partners(tenant: str) -> None:
     for partner in _with_service(use):
         state = f"removed {partner.removed_at:%Y-%m-%d}" if partner.removed_at else "active"
         click.echo(f"{partner.id}  {partner.name}  keys={partner.active_keys}  {state}")
+
+
+@admin.command(
+    "keys",
+    help="List a tenant's keys, newest first: lookup id (for rotate-key and revoke-key), "
+    "partner, scopes, created, state. Never the key itself.",
+)
+@click.option("--tenant", required=True)
+@click.option("--partner", help="Only this partner's keys (its name).")
+@click.option("--all", "everything", is_flag=True, help="Revoked keys too.")
+def list_keys(tenant: str, partner: str | None, everything: bool) -> None:
+    async def use(service: IngestService) -> list[KeyInfo]:
+        tenant_id = await _tenant_id(service, tenant)
+        if partner is not None and partner not in {
+            p.name for p in await service.partners(tenant_id)
+        }:
+            raise click.ClickException(f"no partner {partner!r} in {tenant!r}")
+        return await service.keys(tenant_id)
+
+    for key in _with_service(use):
+        if (partner is not None and key.partner != partner) or (
+            key.revoked_at is not None and not everything
+        ):
+            continue
+        # Rotation gives the old key no end date: it stays active until it is revoked.
+        state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M:%S}" if key.revoked_at else "active"
+        click.echo(
+            f"{key.lookup_id}  {key.partner}  {','.join(key.scopes)}  "
+            f"created {key.created_at:%Y-%m-%d %H:%M:%S}  {state}"
+        )
 
 
 @admin.command("remove-partner", help="Remove a partner: all its keys are revoked at once.")
