@@ -63,12 +63,27 @@ async def test_settings_are_read_with_a_graph_read_key_and_changed_with_an_admin
     assert [t["name"] for t in changed.json()["types"]] == ["Everyone"]
 
 
+async def test_outcome_weights_are_read_and_set_with_the_other_weights(
+    http: httpx.AsyncClient,
+) -> None:
+    read = (await http.get("/v1/settings", headers=READER)).json()
+    assert read["outcomes"]["won"] == 2.0
+    body = {"weights": {"outcomes": {"won": 4}}}
+    changed = await http.put("/v1/settings", json=body, headers=ADMIN)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["outcomes"] == {**read["outcomes"], "won": 4.0}
+    assert (await http.get("/v1/settings", headers=READER)).json() == changed.json()
+
+
 @pytest.mark.parametrize(
     ("body", "path"),
     [
         ('{"weights": {"weights": null}}', "weights"),
         ('{"weights": {"weights": {"complaint": NaN}}}', "weights.complaint"),
         ('{"weights": {"negativity": Infinity}}', "negativity"),
+        ('{"weights": {"negativity": 3, "outcomes": {"won": NaN}}}', "outcomes.won"),
+        ('{"weights": {"negativity": 3, "outcomes": {"tied": 1}}}', "outcomes.tied"),
+        ('{"weights": {"outcomes": [1]}}', "outcomes"),
         ('{"types": [{"name": "A", "when": null}]}', "types[0].when"),
         (
             '{"types": [{"name": "A", "when": [{"feature": "revenue", "at_least": NaN}]},'

@@ -66,6 +66,20 @@ def test_outcome_and_channel_specific_weights() -> None:
     assert resolved.value == -6.0  # (-4 + 1) x 2: better than an unresolved one
 
 
+def test_a_tenant_sets_its_own_outcome_weights() -> None:
+    """Outcomes are part of the weight table: a tenant's own replace the defaults it names,
+    in both ways of weighing, and leave the others and the default table as they were."""
+    table = WeightTable.from_config({"outcomes": {"won": 5, "lost": -0.5}})
+    assert table.contribution(Touch("quote", channel="sales", outcome="won")).value == 5.0
+    assert table.contribution(Touch("quote", channel="sales", outcome="lost")).value == -1.0
+    assert table.contribution(Touch("complaint", outcome="resolved")).value == -6.0
+    values, reasons = table.contributions(
+        ["sales", "sales"], ["quote", "quote"], ["won", "lost"], [None, None], [0, 0], [0, 0]
+    )
+    assert (values, reasons) == ([5.0, -1.0], ["quote (won)", "quote (lost)"])
+    assert DEFAULT_TABLE.contribution(Touch("quote", channel="sales", outcome="won")).value == 2.0
+
+
 def test_a_bad_configuration_names_every_problem() -> None:
     with pytest.raises(InvalidWeights) as raised:
         WeightTable.from_config(
@@ -94,6 +108,11 @@ def test_a_bad_configuration_names_every_problem() -> None:
         ({"weights": {"complaint": math.nan}}, "weights.complaint: must be a number between"),
         ({"weights": {"complaint": -math.inf}}, "weights.complaint: must be a number between"),
         ({"negativity": math.nan}, "negativity: must be a number from 1 to 10"),
+        ({"outcomes": None}, "outcomes: must be an object of numbers by outcome"),
+        ({"outcomes": {"won": math.nan}}, "outcomes.won: must be a number between -100 and 100"),
+        ({"outcomes": {"won": True}}, "outcomes.won: must be a number between -100 and 100"),
+        ({"outcomes": {"won": 101}}, "outcomes.won: must be a number between -100 and 100"),
+        ({"outcomes": {"tied": 1}}, "outcomes.tied: unknown outcome 'tied'"),
     ],
 )
 def test_a_missing_or_non_finite_weight_is_named(config: dict[str, object], problem: str) -> None:

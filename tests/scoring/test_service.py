@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from relint.db import Database
 from scoring.domain import DEFAULT_TABLE, Applied, Touch, contribution, value_at
 from scoring.main import MIGRATIONS
-from scoring.repository import RelationshipFilter
+from scoring.repository import RelationshipFilter, ScoringRepository
 from scoring.service import RETENTION_REFIT, Delivered, InvalidSettings, ScoringService
 from scoring.worker import ScoringWorker
 
@@ -366,6 +366,36 @@ async def test_types_are_placed_with_reasons_and_follow_the_tenants_rules(
     # The new weights were applied to the whole history.
     [k00] = await service.relationships("t1", ["k00"], now)
     assert k00.last_contribution == pytest.approx(1.0 + 0.5 * math.log10(101))
+
+
+async def test_a_tenants_outcome_weights_change_its_contributions_and_no_one_elses(
+    service: ScoringService,
+) -> None:
+    """A won quote weighs the outcome alone (a quote has no weight of its own): 2 by default.
+    One tenant makes a win count 5; its history is weighed again and its new wins count 5,
+    while the other tenant's wins keep the default."""
+    now = datetime.now(UTC)
+
+    def won(n: int, tenant: str) -> Delivered:
+        at = now - timedelta(days=2 - n)
+        return Delivered(f"w{n}{tenant}", tenant, "c1", at, "sales", "quote", outcome="won")
+
+    await service.apply([won(0, "t1"), won(0, "t2")])
+    with pytest.raises(InvalidSettings) as bad:
+        await service.put_settings("t1", {"negativity": 3, "outcomes": {"won": math.inf}}, None)
+    assert bad.value.problems == ["outcomes.won: must be a number between -100 and 100"]
+    async with service.db.read() as session:
+        assert await ScoringRepository(session).settings("t1") is None  # nothing half-stored
+    await service.put_settings("t1", {"outcomes": {"won": 5}}, None)
+    for n in (0, 1):
+        if n:
+            await service.apply([won(1, "t1"), won(1, "t2")])
+        [t1] = await service.relationships("t1", ["c1"])
+        [t2] = await service.relationships("t2", ["c1"])
+        assert t1.value == pytest.approx(2.5 * t2.value, rel=1e-9)  # the same wins, faded alike
+        [t1] = await service.relationships("t1", ["c1"], won(n, "t1").occurred_at)
+        [t2] = await service.relationships("t2", ["c1"], won(n, "t2").occurred_at)
+        assert (t1.last_contribution, t2.last_contribution) == (5.0, 2.0)
 
 
 async def test_settings_stored_before_a_check_fall_back_to_the_defaults_logged(

@@ -253,8 +253,9 @@ class SettingsIn(BaseModel):
     weights: dict[str, Any] | None = Field(
         default=None,
         description="Overrides of the weight table: {'weights': {'complaint': -5, "
-        "'sales.purchase': 3}, 'negativity': 2, 'sentiment_weight': 2, 'revenue_weight': "
-        "0.5, 'half_life_good_days': 180, 'half_life_bad_days': 365}; null: the defaults",
+        "'sales.purchase': 3}, 'outcomes': {'won': 3, 'lost': -3}, 'negativity': 2, "
+        "'sentiment_weight': 2, 'revenue_weight': 0.5, 'half_life_good_days': 180, "
+        "'half_life_bad_days': 365}; null: the defaults",
         json_schema_extra={"example": {"weights": {"complaint": -5}, "negativity": 2.5}},
     )
     types: Annotated[list[dict[str, Any]], Field(max_length=10)] | None = Field(
@@ -267,6 +268,7 @@ class SettingsIn(BaseModel):
 
 class SettingsOut(BaseModel):
     weights: dict[str, float]
+    outcomes: dict[str, float]
     negativity: float
     sentiment_weight: float
     revenue_weight: float
@@ -297,6 +299,7 @@ def _settings(rules: Any) -> SettingsOut:
     table = rules.weights
     return SettingsOut(
         weights=dict(table.weights),
+        outcomes=dict(table.outcomes),
         negativity=table.negativity,
         sentiment_weight=table.sentiment_weight,
         revenue_weight=table.revenue_weight,

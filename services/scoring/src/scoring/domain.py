@@ -2,7 +2,7 @@
 a value and its change are explained. Pure rules, no I/O; every function is tested directly.
 
 - Each interaction gets a signed contribution from the tenant's weight table: a weight per
-  channel x kind (falling back to the kind alone), scaled by the outcome when the sender
+  channel x kind (falling back to the kind alone), plus the outcome's weight when the sender
   gave one, nudged by sentiment, plus money (revenue adds, a refund takes away, both with
   diminishing returns). Bad contributions weigh `negativity` times their size: one bad
   interaction undoes the goodwill of several good ones.
@@ -88,7 +88,8 @@ VIOLATION_WITHDRAWN: Final = "violation_withdrawn"
 SIGNAL_KINDS: Final = frozenset({VIOLATION, VIOLATION_WITHDRAWN})
 
 # attributes.outcome, when a sender gives one, adds to the weight: a won deal or a resolved
-# complaint counts for more than the bare event, a lost one against.
+# complaint counts for more than the bare event, a lost one against. The defaults; a tenant
+# sets its own under `outcomes` (`WeightTable.from_config`). Other outcomes weigh nothing.
 OUTCOMES: dict[str, float] = {
     "won": 2.0,
     "positive": 1.0,
@@ -164,6 +165,7 @@ class WeightTable:
     """A tenant's weights: defaults unless it configured its own (`from_config`)."""
 
     weights: Mapping[str, float] = field(default_factory=lambda: dict(KIND_WEIGHTS))
+    outcomes: Mapping[str, float] = field(default_factory=lambda: dict(OUTCOMES))
     sentiment_weight: float = 2.0
     revenue_weight: float = 0.5
     negativity: float = 2.0
@@ -173,7 +175,8 @@ class WeightTable:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> WeightTable:
         """A table from a tenant's configuration, or InvalidWeights naming every problem.
-        `weights` keys are `kind` or `channel.kind`; they override the defaults."""
+        `weights` keys are `kind` or `channel.kind`, `outcomes` keys the known outcomes; they
+        override the defaults."""
         problems: list[str] = []
         known = {k for kinds in KINDS.values() for k in kinds} | {"violation"}
         weights = dict(KIND_WEIGHTS)
@@ -193,6 +196,18 @@ class WeightTable:
                 problems.append(f"weights.{key}: must be a number between -100 and 100")
             else:
                 weights[key] = float(raw)
+        outcomes = dict(OUTCOMES)
+        said = config.get("outcomes", {})
+        if not isinstance(said, Mapping):
+            problems.append("outcomes: must be an object of numbers by outcome")
+            said = {}
+        for key, raw in said.items():
+            if key not in OUTCOMES:
+                problems.append(f"outcomes.{key}: unknown outcome {key!r}")
+            elif not is_finite_number(raw) or abs(raw) > 100:
+                problems.append(f"outcomes.{key}: must be a number between -100 and 100")
+            else:
+                outcomes[key] = float(raw)
         bounds = {
             "sentiment_weight": (0.0, 10.0),
             "revenue_weight": (0.0, 10.0),
@@ -209,11 +224,11 @@ class WeightTable:
                 problems.append(f"{name}: must be a number from {low:g} to {high:g}")
             else:
                 numbers[name] = float(raw)
-        unknown = set(config) - set(bounds) - {"weights"}
+        unknown = set(config) - set(bounds) - {"weights", "outcomes"}
         problems += [f"{name}: unknown setting" for name in sorted(unknown)]
         if problems:
             raise InvalidWeights(problems)
-        return cls(weights=weights, **numbers)
+        return cls(weights=weights, outcomes=outcomes, **numbers)
 
     def weight(self, channel: str, kind: str) -> float:
         return self.weights.get(f"{channel}.{kind}", self.weights.get(kind, 0.0))
@@ -221,8 +236,8 @@ class WeightTable:
     def contribution(self, touch: Touch) -> Contribution:
         base = self.weight(touch.channel, touch.kind)
         parts = [words(touch.kind)]
-        if touch.outcome in OUTCOMES:
-            base += OUTCOMES[touch.outcome]
+        if touch.outcome is not None and touch.outcome in self.outcomes:
+            base += self.outcomes[touch.outcome]
             parts.append(f"({touch.outcome})")
         raw = base
         if touch.sentiment is not None:
@@ -255,7 +270,7 @@ class WeightTable:
         pair, pairs = _factorize(zip(channels, kinds, strict=True), count)
         said, named = _factorize(outcomes, count)
         base = np.array([self.weight(c, k) for c, k in pairs], dtype=float)[pair]
-        raw = base + np.array([OUTCOMES.get(o, 0.0) for o in named])[said]
+        raw = base + np.array([self.outcomes.get(o, 0.0) for o in named])[said]
         feeling = np.array(sentiments, dtype=float).reshape(len(kinds))
         felt = ~np.isnan(feeling)
         feeling = np.clip(np.where(felt, feeling, 0.0), -1.0, 1.0)
@@ -281,7 +296,7 @@ class WeightTable:
             rest, tone_k = divmod(k, 3)
             pair_k, said_k = divmod(rest, len(named))
             parts = [words(kinds_of[pair_k])]
-            if outcome_of[said_k] in OUTCOMES:
+            if outcome_of[said_k] in self.outcomes:
                 parts.append(f"({outcome_of[said_k]})")
             if tone_k:
                 parts.append("with very negative words" if tone_k == 1 else "with warm words")

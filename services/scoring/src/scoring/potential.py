@@ -2,11 +2,12 @@
 not (yet) bring what those bring.
 
 "Best" are the customers whose revenue over the year is in the top 35% (where BFFs and
-Partners sit by default). Behaviour is engagement, advocacy and cost to serve (log-scaled
-and standardised over the tenant), not money. A customer below that revenue has potential
-when its five nearest best customers are as near to it as best customers usually are to
-each other (the median of their own nearest-neighbour distances); the potential is what
-those five bring in the median, less what it brings.
+Partners sit by default), by the relationship types' rule: a tie at the cut is not split, so
+when most customers bring nothing, none of those is among the best. Behaviour is
+engagement, advocacy and cost to serve (log-scaled and standardised over the tenant), not
+money. Any other customer has potential when its five nearest best customers are as near to
+it as best customers usually are to each other (the median of their own nearest-neighbour
+distances); the potential is what those five bring in the median, less what it brings.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from scoring.relationship_types import Features
+from scoring.relationship_types import Distribution, Features
 
-TOP_SHARE = 0.35
+# The best customers: revenue at least this percentile (the top 35%).
+TOP_PERCENTILE = 65.0
 NEIGHBOURS = 5
 # How much farther than best customers are from each other a lookalike may be.
 REACH = 3.0
@@ -46,9 +48,9 @@ def potentials(population: Mapping[str, Features]) -> dict[str, Potential]:
         values = [v[axis] for v in vectors.values()]
         spreads.append(statistics.pstdev(values) or 1.0)
     scaled = {c: tuple(v[a] / spreads[a] for a in range(3)) for c, v in vectors.items()}
-    revenues = sorted(population[c].revenue for c in ids)
-    threshold = revenues[int(len(revenues) * (1 - TOP_SHARE))]
-    best = [c for c in ids if population[c].revenue >= threshold]
+    revenues = Distribution({"revenue": sorted(population[c].revenue for c in ids)})
+    best = [c for c in ids if revenues.in_top("revenue", TOP_PERCENTILE, population[c].revenue)]
+    top = set(best)
     if len(best) <= NEIGHBOURS:
         return {}
 
@@ -58,9 +60,9 @@ def potentials(population: Mapping[str, Features]) -> dict[str, Potential]:
     usual = statistics.median(min(distance(b, other) for other in best if other != b) for b in best)
     found: dict[str, Potential] = {}
     for c in ids:
-        own = population[c].revenue
-        if own >= threshold:
+        if c in top:
             continue
+        own = population[c].revenue
         nearest = sorted(best, key=lambda b: (distance(c, b), b))[:NEIGHBOURS]
         if statistics.mean(distance(c, b) for b in nearest) > max(usual, 1e-9) * REACH:
             continue
