@@ -48,6 +48,8 @@ CUSTOMER = """query ($id: ID!, $start: DateTime) { customer(id: $id) { name
     explanation(start: $start, top: 8) { sentence drivers { interactionId } } }
   recentInteractions(limit: 20) { id kind } nextBestActions(limit: 5) { title }
   alerts(limit: 10) { id } } }"""
+TIMELINE_RISK = """query ($id: ID!) { customer(id: $id) { relationship {
+  timeline(points: 3) { at risk } } } }"""
 SIMILAR = """query ($id: ID!) { customer(id: $id) {
   similarCustomers(limit: 5) { customerId similarity reasons } } }"""
 WORKLIST = """query ($team: String) { worklist(team: $team, limit: 20) {
@@ -430,6 +432,12 @@ def _one_customer(browser: _Page, stack: Stack, key: str) -> str:
     assert titles, "the chosen customer shows no next action"
     shown_alerts = page.locator(f"{view} .customer-alerts .alert-item")
     assert shown_alerts.count() == len(api["alerts"]) > 0
+
+    # The graph's timeline carries the risk along it (scoring's, as of each moment).
+    timeline = _graph(stack, key, TIMELINE_RISK, id=chosen["customerId"])["customer"]
+    last = timeline["relationship"]["timeline"][-1]
+    assert last["risk"] is not None
+    assert 0 <= last["risk"] <= 1
 
     # Another period: the same 60 moments, from two years back.
     page.click(f"{view} .ranges button:has-text('2 years')")

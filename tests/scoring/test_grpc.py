@@ -94,6 +94,19 @@ async def test_timeline_explanation_and_alerts_over_grpc(channel: grpc.aio.Chann
     )
     assert next(round(p.value, 3) for p in timeline.points) == 0.0
     assert timeline.points[-1].value < 0 < timeline.points[1].value
+    # The risk along it: none before the first interaction, then as an as-of read says.
+    assert not timeline.points[0].HasField("risk")
+    for point in timeline.points[1:]:
+        [then] = (
+            await stub.BatchGetRelationships(
+                scoring_pb2.BatchGetRelationshipsRequest(
+                    tenant_id="t1", customer_ids=["c1"], as_of=point.at
+                ),
+                timeout=5,
+            )
+        ).relationships
+        assert point.risk == pytest.approx(then.risk, abs=1e-9)
+    assert 0 < timeline.points[1].risk < timeline.points[-1].risk <= 1  # the complaint
     explained = await stub.ExplainRelationship(
         scoring_pb2.ExplainRelationshipRequest(
             tenant_id="t1", customer_id="c1", start=start, end=end

@@ -97,6 +97,11 @@ class TimelinePoint:
     value: float
     relationship_type: str
     stage: str
+    risk: float | None = strawberry.field(
+        description="The risk of loss (0 to 1) from the interactions up to then: silence "
+        "against the customer's own cadence, value drops, complaints, violations, the stage "
+        "(not the retention model, fitted now); null before the first interaction."
+    )
 
 
 @strawberry.type(
@@ -288,6 +293,7 @@ class Relationship:
                 value=p.value,
                 relationship_type=p.relationship_type,
                 stage=p.stage,
+                risk=p.risk if p.HasField("risk") else None,
             )
             for p in found
         ]

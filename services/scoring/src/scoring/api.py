@@ -175,11 +175,16 @@ class TimelinePointOut(BaseModel):
     value: float
     relationship_type: str
     stage: str
+    risk: float | None = Field(
+        default=None,
+        description="The risk of loss (0 to 1) from the interactions up to `at`, without the "
+        "retention model (fitted now); null before the first interaction",
+    )
 
 
 @router.get(
     "/customers/{customer_id}/timeline",
-    summary="Value, type and stage at evenly spaced moments of a period",
+    summary="Value, type, stage and risk at evenly spaced moments of a period",
 )
 async def timeline(
     customer_id: CustomerId,
@@ -193,7 +198,11 @@ async def timeline(
     found = await _service(request).timeline(principal.tenant_id, customer_id, start, end, points)
     return [
         TimelinePointOut(
-            at=p.at, value=round(p.value, 6), relationship_type=p.relationship_type, stage=p.stage
+            at=p.at,
+            value=round(p.value, 6),
+            relationship_type=p.relationship_type,
+            stage=p.stage,
+            risk=p.risk,
         )
         for p in found
     ]

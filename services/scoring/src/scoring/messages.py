@@ -117,12 +117,15 @@ def relationship_message(view: RelationshipView) -> scoring_pb2.Relationship:
 
 
 def timeline_point(point: TimelinePoint) -> scoring_pb2.TimelinePoint:
-    return scoring_pb2.TimelinePoint(
+    message = scoring_pb2.TimelinePoint(
         at=timestamp(point.at),
         value=round(point.value, 6),
         relationship_type=point.relationship_type,
         stage=point.stage,
     )
+    if point.risk is not None:
+        message.risk = point.risk
+    return message
 
 
 def driver_message(driver: Driver) -> scoring_pb2.Driver:

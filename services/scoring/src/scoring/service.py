@@ -197,6 +197,10 @@ class TimelinePoint:
     value: float
     relationship_type: str
     stage: str
+    # The risk of loss from the interactions up to `at` (None before the first): silence
+    # against the customer's own cadence, value drops, complaints, violations, the stage.
+    # The retention model's probability of being active, fitted now, is not in it.
+    risk: float | None = None
 
 
 class InvalidSettings(ValueError):
@@ -778,25 +782,32 @@ class ScoringService:
     async def timeline(
         self, tenant_id: str, customer_id: str, start: datetime, end: datetime, points: int = 60
     ) -> list[TimelinePoint]:
-        """Value, type and stage at `points` evenly spaced moments from start to end."""
+        """Value, type, stage and risk at `points` evenly spaced moments from start to end."""
         points = max(2, min(points, 500))
         table = (await self.rules(tenant_id)).weights
         async with self.db.read() as session:
             repo = ScoringRepository(session)
-            history = _applied(await repo.history(tenant_id, [customer_id], end))
+            rows = await repo.history(tenant_id, [customer_id], end)
             changes = await repo.state_changes(tenant_id, [customer_id], end)
+        history = _applied(rows)
+        # Each moment's value after it depends on the ones before only: computed once.
+        moments = _moments(table, rows, signals=True)
+        moment_times = [m.at for m in moments]
         step = (end - start) / (points - 1)
         result = []
         for n in range(points):
             at = start + step * n
             kind = [c for c in changes if c.dimension == "type" and c.at <= at]
             stage = [c for c in changes if c.dimension == "stage" and c.at <= at]
+            stage_then = stage[-1].current if stage else ""
+            upto = moments[: bisect_right(moment_times, at)]
             result.append(
                 TimelinePoint(
                     at,
                     value_at(table, history, at),
                     kind[-1].current if kind else "",
-                    stage[-1].current if stage else "",
+                    stage_then,
+                    risk.assess(upto, at, stage_then).score if upto else None,
                 )
             )
         return result

@@ -200,16 +200,18 @@ class GetRelationshipTimelineRequest(_message.Message):
     def __init__(self, tenant_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., points: _Optional[int] = ...) -> None: ...
 
 class TimelinePoint(_message.Message):
-    __slots__ = ("at", "value", "relationship_type", "stage")
+    __slots__ = ("at", "value", "relationship_type", "stage", "risk")
     AT_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
     RELATIONSHIP_TYPE_FIELD_NUMBER: _ClassVar[int]
     STAGE_FIELD_NUMBER: _ClassVar[int]
+    RISK_FIELD_NUMBER: _ClassVar[int]
     at: _timestamp_pb2.Timestamp
     value: float
     relationship_type: str
     stage: str
-    def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., value: _Optional[float] = ..., relationship_type: _Optional[str] = ..., stage: _Optional[str] = ...) -> None: ...
+    risk: float
+    def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., value: _Optional[float] = ..., relationship_type: _Optional[str] = ..., stage: _Optional[str] = ..., risk: _Optional[float] = ...) -> None: ...
 
 class GetRelationshipTimelineResponse(_message.Message):
     __slots__ = ("points",)
