@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -181,7 +182,7 @@ async def publish_playbook_yaml(
         draft = load_draft(await request.body(), types)
     except InvalidPlaybook as error:
         raise _problems(error) from error
-    return await _publish(request, response, principal, draft)
+    return await _publish(request, response, principal, draft, types)
 
 
 @router.get(
@@ -215,10 +216,14 @@ async def export_playbook_yaml(
 
 
 async def _publish(
-    request: Request, response: Response, principal: Principal, draft: PlaybookDraft
+    request: Request,
+    response: Response,
+    principal: Principal,
+    draft: PlaybookDraft,
+    relationship_types: Sequence[str] | None = None,
 ) -> PlaybookOut:
     try:
-        published = await _service(request).publish(principal.tenant_id, draft)
+        published = await _service(request).publish(principal.tenant_id, draft, relationship_types)
     except InvalidPlaybook as error:
         raise _problems(error) from error
     if not published.created:  # the newest version is this playbook already

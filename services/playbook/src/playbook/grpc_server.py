@@ -137,7 +137,7 @@ class PlaybookServicer(playbook_pb2_grpc.PlaybookServiceServicer):
         try:
             types = await self.service.relationship_types(request.tenant_id)
             draft = load_draft(request.yaml, types)
-            published = await self.service.publish(request.tenant_id, draft)
+            published = await self.service.publish(request.tenant_id, draft, types)
         except InvalidPlaybook as error:
             return playbook_pb2.PublishPlaybookResponse(
                 problems=[

@@ -211,11 +211,20 @@ class PlaybookService:
             self._parsed.move_to_end(row.id)
         return found
 
-    async def publish(self, tenant_id: str, draft: PlaybookDraft) -> Published:
+    async def publish(
+        self,
+        tenant_id: str,
+        draft: PlaybookDraft,
+        relationship_types: Sequence[str] | None = None,
+    ) -> Published:
         """Stores a valid draft as the tenant's next version; raises InvalidPlaybook if not.
-        A draft the same as the newest version (a CI job publishing the file of every
-        commit) makes no new version: that one is answered, `created` false."""
-        problems = validate(draft, await self.relationship_types(tenant_id))
+        Its types are checked against `relationship_types` (as a caller that read the draft
+        with them has them), else the tenant's (`relationship_types()`). A draft the same
+        as the newest version (a CI job publishing the file of every commit) makes no new
+        version: that one is answered, `created` false."""
+        if relationship_types is None:
+            relationship_types = await self.relationship_types(tenant_id)
+        problems = validate(draft, relationship_types)
         if problems:
             raise InvalidPlaybook(problems)
         document = json.dumps(draft_to_dict(draft), ensure_ascii=False)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeGuard
@@ -160,6 +160,47 @@ class Contribution:
     reason: str
 
 
+# Every kind a weight may name alone (the taxonomy's, and our own violation signal).
+_WEIGHED_KINDS: Final = frozenset({k for kinds in KINDS.values() for k in kinds} | {VIOLATION})
+
+
+def _weight_key_problem(key: str) -> str | None:
+    """What is wrong with a weight's key (`kind` or `channel.kind`), if anything."""
+    channel, _, kind = key.rpartition(".")
+    if channel and channel not in CHANNELS:
+        return f"unknown channel {channel!r}"
+    if channel and kind not in KINDS[channel]:
+        return f"{kind!r} is not a kind of {channel!r}"
+    if not channel and kind not in _WEIGHED_KINDS:
+        return f"unknown kind {kind!r}"
+    return None
+
+
+def _overrides(
+    config: Mapping[str, Any],
+    name: str,
+    defaults: Mapping[str, float],
+    keyed_by: str,
+    key_problem: Callable[[str], str | None],
+    problems: list[str],
+) -> dict[str, float]:
+    """`defaults` with the numbers `config[name]` sets, each from -100 to 100; a key
+    `key_problem` refuses, or a value out of bounds, is added to `problems`, named."""
+    numbers = dict(defaults)
+    given = config.get(name, {})
+    if not isinstance(given, Mapping):
+        problems.append(f"{name}: must be an object of numbers by {keyed_by}")
+        return numbers
+    for key, raw in given.items():
+        if (wrong := key_problem(key)) is not None:
+            problems.append(f"{name}.{key}: {wrong}")
+        elif not is_finite_number(raw) or abs(raw) > 100:
+            problems.append(f"{name}.{key}: must be a number between -100 and 100")
+        else:
+            numbers[key] = float(raw)
+    return numbers
+
+
 @dataclass(frozen=True)
 class WeightTable:
     """A tenant's weights: defaults unless it configured its own (`from_config`)."""
@@ -178,36 +219,17 @@ class WeightTable:
         `weights` keys are `kind` or `channel.kind`, `outcomes` keys the known outcomes; they
         override the defaults."""
         problems: list[str] = []
-        known = {k for kinds in KINDS.values() for k in kinds} | {"violation"}
-        weights = dict(KIND_WEIGHTS)
-        given = config.get("weights", {})
-        if not isinstance(given, Mapping):
-            problems.append("weights: must be an object of numbers by kind or channel.kind")
-            given = {}
-        for key, raw in given.items():
-            channel, _, kind = key.rpartition(".")
-            if channel and channel not in CHANNELS:
-                problems.append(f"weights.{key}: unknown channel {channel!r}")
-            elif channel and kind not in KINDS[channel]:
-                problems.append(f"weights.{key}: {kind!r} is not a kind of {channel!r}")
-            elif not channel and kind not in known:
-                problems.append(f"weights.{key}: unknown kind {kind!r}")
-            elif not is_finite_number(raw) or abs(raw) > 100:
-                problems.append(f"weights.{key}: must be a number between -100 and 100")
-            else:
-                weights[key] = float(raw)
-        outcomes = dict(OUTCOMES)
-        said = config.get("outcomes", {})
-        if not isinstance(said, Mapping):
-            problems.append("outcomes: must be an object of numbers by outcome")
-            said = {}
-        for key, raw in said.items():
-            if key not in OUTCOMES:
-                problems.append(f"outcomes.{key}: unknown outcome {key!r}")
-            elif not is_finite_number(raw) or abs(raw) > 100:
-                problems.append(f"outcomes.{key}: must be a number between -100 and 100")
-            else:
-                outcomes[key] = float(raw)
+        weights = _overrides(
+            config, "weights", KIND_WEIGHTS, "kind or channel.kind", _weight_key_problem, problems
+        )
+        outcomes = _overrides(
+            config,
+            "outcomes",
+            OUTCOMES,
+            "outcome",
+            lambda key: None if key in OUTCOMES else f"unknown outcome {key!r}",
+            problems,
+        )
         bounds = {
             "sentiment_weight": (0.0, 10.0),
             "revenue_weight": (0.0, 10.0),
