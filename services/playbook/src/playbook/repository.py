@@ -634,16 +634,15 @@ class PlaybookRepository:
         *,
         customer_ids: Sequence[str] | None = None,
         team: str | None = None,
-        employee: str | None = None,
         limit: int = 100,
     ) -> list[ObligationRow]:
+        """Open obligations, soonest due first; of a team, its own standards' only (a
+        worklist adds the universal precepts: `obligation_times`)."""
         conditions = [col(ObligationRow.tenant_id) == tenant_id]
         if customer_ids is not None:
             conditions.append(col(ObligationRow.customer_id).in_(list(set(customer_ids))))
         if team is not None:
             conditions.append(col(ObligationRow.team) == team)
-        if employee is not None:
-            conditions.append(col(ObligationRow.employee) == employee)
         query = (
             select(ObligationRow)
             .where(*conditions)

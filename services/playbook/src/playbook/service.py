@@ -926,12 +926,11 @@ class PlaybookService:
         *,
         customer_ids: Sequence[str] | None = None,
         team: str | None = None,
-        employee: str | None = None,
         limit: int = 100,
     ) -> list[ObligationRow]:
         async with self.db.read() as session:
             return await PlaybookRepository(session).obligations(
-                tenant_id, customer_ids=customer_ids, team=team, employee=employee, limit=limit
+                tenant_id, customer_ids=customer_ids, team=team, limit=limit
             )
 
     async def alerts(
