@@ -294,6 +294,25 @@ def test_a_row_that_is_not_utf8_is_reported_and_the_others_imported(
     )
 
 
+def test_a_row_the_csv_reader_cannot_read_is_reported_and_the_others_imported(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    data = tmp_path / "deals.csv"
+    huge = "x" * (csv.field_size_limit() + 1)
+    data.write_text(
+        DEALS
+        + f'd3,acc-3,"{huge}",2025-03-03T10:00:00Z,purchase,5,EU\n'
+        + "d4,acc-4,Dora,2025-03-04T10:00:00Z,purchase,6,EU\n"
+    )
+    result = _import(env, data)
+    assert result.exit_code == 1, result.output
+    assert "3 accepted, 0 already stored, 1 rejected" in result.output
+    [problem] = _report(tmp_path / "deals.csv.errors.csv")
+    assert (problem["row"], problem["field"]) == ("4", "(row)")
+    assert problem["message"].startswith("not readable as CSV: field larger than field limit")
+    assert _source_ids(env) == ["d1", "d2", "d4"]
+
+
 def test_a_row_with_several_problems_counts_once(tmp_path: Path, env: dict[str, str]) -> None:
     data = tmp_path / "deals.csv"
     data.write_text(DEALS + "d3,acc-3,Cora,not a date,purchase,not a number,EU\n")

@@ -192,6 +192,18 @@ def check_columns(path: Path, mapping: ColumnMapping) -> None:
         )
 
 
+def _csv_rows(rows: csv.DictReader[str]) -> Iterator[dict[str | Any, Any] | csv.Error]:
+    """Each row, or the error that made one unreadable (a field beyond the csv module's
+    limit, say): the reader goes on with the next row after it."""
+    while True:
+        try:
+            yield next(rows)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            yield error
+
+
 def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | tuple[str, str]]]:
     """(row number, the row) for each data row; a row that cannot be read is (field, reason).
     Raises `Refused` for a CSV header that is not UTF-8."""
@@ -211,7 +223,10 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | tuple[str, str
                 yield number, row if isinstance(row, dict) else ("(row)", "not a JSON object")
         return
     with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as text:
-        for number, row in enumerate(_header(path, text), start=2):  # row 1 is the header
+        for number, row in enumerate(_csv_rows(_header(path, text)), start=2):  # 1: the header
+            if isinstance(row, csv.Error):
+                yield number, ("(row)", f"not readable as CSV: {row}")
+                continue
             # Values past the header's last column come under the key None, as a list.
             undecodable = {
                 k: _undecodable("".join(v) if isinstance(v, list) else v or "")
