@@ -102,6 +102,7 @@ CASES: list[tuple[dict[str, str], bytes, bool]] = [
     ({**GOOD, "Content-Type": "application/merge+json"}, b'{"name": "a", "size": 1}', False),
     ({**GOOD, "Content-Type": "text/plain"}, b'{"name": "a", "size": 1}', False),
     (GOOD, b"", False),
+    ({**GOOD, "Content-Encoding": "gzip"}, b'{"name": "kettle", "size": 3}', False),
 ]
 
 

@@ -7,8 +7,9 @@ process, the write replaced by an answer). `DirectJsonRoute` stands in front of 
 route and serves the common request, a JSON body with none of the route's optional
 headers, by calling the same endpoint function with the same FastAPI helpers for the body
 and the answer (`request_body_to_args`, `serialize_response`), so values, errors and
-answers are FastAPI's own. Any other request (no body or no length, another media type, an
-optional header present, another method) is left to the FastAPI route behind it.
+answers are FastAPI's own. Any other request (no body or no length, another media type, a
+body with a Content-Encoding, an optional header present, another method) is left to the
+FastAPI route behind it.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ class DirectJsonRoute(Route):
                 json_body = value.split(b";", 1)[0].strip().lower() == _JSON
             elif name == b"content-length":
                 length = value
-            elif name in self._header_names:
+            elif name in self._header_names or name == b"content-encoding":
                 return Match.NONE, {}
         if not json_body or not length.isdigit() or not int(length):
             return Match.NONE, {}

@@ -74,16 +74,6 @@ IdempotencyKey = Annotated[
         "key is stored once and answered with the original id.",
     ),
 ]
-# Declared so that the schema says so, and so that the direct route in front of
-# `record_interaction` leaves such a request to this router's route, which refuses it.
-ContentEncoding = Annotated[
-    str | None,
-    Header(
-        alias="Content-Encoding",
-        description="`identity` or none: a compressed body is refused with 415 (send it "
-        "uncompressed)",
-    ),
-]
 
 
 def _keyed(interaction: InteractionIn, key: str | None, suffix: str = "") -> InteractionIn:
@@ -134,7 +124,6 @@ async def record_interaction(
     principal: Writer,
     interaction: Annotated[InteractionIn, Body(examples=[EXAMPLE_INTERACTION])],
     idempotency_key: IdempotencyKey = None,
-    content_encoding: ContentEncoding = None,  # refused before: see UncompressedBodyRoute
 ) -> ItemResult:
     await check_rate(request, principal, 1)
     if idempotency_key and interaction.source_id not in (None, idempotency_key):
@@ -181,7 +170,6 @@ async def record_batch(
     principal: Writer,
     batch: InteractionBatchIn,
     idempotency_key: IdempotencyKey = None,
-    content_encoding: ContentEncoding = None,  # refused before: see UncompressedBodyRoute
 ) -> BatchResult:
     await check_rate(request, principal, len(batch.interactions))
     valid: list[tuple[int, InteractionIn]] = []

@@ -145,7 +145,8 @@ def _not_utf8(found: bytes, where: str = "") -> str:
     )
 
 
-def _is_json_lines(path: Path) -> bool:
+def is_json_lines(path: Path) -> bool:
+    """Whether the file is read as JSON lines (else CSV), by its suffix."""
     return path.suffix.lower() in _JSON_LINES
 
 
@@ -164,7 +165,7 @@ def check_columns(path: Path, mapping: ColumnMapping) -> None:
     a JSON lines file has none, so a key is missing when no object of its first
     `SAMPLE_ROWS` rows has it (a key only some rows have is an optional value)."""
     named = set(mapping.columns.values()) | set(mapping.attributes)
-    if _is_json_lines(path):
+    if is_json_lines(path):
         if not named:
             return
         seen: set[str] = set()
@@ -207,7 +208,7 @@ def _csv_rows(rows: csv.DictReader[str]) -> Iterator[dict[str | Any, Any] | csv.
 def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | tuple[str, str]]]:
     """(row number, the row) for each data row; a row that cannot be read is (field, reason).
     Raises `Refused` for a CSV header that is not UTF-8."""
-    if _is_json_lines(path):
+    if is_json_lines(path):
         with path.open(encoding="utf-8-sig", errors="surrogateescape") as lines:
             for number, line in enumerate(lines, start=1):
                 if not line.strip():
@@ -287,10 +288,9 @@ async def import_file(
     errors: csv.DictWriter[str],
     progress: Any = None,
 ) -> ImportReport:
-    """Imports the file's rows, writing each row refused to `errors`. Raises `Refused`, with
-    nothing stored, when the mapping names a column the file lacks or its header is not
-    UTF-8 (see `check_columns`)."""
-    check_columns(path, mapping)
+    """Imports the file's rows, writing each row refused to `errors`. The caller has checked
+    the mapping against the file (`check_columns`, before it writes the report); a header
+    that is not UTF-8 raises `Refused` before anything is stored."""
     report = ImportReport()
     batch: list[tuple[int, InteractionIn]] = []
 

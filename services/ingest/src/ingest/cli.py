@@ -296,9 +296,7 @@ def import_command(file: Path, tenant: str, mapping: Path | None, errors_path: P
         raise click.ClickException(str(error)) from error
     errors_path = errors_path or file.with_name(file.name + ".errors.csv")
     with file.open("rb") as counting:
-        total = sum(1 for _ in counting) - (
-            0 if file.suffix.lower() in (".jsonl", ".ndjson") else 1
-        )
+        total = sum(1 for _ in counting) - (0 if bulk.is_json_lines(file) else 1)
 
     async def run() -> bulk.ImportReport:
         db = Database(settings.database_url)
