@@ -589,6 +589,14 @@ def test_the_cli_imports_once_with_contacts_and_accounts_by_domain(tmp_path: Pat
             await db.dispose()
 
     asyncio.run(check())
+    # Imported again as if the tenant's own domain were the customer's: the same messages now
+    # read the other way. The stored ones stand, and the report says which differ, and how.
+    turned = runner.invoke(main, [*command, "--own-domain", "northwind.example"], env=env)
+    assert turned.exit_code == 1
+    assert "0 accepted, 3 already stored (3 of them differently), 1 refused" in turned.output
+    report = errors.read_text()
+    assert report.count("differs in kind, direction, employee;") == 3, report
+    assert "the stored one stands" in report
     missing = runner.invoke(main, ["import-email", str(tmp_path), "--tenant", "nobody"], env=env)
     assert "no tenant 'nobody'" in missing.output
 

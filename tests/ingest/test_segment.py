@@ -246,6 +246,39 @@ async def test_a_batch_stores_the_good_and_names_the_bad(
     assert (again.json()["accepted"], again.json()["duplicates"]) == (0, 1)
 
 
+async def test_a_messageid_used_again_for_another_event_is_refused_not_retried(
+    app: FastAPI, http: httpx.AsyncClient
+) -> None:
+    """A retry repeats its message and answers as a duplicate. The same messageId with
+    another event is refused, naming what differs; the stored interaction stands. A message
+    without a time of its own takes the time it is sent, which each retry changes: that is
+    still a retry."""
+    auth = await _basic(app)
+    untimed = {k: v for k, v in TRACK.items() if k != "timestamp"} | {"messageId": "m-2"}
+    first = await http.post(
+        "/v1/batch",
+        json={"batch": [TRACK, {**untimed, "sentAt": "2026-05-04T10:00:00Z"}]},
+        headers=auth,
+    )
+    assert first.json()["accepted"] == 2, first.text
+    reused = {**TRACK, "properties": {"revenue": "25.00"}}
+    retried = {**untimed, "sentAt": "2026-05-04T10:05:00Z"}
+    reply = await http.post("/v1/batch", json={"batch": [TRACK, reused, retried]}, headers=auth)
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert (body["accepted"], body["duplicates"]) == (0, 2)
+    [refused] = body["rejected"]
+    assert (refused["index"], refused["messageId"]) == (1, "m-1")
+    [error] = refused["errors"]
+    assert error["path"] == "messageId"
+    assert "differs in amount, attributes" in error["message"]
+    assert "a stored interaction is never changed" in error["message"]
+    service: IngestService = app.state.ingest
+    tenant = await service.tenant_id("acme") or ""
+    [customer] = await service.list_customers(tenant, "", 10)
+    assert customer.interaction_count == 2
+
+
 async def test_write_key_by_basic_auth_bearer_or_body(
     app: FastAPI, http: httpx.AsyncClient
 ) -> None:

@@ -394,9 +394,11 @@ def import_email_command(
     report = asyncio.run(run())
     click.echo(
         f"{report.messages} messages: {report.accepted} accepted, {report.duplicates} already "
-        f"stored, {report.rejected} refused"
-        + (f" (see {errors_path})" if report.rejected else "")
+        "stored"
+        + (f" ({report.differing} of them differently)" if report.differing else "")
+        + f", {report.rejected} refused"
+        + (f" (see {errors_path})" if report.rejected or report.differing else "")
         + f"; {report.contacts} participants recorded as contacts"
     )
-    if report.rejected:
+    if report.rejected or report.differing:
         sys.exit(1)

@@ -89,12 +89,26 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+# The event's own time; without it, the time the message was sent (`sentAt`), else now.
+_OWN_TIME = ("timestamp", "originalTimestamp")
+
+
 def _timestamp(message: dict[str, Any]) -> str:
-    for key in ("timestamp", "originalTimestamp", "sentAt"):
+    for key in (*_OWN_TIME, "sentAt"):
         value = message.get(key)
         if isinstance(value, str) and value:
             return value
     return datetime.now(UTC).isoformat()
+
+
+def changed(message: Any, differs_in: list[str]) -> list[str]:
+    """Of the fields in which a repeated `message` differs from the interaction stored under
+    its messageId, those its sender changed: a message without a time of its own took the
+    time it was sent or arrived, which every retry changes."""
+    own_time = isinstance(message, dict) and any(
+        isinstance(message.get(key), str) and message.get(key) for key in _OWN_TIME
+    )
+    return [f for f in differs_in if own_time or f != "occurred_at"]
 
 
 def _domain(traits: dict[str, Any]) -> str | None:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from ingest import segment
 from ingest.api import check_rate
 from ingest.deps import service_of
-from ingest.schemas import FieldError
+from ingest.schemas import FieldError, ItemResult
 from relint.auth import SCOPE_INGEST_WRITE, KeyVerifier, Principal
 
 log = logging.getLogger(__name__)
@@ -215,26 +215,55 @@ async def _store(
         read.append(segment.read(index, message))
     interactions = [(m.index, m.interaction) for m in read if m.interaction is not None]
     updates = [m.update for m in read if m.update is not None]
-    stored = await service_of(request).record(principal.tenant_id, interactions, updates)
+    stored = await service_of(request).record(
+        principal.tenant_id, interactions, updates, compare_repeats=True
+    )
     by_index = {m.index: m for m in read}
+    reused = _reused(stored, messages, by_index)
     rejected = [
         RejectedMessage(index=m.index, messageId=m.message_id, errors=m.errors)
         for m in read
         if m.errors
     ] + [
-        RejectedMessage(index=r.index, messageId=by_index[r.index].message_id, errors=r.errors)
+        RejectedMessage(
+            index=r.index,
+            messageId=by_index[r.index].message_id,
+            errors=r.errors or reused[r.index],
+        )
         for r in stored
-        if r.status == "rejected"
+        if r.status == "rejected" or r.index in reused
     ]
     rejected.sort(key=lambda r: r.index)
     for refusal in rejected:
         _note_refusal(principal, messages[refusal.index], refusal.errors)
     return SegmentResult(
         accepted=sum(r.status == "accepted" for r in stored),
-        duplicates=sum(r.status == "duplicate" for r in stored),
+        duplicates=sum(r.status == "duplicate" and r.index not in reused for r in stored),
         updated=len(updates),
         rejected=rejected,
     )
+
+
+def _reused(
+    stored: list[ItemResult], messages: list[Any], by_index: dict[int, segment.Mapped]
+) -> dict[int, list[FieldError]]:
+    """The repeats that are not retries: a messageId used before for another event. The
+    stored interaction stands (it is never changed); the message is refused, saying how it
+    differs, as a single POST's would be."""
+    reused: dict[int, list[FieldError]] = {}
+    for result in stored:
+        if result.status != "duplicate" or not result.differs_in:
+            continue
+        differs = segment.changed(messages[result.index], result.differs_in)
+        if differs:
+            message_id = by_index[result.index].message_id
+            reason = (
+                f"messageId {message_id!r} was already used for interaction {result.id}, "
+                f"which differs in {', '.join(differs)}; a stored interaction is never "
+                "changed: send a change as a new message, under a new messageId"
+            )
+            reused[result.index] = [FieldError(path="messageId", message=reason)]
+    return reused
 
 
 def _note_refusal(principal: Principal, message: Any, errors: list[FieldError]) -> None:
