@@ -13,7 +13,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from playbook.domain import DEFAULT_PLAYBOOK, draft_to_dict
+from playbook.domain import DEFAULT_PLAYBOOK, draft_from_dict, draft_to_dict, validate
 from playbook.evaluation import Touch
 from playbook.main import MIGRATIONS, create_app
 from playbook.service import Delivered, PlaybookService
@@ -184,6 +184,13 @@ async def test_every_route_is_documented(client: httpx.AsyncClient) -> None:
         assert paths[path][method]["summary"], (path, method)
     problems = paths["/v1/playbook"]["put"]["responses"]["422"]
     assert problems["content"]["application/json"]["schema"]["$ref"].endswith("ProblemsOut")
+    # The example draft publishes, and shows a standard that names what answers it.
+    body = paths["/v1/playbook"]["put"]["requestBody"]["content"]["application/json"]
+    [example] = body["schema"]["examples"]
+    assert validate(draft_from_dict(example)) == []
+    assert [s["key"] for s in example["standards"] if "answered_by" in s["rule"]] == [
+        "answer-social-complaints"
+    ]
 
 
 YAML = {"Content-Type": "application/yaml"}
@@ -328,6 +335,82 @@ async def test_obligations_violations_actions_and_worklists_per_tenant(
     nothing = await client.get("/v1/customers/c1/next-best-actions", headers=other)
     assert nothing.json() == {"actions": []}
     assert (await client.get("/v1/worklist?limit=501", headers=READER)).status_code == 422
+
+
+async def test_a_standard_that_names_what_answers_is_published_and_judged_by_it(
+    client: httpx.AsyncClient,
+) -> None:
+    """Complaints answered only by their resolution or a sales call: published in JSON, read
+    back with its sentence, exported and republished as YAML (no new version), and an
+    email that answers the default playbook's complaint leaves this one owed."""
+    ours = draft()
+    complaints = ours["standards"][0]
+    assert complaints["key"] == "answer-complaints"
+    answered_by = [{"channel": "service", "kind": "complaint_resolved"}, {"channel": "sales"}]
+    complaints["rule"]["answered_by"] = answered_by
+    complaints["description"] = ""
+    published = await client.put("/v1/playbook", json=ours, headers=ADMIN)
+    assert published.status_code == 201, published.text
+    [read] = [s for s in published.json()["standards"] if s["key"] == "answer-complaints"]
+    assert read["rule"] == {
+        "kind": "respond_within",
+        "trigger": {"channel": "service", "kind": "complaint"},
+        "within_hours": 24,
+        "answered_by": answered_by,
+    }
+    assert read["description"] == (
+        "Every service complaint gets a first response (a sales touch or a service complaint "
+        "resolved) within 24 hours."
+    )
+    # The same again, in JSON or as the YAML file exported: no new version.
+    again = await client.put("/v1/playbook", json=ours, headers=ADMIN)
+    assert (again.status_code, again.json()["version"]) == (200, 1)
+    exported = (await client.get("/v1/playbook.yaml", headers=READER)).text
+    assert (
+        "      answered_by:\n        - channel: service\n          kind: complaint_resolved\n"
+        in (exported)
+    )
+    as_yaml = await client.put("/v1/playbook.yaml", content=exported, headers={**ADMIN, **YAML})
+    assert (as_yaml.status_code, as_yaml.json()["version"]) == (200, 1)
+
+    service: PlaybookService = client.app.state.playbook  # type: ignore[attr-defined]
+    now = datetime.now(UTC)
+    complaint = Touch("k1", now - timedelta(hours=2), "service", "complaint", "inbound", "", "T-9")
+    email = Touch("e1", now - timedelta(hours=1), "email", "email_sent", "outbound", "ana")
+    await service.receive([Delivered("acme", "c1", t) for t in (complaint, email)])
+    await service.judge_due()
+    owed = (await client.get("/v1/customers/c1/obligations", headers=READER)).json()
+    what = (
+        "First response (a sales touch or a service complaint resolved) to service complaint #T-9"
+    )
+    assert [(o["standard_key"], o["what"]) for o in owed["obligations"]] == [
+        ("answer-complaints", what)
+    ]
+    actions = (await client.get("/v1/customers/c1/next-best-actions", headers=READER)).json()
+    assert [a["title"] for a in actions["actions"]] == [what]
+    work = (await client.get("/v1/worklist?team=company", headers=READER)).json()
+    assert [a["title"] for a in work["actions"]] == [what]
+    # A sales call answers it: nothing owed, nothing missed.
+    call = Touch("s1", now - timedelta(minutes=30), "sales", "call", "outbound", "bo")
+    await service.receive([Delivered("acme", "c1", call)])
+    await service.judge_due()
+    assert (await client.get("/v1/customers/c1/obligations", headers=READER)).json() == {
+        "obligations": []
+    }
+    missed = (await client.get("/v1/customers/c1/violations", headers=READER)).json()
+    assert missed["violations"] == []
+
+    wrong = draft("Wrong")
+    wrong["standards"][0]["rule"]["answered_by"] = [{"channel": "phone"}, {"channel": "sales"}]
+    wrong["standards"][1]["rule"]["answered_by"] = []
+    refused = await client.put("/v1/playbook", json=wrong, headers=ADMIN)
+    assert refused.status_code == 422
+    assert [p["path"] for p in refused.json()["detail"]] == ["standards[1].rule.answered_by"]
+    wrong["standards"][1]["rule"].pop("answered_by")
+    refused = await client.put("/v1/playbook", json=wrong, headers=ADMIN)
+    assert [p["path"] for p in refused.json()["detail"]] == [
+        "standards[0].rule.answered_by[0].channel"
+    ]
 
 
 async def test_the_playbooks_alerts_are_listed_open_and_acknowledged_over_rest(

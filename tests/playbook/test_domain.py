@@ -13,11 +13,13 @@ from hypothesis import strategies as st
 from playbook.domain import (
     DEFAULT_PLAYBOOK,
     KNAPP_STAGES,
+    MAX_ANSWERED_BY,
     MAX_DAYS,
     MAX_HOURS,
     MAX_PICK,
     RELATIONSHIP_TYPES,
     RULE_KINDS,
+    AnswerChannel,
     Cadence,
     FollowUpAfter,
     InvalidPlaybook,
@@ -35,7 +37,7 @@ from playbook.domain import (
     draft_to_dict,
     validate,
 )
-from relint.taxonomy import KINDS
+from relint.taxonomy import CHANNELS, KINDS
 
 TICKET = Touchpoint("service", "ticket_opened")
 
@@ -266,8 +268,17 @@ touchpoints = st.sampled_from(
 days = st.integers(1, MAX_DAYS)
 # Any character a store can hold: not the NUL character, not a lone surrogate.
 STORABLE = st.characters(exclude_characters="\x00", exclude_categories=("Cs",))
+# What may answer: none (the default), or a few channels and kinds, none covering another.
+answer_channels = st.sampled_from(CHANNELS).flatmap(
+    lambda c: st.builds(AnswerChannel, st.just(c), st.none() | st.sampled_from(KINDS[c]))
+)
+answered_by = (
+    st.lists(answer_channels, max_size=5, unique=True)
+    .filter(lambda xs: not any(a != b and a.covers(b) for a in xs for b in xs))
+    .map(tuple)
+)
 rules = st.one_of(
-    st.builds(RespondWithin, touchpoints, st.integers(1, MAX_HOURS)),
+    st.builds(RespondWithin, touchpoints, st.integers(1, MAX_HOURS), answered_by),
     st.builds(Cadence, days, touchpoints),
     st.builds(NoticeBefore, days, touchpoints),
     st.builds(FollowUpAfter, touchpoints, days, touchpoints),
@@ -307,6 +318,128 @@ COMPLAINT = Touchpoint("service", "complaint")
 CHECK_IN = Touchpoint("service", "check_in")
 
 
+def _answering(*answered_by: AnswerChannel) -> Standard:
+    return standard(rule=RespondWithin(TICKET, 4, answered_by))
+
+
+def test_what_answers_names_known_channels_and_their_kinds_each_once() -> None:
+    answered = _answering(AnswerChannel("service"), AnswerChannel("sales", "call"))
+    assert validate(draft(answered)) == []
+    wrong = _answering(
+        AnswerChannel("service"),
+        AnswerChannel("phone"),
+        AnswerChannel("sales", "ticket_resolved"),
+        AnswerChannel("sales", "call"),
+        AnswerChannel("sales", "call"),
+        AnswerChannel("service", "check_in"),
+        AnswerChannel("email", ""),
+    )
+    at = "standards[0].rule.answered_by"
+    assert [(p.path, p.reason) for p in validate(draft(wrong))] == [
+        (
+            f"{at}[1].channel",
+            "unknown channel 'phone'; known: marketing, sales, service, social, community, "
+            "finance, operations, email",
+        ),
+        (
+            f"{at}[2].kind",
+            f"'ticket_resolved' is not a kind of channel 'sales'; allowed: "
+            f"{', '.join(KINDS['sales'])}; leave it out for any kind",
+        ),
+        (f"{at}[4]", f"listed twice, first at {at}[3]"),
+        (
+            f"{at}[6].kind",
+            "'' is not a kind of channel 'email'; allowed: email_sent, "
+            "email_received; leave it out for any kind",
+        ),
+        # A kind of a channel already taken whole, before or after it.
+        (f"{at}[5]", f"already counted: {at}[0] counts every service touch"),
+    ]
+    narrower_first = _answering(AnswerChannel("email", "email_sent"), AnswerChannel("email"))
+    [covered] = validate(draft(narrower_first))
+    assert (covered.path, covered.reason) == (
+        f"{at}[0]",
+        f"already counted: {at}[1] counts every email touch",
+    )
+    every_kind = [AnswerChannel(c, k) for c in CHANNELS for k in KINDS[c]]
+    [too_many] = validate(draft(_answering(*every_kind[: MAX_ANSWERED_BY + 1])))
+    assert (too_many.path, too_many.reason) == (at, "at most 20 channels or touchpoints")
+    assert validate(draft(_answering(*every_kind[:MAX_ANSWERED_BY]))) == []
+
+
+def test_what_answers_is_read_from_plain_data_and_an_empty_list_is_refused() -> None:
+    plain = draft_to_dict(draft())
+    rule = plain["standards"][0]["rule"]
+    assert "answered_by" not in rule  # left out: the default response, as before
+    rule["answered_by"] = [{"channel": "service"}, {"channel": "sales", "kind": "call"}]
+    [read] = draft_from_dict(plain).standards
+    assert read.rule == RespondWithin(
+        TICKET, 4, (AnswerChannel("service", None), AnswerChannel("sales", "call"))
+    )
+    assert draft_to_dict(draft(read))["standards"][0]["rule"] == rule
+    at = "standards[0].rule.answered_by"
+    for written, expected in [
+        (
+            [],
+            [
+                (
+                    at,
+                    "must name at least one channel; leave it out for any outbound response "
+                    "but marketing's",
+                )
+            ],
+        ),
+        ("service", [(at, "must be a list of {channel, kind}, kind optional")]),
+        (
+            [{"kind": "call"}, "sales", {"channel": "sales", "kind": None, "via": "x"}],
+            [
+                (f"{at}[0].channel", "required"),
+                (f"{at}[1]", "must be an object"),
+                (f"{at}[2].via", "unknown field"),
+                (f"{at}[2].kind", "must be a string"),
+            ],
+        ),
+    ]:
+        rule["answered_by"] = written
+        with pytest.raises(InvalidPlaybook) as invalid:
+            draft_from_dict(plain)
+        assert [(p.path, p.reason) for p in invalid.value.problems] == expected, written
+    # Only a respond-within standard has it.
+    limit = {"kind": "limit", "at_most": 1, "per_days": 1, "channel": "email"}
+    plain["standards"][0]["rule"] = {**limit, "answered_by": [{"channel": "email"}]}
+    with pytest.raises(InvalidPlaybook) as not_here:
+        draft_from_dict(plain)
+    assert paths(not_here.value.problems) == [at]
+
+
+def test_a_document_stored_before_answered_by_reads_and_writes_back_the_same() -> None:
+    """Versions are stored as JSON and a publish equal to the newest makes none: a stored
+    respond-within rule without answered_by is written back byte for byte."""
+    stored = (
+        '{"name": "Ours", "standards": [{"key": "first-response", "title": "Fast", "team": '
+        '"service", "relationship_types": ["bff"], "stages": [], "rule": {"kind": '
+        '"respond_within", "trigger": {"channel": "service", "kind": "ticket_opened"}, '
+        '"within_hours": 4}, "description": ""}]}'
+    )
+    read = draft_from_dict(json.loads(stored))
+    assert read.standards[0].rule == RespondWithin(TICKET, 4, ())
+    assert json.dumps(draft_to_dict(read), ensure_ascii=False) == stored
+
+
+def test_the_sentence_of_a_standard_names_what_answers() -> None:
+    assert describe(_answering(AnswerChannel("service"), AnswerChannel("sales", "call")).rule) == (
+        "Every service ticket opened gets a first response (a service touch or a sales call) "
+        "within 4 hours."
+    )
+    three = _answering(
+        AnswerChannel("operations"), AnswerChannel("email"), AnswerChannel("finance", "refund")
+    )
+    assert describe(three.rule) == (
+        "Every service ticket opened gets a first response (an operations or email touch, or "
+        "a finance refund) within 4 hours."
+    )
+
+
 def test_the_same_subject_with_different_parameters_for_the_same_customers_conflicts() -> None:
     fast = _standard("fast", RespondWithin(COMPLAINT, 4), ("bff",))
     slow = _standard("slow", RespondWithin(COMPLAINT, 24))
@@ -317,6 +450,10 @@ def test_the_same_subject_with_different_parameters_for_the_same_customers_confl
     partners = _standard("slow", RespondWithin(COMPLAINT, 24), ("partner",))
     assert validate(_with(fast, partners)) == []
     assert validate(_with(fast, _standard("again", RespondWithin(COMPLAINT, 4)))) == []
+    # Answered by others is another parameter.
+    by_service = RespondWithin(COMPLAINT, 4, (AnswerChannel("service"),))
+    [other] = validate(_with(fast, _standard("by-service", by_service)))
+    assert other.reason.startswith("conflicts with standards[0] ('fast'): both judge")
 
 
 def test_a_cadence_that_a_limit_forbids_is_refused() -> None:

@@ -4,6 +4,7 @@ answered exactly at the deadline, late events, scope, and order independence."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from playbook.alerts import next_check_at
 from playbook.domain import (
     DEFAULT_PLAYBOOK,
+    AnswerChannel,
     Cadence,
     FollowUpAfter,
     Limit,
@@ -130,6 +132,118 @@ def test_one_response_answers_every_trigger_waiting_before_it() -> None:
     )
     assert judgement.violations == ()
     assert judgement.obligations == ()
+
+
+# Answered only by service (any kind) or a sales call: not by an email, however outbound.
+BY_SERVICE = standard(
+    replace(RESPOND.rule, answered_by=(AnswerChannel("service"), AnswerChannel("sales", "call"))),
+    ("bff",),
+)
+
+
+def touch(id_: str, at: datetime, channel: str, kind: str, direction: str = "outbound") -> Touch:
+    return Touch(id_, at, channel, kind, direction, "bo")
+
+
+def test_answered_by_a_listed_channel_in_time_is_kept_at_the_deadline_exactly() -> None:
+    due = T0 + timedelta(hours=4)
+    far = due + timedelta(days=9)
+    for answer in (
+        touch("a", due, "service", "check_in"),
+        touch("a", due, "sales", "call"),
+        # A resolved ticket answers whatever its recorded direction, on a listed channel.
+        touch("a", due, "service", "ticket_resolved", ""),
+    ):
+        judgement = judge([BY_SERVICE], BFF, [TICKET, answer], far)
+        assert (judgement.violations, judgement.obligations) == ((), ()), answer
+    late_call = touch("a", due + SECOND, "sales", "call")
+    [late] = judge([BY_SERVICE], BFF, [TICKET, late_call], far).violations
+    assert late.interaction_ids == ("t1", "a")
+    assert late.reason.startswith(
+        "the first response (a service touch or a sales call) to service ticket opened #123 "
+        "came 1 s late"
+    )
+
+
+def test_answered_only_by_an_unlisted_channel_is_a_violation_at_the_deadline() -> None:
+    due = T0 + timedelta(hours=4)
+    unlisted = [
+        reply(T0 + timedelta(minutes=5)),  # an email: answers the default, not this one
+        touch("q", T0 + timedelta(minutes=6), "sales", "quote"),  # sales, not a call
+        touch("i", T0 + timedelta(minutes=7), "service", "survey_response", "inbound"),
+        touch("f", T0 + timedelta(minutes=8), "finance", "credit_note"),
+    ]
+    assert judge([RESPOND], BFF, [TICKET, *unlisted], due + SECOND).violations == ()
+    at_due = judge([BY_SERVICE], BFF, [TICKET, *unlisted], due)
+    assert at_due.violations == ()
+    [owed] = at_due.obligations
+    assert (
+        owed.what
+        == "First response (a service touch or a sales call) to service ticket opened #123"
+    )
+    assert owed.due_at == due
+    judgement = judge([BY_SERVICE], BFF, [TICKET, *unlisted], due + SECOND)
+    [missed] = judgement.violations
+    assert (missed.due_at, missed.interaction_ids) == (due, ("t1",))
+    assert missed.reason == (
+        "no first response (a service touch or a sales call) to service ticket opened #123 "
+        "(due 2026-03-02 13:00 UTC, The standard)"
+    )
+    # Still owed, overdue, until a listed channel answers.
+    [overdue] = judgement.obligations
+    assert overdue.recheck_at == due + OVERDUE_KEPT
+    answered = [*unlisted, touch("s", due + timedelta(hours=1), "service", "check_in")]
+    after = judge([BY_SERVICE], BFF, [TICKET, *answered], due + timedelta(hours=2))
+    assert after.obligations == ()
+    assert [v.interaction_ids for v in after.violations] == [("t1", "s")]
+
+
+def test_a_resolved_kind_on_an_unlisted_channel_does_not_answer() -> None:
+    by_finance = standard(replace(RESPOND.rule, answered_by=(AnswerChannel("finance"),)))
+    resolved = touch("x", T0 + timedelta(hours=1), "service", "ticket_resolved", "")
+    credit = touch("c", T0 + timedelta(hours=2), "finance", "credit_note")
+    far = T0 + timedelta(days=1)
+    assert len(judge([by_finance], BFF, [TICKET, resolved], far).violations) == 1
+    assert judge([by_finance], BFF, [TICKET, resolved, credit], far).violations == ()
+
+
+def test_a_marketing_channel_the_standard_names_answers() -> None:
+    """A newsletter answers nobody by default; a company that lists marketing says it does
+    (an outbound one: a customer's own click is no answer)."""
+    by_marketing = standard(
+        replace(RESPOND.rule, answered_by=(AnswerChannel("marketing", "email_sent"),)), ("bff",)
+    )
+    due = T0 + timedelta(hours=4)
+    newsletter = touch("m", due, "marketing", "email_sent")
+    assert len(judge([RESPOND], BFF, [TICKET, newsletter], due + SECOND).violations) == 1
+    assert judge([by_marketing], BFF, [TICKET, newsletter], due + SECOND).violations == ()
+    click = touch("k", T0 + SECOND, "marketing", "email_sent", "inbound")
+    other_kind = touch("o", T0 + SECOND, "marketing", "email_clicked")
+    [missed] = judge([by_marketing], BFF, [TICKET, click, other_kind], due + SECOND).violations
+    assert missed.reason.startswith("no first response (a marketing email sent) to ")
+
+
+def test_standards_with_different_answers_each_judge_by_their_own() -> None:
+    """Two standards on one history: each reads only its own answers, and one without
+    answered_by the default ones."""
+    complaint = Touch("c1", T0, "service", "complaint", "inbound")
+    by_sales = standard(
+        RespondWithin(Touchpoint("service", "complaint"), 4, (AnswerChannel("sales", "call"),))
+    )
+    both = [replace(BY_SERVICE, key="ticket"), replace(by_sales, key="complaint")]
+    check_in = touch("s", T0 + timedelta(hours=1), "service", "check_in")
+    judgement = judge(
+        [*both, replace(RESPOND, key="plain")],
+        BFF,
+        [TICKET, complaint, check_in],
+        T0 + timedelta(days=1),
+    )
+    assert [(v.standard_key, v.interaction_ids) for v in judgement.violations] == [
+        ("complaint", ("c1",))
+    ]
+    call = touch("a", T0 + timedelta(hours=2), "sales", "call")
+    again = judge(both, BFF, [TICKET, complaint, check_in, call], T0 + timedelta(days=1))
+    assert again.violations == ()
 
 
 def test_a_standard_binds_only_in_its_scope_and_from_when_the_customer_entered_it() -> None:
@@ -261,8 +375,32 @@ def test_touches_after_now_are_not_judged_yet() -> None:
     assert judgement.violations == ()
 
 
-@given(st.randoms(use_true_random=False), st.integers(0, 60))
-def test_the_judgement_does_not_depend_on_arrival_order(rng: random.Random, days: int) -> None:
+def _answered_by(standards: tuple[Standard, ...]) -> tuple[Standard, ...]:
+    """The playbook with what answers its respond-within standards named: tickets by service
+    or a sales call, complaints by their resolution or by marketing."""
+    named = {
+        "first-response": (AnswerChannel("service"), AnswerChannel("sales", "call")),
+        "answer-complaints": (
+            AnswerChannel("service", "complaint_resolved"),
+            AnswerChannel("marketing"),
+        ),
+    }
+    return tuple(
+        replace(s, rule=replace(s.rule, answered_by=named[s.key]))
+        if isinstance(s.rule, RespondWithin)
+        else s
+        for s in standards
+    )
+
+
+# The default playbook, and the same with answered_by on its respond-within standards.
+PLAYBOOKS = (DEFAULT_PLAYBOOK.standards, _answered_by(DEFAULT_PLAYBOOK.standards))
+
+
+@given(st.randoms(use_true_random=False), st.integers(0, 60), st.sampled_from(PLAYBOOKS))
+def test_the_judgement_does_not_depend_on_arrival_order(
+    rng: random.Random, days: int, standards: tuple[Standard, ...]
+) -> None:
     kinds = [
         ("service", "ticket_opened", "inbound"),
         ("service", "complaint", "inbound"),
@@ -283,9 +421,9 @@ def test_the_judgement_does_not_depend_on_arrival_order(rng: random.Random, days
     ]
     now = T0 + timedelta(days=days * 4)
     standing = Standing("partner", T0 - timedelta(days=1), "bonding", T0)
-    first = judge(DEFAULT_PLAYBOOK.standards, standing, touches, now)
+    first = judge(standards, standing, touches, now)
     rng.shuffle(touches)
-    assert judge(DEFAULT_PLAYBOOK.standards, standing, touches, now) == first
+    assert judge(standards, standing, touches, now) == first
 
 
 def test_a_program_pick_is_owed_its_touch_within_the_period_both_ends_in() -> None:
@@ -334,9 +472,15 @@ def test_scorings_type_names_become_the_keys_standards_use() -> None:
     st.sampled_from([None, -30, 20, 90]),
     st.integers(0, 40),
     st.integers(0, 40),
+    st.sampled_from(PLAYBOOKS),
 )
 def test_a_judgement_from_the_cut_stored_over_the_last_one_is_the_whole_judgement(
-    rng: random.Random, type_: str, type_days: int | None, first_days: int, more_days: int
+    rng: random.Random,
+    type_: str,
+    type_days: int | None,
+    first_days: int,
+    more_days: int,
+    standards: tuple[Standard, ...],
 ) -> None:
     """Late events (any moment) arrive after a judgement at `first`; judged again at `later`
     from the cut (the earliest late moment, or `first`), reading only the window, and
@@ -373,7 +517,6 @@ def test_a_judgement_from_the_cut_stored_over_the_last_one_is_the_whole_judgemen
     late = [t for t in touches if t.occurred_at >= late_from and rng.random() < 0.3]
     since = None if type_days is None else T0 + timedelta(days=type_days)
     standing = Standing(type_, since, "bonding", T0)
-    standards = DEFAULT_PLAYBOOK.standards
     first = T0 + timedelta(days=first_days * 15)
     later = first + timedelta(days=more_days)
     # Periods of the conversion program the customer was picked for (an Acquaintance's).

@@ -17,7 +17,14 @@ import pytest
 from playbook import service as service_module
 from playbook.actions import Outlook
 from playbook.alerts import Event
-from playbook.domain import DEFAULT_PLAYBOOK, RELATIONSHIP_TYPES, InvalidPlaybook, PlaybookDraft
+from playbook.domain import (
+    DEFAULT_PLAYBOOK,
+    RELATIONSHIP_TYPES,
+    AnswerChannel,
+    InvalidPlaybook,
+    PlaybookDraft,
+    RespondWithin,
+)
 from playbook.evaluation import OVERDUE_KEPT, Standing, Touch
 from playbook.main import MIGRATIONS
 from playbook.repository import PlaybookRepository
@@ -791,12 +798,36 @@ async def test_a_customer_out_of_its_own_pattern_is_to_be_looked_into(
     assert [a for a in actions["c2"] if a.kind == "look_into"] == []
 
 
+# The default playbook with what answers its respond-within standards named: tickets by
+# service or a sales call, complaints by their resolution or by marketing.
+ANSWERED_BY: dict[str, tuple[AnswerChannel, ...]] = {
+    "first-response": (AnswerChannel("service"), AnswerChannel("sales", "call")),
+    "answer-complaints": (
+        AnswerChannel("service", "complaint_resolved"),
+        AnswerChannel("marketing"),
+    ),
+}
+ANSWERED = PlaybookDraft(
+    "Answered by name",
+    tuple(
+        replace(s, rule=replace(s.rule, answered_by=ANSWERED_BY[s.key]))
+        if isinstance(s.rule, RespondWithin)
+        else s
+        for s in DEFAULT_PLAYBOOK.standards
+    ),
+)
+
+
+@pytest.mark.parametrize("playbook", [None, ANSWERED], ids=["default", "answered_by"])
 async def test_judging_from_the_earliest_change_stores_what_judging_from_scratch_does(
-    database_factory: Callable[[Path, str], Awaitable[Database]], scoring: FakeScoring
+    database_factory: Callable[[Path, str], Awaitable[Database]],
+    scoring: FakeScoring,
+    playbook: PlaybookDraft | None,
 ) -> None:
     """Batches of interactions at any moment (many late), each judged at once from its
     earliest change, and the clock passing, store the same open violations and obligations
-    as every interaction judged once from scratch."""
+    as every interaction judged once from scratch: under the default playbook, and under
+    one whose respond-within standards name what answers them."""
     rng = random.Random(5)
     kinds = [
         ("service", "ticket_opened", "inbound"),
@@ -821,12 +852,15 @@ async def test_judging_from_the_earliest_change_stores_what_judging_from_scratch
         for i in range(300)
     ]
     live = PlaybookService(await database_factory(MIGRATIONS, "live"), scoring)
+    scratch = PlaybookService(await database_factory(MIGRATIONS, "scratch"), scoring)
+    if playbook is not None:
+        for each in (live, scratch):
+            await each.publish("t1", playbook)
     for start in range(0, len(stream), 30):
         await live.receive(stream[start : start + 30])
         await live.judge_due(now=NOW + timedelta(days=start // 30))
     at = NOW + timedelta(days=12)
     await live.judge_due(now=at)
-    scratch = PlaybookService(await database_factory(MIGRATIONS, "scratch"), scoring)
     await scratch.receive(stream)
     await scratch.judge_due(now=at)
 

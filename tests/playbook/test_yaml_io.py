@@ -18,6 +18,7 @@ from playbook.domain import (
     MAX_HOURS,
     MAX_PICK,
     RELATIONSHIP_TYPES,
+    AnswerChannel,
     Cadence,
     FollowUpAfter,
     InvalidPlaybook,
@@ -124,8 +125,17 @@ touchpoints = st.sampled_from(
     [Touchpoint(channel, kind) for channel in CHANNELS for kind in KINDS[channel]]
 )
 days = st.integers(1, MAX_DAYS)
+# What may answer: none (the default), or a few channels and kinds, none covering another.
+answer_channels = st.sampled_from(CHANNELS).flatmap(
+    lambda c: st.builds(AnswerChannel, st.just(c), st.none() | st.sampled_from(KINDS[c]))
+)
+answered_by = (
+    st.lists(answer_channels, max_size=5, unique=True)
+    .filter(lambda xs: not any(a != b and a.covers(b) for a in xs for b in xs))
+    .map(tuple)
+)
 rules = st.one_of(
-    st.builds(RespondWithin, touchpoints, st.integers(1, MAX_HOURS)),
+    st.builds(RespondWithin, touchpoints, st.integers(1, MAX_HOURS), answered_by),
     st.builds(Cadence, days, touchpoints),
     st.builds(NoticeBefore, days, touchpoints),
     st.builds(FollowUpAfter, touchpoints, days, touchpoints),
@@ -154,6 +164,71 @@ drafts = st.builds(
 def test_any_valid_draft_round_trips_through_yaml(draft: PlaybookDraft) -> None:
     assume(not validate(draft))  # generated standards may contradict each other
     assert load_draft(dump_draft(draft)) == draft
+
+
+# VALID, answered by service or a sales call: lines 14 to 17.
+ANSWERED = (
+    VALID
+    + """\
+      answered_by:
+        - channel: service
+        - channel: sales
+          kind: call
+"""
+)
+
+
+def test_what_answers_round_trips_and_is_left_out_when_not_named() -> None:
+    [read] = load_draft(ANSWERED).standards
+    assert read.rule == RespondWithin(
+        Touchpoint("service", "ticket_opened"),
+        within_hours=4,
+        answered_by=(AnswerChannel("service"), AnswerChannel("sales", "call")),
+    )
+    text = dump_draft(PlaybookDraft("Ours", (read,)))
+    assert text.split("      within_hours: 4\n")[1].startswith(
+        "      answered_by:\n        - channel: service\n        - channel: sales\n"
+        "          kind: call\n    description: ''\n"
+    )
+    assert load_draft(text) == load_draft(ANSWERED)
+    # Without it (every playbook written before it existed), the file does not mention it.
+    assert "answered_by" not in dump_draft(DEFAULT_PLAYBOOK)
+    plain = load_draft(VALID)
+    assert "answered_by" not in dump_draft(plain)
+    assert load_draft(dump_draft(plain)) == plain
+
+
+def test_what_answers_is_checked_and_each_problem_located() -> None:
+    assert problems(ANSWERED.replace("channel: service\n", "channel: phone\n")) == [
+        (
+            "standards[0].rule.answered_by[0].channel",
+            "line 15, column 20: unknown channel 'phone'; known: " + ", ".join(CHANNELS),
+        )
+    ]
+    [(path, reason)] = problems(ANSWERED.replace("kind: call", "kind: ticket_opened"))
+    assert path == "standards[0].rule.answered_by[1].kind"
+    assert reason.startswith("line 17, column 17: 'ticket_opened' is not a kind of channel 'sales'")
+    twice = ANSWERED + "        - channel: service\n"
+    assert problems(twice) == [
+        (
+            "standards[0].rule.answered_by[2]",
+            "line 18, column 11: listed twice, first at standards[0].rule.answered_by[0]",
+        )
+    ]
+    empty = VALID + "      answered_by: []\n"
+    assert problems(empty) == [
+        (
+            "standards[0].rule.answered_by",
+            "line 14, column 20: must name at least one channel; leave it out for any "
+            "outbound response but marketing's",
+        )
+    ]
+    assert problems(VALID + "      answered_by:\n") == [
+        (
+            "standards[0].rule.answered_by",
+            "line 14, column 19: must be a list of {channel, kind}, kind optional",
+        )
+    ]
 
 
 def test_a_wrong_duration_is_reported_at_its_value() -> None:

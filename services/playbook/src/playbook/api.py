@@ -13,9 +13,12 @@ from playbook.actions import Action
 from playbook.alerts import ALERT_KINDS
 from playbook.domain import (
     DEFAULT_PLAYBOOK,
+    AnswerChannel,
     InvalidPlaybook,
     PlaybookDraft,
+    RespondWithin,
     Standard,
+    Touchpoint,
     draft_from_dict,
     draft_to_dict,
     sentence,
@@ -54,13 +57,22 @@ class StandardOut(BaseModel):
     relationship_types: list[str] = Field(description="Empty: every relationship type")
     stages: list[str] = Field(description="Empty: every stage")
     rule: dict[str, Any] = Field(
-        description="The machine-checkable rule: its kind and parameters",
+        description="The machine-checkable rule: its kind and parameters. A respond_within "
+        "rule may name what answers its trigger (`answered_by`: channels, each with an "
+        "optional kind); without it, any outbound touch but marketing's, or a resolved ticket "
+        "or complaint, answers",
         examples=[
             {
                 "kind": "respond_within",
                 "trigger": {"channel": "service", "kind": "ticket_opened"},
                 "within_hours": 4,
-            }
+            },
+            {
+                "kind": "respond_within",
+                "trigger": {"channel": "social", "kind": "social_complaint"},
+                "within_hours": 8,
+                "answered_by": [{"channel": "social"}, {"channel": "sales", "kind": "call"}],
+            },
         ],
     )
     description: str = Field(description="The standard in one human sentence")
@@ -119,6 +131,26 @@ async def active_playbook(request: Request, principal: Reader) -> PlaybookOut:
     return _playbook_out(playbook)
 
 
+# The default playbook, and a standard that names what answers its trigger.
+_EXAMPLE = PlaybookDraft(
+    "Our playbook",
+    (
+        *DEFAULT_PLAYBOOK.standards,
+        Standard(
+            key="answer-social-complaints",
+            title="Answer a complaint on social media within 8 hours, there or by phone",
+            team="service",
+            relationship_types=(),
+            stages=(),
+            rule=RespondWithin(
+                Touchpoint("social", "social_complaint"),
+                within_hours=8,
+                answered_by=(AnswerChannel("social"), AnswerChannel("sales", "call")),
+            ),
+        ),
+    ),
+)
+
 # A publish the same as the newest version makes none.
 _UNCHANGED = "The newest version is this playbook already: no new version (201: a new one)"
 
@@ -137,7 +169,7 @@ async def publish_playbook(
     request: Request,
     response: Response,
     principal: Admin,
-    document: Annotated[dict[str, Any], Body(examples=[draft_to_dict(DEFAULT_PLAYBOOK)])],
+    document: Annotated[dict[str, Any], Body(examples=[draft_to_dict(_EXAMPLE)])],
 ) -> PlaybookOut:
     try:
         draft = draft_from_dict(document)

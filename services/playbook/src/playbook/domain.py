@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any, ClassVar, Final, get_type_hints
 
 from relint.taxonomy import CHANNELS, KINDS, STAGES
@@ -32,6 +32,8 @@ MAX_NAME_LENGTH: Final = 200
 MAX_KEY_LENGTH: Final = 64
 MAX_DESCRIPTION_LENGTH: Final = 2000
 MAX_PICK: Final = 1000
+# What may answer one respond-within standard: a handful of channels and touchpoints.
+MAX_ANSWERED_BY: Final = 20
 _KEY = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 
@@ -44,12 +46,28 @@ class Touchpoint:
 
 
 @dataclass(frozen=True)
+class AnswerChannel:
+    """What may answer a respond-within trigger: a touch on `channel`, of any kind, or only
+    of `kind` when it names one."""
+
+    channel: str
+    kind: str | None = None
+
+    def covers(self, other: AnswerChannel) -> bool:
+        """Whether every touch `other` counts is counted by this one too."""
+        return self.channel == other.channel and self.kind in (None, other.kind)
+
+
+@dataclass(frozen=True)
 class RespondWithin:
-    """Every `trigger` gets a first response within `within_hours`."""
+    """Every `trigger` gets a first response within `within_hours`. Without `answered_by` a
+    response is any outbound touch but marketing's, or a resolved ticket or complaint; with
+    it, only such a touch on one of its channels (marketing too, when it names it)."""
 
     kind: ClassVar[str] = "respond_within"
     trigger: Touchpoint
     within_hours: int
+    answered_by: tuple[AnswerChannel, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -337,6 +355,8 @@ def _rule_problems(rule: Rule, path: str) -> Iterator[Problem]:
         at = f"{path}.{field.name}"
         if isinstance(value, Touchpoint):
             yield from _touchpoint_problems(value, at)
+        elif field.name == "answered_by":
+            yield from _answered_by_problems(value, at)
         elif field.name == "channel":
             if value not in CHANNELS:
                 yield Problem(at, f"unknown channel {value!r}; known: {', '.join(CHANNELS)}")
@@ -373,6 +393,45 @@ def _touchpoint_problems(touchpoint: Touchpoint, path: str) -> Iterator[Problem]
         )
 
 
+_NO_ANSWER: Final = (
+    "must name at least one channel; leave it out for any outbound response but marketing's"
+)
+
+
+def _answered_by_problems(answered_by: Sequence[AnswerChannel], path: str) -> Iterator[Problem]:
+    """Known channels and kinds, each counted once: an entry that another already covers
+    (a kind of a channel listed whole) is reported at the narrower one. None at all is the
+    default response (an empty list written out is refused as it is read)."""
+    if len(answered_by) > MAX_ANSWERED_BY:
+        yield Problem(path, f"at most {MAX_ANSWERED_BY} channels or touchpoints")
+    first_at: dict[AnswerChannel, int] = {}
+    for index, entry in enumerate(answered_by):
+        at = f"{path}[{index}]"
+        if entry.channel not in CHANNELS:
+            yield Problem(
+                f"{at}.channel",
+                f"unknown channel {entry.channel!r}; known: {', '.join(CHANNELS)}",
+            )
+        elif entry.kind is not None and entry.kind not in KINDS[entry.channel]:
+            yield Problem(
+                f"{at}.kind",
+                f"{entry.kind!r} is not a kind of channel {entry.channel!r}; "
+                f"allowed: {', '.join(KINDS[entry.channel])}; leave it out for any kind",
+            )
+        elif entry in first_at:
+            yield Problem(at, f"listed twice, first at {path}[{first_at[entry]}]")
+        else:
+            first_at[entry] = index
+    # Each pair of a whole channel and one of its kinds, whichever came first.
+    for entry, index in first_at.items():
+        whole = first_at.get(AnswerChannel(entry.channel))
+        if entry.kind is not None and whole is not None:
+            yield Problem(
+                f"{path}[{index}]",
+                f"already counted: {path}[{whole}] counts every {entry.channel} touch",
+            )
+
+
 def _known_rules() -> str:
     return ", ".join(RULE_KINDS)
 
@@ -382,9 +441,10 @@ def _known_rules() -> str:
 
 def describe(rule: Rule) -> str:
     match rule:
-        case RespondWithin(trigger, within_hours):
+        case RespondWithin(trigger, within_hours, answered_by):
+            by = f" ({answer_words(answered_by)})" if answered_by else ""
             return (
-                f"Every {_words(trigger)} gets a first response within "
+                f"Every {_words(trigger)} gets a first response{by} within "
                 f"{_count(within_hours, 'hour')}."
             )
         case Cadence(every_days, of):
@@ -412,6 +472,23 @@ def sentence(standard: Standard) -> str:
     return standard.description or describe(standard.rule)
 
 
+def answer_words(answered_by: Sequence[AnswerChannel]) -> str:
+    """What may answer, in words: "a service or email touch, or a sales call"."""
+    channels = [a.channel for a in answered_by if a.kind is None]
+    kinds = [_words(Touchpoint(a.channel, a.kind)) for a in answered_by if a.kind is not None]
+    parts = [f"{_or(channels)} touch"] if channels else []
+    parts.extend(kinds)
+    return _or([f"{_article(part)} {part}" for part in parts], ", or " if channels[1:] else " or ")
+
+
+def _or(words: Sequence[str], last: str = " or ") -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])}{last}{words[-1]}"
+
+
+def _article(words: str) -> str:
+    return "an" if words[:1] in ("a", "e", "i", "o", "u") else "a"
+
+
 def _words(touchpoint: Touchpoint) -> str:
     return f"{touchpoint.channel} {touchpoint.kind.replace('_', ' ')}"
 
@@ -436,9 +513,30 @@ def standard_to_dict(standard: Standard) -> dict[str, Any]:
         "team": standard.team,
         "relationship_types": list(standard.relationship_types),
         "stages": list(standard.stages),
-        "rule": {"kind": standard.rule.kind, **asdict(standard.rule)},
+        "rule": rule_to_dict(standard.rule),
         "description": standard.description,
     }
+
+
+def rule_to_dict(rule: Rule) -> dict[str, Any]:
+    """The rule's kind and parameters; an optional one left at its default is left out, so
+    a rule written before it existed reads and writes exactly as it did."""
+    data: dict[str, Any] = {"kind": rule.kind}
+    for field in fields(rule):
+        value = getattr(rule, field.name)
+        if field.default is not MISSING and value == field.default:
+            continue
+        if field.name == "answered_by":
+            data[field.name] = [_answer_channel_to_dict(a) for a in value]
+        else:
+            data[field.name] = asdict(value) if isinstance(value, Touchpoint) else value
+    return data
+
+
+def _answer_channel_to_dict(answer: AnswerChannel) -> dict[str, str]:
+    if answer.kind is None:
+        return {"channel": answer.channel}
+    return {"channel": answer.channel, "kind": answer.kind}
 
 
 def draft_from_dict(data: object) -> PlaybookDraft:
@@ -500,7 +598,8 @@ def _rule(data: object, path: str, problems: list[Problem]) -> Rule | None:
         )
         return None
     names = [field.name for field in fields(rule)]
-    given = _fields(data, path, {"kind", *names}, set(), problems)
+    required = {field.name for field in fields(rule) if field.default is MISSING}
+    given = _fields(data, path, {"kind", *required}, set(names) - required, problems)
     hints = get_type_hints(rule)
     values: dict[str, Any] = {}
     for name in (name for name in names if name in given):
@@ -508,10 +607,12 @@ def _rule(data: object, path: str, problems: list[Problem]) -> Rule | None:
             values[name] = _touchpoint(given[name], f"{path}.{name}", problems)
         elif hints[name] is int:
             values[name] = _whole(given, name, path, problems)
+        elif name == "answered_by":
+            values[name] = _answer_channels(given[name], f"{path}.{name}", problems)
         else:
             values[name] = _text(given, name, path, problems)
     # A missing field is already reported; without it there is no rule to build.
-    return rule(**values) if len(values) == len(names) else None
+    return rule(**values) if required <= values.keys() else None
 
 
 def _touchpoint(data: object, path: str, problems: list[Problem]) -> Touchpoint:
@@ -520,6 +621,24 @@ def _touchpoint(data: object, path: str, problems: list[Problem]) -> Touchpoint:
         channel=_text(given, "channel", path, problems),
         kind=_text(given, "kind", path, problems),
     )
+
+
+def _answer_channels(data: object, path: str, problems: list[Problem]) -> tuple[AnswerChannel, ...]:
+    if not isinstance(data, list):
+        problems.append(Problem(path, "must be a list of {channel, kind}, kind optional"))
+        return ()
+    if not data:
+        # Nothing would answer: say so rather than read it as the default response.
+        problems.append(Problem(path, _NO_ANSWER))
+        return ()
+    found = []
+    for index, item in enumerate(data):
+        at = f"{path}[{index}]"
+        given = _fields(item, at, {"channel"}, {"kind"}, problems)
+        if given:
+            kind = _text(given, "kind", at, problems) if "kind" in given else None
+            found.append(AnswerChannel(_text(given, "channel", at, problems), kind))
+    return tuple(found)
 
 
 def _fields(

@@ -10,7 +10,9 @@ standard's scope, or the standard names none):
   over the whole history otherwise. Interactions before that are not judged by it.
 - respond_within: every trigger is answered by the first response after it, where a
   response is any outbound interaction but marketing's (a newsletter answers nobody), or a
-  resolved ticket or complaint. Due
+  resolved ticket or complaint. A standard with `answered_by` takes only those on its
+  channels (or of its kinds of them), and then marketing's too when it names marketing: the
+  company said so. Due
   `within_hours` after the trigger; answered at the due moment exactly is in time. One
   response answers every trigger waiting before it. A trigger still unanswered after its
   deadline is a violation and stays owed, overdue, for `OVERDUE_KEPT` after it (the
@@ -36,6 +38,7 @@ on a clock at `next_due_at`, not only when the next interaction arrives.
 from __future__ import annotations
 
 import bisect
+import itertools
 import operator
 import re
 from collections import deque
@@ -53,9 +56,11 @@ from playbook.domain import (
     RespondWithin,
     Standard,
     Touchpoint,
+    answer_words,
 )
 
-# Kinds that answer a customer whatever their recorded direction.
+# Kinds that answer a customer whatever their recorded direction (with `answered_by`, when
+# it names them or their channel).
 ANSWERING_KINDS: Final = frozenset({"ticket_resolved", "complaint_resolved"})
 # Channels whose outbound touches answer nobody: a campaign is not a response to a ticket.
 BROADCAST_CHANNELS: Final = frozenset({"marketing"})
@@ -290,6 +295,33 @@ def _remembered(memo: dict[int, tuple[_K, _V]], of: _K, compute: Callable[[_K], 
     return found
 
 
+class _Answering(NamedTuple):
+    """What answers a respond-within standard with `answered_by`, worked out once per
+    standard: the channels it takes whole, the touchpoints it takes, and the words."""
+
+    channels: frozenset[str]
+    touchpoints: frozenset[tuple[str, str]]
+    words: str
+
+
+_answering_memo: dict[int, tuple[Standard, _Answering]] = {}
+
+
+def _answering(standard: Standard) -> _Answering:
+    """The `_Answering` of a respond-within standard that has `answered_by`."""
+    return _remembered(_answering_memo, standard, _answering_of)
+
+
+def _answering_of(standard: Standard) -> _Answering:
+    rule = standard.rule
+    answered_by = rule.answered_by if isinstance(rule, RespondWithin) else ()
+    return _Answering(
+        frozenset(a.channel for a in answered_by if a.kind is None),
+        frozenset((a.channel, a.kind) for a in answered_by if a.kind is not None),
+        f"first response ({answer_words(answered_by)})",
+    )
+
+
 def _reach(standard: Standard) -> tuple[timedelta, timedelta]:
     """(`_reached_back`, `_looks_back`) of the standard."""
     return _remembered(_reach_memo, standard, lambda s: (_reached_back(s), _looks_back(s)))
@@ -338,12 +370,32 @@ class _History:
         for touch in ordered:
             self.by_touchpoint.setdefault((touch.channel, touch.kind), []).append(touch)
         self._answers: list[Touch] | None = None
+        self._answers_by: dict[tuple[frozenset[str], frozenset[tuple[str, str]]], list[Touch]] = {}
 
     @property
     def answers(self) -> list[Touch]:
+        """The touches that answer a respond-within standard without `answered_by`."""
         if self._answers is None:
             self._answers = [t for t in self.ordered if t.answers]
         return self._answers
+
+    def answers_by(self, answering: _Answering) -> list[Touch]:
+        """The touches that answer a standard with `answered_by`, in order: those at its
+        touchpoints, read from the index rather than the whole history, that are outbound or
+        close a ticket or complaint. Marketing's count here: the standard named them."""
+        key = (answering.channels, answering.touchpoints)
+        found = self._answers_by.get(key)
+        if found is None:
+            runs = [
+                touches
+                for touchpoint, touches in self.by_touchpoint.items()
+                if touchpoint[0] in answering.channels or touchpoint in answering.touchpoints
+            ]
+            merged = runs[0] if len(runs) == 1 else sorted(itertools.chain(*runs), key=_ORDER)
+            found = self._answers_by[key] = [
+                t for t in merged if t.direction == "outbound" or t.kind in ANSWERING_KINDS
+            ]
+        return found
 
     def of(self, touchpoint: Touchpoint, start: datetime | None) -> list[Touch]:
         """The touches at `touchpoint` from `start` on (all of them when None)."""
@@ -364,13 +416,18 @@ def _judge_one(
     picks: Mapping[str, Sequence[datetime]] | None,
 ) -> Iterator[Obligation | Violation]:
     match standard.rule:
-        case RespondWithin(trigger, within_hours):
+        case RespondWithin(trigger, within_hours, answered_by):
+            if answered_by:
+                answering = _answering(standard)
+                answers, words = history.answers_by(answering), answering.words
+            else:
+                answers, words = history.answers, "first response"
             yield from _answered(
                 standard,
                 history.of(trigger, start),
-                history.answers,
+                answers,
                 timedelta(hours=within_hours),
-                "first response",
+                words,
                 now,
             )
         case FollowUpAfter(trigger, within_days, follow_up):

@@ -32,7 +32,8 @@ from playbook.domain import (
 )
 
 MAX_YAML_BYTES: Final = 1024 * 1024
-# A playbook nests six levels deep; far deeper input only exhausts the composer's recursion.
+# A playbook nests seven levels deep (a rule's answered_by); far deeper input only exhausts the
+# composer's recursion.
 MAX_DEPTH: Final = 32
 
 # The path of a problem with the file itself rather than with a field of the draft.
