@@ -4,13 +4,14 @@ playbook would: both services' alerts read as one list, and acknowledged where r
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from gateway.backends import Backends, UpstreamError
+from gateway.backends import PLAYBOOK_ALERTS_SEARCHED, Backends, UpstreamError
 from gateway.context import MAX_NAMED_CUSTOMERS, GatewayContext
 from gateway.entity_cache import EntityCache
 from gateway.loaders import Loaders
@@ -49,10 +50,21 @@ def _alerts(
     ]
 
 
-def _listed(alerts: list[Message], customer_ids: Any, open_only: bool, limit: int) -> list[Message]:
+def _listed(
+    alerts: list[Message], customer_ids: Any, open_only: bool, limit: int, as_of: int | None = None
+) -> list[Message]:
     """As both services list: the customers' (all when none named), open ones only if
-    asked, newest first, at most `limit`."""
+    asked, newest first, at most `limit`; as scoring lists as of a moment (in seconds), those
+    raised by then, open if not acknowledged by then."""
     found = [a for a in alerts if not customer_ids or a.customer_id in customer_ids]
+    if as_of is not None:
+        found = [a for a in found if a.raised_at.seconds <= as_of]
+        for n, alert in enumerate(found):
+            if alert.HasField("acknowledged_at") and alert.acknowledged_at.seconds > as_of:
+                found[n] = type(alert)()
+                found[n].CopyFrom(alert)
+                found[n].ClearField("acknowledged_at")
+                found[n].ClearField("acknowledged_by")
     found = [a for a in found if not (open_only and a.HasField("acknowledged_at"))]
     return sorted(found, key=lambda a: a.raised_at.seconds, reverse=True)[:limit]
 
@@ -70,6 +82,7 @@ class Scoring(scoring_pb2_grpc.RelationshipServiceServicer):
     def __init__(self) -> None:
         self.down = False
         self.alerts = _alerts(scoring_pb2.Alert, "s", "at_risk", 1_000, 3)
+        self.asked: list[Any] = []
 
     async def ListAlerts(
         self, request: scoring_pb2.ListAlertsRequest, context: grpc.aio.ServicerContext
@@ -77,8 +90,20 @@ class Scoring(scoring_pb2_grpc.RelationshipServiceServicer):
         if self.down:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "down")
         assert request.tenant_id == TENANT
-        found = _listed(self.alerts, request.customer_ids, request.open_only, request.limit)
+        self.asked.append(request)
+        as_of = request.as_of.seconds if request.HasField("as_of") else None
+        found = _listed(self.alerts, request.customer_ids, request.open_only, request.limit, as_of)
         return scoring_pb2.ListAlertsResponse(alerts=found)
+
+    async def ListAtRisk(
+        self, request: scoring_pb2.ListAtRiskRequest, context: grpc.aio.ServicerContext
+    ) -> scoring_pb2.ListAtRiskResponse:
+        self.asked.append(request)
+        return scoring_pb2.ListAtRiskResponse(
+            relationships=[
+                scoring_pb2.Relationship(customer_id="c1", risk=0.7, as_of=request.as_of)
+            ]
+        )
 
     async def AcknowledgeAlert(
         self, request: scoring_pb2.AcknowledgeAlertRequest, context: grpc.aio.ServicerContext
@@ -91,6 +116,7 @@ class Playbook(playbook_pb2_grpc.PlaybookServiceServicer):
     def __init__(self) -> None:
         self.down = False
         self.alerts = _alerts(playbook_pb2.Alert, "p", "violation", 1_005, 2)
+        self.asked: list[playbook_pb2.ListAlertsRequest] = []
 
     async def ListAlerts(
         self, request: playbook_pb2.ListAlertsRequest, context: grpc.aio.ServicerContext
@@ -98,6 +124,7 @@ class Playbook(playbook_pb2_grpc.PlaybookServiceServicer):
         if self.down:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "down")
         assert request.tenant_id == TENANT
+        self.asked.append(request)
         found = _listed(self.alerts, request.customer_ids, request.open_only, request.limit)
         return playbook_pb2.ListAlertsResponse(alerts=found)
 
@@ -129,12 +156,12 @@ async def test_both_services_alerts_read_as_one_list_newest_first(
     services: tuple[Scoring, Playbook, Backends],
 ) -> None:
     scoring, playbook, backends = services
-    found, missing = await backends.alerts(TENANT, ["c1"], False, 4)
+    found, missing, _ = await backends.alerts(TENANT, ["c1"], False, 4)
     # s2 (1020), p1 (1015), s1 (1010), p0 (1005); s0 (1000) is past the limit.
     assert [a.id for a in found] == ["s2", "p1", "s1", "p0"]
     assert missing is None
     playbook.down = True  # scoring's alerts stand, and the playbook's error says what is missing
-    found, missing = await backends.alerts(TENANT, ["c1"], False, 4)
+    found, missing, _ = await backends.alerts(TENANT, ["c1"], False, 4)
     assert [a.id for a in found] == ["s2", "s1", "s0"]
     assert missing is not None
     assert missing.extensions is not None
@@ -258,3 +285,81 @@ async def test_the_graph_answers_one_services_alerts_and_says_the_other_is_missi
     assert result.data == {"alerts": None}
     assert result.errors is not None
     assert [e.extensions["service"] for e in result.errors if e.extensions] == ["scoring"]
+
+
+async def test_alerts_as_of_a_moment_are_scorings_then_and_the_playbooks_raised_by_then(
+    services: tuple[Scoring, Playbook, Backends],
+) -> None:
+    """Scoring is asked as of the moment; the playbook, which cannot be, for its newest
+    alerts, open or not, and the gateway keeps those raised by then as they stood: one
+    acknowledged later was open. When its newest did not reach back far enough, the answer
+    says the playbook's part may lack older ones."""
+    scoring, playbook, backends = services
+    schema = build_schema(max_depth=6, max_tokens=400, max_aliases=5, mask_errors=True)
+    principal = Principal(TENANT, "console", frozenset({SCOPE_GRAPH_READ}))
+    # s0 1000, p0 1005, s1 1010, then: 1012; p1 1015, s2 1020. p0 and s0 are acknowledged
+    # at 5000, long after.
+    assert await backends.acknowledge_alert(TENANT, "p0", "ana")
+    assert await backends.acknowledge_alert(TENANT, "s0", "ana")
+    then = datetime.fromtimestamp(1_012, UTC)
+
+    found, missing, incomplete = await backends.alerts(TENANT, ["c1"], True, 10, then)
+    assert [(a.id, a.HasField("acknowledged_at"), a.acknowledged_by) for a in found] == [
+        ("s1", False, ""),
+        ("p0", False, ""),
+        ("s0", False, ""),
+    ]
+    assert (missing, incomplete) == (None, None)
+    assert scoring.asked[-1].as_of.seconds == 1_012
+    assert (scoring.asked[-1].open_only, scoring.asked[-1].limit) == (True, 10)
+    asked = playbook.asked[-1]
+    assert (asked.open_only, asked.limit) == (False, PLAYBOOK_ALERTS_SEARCHED)
+    # Now, the acknowledged ones are not open.
+    found, _, _ = await backends.alerts(TENANT, ["c1"], True, 10)
+    assert [a.id for a in found] == ["s2", "p1", "s1"]
+    assert not scoring.asked[-1].HasField("as_of")
+
+    result = await schema.execute(
+        """{ alerts(asOf: "1970-01-01T00:16:52Z", openOnly: true, limit: 2) {
+               id source acknowledgedAt } }""",
+        context_value=GatewayContext(backends=backends, principal=principal),
+    )
+    assert result.errors is None, result.errors
+    assert result.data == {
+        "alerts": [
+            {"id": "s1", "source": "scoring", "acknowledgedAt": None},
+            {"id": "p0", "source": "playbook", "acknowledgedAt": None},
+        ]
+    }
+
+    # The playbook's newest alerts, as many as it lists, all came after then: p0 is beyond.
+    playbook.alerts += _alerts(
+        playbook_pb2.Alert, "q", "violation", 2_000, PLAYBOOK_ALERTS_SEARCHED
+    )
+    result = await schema.execute(
+        """{ alerts(asOf: "1970-01-01T00:16:52Z", limit: 10) { id }
+             again: alerts(asOf: "1970-01-01T00:16:52Z", limit: 5) { id } }""",
+        context_value=GatewayContext(backends=backends, principal=principal),
+    )
+    assert result.data == {
+        "alerts": [{"id": "s1"}, {"id": "s0"}],
+        "again": [{"id": "s1"}, {"id": "s0"}],
+    }
+    assert result.errors is not None
+    [error] = result.errors  # once for both fields
+    assert error.message == (
+        "the playbook's alerts as of then may leave out older ones: its newest 1,000 were searched"
+    )
+    assert error.extensions == {"code": "INCOMPLETE", "service": "playbook", "partial": True}
+
+
+async def test_the_riskiest_as_of_a_moment_are_asked_of_scoring_for_then(
+    services: tuple[Scoring, Playbook, Backends],
+) -> None:
+    scoring, _, backends = services
+    then = datetime(2026, 3, 1, tzinfo=UTC)
+    [ranked] = await backends.at_risk(TENANT, 5, then)
+    assert ranked.as_of.ToDatetime(tzinfo=UTC) == then
+    assert scoring.asked[-1].as_of.ToDatetime(tzinfo=UTC) == then
+    await backends.at_risk(TENANT, 5)
+    assert not scoring.asked[-1].HasField("as_of")

@@ -225,11 +225,34 @@ class FakeBackends:
             for cid in customer_ids
         ]
 
+    async def at_risk(self, tenant_id: str, limit: int, as_of: Any = None) -> list[Any]:
+        """c0002 then c0001, each at the moment asked (value 7 as of one, 8 now)."""
+        self._tenant(tenant_id)
+        self.calls["ListAtRisk"] += 1
+        self.at_risk_asked = as_of
+        ranked = [
+            scoring_pb2.Relationship(
+                tenant_id=TENANT,
+                customer_id=cid,
+                risk=risk,
+                value=8.0 if as_of is None else 7.0,
+                updated_at=_stamp(1_700_000_000),
+            )
+            for cid, risk in (("c0002", 0.9), ("c0001", 0.6))
+        ]
+        return ranked[:limit]
+
     async def alerts(
-        self, tenant_id: str, customer_ids: Sequence[str], open_only: bool, limit: int
+        self,
+        tenant_id: str,
+        customer_ids: Sequence[str],
+        open_only: bool,
+        limit: int,
+        as_of: Any = None,
     ) -> AlertsFound:
         self._tenant(tenant_id)
         self.calls["ListAlerts"] += 1
+        self.alerts_asked = as_of
         alerts: list[AlertMessage] = [
             scoring_pb2.Alert(
                 id=f"a-{cid}",
@@ -1100,3 +1123,57 @@ async def test_a_repeated_query_is_validated_once(monkeypatch: pytest.MonkeyPatc
     )
     assert deep.errors is not None
     validation_cache._get_validate_cache.cache_clear()
+
+
+async def test_the_riskiest_as_of_a_moment_come_with_their_relationship_then() -> None:
+    """`atRisk(asOf:)` asks scoring for the ranking then; each customer's relationship at
+    that moment is the one ranked (no second call), and at any other moment it is read."""
+    backends = FakeBackends()
+    then = "2026-03-01T00:00:00Z"
+    result = await _run(
+        """query ($then: DateTime) { atRisk(limit: 2, asOf: $then) {
+               customerId relationship(asOf: $then) { value } now: relationship { value } } }""",
+        backends,
+        then=then,
+    )
+    assert result.errors is None, result.errors
+    assert result.data["atRisk"] == [
+        {"customerId": "c0002", "relationship": {"value": 7.0}, "now": {"value": 5.0}},
+        {"customerId": "c0001", "relationship": {"value": 7.0}, "now": {"value": 5.0}},
+    ]
+    assert backends.at_risk_asked.isoformat() == "2026-03-01T00:00:00+00:00"
+    assert backends.calls["BatchGetRelationships"] == 1  # for "now" only
+    # Now: the relationship now comes with the ranking.
+    backends = FakeBackends()
+    result = await _run("{ atRisk(limit: 1) { customerId relationship { value } } }", backends)
+    assert result.data["atRisk"] == [{"customerId": "c0002", "relationship": {"value": 8.0}}]
+    assert backends.at_risk_asked is None
+    assert backends.calls["BatchGetRelationships"] == 0
+    # A moment not yet past: scoring ranks now, and the relationship then is read.
+    backends = FakeBackends()
+    result = await _run(
+        """query ($then: DateTime) { atRisk(limit: 1, asOf: $then) {
+               customerId relationship(asOf: $then) { value } now: relationship { value } } }""",
+        backends,
+        then="2999-01-01T00:00:00Z",
+    )
+    # (The fake's ranking has value 7 whenever a moment is asked.)
+    assert result.data["atRisk"] == [
+        {"customerId": "c0002", "relationship": {"value": -1.0}, "now": {"value": 7.0}}
+    ]
+    assert backends.calls["BatchGetRelationships"] == 1
+
+
+async def test_alerts_as_of_a_moment_are_asked_for_then() -> None:
+    backends = FakeBackends()
+    result = await _run('{ alerts(asOf: "2026-03-01T00:00:00Z") { id } }', backends)
+    assert result.errors is None, result.errors
+    assert backends.alerts_asked.isoformat() == "2026-03-01T00:00:00+00:00"
+    # A moment without its zone is refused, not guessed.
+    for field in ("alerts", "atRisk"):
+        refused = await _run(
+            f'{{ {field}(asOf: "2026-03-01T00:00:00") {{ __typename }} }}', backends
+        )
+        assert refused.errors is not None
+        assert refused.errors[0].message == "asOf: give a time zone"
+        assert refused.errors[0].extensions == {"code": "BAD_INPUT"}

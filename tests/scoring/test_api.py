@@ -1,11 +1,13 @@
 """Scoring's REST routes through the real FastAPI app on real SQLite and PostgreSQL: the
-tenant's settings, who may read and change them, and what a bad body answers."""
+tenant's settings, who may read and change them, and what a bad body answers; the at-risk
+ranking and the alerts as of a past moment."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -16,7 +18,9 @@ from relint.db import Database
 from relint.errors import install_error_handlers
 from scoring import api
 from scoring.main import MIGRATIONS
+from scoring.repository import ScoringRepository
 from scoring.service import Delivered, ScoringService
+from tests.scoring.risk_support import RANKED_NOW, RANKED_THEN, risks_that_moved
 
 KEYS = {
     "reader": Principal("t1", "crm", frozenset({SCOPE_GRAPH_READ})),
@@ -115,3 +119,67 @@ async def test_bad_settings_answer_422_naming_the_field_and_change_nothing(
     assert (await service.apply([later])).applied == 1
     [after] = await service.relationships("t1", ["c1"])
     assert after.last_contribution == state.last_contribution
+
+
+async def test_the_riskiest_as_of_a_past_moment_are_ranked_by_their_risk_then(
+    http: httpx.AsyncClient, service: ScoringService
+) -> None:
+    _, then = await risks_that_moved(service)
+
+    async def ranked(**params: object) -> list[dict[str, Any]]:
+        answer = await http.get("/v1/at-risk", params=params, headers=READER)
+        assert answer.status_code == 200, answer.text
+        found: list[dict[str, Any]] = answer.json()
+        return found
+
+    ranked_then = await ranked(as_of=then.isoformat(), limit=10)
+    assert [r["customer_id"] for r in ranked_then] == RANKED_THEN
+    expected = await service.at_risk("t1", 10, then)
+    assert [(r["customer_id"], r["risk"]) for r in ranked_then] == [
+        (v.customer_id, round(v.risk, 6)) for v in expected
+    ]
+    assert {datetime.fromisoformat(r["as_of"]) for r in ranked_then} == {then}
+    assert [r["customer_id"] for r in await ranked(limit=10)] == RANKED_NOW
+    assert [r["customer_id"] for r in await ranked(as_of=then.isoformat(), limit=1)] == ["c"]
+    # A moment must say its zone, and be one in UTC too (a 500 before, on every as_of).
+    for moment in ("2026-01-01T00:00:00", "0001-01-01T00:00:00+01:00", "9999-12-31T23:00-05:00"):
+        for path in ("/v1/at-risk", "/v1/alerts", "/v1/customers/a/relationship"):
+            refused = await http.get(path, params={"as_of": moment}, headers=READER)
+            assert refused.status_code == 422, (path, moment, refused.text)
+
+
+async def test_alerts_as_of_a_moment_are_those_raised_by_then_as_they_stood(
+    http: httpx.AsyncClient, service: ScoringService
+) -> None:
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    hour = timedelta(hours=1)
+    async with service.db.transaction() as session:
+        repo = ScoringRepository(session)
+        await repo.raise_alerts(
+            [
+                {
+                    "id": f"a{n}",
+                    "tenant_id": "t1",
+                    "customer_id": "c1",
+                    "kind": "at_risk",
+                    "severity": "warning",
+                    "reason": "quiet",
+                    "dedup_key": f"k{n}",
+                    "raised_at": start + n * hour,
+                }
+                for n in range(3)
+            ]
+        )
+        assert await repo.acknowledge("t1", "a0", "ana", start + 5 * hour)
+
+    async def listed(**params: object) -> list[dict[str, Any]]:
+        answer = await http.get("/v1/alerts", params=params, headers=READER)
+        assert answer.status_code == 200, answer.text
+        found: list[dict[str, Any]] = answer.json()
+        return found
+
+    as_of = (start + 90 * timedelta(minutes=1)).isoformat()
+    then = await listed(as_of=as_of, open_only=True)
+    # a2 came later; a0, acknowledged later, was open then.
+    assert [(a["id"], a["acknowledged_at"]) for a in then] == [("a1", None), ("a0", None)]
+    assert [a["id"] for a in await listed(open_only=True)] == ["a2", "a1"]

@@ -22,7 +22,9 @@ from relint.contracts.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from relint.db import migrate
 from relint_devstack.launcher import free_port
 from scoring.main import MIGRATIONS, create_app
+from scoring.repository import ScoringRepository
 from scoring.settings import ScoringSettings
+from tests.scoring.risk_support import RANKED_NOW, RANKED_THEN, risks_that_moved
 
 
 @pytest.fixture
@@ -447,3 +449,66 @@ async def test_relationship_types_are_replaced_whole_or_refused_with_every_probl
         scoring_pb2.GetRelationshipTypesRequest(tenant_id="t2"), timeout=5
     )
     assert other.types == defaults.types
+
+
+async def test_the_riskiest_and_the_alerts_as_of_a_past_moment(
+    served: tuple[FastAPI, grpc.aio.Channel],
+) -> None:
+    """`ListAtRisk` and `ListAlerts` with `as_of`: the ranking by the risks
+    `BatchGetRelationships` gives as of then, and the alerts raised by then as they stood."""
+    app, channel = served
+    scoring = app.state.scoring
+    _, then = await risks_that_moved(scoring)
+    stub = scoring_pb2_grpc.RelationshipServiceStub(channel)
+    as_of = Timestamp()
+    as_of.FromDatetime(then)
+    ranked_then = (
+        await stub.ListAtRisk(
+            scoring_pb2.ListAtRiskRequest(tenant_id="t1", limit=10, as_of=as_of), timeout=10
+        )
+    ).relationships
+    read_then = (
+        await stub.BatchGetRelationships(
+            scoring_pb2.BatchGetRelationshipsRequest(
+                tenant_id="t1", customer_ids=["a", "b", "c", "d", "e"], as_of=as_of
+            ),
+            timeout=5,
+        )
+    ).relationships
+    assert list(ranked_then) == sorted(read_then, key=lambda r: (-r.risk, r.customer_id))
+    assert [r.customer_id for r in ranked_then] == RANKED_THEN
+    ranked_now = (
+        await stub.ListAtRisk(scoring_pb2.ListAtRiskRequest(tenant_id="t1", limit=10), timeout=5)
+    ).relationships
+    assert [r.customer_id for r in ranked_now] == RANKED_NOW
+
+    raised = datetime(2026, 3, 1, tzinfo=UTC)
+    async with scoring.db.transaction() as session:
+        await ScoringRepository(session).raise_alerts(
+            [
+                {
+                    "id": f"a{n}",
+                    "tenant_id": "t1",
+                    "customer_id": "a",
+                    "kind": "at_risk",
+                    "severity": "warning",
+                    "reason": "quiet",
+                    "dedup_key": f"k{n}",
+                    "raised_at": raised + timedelta(hours=n),
+                }
+                for n in range(2)
+            ]
+        )
+    assert await scoring.acknowledge("t1", "a0", "ana")  # now, long after both were raised
+
+    async def alerts(open_only: bool, hours: float | None = None) -> list[tuple[str, bool]]:
+        request = scoring_pb2.ListAlertsRequest(tenant_id="t1", open_only=open_only)
+        if hours is not None:
+            request.as_of.FromDatetime(raised + timedelta(hours=hours))
+        found = (await stub.ListAlerts(request, timeout=5)).alerts
+        return [(a.id, a.HasField("acknowledged_at")) for a in found]
+
+    assert await alerts(open_only=True, hours=0.5) == [("a0", False)]  # open then
+    assert await alerts(open_only=False, hours=1) == [("a1", False), ("a0", False)]
+    assert await alerts(open_only=True) == [("a1", False)]
+    assert await alerts(open_only=False) == [("a1", False), ("a0", True)]

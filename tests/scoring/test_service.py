@@ -21,6 +21,7 @@ from scoring.main import MIGRATIONS
 from scoring.repository import RelationshipFilter, ScoringRepository
 from scoring.service import RETENTION_REFIT, Delivered, InvalidSettings, ScoringService
 from scoring.worker import ScoringWorker
+from tests.scoring.risk_support import RANKED_NOW, RANKED_THEN, risks_that_moved
 
 T0 = datetime(2026, 2, 1, tzinfo=UTC)
 KINDS = ["purchase", "complaint", "ticket_opened", "ticket_resolved", "renewal", "refund"]
@@ -366,6 +367,63 @@ async def test_types_are_placed_with_reasons_and_follow_the_tenants_rules(
     # The new weights were applied to the whole history.
     [k00] = await service.relationships("t1", ["k00"], now)
     assert k00.last_contribution == pytest.approx(1.0 + 0.5 * math.log10(101))
+
+
+async def test_customers_whose_history_arrives_later_get_their_past_types_too(
+    service: ScoringService,
+) -> None:
+    """A tenant placed once (its type history from month ends) imports older customers
+    later: they get the past types they would have had had they been there all along (a
+    tenant that got everything at once), and the others' type histories are not written
+    again."""
+    now = datetime.now(UTC)
+
+    def buyers(tenant: str, prefix: str, count: int, scale: float) -> list[Delivered]:
+        return [
+            delivered(
+                1000 * c + n,
+                f"{prefix}{c:02d}",
+                tenant,
+                kind="purchase",
+                sentiment=None,
+                revenue=scale * (c + 1),
+                occurred_at=now - timedelta(days=300 - 10 * n),
+            )
+            for c in range(count)
+            for n in range(5 + c)
+        ]
+
+    async def type_changes(tenant: str, ids: list[str]) -> list[tuple[str, datetime, str]]:
+        async with service.db.read() as session:
+            changes = await ScoringRepository(session).state_changes(tenant, ids, now)
+        return sorted((c.customer_id, c.at, c.current) for c in changes if c.dimension == "type")
+
+    first = [f"k{c:02d}" for c in range(20)]
+    late = ["late00", "late01", "late02"]
+    await service.apply(buyers("t1", "k", 20, 100.0))
+    await ScoringWorker(service).run_once()
+    before = await type_changes("t1", first)
+    assert before
+    await service.apply(buyers("t1", "late", 3, 3000.0))
+    await service.apply(buyers("t2", "k", 20, 100.0) + buyers("t2", "late", 3, 3000.0))
+    await ScoringWorker(service).run_once()
+    assert await type_changes("t1", first) == before
+
+    async def past_types(tenant: str) -> list[tuple[str, datetime, str]]:
+        """The late customers' type changes at month ends (the ones now are each tenant's
+        own moment)."""
+        return [c for c in await type_changes(tenant, late) if c[1] < now - timedelta(days=1)]
+
+    past = await past_types("t1")
+    # Typed at the month ends of their past, as if there all along.
+    assert min(at for _, at, _ in past) < now - timedelta(days=200)
+    assert past == await past_types("t2")
+    then = await service.relationships("t1", late, now - timedelta(days=100))
+    assert all(r.relationship_type for r in then)
+    # Once placed, the next pass places them now only.
+    await service.apply([delivered(1, "late00", occurred_at=now - timedelta(hours=1))])
+    await ScoringWorker(service).run_once()
+    assert await past_types("t1") == past
 
 
 async def test_a_tenants_outcome_weights_change_its_contributions_and_no_one_elses(
@@ -717,3 +775,139 @@ async def test_the_feeds_move_with_a_new_stage_or_risk_and_not_with_the_same_aga
     later = first.standing_changed_at + timedelta(microseconds=1)
     assert await service.relationship_feed(later, standing_only=True) == []
     assert [v.customer_id for v in await service.relationship_feed(later)] == ["c1"]
+
+
+async def test_the_riskiest_as_of_a_past_moment_are_ranked_by_their_risk_then(
+    service: ScoringService,
+) -> None:
+    """As of a past moment, the ranking is the as-of relationship reads' risks, riskiest
+    first with ties by customer id, among the customers with an interaction by then; now,
+    or as of a moment not yet past, it is the stored risks'."""
+    now, then = await risks_that_moved(service)
+    ranked_now = await service.at_risk("t1", 10)
+    ranked_then = await service.at_risk("t1", 10, then)
+    read_then = await service.relationships("t1", ["a", "b", "c", "d", "e"], then)
+    assert ranked_then == sorted(read_then, key=lambda v: (-v.risk, v.customer_id))
+    assert [v.customer_id for v in ranked_then] == RANKED_THEN
+    assert ranked_then[0].risk == ranked_then[1].risk  # the tie, by customer id
+    assert all(v.as_of == then for v in ranked_then)
+    assert [v.customer_id for v in ranked_now] == RANKED_NOW
+    # "a" was riskier than "b" then; "b" is now.
+    risks_then = {v.customer_id: v.risk for v in ranked_then}
+    risks_now = {v.customer_id: v.risk for v in ranked_now}
+    assert risks_then["a"] > risks_then["b"]
+    assert risks_now["b"] > risks_now["a"]
+    assert [v.customer_id for v in await service.at_risk("t1", 2, then)] == ["c", "d"]
+    # A moment not yet past is now.
+    ahead = await service.at_risk("t1", 10, now + timedelta(days=1))
+    assert [(v.customer_id, v.risk) for v in ahead] == [(v.customer_id, v.risk) for v in ranked_now]
+    assert await service.at_risk("t1", 10, now - timedelta(days=400)) == []
+
+
+async def test_the_riskiest_as_of_a_moment_are_assessed_a_chunk_at_a_time(
+    service: ScoringService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big tenant's history is never read at once: customers are taken AT_RISK_CHUNK at a
+    time, in id order, and only the `limit` riskiest are kept."""
+    import scoring.service as module
+
+    _, then = await risks_that_moved(service)
+    everyone = await service.at_risk("t1", 10, then)
+    monkeypatch.setattr(module, "AT_RISK_CHUNK", 2)
+    histories: list[list[str]] = []
+    history = ScoringRepository.history
+
+    async def recording(
+        repo: ScoringRepository, tenant_id: str, ids: Any, until: Any = None
+    ) -> list[Any]:
+        histories.append(sorted(ids))
+        return await history(repo, tenant_id, ids, until)
+
+    monkeypatch.setattr(ScoringRepository, "history", recording)
+    assert await service.at_risk("t1", 3, then) == everyone[:3]
+    # "e" had no interaction by then: never read.
+    assert histories == [["a", "b"], ["c", "d"], []]
+    histories.clear()
+    assert await service.at_risk("t1", 10, then) == everyone
+    assert len(histories) == 3
+
+
+async def test_alerts_as_of_a_moment_are_those_raised_by_then_as_they_stood(
+    service: ScoringService,
+) -> None:
+    """As of a moment: only alerts raised by then; one acknowledged later was open then
+    (and shows no acknowledgement), one acknowledged by then was not."""
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    hour = timedelta(hours=1)
+
+    def alert(n: int, hours: int) -> dict[str, object]:
+        return {
+            "id": f"a{n}",
+            "tenant_id": "t1",
+            "customer_id": "c1",
+            "kind": "at_risk",
+            "severity": "warning",
+            "reason": "quiet",
+            "dedup_key": f"k{n}",
+            "raised_at": start + hours * hour,
+        }
+
+    async with service.db.transaction() as session:
+        repo = ScoringRepository(session)
+        await repo.raise_alerts([alert(0, 0), alert(1, 1), alert(2, 2), alert(3, 5)])
+        assert await repo.acknowledge("t1", "a0", "ana", start + 2 * hour)
+        assert await repo.acknowledge("t1", "a1", "bo", start + 4 * hour)
+    as_of = start + 3 * hour
+    then = await service.alerts("t1", as_of=as_of)
+    assert [a.id for a in then] == ["a2", "a1", "a0"]  # a3 came later
+    by_id = {a.id: a for a in then}
+    assert (by_id["a1"].acknowledged_at, by_id["a1"].acknowledged_by) == (None, None)
+    assert (by_id["a0"].acknowledged_at, by_id["a0"].acknowledged_by) == (start + 2 * hour, "ana")
+    assert [a.id for a in await service.alerts("t1", open_only=True, as_of=as_of)] == ["a2", "a1"]
+    assert [a.id for a in await service.alerts("t1", ["c1"], True, 1, as_of)] == ["a2"]
+    # Acknowledged at the very moment: no longer open then.
+    at_ack = await service.alerts("t1", open_only=True, as_of=start + 2 * hour)
+    assert [a.id for a in at_ack] == ["a2", "a1"]
+    # Now: as stored.
+    assert [a.id for a in await service.alerts("t1", open_only=True)] == ["a3", "a2"]
+    [acknowledged] = [a for a in await service.alerts("t1") if a.id == "a1"]
+    assert acknowledged.acknowledged_by == "bo"
+
+
+async def test_a_change_of_weights_gives_the_last_contribution_its_new_weight(
+    service: ScoringService,
+) -> None:
+    """The stored last contribution is the newest interaction's under the weights in force:
+    weighing the history again sets it (a violation after it is our signal, no
+    interaction)."""
+    now = datetime.now(UTC)
+    plain = {"sentiment": None, "revenue": 0.0}
+    await service.apply(
+        [
+            delivered(0, "c1", kind="purchase", occurred_at=now - timedelta(days=3), **plain),
+            delivered(1, "c1", kind="complaint", occurred_at=now - timedelta(days=2), **plain),
+            delivered(
+                2,
+                "c1",
+                channel="operations",
+                kind="violation",
+                occurred_at=now - timedelta(days=1),
+                **plain,
+            ),
+            delivered(0, "c2", kind="purchase", occurred_at=now - timedelta(days=1), **plain),
+        ]
+    )
+    before = {v.customer_id: v for v in await service.relationships("t1", ["c1", "c2"])}
+    assert {c: v.last_contribution for c, v in before.items()} == {"c1": -8.0, "c2": 3.0}
+    await service.put_settings("t1", {"weights": {"complaint": -6, "purchase": 1}}, None)
+    after = {v.customer_id: v for v in await service.relationships("t1", ["c1", "c2"])}
+    assert {c: v.last_contribution for c, v in after.items()} == {"c1": -12.0, "c2": 1.0}
+    [c2_read_back] = await service.relationships("t1", ["c2"], now)
+    assert c2_read_back.last_contribution == 1.0
+    assert after["c1"].last_interaction_at == before["c1"].last_interaction_at
+    # Weighed again with the same weights: nothing moves.
+    await service.recompute("t1")
+    again = {
+        v.customer_id: v.last_contribution for v in await service.relationships("t1", ["c1", "c2"])
+    }
+    assert again == {"c1": -12.0, "c2": 1.0}

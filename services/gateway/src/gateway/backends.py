@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeVar
 
 import grpc
@@ -49,18 +49,47 @@ async def _call(service: str, call: Awaitable[T]) -> T:
 AlertMessage = scoring_pb2.Alert | playbook_pb2.Alert
 
 
+# The playbook lists no alerts as of a moment: for one, the gateway reads its newest, this
+# many (the most it lists at once), and keeps those raised by then.
+PLAYBOOK_ALERTS_SEARCHED = 1000
+
+
 class AlertsFound(NamedTuple):
     """Both services' alerts; when one of them did not answer, the other's alone and the
-    error of the one missing."""
+    error of the one missing. As of a moment, `incomplete` says when the playbook's newest
+    alerts searched (PLAYBOOK_ALERTS_SEARCHED) did not reach back far enough to be sure
+    none of its older ones belongs in the answer."""
 
     alerts: list[AlertMessage]
     missing: UpstreamError | None
+    incomplete: GraphQLError | None = None
 
 
 def newest_first(alerts: Sequence[AlertMessage], limit: int) -> list[AlertMessage]:
     """Two services' alerts as one list, newest first (ties by id), cut to `limit`."""
     ordered = sorted(alerts, key=lambda a: (-a.raised_at.seconds, -a.raised_at.nanos, a.id))
     return ordered[:limit]
+
+
+def as_it_stood(
+    alerts: Sequence[playbook_pb2.Alert], as_of: datetime, open_only: bool
+) -> list[playbook_pb2.Alert]:
+    """The alerts raised by `as_of`, each as it stood then: an acknowledgement after then
+    had not happened (so the alert was open, and `open_only` keeps it)."""
+    kept: list[playbook_pb2.Alert] = []
+    for alert in alerts:
+        if alert.raised_at.ToDatetime(tzinfo=UTC) > as_of:
+            continue
+        acknowledged = alert.HasField("acknowledged_at")
+        if acknowledged and alert.acknowledged_at.ToDatetime(tzinfo=UTC) > as_of:
+            then = playbook_pb2.Alert()
+            then.CopyFrom(alert)
+            then.ClearField("acknowledged_at")
+            then.ClearField("acknowledged_by")
+            alert, acknowledged = then, False
+        if not (open_only and acknowledged):
+            kept.append(alert)
+    return kept
 
 
 class CustomersFound(NamedTuple):
@@ -193,24 +222,33 @@ class Backends:
         )
 
     async def alerts(
-        self, tenant_id: str, customer_ids: Sequence[str], open_only: bool, limit: int
+        self,
+        tenant_id: str,
+        customer_ids: Sequence[str],
+        open_only: bool,
+        limit: int,
+        as_of: datetime | None = None,
     ) -> AlertsFound:
         """Scoring's alerts and the playbook's (violations, deadlines approaching), asked of
         both at once, newest first, at most `limit` in all. When one service does not
         answer, the other's alerts stand (with the error of the one missing); when neither
-        does, the first's error is raised."""
+        does, the first's error is raised. As of a moment, scoring answers for then; the
+        playbook, which cannot, is asked for its newest alerts, open or not, and those
+        raised by then are kept as they stood then."""
         asked: dict[str, Any] = {
             "tenant_id": tenant_id,
             "customer_ids": customer_ids,
             "open_only": open_only,
             "limit": limit,
         }
+        scoring_request = scoring_pb2.ListAlertsRequest(**asked)
+        if as_of is not None:
+            scoring_request.as_of.FromDatetime(as_of)
+            asked.update(open_only=False, limit=PLAYBOOK_ALERTS_SEARCHED)
         answers = await asyncio.gather(
             _call(
                 "scoring",
-                self.relationships.ListAlerts(
-                    scoring_pb2.ListAlertsRequest(**asked), timeout=READ_DEADLINE
-                ),
+                self.relationships.ListAlerts(scoring_request, timeout=READ_DEADLINE),
             ),
             _call(
                 "playbook",
@@ -222,16 +260,26 @@ class Backends:
         )
         found: list[AlertMessage] = []
         missing: list[UpstreamError] = []
+        incomplete: GraphQLError | None = None
         for answer in answers:
             if isinstance(answer, UpstreamError):
                 missing.append(answer)
             elif isinstance(answer, BaseException):  # a refused argument, a fault
                 raise answer
+            elif as_of is not None and isinstance(answer, playbook_pb2.ListAlertsResponse):
+                kept = as_it_stood(answer.alerts, as_of, open_only)
+                if len(answer.alerts) >= PLAYBOOK_ALERTS_SEARCHED and len(kept) < limit:
+                    incomplete = GraphQLError(
+                        "the playbook's alerts as of then may leave out older ones: its "
+                        f"newest {PLAYBOOK_ALERTS_SEARCHED:,} were searched",
+                        extensions={"code": "INCOMPLETE", "service": "playbook", "partial": True},
+                    )
+                found.extend(kept)
             else:
                 found.extend(answer.alerts)
         if len(missing) == len(answers):
             raise missing[0]
-        return AlertsFound(newest_first(found, limit), missing[0] if missing else None)
+        return AlertsFound(newest_first(found, limit), missing[0] if missing else None, incomplete)
 
     async def list_relationships(
         self, request: scoring_pb2.ListRelationshipsRequest
@@ -254,8 +302,12 @@ class Backends:
             "scoring", self.relationships.SetRelationshipTypes(request, timeout=WRITE_DEADLINE)
         )
 
-    async def at_risk(self, tenant_id: str, limit: int) -> list[scoring_pb2.Relationship]:
+    async def at_risk(
+        self, tenant_id: str, limit: int, as_of: datetime | None = None
+    ) -> list[scoring_pb2.Relationship]:
         request = scoring_pb2.ListAtRiskRequest(tenant_id=tenant_id, limit=limit)
+        if as_of is not None:
+            request.as_of.FromDatetime(as_of)
         reply = await _call(
             "scoring", self.relationships.ListAtRisk(request, timeout=READ_DEADLINE)
         )

@@ -292,7 +292,7 @@ class Loaders:
             grouped[open_only].append(customer_id)
         found: dict[AlertKey, list[AlertMessage]] = defaultdict(list)
         for open_only, ids in grouped.items():
-            alerts, missing = await self._backends.alerts(
+            alerts, missing, _ = await self._backends.alerts(
                 self._tenant_id, ids, open_only, ALERTS_PER_BATCH
             )
             if missing is not None:

@@ -1248,26 +1248,56 @@ class Query(AnalysisQuery):
             info.context, first, after, filter or CustomerFilter(), order_by
         )
 
-    @strawberry.field(description="The tenant's alerts, newest first (at most 100).")
+    @strawberry.field(
+        description="The tenant's alerts, newest first (at most 100): now, or as of a past "
+        "moment, those raised by then as they stood then (one acknowledged later was open). "
+        "The playbook's are searched among its newest 1,000; an error with `partial: true` "
+        "says when older ones of its may be left out."
+    )
     async def alerts(
-        self, info: GatewayInfo, open_only: bool = False, limit: int = 20
+        self,
+        info: GatewayInfo,
+        open_only: bool = False,
+        limit: int = 20,
+        as_of: Annotated[datetime | None, strawberry.argument(name="asOf")] = None,
     ) -> list[Alert] | None:
         if not 1 <= limit <= MAX_ALERTS:
             raise GraphQLError(f"limit must be 1..{MAX_ALERTS}", extensions={"code": "BAD_INPUT"})
+        if as_of is not None:
+            as_of = _aware(as_of, "asOf")
         context = info.context
-        found, missing = await context.backends.alerts(context.tenant_id, [], open_only, limit)
+        found, missing, incomplete = await context.backends.alerts(
+            context.tenant_id, [], open_only, limit, as_of
+        )
         if missing is not None:
             context.answered_partly(missing, "alerts")
+        if incomplete is not None:
+            context.answered_incompletely(incomplete)
         return [Alert.of(a) for a in found]
 
-    @strawberry.field(description="The customers most likely to end, riskiest first (at most 100).")
-    async def at_risk(self, info: GatewayInfo, limit: int = 20) -> list[Customer] | None:
+    @strawberry.field(
+        description="The customers most likely to end, riskiest first (at most 100): now, or "
+        "as the risk stood at a past `asOf` (from the interactions up to then and the stage "
+        "then, without the retention model, fitted now), among the customers with an "
+        "interaction by then; their `relationship(asOf:)` at the same moment shows it."
+    )
+    async def at_risk(
+        self,
+        info: GatewayInfo,
+        limit: int = 20,
+        as_of: Annotated[datetime | None, strawberry.argument(name="asOf")] = None,
+    ) -> list[Customer] | None:
         if not 1 <= limit <= MAX_PAGE:
             raise GraphQLError(f"limit must be 1..{MAX_PAGE}", extensions={"code": "BAD_INPUT"})
+        if as_of is not None:
+            as_of = _aware(as_of, "asOf")
         context = info.context
-        ranked = await context.backends.at_risk(context.tenant_id, limit)
-        for relationship in ranked:  # their relationship needs no second call
-            context.loaders.relationships.prime((relationship.customer_id, None), relationship)
+        ranked = await context.backends.at_risk(context.tenant_id, limit, as_of)
+        # Their relationship at the moment ranked needs no second call (scoring ranks as of
+        # a moment not yet past as now, and so they are primed).
+        primed = as_of if as_of is not None and as_of < datetime.now(UTC) else None
+        for relationship in ranked:
+            context.loaders.relationships.prime((relationship.customer_id, primed), relationship)
         found = await context.loaders.customers.load_many([r.customer_id for r in ranked])
         return [Customer.of(c) for c in found if c is not None]
 

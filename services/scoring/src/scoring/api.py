@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_READ, SCOPE_GRAPH_WRITE, Principal, require_scope
 from scoring import relationship_types
@@ -19,8 +19,22 @@ Reader = Annotated[Principal, require_scope(SCOPE_GRAPH_READ)]
 Writer = Annotated[Principal, require_scope(SCOPE_GRAPH_WRITE)]
 Admin = Annotated[Principal, require_scope(SCOPE_ADMIN)]
 CustomerId = Annotated[str, Path(min_length=1, max_length=36)]
+
+
+def _in_utc(moment: datetime | None) -> datetime | None:
+    """The moment in UTC; one that has none (the first day of year 1 east of Greenwich, the
+    last of 9999 west of it) is refused, not failed on."""
+    if moment is None:
+        return None
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as error:
+        raise ValueError("must fall within the years 1 to 9999 in UTC") from error
+
+
 AsOf = Annotated[
     AwareDatetime | None,
+    AfterValidator(_in_utc),
     Query(description="The state as it stood then (with a zone); now when omitted."),
 ]
 
@@ -103,11 +117,22 @@ async def relationship(
     return _relationship(views[0])
 
 
-@router.get("/at-risk", summary="The customers most likely to end, riskiest first, with reasons")
+@router.get(
+    "/at-risk",
+    summary="The customers most likely to end, riskiest first, with reasons; now or as of a "
+    "past moment",
+    description="As of a past moment, each risk is the one the relationship read as of then "
+    "gives (its interactions up to then and its stage then, without the retention model, "
+    "which is fitted now), among the customers with an interaction by then.",
+)
 async def at_risk(
-    request: Request, principal: Reader, limit: Annotated[int, Query(ge=1, le=500)] = 50
+    request: Request,
+    principal: Reader,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    as_of: AsOf = None,
 ) -> list[RelationshipOut]:
-    return [_relationship(v) for v in await _service(request).at_risk(principal.tenant_id, limit)]
+    found = await _service(request).at_risk(principal.tenant_id, limit, as_of)
+    return [_relationship(v) for v in found]
 
 
 @router.get(
@@ -219,16 +244,22 @@ class AlertOut(BaseModel):
     acknowledged_by: str | None
 
 
-@router.get("/alerts", summary="The tenant's alerts, newest first")
+@router.get(
+    "/alerts",
+    summary="The tenant's alerts, newest first; now or as of a past moment",
+    description="As of a moment: the alerts raised by then, each as it stood then (one "
+    "acknowledged later was open, and `open_only` keeps it).",
+)
 async def alerts(
     request: Request,
     principal: Reader,
     customer_id: Annotated[str | None, Query(max_length=36)] = None,
     open_only: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    as_of: AsOf = None,
 ) -> list[AlertOut]:
     rows = await _service(request).alerts(
-        principal.tenant_id, [customer_id] if customer_id else None, open_only, limit
+        principal.tenant_id, [customer_id] if customer_id else None, open_only, limit, as_of
     )
     return [
         AlertOut(

@@ -115,6 +115,7 @@ class RelationshipServicer(scoring_pb2_grpc.RelationshipServiceServicer):
             list(request.customer_ids) or None,
             request.open_only,
             request.limit or 100,
+            _time(request.as_of) if request.HasField("as_of") else None,
         )
         return scoring_pb2.ListAlertsResponse(alerts=[alert_message(a) for a in alerts])
 
@@ -161,7 +162,8 @@ class RelationshipServicer(scoring_pb2_grpc.RelationshipServiceServicer):
     ) -> scoring_pb2.ListAtRiskResponse:
         await _require(context, bool(request.tenant_id), "tenant_id is required")
         await _require(context, 0 <= request.limit <= 500, "limit: 1 to 500")
-        views = await self.service.at_risk(request.tenant_id, request.limit or 50)
+        as_of = _time(request.as_of) if request.HasField("as_of") else None
+        views = await self.service.at_risk(request.tenant_id, request.limit or 50, as_of)
         return scoring_pb2.ListAtRiskResponse(
             relationships=[relationship_message(v) for v in views]
         )

@@ -434,6 +434,18 @@ class ScoringRepository:
         query = select(t.c.customer_id).where(t.c.tenant_id == tenant_id)
         return [str(c) for c in (await self.session.execute(query)).scalars()]
 
+    async def customers_after(
+        self, tenant_id: str, after: str, limit: int, first_by: datetime | None = None
+    ) -> list[str]:
+        """A page of the tenant's customers in id order, those after `after` ("": from the
+        first); with `first_by`, only those whose first interaction was at or before it."""
+        t = table_of(Relationship)
+        conditions = [t.c.tenant_id == tenant_id, t.c.customer_id > after]
+        if first_by is not None:
+            conditions.append(t.c.first_interaction_at <= first_by)
+        query = select(t.c.customer_id).where(*conditions).order_by(t.c.customer_id).limit(limit)
+        return [str(c) for c in (await self.session.execute(query)).scalars()]
+
     async def relationships_of(
         self, tenant_id: str, customer_ids: Sequence[str]
     ) -> list[Relationship]:
@@ -483,18 +495,19 @@ class ScoringRepository:
                 ],
             )
 
-    async def set_masses(self, rows: Sequence[tuple[str, str, float, float, float]]) -> None:
+    async def set_masses(self, rows: Sequence[tuple[str, str, float, float, float, float]]) -> None:
         """Sets the value sums of relationships, each (tenant, customer, good mass, bad mass,
-        value), in key order."""
+        value, last contribution), in key order."""
         if not rows:
             return
         async with driver_of(self.session) as (postgres, driver):
             mark = "%s" if postgres else "?"
             statement = (
                 f"UPDATE relationship SET good_mass = {mark}, bad_mass = {mark}, "  # noqa: S608
-                f"value = {mark} WHERE tenant_id = {mark} AND customer_id = {mark}"
+                f"value = {mark}, last_contribution = {mark} "
+                f"WHERE tenant_id = {mark} AND customer_id = {mark}"
             )
-            values = [(g, b, v, t, c) for t, c, g, b, v in sorted(rows)]
+            values = [(g, b, v, last, t, c) for t, c, g, b, v, last in sorted(rows)]
             if postgres:
                 await pg_executemany(driver, statement, values)
             else:
@@ -802,12 +815,25 @@ class ScoringRepository:
         return list((await self.session.execute(query)).scalars())
 
     async def alerts(
-        self, tenant_id: str, customer_ids: Sequence[str] | None, open_only: bool, limit: int
+        self,
+        tenant_id: str,
+        customer_ids: Sequence[str] | None,
+        open_only: bool,
+        limit: int,
+        as_of: datetime | None = None,
     ) -> list[Alert]:
+        """Newest first; with `as_of`, those raised by then, and "open" means not yet
+        acknowledged then."""
         conditions = [col(Alert.tenant_id) == tenant_id]
         if customer_ids is not None:
             conditions.append(col(Alert.customer_id).in_(list(set(customer_ids))))
-        if open_only:
+        if as_of is not None:
+            conditions.append(col(Alert.raised_at) <= as_of)
+        if open_only and as_of is not None:
+            conditions.append(
+                or_(col(Alert.acknowledged_at).is_(None), col(Alert.acknowledged_at) > as_of)
+            )
+        elif open_only:
             conditions.append(col(Alert.acknowledged_at).is_(None))
         query = (
             select(Alert)

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
 import time
 from bisect import bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -82,6 +83,9 @@ RETENTION_REFIT = timedelta(hours=24)
 # ... and at once when the tenant's buying customers doubled since the fit (a fit during a
 # load saw its first buyers only); more often, a load of 200 customers paid for twenty fits.
 RETENTION_GROWTH = 2.0
+# An at-risk ranking as of a past moment assesses this many customers at a time (their
+# history up to then in memory), keeping only the riskiest.
+AT_RISK_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -429,7 +433,8 @@ class ScoringService:
 
     async def recompute(self, tenant_id: str) -> int:
         """Weighs the tenant's whole history again with its current rules: contributions,
-        reasons and value sums; every customer is marked for stage evaluation. Vectorised:
+        reasons, value sums and each customer's last contribution (its newest interaction's);
+        every customer is marked for stage evaluation. Vectorised:
         the history is read as columns, weighed at once, and only the interactions whose
         contribution or reason changed are written back."""
         self._rules.pop(tenant_id, None)
@@ -461,12 +466,17 @@ class ScoringService:
                     if value != old_value or reason != old_reason
                 ]
             )
-            good, bad = _masses(table, customers, history, np.array(values, dtype=float))
+            weighed = np.array(values, dtype=float)
+            owner = _owners(customers, history)
+            good, bad = _masses(table, len(customers), owner, history, weighed)
+            last = _last_contributions(len(customers), owner, history, weighed)
             now = utcnow()
             await repo.set_masses(
                 [
-                    (tenant_id, c, g, b, value_from_mass(table, g, b, now))
-                    for c, g, b in zip(customers, good.tolist(), bad.tolist(), strict=True)
+                    (tenant_id, c, g, b, value_from_mass(table, g, b, now), v)
+                    for c, g, b, v in zip(
+                        customers, good.tolist(), bad.tolist(), last.tolist(), strict=True
+                    )
                 ]
             )
             await repo.mark_dirty(tenant_id)
@@ -596,15 +606,22 @@ class ScoringService:
             )
         return await self._classify_with(tenant_id, at, window)
 
-    async def _classify_with(self, tenant_id: str, at: datetime, window: Sequence[Any]) -> int:
-        """`classify` with the tenant's interactions of the year up to `at` already read."""
+    async def _classify_with(
+        self,
+        tenant_id: str,
+        at: datetime,
+        window: Sequence[Any],
+        only: Collection[str] | None = None,
+    ) -> int:
+        """`classify` with the tenant's interactions of the year up to `at` already read;
+        with `only`, the types of those customers alone change (placed among everyone)."""
         rules = (await self.rules(tenant_id)).types
         async with self.db.read() as session:
             relationships = await ScoringRepository(session).tenant_relationships(tenant_id)
         present_only = at >= utcnow() - ALERT_HORIZON
         # The reckoning is CPU work: off the event loop, so reads keep being answered.
         placed = await asyncio.to_thread(
-            _place, tenant_id, relationships, window, rules, at, present_only
+            _place, tenant_id, relationships, window, rules, at, present_only, only
         )
         async with self.db.transaction() as session:
             repo = ScoringRepository(session)
@@ -618,7 +635,8 @@ class ScoringService:
     async def classify_tenant(self, tenant_id: str) -> int:
         """Fits the tenant's retention model when it has none, it is older than
         RETENTION_REFIT or the buying customers grew by RETENTION_GROWTH, and classifies
-        now; a tenant never classified before gets its type history first."""
+        now; a tenant never classified before gets its type history first, and so do
+        customers whose history arrived after it was (an import of older customers)."""
         async with self.db.read() as session:
             repo = ScoringRepository(session)
             current = await repo.retention_model(tenant_id)
@@ -635,9 +653,21 @@ class ScoringService:
                 await ScoringRepository(session).mark_dirty(tenant_id, utcnow() - DAY)
         async with self.db.read() as session:
             relationships = await ScoringRepository(session).tenant_relationships(tenant_id)
-        if any(r.relationship_type for r in relationships):
-            return await self.classify(tenant_id)
-        return await self.classify_history(tenant_id)
+        if not any(r.relationship_type for r in relationships):
+            return await self.classify_history(tenant_id)
+        # Never placed, though they were here at a month end that was: a type history for
+        # them, placed among everyone as the tenant stood then.
+        month = utcnow().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        late = {
+            r.customer_id
+            for r in relationships
+            if not r.relationship_type
+            and r.first_interaction_at is not None
+            and r.first_interaction_at < month
+        }
+        if late:
+            return await self.classify_history(tenant_id, only=late)
+        return await self.classify(tenant_id)
 
     async def fit_retention(
         self, tenant_id: str, at: datetime | None = None
@@ -661,13 +691,21 @@ class ScoringService:
         async with self.db.transaction() as session:
             await ScoringRepository(session).mark_dirty(None, since)
 
-    async def classify_history(self, tenant_id: str, now: datetime | None = None) -> int:
+    async def classify_history(
+        self, tenant_id: str, now: datetime | None = None, only: Collection[str] | None = None
+    ) -> int:
         """Types at every month end from the tenant's first interaction, then now: the type
-        history as-of reads need, for a tenant whose history arrived at once."""
+        history as-of reads need, for a tenant whose history arrived at once. With `only`,
+        the month ends change those customers' types alone (from their first interaction);
+        now places everyone."""
         now = now or utcnow()
         async with self.db.read() as session:
             relationships = await ScoringRepository(session).tenant_relationships(tenant_id)
-        firsts = [r.first_interaction_at for r in relationships if r.first_interaction_at]
+        firsts = [
+            r.first_interaction_at
+            for r in relationships
+            if r.first_interaction_at and (only is None or r.customer_id in only)
+        ]
         if not firsts:
             return 0
         async with self.db.read() as session:
@@ -679,7 +717,7 @@ class ScoringService:
         changes = 0
         for at in [*_month_ends(min(firsts), now), now]:
             window = history[bisect_right(moments, at - types.WINDOW) : bisect_right(moments, at)]
-            changes += await self._classify_with(tenant_id, at, window)
+            changes += await self._classify_with(tenant_id, at, window, None if at == now else only)
         return changes
 
     # Reads
@@ -697,51 +735,37 @@ class ScoringService:
             history = await repo.history(tenant_id, ids, as_of)
             changes = await repo.state_changes(tenant_id, ids, as_of)
         table = (await self.rules(tenant_id)).weights
-        per_customer: dict[str, list[AppliedInteraction]] = defaultdict(list)
-        for row in history:
-            per_customer[row.customer_id].append(row)
-        latest: dict[tuple[str, str], StateChange] = {}
-        for change in changes:
-            latest[(change.customer_id, change.dimension)] = change
-        views = []
-        for r in rows:
-            past = per_customer[r.customer_id]
-            if not past:
-                continue
-            applied = _applied(past)
-            value = value_at(table, applied, as_of)
-            type_change = latest.get((r.customer_id, "type"))
-            stage_change = latest.get((r.customer_id, "stage"))
-            stage_then = stage_change.current if stage_change else ""
-            assessed = risk.assess(_moments(table, past, signals=True), as_of, stage_then)
-            views.append(
-                RelationshipView(
-                    tenant_id=tenant_id,
-                    customer_id=r.customer_id,
-                    as_of=as_of,
-                    value=value,
-                    trend=value - value_at(table, applied, as_of - timedelta(days=TREND_DAYS)),
-                    interaction_count=sum(_counted(r.kind) for r in past),
-                    first_interaction_at=past[0].occurred_at,
-                    last_interaction_at=past[-1].occurred_at,
-                    last_contribution=past[-1].contribution,
-                    relationship_type=type_change.current if type_change else "",
-                    type_reason=type_change.reason if type_change else "",
-                    stage=stage_change.current if stage_change else "",
-                    stage_since=stage_change.at if stage_change else None,
-                    stage_reason=stage_change.reason if stage_change else "",
-                    updated_at=as_of,
-                    risk=assessed.score,
-                    risk_reasons=tuple(assessed.reasons),
-                    type_since=type_change.at if type_change else None,
-                    revenue=sum(p.revenue - p.refund for p in past),
-                )
-            )
-        return views
+        return _as_of(tenant_id, ids, history, changes, table, as_of)
 
-    async def at_risk(self, tenant_id: str, limit: int = 50) -> list[RelationshipView]:
-        """The tenant's customers most likely to end, riskiest first, with their reasons."""
-        return await self._ranked(tenant_id, "risk", limit)
+    async def at_risk(
+        self, tenant_id: str, limit: int = 50, as_of: datetime | None = None
+    ) -> list[RelationshipView]:
+        """The tenant's customers most likely to end, riskiest first (ties by customer id),
+        with their reasons: now, or as they stood at a past `as_of` (a moment not yet past
+        is now). As of a past moment each risk is the one `relationships(..., as_of)` gives,
+        from the history up to then and the stage then, without the retention model (fitted
+        now), for the customers with an interaction by then; they are assessed
+        AT_RISK_CHUNK at a time, keeping the `limit` riskiest, so a big tenant's history is
+        never held at once."""
+        if as_of is None or as_of >= utcnow():
+            return await self._ranked(tenant_id, "risk", limit)
+        table = (await self.rules(tenant_id)).weights
+        riskiest: list[RelationshipView] = []
+        after = ""
+        while True:
+            async with self.db.read() as session:
+                repo = ScoringRepository(session)
+                ids = await repo.customers_after(tenant_id, after, AT_RISK_CHUNK, as_of)
+                history = await repo.history(tenant_id, ids, as_of)
+                changes = await repo.state_changes(tenant_id, ids, as_of)
+            # CPU work on a whole chunk: off the event loop, as the worker's assessments.
+            views = await asyncio.to_thread(_as_of, tenant_id, ids, history, changes, table, as_of)
+            riskiest = heapq.nsmallest(
+                limit, [*riskiest, *views], key=lambda v: (-v.risk, v.customer_id)
+            )
+            if len(ids) < AT_RISK_CHUNK:
+                return riskiest
+            after = ids[-1]
 
     async def list_relationships(
         self, tenant_id: str, wanted: RelationshipFilter, limit: int
@@ -818,11 +842,16 @@ class ScoringService:
         customer_ids: Sequence[str] | None = None,
         open_only: bool = False,
         limit: int = 100,
+        as_of: datetime | None = None,
     ) -> list[Alert]:
+        """The tenant's alerts, newest first; as of a moment, those raised by then, each as
+        it stood: one acknowledged later was open then (`open_only` keeps it) and shows no
+        acknowledgement."""
         async with self.db.read() as session:
-            return await ScoringRepository(session).alerts(
-                tenant_id, customer_ids, open_only, limit
+            found = await ScoringRepository(session).alerts(
+                tenant_id, customer_ids, open_only, limit, as_of
             )
+        return found if as_of is None else [_alert_as_of(a, as_of) for a in found]
 
     async def alert_feed(
         self, since: datetime, limit: int = 500, after_id: str = ""
@@ -902,24 +931,55 @@ def _weigh(batch: Sequence[Delivered], rules: dict[str, TenantRules]) -> list[tu
     return weighed
 
 
-def _masses(
-    table: WeightTable, customers: Sequence[str], history: Weighing, values: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """The good and bad masses (see `mass`) of each of `customers`, summed over the rows of
-    `history` weighing `values` (rows of other customers are left out)."""
+def _owners(customers: Sequence[str], history: Weighing) -> np.ndarray:
+    """Each row of `history`'s customer as its index in `customers` (-1: another's)."""
     index = {c: i for i, c in enumerate(customers)}
-    owner = np.fromiter(
+    return np.fromiter(
         (index.get(c, -1) for c in history.customer_ids),
         dtype=np.intp,
         count=len(history.customer_ids),
     )
+
+
+def _masses(
+    table: WeightTable, customers: int, owner: np.ndarray, history: Weighing, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The good and bad masses (see `mass`) of each customer, summed over the rows of
+    `history` weighing `values`, each row's customer found by `_owners` (rows of other
+    customers are left out)."""
     days = history.seconds / DAY.total_seconds()
     good_mass = np.where(values < 0, 0.0, values * 2.0 ** (days / table.half_life_good_days))
     bad_mass = np.where(values < 0, values * 2.0 ** (days / table.half_life_bad_days), 0.0)
     known = owner >= 0
-    good = np.bincount(owner[known], weights=good_mass[known], minlength=len(customers))
-    bad = np.bincount(owner[known], weights=bad_mass[known], minlength=len(customers))
+    good = np.bincount(owner[known], weights=good_mass[known], minlength=customers)
+    bad = np.bincount(owner[known], weights=bad_mass[known], minlength=customers)
     return good, bad
+
+
+def _last_contributions(
+    customers: int, owner: np.ndarray, history: Weighing, values: np.ndarray
+) -> np.ndarray:
+    """Each customer's newest interaction's contribution among `values` (the rows of
+    `history`, each row's customer found by `_owners`), 0 for one without any: what `apply`
+    keeps as its last contribution, our own signals (violations) being no interaction. Of
+    interactions at one moment, the one read last counts (storage order): either is the
+    newest."""
+    counted = np.fromiter(
+        (kind not in SIGNAL_KINDS for kind in history.kinds),
+        dtype=bool,
+        count=len(history.kinds),
+    )
+    rows = np.flatnonzero((owner >= 0) & counted)
+    last = np.zeros(customers)
+    if not len(rows):
+        return last
+    newest = np.full(customers, -np.inf)
+    np.maximum.at(newest, owner[rows], history.seconds[rows])
+    rows = rows[history.seconds[rows] == newest[owner[rows]]]
+    # Several at a customer's newest moment: the last read (the first of them reversed).
+    found, first = np.unique(owner[rows][::-1], return_index=True)
+    last[found] = values[rows[::-1][first]]
+    return last
 
 
 def _touchpoint(row: Any) -> types.Touchpoint:
@@ -1119,6 +1179,7 @@ def _place(
     rules: Sequence[types.TypeRule],
     at: datetime,
     present: bool,
+    only: Collection[str] | None = None,
 ) -> Placement:
     touches: dict[str, list[types.Touchpoint]] = defaultdict(list)
     for row in window:
@@ -1133,6 +1194,8 @@ def _place(
     changes, updates = [], []
     new_types: dict[str, str] = {}
     for r in placed:
+        if only is not None and r.customer_id not in only:
+            continue
         call = types.classify(features[r.customer_id], distribution, rules)
         if call.name != r.relationship_type:
             new_types[r.customer_id] = call.name
@@ -1330,6 +1393,68 @@ def _view(row: Relationship, now: datetime, value: float, trend: float) -> Relat
         potential_reason=row.potential_reason,
         type_since=row.type_since,
         revenue=row.revenue,
+    )
+
+
+def _as_of(
+    tenant_id: str,
+    customer_ids: Sequence[str],
+    history: Sequence[Any],
+    changes: Sequence[StateChange],
+    table: WeightTable,
+    as_of: datetime,
+) -> list[RelationshipView]:
+    """The customers' relationships as they stood at `as_of`, from their history and state
+    changes up to then (in the repository's order), for those with any history by then."""
+    per_customer: dict[str, list[AppliedInteraction]] = defaultdict(list)
+    for row in history:
+        per_customer[row.customer_id].append(row)
+    latest: dict[tuple[str, str], StateChange] = {}
+    for change in changes:
+        latest[(change.customer_id, change.dimension)] = change
+    views = []
+    for customer_id in customer_ids:
+        past = per_customer[customer_id]
+        if not past:
+            continue
+        applied = _applied(past)
+        value = value_at(table, applied, as_of)
+        type_change = latest.get((customer_id, "type"))
+        stage_change = latest.get((customer_id, "stage"))
+        stage_then = stage_change.current if stage_change else ""
+        assessed = risk.assess(_moments(table, past, signals=True), as_of, stage_then)
+        views.append(
+            RelationshipView(
+                tenant_id=tenant_id,
+                customer_id=customer_id,
+                as_of=as_of,
+                value=value,
+                trend=value - value_at(table, applied, as_of - timedelta(days=TREND_DAYS)),
+                interaction_count=sum(_counted(r.kind) for r in past),
+                first_interaction_at=past[0].occurred_at,
+                last_interaction_at=past[-1].occurred_at,
+                last_contribution=past[-1].contribution,
+                relationship_type=type_change.current if type_change else "",
+                type_reason=type_change.reason if type_change else "",
+                stage=stage_then,
+                stage_since=stage_change.at if stage_change else None,
+                stage_reason=stage_change.reason if stage_change else "",
+                updated_at=as_of,
+                risk=assessed.score,
+                risk_reasons=tuple(assessed.reasons),
+                type_since=type_change.at if type_change else None,
+                revenue=sum(p.revenue - p.refund for p in past),
+            )
+        )
+    return views
+
+
+def _alert_as_of(alert: Alert, as_of: datetime) -> Alert:
+    """The alert as it stood at `as_of`: an acknowledgement after then had not happened."""
+    if alert.acknowledged_at is None or alert.acknowledged_at <= as_of:
+        return alert
+    return Alert.model_validate(
+        {**alert.model_dump(), "acknowledged_at": None, "acknowledged_by": None}
     )
 
 
