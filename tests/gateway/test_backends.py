@@ -3,6 +3,7 @@ playbook would: both services' alerts read as one list, and acknowledged where r
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -11,7 +12,7 @@ import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from gateway.backends import PLAYBOOK_ALERTS_SEARCHED, Backends, UpstreamError
+from gateway.backends import Backends, UpstreamError
 from gateway.context import MAX_NAMED_CUSTOMERS, GatewayContext
 from gateway.entity_cache import EntityCache
 from gateway.loaders import Loaders
@@ -54,8 +55,8 @@ def _listed(
     alerts: list[Message], customer_ids: Any, open_only: bool, limit: int, as_of: int | None = None
 ) -> list[Message]:
     """As both services list: the customers' (all when none named), open ones only if
-    asked, newest first, at most `limit`; as scoring lists as of a moment (in seconds), those
-    raised by then, open if not acknowledged by then."""
+    asked, newest first, at most `limit`; as of a moment (in seconds), those raised by then,
+    each as it stood (open if not acknowledged by then)."""
     found = [a for a in alerts if not customer_ids or a.customer_id in customer_ids]
     if as_of is not None:
         found = [a for a in found if a.raised_at.seconds <= as_of]
@@ -125,7 +126,8 @@ class Playbook(playbook_pb2_grpc.PlaybookServiceServicer):
             await context.abort(grpc.StatusCode.UNAVAILABLE, "down")
         assert request.tenant_id == TENANT
         self.asked.append(request)
-        found = _listed(self.alerts, request.customer_ids, request.open_only, request.limit)
+        as_of = request.as_of.seconds if request.HasField("as_of") else None
+        found = _listed(self.alerts, request.customer_ids, request.open_only, request.limit, as_of)
         return playbook_pb2.ListAlertsResponse(alerts=found)
 
     async def AcknowledgeAlert(
@@ -156,12 +158,12 @@ async def test_both_services_alerts_read_as_one_list_newest_first(
     services: tuple[Scoring, Playbook, Backends],
 ) -> None:
     scoring, playbook, backends = services
-    found, missing, _ = await backends.alerts(TENANT, ["c1"], False, 4)
+    found, missing = await backends.alerts(TENANT, ["c1"], False, 4)
     # s2 (1020), p1 (1015), s1 (1010), p0 (1005); s0 (1000) is past the limit.
     assert [a.id for a in found] == ["s2", "p1", "s1", "p0"]
     assert missing is None
     playbook.down = True  # scoring's alerts stand, and the playbook's error says what is missing
-    found, missing, _ = await backends.alerts(TENANT, ["c1"], False, 4)
+    found, missing = await backends.alerts(TENANT, ["c1"], False, 4)
     assert [a.id for a in found] == ["s2", "s1", "s0"]
     assert missing is not None
     assert missing.extensions is not None
@@ -253,7 +255,7 @@ async def test_the_graph_answers_one_services_alerts_and_says_the_other_is_missi
         EntityCache(0),
         lambda e, what, ids: heard.append((e.message, what, list(ids))),
     )
-    shown = await loaders.alerts.load(("c1", False))
+    shown = await loaders.alerts.load(("c1", False, None))
     assert [a.id for a in shown] == ["s2", "s1", "s0"]
     assert heard == [
         ("playbook is unavailable for this part of the answer", "customers' alerts", ["c1"])
@@ -276,7 +278,7 @@ async def test_the_graph_answers_one_services_alerts_and_says_the_other_is_missi
     context.answered_partly(missing, "customers' alerts", [f"x{n}" for n in range(200)])
     assert len(said.extensions["customerIds"]) == MAX_NAMED_CUSTOMERS
     with pytest.raises(UpstreamError):  # with nobody to tell, the part missing fails the load
-        await Loaders(backends, TENANT, None, EntityCache(0)).alerts.load(("c1", False))
+        await Loaders(backends, TENANT, None, EntityCache(0)).alerts.load(("c1", False, None))
 
     scoring.down = True
     result = await schema.execute(
@@ -287,13 +289,13 @@ async def test_the_graph_answers_one_services_alerts_and_says_the_other_is_missi
     assert [e.extensions["service"] for e in result.errors if e.extensions] == ["scoring"]
 
 
-async def test_alerts_as_of_a_moment_are_scorings_then_and_the_playbooks_raised_by_then(
+async def test_alerts_as_of_a_moment_are_asked_of_both_services_for_then(
     services: tuple[Scoring, Playbook, Backends],
 ) -> None:
-    """Scoring is asked as of the moment; the playbook, which cannot be, for its newest
-    alerts, open or not, and the gateway keeps those raised by then as they stood: one
-    acknowledged later was open. When its newest did not reach back far enough, the answer
-    says the playbook's part may lack older ones."""
+    """Scoring and the playbook are both asked as of the moment, with the caller's
+    `openOnly` and `limit`, and answer with the alerts raised by then as they stood: one
+    acknowledged later was open. However many alerts the playbook raised since, its older
+    ones are found, and the answer is whole."""
     scoring, playbook, backends = services
     schema = build_schema(max_depth=6, max_tokens=400, max_aliases=5, mask_errors=True)
     principal = Principal(TENANT, "console", frozenset({SCOPE_GRAPH_READ}))
@@ -303,25 +305,28 @@ async def test_alerts_as_of_a_moment_are_scorings_then_and_the_playbooks_raised_
     assert await backends.acknowledge_alert(TENANT, "s0", "ana")
     then = datetime.fromtimestamp(1_012, UTC)
 
-    found, missing, incomplete = await backends.alerts(TENANT, ["c1"], True, 10, then)
+    found, missing = await backends.alerts(TENANT, ["c1"], True, 10, then)
     assert [(a.id, a.HasField("acknowledged_at"), a.acknowledged_by) for a in found] == [
         ("s1", False, ""),
         ("p0", False, ""),
         ("s0", False, ""),
     ]
-    assert (missing, incomplete) == (None, None)
-    assert scoring.asked[-1].as_of.seconds == 1_012
-    assert (scoring.asked[-1].open_only, scoring.asked[-1].limit) == (True, 10)
-    asked = playbook.asked[-1]
-    assert (asked.open_only, asked.limit) == (False, PLAYBOOK_ALERTS_SEARCHED)
-    # Now, the acknowledged ones are not open.
-    found, _, _ = await backends.alerts(TENANT, ["c1"], True, 10)
+    assert missing is None
+    for asked in (scoring.asked[-1], playbook.asked[-1]):
+        assert asked.as_of.seconds == 1_012
+        assert (list(asked.customer_ids), asked.open_only, asked.limit) == (["c1"], True, 10)
+    # Now, the acknowledged ones are not open, and neither service is asked for a moment.
+    found, _ = await backends.alerts(TENANT, ["c1"], True, 10)
     assert [a.id for a in found] == ["s2", "p1", "s1"]
     assert not scoring.asked[-1].HasField("as_of")
+    assert not playbook.asked[-1].HasField("as_of")
 
+    # The playbook raised more alerts since than it lists at once: p0 is still found.
+    playbook.alerts += _alerts(playbook_pb2.Alert, "q", "violation", 2_000, 1_000)
     result = await schema.execute(
         """{ alerts(asOf: "1970-01-01T00:16:52Z", openOnly: true, limit: 2) {
-               id source acknowledgedAt } }""",
+               id source acknowledgedAt }
+             all: alerts(asOf: "1970-01-01T01:16:52+01:00", limit: 10) { id } }""",
         context_value=GatewayContext(backends=backends, principal=principal),
     )
     assert result.errors is None, result.errors
@@ -329,28 +334,42 @@ async def test_alerts_as_of_a_moment_are_scorings_then_and_the_playbooks_raised_
         "alerts": [
             {"id": "s1", "source": "scoring", "acknowledgedAt": None},
             {"id": "p0", "source": "playbook", "acknowledgedAt": None},
-        ]
+        ],
+        "all": [{"id": "s1"}, {"id": "p0"}, {"id": "s0"}],
     }
+    assert (playbook.asked[-1].open_only, playbook.asked[-1].limit) == (False, 10)
 
-    # The playbook's newest alerts, as many as it lists, all came after then: p0 is beyond.
-    playbook.alerts += _alerts(
-        playbook_pb2.Alert, "q", "violation", 2_000, PLAYBOOK_ALERTS_SEARCHED
+
+async def test_customers_alerts_as_of_a_moment_are_asked_in_one_call_per_moment(
+    services: tuple[Scoring, Playbook, Backends],
+) -> None:
+    """A page's customers' alerts at the same (asOf, openOnly) cost one call to each
+    service, naming them all; each customer gets its own, as they stood then."""
+    scoring, playbook, backends = services
+    scoring.alerts.append(
+        scoring_pb2.Alert(
+            id="s-c2", tenant_id=TENANT, customer_id="c2", kind="at_risk", raised_at=_at(1_001)
+        )
     )
-    result = await schema.execute(
-        """{ alerts(asOf: "1970-01-01T00:16:52Z", limit: 10) { id }
-             again: alerts(asOf: "1970-01-01T00:16:52Z", limit: 5) { id } }""",
-        context_value=GatewayContext(backends=backends, principal=principal),
+    assert await backends.acknowledge_alert(TENANT, "p0", "ana")
+    then = datetime.fromtimestamp(1_012, UTC)
+    loaders = Loaders(backends, TENANT, None, EntityCache(0))
+    c1, c2, c1_now = await asyncio.gather(
+        loaders.alerts.load(("c1", True, then)),
+        loaders.alerts.load(("c2", True, then)),
+        loaders.alerts.load(("c1", True, None)),
     )
-    assert result.data == {
-        "alerts": [{"id": "s1"}, {"id": "s0"}],
-        "again": [{"id": "s1"}, {"id": "s0"}],
-    }
-    assert result.errors is not None
-    [error] = result.errors  # once for both fields
-    assert error.message == (
-        "the playbook's alerts as of then may leave out older ones: its newest 1,000 were searched"
-    )
-    assert error.extensions == {"code": "INCOMPLETE", "service": "playbook", "partial": True}
+    assert [a.id for a in c1] == ["s1", "p0", "s0"]
+    assert not c1[1].HasField("acknowledged_at")
+    assert [a.id for a in c2] == ["s-c2"]
+    assert [a.id for a in c1_now] == ["s2", "p1", "s1", "s0"]
+    for service in (scoring, playbook):
+        asked = sorted(service.asked, key=lambda r: r.HasField("as_of"))
+        assert [(list(r.customer_ids), r.HasField("as_of")) for r in asked] == [
+            (["c1"], False),
+            (["c1", "c2"], True),
+        ]
+        assert asked[1].as_of.seconds == 1_012
 
 
 async def test_the_riskiest_as_of_a_moment_are_asked_of_scoring_for_then(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -48,6 +49,8 @@ class FakeBackends:
         self.scoring_down = scoring_down
         # The outlooks each BatchGetCustomerPlaybooks call carried (None: not given).
         self.outlooks: list[list[playbook_pb2.CustomerOutlook] | None] = []
+        # Each ListAlerts call: (how many customers, open only, as of).
+        self.alerts_calls: list[tuple[int, bool, Any]] = []
         self.customers = [
             ingest_pb2.Customer(
                 id=f"c{n:04d}",
@@ -253,6 +256,7 @@ class FakeBackends:
         self._tenant(tenant_id)
         self.calls["ListAlerts"] += 1
         self.alerts_asked = as_of
+        self.alerts_calls.append((len(customer_ids), open_only, as_of))
         alerts: list[AlertMessage] = [
             scoring_pb2.Alert(
                 id=f"a-{cid}",
@@ -260,7 +264,7 @@ class FakeBackends:
                 customer_id=cid,
                 kind="stage_change",
                 severity="warning",
-                reason="moved apart",
+                reason="moved apart" if as_of is None else f"as of {as_of:%Y-%m-%d}",
                 raised_at=_stamp(1_700_000_000),
             )
             for cid in customer_ids[:limit]
@@ -1177,3 +1181,38 @@ async def test_alerts_as_of_a_moment_are_asked_for_then() -> None:
         assert refused.errors is not None
         assert refused.errors[0].message == "asOf: give a time zone"
         assert refused.errors[0].extensions == {"code": "BAD_INPUT"}
+
+
+async def test_a_pages_customers_alerts_as_of_a_moment_cost_one_call_per_moment() -> None:
+    """`Customer.alerts(asOf:)` is asked of the backends once for all the page's customers
+    at the same (asOf, openOnly), whatever zone the moment is written in and whatever each
+    field's limit; now is a call of its own."""
+    backends = FakeBackends()
+    result = await _run(
+        """{ customers(first: 100) { edges { node {
+              alerts(asOf: "2026-03-01T00:00:00Z", openOnly: true) { reason }
+              again: alerts(asOf: "2026-03-01T01:00:00+01:00", openOnly: true, limit: 1) {
+                reason }
+              now: alerts(openOnly: true) { reason }
+        } } } }""",
+        backends,
+    )
+    assert result.errors is None, result.errors
+    nodes = [e["node"] for e in result.data["customers"]["edges"]]
+    assert len(nodes) == 100
+    assert nodes[0] == {
+        "alerts": [{"reason": "as of 2026-03-01"}],
+        "again": [{"reason": "as of 2026-03-01"}],
+        "now": [{"reason": "moved apart"}],
+    }
+    assert sorted(backends.alerts_calls, key=lambda c: c[2] is not None) == [
+        (100, True, None),
+        (100, True, datetime(2026, 3, 1, tzinfo=UTC)),
+    ]
+    refused = await _run(
+        '{ customers(first: 1) { edges { node { alerts(asOf: "2026-03-01T00:00:00") { id } } } } }',
+        backends,
+    )
+    assert refused.errors is not None
+    assert refused.errors[0].message == "asOf: give a time zone"
+    assert refused.errors[0].extensions == {"code": "BAD_INPUT"}

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from playbook.domain import DEFAULT_PLAYBOOK, draft_from_dict, draft_to_dict, validate
 from playbook.evaluation import Touch
 from playbook.main import MIGRATIONS, create_app
+from playbook.repository import PlaybookRepository
 from playbook.service import Delivered, PlaybookService
 from playbook.settings import PlaybookSettings
 from playbook.yaml_io import dump_draft
@@ -454,6 +455,54 @@ async def test_the_playbooks_alerts_are_listed_open_and_acknowledged_over_rest(
         if a["id"] == first
     ]
     assert acknowledged["acknowledged_by"] == "console"
+
+
+async def test_the_playbooks_alerts_as_of_a_moment_over_rest(client: httpx.AsyncClient) -> None:
+    """`as_of`: the alerts raised by then, each as it stood (one acknowledged later was
+    open, and `open_only` keeps it); a moment needs its zone, and one in no year of UTC's
+    is refused."""
+    service: PlaybookService = client.app.state.playbook  # type: ignore[attr-defined]
+    day = datetime(2026, 3, 2, tzinfo=UTC)
+    async with service.db.transaction() as session:
+        await PlaybookRepository(session).add_events(
+            [
+                {
+                    "id": f"v{hour}",
+                    "tenant_id": "acme",
+                    "customer_id": "c1",
+                    "kind": "violation",
+                    "severity": "warning",
+                    "reason": "missed",
+                    "occurred_at": day + timedelta(hours=hour),
+                    "source": "playbook",
+                }
+                for hour in (10, 11, 13)
+            ]
+        )
+    assert await service.acknowledge("acme", "v10", "ana", now=day + timedelta(hours=12))
+
+    async def listed(**params: str) -> list[tuple[str, str | None, str | None]]:
+        answer = await client.get("/v1/alerts", params=params, headers=READER)
+        assert answer.status_code == 200, answer.text
+        return [
+            (a["id"], a["acknowledged_at"], a["acknowledged_by"]) for a in answer.json()["alerts"]
+        ]
+
+    then = "2026-03-02T13:30:00+02:00"  # 11:30 UTC: v10 was open then
+    assert await listed(as_of=then) == [("v11", None, None), ("v10", None, None)]
+    assert await listed(as_of=then, open_only="true") == [
+        ("v11", None, None),
+        ("v10", None, None),
+    ]
+    assert await listed(as_of="2026-03-02T12:00:00Z", open_only="true") == [("v11", None, None)]
+    assert await listed(as_of="2026-03-02T12:00:00Z") == [
+        ("v11", None, None),
+        ("v10", "2026-03-02T12:00:00Z", "ana"),
+    ]
+    assert await listed(open_only="true") == [("v13", None, None), ("v11", None, None)]
+    for refused in ("2026-03-02T12:00:00", "0001-01-01T00:00:00+01:00", "soon"):
+        answer = await client.get("/v1/alerts", params={"as_of": refused}, headers=READER)
+        assert answer.status_code == 422, refused
 
 
 async def test_webhook_subscriptions_over_rest(client: httpx.AsyncClient) -> None:

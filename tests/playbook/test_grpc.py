@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from playbook.domain import DEFAULT_PLAYBOOK
+from playbook.repository import PlaybookRepository
 from playbook.service import PlaybookService
 from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from relint.contracts.playbook.v1 import playbook_pb2, playbook_pb2_grpc
@@ -254,6 +255,62 @@ async def test_delivered_interactions_become_obligations_violations_and_actions(
         with pytest.raises(grpc.aio.AioRpcError) as error:
             await stub.ListAlerts(refused_request, timeout=5)
         assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_alerts_as_of_a_moment_over_grpc(
+    app: FastAPI, stub: playbook_pb2_grpc.PlaybookServiceStub
+) -> None:
+    """`as_of`: the playbook's alerts raised by then, each as it stood (one acknowledged
+    later was open, and `open_only` keeps it); a moment beyond the years 1 to 9999 is
+    refused."""
+    service: PlaybookService = app.state.playbook
+    day = datetime(2026, 3, 2, tzinfo=UTC)
+    async with service.db.transaction() as session:
+        await PlaybookRepository(session).add_events(
+            [
+                {
+                    "id": id_,
+                    "tenant_id": "t1",
+                    "customer_id": "c1",
+                    "kind": kind,
+                    "severity": "warning",
+                    "reason": kind,
+                    "occurred_at": day + timedelta(hours=hour),
+                    "source": "scoring" if kind == "at_risk" else "playbook",
+                }
+                for id_, kind, hour in (
+                    ("s9", "at_risk", 9),  # scoring's: read from scoring, not listed here
+                    ("v10", "violation", 10),
+                    ("v11", "deadline_approaching", 11),
+                    ("v13", "violation", 13),
+                )
+            ]
+        )
+    assert await service.acknowledge("t1", "v10", "ana", now=day + timedelta(hours=12))
+    assert await service.acknowledge("t1", "v11", "bo", now=day + timedelta(hours=11, minutes=5))
+
+    async def listed(as_of: datetime | None, open_only: bool = False) -> list[tuple[str, str]]:
+        request = playbook_pb2.ListAlertsRequest(
+            tenant_id="t1", customer_ids=["c1"], open_only=open_only
+        )
+        if as_of is not None:
+            request.as_of.FromDatetime(as_of)
+        found = (await stub.ListAlerts(request, timeout=5)).alerts
+        assert all(a.HasField("acknowledged_at") == bool(a.acknowledged_by) for a in found)
+        return [(a.id, a.acknowledged_by) for a in found]
+
+    then = day + timedelta(hours=11, minutes=30)
+    assert await listed(then) == [("v11", "bo"), ("v10", "")]
+    assert await listed(then, open_only=True) == [("v10", "")]
+    assert await listed(day + timedelta(hours=12), open_only=True) == []
+    assert await listed(None) == [("v13", ""), ("v11", "bo"), ("v10", "ana")]
+    assert await listed(None, open_only=True) == [("v13", "")]
+    beyond = playbook_pb2.ListAlertsRequest(tenant_id="t1")
+    beyond.as_of.seconds = 253_402_300_800  # 10000-01-01
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub.ListAlerts(beyond, timeout=5)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (refused.value.details() or "").startswith("as_of:")
 
 
 async def test_publishing_yaml_over_grpc_answers_problems_or_the_new_version(

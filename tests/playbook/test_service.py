@@ -6,7 +6,9 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -14,6 +16,8 @@ from hypothesis import strategies as st
 
 from playbook.domain import DEFAULT_PLAYBOOK, InvalidPlaybook, Limit, PlaybookDraft
 from playbook.main import MIGRATIONS
+from playbook.models import AlertEvent
+from playbook.repository import PlaybookRepository
 from playbook.service import PlaybookService, uuid5
 from relint.db import Database
 
@@ -132,3 +136,82 @@ async def test_publishing_the_newest_version_again_makes_no_new_one(
     back = await service.publish("t1", draft("First"))
     assert (back.created, back.playbook.version) == (True, 3)
     assert [p.version for p in await service.versions("t1")] == [0, 1, 2, 3]
+
+
+async def test_alerts_as_of_a_moment_are_those_raised_by_then_as_they_stood(
+    service: PlaybookService,
+) -> None:
+    """As of a moment: the alerts raised by then (at it included), each as it stood then:
+    one acknowledged later was open and shows no acknowledgement (`open_only` keeps it);
+    one acknowledged by then (at it included) was not. The stored alert is left as it is."""
+    day = datetime(2026, 3, 2, tzinfo=UTC)
+
+    def alert(id_: str, customer: str, kind: str, hour: int, tenant: str = "t1") -> dict[str, Any]:
+        source = "scoring" if kind == "at_risk" else "playbook"
+        return {
+            "id": id_,
+            "tenant_id": tenant,
+            "customer_id": customer,
+            "kind": kind,
+            "severity": "warning",
+            "reason": kind,
+            "occurred_at": day + timedelta(hours=hour),
+            "source": source,
+        }
+
+    async with service.db.transaction() as session:
+        await PlaybookRepository(session).add_events(
+            [
+                alert("s1", "c1", "at_risk", 9),  # scoring's, relayed: acknowledged in scoring
+                alert("v1", "c1", "violation", 10),  # acknowledged at 12:00
+                alert("v2", "c1", "violation", 11),  # acknowledged at 11:30
+                alert("d1", "c2", "deadline_approaching", 13),
+                alert("x1", "c1", "violation", 10, tenant="t2"),
+            ]
+        )
+    assert await service.acknowledge("t1", "v1", "ana", now=day + timedelta(hours=12))
+    assert await service.acknowledge("t1", "v2", "bo", now=day + timedelta(hours=11, minutes=30))
+
+    def shown(found: list[AlertEvent]) -> list[tuple[str, str | None]]:
+        return [(a.id, a.acknowledged_by) for a in found]
+
+    then = day + timedelta(hours=11, minutes=45)
+    assert shown(await service.alerts("t1", as_of=then)) == [
+        ("v2", "bo"),
+        ("v1", None),
+        ("s1", None),
+    ]
+    [v2, v1, _] = await service.alerts("t1", as_of=then)
+    assert (v1.acknowledged_at, v2.acknowledged_at) == (None, day + timedelta(hours=11, minutes=30))
+    assert shown(await service.alerts("t1", open_only=True, as_of=then)) == [
+        ("v1", None),
+        ("s1", None),
+    ]
+    # The same moment in another zone is the same moment.
+    east = then.astimezone(timezone(timedelta(hours=2)))
+    assert shown(await service.alerts("t1", open_only=True, as_of=east)) == [
+        ("v1", None),
+        ("s1", None),
+    ]
+    # An acknowledgement at the moment itself had happened; an alert raised then had been.
+    at_noon = await service.alerts("t1", open_only=True, as_of=day + timedelta(hours=12))
+    assert shown(at_noon) == [("s1", None)]
+    assert shown(await service.alerts("t1", as_of=day + timedelta(hours=10))) == [
+        ("v1", None),
+        ("s1", None),
+    ]
+    assert await service.alerts("t1", as_of=day + timedelta(hours=8)) == []
+    # With the other filters and the limit.
+    assert shown(await service.alerts("t1", kinds=["violation"], as_of=then, limit=1)) == [
+        ("v2", "bo")
+    ]
+    assert await service.alerts("t1", customer_ids=["c2"], as_of=then) == []
+    assert shown(await service.alerts("t2", as_of=then)) == [("x1", None)]
+    # Now: the stored acknowledgements stand.
+    assert shown(await service.alerts("t1", open_only=True)) == [("d1", None), ("s1", None)]
+    assert shown(await service.alerts("t1")) == [
+        ("d1", None),
+        ("v2", "bo"),
+        ("v1", "ana"),
+        ("s1", None),
+    ]

@@ -143,7 +143,12 @@ async def test_the_riskiest_as_of_a_past_moment_are_ranked_by_their_risk_then(
     assert [r["customer_id"] for r in await ranked(as_of=then.isoformat(), limit=1)] == ["c"]
     # A moment must say its zone, and be one in UTC too (a 500 before, on every as_of).
     for moment in ("2026-01-01T00:00:00", "0001-01-01T00:00:00+01:00", "9999-12-31T23:00-05:00"):
-        for path in ("/v1/at-risk", "/v1/alerts", "/v1/customers/a/relationship"):
+        for path in (
+            "/v1/at-risk",
+            "/v1/alerts",
+            "/v1/potential",
+            "/v1/customers/a/relationship",
+        ):
             refused = await http.get(path, params={"as_of": moment}, headers=READER)
             assert refused.status_code == 422, (path, moment, refused.text)
 

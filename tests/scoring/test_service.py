@@ -21,6 +21,7 @@ from scoring.main import MIGRATIONS
 from scoring.repository import RelationshipFilter, ScoringRepository
 from scoring.service import RETENTION_REFIT, Delivered, InvalidSettings, ScoringService
 from scoring.worker import ScoringWorker
+from tests.scoring.demo_support import demo
 from tests.scoring.risk_support import RANKED_NOW, RANKED_THEN, risks_that_moved
 
 T0 = datetime(2026, 2, 1, tzinfo=UTC)
@@ -426,6 +427,65 @@ async def test_customers_whose_history_arrives_later_get_their_past_types_too(
     assert await past_types("t1") == past
 
 
+DEMO_CUSTOMERS = 150
+
+
+def _demo_delivered(tenant: str, shift: timedelta, until: datetime) -> list[Delivered]:
+    """The demo company's interactions up to `until`, moved by `shift`."""
+    _, items = demo(DEMO_CUSTOMERS, 7)
+    found = []
+    for customer, history in items.items():
+        for n, item in enumerate(history):
+            at = datetime.fromisoformat(item["occurred_at"])
+            if at > until:
+                continue
+            money = {"revenue": 0.0, "refund": 0.0, "cost_to_serve": 0.0}
+            if item.get("amount_type") in money:
+                money[item["amount_type"]] = float(item["amount"])
+            found.append(
+                Delivered(
+                    interaction_id=f"{tenant}-{customer}-{n}",
+                    tenant_id=tenant,
+                    customer_id=customer,
+                    occurred_at=at + shift,
+                    channel=item["channel"],
+                    kind=item["kind"],
+                    sentiment=item.get("sentiment"),
+                    revenue=money["revenue"],
+                    refund=money["refund"],
+                    cost=money["cost_to_serve"],
+                    direction=item["direction"],
+                )
+            )
+    return found
+
+
+async def test_the_potential_as_of_a_past_moment_is_the_one_placed_then(
+    service: ScoringService,
+) -> None:
+    """Customers like the best but bringing less, as the tenant stood 25 days ago: what a
+    tenant whose history ended then finds when it is placed at that moment."""
+    truth, _ = demo(DEMO_CUSTOMERS, 7)
+    end = truth.config.end
+    to_now = datetime.now(UTC) - timedelta(hours=1) - end
+    cut = end - timedelta(days=25)
+    await service.apply(_demo_delivered("t1", to_now, end))
+    await service.apply(_demo_delivered("t2", to_now, cut))
+    await service.classify("t1")
+    await service.classify("t2", cut + to_now)
+    then = await service.with_potential("t1", 20, cut + to_now)
+    placed = await service.with_potential("t2", 20)
+    assert placed  # measured: a handful
+    assert [
+        (v.customer_id, v.potential, v.potential_reason, v.as_of == cut + to_now) for v in then
+    ] == [(v.customer_id, v.potential, v.potential_reason, True) for v in placed]
+    now = await service.with_potential("t1", 20)
+    assert [v.customer_id for v in now] != [v.customer_id for v in then]
+    # A moment not yet past is now.
+    later = await service.with_potential("t1", 20, datetime.now(UTC) + timedelta(days=1))
+    assert [v.customer_id for v in later] == [v.customer_id for v in now]
+
+
 async def test_a_tenants_outcome_weights_change_its_contributions_and_no_one_elses(
     service: ScoringService,
 ) -> None:
@@ -529,6 +589,22 @@ async def test_the_tenants_retention_model_feeds_each_customers_outlook(
     assert steady.lifetime_value > 0
     assert stopped.risk > steady.risk
     assert stopped.risk_reasons[-1].startswith("purchase model: ")
+    # As of a moment, the outlook is the same model's on the purchases up to then: just
+    # now, what the worker found; and the timeline's risk is that risk.
+    moment = datetime.now(UTC)
+    for was in (steady, stopped):
+        [then] = await service.relationships("t1", [was.customer_id], moment)
+        assert then.p_alive == pytest.approx(was.p_alive, abs=1e-3)
+        assert then.expected_purchases == pytest.approx(was.expected_purchases, rel=1e-2)
+        assert then.lifetime_value == pytest.approx(was.lifetime_value, rel=1e-2)
+        assert then.risk == pytest.approx(was.risk, abs=1e-3)
+        assert then.risk_reasons == was.risk_reasons
+        points = await service.timeline("t1", was.customer_id, moment - timedelta(days=30), moment)
+        assert points[-1].risk == pytest.approx(was.risk, abs=1e-3)
+    # Before its last purchases, the stopped buyer was still buying: likelier to be active.
+    [earlier] = await service.relationships("t1", ["b39"], now - timedelta(days=200))
+    assert earlier.p_alive is not None
+    assert earlier.p_alive > stopped.p_alive
     # Placements every 30 s do not fit again: a day later they do.
     fits: list[datetime] = []
     fit = service.fit_retention

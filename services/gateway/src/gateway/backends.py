@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
 import grpc
@@ -49,47 +49,18 @@ async def _call(service: str, call: Awaitable[T]) -> T:
 AlertMessage = scoring_pb2.Alert | playbook_pb2.Alert
 
 
-# The playbook lists no alerts as of a moment: for one, the gateway reads its newest, this
-# many (the most it lists at once), and keeps those raised by then.
-PLAYBOOK_ALERTS_SEARCHED = 1000
-
-
 class AlertsFound(NamedTuple):
     """Both services' alerts; when one of them did not answer, the other's alone and the
-    error of the one missing. As of a moment, `incomplete` says when the playbook's newest
-    alerts searched (PLAYBOOK_ALERTS_SEARCHED) did not reach back far enough to be sure
-    none of its older ones belongs in the answer."""
+    error of the one missing."""
 
     alerts: list[AlertMessage]
     missing: UpstreamError | None
-    incomplete: GraphQLError | None = None
 
 
 def newest_first(alerts: Sequence[AlertMessage], limit: int) -> list[AlertMessage]:
     """Two services' alerts as one list, newest first (ties by id), cut to `limit`."""
     ordered = sorted(alerts, key=lambda a: (-a.raised_at.seconds, -a.raised_at.nanos, a.id))
     return ordered[:limit]
-
-
-def as_it_stood(
-    alerts: Sequence[playbook_pb2.Alert], as_of: datetime, open_only: bool
-) -> list[playbook_pb2.Alert]:
-    """The alerts raised by `as_of`, each as it stood then: an acknowledgement after then
-    had not happened (so the alert was open, and `open_only` keeps it)."""
-    kept: list[playbook_pb2.Alert] = []
-    for alert in alerts:
-        if alert.raised_at.ToDatetime(tzinfo=UTC) > as_of:
-            continue
-        acknowledged = alert.HasField("acknowledged_at")
-        if acknowledged and alert.acknowledged_at.ToDatetime(tzinfo=UTC) > as_of:
-            then = playbook_pb2.Alert()
-            then.CopyFrom(alert)
-            then.ClearField("acknowledged_at")
-            then.ClearField("acknowledged_by")
-            alert, acknowledged = then, False
-        if not (open_only and acknowledged):
-            kept.append(alert)
-    return kept
 
 
 class CustomersFound(NamedTuple):
@@ -232,9 +203,8 @@ class Backends:
         """Scoring's alerts and the playbook's (violations, deadlines approaching), asked of
         both at once, newest first, at most `limit` in all. When one service does not
         answer, the other's alerts stand (with the error of the one missing); when neither
-        does, the first's error is raised. As of a moment, scoring answers for then; the
-        playbook, which cannot, is asked for its newest alerts, open or not, and those
-        raised by then are kept as they stood then."""
+        does, the first's error is raised. As of a moment, both answer for then: the alerts
+        raised by then, each as it stood (one acknowledged later was open)."""
         asked: dict[str, Any] = {
             "tenant_id": tenant_id,
             "customer_ids": customer_ids,
@@ -242,9 +212,10 @@ class Backends:
             "limit": limit,
         }
         scoring_request = scoring_pb2.ListAlertsRequest(**asked)
+        playbook_request = playbook_pb2.ListAlertsRequest(**asked)
         if as_of is not None:
             scoring_request.as_of.FromDatetime(as_of)
-            asked.update(open_only=False, limit=PLAYBOOK_ALERTS_SEARCHED)
+            playbook_request.as_of.FromDatetime(as_of)
         answers = await asyncio.gather(
             _call(
                 "scoring",
@@ -252,34 +223,22 @@ class Backends:
             ),
             _call(
                 "playbook",
-                self.playbooks.ListAlerts(
-                    playbook_pb2.ListAlertsRequest(**asked), timeout=READ_DEADLINE
-                ),
+                self.playbooks.ListAlerts(playbook_request, timeout=READ_DEADLINE),
             ),
             return_exceptions=True,
         )
         found: list[AlertMessage] = []
         missing: list[UpstreamError] = []
-        incomplete: GraphQLError | None = None
         for answer in answers:
             if isinstance(answer, UpstreamError):
                 missing.append(answer)
             elif isinstance(answer, BaseException):  # a refused argument, a fault
                 raise answer
-            elif as_of is not None and isinstance(answer, playbook_pb2.ListAlertsResponse):
-                kept = as_it_stood(answer.alerts, as_of, open_only)
-                if len(answer.alerts) >= PLAYBOOK_ALERTS_SEARCHED and len(kept) < limit:
-                    incomplete = GraphQLError(
-                        "the playbook's alerts as of then may leave out older ones: its "
-                        f"newest {PLAYBOOK_ALERTS_SEARCHED:,} were searched",
-                        extensions={"code": "INCOMPLETE", "service": "playbook", "partial": True},
-                    )
-                found.extend(kept)
             else:
                 found.extend(answer.alerts)
         if len(missing) == len(answers):
             raise missing[0]
-        return AlertsFound(newest_first(found, limit), missing[0] if missing else None, incomplete)
+        return AlertsFound(newest_first(found, limit), missing[0] if missing else None)
 
     async def list_relationships(
         self, request: scoring_pb2.ListRelationshipsRequest

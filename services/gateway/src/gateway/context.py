@@ -58,11 +58,6 @@ class GatewayContext(BaseContext):
         self.tenant_id  # noqa: B018 - raises UNAUTHENTICATED without a principal
         return self.principal is not None and self.principal.allows(scope)
 
-    def answered_incompletely(self, error: GraphQLError) -> None:
-        """Notes an answer that may leave something out, as `error` says (once)."""
-        if all(said.message != error.message for said in self.partial):
-            self.partial.append(error)
-
     def answered_partly(
         self, missing: UpstreamError, what: str, customer_ids: Sequence[str] = ()
     ) -> None:

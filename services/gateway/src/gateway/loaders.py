@@ -38,7 +38,8 @@ class LookalikeSource(Protocol):
 log = logging.getLogger(__name__)
 
 RelationshipKey = tuple[str, datetime | None]
-AlertKey = tuple[str, bool]
+# A customer's alerts: (customer id, open only, as of); one call per (open only, as of).
+AlertKey = tuple[str, bool, datetime | None]
 # The playbook's view of a customer is fetched with this many actions; fields cut it.
 ACTIONS_PER_CUSTOMER = 50
 # Keys one batch call takes at most.
@@ -287,20 +288,20 @@ class Loaders:
         return [found.get(key) for key in keys]
 
     async def _alerts(self, keys: list[AlertKey]) -> list[list[AlertMessage]]:
-        grouped: dict[bool, list[str]] = defaultdict(list)
-        for customer_id, open_only in keys:
-            grouped[open_only].append(customer_id)
+        grouped: dict[tuple[bool, datetime | None], list[str]] = defaultdict(list)
+        for customer_id, open_only, as_of in keys:
+            grouped[(open_only, as_of)].append(customer_id)
         found: dict[AlertKey, list[AlertMessage]] = defaultdict(list)
-        for open_only, ids in grouped.items():
-            alerts, missing, _ = await self._backends.alerts(
-                self._tenant_id, ids, open_only, ALERTS_PER_BATCH
+        for (open_only, as_of), ids in grouped.items():
+            alerts, missing = await self._backends.alerts(
+                self._tenant_id, ids, open_only, ALERTS_PER_BATCH, as_of
             )
             if missing is not None:
                 if self._answered_partly is None:
                     raise missing
                 self._answered_partly(missing, "customers' alerts", ids)
             for alert in alerts:
-                found[(alert.customer_id, open_only)].append(alert)
+                found[(alert.customer_id, open_only, as_of)].append(alert)
         return [found[key] for key in keys]
 
     async def _recent(self, keys: list[RecentKey]) -> list[list[ingest_pb2.Interaction]]:

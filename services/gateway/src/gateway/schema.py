@@ -485,15 +485,22 @@ class Customer(Node):
 
     @strawberry.field(
         graphql_type=list[Alert] | None,
-        description="The customer's alerts, newest first (at most 100).",
+        description="The customer's alerts, newest first (at most 100): now, or as of a past "
+        "moment, those raised by then as they stood then (one acknowledged later was open).",
     )
     def alerts(
-        self, info: GatewayInfo, open_only: bool = False, limit: int = 20
+        self,
+        info: GatewayInfo,
+        open_only: bool = False,
+        limit: int = 20,
+        as_of: Annotated[datetime | None, strawberry.argument(name="asOf")] = None,
     ) -> Ready[list[Alert] | None]:
         if not 1 <= limit <= MAX_ALERTS:
             raise GraphQLError(f"limit must be 1..{MAX_ALERTS}", extensions={"code": "BAD_INPUT"})
+        if as_of is not None:
+            as_of = _aware(as_of, "asOf")
         return ready(
-            info.context.loaders.alerts.load((str(self.customer_id), open_only)),
+            info.context.loaders.alerts.load((str(self.customer_id), open_only, as_of)),
             lambda found: [Alert.of(a) for a in found[:limit]],
         )
 
@@ -1250,9 +1257,7 @@ class Query(AnalysisQuery):
 
     @strawberry.field(
         description="The tenant's alerts, newest first (at most 100): now, or as of a past "
-        "moment, those raised by then as they stood then (one acknowledged later was open). "
-        "The playbook's are searched among its newest 1,000; an error with `partial: true` "
-        "says when older ones of its may be left out."
+        "moment, those raised by then as they stood then (one acknowledged later was open)."
     )
     async def alerts(
         self,
@@ -1266,13 +1271,11 @@ class Query(AnalysisQuery):
         if as_of is not None:
             as_of = _aware(as_of, "asOf")
         context = info.context
-        found, missing, incomplete = await context.backends.alerts(
+        found, missing = await context.backends.alerts(
             context.tenant_id, [], open_only, limit, as_of
         )
         if missing is not None:
             context.answered_partly(missing, "alerts")
-        if incomplete is not None:
-            context.answered_incompletely(incomplete)
         return [Alert.of(a) for a in found]
 
     @strawberry.field(

@@ -35,6 +35,7 @@ from playbook.service import (
 )
 from playbook.settings import PlaybookSettings
 from playbook.yaml_io import dump_draft, load_draft
+from relint.as_of import AsOf
 from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_READ, SCOPE_GRAPH_WRITE, Principal, require_scope
 from relint.pages import page_position
 from relint.pages import page_token as page_token_of
@@ -531,12 +532,15 @@ async def program_picks(
 
 @router.get(
     "/alerts",
-    summary="The alerts published to the tenant's webhooks, newest first",
+    summary="The alerts published to the tenant's webhooks, newest first; now or as of a past "
+    "moment",
     description="The playbook's own (violation, deadline_approaching, violation_withdrawn) and "
     "scoring's it relays "
     "(at_risk, stage_change, out_of_pattern); filter by `kind` (repeatable) and `customer_id`. "
     "`open_only` leaves out what was acknowledged here (only the playbook's own alerts are "
-    "acknowledged here; scoring's, in scoring).",
+    "acknowledged here; scoring's, in scoring). As of a moment (`as_of`): the alerts raised "
+    "by then, each as it stood then (one acknowledged later was open, and `open_only` keeps "
+    "it).",
 )
 async def published_alerts(
     request: Request,
@@ -545,6 +549,7 @@ async def published_alerts(
     customer_id: Annotated[str | None, Query(min_length=1, max_length=36)] = None,
     open_only: bool = False,
     limit: Limit = 100,
+    as_of: AsOf = None,
 ) -> AlertsOut:
     try:
         rows = await _service(request).alerts(
@@ -553,6 +558,7 @@ async def published_alerts(
             customer_ids=[customer_id] if customer_id is not None else None,
             open_only=open_only,
             limit=limit,
+            as_of=as_of,
         )
     except ValueError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error

@@ -175,12 +175,19 @@ class PlaybookServicer(playbook_pb2_grpc.PlaybookServiceServicer):
         limit = request.limit or 100
         if not 1 <= limit <= MAX_ALERTS:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"limit must be 1..{MAX_ALERTS}")
+        as_of = None
+        if request.HasField("as_of"):
+            try:
+                as_of = request.as_of.ToDatetime(tzinfo=UTC)
+            except ValueError as error:  # beyond the years 1 to 9999
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"as_of: {error}")
         found = await self.service.alerts(
             request.tenant_id,
             kinds=PLAYBOOK_KINDS,
             customer_ids=list(request.customer_ids) or None,
             open_only=request.open_only,
             limit=limit,
+            as_of=as_of,
         )
         return playbook_pb2.ListAlertsResponse(alerts=[alert_message(a) for a in found])
 

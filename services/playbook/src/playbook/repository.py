@@ -26,6 +26,7 @@ from playbook.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from relint.as_of import alerts_listed
 from relint.db import (
     bulk_insert,
     driver_of,
@@ -738,16 +739,21 @@ class PlaybookRepository:
         customer_ids: Sequence[str] | None,
         open_only: bool,
         limit: int,
+        as_of: datetime | None = None,
     ) -> list[AlertEvent]:
         """The tenant's alerts, newest first (through `ix_alert_event_tenant`, or
-        `ix_alert_event_customer` for some customers)."""
+        `ix_alert_event_customer` for some customers); with `as_of`, those raised by then,
+        and "open" means not yet acknowledged then."""
         query = select(AlertEvent).where(col(AlertEvent.tenant_id) == tenant_id)
         if kinds:
             query = query.where(col(AlertEvent.kind).in_(list(kinds)))
         if customer_ids is not None:
             query = query.where(col(AlertEvent.customer_id).in_(list(set(customer_ids))))
-        if open_only:
-            query = query.where(col(AlertEvent.acknowledged_at).is_(None))
+        query = query.where(
+            *alerts_listed(
+                col(AlertEvent.occurred_at), col(AlertEvent.acknowledged_at), open_only, as_of
+            )
+        )
         query = query.order_by(col(AlertEvent.occurred_at).desc(), col(AlertEvent.id)).limit(limit)
         return list((await self.session.execute(query)).scalars())
 

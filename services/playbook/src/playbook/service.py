@@ -47,6 +47,7 @@ from playbook.models import (
 from playbook.repository import DueCustomer, OwedSignal, PlaybookRepository
 from playbook.scoring_client import Placed, Scoring, ScoringUnavailable
 from relint import webhooks
+from relint.as_of import alert_as_it_stood
 from relint.db import Database, new_id, new_ids, utcnow
 
 log = logging.getLogger(__name__)
@@ -941,20 +942,24 @@ class PlaybookService:
         customer_ids: Sequence[str] | None = None,
         open_only: bool = False,
         limit: int = 100,
+        as_of: datetime | None = None,
     ) -> list[AlertEvent]:
         """The alerts the playbook published (its violations and approaching deadlines, and
         scoring's it relays), newest first: what the webhooks were sent, to read back.
         `open_only` leaves out the acknowledged ones (scoring's are acknowledged in
-        scoring, so ask for the playbook's kinds to read only what is acknowledged here)."""
+        scoring, so ask for the playbook's kinds to read only what is acknowledged here).
+        As of a moment, those raised by then, each as it stood: one acknowledged later was
+        open then (`open_only` keeps it) and shows no acknowledgement."""
         unknown = sorted(set(kinds) - set(alerts.ALERT_KINDS))
         if unknown:
             raise ValueError(
                 f"unknown alert kinds {unknown}; known: {', '.join(alerts.ALERT_KINDS)}"
             )
         async with self.db.read() as session:
-            return await PlaybookRepository(session).events(
-                tenant_id, kinds, customer_ids, open_only, limit
+            found = await PlaybookRepository(session).events(
+                tenant_id, kinds, customer_ids, open_only, limit, as_of
             )
+        return found if as_of is None else [alert_as_it_stood(a, as_of) for a in found]
 
     async def alert_feed(
         self, since: datetime, limit: int = 500, after_id: str = ""

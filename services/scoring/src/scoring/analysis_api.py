@@ -12,16 +12,13 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import AwareDatetime
 
+from relint.as_of import AsOf
 from relint.auth import SCOPE_GRAPH_READ, Principal, require_scope
 from scoring.analysis import InvalidAnalysis
 from scoring.analysis_service import MAX_VALUE_MAP, Analysis, AnalysisService
 
 router = APIRouter(prefix="/v1/analysis", tags=["analysis"])
 Reader = Annotated[Principal, require_scope(SCOPE_GRAPH_READ)]
-AsOf = Annotated[
-    AwareDatetime | None,
-    Query(description="The moment analysed (with a zone); now when omitted."),
-]
 T = TypeVar("T")
 
 

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
+from relint.as_of import AsOf
 from relint.auth import SCOPE_ADMIN, SCOPE_GRAPH_READ, SCOPE_GRAPH_WRITE, Principal, require_scope
 from scoring import relationship_types
 from scoring.domain import InvalidPeriod, period
@@ -19,24 +20,6 @@ Reader = Annotated[Principal, require_scope(SCOPE_GRAPH_READ)]
 Writer = Annotated[Principal, require_scope(SCOPE_GRAPH_WRITE)]
 Admin = Annotated[Principal, require_scope(SCOPE_ADMIN)]
 CustomerId = Annotated[str, Path(min_length=1, max_length=36)]
-
-
-def _in_utc(moment: datetime | None) -> datetime | None:
-    """The moment in UTC; one that has none (the first day of year 1 east of Greenwich, the
-    last of 9999 west of it) is refused, not failed on."""
-    if moment is None:
-        return None
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError as error:
-        raise ValueError("must fall within the years 1 to 9999 in UTC") from error
-
-
-AsOf = Annotated[
-    AwareDatetime | None,
-    AfterValidator(_in_utc),
-    Query(description="The state as it stood then (with a zone); now when omitted."),
-]
 
 
 def _period(start: datetime | None, end: datetime | None, days: int) -> tuple[datetime, datetime]:
@@ -140,9 +123,12 @@ async def at_risk(
     summary="Customers who behave like the best ones but bring less, most potential first",
 )
 async def with_potential(
-    request: Request, principal: Reader, limit: Annotated[int, Query(ge=1, le=500)] = 50
+    request: Request,
+    principal: Reader,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    as_of: AsOf = None,
 ) -> list[RelationshipOut]:
-    found = await _service(request).with_potential(principal.tenant_id, limit)
+    found = await _service(request).with_potential(principal.tenant_id, limit, as_of)
     return [_relationship(v) for v in found]
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from relint.as_of import alerts_listed
 from relint.db import (
     UtcDateTime,
     bulk_insert,
@@ -827,14 +828,9 @@ class ScoringRepository:
         conditions = [col(Alert.tenant_id) == tenant_id]
         if customer_ids is not None:
             conditions.append(col(Alert.customer_id).in_(list(set(customer_ids))))
-        if as_of is not None:
-            conditions.append(col(Alert.raised_at) <= as_of)
-        if open_only and as_of is not None:
-            conditions.append(
-                or_(col(Alert.acknowledged_at).is_(None), col(Alert.acknowledged_at) > as_of)
-            )
-        elif open_only:
-            conditions.append(col(Alert.acknowledged_at).is_(None))
+        conditions += alerts_listed(
+            col(Alert.raised_at), col(Alert.acknowledged_at), open_only, as_of
+        )
         query = (
             select(Alert)
             .where(*conditions)

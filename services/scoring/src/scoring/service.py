@@ -19,12 +19,13 @@ import time
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 
+from relint.as_of import alert_as_it_stood
 from relint.db import Database, new_id, utcnow
 from relint.telemetry import context_from_traceparent, tracer, tracing_enabled
 from relint.values import json_problem
@@ -201,9 +202,10 @@ class TimelinePoint:
     value: float
     relationship_type: str
     stage: str
-    # The risk of loss from the interactions up to `at` (None before the first): silence
-    # against the customer's own cadence, value drops, complaints, violations, the stage.
-    # The retention model's probability of being active, fitted now, is not in it.
+    # The risk of loss from the interactions up to `at` (None before the first): the
+    # purchase model's chance of being active on the purchases up to then, moved by
+    # silence against the customer's own cadence, value drops, complaints, violations, the
+    # stage.
     risk: float | None = None
 
 
@@ -734,8 +736,9 @@ class ScoringService:
             ids = [r.customer_id for r in rows]
             history = await repo.history(tenant_id, ids, as_of)
             changes = await repo.state_changes(tenant_id, ids, as_of)
+            model = await repo.retention_model(tenant_id)
         table = (await self.rules(tenant_id)).weights
-        return _as_of(tenant_id, ids, history, changes, table, as_of)
+        return _as_of(tenant_id, ids, history, changes, table, as_of, model)
 
     async def at_risk(
         self, tenant_id: str, limit: int = 50, as_of: datetime | None = None
@@ -743,13 +746,15 @@ class ScoringService:
         """The tenant's customers most likely to end, riskiest first (ties by customer id),
         with their reasons: now, or as they stood at a past `as_of` (a moment not yet past
         is now). As of a past moment each risk is the one `relationships(..., as_of)` gives,
-        from the history up to then and the stage then, without the retention model (fitted
-        now), for the customers with an interaction by then; they are assessed
+        from the history up to then, the stage then and the tenant's purchase model, for the
+        customers with an interaction by then; they are assessed
         AT_RISK_CHUNK at a time, keeping the `limit` riskiest, so a big tenant's history is
         never held at once."""
         if as_of is None or as_of >= utcnow():
             return await self._ranked(tenant_id, "risk", limit)
         table = (await self.rules(tenant_id)).weights
+        async with self.db.read() as session:
+            model = await ScoringRepository(session).retention_model(tenant_id)
         riskiest: list[RelationshipView] = []
         after = ""
         while True:
@@ -759,7 +764,9 @@ class ScoringService:
                 history = await repo.history(tenant_id, ids, as_of)
                 changes = await repo.state_changes(tenant_id, ids, as_of)
             # CPU work on a whole chunk: off the event loop, as the worker's assessments.
-            views = await asyncio.to_thread(_as_of, tenant_id, ids, history, changes, table, as_of)
+            views = await asyncio.to_thread(
+                _as_of, tenant_id, ids, history, changes, table, as_of, model
+            )
             riskiest = heapq.nsmallest(
                 limit, [*riskiest, *views], key=lambda v: (-v.risk, v.customer_id)
             )
@@ -778,9 +785,30 @@ class ScoringService:
             views = await self._current(repo, rows)
         return [(v, float(getattr(r, wanted.order_by))) for v, r in zip(views, rows, strict=True)]
 
-    async def with_potential(self, tenant_id: str, limit: int = 50) -> list[RelationshipView]:
-        """Customers who behave like the best ones but bring less, most potential first."""
-        return await self._ranked(tenant_id, "potential", limit)
+    async def with_potential(
+        self, tenant_id: str, limit: int = 50, as_of: datetime | None = None
+    ) -> list[RelationshipView]:
+        """Customers who behave like the best ones but bring less, most potential first
+        (ties by customer id): now, or as the tenant stood at a past `as_of` (a moment not
+        yet past is now): every customer placed then from its year up to then, as the
+        placement does, and the `limit` with the most potential read as of then."""
+        if as_of is None or as_of >= utcnow():
+            return await self._ranked(tenant_id, "potential", limit)
+        async with self.db.read() as session:
+            repo = ScoringRepository(session)
+            relationships = await repo.tenant_relationships(tenant_id)
+            window = await repo.tenant_window(tenant_id, as_of - types.WINDOW, as_of)
+        # The reckoning is CPU work: off the event loop, as the placement's.
+        promising = await asyncio.to_thread(
+            lambda: potential.potentials(_features(relationships, window, as_of))
+        )
+        top = sorted(promising, key=lambda c: (-promising[c].amount, c))[:limit]
+        views = {v.customer_id: v for v in await self.relationships(tenant_id, top, as_of)}
+        return [
+            replace(views[c], potential=promising[c].amount, potential_reason=promising[c].reason)
+            for c in top
+            if c in views
+        ]
 
     async def _ranked(self, tenant_id: str, by: str, limit: int) -> list[RelationshipView]:
         async with self.db.read() as session:
@@ -813,8 +841,10 @@ class ScoringService:
             repo = ScoringRepository(session)
             rows = await repo.history(tenant_id, [customer_id], end)
             changes = await repo.state_changes(tenant_id, [customer_id], end)
+            model = await repo.retention_model(tenant_id)
         history = _applied(rows)
-        # Each moment's value after it depends on the ones before only: computed once.
+        # Each moment's value after it depends on the ones before only: computed once (a
+        # moment for every row, in the rows' order).
         moments = _moments(table, rows, signals=True)
         moment_times = [m.at for m in moments]
         step = (end - start) / (points - 1)
@@ -824,14 +854,15 @@ class ScoringService:
             kind = [c for c in changes if c.dimension == "type" and c.at <= at]
             stage = [c for c in changes if c.dimension == "stage" and c.at <= at]
             stage_then = stage[-1].current if stage else ""
-            upto = moments[: bisect_right(moment_times, at)]
+            seen = bisect_right(moment_times, at)
+            p_alive = _outlook(model, rows[:seen], at)["p_alive"] if seen else None
             result.append(
                 TimelinePoint(
                     at,
                     value_at(table, history, at),
                     kind[-1].current if kind else "",
                     stage_then,
-                    risk.assess(upto, at, stage_then).score if upto else None,
+                    risk.assess(moments[:seen], at, stage_then, p_alive).score if seen else None,
                 )
             )
         return result
@@ -851,7 +882,7 @@ class ScoringService:
             found = await ScoringRepository(session).alerts(
                 tenant_id, customer_ids, open_only, limit, as_of
             )
-        return found if as_of is None else [_alert_as_of(a, as_of) for a in found]
+        return found if as_of is None else [alert_as_it_stood(a, as_of) for a in found]
 
     async def alert_feed(
         self, since: datetime, limit: int = 500, after_id: str = ""
@@ -1162,6 +1193,21 @@ def _fit_retention(
     return model
 
 
+def _features(
+    relationships: Sequence[Relationship], window: Sequence[Any], at: datetime
+) -> dict[str, types.Features]:
+    """Where each customer here by `at` stands on the value map at `at`, from its
+    interactions in `window` (the tenant's year up to `at`)."""
+    touches: dict[str, list[types.Touchpoint]] = defaultdict(list)
+    for row in window:
+        touches[row.customer_id].append(_touchpoint(row))
+    return {
+        r.customer_id: types.features(touches[r.customer_id], at)
+        for r in relationships
+        if r.first_interaction_at is not None and r.first_interaction_at <= at
+    }
+
+
 @dataclass(frozen=True)
 class Placement:
     """A tenant's customers placed on the value map: the rows `classify` stores."""
@@ -1181,15 +1227,8 @@ def _place(
     present: bool,
     only: Collection[str] | None = None,
 ) -> Placement:
-    touches: dict[str, list[types.Touchpoint]] = defaultdict(list)
-    for row in window:
-        touches[row.customer_id].append(_touchpoint(row))
-    placed = [
-        r
-        for r in relationships
-        if r.first_interaction_at is not None and r.first_interaction_at <= at
-    ]
-    features = {r.customer_id: types.features(touches[r.customer_id], at) for r in placed}
+    features = _features(relationships, window, at)
+    placed = [r for r in relationships if r.customer_id in features]
     distribution = types.Distribution.of(features.values())
     changes, updates = [], []
     new_types: dict[str, str] = {}
@@ -1403,9 +1442,12 @@ def _as_of(
     changes: Sequence[StateChange],
     table: WeightTable,
     as_of: datetime,
+    model: RetentionModel | None,
 ) -> list[RelationshipView]:
     """The customers' relationships as they stood at `as_of`, from their history and state
-    changes up to then (in the repository's order), for those with any history by then."""
+    changes up to then (in the repository's order), for those with any history by then; the
+    purchase outlook from the tenant's `model` (its population's parameters, fitted now) on
+    their purchases up to then, and the risk from it, as the worker's own."""
     per_customer: dict[str, list[AppliedInteraction]] = defaultdict(list)
     for row in history:
         per_customer[row.customer_id].append(row)
@@ -1422,7 +1464,12 @@ def _as_of(
         type_change = latest.get((customer_id, "type"))
         stage_change = latest.get((customer_id, "stage"))
         stage_then = stage_change.current if stage_change else ""
-        assessed = risk.assess(_moments(table, past, signals=True), as_of, stage_then)
+        outlook = _outlook(model, past, as_of)
+        assessed = risk.assess(
+            _moments(table, past, signals=True), as_of, stage_then, outlook["p_alive"]
+        )
+        # Our own signals (violations) are no contact with the customer, as in `apply`.
+        contacts = [r for r in past if _counted(r.kind)]
         views.append(
             RelationshipView(
                 tenant_id=tenant_id,
@@ -1430,10 +1477,13 @@ def _as_of(
                 as_of=as_of,
                 value=value,
                 trend=value - value_at(table, applied, as_of - timedelta(days=TREND_DAYS)),
-                interaction_count=sum(_counted(r.kind) for r in past),
-                first_interaction_at=past[0].occurred_at,
-                last_interaction_at=past[-1].occurred_at,
-                last_contribution=past[-1].contribution,
+                interaction_count=len(contacts),
+                first_interaction_at=contacts[0].occurred_at if contacts else None,
+                last_interaction_at=contacts[-1].occurred_at if contacts else None,
+                last_contribution=contacts[-1].contribution if contacts else 0.0,
+                p_alive=outlook["p_alive"],
+                expected_purchases=outlook["expected_purchases"],
+                lifetime_value=outlook["lifetime_value"],
                 relationship_type=type_change.current if type_change else "",
                 type_reason=type_change.reason if type_change else "",
                 stage=stage_then,
@@ -1447,15 +1497,6 @@ def _as_of(
             )
         )
     return views
-
-
-def _alert_as_of(alert: Alert, as_of: datetime) -> Alert:
-    """The alert as it stood at `as_of`: an acknowledgement after then had not happened."""
-    if alert.acknowledged_at is None or alert.acknowledged_at <= as_of:
-        return alert
-    return Alert.model_validate(
-        {**alert.model_dump(), "acknowledged_at": None, "acknowledged_by": None}
-    )
 
 
 def _month_ends(start: datetime, end: datetime) -> list[datetime]:
