@@ -33,6 +33,9 @@ WRITE_DEADLINE = 10.0
 # A background worker's read (a feed, a sweep): a busy upstream may answer it late, and
 # nobody waits on it; failing it only means reading it all again.
 BACKGROUND_READ_DEADLINE = 10.0
+# A read that reckons from a tenant's whole record (an analysis lens, a ranking as of a past
+# moment): seconds on a big tenant, where a customer read takes milliseconds.
+RECKONING_DEADLINE = 15 * READ_DEADLINE
 
 
 def open_channel(target: str, *, own_connection: bool = False) -> grpc.aio.Channel:

@@ -28,14 +28,13 @@ from gateway.ids import customer_key
 from gateway.loaders import Loaders
 from gateway.selection import selects
 from relint.contracts.scoring.v1 import analysis_pb2, analysis_pb2_grpc
-from relint.grpc_client import READ_DEADLINE
+from relint.grpc_client import RECKONING_DEADLINE
 
 if TYPE_CHECKING:
     from gateway.schema import Customer
 
-# The lenses read a tenant's whole interaction record: seconds on a big tenant, where a
-# customer read takes milliseconds.
-ANALYSIS_DEADLINE: Final = 15 * READ_DEADLINE
+# The lenses read a tenant's whole interaction record.
+ANALYSIS_DEADLINE: Final = RECKONING_DEADLINE
 
 DEFAULT_POINTS: Final = 500
 MAX_POINTS: Final = 5000  # scoring's own bound on the value map

@@ -15,7 +15,13 @@ from graphql import GraphQLError
 from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from relint.contracts.playbook.v1 import playbook_pb2, playbook_pb2_grpc
 from relint.contracts.scoring.v1 import scoring_pb2, scoring_pb2_grpc
-from relint.grpc_client import BACKGROUND_READ_DEADLINE, READ_DEADLINE, WRITE_DEADLINE, open_channel
+from relint.grpc_client import (
+    BACKGROUND_READ_DEADLINE,
+    READ_DEADLINE,
+    RECKONING_DEADLINE,
+    WRITE_DEADLINE,
+    open_channel,
+)
 
 T = TypeVar("T")
 
@@ -267,9 +273,9 @@ class Backends:
         request = scoring_pb2.ListAtRiskRequest(tenant_id=tenant_id, limit=limit)
         if as_of is not None:
             request.as_of.FromDatetime(as_of)
-        reply = await _call(
-            "scoring", self.relationships.ListAtRisk(request, timeout=READ_DEADLINE)
-        )
+        # As of a past moment, scoring reckons every customer's risk then: seconds.
+        deadline = READ_DEADLINE if as_of is None else RECKONING_DEADLINE
+        reply = await _call("scoring", self.relationships.ListAtRisk(request, timeout=deadline))
         return list(reply.relationships)
 
     async def active_playbooks(self, tenant_ids: Sequence[str]) -> list[playbook_pb2.Playbook]:

@@ -18,9 +18,10 @@ import logging
 import time
 from bisect import bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -160,6 +161,13 @@ class TenantRules:
     weights: WeightTable = field(default_factory=WeightTable)
     types: tuple[types.TypeRule, ...] = types.DEFAULT_RULES
     version: int = 0
+
+
+# A customer's purchase outlook: p_alive, expected_purchases, lifetime_value.
+Outlook = Mapping[str, float | None]
+NO_OUTLOOK: Outlook = MappingProxyType(
+    {"p_alive": None, "expected_purchases": None, "lifetime_value": None}
+)
 
 
 @dataclass(frozen=True)
@@ -855,7 +863,13 @@ class ScoringService:
             stage = [c for c in changes if c.dimension == "stage" and c.at <= at]
             stage_then = stage[-1].current if stage else ""
             seen = bisect_right(moment_times, at)
-            p_alive = _outlook(model, rows[:seen], at)["p_alive"] if seen else None
+            p_alive = (
+                _outlooks(model, {customer_id: rows[:seen]}, at, value=False)[customer_id][
+                    "p_alive"
+                ]
+                if seen
+                else None
+            )
             result.append(
                 TimelinePoint(
                     at,
@@ -1297,7 +1311,7 @@ class Assessment:
     transitions: list[stages.Transition]
     unusual: list[patterns.Exception_]
     assessed: risk.Risk
-    outlook: dict[str, float | None]
+    outlook: Outlook
 
 
 def _assess_all(
@@ -1309,6 +1323,9 @@ def _assess_all(
     alerting: bool,
     model: RetentionModel | None,
 ) -> list[Assessment]:
+    outlooks = _outlooks(
+        model, {r.customer_id: histories[r.customer_id] for r in relationships}, now
+    )
     return [
         _assess(
             table,
@@ -1317,7 +1334,7 @@ def _assess_all(
             before.get(r.customer_id),
             now,
             alerting,
-            model,
+            outlooks[r.customer_id],
         )
         for r in relationships
     ]
@@ -1330,7 +1347,7 @@ def _assess(
     before: StateChange | None,
     now: datetime,
     alerting: bool = True,
-    model: RetentionModel | None = None,
+    outlook: Outlook = NO_OUTLOOK,
 ) -> Assessment:
     since = relationship.dirty_since
     moments = _moments(table, history)
@@ -1341,7 +1358,6 @@ def _assess(
     stage_now = (
         transitions[-1].stage if transitions else (before.current if before else "")
     ) or relationship.stage
-    outlook = _outlook(model, history, now)
     return Assessment(
         relationship=relationship,
         since=since,
@@ -1368,32 +1384,43 @@ def purchase_model(model: RetentionModel) -> retention.BGNBD | retention.ParetoN
     return retention.BGNBD(**model.bgnbd, log_likelihood=0.0)
 
 
-def _outlook(
-    model: RetentionModel | None, history: Sequence[AppliedInteraction], now: datetime
-) -> dict[str, float | None]:
-    """The customer's purchase outlook from the tenant's model (nothing without one)."""
+def _outlooks(
+    model: RetentionModel | None,
+    histories: Mapping[str, Sequence[AppliedInteraction]],
+    now: datetime,
+    *,
+    value: bool = True,
+) -> dict[str, Outlook]:
+    """Each customer's purchase outlook from the tenant's model, from its history (keyed by
+    customer) up to `now`: nothing without a model or purchases. Reckoned for all of them at
+    once, over arrays: a lifetime value sums a year of weekly forecasts, ~4 ms a customer
+    one at a time. Without `value`, no lifetime value (the chance of being active alone)."""
+    found = dict.fromkeys(histories, NO_OUTLOOK)
     bought = [
-        (r.customer_id, r.occurred_at, r.revenue) for r in history if r.kind in PURCHASE_KINDS
+        (customer_id, r.occurred_at, r.revenue)
+        for customer_id, history in histories.items()
+        for r in history
+        if r.kind in PURCHASE_KINDS
     ]
     if model is None or not model.bgnbd or not bought:
-        return {"p_alive": None, "expected_purchases": None, "lifetime_value": None}
-    _, data = _rfm(bought, now)
+        return found
+    ids, data = _rfm(bought, now)
     purchases = purchase_model(model)
-    p_alive = float(retention.probability_alive(purchases, data)[0])
-    expected = float(retention.expected_purchases(purchases, data, 90 / 7)[0])
-    value = None
-    if model.gamma_gamma:
+    p_alive = retention.probability_alive(purchases, data)
+    expected = retention.expected_purchases(purchases, data, 90 / 7)
+    values = None
+    if value and model.gamma_gamma:
         spend = retention.GammaGamma(**model.gamma_gamma, log_likelihood=0.0)
-        value = float(
-            retention.lifetime_value(purchases, spend, data, VALUE_HORIZON_WEEKS, WEEKLY_DISCOUNT)[
-                0
-            ]
+        values = retention.lifetime_value(
+            purchases, spend, data, VALUE_HORIZON_WEEKS, WEEKLY_DISCOUNT
         )
-    return {
-        "p_alive": round(p_alive, 6),
-        "expected_purchases": round(expected, 6),
-        "lifetime_value": round(value, 2) if value is not None else None,
-    }
+    for n, customer_id in enumerate(ids):
+        found[customer_id] = {
+            "p_alive": round(float(p_alive[n]), 6),
+            "expected_purchases": round(float(expected[n]), 6),
+            "lifetime_value": round(float(values[n]), 2) if values is not None else None,
+        }
+    return found
 
 
 def _pattern_alert(
@@ -1454,6 +1481,7 @@ def _as_of(
     latest: dict[tuple[str, str], StateChange] = {}
     for change in changes:
         latest[(change.customer_id, change.dimension)] = change
+    outlooks = _outlooks(model, per_customer, as_of)
     views = []
     for customer_id in customer_ids:
         past = per_customer[customer_id]
@@ -1464,7 +1492,7 @@ def _as_of(
         type_change = latest.get((customer_id, "type"))
         stage_change = latest.get((customer_id, "stage"))
         stage_then = stage_change.current if stage_change else ""
-        outlook = _outlook(model, past, as_of)
+        outlook = outlooks[customer_id]
         assessed = risk.assess(
             _moments(table, past, signals=True), as_of, stage_then, outlook["p_alive"]
         )
