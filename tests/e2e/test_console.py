@@ -7,12 +7,13 @@ to install (`uv sync` and `scripts/install-browser.sh`)."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -403,7 +404,7 @@ def _one_customer(browser: _Page, stack: Stack, key: str) -> str:
     assert line.count("L") == 59
     assert "-0" not in browser.texts(f"{view} .timeline .tick")  # no negative zero on the axis
     markers = page.locator(f"{view} .interaction-marker")
-    recent = {i["id"]: i["kind"] for i in api["recentInteractions"]}
+    recent = {i["id"]: i["kind"] for i in _listed(api)}
     assert 1 <= markers.count() <= len(recent)
     marked = {markers.nth(i).get_attribute("data-interaction-id") for i in range(markers.count())}
     assert marked <= set(recent)
@@ -420,7 +421,7 @@ def _one_customer(browser: _Page, stack: Stack, key: str) -> str:
         drivers.nth(i).get_attribute("data-interaction-id") for i in range(drivers.count())
     } == moved
     rows = page.locator(f"{view} .interaction-table tbody tr")
-    assert rows.count() == len(api["recentInteractions"])
+    assert rows.count() == len(_listed(api))
 
     # Why it moved, what to do, and what a manager was told.
     assert (
@@ -451,6 +452,11 @@ def _one_customer(browser: _Page, stack: Stack, key: str) -> str:
     assert days in (364, 365, 366)
     assert page.locator(f"{view} .timeline").get_attribute("data-points") == "60"
     return str(chosen["customerId"])
+
+
+def _listed(customer: dict[str, Any]) -> list[dict[str, Any]]:
+    """The interactions the console got for a customer (a page of the connection)."""
+    return [edge["node"] for edge in customer["interactions"]["edges"]]
 
 
 def _acknowledging_an_alert(
@@ -920,3 +926,271 @@ def _a_failed_lens_is_said_in_words(browser: _Page) -> None:
         if lens != "stars":
             assert browser.texts(f'[data-problems-for="lens-{lens}"] .problem') == []
     assert browser.texts('[data-problems-for="analysis"] .problem') == []
+
+
+# ------------------------------------------------------------------ looking back
+
+AT_RISK_AS_OF = """query ($asOf: DateTime) { atRisk(limit: 20, asOf: $asOf) { customerId name
+  relationship(asOf: $asOf) { riskReasons } } }"""
+ALERTS_AS_OF = """query ($asOf: DateTime) {
+  alerts(openOnly: true, limit: 20, asOf: $asOf) { id acknowledgedAt } }"""
+PORTFOLIO_AS_OF = """query ($asOf: DateTime) { portfolio(asOf: $asOf) { customerCount
+  stages { stage customers } } }"""
+CUSTOMER_AS_OF = """query ($id: ID!, $asOf: DateTime) { customer(id: $id) {
+  relationship(asOf: $asOf) { asOf relationshipType stage }
+  interactions(first: 20, to: $asOf) { edges { node { id occurredAt } } } } }"""
+ACKNOWLEDGE = """mutation ($id: ID!) { acknowledgeAlert(alertId: $id) { __typename } }"""
+PANELS = ("#value-map", "#stage-funnel", "#at-risk-list", "#alert-list")
+
+
+def _end_of(day: date) -> str:
+    """The moment the console asks the graph for when a day is chosen: its end, in UTC."""
+    return f"{day.isoformat()}T23:59:59Z"
+
+
+def _board_as_of(browser: _Page, moment: str) -> None:
+    """Wait until every panel that can look back shows `moment` ("" for now), and fail with what
+    a panel said if it shows nothing."""
+    for selector in PANELS:
+        browser.page.wait_for_selector(
+            f'{selector}[data-as-of="{moment}"]:not([data-state=loading])'
+        )
+    for selector, panel in zip(PANELS, ("portfolio", "funnel", "at-risk", "alerts"), strict=True):
+        browser.ready(selector, panel)
+
+
+def _shown_at_risk(browser: _Page) -> list[str]:
+    return browser.texts("#at-risk-list .risk-item .customer-link")
+
+
+def _shown_alert_ids(browser: _Page) -> list[str]:
+    shown: list[str] = browser.page.evaluate(
+        "() => [...document.querySelectorAll('#alert-list .alert-item')]"
+        ".map(a => a.dataset.alertId)"
+    )
+    return shown
+
+
+def _choose(browser: _Page, day: str) -> None:
+    browser.page.fill("#as-of-input", day)
+    browser.page.click("#as-of-form button[type=submit]")
+
+
+def test_a_person_looks_back_at_the_board_as_of_a_past_day(
+    platform: tuple[Stack, str], chromium: Any
+) -> None:
+    stack, key = platform
+    console = stack.url("gateway") + "/console"
+    today = datetime.now(UTC).date()
+    # Within the demo's two years, long after its first customers and long before now.
+    day = today - timedelta(days=120)
+    moment = _end_of(day)
+    browser = _Page(chromium)
+    page = browser.page
+    try:
+        page.goto(console + "#key=" + key)
+        _board_as_of(browser, "")
+        assert page.url == console
+        assert page.locator("#as-of-input").input_value() == ""
+        assert set(browser.texts("h2 small.moment")) == {"as of now"}
+        assert page.locator("[data-look-back-note]:visible").count() == 0
+
+        # A day to come, or one before 1970, is refused in words; the board stays as it was.
+        for refused, words in (
+            (today + timedelta(days=2), "is in the future"),
+            (date(1969, 12, 31), "is before 1970"),
+        ):
+            _choose(browser, refused.isoformat())
+            page.wait_for_selector("#as-of-state.refused")
+            said = browser.text("#as-of-state")
+            assert words in said, said
+            assert "The board still shows now." in said
+            assert page.url == console
+            assert page.locator("#at-risk-list").get_attribute("data-as-of") == ""
+
+        # Two days chosen fast: the first day's answer, held back until the second day's is
+        # shown, is not drawn over it.
+        earlier = _end_of(today - timedelta(days=300))
+        held: list[Any] = []
+
+        def hold_the_earlier_day(route: Any) -> None:
+            asked = json.loads(route.request.post_data or "{}")
+            if (
+                "ConsoleAtRisk" in asked.get("query", "")
+                and (asked.get("variables") or {}).get("asOf") == earlier
+            ):
+                held.append(route)
+                return
+            route.fallback()
+
+        page.route("**/graphql", hold_the_earlier_day)
+        try:
+            _choose(browser, earlier[:10])
+            _choose(browser, day.isoformat())
+            _board_as_of(browser, moment)
+            assert len(held) == 1
+            with page.expect_response(lambda r: earlier in (r.request.post_data or "")):
+                held[0].fallback()
+            page.wait_for_timeout(500)
+        finally:
+            for route in held:
+                with contextlib.suppress(Exception):  # answered above, unless a check failed
+                    route.fallback()
+            page.unroute("**/graphql", hold_the_earlier_day)
+        assert page.locator("#at-risk-list").get_attribute("data-as-of") == moment
+        assert "refused" not in (page.locator("#as-of-state").get_attribute("class") or "")
+
+        _the_board_as_of(browser, stack, key, day, moment)
+        customer_id = _a_customer_as_of(browser, stack, key, moment)
+
+        # The day is in the address (the key is not): a reload shows the same view.
+        assert page.url == f"{console}#asOf={day.isoformat()}"
+        shown = _shown_at_risk(browser)
+        page.reload()
+        _board_as_of(browser, moment)
+        assert page.locator("#as-of-input").input_value() == day.isoformat()
+        assert _shown_at_risk(browser) == shown
+        _choose_customer(browser, customer_id, moment)
+        # So does a link with a key and a day, in a new tab; the key leaves the address.
+        linked = browser.context.new_page()
+        linked.goto(f"{console}#key={key}&asOf={day.isoformat()}")
+        linked.wait_for_selector(f'#at-risk-list[data-state=ready][data-as-of="{moment}"]')
+        assert linked.url == f"{console}#asOf={day.isoformat()}"
+        linked.close()
+
+        # "Now" returns to the present.
+        page.click("#as-of-now")
+        _board_as_of(browser, "")
+        assert page.url == console
+        assert page.locator("#as-of-input").input_value() == ""
+        assert set(browser.texts("h2 small.moment")) == {"as of now"}
+        now = browser.answer("ConsoleAtRisk")["atRisk"]
+        assert _shown_at_risk(browser) == [c["name"] for c in now]
+        assert _shown_alert_ids(browser) == [
+            a["id"] for a in browser.answer("ConsoleAlerts")["alerts"]
+        ]
+        assert page.locator("#alert-list .acknowledge").count() == len(_shown_alert_ids(browser))
+        assert page.locator("[data-look-back-note]:visible").count() == 0
+        # The customer open, the board looks back and returns with it.
+        _choose(browser, day.isoformat())
+        page.wait_for_selector(
+            f'#customer-view[data-state=ready][data-customer-id="{customer_id}"]'
+            f'[data-as-of="{moment}"]'
+        )
+        page.click("#as-of-now")
+        page.wait_for_selector(
+            f'#customer-view[data-state=ready][data-customer-id="{customer_id}"][data-as-of=""]'
+        )
+        assert browser.errors == [], browser.errors
+    finally:
+        page.screenshot(path=str(SCREENSHOT.with_name("relint-console-as-of.png")), full_page=True)
+        browser.context.close()
+
+
+def _the_board_as_of(browser: _Page, stack: Stack, key: str, day: date, moment: str) -> None:
+    """Each panel that can look back shows what the graph says of `moment`; those that cannot
+    say that they show now."""
+    page = browser.page
+    assert page.locator("#as-of-input").input_value() == day.isoformat()
+    # The riskiest then, in the graph's order, each with its reasons then; not today's.
+    at_risk = _graph(stack, key, AT_RISK_AS_OF, asOf=moment)["atRisk"]
+    assert at_risk, f"nobody was at risk on {day}: nothing to look back at"
+    assert _shown_at_risk(browser) == [c["name"] for c in at_risk]
+    reasons = browser.page.locator("#at-risk-list .risk-item").first.locator(".reasons li")
+    assert [str(t).strip() for t in reasons.all_inner_texts()] == (
+        at_risk[0]["relationship"]["riskReasons"]
+    )
+    assert [c["name"] for c in at_risk] != [
+        c["name"] for c in _graph(stack, key, AT_RISK_AS_OF)["atRisk"]
+    ]
+    # The alerts open then, as they stood then (the demo's are all raised today, so none).
+    alerts = _graph(stack, key, ALERTS_AS_OF, asOf=moment)["alerts"]
+    assert _shown_alert_ids(browser) == [a["id"] for a in alerts]
+    assert [a["id"] for a in alerts] != [
+        a["id"] for a in _graph(stack, key, ALERTS_AS_OF)["alerts"]
+    ]
+    if not alerts:
+        assert (
+            browser.text("#alert-list .empty") == f"No alert was open {_words(browser, '#alerts')}."
+        )
+    # Acknowledging is about now: no button while looking back.
+    assert page.locator("#alert-list .acknowledge").count() == 0
+    # The portfolio then, and the funnel that reads it.
+    portfolio = _graph(stack, key, PORTFOLIO_AS_OF, asOf=moment)["portfolio"]
+    shown = page.locator("#portfolio-count").get_attribute("data-customers")
+    assert shown == str(portfolio["customerCount"])
+    assert page.locator("#value-map .dot").count() == portfolio["customerCount"]
+    stages = page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll('#stage-funnel .stage-row')]
+             .map(r => [r.dataset.stage, Number(r.dataset.customers)]))"""
+    )
+    then = {s["stage"]: s["customers"] for s in portfolio["stages"]}
+    assert {stage: n for stage, n in stages.items() if n} == {s: n for s, n in then.items() if n}
+    # The worklist is still there, as of now, and says so.
+    browser.ready("#worklist", "playbook")
+    # One wording for the moment in every heading; the playbook's says now, and why.
+    moments = page.evaluate(
+        """() => [...document.querySelectorAll('h2 small.moment')].map(m =>
+             [m.closest('section').id, m.textContent, m.dataset.asOf])"""
+    )
+    words = f"as of {day.day} "
+    for panel, text, as_of in moments:
+        if panel == "playbook":
+            assert (text, as_of) == ("as of now", ""), (panel, text)
+        else:
+            assert text.startswith(words), (panel, text)
+            assert text.endswith(str(day.year)), (panel, text)
+            assert as_of == moment, panel
+    note = browser.text('[data-look-back-note="playbook"]')
+    assert note.startswith("Shows now, not "), note
+    assert "worklist" in note
+    assert "Acknowledging is about now" in browser.text('[data-look-back-note="alerts"]')
+
+
+def _words(browser: _Page, panel: str) -> str:
+    """The moment a panel's heading says it shows."""
+    return browser.text(f"{panel} h2 small.moment")
+
+
+def _choose_customer(browser: _Page, customer_id: str, moment: str) -> None:
+    browser.page.click(f'#at-risk-list .customer-link[data-customer-id="{customer_id}"]')
+    browser.page.wait_for_selector(
+        f'#customer-view[data-state=ready][data-customer-id="{customer_id}"][data-as-of="{moment}"]'
+    )
+
+
+def _a_customer_as_of(browser: _Page, stack: Stack, key: str, moment: str) -> str:
+    """The first customer at risk then, opened: its relationship, timeline and interactions as of
+    then; what the graph knows only now said to be now."""
+    page = browser.page
+    view = "#customer-view"
+    first = page.locator("#at-risk-list .risk-item").first
+    customer_id = str(first.get_attribute("data-customer-id"))
+    _choose_customer(browser, customer_id, moment)
+    then = _graph(stack, key, CUSTOMER_AS_OF, id=customer_id, asOf=moment)["customer"]
+    relationship = then["relationship"]
+    assert relationship is not None
+    assert browser.text(f"{view} .customer-head .type-chip") == relationship["relationshipType"]
+    assert browser.text(f"{view} .customer-head .stage-chip") == relationship["stage"]
+    answered = browser.answer("ConsoleCustomer")["customer"]
+    timeline = answered["relationship"]["timeline"]
+    # The timeline ends then (its moments are evenly spaced: the last within a hair of it).
+    ends = datetime.fromisoformat(timeline[-1]["at"]) - datetime.fromisoformat(moment)
+    assert abs(ends.total_seconds()) < 1, timeline[-1]
+    listed = [i["id"] for i in _listed(then)]
+    assert listed, "the customer had no interaction by then"
+    shown = page.evaluate(
+        f"""() => [...document.querySelectorAll('{view} .interaction-table tbody tr')]
+             .map(r => r.dataset.interactionId)"""
+    )
+    assert shown == listed
+    assert all(
+        datetime.fromisoformat(i["occurredAt"]) <= datetime.fromisoformat(moment)
+        for i in _listed(then)
+    )
+    assert browser.text(f"{view} .interactions h4").startswith("Interactions up to ")
+    for section in (".next-actions", ".playbook", ".similar-customers"):
+        note = browser.text(f"{view} {section} .look-back-note")
+        assert note.startswith("Shows now, not "), (section, note)
+    assert page.locator(f"{view} .customer-alerts .acknowledge").count() == 0
+    return customer_id

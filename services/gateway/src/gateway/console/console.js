@@ -19,8 +19,9 @@
   const UNPLACED_COLOUR = "#a7afb8";
   const TIMELINE_RANGES = { "3 months": 91, "1 year": 365, "2 years": 730 };
 
-  const PORTFOLIO_QUERY = `query ConsolePortfolio {
-    portfolio(limit: 500) {
+  // Every query that can answer for a past moment takes $asOf (null: now).
+  const PORTFOLIO_QUERY = `query ConsolePortfolio($asOf: DateTime) {
+    portfolio(asOf: $asOf, limit: 500) {
       asOf customerCount
       types { relationshipType customers revenue costToServe profit }
       stages { stage customers comingApart }
@@ -28,40 +29,41 @@
       pareto { topShare revenueShare profitShare }
     }
   }`;
-  const AT_RISK_QUERY = `query ConsoleAtRisk {
-    atRisk(limit: 20) {
+  const AT_RISK_QUERY = `query ConsoleAtRisk($asOf: DateTime) {
+    atRisk(limit: 20, asOf: $asOf) {
       customerId name
-      relationship { risk riskReasons stage comingApart relationshipType value }
+      relationship(asOf: $asOf) { risk riskReasons stage comingApart relationshipType value }
     }
   }`;
-  const ALERTS_QUERY = `query ConsoleAlerts {
-    alerts(openOnly: true, limit: 20) { id customerId kind severity reason raisedAt }
+  const ALERTS_QUERY = `query ConsoleAlerts($asOf: DateTime) {
+    alerts(openOnly: true, limit: 20, asOf: $asOf) { id customerId kind severity reason raisedAt }
   }`;
-  const CUSTOMER_QUERY = `query ConsoleCustomer($id: ID!, $start: DateTime) {
+  // Next best actions, obligations, violations and lookalikes are the present's only.
+  const CUSTOMER_QUERY = `query ConsoleCustomer($id: ID!, $start: DateTime, $asOf: DateTime) {
     customer(id: $id) {
       customerId externalId name interactionCount firstSeenAt lastSeenAt
-      relationship {
+      relationship(asOf: $asOf) {
         asOf value trend lastContribution relationshipType typeReason stage stageReason comingApart
-        risk riskReasons potential potentialReason
-        timeline(start: $start, points: 60) { at value stage relationshipType }
-        explanation(start: $start, top: 8) { startValue endValue change sentence fading
+        risk riskReasons potential potentialReason interactionCount
+        timeline(start: $start, end: $asOf, points: 60) { at value stage relationshipType }
+        explanation(start: $start, end: $asOf, top: 8) { startValue endValue change sentence fading
           drivers { interactionId occurredAt reason effect } }
       }
-      recentInteractions(limit: 20) {
+      interactions(first: 20, to: $asOf) { edges { node {
         id occurredAt channel kind direction sentiment amount amountType currency employee text
-      }
+      } } }
       nextBestActions(limit: 5) { kind title reason urgency dueAt employee }
       similarCustomers(limit: 5) {
         customerId similarity behaviourSimilarity textSimilarity reasons
         customer { name relationship { relationshipType } }
       }
-      alerts(limit: 10) { id kind severity reason raisedAt acknowledgedAt }
+      alerts(limit: 10, asOf: $asOf) { id kind severity reason raisedAt acknowledgedAt }
       obligations { standardTitle team what dueAt }
       violations { standardTitle team reason dueAt detectedAt }
     }
   }`;
-  const ANALYSIS_QUERY = `query ConsoleAnalysis {
-    analysis {
+  const ANALYSIS_QUERY = `query ConsoleAnalysis($asOf: DateTime) {
+    analysis(asOf: $asOf) {
       serviceImpact {
         asOf customers lost windowDays hazardCount upsellCount
         hazards(limit: 10) { issueType customersWith lostAfter exposedYears lostUnexposed
@@ -116,13 +118,22 @@
   const dateTimeFormat = new Intl.DateTimeFormat("en-GB", {
     day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit",
   });
+  // A chosen day is a UTC day (its moment is the day's end in UTC): said in UTC, so that a
+  // person west or east of Greenwich sees the day they chose.
+  const dayFormat = new Intl.DateTimeFormat("en-GB", {
+    day: "numeric", month: "short", year: "numeric", timeZone: "UTC",
+  });
+  const EARLIEST_DAY = "1970-01-01";
 
   const typeColours = new Map(Object.entries(DEFAULT_TYPE_COLOURS));
   // playbookVersions: the tenant's newest versions as last read, oldest first (the last one
-  // is the active one); worklistAsked: the newest worklist request, so that an older answer
-  // arriving late is not drawn over a newer one.
+  // is the active one); worklistAsked and customerAsked: the newest worklist and customer
+  // requests, so that an older answer arriving late is not drawn over a newer one. asOfDay:
+  // the day chosen in the "As of" control ("" for now); asOf: the moment the board asks the
+  // graph for (that day's end in UTC), null for now (no day, or today, which has not ended).
   const state = {
     key: null, customerId: null, timelineDays: 365, generation: 0, playbookVersions: [], worklistAsked: 0,
+    customerAsked: 0, asOfDay: "", asOf: null,
   };
 
   // ---------------------------------------------------------------- talking to the graph
@@ -375,12 +386,13 @@
   // ---------------------------------------------------------------- portfolio
 
   async function loadPortfolio(generation) {
+    const asOf = state.asOf;
     let answer;
     try {
-      answer = await ask(PORTFOLIO_QUERY);
+      answer = await ask(PORTFOLIO_QUERY, { asOf });
     } catch (problem) {
       if (generation !== state.generation) return;
-      return failPanels(problem, ["portfolio", "funnel"], ["value-map", "stage-funnel"]);
+      return failPanels(problem, ["portfolio", "funnel"], ["value-map", "stage-funnel"], asOf);
     }
     if (generation !== state.generation) return;
     showPanelProblems("portfolio", answer.errors);
@@ -389,14 +401,17 @@
     if (!portfolio) {
       for (const id of ["value-map", "stage-funnel"]) {
         $(id).dataset.state = "failed";
+        $(id).dataset.asOf = asOf || "";
         $(id).textContent = "Nothing to show.";
       }
       return;
     }
     const shown = portfolio.points.length < portfolio.customerCount
       ? ` (the ${number.format(portfolio.points.length)} largest on the map)` : "";
-    $("portfolio-as-of").textContent =
-      `${number.format(portfolio.customerCount)} customers${shown}, as of ${when(portfolio.asOf)}`;
+    const count = $("portfolio-count");
+    count.textContent = `${number.format(portfolio.customerCount)} customers${shown}`;
+    count.dataset.customers = String(portfolio.customerCount);
+    for (const id of ["value-map", "stage-funnel"]) $(id).dataset.asOf = asOf || "";
     for (const t of portfolio.types) typeColour(t.relationshipType);
     drawValueMap(portfolio);
     drawLegend(portfolio);
@@ -405,11 +420,12 @@
     drawFunnel(portfolio.stages);
   }
 
-  function failPanels(problem, panels, charts) {
+  function failPanels(problem, panels, charts, asOf = null) {
     if (problem.fatal) return showFatal(problem.message);
     for (const panel of panels) showPanelProblems(panel, [{ code: problem.code, words: problem.message }]);
     for (const id of charts) {
       $(id).dataset.state = "failed";
+      $(id).dataset.asOf = asOf || "";
       $(id).replaceChildren(html($(id).tagName === "OL" ? "li" : "p", { text: "Nothing to show." }));
     }
     return undefined;
@@ -581,21 +597,24 @@
 
   async function loadAtRisk(generation) {
     const list = $("at-risk-list");
+    const asOf = state.asOf;
     let answer;
     try {
-      answer = await ask(AT_RISK_QUERY);
+      answer = await ask(AT_RISK_QUERY, { asOf });
     } catch (problem) {
       if (generation !== state.generation) return;
-      return failPanels(problem, ["at-risk"], ["at-risk-list"]);
+      return failPanels(problem, ["at-risk"], ["at-risk-list"], asOf);
     }
     if (generation !== state.generation) return;
     showPanelProblems("at-risk", answer.errors);
     const customers = (answer.data && answer.data.atRisk) || [];
     if (!customers.length) {
-      list.replaceChildren(html("li", { className: "empty", text: answer.errors.length ? "Nothing to show." : "No customer is at risk." }));
+      const nobody = asOf ? `No customer was at risk ${momentWords(asOf)}.` : "No customer is at risk.";
+      list.replaceChildren(html("li", { className: "empty", text: answer.errors.length ? "Nothing to show." : nobody }));
     } else {
       list.replaceChildren(...customers.map(riskItem));
     }
+    list.dataset.asOf = asOf || "";
     list.dataset.state = answer.data ? "ready" : "failed";
   }
 
@@ -618,12 +637,13 @@
 
   async function loadAlerts(generation) {
     const list = $("alert-list");
+    const asOf = state.asOf;
     let answer;
     try {
-      answer = await ask(ALERTS_QUERY);
+      answer = await ask(ALERTS_QUERY, { asOf });
     } catch (problem) {
       if (generation !== state.generation) return;
-      return failPanels(problem, ["alerts"], ["alert-list"]);
+      return failPanels(problem, ["alerts"], ["alert-list"], asOf);
     }
     if (generation !== state.generation) return;
     const alerts = (answer.data && answer.data.alerts) || [];
@@ -632,15 +652,17 @@
       names = await customerNames([...new Set(alerts.map((a) => a.customerId))]);
     } catch (problem) {
       if (generation !== state.generation) return;
-      return failPanels(problem, ["alerts"], ["alert-list"]);
+      return failPanels(problem, ["alerts"], ["alert-list"], asOf);
     }
     if (generation !== state.generation) return;
     showPanelProblems("alerts", [...answer.errors, ...names.errors]);
     if (!alerts.length) {
-      list.replaceChildren(html("li", { className: "empty", text: answer.errors.length ? "Nothing to show." : "No open alert." }));
+      const none = asOf ? `No alert was open ${momentWords(asOf)}.` : "No open alert.";
+      list.replaceChildren(html("li", { className: "empty", text: answer.errors.length ? "Nothing to show." : none }));
     } else {
-      list.replaceChildren(...alerts.map((a) => alertItem(a, names.byId.get(a.customerId))));
+      list.replaceChildren(...alerts.map((a) => alertItem(a, names.byId.get(a.customerId), true, asOf)));
     }
+    list.dataset.asOf = asOf || "";
     list.dataset.state = answer.data ? "ready" : "failed";
   }
 
@@ -664,7 +686,9 @@
     }
   }
 
-  function alertItem(alert, name, withCustomer = true) {
+  /** An alert; `asOf` (a past moment) shows it as it stood then, without the Acknowledge
+   * button: acknowledging is about now. */
+  function alertItem(alert, name, withCustomer = true, asOf = null) {
     const item = html("li", {
       className: `alert-item severity-${alert.severity}`, data: { alertId: alert.id, kind: alert.kind },
     });
@@ -677,6 +701,8 @@
     item.append(html("p", { className: "alert-reason", text: alert.reason }));
     if (alert.acknowledgedAt) {
       item.append(html("p", { className: "hint", text: `acknowledged ${when(alert.acknowledgedAt)}` }));
+    } else if (asOf) {
+      item.append(html("p", { className: "hint open-then", text: `open ${momentWords(asOf)}` }));
     } else {
       const button = html("button", { className: "quiet acknowledge", text: "Acknowledge", attrs: { type: "button" } });
       button.addEventListener("click", () => acknowledge(alert, item, button));
@@ -826,33 +852,43 @@
 
   // ---------------------------------------------------------------- one customer
 
-  async function openCustomer(customerId) {
+  /** Open a customer as of the board's moment; `scroll`: bring the panel into view (a click,
+   * not a reload of the board). */
+  async function openCustomer(customerId, scroll = true) {
     state.customerId = customerId;
+    state.customerAsked += 1;
+    const asked = state.customerAsked;
+    const asOf = state.asOf;
+    const current = () => asked === state.customerAsked;
     const view = $("customer-view");
     view.dataset.state = "loading";
     view.replaceChildren(html("p", { className: "hint", text: "Loading…" }));
-    $("customer").scrollIntoView({ behavior: "smooth", block: "start" });
-    const start = new Date(Date.now() - state.timelineDays * 86400000).toISOString();
+    if (scroll) $("customer").scrollIntoView({ behavior: "smooth", block: "start" });
+    // The timeline and the explanation end at the board's moment.
+    const end = asOf ? Date.parse(asOf) : Date.now();
+    const start = new Date(end - state.timelineDays * 86400000).toISOString();
     let answer;
     try {
-      answer = await ask(CUSTOMER_QUERY, { id: customerId, start });
+      answer = await ask(CUSTOMER_QUERY, { id: customerId, start, asOf });
     } catch (problem) {
-      if (state.customerId !== customerId) return undefined;
+      if (!current()) return undefined;
       if (problem.fatal) return showFatal(problem.message);
       showPanelProblems("customer", [{ code: problem.code, words: problem.message }]);
       view.dataset.state = "failed";
+      view.dataset.asOf = asOf || "";
       view.replaceChildren();
       return undefined;
     }
-    if (state.customerId !== customerId) return undefined;
+    if (!current()) return undefined;
     showPanelProblems("customer", answer.errors);
     const customer = answer.data && answer.data.customer;
+    view.dataset.asOf = asOf || "";
     if (!customer) {
       view.dataset.state = "failed";
       view.replaceChildren(html("p", { className: "hint", text: answer.errors.length ? "Nothing to show." : "This key's tenant has no such customer." }));
       return undefined;
     }
-    view.replaceChildren(...drawCustomer(customer));
+    view.replaceChildren(...drawCustomer(customer, asOf));
     view.dataset.state = "ready";
     view.dataset.customerId = customer.customerId;
     // The moment the timeline and the explanation start from, as asked of the graph.
@@ -865,17 +901,27 @@
       html("span", { className: "figure-value", text: value }), html("span", { className: "figure-label", text: label }));
   }
 
-  function drawCustomer(c) {
+  /** The customer as of `asOf` (null: now): what the graph keeps of the past (the
+   * relationship, its timeline and explanation, alerts, interactions) as of then; what it
+   * knows only now (next best actions, the playbook's obligations and violations,
+   * lookalikes) said to be now. */
+  function drawCustomer(c, asOf) {
     const r = c.relationship;
+    const interactions = ((c.interactions && c.interactions.edges) || []).map((edge) => edge.node);
     const parts = [];
+    const counted = asOf
+      ? `${number.format(r ? r.interactionCount : 0)} interactions by ${dayWords(asOf)}`
+      : `${number.format(c.interactionCount)} interactions since ${when(c.firstSeenAt)}`;
     const head = html("div", { className: "customer-head" },
       html("h3", { className: "customer-name", text: c.name }),
-      html("span", { className: "hint", text: `${c.externalId} · ${number.format(c.interactionCount)} interactions since ${when(c.firstSeenAt)}` }));
+      html("span", { className: "hint", text: `${c.externalId} · ${counted}` }));
     parts.push(head);
     if (!r) {
-      parts.push(html("p", { className: "hint", text: "Scoring has not applied an interaction of this customer yet." }));
-      parts.push(similarSection(c.similarCustomers));
-      parts.push(interactionSection(c.recentInteractions || []));
+      parts.push(html("p", { className: "hint", text: asOf
+        ? `Scoring had not applied an interaction of this customer by ${dayWords(asOf)}.`
+        : "Scoring has not applied an interaction of this customer yet." }));
+      parts.push(similarSection(c.similarCustomers, asOf));
+      parts.push(interactionSection(interactions, asOf));
       return parts;
     }
     head.append(html("div", { className: "chips" }, typeChip(r.relationshipType), stageChip(r.stage, r.comingApart)));
@@ -893,14 +939,20 @@
         html("ul", { className: "reasons risk-reasons" }, ...r.riskReasons.map((reason) => html("li", { text: reason }))));
     }
     parts.push(why);
-    parts.push(timelineSection(r, c.recentInteractions || []));
-    parts.push(explanationSection(r.explanation, r.timeline));
+    parts.push(timelineSection(r, interactions));
+    parts.push(explanationSection(r.explanation, r.timeline, asOf));
     parts.push(html("div", { className: "columns" },
-      actionsSection(c.nextBestActions || []), customerAlertsSection(c.alerts || []),
-      playbookSection(c.obligations || [], c.violations || [])));
-    parts.push(similarSection(c.similarCustomers));
-    parts.push(interactionSection(c.recentInteractions || []));
+      actionsSection(c.nextBestActions || [], asOf), customerAlertsSection(c.alerts || [], asOf),
+      playbookSection(c.obligations || [], c.violations || [], asOf)));
+    parts.push(similarSection(c.similarCustomers, asOf));
+    parts.push(interactionSection(interactions, asOf));
     return parts;
+  }
+
+  /** While looking back, a section the graph knows only now says so; null otherwise. */
+  function nowNote(asOf, why) {
+    if (!asOf) return null;
+    return html("p", { className: "look-back-note", text: `Shows now, not ${dayWords(asOf)}: ${why}` });
   }
 
   function timelineSection(r, interactions) {
@@ -1046,10 +1098,11 @@
     return out;
   }
 
-  function explanationSection(explanation, timeline) {
+  function explanationSection(explanation, timeline, asOf) {
     const from = timeline.length ? timeline[0].at : null;
-    const section = html("section", { className: "sub explanation" },
-      html("h4", { text: from ? `Why it moved since ${when(from)}` : "Why it moved" }));
+    let heading = from ? `Why it moved since ${when(from)}` : "Why it moved";
+    if (asOf) heading = from ? `Why it moved from ${when(from)} to ${dayWords(asOf)}` : `Why it moved up to ${dayWords(asOf)}`;
+    const section = html("section", { className: "sub explanation" }, html("h4", { text: heading }));
     section.append(html("p", { className: "sentence", text: explanation.sentence }));
     const max = Math.max(0.001, ...explanation.drivers.map((d) => Math.abs(d.effect)));
     const list = html("ul", { className: "drivers" });
@@ -1067,8 +1120,9 @@
     return section;
   }
 
-  function actionsSection(actions) {
-    const section = html("section", { className: "sub next-actions" }, html("h4", { text: "Next best actions" }));
+  function actionsSection(actions, asOf) {
+    const section = html("section", { className: "sub next-actions" }, html("h4", { text: "Next best actions" }),
+      nowNote(asOf, "next best actions are planned for the present only."));
     const list = html("ol", { className: "action-list" });
     for (const a of actions) {
       const meter = html("span", { className: "meter small", title: `urgency ${percent.format(a.urgency)}` }, html("span"));
@@ -1083,16 +1137,18 @@
     return section;
   }
 
-  function customerAlertsSection(alerts) {
-    const section = html("section", { className: "sub customer-alerts" }, html("h4", { text: "Alerts" }));
-    const list = html("ol", { className: "alert-list" }, ...alerts.map((a) => alertItem(a, null, false)));
-    if (!alerts.length) list.append(html("li", { className: "empty", text: "No alert." }));
+  function customerAlertsSection(alerts, asOf) {
+    const section = html("section", { className: "sub customer-alerts" },
+      html("h4", { text: asOf ? `Alerts ${momentWords(asOf)}` : "Alerts" }));
+    const list = html("ol", { className: "alert-list" }, ...alerts.map((a) => alertItem(a, null, false, asOf)));
+    if (!alerts.length) list.append(html("li", { className: "empty", text: asOf ? `No alert by ${dayWords(asOf)}.` : "No alert." }));
     section.append(list);
     return section;
   }
 
-  function playbookSection(obligations, violations) {
-    const section = html("section", { className: "sub playbook" }, html("h4", { text: "Playbook" }));
+  function playbookSection(obligations, violations, asOf) {
+    const section = html("section", { className: "sub playbook" }, html("h4", { text: "Playbook" }),
+      nowNote(asOf, "the playbook keeps what is owed and missed now, not as it stood."));
     const owed = html("ul", { className: "obligations" }, ...obligations.map((o) => html("li", {},
       html("strong", { text: o.standardTitle }), document.createTextNode(` — ${o.what}, due ${when(o.dueAt)} (${o.team})`))));
     if (!obligations.length) owed.append(html("li", { className: "empty", text: "Nothing owed." }));
@@ -1105,10 +1161,11 @@
 
   /** "Customers like this one": null when the lookalike lens failed (its error is shown
    * above the customer, with the others'). */
-  function similarSection(similar) {
+  function similarSection(similar, asOf) {
     const section = html("section", { className: "sub similar-customers" },
       html("h4", { text: "Customers like this one" }),
-      html("p", { className: "hint", text: "By behaviour and by their own words: the similarity blends both (0 to 1); click one to open it." }));
+      html("p", { className: "hint", text: "By behaviour and by their own words: the similarity blends both (0 to 1); click one to open it." }),
+      nowNote(asOf, "likeness is measured on everything known today."));
     const list = html("ol", { className: "similar-list" });
     if (similar === null || similar === undefined) {
       list.append(html("li", { className: "empty", text: "Not available (see above)." }));
@@ -1136,15 +1193,17 @@
   }
 
   async function loadAnalysis(generation) {
+    const asked = state.asOf;
     let answer;
     try {
-      answer = await ask(ANALYSIS_QUERY);
+      answer = await ask(ANALYSIS_QUERY, { asOf: asked });
     } catch (problem) {
       if (generation !== state.generation) return undefined;
       if (problem.fatal) return showFatal(problem.message);
       showPanelProblems("analysis", [{ code: problem.code, words: problem.message }]);
       for (const lens of LENSES) {
         lensBody(lens).dataset.state = "failed";
+        lensBody(lens).dataset.asOf = asked || "";
         lensBody(lens).textContent = "Nothing to show.";
       }
       return undefined;
@@ -1161,21 +1220,19 @@
       engagementSales: drawEngagementSales,
       returnOnRelationship: drawReturn,
     };
-    let asOf = null;
     for (const lens of LENSES) {
       showPanelProblems(`lens-${lens}`, own(lens));
       const body = lensBody(lens);
+      body.dataset.asOf = asked || "";
       const result = analysis[lens];
       if (!result) {
         body.dataset.state = "failed";
         body.textContent = "Nothing to show.";
         continue;
       }
-      asOf = asOf || result.asOf;
       body.replaceChildren(...draw[lens](result));
       body.dataset.state = "ready";
     }
-    if (asOf) $("analysis-as-of").textContent = `as of ${when(asOf)}`;
     const ror = analysis.returnOnRelationship;
     if (ror && ror.top.length) nameReturnRows(ror.top.map((t) => t.customerId), generation);
     return undefined;
@@ -1357,8 +1414,9 @@
     return undefined;
   }
 
-  function interactionSection(interactions) {
-    const section = html("section", { className: "sub interactions" }, html("h4", { text: "Recent interactions" }));
+  function interactionSection(interactions, asOf) {
+    const section = html("section", { className: "sub interactions" },
+      html("h4", { text: asOf ? `Interactions up to ${dayWords(asOf)}` : "Recent interactions" }));
     const head = html("tr", {}, ...["when", "channel", "kind", "direction", "sentiment", "amount", "employee", "words"]
       .map((label) => html("th", { text: label, attrs: { scope: "col" } })));
     const rows = interactions.map((i) => html("tr", { data: { interactionId: i.id } },
@@ -1370,9 +1428,132 @@
       html("td", { text: i.amount ? `${i.amount} ${i.currency || ""}`.trim() : "—", title: i.amountType || "" }),
       html("td", { text: i.employee || "—" }),
       html("td", { className: "words", text: i.text || "" })));
-    if (!rows.length) rows.push(html("tr", {}, html("td", { text: "No interaction yet.", attrs: { colspan: 8 } })));
+    const none = asOf ? `No interaction by ${dayWords(asOf)}.` : "No interaction yet.";
+    if (!rows.length) rows.push(html("tr", {}, html("td", { text: none, attrs: { colspan: 8 } })));
     section.append(html("table", { className: "figures interaction-table" }, html("thead", {}, head), html("tbody", {}, ...rows)));
     return section;
+  }
+
+  // ---------------------------------------------------------------- the moment the board shows
+
+  /** "31 May 2026": the UTC day of a moment the board asked for. */
+  function dayWords(asOf) {
+    return dayFormat.format(new Date(asOf));
+  }
+
+  /** The one wording every panel uses for the moment it shows. */
+  function momentWords(asOf) {
+    return asOf ? `as of ${dayWords(asOf)}` : "as of now";
+  }
+
+  function dayOf(date, utc) {
+    const parts = utc
+      ? [date.getUTCFullYear(), date.getUTCMonth() + 1, date.getUTCDate()]
+      : [date.getFullYear(), date.getMonth() + 1, date.getDate()];
+    return parts.map((n, i) => String(n).padStart(i ? 2 : 4, "0")).join("-");
+  }
+
+  /** Today: the later of the person's own day and the UTC day, so that neither is refused as
+   * a day to come. */
+  function today() {
+    const now = new Date();
+    const utc = dayOf(now, true);
+    const local = dayOf(now, false);
+    return utc > local ? utc : local;
+  }
+
+  /** A day as chosen or linked: {day, asOf} (asOf null for now: no day, or today, whose end
+   * is still to come), or {refusal} in words. */
+  function readDay(text) {
+    const day = String(text || "").trim();
+    if (!day) return { day: "", asOf: null };
+    const parts = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
+    if (!parts) return { refusal: `“${day}” is not a day: give it as year-month-day, e.g. 2026-05-31.` };
+    if (day < EARLIEST_DAY) {
+      return { refusal: `${day} is before 1970: the board looks back to 1 January 1970 at the earliest.` };
+    }
+    const [year, month, date] = parts.slice(1).map(Number);
+    const end = new Date(Date.UTC(year, month - 1, date, 23, 59, 59));
+    if (end.getUTCMonth() !== month - 1 || end.getUTCDate() !== date) {
+      return { refusal: `${day} is not a day of the calendar.` };
+    }
+    if (day > today()) {
+      return { refusal: `${dayFormat.format(end)} is in the future: the board can only look back. Choose a day up to today, or Now.` };
+    }
+    return { day, asOf: end.getTime() > Date.now() ? null : `${day}T23:59:59Z` };
+  }
+
+  /** Show the board as of a day ("" for now) and put the day in the address. A refused day is
+   * said and changes nothing. Reloads the board (when there is a key) if the moment changed,
+   * or always with `force` (the person asked again). Returns whether the moment changed. */
+  function chooseDay(text, { reload = true, force = false } = {}) {
+    const input = $("as-of-input");
+    input.max = today();
+    const chosen = readDay(text);
+    if (chosen.refusal) {
+      input.setAttribute("aria-invalid", "true");
+      showAsOfState(`${chosen.refusal} The board still shows ${state.asOf ? dayWords(state.asOf) : "now"}.`, true);
+      writeAddress();
+      return false;
+    }
+    input.removeAttribute("aria-invalid");
+    const changed = chosen.asOf !== state.asOf;
+    state.asOfDay = chosen.day;
+    state.asOf = chosen.asOf;
+    if (input.value !== chosen.day) input.value = chosen.day;
+    writeAddress();
+    sayMoment();
+    showMoments();
+    if (reload && state.key && (changed || force)) showBoard();
+    return changed;
+  }
+
+  function showAsOfState(words, refused = false) {
+    const node = $("as-of-state");
+    node.textContent = words;
+    node.classList.toggle("refused", refused);
+    node.setAttribute("role", refused ? "alert" : "status");
+  }
+
+  /** What the "As of" control shows, in words beside it. */
+  function sayMoment() {
+    if (state.asOf) {
+      showAsOfState(`Looking back: the board as it stood at the end of ${dayWords(state.asOf)} (UTC), ` +
+        "wherever the graph keeps the past; what it keeps only now says so.");
+    } else {
+      showAsOfState(state.asOfDay ? "Today has not ended: showing now." : "Showing now.");
+    }
+  }
+
+  /** Every panel's heading says the moment it shows; those that cannot look back say that
+   * they show now, and the alerts that acknowledging is about now. */
+  function showMoments() {
+    const asOf = state.asOf;
+    document.body.classList.toggle("looking-back", Boolean(asOf));
+    for (const small of document.querySelectorAll("h2 small.moment")) {
+      const nowOnly = small.dataset.nowOnly === "true";
+      small.textContent = momentWords(nowOnly ? null : asOf);
+      small.dataset.asOf = nowOnly ? "" : asOf || "";
+      small.title = asOf && !nowOnly ? `the end of ${dayWords(asOf)}, UTC` : "";
+    }
+    const notes = {
+      alerts: () => `As they stood then: an alert acknowledged since shows open. Acknowledging ` +
+        "is about now, so it waits until you choose Now.",
+      playbook: () => `Shows now, not ${dayWords(asOf)}: the worklist and the playbook's versions ` +
+        "are the present's, and the graph cannot look back on them.",
+    };
+    for (const note of document.querySelectorAll("[data-look-back-note]")) {
+      note.hidden = !asOf;
+      note.textContent = asOf ? notes[note.dataset.lookBackNote]() : "";
+    }
+  }
+
+  /** The address's fragment holds the chosen day and nothing else (never the key): a link
+   * reopens the same view, and the fragment is never sent to a server. */
+  function writeAddress() {
+    const hash = state.asOfDay ? `#${new URLSearchParams({ asOf: state.asOfDay })}` : "";
+    const here = window.location.pathname + window.location.search;
+    if (here + hash !== here + window.location.hash) history.replaceState(null, "", here + hash);
   }
 
   // ---------------------------------------------------------------- the key and the board
@@ -1387,7 +1568,7 @@
       $(id).dataset.state = "loading";
       $(id).textContent = "Loading…";
     }
-    for (const id of ["type-legend", "type-table", "pareto", "portfolio-as-of"]) $(id).replaceChildren();
+    for (const id of ["type-legend", "type-table", "pareto", "portfolio-count"]) $(id).replaceChildren();
     for (const box of document.querySelectorAll("[data-problems-for]")) box.replaceChildren();
     $("standards").dataset.state = "loading";
     $("standards").textContent = "Loading…";
@@ -1395,7 +1576,7 @@
       $(id).dataset.state = "loading";
       $(id).replaceChildren(html("li", { text: "Loading…" }));
     }
-    $("analysis-as-of").replaceChildren();
+    showMoments();
     for (const body of document.querySelectorAll(".lens .lens-body")) {
       body.dataset.state = "loading";
       body.replaceChildren(document.createTextNode("Loading… (each lens reads every interaction: this can take seconds)"));
@@ -1405,7 +1586,7 @@
     loadAlerts(generation);
     loadPlaybook(generation);
     loadAnalysis(generation);
-    if (state.customerId) openCustomer(state.customerId);
+    if (state.customerId) openCustomer(state.customerId, false);
   }
 
   function useKey(key) {
@@ -1418,22 +1599,45 @@
     showBoard();
   }
 
-  /** `#key=…` in the address (make run prints such a link): taken, then removed from the
-   * address bar and history so that it is not left on screen or in a bookmark. */
-  function keyFromAddress() {
-    const fromLink = new URLSearchParams(window.location.hash.replace(/^#/, "")).get("key");
-    if (!fromLink) return false;
-    history.replaceState(null, "", window.location.pathname + window.location.search);
-    useKey(fromLink);
-    return true;
+  /** The address's fragment: `#asOf=…` chooses the day; `#key=…` (make run prints such a
+   * link) is taken, then removed from the address bar and history (writeAddress keeps the day
+   * only) so that it is not left on screen or in a bookmark. True when a key was taken. */
+  function fromAddress() {
+    const fragment = new URLSearchParams(window.location.hash.replace(/^#/, ""));
+    const fromLink = fragment.get("key");
+    const changed = chooseDay(fragment.get("asOf") || "", { reload: false });
+    if (fromLink) {
+      useKey(fromLink);
+      return true;
+    }
+    if (changed && state.key) showBoard();
+    return false;
   }
 
   function start() {
-    if (!keyFromAddress()) {
+    showMoments();
+    if (!fromAddress()) {
       const kept = sessionStorage.getItem(KEY_STORAGE);
       if (kept) useKey(kept);
     }
-    window.addEventListener("hashchange", keyFromAddress);
+    window.addEventListener("hashchange", fromAddress);
+    // A day typed digit by digit passes through other days (year 0002, 0020, 0202…): the
+    // board follows once the typing pauses; Enter or "Look back" follows at once.
+    let typing = 0;
+    const asOfInput = $("as-of-input");
+    asOfInput.addEventListener("change", () => {
+      clearTimeout(typing);
+      typing = setTimeout(() => chooseDay(asOfInput.value), 400);
+    });
+    $("as-of-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      clearTimeout(typing);
+      chooseDay(asOfInput.value, { force: true });
+    });
+    $("as-of-now").addEventListener("click", () => {
+      clearTimeout(typing);
+      chooseDay("", { force: true });
+    });
     $("playbook-version").addEventListener("change", showVersion);
     $("worklist-team").addEventListener("change", () => loadWorklist(state.generation));
     $("key-form").addEventListener("submit", (event) => {
@@ -1446,6 +1650,7 @@
       sessionStorage.removeItem(KEY_STORAGE);
       state.key = null;
       state.customerId = null;
+      state.customerAsked += 1;
       $("board").hidden = true;
       $("problems").replaceChildren();
       $("customer-view").replaceChildren(html("p", { className: "hint", text: "Click a customer on the value map, in the at-risk list or on an alert." }));
