@@ -38,6 +38,7 @@ from playbook.domain import (
     validate,
 )
 from relint.taxonomy import CHANNELS, KINDS
+from tests.playbook.strategies import rules
 
 TICKET = Touchpoint("service", "ticket_opened")
 
@@ -262,29 +263,8 @@ def test_every_rule_has_a_sentence() -> None:
     assert sentences[5] == "No more than 3 marketing touches in 7 days."
 
 
-touchpoints = st.sampled_from(
-    [Touchpoint(channel, kind) for channel, kinds in KINDS.items() for kind in kinds]
-)
-days = st.integers(1, MAX_DAYS)
 # Any character a store can hold: not the NUL character, not a lone surrogate.
 STORABLE = st.characters(exclude_characters="\x00", exclude_categories=("Cs",))
-# What may answer: none (the default), or a few channels and kinds, none covering another.
-answer_channels = st.sampled_from(CHANNELS).flatmap(
-    lambda c: st.builds(AnswerChannel, st.just(c), st.none() | st.sampled_from(KINDS[c]))
-)
-answered_by = (
-    st.lists(answer_channels, max_size=5, unique=True)
-    .filter(lambda xs: not any(a != b and a.covers(b) for a in xs for b in xs))
-    .map(tuple)
-)
-rules = st.one_of(
-    st.builds(RespondWithin, touchpoints, st.integers(1, MAX_HOURS), answered_by),
-    st.builds(Cadence, days, touchpoints),
-    st.builds(NoticeBefore, days, touchpoints),
-    st.builds(FollowUpAfter, touchpoints, days, touchpoints),
-    st.builds(Limit, st.integers(0, 100), days, st.sampled_from(list(KINDS))),
-    st.builds(Program, days, st.integers(1, MAX_PICK), touchpoints),
-)
 standards = st.builds(
     Standard,
     key=st.from_regex(r"[a-z0-9][a-z0-9_-]{0,20}", fullmatch=True),

@@ -14,25 +14,18 @@ from playbook.cli import main as playbook_cli
 from playbook.domain import (
     DEFAULT_PLAYBOOK,
     KNAPP_STAGES,
-    MAX_DAYS,
-    MAX_HOURS,
-    MAX_PICK,
     RELATIONSHIP_TYPES,
     AnswerChannel,
-    Cadence,
-    FollowUpAfter,
     InvalidPlaybook,
-    Limit,
-    NoticeBefore,
     PlaybookDraft,
-    Program,
     RespondWithin,
     Standard,
     Touchpoint,
     validate,
 )
 from playbook.yaml_io import MAX_DEPTH, MAX_YAML_BYTES, dump_draft, load_draft
-from relint.taxonomy import CHANNELS, KINDS
+from relint.taxonomy import CHANNELS
+from tests.playbook.strategies import rules
 
 # Line numbers, which the tests below point into:
 #  1 name   2 standards   3 key   4 title   5 team   6 relationship_types   7 stages
@@ -121,27 +114,6 @@ def test_awkward_text_round_trips() -> None:
 # Any text a store can hold: not the NUL character, not a lone surrogate.
 texts = st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=60)
 lines = texts.filter(str.strip)
-touchpoints = st.sampled_from(
-    [Touchpoint(channel, kind) for channel in CHANNELS for kind in KINDS[channel]]
-)
-days = st.integers(1, MAX_DAYS)
-# What may answer: none (the default), or a few channels and kinds, none covering another.
-answer_channels = st.sampled_from(CHANNELS).flatmap(
-    lambda c: st.builds(AnswerChannel, st.just(c), st.none() | st.sampled_from(KINDS[c]))
-)
-answered_by = (
-    st.lists(answer_channels, max_size=5, unique=True)
-    .filter(lambda xs: not any(a != b and a.covers(b) for a in xs for b in xs))
-    .map(tuple)
-)
-rules = st.one_of(
-    st.builds(RespondWithin, touchpoints, st.integers(1, MAX_HOURS), answered_by),
-    st.builds(Cadence, days, touchpoints),
-    st.builds(NoticeBefore, days, touchpoints),
-    st.builds(FollowUpAfter, touchpoints, days, touchpoints),
-    st.builds(Limit, st.integers(0, 1000), days, st.sampled_from(CHANNELS)),
-    st.builds(Program, days, st.integers(1, MAX_PICK), touchpoints),
-)
 standards = st.builds(
     Standard,
     key=st.from_regex(r"[a-z0-9][a-z0-9_-]{0,20}", fullmatch=True),

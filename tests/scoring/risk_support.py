@@ -1,5 +1,6 @@
 """A tenant whose customers' risks moved apart over the last hundred days: the riskiest now
-are not the riskiest then, for the as-of at-risk rankings of the service, REST and gRPC."""
+are not the riskiest then, for the as-of at-risk rankings of the service, REST and gRPC; and
+alerts as the repository stores them, for the as-of alert lists."""
 
 from __future__ import annotations
 
@@ -59,3 +60,17 @@ async def risks_that_moved(
     await service.apply(items)
     await ScoringWorker(service).run_once()
     return now, now - timedelta(days=THEN_DAYS)
+
+
+def alert_row(n: int, raised_at: datetime, customer: str = "c1") -> dict[str, object]:
+    """An at-risk alert of tenant t1, `a{n}`, as the repository stores it."""
+    return {
+        "id": f"a{n}",
+        "tenant_id": "t1",
+        "customer_id": customer,
+        "kind": "at_risk",
+        "severity": "warning",
+        "reason": "quiet",
+        "dedup_key": f"k{n}",
+        "raised_at": raised_at,
+    }

@@ -20,7 +20,7 @@ from scoring import api
 from scoring.main import MIGRATIONS
 from scoring.repository import ScoringRepository
 from scoring.service import Delivered, ScoringService
-from tests.scoring.risk_support import RANKED_NOW, RANKED_THEN, risks_that_moved
+from tests.scoring.risk_support import RANKED_NOW, RANKED_THEN, alert_row, risks_that_moved
 
 KEYS = {
     "reader": Principal("t1", "crm", frozenset({SCOPE_GRAPH_READ})),
@@ -160,21 +160,7 @@ async def test_alerts_as_of_a_moment_are_those_raised_by_then_as_they_stood(
     hour = timedelta(hours=1)
     async with service.db.transaction() as session:
         repo = ScoringRepository(session)
-        await repo.raise_alerts(
-            [
-                {
-                    "id": f"a{n}",
-                    "tenant_id": "t1",
-                    "customer_id": "c1",
-                    "kind": "at_risk",
-                    "severity": "warning",
-                    "reason": "quiet",
-                    "dedup_key": f"k{n}",
-                    "raised_at": start + n * hour,
-                }
-                for n in range(3)
-            ]
-        )
+        await repo.raise_alerts([alert_row(n, start + n * hour) for n in range(3)])
         assert await repo.acknowledge("t1", "a0", "ana", start + 5 * hour)
 
     async def listed(**params: object) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from scoring.repository import RelationshipFilter, ScoringRepository
 from scoring.service import RETENTION_REFIT, Delivered, InvalidSettings, ScoringService
 from scoring.worker import ScoringWorker
 from tests.scoring.demo_support import demo
-from tests.scoring.risk_support import RANKED_NOW, RANKED_THEN, risks_that_moved
+from tests.scoring.risk_support import RANKED_NOW, RANKED_THEN, alert_row, risks_that_moved
 
 T0 = datetime(2026, 2, 1, tzinfo=UTC)
 KINDS = ["purchase", "complaint", "ticket_opened", "ticket_resolved", "renewal", "refund"]
@@ -917,16 +917,7 @@ async def test_alerts_as_of_a_moment_are_those_raised_by_then_as_they_stood(
     hour = timedelta(hours=1)
 
     def alert(n: int, hours: int) -> dict[str, object]:
-        return {
-            "id": f"a{n}",
-            "tenant_id": "t1",
-            "customer_id": "c1",
-            "kind": "at_risk",
-            "severity": "warning",
-            "reason": "quiet",
-            "dedup_key": f"k{n}",
-            "raised_at": start + hours * hour,
-        }
+        return alert_row(n, start + hours * hour)
 
     async with service.db.transaction() as session:
         repo = ScoringRepository(session)
