@@ -98,9 +98,10 @@ class TimelinePoint:
     relationship_type: str
     stage: str
     risk: float | None = strawberry.field(
-        description="The risk of loss (0 to 1) from the interactions up to then: silence "
-        "against the customer's own cadence, value drops, complaints, violations, the stage "
-        "(not the retention model, fitted now); null before the first interaction."
+        description="The risk of loss (0 to 1) from the interactions up to then: the "
+        "purchase model's chance of being active on the purchases up to then, moved by "
+        "silence against the customer's own cadence, value drops, complaints, violations, "
+        "the stage; null before the first interaction."
     )
 
 
@@ -1281,8 +1282,8 @@ class Query(AnalysisQuery):
     @strawberry.field(
         description="The customers most likely to end, riskiest first (at most 100): now, or "
         "as the risk stood at a past `asOf` (from the interactions up to then and the stage "
-        "then, without the retention model, fitted now), among the customers with an "
-        "interaction by then; their `relationship(asOf:)` at the same moment shows it."
+        "then), among the customers with an interaction by then; their "
+        "`relationship(asOf:)` at the same moment shows it."
     )
     async def at_risk(
         self,

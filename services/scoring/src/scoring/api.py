@@ -105,8 +105,8 @@ async def relationship(
     summary="The customers most likely to end, riskiest first, with reasons; now or as of a "
     "past moment",
     description="As of a past moment, each risk is the one the relationship read as of then "
-    "gives (its interactions up to then and its stage then, without the retention model, "
-    "which is fitted now), among the customers with an interaction by then.",
+    "gives (its interactions up to then and its stage then), among the customers with an "
+    "interaction by then.",
 )
 async def at_risk(
     request: Request,
@@ -188,8 +188,9 @@ class TimelinePointOut(BaseModel):
     stage: str
     risk: float | None = Field(
         default=None,
-        description="The risk of loss (0 to 1) from the interactions up to `at`, without the "
-        "retention model (fitted now); null before the first interaction",
+        description="The risk of loss (0 to 1) from the interactions up to `at`, the "
+        "purchase model's chance of being active on the purchases up to then among its "
+        "signals; null before the first interaction",
     )
 
 
