@@ -24,7 +24,7 @@ from relint_devstack.launcher import free_port
 from scoring.main import MIGRATIONS, create_app
 from scoring.repository import ScoringRepository
 from scoring.settings import ScoringSettings
-from tests.scoring.risk_support import RANKED_NOW, RANKED_THEN, risks_that_moved
+from tests.scoring.risk_support import RANKED_NOW, RANKED_THEN, alert_row, risks_that_moved
 
 
 @pytest.fixture
@@ -485,19 +485,7 @@ async def test_the_riskiest_and_the_alerts_as_of_a_past_moment(
     raised = datetime(2026, 3, 1, tzinfo=UTC)
     async with scoring.db.transaction() as session:
         await ScoringRepository(session).raise_alerts(
-            [
-                {
-                    "id": f"a{n}",
-                    "tenant_id": "t1",
-                    "customer_id": "a",
-                    "kind": "at_risk",
-                    "severity": "warning",
-                    "reason": "quiet",
-                    "dedup_key": f"k{n}",
-                    "raised_at": raised + timedelta(hours=n),
-                }
-                for n in range(2)
-            ]
+            [alert_row(n, raised + timedelta(hours=n), customer="a") for n in range(2)]
         )
     assert await scoring.acknowledge("t1", "a0", "ana")  # now, long after both were raised
 
