@@ -17,7 +17,6 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from graphql import OperationDefinitionNode, parse
 
 from gateway.analysis import (
-    ANALYSIS_DEADLINE,
     AnalysisBackend,
     AnalysisQuery,
     Lookalike,
@@ -31,7 +30,7 @@ from gateway.schema import DEFAULT_MAX_COST
 from relint.auth import SCOPE_GRAPH_READ, Principal
 from relint.contracts.ingest.v1 import ingest_pb2
 from relint.contracts.scoring.v1 import analysis_pb2, analysis_pb2_grpc
-from relint.grpc_client import READ_DEADLINE, open_channel
+from relint.grpc_client import READ_DEADLINE, RECKONING_DEADLINE, open_channel
 
 TENANT = "tenant-a"
 OTHER = "tenant-b"
@@ -997,7 +996,7 @@ async def test_the_client_sends_times_and_maps_errors(
     assert request.limit == 300
     assert request.as_of.ToDatetime(tzinfo=UTC) == moment
     assert not request.HasField("since")
-    assert READ_DEADLINE < servicer.deadline <= ANALYSIS_DEADLINE + 1
+    assert READ_DEADLINE < servicer.deadline <= RECKONING_DEADLINE + 1
 
     with pytest.raises(Exception) as refused:  # noqa: PT011 - checked below
         await backend.portfolio(TENANT, None, moment, 9000)

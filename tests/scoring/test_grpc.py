@@ -500,3 +500,14 @@ async def test_the_riskiest_and_the_alerts_as_of_a_past_moment(
     assert await alerts(open_only=False, hours=1) == [("a1", False), ("a0", False)]
     assert await alerts(open_only=True) == [("a1", False)]
     assert await alerts(open_only=False) == [("a1", False), ("a0", True)]
+    # A moment in no year of UTC's is refused, naming the field (it failed as UNKNOWN).
+    for request, call in (
+        (scoring_pb2.ListAtRiskRequest(tenant_id="t1"), stub.ListAtRisk),
+        (scoring_pb2.ListAlertsRequest(tenant_id="t1"), stub.ListAlerts),
+        (scoring_pb2.BatchGetRelationshipsRequest(tenant_id="t1"), stub.BatchGetRelationships),
+    ):
+        request.as_of.seconds = 253_402_300_800  # 10000-01-01
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await call(request, timeout=5)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert (refused.value.details() or "").startswith("as_of:")

@@ -1,12 +1,13 @@
 """Reads as of a past moment, the same in every service that offers them: the REST `as_of`
-parameter, and alerts as they stood then (raised by then; open unless acknowledged by then,
-and an acknowledgement after then not yet made)."""
+parameter and the gRPC `as_of` field, and alerts as they stood then (raised by then; open
+unless acknowledged by then, and an acknowledgement after then not yet made)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any, Protocol, Self, TypeVar
 
+import grpc
 from fastapi import Query
 from pydantic import AfterValidator, AwareDatetime
 from sqlalchemy import ColumnElement, SQLColumnExpression, or_
@@ -28,6 +29,19 @@ AsOf = Annotated[
     AfterValidator(in_utc),
     Query(description="The state as it stood then (with a zone); now when omitted."),
 ]
+
+
+async def grpc_as_of(context: grpc.aio.ServicerContext, request: Any) -> datetime | None:
+    """The request's optional `as_of` (a protobuf Timestamp) in UTC; one beyond the years 1
+    to 9999 is refused with INVALID_ARGUMENT, not failed on."""
+    if not request.HasField("as_of"):
+        return None
+    try:
+        moment: datetime = request.as_of.ToDatetime(tzinfo=UTC)
+    except ValueError as error:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"as_of: {error}")
+        raise  # abort raises; this line is for the type checker
+    return moment
 
 
 def alerts_listed(

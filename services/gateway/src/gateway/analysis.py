@@ -33,8 +33,6 @@ from relint.grpc_client import RECKONING_DEADLINE
 if TYPE_CHECKING:
     from gateway.schema import Customer
 
-# The lenses read a tenant's whole interaction record.
-ANALYSIS_DEADLINE: Final = RECKONING_DEADLINE
 
 DEFAULT_POINTS: Final = 500
 MAX_POINTS: Final = 5000  # scoring's own bound on the value map
@@ -58,7 +56,7 @@ ROR_WEIGHT_NAMES: Final = (
 class AnalysisBackend:
     """AnalysisService on the scoring channel (the caller owns the channel)."""
 
-    def __init__(self, channel: grpc.aio.Channel, deadline: float = ANALYSIS_DEADLINE) -> None:
+    def __init__(self, channel: grpc.aio.Channel, deadline: float = RECKONING_DEADLINE) -> None:
         self._stub = analysis_pb2_grpc.AnalysisServiceStub(channel)
         self._deadline = deadline
 

@@ -19,6 +19,7 @@ from playbook.messages import (
 from playbook.scoring_client import outlook
 from playbook.service import MAX_LISTED_VERSIONS, PlaybookService
 from playbook.yaml_io import MAX_YAML_BYTES, load_draft
+from relint.as_of import grpc_as_of
 from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from relint.contracts.playbook.v1 import playbook_pb2, playbook_pb2_grpc
 from relint.grpc_server import GrpcServer
@@ -175,12 +176,7 @@ class PlaybookServicer(playbook_pb2_grpc.PlaybookServiceServicer):
         limit = request.limit or 100
         if not 1 <= limit <= MAX_ALERTS:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"limit must be 1..{MAX_ALERTS}")
-        as_of = None
-        if request.HasField("as_of"):
-            try:
-                as_of = request.as_of.ToDatetime(tzinfo=UTC)
-            except ValueError as error:  # beyond the years 1 to 9999
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"as_of: {error}")
+        as_of = await grpc_as_of(context, request)
         found = await self.service.alerts(
             request.tenant_id,
             kinds=PLAYBOOK_KINDS,

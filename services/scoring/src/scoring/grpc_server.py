@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from relint.as_of import grpc_as_of
 from relint.contracts.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from relint.contracts.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 from relint.grpc_server import GrpcServer
@@ -58,7 +59,7 @@ class RelationshipServicer(scoring_pb2_grpc.RelationshipServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "tenant_id is required")
         if len(request.customer_ids) > MAX_BATCH:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_BATCH} ids")
-        as_of = _time(request.as_of) if request.HasField("as_of") else None
+        as_of = await grpc_as_of(context, request)
         views = await self.service.relationships(
             request.tenant_id, list(request.customer_ids), as_of
         )
@@ -115,7 +116,7 @@ class RelationshipServicer(scoring_pb2_grpc.RelationshipServiceServicer):
             list(request.customer_ids) or None,
             request.open_only,
             request.limit or 100,
-            _time(request.as_of) if request.HasField("as_of") else None,
+            await grpc_as_of(context, request),
         )
         return scoring_pb2.ListAlertsResponse(alerts=[alert_message(a) for a in alerts])
 
@@ -162,7 +163,7 @@ class RelationshipServicer(scoring_pb2_grpc.RelationshipServiceServicer):
     ) -> scoring_pb2.ListAtRiskResponse:
         await _require(context, bool(request.tenant_id), "tenant_id is required")
         await _require(context, 0 <= request.limit <= 500, "limit: 1 to 500")
-        as_of = _time(request.as_of) if request.HasField("as_of") else None
+        as_of = await grpc_as_of(context, request)
         views = await self.service.at_risk(request.tenant_id, request.limit or 50, as_of)
         return scoring_pb2.ListAtRiskResponse(
             relationships=[relationship_message(v) for v in views]
