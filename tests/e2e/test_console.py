@@ -167,7 +167,10 @@ def _settle(stack: Stack, key: str) -> None:
                 worth_a_look = any(c["nextBestActions"] and c["alerts"] for c in at_risk["atRisk"])
                 if len(edges) == CUSTOMERS and not unplaced and alerts["alerts"] and worth_a_look:
                     return
-        assert time.monotonic() < deadline, f"not settled: behind {behind}, last {last}"
+        assert time.monotonic() < deadline, (
+            f"not settled: behind {behind}, last {last}; scoring's log ends:\n"
+            f"{stack.log_tail('scoring')}"
+        )
         time.sleep(0.5)
 
 

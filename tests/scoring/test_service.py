@@ -323,6 +323,50 @@ async def test_a_recent_move_judged_before_the_data_was_current_alerts_once_it_i
     ]
 
 
+async def test_customers_judged_before_the_data_was_current_are_judged_again_once_it_is(
+    service: ScoringService,
+) -> None:
+    """A load in time order that the worker looks at half way: a customer whose last contact
+    came early in the load is judged while the newest data is months old (nothing alerted
+    about the present) and gets nothing new from the rest of the load. When the rest makes
+    the data current, the worker judges it again by itself and alerts that it is at risk,
+    once; the customers it already judged on current data are not judged again for that."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = now - timedelta(days=400)
+    gone = [
+        delivered(n, "gone", kind="ticket_opened", occurred_at=start + timedelta(days=10 * n))
+        for n in range(20)
+    ]
+    live = [
+        delivered(n, "live", kind="ticket_opened", occurred_at=now - timedelta(days=1 + 10 * n))
+        for n in reversed(range(40))
+    ]
+    early = [d for d in live if d.occurred_at < start + timedelta(days=200)]
+    worker = ScoringWorker(service)
+    await service.apply([*gone, *early])
+    await worker.run_once()
+    [state] = await service.relationships("t1", ["gone"])
+    assert state.risk >= 0.5
+    assert await service.alerts("t1") == []
+
+    await service.apply(live[len(early) :])
+    await worker.run_once()
+    alerted = await service.alerts("t1", ["gone"])
+    assert sorted((a.kind, a.reason) for a in alerted) == [
+        (
+            "at_risk",
+            f"risk {state.risk:.0%} (was {state.risk:.0%}): stage terminating; "
+            "silent for 210 days against a usual 10",
+        ),
+        ("out_of_pattern", "silence: silent for 210 days; it usually interacts every 10 days"),
+    ]
+    # Judged on current data now: passes after this one leave it alone.
+    assert await service.evaluate_stages() == 0
+    await service.apply([delivered(99, "live", kind="ticket_opened", occurred_at=now)])
+    assert await service.evaluate_stages() == 1
+    assert await service.alerts("t1", ["gone"]) == alerted
+
+
 async def test_types_are_placed_with_reasons_and_follow_the_tenants_rules(
     service: ScoringService,
 ) -> None:

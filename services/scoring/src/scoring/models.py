@@ -42,6 +42,9 @@ class Relationship(ScoringTable, table=True):
     risk_reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     # Whether this stretch at or above `risk.AT_RISK` has had its at_risk alert.
     risk_alerted: bool = Field(default=False)
+    # Whether its stage and risk were last judged on the tenant's current data, alerts about
+    # the present included; those that were not are judged again once the data is current.
+    judged_current: bool = Field(default=False)
     # From the tenant's retention model (None until it has one): the probability the
     # customer still buys, its expected purchases in 90 days and its value over a year.
     p_alive: float | None = None

@@ -514,9 +514,12 @@ class ScoringRepository:
             else:
                 await driver.executemany(statement, values)
 
-    async def mark_dirty(self, tenant_id: str | None, since: datetime | None = None) -> None:
+    async def mark_dirty(
+        self, tenant_id: str | None, since: datetime | None = None, *, unjudged: bool = False
+    ) -> None:
         """Marks relationships (of the tenant) for evaluation from `since` (from their start
-        without it), keeping an earlier mark."""
+        without it), keeping an earlier mark; with `unjudged`, only those last judged when
+        the tenant's data was not current."""
         t = table_of(Relationship)
         start: Any = t.c.first_interaction_at
         if since is not None:
@@ -533,6 +536,8 @@ class ScoringRepository:
         )
         if tenant_id is not None:
             statement = statement.where(t.c.tenant_id == tenant_id)
+        if unjudged:
+            statement = statement.where(t.c.judged_current.is_(False))
         await self.session.execute(statement)
 
     async def dirty(self, limit: int) -> list[Relationship]:

@@ -230,6 +230,9 @@ class ScoringService:
         self._rules: dict[str, tuple[float, TenantRules]] = {}
         # Tenants with interactions applied since their types were last classified.
         self.unclassified: set[str] = set()
+        # Tenants whose customers judged before the data was current have been marked to
+        # be judged again on current data (by this process; once more after a restart).
+        self._judged_current: set[str] = set()
 
     # Settings
 
@@ -498,7 +501,12 @@ class ScoringService:
         """Evaluates the stages of up to `limit` customers marked dirty, from the earliest
         moment their history changed (a late interaction replays from its time); records
         the transitions and raises an alert for a recent move into the coming-apart half.
-        One short transaction per customer. Returns how many customers were evaluated."""
+        One short transaction per customer. Returns how many customers were evaluated.
+
+        Alerts about the present wait for current data (a load of history still arriving
+        judges its customers against today without them). When a tenant's data becomes
+        current, its customers last judged without it are marked to be judged again: a
+        customer whose last contact came early in a load gets nothing new from the rest."""
         now = now or utcnow()
         async with self.db.read() as session:
             dirty = await ScoringRepository(session).dirty(limit)
@@ -509,9 +517,16 @@ class ScoringService:
             table = (await self.rules(tenant_id)).weights
             ids = sorted(r.customer_id for r in relationships)
             async with self.db.read() as session:
+                frontier = await ScoringRepository(session).frontier(tenant_id)
+            current = frontier is not None and frontier >= now - CURRENT_DATA
+            if not current:
+                self._judged_current.discard(tenant_id)
+            elif tenant_id not in self._judged_current:
+                async with self.db.transaction() as session:
+                    await ScoringRepository(session).mark_dirty(tenant_id, now - DAY, unjudged=True)
+                self._judged_current.add(tenant_id)
+            async with self.db.read() as session:
                 repo = ScoringRepository(session)
-                frontier = await repo.frontier(tenant_id)
-                current = frontier is not None and frontier >= now - CURRENT_DATA
                 model = await repo.retention_model(tenant_id)
                 history = await repo.history(tenant_id, ids)
                 before = await repo.stages_before(
@@ -573,6 +588,7 @@ class ScoringService:
                     _stage_alert(relationship.tenant_id, relationship.customer_id, standing, now)
                 )
             values: dict[str, Any] = {
+                "judged_current": found.alerting,
                 "risk": found.assessed.score,
                 "risk_reasons": found.assessed.reasons,
                 **found.outlook,
