@@ -20,10 +20,12 @@ from scoring.domain import (
     contribution,
     explain,
     mass,
+    masses_after,
     top_contributions,
     value_at,
     value_before,
     value_from_mass,
+    value_then,
 )
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -189,6 +191,19 @@ def test_a_past_value_from_the_masses_and_the_later_contributions(
     later = [a for a in history if a.occurred_at > at]
     assert value_before(DEFAULT_TABLE, good, bad, later, at) == pytest.approx(
         value_at(DEFAULT_TABLE, history, at), rel=1e-9, abs=1e-9
+    )
+
+
+@given(st.lists(applied, max_size=40), st.integers(-30, 4 * 365))
+def test_the_value_at_any_moment_from_the_running_sums(history: list[Applied], days: int) -> None:
+    """As-of reads and timelines take the value at a moment from the good and bad sums after
+    the last contribution by then: what summing every contribution faded gives."""
+    ordered = sorted(history, key=lambda a: a.occurred_at)
+    times = [a.occurred_at for a in ordered]
+    masses = masses_after(DEFAULT_TABLE, [(a.occurred_at, a.contribution) for a in ordered])
+    at = T0 + timedelta(days=days)
+    assert value_then(DEFAULT_TABLE, times, masses, at) == pytest.approx(
+        value_at(DEFAULT_TABLE, ordered, at), rel=1e-9, abs=1e-9
     )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -392,10 +393,12 @@ def mass(table: WeightTable, value: float, occurred_at: datetime) -> tuple[float
     return (0.0, scaled) if value < 0 else (scaled, 0.0)
 
 
-def values_after(table: WeightTable, history: Sequence[tuple[datetime, float]]) -> list[float]:
-    """The value just after each contribution of a time-ordered history, in one pass: good
-    and bad sums each fade with their own half-life between contributions."""
-    values: list[float] = []
+def masses_after(
+    table: WeightTable, history: Sequence[tuple[datetime, float]]
+) -> list[tuple[float, float]]:
+    """The good and bad sums just after each contribution of a time-ordered history, in one
+    pass: each fades with its own half-life between contributions."""
+    masses: list[tuple[float, float]] = []
     good = bad = 0.0
     previous: datetime | None = None
     for at, contribution in history:
@@ -408,8 +411,29 @@ def values_after(table: WeightTable, history: Sequence[tuple[datetime, float]]) 
         else:
             good += contribution
         previous = at
-        values.append(good + bad)
-    return values
+        masses.append((good, bad))
+    return masses
+
+
+def values_after(table: WeightTable, history: Sequence[tuple[datetime, float]]) -> list[float]:
+    """The value just after each contribution of a time-ordered history."""
+    return [good + bad for good, bad in masses_after(table, history)]
+
+
+def value_then(
+    table: WeightTable,
+    moments: Sequence[datetime],
+    masses: Sequence[tuple[float, float]],
+    at: datetime,
+) -> float:
+    """The value at `at` from a history's moments and `masses_after` them: the sums after
+    the last contribution by then, faded to `at` (equal to `value_at` but for rounding)."""
+    last = bisect_right(moments, at) - 1
+    if last < 0:
+        return 0.0
+    good, bad = masses[last]
+    days = _days(at, moments[last])
+    return faded(table, good, days) + faded(table, bad, days)
 
 
 def value_from_mass(table: WeightTable, good: float, bad: float, at: datetime) -> float:

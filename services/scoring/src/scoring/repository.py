@@ -246,9 +246,8 @@ class ScoringRepository:
             textual = text(_PG_HISTORY).bindparams(
                 ids=list(set(customer_ids)), tenant=tenant_id, until=until
             )
-            return list(
-                await self.session.execute(textual.columns(*table_of(AppliedInteraction).c))
-            )
+            found = await self.session.execute(textual.columns(*table_of(AppliedInteraction).c))
+            return list(found.all())
         conditions = [
             col(AppliedInteraction.tenant_id) == tenant_id,
             col(AppliedInteraction.customer_id).in_(list(set(customer_ids))),
@@ -264,7 +263,7 @@ class ScoringRepository:
                 col(AppliedInteraction.interaction_id),
             )
         )
-        return list(await self.session.execute(query))
+        return list((await self.session.execute(query)).all())
 
     async def contributions_since(
         self, tenant_id: str, customer_ids: Sequence[str], since: datetime
@@ -738,6 +737,40 @@ class ScoringRepository:
             .order_by(col(StateChange.customer_id), col(StateChange.at), col(StateChange.id))
         )
         return list((await self.session.execute(query)).scalars())
+
+    async def standings(
+        self, tenant_id: str, customer_ids: Sequence[str], at: datetime
+    ) -> list[Any]:
+        """Each customer's latest change of type and of stage at or before `at` (the last
+        by moment, then id), as rows with StateChange's columns by name: what an as-of read
+        needs, not the whole history (a type a month end for years)."""
+        if not customer_ids:
+            return []
+        t = table_of(StateChange)
+        ranked = (
+            select(
+                t.c.customer_id,
+                t.c.dimension,
+                t.c.at,
+                t.c.previous,
+                t.c.current,
+                t.c.reason,
+                func.row_number()
+                .over(
+                    partition_by=(t.c.customer_id, t.c.dimension),
+                    order_by=(t.c.at.desc(), t.c.id.desc()),
+                )
+                .label("latest"),
+            )
+            .where(
+                t.c.tenant_id == tenant_id,
+                t.c.customer_id.in_(list(set(customer_ids))),
+                t.c.at <= at,
+            )
+            .subquery()
+        )
+        query = select(*(c for c in ranked.c if c.name != "latest")).where(ranked.c.latest == 1)
+        return list((await self.session.execute(query)).all())
 
     # Alerts
 

@@ -44,11 +44,11 @@ from scoring.domain import (
     WeightTable,
     explain,
     mass,
+    masses_after,
     top_contributions,
-    value_at,
     value_before,
     value_from_mass,
-    values_after,
+    value_then,
 )
 from scoring.models import (
     Alert,
@@ -759,10 +759,10 @@ class ScoringService:
                 return await self._current(repo, rows)
             ids = [r.customer_id for r in rows]
             history = await repo.history(tenant_id, ids, as_of)
-            changes = await repo.state_changes(tenant_id, ids, as_of)
+            standings = await repo.standings(tenant_id, ids, as_of)
             model = await repo.retention_model(tenant_id)
         table = (await self.rules(tenant_id)).weights
-        return _as_of(tenant_id, ids, history, changes, table, as_of, model)
+        return _as_of(tenant_id, ids, history, standings, table, as_of, model)
 
     async def at_risk(
         self, tenant_id: str, limit: int = 50, as_of: datetime | None = None
@@ -786,10 +786,10 @@ class ScoringService:
                 repo = ScoringRepository(session)
                 ids = await repo.customers_after(tenant_id, after, AT_RISK_CHUNK, as_of)
                 history = await repo.history(tenant_id, ids, as_of)
-                changes = await repo.state_changes(tenant_id, ids, as_of)
+                standings = await repo.standings(tenant_id, ids, as_of)
             # CPU work on a whole chunk: off the event loop, as the worker's assessments.
             views = await asyncio.to_thread(
-                _as_of, tenant_id, ids, history, changes, table, as_of, model
+                _as_of, tenant_id, ids, history, standings, table, as_of, model
             )
             riskiest = heapq.nsmallest(
                 limit, [*riskiest, *views], key=lambda v: (-v.risk, v.customer_id)
@@ -866,11 +866,10 @@ class ScoringService:
             rows = await repo.history(tenant_id, [customer_id], end)
             changes = await repo.state_changes(tenant_id, [customer_id], end)
             model = await repo.retention_model(tenant_id)
-        history = _applied(rows)
         # Each moment's value after it depends on the ones before only: computed once (a
-        # moment for every row, in the rows' order).
-        moments = _moments(table, rows, signals=True)
-        moment_times = [m.at for m in moments]
+        # moment for every row, in the rows' order), and the value at any point from it.
+        reckoned = _reckoned(table, rows)
+        moments, moment_times = reckoned.moments, reckoned.times
         step = (end - start) / (points - 1)
         result = []
         for n in range(points):
@@ -889,7 +888,7 @@ class ScoringService:
             result.append(
                 TimelinePoint(
                     at,
-                    value_at(table, history, at),
+                    reckoned.value(table, at),
                     kind[-1].current if kind else "",
                     stage_then,
                     risk.assess(moments[:seen], at, stage_then, p_alive).score if seen else None,
@@ -1082,13 +1081,35 @@ def _moments(
 ) -> list[stages.Moment]:
     """The customer's interactions in time order with the value just after each; our own
     signals (violations) move the value but are no contact: left out unless `signals`."""
+    moments = _reckoned(table, rows).moments
+    return moments if signals else [m for m in moments if m.kind not in SIGNAL_KINDS]
+
+
+@dataclass(frozen=True)
+class _Reckoned:
+    """A customer's history in time order: its moments (signals included), and the good and
+    bad sums after each, from which its value at any moment follows."""
+
+    times: list[datetime]
+    masses: list[tuple[float, float]]
+    moments: list[stages.Moment]
+
+    def value(self, table: WeightTable, at: datetime) -> float:
+        return value_then(table, self.times, self.masses, at)
+
+
+def _reckoned(table: WeightTable, rows: Sequence[AppliedInteraction]) -> _Reckoned:
     ordered = sorted(rows, key=lambda r: (r.occurred_at, r.interaction_id))
-    after = values_after(table, [(r.occurred_at, r.contribution) for r in ordered])
-    return [
-        stages.Moment(r.occurred_at, r.kind, r.channel, r.direction, value)
-        for r, value in zip(ordered, after, strict=True)
-        if signals or r.kind not in SIGNAL_KINDS
-    ]
+    times = [r.occurred_at for r in ordered]
+    masses = masses_after(table, list(zip(times, [r.contribution for r in ordered], strict=True)))
+    return _Reckoned(
+        times,
+        masses,
+        [
+            stages.Moment(r.occurred_at, r.kind, r.channel, r.direction, good + bad)
+            for r, (good, bad) in zip(ordered, masses, strict=True)
+        ],
+    )
 
 
 def _restated(was: str, kind: str) -> bool:
@@ -1482,36 +1503,32 @@ def _as_of(
     tenant_id: str,
     customer_ids: Sequence[str],
     history: Sequence[Any],
-    changes: Sequence[StateChange],
+    standings: Sequence[Any],
     table: WeightTable,
     as_of: datetime,
     model: RetentionModel | None,
 ) -> list[RelationshipView]:
-    """The customers' relationships as they stood at `as_of`, from their history and state
-    changes up to then (in the repository's order), for those with any history by then; the
-    purchase outlook from the tenant's `model` (its population's parameters, fitted now) on
-    their purchases up to then, and the risk from it, as the worker's own."""
+    """The customers' relationships as they stood at `as_of`, from their history up to then
+    and their standings then (`ScoringRepository.standings`), for those with any history by
+    then; the purchase outlook from the tenant's `model` (its population's parameters,
+    fitted now) on their purchases up to then, and the risk from it, as the worker's own."""
     per_customer: dict[str, list[AppliedInteraction]] = defaultdict(list)
     for row in history:
         per_customer[row.customer_id].append(row)
-    latest: dict[tuple[str, str], StateChange] = {}
-    for change in changes:
-        latest[(change.customer_id, change.dimension)] = change
+    latest = {(s.customer_id, s.dimension): s for s in standings}
     outlooks = _outlooks(model, per_customer, as_of)
     views = []
     for customer_id in customer_ids:
         past = per_customer[customer_id]
         if not past:
             continue
-        applied = _applied(past)
-        value = value_at(table, applied, as_of)
+        reckoned = _reckoned(table, past)
+        value = reckoned.value(table, as_of)
         type_change = latest.get((customer_id, "type"))
         stage_change = latest.get((customer_id, "stage"))
         stage_then = stage_change.current if stage_change else ""
         outlook = outlooks[customer_id]
-        assessed = risk.assess(
-            _moments(table, past, signals=True), as_of, stage_then, outlook["p_alive"]
-        )
+        assessed = risk.assess(reckoned.moments, as_of, stage_then, outlook["p_alive"])
         # Our own signals (violations) are no contact with the customer, as in `apply`.
         contacts = [r for r in past if _counted(r.kind)]
         views.append(
@@ -1520,7 +1537,7 @@ def _as_of(
                 customer_id=customer_id,
                 as_of=as_of,
                 value=value,
-                trend=value - value_at(table, applied, as_of - timedelta(days=TREND_DAYS)),
+                trend=value - reckoned.value(table, as_of - timedelta(days=TREND_DAYS)),
                 interaction_count=len(contacts),
                 first_interaction_at=contacts[0].occurred_at if contacts else None,
                 last_interaction_at=contacts[-1].occurred_at if contacts else None,

@@ -40,6 +40,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from relint.taxonomy import COMING_APART as COMING_APART
 from relint.taxonomy import COMING_TOGETHER as COMING_TOGETHER
@@ -60,9 +61,9 @@ GRIEVANCES = frozenset(
 DAY = timedelta(days=1)
 
 
-@dataclass(frozen=True)
-class Moment:
-    """What the stage rules need of one interaction."""
+class Moment(NamedTuple):
+    """What the stage rules need of one interaction (a tuple: a history makes one for each
+    of its interactions, and an as-of read of a big tenant a million)."""
 
     at: datetime
     kind: str
