@@ -10,6 +10,7 @@ moment; the best and worst of `--repeat` runs are printed against the goals (iss
 that take `as_of` (at-risk, potential, relationships), now against as of the same moment.
 
     uv run python bench/analysis.py [--interactions 1000000] [--customers 50000] [--postgres]
+        [--scoring-reads]   # scoring's reads alone, without the lenses
 """
 
 from __future__ import annotations
@@ -191,7 +192,9 @@ async def timed(call: Callable[[], Awaitable[Any]], repeat: int) -> list[tuple[f
     return seconds
 
 
-async def measure(url: str, label: str, interactions: int, customers: int, repeat: int) -> None:
+async def measure(
+    url: str, label: str, interactions: int, customers: int, repeat: int, lenses: bool = True
+) -> None:
     await asyncio.to_thread(migrate, MIGRATIONS, url)
     db = Database(url)
     tenant = str(uuid.uuid4())
@@ -206,7 +209,7 @@ async def measure(url: str, label: str, interactions: int, customers: int, repea
         goal = 2.0 if label == "PostgreSQL" else 5.0
         service = AnalysisService(db)
         past = END - timedelta(days=60)
-        lenses: list[tuple[str, Callable[[datetime | None], Awaitable[Any]]]] = [
+        each: list[tuple[str, Callable[[datetime | None], Awaitable[Any]]]] = [
             ("portfolio", lambda at: service.portfolio(tenant, at)),
             ("service impact", lambda at: service.service_impact(tenant, at)),
             ("journey endings", lambda at: service.journey_endings(tenant, at)),
@@ -215,7 +218,7 @@ async def measure(url: str, label: str, interactions: int, customers: int, repea
             ("return on rel.", lambda at: service.return_on_relationship(tenant, at)),
             ("lookalikes", lambda at: service.lookalikes(tenant, _customer_ids(1), at)),
         ]
-        for name, lens in lenses:
+        for name, lens in each if lenses else []:
             for when, at in (("now", None), ("as of", past)):
                 runs = await timed(partial(lens, at), repeat)
                 wall, cpu = min(runs)
@@ -262,12 +265,21 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--postgres", action="store_true")
+    parser.add_argument(
+        "--scoring-reads", action="store_true", help="only scoring's own reads, not the lenses"
+    )
     args = parser.parse_args()
+    lenses = not args.scoring_reads
     if args.postgres:
         with scratch_databases("relint_analysisbench", ("scoring",)) as urls:
             asyncio.run(
                 measure(
-                    urls["scoring"], "PostgreSQL", args.interactions, args.customers, args.repeat
+                    urls["scoring"],
+                    "PostgreSQL",
+                    args.interactions,
+                    args.customers,
+                    args.repeat,
+                    lenses,
                 )
             )
     else:
@@ -279,6 +291,7 @@ def main() -> None:
                     args.interactions,
                     args.customers,
                     args.repeat,
+                    lenses,
                 )
             )
 

@@ -414,6 +414,115 @@ async def test_types_are_placed_with_reasons_and_follow_the_tenants_rules(
     assert k00.last_contribution == pytest.approx(1.0 + 0.5 * math.log10(101))
 
 
+async def test_a_late_interaction_of_a_placed_customer_places_its_past_types_again(
+    service: ScoringService,
+) -> None:
+    """A customer already placed receives a big purchase from 200 days ago after the fact:
+    once the stream pauses, its types at the month ends from then on are placed again, as a
+    tenant that had the purchase all along has them; its types before then stay as they
+    were, and as-of reads of its past follow."""
+    now = datetime.now(UTC)
+
+    def buyers(tenant: str) -> list[Delivered]:
+        return [
+            delivered(
+                1000 * c + n,
+                f"k{c:02d}",
+                tenant,
+                kind="purchase",
+                sentiment=None,
+                revenue=100.0 * (c + 1),
+                occurred_at=now - timedelta(days=330 - 10 * n),
+            )
+            for c in range(20)
+            for n in range(5 + c)
+        ]
+
+    late_moment = now - timedelta(days=200)
+    big = delivered(
+        99, "k00", kind="purchase", sentiment=None, revenue=60_000.0, occurred_at=late_moment
+    )
+
+    async def type_changes(tenant: str) -> list[tuple[datetime, str]]:
+        async with service.db.read() as session:
+            changes = await ScoringRepository(session).state_changes(tenant, ["k00"], now)
+        # At month ends (the placements now are each tenant's own moment).
+        return sorted(
+            (c.at, c.current)
+            for c in changes
+            if c.dimension == "type" and c.at < now - timedelta(days=1)
+        )
+
+    worker = ScoringWorker(service)
+    await service.apply(buyers("t1"))
+    await worker.run_once()
+    before = await type_changes("t1")
+    assert before
+    await service.apply([*buyers("t2"), replace(big, tenant_id="t2", interaction_id="t2-big")])
+    await worker.run_once()
+    expected = await type_changes("t2")
+    assert expected != before  # the purchase changes k00's past
+
+    await service.apply([big])
+    # While the stream goes on, the past waits (the placement pass saw new interactions).
+    await worker._classify()
+    assert await type_changes("t1") == before
+    # It paused: the next pass places the past again.
+    await worker._classify()
+    assert await type_changes("t1") == expected
+    assert [c for c in before if c[0] < late_moment] == [c for c in expected if c[0] < late_moment]
+    [then] = await service.relationships("t1", ["k00"], now - timedelta(days=100))
+    [also] = await service.relationships("t2", ["k00"], now - timedelta(days=100))
+    assert then.relationship_type == also.relationship_type
+    [current] = await service.relationships("t1", ["k00"])
+    assert current.relationship_type == expected[-1][1]
+    # Done: nothing is waiting any more.
+    assert await service.retyping_due(()) == []
+    assert await service.retype("t1") == 0
+
+
+async def test_past_types_that_fail_to_be_placed_again_wait_for_the_next_pass(
+    service: ScoringService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure half way (the store away while the month ends are placed) loses no mark:
+    the customer is marked again from the same moment and the next pass places its past."""
+    now = datetime.now(UTC)
+    history = [
+        delivered(
+            100 * c + n,
+            f"k{c:02d}",
+            kind="purchase",
+            sentiment=None,
+            revenue=100.0 * (c + 1),
+            occurred_at=now - timedelta(days=300 - 10 * n),
+        )
+        for c in range(10)
+        for n in range(5 + c)
+    ]
+    worker = ScoringWorker(service)
+    await service.apply(history)
+    await worker.run_once()
+    late = now - timedelta(days=150)
+    await service.apply([delivered(99, "k00", kind="purchase", revenue=9_000.0, occurred_at=late)])
+
+    async def away(*args: object, **kwargs: object) -> int:
+        raise ConnectionError("the store went away")
+
+    placing = service.classify_history
+    monkeypatch.setattr(service, "classify_history", away)
+    with pytest.raises(ConnectionError):
+        await service.retype("t1")
+    assert await service.retyping_due(()) == ["t1"]
+    monkeypatch.setattr(service, "classify_history", placing)
+    async with service.db.read() as session:
+        marked = await ScoringRepository(session).tenant_relationships("t1")
+    assert {r.customer_id: r.types_since for r in marked if r.types_since} == {"k00": late}
+    await worker.run_once()
+    async with service.db.read() as session:
+        marked = await ScoringRepository(session).tenant_relationships("t1")
+    assert [r.customer_id for r in marked if r.types_since] == []
+
+
 async def test_customers_whose_history_arrives_later_get_their_past_types_too(
     service: ScoringService,
 ) -> None:

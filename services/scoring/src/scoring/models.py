@@ -53,6 +53,10 @@ class Relationship(ScoringTable, table=True):
     # Revenue a year it could bring, behaving like the best customers (see potential.py).
     potential: float | None = None
     potential_reason: str = Field(default="", max_length=500)
+    # Set when interactions arrived for a placed customer from before the month began (a
+    # late event, an import): the earliest of them. Its types at the month ends from there
+    # are placed again (`ScoringService.classify_tenant`).
+    types_since: datetime | None = Field(default=None, sa_type=UtcDateTime)
     # Set when interactions arrived that the stage has not been evaluated with: the
     # earliest of them, so a late one makes the stage be evaluated again from there.
     dirty_since: datetime | None = Field(default=None, sa_type=UtcDateTime, index=True)

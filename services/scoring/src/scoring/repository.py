@@ -107,12 +107,17 @@ UPDATE relationship SET
         WHEN dirty_since IS NULL THEN :b_dirty
         WHEN dirty_since > :b_dirty THEN :b_dirty
         ELSE dirty_since END,
+    types_since = CASE
+        WHEN relationship_type = '' THEN types_since
+        WHEN types_since IS NULL THEN :b_retype
+        WHEN types_since > :b_retype THEN :b_retype
+        ELSE types_since END,
     value = :b_value,
     updated_at = :b_now
 WHERE tenant_id = :b_tenant AND customer_id = :b_id
 """
 _PG_ADD_TO_RELATIONSHIP = re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", _ADD_TO_RELATIONSHIP)
-_MOMENTS = ("b_first", "b_last", "b_dirty", "b_now")
+_MOMENTS = ("b_first", "b_last", "b_dirty", "b_retype", "b_now")
 # SQLite's default limit on one statement's parameters is 32,766.
 _SQLITE_IN_CHUNK = 10_000
 
@@ -738,15 +743,80 @@ class ScoringRepository:
         )
         return list((await self.session.execute(query)).scalars())
 
+    async def retyping_tenants(self) -> list[str]:
+        """The tenants with customers whose past types are to be placed again."""
+        query = (
+            select(col(Relationship.tenant_id))
+            .where(col(Relationship.types_since).is_not(None))
+            .distinct()
+        )
+        return [str(t) for t in (await self.session.execute(query)).scalars()]
+
+    async def take_retype_marks(self, tenant_id: str) -> dict[str, datetime]:
+        """The tenant's customers marked for their past types to be placed again, each from
+        when, locked and unmarked (in the caller's transaction)."""
+        t = table_of(Relationship)
+        query = (
+            select(t.c.customer_id, t.c.types_since)
+            .where(t.c.tenant_id == tenant_id, t.c.types_since.is_not(None))
+            .order_by(t.c.customer_id)
+            .with_for_update()
+        )
+        marks = {str(c): at for c, at in (await self.session.execute(query)).all()}
+        for chunk in _chunks(list(marks), _SQLITE_IN_CHUNK):
+            await self.session.execute(
+                update(t)
+                .where(t.c.tenant_id == tenant_id, t.c.customer_id.in_(chunk))
+                .values(types_since=None)
+            )
+        return marks
+
+    async def mark_retype(self, tenant_id: str, marks: dict[str, datetime]) -> None:
+        """Marks customers again for their past types to be placed from each one's moment
+        (keeping an earlier mark)."""
+        t = table_of(Relationship)
+        for customer_id, at in sorted(marks.items()):
+            moment = bindparam("b_at", at, type_=UtcDateTime())
+            await self.session.execute(
+                update(t)
+                .where(t.c.tenant_id == tenant_id, t.c.customer_id == customer_id)
+                .values(
+                    types_since=case(
+                        (t.c.types_since.is_(None), moment),
+                        (t.c.types_since > moment, moment),
+                        else_=t.c.types_since,
+                    )
+                )
+            )
+
+    async def drop_type_changes(
+        self, tenant_id: str, customer_ids: Sequence[str], since: datetime
+    ) -> None:
+        """Deletes the customers' changes of type from `since` on."""
+        t = table_of(StateChange)
+        for chunk in _chunks(sorted(customer_ids), _SQLITE_IN_CHUNK):
+            await self.session.execute(
+                delete(t).where(
+                    t.c.tenant_id == tenant_id,
+                    t.c.customer_id.in_(chunk),
+                    t.c.dimension == "type",
+                    t.c.at >= since,
+                )
+            )
+
     async def standings(
         self, tenant_id: str, customer_ids: Sequence[str], at: datetime
     ) -> list[Any]:
         """Each customer's latest change of type and of stage at or before `at` (the last
         by moment, then id), as rows with StateChange's columns by name: what an as-of read
         needs, not the whole history (a type a month end for years)."""
-        if not customer_ids:
-            return []
         t = table_of(StateChange)
+        found: list[Any] = []
+        for chunk in _chunks(sorted(set(customer_ids)), _SQLITE_IN_CHUNK):
+            found += await self._standings(t, tenant_id, chunk, at)
+        return found
+
+    async def _standings(self, t: Any, tenant_id: str, chunk: list[str], at: datetime) -> list[Any]:
         ranked = (
             select(
                 t.c.customer_id,
@@ -764,7 +834,7 @@ class ScoringRepository:
             )
             .where(
                 t.c.tenant_id == tenant_id,
-                t.c.customer_id.in_(list(set(customer_ids))),
+                t.c.customer_id.in_(chunk),
                 t.c.at <= at,
             )
             .subquery()

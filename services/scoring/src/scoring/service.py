@@ -68,7 +68,7 @@ SETTINGS_TTL_SECONDS = 10.0
 ALERT_HORIZON = timedelta(days=30)
 # Alerts about the present (silence, a recent move apart) are raised only while the tenant's
 # data is current: during an import of history, "silent since the last imported month" is
-# not news. The daily clock pass raises them once the data has caught up.
+# not news. The customers judged before are judged again when the data becomes current.
 CURRENT_DATA = timedelta(days=3)
 # What the retention model counts as a purchase; a tenant needs this many buying customers.
 PURCHASE_KINDS = ("purchase", "renewal", "upsell")
@@ -88,6 +88,10 @@ RETENTION_GROWTH = 2.0
 # An at-risk ranking as of a past moment assesses this many customers at a time (their
 # history up to then in memory), keeping only the riskiest.
 AT_RISK_CHUNK = 500
+# Past types are placed again for customers that received interactions from before the
+# month began once the tenant's stream pauses (a placement pass without new interactions),
+# or after this long under a stream that never does.
+RETYPE_WAIT = 600.0
 
 
 @dataclass(frozen=True)
@@ -233,6 +237,9 @@ class ScoringService:
         # Tenants whose customers judged before the data was current have been marked to
         # be judged again on current data (by this process; once more after a restart).
         self._judged_current: set[str] = set()
+        # Tenants that may have customers whose past types are to be placed again, and since
+        # when (monotonic); None: not yet read from the store (after a start).
+        self._retyping: dict[str, float] | None = None
 
     # Settings
 
@@ -402,6 +409,7 @@ class ScoringService:
         now: datetime,
     ) -> None:
         current = await repo.masses(changes)
+        month = _month_start(now)
         fresh, updates = [], []
         for (tenant_id, customer_id), change in changes.items():
             table = rules[tenant_id].weights
@@ -436,6 +444,11 @@ class ScoringService:
                     "b_last": change.last,
                     "b_last_value": change.last_value,
                     "b_dirty": change.since,
+                    # From before the month began: the past types are placed again (a
+                    # customer not placed yet is placed by its first placement anyway).
+                    "b_retype": change.since
+                    if change.since is not None and change.since < month
+                    else None,
                     "b_value": value_from_mass(table, good, bad, now),
                     "b_revenue": change.revenue,
                     "b_now": now,
@@ -443,6 +456,10 @@ class ScoringService:
             )
         await repo.insert_relationships(fresh)
         await repo.add_to_relationships(updates)
+        if self._retyping is not None:
+            for row in updates:
+                if row["b_retype"] is not None:
+                    self._retyping.setdefault(str(row["b_tenant"]), time.monotonic())
 
     async def recompute(self, tenant_id: str) -> int:
         """Weighs the tenant's whole history again with its current rules: contributions,
@@ -683,7 +700,7 @@ class ScoringService:
             return await self.classify_history(tenant_id)
         # Never placed, though they were here at a month end that was: a type history for
         # them, placed among everyone as the tenant stood then.
-        month = utcnow().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        month = _month_start(utcnow())
         late = {
             r.customer_id
             for r in relationships
@@ -694,6 +711,61 @@ class ScoringService:
         if late:
             return await self.classify_history(tenant_id, only=late)
         return await self.classify(tenant_id)
+
+    async def retyping_due(self, busy: Collection[str]) -> list[str]:
+        """The tenants whose customers' past types are to be placed again now: their stream
+        paused (not among the `busy` ones, which received interactions since the last
+        placement pass), or they waited RETYPE_WAIT seconds."""
+        if self._retyping is None:
+            async with self.db.read() as session:
+                waiting = await ScoringRepository(session).retyping_tenants()
+            self._retyping = dict.fromkeys(waiting, time.monotonic())
+        now = time.monotonic()
+        return sorted(
+            t for t, since in self._retyping.items() if t not in busy or now - since >= RETYPE_WAIT
+        )
+
+    async def retype(self, tenant_id: str) -> int:
+        """Places again the past types of the tenant's customers that received interactions
+        from before the month began (a late event, an import of older history, a merge):
+        their type changes from the earliest of those moments on are dropped, their type set
+        back to the one they had then, and they are placed at each month end from there and
+        now, among everyone as the tenant stood then. Returns the changes of type recorded."""
+        if self._retyping is not None:
+            self._retyping.pop(tenant_id, None)
+        async with self.db.transaction() as session:
+            repo = ScoringRepository(session)
+            marks = await repo.take_retype_marks(tenant_id)
+            if not marks:
+                return 0
+            since = min(marks.values())
+            before = await repo.standings(tenant_id, list(marks), since - timedelta(microseconds=1))
+            types_then = {s.customer_id: s for s in before if s.dimension == "type"}
+            await repo.drop_type_changes(tenant_id, list(marks), since)
+            await repo.set_types(
+                [
+                    {
+                        "b_tenant": tenant_id,
+                        "b_id": customer_id,
+                        "b_type": then.current if then else "",
+                        "b_reason": then.reason if then else "",
+                        "b_since": then.at if then else None,
+                    }
+                    for customer_id in sorted(marks)
+                    for then in [types_then.get(customer_id)]
+                ],
+                utcnow(),
+            )
+        try:
+            return await self.classify_history(tenant_id, only=set(marks), since=since)
+        except Exception:
+            # Marked again, so the next pass places them; until then they keep the types
+            # they had at the earliest late moment.
+            async with self.db.transaction() as session:
+                await ScoringRepository(session).mark_retype(tenant_id, marks)
+            if self._retyping is not None:
+                self._retyping.setdefault(tenant_id, time.monotonic())
+            raise
 
     async def fit_retention(
         self, tenant_id: str, at: datetime | None = None
@@ -718,12 +790,16 @@ class ScoringService:
             await ScoringRepository(session).mark_dirty(None, since)
 
     async def classify_history(
-        self, tenant_id: str, now: datetime | None = None, only: Collection[str] | None = None
+        self,
+        tenant_id: str,
+        now: datetime | None = None,
+        only: Collection[str] | None = None,
+        since: datetime | None = None,
     ) -> int:
         """Types at every month end from the tenant's first interaction, then now: the type
         history as-of reads need, for a tenant whose history arrived at once. With `only`,
-        the month ends change those customers' types alone (from their first interaction);
-        now places everyone."""
+        the month ends change those customers' types alone (from their first interaction,
+        or the month ends after `since`); now places everyone."""
         now = now or utcnow()
         async with self.db.read() as session:
             relationships = await ScoringRepository(session).tenant_relationships(tenant_id)
@@ -734,14 +810,18 @@ class ScoringService:
         ]
         if not firsts:
             return 0
+        # The month ends after the start; one at `since` itself counts what happened then.
+        start = (
+            min(firsts) if since is None else max(min(firsts), since - timedelta(microseconds=1))
+        )
         async with self.db.read() as session:
             # Read once; each month end places from its own year of it.
             history = await ScoringRepository(session).tenant_window(
-                tenant_id, min(firsts) - types.WINDOW, now
+                tenant_id, start - types.WINDOW, now
             )
         moments = [row.occurred_at for row in history]
         changes = 0
-        for at in [*_month_ends(min(firsts), now), now]:
+        for at in [*_month_ends(start, now), now]:
             window = history[bisect_right(moments, at - types.WINDOW) : bisect_right(moments, at)]
             changes += await self._classify_with(tenant_id, at, window, None if at == now else only)
         return changes
@@ -773,30 +853,43 @@ class ScoringService:
         from the history up to then, the stage then and the tenant's purchase model, for the
         customers with an interaction by then; they are assessed
         AT_RISK_CHUNK at a time, keeping the `limit` riskiest, so a big tenant's history is
-        never held at once."""
+        never held at once (the next chunk is read while one is assessed: the database's
+        work on one core, the reckoning on the other)."""
         if as_of is None or as_of >= utcnow():
             return await self._ranked(tenant_id, "risk", limit)
         table = (await self.rules(tenant_id)).weights
         async with self.db.read() as session:
             model = await ScoringRepository(session).retention_model(tenant_id)
-        riskiest: list[RelationshipView] = []
-        after = ""
-        while True:
+
+        async def chunk(after: str) -> tuple[list[str], list[Any], list[Any]]:
             async with self.db.read() as session:
                 repo = ScoringRepository(session)
                 ids = await repo.customers_after(tenant_id, after, AT_RISK_CHUNK, as_of)
-                history = await repo.history(tenant_id, ids, as_of)
-                standings = await repo.standings(tenant_id, ids, as_of)
-            # CPU work on a whole chunk: off the event loop, as the worker's assessments.
-            views = await asyncio.to_thread(
-                _as_of, tenant_id, ids, history, standings, table, as_of, model
-            )
+                return (
+                    ids,
+                    await repo.history(tenant_id, ids, as_of),
+                    await repo.standings(tenant_id, ids, as_of),
+                )
+
+        riskiest: list[RelationshipView] = []
+        ids, history, standings = await chunk("")
+        while True:
+            following = asyncio.create_task(chunk(ids[-1])) if len(ids) == AT_RISK_CHUNK else None
+            try:
+                # CPU work on a whole chunk: off the event loop, as the worker's assessments.
+                views = await asyncio.to_thread(
+                    _as_of, tenant_id, ids, history, standings, table, as_of, model
+                )
+            except BaseException:
+                if following is not None:
+                    following.cancel()
+                raise
             riskiest = heapq.nsmallest(
                 limit, [*riskiest, *views], key=lambda v: (-v.risk, v.customer_id)
             )
-            if len(ids) < AT_RISK_CHUNK:
+            if following is None:
                 return riskiest
-            after = ids[-1]
+            ids, history, standings = await following
 
     async def list_relationships(
         self, tenant_id: str, wanted: RelationshipFilter, limit: int
@@ -1558,6 +1651,11 @@ def _as_of(
             )
         )
     return views
+
+
+def _month_start(at: datetime) -> datetime:
+    """The beginning of `at`'s month: the last month end the type history has a type at."""
+    return at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 def _month_ends(start: datetime, end: datetime) -> list[datetime]:

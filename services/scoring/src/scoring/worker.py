@@ -54,23 +54,31 @@ class ScoringWorker(BackgroundWorker):
         evaluated = 0
         while (done := await self.service.evaluate_stages(self.batch)) > 0:
             evaluated += done
-        await self._classify()
+        await self._classify(settled=True)
         # A fresh retention model marks everyone for a new outlook: evaluate them now.
         while (done := await self.service.evaluate_stages(self.batch)) > 0:
             evaluated += done
         return evaluated
 
-    async def _classify(self) -> None:
+    async def _classify(self, settled: bool = False) -> None:
         """Places each tenant with new interactions. Taken off the list before its placement
         (what arrives meanwhile puts it back); one that fails goes back on it for the next
-        pass, logged, and the tenants after it are placed all the same."""
-        for tenant_id in sorted(self.service.unclassified):
+        pass, logged, and the tenants after it are placed all the same. Then the past types
+        of customers that received interactions from before the month began, for tenants
+        whose stream paused (all of them when `settled`: nothing more is coming)."""
+        busy = sorted(self.service.unclassified)
+        for tenant_id in busy:
             self.service.unclassified.discard(tenant_id)
             try:
                 await self.service.classify_tenant(tenant_id)
             except Exception:
                 log.exception("placing tenant %s failed; retrying on the next pass", tenant_id)
                 self.service.unclassified.add(tenant_id)
+        for tenant_id in await self.service.retyping_due(() if settled else busy):
+            try:
+                await self.service.retype(tenant_id)
+            except Exception:
+                log.exception("placing tenant %s's past types failed; retrying", tenant_id)
 
     async def _run(self) -> None:
         last_classified = last_clock = last_pass = time.monotonic()
