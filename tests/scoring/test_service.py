@@ -199,6 +199,32 @@ async def test_an_interaction_delivered_again_under_a_merged_customer_moves(
     assert by_customer["c2"].value == pytest.approx(0.0, abs=1e-9)
 
 
+def steady_buyers(
+    now: datetime,
+    count: int = 20,
+    *,
+    tenant: str = "t1",
+    prefix: str = "k",
+    scale: float = 100.0,
+    days: int = 300,
+) -> list[Delivered]:
+    """`count` customers buying every ten days from `days` days before `now`, customer c
+    5 + c times at `scale` x (c + 1) a purchase: a tenant whose types spread by revenue."""
+    return [
+        delivered(
+            1000 * c + n,
+            f"{prefix}{c:02d}",
+            tenant,
+            kind="purchase",
+            sentiment=None,
+            revenue=scale * (c + 1),
+            occurred_at=now - timedelta(days=days - 10 * n),
+        )
+        for c in range(count)
+        for n in range(5 + c)
+    ]
+
+
 async def _a_loyal_buyer_with_two_grievances(service: ScoringService, days_ago: int) -> datetime:
     """c9 bought every ten days for a year, then complained and escalated a ticket, the
     last `days_ago` days before now; returns now."""
@@ -371,19 +397,7 @@ async def test_types_are_placed_with_reasons_and_follow_the_tenants_rules(
     service: ScoringService,
 ) -> None:
     now = datetime.now(UTC)
-    items = []
-    for c in range(20):
-        for n in range(5 + c):
-            items.append(
-                delivered(
-                    1000 * c + n,
-                    f"k{c:02d}",
-                    kind="purchase",
-                    sentiment=None,
-                    revenue=100.0 * (c + 1),
-                    occurred_at=now - timedelta(days=300 - 10 * n),
-                )
-            )
+    items = steady_buyers(now)
     await service.apply(items)
     await ScoringWorker(service).run_once()
     states = {
@@ -423,21 +437,6 @@ async def test_a_late_interaction_of_a_placed_customer_places_its_past_types_aga
     were, and as-of reads of its past follow."""
     now = datetime.now(UTC)
 
-    def buyers(tenant: str) -> list[Delivered]:
-        return [
-            delivered(
-                1000 * c + n,
-                f"k{c:02d}",
-                tenant,
-                kind="purchase",
-                sentiment=None,
-                revenue=100.0 * (c + 1),
-                occurred_at=now - timedelta(days=330 - 10 * n),
-            )
-            for c in range(20)
-            for n in range(5 + c)
-        ]
-
     late_moment = now - timedelta(days=200)
     big = delivered(
         99, "k00", kind="purchase", sentiment=None, revenue=60_000.0, occurred_at=late_moment
@@ -454,11 +453,16 @@ async def test_a_late_interaction_of_a_placed_customer_places_its_past_types_aga
         )
 
     worker = ScoringWorker(service)
-    await service.apply(buyers("t1"))
+    await service.apply(steady_buyers(now, days=330))
     await worker.run_once()
     before = await type_changes("t1")
     assert before
-    await service.apply([*buyers("t2"), replace(big, tenant_id="t2", interaction_id="t2-big")])
+    await service.apply(
+        [
+            *steady_buyers(now, tenant="t2", days=330),
+            replace(big, tenant_id="t2", interaction_id="t2-big"),
+        ]
+    )
     await worker.run_once()
     expected = await type_changes("t2")
     assert expected != before  # the purchase changes k00's past
@@ -487,20 +491,8 @@ async def test_past_types_that_fail_to_be_placed_again_wait_for_the_next_pass(
     """A failure half way (the store away while the month ends are placed) loses no mark:
     the customer is marked again from the same moment and the next pass places its past."""
     now = datetime.now(UTC)
-    history = [
-        delivered(
-            100 * c + n,
-            f"k{c:02d}",
-            kind="purchase",
-            sentiment=None,
-            revenue=100.0 * (c + 1),
-            occurred_at=now - timedelta(days=300 - 10 * n),
-        )
-        for c in range(10)
-        for n in range(5 + c)
-    ]
     worker = ScoringWorker(service)
-    await service.apply(history)
+    await service.apply(steady_buyers(now, 10))
     await worker.run_once()
     late = now - timedelta(days=150)
     await service.apply([delivered(99, "k00", kind="purchase", revenue=9_000.0, occurred_at=late)])
@@ -532,21 +524,6 @@ async def test_customers_whose_history_arrives_later_get_their_past_types_too(
     again."""
     now = datetime.now(UTC)
 
-    def buyers(tenant: str, prefix: str, count: int, scale: float) -> list[Delivered]:
-        return [
-            delivered(
-                1000 * c + n,
-                f"{prefix}{c:02d}",
-                tenant,
-                kind="purchase",
-                sentiment=None,
-                revenue=scale * (c + 1),
-                occurred_at=now - timedelta(days=300 - 10 * n),
-            )
-            for c in range(count)
-            for n in range(5 + c)
-        ]
-
     async def type_changes(tenant: str, ids: list[str]) -> list[tuple[str, datetime, str]]:
         async with service.db.read() as session:
             changes = await ScoringRepository(session).state_changes(tenant, ids, now)
@@ -554,12 +531,15 @@ async def test_customers_whose_history_arrives_later_get_their_past_types_too(
 
     first = [f"k{c:02d}" for c in range(20)]
     late = ["late00", "late01", "late02"]
-    await service.apply(buyers("t1", "k", 20, 100.0))
+    await service.apply(steady_buyers(now))
     await ScoringWorker(service).run_once()
     before = await type_changes("t1", first)
     assert before
-    await service.apply(buyers("t1", "late", 3, 3000.0))
-    await service.apply(buyers("t2", "k", 20, 100.0) + buyers("t2", "late", 3, 3000.0))
+    await service.apply(steady_buyers(now, 3, prefix="late", scale=3000.0))
+    await service.apply(
+        steady_buyers(now, tenant="t2")
+        + steady_buyers(now, 3, tenant="t2", prefix="late", scale=3000.0)
+    )
     await ScoringWorker(service).run_once()
     assert await type_changes("t1", first) == before
 
