@@ -1169,15 +1169,6 @@ def _applied(rows: Sequence[AppliedInteraction]) -> list[Applied]:
     return [Applied(r.interaction_id, r.occurred_at, r.contribution, r.reason) for r in rows]
 
 
-def _moments(
-    table: WeightTable, rows: Sequence[AppliedInteraction], *, signals: bool = False
-) -> list[stages.Moment]:
-    """The customer's interactions in time order with the value just after each; our own
-    signals (violations) move the value but are no contact: left out unless `signals`."""
-    moments = _reckoned(table, rows).moments
-    return moments if signals else [m for m in moments if m.kind not in SIGNAL_KINDS]
-
-
 @dataclass(frozen=True)
 class _Reckoned:
     """A customer's history in time order: its moments (signals included), and the good and
@@ -1480,7 +1471,9 @@ def _assess(
     outlook: Outlook = NO_OUTLOOK,
 ) -> Assessment:
     since = relationship.dirty_since
-    moments = _moments(table, history)
+    # One reckoning: the stage rules see contacts only, the risk rules our signals too.
+    everything = _reckoned(table, history).moments
+    moments = [m for m in everything if m.kind not in SIGNAL_KINDS]
     transitions = stages.timeline(
         moments, now, since=since, current=before.current if before else None
     )
@@ -1500,9 +1493,7 @@ def _assess(
         ),
         transitions=list(transitions),
         unusual=list(unusual),
-        assessed=risk.assess(
-            _moments(table, history, signals=True), now, stage_now, outlook.get("p_alive")
-        ),
+        assessed=risk.assess(everything, now, stage_now, outlook.get("p_alive")),
         outlook=outlook,
     )
 
