@@ -8,7 +8,7 @@ from functools import cache
 from typing import Any
 
 from relint_devstack.demo import DemoConfig, DemoTruth, generate
-from scoring.domain import DEFAULT_TABLE, Touch, values_after
+from scoring.domain import DEFAULT_TABLE, Touch, masses_after
 from scoring.relationship_types import Touchpoint
 from scoring.stages import Moment
 
@@ -58,7 +58,10 @@ def moments(items: list[dict[str, Any]]) -> list[Moment]:
         ).value
         for i in ordered
     ]
-    after = values_after(DEFAULT_TABLE, list(zip(times, contributions, strict=True)))
+    after = [
+        good + bad
+        for good, bad in masses_after(DEFAULT_TABLE, list(zip(times, contributions, strict=True)))
+    ]
     return [
         Moment(at, i["kind"], i["channel"], i["direction"], value)
         for at, i, value in zip(times, ordered, after, strict=True)

@@ -415,11 +415,6 @@ def masses_after(
     return masses
 
 
-def values_after(table: WeightTable, history: Sequence[tuple[datetime, float]]) -> list[float]:
-    """The value just after each contribution of a time-ordered history."""
-    return [good + bad for good, bad in masses_after(table, history)]
-
-
 def value_then(
     table: WeightTable,
     moments: Sequence[datetime],

@@ -810,13 +810,13 @@ class ScoringRepository:
         """Each customer's latest change of type and of stage at or before `at` (the last
         by moment, then id), as rows with StateChange's columns by name: what an as-of read
         needs, not the whole history (a type a month end for years)."""
-        t = table_of(StateChange)
         found: list[Any] = []
         for chunk in _chunks(sorted(set(customer_ids)), _SQLITE_IN_CHUNK):
-            found += await self._standings(t, tenant_id, chunk, at)
+            found += await self._standings(tenant_id, chunk, at)
         return found
 
-    async def _standings(self, t: Any, tenant_id: str, chunk: list[str], at: datetime) -> list[Any]:
+    async def _standings(self, tenant_id: str, chunk: list[str], at: datetime) -> list[Any]:
+        t = table_of(StateChange)
         ranked = (
             select(
                 t.c.customer_id,
