@@ -477,6 +477,15 @@ async def test_every_lens_over_grpc(stack: Stack) -> None:
             ),
             "text_weight must be 0 to 1",
         ),
+        (
+            # A moment in no year of UTC's (10000-01-01), as the other RPCs with as_of.
+            lambda s: s.GetStars(
+                analysis_pb2.GetStarsRequest(
+                    tenant_id="t1", as_of=Timestamp(seconds=253_402_300_800)
+                )
+            ),
+            "as_of:",
+        ),
     ],
 )
 async def test_bad_arguments_are_refused_precisely(

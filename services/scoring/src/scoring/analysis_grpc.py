@@ -12,6 +12,7 @@ import grpc
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from relint.as_of import grpc_as_of
 from relint.contracts.scoring.v1 import analysis_pb2, analysis_pb2_grpc
 from relint.grpc_server import GrpcServer
 from scoring import analysis, lookalikes
@@ -57,10 +58,6 @@ def _message(cls: type[M], value: Any) -> M:
     return cls(**kwargs)
 
 
-def _as_of(request: Any) -> datetime | None:
-    return _time(request.as_of) if request.HasField("as_of") else None
-
-
 async def _answer(context: grpc.aio.ServicerContext, call: Awaitable[T]) -> T:
     try:
         return await call
@@ -81,7 +78,7 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
             context,
             self.service.portfolio(
                 request.tenant_id,
-                _as_of(request),
+                await grpc_as_of(context, request),
                 since,
                 request.limit if request.limit else DEFAULT_VALUE_MAP,
             ),
@@ -114,7 +111,7 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
             context,
             self.service.service_impact(
                 request.tenant_id,
-                _as_of(request),
+                await grpc_as_of(context, request),
                 request.window_days or 60,
                 list(request.expansion_kinds),
             ),
@@ -135,7 +132,7 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
         found = await _answer(
             context,
             self.service.journey_endings(
-                request.tenant_id, _as_of(request), request.window_days or 56
+                request.tenant_id, await grpc_as_of(context, request), request.window_days or 56
             ),
         )
         result = found.result
@@ -152,7 +149,9 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
     ) -> analysis_pb2.GetStarsResponse:
         found = await _answer(
             context,
-            self.service.stars(request.tenant_id, _as_of(request), request.min_customers or 1),
+            self.service.stars(
+                request.tenant_id, await grpc_as_of(context, request), request.min_customers or 1
+            ),
         )
         result = found.result
         return analysis_pb2.GetStarsResponse(
@@ -172,7 +171,7 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
             context,
             self.service.engagement_sales(
                 request.tenant_id,
-                _as_of(request),
+                await grpc_as_of(context, request),
                 request.months or 24,
                 request.max_lag if request.max_lag else 3,
             ),
@@ -204,7 +203,7 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
             context,
             self.service.return_on_relationship(
                 request.tenant_id,
-                _as_of(request),
+                await grpc_as_of(context, request),
                 dict(request.weights),
                 request.days or 365,
                 request.limit or 20,
@@ -228,7 +227,7 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
             self.service.lookalikes(
                 request.tenant_id,
                 list(request.customer_ids),
-                _as_of(request),
+                await grpc_as_of(context, request),
                 request.limit or 10,
                 request.text_weight if request.HasField("text_weight") else 0.4,
             ),
@@ -247,7 +246,7 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
             self.service.lookalikes_each(
                 request.tenant_id,
                 list(request.customer_ids),
-                _as_of(request),
+                await grpc_as_of(context, request),
                 request.limit or 10,
                 request.text_weight if request.HasField("text_weight") else 0.4,
             ),

@@ -534,16 +534,9 @@ class ScoringService:
             table = (await self.rules(tenant_id)).weights
             ids = sorted(r.customer_id for r in relationships)
             async with self.db.read() as session:
-                frontier = await ScoringRepository(session).frontier(tenant_id)
-            current = frontier is not None and frontier >= now - CURRENT_DATA
-            if not current:
-                self._judged_current.discard(tenant_id)
-            elif tenant_id not in self._judged_current:
-                async with self.db.transaction() as session:
-                    await ScoringRepository(session).mark_dirty(tenant_id, now - DAY, unjudged=True)
-                self._judged_current.add(tenant_id)
-            async with self.db.read() as session:
                 repo = ScoringRepository(session)
+                frontier = await repo.frontier(tenant_id)
+                current = frontier is not None and frontier >= now - CURRENT_DATA
                 model = await repo.retention_model(tenant_id)
                 history = await repo.history(tenant_id, ids)
                 before = await repo.stages_before(
@@ -559,6 +552,14 @@ class ScoringService:
             )
             for assessment in found:
                 await self._store_assessment(assessment)
+            # Those judged while the data was not current yet (not the ones just judged on
+            # it) are judged again on the passes after this one: once per tenant and process.
+            if not current:
+                self._judged_current.discard(tenant_id)
+            elif tenant_id not in self._judged_current:
+                async with self.db.transaction() as session:
+                    await ScoringRepository(session).mark_dirty(tenant_id, now - DAY, unjudged=True)
+                self._judged_current.add(tenant_id)
         return len(dirty)
 
     async def _store_assessment(self, found: Assessment) -> None:
