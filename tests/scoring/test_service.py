@@ -488,24 +488,26 @@ async def test_a_late_interaction_of_a_placed_customer_places_its_past_types_aga
 async def test_past_types_that_fail_to_be_placed_again_wait_for_the_next_pass(
     service: ScoringService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A failure half way (the store away while the month ends are placed) loses no mark:
-    the customer is marked again from the same moment and the next pass places its past."""
+    """A failure half way through storing the new past (the store away after the old type
+    changes were deleted) leaves nothing half written: the old type history stands, the
+    mark stays from the same moment, and the next pass places the past."""
     now = datetime.now(UTC)
     worker = ScoringWorker(service)
     await service.apply(steady_buyers(now, 10))
     await worker.run_once()
+    stored = await _type_history(service, "t1")
     late = now - timedelta(days=150)
     await service.apply([delivered(99, "k00", kind="purchase", revenue=9_000.0, occurred_at=late)])
 
-    async def away(*args: object, **kwargs: object) -> int:
+    async def away(*args: object, **kwargs: object) -> None:
         raise ConnectionError("the store went away")
 
-    placing = service.classify_history
-    monkeypatch.setattr(service, "classify_history", away)
+    monkeypatch.setattr(ScoringRepository, "insert_state_changes", away)
     with pytest.raises(ConnectionError):
         await service.retype("t1")
     assert await service.retyping_due(()) == ["t1"]
-    monkeypatch.setattr(service, "classify_history", placing)
+    assert await _type_history(service, "t1") == stored
+    monkeypatch.undo()
     async with service.db.read() as session:
         marked = await ScoringRepository(session).tenant_relationships("t1")
     assert {r.customer_id: r.types_since for r in marked if r.types_since} == {"k00": late}
@@ -513,6 +515,62 @@ async def test_past_types_that_fail_to_be_placed_again_wait_for_the_next_pass(
     async with service.db.read() as session:
         marked = await ScoringRepository(session).tenant_relationships("t1")
     assert [r.customer_id for r in marked if r.types_since] == []
+    assert await _type_history(service, "t1") != stored
+
+
+async def test_past_types_placed_again_appear_at_once_and_keep_a_mark_that_moved_meanwhile(
+    service: ScoringService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a customer's past types are placed again, readers see its types as they were,
+    not the month ends stepping through its past; the new ones appear together. A late
+    interaction that arrives meanwhile keeps its customer marked for the next pass."""
+    now = datetime.now(UTC)
+    worker = ScoringWorker(service)
+    await service.apply(steady_buyers(now, days=330))
+    await worker.run_once()
+    stored = await _type_history(service, "t1")
+    [k00] = await service.relationships("t1", ["k00"])
+    big = now - timedelta(days=200)
+    await service.apply(
+        [delivered(99, "k00", kind="purchase", sentiment=None, revenue=60_000.0, occurred_at=big)]
+    )
+    placing = service._placed_history
+    seen: list[tuple[str, list[tuple[str, datetime, str]]]] = []
+
+    async def watched(*args: Any, **kwargs: Any) -> Any:
+        placed = await placing(*args, **kwargs)
+        [then] = await service.relationships("t1", ["k00"])
+        seen.append((then.relationship_type, await _type_history(service, "t1")))
+        if len(seen) == 1:  # another late one arrives while the first is placed
+            late = now - timedelta(days=100)
+            await service.apply([delivered(98, "k00", kind="complaint", occurred_at=late)])
+        return placed
+
+    monkeypatch.setattr(service, "_placed_history", watched)
+    assert await service.retype("t1") > 0
+    assert seen == [(k00.relationship_type, stored)]
+    assert await _type_history(service, "t1") != stored
+    # The customer stays marked from its first late moment, for the second arrival.
+    async with service.db.read() as session:
+        marked = await ScoringRepository(session).tenant_relationships("t1")
+    assert {r.customer_id: r.types_since for r in marked if r.types_since} == {"k00": big}
+    await service.retype("t1")
+    assert len(seen) == 2
+    assert await service.retyping_due(()) == []
+
+
+async def _type_history(service: ScoringService, tenant: str) -> list[tuple[str, datetime, str]]:
+    """The tenant's changes of type before today, by customer and moment."""
+    now = datetime.now(UTC)
+    async with service.db.read() as session:
+        repo = ScoringRepository(session)
+        ids = [r.customer_id for r in await repo.tenant_relationships(tenant)]
+        changes = await repo.state_changes(tenant, ids, now)
+    return sorted(
+        (c.customer_id, c.at, c.current)
+        for c in changes
+        if c.dimension == "type" and c.at < now - timedelta(days=1)
+    )
 
 
 async def test_customers_whose_history_arrives_later_get_their_past_types_too(

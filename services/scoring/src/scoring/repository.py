@@ -752,41 +752,39 @@ class ScoringRepository:
         )
         return [str(t) for t in (await self.session.execute(query)).scalars()]
 
-    async def take_retype_marks(self, tenant_id: str) -> dict[str, datetime]:
-        """The tenant's customers marked for their past types to be placed again, each from
-        when, locked and unmarked (in the caller's transaction)."""
+    async def retype_marks(self, tenant_id: str) -> dict[str, tuple[datetime, int]]:
+        """The tenant's customers marked for their past types to be placed again: each one's
+        moment to place from, and its count of interactions (which tells whether another
+        arrived by the time the marks are cleared)."""
+        t = table_of(Relationship)
+        query = select(t.c.customer_id, t.c.types_since, t.c.interaction_count).where(
+            t.c.tenant_id == tenant_id, t.c.types_since.is_not(None)
+        )
+        return {str(c): (at, n) for c, at, n in (await self.session.execute(query)).all()}
+
+    async def clear_retype_marks(
+        self, tenant_id: str, marks: dict[str, tuple[datetime, int]]
+    ) -> None:
+        """Clears the marks `retype_marks` read, locking them in customer order, but for a
+        customer whose mark or count moved since: an interaction arrived meanwhile, and the
+        customer's past is placed again on a later pass."""
         t = table_of(Relationship)
         query = (
-            select(t.c.customer_id, t.c.types_since)
+            select(t.c.customer_id, t.c.types_since, t.c.interaction_count)
             .where(t.c.tenant_id == tenant_id, t.c.types_since.is_not(None))
             .order_by(t.c.customer_id)
             .with_for_update()
         )
-        marks = {str(c): at for c, at in (await self.session.execute(query)).all()}
-        for chunk in _chunks(list(marks), _SQLITE_IN_CHUNK):
+        unchanged = [
+            str(c)
+            for c, at, n in (await self.session.execute(query)).all()
+            if marks.get(str(c)) == (at, n)
+        ]
+        for chunk in _chunks(unchanged, _SQLITE_IN_CHUNK):
             await self.session.execute(
                 update(t)
                 .where(t.c.tenant_id == tenant_id, t.c.customer_id.in_(chunk))
                 .values(types_since=None)
-            )
-        return marks
-
-    async def mark_retype(self, tenant_id: str, marks: dict[str, datetime]) -> None:
-        """Marks customers again for their past types to be placed from each one's moment
-        (keeping an earlier mark)."""
-        t = table_of(Relationship)
-        for customer_id, at in sorted(marks.items()):
-            moment = bindparam("b_at", at, type_=UtcDateTime())
-            await self.session.execute(
-                update(t)
-                .where(t.c.tenant_id == tenant_id, t.c.customer_id == customer_id)
-                .values(
-                    types_since=case(
-                        (t.c.types_since.is_(None), moment),
-                        (t.c.types_since > moment, moment),
-                        else_=t.c.types_since,
-                    )
-                )
             )
 
     async def drop_type_changes(

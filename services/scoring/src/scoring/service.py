@@ -644,36 +644,19 @@ class ScoringService:
         """Places every customer of the tenant on the value map as of `at` (now) with the
         tenant's rules; records each change of type with its reason. Returns the changes."""
         at = at or utcnow()
-        async with self.db.read() as session:
-            window = await ScoringRepository(session).tenant_window(
-                tenant_id, at - types.WINDOW, at
-            )
-        return await self._classify_with(tenant_id, at, window)
-
-    async def _classify_with(
-        self,
-        tenant_id: str,
-        at: datetime,
-        window: Sequence[Any],
-        only: Collection[str] | None = None,
-    ) -> int:
-        """`classify` with the tenant's interactions of the year up to `at` already read;
-        with `only`, the types of those customers alone change (placed among everyone)."""
         rules = (await self.rules(tenant_id)).types
         async with self.db.read() as session:
-            relationships = await ScoringRepository(session).tenant_relationships(tenant_id)
+            repo = ScoringRepository(session)
+            window = await repo.tenant_window(tenant_id, at - types.WINDOW, at)
+            relationships = await repo.tenant_relationships(tenant_id)
         present_only = at >= utcnow() - ALERT_HORIZON
+        current = {r.customer_id: r.relationship_type for r in relationships}
         # The reckoning is CPU work: off the event loop, so reads keep being answered.
         placed = await asyncio.to_thread(
-            _place, tenant_id, relationships, window, rules, at, present_only, only
+            _place, tenant_id, relationships, current, window, rules, at, present_only
         )
         async with self.db.transaction() as session:
-            repo = ScoringRepository(session)
-            await repo.insert_state_changes(placed.changes)
-            await repo.set_types(placed.updates, utcnow())
-            if placed.potentials is not None:
-                await repo.set_potentials(placed.potentials)
-            await repo.raise_alerts(placed.alerts)
+            await _store_placement(ScoringRepository(session), placed)
         return len(placed.changes)
 
     async def classify_tenant(self, tenant_id: str) -> int:
@@ -731,42 +714,48 @@ class ScoringService:
         from before the month began (a late event, an import of older history, a merge):
         their type changes from the earliest of those moments on are dropped, their type set
         back to the one they had then, and they are placed at each month end from there and
-        now, among everyone as the tenant stood then. Returns the changes of type recorded."""
+        now, among everyone as the tenant stood then. All of it is stored in one transaction
+        (readers see the types before or after, never a past one as the present), and the
+        marks are cleared in it, but for a customer that received an interaction meanwhile:
+        that one is placed again on a later pass. Returns the changes of type recorded."""
         if self._retyping is not None:
             self._retyping.pop(tenant_id, None)
-        async with self.db.transaction() as session:
-            repo = ScoringRepository(session)
-            marks = await repo.take_retype_marks(tenant_id)
-            if not marks:
-                return 0
-            since = min(marks.values())
-            before = await repo.standings(tenant_id, list(marks), since - timedelta(microseconds=1))
-            types_then = {s.customer_id: s for s in before if s.dimension == "type"}
-            await repo.drop_type_changes(tenant_id, list(marks), since)
-            await repo.set_types(
-                [
-                    {
-                        "b_tenant": tenant_id,
-                        "b_id": customer_id,
-                        "b_type": then.current if then else "",
-                        "b_reason": then.reason if then else "",
-                        "b_since": then.at if then else None,
-                    }
-                    for customer_id in sorted(marks)
-                    for then in [types_then.get(customer_id)]
-                ],
-                utcnow(),
-            )
         try:
-            return await self.classify_history(tenant_id, only=set(marks), since=since)
-        except Exception:
-            # Marked again, so the next pass places them; until then they keep the types
-            # they had at the earliest late moment.
+            async with self.db.read() as session:
+                repo = ScoringRepository(session)
+                marks = await repo.retype_marks(tenant_id)
+                if not marks:
+                    return 0
+                since = min(at for at, _ in marks.values())
+                before = await repo.standings(
+                    tenant_id, list(marks), since - timedelta(microseconds=1)
+                )
+            types_then = {s.customer_id: s for s in before if s.dimension == "type"}
+            back = {
+                customer_id: {
+                    "b_tenant": tenant_id,
+                    "b_id": customer_id,
+                    "b_type": then.current if then else "",
+                    "b_reason": then.reason if then else "",
+                    "b_since": then.at if then else None,
+                }
+                for customer_id in sorted(marks)
+                for then in [types_then.get(customer_id)]
+            }
+            placed = await self._placed_history(tenant_id, utcnow(), set(marks), since, back)
             async with self.db.transaction() as session:
-                await ScoringRepository(session).mark_retype(tenant_id, marks)
+                repo = ScoringRepository(session)
+                await repo.clear_retype_marks(tenant_id, marks)
+                await repo.drop_type_changes(tenant_id, list(marks), since)
+                if placed is not None:
+                    await _store_placement(repo, placed)
+        except Exception:
+            # Nothing was stored and the marks stay: the next pass places them; until then
+            # they keep the types they had.
             if self._retyping is not None:
                 self._retyping.setdefault(tenant_id, time.monotonic())
             raise
+        return len(placed.changes) if placed is not None else 0
 
     async def fit_retention(
         self, tenant_id: str, at: datetime | None = None
@@ -800,32 +789,54 @@ class ScoringService:
         """Types at every month end from the tenant's first interaction, then now: the type
         history as-of reads need, for a tenant whose history arrived at once. With `only`,
         the month ends change those customers' types alone (from their first interaction,
-        or the month ends after `since`); now places everyone."""
-        now = now or utcnow()
-        async with self.db.read() as session:
-            relationships = await ScoringRepository(session).tenant_relationships(tenant_id)
-        firsts = [
-            r.first_interaction_at
-            for r in relationships
-            if r.first_interaction_at and (only is None or r.customer_id in only)
-        ]
-        if not firsts:
+        or the month ends after `since`); now places everyone. Stored in one transaction:
+        readers never see a past type as the present one."""
+        placed = await self._placed_history(tenant_id, now or utcnow(), only, since)
+        if placed is None:
             return 0
-        # The month ends after the start; one at `since` itself counts what happened then.
-        start = (
-            min(firsts) if since is None else max(min(firsts), since - timedelta(microseconds=1))
-        )
+        async with self.db.transaction() as session:
+            await _store_placement(ScoringRepository(session), placed)
+        return len(placed.changes)
+
+    async def _placed_history(
+        self,
+        tenant_id: str,
+        now: datetime,
+        only: Collection[str] | None,
+        since: datetime | None,
+        back: Mapping[str, dict[str, Any]] | None = None,
+    ) -> Placement | None:
+        """`classify_history`'s placements, not stored; `back` sets customers' types back
+        to those rows' (what they were at `since`) before the first month end. None when
+        nobody is there to place."""
+        rules = (await self.rules(tenant_id)).types
         async with self.db.read() as session:
+            repo = ScoringRepository(session)
+            relationships = await repo.tenant_relationships(tenant_id)
+            firsts = [
+                r.first_interaction_at
+                for r in relationships
+                if r.first_interaction_at and (only is None or r.customer_id in only)
+            ]
+            if not firsts:
+                return None
+            # The month ends after the start; one at `since` itself counts what happened then.
+            start = min(firsts)
+            if since is not None:
+                start = max(start, since - timedelta(microseconds=1))
             # Read once; each month end places from its own year of it.
-            history = await ScoringRepository(session).tenant_window(
-                tenant_id, start - types.WINDOW, now
-            )
-        moments = [row.occurred_at for row in history]
-        changes = 0
-        for at in [*_month_ends(start, now), now]:
-            window = history[bisect_right(moments, at - types.WINDOW) : bisect_right(moments, at)]
-            changes += await self._classify_with(tenant_id, at, window, None if at == now else only)
-        return changes
+            history = await repo.tenant_window(tenant_id, start - types.WINDOW, now)
+        return await asyncio.to_thread(
+            _place_history,
+            tenant_id,
+            relationships,
+            history,
+            rules,
+            [*_month_ends(start, now), now],
+            utcnow() - ALERT_HORIZON,
+            only,
+            back or {},
+        )
 
     # Reads
 
@@ -1357,6 +1368,7 @@ class Placement:
 def _place(
     tenant_id: str,
     relationships: Sequence[Relationship],
+    current: Mapping[str, str],
     window: Sequence[Any],
     rules: Sequence[types.TypeRule],
     at: datetime,
@@ -1372,7 +1384,8 @@ def _place(
         if only is not None and r.customer_id not in only:
             continue
         call = types.classify(features[r.customer_id], distribution, rules)
-        if call.name != r.relationship_type:
+        was = current[r.customer_id]
+        if call.name != was:
             new_types[r.customer_id] = call.name
             changes.append(
                 {
@@ -1381,7 +1394,7 @@ def _place(
                     "customer_id": r.customer_id,
                     "dimension": "type",
                     "at": at,
-                    "previous": r.relationship_type or None,
+                    "previous": was or None,
                     "current": call.name,
                     "reason": call.reason[:500],
                 }
@@ -1412,12 +1425,64 @@ def _place(
     if frontier is not None and frontier >= at - CURRENT_DATA:
         recent = Counter(row.customer_id for row in window if row.occurred_at > at - 90 * DAY)
         cohorts = {
-            r.customer_id: (new_types.get(r.customer_id, r.relationship_type), r.stage)
+            r.customer_id: (new_types.get(r.customer_id, current[r.customer_id]), r.stage)
             for r in placed
         }
         found = patterns.cohort_exceptions(dict(recent), cohorts, at)
         alerts = [_pattern_alert(tenant_id, c, e, at) for c, e in sorted(found.items())]
     return Placement(changes, updates, potentials, alerts)
+
+
+def _place_history(
+    tenant_id: str,
+    relationships: Sequence[Relationship],
+    history: Sequence[Any],
+    rules: Sequence[types.TypeRule],
+    moments: Sequence[datetime],
+    present_from: datetime,
+    only: Collection[str] | None,
+    back: Mapping[str, dict[str, Any]],
+) -> Placement:
+    """The tenant placed at each of `moments` in turn (the last is now), each from its own
+    year of `history`, each starting from the types the one before left; with `only`, the
+    moments before the last change those customers' types alone. `back` sets customers'
+    types back before the first. One placement to store: every change, each customer's
+    last type, and the present's potentials and alerts."""
+    current = {r.customer_id: r.relationship_type for r in relationships}
+    current |= {customer_id: row["b_type"] for customer_id, row in back.items()}
+    updates = dict(back)
+    changes: list[dict[str, Any]] = []
+    alerts: list[dict[str, Any]] = []
+    potentials = None
+    times = [row.occurred_at for row in history]
+    for at in moments:
+        window = history[bisect_right(times, at - types.WINDOW) : bisect_right(times, at)]
+        last = at == moments[-1]
+        placed = _place(
+            tenant_id,
+            relationships,
+            current,
+            window,
+            rules,
+            at,
+            at >= present_from,
+            None if last else only,
+        )
+        changes += placed.changes
+        for row in placed.updates:
+            updates[row["b_id"]] = row
+            current[row["b_id"]] = row["b_type"]
+        alerts += placed.alerts
+        potentials = placed.potentials if placed.potentials is not None else potentials
+    return Placement(changes, list(updates.values()), potentials, alerts)
+
+
+async def _store_placement(repo: ScoringRepository, placed: Placement) -> None:
+    await repo.insert_state_changes(placed.changes)
+    await repo.set_types(placed.updates, utcnow())
+    if placed.potentials is not None:
+        await repo.set_potentials(placed.potentials)
+    await repo.raise_alerts(placed.alerts)
 
 
 @dataclass(frozen=True)
