@@ -653,7 +653,7 @@ class ScoringService:
         current = {r.customer_id: r.relationship_type for r in relationships}
         # The reckoning is CPU work: off the event loop, so reads keep being answered.
         placed = await asyncio.to_thread(
-            _place, tenant_id, relationships, current, window, rules, at, present_only
+            _place, tenant_id, relationships, current, _touches(window), rules, at, present_only
         )
         async with self.db.transaction() as session:
             await _store_placement(ScoringRepository(session), placed)
@@ -929,7 +929,7 @@ class ScoringService:
             window = await repo.tenant_window(tenant_id, as_of - types.WINDOW, as_of)
         # The reckoning is CPU work: off the event loop, as the placement's.
         promising = await asyncio.to_thread(
-            lambda: potential.potentials(_features(relationships, window, as_of))
+            lambda: potential.potentials(_features(relationships, _touches(window), as_of))
         )
         top = sorted(promising, key=lambda c: (-promising[c].amount, c))[:limit]
         views = {v.customer_id: v for v in await self.relationships(tenant_id, top, as_of)}
@@ -1340,14 +1340,21 @@ def _fit_retention(
     return model
 
 
+def _touches(rows: Sequence[Any]) -> list[tuple[str, types.Touchpoint]]:
+    """A tenant's interactions as the value map reads them, each with its customer."""
+    return [(row.customer_id, _touchpoint(row)) for row in rows]
+
+
 def _features(
-    relationships: Sequence[Relationship], window: Sequence[Any], at: datetime
+    relationships: Sequence[Relationship],
+    window: Sequence[tuple[str, types.Touchpoint]],
+    at: datetime,
 ) -> dict[str, types.Features]:
     """Where each customer here by `at` stands on the value map at `at`, from its
-    interactions in `window` (the tenant's year up to `at`)."""
+    interactions in `window` (the tenant's year up to `at`, from `_touches`)."""
     touches: dict[str, list[types.Touchpoint]] = defaultdict(list)
-    for row in window:
-        touches[row.customer_id].append(_touchpoint(row))
+    for customer_id, touch in window:
+        touches[customer_id].append(touch)
     return {
         r.customer_id: types.features(touches[r.customer_id], at)
         for r in relationships
@@ -1369,7 +1376,7 @@ def _place(
     tenant_id: str,
     relationships: Sequence[Relationship],
     current: Mapping[str, str],
-    window: Sequence[Any],
+    window: Sequence[tuple[str, types.Touchpoint]],
     rules: Sequence[types.TypeRule],
     at: datetime,
     present: bool,
@@ -1423,7 +1430,7 @@ def _place(
     alerts: list[dict[str, Any]] = []
     frontier = max((r.last_interaction_at for r in placed if r.last_interaction_at), default=None)
     if frontier is not None and frontier >= at - CURRENT_DATA:
-        recent = Counter(row.customer_id for row in window if row.occurred_at > at - 90 * DAY)
+        recent = Counter(c for c, touch in window if touch.at > at - 90 * DAY)
         cohorts = {
             r.customer_id: (new_types.get(r.customer_id, current[r.customer_id]), r.stage)
             for r in placed
@@ -1454,9 +1461,10 @@ def _place_history(
     changes: list[dict[str, Any]] = []
     alerts: list[dict[str, Any]] = []
     potentials = None
-    times = [row.occurred_at for row in history]
+    touches = _touches(history)  # once: each is in a year of month ends
+    times = [touch.at for _, touch in touches]
     for at in moments:
-        window = history[bisect_right(times, at - types.WINDOW) : bisect_right(times, at)]
+        window = touches[bisect_right(times, at - types.WINDOW) : bisect_right(times, at)]
         last = at == moments[-1]
         placed = _place(
             tenant_id,
