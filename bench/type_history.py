@@ -1,0 +1,84 @@
+"""A tenant's first placement: its relationship types at every month end of its history
+(`ScoringService.classify_history`), the work scoring does once a tenant's history arrives
+at once, and for customers whose older history arrives later.
+
+    uv run python bench/type_history.py [--customers 4000] [--postgres]
+
+Synthetic customers over two years (each from a random day, at its own cadence, a mix of
+purchases, renewals, meetings and complaints) are applied as the relay delivers them; then
+the placement is timed: wall and CPU seconds, and the changes of type it recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from relint.db import Database, migrate
+from relint_devstack.scratch import scratch_databases
+from scoring.main import MIGRATIONS
+from scoring.service import Delivered, ScoringService
+
+KINDS = ("purchase", "renewal", "meeting", "complaint")
+
+
+def history(customers: int, now: datetime) -> list[Delivered]:
+    rng = random.Random(1)
+    items = []
+    for c in range(customers):
+        first, gap = rng.randint(0, 600), rng.randint(5, 60)
+        for k, day in enumerate(range(first, 730, gap)):
+            items.append(
+                Delivered(
+                    interaction_id=f"i{c}-{k}",
+                    tenant_id="t1",
+                    customer_id=f"c{c:06d}",
+                    occurred_at=now - timedelta(days=730 - day),
+                    channel="sales",
+                    kind=rng.choice(KINDS),
+                    sentiment=rng.choice([None, 0.5, -0.5]),
+                    revenue=float(rng.randint(10, 900)),
+                    direction="inbound",
+                )
+            )
+    return sorted(items, key=lambda i: i.occurred_at)
+
+
+async def run(url: str, customers: int) -> None:
+    service = ScoringService(Database(url))
+    items = history(customers, datetime.now(UTC))
+    for i in range(0, len(items), 5000):
+        await service.apply(items[i : i + 5000])
+    wall, cpu = time.perf_counter(), time.process_time()
+    changes = await service.classify_history("t1")
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    print(
+        f"{customers:,} customers, {len(items):,} interactions over two years: "
+        f"types at every month end and now in {wall:.2f} s ({cpu:.2f} s CPU), {changes:,} changes of type"
+    )
+    await service.db.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--customers", type=int, default=4000)
+    parser.add_argument("--postgres", action="store_true")
+    args = parser.parse_args()
+    if args.postgres:
+        with scratch_databases("relint_typebench", ("scoring",)) as urls:
+            migrate(MIGRATIONS, urls["scoring"])
+            asyncio.run(run(urls["scoring"], args.customers))
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite+aiosqlite:///{Path(tmp) / 'scoring.db'}"
+            migrate(MIGRATIONS, url)
+            asyncio.run(run(url, args.customers))
+
+
+if __name__ == "__main__":
+    main()
