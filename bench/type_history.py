@@ -59,7 +59,8 @@ async def run(url: str, customers: int) -> None:
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     print(
         f"{customers:,} customers, {len(items):,} interactions over two years: "
-        f"types at every month end and now in {wall:.2f} s ({cpu:.2f} s CPU), {changes:,} changes of type"
+        f"types at every month end and now in {wall:.2f} s ({cpu:.2f} s CPU), "
+        f"{changes:,} changes of type"
     )
     await service.db.dispose()
 

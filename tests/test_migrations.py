@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import MetaData, text
@@ -22,7 +23,7 @@ import playbook.main
 import playbook.models
 import scoring.main
 import scoring.models
-from relint.db import Database, migrate
+from relint.db import Database, alembic_config, migrate
 from scoring.repository import ScoringRepository
 from tests.conftest import PostgresDatabases
 
@@ -139,3 +140,43 @@ async def test_the_playbooks_counts_of_touches_start_from_the_touches_it_holds(
         assert [tuple(row) for row in counts] == [("c1", 3), ("c2", 1)]
     finally:
         await db.dispose()
+
+
+async def test_scoring_keeps_every_retention_fit_and_a_downgrade_keeps_the_latest(
+    database_url_factory: Callable[[str], str],
+) -> None:
+    """0017 makes a tenant's retention model a row a fit: the existing fit survives the
+    upgrade, a second one sits beside it, and going back keeps each tenant's latest."""
+    url = database_url_factory("scoring_fits")
+    await asyncio.to_thread(migrate, scoring.main.MIGRATIONS, url, "0016")
+    engine = create_async_engine(url)
+    row = (
+        "INSERT INTO retention_model (tenant_id, kind, bgnbd, pareto_nbd, gamma_gamma, "
+        "customers, fitted_at) VALUES ('t1', 'bgnbd', '{}', '{}', '{}', :n, :at)"
+    )
+    first = datetime(2026, 1, 1, tzinfo=UTC)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text(row), {"n": 40, "at": first})
+        await asyncio.to_thread(migrate, scoring.main.MIGRATIONS, url)
+        async with engine.begin() as connection:
+            await connection.execute(text(row), {"n": 80, "at": first + timedelta(days=1)})
+        db = Database(url)
+        try:
+            async with db.read() as session:
+                repo = ScoringRepository(session)
+                assert [m.customers for m in await repo.retention_models("t1")] == [40, 80]
+                now = await repo.retention_model("t1")
+                then = await repo.retention_model("t1", first + timedelta(hours=1))
+                before = await repo.retention_model("t1", first - timedelta(days=30))
+            # Now the latest; then the one fitted by then; before any fit the first.
+            assert [m and m.customers for m in (now, then, before)] == [80, 40, 40]
+        finally:
+            await db.dispose()
+        config = alembic_config(scoring.main.MIGRATIONS, url)
+        await asyncio.to_thread(command.downgrade, config, "0016")
+        async with engine.connect() as connection:
+            kept = (await connection.execute(text("SELECT customers FROM retention_model"))).all()
+        assert [n for (n,) in kept] == [80]
+    finally:
+        await engine.dispose()

@@ -19,7 +19,7 @@ from relint.db import Database
 from scoring.domain import DEFAULT_TABLE, Applied, Touch, contribution, value_at
 from scoring.main import MIGRATIONS
 from scoring.repository import RelationshipFilter, ScoringRepository
-from scoring.service import RETENTION_REFIT, Delivered, InvalidSettings, ScoringService
+from scoring.service import Delivered, InvalidSettings, ScoringService
 from scoring.worker import ScoringWorker
 from tests.scoring.demo_support import demo
 from tests.scoring.risk_support import RANKED_NOW, RANKED_THEN, alert_row, risks_that_moved
@@ -485,6 +485,41 @@ async def test_a_late_interaction_of_a_placed_customer_places_its_past_types_aga
     assert await service.retype("t1") == 0
 
 
+async def test_a_read_as_of_a_past_moment_uses_the_retention_model_of_then(
+    service: ScoringService,
+) -> None:
+    """Every fit is kept. A read as of a past moment, a ranking as of it and a timeline use
+    the model fitted on the data up to then (before the first fit, the first), as a tenant
+    that only ever had that model does; a read now uses the latest."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    await service.apply([*buyers(now), *buyers(now, "t2")])
+    then = now - timedelta(days=150)
+    early = await service.fit_retention("t1", then)
+    twin = await service.fit_retention("t2", then)
+    late = await service.fit_retention("t1")
+    assert early is not None
+    assert twin is not None
+    assert late is not None
+    assert (twin.kind, twin.bgnbd, twin.pareto_nbd) == (early.kind, early.bgnbd, early.pareto_nbd)
+    assert early.bgnbd != late.bgnbd
+    after = datetime.now(UTC)
+    for moment in (then + timedelta(days=10), then - timedelta(days=60)):
+        ours = await service.relationships("t1", ["b00", "b39"], moment)
+        only_early = await service.relationships("t2", ["b00", "b39"], moment)
+        assert [(r.p_alive, r.risk) for r in ours] == [(r.p_alive, r.risk) for r in only_early]
+        [ranked] = await service.at_risk("t1", 1, moment)
+        [ranked_early] = await service.at_risk("t2", 1, moment)
+        assert (ranked.customer_id, ranked.risk) == (ranked_early.customer_id, ranked_early.risk)
+    points = await service.timeline("t1", "b39", then, after, points=3)
+    points_early = await service.timeline("t2", "b39", then, after, points=3)
+    assert points[0].risk == points_early[0].risk
+    # From the second fit on, its model: not the first one's any more.
+    assert points[-1].risk != points_early[-1].risk
+    [current] = await service.relationships("t1", ["b39"], after)
+    [current_early] = await service.relationships("t2", ["b39"], after)
+    assert current.p_alive != current_early.p_alive
+
+
 async def test_past_types_that_fail_to_be_placed_again_wait_for_the_next_pass(
     service: ScoringService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -740,26 +775,29 @@ async def test_an_import_of_old_history_raises_no_alerts_about_the_present(
     assert await service.alerts("t1") == []
 
 
+def buyers(now: datetime, tenant: str = "t1") -> list[Delivered]:
+    """40 customers buying over 300 days, each at its own pace; the last ten stopped 190
+    days ago."""
+    return [
+        delivered(
+            1000 * c + n,
+            f"b{c:02d}",
+            tenant,
+            kind="purchase",
+            revenue=50.0 + c,
+            sentiment=None,
+            occurred_at=now - timedelta(days=310 - day),
+        )
+        for c in range(40)
+        for n, day in enumerate(range(5, 300 if c < 30 else 120, 10 + c))
+    ]
+
+
 async def test_the_tenants_retention_model_feeds_each_customers_outlook(
-    service: ScoringService,
+    service: ScoringService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
-    items = []
-    for c in range(40):
-        every = 10 + c  # steady buyers, each at its own pace; the last ones stopped early
-        stop = 300 if c < 30 else 120
-        for n, day in enumerate(range(5, stop, every)):
-            items.append(
-                delivered(
-                    1000 * c + n,
-                    f"b{c:02d}",
-                    kind="purchase",
-                    revenue=50.0 + c,
-                    sentiment=None,
-                    occurred_at=now - timedelta(days=310 - day),
-                )
-            )
-    await service.apply(items)
+    await service.apply(buyers(now))
     await ScoringWorker(service).run_once()
     # The worker fitted the tenant's model when it placed the customers, and evaluated
     # everyone again with it.
@@ -807,9 +845,9 @@ async def test_the_tenants_retention_model_feeds_each_customers_outlook(
     service.fit_retention = counted  # type: ignore[method-assign]
     await service.classify_tenant("t1")
     assert fits == []
-    await service.fit_retention("t1", now - RETENTION_REFIT - timedelta(seconds=1))
-    fits.clear()
-    await service.classify_tenant("t1")
+    with monkeypatch.context() as later:
+        later.setattr("scoring.service.RETENTION_REFIT", timedelta(0))  # a day went by
+        await service.classify_tenant("t1")
     assert len(fits) == 1
 
     # Nor do they wait a day when the buying customers doubled (an import going on).

@@ -150,7 +150,9 @@ class TenantSettings(ScoringTable, table=True):
 
 
 class RetentionModel(ScoringTable, table=True):
-    """A tenant's fitted BG/NBD and Gamma-Gamma parameters (weekly periods)."""
+    """A tenant's fitted BG/NBD and Gamma-Gamma parameters (weekly periods): one row a fit,
+    the model in use from `fitted_at` (the moment of the data it was fitted on) until the
+    next, so that a read as of a past moment uses the model of then."""
 
     __tablename__ = "retention_model"
 
@@ -162,4 +164,4 @@ class RetentionModel(ScoringTable, table=True):
     pareto_nbd: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON))
     gamma_gamma: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON))
     customers: int = 0
-    fitted_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    fitted_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, primary_key=True)

@@ -656,10 +656,37 @@ class ScoringRepository:
         )
         return int((await self.session.execute(query)).scalar_one())
 
-    async def retention_model(self, tenant_id: str) -> RetentionModel | None:
-        return await self.session.get(RetentionModel, tenant_id)
+    async def retention_model(
+        self, tenant_id: str, at: datetime | None = None
+    ) -> RetentionModel | None:
+        """The tenant's model in use at `at` (default: now), the last fitted on data up to
+        then; for a moment before its first fit (a history that arrived at once), the first."""
+        query = select(RetentionModel).where(col(RetentionModel.tenant_id) == tenant_id)
+        if at is not None:
+            then = query.where(col(RetentionModel.fitted_at) <= at)
+            found = await self._one(then.order_by(col(RetentionModel.fitted_at).desc()))
+            if found is not None:
+                return found
+            return await self._one(query.order_by(col(RetentionModel.fitted_at)))
+        return await self._one(query.order_by(col(RetentionModel.fitted_at).desc()))
+
+    async def retention_models(self, tenant_id: str) -> list[RetentionModel]:
+        """Every model of the tenant, in the order they were fitted."""
+        query = (
+            select(RetentionModel)
+            .where(col(RetentionModel.tenant_id) == tenant_id)
+            .order_by(col(RetentionModel.fitted_at))
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def _one(self, query: Any) -> RetentionModel | None:
+        found: RetentionModel | None = (
+            await self.session.execute(query.limit(1))
+        ).scalar_one_or_none()
+        return found
 
     async def save_retention_model(self, model: RetentionModel) -> None:
+        """Keeps a new fit beside the earlier ones (a fit on the same moment replaces it)."""
         await self.session.merge(model)
 
     async def frontier(self, tenant_id: str) -> datetime | None:

@@ -537,7 +537,7 @@ class ScoringService:
                 repo = ScoringRepository(session)
                 frontier = await repo.frontier(tenant_id)
                 current = frontier is not None and frontier >= now - CURRENT_DATA
-                model = await repo.retention_model(tenant_id)
+                model = await repo.retention_model(tenant_id, now)
                 history = await repo.history(tenant_id, ids)
                 before = await repo.stages_before(
                     tenant_id, {r.customer_id: r.dirty_since for r in relationships}
@@ -852,7 +852,7 @@ class ScoringService:
             ids = [r.customer_id for r in rows]
             history = await repo.history(tenant_id, ids, as_of)
             standings = await repo.standings(tenant_id, ids, as_of)
-            model = await repo.retention_model(tenant_id)
+            model = await repo.retention_model(tenant_id, as_of)
         table = (await self.rules(tenant_id)).weights
         return _as_of(tenant_id, ids, history, standings, table, as_of, model)
 
@@ -871,7 +871,7 @@ class ScoringService:
             return await self._ranked(tenant_id, "risk", limit)
         table = (await self.rules(tenant_id)).weights
         async with self.db.read() as session:
-            model = await ScoringRepository(session).retention_model(tenant_id)
+            model = await ScoringRepository(session).retention_model(tenant_id, as_of)
 
         async def chunk(after: str) -> tuple[list[str], list[Any], list[Any]]:
             async with self.db.read() as session:
@@ -970,7 +970,9 @@ class ScoringService:
             repo = ScoringRepository(session)
             rows = await repo.history(tenant_id, [customer_id], end)
             changes = await repo.state_changes(tenant_id, [customer_id], end)
-            model = await repo.retention_model(tenant_id)
+            models = await repo.retention_models(tenant_id)
+        # Each point's model is the one in use then (before the first fit, the first).
+        fits = [m.fitted_at for m in models]
         # Each moment's value after it depends on the ones before only: computed once (a
         # moment for every row, in the rows' order), and the value at any point from it.
         reckoned = _reckoned(table, rows)
@@ -983,6 +985,7 @@ class ScoringService:
             stage = [c for c in changes if c.dimension == "stage" and c.at <= at]
             stage_then = stage[-1].current if stage else ""
             seen = bisect_right(moment_times, at)
+            model = models[max(bisect_right(fits, at) - 1, 0)] if models else None
             p_alive = (
                 _outlooks(model, {customer_id: rows[:seen]}, at, value=False)[customer_id][
                     "p_alive"
