@@ -41,7 +41,7 @@ WINDOW = timedelta(days=365)
 MAX_TYPES = 10
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Touchpoint:
     """What the value map needs of one interaction."""
 

@@ -825,12 +825,14 @@ class ScoringService:
             if since is not None:
                 start = max(start, since - timedelta(microseconds=1))
             # Read once; each month end places from its own year of it.
-            history = await repo.tenant_window(tenant_id, start - types.WINDOW, now)
+            rows = await repo.tenant_window(tenant_id, start - types.WINDOW, now)
+        touches = await asyncio.to_thread(_touches, rows)
+        del rows  # the years of history are held once, as touches
         return await asyncio.to_thread(
             _place_history,
             tenant_id,
             relationships,
-            history,
+            touches,
             rules,
             [*_month_ends(start, now), now],
             utcnow() - ALERT_HORIZON,
@@ -1150,12 +1152,6 @@ def _last_contributions(
     return last
 
 
-def _touchpoint(row: Any) -> types.Touchpoint:
-    return types.Touchpoint(
-        row.occurred_at, row.channel, row.kind, row.revenue, row.refund, row.cost, row.sentiment
-    )
-
-
 def _applied_row(item: Delivered, value: float, reason: str, now: datetime) -> tuple[Any, ...]:
     """The applied interaction's row, in `APPLIED_COLUMNS` order."""
     return (
@@ -1344,8 +1340,25 @@ def _fit_retention(
 
 
 def _touches(rows: Sequence[Any]) -> list[tuple[str, types.Touchpoint]]:
-    """A tenant's interactions as the value map reads them, each with its customer."""
-    return [(row.customer_id, _touchpoint(row)) for row in rows]
+    """A tenant's interactions as the value map reads them, each with its customer (one
+    string object for each customer, channel and kind: a tenant's years of history are
+    held at once)."""
+    names: dict[str, str] = {}
+    return [
+        (
+            names.setdefault(row.customer_id, row.customer_id),
+            types.Touchpoint(
+                row.occurred_at,
+                names.setdefault(row.channel, row.channel),
+                names.setdefault(row.kind, row.kind),
+                row.revenue,
+                row.refund,
+                row.cost,
+                row.sentiment,
+            ),
+        )
+        for row in rows
+    ]
 
 
 def _features(
@@ -1446,7 +1459,7 @@ def _place(
 def _place_history(
     tenant_id: str,
     relationships: Sequence[Relationship],
-    history: Sequence[Any],
+    touches: Sequence[tuple[str, types.Touchpoint]],
     rules: Sequence[types.TypeRule],
     moments: Sequence[datetime],
     present_from: datetime,
@@ -1454,17 +1467,17 @@ def _place_history(
     back: Mapping[str, dict[str, Any]],
 ) -> Placement:
     """The tenant placed at each of `moments` in turn (the last is now), each from its own
-    year of `history`, each starting from the types the one before left; with `only`, the
-    moments before the last change those customers' types alone. `back` sets customers'
-    types back before the first. One placement to store: every change, each customer's
-    last type, and the present's potentials and alerts."""
+    year of `touches` (the tenant's interactions, oldest first), each starting from the
+    types the one before left; with `only`, the moments before the last change those
+    customers' types alone. `back` sets customers' types back before the first. One
+    placement to store: every change, each customer's last type, and the present's
+    potentials and alerts."""
     current = {r.customer_id: r.relationship_type for r in relationships}
     current |= {customer_id: row["b_type"] for customer_id, row in back.items()}
     updates = dict(back)
     changes: list[dict[str, Any]] = []
     alerts: list[dict[str, Any]] = []
     potentials = None
-    touches = _touches(history)  # once: each is in a year of month ends
     times = [touch.at for _, touch in touches]
     for at in moments:
         window = touches[bisect_right(times, at - types.WINDOW) : bisect_right(times, at)]
