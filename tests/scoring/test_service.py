@@ -557,8 +557,9 @@ async def test_past_types_placed_again_appear_at_once_and_keep_a_mark_that_moved
     service: ScoringService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """While a customer's past types are placed again, readers see its types as they were,
-    not the month ends stepping through its past; the new ones appear together. A late
-    interaction that arrives meanwhile keeps its customer marked for the next pass."""
+    not the month ends stepping through its past; the new ones appear together. An
+    interaction that arrives meanwhile keeps its customer marked, and its tenant due, for
+    the next pass (the placement did not see it)."""
     now = datetime.now(UTC)
     worker = ScoringWorker(service)
     await service.apply(steady_buyers(now, days=330))
@@ -576,13 +577,14 @@ async def test_past_types_placed_again_appear_at_once_and_keep_a_mark_that_moved
         placed = await placing(*args, **kwargs)
         [then] = await service.relationships("t1", ["k00"])
         seen.append((then.relationship_type, await _type_history(service, "t1")))
-        if len(seen) == 1:  # another late one arrives while the first is placed
-            late = now - timedelta(days=100)
-            await service.apply([delivered(98, "k00", kind="complaint", occurred_at=late)])
+        if len(seen) == 1:  # another one arrives while the first is placed
+            await service.apply([delivered(98, "k00", kind="complaint", occurred_at=now)])
         return placed
 
     monkeypatch.setattr(service, "_placed_history", watched)
+    assert await service.retyping_due(()) == ["t1"]
     assert await service.retype("t1") > 0
+    assert await service.retyping_due(()) == ["t1"]
     assert seen == [(k00.relationship_type, stored)]
     assert await _type_history(service, "t1") != stored
     # The customer stays marked from its first late moment, for the second arrival.

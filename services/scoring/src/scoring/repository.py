@@ -791,10 +791,10 @@ class ScoringRepository:
 
     async def clear_retype_marks(
         self, tenant_id: str, marks: dict[str, tuple[datetime, int]]
-    ) -> None:
+    ) -> int:
         """Clears the marks `retype_marks` read, locking them in customer order, but for a
         customer whose mark or count moved since: an interaction arrived meanwhile, and the
-        customer's past is placed again on a later pass."""
+        customer's past is placed again on a later pass. Returns the marks left."""
         t = table_of(Relationship)
         query = (
             select(t.c.customer_id, t.c.types_since, t.c.interaction_count)
@@ -802,17 +802,15 @@ class ScoringRepository:
             .order_by(t.c.customer_id)
             .with_for_update()
         )
-        unchanged = [
-            str(c)
-            for c, at, n in (await self.session.execute(query)).all()
-            if marks.get(str(c)) == (at, n)
-        ]
+        found = (await self.session.execute(query)).all()
+        unchanged = [str(c) for c, at, n in found if marks.get(str(c)) == (at, n)]
         for chunk in _chunks(unchanged, _SQLITE_IN_CHUNK):
             await self.session.execute(
                 update(t)
                 .where(t.c.tenant_id == tenant_id, t.c.customer_id.in_(chunk))
                 .values(types_since=None)
             )
+        return len(found) - len(unchanged)
 
     async def drop_type_changes(
         self, tenant_id: str, customer_ids: Sequence[str], since: datetime

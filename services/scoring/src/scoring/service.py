@@ -742,20 +742,23 @@ class ScoringService:
                 for customer_id in sorted(marks)
                 for then in [types_then.get(customer_id)]
             }
-            placed = await self._placed_history(tenant_id, utcnow(), set(marks), since, back)
+            placed = await self._placed_history(
+                tenant_id, utcnow(), set(marks), since, back
+            ) or Placement([], list(back.values()), None, [])
             async with self.db.transaction() as session:
                 repo = ScoringRepository(session)
-                await repo.clear_retype_marks(tenant_id, marks)
+                left = await repo.clear_retype_marks(tenant_id, marks)
                 await repo.drop_type_changes(tenant_id, list(marks), since)
-                if placed is not None:
-                    await _store_placement(repo, placed)
+                await _store_placement(repo, placed)
+            if left and self._retyping is not None:
+                self._retyping.setdefault(tenant_id, time.monotonic())
         except Exception:
             # Nothing was stored and the marks stay: the next pass places them; until then
             # they keep the types they had.
             if self._retyping is not None:
                 self._retyping.setdefault(tenant_id, time.monotonic())
             raise
-        return len(placed.changes) if placed is not None else 0
+        return len(placed.changes)
 
     async def fit_retention(
         self, tenant_id: str, at: datetime | None = None
