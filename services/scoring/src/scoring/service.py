@@ -456,10 +456,9 @@ class ScoringService:
             )
         await repo.insert_relationships(fresh)
         await repo.add_to_relationships(updates)
-        if self._retyping is not None:
-            for row in updates:
-                if row["b_retype"] is not None:
-                    self._retyping.setdefault(str(row["b_tenant"]), time.monotonic())
+        for row in updates:
+            if row["b_retype"] is not None:
+                self._retype_later(str(row["b_tenant"]))
 
     async def recompute(self, tenant_id: str) -> int:
         """Weighs the tenant's whole history again with its current rules: contributions,
@@ -653,7 +652,9 @@ class ScoringService:
         current = {r.customer_id: r.relationship_type for r in relationships}
         # The reckoning is CPU work: off the event loop, so reads keep being answered.
         placed = await asyncio.to_thread(
-            _place, tenant_id, relationships, current, _touches(window), rules, at, present_only
+            lambda: _place(
+                tenant_id, relationships, current, _touches(window), rules, at, present_only
+            )
         )
         async with self.db.transaction() as session:
             await _store_placement(ScoringRepository(session), placed)
@@ -709,6 +710,12 @@ class ScoringService:
             t for t, since in self._retyping.items() if t not in busy or now - since >= RETYPE_WAIT
         )
 
+    def _retype_later(self, tenant_id: str) -> None:
+        """Puts the tenant on the list `retyping_due` reads (once read from the store: until
+        then the store's marks are what it reads)."""
+        if self._retyping is not None:
+            self._retyping.setdefault(tenant_id, time.monotonic())
+
     async def retype(self, tenant_id: str) -> int:
         """Places again the past types of the tenant's customers that received interactions
         from before the month began (a late event, an import of older history, a merge):
@@ -732,13 +739,11 @@ class ScoringService:
                 )
             types_then = {s.customer_id: s for s in before if s.dimension == "type"}
             back = {
-                customer_id: {
-                    "b_tenant": tenant_id,
-                    "b_id": customer_id,
-                    "b_type": then.current if then else "",
-                    "b_reason": then.reason if then else "",
-                    "b_since": then.at if then else None,
-                }
+                customer_id: (
+                    _type_row(tenant_id, customer_id, then.current, then.reason, then.at)
+                    if then
+                    else _type_row(tenant_id, customer_id, "", "", None)
+                )
                 for customer_id in sorted(marks)
                 for then in [types_then.get(customer_id)]
             }
@@ -750,13 +755,12 @@ class ScoringService:
                 left = await repo.clear_retype_marks(tenant_id, marks)
                 await repo.drop_type_changes(tenant_id, list(marks), since)
                 await _store_placement(repo, placed)
-            if left and self._retyping is not None:
-                self._retyping.setdefault(tenant_id, time.monotonic())
+            if left:
+                self._retype_later(tenant_id)
         except Exception:
             # Nothing was stored and the marks stay: the next pass places them; until then
             # they keep the types they had.
-            if self._retyping is not None:
-                self._retyping.setdefault(tenant_id, time.monotonic())
+            self._retype_later(tenant_id)
             raise
         return len(placed.changes)
 
@@ -1425,15 +1429,7 @@ def _place(
                     "reason": call.reason[:500],
                 }
             )
-            updates.append(
-                {
-                    "b_tenant": tenant_id,
-                    "b_id": r.customer_id,
-                    "b_type": call.name,
-                    "b_reason": call.reason[:500],
-                    "b_since": at,
-                }
-            )
+            updates.append(_type_row(tenant_id, r.customer_id, call.name, call.reason, at))
     if not present:  # potential and cohort exceptions are about the present
         return Placement(changes, updates, None, [])
     promising = potential.potentials(features)
@@ -1502,6 +1498,19 @@ def _place_history(
         alerts += placed.alerts
         potentials = placed.potentials if placed.potentials is not None else potentials
     return Placement(changes, list(updates.values()), potentials, alerts)
+
+
+def _type_row(
+    tenant_id: str, customer_id: str, name: str, reason: str, since: datetime | None
+) -> dict[str, Any]:
+    """A customer's type as `ScoringRepository.set_types` stores it."""
+    return {
+        "b_tenant": tenant_id,
+        "b_id": customer_id,
+        "b_type": name,
+        "b_reason": reason[:500],
+        "b_since": since,
+    }
 
 
 async def _store_placement(repo: ScoringRepository, placed: Placement) -> None:
@@ -1687,8 +1696,9 @@ def _as_of(
 ) -> list[RelationshipView]:
     """The customers' relationships as they stood at `as_of`, from their history up to then
     and their standings then (`ScoringRepository.standings`), for those with any history by
-    then; the purchase outlook from the tenant's `model` (its population's parameters,
-    fitted now) on their purchases up to then, and the risk from it, as the worker's own."""
+    then; the purchase outlook from the tenant's `model` (the one in use then,
+    `ScoringRepository.retention_model`) on their purchases up to then, and the risk from
+    it, as the worker's own."""
     per_customer: dict[str, list[AppliedInteraction]] = defaultdict(list)
     for row in history:
         per_customer[row.customer_id].append(row)
