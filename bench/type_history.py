@@ -2,11 +2,13 @@
 (`ScoringService.classify_history`), the work scoring does once a tenant's history arrives
 at once, and for customers whose older history arrives later.
 
-    uv run python bench/type_history.py [--customers 4000] [--postgres]
+    uv run python bench/type_history.py [--customers 4000] [--postgres] [--memory]
 
 Synthetic customers over two years (each from a random day, at its own cadence, a mix of
 purchases, renewals, meetings and complaints) are applied as the relay delivers them; then
-the placement is timed: wall and CPU seconds, and the changes of type it recorded.
+the placement is timed: wall and CPU seconds, and the changes of type it recorded. With
+`--memory`, the placement's peak of Python's allocations (tracemalloc, which slows it) and
+what that peak would be for 100,000 customers (it grows with the interactions).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import asyncio
 import random
 import tempfile
 import time
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -49,19 +52,31 @@ def history(customers: int, now: datetime) -> list[Delivered]:
     return sorted(items, key=lambda i: i.occurred_at)
 
 
-async def run(url: str, customers: int) -> None:
+async def run(url: str, customers: int, memory: bool) -> None:
     service = ScoringService(Database(url))
     items = history(customers, datetime.now(UTC))
-    for i in range(0, len(items), 5000):
+    count = len(items)
+    for i in range(0, count, 5000):
         await service.apply(items[i : i + 5000])
+    del items
+    if memory:
+        tracemalloc.start()
     wall, cpu = time.perf_counter(), time.process_time()
     changes = await service.classify_history("t1")
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     print(
-        f"{customers:,} customers, {len(items):,} interactions over two years: "
+        f"{customers:,} customers, {count:,} interactions over two years: "
         f"types at every month end and now in {wall:.2f} s ({cpu:.2f} s CPU), "
         f"{changes:,} changes of type"
     )
+    if memory:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        print(
+            f"peak of the placement's allocations: {peak / 2**20:.0f} MB "
+            f"({peak / count:.0f} B an interaction; "
+            f"{peak / customers * 100_000 / 2**20:,.0f} MB for 100,000 such customers)"
+        )
     await service.db.dispose()
 
 
@@ -69,16 +84,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=4000)
     parser.add_argument("--postgres", action="store_true")
+    parser.add_argument("--memory", action="store_true", help="trace the placement's peak")
     args = parser.parse_args()
     if args.postgres:
         with scratch_databases("relint_typebench", ("scoring",)) as urls:
             migrate(MIGRATIONS, urls["scoring"])
-            asyncio.run(run(urls["scoring"], args.customers))
+            asyncio.run(run(urls["scoring"], args.customers, args.memory))
     else:
         with tempfile.TemporaryDirectory() as tmp:
             url = f"sqlite+aiosqlite:///{Path(tmp) / 'scoring.db'}"
             migrate(MIGRATIONS, url)
-            asyncio.run(run(url, args.customers))
+            asyncio.run(run(url, args.customers, args.memory))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from typing import Any
 
 from relint_devstack.demo import DemoConfig, DemoTruth, generate
 from scoring.domain import DEFAULT_TABLE, Touch, masses_after
-from scoring.relationship_types import Touchpoint
+from scoring.relationship_types import ValueMapBuilder, ValueMapHistory, micros
 from scoring.stages import Moment
 
 
@@ -26,19 +26,24 @@ def demo(customers: int, seed: int) -> tuple[DemoTruth, dict[str, list[dict[str,
     return truth, dict(items)
 
 
-def touchpoints(items: list[dict[str, Any]]) -> list[Touchpoint]:
-    return [
-        Touchpoint(
-            datetime.fromisoformat(i["occurred_at"]),
-            i["channel"],
-            i["kind"],
-            _money(i, "revenue"),
-            _money(i, "refund"),
-            _money(i, "cost_to_serve"),
-            i.get("sentiment"),
-        )
-        for i in items
-    ]
+def value_map(items: dict[str, list[dict[str, Any]]]) -> ValueMapHistory:
+    """The customers' interactions as the value map reads them."""
+    ordered = sorted(
+        ((c, i) for c, its in items.items() for i in its),
+        key=lambda ci: datetime.fromisoformat(ci[1]["occurred_at"]),
+    )
+    builder = ValueMapBuilder()
+    builder.add(
+        [c for c, _ in ordered],
+        [micros(datetime.fromisoformat(i["occurred_at"])) for _, i in ordered],
+        [i["channel"] for _, i in ordered],
+        [i["kind"] for _, i in ordered],
+        [_money(i, "revenue") for _, i in ordered],
+        [_money(i, "refund") for _, i in ordered],
+        [_money(i, "cost_to_serve") for _, i in ordered],
+        [i.get("sentiment") for _, i in ordered],
+    )
+    return builder.build()
 
 
 def moments(items: list[dict[str, Any]]) -> list[Moment]:
@@ -70,12 +75,6 @@ def moments(items: list[dict[str, Any]]) -> list[Moment]:
 
 def features_of_active(customers: int, seed: int) -> tuple[DemoTruth, dict[str, Any]]:
     """The value-map features, at the end, of the customers still active then."""
-    from scoring.relationship_types import features
-
     truth, items = demo(customers, seed)
-    end = truth.config.end
-    return truth, {
-        c.external_id: features(touchpoints(items[c.external_id]), end)
-        for c in truth.customers
-        if not c.churned and c.external_id in items
-    }
+    active = [c.external_id for c in truth.customers if not c.churned and c.external_id in items]
+    return truth, value_map(items).features_at(truth.config.end, active)

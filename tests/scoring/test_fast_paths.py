@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,6 +24,15 @@ from scoring.domain import KIND_WEIGHTS, OUTCOMES, Touch, WeightTable, mass
 from scoring.main import MIGRATIONS
 from scoring.messages import delivered
 from scoring.models import AppliedInteraction, Relationship
+from scoring.relationship_types import (
+    ADVOCACY_KINDS,
+    SERVICE_CHANNELS,
+    SERVICE_TOUCH_COST,
+    WINDOW,
+    Features,
+    ValueMapBuilder,
+    micros,
+)
 from scoring.repository import ScoringRepository
 from scoring.service import Delivered, ScoringService
 from tests.plans import rows_read
@@ -153,6 +163,89 @@ def interactions(draw: st.DrawFn) -> ingest_pb2.Interaction:
 @given(interactions())
 def test_the_fast_conversion_is_the_plain_one(message: ingest_pb2.Interaction) -> None:
     assert delivered(message) == _plain_delivered(message)
+
+
+def _plain_features(
+    rows: list[tuple[str, datetime, str, str, float, float, float, float | None]], at: datetime
+) -> dict[str, Features]:
+    """The value map's features by its rules, an interaction at a time."""
+    found: dict[str, list[float]] = {}
+    for customer, moment, channel, kind, revenue, refund, cost, sentiment in rows:
+        sums = found.setdefault(customer, [0.0, 0.0, 0.0, 0.0])
+        if not at - WINDOW < moment <= at:
+            continue
+        sums[0] += 1
+        sums[1] += revenue - refund
+        sums[2] += cost or (SERVICE_TOUCH_COST if channel in SERVICE_CHANNELS else 0.0)
+        if kind in ADVOCACY_KINDS and (sentiment is None or sentiment >= 0):
+            sums[3] += 1
+    return {c: Features(e, r, k, r - k, a) for c, (e, r, k, a) in found.items()}
+
+
+value_map_rows = st.lists(
+    st.tuples(
+        st.sampled_from(["c1", "c2", "c3"]),
+        st.integers(0, 800),  # days after T0
+        st.sampled_from(["sales", "service", "social"]),
+        st.sampled_from(["purchase", "review", "referral", "ticket_opened"]),
+        st.sampled_from([0.0, 120.5]) | st.floats(0, 1e6, allow_nan=False),
+        st.sampled_from([0.0, 10.0]),
+        st.sampled_from([0.0, 40.0]),
+        st.none() | st.floats(-1, 1, allow_nan=False),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value_map_rows, st.integers(1, 10), st.integers(0, 900))
+def test_the_value_map_columns_give_the_features_of_the_rules(
+    drawn: list[tuple[str, int, str, str, float, float, float, float | None]],
+    chunk: int,
+    day: int,
+) -> None:
+    """Built from chunks of any size, the columns give each customer's year up to any moment
+    exactly as an interaction at a time does (zero for a customer without one then)."""
+    rows = sorted(((c, T0 + timedelta(days=d), *rest) for c, d, *rest in drawn), key=lambda r: r[1])
+    builder = ValueMapBuilder()
+    for start in range(0, len(rows), chunk):
+        columns = list(zip(*rows[start : start + chunk], strict=True))
+        builder.add(
+            list(columns[0]),
+            [micros(m) for m in columns[1]],
+            *(list(c) for c in columns[2:]),  # type: ignore[arg-type]
+        )
+    history = builder.build()
+    at = T0 + timedelta(days=day)
+    expected = _plain_features(rows, at)
+    assert history.features_at(at, [*expected, "nobody"]) == {
+        **expected,
+        "nobody": Features(0.0, 0.0, 0.0, 0.0, 0.0),
+    }
+    counts = {
+        c: sum(1 for r in rows if r[0] == c and at - timedelta(days=90) < r[1] <= at)
+        for c in expected
+    }
+    assert history.interactions(at - timedelta(days=90), at) == {
+        c: n for c, n in counts.items() if n
+    }
+
+
+def test_the_value_map_takes_interactions_oldest_first() -> None:
+    builder = ValueMapBuilder()
+    for day in (2, 1):
+        builder.add(
+            ["c1"],
+            [micros(T0 + timedelta(days=day))],
+            ["sales"],
+            ["purchase"],
+            [1.0],
+            [0.0],
+            [0.0],
+            [None],
+        )
+    with pytest.raises(ValueError, match="oldest first"):
+        builder.build()
 
 
 @pytest.fixture
@@ -304,3 +397,26 @@ async def test_applying_and_reading_read_the_customers_relationships_not_the_ten
     ]
     assert before == []
     assert sorted(c.customer_id for c in since) == [c for _, c in few]
+
+
+async def test_the_value_map_read_in_chunks_is_the_tenants_window(
+    service: ScoringService,
+) -> None:
+    """A placement's read, a few rows at a time (a server-side cursor on PostgreSQL), gives
+    the interactions in (start, end] of the tenant alone, moments to the microsecond."""
+    items = [
+        _item(n, f"c{n % 4}", channel="service" if n % 5 == 0 else "sales") for n in range(50)
+    ] + [_item(n, "c0", tenant_id="t2", interaction_id=f"t2-{n}") for n in range(10)]
+    items[3] = replace(items[3], kind="review", sentiment=0.5)
+    await service.apply(items)
+    start, end = items[4].occurred_at, items[44].occurred_at
+    async with service.db.read_transaction() as session:
+        repo = ScoringRepository(session)
+        chunks = [c async for c in repo.value_map_rows("t1", start, end, size=7)]
+    assert [len(c.customer_ids) for c in chunks] == [7, 7, 7, 7, 7, 5]
+    moments = [m for c in chunks for m in c.moments.tolist()]
+    inside = [i for i in items[:50] if i.tenant_id == "t1" and start < i.occurred_at <= end]
+    assert moments == [micros(i.occurred_at) for i in inside]
+    assert [c for chunk in chunks for c in chunk.customer_ids] == [i.customer_id for i in inside]
+    assert [s for chunk in chunks for s in chunk.sentiments] == [i.sentiment for i in inside]
+    assert [k for chunk in chunks for k in chunk.costs] == [0.0] * len(inside)

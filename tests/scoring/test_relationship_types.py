@@ -13,11 +13,10 @@ from scoring.relationship_types import (
     Features,
     InvalidTypeRules,
     classify,
-    features,
     rules_from_config,
     rules_to_config,
 )
-from tests.scoring.demo_support import demo, touchpoints
+from tests.scoring.demo_support import demo, value_map
 
 HIDDEN = {
     "acquaintance": "Acquaintance",
@@ -32,7 +31,7 @@ def test_the_default_rules_recover_the_hidden_types(customers: int, seed: int) -
     truth, items = demo(customers, seed)
     end = truth.config.end
     active = [c for c in truth.customers if not c.churned and c.external_id in items]
-    placed = {c.external_id: features(touchpoints(items[c.external_id]), end) for c in active}
+    placed = value_map(items).features_at(end, [c.external_id for c in active])
     distribution = Distribution.of(placed.values())
     outcome = Counter(
         (HIDDEN[c.relationship_type], classify(placed[c.external_id], distribution).name)

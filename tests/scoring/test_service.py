@@ -549,12 +549,11 @@ async def test_past_types_that_fail_to_be_placed_again_wait_for_the_next_pass(
     assert await _type_history(service, "t1") == stored
     monkeypatch.undo()
     async with service.db.read() as session:
-        marked = await ScoringRepository(session).tenant_relationships("t1")
-    assert {r.customer_id: r.types_since for r in marked if r.types_since} == {"k00": late}
+        marked = await ScoringRepository(session).retype_marks("t1")
+    assert {c: since for c, (since, _) in marked.items()} == {"k00": late}
     await worker.run_once()
     async with service.db.read() as session:
-        marked = await ScoringRepository(session).tenant_relationships("t1")
-    assert [r.customer_id for r in marked if r.types_since] == []
+        assert await ScoringRepository(session).retype_marks("t1") == {}
     assert await _type_history(service, "t1") != stored
 
 
@@ -594,8 +593,8 @@ async def test_past_types_placed_again_appear_at_once_and_keep_a_mark_that_moved
     assert await _type_history(service, "t1") != stored
     # The customer stays marked from its first late moment, for the second arrival.
     async with service.db.read() as session:
-        marked = await ScoringRepository(session).tenant_relationships("t1")
-    assert {r.customer_id: r.types_since for r in marked if r.types_since} == {"k00": big}
+        marked = await ScoringRepository(session).retype_marks("t1")
+    assert {c: since for c, (since, _) in marked.items()} == {"k00": big}
     await service.retype("t1")
     assert len(seen) == 2
     assert await service.retyping_due(()) == []

@@ -28,8 +28,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+import numpy as np
+
 from relint.values import text_problem
-from scoring.domain import is_finite_number
+from scoring.domain import EPOCH, is_finite_number
 
 FEATURES = ("engagement", "revenue", "cost_to_serve", "profit", "advocacy")
 Feature = Literal["engagement", "revenue", "cost_to_serve", "profit", "advocacy"]
@@ -38,20 +40,8 @@ SERVICE_CHANNELS = frozenset({"service"})
 # What one service touch costs when the sender gave no cost of its own.
 SERVICE_TOUCH_COST = 25.0
 WINDOW = timedelta(days=365)
+_MICROSECOND = timedelta(microseconds=1)
 MAX_TYPES = 10
-
-
-@dataclass(frozen=True, slots=True)
-class Touchpoint:
-    """What the value map needs of one interaction."""
-
-    at: datetime
-    channel: str
-    kind: str
-    revenue: float = 0.0
-    refund: float = 0.0
-    cost: float = 0.0
-    sentiment: float | None = None
 
 
 @dataclass(frozen=True)
@@ -67,18 +57,108 @@ class Features:
         return value
 
 
-def features(touches: Iterable[Touchpoint], at: datetime) -> Features:
-    """The customer's features over the year up to `at`."""
-    engagement = revenue = cost = advocacy = 0.0
-    for t in touches:
-        if not at - WINDOW < t.at <= at:
-            continue
-        engagement += 1
-        revenue += t.revenue - t.refund
-        cost += t.cost or (SERVICE_TOUCH_COST if t.channel in SERVICE_CHANNELS else 0.0)
-        if t.kind in ADVOCACY_KINDS and (t.sentiment is None or t.sentiment >= 0):
-            advocacy += 1
-    return Features(engagement, revenue, cost, revenue - cost, advocacy)
+def micros(at: datetime) -> int:
+    """A moment in whole microseconds since EPOCH (scoring.domain), as `ValueMapHistory`
+    keeps its moments."""
+    return (at - EPOCH) // _MICROSECOND
+
+
+@dataclass(frozen=True)
+class ValueMapHistory:
+    """A tenant's interactions as the value map reads them, oldest first, as columns (29
+    bytes an interaction, not an object each): the years of history a placement walks,
+    placing every customer at each month end from its own year of them. Built by
+    `ValueMapBuilder`."""
+
+    # The customers' ids, by the code the interactions carry.
+    names: list[str]
+    index: Mapping[str, int]
+    codes: np.ndarray  # int32: each interaction's customer
+    moments: np.ndarray  # int64: microseconds since EPOCH, ascending
+    revenue: np.ndarray  # net of refunds
+    cost: np.ndarray  # to serve it: as given, else SERVICE_TOUCH_COST for a service touch
+    advocacy: np.ndarray  # bool: an act of advocacy not given a negative sentiment
+
+    def features_at(self, at: datetime, customers: Iterable[str]) -> dict[str, Features]:
+        """Each of the customers' features over the year up to `at` (zero without any)."""
+        start, end = self._between(at - WINDOW, at)
+        codes, size = self.codes[start:end], len(self.names)
+        # bincount adds each bin's weights in the columns' order: the sums of a loop.
+        engagement = np.bincount(codes, minlength=size).tolist()
+        revenue = np.bincount(codes, self.revenue[start:end], size).tolist()
+        cost = np.bincount(codes, self.cost[start:end], size).tolist()
+        advocacy = np.bincount(codes, self.advocacy[start:end], size).tolist()
+        found: dict[str, Features] = {}
+        for customer_id in customers:
+            i = self.index.get(customer_id)
+            if i is None:
+                found[customer_id] = Features(0.0, 0.0, 0.0, 0.0, 0.0)
+            else:
+                earned, spent = revenue[i], cost[i]
+                found[customer_id] = Features(
+                    float(engagement[i]), earned, spent, earned - spent, advocacy[i]
+                )
+        return found
+
+    def interactions(self, start: datetime, end: datetime) -> dict[str, int]:
+        """How many interactions each customer had with start < moment <= end (those with
+        any)."""
+        first, last = self._between(start, end)
+        counts = np.bincount(self.codes[first:last], minlength=len(self.names))
+        return {self.names[i]: int(counts[i]) for i in np.flatnonzero(counts)}
+
+    def _between(self, start: datetime, end: datetime) -> tuple[int, int]:
+        """The rows with start < moment <= end."""
+        found = np.searchsorted(self.moments, [micros(start), micros(end)], side="right")
+        return int(found[0]), int(found[1])
+
+
+class ValueMapBuilder:
+    """Builds a `ValueMapHistory` from interactions added in chunks, oldest first (a read in
+    chunks holds one chunk of rows at a time, never the years of them)."""
+
+    def __init__(self) -> None:
+        self._index: dict[str, int] = {}
+        self._parts: list[tuple[np.ndarray, ...]] = []
+
+    def add(
+        self,
+        customer_ids: Sequence[str],
+        moments: Sequence[int] | np.ndarray,
+        channels: Sequence[str],
+        kinds: Sequence[str],
+        revenues: Sequence[float],
+        refunds: Sequence[float],
+        costs: Sequence[float],
+        sentiments: Sequence[float | None],
+    ) -> None:
+        """Interactions as columns, none older than those added before: moments in
+        microseconds since EPOCH (`micros`), sentiments None where none was given."""
+        size, index = len(customer_ids), self._index
+        codes = np.fromiter((index.setdefault(c, len(index)) for c in customer_ids), np.int32, size)
+        service = np.fromiter((c in SERVICE_CHANNELS for c in channels), bool, size)
+        given = np.asarray(costs, dtype=float)
+        cost = np.where(
+            (given != 0) & ~np.isnan(given), given, np.where(service, SERVICE_TOUCH_COST, 0.0)
+        )
+        feeling = np.asarray(sentiments, dtype=float)  # None: NaN
+        advocacy = np.fromiter((k in ADVOCACY_KINDS for k in kinds), bool, size) & (
+            np.isnan(feeling) | (feeling >= 0)
+        )
+        revenue = np.asarray(revenues, dtype=float) - np.asarray(refunds, dtype=float)
+        self._parts.append((codes, np.asarray(moments, dtype=np.int64), revenue, cost, advocacy))
+
+    def build(self) -> ValueMapHistory:
+        columns = [np.concatenate(c) for c in zip(*self._parts, strict=True)] or [
+            np.zeros(0, dtype) for dtype in (np.int32, np.int64, float, float, bool)
+        ]
+        codes, moments, revenue, cost, advocacy = columns
+        if np.any(moments[1:] < moments[:-1]):
+            raise ValueError("interactions are added oldest first")
+        self._parts = []
+        return ValueMapHistory(
+            list(self._index), self._index, codes, moments, revenue, cost, advocacy
+        )
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sqlalchemy import (
@@ -140,6 +140,51 @@ class Weighing:
     refunds: np.ndarray
     contributions: np.ndarray
     reasons: list[str]
+
+
+# How many rows `value_map_rows` reads at a time.
+VALUE_MAP_CHUNK = 50_000
+
+
+@dataclass(frozen=True)
+class ValueMapRows:
+    """Applied interactions as the value map reads them (`ValueMapBuilder.add`'s columns):
+    moments in microseconds since EPOCH, sentiments None where none was given."""
+
+    customer_ids: list[str]
+    moments: np.ndarray
+    channels: list[str]
+    kinds: list[str]
+    revenues: list[float]
+    refunds: list[float]
+    costs: list[float]
+    sentiments: list[float | None]
+
+
+def _value_map_rows(rows: Sequence[tuple[Any, ...]], unix_micros: np.ndarray) -> ValueMapRows:
+    customers, _, channels, kinds, revenues, refunds, costs, sentiments = (
+        list(c) for c in zip(*rows, strict=True)
+    )
+    return ValueMapRows(
+        customers,
+        unix_micros - _EPOCH_MICROSECONDS,
+        channels,
+        kinds,
+        revenues,
+        refunds,
+        costs,
+        sentiments,
+    )
+
+
+class Placing(NamedTuple):
+    """What placing a customer on the value map reads of its relationship."""
+
+    customer_id: str
+    first_interaction_at: datetime | None
+    last_interaction_at: datetime | None
+    relationship_type: str
+    stage: str
 
 
 @dataclass(frozen=True)
@@ -301,29 +346,33 @@ class ScoringRepository:
         )
         return list(await self.session.execute(query))
 
-    async def tenant_window(self, tenant_id: str, start: datetime, end: datetime) -> list[Any]:
+    async def value_map_rows(
+        self, tenant_id: str, start: datetime, end: datetime, size: int = VALUE_MAP_CHUNK
+    ) -> AsyncIterator[ValueMapRows]:
         """Every applied interaction of the tenant with start < occurred_at <= end, oldest
-        first, as rows of what the value map reads (customer_id, occurred_at, channel, kind,
-        revenue, refund, cost, sentiment): a tenant's year, without an object per row."""
+        first, as columns of what the value map reads, `size` rows at a time: a tenant's
+        years of history are never held as rows (a server-side cursor on PostgreSQL, which
+        needs the session's transaction: `Database.read_transaction`)."""
         query = (
-            select(
-                col(AppliedInteraction.customer_id),
-                col(AppliedInteraction.occurred_at),
-                col(AppliedInteraction.channel),
-                col(AppliedInteraction.kind),
-                col(AppliedInteraction.revenue),
-                col(AppliedInteraction.refund),
-                col(AppliedInteraction.cost),
-                col(AppliedInteraction.sentiment),
-            )
-            .where(
-                col(AppliedInteraction.tenant_id) == tenant_id,
-                col(AppliedInteraction.occurred_at) > start,
-                col(AppliedInteraction.occurred_at) <= end,
-            )
-            .order_by(col(AppliedInteraction.occurred_at))
+            "SELECT customer_id, {moment}, channel, kind, revenue, refund, cost, sentiment "
+            "FROM applied_interaction WHERE tenant_id = {mark} AND occurred_at > {mark} "
+            "AND occurred_at <= {mark} ORDER BY occurred_at"
         )
-        return list(await self.session.execute(query))
+        async with driver_of(self.session) as (postgres, driver):
+            if postgres:
+                sql = query.format(moment=_PG_MICROSECONDS, mark="%s")
+                async with driver.cursor(name="value_map", binary=True) as cursor:
+                    await cursor.execute(sql, (tenant_id, start, end))
+                    while rows := await cursor.fetchmany(size):
+                        yield _value_map_rows(rows, np.array([r[1] for r in rows], np.int64))
+            else:
+                sql = query.format(moment="occurred_at", mark="?")
+                bounds = (tenant_id, sqlite_moment(start), sqlite_moment(end))
+                async with driver.execute(sql, bounds) as cursor:
+                    while rows := await cursor.fetchmany(size):
+                        # 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC (see relint.db.sqlite_moment)
+                        moments = np.array([r[1] for r in rows], dtype="datetime64[us]")
+                        yield _value_map_rows(rows, moments.astype(np.int64))
 
     async def weighing(self, tenant_id: str) -> Weighing:
         """Every applied interaction of the tenant as columns, straight from the driver, in
@@ -476,6 +525,18 @@ class ScoringRepository:
     async def tenant_relationships(self, tenant_id: str) -> list[Relationship]:
         query = select(Relationship).where(col(Relationship.tenant_id) == tenant_id)
         return list((await self.session.execute(query)).scalars())
+
+    async def placings(self, tenant_id: str) -> list[Placing]:
+        """The tenant's relationships as a placement reads them (a tuple each, not an
+        object: a tenant may have hundreds of thousands)."""
+        query = select(
+            col(Relationship.customer_id),
+            col(Relationship.first_interaction_at),
+            col(Relationship.last_interaction_at),
+            col(Relationship.relationship_type),
+            col(Relationship.stage),
+        ).where(col(Relationship.tenant_id) == tenant_id)
+        return [Placing(*row) for row in await self.session.execute(query)]
 
     async def insert_relationships(self, rows: Sequence[dict[str, Any]]) -> None:
         await bulk_insert(self.session, table_of(Relationship), rows)

@@ -17,7 +17,7 @@ import heapq
 import logging
 import time
 from bisect import bisect_right
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -58,7 +58,7 @@ from scoring.models import (
     StateChange,
     TenantSettings,
 )
-from scoring.repository import RelationshipFilter, ScoringRepository, Weighing
+from scoring.repository import Placing, RelationshipFilter, ScoringRepository, Weighing
 
 log = logging.getLogger(__name__)
 
@@ -644,17 +644,15 @@ class ScoringService:
         tenant's rules; records each change of type with its reason. Returns the changes."""
         at = at or utcnow()
         rules = (await self.rules(tenant_id)).types
-        async with self.db.read() as session:
+        async with self.db.read_transaction() as session:
             repo = ScoringRepository(session)
-            window = await repo.tenant_window(tenant_id, at - types.WINDOW, at)
-            relationships = await repo.tenant_relationships(tenant_id)
+            touches = await _value_map(repo, tenant_id, at - types.WINDOW, at)
+            relationships = await repo.placings(tenant_id)
         present_only = at >= utcnow() - ALERT_HORIZON
         current = {r.customer_id: r.relationship_type for r in relationships}
         # The reckoning is CPU work: off the event loop, so reads keep being answered.
         placed = await asyncio.to_thread(
-            lambda: _place(
-                tenant_id, relationships, current, _touches(window), rules, at, present_only
-            )
+            _place, tenant_id, relationships, current, touches, rules, at, present_only
         )
         async with self.db.transaction() as session:
             await _store_placement(ScoringRepository(session), placed)
@@ -680,7 +678,7 @@ class ScoringService:
             async with self.db.transaction() as session:
                 await ScoringRepository(session).mark_dirty(tenant_id, utcnow() - DAY)
         async with self.db.read() as session:
-            relationships = await ScoringRepository(session).tenant_relationships(tenant_id)
+            relationships = await ScoringRepository(session).placings(tenant_id)
         if not any(r.relationship_type for r in relationships):
             return await self.classify_history(tenant_id)
         # Never placed, though they were here at a month end that was: a type history for
@@ -817,9 +815,9 @@ class ScoringService:
         to those rows' (what they were at `since`) before the first month end. None when
         nobody is there to place."""
         rules = (await self.rules(tenant_id)).types
-        async with self.db.read() as session:
+        async with self.db.read_transaction() as session:
             repo = ScoringRepository(session)
-            relationships = await repo.tenant_relationships(tenant_id)
+            relationships = await repo.placings(tenant_id)
             firsts = [
                 r.first_interaction_at
                 for r in relationships
@@ -832,9 +830,7 @@ class ScoringService:
             if since is not None:
                 start = max(start, since - timedelta(microseconds=1))
             # Read once; each month end places from its own year of it.
-            rows = await repo.tenant_window(tenant_id, start - types.WINDOW, now)
-        touches = await asyncio.to_thread(_touches, rows)
-        del rows  # the years of history are held once, as touches
+            touches = await _value_map(repo, tenant_id, start - types.WINDOW, now)
         return await asyncio.to_thread(
             _place_history,
             tenant_id,
@@ -932,13 +928,13 @@ class ScoringService:
         placement does, and the `limit` with the most potential read as of then."""
         if as_of is None or as_of >= utcnow():
             return await self._ranked(tenant_id, "potential", limit)
-        async with self.db.read() as session:
+        async with self.db.read_transaction() as session:
             repo = ScoringRepository(session)
-            relationships = await repo.tenant_relationships(tenant_id)
-            window = await repo.tenant_window(tenant_id, as_of - types.WINDOW, as_of)
+            relationships = await repo.placings(tenant_id)
+            touches = await _value_map(repo, tenant_id, as_of - types.WINDOW, as_of)
         # The reckoning is CPU work: off the event loop, as the placement's.
         promising = await asyncio.to_thread(
-            lambda: potential.potentials(_features(relationships, _touches(window), as_of))
+            lambda: potential.potentials(_features(relationships, touches, as_of))
         )
         top = sorted(promising, key=lambda c: (-promising[c].amount, c))[:limit]
         views = {v.customer_id: v for v in await self.relationships(tenant_id, top, as_of)}
@@ -1346,43 +1342,40 @@ def _fit_retention(
     return model
 
 
-def _touches(rows: Sequence[Any]) -> list[tuple[str, types.Touchpoint]]:
-    """A tenant's interactions as the value map reads them, each with its customer (one
-    string object for each customer, channel and kind: a tenant's years of history are
-    held at once)."""
-    names: dict[str, str] = {}
-    return [
-        (
-            names.setdefault(row.customer_id, row.customer_id),
-            types.Touchpoint(
-                row.occurred_at,
-                names.setdefault(row.channel, row.channel),
-                names.setdefault(row.kind, row.kind),
-                row.revenue,
-                row.refund,
-                row.cost,
-                row.sentiment,
-            ),
+async def _value_map(
+    repo: ScoringRepository, tenant_id: str, start: datetime, end: datetime
+) -> types.ValueMapHistory:
+    """The tenant's interactions with start < occurred_at <= end as the value map reads them,
+    read in chunks (each turned into columns off the event loop)."""
+    builder = types.ValueMapBuilder()
+    async for rows in repo.value_map_rows(tenant_id, start, end):
+        await asyncio.to_thread(
+            builder.add,
+            rows.customer_ids,
+            rows.moments,
+            rows.channels,
+            rows.kinds,
+            rows.revenues,
+            rows.refunds,
+            rows.costs,
+            rows.sentiments,
         )
-        for row in rows
-    ]
+    return builder.build()
 
 
 def _features(
-    relationships: Sequence[Relationship],
-    window: Sequence[tuple[str, types.Touchpoint]],
-    at: datetime,
+    relationships: Sequence[Placing], touches: types.ValueMapHistory, at: datetime
 ) -> dict[str, types.Features]:
-    """Where each customer here by `at` stands on the value map at `at`, from its
-    interactions in `window` (the tenant's year up to `at`, from `_touches`)."""
-    touches: dict[str, list[types.Touchpoint]] = defaultdict(list)
-    for customer_id, touch in window:
-        touches[customer_id].append(touch)
-    return {
-        r.customer_id: types.features(touches[r.customer_id], at)
-        for r in relationships
-        if r.first_interaction_at is not None and r.first_interaction_at <= at
-    }
+    """Where each customer here by `at` stands on the value map at `at`, from its year of
+    `touches` up to `at`."""
+    return touches.features_at(
+        at,
+        (
+            r.customer_id
+            for r in relationships
+            if r.first_interaction_at is not None and r.first_interaction_at <= at
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -1397,15 +1390,16 @@ class Placement:
 
 def _place(
     tenant_id: str,
-    relationships: Sequence[Relationship],
+    relationships: Sequence[Placing],
     current: Mapping[str, str],
-    window: Sequence[tuple[str, types.Touchpoint]],
+    touches: types.ValueMapHistory,
     rules: Sequence[types.TypeRule],
     at: datetime,
     present: bool,
     only: Collection[str] | None = None,
 ) -> Placement:
-    features = _features(relationships, window, at)
+    """The customers placed at `at` from their year of `touches` up to then."""
+    features = _features(relationships, touches, at)
     placed = [r for r in relationships if r.customer_id in features]
     distribution = types.Distribution.of(features.values())
     changes, updates = [], []
@@ -1445,20 +1439,20 @@ def _place(
     alerts: list[dict[str, Any]] = []
     frontier = max((r.last_interaction_at for r in placed if r.last_interaction_at), default=None)
     if frontier is not None and frontier >= at - CURRENT_DATA:
-        recent = Counter(c for c, touch in window if touch.at > at - 90 * DAY)
+        recent = touches.interactions(at - 90 * DAY, at)
         cohorts = {
             r.customer_id: (new_types.get(r.customer_id, current[r.customer_id]), r.stage)
             for r in placed
         }
-        found = patterns.cohort_exceptions(dict(recent), cohorts, at)
+        found = patterns.cohort_exceptions(recent, cohorts, at)
         alerts = [_pattern_alert(tenant_id, c, e, at) for c, e in sorted(found.items())]
     return Placement(changes, updates, potentials, alerts)
 
 
 def _place_history(
     tenant_id: str,
-    relationships: Sequence[Relationship],
-    touches: Sequence[tuple[str, types.Touchpoint]],
+    relationships: Sequence[Placing],
+    touches: types.ValueMapHistory,
     rules: Sequence[types.TypeRule],
     moments: Sequence[datetime],
     present_from: datetime,
@@ -1477,15 +1471,13 @@ def _place_history(
     changes: list[dict[str, Any]] = []
     alerts: list[dict[str, Any]] = []
     potentials = None
-    times = [touch.at for _, touch in touches]
     for at in moments:
-        window = touches[bisect_right(times, at - types.WINDOW) : bisect_right(times, at)]
         last = at == moments[-1]
         placed = _place(
             tenant_id,
             relationships,
             current,
-            window,
+            touches,
             rules,
             at,
             at >= present_from,
