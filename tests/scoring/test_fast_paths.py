@@ -420,3 +420,59 @@ async def test_the_value_map_read_in_chunks_is_the_tenants_window(
     assert [c for chunk in chunks for c in chunk.customer_ids] == [i.customer_id for i in inside]
     assert [s for chunk in chunks for s in chunk.sentiments] == [i.sentiment for i in inside]
     assert [k for chunk in chunks for k in chunk.costs] == [0.0] * len(inside)
+
+
+async def test_a_recompute_a_few_rows_at_a_time_is_the_one_of_all_at_once(
+    service: ScoringService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two tenants with the same history, one weighed again in one chunk, the other 19
+    rows at a time: the same contributions, value sums and last contributions (of two at a
+    customer's newest moment, the one read last, across chunks too: c0's two newest are
+    read in two chunks on either database)."""
+    config = {"weights": {"purchase": 2.0, "complaint": -9.0, "renewal": 4.0}}
+    for tenant in ("t1", "t2"):
+        await service.apply(
+            [
+                _item(
+                    n,
+                    f"c{n % 3}",
+                    tenant_id=tenant,
+                    interaction_id=f"{tenant}-{n}",
+                    occurred_at=T0 + timedelta(hours=n // 6),
+                )
+                for n in range(60)
+            ]
+        )
+    await service.put_settings("t1", config, None)
+    whole = ScoringRepository.weighing
+    monkeypatch.setattr(
+        ScoringRepository, "weighing", lambda repo, tenant: whole(repo, tenant, size=19)
+    )
+    await service.put_settings("t2", config, None)
+    monkeypatch.undo()
+    ones = {v.customer_id: v for v in await service.relationships("t1", ["c0", "c1", "c2"])}
+    chunked = {v.customer_id: v for v in await service.relationships("t2", ["c0", "c1", "c2"])}
+    assert {c: v.last_contribution for c, v in chunked.items()} == {
+        c: v.last_contribution for c, v in ones.items()
+    }
+    applied, relationship = table_of(AppliedInteraction), table_of(Relationship)
+    async with service.db.read() as session:
+        sums = await session.execute(
+            select(
+                relationship.c.tenant_id,
+                relationship.c.customer_id,
+                relationship.c.good_mass,
+                relationship.c.bad_mass,
+            )
+        )
+        masses = {(t, c): (g, b) for t, c, g, b in sums}
+        for customer in ones:
+            one, chunk = masses[("t1", customer)], masses[("t2", customer)]
+            assert chunk == pytest.approx(one, rel=1e-12)
+        rows = await session.execute(
+            select(applied.c.interaction_id, applied.c.contribution, applied.c.reason)
+        )
+        weighed = {i: (v, r) for i, v, r in rows}
+    assert {i[3:]: w for i, w in weighed.items() if i.startswith("t1-")} == {
+        i[3:]: w for i, w in weighed.items() if i.startswith("t2-")
+    }

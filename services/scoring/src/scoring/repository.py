@@ -124,7 +124,7 @@ _SQLITE_IN_CHUNK = 10_000
 
 @dataclass(frozen=True)
 class Weighing:
-    """A tenant's applied interactions as columns, what weighing them again needs: the
+    """Applied interactions as columns, what weighing them again needs: the
     moments in seconds since EPOCH; sentiments NaN where none was given. A row's key names it
     to `update_contributions` in the same transaction: its interaction id on PostgreSQL,
     its rowid on SQLite (no lookup in the primary key's index)."""
@@ -142,8 +142,8 @@ class Weighing:
     reasons: list[str]
 
 
-# How many rows `value_map_rows` reads at a time.
-VALUE_MAP_CHUNK = 50_000
+# How many rows a read of a tenant's history holds at a time.
+CHUNK_ROWS = 50_000
 
 
 @dataclass(frozen=True)
@@ -159,22 +159,6 @@ class ValueMapRows:
     refunds: list[float]
     costs: list[float]
     sentiments: list[float | None]
-
-
-def _value_map_rows(rows: Sequence[tuple[Any, ...]], unix_micros: np.ndarray) -> ValueMapRows:
-    customers, _, channels, kinds, revenues, refunds, costs, sentiments = (
-        list(c) for c in zip(*rows, strict=True)
-    )
-    return ValueMapRows(
-        customers,
-        unix_micros - _EPOCH_MICROSECONDS,
-        channels,
-        kinds,
-        revenues,
-        refunds,
-        costs,
-        sentiments,
-    )
 
 
 class Placing(NamedTuple):
@@ -347,73 +331,76 @@ class ScoringRepository:
         return list(await self.session.execute(query))
 
     async def value_map_rows(
-        self, tenant_id: str, start: datetime, end: datetime, size: int = VALUE_MAP_CHUNK
+        self, tenant_id: str, start: datetime, end: datetime, size: int = CHUNK_ROWS
     ) -> AsyncIterator[ValueMapRows]:
         """Every applied interaction of the tenant with start < occurred_at <= end, oldest
-        first, as columns of what the value map reads, `size` rows at a time: a tenant's
-        years of history are never held as rows (a server-side cursor on PostgreSQL, which
-        needs the session's transaction: `Database.read_transaction`)."""
+        first, as columns of what the value map reads, `size` rows at a time (see
+        `_chunks`)."""
         query = (
             "SELECT customer_id, {moment}, channel, kind, revenue, refund, cost, sentiment "
             "FROM applied_interaction WHERE tenant_id = {mark} AND occurred_at > {mark} "
             "AND occurred_at <= {mark} ORDER BY occurred_at"
         )
+        async for rows, micros in self._chunks(query, (tenant_id, start, end), size, 1):
+            customers, _, channels, kinds, revenues, refunds, costs, sentiments = (
+                list(c) for c in zip(*rows, strict=True)
+            )
+            yield ValueMapRows(
+                customers, micros, channels, kinds, revenues, refunds, costs, sentiments
+            )
+
+    async def weighing(self, tenant_id: str, size: int = CHUNK_ROWS) -> AsyncIterator[Weighing]:
+        """Every applied interaction of the tenant as columns, in no particular order, `size`
+        rows at a time (see `_chunks`); the session may write the rows read between
+        chunks."""
+        query = (
+            "SELECT {key}, customer_id, {moment}, channel, kind, outcome, sentiment, "
+            "revenue, refund, contribution, reason FROM applied_interaction "
+            "WHERE tenant_id = {mark}"
+        )
+        async for rows, micros in self._chunks(query, (tenant_id,), size, 2):
+            columns: list[Any] = [list(c) for c in zip(*rows, strict=True)]
+            keys, customers, _, channels, kinds, outcomes = columns[:6]
+            sentiments, revenues, refunds, contributions, reasons = columns[6:]
+            yield Weighing(
+                keys=keys,
+                customer_ids=customers,
+                seconds=micros / 1e6,
+                channels=channels,
+                kinds=kinds,
+                outcomes=outcomes,
+                sentiments=np.array(sentiments, dtype=float),
+                revenues=np.array(revenues, dtype=float),
+                refunds=np.array(refunds, dtype=float),
+                contributions=np.array(contributions, dtype=float),
+                reasons=reasons,
+            )
+
+    async def _chunks(
+        self, query: str, params: Sequence[Any], size: int, moment: int
+    ) -> AsyncIterator[tuple[list[tuple[Any, ...]], np.ndarray]]:
+        """The rows of `query` straight from the driver, `size` at a time, each chunk with its
+        column `moment` in microseconds since EPOCH: a tenant's years of history are never
+        held as rows at once. `query` names {key} (the row's key for `update_contributions`),
+        {moment} and each parameter ({mark}). On PostgreSQL a server-side cursor, which needs
+        the session's transaction (`Database.read_transaction` for a read); it reads the
+        rows as they stood when it opened."""
         async with driver_of(self.session) as (postgres, driver):
             if postgres:
-                sql = query.format(moment=_PG_MICROSECONDS, mark="%s")
-                async with driver.cursor(name="value_map", binary=True) as cursor:
-                    await cursor.execute(sql, (tenant_id, start, end))
+                sql = query.format(key="interaction_id", moment=_PG_MICROSECONDS, mark="%s")
+                async with driver.cursor(name="chunks", binary=True) as cursor:
+                    await cursor.execute(sql, params)
                     while rows := await cursor.fetchmany(size):
-                        yield _value_map_rows(rows, np.array([r[1] for r in rows], np.int64))
+                        micros = np.array([r[moment] for r in rows], np.int64)
+                        yield rows, micros - _EPOCH_MICROSECONDS
             else:
-                sql = query.format(moment="occurred_at", mark="?")
-                bounds = (tenant_id, sqlite_moment(start), sqlite_moment(end))
-                async with driver.execute(sql, bounds) as cursor:
+                sql = query.format(key="rowid", moment="occurred_at", mark="?")
+                values = [sqlite_moment(p) if isinstance(p, datetime) else p for p in params]
+                async with driver.execute(sql, values) as cursor:
                     while rows := await cursor.fetchmany(size):
                         # 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC (see relint.db.sqlite_moment)
-                        moments = np.array([r[1] for r in rows], dtype="datetime64[us]")
-                        yield _value_map_rows(rows, moments.astype(np.int64))
-
-    async def weighing(self, tenant_id: str) -> Weighing:
-        """Every applied interaction of the tenant as columns, straight from the driver, in
-        no particular order."""
-        async with driver_of(self.session) as (postgres, driver):
-            query = (
-                "SELECT {key}, customer_id, {moment}, channel, kind, outcome, sentiment, "
-                "revenue, refund, contribution, reason FROM applied_interaction "
-                "WHERE tenant_id = {mark}"
-            )
-            if postgres:
-                rows = await pg_fetch(
-                    driver,
-                    query.format(key="interaction_id", moment=_PG_MICROSECONDS, mark="%s"),
-                    (tenant_id,),
-                    binary=True,
-                )
-            else:
-                rows = await driver.execute_fetchall(
-                    query.format(key="rowid", moment="occurred_at", mark="?"), (tenant_id,)
-                )
-        columns: list[Any] = [list(c) for c in zip(*rows, strict=True)] or [[]] * 11
-        keys, customers, moments, channels, kinds, outcomes = columns[:6]
-        sentiments, revenues, refunds, contributions, reasons = columns[6:]
-        if postgres:
-            micro = np.array(moments, dtype=np.int64)
-        else:  # 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC (see relint.db.sqlite_moment)
-            micro = np.array(moments, dtype="datetime64[us]").astype(np.int64)
-        return Weighing(
-            keys=keys,
-            customer_ids=customers,
-            seconds=(micro - _EPOCH_MICROSECONDS) / 1e6,
-            channels=channels,
-            kinds=kinds,
-            outcomes=outcomes,
-            sentiments=np.array(sentiments, dtype=float),
-            revenues=np.array(revenues, dtype=float),
-            refunds=np.array(refunds, dtype=float),
-            contributions=np.array(contributions, dtype=float),
-            reasons=reasons,
-        )
+                        text = np.array([r[moment] for r in rows], dtype="datetime64[us]")
+                        yield rows, text.astype(np.int64) - _EPOCH_MICROSECONDS
 
     async def update_contributions(self, rows: Sequence[tuple[Any, float, str]]) -> None:
         """New contributions and reasons for many applied interactions, each (its key in

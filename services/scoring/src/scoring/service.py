@@ -463,42 +463,52 @@ class ScoringService:
     async def recompute(self, tenant_id: str) -> int:
         """Weighs the tenant's whole history again with its current rules: contributions,
         reasons, value sums and each customer's last contribution (its newest interaction's);
-        every customer is marked for stage evaluation. Vectorised:
-        the history is read as columns, weighed at once, and only the interactions whose
+        every customer is marked for stage evaluation. Vectorised: the history is read as
+        columns a chunk at a time, each weighed at once, and only the interactions whose
         contribution or reason changed are written back."""
         self._rules.pop(tenant_id, None)
         table = (await self.rules(tenant_id)).weights
         async with self.db.transaction() as session:
             repo = ScoringRepository(session)
             customers = await repo.customer_ids(tenant_id)
-            history = await repo.weighing(tenant_id)
-            values, reasons = table.contributions(
-                history.channels,
-                history.kinds,
-                history.outcomes,
-                history.sentiments,
-                history.revenues,
-                history.refunds,
-            )
-            reasons = [r if len(r) <= 200 else r[:200] for r in reasons]
-            await repo.update_contributions(
-                [
-                    (key, value, reason)
-                    for key, value, reason, old_value, old_reason in zip(
-                        history.keys,
-                        values,
-                        reasons,
-                        history.contributions.tolist(),
-                        history.reasons,
-                        strict=True,
-                    )
-                    if value != old_value or reason != old_reason
-                ]
-            )
-            weighed = np.array(values, dtype=float)
-            owner = _owners(customers, history)
-            good, bad = _masses(table, len(customers), owner, history, weighed)
-            last = _last_contributions(len(customers), owner, history, weighed)
+            index = {c: i for i, c in enumerate(customers)}
+            good, bad = np.zeros(len(customers)), np.zeros(len(customers))
+            newest, last = np.full(len(customers), -np.inf), np.zeros(len(customers))
+            weighed = 0
+            # A chunk of rows at a time: a tenant's history is never held at once.
+            async for history in repo.weighing(tenant_id):
+                values, reasons = table.contributions(
+                    history.channels,
+                    history.kinds,
+                    history.outcomes,
+                    history.sentiments,
+                    history.revenues,
+                    history.refunds,
+                )
+                reasons = [r if len(r) <= 200 else r[:200] for r in reasons]
+                await repo.update_contributions(
+                    [
+                        (key, value, reason)
+                        for key, value, reason, old_value, old_reason in zip(
+                            history.keys,
+                            values,
+                            reasons,
+                            history.contributions.tolist(),
+                            history.reasons,
+                            strict=True,
+                        )
+                        if value != old_value or reason != old_reason
+                    ]
+                )
+                contributions = np.array(values, dtype=float)
+                owner = _owners(index, history)
+                chunk_good, chunk_bad = _masses(
+                    table, len(customers), owner, history, contributions
+                )
+                good += chunk_good
+                bad += chunk_bad
+                _take_last_contributions(newest, last, owner, history, contributions)
+                weighed += len(values)
             now = utcnow()
             await repo.set_masses(
                 [
@@ -509,7 +519,7 @@ class ScoringService:
                 ]
             )
             await repo.mark_dirty(tenant_id)
-        return len(values)
+        return weighed
 
     # Stages
 
@@ -1104,9 +1114,8 @@ def _weigh(batch: Sequence[Delivered], rules: dict[str, TenantRules]) -> list[tu
     return weighed
 
 
-def _owners(customers: Sequence[str], history: Weighing) -> np.ndarray:
-    """Each row of `history`'s customer as its index in `customers` (-1: another's)."""
-    index = {c: i for i, c in enumerate(customers)}
+def _owners(index: Mapping[str, int], history: Weighing) -> np.ndarray:
+    """Each row of `history`'s customer as its position in `index` (-1: another's)."""
     return np.fromiter(
         (index.get(c, -1) for c in history.customer_ids),
         dtype=np.intp,
@@ -1129,30 +1138,31 @@ def _masses(
     return good, bad
 
 
-def _last_contributions(
-    customers: int, owner: np.ndarray, history: Weighing, values: np.ndarray
-) -> np.ndarray:
-    """Each customer's newest interaction's contribution among `values` (the rows of
-    `history`, each row's customer found by `_owners`), 0 for one without any: what `apply`
-    keeps as its last contribution, our own signals (violations) being no interaction. Of
-    interactions at one moment, the one read last counts (storage order): either is the
-    newest."""
+def _take_last_contributions(
+    newest: np.ndarray, last: np.ndarray, owner: np.ndarray, history: Weighing, values: np.ndarray
+) -> None:
+    """Moves each customer's newest interaction's moment (`newest`, -inf: none yet) and
+    contribution (`last`) on to the rows of `history` weighing `values` (each row's customer
+    found by `_owners`), read after those before: what `apply` keeps as the last
+    contribution, our own signals (violations) being no interaction. Of interactions at one
+    moment, the one read last counts (storage order): either is the newest."""
     counted = np.fromiter(
         (kind not in SIGNAL_KINDS for kind in history.kinds),
         dtype=bool,
         count=len(history.kinds),
     )
     rows = np.flatnonzero((owner >= 0) & counted)
-    last = np.zeros(customers)
     if not len(rows):
-        return last
-    newest = np.full(customers, -np.inf)
-    np.maximum.at(newest, owner[rows], history.seconds[rows])
-    rows = rows[history.seconds[rows] == newest[owner[rows]]]
+        return
+    here = np.full(len(newest), -np.inf)
+    np.maximum.at(here, owner[rows], history.seconds[rows])
+    rows = rows[history.seconds[rows] == here[owner[rows]]]
     # Several at a customer's newest moment: the last read (the first of them reversed).
     found, first = np.unique(owner[rows][::-1], return_index=True)
+    later = here[found] >= newest[found]  # read after one at the same moment: it counts
+    found, first = found[later], first[later]
     last[found] = values[rows[::-1][first]]
-    return last
+    newest[found] = here[found]
 
 
 def _applied_row(item: Delivered, value: float, reason: str, now: datetime) -> tuple[Any, ...]:
