@@ -44,7 +44,7 @@ _MICROSECOND = timedelta(microseconds=1)
 MAX_TYPES = 10
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Features:
     engagement: float
     revenue: float

@@ -22,7 +22,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -92,6 +92,9 @@ AT_RISK_CHUNK = 500
 # month began once the tenant's stream pauses (a placement pass without new interactions),
 # or after this long under a stream that never does.
 RETYPE_WAIT = 600.0
+# Changes of type stored a statement at a time (a first placement may hold hundreds of
+# thousands: the statement's parameters are built for these alone).
+STORE_CHUNK = 10_000
 
 
 @dataclass(frozen=True)
@@ -757,7 +760,7 @@ class ScoringService:
             }
             placed = await self._placed_history(
                 tenant_id, utcnow(), set(marks), since, back
-            ) or Placement([], list(back.values()), None, [])
+            ) or Placement(tenant_id, [], list(back.values()), None, [])
             async with self.db.transaction() as session:
                 repo = ScoringRepository(session)
                 left = await repo.clear_retype_marks(tenant_id, marks)
@@ -1392,10 +1395,22 @@ def _features(
 class Placement:
     """A tenant's customers placed on the value map: the rows `classify` stores."""
 
-    changes: list[dict[str, Any]]
+    tenant_id: str
+    changes: list[TypeChange]
     updates: list[dict[str, Any]]
     potentials: list[dict[str, Any]] | None
     alerts: list[dict[str, Any]]
+
+
+class TypeChange(NamedTuple):
+    """A customer's change of type, as a placement holds it until it is stored (a tuple:
+    a tenant's first placement may hold hundreds of thousands)."""
+
+    customer_id: str
+    at: datetime
+    previous: str
+    current: str
+    reason: str
 
 
 def _place(
@@ -1421,21 +1436,10 @@ def _place(
         was = current[r.customer_id]
         if call.name != was:
             new_types[r.customer_id] = call.name
-            changes.append(
-                {
-                    "id": new_id(),
-                    "tenant_id": tenant_id,
-                    "customer_id": r.customer_id,
-                    "dimension": "type",
-                    "at": at,
-                    "previous": was or None,
-                    "current": call.name,
-                    "reason": call.reason[:500],
-                }
-            )
+            changes.append(TypeChange(r.customer_id, at, was, call.name, call.reason[:500]))
             updates.append(_type_row(tenant_id, r.customer_id, call.name, call.reason, at))
     if not present:  # potential and cohort exceptions are about the present
-        return Placement(changes, updates, None, [])
+        return Placement(tenant_id, changes, updates, None, [])
     promising = potential.potentials(features)
     potentials = [
         {
@@ -1456,7 +1460,7 @@ def _place(
         }
         found = patterns.cohort_exceptions(recent, cohorts, at)
         alerts = [_pattern_alert(tenant_id, c, e, at) for c, e in sorted(found.items())]
-    return Placement(changes, updates, potentials, alerts)
+    return Placement(tenant_id, changes, updates, potentials, alerts)
 
 
 def _place_history(
@@ -1478,7 +1482,7 @@ def _place_history(
     current = {r.customer_id: r.relationship_type for r in relationships}
     current |= {customer_id: row["b_type"] for customer_id, row in back.items()}
     updates = dict(back)
-    changes: list[dict[str, Any]] = []
+    changes: list[TypeChange] = []
     alerts: list[dict[str, Any]] = []
     potentials = None
     for at in moments:
@@ -1499,7 +1503,7 @@ def _place_history(
             current[row["b_id"]] = row["b_type"]
         alerts += placed.alerts
         potentials = placed.potentials if placed.potentials is not None else potentials
-    return Placement(changes, list(updates.values()), potentials, alerts)
+    return Placement(tenant_id, changes, list(updates.values()), potentials, alerts)
 
 
 def _type_row(
@@ -1516,7 +1520,22 @@ def _type_row(
 
 
 async def _store_placement(repo: ScoringRepository, placed: Placement) -> None:
-    await repo.insert_state_changes(placed.changes)
+    for start in range(0, len(placed.changes), STORE_CHUNK):
+        await repo.insert_state_changes(
+            [
+                {
+                    "id": new_id(),
+                    "tenant_id": placed.tenant_id,
+                    "customer_id": change.customer_id,
+                    "dimension": "type",
+                    "at": change.at,
+                    "previous": change.previous or None,
+                    "current": change.current,
+                    "reason": change.reason,
+                }
+                for change in placed.changes[start : start + STORE_CHUNK]
+            ]
+        )
     await repo.set_types(placed.updates, utcnow())
     if placed.potentials is not None:
         await repo.set_potentials(placed.potentials)
