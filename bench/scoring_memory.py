@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from type_history import history
+from type_history import history, resident_mb
 
 from relint.db import Database, migrate
 from relint_devstack.scratch import scratch_databases
@@ -77,27 +77,20 @@ async def _steps(url: str) -> list[tuple[str, float, float, float]]:
             lambda: service.timeline(TENANT, "c000007", now - timedelta(days=730), now),
         ),
     ]
-    found = [("a fresh process, its store open", 0.0, _mb("VmRSS"), _mb("VmHWM"))]
+    found = [("a fresh process, its store open", 0.0, resident_mb("VmRSS"), resident_mb("VmHWM"))]
     await service.rules(TENANT)
     for name, step in steps:
         started = time.perf_counter()
         await step()
-        found.append((name, time.perf_counter() - started, _mb("VmRSS"), _mb("VmHWM")))
+        found.append(
+            (name, time.perf_counter() - started, resident_mb("VmRSS"), resident_mb("VmHWM"))
+        )
     await service.db.dispose()
     return found
 
 
 def _in_fresh_process(url: str) -> list[tuple[str, float, float, float]]:
     return asyncio.run(_steps(url))
-
-
-def _mb(field: str) -> float:
-    """The process's resident memory now (VmRSS) or at its peak (VmHWM), from Linux's
-    /proc (getrusage's peak counts the parent's before the exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 def run(url: str, label: str, customers: int) -> None:

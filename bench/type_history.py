@@ -87,12 +87,12 @@ async def _place(url: str) -> tuple[float, float, int]:
 
 
 def _place_in_fresh_process(url: str) -> tuple[float, float, int, tuple[float, float]]:
-    before = _resident_mb("VmRSS")
+    before = resident_mb("VmRSS")
     wall, cpu, changes = asyncio.run(_place(url))
-    return wall, cpu, changes, (before, _resident_mb("VmHWM"))
+    return wall, cpu, changes, (before, resident_mb("VmHWM"))
 
 
-def _resident_mb(field: str) -> float:
+def resident_mb(field: str) -> float:
     """The process's resident memory now (VmRSS) or at its peak (VmHWM), from Linux's
     /proc (getrusage's peak counts the parent's before the exec)."""
     for line in Path("/proc/self/status").read_text().splitlines():
