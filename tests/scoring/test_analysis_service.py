@@ -177,13 +177,7 @@ async def seed(db: Database) -> None:
     async with db.transaction() as session:
         repo = ScoringRepository(session)
         await repo.insert_state_changes(changes)
-        await repo.set_types(
-            [
-                {"b_tenant": "t1", "b_id": c, "b_type": t, "b_reason": "test", "b_since": T0}
-                for c, t in types.items()
-            ],
-            T0,
-        )
+        await repo.set_types("t1", [(c, t, "test", T0) for c, t in types.items()], T0)
         for customer, (stage, since) in stages.items():
             await repo.save_stage(
                 "t1", customer, {"stage": stage, "stage_since": since, "dirty_since": None}, None

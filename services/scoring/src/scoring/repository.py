@@ -144,6 +144,9 @@ class Weighing:
 
 # How many rows a read of a tenant's history holds at a time.
 CHUNK_ROWS = 50_000
+# How many rows one statement of many writes (a tenant's first placement may write hundreds
+# of thousands: a statement's parameters are built for these alone).
+STATEMENT_ROWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -641,12 +644,16 @@ class ScoringRepository:
                 .values(dirty_since=None)
             )
 
-    async def set_types(self, rows: Sequence[dict[str, Any]], now: datetime) -> None:
-        """Stores new types; each a change `now` for the relationship feeds."""
-        if not rows:
-            return
+    async def set_types(
+        self,
+        tenant_id: str,
+        rows: Sequence[tuple[str, str, str, datetime | None]],
+        now: datetime,
+    ) -> None:
+        """Stores new types, each (customer id, type, reason, since); each a change `now`
+        for the relationship feeds."""
         t = table_of(Relationship)
-        await self.session.execute(
+        statement = (
             update(t)
             .where(t.c.tenant_id == bindparam("b_tenant"), t.c.customer_id == bindparam("b_id"))
             .values(
@@ -655,20 +662,42 @@ class ScoringRepository:
                 type_since=bindparam("b_since"),
                 updated_at=now,
                 standing_changed_at=now,
-            ),
-            sorted(rows, key=lambda r: (r["b_tenant"], r["b_id"])),
+            )
         )
+        names = ("b_id", "b_type", "b_reason", "b_since")
+        await self._update_each(statement, tenant_id, names, rows)
 
-    async def set_potentials(self, rows: Sequence[dict[str, Any]]) -> None:
-        if not rows:
-            return
+    async def set_potentials(
+        self, tenant_id: str, rows: Sequence[tuple[str, float | None, str]]
+    ) -> None:
+        """Stores each (customer id, potential or None, its reason)."""
         t = table_of(Relationship)
-        await self.session.execute(
+        statement = (
             update(t)
             .where(t.c.tenant_id == bindparam("b_tenant"), t.c.customer_id == bindparam("b_id"))
-            .values(potential=bindparam("b_amount"), potential_reason=bindparam("b_reason")),
-            sorted(rows, key=lambda r: (r["b_tenant"], r["b_id"])),
+            .values(potential=bindparam("b_amount"), potential_reason=bindparam("b_reason"))
         )
+        await self._update_each(statement, tenant_id, ("b_id", "b_amount", "b_reason"), rows)
+
+    async def _update_each(
+        self,
+        statement: Any,
+        tenant_id: str,
+        names: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+    ) -> None:
+        """`statement` once for each of the tenant's rows (their values named `names`), in
+        customer order (concurrent writers cannot deadlock), STATEMENT_ROWS to an
+        executemany: the parameters are built for those alone."""
+        ordered = sorted(rows, key=lambda r: str(r[0]))
+        for start in range(0, len(ordered), STATEMENT_ROWS):
+            await self.session.execute(
+                statement,
+                [
+                    {"b_tenant": tenant_id, **dict(zip(names, row, strict=True))}
+                    for row in ordered[start : start + STATEMENT_ROWS]
+                ],
+            )
 
     async def ranked(self, tenant_id: str, by: str, limit: int) -> list[Relationship]:
         """The tenant's relationships with the highest positive `by` (risk, potential)."""

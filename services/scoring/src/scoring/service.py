@@ -58,7 +58,13 @@ from scoring.models import (
     StateChange,
     TenantSettings,
 )
-from scoring.repository import Placing, RelationshipFilter, ScoringRepository, Weighing
+from scoring.repository import (
+    STATEMENT_ROWS,
+    Placing,
+    RelationshipFilter,
+    ScoringRepository,
+    Weighing,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +98,6 @@ AT_RISK_CHUNK = 500
 # month began once the tenant's stream pauses (a placement pass without new interactions),
 # or after this long under a stream that never does.
 RETYPE_WAIT = 600.0
-# Changes of type stored a statement at a time (a first placement may hold hundreds of
-# thousands: the statement's parameters are built for these alone).
-STORE_CHUNK = 10_000
 
 
 @dataclass(frozen=True)
@@ -751,9 +754,9 @@ class ScoringService:
             types_then = {s.customer_id: s for s in before if s.dimension == "type"}
             back = {
                 customer_id: (
-                    _type_row(tenant_id, customer_id, then.current, then.reason, then.at)
+                    TypeRow(customer_id, then.current, then.reason[:500], then.at)
                     if then
-                    else _type_row(tenant_id, customer_id, "", "", None)
+                    else TypeRow(customer_id, "", "", None)
                 )
                 for customer_id in sorted(marks)
                 for then in [types_then.get(customer_id)]
@@ -822,7 +825,7 @@ class ScoringService:
         now: datetime,
         only: Collection[str] | None,
         since: datetime | None,
-        back: Mapping[str, dict[str, Any]] | None = None,
+        back: Mapping[str, TypeRow] | None = None,
     ) -> Placement | None:
         """`classify_history`'s placements, not stored; `back` sets customers' types back
         to those rows' (what they were at `since`) before the first month end. None when
@@ -1397,9 +1400,19 @@ class Placement:
 
     tenant_id: str
     changes: list[TypeChange]
-    updates: list[dict[str, Any]]
-    potentials: list[dict[str, Any]] | None
+    updates: list[TypeRow]
+    # Each customer's (id, potential or None, its reason), when the present was placed.
+    potentials: list[tuple[str, float | None, str]] | None
     alerts: list[dict[str, Any]]
+
+
+class TypeRow(NamedTuple):
+    """A customer's type as `ScoringRepository.set_types` stores it."""
+
+    customer_id: str
+    name: str
+    reason: str
+    since: datetime | None
 
 
 class TypeChange(NamedTuple):
@@ -1437,17 +1450,14 @@ def _place(
         if call.name != was:
             new_types[r.customer_id] = call.name
             changes.append(TypeChange(r.customer_id, at, was, call.name, call.reason[:500]))
-            updates.append(_type_row(tenant_id, r.customer_id, call.name, call.reason, at))
+            updates.append(TypeRow(r.customer_id, call.name, call.reason[:500], at))
     if not present:  # potential and cohort exceptions are about the present
         return Placement(tenant_id, changes, updates, None, [])
     promising = potential.potentials(features)
-    potentials = [
-        {
-            "b_tenant": tenant_id,
-            "b_id": r.customer_id,
-            "b_amount": promising[r.customer_id].amount if r.customer_id in promising else None,
-            "b_reason": promising[r.customer_id].reason[:500] if r.customer_id in promising else "",
-        }
+    potentials: list[tuple[str, float | None, str]] = [
+        (r.customer_id, promise.amount, promise.reason[:500])
+        if (promise := promising.get(r.customer_id))
+        else (r.customer_id, None, "")
         for r in placed
     ]
     alerts: list[dict[str, Any]] = []
@@ -1471,7 +1481,7 @@ def _place_history(
     moments: Sequence[datetime],
     present_from: datetime,
     only: Collection[str] | None,
-    back: Mapping[str, dict[str, Any]],
+    back: Mapping[str, TypeRow],
 ) -> Placement:
     """The tenant placed at each of `moments` in turn (the last is now), each from its own
     year of `touches` (the tenant's interactions, oldest first), each starting from the
@@ -1480,7 +1490,7 @@ def _place_history(
     placement to store: every change, each customer's last type, and the present's
     potentials and alerts."""
     current = {r.customer_id: r.relationship_type for r in relationships}
-    current |= {customer_id: row["b_type"] for customer_id, row in back.items()}
+    current |= {customer_id: row.name for customer_id, row in back.items()}
     updates = dict(back)
     changes: list[TypeChange] = []
     alerts: list[dict[str, Any]] = []
@@ -1499,28 +1509,15 @@ def _place_history(
         )
         changes += placed.changes
         for row in placed.updates:
-            updates[row["b_id"]] = row
-            current[row["b_id"]] = row["b_type"]
+            updates[row.customer_id] = row
+            current[row.customer_id] = row.name
         alerts += placed.alerts
         potentials = placed.potentials if placed.potentials is not None else potentials
     return Placement(tenant_id, changes, list(updates.values()), potentials, alerts)
 
 
-def _type_row(
-    tenant_id: str, customer_id: str, name: str, reason: str, since: datetime | None
-) -> dict[str, Any]:
-    """A customer's type as `ScoringRepository.set_types` stores it."""
-    return {
-        "b_tenant": tenant_id,
-        "b_id": customer_id,
-        "b_type": name,
-        "b_reason": reason[:500],
-        "b_since": since,
-    }
-
-
 async def _store_placement(repo: ScoringRepository, placed: Placement) -> None:
-    for start in range(0, len(placed.changes), STORE_CHUNK):
+    for start in range(0, len(placed.changes), STATEMENT_ROWS):
         await repo.insert_state_changes(
             [
                 {
@@ -1533,12 +1530,12 @@ async def _store_placement(repo: ScoringRepository, placed: Placement) -> None:
                     "current": change.current,
                     "reason": change.reason,
                 }
-                for change in placed.changes[start : start + STORE_CHUNK]
+                for change in placed.changes[start : start + STATEMENT_ROWS]
             ]
         )
-    await repo.set_types(placed.updates, utcnow())
+    await repo.set_types(placed.tenant_id, placed.updates, utcnow())
     if placed.potentials is not None:
-        await repo.set_potentials(placed.potentials)
+        await repo.set_potentials(placed.tenant_id, placed.potentials)
     await repo.raise_alerts(placed.alerts)
 
 
