@@ -155,7 +155,6 @@ class ValueMapBuilder:
         codes, moments, revenue, cost, advocacy = columns
         if np.any(moments[1:] < moments[:-1]):
             raise ValueError("interactions are added oldest first")
-        self._parts = []
         return ValueMapHistory(
             list(self._index), self._index, codes, moments, revenue, cost, advocacy
         )
