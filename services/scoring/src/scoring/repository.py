@@ -6,7 +6,7 @@ import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 from sqlalchemy import (
@@ -31,6 +31,7 @@ from relint.db import (
     UtcDateTime,
     bulk_insert,
     driver_of,
+    new_id,
     pg_array,
     pg_execute,
     pg_executemany,
@@ -143,11 +144,13 @@ class Weighing:
     reasons: list[str]
 
 
+_Item = TypeVar("_Item")
+
 # How many rows a read of a tenant's history holds at a time.
 CHUNK_ROWS = 50_000
 # How many rows one statement of many writes (a tenant's first placement may write hundreds
 # of thousands: a statement's parameters are built for these alone).
-STATEMENT_ROWS = 10_000
+_STATEMENT_ROWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -339,13 +342,13 @@ class ScoringRepository:
     ) -> AsyncIterator[ValueMapRows]:
         """Every applied interaction of the tenant with start < occurred_at <= end, oldest
         first, as columns of what the value map reads, `size` rows at a time (see
-        `_chunks`)."""
+        `_read_in_chunks`)."""
         query = (
             "SELECT customer_id, {moment}, channel, kind, revenue, refund, cost, sentiment "
             "FROM applied_interaction WHERE tenant_id = {mark} AND occurred_at > {mark} "
             "AND occurred_at <= {mark} ORDER BY occurred_at"
         )
-        async for rows, micros in self._chunks(query, (tenant_id, start, end), size, 1):
+        async for rows, micros in self._read_in_chunks(query, (tenant_id, start, end), size, 1):
             customers, _, channels, kinds, revenues, refunds, costs, sentiments = (
                 list(c) for c in zip(*rows, strict=True)
             )
@@ -355,14 +358,14 @@ class ScoringRepository:
 
     async def weighing(self, tenant_id: str, size: int = CHUNK_ROWS) -> AsyncIterator[Weighing]:
         """Every applied interaction of the tenant as columns, in no particular order, `size`
-        rows at a time (see `_chunks`); the session may write the rows read between
+        rows at a time (see `_read_in_chunks`); the session may write the rows read between
         chunks."""
         query = (
             "SELECT {key}, customer_id, {moment}, channel, kind, outcome, sentiment, "
             "revenue, refund, contribution, reason FROM applied_interaction "
             "WHERE tenant_id = {mark}"
         )
-        async for rows, micros in self._chunks(query, (tenant_id,), size, 2):
+        async for rows, micros in self._read_in_chunks(query, (tenant_id,), size, 2):
             columns: list[Any] = [list(c) for c in zip(*rows, strict=True)]
             keys, customers, _, channels, kinds, outcomes = columns[:6]
             sentiments, revenues, refunds, contributions, reasons = columns[6:]
@@ -380,7 +383,7 @@ class ScoringRepository:
                 reasons=reasons,
             )
 
-    async def _chunks(
+    async def _read_in_chunks(
         self, query: str, params: Sequence[Any], size: int, moment: int
     ) -> AsyncIterator[tuple[list[tuple[Any, ...]], np.ndarray]]:
         """The rows of `query` straight from the driver, `size` at a time, each chunk with its
@@ -691,16 +694,12 @@ class ScoringRepository:
         rows: Sequence[tuple[Any, ...]],
     ) -> None:
         """`statement` once for each of the tenant's rows (their values named `names`), in
-        customer order (concurrent writers cannot deadlock), STATEMENT_ROWS to an
+        customer order (concurrent writers cannot deadlock), _STATEMENT_ROWS to an
         executemany: the parameters are built for those alone."""
-        ordered = sorted(rows, key=lambda r: str(r[0]))
-        for start in range(0, len(ordered), STATEMENT_ROWS):
+        for chunk in _chunks(sorted(rows, key=lambda r: r[0]), _STATEMENT_ROWS):
             await self.session.execute(
                 statement,
-                [
-                    {"b_tenant": tenant_id, **dict(zip(names, row, strict=True))}
-                    for row in ordered[start : start + STATEMENT_ROWS]
-                ],
+                [{"b_tenant": tenant_id, **dict(zip(names, row, strict=True))} for row in chunk],
             )
 
     async def ranked(self, tenant_id: str, by: str, limit: int) -> list[Relationship]:
@@ -830,6 +829,28 @@ class ScoringRepository:
     async def insert_state_changes(self, rows: Sequence[dict[str, Any]]) -> None:
         await bulk_insert(self.session, table_of(StateChange), rows)
 
+    async def insert_type_changes(
+        self, tenant_id: str, changes: Sequence[tuple[str, datetime, str, str, str]]
+    ) -> None:
+        """Records changes of type, each (customer id, at, previous type or "", current
+        type, reason), _STATEMENT_ROWS to a statement (their rows built for those alone)."""
+        for chunk in _chunks(changes, _STATEMENT_ROWS):
+            await self.insert_state_changes(
+                [
+                    {
+                        "id": new_id(),
+                        "tenant_id": tenant_id,
+                        "customer_id": customer_id,
+                        "dimension": "type",
+                        "at": at,
+                        "previous": previous or None,
+                        "current": current,
+                        "reason": reason,
+                    }
+                    for customer_id, at, previous, current, reason in chunk
+                ]
+            )
+
     async def state_changes(
         self,
         tenant_id: str,
@@ -919,7 +940,7 @@ class ScoringRepository:
             found += await self._standings(tenant_id, chunk, at)
         return found
 
-    async def _standings(self, tenant_id: str, chunk: list[str], at: datetime) -> list[Any]:
+    async def _standings(self, tenant_id: str, chunk: Sequence[str], at: datetime) -> list[Any]:
         t = table_of(StateChange)
         ranked = (
             select(
@@ -1357,7 +1378,7 @@ class ScoringRepository:
 ANALYSIS_WORK_MEM = "64MB"
 
 
-def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+def _chunks(items: Sequence[_Item], size: int) -> Iterable[Sequence[_Item]]:
     return (items[i : i + size] for i in range(0, len(items), size))
 
 

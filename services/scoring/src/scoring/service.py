@@ -58,13 +58,7 @@ from scoring.models import (
     StateChange,
     TenantSettings,
 )
-from scoring.repository import (
-    STATEMENT_ROWS,
-    Placing,
-    RelationshipFilter,
-    ScoringRepository,
-    Weighing,
-)
+from scoring.repository import Placing, RelationshipFilter, ScoringRepository, Weighing
 
 log = logging.getLogger(__name__)
 
@@ -1517,22 +1511,7 @@ def _place_history(
 
 
 async def _store_placement(repo: ScoringRepository, placed: Placement) -> None:
-    for start in range(0, len(placed.changes), STATEMENT_ROWS):
-        await repo.insert_state_changes(
-            [
-                {
-                    "id": new_id(),
-                    "tenant_id": placed.tenant_id,
-                    "customer_id": change.customer_id,
-                    "dimension": "type",
-                    "at": change.at,
-                    "previous": change.previous or None,
-                    "current": change.current,
-                    "reason": change.reason,
-                }
-                for change in placed.changes[start : start + STATEMENT_ROWS]
-            ]
-        )
+    await repo.insert_type_changes(placed.tenant_id, placed.changes)
     await repo.set_types(placed.tenant_id, placed.updates, utcnow())
     if placed.potentials is not None:
         await repo.set_potentials(placed.tenant_id, placed.potentials)
