@@ -178,10 +178,13 @@ async def seed(db: Database) -> None:
         repo = ScoringRepository(session)
         await repo.insert_state_changes(changes)
         await repo.set_types("t1", [(c, t, "test", T0) for c, t in types.items()], T0)
-        for customer, (stage, since) in stages.items():
-            await repo.save_stage(
-                "t1", customer, {"stage": stage, "stage_since": since, "dirty_since": None}, None
-            )
+        await repo.save_stages(
+            "t1",
+            [
+                (customer, {"stage": stage, "stage_since": since, "dirty_since": None}, None)
+                for customer, (stage, since) in stages.items()
+            ],
+        )
 
 
 @dataclass

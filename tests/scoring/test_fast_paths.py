@@ -34,7 +34,7 @@ from scoring.relationship_types import (
     micros,
 )
 from scoring.repository import ScoringRepository
-from scoring.service import Delivered, ScoringService
+from scoring.service import PURCHASE_KINDS, Delivered, ScoringService
 from tests.plans import rows_read
 
 PAIRS = [(channel, kind) for channel in CHANNELS for kind in KINDS[channel]]
@@ -476,3 +476,60 @@ async def test_a_recompute_a_few_rows_at_a_time_is_the_one_of_all_at_once(
     assert {i[3:]: w for i, w in weighed.items() if i.startswith("t1-")} == {
         i[3:]: w for i, w in weighed.items() if i.startswith("t2-")
     }
+
+
+async def test_the_fit_reads_the_tenants_purchases_in_chunks(
+    service: ScoringService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The retention fit's read, a few rows at a time (a server-side cursor on PostgreSQL):
+    the tenant's purchase-like interactions up to the fit's moment alone, to the microsecond;
+    and the model fitted from purchases read 7 at a time is the one fitted from one read."""
+    kinds = ["purchase", "ticket_opened", "renewal", "upsell", "complaint"]
+    history = {
+        tenant: [
+            _item(
+                n,
+                f"c{n % 40}",
+                tenant_id=tenant,
+                interaction_id=f"{tenant}-{n}",
+                kind=kinds[(n + n // 40) % 5],
+                occurred_at=T0 + timedelta(days=(n * 37) % 300, microseconds=n),
+                revenue=float(n % 9),
+            )
+            for n in range(400)
+        ]
+        for tenant in ("t1", "t2")
+    }
+    for items in history.values():
+        await service.apply(items)
+    until = T0 + timedelta(days=250)
+    async with service.db.read_transaction() as session:
+        repo = ScoringRepository(session)
+        chunks = [c async for c in repo.purchase_rows("t1", PURCHASE_KINDS, until, size=7)]
+    assert {len(customers) for customers, _, _ in chunks[:-1]} == {7}
+    read = [
+        row
+        for customers, moments, revenues in chunks
+        for row in zip(customers, moments.tolist(), revenues, strict=True)
+    ]
+    expected = [
+        (i.customer_id, micros(i.occurred_at), i.revenue)
+        for i in history["t1"]
+        if i.kind in PURCHASE_KINDS and i.occurred_at <= until
+    ]
+    assert len(expected) > 100
+    assert sorted(read) == sorted(expected)
+    one = await service.fit_retention("t1", until)
+    whole = ScoringRepository.purchase_rows
+    monkeypatch.setattr(
+        ScoringRepository,
+        "purchase_rows",
+        lambda repo, tenant, kinds, at: whole(repo, tenant, kinds, at, size=7),
+    )
+    chunked = await service.fit_retention("t2", until)
+    assert one is not None
+    assert chunked is not None
+    assert one.gamma_gamma
+    assert (chunked.kind, chunked.customers) == (one.kind, one.customers)
+    for fitted in ("bgnbd", "pareto_nbd", "gamma_gamma"):
+        assert getattr(chunked, fitted) == pytest.approx(getattr(one, fitted), rel=1e-6)

@@ -129,6 +129,13 @@ DAY = 86_400.0
 EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 
 
+def customer_codes(index: dict[str, int], customer_ids: Sequence[str]) -> np.ndarray:
+    """Each customer as a small whole number (int32), new ones numbered on in `index`: the
+    columns of a tenant's history hold a code, not a string, per row."""
+    size = len(customer_ids)
+    return np.fromiter((index.setdefault(c, len(index)) for c in customer_ids), np.int32, size)
+
+
 def is_finite_number(raw: object) -> TypeGuard[float]:
     """A number a setting can hold (a weight, a type's threshold): JSON's NaN and Infinity,
     which Python's reader takes, are not, nor is a boolean."""

@@ -31,7 +31,7 @@ from typing import Any, Literal
 import numpy as np
 
 from relint.values import text_problem
-from scoring.domain import EPOCH, is_finite_number
+from scoring.domain import EPOCH, customer_codes, is_finite_number
 
 FEATURES = ("engagement", "revenue", "cost_to_serve", "profit", "advocacy")
 Feature = Literal["engagement", "revenue", "cost_to_serve", "profit", "advocacy"]
@@ -134,8 +134,7 @@ class ValueMapBuilder:
     ) -> None:
         """Interactions as columns, none older than those added before: moments in
         microseconds since EPOCH (`micros`), sentiments None where none was given."""
-        size, index = len(customer_ids), self._index
-        codes = np.fromiter((index.setdefault(c, len(index)) for c in customer_ids), np.int32, size)
+        size, codes = len(customer_ids), customer_codes(self._index, customer_ids)
         service = np.fromiter((c in SERVICE_CHANNELS for c in channels), bool, size)
         given = np.asarray(costs, dtype=float)
         cost = np.where(

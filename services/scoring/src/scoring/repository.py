@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections import defaultdict
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeVar
@@ -356,6 +357,19 @@ class ScoringRepository:
                 customers, micros, channels, kinds, revenues, refunds, costs, sentiments
             )
 
+    async def purchase_rows(
+        self, tenant_id: str, kinds: Sequence[str], until: datetime, size: int = CHUNK_ROWS
+    ) -> AsyncIterator[tuple[list[str], np.ndarray, list[float]]]:
+        """Every interaction of the tenant of one of `kinds` up to `until`, in no particular
+        order, as columns (customer, moment in microseconds since EPOCH, revenue), `size`
+        rows at a time (see `_read_in_chunks`)."""
+        query = (
+            "SELECT customer_id, {moment}, revenue FROM applied_interaction "
+            "WHERE tenant_id = {mark} AND occurred_at <= {mark} AND kind IN (<kinds>)"
+        ).replace("<kinds>", ", ".join(["{mark}"] * len(kinds)))  # the kinds are parameters
+        async for rows, micros in self._read_in_chunks(query, (tenant_id, until, *kinds), size, 1):
+            yield [r[0] for r in rows], micros, [r[2] for r in rows]
+
     async def weighing(self, tenant_id: str, size: int = CHUNK_ROWS) -> AsyncIterator[Weighing]:
         """Every applied interaction of the tenant as columns, in no particular order, `size`
         rows at a time (see `_read_in_chunks`); the session may write the rows read between
@@ -611,45 +625,58 @@ class ScoringRepository:
         )
         return list((await self.session.execute(query)).scalars())
 
-    async def locked_stage(
-        self, tenant_id: str, customer_id: str
-    ) -> tuple[tuple[str, datetime | None], float] | None:
-        """The relationship's (stage, since when) and risk, its row locked for the
-        transaction (PostgreSQL; SQLite's writer holds the whole database anyway)."""
+    async def locked_stages(
+        self, tenant_id: str, customer_ids: Collection[str]
+    ) -> dict[str, tuple[tuple[str, datetime | None], float]]:
+        """The relationships' (stage, since when) and risk, by customer, their rows locked
+        for the transaction in customer order (PostgreSQL; SQLite's writer holds the whole
+        database anyway)."""
         t = table_of(Relationship)
-        query = (
-            select(t.c.stage, t.c.stage_since, t.c.risk)
-            .where(t.c.tenant_id == tenant_id, t.c.customer_id == customer_id)
-            .with_for_update()
-        )
-        row = (await self.session.execute(query)).first()
-        return ((row[0], row[1]), row[2]) if row is not None else None
+        found = {}
+        for chunk in _chunks(sorted(customer_ids), _SQLITE_IN_CHUNK):
+            query = (
+                select(t.c.customer_id, t.c.stage, t.c.stage_since, t.c.risk)
+                .where(t.c.tenant_id == tenant_id, t.c.customer_id.in_(chunk))
+                .order_by(t.c.customer_id)
+                .with_for_update()
+            )
+            for customer_id, stage, since, risk in await self.session.execute(query):
+                found[str(customer_id)] = ((stage, since), risk)
+        return found
 
-    async def save_stage(
+    async def save_stages(
         self,
         tenant_id: str,
-        customer_id: str,
-        values: dict[str, Any],
-        seen_dirty: datetime | None,
+        rows: Sequence[tuple[str, dict[str, Any], datetime | None]],
     ) -> None:
-        """Stores an evaluated stage; clears the dirty mark only if no newer interaction
-        marked it meanwhile (it is then evaluated again)."""
+        """Stores evaluated stages, each (customer id, the relationship's new values, the
+        dirty mark it was evaluated for); clears a dirty mark only if no newer interaction
+        moved it meanwhile (the customer is then evaluated again). One executemany for the
+        rows that set the same columns."""
         t = table_of(Relationship)
-        await self.session.execute(
-            update(t)
-            .where(t.c.tenant_id == tenant_id, t.c.customer_id == customer_id)
-            .values(**values)
-        )
-        if seen_dirty is not None:
-            await self.session.execute(
+        alike: dict[tuple[str, ...], list[tuple[Any, ...]]] = defaultdict(list)
+        for customer_id, values, _ in rows:
+            alike[tuple(values)].append((customer_id, *values.values()))
+        for names, same in alike.items():
+            statement = (
                 update(t)
-                .where(
-                    t.c.tenant_id == tenant_id,
-                    t.c.customer_id == customer_id,
-                    t.c.dirty_since == seen_dirty,
-                )
-                .values(dirty_since=None)
+                .where(t.c.tenant_id == bindparam("b_tenant"), t.c.customer_id == bindparam("b_id"))
+                .values({name: bindparam(f"v_{name}") for name in names})
             )
+            await self._update_each(
+                statement, tenant_id, ("b_id", *(f"v_{n}" for n in names)), same
+            )
+        statement = (
+            update(t)
+            .where(
+                t.c.tenant_id == bindparam("b_tenant"),
+                t.c.customer_id == bindparam("b_id"),
+                t.c.dirty_since == bindparam("b_seen"),
+            )
+            .values(dirty_since=None)
+        )
+        seen = [(customer_id, at) for customer_id, _, at in rows if at is not None]
+        await self._update_each(statement, tenant_id, ("b_id", "b_seen"), seen)
 
     async def set_types(
         self,
@@ -713,21 +740,6 @@ class ScoringRepository:
         )
         return list((await self.session.execute(query)).scalars())
 
-    async def purchases(
-        self, tenant_id: str, kinds: Iterable[str], until: datetime
-    ) -> list[tuple[str, datetime, float]]:
-        """Every purchase-like interaction of the tenant up to `until`."""
-        query = select(
-            col(AppliedInteraction.customer_id),
-            col(AppliedInteraction.occurred_at),
-            col(AppliedInteraction.revenue),
-        ).where(
-            col(AppliedInteraction.tenant_id) == tenant_id,
-            col(AppliedInteraction.kind).in_(list(kinds)),
-            col(AppliedInteraction.occurred_at) <= until,
-        )
-        return [(str(c), at, float(r)) for c, at, r in (await self.session.execute(query)).all()]
-
     async def buyers(self, tenant_id: str, kinds: Iterable[str]) -> int:
         """How many of the tenant's customers made a purchase-like interaction."""
         query = select(func.count(func.distinct(col(AppliedInteraction.customer_id)))).where(
@@ -785,23 +797,28 @@ class ScoringRepository:
 
     # History of types and stages
 
-    async def replace_stage_history(
+    async def replace_stage_histories(
         self,
         tenant_id: str,
-        customer_id: str,
-        since: datetime | None,
+        customers: Sequence[tuple[str, datetime | None]],
         rows: Sequence[dict[str, Any]],
     ) -> None:
-        """Replaces the customer's stage changes from `since` on (all, without it)."""
-        conditions = [
-            col(StateChange.tenant_id) == tenant_id,
-            col(StateChange.customer_id) == customer_id,
-            col(StateChange.dimension) == "stage",
-        ]
-        if since is not None:
-            conditions.append(col(StateChange.at) >= since)
-        await self.session.execute(delete(StateChange).where(*conditions))
-        await bulk_insert(self.session, table_of(StateChange), rows)
+        """Replaces the customers' stage changes, each (customer id, from when: all without
+        it), with `rows`."""
+        t = table_of(StateChange)
+        stage = (t.c.tenant_id == tenant_id) & (t.c.dimension == "stage")
+        whole = sorted(c for c, since in customers if since is None)
+        for chunk in _chunks(whole, _SQLITE_IN_CHUNK):
+            await self.session.execute(delete(t).where(stage, t.c.customer_id.in_(chunk)))
+        partly = sorted((c, since) for c, since in customers if since is not None)
+        if partly:
+            await self.session.execute(
+                delete(t).where(
+                    stage, t.c.customer_id == bindparam("b_id"), t.c.at >= bindparam("b_since")
+                ),
+                [{"b_id": c, "b_since": since} for c, since in partly],
+            )
+        await bulk_insert(self.session, t, rows)
 
     async def stages_before(
         self, tenant_id: str, since: dict[str, datetime | None]

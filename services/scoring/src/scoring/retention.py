@@ -14,11 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import minimize
 from scipy.special import betaln, gammaln, hyp2f1
+
+from scoring.domain import customer_codes
 
 Array = NDArray[np.float64]
 
@@ -35,15 +38,16 @@ class RFM:
 
 
 def rfm(
-    customer_ids: Sequence[str],
+    customer_ids: Sequence[Any] | NDArray[Any],
     times: Array,
     cutoff: float,
     amounts: Array | None = None,
     period_bucket: float | None = None,
-) -> tuple[list[str], RFM]:
-    """Calibration RFM from transactions (times in periods). With `period_bucket`, purchases
-    in the same bucket (say a day, 1/7 of a week) count once, their amounts summed. Only
-    customers whose first purchase is before the cutoff."""
+) -> tuple[list[Any], RFM]:
+    """Calibration RFM from transactions (times in periods), with the customers in its order
+    (as given: names or codes). With `period_bucket`, purchases in the same bucket (say a
+    day, 1/7 of a week) count once, their amounts summed. Only customers whose first
+    purchase is before the cutoff."""
     ids = np.asarray(customer_ids)
     t = np.asarray(times, dtype=float)
     money = np.zeros_like(t) if amounts is None else np.asarray(amounts, dtype=float)
@@ -74,9 +78,51 @@ def rfm(
     monetary = np.divide(
         repeat_money, frequency, out=np.zeros_like(repeat_money), where=frequency > 0
     )
-    return [str(i) for i in ids[first]], RFM(
+    return ids[first].tolist(), RFM(
         frequency=frequency, recency=last - start, age=cutoff - start, monetary=monetary
     )
+
+
+@dataclass(frozen=True)
+class Purchases:
+    """A tenant's purchases as columns (20 bytes each, not a row object): the customer as a
+    code into `customers`, the time in periods and the amount."""
+
+    customers: list[str]
+    codes: NDArray[np.int32]
+    times: Array
+    amounts: Array
+
+    def rfm(self, cutoff: float, period_bucket: float | None = None) -> tuple[list[str], RFM]:
+        """`rfm` of these purchases, with the customers by name."""
+        codes, data = rfm(self.codes, self.times, cutoff, self.amounts, period_bucket)
+        return [self.customers[c] for c in codes], data
+
+
+class PurchasesBuilder:
+    """Builds `Purchases` from chunks of rows (a read in chunks holds one chunk of rows at a
+    time, never every purchase of the tenant)."""
+
+    def __init__(self) -> None:
+        self._index: dict[str, int] = {}
+        self._parts: list[tuple[NDArray[np.int32], Array, Array]] = []
+
+    def add(
+        self,
+        customer_ids: Sequence[str],
+        times: Sequence[float] | Array,
+        amounts: Sequence[float] | Array,
+    ) -> None:
+        codes = customer_codes(self._index, customer_ids)
+        self._parts.append((codes, np.asarray(times, float), np.asarray(amounts, float)))
+
+    def build(self) -> Purchases:
+        codes, times, amounts = (
+            (np.concatenate(c) for c in zip(*self._parts, strict=True))
+            if self._parts
+            else (np.zeros(0, np.int32), np.zeros(0), np.zeros(0))
+        )
+        return Purchases(list(self._index), codes, times, amounts)
 
 
 # BG/NBD
@@ -116,26 +162,45 @@ def _bgnbd_ll(params: Array, x: Array, tx: Array, T: Array) -> Array:
 LOG_BOUNDS = (float(np.log(1e-4)), float(np.log(1e4)))
 
 
+# A search ends when a step gains less than this share of the likelihood: an absolute
+# tolerance is below the float noise of a sum over 100,000 customers, and the polish then
+# walked its whole 2,000 iterations for nothing (10 s of a BG/NBD fit at 5,000 customers).
+RELATIVE_GAIN = 1e-10
+
+
 def _fit(objective: object, start: Sequence[float], data: tuple[Array, ...]) -> tuple[Array, float]:
-    """Maximises the summed log-likelihood over log-parameters: a quasi-Newton search, then
-    a Nelder-Mead polish from where it stopped (robust where the surface is flat)."""
+    """Maximises the log-likelihood over log-parameters: a quasi-Newton search on the mean
+    per customer (on the sum, its first steps overflowed, and a Pareto/NBD search stopped
+    where it started), started again from where it stopped while that still gains, then a
+    Nelder-Mead polish (robust where the surface is a flat ridge). Returns the parameters
+    and the summed log-likelihood."""
 
     def negative(log_params: Array) -> float:
         with np.errstate(over="ignore"):  # such a step is refused below
-            value = -float(np.sum(objective(np.exp(log_params), *data)))  # type: ignore[operator]
+            value = -float(np.mean(objective(np.exp(log_params), *data)))  # type: ignore[operator]
         return value if np.isfinite(value) else 1e300
 
     bounds = [LOG_BOUNDS] * len(start)
-    first = minimize(negative, np.log(np.asarray(start)), method="L-BFGS-B", bounds=bounds)
+    at, lowest = np.log(np.asarray(start, dtype=float)), np.inf
+    for _ in range(5):
+        found = minimize(
+            negative, at, method="L-BFGS-B", bounds=bounds, options={"ftol": 1e-13, "gtol": 1e-9}
+        )
+        gained = lowest - found.fun
+        if found.fun < lowest:
+            at, lowest = found.x, float(found.fun)
+        if not gained > RELATIVE_GAIN * abs(lowest):
+            break
     polished = minimize(
         negative,
-        first.x,
+        at,
         method="Nelder-Mead",
         bounds=bounds,
-        options={"maxiter": 2_000, "xatol": 1e-8, "fatol": 1e-8},
+        options={"maxiter": 2_000, "xatol": 1e-8, "fatol": RELATIVE_GAIN * abs(lowest)},
     )
-    best = polished if polished.fun <= first.fun else first
-    return np.exp(best.x), -float(best.fun)
+    if polished.fun < lowest:
+        at, lowest = polished.x, float(polished.fun)
+    return np.exp(at), -lowest * len(data[0])
 
 
 def fit_bgnbd(data: RFM) -> BGNBD:
@@ -349,7 +414,7 @@ def _auc(score: Array, positive: NDArray[np.bool_]) -> float:
 
 
 def select_model(
-    customer_ids: Sequence[str],
+    customer_ids: Sequence[Any] | NDArray[Any],
     times: Array,
     cutoff: float,
     period_bucket: float | None = None,
@@ -360,9 +425,8 @@ def select_model(
     ids = np.asarray(customer_ids)
     t = np.asarray(times, dtype=float)
     split = cutoff - (cutoff - float(t.min())) / 3
-    early_ids, early = rfm(list(ids), t, split, None, period_bucket)
-    later = set(ids[(t > split) & (t <= cutoff)].tolist())
-    active = np.array([c in later for c in early_ids])
+    early_ids, early = rfm(ids, t, split, None, period_bucket)
+    active = np.isin(early_ids, ids[(t > split) & (t <= cutoff)])
     horizon = cutoff - split
     scores = {
         "bgnbd": _auc(bgnbd_expected_purchases(fit_bgnbd(early), early, horizon), active),

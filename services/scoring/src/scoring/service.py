@@ -74,6 +74,9 @@ CURRENT_DATA = timedelta(days=3)
 PURCHASE_KINDS = ("purchase", "renewal", "upsell")
 MIN_BUYERS = 30
 WEEK = timedelta(days=7)
+WEEK_MICROS = WEEK // timedelta(microseconds=1)
+# Purchases on one day count once (the published fits' "one purchase a customer a day").
+DAY_IN_WEEKS = 1 / 7
 VALUE_HORIZON_WEEKS = 52
 WEEKLY_DISCOUNT = 0.10 / 52  # 10% a year
 DAY = timedelta(days=1)
@@ -527,7 +530,7 @@ class ScoringService:
         """Evaluates the stages of up to `limit` customers marked dirty, from the earliest
         moment their history changed (a late interaction replays from its time); records
         the transitions and raises an alert for a recent move into the coming-apart half.
-        One short transaction per customer. Returns how many customers were evaluated.
+        One transaction per tenant of the batch. Returns how many customers were evaluated.
 
         Alerts about the present wait for current data (a load of history still arriving
         judges its customers against today without them). When a tenant's data becomes
@@ -559,8 +562,7 @@ class ScoringService:
             found = await asyncio.to_thread(
                 _assess_all, table, ordered, per_customer, before, now, current, model
             )
-            for assessment in found:
-                await self._store_assessment(assessment)
+            await self._store_assessments(tenant_id, found)
             # Those judged while the data was not current yet (not the ones just judged on
             # it) are judged again on the passes after this one: once per tenant and process.
             if not current:
@@ -571,80 +573,33 @@ class ScoringService:
                 self._judged_current.add(tenant_id)
         return len(dirty)
 
-    async def _store_assessment(self, found: Assessment) -> None:
-        relationship, now = found.relationship, found.now
-        latest = found.transitions[-1] if found.transitions else None
+    async def _store_assessments(self, tenant_id: str, found: Sequence[Assessment]) -> None:
+        """Stores a pass's assessments of the tenant's customers in one transaction, a few
+        statements for all of them (a transaction of five statements a customer judged a
+        load of history at ~100 customers a second)."""
         async with self.db.transaction() as session:
             repo = ScoringRepository(session)
-            # Where it stands now, locked: a pass beside this one (another replica, or the
+            # Where each stands now, locked: a pass beside this one (another replica, or the
             # worker beside a direct call) may have stored this very stage already, and
             # that is no second change for the feeds.
-            now_stands = await repo.locked_stage(relationship.tenant_id, relationship.customer_id)
-            was, risk_was = now_stands or (
-                (relationship.stage, relationship.stage_since),
-                relationship.risk,
+            standing = await repo.locked_stages(
+                tenant_id, [f.relationship.customer_id for f in found]
             )
-            await repo.replace_stage_history(
-                relationship.tenant_id,
-                relationship.customer_id,
-                found.since,
-                [
-                    {
-                        "id": new_id(),
-                        "tenant_id": relationship.tenant_id,
-                        "customer_id": relationship.customer_id,
-                        "dimension": "stage",
-                        "at": t.at,
-                        "previous": t.previous,
-                        "current": t.stage,
-                        "reason": t.reason[:500],
-                    }
-                    for t in found.transitions
-                ],
-            )
-            alerts = [
-                _pattern_alert(relationship.tenant_id, relationship.customer_id, e, now)
-                for e in found.unusual
+            stored = [
+                _stored_assessment(f, standing.get(f.relationship.customer_id)) for f in found
             ]
-            # The customer's standing move: this pass's last, or the one before its change.
-            # A move into the coming-apart half judged while the data was not yet current
-            # (a load still arriving) alerts on the first pass that is, once, by its key.
-            standing = latest or found.before
-            if found.alerting and standing is not None and _warns(standing, now):
-                alerts.append(
-                    _stage_alert(relationship.tenant_id, relationship.customer_id, standing, now)
-                )
-            values: dict[str, Any] = {
-                "judged_current": found.alerting,
-                "risk": found.assessed.score,
-                "risk_reasons": found.assessed.reasons,
-                **found.outlook,
-            }
-            # Once a stretch at risk, on a pass with current data (so a load of history
-            # alerts for who is at risk at its end); below the line the next one may alert.
-            if found.assessed.score < risk.AT_RISK:
-                values["risk_alerted"] = False
-            elif found.alerting and not relationship.risk_alerted:
-                alerts.append(_risk_alert(relationship, found.assessed, now))
-                values["risk_alerted"] = True
-            await repo.raise_alerts(alerts)
-            if latest is not None:
-                values |= {
-                    "stage": latest.stage,
-                    "stage_since": latest.at,
-                    "stage_reason": latest.reason[:500],
-                }
-            elif found.before is None:
-                values |= {"stage": "", "stage_since": None, "stage_reason": ""}
-            # A change for the relationship feeds: a new stage (a replay that ends where it
-            # was is not one) for both, a new risk for the plain one.
-            if "stage" in values and (values["stage"], values["stage_since"]) != was:
-                changed = utcnow()
-                values |= {"updated_at": changed, "standing_changed_at": changed}
-            elif values["risk"] != risk_was:
-                values["updated_at"] = utcnow()
-            await repo.save_stage(
-                relationship.tenant_id, relationship.customer_id, values, found.since
+            await repo.replace_stage_histories(
+                tenant_id,
+                [(f.relationship.customer_id, f.since) for f in found],
+                [row for s in stored for row in s.transitions],
+            )
+            await repo.raise_alerts([alert for s in stored for alert in s.alerts])
+            await repo.save_stages(
+                tenant_id,
+                [
+                    (f.relationship.customer_id, s.values, f.since)
+                    for f, s in zip(found, stored, strict=True)
+                ],
             )
 
     # Types
@@ -779,9 +734,12 @@ class ScoringService:
         as of `at`; the one of the first two that ranks the tenant's own later purchases
         better forecasts. None while fewer than MIN_BUYERS customers bought."""
         at = at or utcnow()
-        async with self.db.read() as session:
-            bought = await ScoringRepository(session).purchases(tenant_id, PURCHASE_KINDS, at)
-        model = await asyncio.to_thread(_fit_retention, tenant_id, bought, at)
+        builder = retention.PurchasesBuilder()
+        async with self.db.read_transaction() as session:
+            chunks = ScoringRepository(session).purchase_rows(tenant_id, PURCHASE_KINDS, at)
+            async for customers, micros, revenues in chunks:
+                await asyncio.to_thread(builder.add, customers, micros / WEEK_MICROS, revenues)
+        model = await asyncio.to_thread(_fit_retention, tenant_id, builder.build(), at)
         if model is None:
             return None
         async with self.db.transaction() as session:
@@ -1307,41 +1265,23 @@ def _stored_rules(
     return table, rules
 
 
-def _rfm(
-    bought: Sequence[tuple[str, datetime, float]], at: datetime
-) -> tuple[list[str], retention.RFM]:
-    weeks = np.array([(when - EPOCH) / WEEK for _, when, _ in bought], dtype=float)
-    return retention.rfm(
-        [c for c, _, _ in bought],
-        weeks,
-        (at - EPOCH) / WEEK,
-        np.array([r for _, _, r in bought], dtype=float),
-        period_bucket=1 / 7,
-    )
-
-
 def _fit_retention(
-    tenant_id: str, bought: list[tuple[str, datetime, float]], at: datetime
+    tenant_id: str, bought: retention.Purchases, at: datetime
 ) -> RetentionModel | None:
-    if not bought:  # no buyers yet: the types are placed from the other signals alone
-        return None
-    customers, data = _rfm(bought, at)
-    if len(customers) < MIN_BUYERS:
+    cutoff = (at - EPOCH) / WEEK
+    _, data = retention.rfm(bought.codes, bought.times, cutoff, bought.amounts, DAY_IN_WEEKS)
+    # Without buyers enough, the types are placed from the other signals alone.
+    if len(data.frequency) < MIN_BUYERS:
         return None
     bg = retention.fit_bgnbd(data)
     pareto = retention.fit_pareto_nbd(data)
-    kind, _ = retention.select_model(
-        [c for c, _, _ in bought],
-        np.array([(when - EPOCH) / WEEK for _, when, _ in bought], dtype=float),
-        (at - EPOCH) / WEEK,
-        period_bucket=1 / 7,
-    )
+    kind, _ = retention.select_model(bought.codes, bought.times, cutoff, DAY_IN_WEEKS)
     model = RetentionModel(
         tenant_id=tenant_id,
         kind=kind,
         bgnbd={"r": bg.r, "alpha": bg.alpha, "a": bg.a, "b": bg.b},
         pareto_nbd={"r": pareto.r, "alpha": pareto.alpha, "s": pareto.s, "beta": pareto.beta},
-        customers=len(customers),
+        customers=len(data.frequency),
         fitted_at=at,
     )
     assert data.monetary is not None
@@ -1518,10 +1458,84 @@ async def _store_placement(repo: ScoringRepository, placed: Placement) -> None:
     await repo.raise_alerts(placed.alerts)
 
 
+class StoredAssessment(NamedTuple):
+    """What storing an assessment writes: the stage changes since its change, the alerts
+    and the relationship's new values."""
+
+    transitions: list[dict[str, Any]]
+    alerts: list[dict[str, Any]]
+    values: dict[str, Any]
+
+
+def _stored_assessment(
+    found: Assessment, now_stands: tuple[tuple[str, datetime | None], float] | None
+) -> StoredAssessment:
+    """What storing `found` writes, given where the relationship stands now in the store
+    (its (stage, since) and risk; the assessment's own reading without it)."""
+    relationship, now = found.relationship, found.now
+    latest = found.transitions[-1] if found.transitions else None
+    was, risk_was = now_stands or (
+        (relationship.stage, relationship.stage_since),
+        relationship.risk,
+    )
+    transitions = [
+        {
+            "id": new_id(),
+            "tenant_id": relationship.tenant_id,
+            "customer_id": relationship.customer_id,
+            "dimension": "stage",
+            "at": t.at,
+            "previous": t.previous,
+            "current": t.stage,
+            "reason": t.reason[:500],
+        }
+        for t in found.transitions
+    ]
+    alerts = [
+        _pattern_alert(relationship.tenant_id, relationship.customer_id, e, now)
+        for e in found.unusual
+    ]
+    # The customer's standing move: this pass's last, or the one before its change.
+    # A move into the coming-apart half judged while the data was not yet current
+    # (a load still arriving) alerts on the first pass that is, once, by its key.
+    standing = latest or found.before
+    if found.alerting and standing is not None and _warns(standing, now):
+        alerts.append(_stage_alert(relationship.tenant_id, relationship.customer_id, standing, now))
+    values: dict[str, Any] = {
+        "judged_current": found.alerting,
+        "risk": found.assessed.score,
+        "risk_reasons": found.assessed.reasons,
+        **found.outlook,
+    }
+    # Once a stretch at risk, on a pass with current data (so a load of history
+    # alerts for who is at risk at its end); below the line the next one may alert.
+    if found.assessed.score < risk.AT_RISK:
+        values["risk_alerted"] = False
+    elif found.alerting and not relationship.risk_alerted:
+        alerts.append(_risk_alert(relationship, found.assessed, now))
+        values["risk_alerted"] = True
+    if latest is not None:
+        values |= {
+            "stage": latest.stage,
+            "stage_since": latest.at,
+            "stage_reason": latest.reason[:500],
+        }
+    elif found.before is None:
+        values |= {"stage": "", "stage_since": None, "stage_reason": ""}
+    # A change for the relationship feeds: a new stage (a replay that ends where it
+    # was is not one) for both, a new risk for the plain one.
+    if "stage" in values and (values["stage"], values["stage_since"]) != was:
+        changed = utcnow()
+        values |= {"updated_at": changed, "standing_changed_at": changed}
+    elif values["risk"] != risk_was:
+        values["updated_at"] = utcnow()
+    return StoredAssessment(transitions, alerts, values)
+
+
 @dataclass(frozen=True)
 class Assessment:
     """What one customer's history says now: its stage transitions since the change, its
-    exceptions, its risk and outlook. Pure reckoning, stored by `_store_assessment`."""
+    exceptions, its risk and outlook. Pure reckoning, stored by `_store_assessments`."""
 
     relationship: Relationship
     since: datetime | None
@@ -1617,14 +1631,16 @@ def _outlooks(
     one at a time. Without `value`, no lifetime value (the chance of being active alone)."""
     found = dict.fromkeys(histories, NO_OUTLOOK)
     bought = [
-        (customer_id, r.occurred_at, r.revenue)
+        (customer_id, (r.occurred_at - EPOCH) / WEEK, r.revenue)
         for customer_id, history in histories.items()
         for r in history
         if r.kind in PURCHASE_KINDS
     ]
     if model is None or not model.bgnbd or not bought:
         return found
-    ids, data = _rfm(bought, now)
+    builder = retention.PurchasesBuilder()
+    builder.add(*(list(c) for c in zip(*bought, strict=True)))
+    ids, data = builder.build().rfm((now - EPOCH) / WEEK, DAY_IN_WEEKS)
     purchases = purchase_model(model)
     p_alive = retention.probability_alive(purchases, data)
     expected = retention.expected_purchases(purchases, data, 90 / 7)
