@@ -1,0 +1,78 @@
+"""The stage worker's pass over a loaded tenant: customers judged a second (stage, risk,
+exceptions, outlook), and how the time splits between the reckoning and the store.
+
+    uv run python bench/stage_pass.py [--customers 2000] [--postgres]
+
+The synthetic tenant of `bench/type_history.py` (each customer over two years at its own
+cadence; ~20 interactions a customer) is applied, then `ScoringService.evaluate_stages`
+runs in the worker's batches of 200 until no customer is left to judge. The reckoning is
+timed around `scoring.service._assess_all` (what runs on the worker's thread); the rest of
+the pass is reading the batch and storing it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from type_history import history
+
+import scoring.service
+from relint.db import Database, migrate
+from relint_devstack.scratch import scratch_databases
+from scoring.main import MIGRATIONS
+from scoring.service import ScoringService
+from scoring.worker import ScoringWorker
+
+
+async def run(url: str, label: str, customers: int) -> None:
+    service = ScoringService(Database(url))
+    items = history(customers, datetime.now(UTC))
+    for i in range(0, len(items), 5000):
+        await service.apply(items[i : i + 5000])
+    reckoning = 0.0
+    assess = scoring.service._assess_all
+
+    def timed(*args: Any) -> Any:
+        nonlocal reckoning
+        started = time.perf_counter()
+        try:
+            return assess(*args)
+        finally:
+            reckoning += time.perf_counter() - started
+
+    scoring.service._assess_all = timed  # type: ignore[assignment]
+    batch, judged = ScoringWorker(service).batch, 0
+    started = time.perf_counter()
+    while (done := await service.evaluate_stages(batch)) > 0:
+        judged += done
+    seconds = time.perf_counter() - started
+    await service.db.dispose()
+    print(f"{label}: {customers:,} customers, {len(items):,} interactions")
+    print(f"  judged {judged:,} in {seconds:.1f} s: {judged / seconds:,.0f} customers/s")
+    print(f"  reckoning {reckoning:.1f} s, reading and storing {seconds - reckoning:.1f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--postgres", action="store_true")
+    args = parser.parse_args()
+    if args.postgres:
+        with scratch_databases("relint_stagebench", ("scoring",)) as urls:
+            migrate(MIGRATIONS, urls["scoring"])
+            asyncio.run(run(urls["scoring"], "PostgreSQL", args.customers))
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite+aiosqlite:///{Path(tmp) / 'scoring.db'}"
+            migrate(MIGRATIONS, url)
+            asyncio.run(run(url, "SQLite", args.customers))
+
+
+if __name__ == "__main__":
+    main()
