@@ -33,25 +33,23 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from type_history import history, resident_mb
+from stage_pass import judge_everyone
+from type_history import load, resident_mb
 
 from relint.db import Database, migrate
 from relint_devstack.scratch import scratch_databases
 from scoring.main import MIGRATIONS
 from scoring.repository import RelationshipFilter
 from scoring.service import ScoringService
-from scoring.worker import ScoringWorker
 
 TENANT = "t1"
 
 
 async def apply(url: str, customers: int) -> int:
     service = ScoringService(Database(url))
-    items = history(customers, datetime.now(UTC))
-    for i in range(0, len(items), 5000):
-        await service.apply(items[i : i + 5000])
+    count = await load(service, customers)
     await service.db.dispose()
-    return len(items)
+    return count
 
 
 def _reset_peak() -> None:
@@ -64,8 +62,7 @@ async def _every_stage(service: ScoringService, again: bool = False) -> None:
     a fresh retention model does (`ScoringService.classify_tenant`)."""
     if again:
         await service.mark_all_dirty(datetime.now(UTC) - timedelta(days=1))
-    while await service.evaluate_stages(ScoringWorker(service).batch) > 0:
-        pass
+    await judge_everyone(service)
 
 
 async def _steps(url: str, stages: bool) -> list[tuple[str, float, float, float]]:

@@ -16,11 +16,10 @@ import argparse
 import asyncio
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from type_history import history
+from type_history import load
 
 import scoring.service
 from relint.db import Database, migrate
@@ -30,11 +29,18 @@ from scoring.service import ScoringService
 from scoring.worker import ScoringWorker
 
 
+async def judge_everyone(service: ScoringService) -> int:
+    """The worker's stage passes, in its batches, until no customer is left to judge;
+    returns how many were judged."""
+    batch, judged = ScoringWorker(service).batch, 0
+    while (done := await service.evaluate_stages(batch)) > 0:
+        judged += done
+    return judged
+
+
 async def run(url: str, label: str, customers: int) -> None:
     service = ScoringService(Database(url))
-    items = history(customers, datetime.now(UTC))
-    for i in range(0, len(items), 5000):
-        await service.apply(items[i : i + 5000])
+    count = await load(service, customers)
     reckoning = 0.0
     assess = scoring.service._assess_all
 
@@ -47,13 +53,11 @@ async def run(url: str, label: str, customers: int) -> None:
             reckoning += time.perf_counter() - started
 
     scoring.service._assess_all = timed  # type: ignore[assignment]
-    batch, judged = ScoringWorker(service).batch, 0
     started = time.perf_counter()
-    while (done := await service.evaluate_stages(batch)) > 0:
-        judged += done
+    judged = await judge_everyone(service)
     seconds = time.perf_counter() - started
     await service.db.dispose()
-    print(f"{label}: {customers:,} customers, {len(items):,} interactions")
+    print(f"{label}: {customers:,} customers, {count:,} interactions")
     print(f"  judged {judged:,} in {seconds:.1f} s: {judged / seconds:,.0f} customers/s")
     print(f"  reckoning {reckoning:.1f} s, reading and storing {seconds - reckoning:.1f} s")
 

@@ -53,13 +53,18 @@ def history(customers: int, now: datetime) -> list[Delivered]:
     return sorted(items, key=lambda i: i.occurred_at)
 
 
+async def load(service: ScoringService, customers: int) -> int:
+    """Applies the synthetic history of `customers` (`history`, up to now) in batches of
+    5,000; returns how many interactions."""
+    items = history(customers, datetime.now(UTC))
+    for i in range(0, len(items), 5000):
+        await service.apply(items[i : i + 5000])
+    return len(items)
+
+
 async def run(url: str, customers: int, memory: bool) -> None:
     service = ScoringService(Database(url))
-    items = history(customers, datetime.now(UTC))
-    count = len(items)
-    for i in range(0, count, 5000):
-        await service.apply(items[i : i + 5000])
-    del items
+    count = await load(service, customers)
     await service.db.dispose()
     if memory:
         spawn = multiprocessing.get_context("spawn")
