@@ -20,7 +20,9 @@ week, so evaluating again does not raise it twice.
 
 from __future__ import annotations
 
+import bisect
 import itertools
+import math
 import statistics
 from collections import Counter
 from collections.abc import Sequence
@@ -63,22 +65,31 @@ def norm(history: Sequence[Moment], at: datetime) -> Norm | None:
         return None
     gaps = [(b.at - a.at) / DAY for a, b in itertools.pairwise(learn)]
     channels = Counter(m.channel for m in learn)
+    times = [m.at for m in history]
     swings = []
     day = learn[0].at + 14 * DAY
     while day <= learn[-1].at:
-        swings.append(_value(history, day) - _value(history, day - 14 * DAY))
+        swings.append(_value(history, times, day) - _value(history, times, day - 14 * DAY))
         day += 7 * DAY
     return Norm(
         median_gap=max(statistics.median(gaps), 0.5),
         long_gap=max(_quantile(gaps, 0.9), 1.0),
         channel_shares={c: n / len(learn) for c, n in channels.items()},
-        swing_sd=statistics.pstdev(swings) if len(swings) >= 4 else 0.0,
+        swing_sd=_pstdev(swings) if len(swings) >= 4 else 0.0,
     )
 
 
-def _value(history: Sequence[Moment], at: datetime) -> float:
-    before = [m for m in history if m.at <= at]
-    return before[-1].value_after if before else 0.0
+def _pstdev(values: Sequence[float]) -> float:
+    """The population standard deviation in floats (`statistics.pstdev` sums exact
+    fractions, slowly)."""
+    mean = math.fsum(values) / len(values)
+    return math.sqrt(math.fsum((v - mean) ** 2 for v in values) / len(values))
+
+
+def _value(history: Sequence[Moment], times: Sequence[datetime], at: datetime) -> float:
+    """The value after the last moment at or before `at` (`times`: the history's, sorted)."""
+    index = bisect.bisect_right(times, at)
+    return history[index - 1].value_after if index else 0.0
 
 
 def _week(at: datetime) -> str:
@@ -121,8 +132,9 @@ def exceptions(
                     f"pattern:{customer_id}:channel_shift:{week}",
                 )
             )
-    now = _value(history, at) if value_now is None else value_now
-    swing = now - _value(history, at - 14 * DAY)
+    times = [m.at for m in history]
+    now = _value(history, times, at) if value_now is None else value_now
+    swing = now - _value(history, times, at - 14 * DAY)
     if own.swing_sd > 0 and abs(swing) > max(3 * own.swing_sd, 3.0):
         direction = "fell" if swing < 0 else "rose"
         found.append(

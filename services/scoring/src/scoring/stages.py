@@ -40,7 +40,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from relint.taxonomy import COMING_APART as COMING_APART
 from relint.taxonomy import COMING_TOGETHER as COMING_TOGETHER
@@ -113,9 +113,6 @@ class History:
     def since(self, start: datetime, end_index: int) -> Sequence[Moment]:
         return self.moments[self.index(start) : end_index]
 
-    def count(self, start: datetime, end: datetime) -> int:
-        return self.index(end) - self.index(start)
-
     def cadence(self, start: datetime, end_index: int) -> float | None:
         """The median gap in days between the moments from `start` to `end_index` (at least
         half a day), None with fewer than three moments."""
@@ -142,87 +139,97 @@ def stage_at(
     """The stage at `at` from the interactions up to then (`history` sorted by time).
     `value_at` is the value at `at` (defaults to the value after the last interaction)."""
     h = history if isinstance(history, History) else History(history)
+    stage, why, facts = _judge(h, at, value_at)
+    return StageCall(stage, why.format(*facts))
+
+
+# The rules' windows, made once (a timeline judges a customer at every interaction and week).
+DAYS_30, DAYS_60, DAYS_90 = 30 * DAY, 60 * DAY, 90 * DAY
+DAYS_180, DAYS_210, DAYS_365 = 180 * DAY, 210 * DAY, 365 * DAY
+
+
+def _judge(h: History, at: datetime, value_at: float | None) -> tuple[str, str, tuple[Any, ...]]:
+    """The rules (see `stage_at`): the stage, and its reason as a format string and the facts
+    to fill it with. A timeline words a reason only where the stage changes."""
     end = h.index(at)
     if not end:
-        return StageCall("initiating", "no interactions yet")
+        return "initiating", "no interactions yet", ()
     first, last = h.times[0], h.times[end - 1]
     tenure = (at - first) / DAY
     silence = (at - last) / DAY
     # The cadence of its last active year, however long ago that ended.
-    cadence = h.cadence(last - 365 * DAY, end)
-    recent = h.count(at - 30 * DAY, at)
-    usual = h.count(at - 210 * DAY, at - 30 * DAY) / 6
+    cadence = h.cadence(last - DAYS_365, end)
+    month_start = h.index(at - DAYS_30)
+    recent = end - month_start
+    usual = (month_start - h.index(at - DAYS_210)) / 6
     last_commitment = _last(h.commitments, at)
     value_now = h.moments[end - 1].value_after if value_at is None else value_at
 
     cancelled = _last(h.cancellations, at)
     if (
         cancelled is not None
-        and cancelled > at - 90 * DAY
+        and cancelled > at - DAYS_90
         and (last_commitment is None or last_commitment < cancelled)
     ):
-        return StageCall("terminating", f"cancelled on {cancelled:%-d %b %Y}")
+        return "terminating", "cancelled on {0:%-d %b %Y}", (cancelled,)
+    silent = "silent for {0:.0f} days, {1:.0f}x its cadence"
     if cadence is not None and silence > max(180.0, 6 * cadence):
-        return StageCall(
-            "terminating", f"silent for {silence:.0f} days, {silence / cadence:.0f}x its cadence"
-        )
+        return "terminating", silent, (silence, silence / cadence)
     if cadence is not None and silence > max(60.0, 3 * cadence):
-        return StageCall(
-            "avoiding", f"silent for {silence:.0f} days, {silence / cadence:.0f}x its cadence"
-        )
-    window = h.since(at - 60 * DAY, end)
+        return "avoiding", silent, (silence, silence / cadence)
+    window = h.moments[h.index(at - DAYS_60) : end]
     outbound = sum(m.direction == "outbound" for m in window)
     if outbound >= 2 and not any(m.direction == "inbound" for m in window):
-        return StageCall("avoiding", f"{outbound} approaches in 60 days, no answer")
-    committed_lately = last_commitment is not None and last_commitment > at - 180 * DAY
+        return "avoiding", "{0} approaches in 60 days, no answer", (outbound,)
+    committed_lately = last_commitment is not None and last_commitment > at - DAYS_180
     if tenure >= 180 and usual >= 2 and recent < 0.35 * usual and not committed_lately:
-        return StageCall(
+        return (
             "stagnating",
-            f"{recent} interactions in 30 days against {usual:.1f} usually, "
-            "no commitment in 6 months",
+            "{0} interactions in 30 days against {1:.1f} usually, no commitment in 6 months",
+            (recent, usual),
         )
     if usual >= 2 and recent < 0.5 * usual:
-        month = h.since(at - 30 * DAY, end)
-        now_channels = {m.channel for m in month}
-        before = {m.channel for m in h.since(at - 210 * DAY, h.index(at - 30 * DAY))}
+        now_channels = {m.channel for m in h.moments[month_start:end]}
+        before = {m.channel for m in h.since(at - DAYS_210, month_start)}
         if len(now_channels) <= len(before) - 2:
-            return StageCall(
+            return (
                 "circumscribing",
-                f"activity at {recent / usual:.0%} of usual over "
-                f"{len(now_channels)} channels instead of {len(before)}",
+                "activity at {0:.0%} of usual over {1} channels instead of {2}",
+                (recent / usual, len(now_channels), len(before)),
             )
     grievances = [m for m in window if m.kind in GRIEVANCES]
     if len(grievances) >= 2:
         kinds = ", ".join(sorted({m.kind.replace("_", " ") for m in grievances}))
-        return StageCall("differentiating", f"{len(grievances)} grievances in 60 days ({kinds})")
-    before_value = h.value_before(at - 60 * DAY)
+        return "differentiating", "{0} grievances in 60 days ({1})", (len(grievances), kinds)
+    before_value = h.value_before(at - DAYS_60)
     if before_value > 0 and value_now < 0.75 * before_value:
-        return StageCall("differentiating", value_fall(before_value, value_now, 60))
+        return "differentiating", "{0}", (value_fall(before_value, value_now, 60),)
     if tenure < 30 or end <= 2:
-        return StageCall("initiating", f"customer for {tenure:.0f} days, {end} interactions")
-    if last_commitment is None or tenure < 90:
-        why = "no commitment yet" if last_commitment is None else f"customer for {tenure:.0f} days"
-        return StageCall("experimenting", why)
-    year_start = at - 365 * DAY
+        return "initiating", "customer for {0:.0f} days, {1} interactions", (tenure, end)
+    if last_commitment is None:
+        return "experimenting", "no commitment yet", ()
+    if tenure < 90:
+        return "experimenting", "customer for {0:.0f} days", (tenure,)
+    year_start = at - DAYS_365
     bonded = bisect.bisect_right(h.bond_times, at)
     if bonded and h.bond_times[bonded - 1] > year_start and tenure >= 365:
         bond = h.bonds[bonded - 1]
-        return StageCall(
+        return (
             "bonding",
-            f"{bond.kind.replace('_', ' ')} on {bond.at:%-d %b %Y}, "
-            f"customer for {tenure / 365:.1f} years",
+            "{0} on {1:%-d %b %Y}, customer for {2:.1f} years",
+            (bond.kind.replace("_", " "), bond.at, tenure / 365),
         )
-    half_year = h.since(at - 180 * DAY, end)
-    channels = {m.channel for m in half_year}
+    channels = {m.channel for m in h.moments[h.index(at - DAYS_180) : end]}
     year_commitments = bisect.bisect_right(h.commitments, at) - bisect.bisect_right(
         h.commitments, year_start
     )
     if year_commitments >= 2 and len(channels) >= 3:
-        return StageCall(
+        return (
             "integrating",
-            f"{year_commitments} commitments in a year over {len(channels)} channels",
+            "{0} commitments in a year over {1} channels",
+            (year_commitments, len(channels)),
         )
-    return StageCall("intensifying", "committed and growing")
+    return "intensifying", "committed and growing", ()
 
 
 @dataclass(frozen=True)
@@ -255,10 +262,10 @@ def timeline(
     for point in points:
         if point > until:
             break
-        call = stage_at(indexed, point)
-        if call.stage != current:
-            transitions.append(Transition(point, call.stage, current, call.reason))
-            current = call.stage
+        stage, why, facts = _judge(indexed, point, None)
+        if stage != current:
+            transitions.append(Transition(point, stage, current, why.format(*facts)))
+            current = stage
     return transitions
 
 
