@@ -65,11 +65,10 @@ def norm(history: Sequence[Moment], at: datetime) -> Norm | None:
         return None
     gaps = [(b.at - a.at) / DAY for a, b in itertools.pairwise(learn)]
     channels = Counter(m.channel for m in learn)
-    times = [m.at for m in history]
     swings = []
     day = learn[0].at + 14 * DAY
     while day <= learn[-1].at:
-        swings.append(_value(history, times, day) - _value(history, times, day - 14 * DAY))
+        swings.append(_value(history, day) - _value(history, day - 14 * DAY))
         day += 7 * DAY
     return Norm(
         median_gap=max(statistics.median(gaps), 0.5),
@@ -86,10 +85,14 @@ def _pstdev(values: Sequence[float]) -> float:
     return math.sqrt(math.fsum((v - mean) ** 2 for v in values) / len(values))
 
 
-def _value(history: Sequence[Moment], times: Sequence[datetime], at: datetime) -> float:
-    """The value after the last moment at or before `at` (`times`: the history's, sorted)."""
-    index = bisect.bisect_right(times, at)
+def _value(history: Sequence[Moment], at: datetime) -> float:
+    """The value after the last moment at or before `at` (`history` sorted by time)."""
+    index = bisect.bisect_right(history, at, key=_moment_at)
     return history[index - 1].value_after if index else 0.0
+
+
+def _moment_at(moment: Moment) -> datetime:
+    return moment.at
 
 
 def _week(at: datetime) -> str:
@@ -132,9 +135,8 @@ def exceptions(
                     f"pattern:{customer_id}:channel_shift:{week}",
                 )
             )
-    times = [m.at for m in history]
-    now = _value(history, times, at) if value_now is None else value_now
-    swing = now - _value(history, times, at - 14 * DAY)
+    now = _value(history, at) if value_now is None else value_now
+    swing = now - _value(history, at - 14 * DAY)
     if own.swing_sd > 0 and abs(swing) > max(3 * own.swing_sd, 3.0):
         direction = "fell" if swing < 0 else "rose"
         found.append(

@@ -177,7 +177,7 @@ def _judge(h: History, at: datetime, value_at: float | None) -> tuple[str, str, 
         return "terminating", silent, (silence, silence / cadence)
     if cadence is not None and silence > max(60.0, 3 * cadence):
         return "avoiding", silent, (silence, silence / cadence)
-    window = h.moments[h.index(at - DAYS_60) : end]
+    window = h.since(at - DAYS_60, end)
     outbound = sum(m.direction == "outbound" for m in window)
     if outbound >= 2 and not any(m.direction == "inbound" for m in window):
         return "avoiding", "{0} approaches in 60 days, no answer", (outbound,)
@@ -219,7 +219,7 @@ def _judge(h: History, at: datetime, value_at: float | None) -> tuple[str, str, 
             "{0} on {1:%-d %b %Y}, customer for {2:.1f} years",
             (bond.kind.replace("_", " "), bond.at, tenure / 365),
         )
-    channels = {m.channel for m in h.moments[h.index(at - DAYS_180) : end]}
+    channels = {m.channel for m in h.since(at - DAYS_180, end)}
     year_commitments = bisect.bisect_right(h.commitments, at) - bisect.bisect_right(
         h.commitments, year_start
     )
