@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import tempfile
 import time
 import uuid
 from collections.abc import Sequence
@@ -37,8 +36,8 @@ from playbook.scoring_client import Placed, Signal
 from playbook.service import Delivered, PlaybookService
 from playbook.worker import PlaybookWorker
 from relint.cli import freeze_startup_heap
-from relint.db import Database, migrate
-from relint_devstack.scratch import scratch_databases
+from relint.db import Database
+from relint_devstack.scratch import scratch_store
 
 RECEIVE_BATCH = 1000
 LIVE_BATCH = 500
@@ -256,15 +255,11 @@ def main() -> None:
     parser.add_argument("--interactions", type=int, default=1_000_000)
     parser.add_argument("--postgres", action="store_true")
     args = parser.parse_args()
-    if args.postgres:
-        with scratch_databases("relint_playbookbench", ("playbook",)) as urls:
-            migrate(MIGRATIONS, urls["playbook"])
-            asyncio.run(run(urls["playbook"], "PostgreSQL", args.customers, args.interactions))
-    else:
-        with tempfile.TemporaryDirectory(prefix="relint-playbookdb-") as tmp:
-            url = f"sqlite+aiosqlite:///{tmp}/playbook.db"
-            migrate(MIGRATIONS, url)
-            asyncio.run(run(url, "SQLite", args.customers, args.interactions))
+    with scratch_store("relint_playbookbench", "playbook", MIGRATIONS, args.postgres) as (
+        url,
+        label,
+    ):
+        asyncio.run(run(url, label, args.customers, args.interactions))
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -36,8 +35,8 @@ from typing import Any
 from stage_pass import judge_everyone
 from type_history import load, resident_mb
 
-from relint.db import Database, migrate
-from relint_devstack.scratch import scratch_databases
+from relint.db import Database
+from relint_devstack.scratch import scratch_store
 from scoring.main import MIGRATIONS
 from scoring.repository import RelationshipFilter
 from scoring.service import ScoringService
@@ -132,15 +131,8 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--without-stages", action="store_true")
     args = parser.parse_args()
-    if args.postgres:
-        with scratch_databases("relint_membench", ("scoring",)) as urls:
-            migrate(MIGRATIONS, urls["scoring"])
-            run(urls["scoring"], "PostgreSQL", args.customers, not args.without_stages)
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite+aiosqlite:///{Path(tmp) / 'scoring.db'}"
-            migrate(MIGRATIONS, url)
-            run(url, "SQLite", args.customers, not args.without_stages)
+    with scratch_store("relint_membench", "scoring", MIGRATIONS, args.postgres) as (url, label):
+        run(url, label, args.customers, not args.without_stages)
 
 
 if __name__ == "__main__":

@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from type_history import load
 
 import scoring.service
-from relint.db import Database, migrate
-from relint_devstack.scratch import scratch_databases
+from relint.db import Database
+from relint_devstack.scratch import scratch_store
 from scoring.main import MIGRATIONS
 from scoring.service import ScoringService
 from scoring.worker import ScoringWorker
@@ -67,15 +65,8 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--postgres", action="store_true")
     args = parser.parse_args()
-    if args.postgres:
-        with scratch_databases("relint_stagebench", ("scoring",)) as urls:
-            migrate(MIGRATIONS, urls["scoring"])
-            asyncio.run(run(urls["scoring"], "PostgreSQL", args.customers))
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite+aiosqlite:///{Path(tmp) / 'scoring.db'}"
-            migrate(MIGRATIONS, url)
-            asyncio.run(run(url, "SQLite", args.customers))
+    with scratch_store("relint_stagebench", "scoring", MIGRATIONS, args.postgres) as (url, label):
+        asyncio.run(run(url, label, args.customers))
 
 
 if __name__ == "__main__":

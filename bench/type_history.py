@@ -18,13 +18,12 @@ import argparse
 import asyncio
 import multiprocessing
 import random
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from relint.db import Database, migrate
-from relint_devstack.scratch import scratch_databases
+from relint.db import Database
+from relint_devstack.scratch import scratch_store
 from scoring.main import MIGRATIONS
 from scoring.service import Delivered, ScoringService
 
@@ -112,15 +111,8 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--memory", action="store_true", help="the placement's resident memory")
     args = parser.parse_args()
-    if args.postgres:
-        with scratch_databases("relint_typebench", ("scoring",)) as urls:
-            migrate(MIGRATIONS, urls["scoring"])
-            asyncio.run(run(urls["scoring"], args.customers, args.memory))
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite+aiosqlite:///{Path(tmp) / 'scoring.db'}"
-            migrate(MIGRATIONS, url)
-            asyncio.run(run(url, args.customers, args.memory))
+    with scratch_store("relint_typebench", "scoring", MIGRATIONS, args.postgres) as (url, _):
+        asyncio.run(run(url, args.customers, args.memory))
 
 
 if __name__ == "__main__":
