@@ -231,21 +231,25 @@ def test_the_value_map_columns_give_the_features_of_the_rules(
     }
 
 
-def test_the_value_map_takes_interactions_oldest_first() -> None:
+def test_the_value_map_puts_interactions_added_in_any_order_in_time_order() -> None:
     builder = ValueMapBuilder()
-    for day in (2, 1):
+    for customer, day, revenue in (("c1", 3, 1.0), ("c2", 1, 2.0), ("c1", 2, 4.0), ("c2", 1, 8.0)):
         builder.add(
-            ["c1"],
+            [customer],
             [micros(T0 + timedelta(days=day))],
             ["sales"],
             ["purchase"],
-            [1.0],
+            [revenue],
             [0.0],
             [0.0],
             [None],
         )
-    with pytest.raises(ValueError, match="oldest first"):
-        builder.build()
+    history = builder.build()
+    assert history.moments.tolist() == [micros(T0 + timedelta(days=d)) for d in (1, 1, 2, 3)]
+    assert [history.names[c] for c in history.codes] == ["c2", "c2", "c1", "c1"]
+    assert history.revenue.tolist() == [2.0, 8.0, 4.0, 1.0]
+    # The year up to day 2 holds c1's purchase of day 2, not that of day 3.
+    assert history.features_at(T0 + timedelta(days=2), ["c1"])["c1"].revenue == 4.0
 
 
 @pytest.fixture
@@ -403,7 +407,8 @@ async def test_the_value_map_read_in_chunks_is_the_tenants_window(
     service: ScoringService,
 ) -> None:
     """A placement's read, a few rows at a time (a server-side cursor on PostgreSQL), gives
-    the interactions in (start, end] of the tenant alone, moments to the microsecond."""
+    the interactions in (start, end] of the tenant alone, moments to the microsecond, in no
+    particular order."""
     items = [
         _item(n, f"c{n % 4}", channel="service" if n % 5 == 0 else "sales") for n in range(50)
     ] + [_item(n, "c0", tenant_id="t2", interaction_id=f"t2-{n}") for n in range(10)]
@@ -414,12 +419,15 @@ async def test_the_value_map_read_in_chunks_is_the_tenants_window(
         repo = ScoringRepository(session)
         chunks = [c async for c in repo.value_map_rows("t1", start, end, size=7)]
     assert [len(c.customer_ids) for c in chunks] == [7, 7, 7, 7, 7, 5]
-    moments = [m for c in chunks for m in c.moments.tolist()]
+    read = sorted(
+        (moment, customer, sentiment, cost)
+        for c in chunks
+        for moment, customer, sentiment, cost in zip(
+            c.moments.tolist(), c.customer_ids, c.sentiments, c.costs, strict=True
+        )
+    )
     inside = [i for i in items[:50] if i.tenant_id == "t1" and start < i.occurred_at <= end]
-    assert moments == [micros(i.occurred_at) for i in inside]
-    assert [c for chunk in chunks for c in chunk.customer_ids] == [i.customer_id for i in inside]
-    assert [s for chunk in chunks for s in chunk.sentiments] == [i.sentiment for i in inside]
-    assert [k for chunk in chunks for k in chunk.costs] == [0.0] * len(inside)
+    assert read == [(micros(i.occurred_at), i.customer_id, i.sentiment, 0.0) for i in inside]
 
 
 async def test_a_recompute_a_few_rows_at_a_time_is_the_one_of_all_at_once(

@@ -158,19 +158,25 @@ def cohort_exceptions(
     members: dict[tuple[str, str], list[int]] = {}
     for customer, key in cohort.items():
         members.setdefault(key, []).append(activity.get(customer, 0))
+    # Each cohort's line and median, once a cohort (not once a member: a cohort of 10,000
+    # sorted for each of them took minutes).
+    lines = {
+        key: (len(counts), _quantile(counts, 0.1), statistics.median(counts))
+        for key, counts in members.items()
+        if len(counts) >= MIN_COHORT and all(key)
+    }
     found: dict[str, Exception_] = {}
     week = _week(at)
     for customer, key in cohort.items():
-        counts = members[key]
-        if len(counts) < MIN_COHORT or not all(key):
+        if key not in lines:
             continue
-        low, middle = _quantile(counts, 0.1), statistics.median(counts)
+        size, low, middle = lines[key]
         mine = activity.get(customer, 0)
         if mine < low and mine < 0.5 * middle:
             found[customer] = Exception_(
                 "cohort",
                 "warning",
-                f"{mine} interactions in 90 days, fewer than 90% of the {len(counts)} "
+                f"{mine} interactions in 90 days, fewer than 90% of the {size} "
                 f"{key[0]} customers in {key[1]} (median {middle:.0f})",
                 f"pattern:{customer}:cohort:{week}",
             )

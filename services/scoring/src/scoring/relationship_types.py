@@ -114,8 +114,9 @@ class ValueMapHistory:
 
 
 class ValueMapBuilder:
-    """Builds a `ValueMapHistory` from interactions added in chunks, oldest first (a read in
-    chunks holds one chunk of rows at a time, never the years of them)."""
+    """Builds a `ValueMapHistory` from interactions added in chunks, in any order (a read in
+    chunks holds one chunk of rows at a time, never the years of them; the columns are put
+    in time order once, here, not by the store)."""
 
     def __init__(self) -> None:
         self._index: dict[str, int] = {}
@@ -132,8 +133,8 @@ class ValueMapBuilder:
         costs: Sequence[float],
         sentiments: Sequence[float | None],
     ) -> None:
-        """Interactions as columns, none older than those added before: moments in
-        microseconds since EPOCH (`micros`), sentiments None where none was given."""
+        """Interactions as columns: moments in microseconds since EPOCH (`micros`),
+        sentiments None where none was given."""
         size, codes = len(customer_ids), customer_codes(self._index, customer_ids)
         service = np.fromiter((c in SERVICE_CHANNELS for c in channels), bool, size)
         given = np.asarray(costs, dtype=float)
@@ -151,9 +152,10 @@ class ValueMapBuilder:
         columns = [np.concatenate(c) for c in zip(*self._parts, strict=True)] or [
             np.zeros(0, dtype) for dtype in (np.int32, np.int64, float, float, bool)
         ]
+        if np.any(columns[1][1:] < columns[1][:-1]):
+            order = np.argsort(columns[1], kind="stable")
+            columns = [c[order] for c in columns]
         codes, moments, revenue, cost, advocacy = columns
-        if np.any(moments[1:] < moments[:-1]):
-            raise ValueError("interactions are added oldest first")
         return ValueMapHistory(
             list(self._index), self._index, codes, moments, revenue, cost, advocacy
         )

@@ -341,13 +341,14 @@ class ScoringRepository:
     async def value_map_rows(
         self, tenant_id: str, start: datetime, end: datetime, size: int = CHUNK_ROWS
     ) -> AsyncIterator[ValueMapRows]:
-        """Every applied interaction of the tenant with start < occurred_at <= end, oldest
-        first, as columns of what the value map reads, `size` rows at a time (see
-        `_read_in_chunks`)."""
+        """Every applied interaction of the tenant with start < occurred_at <= end, in no
+        particular order (a sort of the tenant's years of rows would cost the store, or on
+        SQLite this process, more than numpy's of their columns), as columns of what the
+        value map reads, `size` rows at a time (see `_read_in_chunks`)."""
         query = (
             "SELECT customer_id, {moment}, channel, kind, revenue, refund, cost, sentiment "
             "FROM applied_interaction WHERE tenant_id = {mark} AND occurred_at > {mark} "
-            "AND occurred_at <= {mark} ORDER BY occurred_at"
+            "AND occurred_at <= {mark}"
         )
         async for rows, micros in self._read_in_chunks(query, (tenant_id, start, end), size, 1):
             customers, _, channels, kinds, revenues, refunds, costs, sentiments = (

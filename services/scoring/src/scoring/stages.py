@@ -194,7 +194,7 @@ def _judge(h: History, at: datetime, value_at: float | None) -> tuple[str, str, 
         if len(now_channels) <= len(before) - 2:
             return (
                 "circumscribing",
-                "activity at {0:.0%} of usual over {1} channels instead of {2}",
+                "activity at {0:.0%} of usual, channels in use down from {2} to {1}",
                 (recent / usual, len(now_channels), len(before)),
             )
     grievances = [m for m in window if m.kind in GRIEVANCES]
