@@ -403,6 +403,57 @@ async def test_applying_and_reading_read_the_customers_relationships_not_the_ten
     assert sorted(c.customer_id for c in since) == [c for _, c in few]
 
 
+async def test_the_stage_before_a_moment_is_each_customers_last_change_before_it(
+    service: ScoringService,
+) -> None:
+    """The stage worker's read of where each customer stood before the moment it judges
+    from: the last stage change strictly before it (of two at one moment, the greater id),
+    of that tenant, not a change of type; on PostgreSQL no row of another tenant, another
+    customer or after the moment is read."""
+
+    def change(n: int, customer: str, hours: int, stage: str, **other: str) -> dict[str, object]:
+        return {
+            "id": f"sc-{n:02}",
+            "tenant_id": other.get("tenant", "t1"),
+            "customer_id": customer,
+            "dimension": other.get("dimension", "stage"),
+            "at": T0 + timedelta(hours=hours),
+            "previous": None,
+            "current": stage,
+            "reason": f"reason {n}",
+        }
+
+    rows = [
+        change(1, "c1", 1, "initiating"),
+        change(3, "c1", 2, "experimenting"),
+        change(2, "c1", 2, "intensifying"),  # the same moment: sc-03 is the later
+        change(4, "c1", 3, "integrating"),
+        change(5, "c1", 2, "Partner", dimension="type"),
+        change(6, "c1", 2, "bonding", tenant="t2"),
+        change(7, "c2", 5, "initiating"),
+        change(8, "c3", 1, "initiating"),
+    ]
+    async with service.db.transaction() as session:
+        await ScoringRepository(session).insert_state_changes(rows)
+    since = {
+        "c1": T0 + timedelta(hours=3),  # before the change at hour 3
+        "c2": T0 + timedelta(hours=5),  # its only change is at the moment itself
+        "c3": None,  # judged from its start: nothing before
+        "c4": T0 + timedelta(hours=9),  # no change at all
+    }
+    async with service.db.transaction() as session:
+        repo = ScoringRepository(session)
+        if service.db.sqlite:
+            found = await repo.stages_before("t1", since)
+        else:
+            async with rows_read(session) as read:
+                found = await repo.stages_before("t1", since)
+            assert 1 <= read[("SELECT", "state_change")] <= 3  # c1's three before its moment
+    assert {c: (f.id, f.current, f.at) for c, f in found.items()} == {
+        "c1": ("sc-03", "experimenting", T0 + timedelta(hours=2))
+    }
+
+
 async def test_the_value_map_read_in_chunks_is_the_tenants_window(
     service: ScoringService,
 ) -> None:
