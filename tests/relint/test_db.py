@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -27,7 +28,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from relint.db import COPY_FROM_ROWS, Database, bulk_insert, driver_of, new_id, new_ids, pg_array
+from relint.db import (
+    COPY_FROM_ROWS,
+    SQLITE_CACHE_KIB,
+    SQLITE_SMALL_CACHE_KIB,
+    Database,
+    bulk_insert,
+    driver_of,
+    new_id,
+    new_ids,
+    pg_array,
+    sqlite_small_cache,
+)
 from tests.conftest import POSTGRES_ADMIN, PostgresDatabases
 
 metadata = MetaData()
@@ -239,5 +251,30 @@ async def test_a_transactions_driver_connection_is_its_own_to_the_end_and_not_th
                 held = (await (await session.connection()).get_raw_connection()).driver_connection
                 assert after is held
                 assert after is not mine
+    finally:
+        await db.dispose()
+
+
+async def test_work_over_many_rows_keeps_a_small_sqlite_page_cache_and_gives_the_usual_back(
+    tmp_path: Path,
+) -> None:
+    """`sqlite_small_cache`: the connection's page cache is small inside the block, the usual
+    one after it, and after a block that failed too."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'cache.db'}")
+
+    async def cache_size(driver: Any) -> int:
+        async with driver.execute("PRAGMA cache_size") as cursor:
+            return int((await cursor.fetchone())[0])
+
+    try:
+        async with db.read() as session, driver_of(session) as (_, driver):
+            assert await cache_size(driver) == -SQLITE_CACHE_KIB
+            async with sqlite_small_cache(driver):
+                assert await cache_size(driver) == -SQLITE_SMALL_CACHE_KIB
+            assert await cache_size(driver) == -SQLITE_CACHE_KIB
+            with pytest.raises(RuntimeError, match="failed"):
+                async with sqlite_small_cache(driver):
+                    raise RuntimeError("the work failed")
+            assert await cache_size(driver) == -SQLITE_CACHE_KIB
     finally:
         await db.dispose()

@@ -152,9 +152,12 @@ class ValueMapBuilder:
         columns = [np.concatenate(c) for c in zip(*self._parts, strict=True)] or [
             np.zeros(0, dtype) for dtype in (np.int32, np.int64, float, float, bool)
         ]
+        self._parts.clear()
         if np.any(columns[1][1:] < columns[1][:-1]):
             order = np.argsort(columns[1], kind="stable")
-            columns = [c[order] for c in columns]
+            for i, column in enumerate(columns):  # one column's copy at a time
+                columns[i] = column[order]
+            del column
         codes, moments, revenue, cost, advocacy = columns
         return ValueMapHistory(
             list(self._index), self._index, codes, moments, revenue, cost, advocacy

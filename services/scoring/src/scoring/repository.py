@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeVar
@@ -39,7 +40,7 @@ from relint.db import (
     pg_fetch,
     sqlite_maybe,
     sqlite_moment,
-    sqlite_scan,
+    sqlite_small_cache,
     table_of,
 )
 from scoring.models import (
@@ -399,6 +400,18 @@ class ScoringRepository:
                 reasons=reasons,
             )
 
+    @asynccontextmanager
+    async def passing_once(self) -> AsyncIterator[None]:
+        """Around work that reads or writes many rows once (a tenant's years read for a
+        placement, its changes of type stored): on SQLite a small page cache meanwhile
+        (`relint.db.sqlite_small_cache`)."""
+        async with driver_of(self.session) as (postgres, driver):
+            if postgres:
+                yield
+                return
+            async with sqlite_small_cache(driver):
+                yield
+
     async def _read_in_chunks(
         self, query: str, params: Sequence[Any], size: int, moment: int
     ) -> AsyncIterator[tuple[list[tuple[Any, ...]], np.ndarray]]:
@@ -422,7 +435,7 @@ class ScoringRepository:
             else:
                 sql = query.format(key="rowid", moment="occurred_at", mark="?")
                 values = [sqlite_moment(p) if isinstance(p, datetime) else p for p in params]
-                async with sqlite_scan(driver), driver.execute(sql, values) as cursor:
+                async with self.passing_once(), driver.execute(sql, values) as cursor:
                     while rows := await cursor.fetchmany(size):
                         # 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC (see relint.db.sqlite_moment)
                         text = np.array([r[moment] for r in rows], dtype="datetime64[us]")

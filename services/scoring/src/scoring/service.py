@@ -1451,11 +1451,12 @@ def _place_history(
 
 
 async def _store_placement(repo: ScoringRepository, placed: Placement) -> None:
-    await repo.insert_type_changes(placed.tenant_id, placed.changes)
-    await repo.set_types(placed.tenant_id, placed.updates, utcnow())
-    if placed.potentials is not None:
-        await repo.set_potentials(placed.tenant_id, placed.potentials)
-    await repo.raise_alerts(placed.alerts)
+    async with repo.passing_once():
+        await repo.insert_type_changes(placed.tenant_id, placed.changes)
+        await repo.set_types(placed.tenant_id, placed.updates, utcnow())
+        if placed.potentials is not None:
+            await repo.set_potentials(placed.tenant_id, placed.potentials)
+        await repo.raise_alerts(placed.alerts)
 
 
 class StoredAssessment(NamedTuple):
