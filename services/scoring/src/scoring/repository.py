@@ -352,13 +352,15 @@ class ScoringRepository:
             "FROM applied_interaction WHERE tenant_id = {mark} AND occurred_at > {mark} "
             "AND occurred_at <= {mark}"
         )
-        async for rows, micros in self._read_in_chunks(query, (tenant_id, start, end), size, 1):
-            customers, _, channels, kinds, revenues, refunds, costs, sentiments = (
-                list(c) for c in zip(*rows, strict=True)
-            )
-            yield ValueMapRows(
-                customers, micros, channels, kinds, revenues, refunds, costs, sentiments
-            )
+        async with self.passing_once():
+            chunks = self._read_in_chunks(query, (tenant_id, start, end), size, 1)
+            async for rows, micros in chunks:
+                customers, _, channels, kinds, revenues, refunds, costs, sentiments = (
+                    list(c) for c in zip(*rows, strict=True)
+                )
+                yield ValueMapRows(
+                    customers, micros, channels, kinds, revenues, refunds, costs, sentiments
+                )
 
     async def purchase_rows(
         self, tenant_id: str, kinds: Sequence[str], until: datetime, size: int = CHUNK_ROWS
@@ -370,8 +372,10 @@ class ScoringRepository:
             "SELECT customer_id, {moment}, revenue FROM applied_interaction "
             "WHERE tenant_id = {mark} AND occurred_at <= {mark} AND kind IN (<kinds>)"
         ).replace("<kinds>", ", ".join(["{mark}"] * len(kinds)))  # the kinds are parameters
-        async for rows, micros in self._read_in_chunks(query, (tenant_id, until, *kinds), size, 1):
-            yield [r[0] for r in rows], micros, [r[2] for r in rows]
+        async with self.passing_once():
+            chunks = self._read_in_chunks(query, (tenant_id, until, *kinds), size, 1)
+            async for rows, micros in chunks:
+                yield [r[0] for r in rows], micros, [r[2] for r in rows]
 
     async def weighing(self, tenant_id: str, size: int = CHUNK_ROWS) -> AsyncIterator[Weighing]:
         """Every applied interaction of the tenant as columns, in no particular order, `size`
@@ -403,8 +407,9 @@ class ScoringRepository:
     @asynccontextmanager
     async def passing_once(self) -> AsyncIterator[None]:
         """Around work that reads or writes many rows once (a tenant's years read for a
-        placement, its changes of type stored): on SQLite a small page cache meanwhile
-        (`relint.db.sqlite_small_cache`)."""
+        placement or a fit, its changes of type stored): on SQLite a small page cache
+        meanwhile (`relint.db.sqlite_small_cache`). Not a recompute's: it rewrites the rows
+        it reads, and with the small cache rewrote them 20% slower."""
         async with driver_of(self.session) as (postgres, driver):
             if postgres:
                 yield
@@ -435,7 +440,7 @@ class ScoringRepository:
             else:
                 sql = query.format(key="rowid", moment="occurred_at", mark="?")
                 values = [sqlite_moment(p) if isinstance(p, datetime) else p for p in params]
-                async with self.passing_once(), driver.execute(sql, values) as cursor:
+                async with driver.execute(sql, values) as cursor:
                     while rows := await cursor.fetchmany(size):
                         # 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC (see relint.db.sqlite_moment)
                         text = np.array([r[moment] for r in rows], dtype="datetime64[us]")
