@@ -454,6 +454,28 @@ async def test_the_stage_before_a_moment_is_each_customers_last_change_before_it
     }
 
 
+async def test_whether_a_tenants_data_is_current_stops_at_its_first_recent_customer(
+    service: ScoringService,
+) -> None:
+    """The stage worker asks every batch whether anyone of the tenant was heard from since a
+    moment (its data current): at or after the moment, that tenant's customers only; on
+    PostgreSQL it stops at the first such customer, not reading the tenant's every one."""
+    await service.apply([_item(1, f"c{n:04}") for n in range(2000)])
+    await service.apply([_item(2, "c0", tenant_id="t2", occurred_at=T0 + timedelta(days=1))])
+    last = T0 + timedelta(hours=1, microseconds=7)  # every t1 customer's one interaction
+    async with service.db.transaction() as session:
+        repo = ScoringRepository(session)
+        if service.db.sqlite:
+            assert await repo.heard_since("t1", last)
+        else:
+            async with rows_read(session) as read:
+                assert await repo.heard_since("t1", last)
+            assert read == {("SELECT", "relationship"): 1}
+        assert not await repo.heard_since("t1", last + timedelta(microseconds=1))
+        assert await repo.heard_since("t2", T0 + timedelta(days=1))
+        assert not await repo.heard_since("t3", T0)
+
+
 async def test_the_value_map_read_in_chunks_is_the_tenants_window(
     service: ScoringService,
 ) -> None:

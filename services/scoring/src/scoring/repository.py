@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
@@ -801,15 +801,20 @@ class ScoringRepository:
         """Keeps a new fit beside the earlier ones (a fit on the same moment replaces it)."""
         await self.session.merge(model)
 
-    async def frontier(self, tenant_id: str) -> datetime | None:
-        """The tenant's latest interaction: how current its data is."""
-        query = select(func.max(col(Relationship.last_interaction_at))).where(
-            col(Relationship.tenant_id) == tenant_id
+    async def heard_since(self, tenant_id: str, since: datetime) -> bool:
+        """Whether any customer of the tenant had an interaction at or after `since`: how
+        current its data is. It stops at the first such customer (the tenant's latest
+        interaction, `max(last_interaction_at)`, read every relationship and its dead
+        versions after a load: 180 ms a stage batch at 100,000 customers)."""
+        query = (
+            select(col(Relationship.customer_id))
+            .where(
+                col(Relationship.tenant_id) == tenant_id,
+                col(Relationship.last_interaction_at) >= since,
+            )
+            .limit(1)
         )
-        found: datetime | None = (await self.session.execute(query)).scalar_one_or_none()
-        if found is not None and found.tzinfo is None:  # SQLite's max() loses the type
-            found = found.replace(tzinfo=UTC)
-        return found
+        return (await self.session.execute(query)).first() is not None
 
     async def tenants(self) -> list[str]:
         query = select(col(Relationship.tenant_id)).distinct()

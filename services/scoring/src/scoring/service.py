@@ -547,8 +547,7 @@ class ScoringService:
             ids = sorted(r.customer_id for r in relationships)
             async with self.db.read() as session:
                 repo = ScoringRepository(session)
-                frontier = await repo.frontier(tenant_id)
-                current = frontier is not None and frontier >= now - CURRENT_DATA
+                current = await repo.heard_since(tenant_id, now - CURRENT_DATA)
                 model = await repo.retention_model(tenant_id, now)
                 history = await repo.history(tenant_id, ids)
                 before = await repo.stages_before(
