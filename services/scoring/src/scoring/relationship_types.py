@@ -155,9 +155,8 @@ class ValueMapBuilder:
         self._parts.clear()
         if np.any(columns[1][1:] < columns[1][:-1]):
             order = np.argsort(columns[1], kind="stable")
-            for i, column in enumerate(columns):  # one column's copy at a time
-                columns[i] = column[order]
-            del column
+            for i in range(len(columns)):  # one column's copy at a time
+                columns[i] = columns[i][order]
         codes, moments, revenue, cost, advocacy = columns
         return ValueMapHistory(
             list(self._index), self._index, codes, moments, revenue, cost, advocacy
