@@ -435,6 +435,49 @@ async def test_customers_judged_before_the_data_was_current_are_judged_again_onc
     assert await service.alerts("t1", ["gone"]) == alerted
 
 
+async def test_a_mark_made_while_a_stage_pass_runs_is_not_cleared_by_it(
+    service: ScoringService,
+    database_factory: Callable[[Path, str], Awaitable[Database]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The stage pass reads a customer's history, reckons, then stores. An interaction that
+    arrives in between (later than the mark the pass read, so the mark's moment does not
+    move) and a tenant-wide mark (a new retention model) must leave the customer to be
+    judged again: the pass judged without them."""
+    await service.apply([delivered(n) for n in range(6)])
+    store = service._store_assessments
+    arrivals = [
+        lambda: service.apply([delivered(40, occurred_at=T0 + timedelta(days=100))]),
+        lambda: service.mark_all_dirty(T0 + timedelta(hours=30)),
+    ]
+    for arrive in arrivals:
+
+        async def store_after_an_arrival(tenant_id: str, found: Any, arrive: Any = arrive) -> None:
+            await arrive()
+            await store(tenant_id, found)
+
+        await service.mark_all_dirty()  # from each customer's first interaction
+        monkeypatch.setattr(service, "_store_assessments", store_after_an_arrival)
+        assert await service.evaluate_stages() == 1
+        monkeypatch.setattr(service, "_store_assessments", store)
+        assert await service.evaluate_stages() == 1
+        assert await service.evaluate_stages() == 0
+    # What is stored is the stage history of the whole history judged at once.
+    whole = ScoringService(await database_factory(MIGRATIONS, "scoring-whole"))
+    await whole.apply(
+        [*(delivered(n) for n in range(6)), delivered(40, occurred_at=T0 + timedelta(days=100))]
+    )
+    assert await whole.evaluate_stages() == 1
+    histories = []
+    for judged in (service, whole):
+        async with judged.db.read() as session:
+            changes = await ScoringRepository(session).state_changes("t1", ["c1"])
+        histories.append([(c.at, c.previous, c.current) for c in changes if c.dimension == "stage"])
+    assert histories[0] == histories[1]
+    # The late renewal moved the stage: judged without it, the history would not show it.
+    assert (T0 + timedelta(days=100)) in [at for at, _, _ in histories[0]]
+
+
 async def test_types_are_placed_with_reasons_and_follow_the_tenants_rules(
     service: ScoringService,
 ) -> None:

@@ -60,6 +60,9 @@ class Relationship(ScoringTable, table=True):
     # Set when interactions arrived that the stage has not been evaluated with: the
     # earliest of them, so a late one makes the stage be evaluated again from there.
     dirty_since: datetime | None = Field(default=None, sa_type=UtcDateTime, index=True)
+    # How many times it was marked: a stage pass clears the mark it read only if no other
+    # came while it worked (a later interaction does not move `dirty_since`).
+    dirty_marks: int = Field(default=0)
     # Indexed: the gateway's subscriptions read the relationships changed since a moment.
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, index=True)
     # When scoring last changed the type or the stage (not the moments they name): the

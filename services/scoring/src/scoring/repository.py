@@ -112,6 +112,7 @@ UPDATE relationship SET
         WHEN dirty_since IS NULL THEN :b_dirty
         WHEN dirty_since > :b_dirty THEN :b_dirty
         ELSE dirty_since END,
+    dirty_marks = dirty_marks + 1,
     types_since = CASE
         WHEN relationship_type = '' THEN types_since
         WHEN types_since IS NULL THEN :b_retype
@@ -628,7 +629,8 @@ class ScoringRepository:
                 (t.c.dirty_since.is_(None), start),
                 (t.c.dirty_since > start, start),
                 else_=t.c.dirty_since,
-            )
+            ),
+            dirty_marks=t.c.dirty_marks + 1,
         )
         if tenant_id is not None:
             statement = statement.where(t.c.tenant_id == tenant_id)
@@ -667,11 +669,11 @@ class ScoringRepository:
     async def save_stages(
         self,
         tenant_id: str,
-        rows: Sequence[tuple[str, dict[str, Any], datetime | None]],
+        rows: Sequence[tuple[str, dict[str, Any], int | None]],
     ) -> None:
         """Stores evaluated stages, each (customer id, the relationship's new values, the
-        dirty mark it was evaluated for); clears a dirty mark only if no newer interaction
-        moved it meanwhile (the customer is then evaluated again). One executemany for the
+        `dirty_marks` it was evaluated for); clears the dirty mark only if no other mark
+        came meanwhile (the customer is then evaluated again). One executemany for the
         rows that set the same columns."""
         t = table_of(Relationship)
         alike: dict[tuple[str, ...], list[tuple[Any, ...]]] = defaultdict(list)
@@ -691,11 +693,11 @@ class ScoringRepository:
             .where(
                 t.c.tenant_id == bindparam("b_tenant"),
                 t.c.customer_id == bindparam("b_id"),
-                t.c.dirty_since == bindparam("b_seen"),
+                t.c.dirty_marks == bindparam("b_seen"),
             )
             .values(dirty_since=None)
         )
-        seen = [(customer_id, at) for customer_id, _, at in rows if at is not None]
+        seen = [(customer_id, marks) for customer_id, _, marks in rows if marks is not None]
         await self._update_each(statement, tenant_id, ("b_id", "b_seen"), seen)
 
     async def set_types(

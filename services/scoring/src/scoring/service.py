@@ -596,7 +596,7 @@ class ScoringService:
             await repo.save_stages(
                 tenant_id,
                 [
-                    (f.relationship.customer_id, s.values, f.since)
+                    (f.relationship.customer_id, s.values, f.relationship.dirty_marks)
                     for f, s in zip(found, stored, strict=True)
                 ],
             )
