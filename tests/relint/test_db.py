@@ -5,6 +5,7 @@ dropped."""
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta, timezone
@@ -28,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+import relint.db as relint_db
 from relint.db import (
     COPY_FROM_ROWS,
     SQLITE_CACHE_KIB,
@@ -35,6 +37,7 @@ from relint.db import (
     Database,
     bulk_insert,
     driver_of,
+    give_back_free_memory,
     new_id,
     new_ids,
     pg_array,
@@ -278,3 +281,56 @@ async def test_work_over_many_rows_keeps_a_small_sqlite_page_cache_and_gives_the
             assert await cache_size(driver) == -SQLITE_CACHE_KIB
     finally:
         await db.dispose()
+
+
+def _resident_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
+linux_only = pytest.mark.skipif(
+    not Path("/proc/self/status").exists(), reason="reads resident memory from /proc"
+)
+
+
+@linux_only
+async def test_entering_a_small_cache_lets_the_pages_of_the_usual_one_go(tmp_path: Path) -> None:
+    """A connection that read 48 MB holds them in its page cache; inside `sqlite_small_cache`
+    the process no longer does."""
+    path = tmp_path / "pages.db"
+    with sqlite3.connect(path, isolation_level=None) as writer:
+        writer.execute("CREATE TABLE page (b BLOB)")
+        writer.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 12000) "
+            "INSERT INTO page SELECT randomblob(4000) FROM n"
+        )
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        async with db.read() as session, driver_of(session) as (_, driver):
+            before = _resident_mb()
+            async with driver.execute("SELECT count(*) FROM page WHERE b LIKE 'x%'") as cursor:
+                await cursor.fetchone()
+            cached = _resident_mb()
+            assert cached > before + 40
+            async with sqlite_small_cache(driver):
+                assert _resident_mb() < cached - 35
+    finally:
+        await db.dispose()
+
+
+@linux_only
+@pytest.mark.skipif(relint_db._LIBC is None, reason="malloc_trim is glibc's")
+def test_free_memory_held_between_live_blocks_goes_back_to_the_system() -> None:
+    """Freed blocks between blocks still in use stay with the C allocator (it gives back
+    only the free end of its heaps); `give_back_free_memory` returns them."""
+    blocks = [bytearray(4000) for _ in range(20_000)]  # 80 MB, each its own malloc
+    for block in blocks:
+        block[::512] = b"x" * len(block[::512])  # touched: resident
+    kept = blocks[::25]
+    del blocks
+    held = _resident_mb()
+    give_back_free_memory()
+    assert _resident_mb() < held - 50
+    assert len(kept) == 800
