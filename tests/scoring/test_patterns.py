@@ -32,9 +32,17 @@ def test_silence_against_the_customers_own_cadence() -> None:
     assert silent.reason == "silent for 30 days; it usually interacts every 7 days"
     [longer] = exceptions("c", history, last + timedelta(days=70))
     assert longer.severity == "critical"
-    # The same week gives the same key: evaluating again raises nothing new.
-    again = exceptions("c", history, last + timedelta(days=30, hours=5))
-    assert again[0].key == silent.key
+    # One silence is one warning and one critical, however many weeks it is judged in: the
+    # key is the silence's start and severity, not the week.
+    [weeks_later] = exceptions("c", history, last + timedelta(days=50))
+    assert (weeks_later.severity, weeks_later.key) == ("warning", silent.key)
+    [critical_later] = exceptions("c", history, last + timedelta(days=120))
+    assert critical_later.key == longer.key != silent.key
+    # After the next interaction, a new silence is a new exception.
+    resumed = [*history, history[-1]._replace(at=last + timedelta(days=80))]
+    [next_silence] = exceptions("c", resumed, last + timedelta(days=130))
+    assert next_silence.kind == "silence"
+    assert next_silence.key not in {silent.key, longer.key}
 
 
 def test_a_sudden_channel_shift() -> None:
@@ -68,5 +76,11 @@ def test_laggards_of_a_cohort() -> None:
         "2 interactions in 90 days, fewer than 90% of the 12 BFF customers in integrating "
         "(median 24)"
     )
+    # A laggard is raised once a quarter (the 90 days counted) and cohort, not every week.
+    weeks_later = cohort_exceptions(activity, cohort, T0 + timedelta(days=14))
+    next_quarter = cohort_exceptions(activity, cohort, T0 + timedelta(days=92))
+    elsewhere = cohort_exceptions(activity, dict.fromkeys(cohort, ("BFF", "bonding")), T0)
+    assert weeks_later["c11"].key == found["c11"].key
+    assert len({found["c11"].key, next_quarter["c11"].key, elsewhere["c11"].key}) == 3
     small = {f"c{n}": ("BFF", "integrating") for n in range(5)}
     assert cohort_exceptions({"c0": 0}, small, T0) == {}

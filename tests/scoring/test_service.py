@@ -435,6 +435,38 @@ async def test_customers_judged_before_the_data_was_current_are_judged_again_onc
     assert await service.alerts("t1", ["gone"]) == alerted
 
 
+async def test_a_silence_judged_week_after_week_alerts_once_a_severity(
+    service: ScoringService,
+) -> None:
+    """The clock judges everyone daily: a customer gone silent is out of its pattern on each
+    of those days, but one silence raises one warning, and one critical once it lasts twice
+    as long, not an alert every week."""
+    start = datetime(2026, 1, 5, tzinfo=UTC)
+    weekly = [
+        delivered(n, "quiet", kind="ticket_opened", occurred_at=start + timedelta(days=7 * n))
+        for n in range(30)
+    ]
+    last = weekly[-1].occurred_at
+    daily = [
+        delivered(n, "busy", kind="ticket_opened", occurred_at=start + timedelta(days=n))
+        for n in range(7 * 29 + 80)
+    ]
+    await service.apply([*weekly, *daily])
+    for days in (30, 37, 44, 51, 58, 65, 72):
+        await service.mark_all_dirty()
+        while await service.evaluate_stages(now=last + timedelta(days=days)):
+            pass
+    silences = sorted(
+        (a.severity, a.reason)
+        for a in await service.alerts("t1", ["quiet"])
+        if a.kind == "out_of_pattern"
+    )
+    assert silences == [
+        ("critical", "silence: silent for 58 days; it usually interacts every 7 days"),
+        ("warning", "silence: silent for 30 days; it usually interacts every 7 days"),
+    ]
+
+
 async def test_a_mark_made_while_a_stage_pass_runs_is_not_cleared_by_it(
     service: ScoringService,
     database_factory: Callable[[Path, str], Awaitable[Database]],

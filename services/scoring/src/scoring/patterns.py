@@ -14,8 +14,12 @@ usually moves in two weeks. An exception is raised when, as of now:
   (same type and stage, at least 10 customers) and fewer than half the cohort's median.
 
 A customer needs 8 interactions over 60 days of history before its own norm counts. Each
-exception carries a severity, a reason in words and a key that is the same within an ISO
-week, so evaluating again does not raise it twice.
+exception carries a severity, a reason in words and a key, so evaluating again does not
+raise it twice. A silence is keyed by its start (the last interaction) and severity: one
+warning and one critical a silence, however many weeks it lasts, and a new one after the
+customer's next interaction. A cohort laggard is keyed by its cohort and quarter (the
+90 days its activity is counted over). A channel shift and a value swing, over windows
+that pass by themselves (30 and 14 days), are keyed by ISO week.
 """
 
 from __future__ import annotations
@@ -112,13 +116,14 @@ def exceptions(
     silence = (at - history[-1].at) / DAY
     limit = max(4 * own.median_gap, 2 * own.long_gap)
     if silence > limit:
+        severity = "critical" if silence > 2 * limit else "warning"
         found.append(
             Exception_(
                 "silence",
-                "critical" if silence > 2 * limit else "warning",
+                severity,
                 f"silent for {silence:.0f} days; it usually interacts every "
                 f"{own.median_gap:.0f} days",
-                f"pattern:{customer_id}:silence:{week}",
+                f"pattern:{customer_id}:silence:{history[-1].at.isoformat()}:{severity}",
             )
         )
     recent = [m for m in history if at - 30 * DAY < m.at <= at]
@@ -166,7 +171,7 @@ def cohort_exceptions(
         if len(counts) >= MIN_COHORT and all(key)
     }
     found: dict[str, Exception_] = {}
-    week = _week(at)
+    quarter = f"{at.year}-Q{(at.month - 1) // 3 + 1}"
     for customer, key in cohort.items():
         if key not in lines:
             continue
@@ -178,6 +183,6 @@ def cohort_exceptions(
                 "warning",
                 f"{mine} interactions in 90 days, fewer than 90% of the {size} "
                 f"{key[0]} customers in {key[1]} (median {middle:.0f})",
-                f"pattern:{customer}:cohort:{week}",
+                f"pattern:{customer}:cohort:{key[0]}:{key[1]}:{quarter}",
             )
     return found
