@@ -3,6 +3,7 @@ independence with late events, as-of reads, stages with alerts, types, settings.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 from collections.abc import Awaitable, Callable
@@ -433,6 +434,34 @@ async def test_customers_judged_before_the_data_was_current_are_judged_again_onc
     await service.apply([delivered(99, "live", kind="ticket_opened", occurred_at=now)])
     assert await service.evaluate_stages() == 1
     assert await service.alerts("t1", ["gone"]) == alerted
+
+
+async def test_alerts_wait_until_a_load_of_history_stops_arriving(
+    service: ScoringService,
+) -> None:
+    """A load sends batches concurrently, so its newest interactions can arrive while older
+    ones of other customers are still on their way: the tenant's data looks current, yet a
+    customer judged then misses its last weeks. Alerts about the present wait until nothing
+    older than three days has arrived for `history_settle_seconds`, then the customers
+    judged meanwhile are judged again and alert."""
+    settling = ScoringService(service.db, history_settle_seconds=0.5)
+    now = datetime.now(UTC).replace(microsecond=0)
+    gone = [
+        delivered(n, "gone", kind="ticket_opened", occurred_at=now - timedelta(days=400 - 10 * n))
+        for n in range(20)
+    ]
+    live = [delivered(0, "live", kind="ticket_opened", occurred_at=now - timedelta(days=1))]
+    await settling.apply([*live, *gone])
+    assert await settling.evaluate_stages() == 2
+    assert await settling.alerts("t1") == []  # judged, but nothing alerted yet
+    await asyncio.sleep(0.6)
+    # Nothing new arrived, yet the customers judged meanwhile are judged again.
+    assert await settling.evaluate_stages() == 2
+    assert await settling.evaluate_stages() == 0
+    assert {a.kind for a in await settling.alerts("t1", ["gone"])} == {
+        "at_risk",
+        "out_of_pattern",
+    }
 
 
 async def test_a_silence_judged_week_after_week_alerts_once_a_severity(

@@ -33,7 +33,7 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
             open_stores(settings, readiness) as stores,
             open_channel(settings.ingest_target) as ingest,
         ):
-            service = ScoringService(stores.db)
+            service = ScoringService(stores.db, settings.history_settle_seconds)
             worker = ScoringWorker(service, classify_seconds=settings.classify_seconds)
             app.state.scoring = service
             app.state.key_verifier = RemoteKeyVerifier(ingest)

@@ -231,8 +231,14 @@ class InvalidSettings(ValueError):
 
 
 class ScoringService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, history_settle_seconds: float = 0.0) -> None:
         self.db = db
+        # Alerts about the present wait this long after the last interaction older than
+        # CURRENT_DATA arrived for a tenant: a load of history still arriving out of time
+        # order across customers (concurrent batches) judges some of them without their
+        # last weeks. The service's setting; 0 in a library use (a test, the backtest).
+        self.history_settle_seconds = history_settle_seconds
+        self._history_arrived: dict[str, float] = {}
         self._tracer = tracer("scoring.service")
         self._rules: dict[str, tuple[float, TenantRules]] = {}
         # Tenants with interactions applied since their types were last classified.
@@ -402,6 +408,10 @@ class ScoringService:
             await repo.add_applied(rows)
             await self._add(repo, changes, rules, now)
         self.unclassified.update(rules)
+        if self.history_settle_seconds > 0:
+            arrived = time.monotonic()
+            for tenant_id in {d.tenant_id for d in batch if d.occurred_at < now - CURRENT_DATA}:
+                self._history_arrived[tenant_id] = arrived
         return result
 
     async def _add(
@@ -537,6 +547,7 @@ class ScoringService:
         current, its customers last judged without it are marked to be judged again: a
         customer whose last contact came early in a load gets nothing new from the rest."""
         now = now or utcnow()
+        await self._judge_settled_again(now)
         async with self.db.read() as session:
             dirty = await ScoringRepository(session).dirty(limit)
         by_tenant: dict[str, list[Relationship]] = defaultdict(list)
@@ -547,7 +558,9 @@ class ScoringService:
             ids = sorted(r.customer_id for r in relationships)
             async with self.db.read() as session:
                 repo = ScoringRepository(session)
-                current = await repo.heard_since(tenant_id, now - CURRENT_DATA)
+                current = await repo.heard_since(
+                    tenant_id, now - CURRENT_DATA
+                ) and not self._history_arriving(tenant_id)
                 model = await repo.retention_model(tenant_id, now)
                 history = await repo.history(tenant_id, ids)
                 before = await repo.stages_before(
@@ -571,6 +584,26 @@ class ScoringService:
                     await ScoringRepository(session).mark_dirty(tenant_id, now - DAY, unjudged=True)
                 self._judged_current.add(tenant_id)
         return len(dirty)
+
+    async def _judge_settled_again(self, now: datetime) -> None:
+        """Tenants whose history stopped arriving `history_settle_seconds` ago: when their
+        data is current, the customers judged while it arrived are marked to be judged
+        again (a load's last customers may have nothing left to arrive that would)."""
+        settled = [t for t in self._history_arrived if not self._history_arriving(t)]
+        for tenant_id in settled:
+            del self._history_arrived[tenant_id]
+            async with self.db.read() as session:
+                current = await ScoringRepository(session).heard_since(
+                    tenant_id, now - CURRENT_DATA
+                )
+            if current:
+                async with self.db.transaction() as session:
+                    await ScoringRepository(session).mark_dirty(tenant_id, now - DAY, unjudged=True)
+                self._judged_current.add(tenant_id)
+
+    def _history_arriving(self, tenant_id: str) -> bool:
+        arrived = self._history_arrived.get(tenant_id)
+        return arrived is not None and time.monotonic() - arrived < self.history_settle_seconds
 
     async def _store_assessments(self, tenant_id: str, found: Sequence[Assessment]) -> None:
         """Stores a pass's assessments of the tenant's customers in one transaction, a few

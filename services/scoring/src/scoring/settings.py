@@ -18,3 +18,6 @@ class ScoringSettings(DatabaseSettings):
     ingest_target: str = "127.0.0.1:50051"
     # How often each tenant's customers are placed on the value map again (when they changed).
     classify_seconds: float = Field(default=30.0, gt=0)
+    # Alerts about the present wait until no interaction older than three days has arrived
+    # for the tenant for this long (a load of history still arriving; see ScoringService).
+    history_settle_seconds: float = Field(default=10.0, ge=0)
