@@ -30,6 +30,7 @@ pytestmark = pytest.mark.e2e
 CHROMIUM = Path(os.environ.get("RELINT_CHROMIUM", "/usr/bin/chromium"))
 CUSTOMERS = 60
 CACHE_SECONDS = 3
+STEADY = 5.0  # seconds the at-risk customers worth a look stay the same (see _settle)
 SEED = 11
 SCREENSHOT = Path("/tmp/relint-console.png")
 # Generous: the suite runs two workers on two cores beside the four services.
@@ -148,6 +149,10 @@ def _settle(stack: Stack, key: str) -> None:
     accepted = json.loads(marker.read_text())["accepted"]
     deadline = time.monotonic() + 240
     last: Any = None
+    # The same customers worth a look in polls over STEADY seconds: scoring judges a load's
+    # customers again once it has settled, and the at-risk list moves meanwhile.
+    worth: set[str] = set()
+    steady_since = time.monotonic()
     while True:
         behind = [s for s in ("scoring", "playbook") if delivered_to(stack, s) < accepted]
         if not behind:
@@ -164,8 +169,21 @@ def _settle(stack: Stack, key: str) -> None:
                 ]
                 # And somebody at risk with next actions and alerts to click on (the
                 # retention model and the alerts come from scoring's worker passes).
-                worth_a_look = any(c["nextBestActions"] and c["alerts"] for c in at_risk["atRisk"])
-                if len(edges) == CUSTOMERS and not unplaced and alerts["alerts"] and worth_a_look:
+                now_worth = {
+                    c["customerId"]
+                    for c in at_risk["atRisk"]
+                    if c["nextBestActions"] and c["alerts"]
+                }
+                if now_worth != worth:
+                    worth, steady_since = now_worth, time.monotonic()
+                steady = time.monotonic() - steady_since >= STEADY
+                if (
+                    len(edges) == CUSTOMERS
+                    and not unplaced
+                    and alerts["alerts"]
+                    and worth
+                    and steady
+                ):
                     return
         assert time.monotonic() < deadline, (
             f"not settled: behind {behind}, last {last}; scoring's log ends:\n"

@@ -409,8 +409,8 @@ class ScoringService:
             await self._add(repo, changes, rules, now)
         self.unclassified.update(rules)
         if self.history_settle_seconds > 0:
-            arrived = time.monotonic()
-            for tenant_id in {d.tenant_id for d in batch if d.occurred_at < now - CURRENT_DATA}:
+            arrived, old = time.monotonic(), now - CURRENT_DATA
+            for tenant_id in {d.tenant_id for d in batch if d.occurred_at < old}:
                 self._history_arrived[tenant_id] = arrived
         return result
 
@@ -579,11 +579,18 @@ class ScoringService:
             # it) are judged again on the passes after this one: once per tenant and process.
             if not current:
                 self._judged_current.discard(tenant_id)
-            elif tenant_id not in self._judged_current:
-                async with self.db.transaction() as session:
-                    await ScoringRepository(session).mark_dirty(tenant_id, now - DAY, unjudged=True)
-                self._judged_current.add(tenant_id)
+            else:
+                await self._judge_again_on_current_data(tenant_id, now)
         return len(dirty)
+
+    async def _judge_again_on_current_data(self, tenant_id: str, now: datetime) -> None:
+        """Marks the tenant's customers last judged while its data was not current to be
+        judged again, once per tenant and process (until its data is not current again)."""
+        if tenant_id in self._judged_current:
+            return
+        async with self.db.transaction() as session:
+            await ScoringRepository(session).mark_dirty(tenant_id, now - DAY, unjudged=True)
+        self._judged_current.add(tenant_id)
 
     async def _judge_settled_again(self, now: datetime) -> None:
         """Tenants whose history stopped arriving `history_settle_seconds` ago: when their
@@ -597,9 +604,7 @@ class ScoringService:
                     tenant_id, now - CURRENT_DATA
                 )
             if current:
-                async with self.db.transaction() as session:
-                    await ScoringRepository(session).mark_dirty(tenant_id, now - DAY, unjudged=True)
-                self._judged_current.add(tenant_id)
+                await self._judge_again_on_current_data(tenant_id, now)
 
     def _history_arriving(self, tenant_id: str) -> bool:
         arrived = self._history_arrived.get(tenant_id)
