@@ -464,6 +464,34 @@ async def test_alerts_wait_until_a_load_of_history_stops_arriving(
     }
 
 
+async def test_every_replica_holds_its_alerts_while_a_load_arrives_at_another(
+    service: ScoringService,
+) -> None:
+    """Two scoring processes on one store, as two replicas behind one address: the history
+    arrives at one, the other's stage pass judges the customers. That pass raises nothing
+    while the load arrives, and once it has settled the other replica judges the customers
+    again and alerts, once, whichever replica looks first."""
+    applying = ScoringService(service.db, history_settle_seconds=0.5)
+    judging = ScoringService(service.db, history_settle_seconds=0.5)
+    now = datetime.now(UTC).replace(microsecond=0)
+    gone = [
+        delivered(n, "gone", kind="ticket_opened", occurred_at=now - timedelta(days=400 - 10 * n))
+        for n in range(20)
+    ]
+    live = [delivered(0, "live", kind="ticket_opened", occurred_at=now - timedelta(days=1))]
+    await applying.apply([*live, *gone])
+    assert await judging.evaluate_stages() == 2
+    assert await judging.alerts("t1") == []  # judged, but nothing alerted yet
+    await asyncio.sleep(0.6)
+    assert await judging.evaluate_stages() == 2  # judged again, nothing new arrived
+    assert await applying.evaluate_stages() == 0  # the settled load is marked once
+    assert await judging.evaluate_stages() == 0
+    assert {a.kind for a in await judging.alerts("t1", ["gone"])} == {
+        "at_risk",
+        "out_of_pattern",
+    }
+
+
 async def test_a_silence_judged_week_after_week_alerts_once_a_severity(
     service: ScoringService,
 ) -> None:

@@ -168,3 +168,17 @@ class RetentionModel(ScoringTable, table=True):
     gamma_gamma: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON))
     customers: int = 0
     fitted_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, primary_key=True)
+
+
+class HistoryArrival(ScoringTable, table=True):
+    """When interactions older than `CURRENT_DATA` last arrived for a tenant (a load of its
+    history), shared by every scoring process: alerts about the present wait until none has
+    arrived for the settle time, whichever replica applied them, and then one pass marks the
+    customers judged meanwhile to be judged again (`judged_again_for`: the arrival it did
+    that for)."""
+
+    __tablename__ = "history_arrival"
+
+    tenant_id: str = Field(primary_key=True, max_length=36)
+    arrived_at: datetime = Field(sa_type=UtcDateTime)
+    judged_again_for: datetime | None = Field(default=None, sa_type=UtcDateTime)

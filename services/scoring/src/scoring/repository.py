@@ -25,6 +25,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -46,6 +48,7 @@ from relint.db import (
 from scoring.models import (
     Alert,
     AppliedInteraction,
+    HistoryArrival,
     Relationship,
     RetentionModel,
     StateChange,
@@ -817,6 +820,42 @@ class ScoringRepository:
             .limit(1)
         )
         return (await self.session.execute(query)).first() is not None
+
+    async def note_history_arrived(self, tenant_ids: Collection[str], at: datetime) -> None:
+        """Interactions older than current data arrived for these tenants at `at`."""
+        t = table_of(HistoryArrival)
+        postgres = self.session.get_bind().dialect.name == "postgresql"
+        statement = (postgres_insert if postgres else sqlite_insert)(t).values(
+            [{"tenant_id": tenant_id, "arrived_at": at} for tenant_id in sorted(tenant_ids)]
+        )
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[t.c.tenant_id], set_={"arrived_at": statement.excluded.arrived_at}
+            )
+        )
+
+    async def history_arrived_after(self, tenant_id: str, moment: datetime) -> bool:
+        """Whether the tenant's history last arrived after `moment` (in any process)."""
+        t = table_of(HistoryArrival)
+        query = select(t.c.arrived_at).where(t.c.tenant_id == tenant_id)
+        arrived = (await self.session.execute(query)).scalar()
+        return arrived is not None and arrived > moment
+
+    async def settled_arrivals(self, before: datetime) -> list[tuple[str, datetime]]:
+        """The tenants whose history last arrived by `before` and whose customers judged
+        while it arrived have not been marked to be judged again since, with that moment."""
+        t = table_of(HistoryArrival)
+        query = select(t.c.tenant_id, t.c.arrived_at).where(
+            t.c.arrived_at <= before,
+            or_(t.c.judged_again_for.is_(None), t.c.judged_again_for < t.c.arrived_at),
+        )
+        return [(tenant_id, at) for tenant_id, at in (await self.session.execute(query)).all()]
+
+    async def judged_again_for(self, tenant_id: str, arrived_at: datetime) -> None:
+        t = table_of(HistoryArrival)
+        await self.session.execute(
+            update(t).where(t.c.tenant_id == tenant_id).values(judged_again_for=arrived_at)
+        )
 
     async def tenants(self) -> list[str]:
         query = select(col(Relationship.tenant_id)).distinct()

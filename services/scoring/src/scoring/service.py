@@ -237,8 +237,11 @@ class ScoringService:
         # CURRENT_DATA arrived for a tenant: a load of history still arriving out of time
         # order across customers (concurrent batches) judges some of them without their
         # last weeks. The service's setting; 0 in a library use (a test, the backtest).
+        # The moment is kept in the store (`history_arrival`), for every replica.
         self.history_settle_seconds = history_settle_seconds
-        self._history_arrived: dict[str, float] = {}
+        # When this process last stored a tenant's arrival (monotonic): once a tenth of the
+        # settle time at most, not once a batch.
+        self._history_noted: dict[str, float] = {}
         self._tracer = tracer("scoring.service")
         self._rules: dict[str, tuple[float, TenantRules]] = {}
         # Tenants with interactions applied since their types were last classified.
@@ -409,10 +412,23 @@ class ScoringService:
             await self._add(repo, changes, rules, now)
         self.unclassified.update(rules)
         if self.history_settle_seconds > 0:
-            arrived, old = time.monotonic(), now - CURRENT_DATA
-            for tenant_id in {d.tenant_id for d in batch if d.occurred_at < old}:
-                self._history_arrived[tenant_id] = arrived
+            await self._note_history_arrived(batch, now)
         return result
+
+    async def _note_history_arrived(self, batch: Sequence[Delivered], now: datetime) -> None:
+        """Stores when interactions older than current data arrived for the batch's
+        tenants, so that every replica holds their alerts while a load arrives."""
+        old, noted, every = now - CURRENT_DATA, time.monotonic(), self.history_settle_seconds / 10
+        due = {
+            d.tenant_id
+            for d in batch
+            if d.occurred_at < old and noted - self._history_noted.get(d.tenant_id, -every) >= every
+        }
+        if not due:
+            return
+        async with self.db.transaction() as session:
+            await ScoringRepository(session).note_history_arrived(due, utcnow())
+        self._history_noted.update(dict.fromkeys(due, noted))
 
     async def _add(
         self,
@@ -560,7 +576,7 @@ class ScoringService:
                 repo = ScoringRepository(session)
                 current = await repo.heard_since(
                     tenant_id, now - CURRENT_DATA
-                ) and not self._history_arriving(tenant_id)
+                ) and not await self._history_arriving(repo, tenant_id)
                 model = await repo.retention_model(tenant_id, now)
                 history = await repo.history(tenant_id, ids)
                 before = await repo.stages_before(
@@ -593,22 +609,31 @@ class ScoringService:
         self._judged_current.add(tenant_id)
 
     async def _judge_settled_again(self, now: datetime) -> None:
-        """Tenants whose history stopped arriving `history_settle_seconds` ago: when their
-        data is current, the customers judged while it arrived are marked to be judged
-        again (a load's last customers may have nothing left to arrive that would)."""
-        settled = [t for t in self._history_arrived if not self._history_arriving(t)]
-        for tenant_id in settled:
-            del self._history_arrived[tenant_id]
-            async with self.db.read() as session:
-                current = await ScoringRepository(session).heard_since(
-                    tenant_id, now - CURRENT_DATA
-                )
-            if current:
+        """Tenants whose history stopped arriving `history_settle_seconds` ago, in any
+        replica: when their data is current, the customers judged while it arrived are
+        marked to be judged again (a load's last customers may have nothing left to arrive
+        that would), whatever this process marked before the load."""
+        if self.history_settle_seconds <= 0:
+            return
+        async with self.db.read() as session:
+            repo = ScoringRepository(session)
+            settled = await repo.settled_arrivals(self._settle_line())
+            current = {t: await repo.heard_since(t, now - CURRENT_DATA) for t, _ in settled}
+        for tenant_id, arrived_at in settled:
+            if current[tenant_id]:
+                self._judged_current.discard(tenant_id)
                 await self._judge_again_on_current_data(tenant_id, now)
+            async with self.db.transaction() as session:
+                await ScoringRepository(session).judged_again_for(tenant_id, arrived_at)
 
-    def _history_arriving(self, tenant_id: str) -> bool:
-        arrived = self._history_arrived.get(tenant_id)
-        return arrived is not None and time.monotonic() - arrived < self.history_settle_seconds
+    async def _history_arriving(self, repo: ScoringRepository, tenant_id: str) -> bool:
+        return self.history_settle_seconds > 0 and await repo.history_arrived_after(
+            tenant_id, self._settle_line()
+        )
+
+    def _settle_line(self) -> datetime:
+        """History that arrived after this moment is still arriving."""
+        return utcnow() - timedelta(seconds=self.history_settle_seconds)
 
     async def _store_assessments(self, tenant_id: str, found: Sequence[Assessment]) -> None:
         """Stores a pass's assessments of the tenant's customers in one transaction, a few
