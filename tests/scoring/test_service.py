@@ -436,6 +436,17 @@ async def test_customers_judged_before_the_data_was_current_are_judged_again_onc
     assert await service.alerts("t1", ["gone"]) == alerted
 
 
+def _a_load_of_history() -> list[Delivered]:
+    """A customer silent for seven months after twenty contacts ten days apart, and one
+    heard from yesterday: the tenant's data is current, and the silence alerts."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    gone = [
+        delivered(n, "gone", kind="ticket_opened", occurred_at=now - timedelta(days=400 - 10 * n))
+        for n in range(20)
+    ]
+    return [delivered(0, "live", kind="ticket_opened", occurred_at=now - timedelta(days=1)), *gone]
+
+
 async def test_alerts_wait_until_a_load_of_history_stops_arriving(
     service: ScoringService,
 ) -> None:
@@ -445,13 +456,7 @@ async def test_alerts_wait_until_a_load_of_history_stops_arriving(
     older than three days has arrived for `history_settle_seconds`, then the customers
     judged meanwhile are judged again and alert."""
     settling = ScoringService(service.db, history_settle_seconds=0.5)
-    now = datetime.now(UTC).replace(microsecond=0)
-    gone = [
-        delivered(n, "gone", kind="ticket_opened", occurred_at=now - timedelta(days=400 - 10 * n))
-        for n in range(20)
-    ]
-    live = [delivered(0, "live", kind="ticket_opened", occurred_at=now - timedelta(days=1))]
-    await settling.apply([*live, *gone])
+    await settling.apply(_a_load_of_history())
     assert await settling.evaluate_stages() == 2
     assert await settling.alerts("t1") == []  # judged, but nothing alerted yet
     await asyncio.sleep(0.6)
@@ -473,13 +478,7 @@ async def test_every_replica_holds_its_alerts_while_a_load_arrives_at_another(
     again and alerts, once, whichever replica looks first."""
     applying = ScoringService(service.db, history_settle_seconds=0.5)
     judging = ScoringService(service.db, history_settle_seconds=0.5)
-    now = datetime.now(UTC).replace(microsecond=0)
-    gone = [
-        delivered(n, "gone", kind="ticket_opened", occurred_at=now - timedelta(days=400 - 10 * n))
-        for n in range(20)
-    ]
-    live = [delivered(0, "live", kind="ticket_opened", occurred_at=now - timedelta(days=1))]
-    await applying.apply([*live, *gone])
+    await applying.apply(_a_load_of_history())
     assert await judging.evaluate_stages() == 2
     assert await judging.alerts("t1") == []  # judged, but nothing alerted yet
     await asyncio.sleep(0.6)
