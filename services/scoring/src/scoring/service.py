@@ -410,25 +410,26 @@ class ScoringService:
             result.applied = len(rows)
             await repo.add_applied(rows)
             await self._add(repo, changes, rules, now)
+            # In the same transaction: no replica's pass sees these customers changed and
+            # the load not arriving.
+            noting = self._history_to_note(batch, now)
+            if noting:
+                await repo.note_history_arrived(noting, now)
         self.unclassified.update(rules)
-        if self.history_settle_seconds > 0:
-            await self._note_history_arrived(batch, now)
+        self._history_noted.update(dict.fromkeys(noting, time.monotonic()))
         return result
 
-    async def _note_history_arrived(self, batch: Sequence[Delivered], now: datetime) -> None:
-        """Stores when interactions older than current data arrived for the batch's
-        tenants, so that every replica holds their alerts while a load arrives."""
-        old, noted, every = now - CURRENT_DATA, time.monotonic(), self.history_settle_seconds / 10
-        due = {
+    def _history_to_note(self, batch: Sequence[Delivered], now: datetime) -> set[str]:
+        """The batch's tenants that received interactions older than current data, and
+        whose arrival this process has not stored in the last tenth of the settle time."""
+        if self.history_settle_seconds <= 0:
+            return set()
+        old, at, every = now - CURRENT_DATA, time.monotonic(), self.history_settle_seconds / 10
+        return {
             d.tenant_id
             for d in batch
-            if d.occurred_at < old and noted - self._history_noted.get(d.tenant_id, -every) >= every
+            if d.occurred_at < old and at - self._history_noted.get(d.tenant_id, -every) >= every
         }
-        if not due:
-            return
-        async with self.db.transaction() as session:
-            await ScoringRepository(session).note_history_arrived(due, utcnow())
-        self._history_noted.update(dict.fromkeys(due, noted))
 
     async def _add(
         self,
