@@ -22,7 +22,7 @@ REDIS_URL = os.environ.get("RELINT_TEST_REDIS", "redis://127.0.0.1:6379/15")
 
 # Where a service under test would look for its peers by default is where `make run` serves
 # them: with a platform running beside the suite, a test meant to find scoring absent found
-# the demo's and got its answers (and an ingest relay delivered test data to it). Every
+# the demo's and got its answers (and an ingest relay could deliver test data to it). Every
 # peer a test does not name is at a closed port; the stacks the e2e tests start set their
 # own (`Stack.env` drops these and names its ports).
 CLOSED = "127.0.0.1:9"

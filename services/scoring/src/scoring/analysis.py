@@ -20,9 +20,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-
-# The beta quantile through scipy.special (loaded for the retention fit anyway), not
-# scipy.stats: its import alone held 27 MB of every scoring process (bit for bit the same).
 from scipy.special import betaincinv
 
 from relint.taxonomy import COMING_APART
@@ -798,6 +795,8 @@ def stars_of(
         cells = np.flatnonzero(count >= max(min_customers, 1))
         pa = kept[cells] + a
         pb = count[cells] - kept[cells] + b
+        # The beta quantiles through scipy.special (loaded for the retention fit anyway), not
+        # scipy.stats.beta.ppf: that import alone held 27 MB of every scoring process.
         lows = np.atleast_1d(np.asarray(betaincinv(pa, pb, 0.025), dtype=np.float64))
         highs = np.atleast_1d(np.asarray(betaincinv(pa, pb, 0.975), dtype=np.float64))
         found = [

@@ -851,7 +851,9 @@ class ScoringRepository:
         )
         return [(tenant_id, at) for tenant_id, at in (await self.session.execute(query)).all()]
 
-    async def judged_again_for(self, tenant_id: str, arrived_at: datetime) -> None:
+    async def note_judged_again(self, tenant_id: str, arrived_at: datetime) -> None:
+        """The customers judged while the tenant's history of `arrived_at` arrived were
+        marked to be judged again."""
         t = table_of(HistoryArrival)
         await self.session.execute(
             update(t).where(t.c.tenant_id == tenant_id).values(judged_again_for=arrived_at)

@@ -625,7 +625,7 @@ class ScoringService:
                 self._judged_current.discard(tenant_id)
                 await self._judge_again_on_current_data(tenant_id, now)
             async with self.db.transaction() as session:
-                await ScoringRepository(session).judged_again_for(tenant_id, arrived_at)
+                await ScoringRepository(session).note_judged_again(tenant_id, arrived_at)
 
     async def _history_arriving(self, repo: ScoringRepository, tenant_id: str) -> bool:
         return self.history_settle_seconds > 0 and await repo.history_arrived_after(
