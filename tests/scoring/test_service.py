@@ -447,6 +447,15 @@ def _a_load_of_history() -> list[Delivered]:
     return [delivered(0, "live", kind="ticket_opened", occurred_at=now - timedelta(days=1)), *gone]
 
 
+async def _settled(*services: ScoringService) -> None:
+    """The load of history the services hold alerts for has settled: they started with a
+    minute's settle (a slow moment of the suite does not end it early), and a minute goes
+    by as their settle shrinks to 50 ms."""
+    for service in services:
+        service.history_settle_seconds = 0.05
+    await asyncio.sleep(0.1)
+
+
 async def test_alerts_wait_until_a_load_of_history_stops_arriving(
     service: ScoringService,
 ) -> None:
@@ -455,11 +464,11 @@ async def test_alerts_wait_until_a_load_of_history_stops_arriving(
     customer judged then misses its last weeks. Alerts about the present wait until nothing
     older than three days has arrived for `history_settle_seconds`, then the customers
     judged meanwhile are judged again and alert."""
-    settling = ScoringService(service.db, history_settle_seconds=0.5)
+    settling = ScoringService(service.db, history_settle_seconds=60)
     await settling.apply(_a_load_of_history())
     assert await settling.evaluate_stages() == 2
     assert await settling.alerts("t1") == []  # judged, but nothing alerted yet
-    await asyncio.sleep(0.6)
+    await _settled(settling)
     # Nothing new arrived, yet the customers judged meanwhile are judged again.
     assert await settling.evaluate_stages() == 2
     assert await settling.evaluate_stages() == 0
@@ -476,12 +485,12 @@ async def test_every_replica_holds_its_alerts_while_a_load_arrives_at_another(
     arrives at one, the other's stage pass judges the customers. That pass raises nothing
     while the load arrives, and once it has settled the other replica judges the customers
     again and alerts, once, whichever replica looks first."""
-    applying = ScoringService(service.db, history_settle_seconds=0.5)
-    judging = ScoringService(service.db, history_settle_seconds=0.5)
+    applying = ScoringService(service.db, history_settle_seconds=60)
+    judging = ScoringService(service.db, history_settle_seconds=60)
     await applying.apply(_a_load_of_history())
     assert await judging.evaluate_stages() == 2
     assert await judging.alerts("t1") == []  # judged, but nothing alerted yet
-    await asyncio.sleep(0.6)
+    await _settled(applying, judging)
     assert await judging.evaluate_stages() == 2  # judged again, nothing new arrived
     assert await applying.evaluate_stages() == 0  # the settled load is marked once
     assert await judging.evaluate_stages() == 0
@@ -540,9 +549,11 @@ async def test_a_mark_made_while_a_stage_pass_runs_is_not_cleared_by_it(
     ]
     for arrive in arrivals:
 
-        async def store_after_an_arrival(tenant_id: str, found: Any, arrive: Any = arrive) -> None:
+        async def store_after_an_arrival(
+            tenant_id: str, found: Any, risk_alerts: bool, arrive: Any = arrive
+        ) -> None:
             await arrive()
-            await store(tenant_id, found)
+            await store(tenant_id, found, risk_alerts)
 
         await service.mark_all_dirty()  # from each customer's first interaction
         monkeypatch.setattr(service, "_store_assessments", store_after_an_arrival)
@@ -1040,6 +1051,33 @@ async def test_the_tenants_retention_model_feeds_each_customers_outlook(
     assert len(fits) == 1
     await service.classify_tenant("t1")
     assert len(fits) == 1
+
+
+async def test_risks_alert_once_the_tenant_has_its_retention_model(
+    service: ScoringService,
+) -> None:
+    """A tenant with buyers enough for a retention model and none yet: its customers' risks
+    are stored without their purchase outlook and nobody alerts about them, though the data
+    is current; the first placement pass fits the model, and the pass after it alerts for
+    those at risk with it."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    await service.apply([*buyers(now), delivered(0, "n0", occurred_at=now - timedelta(days=1))])
+    await service.evaluate_stages()
+    customers = [f"b{c:02d}" for c in range(40)]
+    before = await service.relationships("t1", customers)
+    assert all(s.p_alive is None for s in before)
+    assert {s.customer_id for s in before if s.risk >= 0.5} == {f"b{c}" for c in range(30, 40)}
+    assert [a for a in await service.alerts("t1") if a.kind == "at_risk"] == []
+    await service.classify_tenant("t1")
+    await service.evaluate_stages()
+    after = await service.relationships("t1", customers)
+    assert all(s.p_alive is not None for s in after)
+    at_risk = {s.customer_id for s in after if s.risk >= 0.5}
+    assert at_risk == {f"b{c}" for c in range(30, 40)}
+    raised = [a for a in await service.alerts("t1") if a.kind == "at_risk"]
+    assert {a.customer_id for a in raised} == at_risk
+    # Each alert gives the risk the model found, with the model among its reasons.
+    assert all("purchase model: " in a.reason for a in raised)
 
 
 async def test_a_tenant_without_buyers_is_placed_from_its_other_signals(

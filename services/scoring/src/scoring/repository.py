@@ -773,6 +773,36 @@ class ScoringRepository:
         )
         return int((await self.session.execute(query)).scalar_one())
 
+    async def placed(self, tenant_id: str) -> bool:
+        """Whether any of the tenant's customers has a type: a placement pass has run."""
+        query = (
+            select(col(Relationship.customer_id))
+            .where(
+                col(Relationship.tenant_id) == tenant_id, col(Relationship.relationship_type) != ""
+            )
+            .limit(1)
+        )
+        return (await self.session.execute(query)).first() is not None
+
+    async def bought_enough(
+        self, tenant_id: str, kinds: Iterable[str], customers: int, by: datetime
+    ) -> bool:
+        """Whether at least `customers` of the tenant's customers made a purchase-like
+        interaction by `by`: the scan stops at the last one needed."""
+        buyers = (
+            select(col(AppliedInteraction.customer_id))
+            .where(
+                col(AppliedInteraction.tenant_id) == tenant_id,
+                col(AppliedInteraction.kind).in_(list(kinds)),
+                col(AppliedInteraction.occurred_at) <= by,
+            )
+            .distinct()
+            .limit(customers)
+            .subquery()
+        )
+        found = (await self.session.execute(select(func.count()).select_from(buyers))).scalar_one()
+        return int(found) >= customers
+
     async def retention_model(
         self, tenant_id: str, at: datetime | None = None
     ) -> RetentionModel | None:

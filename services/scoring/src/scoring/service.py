@@ -579,6 +579,7 @@ class ScoringService:
                     tenant_id, now - CURRENT_DATA
                 ) and not await self._history_arriving(repo, tenant_id)
                 model = await repo.retention_model(tenant_id, now)
+                risk_alerts = model is not None or not await _model_due(repo, tenant_id, now)
                 history = await repo.history(tenant_id, ids)
                 before = await repo.stages_before(
                     tenant_id, {r.customer_id: r.dirty_since for r in relationships}
@@ -591,7 +592,7 @@ class ScoringService:
             found = await asyncio.to_thread(
                 _assess_all, table, ordered, per_customer, before, now, current, model
             )
-            await self._store_assessments(tenant_id, found)
+            await self._store_assessments(tenant_id, found, risk_alerts)
             # Those judged while the data was not current yet (not the ones just judged on
             # it) are judged again on the passes after this one: once per tenant and process.
             if not current:
@@ -636,10 +637,13 @@ class ScoringService:
         """History that arrived after this moment is still arriving."""
         return utcnow() - timedelta(seconds=self.history_settle_seconds)
 
-    async def _store_assessments(self, tenant_id: str, found: Sequence[Assessment]) -> None:
+    async def _store_assessments(
+        self, tenant_id: str, found: Sequence[Assessment], risk_alerts: bool
+    ) -> None:
         """Stores a pass's assessments of the tenant's customers in one transaction, a few
         statements for all of them (a transaction of five statements a customer judged a
-        load of history at ~100 customers a second)."""
+        load of history at ~100 customers a second). Without `risk_alerts`, no customer's
+        risk alerts yet."""
         async with self.db.transaction() as session:
             repo = ScoringRepository(session)
             # Where each stands now, locked: a pass beside this one (another replica, or the
@@ -649,7 +653,8 @@ class ScoringService:
                 tenant_id, [f.relationship.customer_id for f in found]
             )
             stored = [
-                _stored_assessment(f, standing.get(f.relationship.customer_id)) for f in found
+                _stored_assessment(f, standing.get(f.relationship.customer_id), risk_alerts)
+                for f in found
             ]
             await repo.replace_stage_histories(
                 tenant_id,
@@ -1531,11 +1536,25 @@ class StoredAssessment(NamedTuple):
     values: dict[str, Any]
 
 
+async def _model_due(repo: ScoringRepository, tenant_id: str, now: datetime) -> bool:
+    """Whether a tenant without a retention model is to have one: its risks lack their
+    purchase outlook, and their alerts wait for the judgement the fit brings to every
+    customer. Its first placement fits the model once MIN_BUYERS customers bought; placed
+    without one, it had fewer (a later placement that finds them fits it). Before that
+    placement, the buyers are counted, up to MIN_BUYERS."""
+    if await repo.placed(tenant_id):
+        return False
+    return await repo.bought_enough(tenant_id, PURCHASE_KINDS, MIN_BUYERS, now)
+
+
 def _stored_assessment(
-    found: Assessment, now_stands: tuple[tuple[str, datetime | None], float] | None
+    found: Assessment,
+    now_stands: tuple[tuple[str, datetime | None], float] | None,
+    risk_alerts: bool,
 ) -> StoredAssessment:
     """What storing `found` writes, given where the relationship stands now in the store
-    (its (stage, since) and risk; the assessment's own reading without it)."""
+    (its (stage, since) and risk; the assessment's own reading without it); an at-risk
+    alert only with `risk_alerts`."""
     relationship, now = found.relationship, found.now
     latest = found.transitions[-1] if found.transitions else None
     was, risk_was = now_stands or (
@@ -1572,10 +1591,11 @@ def _stored_assessment(
         **found.outlook,
     }
     # Once a stretch at risk, on a pass with current data (so a load of history
-    # alerts for who is at risk at its end); below the line the next one may alert.
+    # alerts for who is at risk at its end) and the tenant's model where it can have one;
+    # below the line the next one may alert.
     if found.assessed.score < risk.AT_RISK:
         values["risk_alerted"] = False
-    elif found.alerting and not relationship.risk_alerted:
+    elif found.alerting and risk_alerts and not relationship.risk_alerted:
         alerts.append(_risk_alert(relationship, found.assessed, now))
         values["risk_alerted"] = True
     if latest is not None:
