@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -424,8 +425,7 @@ async def test_customers_judged_before_the_data_was_current_are_judged_again_onc
     assert sorted((a.kind, a.reason) for a in alerted) == [
         (
             "at_risk",
-            f"risk {state.risk:.0%} (was {state.risk:.0%}): stage terminating; "
-            "silent for 210 days against a usual 10",
+            f"risk {state.risk:.0%}: stage terminating; silent for 210 days against a usual 10",
         ),
         ("out_of_pattern", "silence: silent for 210 days; it usually interacts every 10 days"),
     ]
@@ -1076,7 +1076,9 @@ async def test_risks_alert_once_the_tenant_has_its_retention_model(
     assert at_risk == {f"b{c}" for c in range(30, 40)}
     raised = [a for a in await service.alerts("t1") if a.kind == "at_risk"]
     assert {a.customer_id for a in raised} == at_risk
-    # Each alert gives the risk the model found, with the model among its reasons.
+    # Each alert gives the risk the model found, with the model among its reasons, and no
+    # risk "before": the customer was at risk on the judgement before, its alert waiting.
+    assert all(re.match(r"risk \d+%: ", a.reason) for a in raised)
     assert all("purchase model: " in a.reason for a in raised)
 
 

@@ -1303,13 +1303,16 @@ def _stage_alert(
 
 
 def _risk_alert(relationship: Relationship, assessed: risk.Risk, now: datetime) -> dict[str, Any]:
+    """The alert, with the risk the customer had before it crossed the line; none when it
+    was judged at risk before, while its alert waited (for current data or the model)."""
     reasons = "; ".join(assessed.reasons[:3]) or "no single reason"
+    was = f" (was {relationship.risk:.0%})" if relationship.risk < risk.AT_RISK else ""
     return _alert_row(
         relationship.tenant_id,
         relationship.customer_id,
         "at_risk",
         "critical" if assessed.score >= risk.CRITICAL else "warning",
-        f"risk {assessed.score:.0%} (was {relationship.risk:.0%}): {reasons}",
+        f"risk {assessed.score:.0%}{was}: {reasons}",
         f"risk:{relationship.customer_id}:{now.isoformat()}",
         now,
     )
