@@ -765,13 +765,25 @@ class ScoringRepository:
         )
         return list((await self.session.execute(query)).scalars())
 
-    async def buyers(self, tenant_id: str, kinds: Iterable[str]) -> int:
-        """How many of the tenant's customers made a purchase-like interaction."""
-        query = select(func.count(func.distinct(col(AppliedInteraction.customer_id)))).where(
+    async def buyers(
+        self,
+        tenant_id: str,
+        kinds: Iterable[str],
+        by: datetime | None = None,
+        at_most: int | None = None,
+    ) -> int:
+        """How many of the tenant's customers made a purchase-like interaction (by `by`);
+        with `at_most`, the scan stops at that many."""
+        buyers = select(col(AppliedInteraction.customer_id)).where(
             col(AppliedInteraction.tenant_id) == tenant_id,
             col(AppliedInteraction.kind).in_(list(kinds)),
         )
-        return int((await self.session.execute(query)).scalar_one())
+        if by is not None:
+            buyers = buyers.where(col(AppliedInteraction.occurred_at) <= by)
+        counted = buyers.distinct().limit(at_most).subquery()
+        return int(
+            (await self.session.execute(select(func.count()).select_from(counted))).scalar_one()
+        )
 
     async def placed(self, tenant_id: str) -> bool:
         """Whether any of the tenant's customers has a type: a placement pass has run."""
@@ -783,25 +795,6 @@ class ScoringRepository:
             .limit(1)
         )
         return (await self.session.execute(query)).first() is not None
-
-    async def bought_enough(
-        self, tenant_id: str, kinds: Iterable[str], customers: int, by: datetime
-    ) -> bool:
-        """Whether at least `customers` of the tenant's customers made a purchase-like
-        interaction by `by`: the scan stops at the last one needed."""
-        buyers = (
-            select(col(AppliedInteraction.customer_id))
-            .where(
-                col(AppliedInteraction.tenant_id) == tenant_id,
-                col(AppliedInteraction.kind).in_(list(kinds)),
-                col(AppliedInteraction.occurred_at) <= by,
-            )
-            .distinct()
-            .limit(customers)
-            .subquery()
-        )
-        found = (await self.session.execute(select(func.count()).select_from(buyers))).scalar_one()
-        return int(found) >= customers
 
     async def retention_model(
         self, tenant_id: str, at: datetime | None = None

@@ -1547,7 +1547,7 @@ async def _model_due(repo: ScoringRepository, tenant_id: str, now: datetime) -> 
     placement, the buyers are counted, up to MIN_BUYERS."""
     if await repo.placed(tenant_id):
         return False
-    return await repo.bought_enough(tenant_id, PURCHASE_KINDS, MIN_BUYERS, now)
+    return await repo.buyers(tenant_id, PURCHASE_KINDS, now, at_most=MIN_BUYERS) >= MIN_BUYERS
 
 
 def _stored_assessment(
