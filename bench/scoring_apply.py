@@ -2,7 +2,8 @@
 recompute of a tenant from its history (the weights changed), on SQLite and PostgreSQL.
 
 The demo company's interactions are sent to a scoring process as ingest's relay sends them
-(`DeliverInteractions`, batches of 1,000, one in flight), then the tenant's whole history is
+(`DeliverInteractions`, batches of 1,000, one in flight), once as a load of history and once
+as current data (see `run`), then the tenant's whole history is
 weighed again in process: once with the same weights (nothing to write back), once after a
 change of the weight table (`put_settings`, most contributions change and are written back).
 Goals (issue 4): apply >= 20,000 interactions/s per scoring process; recompute >= 100,000
@@ -140,34 +141,55 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run(url: str, label: str, customers: int) -> None:
-    _, stream = generate(DemoConfig(customers=customers, seed=7))
+def run(urls: list[str], label: str, customers: int) -> None:
+    """Applies the stream twice, each time into a store of its own: as a load of history
+    arrives (the stage passes during the stream leave the tenant until its load settles),
+    then with the passes every `busy_seconds` that a stream of current data has (no
+    interaction counts as history: SCORING_HISTORY_SETTLE_SECONDS=0); then recomputes the
+    first."""
+    stream = list(generate(DemoConfig(customers=customers, seed=7))[1])
     tenant = str(uuid.uuid4())
     messages = [message(item, tenant) for item in stream]
-    migrate(MIGRATIONS, url)
+    loads = []
+    for url, settle in zip(urls, ("10", "0"), strict=True):
+        migrate(MIGRATIONS, url)
+        seconds, cpu = apply_over_grpc(url, messages, settle)
+        loads.append((len(messages) / seconds, cpu))
+    weighed = asyncio.run(recompute(urls[0], tenant))
+    print(f"{label}: {len(messages)} demo interactions ({customers} customers)")
+    for (rate, cpu), what in zip(loads, ("a load of history", "as current data"), strict=True):
+        print(
+            f"  apply over gRPC   {rate:9.0f} interactions/s ({what}: batches of {BATCH}, one "
+            f"in flight; {cpu:.1f} s CPU in scoring, worker included; goal >= 20,000)"
+        )
+    print(f"  ratio of the two (current data / history) {loads[1][0] / loads[0][0]:.2f}")
+    for what, count, wall, used in weighed:
+        print(
+            f"  full recompute    {count / wall:9.0f} interactions/s "
+            f"({what}: {count} in {wall:.2f} s, {used:.2f} s CPU; goal >= 100,000)"
+        )
+
+
+def apply_over_grpc(
+    url: str, messages: list[ingest_pb2.Interaction], settle_seconds: str
+) -> tuple[float, float]:
+    """Delivers the messages to a scoring process of their own; (wall seconds, the scoring
+    process's CPU seconds)."""
     with tempfile.TemporaryDirectory(prefix="relint-scoringbench-") as tmp:
-        stack = Stack.on_free_ports(Path(tmp), database_urls={"scoring": url})
+        stack = Stack.on_free_ports(
+            Path(tmp),
+            database_urls={"scoring": url},
+            extra_env={"SCORING_HISTORY_SETTLE_SECONDS": settle_seconds},
+        )
         stack.start_service("scoring")
         try:
             _wait(stack)
             pid = stack.processes["scoring"].pid
             cpu = _cpu_seconds(pid)
             seconds = asyncio.run(deliver(stack.grpc_target("scoring"), messages))
-            cpu = _cpu_seconds(pid) - cpu
+            return seconds, _cpu_seconds(pid) - cpu
         finally:
             stack.stop()
-    weighed = asyncio.run(recompute(url, tenant))
-    print(f"{label}: {len(messages)} demo interactions ({customers} customers)")
-    print(
-        f"  apply over gRPC   {len(messages) / seconds:9.0f} interactions/s "
-        f"(batches of {BATCH}, one in flight; {cpu:.1f} s CPU in scoring, worker included; "
-        "goal >= 20,000)"
-    )
-    for what, count, wall, used in weighed:
-        print(
-            f"  full recompute    {count / wall:9.0f} interactions/s "
-            f"({what}: {count} in {wall:.2f} s, {used:.2f} s CPU; goal >= 100,000)"
-        )
 
 
 def _wait(stack: Stack) -> None:
@@ -188,11 +210,12 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true")
     args = parser.parse_args()
     if args.postgres:
-        with scratch_databases("relint_scoringbench", ("scoring",)) as urls:
-            run(urls["scoring"], "PostgreSQL", args.customers)
+        with scratch_databases("relint_scoringbench", ("history", "current")) as urls:
+            run([urls["history"], urls["current"]], "PostgreSQL", args.customers)
     else:
         with tempfile.TemporaryDirectory(prefix="relint-scoringdb-") as tmp:
-            run(f"sqlite+aiosqlite:///{tmp}/scoring.db", "SQLite", args.customers)
+            files = [f"sqlite+aiosqlite:///{tmp}/{name}.db" for name in ("history", "current")]
+            run(files, "SQLite", args.customers)
 
 
 if __name__ == "__main__":

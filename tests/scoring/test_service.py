@@ -500,6 +500,29 @@ async def test_every_replica_holds_its_alerts_while_a_load_arrives_at_another(
     }
 
 
+async def test_a_pass_while_streaming_leaves_a_tenant_whose_history_is_arriving(
+    service: ScoringService,
+) -> None:
+    """The worker's passes while interactions keep arriving judge the tenants with current
+    data and leave one whose history is still arriving (judged on half its history, its
+    customers would be judged again when the rest arrives); a pass once the stream pauses,
+    and every pass once the load has settled, judges them too."""
+    settling = ScoringService(service.db, history_settle_seconds=60)
+    await settling.apply(_a_load_of_history())  # tenant t1: a load of history
+    now = datetime.now(UTC)
+    await settling.apply([delivered(n, "c2", "t2", occurred_at=now) for n in range(3)])
+    assert await settling.evaluate_stages(streaming=True) == 1  # t2's customer alone
+    assert await settling.evaluate_stages(streaming=True) == 0
+    [waiting] = await settling.relationships("t1", ["gone"])
+    assert waiting.stage == ""  # not judged yet
+    await _settled(settling)
+    assert await settling.evaluate_stages(streaming=True) == 2  # the load has settled
+    # Without a settle (a library use, the backtest) nothing counts as arriving.
+    await settling.apply([delivered(30, "gone", occurred_at=now - timedelta(days=100))])
+    settling.history_settle_seconds = 0
+    assert await settling.evaluate_stages(streaming=True) == 1
+
+
 async def test_a_silence_judged_week_after_week_alerts_once_a_severity(
     service: ScoringService,
 ) -> None:

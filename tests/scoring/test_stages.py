@@ -4,11 +4,15 @@ comes before churn far more often than it shows in retained customers."""
 from __future__ import annotations
 
 import itertools
+import statistics
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from scoring.risk import assess
-from scoring.stages import Moment, is_coming_apart, stage_at, timeline
+from scoring.stages import History, Moment, is_coming_apart, stage_at, timeline
 from tests.scoring.demo_support import demo, moments
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -65,6 +69,53 @@ def test_a_timeline_records_each_change_once_with_its_reason() -> None:
     assert all(a.stage != b.stage for a, b in itertools.pairwise(changes))
     assert changes[0].previous is None
     assert changes[1].previous == "initiating"
+
+
+def test_a_timeline_gives_at_each_point_the_stage_judged_there_alone() -> None:
+    """A timeline keeps its indexes and its sorted cadence window from point to point; each
+    point alone (`stage_at`) works them out afresh. On the demo company's customers both give
+    the same stage at every interaction and week, and a replay from a late moment the same
+    changes as the whole timeline from there."""
+    truth, items = demo(60, 5)
+    until = truth.config.end
+    judged = 0
+    for customer in list(items)[:25]:
+        history = moments(items[customer])
+        changes = timeline(history, until)
+        grid = [history[0].at + timedelta(days=7 * n) for n in range(1, 200)]
+        points = sorted({m.at for m in history} | {p for p in grid if p <= until})
+        for point in points:
+            current = [c for c in changes if c.at <= point][-1]
+            assert stage_at(history, point).stage == current.stage, (customer, point)
+            judged += 1
+        middle = points[len(points) // 2]
+        before = [c for c in changes if c.at < middle][-1].stage
+        replayed = timeline(history, until, since=middle, current=before)
+        assert replayed == [c for c in changes if c.at >= middle]
+    assert judged > 3000
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    gaps=st.lists(st.integers(1, 400), min_size=3, max_size=60),
+    steps=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 5)), max_size=40),
+)
+def test_the_cadence_window_slid_forward_is_the_median_of_its_gaps(
+    gaps: list[int], steps: list[tuple[int, int]]
+) -> None:
+    """`History.cadence` slides one sorted window forward instead of sorting each one;
+    whatever the moves (forward, or a jump past it that sorts afresh), the median is the
+    one of the window's gaps."""
+    times = list(itertools.accumulate((timedelta(hours=g) for g in gaps), initial=T0))
+    history = History([Moment(t, "call", "sales", "inbound", 1.0) for t in times])
+    first, end = 0, 3
+    for forward, grow in steps:
+        end = min(end + grow, len(times))
+        first = min(first + forward, end - 1)
+        start = times[first - 1].timestamp() if first else (T0 - timedelta(days=1)).timestamp()
+        window = [(b - a) / timedelta(days=1) for a, b in itertools.pairwise(times[first:end])]
+        expected = max(statistics.median(window), 0.5) if len(window) >= 2 else None
+        assert history.cadence(start, end) == expected
 
 
 def test_on_the_demo_company_coming_apart_precedes_churn() -> None:

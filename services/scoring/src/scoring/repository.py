@@ -17,6 +17,7 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    exists,
     func,
     or_,
     select,
@@ -641,13 +642,19 @@ class ScoringRepository:
             statement = statement.where(t.c.judged_current.is_(False))
         await self.session.execute(statement)
 
-    async def dirty(self, limit: int) -> list[Relationship]:
-        query = (
-            select(Relationship)
-            .where(col(Relationship.dirty_since).is_not(None))
-            .order_by(col(Relationship.dirty_since))
-            .limit(limit)
-        )
+    async def dirty(self, limit: int, arriving_after: datetime | None = None) -> list[Relationship]:
+        """Up to `limit` relationships marked for evaluation, the longest marked first; with
+        `arriving_after`, none of a tenant whose history last arrived after that moment."""
+        query = select(Relationship).where(col(Relationship.dirty_since).is_not(None))
+        if arriving_after is not None:
+            arrival = table_of(HistoryArrival)
+            query = query.where(
+                ~exists().where(
+                    arrival.c.tenant_id == col(Relationship.tenant_id),
+                    arrival.c.arrived_at > arriving_after,
+                )
+            )
+        query = query.order_by(col(Relationship.dirty_since)).limit(limit)
         return list((await self.session.execute(query)).scalars())
 
     async def locked_stages(

@@ -553,11 +553,19 @@ class ScoringService:
 
     # Stages
 
-    async def evaluate_stages(self, limit: int = 200, now: datetime | None = None) -> int:
+    async def evaluate_stages(
+        self, limit: int = 200, now: datetime | None = None, *, streaming: bool = False
+    ) -> int:
         """Evaluates the stages of up to `limit` customers marked dirty, from the earliest
         moment their history changed (a late interaction replays from its time); records
         the transitions and raises an alert for a recent move into the coming-apart half.
         One transaction per tenant of the batch. Returns how many customers were evaluated.
+
+        `streaming` (the worker's passes while interactions keep arriving) leaves out the
+        customers of tenants whose history is still arriving: judged in the middle of a
+        load, a customer's stage would be read on half its history (silent since the last
+        month loaded) and judged again when the rest arrives. They are judged once the
+        stream pauses or the load settles.
 
         Alerts about the present wait for current data (a load of history still arriving
         judges its customers against today without them). When a tenant's data becomes
@@ -566,7 +574,10 @@ class ScoringService:
         now = now or utcnow()
         await self._judge_settled_again(now)
         async with self.db.read() as session:
-            dirty = await ScoringRepository(session).dirty(limit)
+            arriving = (
+                self._settle_line() if streaming and self.history_settle_seconds > 0 else None
+            )
+            dirty = await ScoringRepository(session).dirty(limit, arriving)
         by_tenant: dict[str, list[Relationship]] = defaultdict(list)
         for r in dirty:
             by_tenant[r.tenant_id].append(r)

@@ -3,7 +3,9 @@ tenant's customers on the value map after it received interactions, and once a d
 everyone's last days again so that silence moves stages too.
 
 It gives way to the stream: while interactions are being applied it runs at most one pass
-every `busy_seconds`, so applying keeps its speed and the stage lags by seconds at most."""
+every `busy_seconds`, so applying keeps its speed and the stage lags by seconds at most; such
+a pass leaves a tenant whose history is still arriving until its load settles or pauses
+(`ScoringService.evaluate_stages`)."""
 
 from __future__ import annotations
 
@@ -84,11 +86,12 @@ class ScoringWorker(BackgroundWorker):
         last_classified = last_clock = last_pass = time.monotonic()
         while True:
             quiet = time.monotonic() - self._last_applied
-            if quiet < self.quiet_seconds and time.monotonic() - last_pass < self.busy_seconds:
+            streaming = quiet < self.quiet_seconds
+            if streaming and time.monotonic() - last_pass < self.busy_seconds:
                 await asyncio.sleep(self.quiet_seconds - quiet)
                 continue
             try:
-                done = await self.service.evaluate_stages(self.batch)
+                done = await self.service.evaluate_stages(self.batch, streaming=streaming)
                 now = last_pass = time.monotonic()
                 # Due is due: waiting for a pass with no stage work starved placement for
                 # minutes after a load, while the playbook's violations kept marking customers.
