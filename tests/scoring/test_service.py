@@ -1366,10 +1366,10 @@ async def test_the_riskiest_as_of_a_moment_are_assessed_a_chunk_at_a_time(
     history = ScoringRepository.history
 
     async def recording(
-        repo: ScoringRepository, tenant_id: str, ids: Any, until: Any = None
+        repo: ScoringRepository, tenant_id: str, ids: Any, until: Any = None, **options: Any
     ) -> list[Any]:
         histories.append(sorted(ids))
-        return await history(repo, tenant_id, ids, until)
+        return await history(repo, tenant_id, ids, until, **options)
 
     monkeypatch.setattr(ScoringRepository, "history", recording)
     assert await service.at_risk("t1", 3, then) == everyone[:3]

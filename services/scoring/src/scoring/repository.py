@@ -280,22 +280,31 @@ class ScoringRepository:
             )
 
     async def history(
-        self, tenant_id: str, customer_ids: Sequence[str], until: datetime | None = None
+        self,
+        tenant_id: str,
+        customer_ids: Sequence[str],
+        until: datetime | None = None,
+        *,
+        judging: bool = False,
     ) -> list[Any]:
         """The customers' applied interactions in time order (up to `until`), as rows with
-        the columns of AppliedInteraction by name (read-only; no ORM object per row)."""
+        the columns of AppliedInteraction by name (read-only; no ORM object per row). With
+        `judging`, only the columns judging a customer reads (`JUDGING_COLUMNS`)."""
         if not customer_ids:
             return []
+        applied = table_of(AppliedInteraction).c
+        columns = [applied[c] for c in JUDGING_COLUMNS] if judging else list(applied)
         connection = await self.session.connection()
         if connection.dialect.name == "postgresql":
             # Customer by customer down the (tenant, customer, occurred_at) index, whatever
             # the statistics: without them `customer_id IN (...)` read the tenant's whole
             # history for every batch the stage worker evaluates (85-160 ms for 200 of
             # 20,000 customers with 400,000 interactions).
-            textual = text(_PG_HISTORY).bindparams(
+            listed = ", ".join(f"found.{c.name}" for c in columns)
+            textual = text(_PG_HISTORY.format(columns=listed)).bindparams(
                 ids=list(set(customer_ids)), tenant=tenant_id, until=until
             )
-            found = await self.session.execute(textual.columns(*table_of(AppliedInteraction).c))
+            found = await self.session.execute(textual.columns(*columns))
             return list(found.all())
         conditions = [
             col(AppliedInteraction.tenant_id) == tenant_id,
@@ -304,7 +313,7 @@ class ScoringRepository:
         if until is not None:
             conditions.append(col(AppliedInteraction.occurred_at) <= until)
         query = (
-            select(*table_of(AppliedInteraction).c)
+            select(*columns)
             .where(*conditions)
             .order_by(
                 col(AppliedInteraction.customer_id),
@@ -1516,14 +1525,29 @@ FROM unnest(CAST(:ids AS varchar[])) AS w(customer_id)
 CROSS JOIN LATERAL (SELECT * FROM relationship
     WHERE tenant_id = :tenant AND customer_id = w.customer_id OFFSET 0) AS found
 """  # noqa: S608 (column names, no input)
-_PG_HISTORY = f"""
-SELECT {", ".join("found." + c.name for c in table_of(AppliedInteraction).c)}
+# What judging a customer (its stage, risk, outlook, pattern, or its relationship as of a
+# moment) reads of each applied interaction: not its words, reason or employee. A stage pass
+# over 200 customers of the demo company reads 37,000 rows: 0.13 s instead of 0.37 s.
+JUDGING_COLUMNS = (
+    "customer_id",
+    "interaction_id",
+    "occurred_at",
+    "channel",
+    "kind",
+    "direction",
+    "revenue",
+    "refund",
+    "contribution",
+)
+# {columns}: the columns read, each as found.<name>.
+_PG_HISTORY = """
+SELECT {columns}
 FROM unnest(CAST(:ids AS varchar[])) AS w(customer_id)
 CROSS JOIN LATERAL (SELECT * FROM applied_interaction
     WHERE tenant_id = :tenant AND customer_id = w.customer_id
         AND (CAST(:until AS timestamptz) IS NULL OR occurred_at <= :until) OFFSET 0) AS found
 ORDER BY found.customer_id, found.occurred_at, found.interaction_id
-"""  # noqa: S608 (column names, no input)
+"""
 _PG_STAGES_BEFORE = f"""
 SELECT {", ".join("found." + c.name for c in table_of(StateChange).c)}
 FROM unnest(CAST(:ids AS varchar[]), CAST(:moments AS timestamptz[])) AS w(customer_id, moment)

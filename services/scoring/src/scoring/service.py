@@ -591,7 +591,7 @@ class ScoringService:
                 ) and not await self._history_arriving(repo, tenant_id)
                 model = await repo.retention_model(tenant_id, now)
                 risk_alerts = model is not None or not await _model_due(repo, tenant_id, now)
-                history = await repo.history(tenant_id, ids)
+                history = await repo.history(tenant_id, ids, judging=True)
                 before = await repo.stages_before(
                     tenant_id, {r.customer_id: r.dirty_since for r in relationships}
                 )
@@ -902,7 +902,7 @@ class ScoringService:
             if as_of is None:
                 return await self._current(repo, rows)
             ids = [r.customer_id for r in rows]
-            history = await repo.history(tenant_id, ids, as_of)
+            history = await repo.history(tenant_id, ids, as_of, judging=True)
             standings = await repo.standings(tenant_id, ids, as_of)
             model = await repo.retention_model(tenant_id, as_of)
         table = (await self.rules(tenant_id)).weights
@@ -931,7 +931,7 @@ class ScoringService:
                 ids = await repo.customers_after(tenant_id, after, AT_RISK_CHUNK, as_of)
                 return (
                     ids,
-                    await repo.history(tenant_id, ids, as_of),
+                    await repo.history(tenant_id, ids, as_of, judging=True),
                     await repo.standings(tenant_id, ids, as_of),
                 )
 
