@@ -273,7 +273,7 @@ async def test_obligations_violations_actions_and_worklists_per_tenant(
         ("amends", "answer-complaints"),
     ]
     overdue, first = actions["actions"][:2]
-    assert overdue["title"] == "Service check in to service complaint resolved #T-00"
+    assert overdue["title"] == "Service check in after service complaint resolved #T-00"
     assert overdue["reason"] == (
         "overdue by 10 days, company standard: A check-in within 2 days after a resolved complaint"
     )

@@ -272,7 +272,7 @@ def test_follow_up_after_needs_the_named_follow_up() -> None:
     [missed] = judge(
         [rule], Standing(), [complaint, reply(T0 + SECOND)], T0 + timedelta(days=2) + SECOND
     ).violations
-    assert missed.reason.startswith("no service check in to the service complaint of 2026-03-02")
+    assert missed.reason.startswith("no service check in after the service complaint of 2026-03-02")
     [owed] = judge([rule], Standing(), [complaint], T0 + timedelta(days=2)).obligations
     assert owed.due_at == T0 + timedelta(days=2)
 

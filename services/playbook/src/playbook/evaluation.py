@@ -427,7 +427,7 @@ def _judge_one(
                 history.of(trigger, start),
                 answers,
                 timedelta(hours=within_hours),
-                words,
+                f"{words} to",
                 now,
             )
         case FollowUpAfter(trigger, within_days, follow_up):
@@ -436,7 +436,7 @@ def _judge_one(
                 history.of(trigger, start),
                 history.of(follow_up, None),
                 timedelta(days=within_days),
-                _words(follow_up),
+                f"{_words(follow_up)} after",
                 now,
             )
         case Cadence(every_days, of):
@@ -481,16 +481,18 @@ def _answered(
     triggers: Sequence[Touch],
     answers: Sequence[Touch],
     within: timedelta,
-    answer_words: str,
+    answer_named: str,
     now: datetime,
 ) -> Iterator[Obligation | Violation]:
-    """Each trigger against the first answer strictly after it."""
+    """Each trigger against the first answer strictly after it. `answer_named`: the words
+    that name the answer and how it relates to its trigger ("first response to", "service
+    check in after")."""
     moments = [a.occurred_at for a in answers]
     for trigger in triggers:
         due = trigger.occurred_at + within
         position = bisect.bisect_right(moments, trigger.occurred_at)
         answer = answers[position] if position < len(answers) else None
-        what = f"{answer_words} to {_named(trigger)}"
+        what = f"{answer_named} {_named(trigger)}"
         if answer is not None and answer.occurred_at <= due:
             continue
         if answer is not None:
