@@ -20,8 +20,17 @@ from hypothesis import strategies as st
 from relint.db import Database
 from scoring.domain import DEFAULT_TABLE, Applied, Touch, contribution, value_at
 from scoring.main import MIGRATIONS
+from scoring.models import Relationship
 from scoring.repository import RelationshipFilter, ScoringRepository
-from scoring.service import Delivered, InvalidSettings, ScoringService
+from scoring.risk import Risk
+from scoring.service import (
+    NO_OUTLOOK,
+    Assessment,
+    Delivered,
+    InvalidSettings,
+    ScoringService,
+    _stored_assessment,
+)
 from scoring.worker import ScoringWorker
 from tests.scoring.demo_support import demo
 from tests.scoring.risk_support import RANKED_NOW, RANKED_THEN, alert_row, risks_that_moved
@@ -521,6 +530,33 @@ async def test_a_pass_while_streaming_leaves_a_tenant_whose_history_is_arriving(
     await settling.apply([delivered(30, "gone", occurred_at=now - timedelta(days=100))])
     settling.history_settle_seconds = 0
     assert await settling.evaluate_stages(streaming=True) == 1
+
+
+def test_an_at_risk_alert_says_the_risk_the_store_held_when_it_was_stored() -> None:
+    """A pass reads its customers first and stores them later, with their rows locked; if
+    another pass stored one meanwhile, the alert's "(was …)" is the risk the store holds at
+    that moment, not the one read at the start."""
+    now = datetime.now(UTC)
+    read_at_start = Relationship(tenant_id="t1", customer_id="c1", risk=0.1)
+    found = Assessment(
+        relationship=read_at_start,
+        since=None,
+        now=now,
+        alerting=True,
+        before=None,
+        transitions=[],
+        unusual=[],
+        assessed=Risk(0.7, ["stage avoiding"]),
+        outlook=NO_OUTLOOK,
+    )
+
+    def reason(stored_risk: float) -> str:
+        [alert] = _stored_assessment(found, (("", None), stored_risk), True).alerts
+        return str(alert["reason"])
+
+    assert reason(0.3) == "risk 70% (was 30%): stage avoiding"
+    # Found at risk by the other pass while its alert waited: no "was".
+    assert reason(0.6) == "risk 70%: stage avoiding"
 
 
 async def test_a_silence_judged_week_after_week_alerts_once_a_severity(

@@ -1313,11 +1313,14 @@ def _stage_alert(
     )
 
 
-def _risk_alert(relationship: Relationship, assessed: risk.Risk, now: datetime) -> dict[str, Any]:
-    """The alert, with the risk the customer had before it crossed the line; none when it
-    was judged at risk before, while its alert waited (for current data or the model)."""
+def _risk_alert(
+    relationship: Relationship, assessed: risk.Risk, risk_was: float, now: datetime
+) -> dict[str, Any]:
+    """The alert, with the risk the customer had before it crossed the line (`risk_was`, as
+    the store holds it now); none when it was judged at risk before, while its alert waited
+    (for current data or the model)."""
     reasons = "; ".join(assessed.reasons[:3]) or "no single reason"
-    was = f" (was {relationship.risk:.0%})" if relationship.risk < risk.AT_RISK else ""
+    was = f" (was {risk_was:.0%})" if risk_was < risk.AT_RISK else ""
     return _alert_row(
         relationship.tenant_id,
         relationship.customer_id,
@@ -1610,7 +1613,7 @@ def _stored_assessment(
     if found.assessed.score < risk.AT_RISK:
         values["risk_alerted"] = False
     elif found.alerting and risk_alerts and not relationship.risk_alerted:
-        alerts.append(_risk_alert(relationship, found.assessed, now))
+        alerts.append(_risk_alert(relationship, found.assessed, risk_was, now))
         values["risk_alerted"] = True
     if latest is not None:
         values |= {
