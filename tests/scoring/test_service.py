@@ -21,7 +21,7 @@ from relint.db import Database
 from scoring.domain import DEFAULT_TABLE, Applied, Touch, contribution, value_at
 from scoring.main import MIGRATIONS
 from scoring.models import Relationship
-from scoring.repository import RelationshipFilter, ScoringRepository
+from scoring.repository import LockedStanding, RelationshipFilter, ScoringRepository
 from scoring.risk import Risk
 from scoring.service import (
     NO_OUTLOOK,
@@ -532,10 +532,11 @@ async def test_a_pass_while_streaming_leaves_a_tenant_whose_history_is_arriving(
     assert await settling.evaluate_stages(streaming=True) == 1
 
 
-def test_an_at_risk_alert_says_the_risk_the_store_held_when_it_was_stored() -> None:
+def test_an_at_risk_alert_goes_by_the_standing_the_store_held_when_it_was_stored() -> None:
     """A pass reads its customers first and stores them later, with their rows locked; if
     another pass stored one meanwhile, the alert's "(was …)" is the risk the store holds at
-    that moment, not the one read at the start."""
+    that moment, not the one read at the start, and an alert that pass raised is not
+    raised again."""
     now = datetime.now(UTC)
     read_at_start = Relationship(tenant_id="t1", customer_id="c1", risk=0.1)
     found = Assessment(
@@ -550,13 +551,15 @@ def test_an_at_risk_alert_says_the_risk_the_store_held_when_it_was_stored() -> N
         outlook=NO_OUTLOOK,
     )
 
-    def reason(stored_risk: float) -> str:
-        [alert] = _stored_assessment(found, (("", None), stored_risk), True).alerts
-        return str(alert["reason"])
+    def alerts(stored_risk: float, alerted: bool = False) -> list[str]:
+        stands = LockedStanding(("", None), stored_risk, alerted)
+        return [str(a["reason"]) for a in _stored_assessment(found, stands, True).alerts]
 
-    assert reason(0.3) == "risk 70% (was 30%): stage avoiding"
+    assert alerts(0.3) == ["risk 70% (was 30%): stage avoiding"]
     # Found at risk by the other pass while its alert waited: no "was".
-    assert reason(0.6) == "risk 70%: stage avoiding"
+    assert alerts(0.6) == ["risk 70%: stage avoiding"]
+    # The other pass alerted already: once a stretch at risk.
+    assert alerts(0.6, alerted=True) == []
 
 
 async def test_a_silence_judged_week_after_week_alerts_once_a_severity(

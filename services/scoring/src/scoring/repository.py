@@ -200,6 +200,14 @@ class RelationshipFilter:
     after: tuple[float, str] | None = None
 
 
+class LockedStanding(NamedTuple):
+    """Where a relationship stands in the store, its row locked (`locked_stages`)."""
+
+    stage: tuple[str, datetime | None]  # and since when
+    risk: float
+    risk_alerted: bool  # its stretch at risk has alerted
+
+
 class ScoringRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -668,21 +676,20 @@ class ScoringRepository:
 
     async def locked_stages(
         self, tenant_id: str, customer_ids: Collection[str]
-    ) -> dict[str, tuple[tuple[str, datetime | None], float]]:
-        """The relationships' (stage, since when) and risk, by customer, their rows locked
-        for the transaction in customer order (PostgreSQL; SQLite's writer holds the whole
-        database anyway)."""
+    ) -> dict[str, LockedStanding]:
+        """Where the relationships stand, by customer, their rows locked for the transaction
+        in customer order (PostgreSQL; SQLite's writer holds the whole database anyway)."""
         t = table_of(Relationship)
         found = {}
         for chunk in _chunks(sorted(customer_ids), _SQLITE_IN_CHUNK):
             query = (
-                select(t.c.customer_id, t.c.stage, t.c.stage_since, t.c.risk)
+                select(t.c.customer_id, t.c.stage, t.c.stage_since, t.c.risk, t.c.risk_alerted)
                 .where(t.c.tenant_id == tenant_id, t.c.customer_id.in_(chunk))
                 .order_by(t.c.customer_id)
                 .with_for_update()
             )
-            for customer_id, stage, since, risk in await self.session.execute(query):
-                found[str(customer_id)] = ((stage, since), risk)
+            for customer_id, stage, since, risk, alerted in await self.session.execute(query):
+                found[str(customer_id)] = LockedStanding((stage, since), risk, alerted)
         return found
 
     async def save_stages(

@@ -58,7 +58,13 @@ from scoring.models import (
     StateChange,
     TenantSettings,
 )
-from scoring.repository import Placing, RelationshipFilter, ScoringRepository, Weighing
+from scoring.repository import (
+    LockedStanding,
+    Placing,
+    RelationshipFilter,
+    ScoringRepository,
+    Weighing,
+)
 
 log = logging.getLogger(__name__)
 
@@ -1566,18 +1572,20 @@ async def _model_due(repo: ScoringRepository, tenant_id: str, now: datetime) -> 
 
 def _stored_assessment(
     found: Assessment,
-    now_stands: tuple[tuple[str, datetime | None], float] | None,
+    now_stands: LockedStanding | None,
     risk_alerts: bool,
 ) -> StoredAssessment:
     """What storing `found` writes, given where the relationship stands now in the store
-    (its (stage, since) and risk; the assessment's own reading without it); an at-risk
-    alert only with `risk_alerts`."""
+    (the assessment's own reading without it); an at-risk alert only with `risk_alerts`,
+    and only once a stretch at risk, whichever pass stored it."""
     relationship, now = found.relationship, found.now
     latest = found.transitions[-1] if found.transitions else None
-    was, risk_was = now_stands or (
+    stands = now_stands or LockedStanding(
         (relationship.stage, relationship.stage_since),
         relationship.risk,
+        relationship.risk_alerted,
     )
+    was, risk_was = stands.stage, stands.risk
     transitions = [
         {
             "id": new_id(),
@@ -1612,7 +1620,7 @@ def _stored_assessment(
     # below the line the next one may alert.
     if found.assessed.score < risk.AT_RISK:
         values["risk_alerted"] = False
-    elif found.alerting and risk_alerts and not relationship.risk_alerted:
+    elif found.alerting and risk_alerts and not stands.risk_alerted:
         alerts.append(_risk_alert(relationship, found.assessed, risk_was, now))
         values["risk_alerted"] = True
     if latest is not None:
