@@ -92,21 +92,21 @@ def is_coming_apart(stage: str) -> bool:
 class History:
     """A customer's moments with the indexes the rules need, so that evaluating a stage
     costs the size of the windows it looks at, not of the whole history. Times are kept as
-    seconds since the epoch as well: a timeline bisects ~10 times for each interaction and
-    week it judges, and comparing floats is several times quicker than comparing
-    zone-aware datetimes."""
+    seconds since the epoch: a timeline bisects ~10 times for each interaction and week it
+    judges, and comparing floats is several times quicker than comparing zone-aware
+    datetimes."""
 
     def __init__(self, moments: Sequence[Moment]) -> None:
         self.moments = moments
-        self.times = [m.at for m in moments]
-        self.seconds = [t.timestamp() for t in self.times]
+        times = [m.at for m in moments]
+        self.seconds = [t.timestamp() for t in times]
         self.commitments = [m.at.timestamp() for m in moments if m.kind in COMMITMENTS]
         self.cancellations = [m.at for m in moments if m.kind == "cancellation"]
         self.bonds = [m for m in moments if m.kind in BONDS]
         self.bond_seconds = [m.at.timestamp() for m in self.bonds]
         # Days between each moment and the one before it, and cadences already worked out:
         # the grid's points between two interactions share one.
-        self.gaps = [(b - a) / DAY for a, b in itertools.pairwise(self.times)]
+        self.gaps = [(b - a) / DAY for a, b in itertools.pairwise(times)]
         self._cadences: dict[tuple[int, int], float | None] = {}
         self._window: list[float] = []  # gaps[span[0]:span[1]], sorted (`_median_gap`)
         self._window_span = (0, 0)
