@@ -102,6 +102,7 @@ class History:
         self.seconds = [t.timestamp() for t in times]
         self.commitments = [m.at.timestamp() for m in moments if m.kind in COMMITMENTS]
         self.cancellations = [m.at for m in moments if m.kind == "cancellation"]
+        self.cancellation_seconds = [t.timestamp() for t in self.cancellations]
         self.bonds = [m for m in moments if m.kind in BONDS]
         self.bond_seconds = [m.at.timestamp() for m in self.bonds]
         # Days between each moment and the one before it, and cadences already worked out:
@@ -156,11 +157,6 @@ def _running(flags: Iterable[bool]) -> list[int]:
     return list(itertools.accumulate(flags, initial=0))
 
 
-def _last(times: Sequence[datetime], at: datetime) -> datetime | None:
-    index = bisect.bisect_right(times, at)
-    return times[index - 1] if index else None
-
-
 def stage_at(
     history: Sequence[Moment] | History, at: datetime, value_at: float | None = None
 ) -> StageCall:
@@ -176,7 +172,6 @@ def stage_at(
 DAY_SECONDS = 86_400.0
 DAYS_30, DAYS_60, DAYS_90 = 30 * DAY_SECONDS, 60 * DAY_SECONDS, 90 * DAY_SECONDS
 DAYS_180, DAYS_210, DAYS_365 = 180 * DAY_SECONDS, 210 * DAY_SECONDS, 365 * DAY_SECONDS
-CANCELLED_LATELY = timedelta(days=90)
 
 
 def _judge(h: History, at: datetime, value_at: float | None) -> tuple[str, str, tuple[Any, ...]]:
@@ -198,13 +193,14 @@ def _judge(h: History, at: datetime, value_at: float | None) -> tuple[str, str, 
     last_commitment = h.commitments[commitments - 1] if commitments else None
     value_now = h.moments[end - 1].value_after if value_at is None else value_at
 
-    cancelled = _last(h.cancellations, at)
+    cancellations = bisect.bisect_right(h.cancellation_seconds, now)
+    cancelled = h.cancellation_seconds[cancellations - 1] if cancellations else None
     if (
         cancelled is not None
-        and cancelled > at - CANCELLED_LATELY
-        and (last_commitment is None or last_commitment < cancelled.timestamp())
+        and cancelled > now - DAYS_90
+        and (last_commitment is None or last_commitment < cancelled)
     ):
-        return "terminating", "cancelled on {0:%-d %b %Y}", (cancelled,)
+        return "terminating", "cancelled on {0:%-d %b %Y}", (h.cancellations[cancellations - 1],)
     silent = "silent for {0:.0f} days, {1:.0f}x its cadence"
     if cadence is not None and silence > max(180.0, 6 * cadence):
         return "terminating", silent, (silence, silence / cadence)
